@@ -1,0 +1,32 @@
+/* Growable byte buffer used across libmdp. Always NUL-terminated (data[len] == 0) so text can be
+ * passed to C string functions; a failed grow keeps the old contents. */
+#ifndef MDP_BUF_H
+#define MDP_BUF_H
+
+#include <stddef.h>
+#include <stdarg.h>
+
+struct mdp_buf {
+    char *data; /* NULL until the first append */
+    size_t len;
+    size_t cap;
+};
+
+void mdp_buf_init(struct mdp_buf *b);
+/* Frees the storage; the buffer is empty and reusable afterwards. Accepts NULL. */
+void mdp_buf_cleanup(struct mdp_buf *b);
+/* Ensures room for `more` bytes plus the NUL. Returns 0 or MDP_ERR_NOMEM (buffer unchanged). */
+int mdp_buf_reserve(struct mdp_buf *b, size_t more);
+int mdp_buf_append(struct mdp_buf *b, const void *p, size_t n);
+int mdp_buf_puts(struct mdp_buf *b, const char *s);
+int mdp_buf_putc(struct mdp_buf *b, char c);
+int mdp_buf_printf(struct mdp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int mdp_buf_vprintf(struct mdp_buf *b, const char *fmt, va_list ap);
+/* Appends s as a JSON string literal (quotes and escapes included). */
+int mdp_buf_json_str(struct mdp_buf *b, const char *s);
+int mdp_buf_json_strn(struct mdp_buf *b, const char *s, size_t n);
+void mdp_buf_reset(struct mdp_buf *b);
+/* Hands the storage to the caller (free() it) and leaves b empty. Never NULL on success. */
+char *mdp_buf_steal(struct mdp_buf *b);
+
+#endif

@@ -1,0 +1,55 @@
+/* Configuration: one YAML file, strict. Every key is declared in one schema table (src/core/config.c)
+ * with its type, default and documentation; an unknown, mistyped, duplicated or ill-typed key is an
+ * error naming file, line and key. Secrets never come from the file: keys ending in `_env` name the
+ * environment variable that holds them. With no file at all the built-in defaults apply (embedded
+ * default: a lake folder ./mdp-lake, DuckDB, SQLite). */
+#ifndef MDP_CONFIG_H
+#define MDP_CONFIG_H
+
+#include <stdio.h>
+#include "mdp/err.h"
+
+#define MDP_CONFIG_MAX_STAGES 16
+
+struct mdp_config {
+    char *source; /* the file the values came from, or NULL for built-in defaults */
+    /* lake */
+    char *lake_dir;
+    /* log */
+    char *log_level;
+    /* engine (DuckDB) */
+    long engine_threads;
+    char *engine_memory_limit;
+    /* seed */
+    long seed_users;
+    long seed_days;
+    long seed_seed;
+    double seed_bad_rate;
+    char *seed_start_date;
+    /* pipeline */
+    char *pipeline_stages[MDP_CONFIG_MAX_STAGES];
+    int pipeline_nstages;
+    /* sources */
+    char *ga4_property_id;
+    char *ga4_time_zone;
+    /* pseudonymization */
+    char *pseudo_key_id;
+    char *pseudo_key_env;
+};
+
+/* Fills cfg with the built-in defaults. Returns 0 or MDP_ERR_NOMEM. Free with mdp_config_cleanup. */
+int mdp_config_defaults(struct mdp_config *cfg);
+/* Loads defaults, then the YAML file at path over them. On error returns MDP_ERR_CONFIG (or
+ * NOT_FOUND / IO) with "file:line:col: ..." in diag, and cfg is cleaned up. */
+int mdp_config_load(const char *path, struct mdp_config *cfg, struct mdp_diag *diag);
+/* Same, from a buffer; name is used in messages. */
+int mdp_config_load_buffer(const char *name, const char *text, size_t len, struct mdp_config *cfg,
+                           struct mdp_diag *diag);
+void mdp_config_cleanup(struct mdp_config *cfg);
+
+/* Prints the schema: every key, its type, default and meaning. markdown != 0 prints a table. */
+void mdp_config_print_keys(FILE *out, int markdown);
+/* Prints the effective configuration as YAML (secrets are only ever names of variables). */
+void mdp_config_print(FILE *out, const struct mdp_config *cfg);
+
+#endif

@@ -1,0 +1,72 @@
+/* The SQL engine: embedded DuckDB behind a small C interface. This header and src/lake/engine.c are
+ * the only code that knows DuckDB; everything else runs SQL through these calls. The library is
+ * loaded at run time (dlopen) from MDP_DUCKDB_LIB or the path the build baked in, so commands that
+ * need no SQL run without it, and a missing library is a clear MDP_ERR_NO_ENGINE, not a loader
+ * crash. One engine is used by one thread at a time. */
+#ifndef MDP_ENGINE_H
+#define MDP_ENGINE_H
+
+#include <stdint.h>
+#include "mdp/err.h"
+#include "mdp/lake.h"
+
+struct mdp_engine;
+
+struct mdp_engine_opts {
+    const char *db_path;      /* NULL: in memory */
+    long threads;             /* 0: DuckDB's default (all cores) */
+    const char *memory_limit; /* NULL: DuckDB's default */
+};
+
+/* Loads the library (once per process) and opens a database. Errors: MDP_ERR_NO_ENGINE (library
+ * missing or incompatible: diag names the path tried), MDP_ERR_ENGINE. Free with _close. */
+int mdp_engine_open(const struct mdp_engine_opts *opts, struct mdp_engine **out, struct mdp_diag *d);
+void mdp_engine_close(struct mdp_engine *e);
+/* DuckDB's version string ("v1.4.4"), or NULL if the library cannot be loaded. */
+const char *mdp_engine_version(struct mdp_diag *d);
+
+/* Runs SQL (one or more statements) and discards results. */
+int mdp_engine_exec(struct mdp_engine *e, const char *sql, struct mdp_diag *d);
+
+/* Streams the rows of a query. Every value is passed as text (DuckDB's cast to VARCHAR) or NULL.
+ * header is called once with the column names before the first row (also for zero rows).
+ * A non-zero return from a callback stops the query and is returned. */
+struct mdp_rows_cb {
+    int (*header)(void *ud, int ncols, const char *const *names);
+    int (*row)(void *ud, int ncols, const char *const *values);
+    void *ud;
+};
+int mdp_engine_query(struct mdp_engine *e, const char *sql, const struct mdp_rows_cb *cb,
+                     struct mdp_diag *d);
+/* Runs a query that returns one value and copies it as text into out (empty for NULL). */
+int mdp_engine_scalar(struct mdp_engine *e, const char *sql, struct mdp_buf *out, struct mdp_diag *d);
+
+/* Appender: fast row insertion into an existing table. */
+struct mdp_appender;
+int mdp_appender_open(struct mdp_engine *e, const char *table, struct mdp_appender **out,
+                      struct mdp_diag *d);
+int mdp_append_str(struct mdp_appender *a, const char *v); /* NULL appends NULL */
+int mdp_append_i64(struct mdp_appender *a, int64_t v);
+int mdp_append_f64(struct mdp_appender *a, double v);
+int mdp_append_bool(struct mdp_appender *a, int v);
+int mdp_append_null(struct mdp_appender *a);
+int mdp_append_end_row(struct mdp_appender *a, struct mdp_diag *d);
+/* Flushes and frees; returns the flush result. Accepts NULL. */
+int mdp_appender_close(struct mdp_appender *a, struct mdp_diag *d);
+
+/* Writes the result of sql as ZSTD Parquet into the lake under <table>/run=<run_id>/, Hive-
+ * partitioned by partition_by (comma-separated columns, or NULL for one unpartitioned file set),
+ * then publishes the files as the table's new state (mdp_lake_publish). The lake must have local
+ * paths (file backend). out_rows receives the row count. */
+int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const char *sql,
+                           const char *table, const char *partition_by, const char *run_id,
+                           int64_t *out_rows, struct mdp_diag *d);
+/* Creates (or replaces) view `view` over the published state of table: readers of the view see
+ * exactly the files of the current manifest. MDP_ERR_NOT_FOUND if never published. */
+int mdp_engine_attach_table(struct mdp_engine *e, struct mdp_lake *lake, const char *table,
+                            const char *view, struct mdp_diag *d);
+
+/* Quotes s as a SQL string literal ('...' with '' doubling) onto out. */
+int mdp_sql_quote(struct mdp_buf *out, const char *s);
+
+#endif

@@ -1,0 +1,31 @@
+/* Hashing and pseudonymization (spec 7): SHA-256 of the normalized email for analytics, and a keyed
+ * HMAC-SHA256 variant for deployments that must rule out dictionary attacks. OpenSSL does the
+ * cryptography; this module only normalizes and formats. Thread-safe. */
+#ifndef MDP_HASH_H
+#define MDP_HASH_H
+
+#include <stddef.h>
+
+#define MDP_SHA256_HEX_LEN 64
+
+/* out_hex receives 64 lowercase hex chars and a NUL (65 bytes). Returns 0 or MDP_ERR_CRYPTO. */
+int mdp_sha256_hex(const void *data, size_t len, char out_hex[65]);
+int mdp_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
+                        char out_hex[65]);
+/* MD5 as 32 hex chars: only for formats that carry it (SQS md5OfBody), never for security. */
+int mdp_md5_hex(const void *data, size_t len, char out_hex[33]);
+
+/* Normalizes an email for pseudonymization: trims ASCII whitespace (SP, HT, CR, LF, VT, FF) at both
+ * ends and ASCII-lowercases. Writes into out (size outsz). Returns the length, or MDP_ERR_RANGE if
+ * it does not fit, or MDP_ERR_INVALID if the result is empty. */
+int mdp_email_normalize(const char *email, char *out, size_t outsz);
+
+/* SHA-256 hex of the normalized email (spec 7 "SHA-256(email)"). */
+int mdp_email_hash(const char *email, char out_hex[65]);
+/* HMAC-SHA256 hex of the normalized email with key. */
+int mdp_email_hash_keyed(const char *email, const void *key, size_t keylen, char out_hex[65]);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void mdp_hex_encode(const unsigned char *in, size_t n, char *out);
+
+#endif

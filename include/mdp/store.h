@@ -1,0 +1,64 @@
+/* Object store: the lake's only way to touch bytes. Keys are relative '/'-separated paths
+ * ("raw/ses/sqs/dt=2026-10-01/ab12.json"). Every put is atomic: a reader sees the whole old object
+ * or the whole new one, never a part; a crash leaves the old object. MDP_PUT_IF_ABSENT makes the
+ * put conditional (S3's If-None-Match: *), which is how manifests are published without a lock.
+ * Backends are tables of operations (file:// now; s3:// plugs in with the same contract).
+ * A store is not thread-safe for concurrent open/close; operations on one store from many threads
+ * are safe when they touch different keys. */
+#ifndef MDP_STORE_H
+#define MDP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mdp/buf.h"
+#include "mdp/err.h"
+
+#define MDP_PUT_IF_ABSENT 1
+
+struct mdp_store;
+
+/* Called per object in key order; return non-zero to stop (the value is returned by list). */
+typedef int (*mdp_store_list_cb)(const char *key, int64_t size, void *ud);
+
+struct mdp_store_ops {
+    const char *scheme;
+    int (*put)(struct mdp_store *s, const char *key, const void *data, size_t len, int flags,
+               struct mdp_diag *d);
+    int (*get)(struct mdp_store *s, const char *key, struct mdp_buf *out, struct mdp_diag *d);
+    int (*head)(struct mdp_store *s, const char *key, int64_t *out_size, struct mdp_diag *d);
+    int (*list)(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
+                struct mdp_diag *d);
+    int (*del)(struct mdp_store *s, const char *key, struct mdp_diag *d);
+    /* Local path of a key when the backend has one (the engine reads files directly), else NULL. */
+    int (*local_path)(struct mdp_store *s, const char *key, struct mdp_buf *out);
+    void (*close)(struct mdp_store *s);
+};
+
+struct mdp_store {
+    const struct mdp_store_ops *ops;
+    void *impl;
+};
+
+/* Opens a store from a URL ("file:///abs/dir") or a plain folder path. The folder is created when
+ * create is non-zero. Returns 0 or an error with the reason in d. Free with mdp_store_close. */
+int mdp_store_open(const char *url, int create, struct mdp_store **out, struct mdp_diag *d);
+void mdp_store_close(struct mdp_store *s);
+
+/* 1 if key is acceptable: non-empty, relative, no "." or ".." segments, no empty segments, no
+ * control characters, no segment starting with ".tmp-" (reserved for in-flight writes). */
+int mdp_store_key_valid(const char *key);
+
+int mdp_store_put(struct mdp_store *s, const char *key, const void *data, size_t len, int flags,
+                  struct mdp_diag *d);
+/* out is reset and filled; caller cleans it up. MDP_ERR_NOT_FOUND if absent. */
+int mdp_store_get(struct mdp_store *s, const char *key, struct mdp_buf *out, struct mdp_diag *d);
+int mdp_store_head(struct mdp_store *s, const char *key, int64_t *out_size, struct mdp_diag *d);
+int mdp_store_list(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
+                   struct mdp_diag *d);
+int mdp_store_delete(struct mdp_store *s, const char *key, struct mdp_diag *d);
+int mdp_store_local_path(struct mdp_store *s, const char *key, struct mdp_buf *out);
+
+/* The file backend's constructor (used by mdp_store_open). */
+int mdp__store_file_open(const char *dir, int create, struct mdp_store **out, struct mdp_diag *d);
+
+#endif

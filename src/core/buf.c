@@ -1,0 +1,136 @@
+/* Growable byte buffer (include/mdp/buf.h): the one place that grows memory for text and bytes. */
+#include "mdp/buf.h"
+#include "mdp/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+
+void mdp_buf_init(struct mdp_buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void mdp_buf_cleanup(struct mdp_buf *b)
+{
+    if (!b) return;
+    free(b->data);
+    mdp_buf_init(b);
+}
+
+int mdp_buf_reserve(struct mdp_buf *b, size_t more)
+{
+    if (more > SIZE_MAX - b->len - 1) return MDP_ERR_NOMEM;
+    size_t need = b->len + more + 1;
+    if (need <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *p = realloc(b->data, cap);
+    if (!p) return MDP_ERR_NOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int mdp_buf_append(struct mdp_buf *b, const void *p, size_t n)
+{
+    int rc = mdp_buf_reserve(b, n);
+    if (rc) return rc;
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int mdp_buf_puts(struct mdp_buf *b, const char *s)
+{
+    return mdp_buf_append(b, s, strlen(s));
+}
+
+int mdp_buf_putc(struct mdp_buf *b, char c)
+{
+    return mdp_buf_append(b, &c, 1);
+}
+
+int mdp_buf_vprintf(struct mdp_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) return MDP_ERR_INVALID;
+    int rc = mdp_buf_reserve(b, (size_t)n);
+    if (rc) return rc;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int mdp_buf_printf(struct mdp_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = mdp_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int mdp_buf_json_strn(struct mdp_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    int rc = mdp_buf_reserve(b, n + 2);
+    if (rc) return rc;
+    b->data[b->len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[7];
+        const char *out = NULL;
+        size_t k = 1;
+        switch (c) {
+        case '"': out = "\\\""; k = 2; break;
+        case '\\': out = "\\\\"; k = 2; break;
+        case '\n': out = "\\n"; k = 2; break;
+        case '\r': out = "\\r"; k = 2; break;
+        case '\t': out = "\\t"; k = 2; break;
+        case '\b': out = "\\b"; k = 2; break;
+        case '\f': out = "\\f"; k = 2; break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                memcpy(esc, "\\u00", 4);
+                esc[4] = hex[c >> 4];
+                esc[5] = hex[c & 15];
+                out = esc;
+                k = 6;
+            }
+        }
+        if (out) {
+            if ((rc = mdp_buf_append(b, out, k))) return rc;
+        } else if ((rc = mdp_buf_append(b, s + i, 1))) {
+            return rc;
+        }
+    }
+    return mdp_buf_putc(b, '"');
+}
+
+int mdp_buf_json_str(struct mdp_buf *b, const char *s)
+{
+    return mdp_buf_json_strn(b, s, strlen(s));
+}
+
+void mdp_buf_reset(struct mdp_buf *b)
+{
+    b->len = 0;
+    if (b->data) b->data[0] = '\0';
+}
+
+char *mdp_buf_steal(struct mdp_buf *b)
+{
+    if (!b->data && mdp_buf_reserve(b, 0)) return NULL;
+    if (b->len == 0) b->data[0] = '\0';
+    char *p = b->data;
+    mdp_buf_init(b);
+    return p;
+}

@@ -1,0 +1,522 @@
+/* Strict YAML configuration (include/mdp/config.h). The schema table below is the single source of
+ * truth: parsing, defaults, validation, `mdp config keys` and docs/configuration.md all come from
+ * it. libyaml parses; this file walks the document tree and checks every node against the table. */
+#include "mdp/config.h"
+#include "mdp/time.h"
+#include "mdp/log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+enum ktype { K_STR, K_INT, K_DBL, K_ENUM, K_STRLIST, K_DATE, K_ENVNAME };
+
+struct key {
+    const char *path;
+    enum ktype type;
+    size_t off;
+    const char *def;   /* default as text ("a,b" for lists) */
+    double min, max;   /* numbers */
+    const char *enums; /* "a|b|c" */
+    const char *doc;
+};
+
+#define OFF(f) offsetof(struct mdp_config, f)
+
+static const struct key KEYS[] = {
+    {"lake.dir", K_STR, OFF(lake_dir), "./mdp-lake", 0, 0, NULL,
+     "Folder of the local lake (embedded default). Created by `mdp init`; zones raw/, curated/, "
+     "ml/ and _meta/ live below it."},
+    {"log.level", K_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warn|error|off",
+     "Least level written to stderr as JSON lines."},
+    {"engine.threads", K_INT, OFF(engine_threads), "0", 0, 1024, NULL,
+     "DuckDB worker threads; 0 uses every core."},
+    {"engine.memory_limit", K_STR, OFF(engine_memory_limit), "2GB", 0, 0, NULL,
+     "DuckDB memory limit (DuckDB syntax, e.g. 512MB, 4GB); larger work spills to disk."},
+    {"seed.users", K_INT, OFF(seed_users), "1000", 1, 10000000, NULL,
+     "Users that `mdp seed` generates."},
+    {"seed.days", K_INT, OFF(seed_days), "30", 1, 3660, NULL, "Days of activity `mdp seed` generates."},
+    {"seed.seed", K_INT, OFF(seed_seed), "42", 0, 9007199254740991.0, NULL,
+     "PRNG seed of `mdp seed`; the same seed gives the same bytes."},
+    {"seed.bad_rate", K_DBL, OFF(seed_bad_rate), "0.01", 0, 0.5, NULL,
+     "Share of realistic bad records `mdp seed` mixes in (truncated JSON, missing ids, unknown "
+     "enum values, duplicates)."},
+    {"seed.start_date", K_DATE, OFF(seed_start_date), "2026-10-01", 0, 0, NULL,
+     "First day (UTC) of the seeded activity; fixed so that seed output does not depend on today."},
+    {"pipeline.stages", K_STRLIST, OFF(pipeline_stages), "land", 0, 0, NULL,
+     "Stages `mdp run` runs, in order (`mdp run --list` names the known ones)."},
+    {"sources.ga4.property_id", K_STR, OFF(ga4_property_id), "495696125", 0, 0, NULL,
+     "GA4 property whose runReport data is pulled (spec 1)."},
+    {"sources.ga4.time_zone", K_STR, OFF(ga4_time_zone), "Europe/Berlin", 0, 0, NULL,
+     "Reporting time zone of the GA4 property; its `date` dimension is in this zone."},
+    {"pseudonymization.key_id", K_STR, OFF(pseudo_key_id), "k1", 0, 0, NULL,
+     "Id of the HMAC key for keyed email pseudonyms; recorded next to every keyed hash."},
+    {"pseudonymization.key_env", K_ENVNAME, OFF(pseudo_key_env), "MDP_PSEUDONYM_KEY", 0, 0, NULL,
+     "Environment variable holding the HMAC key (secrets never come from this file)."},
+};
+#define NKEYS (sizeof KEYS / sizeof *KEYS)
+
+static const char *type_name(enum ktype t)
+{
+    switch (t) {
+    case K_STR: return "string";
+    case K_INT: return "integer";
+    case K_DBL: return "number";
+    case K_ENUM: return "enum";
+    case K_STRLIST: return "list of strings";
+    case K_DATE: return "date (YYYY-MM-DD)";
+    case K_ENVNAME: return "environment variable name";
+    }
+    return "?";
+}
+
+static char **str_at(struct mdp_config *c, const struct key *k)
+{
+    return (char **)((char *)c + k->off);
+}
+
+static int set_list(struct mdp_config *c, const char *csv)
+{
+    for (int i = 0; i < c->pipeline_nstages; i++) free(c->pipeline_stages[i]);
+    c->pipeline_nstages = 0;
+    const char *p = csv;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (c->pipeline_nstages >= MDP_CONFIG_MAX_STAGES) return MDP_ERR_RANGE;
+        char *s = strndup(p, n);
+        if (!s) return MDP_ERR_NOMEM;
+        c->pipeline_stages[c->pipeline_nstages++] = s;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/* Validates text for key k and stores it; on failure writes why into why. */
+static int set_value(struct mdp_config *c, const struct key *k, const char *text, char *why,
+                     size_t whysz)
+{
+    switch (k->type) {
+    case K_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (errno || end == text || *end) {
+            snprintf(why, whysz, "expected an integer, got '%s'", text);
+            return MDP_ERR_CONFIG;
+        }
+        if ((double)v < k->min || (double)v > k->max) {
+            snprintf(why, whysz, "%lld is out of range [%.0f, %.0f]", v, k->min, k->max);
+            return MDP_ERR_CONFIG;
+        }
+        *(long *)((char *)c + k->off) = (long)v;
+        return 0;
+    }
+    case K_DBL: {
+        char *end;
+        errno = 0;
+        double v = strtod(text, &end);
+        if (errno || end == text || *end || !isfinite(v)) {
+            snprintf(why, whysz, "expected a number, got '%s'", text);
+            return MDP_ERR_CONFIG;
+        }
+        if (v < k->min || v > k->max) {
+            snprintf(why, whysz, "%g is out of range [%g, %g]", v, k->min, k->max);
+            return MDP_ERR_CONFIG;
+        }
+        *(double *)((char *)c + k->off) = v;
+        return 0;
+    }
+    case K_ENUM: {
+        const char *p = k->enums;
+        size_t n = strlen(text);
+        while (p) {
+            const char *e = strchr(p, '|');
+            size_t m = e ? (size_t)(e - p) : strlen(p);
+            if (m == n && strncmp(p, text, n) == 0) break;
+            p = e ? e + 1 : NULL;
+        }
+        if (!p) {
+            snprintf(why, whysz, "'%s' is not one of %s", text, k->enums);
+            return MDP_ERR_CONFIG;
+        }
+        break;
+    }
+    case K_DATE: {
+        int64_t d;
+        if (strlen(text) != 10 || mdp_date_parse(text, &d)) {
+            snprintf(why, whysz, "expected a date YYYY-MM-DD, got '%s'", text);
+            return MDP_ERR_CONFIG;
+        }
+        break;
+    }
+    case K_ENVNAME: {
+        int ok = *text != '\0' && !(*text >= '0' && *text <= '9');
+        for (const char *p = text; *p && ok; p++)
+            ok = (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_';
+        if (!ok) {
+            snprintf(why, whysz, "expected the NAME of an environment variable ([A-Z_][A-Z0-9_]*), "
+                                 "not a value: secrets are read from the environment");
+            return MDP_ERR_CONFIG;
+        }
+        break;
+    }
+    case K_STR:
+        if (*text == '\0') {
+            snprintf(why, whysz, "must not be empty");
+            return MDP_ERR_CONFIG;
+        }
+        break;
+    case K_STRLIST: return set_list(c, text);
+    }
+    char *s = strdup(text);
+    if (!s) return MDP_ERR_NOMEM;
+    free(*str_at(c, k));
+    *str_at(c, k) = s;
+    return 0;
+}
+
+void mdp_config_cleanup(struct mdp_config *cfg)
+{
+    if (!cfg) return;
+    for (size_t i = 0; i < NKEYS; i++) {
+        enum ktype t = KEYS[i].type;
+        if (t == K_STR || t == K_ENUM || t == K_DATE || t == K_ENVNAME) {
+            free(*str_at(cfg, &KEYS[i]));
+            *str_at(cfg, &KEYS[i]) = NULL;
+        }
+    }
+    for (int i = 0; i < cfg->pipeline_nstages; i++) free(cfg->pipeline_stages[i]);
+    cfg->pipeline_nstages = 0;
+    free(cfg->source);
+    cfg->source = NULL;
+}
+
+int mdp_config_defaults(struct mdp_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    char why[256];
+    for (size_t i = 0; i < NKEYS; i++) {
+        int rc = set_value(cfg, &KEYS[i], KEYS[i].def, why, sizeof why);
+        if (rc) {
+            mdp_config_cleanup(cfg);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static const struct key *find_key(const char *path)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(KEYS[i].path, path) == 0) return &KEYS[i];
+    return NULL;
+}
+
+/* 1 if some key starts with prefix + "." (so prefix is a section). */
+static int is_section(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strncmp(KEYS[i].path, prefix, n) == 0 && KEYS[i].path[n] == '.') return 1;
+    return 0;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) return 99;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cur = row[j];
+            size_t best = prev + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+static const char *suggest(const char *path)
+{
+    const char *best = NULL;
+    size_t bd = 3;
+    for (size_t i = 0; i < NKEYS; i++) {
+        size_t d = edit_distance(path, KEYS[i].path);
+        if (d < bd) bd = d, best = KEYS[i].path;
+    }
+    return best;
+}
+
+struct walk {
+    const char *name;
+    yaml_document_t *doc;
+    struct mdp_config *cfg;
+    struct mdp_diag *diag;
+};
+
+static int fail(struct walk *w, yaml_node_t *n, const char *fmt, const char *a, const char *b)
+{
+    char msg[400];
+    snprintf(msg, sizeof msg, fmt, a, b ? b : "");
+    return mdp_diag_set(w->diag, MDP_ERR_CONFIG, "%s:%zu:%zu: %s", w->name,
+                        n->start_mark.line + 1, n->start_mark.column + 1, msg);
+}
+
+static int walk_map(struct walk *w, yaml_node_t *map, const char *prefix);
+
+static int scalar_text(yaml_node_t *n, const char **out)
+{
+    if (n->type != YAML_SCALAR_NODE) return -1;
+    *out = (const char *)n->data.scalar.value;
+    return 0;
+}
+
+static int walk_value(struct walk *w, yaml_node_t *keynode, const char *path, yaml_node_t *val)
+{
+    const struct key *k = find_key(path);
+    if (!k) {
+        if (is_section(path)) {
+            if (val->type != YAML_MAPPING_NODE)
+                return fail(w, val, "'%s' is a section: expected a mapping of keys%s", path, NULL);
+            return walk_map(w, val, path);
+        }
+        const char *leaf = strrchr(path, '.');
+        leaf = leaf ? leaf + 1 : path;
+        if (mdp_log_is_secret_name(leaf))
+            return fail(w, keynode,
+                        "key '%s' looks like a secret: secrets are never read from the "
+                        "configuration file; name an environment variable with a `*_env` key%s",
+                        path, NULL);
+        const char *s = suggest(path);
+        if (s) return fail(w, keynode, "unknown key '%s' (did you mean '%s'?)", path, s);
+        return fail(w, keynode, "unknown key '%s' (`mdp config keys` lists them)%s", path, NULL);
+    }
+    char why[300];
+    if (k->type == K_STRLIST) {
+        if (val->type != YAML_SEQUENCE_NODE)
+            return fail(w, val, "'%s' expects a list of strings%s", path, NULL);
+        char csv[1024] = "";
+        size_t used = 0;
+        int count = 0;
+        for (yaml_node_item_t *it = val->data.sequence.items.start; it < val->data.sequence.items.top;
+             it++) {
+            yaml_node_t *item = yaml_document_get_node(w->doc, *it);
+            const char *t;
+            if (!item || scalar_text(item, &t) || !*t || strchr(t, ','))
+                return fail(w, item ? item : val, "'%s' expects non-empty strings without commas%s",
+                            path, NULL);
+            if (++count > MDP_CONFIG_MAX_STAGES)
+                return fail(w, item, "'%s' has more than the allowed entries%s", path, NULL);
+            int n = snprintf(csv + used, sizeof csv - used, "%s%s", used ? "," : "", t);
+            if (n < 0 || (size_t)n >= sizeof csv - used)
+                return fail(w, item, "'%s' is too long%s", path, NULL);
+            used += (size_t)n;
+        }
+        int rc = set_list(w->cfg, csv);
+        if (rc) return mdp_diag_set(w->diag, rc, "%s: %s", w->name, mdp_strerror(rc));
+        return 0;
+    }
+    const char *t;
+    if (scalar_text(val, &t))
+        return fail(w, val, "'%s' expects a %s, not a mapping or list", path, type_name(k->type));
+    int rc = set_value(w->cfg, k, t, why, sizeof why);
+    if (rc == MDP_ERR_CONFIG) return fail(w, val, "'%s': %s", path, why);
+    if (rc) return mdp_diag_set(w->diag, rc, "%s: %s", w->name, mdp_strerror(rc));
+    return 0;
+}
+
+static int walk_map(struct walk *w, yaml_node_t *map, const char *prefix)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
+        const char *kt;
+        if (!kn || !vn || scalar_text(kn, &kt))
+            return fail(w, kn ? kn : map, "keys must be plain strings%s%s", "", NULL);
+        /* duplicate keys: YAML 1.2 forbids them, libyaml does not check */
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *qk = yaml_document_get_node(w->doc, q->key);
+            const char *qt;
+            if (qk && !scalar_text(qk, &qt) && strcmp(qt, kt) == 0) {
+                char line[24];
+                snprintf(line, sizeof line, "%zu", qk->start_mark.line + 1);
+                return fail(w, kn, "duplicate key '%s' (first at line %s)", kt, line);
+            }
+        }
+        char path[256];
+        int n = snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", kt);
+        if (n < 0 || (size_t)n >= sizeof path) return fail(w, kn, "key path too long%s%s", "", NULL);
+        int rc = walk_value(w, kn, path, vn);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int mdp_config_load_buffer(const char *name, const char *text, size_t len, struct mdp_config *cfg,
+                           struct mdp_diag *diag)
+{
+    int rc = mdp_config_defaults(cfg);
+    if (rc) return mdp_diag_set(diag, rc, "%s: %s", name, mdp_strerror(rc));
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int have_doc = 0;
+    if (!yaml_parser_initialize(&parser)) {
+        rc = mdp_diag_set(diag, MDP_ERR_NOMEM, "%s: cannot initialize the YAML parser", name);
+        goto out_noparser;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = mdp_diag_set(diag, MDP_ERR_CONFIG, "%s:%zu:%zu: invalid YAML: %s", name,
+                          parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                          parser.problem ? parser.problem : "syntax error");
+        goto out;
+    }
+    have_doc = 1;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) goto ok; /* empty file: defaults */
+    if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) goto ok;
+    if (root->type != YAML_MAPPING_NODE) {
+        rc = mdp_diag_set(diag, MDP_ERR_CONFIG, "%s:%zu:%zu: the top level must be a mapping of keys",
+                          name, root->start_mark.line + 1, root->start_mark.column + 1);
+        goto out;
+    }
+    {
+        /* a second document in one file is a mistake we report rather than ignore */
+        yaml_document_t extra;
+        if (yaml_parser_load(&parser, &extra)) {
+            int more = yaml_document_get_root_node(&extra) != NULL;
+            yaml_document_delete(&extra);
+            if (more) {
+                rc = mdp_diag_set(diag, MDP_ERR_CONFIG,
+                                  "%s: more than one YAML document; put every key in one", name);
+                goto out;
+            }
+        }
+    }
+    struct walk w = {name, &doc, cfg, diag};
+    rc = walk_map(&w, root, "");
+    if (rc) goto out;
+ok:
+    cfg->source = strdup(name);
+    rc = cfg->source ? 0 : MDP_ERR_NOMEM;
+out:
+    if (have_doc) yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+out_noparser:
+    if (rc) mdp_config_cleanup(cfg);
+    return rc;
+}
+
+int mdp_config_load(const char *path, struct mdp_config *cfg, struct mdp_diag *diag)
+{
+    memset(cfg, 0, sizeof *cfg);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        return mdp_diag_set(diag, mdp_err_from_errno(e), "%s: cannot open configuration: %s", path,
+                            strerror(e));
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (cap - len < 4096) {
+            if (cap > (1u << 20)) {
+                rc = mdp_diag_set(diag, MDP_ERR_CONFIG, "%s: configuration larger than 1 MiB", path);
+                break;
+            }
+            char *nb = realloc(buf, cap + 8192);
+            if (!nb) {
+                rc = mdp_diag_set(diag, MDP_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            buf = nb;
+            cap += 8192;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f)) rc = mdp_diag_set(diag, MDP_ERR_IO, "%s: read error", path);
+            break;
+        }
+    }
+    fclose(f);
+    if (!rc) rc = mdp_config_load_buffer(path, buf ? buf : "", len, cfg, diag);
+    free(buf);
+    return rc;
+}
+
+static void print_default(FILE *out, const struct key *k)
+{
+    if (k->type == K_STRLIST) {
+        fprintf(out, "[%s]", k->def);
+    } else {
+        fprintf(out, "%s", k->def);
+    }
+}
+
+void mdp_config_print_keys(FILE *out, int markdown)
+{
+    if (markdown) {
+        fprintf(out, "| key | type | default | meaning |\n|---|---|---|---|\n");
+        for (size_t i = 0; i < NKEYS; i++) {
+            const struct key *k = &KEYS[i];
+            fprintf(out, "| `%s` | %s", k->path, type_name(k->type));
+            if (k->type == K_ENUM) fprintf(out, " (`%s`)", k->enums);
+            if (k->type == K_INT || k->type == K_DBL) fprintf(out, " %g..%g", k->min, k->max);
+            fprintf(out, " | `");
+            print_default(out, k);
+            fprintf(out, "` | %s |\n", k->doc);
+        }
+        return;
+    }
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key *k = &KEYS[i];
+        fprintf(out, "%s (%s", k->path, type_name(k->type));
+        if (k->type == K_ENUM) fprintf(out, ": %s", k->enums);
+        fprintf(out, ", default ");
+        print_default(out, k);
+        fprintf(out, ")\n    %s\n", k->doc);
+    }
+}
+
+void mdp_config_print(FILE *out, const struct mdp_config *cfg)
+{
+    const char *section = "";
+    size_t seclen = 0;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key *k = &KEYS[i];
+        const char *dot = strrchr(k->path, '.');
+        size_t sl = (size_t)(dot - k->path);
+        if (sl != seclen || strncmp(section, k->path, sl) != 0) {
+            /* print the nested sections of this key that differ from the previous one */
+            fprintf(out, "# %.*s\n", (int)sl, k->path);
+            section = k->path;
+            seclen = sl;
+        }
+        fprintf(out, "%s: ", k->path);
+        struct mdp_config *c = (struct mdp_config *)cfg;
+        switch (k->type) {
+        case K_INT: fprintf(out, "%ld\n", *(long *)((char *)c + k->off)); break;
+        case K_DBL: fprintf(out, "%g\n", *(double *)((char *)c + k->off)); break;
+        case K_STRLIST:
+            fprintf(out, "[");
+            for (int j = 0; j < cfg->pipeline_nstages; j++)
+                fprintf(out, "%s%s", j ? ", " : "", cfg->pipeline_stages[j]);
+            fprintf(out, "]\n");
+            break;
+        default: fprintf(out, "\"%s\"\n", *str_at(c, k)); break;
+        }
+    }
+}

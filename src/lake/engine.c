@@ -1,0 +1,469 @@
+/* DuckDB engine wrapper (include/mdp/engine.h): the only file that includes duckdb.h. The C API is
+ * resolved with dlopen/dlsym into one table of function pointers, so libmdp links without DuckDB
+ * and reports a missing or wrong library in its own words. */
+#include "mdp/engine.h"
+#include "mdp/hash.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <duckdb.h>
+
+#define DUCK_FUNCS(X)                                                                              \
+    X(duckdb_library_version)                                                                      \
+    X(duckdb_open)                                                                                 \
+    X(duckdb_close)                                                                                \
+    X(duckdb_connect)                                                                              \
+    X(duckdb_disconnect)                                                                           \
+    X(duckdb_query)                                                                                \
+    X(duckdb_result_error)                                                                         \
+    X(duckdb_destroy_result)                                                                       \
+    X(duckdb_prepare)                                                                              \
+    X(duckdb_prepare_error)                                                                        \
+    X(duckdb_destroy_prepare)                                                                      \
+    X(duckdb_pending_prepared_streaming)                                                           \
+    X(duckdb_pending_error)                                                                        \
+    X(duckdb_execute_pending)                                                                      \
+    X(duckdb_destroy_pending)                                                                      \
+    X(duckdb_fetch_chunk)                                                                          \
+    X(duckdb_column_count)                                                                         \
+    X(duckdb_column_name)                                                                          \
+    X(duckdb_data_chunk_get_size)                                                                  \
+    X(duckdb_data_chunk_get_vector)                                                                \
+    X(duckdb_vector_get_data)                                                                      \
+    X(duckdb_vector_get_validity)                                                                  \
+    X(duckdb_validity_row_is_valid)                                                                \
+    X(duckdb_destroy_data_chunk)                                                                   \
+    X(duckdb_string_is_inlined)                                                                    \
+    X(duckdb_string_t_length)                                                                      \
+    X(duckdb_string_t_data)                                                                        \
+    X(duckdb_appender_create)                                                                      \
+    X(duckdb_appender_error)                                                                       \
+    X(duckdb_appender_flush)                                                                       \
+    X(duckdb_appender_destroy)                                                                     \
+    X(duckdb_appender_end_row)                                                                     \
+    X(duckdb_append_varchar)                                                                       \
+    X(duckdb_append_int64)                                                                         \
+    X(duckdb_append_double)                                                                        \
+    X(duckdb_append_bool)                                                                          \
+    X(duckdb_append_null)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+    DUCK_FUNCS(X)
+#undef X
+} api;
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static int load_rc;
+static char load_msg[512];
+
+static void load_library(void)
+{
+    const char *path = getenv("MDP_DUCKDB_LIB");
+    if (!path || !*path) path = MDP_DUCKDB_DEFAULT_LIB;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        load_rc = MDP_ERR_NO_ENGINE;
+        snprintf(load_msg, sizeof load_msg,
+                 "cannot load the DuckDB library %s (%s); run scripts/install-deps.sh or set "
+                 "MDP_DUCKDB_LIB to libduckdb.so",
+                 path, dlerror());
+        return;
+    }
+#define X(f)                                                                                       \
+    if (!(*(void **)&api.f = dlsym(h, #f))) {                                                      \
+        load_rc = MDP_ERR_NO_ENGINE;                                                               \
+        snprintf(load_msg, sizeof load_msg, "%s lacks %s: DuckDB 1.4 or newer is required", path,  \
+                 #f);                                                                              \
+        return;                                                                                    \
+    }
+    DUCK_FUNCS(X)
+#undef X
+}
+
+static int ensure_loaded(struct mdp_diag *d)
+{
+    pthread_once(&load_once, load_library);
+    if (load_rc) return mdp_diag_set(d, load_rc, "%s", load_msg);
+    return 0;
+}
+
+const char *mdp_engine_version(struct mdp_diag *d)
+{
+    if (ensure_loaded(d)) return NULL;
+    return api.duckdb_library_version();
+}
+
+struct mdp_engine {
+    duckdb_database db;
+    duckdb_connection con;
+};
+
+int mdp_sql_quote(struct mdp_buf *out, const char *s)
+{
+    int rc = mdp_buf_putc(out, '\'');
+    for (; !rc && *s; s++) rc = *s == '\'' ? mdp_buf_puts(out, "''") : mdp_buf_putc(out, *s);
+    return rc ? rc : mdp_buf_putc(out, '\'');
+}
+
+int mdp_engine_open(const struct mdp_engine_opts *opts, struct mdp_engine **out, struct mdp_diag *d)
+{
+    *out = NULL;
+    int rc = ensure_loaded(d);
+    if (rc) return rc;
+    struct mdp_engine *e = calloc(1, sizeof *e);
+    if (!e) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    const char *path = opts && opts->db_path ? opts->db_path : NULL;
+    if (api.duckdb_open(path, &e->db) != DuckDBSuccess) {
+        free(e);
+        return mdp_diag_set(d, MDP_ERR_ENGINE, "cannot open DuckDB database %s",
+                            path ? path : "(in memory)");
+    }
+    if (api.duckdb_connect(e->db, &e->con) != DuckDBSuccess) {
+        api.duckdb_close(&e->db);
+        free(e);
+        return mdp_diag_set(d, MDP_ERR_ENGINE, "cannot connect to DuckDB");
+    }
+    struct mdp_buf sql;
+    mdp_buf_init(&sql);
+    if (opts && opts->threads > 0) mdp_buf_printf(&sql, "SET threads = %ld;", opts->threads);
+    if (opts && opts->memory_limit) {
+        mdp_buf_puts(&sql, "SET memory_limit = ");
+        mdp_sql_quote(&sql, opts->memory_limit);
+        mdp_buf_puts(&sql, ";");
+    }
+    /* the lake is the only storage we use: no extension auto-install from the network */
+    mdp_buf_puts(&sql, "SET autoinstall_known_extensions = false; SET autoload_known_extensions = true;");
+    rc = mdp_engine_exec(e, sql.data, d);
+    mdp_buf_cleanup(&sql);
+    if (rc) {
+        mdp_engine_close(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+void mdp_engine_close(struct mdp_engine *e)
+{
+    if (!e) return;
+    api.duckdb_disconnect(&e->con);
+    api.duckdb_close(&e->db);
+    free(e);
+}
+
+int mdp_engine_exec(struct mdp_engine *e, const char *sql, struct mdp_diag *d)
+{
+    duckdb_result res;
+    int rc = 0;
+    if (api.duckdb_query(e->con, sql, &res) != DuckDBSuccess) {
+        const char *err = api.duckdb_result_error(&res);
+        rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%s", err ? err : "query failed");
+    }
+    api.duckdb_destroy_result(&res);
+    return rc;
+}
+
+int mdp_engine_query(struct mdp_engine *e, const char *sql, const struct mdp_rows_cb *cb,
+                     struct mdp_diag *d)
+{
+    /* every column as text: DuckDB renders each type the way its own clients do */
+    struct mdp_buf wrapped;
+    mdp_buf_init(&wrapped);
+    int rc = mdp_buf_printf(&wrapped, "SELECT COLUMNS(*)::VARCHAR FROM (%s\n) AS mdp_q", sql);
+    if (rc) return rc;
+    duckdb_prepared_statement st = NULL;
+    duckdb_pending_result pending = NULL;
+    duckdb_result res;
+    int have_res = 0;
+    char **vals = NULL;
+    const char **names = NULL;
+    idx_t ncols = 0;
+    if (api.duckdb_prepare(e->con, wrapped.data, &st) != DuckDBSuccess) {
+        rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%s", api.duckdb_prepare_error(st));
+        goto out;
+    }
+    if (api.duckdb_pending_prepared_streaming(st, &pending) != DuckDBSuccess) {
+        rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%s", api.duckdb_pending_error(pending));
+        goto out;
+    }
+    if (api.duckdb_execute_pending(pending, &res) != DuckDBSuccess) {
+        have_res = 1;
+        rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%s", api.duckdb_result_error(&res));
+        goto out;
+    }
+    have_res = 1;
+    ncols = api.duckdb_column_count(&res);
+    names = calloc(ncols + 1, sizeof *names);
+    vals = calloc(ncols + 1, sizeof *vals);
+    if (!names || !vals) {
+        rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (idx_t c = 0; c < ncols; c++) names[c] = api.duckdb_column_name(&res, c);
+    if (cb->header && (rc = cb->header(cb->ud, (int)ncols, names))) goto out;
+    for (;;) {
+        duckdb_data_chunk chunk = api.duckdb_fetch_chunk(res);
+        if (!chunk) break;
+        idx_t n = api.duckdb_data_chunk_get_size(chunk);
+        duckdb_string_t *cols[ncols ? ncols : 1];
+        uint64_t *valid[ncols ? ncols : 1];
+        for (idx_t c = 0; c < ncols; c++) {
+            duckdb_vector v = api.duckdb_data_chunk_get_vector(chunk, c);
+            cols[c] = api.duckdb_vector_get_data(v);
+            valid[c] = api.duckdb_vector_get_validity(v);
+        }
+        for (idx_t r = 0; r < n && !rc; r++) {
+            for (idx_t c = 0; c < ncols; c++) {
+                free(vals[c]);
+                vals[c] = NULL;
+                if (valid[c] && !api.duckdb_validity_row_is_valid(valid[c], r)) continue;
+                duckdb_string_t *s = &cols[c][r];
+                uint32_t len = api.duckdb_string_t_length(*s);
+                const char *p = api.duckdb_string_t_data(s);
+                vals[c] = malloc(len + 1);
+                if (!vals[c]) {
+                    rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                memcpy(vals[c], p, len);
+                vals[c][len] = '\0';
+            }
+            if (!rc && cb->row) rc = cb->row(cb->ud, (int)ncols, (const char *const *)vals);
+        }
+        api.duckdb_destroy_data_chunk(&chunk);
+        if (rc) break;
+    }
+    {
+        const char *err = api.duckdb_result_error(&res);
+        if (!rc && err) rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%s", err);
+    }
+out:
+    for (idx_t c = 0; vals && c < ncols; c++) free(vals[c]);
+    free(vals);
+    free(names);
+    if (have_res) api.duckdb_destroy_result(&res);
+    if (pending) api.duckdb_destroy_pending(&pending);
+    if (st) api.duckdb_destroy_prepare(&st);
+    mdp_buf_cleanup(&wrapped);
+    return rc;
+}
+
+struct scalar_ud {
+    struct mdp_buf *out;
+    int seen;
+};
+
+static int scalar_row(void *ud, int ncols, const char *const *v)
+{
+    struct scalar_ud *s = ud;
+    if (s->seen++ || ncols < 1) return 0;
+    return v[0] ? mdp_buf_puts(s->out, v[0]) : 0;
+}
+
+int mdp_engine_scalar(struct mdp_engine *e, const char *sql, struct mdp_buf *out, struct mdp_diag *d)
+{
+    mdp_buf_reset(out);
+    struct scalar_ud s = {out, 0};
+    struct mdp_rows_cb cb = {NULL, scalar_row, &s};
+    return mdp_engine_query(e, sql, &cb, d);
+}
+
+struct mdp_appender {
+    duckdb_appender app;
+    int failed;
+};
+
+int mdp_appender_open(struct mdp_engine *e, const char *table, struct mdp_appender **out,
+                      struct mdp_diag *d)
+{
+    *out = NULL;
+    struct mdp_appender *a = calloc(1, sizeof *a);
+    if (!a) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    if (api.duckdb_appender_create(e->con, NULL, table, &a->app) != DuckDBSuccess) {
+        int rc = mdp_diag_set(d, MDP_ERR_ENGINE, "appender for %s: %s", table,
+                              api.duckdb_appender_error(a->app));
+        api.duckdb_appender_destroy(&a->app);
+        free(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+#define APPEND(call) (((call) == DuckDBSuccess) ? 0 : (a->failed = 1, MDP_ERR_ENGINE))
+
+int mdp_append_str(struct mdp_appender *a, const char *v)
+{
+    return v ? APPEND(api.duckdb_append_varchar(a->app, v)) : APPEND(api.duckdb_append_null(a->app));
+}
+
+int mdp_append_i64(struct mdp_appender *a, int64_t v)
+{
+    return APPEND(api.duckdb_append_int64(a->app, v));
+}
+
+int mdp_append_f64(struct mdp_appender *a, double v)
+{
+    return APPEND(api.duckdb_append_double(a->app, v));
+}
+
+int mdp_append_bool(struct mdp_appender *a, int v)
+{
+    return APPEND(api.duckdb_append_bool(a->app, v != 0));
+}
+
+int mdp_append_null(struct mdp_appender *a)
+{
+    return APPEND(api.duckdb_append_null(a->app));
+}
+
+int mdp_append_end_row(struct mdp_appender *a, struct mdp_diag *d)
+{
+    if (a->failed || api.duckdb_appender_end_row(a->app) != DuckDBSuccess) {
+        a->failed = 0;
+        return mdp_diag_set(d, MDP_ERR_ENGINE, "append: %s", api.duckdb_appender_error(a->app));
+    }
+    return 0;
+}
+
+int mdp_appender_close(struct mdp_appender *a, struct mdp_diag *d)
+{
+    if (!a) return 0;
+    int rc = 0;
+    if (api.duckdb_appender_flush(a->app) != DuckDBSuccess)
+        rc = mdp_diag_set(d, MDP_ERR_ENGINE, "append flush: %s", api.duckdb_appender_error(a->app));
+    api.duckdb_appender_destroy(&a->app);
+    free(a);
+    return rc;
+}
+
+/* ---- Parquet tables in the lake ---- */
+
+struct files_ud {
+    struct mdp_lake *lake;
+    struct mdp_engine *e;
+    struct mdp_manifest_file *v;
+    size_t n, cap;
+    struct mdp_diag *d;
+};
+
+static int collect_file(const char *key, int64_t size, void *ud)
+{
+    struct files_ud *f = ud;
+    size_t kl = strlen(key);
+    if (kl < 8 || strcmp(key + kl - 8, ".parquet") != 0) return 0;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        struct mdp_manifest_file *nv = realloc(f->v, cap * sizeof *nv);
+        if (!nv) return MDP_ERR_NOMEM;
+        f->v = nv;
+        f->cap = cap;
+    }
+    struct mdp_manifest_file *mf = &f->v[f->n];
+    memset(mf, 0, sizeof *mf);
+    if (!(mf->key = strdup(key))) return MDP_ERR_NOMEM;
+    f->n++;
+    mf->bytes = size;
+    struct mdp_buf bytes, path, sql, val;
+    mdp_buf_init(&bytes);
+    mdp_buf_init(&path);
+    mdp_buf_init(&sql);
+    mdp_buf_init(&val);
+    int rc = mdp_store_get(f->lake->store, key, &bytes, f->d);
+    if (!rc) rc = mdp_sha256_hex(bytes.data, bytes.len, mf->sha256);
+    if (!rc) rc = mdp_store_local_path(f->lake->store, key, &path);
+    if (!rc) {
+        mdp_buf_puts(&sql, "SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(");
+        mdp_sql_quote(&sql, path.data);
+        mdp_buf_puts(&sql, ")");
+        rc = mdp_engine_scalar(f->e, sql.data, &val, f->d);
+        if (!rc) mf->rows = strtoll(val.data ? val.data : "0", NULL, 10);
+    }
+    mdp_buf_cleanup(&bytes);
+    mdp_buf_cleanup(&path);
+    mdp_buf_cleanup(&sql);
+    mdp_buf_cleanup(&val);
+    return rc;
+}
+
+int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const char *sql,
+                           const char *table, const char *partition_by, const char *run_id,
+                           int64_t *out_rows, struct mdp_diag *d)
+{
+    struct mdp_buf prefix, dir, copy;
+    mdp_buf_init(&prefix);
+    mdp_buf_init(&dir);
+    mdp_buf_init(&copy);
+    struct files_ud f = {lake, e, NULL, 0, 0, d};
+    int rc = mdp_buf_printf(&prefix, "%s/run=%s", table, run_id);
+    if (!rc && !mdp_store_key_valid(prefix.data))
+        rc = mdp_diag_set(d, MDP_ERR_INVALID, "bad table name '%s'", table);
+    if (!rc && (rc = mdp_store_local_path(lake->store, prefix.data, &dir)))
+        mdp_diag_set(d, rc, "table %s: the lake's store has no local paths", table);
+    if (rc) goto out;
+    if (partition_by && *partition_by) {
+        mdp_buf_printf(&copy, "COPY (%s\n) TO ", sql);
+        mdp_sql_quote(&copy, dir.data);
+        mdp_buf_printf(&copy, " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (%s), "
+                              "FILENAME_PATTERN 'part_{i}')", partition_by);
+    } else {
+        /* one file; DuckDB does not create its folder, a marker object does */
+        struct mdp_buf k;
+        mdp_buf_init(&k);
+        mdp_buf_printf(&k, "%s/_run", prefix.data);
+        rc = mdp_store_put(lake->store, k.data, run_id, strlen(run_id), 0, d);
+        mdp_buf_cleanup(&k);
+        if (rc) goto out;
+        mdp_buf_printf(&copy, "COPY (%s\n) TO ", sql);
+        mdp_buf_puts(&dir, "/part_0.parquet");
+        mdp_sql_quote(&copy, dir.data);
+        mdp_buf_puts(&copy, " (FORMAT parquet, COMPRESSION zstd)");
+    }
+    if ((rc = mdp_engine_exec(e, copy.data, d))) goto out;
+    mdp_buf_puts(&prefix, "/");
+    if ((rc = mdp_store_list(lake->store, prefix.data, collect_file, &f, d))) goto out;
+    int64_t rows = 0;
+    for (size_t i = 0; i < f.n; i++) rows += f.v[i].rows > 0 ? f.v[i].rows : 0;
+    rc = mdp_lake_publish(lake, table, f.v, f.n, run_id, NULL, d);
+    if (!rc && out_rows) *out_rows = rows;
+out:
+    for (size_t i = 0; i < f.n; i++) free(f.v[i].key);
+    free(f.v);
+    mdp_buf_cleanup(&prefix);
+    mdp_buf_cleanup(&dir);
+    mdp_buf_cleanup(&copy);
+    return rc;
+}
+
+int mdp_engine_attach_table(struct mdp_engine *e, struct mdp_lake *lake, const char *table,
+                            const char *view, struct mdp_diag *d)
+{
+    struct mdp_manifest m;
+    int rc = mdp_lake_current(lake, table, &m, d);
+    if (rc) return rc;
+    struct mdp_buf sql, path;
+    mdp_buf_init(&sql);
+    mdp_buf_init(&path);
+    mdp_buf_printf(&sql, "CREATE OR REPLACE VIEW \"%s\" AS ", view);
+    if (m.nfiles == 0) {
+        rc = mdp_diag_set(d, MDP_ERR_NOT_FOUND, "table %s has no files", table);
+        goto out;
+    }
+    mdp_buf_puts(&sql, "SELECT * FROM read_parquet([");
+    for (size_t i = 0; i < m.nfiles && !rc; i++) {
+        rc = mdp_store_local_path(lake->store, m.files[i].key, &path);
+        if (i) mdp_buf_putc(&sql, ',');
+        mdp_sql_quote(&sql, path.data);
+    }
+    mdp_buf_puts(&sql, "], hive_partitioning = true, union_by_name = true)");
+    if (!rc) rc = mdp_engine_exec(e, sql.data, d);
+out:
+    mdp_buf_cleanup(&sql);
+    mdp_buf_cleanup(&path);
+    mdp_manifest_cleanup(&m);
+    return rc;
+}

@@ -1,0 +1,85 @@
+/* Object store front end (include/mdp/store.h): key validation and dispatch to the backend's table
+ * of operations, so callers never depend on which backend holds the lake. */
+#include "mdp/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int mdp_store_key_valid(const char *key)
+{
+    if (!key || !*key || *key == '/') return 0;
+    const char *seg = key;
+    for (const char *p = key;; p++) {
+        if (*p == '/' || *p == '\0') {
+            size_t n = (size_t)(p - seg);
+            if (n == 0) return 0;
+            if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) return 0;
+            if (n >= 5 && strncmp(seg, ".tmp-", 5) == 0) return 0;
+            if (*p == '\0') break;
+            seg = p + 1;
+        } else if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '\\') {
+            return 0;
+        }
+    }
+    return strlen(key) < 1024;
+}
+
+int mdp_store_open(const char *url, int create, struct mdp_store **out, struct mdp_diag *d)
+{
+    *out = NULL;
+    if (!url || !*url) return mdp_diag_set(d, MDP_ERR_INVALID, "empty store location");
+    if (strncmp(url, "file://", 7) == 0) return mdp__store_file_open(url + 7, create, out, d);
+    if (strstr(url, "://"))
+        return mdp_diag_set(d, MDP_ERR_UNSUPPORTED,
+                            "%s: unsupported store scheme (supported: file:// or a folder path)", url);
+    return mdp__store_file_open(url, create, out, d);
+}
+
+void mdp_store_close(struct mdp_store *s)
+{
+    if (s) s->ops->close(s);
+}
+
+#define CHECK_KEY(k)                                                                               \
+    do {                                                                                           \
+        if (!mdp_store_key_valid(k))                                                               \
+            return mdp_diag_set(d, MDP_ERR_INVALID, "invalid object key '%s'", (k) ? (k) : "");   \
+    } while (0)
+
+int mdp_store_put(struct mdp_store *s, const char *key, const void *data, size_t len, int flags,
+                  struct mdp_diag *d)
+{
+    CHECK_KEY(key);
+    return s->ops->put(s, key, data, len, flags, d);
+}
+
+int mdp_store_get(struct mdp_store *s, const char *key, struct mdp_buf *out, struct mdp_diag *d)
+{
+    CHECK_KEY(key);
+    mdp_buf_reset(out);
+    return s->ops->get(s, key, out, d);
+}
+
+int mdp_store_head(struct mdp_store *s, const char *key, int64_t *out_size, struct mdp_diag *d)
+{
+    CHECK_KEY(key);
+    return s->ops->head(s, key, out_size, d);
+}
+
+int mdp_store_list(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
+                   struct mdp_diag *d)
+{
+    return s->ops->list(s, prefix ? prefix : "", cb, ud, d);
+}
+
+int mdp_store_delete(struct mdp_store *s, const char *key, struct mdp_diag *d)
+{
+    CHECK_KEY(key);
+    return s->ops->del(s, key, d);
+}
+
+int mdp_store_local_path(struct mdp_store *s, const char *key, struct mdp_buf *out)
+{
+    if (!s->ops->local_path) return MDP_ERR_UNSUPPORTED;
+    return s->ops->local_path(s, key, out);
+}

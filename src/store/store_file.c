@@ -1,0 +1,353 @@
+/* File backend of the object store. Atomicity comes from POSIX: data is written to a temporary
+ * name in the target folder, fsync'd, then renamed over the key (or link()ed for put-if-absent,
+ * which fails atomically with EEXIST), and the folder is fsync'd so the rename survives a crash.
+ * Temporary names start with ".tmp-", which keys may not, so listings never show in-flight data. */
+#include "mdp/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct file_store {
+    char *root; /* absolute, no trailing slash */
+};
+
+static atomic_uint g_tmp_counter;
+
+static int path_of(struct file_store *fs, const char *key, struct mdp_buf *out)
+{
+    mdp_buf_reset(out);
+    return mdp_buf_printf(out, "%s/%s", fs->root, key);
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* mkdir -p for the parent folders of path, fsyncing each parent whose entry was created. */
+static int mkdirs_for(char *path, struct mdp_diag *d)
+{
+    char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return 0;
+    *slash = '\0';
+    struct stat st;
+    int rc = 0;
+    if (stat(path, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) rc = mdp_diag_set(d, MDP_ERR_IO, "%s: exists and is not a folder", path);
+    } else if ((rc = mkdirs_for(path, d)) == 0) {
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            int e = errno;
+            rc = mdp_diag_set(d, mdp_err_from_errno(e), "cannot create folder %s: %s", path, strerror(e));
+        } else {
+            char *p2 = strrchr(path, '/');
+            if (p2 && p2 != path) {
+                *p2 = '\0';
+                fsync_dir(path);
+                *p2 = '/';
+            }
+        }
+    }
+    *slash = '/';
+    return rc;
+}
+
+static int io_fail(struct mdp_diag *d, int e, const char *what, const char *path)
+{
+    return mdp_diag_set(d, mdp_err_from_errno(e), "%s %s: %s", what, path, strerror(e));
+}
+
+static int fput(struct mdp_store *s, const char *key, const void *data, size_t len, int flags,
+                struct mdp_diag *d)
+{
+    struct file_store *fs = s->impl;
+    struct mdp_buf path, tmp;
+    mdp_buf_init(&path);
+    mdp_buf_init(&tmp);
+    int fd = -1, rc = 0, have_tmp = 0;
+    if ((rc = path_of(fs, key, &path))) goto out;
+    if ((rc = mkdirs_for(path.data, d))) goto out;
+    char *slash = strrchr(path.data, '/');
+    if ((rc = mdp_buf_printf(&tmp, "%.*s/.tmp-%ld-%u-%s", (int)(slash - path.data), path.data,
+                             (long)getpid(), atomic_fetch_add(&g_tmp_counter, 1), slash + 1)))
+        goto out;
+    fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = io_fail(d, errno, "cannot create", tmp.data);
+        goto out;
+    }
+    have_tmp = 1;
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            rc = io_fail(d, errno, "cannot write", path.data);
+            goto out;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (fsync(fd) != 0) {
+        rc = io_fail(d, errno, "cannot fsync", path.data);
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        rc = io_fail(d, errno, "cannot close", path.data);
+        goto out;
+    }
+    fd = -1;
+    if (flags & MDP_PUT_IF_ABSENT) {
+        if (link(tmp.data, path.data) != 0) {
+            int e = errno;
+            rc = e == EEXIST ? mdp_diag_set(d, MDP_ERR_EXISTS, "%s: already exists", key)
+                             : io_fail(d, e, "cannot publish", path.data);
+            goto out;
+        }
+        unlink(tmp.data);
+        have_tmp = 0;
+    } else {
+        if (rename(tmp.data, path.data) != 0) {
+            rc = io_fail(d, errno, "cannot publish", path.data);
+            goto out;
+        }
+        have_tmp = 0;
+    }
+    *strrchr(path.data, '/') = '\0';
+    if (fsync_dir(path.data) != 0) rc = io_fail(d, errno, "cannot fsync folder", path.data);
+out:
+    if (fd >= 0) close(fd);
+    if (have_tmp) unlink(tmp.data);
+    mdp_buf_cleanup(&path);
+    mdp_buf_cleanup(&tmp);
+    return rc;
+}
+
+static int fget(struct mdp_store *s, const char *key, struct mdp_buf *out, struct mdp_diag *d)
+{
+    struct file_store *fs = s->impl;
+    struct mdp_buf path;
+    mdp_buf_init(&path);
+    int rc = path_of(fs, key, &path);
+    if (rc) goto out;
+    int fd = open(path.data, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = errno == ENOENT ? mdp_diag_set(d, MDP_ERR_NOT_FOUND, "%s: no such object", key)
+                             : io_fail(d, errno, "cannot open", path.data);
+        goto out;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        rc = mdp_diag_set(d, MDP_ERR_NOT_FOUND, "%s: is a folder, not an object", key);
+        goto out;
+    }
+    if (st.st_size > 0 && (rc = mdp_buf_reserve(out, (size_t)st.st_size))) {
+        close(fd);
+        goto out;
+    }
+    for (;;) {
+        if ((rc = mdp_buf_reserve(out, 65536))) break;
+        ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            rc = io_fail(d, errno, "cannot read", path.data);
+            break;
+        }
+        if (n == 0) break;
+        out->len += (size_t)n;
+        out->data[out->len] = '\0';
+    }
+    close(fd);
+out:
+    mdp_buf_cleanup(&path);
+    return rc;
+}
+
+static int fhead(struct mdp_store *s, const char *key, int64_t *out_size, struct mdp_diag *d)
+{
+    struct file_store *fs = s->impl;
+    struct mdp_buf path;
+    mdp_buf_init(&path);
+    int rc = path_of(fs, key, &path);
+    struct stat st;
+    if (!rc && (stat(path.data, &st) != 0 || !S_ISREG(st.st_mode))) {
+        rc = errno == ENOENT || (rc == 0 && !S_ISREG(st.st_mode))
+                 ? mdp_diag_set(d, MDP_ERR_NOT_FOUND, "%s: no such object", key)
+                 : io_fail(d, errno, "cannot stat", path.data);
+    } else if (!rc && out_size) {
+        *out_size = (int64_t)st.st_size;
+    }
+    mdp_buf_cleanup(&path);
+    return rc;
+}
+
+struct entry {
+    char *key;
+    int64_t size;
+};
+
+struct collect {
+    struct entry *v;
+    size_t n, cap;
+};
+
+static int collect_add(struct collect *c, const char *key, int64_t size)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        struct entry *nv = realloc(c->v, cap * sizeof *nv);
+        if (!nv) return MDP_ERR_NOMEM;
+        c->v = nv;
+        c->cap = cap;
+    }
+    if (!(c->v[c->n].key = strdup(key))) return MDP_ERR_NOMEM;
+    c->v[c->n++].size = size;
+    return 0;
+}
+
+/* Walks dir (key prefix rel) collecting objects whose key starts with prefix. */
+static int walk(const char *dir, const char *rel, const char *prefix, struct collect *c,
+                struct mdp_diag *d)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        if (errno == ENOENT || errno == ENOTDIR) return 0;
+        return io_fail(d, errno, "cannot list", dir);
+    }
+    int rc = 0;
+    struct dirent *de;
+    size_t plen = strlen(prefix);
+    while (!rc && (de = readdir(dh))) {
+        const char *nm = de->d_name;
+        if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0 || strncmp(nm, ".tmp-", 5) == 0) continue;
+        char key[PATH_MAX], full[PATH_MAX];
+        int k = snprintf(key, sizeof key, "%s%s%s", rel, *rel ? "/" : "", nm);
+        int f = snprintf(full, sizeof full, "%s/%s", dir, nm);
+        if (k < 0 || f < 0 || (size_t)k >= sizeof key || (size_t)f >= sizeof full) continue;
+        /* prune: the key must share the prefix as far as both go */
+        size_t kl = (size_t)k, m = kl < plen ? kl : plen;
+        if (strncmp(key, prefix, m) != 0) continue;
+        struct stat st;
+        if (lstat(full, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            rc = walk(full, key, prefix, c, d);
+        } else if (S_ISREG(st.st_mode) && kl >= plen) {
+            rc = collect_add(c, key, (int64_t)st.st_size);
+        }
+    }
+    closedir(dh);
+    return rc;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
+}
+
+static int flist(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
+                 struct mdp_diag *d)
+{
+    struct file_store *fs = s->impl;
+    struct collect c = {0};
+    int rc = walk(fs->root, "", prefix, &c, d);
+    if (!rc) {
+        qsort(c.v, c.n, sizeof *c.v, cmp_entry);
+        for (size_t i = 0; i < c.n && !rc; i++) rc = cb(c.v[i].key, c.v[i].size, ud);
+    }
+    for (size_t i = 0; i < c.n; i++) free(c.v[i].key);
+    free(c.v);
+    return rc;
+}
+
+static int fdel(struct mdp_store *s, const char *key, struct mdp_diag *d)
+{
+    struct file_store *fs = s->impl;
+    struct mdp_buf path;
+    mdp_buf_init(&path);
+    int rc = path_of(fs, key, &path);
+    if (!rc && unlink(path.data) != 0) {
+        rc = errno == ENOENT ? mdp_diag_set(d, MDP_ERR_NOT_FOUND, "%s: no such object", key)
+                             : io_fail(d, errno, "cannot delete", path.data);
+    } else if (!rc) {
+        *strrchr(path.data, '/') = '\0';
+        fsync_dir(path.data);
+    }
+    mdp_buf_cleanup(&path);
+    return rc;
+}
+
+static int flocal(struct mdp_store *s, const char *key, struct mdp_buf *out)
+{
+    return path_of(s->impl, key, out);
+}
+
+static void fclose_store(struct mdp_store *s)
+{
+    struct file_store *fs = s->impl;
+    free(fs->root);
+    free(fs);
+    free(s);
+}
+
+static const struct mdp_store_ops FILE_OPS = {
+    .scheme = "file",
+    .put = fput,
+    .get = fget,
+    .head = fhead,
+    .list = flist,
+    .del = fdel,
+    .local_path = flocal,
+    .close = fclose_store,
+};
+
+int mdp__store_file_open(const char *dir, int create, struct mdp_store **out, struct mdp_diag *d)
+{
+    *out = NULL;
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        int e = errno;
+        if (e != ENOENT || !create) return io_fail(d, e, "cannot open lake folder", dir);
+        struct mdp_buf p;
+        mdp_buf_init(&p);
+        int rc = mdp_buf_printf(&p, "%s/x", dir);
+        if (!rc) rc = mkdirs_for(p.data, d);
+        mdp_buf_cleanup(&p);
+        if (rc) return rc;
+    } else if (!S_ISDIR(st.st_mode)) {
+        return mdp_diag_set(d, MDP_ERR_IO, "%s: exists and is not a folder", dir);
+    }
+    char *abs = realpath(dir, NULL);
+    if (!abs) return io_fail(d, errno, "cannot resolve", dir);
+    if (access(abs, R_OK | W_OK | X_OK) != 0) {
+        int e = errno;
+        free(abs);
+        return io_fail(d, e, "cannot use lake folder", dir);
+    }
+    struct mdp_store *s = calloc(1, sizeof *s);
+    struct file_store *fs = calloc(1, sizeof *fs);
+    if (!s || !fs) {
+        free(s);
+        free(fs);
+        free(abs);
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    }
+    fs->root = abs;
+    s->ops = &FILE_OPS;
+    s->impl = fs;
+    *out = s;
+    return 0;
+}
