@@ -15,6 +15,7 @@ struct mdp_config {
     char *source; /* the file the values came from, or NULL for built-in defaults */
     /* lake */
     char *lake_dir;
+    char *landing_dir; /* may contain {lake.dir}: use mdp_config_landing_dir() */
     /* log */
     char *log_level;
     /* engine (DuckDB) */
@@ -46,6 +47,8 @@ int mdp_config_load(const char *path, struct mdp_config *cfg, struct mdp_diag *d
 int mdp_config_load_buffer(const char *name, const char *text, size_t len, struct mdp_config *cfg,
                            struct mdp_diag *diag);
 void mdp_config_cleanup(struct mdp_config *cfg);
+/* The landing folder with {lake.dir} replaced; caller frees. NULL on out of memory. */
+char *mdp_config_landing_dir(const struct mdp_config *cfg);
 
 /* Prints the schema: every key, its type, default and meaning. markdown != 0 prints a table. */
 void mdp_config_print_keys(FILE *out, int markdown);

@@ -1,1 +1,184 @@
-int main(void) { return 0; }
+/* mdp: the matbakh-dp command line. Global options, then a command and its options:
+ *   mdp [--config FILE] [--json] [--log-level L] <command> [options]
+ * Exit codes: 0 ok, 1 failure, 2 usage error. Results go to stdout, logs (JSON lines) and errors to
+ * stderr. */
+#include "cli.h"
+#include "mdp/engine.h"
+#include "mdp/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct cli_command *const COMMANDS[] = {&CMD_INIT, &CMD_SEED, &CMD_RUN,  &CMD_DEMO,
+                                                     &CMD_RUNS, &CMD_IDS,  &CMD_HASH, &CMD_CONFIG,
+                                                     NULL};
+
+int cli_fail(const char *cmd, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "mdp%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "mdp%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'mdp%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
+    }
+    return 0;
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **out_val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *out_val = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') return 0;
+    if (*i + 1 >= argc) return -1;
+    *out_val = argv[++*i];
+    return 1;
+}
+
+int cli_parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) return -1;
+    *out = (long)v;
+    return 0;
+}
+
+int cli_config(struct cli *c)
+{
+    if (c->have_cfg) return 0;
+    struct mdp_diag d = {0};
+    int rc;
+    if (c->config_path) {
+        rc = mdp_config_load(c->config_path, &c->cfg, &d);
+    } else if (access("mdp.yaml", F_OK) == 0) {
+        rc = mdp_config_load("mdp.yaml", &c->cfg, &d);
+    } else {
+        rc = mdp_config_defaults(&c->cfg);
+        if (rc) snprintf(d.msg, sizeof d.msg, "%s", mdp_strerror(rc));
+    }
+    if (rc) return cli_fail(NULL, EXIT_FAIL, "%s", d.msg);
+    c->have_cfg = 1;
+    enum mdp_log_level lvl;
+    const char *level = c->log_level ? c->log_level : c->cfg.log_level;
+    if (mdp_log_level_parse(level, &lvl) == 0) mdp_log_set_level(lvl);
+    return 0;
+}
+
+static void print_help(FILE *f)
+{
+    fprintf(f,
+            "mdp - matbakh-dp, the data platform of matbakh.app\n"
+            "\n"
+            "Usage: mdp [--config FILE] [--json] [--log-level LEVEL] <command> [options]\n"
+            "\n"
+            "Commands:\n");
+    for (int i = 0; COMMANDS[i]; i++) fprintf(f, "  %-8s %s\n", COMMANDS[i]->name, COMMANDS[i]->summary);
+    fprintf(f,
+            "\n"
+            "Global options:\n"
+            "  --config FILE      configuration file (default: ./mdp.yaml if present, else built-in\n"
+            "                     defaults; `mdp config keys` documents every key)\n"
+            "  --json             machine-readable output where the output is data\n"
+            "  --log-level LEVEL  debug|info|warn|error|off (logs are JSON lines on stderr)\n"
+            "  -h, --help         this help; `mdp <command> --help` for a command\n"
+            "  -V, --version      version of mdp and of the DuckDB library it loads\n"
+            "\n"
+            "Exit status: 0 success, 1 failure, 2 usage error.\n"
+            "Environment: MDP_DUCKDB_LIB (path of libduckdb.so), MDP_PSEUDONYM_KEY (HMAC key for\n"
+            "keyed pseudonyms; the variable's name is configurable).\n"
+            "Start with `mdp demo`; docs/ in the repository explains the lake and every command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c;
+    memset(&c, 0, sizeof c);
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            print_help(stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            struct mdp_diag d = {0};
+            const char *dv = mdp_engine_version(&d);
+            printf("mdp %s (DuckDB %s)\n", MDP_VERSION, dv ? dv : "not loaded: see MDP_DUCKDB_LIB");
+            return EXIT_OK;
+        } else if (strcmp(a, "--json") == 0) {
+            c.json = 1;
+        } else if (strcmp(a, "--config") == 0 || strcmp(a, "--log-level") == 0) {
+            if (i + 1 >= argc) return cli_usage(NULL, "%s needs a value", a);
+            if (a[2] == 'c') c.config_path = argv[++i];
+            else c.log_level = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            c.config_path = a + 9;
+        } else if (strncmp(a, "--log-level=", 12) == 0) {
+            c.log_level = a + 12;
+        } else {
+            return cli_usage(NULL, "unknown global option '%s'", a);
+        }
+    }
+    if (c.log_level) {
+        enum mdp_log_level lvl;
+        if (mdp_log_level_parse(c.log_level, &lvl))
+            return cli_usage(NULL, "--log-level: '%s' is not one of debug|info|warn|error|off", c.log_level);
+    }
+    if (i >= argc) {
+        print_help(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[i];
+    if (strcmp(name, "help") == 0) {
+        if (i + 1 >= argc) {
+            print_help(stdout);
+            return EXIT_OK;
+        }
+        name = argv[i + 1];
+        for (int k = 0; COMMANDS[k]; k++)
+            if (strcmp(COMMANDS[k]->name, name) == 0) {
+                fputs(COMMANDS[k]->help, stdout);
+                return EXIT_OK;
+            }
+        return cli_usage(NULL, "no such command '%s'", name);
+    }
+    for (int k = 0; COMMANDS[k]; k++) {
+        if (strcmp(COMMANDS[k]->name, name) != 0) continue;
+        if (cli_wants_help(argc - i, argv + i)) {
+            fputs(COMMANDS[k]->help, stdout);
+            return EXIT_OK;
+        }
+        int rc = COMMANDS[k]->run(&c, argc - i, argv + i);
+        if (c.have_cfg) mdp_config_cleanup(&c.cfg);
+        return rc;
+    }
+    return cli_usage(NULL, "no such command '%s'", name);
+}

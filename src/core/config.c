@@ -30,6 +30,9 @@ static const struct key KEYS[] = {
     {"lake.dir", K_STR, OFF(lake_dir), "./mdp-lake", 0, 0, NULL,
      "Folder of the local lake (embedded default). Created by `mdp init`; zones raw/, curated/, "
      "ml/ and _meta/ live below it."},
+    {"lake.landing_dir", K_STR, OFF(landing_dir), "{lake.dir}/landing", 0, 0, NULL,
+     "Folder where the sources drop what they deliver (exports, Firehose objects, SQS batches, API "
+     "responses) for `mdp run` to land; `mdp seed` writes here. {lake.dir} is replaced."},
     {"log.level", K_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warn|error|off",
      "Least level written to stderr as JSON lines."},
     {"engine.threads", K_INT, OFF(engine_threads), "0", 0, 1024, NULL,
@@ -46,7 +49,7 @@ static const struct key KEYS[] = {
      "enum values, duplicates)."},
     {"seed.start_date", K_DATE, OFF(seed_start_date), "2026-10-01", 0, 0, NULL,
      "First day (UTC) of the seeded activity; fixed so that seed output does not depend on today."},
-    {"pipeline.stages", K_STRLIST, OFF(pipeline_stages), "land", 0, 0, NULL,
+    {"pipeline.stages", K_STRLIST, OFF(pipeline_stages), "land,inventory", 0, 0, NULL,
      "Stages `mdp run` runs, in order (`mdp run --list` names the known ones)."},
     {"sources.ga4.property_id", K_STR, OFF(ga4_property_id), "495696125", 0, 0, NULL,
      "GA4 property whose runReport data is pulled (spec 1)."},
@@ -519,4 +522,14 @@ void mdp_config_print(FILE *out, const struct mdp_config *cfg)
         default: fprintf(out, "\"%s\"\n", *str_at(c, k)); break;
         }
     }
+}
+
+char *mdp_config_landing_dir(const struct mdp_config *cfg)
+{
+    const char *tpl = cfg->landing_dir, *mark = strstr(tpl, "{lake.dir}");
+    if (!mark) return strdup(tpl);
+    size_t n = strlen(tpl) - 10 + strlen(cfg->lake_dir) + 1;
+    char *out = malloc(n);
+    if (out) snprintf(out, n, "%.*s%s%s", (int)(mark - tpl), tpl, cfg->lake_dir, mark + 10);
+    return out;
 }

@@ -405,20 +405,21 @@ int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const ch
     if (!rc && (rc = mdp_store_local_path(lake->store, prefix.data, &dir)))
         mdp_diag_set(d, rc, "table %s: the lake's store has no local paths", table);
     if (rc) goto out;
-    if (partition_by && *partition_by) {
-        mdp_buf_printf(&copy, "COPY (%s\n) TO ", sql);
-        mdp_sql_quote(&copy, dir.data);
-        mdp_buf_printf(&copy, " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (%s), "
-                              "FILENAME_PATTERN 'part_{i}')", partition_by);
-    } else {
-        /* one file; DuckDB does not create its folder, a marker object does */
+    {
+        /* DuckDB creates neither the run folder nor its parents: a marker object does */
         struct mdp_buf k;
         mdp_buf_init(&k);
         mdp_buf_printf(&k, "%s/_run", prefix.data);
         rc = mdp_store_put(lake->store, k.data, run_id, strlen(run_id), 0, d);
         mdp_buf_cleanup(&k);
         if (rc) goto out;
-        mdp_buf_printf(&copy, "COPY (%s\n) TO ", sql);
+    }
+    mdp_buf_printf(&copy, "COPY (%s\n) TO ", sql);
+    if (partition_by && *partition_by) {
+        mdp_sql_quote(&copy, dir.data);
+        mdp_buf_printf(&copy, " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (%s), OVERWRITE_OR_IGNORE true, "
+                              "FILENAME_PATTERN 'part_{i}')", partition_by);
+    } else {
         mdp_buf_puts(&dir, "/part_0.parquet");
         mdp_sql_quote(&copy, dir.data);
         mdp_buf_puts(&copy, " (FORMAT parquet, COMPRESSION zstd)");

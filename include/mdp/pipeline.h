@@ -1,0 +1,40 @@
+/* The pipeline that `mdp run` runs: named stages in a configured order, each recorded in the run
+ * log, stopping at the first failure. Stages are registered in one table (src/pipeline/stages.c);
+ * later work adds stages (curate, segments, features, dq, ...) by adding a line there. */
+#ifndef MDP_PIPELINE_H
+#define MDP_PIPELINE_H
+
+#include <stdint.h>
+#include "mdp/config.h"
+#include "mdp/lake.h"
+
+struct mdp_stage_ctx {
+    const struct mdp_config *cfg;
+    struct mdp_lake *lake;
+    int64_t day; /* the --date to work on (days since epoch), or -1 for everything pending */
+    /* optional: called after each finished run record (stage or sub-run such as land.ses) */
+    void (*on_run)(const struct mdp_run *r, void *ud);
+    void *ud;
+};
+
+struct mdp_stage {
+    const char *name;
+    const char *summary;
+    /* Does the work; fills counts in run (in/out/quarantined/duplicates/bytes). Returns 0 or error
+     * with diag. The pipeline records the run with its status. */
+    int (*run)(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
+};
+
+const struct mdp_stage *mdp_stage_find(const char *name);
+/* NULL-terminated list of every known stage. */
+const struct mdp_stage *const *mdp_stage_all(void);
+
+/* Runs the stages named in cfg->pipeline_stages in order. Every stage name is checked before
+ * anything runs. Returns 0, or the failing stage's error (diag names the stage). */
+int mdp_pipeline_run(struct mdp_stage_ctx *ctx, struct mdp_diag *d);
+
+/* the stages */
+int mdp_stage_land(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
+int mdp_stage_inventory(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
+
+#endif

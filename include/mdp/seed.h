@@ -1,0 +1,46 @@
+/* Deterministic generator of realistic source data (`mdp seed`): what matbakh.app's sources would
+ * deliver, in their official formats, written into a landing folder that stands in for the
+ * sources (docs/seed.md lists every file and format):
+ *   supabase/<table>/dt=D/<table>.csv        PostgreSQL COPY CSV HEADER exports (config/supabase-schema.sql)
+ *   events/dt=D/events.ndjson                the app's events, spec 2 Event-Payload standard + event_id
+ *   ses/sqs/dt=D/batch-NNNNN.json            Lambda SQS events whose bodies are SNS envelopes of SES
+ *                                            notifications and event-publishing records
+ *   dynamodb/firehose/YYYY/MM/DD/HH/vc-ddb-cdc-1-...   Firehose objects of DynamoDB change records
+ *                                            (VcTokens, ConsentJournal), concatenated JSON
+ *   ga4/runreport/dt=D/response.json         GA4 Data API runReport responses
+ *   gbp/locations/dt=D/<gbp account>.json    Business Information accounts.locations.list responses
+ *   meta/me_accounts|pages|ig_users/dt=D/... Graph API responses
+ * The same options give the same bytes: one PRNG (xoshiro256**) seeded from `seed` drives
+ * everything, and nothing depends on the clock or on hash-table order. */
+#ifndef MDP_SEED_H
+#define MDP_SEED_H
+
+#include <stdint.h>
+#include "mdp/err.h"
+#include "mdp/store.h"
+
+struct mdp_seed_opts {
+    long users;
+    long days;
+    uint64_t seed;
+    double bad_rate;   /* 0..0.5 */
+    int64_t start_day; /* days since epoch (UTC) of the first day */
+    const char *ga4_property_id;
+    const char *ga4_time_zone;
+};
+
+/* What was written, per source, for summaries and tests. */
+struct mdp_seed_stats {
+    int64_t files;
+    int64_t bytes;
+    int64_t users, accounts, locations;
+    int64_t events, ses_messages, ddb_records, csv_rows, ga4_rows, gbp_locations, meta_objects;
+    /* bad records mixed in, by kind */
+    int64_t bad_truncated, bad_missing_id, bad_unknown_enum, bad_duplicate, bad_bad_timestamp;
+};
+
+/* Generates into out (a store rooted at the landing folder). Returns 0 or an error with diag. */
+int mdp_seed_generate(const struct mdp_seed_opts *opts, struct mdp_store *out,
+                      struct mdp_seed_stats *stats, struct mdp_diag *d);
+
+#endif

@@ -1,0 +1,47 @@
+/* Shared parts of the mdp command line: the command table, global options, configuration loading
+ * and reporting. Commands live one group per file (cmd_*.c) and use only public headers. */
+#ifndef MDP_CLI_H
+#define MDP_CLI_H
+
+#include <stdio.h>
+#include "mdp/config.h"
+#include "mdp/err.h"
+
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+struct cli {
+    const char *config_path; /* --config, or NULL */
+    int json;                /* --json */
+    const char *log_level;   /* --log-level */
+    struct mdp_config cfg;
+    int have_cfg;
+};
+
+struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *help; /* full text for `mdp NAME --help` */
+    int (*run)(struct cli *c, int argc, char **argv);
+};
+
+extern const struct cli_command CMD_INIT, CMD_SEED, CMD_RUN, CMD_DEMO, CMD_RUNS, CMD_IDS, CMD_HASH,
+    CMD_CONFIG;
+
+/* Loads the configuration (--config, else ./mdp.yaml when present, else defaults) once. Prints the
+ * error and returns non-zero on failure. */
+int cli_config(struct cli *c);
+/* Prints "mdp CMD: message" to stderr and returns code. */
+int cli_fail(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A usage error: message plus a pointer to --help; returns EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 1 if argv has -h or --help before a "--". */
+int cli_wants_help(int argc, char **argv);
+/* Matches argv[*i] against option `name` ("--count"): as "--count V" (advancing *i) or
+ * "--count=V". Returns 1 with *out_val set, 0 if it is another argument, -1 if the value is missing. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **out_val);
+/* Parses a whole decimal number in [min, max]. */
+int cli_parse_long(const char *s, long min, long max, long *out);
+
+#endif

@@ -1,0 +1,420 @@
+/* Lake commands: `mdp init`, `mdp seed`, `mdp run`, `mdp demo` and `mdp runs`. */
+#include "cli.h"
+#include "mdp/lake.h"
+#include "mdp/log.h"
+#include "mdp/pipeline.h"
+#include "mdp/seed.h"
+#include "mdp/time.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int set_str(char **slot, const char *v)
+{
+    char *s = strdup(v);
+    if (!s) return -1;
+    free(*slot);
+    *slot = s;
+    return 0;
+}
+
+static int open_lake(const char *cmd, struct cli *c, int create, struct mdp_lake **out)
+{
+    struct mdp_diag d = {0};
+    if (mdp_lake_open(c->cfg.lake_dir, create, out, &d))
+        return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    return 0;
+}
+
+/* ---- init ---- */
+
+static int init_run(struct cli *c, int argc, char **argv)
+{
+    if (cli_config(c)) return EXIT_FAIL;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int m = cli_opt(argc, argv, &i, "--dir", &v);
+        if (m < 0) return cli_usage("init", "--dir needs a folder");
+        if (m == 0) return cli_usage("init", "unexpected argument '%s'", argv[i]);
+        if (set_str(&c->cfg.lake_dir, v)) return EXIT_FAIL;
+    }
+    struct mdp_lake *lake;
+    if (open_lake("init", c, 1, &lake)) return EXIT_FAIL;
+    if (c->json) printf("{\"lake\":\"%s\"}\n", c->cfg.lake_dir);
+    else printf("lake ready at %s\n", c->cfg.lake_dir);
+    mdp_lake_close(lake);
+    return EXIT_OK;
+}
+
+const struct cli_command CMD_INIT = {
+    "init", "create a lake (zones raw/, curated/, ml/, _meta/)",
+    "Usage: mdp init [--dir FOLDER]\n"
+    "\n"
+    "Creates the lake at FOLDER (default: lake.dir, ./mdp-lake). Safe to run on an existing lake.\n",
+    init_run};
+
+/* ---- seed ---- */
+
+struct seed_args {
+    const char *out;
+};
+
+/* Applies seed options from argv onto the configuration. Returns 0, or an exit code. */
+static int seed_options(const char *cmd, struct cli *c, int argc, char **argv, int i0,
+                        struct seed_args *sa, int allow_dir)
+{
+    for (int i = i0; i < argc; i++) {
+        const char *v;
+        long n;
+        int m;
+        if ((m = cli_opt(argc, argv, &i, "--users", &v))) {
+            if (m < 0 || cli_parse_long(v, 1, 10000000, &n))
+                return cli_usage(cmd, "--users needs a number from 1 to 10000000");
+            c->cfg.seed_users = n;
+        } else if ((m = cli_opt(argc, argv, &i, "--days", &v))) {
+            if (m < 0 || cli_parse_long(v, 1, 3660, &n))
+                return cli_usage(cmd, "--days needs a number from 1 to 3660");
+            c->cfg.seed_days = n;
+        } else if ((m = cli_opt(argc, argv, &i, "--seed", &v))) {
+            if (m < 0 || cli_parse_long(v, 0, 9007199254740991L, &n))
+                return cli_usage(cmd, "--seed needs a whole number >= 0");
+            c->cfg.seed_seed = n;
+        } else if ((m = cli_opt(argc, argv, &i, "--bad-rate", &v))) {
+            char *end;
+            double r = m < 0 ? -1 : strtod(v, &end);
+            if (m < 0 || *end || r < 0 || r > 0.5)
+                return cli_usage(cmd, "--bad-rate needs a share from 0 to 0.5 (e.g. 0.02)");
+            c->cfg.seed_bad_rate = r;
+        } else if ((m = cli_opt(argc, argv, &i, "--start", &v))) {
+            int64_t day;
+            if (m < 0 || strlen(v) != 10 || mdp_date_parse(v, &day))
+                return cli_usage(cmd, "--start needs a date YYYY-MM-DD");
+            if (set_str(&c->cfg.seed_start_date, v)) return EXIT_FAIL;
+        } else if (sa && (m = cli_opt(argc, argv, &i, "--out", &v))) {
+            if (m < 0) return cli_usage(cmd, "--out needs a folder");
+            sa->out = v;
+        } else if (allow_dir && (m = cli_opt(argc, argv, &i, "--dir", &v))) {
+            if (m < 0) return cli_usage(cmd, "--dir needs a folder");
+            if (set_str(&c->cfg.lake_dir, v)) return EXIT_FAIL;
+        } else {
+            return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+        }
+    }
+    return 0;
+}
+
+static int do_seed(const char *cmd, struct cli *c, const char *out, struct mdp_seed_stats *st)
+{
+    struct mdp_seed_opts o;
+    memset(&o, 0, sizeof o);
+    o.users = c->cfg.seed_users;
+    o.days = c->cfg.seed_days;
+    o.seed = (uint64_t)c->cfg.seed_seed;
+    o.bad_rate = c->cfg.seed_bad_rate;
+    mdp_date_parse(c->cfg.seed_start_date, &o.start_day);
+    o.ga4_property_id = c->cfg.ga4_property_id;
+    o.ga4_time_zone = c->cfg.ga4_time_zone;
+    struct mdp_diag d = {0};
+    struct mdp_store *store = NULL;
+    if (mdp_store_open(out, 1, &store, &d)) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    int rc = mdp_seed_generate(&o, store, st, &d);
+    mdp_store_close(store);
+    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    return 0;
+}
+
+static void print_seed_stats(FILE *f, const struct mdp_seed_stats *s, int json)
+{
+    if (json) {
+        fprintf(f,
+                "{\"files\":%lld,\"bytes\":%lld,\"users\":%lld,\"accounts\":%lld,\"locations\":%lld,"
+                "\"events\":%lld,\"ses_messages\":%lld,\"ddb_records\":%lld,\"csv_rows\":%lld,"
+                "\"ga4_rows\":%lld,\"gbp_locations\":%lld,\"meta_objects\":%lld,\"bad\":{"
+                "\"truncated\":%lld,\"missing_id\":%lld,\"unknown_enum\":%lld,\"duplicate\":%lld,"
+                "\"bad_timestamp\":%lld}}",
+                (long long)s->files, (long long)s->bytes, (long long)s->users, (long long)s->accounts,
+                (long long)s->locations, (long long)s->events, (long long)s->ses_messages,
+                (long long)s->ddb_records, (long long)s->csv_rows, (long long)s->ga4_rows,
+                (long long)s->gbp_locations, (long long)s->meta_objects, (long long)s->bad_truncated,
+                (long long)s->bad_missing_id, (long long)s->bad_unknown_enum,
+                (long long)s->bad_duplicate, (long long)s->bad_bad_timestamp);
+        return;
+    }
+    fprintf(f,
+            "seeded %lld users, %lld accounts, %lld locations: %lld files, %.1f MiB\n"
+            "  app events %lld, Supabase rows %lld, SES messages %lld, DynamoDB records %lld,\n"
+            "  GA4 rows %lld, GBP locations %lld, Meta objects %lld\n"
+            "  bad records mixed in: %lld truncated, %lld missing id, %lld unknown enum value,\n"
+            "  %lld duplicate deliveries, %lld bad timestamp\n",
+            (long long)s->users, (long long)s->accounts, (long long)s->locations, (long long)s->files,
+            (double)s->bytes / 1048576.0, (long long)s->events, (long long)s->csv_rows,
+            (long long)s->ses_messages, (long long)s->ddb_records, (long long)s->ga4_rows,
+            (long long)s->gbp_locations, (long long)s->meta_objects, (long long)s->bad_truncated,
+            (long long)s->bad_missing_id, (long long)s->bad_unknown_enum, (long long)s->bad_duplicate,
+            (long long)s->bad_bad_timestamp);
+}
+
+static int seed_run(struct cli *c, int argc, char **argv)
+{
+    if (cli_config(c)) return EXIT_FAIL;
+    struct seed_args sa = {NULL};
+    int rc = seed_options("seed", c, argc, argv, 1, &sa, 0);
+    if (rc) return rc;
+    char *landing = sa.out ? strdup(sa.out) : mdp_config_landing_dir(&c->cfg);
+    if (!landing) return EXIT_FAIL;
+    struct mdp_seed_stats st;
+    rc = do_seed("seed", c, landing, &st);
+    if (!rc) {
+        if (!c->json) printf("landing folder: %s\n", landing);
+        print_seed_stats(stdout, &st, c->json);
+        if (c->json) fputc('\n', stdout);
+    }
+    free(landing);
+    return rc;
+}
+
+const struct cli_command CMD_SEED = {
+    "seed", "generate realistic source data in the sources' own formats",
+    "Usage: mdp seed [--users N] [--days D] [--seed S] [--bad-rate R] [--start YYYY-MM-DD]\n"
+    "                [--out FOLDER]\n"
+    "\n"
+    "Writes what matbakh.app's sources would deliver over D days for N users into the landing\n"
+    "folder (default lake.landing_dir): Supabase CSV exports, app events (NDJSON), SES feedback\n"
+    "in SNS envelopes in Lambda SQS events, DynamoDB change records in Firehose objects, GA4\n"
+    "runReport responses, Business Profile locations and Facebook/Instagram Graph objects.\n"
+    "docs/seed.md lists every file and its format. The same options give the same bytes.\n"
+    "\n"
+    "  --users N       users (default seed.users, 1000)\n"
+    "  --days D        days of activity (default seed.days, 30)\n"
+    "  --seed S        PRNG seed (default seed.seed, 42)\n"
+    "  --bad-rate R    share of bad records: truncated JSON, missing ids, unknown enum values,\n"
+    "                  duplicate deliveries, bad timestamps (default seed.bad_rate, 0.01)\n"
+    "  --start DATE    first day, UTC (default seed.start_date)\n"
+    "  --out FOLDER    where to write (default lake.landing_dir)\n",
+    seed_run};
+
+/* ---- run ---- */
+
+struct summary {
+    struct mdp_run runs[64];
+    int n;
+};
+
+static void collect_run(const struct mdp_run *r, void *ud)
+{
+    struct summary *s = ud;
+    if (s->n < 64) s->runs[s->n++] = *r;
+}
+
+static void print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
+{
+    if (json) {
+        fputc('[', f);
+        for (int i = 0; i < n; i++) {
+            const struct mdp_run *r = &runs[i];
+            fprintf(f,
+                    "%s{\"job\":\"%s\",\"run_id\":\"%s\",\"status\":\"%s\",\"in\":%lld,\"out\":%lld,"
+                    "\"quarantined\":%lld,\"duplicates\":%lld,\"bytes\":%lld,\"ms\":%lld}",
+                    i ? "," : "", r->job, r->run_id, r->status, (long long)r->in, (long long)r->out,
+                    (long long)r->quarantined, (long long)r->duplicates, (long long)r->bytes,
+                    (long long)(r->end_ms - r->start_ms));
+        }
+        fputc(']', f);
+        return;
+    }
+    fprintf(f, "%-16s %-7s %9s %9s %11s %10s %10s %8s\n", "stage", "status", "in", "out",
+            "quarantined", "duplicates", "bytes", "time");
+    for (int i = 0; i < n; i++) {
+        const struct mdp_run *r = &runs[i];
+        fprintf(f, "%-16s %-7s %9lld %9lld %11lld %10lld %10lld %6.2f s\n", r->job, r->status,
+                (long long)r->in, (long long)r->out, (long long)r->quarantined,
+                (long long)r->duplicates, (long long)r->bytes, (double)(r->end_ms - r->start_ms) / 1000.0);
+    }
+}
+
+static int pipeline(const char *cmd, struct cli *c, struct mdp_lake *lake, int64_t day,
+                    struct summary *sum)
+{
+    struct mdp_stage_ctx ctx = {&c->cfg, lake, day, collect_run, sum};
+    struct mdp_diag d = {0};
+    if (mdp_pipeline_run(&ctx, &d)) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    return 0;
+}
+
+static int set_stages(struct mdp_config *cfg, const char *csv)
+{
+    for (int i = 0; i < cfg->pipeline_nstages; i++) free(cfg->pipeline_stages[i]);
+    cfg->pipeline_nstages = 0;
+    char *copy = strdup(csv), *save = NULL;
+    if (!copy) return -1;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (cfg->pipeline_nstages >= MDP_CONFIG_MAX_STAGES) break;
+        cfg->pipeline_stages[cfg->pipeline_nstages++] = strdup(t);
+    }
+    free(copy);
+    return 0;
+}
+
+static int run_run(struct cli *c, int argc, char **argv)
+{
+    if (cli_config(c)) return EXIT_FAIL;
+    int64_t day = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int m;
+        if (strcmp(argv[i], "--list") == 0) {
+            const struct mdp_stage *const *all = mdp_stage_all();
+            for (int k = 0; all[k]; k++) printf("%-10s %s\n", all[k]->name, all[k]->summary);
+            return EXIT_OK;
+        } else if ((m = cli_opt(argc, argv, &i, "--date", &v))) {
+            if (m < 0 || strlen(v) != 10 || mdp_date_parse(v, &day))
+                return cli_usage("run", "--date needs a date YYYY-MM-DD");
+        } else if ((m = cli_opt(argc, argv, &i, "--stages", &v))) {
+            if (m < 0 || !*v) return cli_usage("run", "--stages needs a comma-separated list");
+            if (set_stages(&c->cfg, v)) return EXIT_FAIL;
+        } else if ((m = cli_opt(argc, argv, &i, "--dir", &v))) {
+            if (m < 0) return cli_usage("run", "--dir needs a folder");
+            if (set_str(&c->cfg.lake_dir, v)) return EXIT_FAIL;
+        } else {
+            return cli_usage("run", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    for (int i = 0; i < c->cfg.pipeline_nstages; i++)
+        if (!mdp_stage_find(c->cfg.pipeline_stages[i]))
+            return cli_usage("run", "unknown stage '%s' (see mdp run --list)", c->cfg.pipeline_stages[i]);
+    struct mdp_lake *lake;
+    if (open_lake("run", c, 0, &lake)) return EXIT_FAIL;
+    struct summary *sum = calloc(1, sizeof *sum);
+    int rc = sum ? pipeline("run", c, lake, day, sum) : EXIT_FAIL;
+    if (sum) {
+        print_runs(stdout, sum->runs, sum->n, c->json);
+        if (c->json) fputc('\n', stdout);
+    }
+    free(sum);
+    mdp_lake_close(lake);
+    return rc;
+}
+
+const struct cli_command CMD_RUN = {
+    "run", "run the pipeline's stages in order",
+    "Usage: mdp run [--date YYYY-MM-DD] [--stages a,b,...] [--dir LAKE] [--list]\n"
+    "\n"
+    "Runs the stages of pipeline.stages (or --stages) in order on the lake, records every stage in\n"
+    "the run log (_meta/runs/) and stops at the first failure, exiting 1 with its message.\n"
+    "--date limits the work to one day's deliveries. --list names the known stages.\n"
+    "Output: one line per stage and source with what went in, what came out, what was\n"
+    "quarantined, what had already landed, bytes and time (--json: an array).\n",
+    run_run};
+
+/* ---- demo ---- */
+
+static int demo_run(struct cli *c, int argc, char **argv)
+{
+    if (cli_config(c)) return EXIT_FAIL;
+    int rc = seed_options("demo", c, argc, argv, 1, NULL, 1);
+    if (rc) return rc;
+    int64_t t0 = mdp_time_now_ms();
+    struct mdp_lake *lake;
+    if (open_lake("demo", c, 1, &lake)) return EXIT_FAIL;
+    char *landing = mdp_config_landing_dir(&c->cfg);
+    struct mdp_seed_stats st;
+    rc = landing ? do_seed("demo", c, landing, &st) : EXIT_FAIL;
+    int64_t t1 = mdp_time_now_ms();
+    struct summary *sum = calloc(1, sizeof *sum);
+    if (!rc && sum) rc = pipeline("demo", c, lake, -1, sum);
+    if (sum && (rc == 0 || sum->n)) {
+        if (c->json) {
+            printf("{\"lake\":\"%s\",\"landing\":\"%s\",\"seed\":", c->cfg.lake_dir, landing);
+            print_seed_stats(stdout, &st, 1);
+            printf(",\"stages\":");
+            print_runs(stdout, sum->runs, sum->n, 1);
+            printf(",\"seconds\":%.2f}\n", (double)(mdp_time_now_ms() - t0) / 1000.0);
+        } else {
+            printf("matbakh-dp demo: lake %s\n\n", c->cfg.lake_dir);
+            print_seed_stats(stdout, &st, 0);
+            printf("  (%.2f s, into %s)\n\n", (double)(t1 - t0) / 1000.0, landing);
+            print_runs(stdout, sum->runs, sum->n, 0);
+            printf("\ntotal %.2f s. Quarantined records: %s/raw/_quarantine/; run log: "
+                   "%s/_meta/runs/ (mdp runs).\n",
+                   (double)(mdp_time_now_ms() - t0) / 1000.0, c->cfg.lake_dir, c->cfg.lake_dir);
+        }
+    }
+    free(sum);
+    free(landing);
+    mdp_lake_close(lake);
+    return rc;
+}
+
+const struct cli_command CMD_DEMO = {
+    "demo", "create a lake, seed it, run the pipeline, print a summary",
+    "Usage: mdp demo [--dir LAKE] [--users N] [--days D] [--seed S] [--bad-rate R]\n"
+    "                [--start YYYY-MM-DD]\n"
+    "\n"
+    "The platform's main job on the embedded default, end to end: creates the lake (default\n"
+    "./mdp-lake), seeds its landing folder (default 1000 users, 30 days), runs `mdp run` and\n"
+    "prints per stage what went in, came out, was quarantined, and the time. Running it again\n"
+    "gives the same lake content: the same seed makes the same bytes, and the raw zone is\n"
+    "content-addressed, so nothing lands twice.\n",
+    demo_run};
+
+/* ---- runs ---- */
+
+struct runs_ud {
+    struct mdp_run *v;
+    int n, cap;
+};
+
+static int keep_run(const struct mdp_run *r, void *ud)
+{
+    struct runs_ud *u = ud;
+    if (u->n == u->cap) {
+        int cap = u->cap ? u->cap * 2 : 64;
+        struct mdp_run *nv = realloc(u->v, (size_t)cap * sizeof *nv);
+        if (!nv) return MDP_ERR_NOMEM;
+        u->v = nv;
+        u->cap = cap;
+    }
+    u->v[u->n++] = *r;
+    return 0;
+}
+
+static int runs_run(struct cli *c, int argc, char **argv)
+{
+    if (cli_config(c)) return EXIT_FAIL;
+    long last = 20;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int m;
+        if ((m = cli_opt(argc, argv, &i, "--last", &v))) {
+            if (m < 0 || cli_parse_long(v, 1, 1000000, &last)) return cli_usage("runs", "--last needs a number");
+        } else if ((m = cli_opt(argc, argv, &i, "--dir", &v))) {
+            if (m < 0) return cli_usage("runs", "--dir needs a folder");
+            if (set_str(&c->cfg.lake_dir, v)) return EXIT_FAIL;
+        } else {
+            return cli_usage("runs", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    struct mdp_lake *lake;
+    if (open_lake("runs", c, 0, &lake)) return EXIT_FAIL;
+    struct runs_ud u = {0};
+    struct mdp_diag d = {0};
+    int rc = mdp_runlog_each(lake, keep_run, &u, &d);
+    mdp_lake_close(lake);
+    if (rc) {
+        free(u.v);
+        return cli_fail("runs", EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
+    }
+    int from = u.n > last ? u.n - (int)last : 0;
+    print_runs(stdout, u.v + from, u.n - from, c->json);
+    if (c->json) fputc('\n', stdout);
+    free(u.v);
+    return EXIT_OK;
+}
+
+const struct cli_command CMD_RUNS = {
+    "runs", "show the run log",
+    "Usage: mdp runs [--last N] [--dir LAKE]\n"
+    "\n"
+    "Prints the last N (default 20) records of the run log (_meta/runs/), oldest first: job,\n"
+    "status, counts in/out/quarantined/duplicates, bytes and duration (--json: an array).\n",
+    runs_run};

@@ -1,0 +1,59 @@
+/* The stage registry and the runner behind `mdp run` (include/mdp/pipeline.h). */
+#include "mdp/pipeline.h"
+#include "mdp/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct mdp_stage LAND = {
+    "land", "move what the sources delivered (landing folder) into the immutable raw zone, "
+            "quarantining records that do not parse",
+    mdp_stage_land};
+static const struct mdp_stage INVENTORY = {
+    "inventory", "rebuild _meta/tables/raw_inventory (Parquet): every raw object with its source, "
+                 "dataset, day and size",
+    mdp_stage_inventory};
+
+static const struct mdp_stage *const STAGES[] = {&LAND, &INVENTORY, NULL};
+
+const struct mdp_stage *const *mdp_stage_all(void)
+{
+    return STAGES;
+}
+
+const struct mdp_stage *mdp_stage_find(const char *name)
+{
+    for (int i = 0; STAGES[i]; i++)
+        if (strcmp(STAGES[i]->name, name) == 0) return STAGES[i];
+    return NULL;
+}
+
+int mdp_pipeline_run(struct mdp_stage_ctx *ctx, struct mdp_diag *d)
+{
+    const struct mdp_config *cfg = ctx->cfg;
+    for (int i = 0; i < cfg->pipeline_nstages; i++)
+        if (!mdp_stage_find(cfg->pipeline_stages[i]))
+            return mdp_diag_set(d, MDP_ERR_CONFIG,
+                                "pipeline.stages: unknown stage '%s' (`mdp run --list` names them)",
+                                cfg->pipeline_stages[i]);
+    for (int i = 0; i < cfg->pipeline_nstages; i++) {
+        const struct mdp_stage *st = mdp_stage_find(cfg->pipeline_stages[i]);
+        struct mdp_run run;
+        mdp_run_begin(&run, st->name);
+        mdp_log(MDP_LOG_INFO, "stage started", LOG_STR("stage", st->name), LOG_STR("run_id", run.run_id),
+                MDP_LF_END);
+        struct mdp_diag sd = {0};
+        int rc = st->run(ctx, &run, &sd);
+        if (rc) snprintf(run.message, sizeof run.message, "%s", sd.msg);
+        struct mdp_diag ld = {0};
+        int lrc = mdp_run_end(ctx->lake, &run, rc ? "failed" : "ok", &ld);
+        if (ctx->on_run) ctx->on_run(&run, ctx->ud);
+        mdp_log(rc ? MDP_LOG_ERROR : MDP_LOG_INFO, rc ? "stage failed" : "stage finished",
+                LOG_STR("stage", st->name), LOG_INT("in", run.in), LOG_INT("out", run.out),
+                LOG_INT("quarantined", run.quarantined), LOG_INT("ms", run.end_ms - run.start_ms),
+                MDP_LF_END);
+        if (rc) return mdp_diag_set(d, MDP_ERR_STAGE, "stage %s failed: %s", st->name, sd.msg);
+        if (lrc) return mdp_diag_set(d, lrc, "stage %s: cannot write the run log: %s", st->name, ld.msg);
+    }
+    return 0;
+}
