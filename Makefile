@@ -18,7 +18,7 @@ build: deps
 
 # The main job on the embedded default: a lake in ./mdp-lake, seeded and run end to end.
 demo: build
-	./$(BUILD)/mdp demo
+	./$(BUILD)/mdp --config config/mdp.yaml demo
 
 # Every test: the normal build, then the same suite under ASan+UBSan.
 test: build

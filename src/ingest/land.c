@@ -351,15 +351,47 @@ static int check_concat(const char *key, const char *p, size_t n, struct counts 
     return rc;
 }
 
+static const struct kind *kind_of(const char *key)
+{
+    for (size_t i = 0; i < NKINDS; i++)
+        if (strncmp(key, KINDS[i].prefix, strlen(KINDS[i].prefix)) == 0) return &KINDS[i];
+    return NULL;
+}
+
+static int run_check(const struct kind *k, const char *key, const char *p, size_t n, struct counts *c,
+                     struct mdp_quarantine *q)
+{
+    switch (k->fmt) {
+    case F_CSV: return check_csv(key, p, n, c, q);
+    case F_NDJSON: return check_ndjson(key, p, n, c, q);
+    case F_SQS: return check_sqs(key, p, n, c, q);
+    case F_JSON_CONCAT: return check_concat(key, p, n, c, q);
+    case F_JSON:
+    case F_SNS: return check_json(key, p, n, k->fmt, c, q);
+    }
+    return MDP_ERR_INVALID;
+}
+
+int mdp_land_check(const char *key, const char *data, size_t len, struct mdp_land_counts *lc,
+                   struct mdp_quarantine *q)
+{
+    const struct kind *k = kind_of(key);
+    if (!k) return MDP_ERR_NOT_FOUND;
+    struct counts c = {0};
+    int rc = run_check(k, key, data, len, &c, q);
+    lc->in += c.in;
+    lc->out += c.out;
+    lc->quarantined += c.quarantined;
+    return rc;
+}
+
 /* ---- the stage ---- */
 
 static int land_file(const char *key, int64_t size, void *ud)
 {
     struct land *L = ud;
     (void)size;
-    const struct kind *k = NULL;
-    for (size_t i = 0; i < NKINDS && !k; i++)
-        if (strncmp(key, KINDS[i].prefix, strlen(KINDS[i].prefix)) == 0) k = &KINDS[i];
+    const struct kind *k = kind_of(key);
     char dataset[64] = "unrouted";
     const char *source = k ? k->source : "unknown";
     if (k && k->dataset) {
@@ -410,14 +442,7 @@ static int land_file(const char *key, int64_t size, void *ud)
     }
     mdp_quarantine_init(&q, source, dataset, day);
     const char *p = data.data ? data.data : "";
-    switch (k->fmt) {
-    case F_CSV: rc = check_csv(key, p, data.len, c, &q); break;
-    case F_NDJSON: rc = check_ndjson(key, p, data.len, c, &q); break;
-    case F_SQS: rc = check_sqs(key, p, data.len, c, &q); break;
-    case F_JSON_CONCAT: rc = check_concat(key, p, data.len, c, &q); break;
-    case F_JSON:
-    case F_SNS: rc = check_json(key, p, data.len, k->fmt, c, &q); break;
-    }
+    rc = run_check(k, key, p, data.len, c, &q);
     if (!rc) {
         /* the quarantine batch is named like the raw object it came from */
         const char *base = strrchr(rawkey.data, '/') + 1;

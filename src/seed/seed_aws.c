@@ -75,6 +75,21 @@ static json_object *mail_obj(struct mdp__seed *s, const struct mail_info *m, int
         json_object_array_add(h, header("Subject", m->subject));
         json_object_array_add(h, header("MIME-Version", "1.0"));
         json_object_array_add(h, header("Content-Type", "multipart/alternative; boundary=\"XBoundary\""));
+        char date[40];
+        if (!with_tags) {
+            /* RFC 5322 date of the send time */
+            static const char *wd[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+            static const char *mn[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+            int64_t days = mdp_days_from_ms(m->sent_ms), y;
+            unsigned mo, dd;
+            mdp_civil_from_days(days, &y, &mo, &dd);
+            int64_t rem = m->sent_ms - days * MDP_MS_PER_DAY;
+            snprintf(date, sizeof date, "%s, %02u %s %04d %02d:%02d:%02d +0000",
+                     wd[mdp_weekday_iso(days) - 1], dd, mn[mo - 1], (int)y, (int)(rem / 3600000),
+                     (int)(rem / 60000 % 60), (int)(rem / 1000 % 60));
+            json_object_array_add(h, header("Date", date));
+        }
         if (with_tags) {
             char tags[200];
             snprintf(tags, sizeof tags, "campaign_id=%s, copy_variant=%s, subject_variant=%s",
@@ -85,6 +100,7 @@ static json_object *mail_obj(struct mdp__seed *s, const struct mail_info *m, int
         json_object_object_add(o, "headers", h);
         json_object *ch = json_object_new_object();
         json_object_object_add(ch, "from", str_array1(FROM_HDR));
+        if (!with_tags) json_object_object_add(ch, "date", mdp__jstr(date));
         json_object_object_add(ch, "to", str_array1(m->email));
         json_object_object_add(ch, "messageId", mdp__jstr(m->message_id));
         json_object_object_add(ch, "subject", mdp__jstr(m->subject));
@@ -106,14 +122,16 @@ static json_object *mail_obj(struct mdp__seed *s, const struct mail_info *m, int
     return o;
 }
 
-static json_object *bounce_obj(struct mdp__seed *s, const struct mail_info *m, int64_t t)
+/* Bounce member. Identity notifications lead with feedbackId and carry remoteMtaIp; event
+ * publishing puts feedbackId after the timestamp and has no remoteMtaIp (as the SES examples). */
+static json_object *bounce_obj(struct mdp__seed *s, const struct mail_info *m, int64_t t, int ep)
 {
     char ts[32], fid[80];
     mdp__iso(t, ts);
     ses_message_id(s, t, fid);
     int permanent = mdp__rng_chance(&s->r, 0.7);
     json_object *b = json_object_new_object();
-    json_object_object_add(b, "feedbackId", mdp__jstr(fid));
+    if (!ep) json_object_object_add(b, "feedbackId", mdp__jstr(fid));
     json_object_object_add(b, "bounceType", mdp__jstr(permanent ? "Permanent" : "Transient"));
     json_object_object_add(b, "bounceSubType", mdp__jstr(permanent ? "General" : "MailboxFull"));
     json_object *rs = json_object_new_array(), *r = json_object_new_object();
@@ -127,7 +145,8 @@ static json_object *bounce_obj(struct mdp__seed *s, const struct mail_info *m, i
     json_object_array_add(rs, r);
     json_object_object_add(b, "bouncedRecipients", rs);
     json_object_object_add(b, "timestamp", mdp__jstr(ts));
-    json_object_object_add(b, "remoteMtaIp", mdp__jstr("198.51.100.25"));
+    if (ep) json_object_object_add(b, "feedbackId", mdp__jstr(fid));
+    if (!ep) json_object_object_add(b, "remoteMtaIp", mdp__jstr("198.51.100.25"));
     json_object_object_add(b, "reportingMTA", mdp__jstr("dsn; a8-12.smtp-out.amazonses.com"));
     return b;
 }
@@ -155,7 +174,7 @@ static json_object *complaint_obj(struct mdp__seed *s, const struct mail_info *m
     return c;
 }
 
-static json_object *delivery_obj(struct mdp__seed *s, const struct mail_info *m, int64_t t)
+static json_object *delivery_obj(struct mdp__seed *s, const struct mail_info *m, int64_t t, int ep)
 {
     char ts[32];
     mdp__iso(t, ts);
@@ -164,7 +183,7 @@ static json_object *delivery_obj(struct mdp__seed *s, const struct mail_info *m,
     json_object_object_add(o, "processingTimeMillis", json_object_new_int64(t - m->sent_ms));
     json_object_object_add(o, "recipients", str_array1(m->email));
     json_object_object_add(o, "smtpResponse", mdp__jstr("250 2.0.0 OK  1730815409 ok"));
-    json_object_object_add(o, "remoteMtaIp", mdp__jstr("198.51.100.40"));
+    if (!ep) json_object_object_add(o, "remoteMtaIp", mdp__jstr("198.51.100.40"));
     json_object_object_add(o, "reportingMTA", mdp__jstr("a8-70.smtp-out.amazonses.com"));
     (void)s;
     return o;
@@ -265,7 +284,7 @@ int mdp__seed_ses_user(struct mdp__seed *s, struct mdp__user *u, int64_t t, cons
     json_object_object_add(rec, "notificationType", mdp__jstr(kind));
     int with_headers = 1;
     if (kind[0] == 'B') {
-        json_object_object_add(rec, "bounce", bounce_obj(s, &m, ft));
+        json_object_object_add(rec, "bounce", bounce_obj(s, &m, ft, 0));
     } else if (kind[0] == 'C') {
         ft += 3600000 * (1 + (int64_t)mdp__rng_below(&s->r, 30));
         json_object_object_add(rec, "complaint", complaint_obj(s, &m, ft));
@@ -273,7 +292,7 @@ int mdp__seed_ses_user(struct mdp__seed *s, struct mdp__user *u, int64_t t, cons
         with_headers = 0; /* delivery notifications here come without original headers */
     }
     json_object_object_add(rec, "mail", mail_obj(s, &m, with_headers, 1, 0));
-    if (kind[0] == 'D') json_object_object_add(rec, "delivery", delivery_obj(s, &m, ft));
+    if (kind[0] == 'D') json_object_object_add(rec, "delivery", delivery_obj(s, &m, ft, 0));
     return queue_sns(s, "ses-feedback", rec, ft);
 }
 
@@ -283,14 +302,19 @@ static int publish_event(struct mdp__seed *s, const struct mail_info *m, const c
 {
     json_object *rec = json_object_new_object();
     json_object_object_add(rec, "eventType", mdp__jstr(type));
+    /* Open and Click records carry no sourceArn; Delivery adds the ses:outgoing-ip tag; Bounce
+     * and Complaint put their member before mail (the order of the SES examples) */
     int open_click = strcmp(type, "Open") == 0 || strcmp(type, "Click") == 0;
-    if (strcmp(type, "Open") == 0 || strcmp(type, "Click") == 0) {
-        json_object_object_add(rec, member, detail);
-        json_object_object_add(rec, "mail", mail_obj(s, m, with_headers, !open_click, 1));
-    } else {
-        json_object_object_add(rec, "mail", mail_obj(s, m, with_headers, 1, 1));
-        json_object_object_add(rec, member, detail);
+    int lead = strcmp(type, "Bounce") == 0 || strcmp(type, "Complaint") == 0;
+    json_object *mail = mail_obj(s, m, with_headers, !open_click, 1);
+    if (strcmp(type, "Delivery") == 0) {
+        json_object *tags;
+        if (json_object_object_get_ex(mail, "tags", &tags))
+            json_object_object_add(tags, "ses:outgoing-ip", str_array1("54.240.8.21"));
     }
+    if (lead) json_object_object_add(rec, member, detail);
+    json_object_object_add(rec, "mail", mail);
+    if (!lead) json_object_object_add(rec, member, detail);
     return queue_sns(s, "ses-events-vc-marketing", rec, t);
 }
 
@@ -349,7 +373,7 @@ static int campaign_mail(struct mdp__seed *s, struct mdp__user *u, int64_t t, co
         return rc ? rc : publish_event(s, &m, "Rendering Failure", "failure", f, t + 10, 0);
     }
     if (r < 0.025) {
-        return rc ? rc : publish_event(s, &m, "Bounce", "bounce", bounce_obj(s, &m, dt), dt, 1);
+        return rc ? rc : publish_event(s, &m, "Bounce", "bounce", bounce_obj(s, &m, dt, 1), dt, 1);
     }
     if (r < 0.035) { /* delayed first, delivered later */
         json_object *o = json_object_new_object(), *rs = json_object_new_array(),
@@ -368,7 +392,7 @@ static int campaign_mail(struct mdp__seed *s, struct mdp__user *u, int64_t t, co
         if (!rc) rc = publish_event(s, &m, "DeliveryDelay", "deliveryDelay", o, dt, 0);
         dt += 1800000;
     }
-    if (!rc) rc = publish_event(s, &m, "Delivery", "delivery", delivery_obj(s, &m, dt), dt, 1);
+    if (!rc) rc = publish_event(s, &m, "Delivery", "delivery", delivery_obj(s, &m, dt, 1), dt, 1);
     if (!rc && mdp__rng_chance(&s->r, 0.45)) {
         int64_t ot = dt + (int64_t)mdp__rng_lognormal(&s->r, 3 * 3600000.0, 1.2);
         rc = publish_event(s, &m, "Open", "open", open_obj(s, ot), ot, 1);

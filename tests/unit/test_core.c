@@ -1,0 +1,245 @@
+/* Unit tests of the core: errors, buffers, time, UUIDv7 and hashing (with the fixtures' vectors). */
+#include "testutil.h"
+#include "mdp/buf.h"
+#include "mdp/err.h"
+#include "mdp/hash.h"
+#include "mdp/time.h"
+#include "mdp/uuid.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <string.h>
+
+static void test_err_names_are_stable(void **st)
+{
+    (void)st;
+    /* the numbers are a contract: logs and scripts see them */
+    assert_int_equal(MDP_ERR_NOMEM, -1);
+    assert_int_equal(MDP_ERR_NOSPACE, -10);
+    assert_int_equal(MDP_ERR_UNSUPPORTED, -15);
+    assert_string_equal(mdp_strerror(MDP_ERR_NOSPACE), "no space left on device");
+    assert_string_equal(mdp_strerror(12345), "unknown error");
+    assert_int_equal(mdp_err_from_errno(ENOSPC), MDP_ERR_NOSPACE);
+    assert_int_equal(mdp_err_from_errno(ENOENT), MDP_ERR_NOT_FOUND);
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_diag_set(&d, MDP_ERR_IO, "x %d", 5), MDP_ERR_IO);
+    assert_string_equal(d.msg, "x 5");
+}
+
+static void test_buf_json_escaping(void **st)
+{
+    (void)st;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    assert_int_equal(mdp_buf_json_str(&b, "a\"b\\c\n\x01/"), 0);
+    assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\u0001/\"");
+    mdp_buf_reset(&b);
+    for (int i = 0; i < 10000; i++) mdp_buf_putc(&b, 'x');
+    assert_int_equal(b.len, 10000);
+    assert_int_equal(b.data[10000], '\0');
+    char *s = mdp_buf_steal(&b);
+    assert_null(b.data);
+    free(s);
+}
+
+static void test_time_iso_forms(void **st)
+{
+    (void)st;
+    int64_t ms;
+    /* the SES doc's offset form */
+    assert_int_equal(mdp_time_parse_iso("2009-12-03T04:24:21.000-05:00", (size_t)-1, &ms), 0);
+    assert_int_equal(ms, 1259832261000LL);
+    assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27.512Z", (size_t)-1, &ms), 0);
+    assert_int_equal(ms, 1730815407512LL);
+    /* a space before a compact offset, as one SES mail example shows */
+    assert_int_equal(mdp_time_parse_iso("2018-10-08T14:05:45 +0000", (size_t)-1, &ms), 0);
+    assert_int_equal(ms, 1539007545000LL);
+    /* microseconds are truncated to ms; a date alone is midnight UTC */
+    assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27.512999+00:00", (size_t)-1, &ms), 0);
+    assert_int_equal(ms, 1730815407512LL);
+    assert_int_equal(mdp_time_parse_iso("2024-02-29", (size_t)-1, &ms), 0);
+    assert_int_equal(ms, 1709164800000LL);
+    /* errors */
+    assert_int_equal(mdp_time_parse_iso("2023-02-29", (size_t)-1, &ms), MDP_ERR_RANGE);
+    assert_int_equal(mdp_time_parse_iso("2026-13-45T25:61:00Z", (size_t)-1, &ms), MDP_ERR_RANGE);
+    assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27", (size_t)-1, &ms), MDP_ERR_PARSE);
+    assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27.Z", (size_t)-1, &ms), MDP_ERR_PARSE);
+    assert_int_equal(mdp_time_parse_iso("", (size_t)-1, &ms), MDP_ERR_PARSE);
+    assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27Zjunk", (size_t)-1, &ms), MDP_ERR_PARSE);
+    /* length-bounded input is not read past its end */
+    assert_int_equal(mdp_time_parse_iso("2024-11-05XXXX", 10, &ms), 0);
+}
+
+static void test_time_epoch_and_date_key(void **st)
+{
+    (void)st;
+    int64_t ms;
+    assert_int_equal(mdp_time_parse_epoch_s("1730822607", &ms), 0);
+    assert_int_equal(ms, 1730822607000LL);
+    assert_int_equal(mdp_time_parse_epoch_s("1693997155.0", &ms), 0);
+    assert_int_equal(ms, 1693997155000LL);
+    assert_int_equal(mdp_time_parse_epoch_s("1693997155.25", &ms), 0);
+    assert_int_equal(ms, 1693997155250LL);
+    assert_int_equal(mdp_time_parse_epoch_ms("1730815407512", &ms), 0);
+    assert_int_equal(ms, 1730815407512LL);
+    assert_int_not_equal(mdp_time_parse_epoch_s("12a", &ms), 0);
+    assert_int_not_equal(mdp_time_parse_epoch_s("99999999999999999999", &ms), 0);
+    /* date_key is the UTC date: 23:30 at -05:00 is the next day in UTC */
+    assert_int_equal(mdp_time_parse_iso("2024-12-31T23:30:00-05:00", (size_t)-1, &ms), 0);
+    assert_int_equal(mdp_date_key(ms), 20250101);
+    assert_int_equal(mdp_date_key(0), 19700101);
+    assert_int_equal(mdp_date_key(-1), 19691231);
+    char buf[32];
+    assert_int_equal(mdp_time_format_ms(1730815407512LL, buf, sizeof buf), 0);
+    assert_string_equal(buf, "2024-11-05T14:03:27.512Z");
+    int64_t days;
+    assert_int_equal(mdp_date_parse("20241105", &days), 0);
+    assert_int_equal(mdp_date_key_from_days(days), 20241105);
+    assert_int_equal(mdp_weekday_iso(days), 2); /* a Tuesday */
+}
+
+static void test_time_roundtrip_many(void **st)
+{
+    (void)st;
+    /* every day across four centuries formats and parses back to itself */
+    for (int64_t d = -146097; d < 146097 * 2; d += 13) {
+        int64_t ms = d * MDP_MS_PER_DAY + (d % 86400) * 1000 + 7, back;
+        char buf[32];
+        if (ms < MDP_TIME_MIN_MS || ms > MDP_TIME_MAX_MS) continue;
+        assert_int_equal(mdp_time_format_ms(ms, buf, sizeof buf), 0);
+        assert_int_equal(mdp_time_parse_iso(buf, (size_t)-1, &back), 0);
+        assert_int_equal(back, ms);
+    }
+}
+
+static void test_uuid_rfc9562_vector(void **st)
+{
+    (void)st;
+    size_t n;
+    char *text = tu_read(tu_data("fixtures/ids/uuidv7-rfc9562-a6.json"), &n);
+    assert_non_null(text);
+    json_object *o = json_tokener_parse(text), *v;
+    assert_non_null(o);
+    assert_true(json_object_object_get_ex(o, "uuid_as_printed_in_rfc", &v));
+    struct mdp_uuid u;
+    assert_int_equal(mdp_uuid_parse(json_object_get_string(v), &u), 0);
+    assert_int_equal(mdp_uuid_version(&u), 7);
+    assert_true(mdp_uuid_is_rfc_variant(&u));
+    assert_true(json_object_object_get_ex(o, "unix_ts_ms", &v));
+    assert_int_equal(mdp_uuid7_time_ms(&u), json_object_get_int64(v));
+    char canon[37];
+    mdp_uuid_format(&u, canon);
+    assert_true(json_object_object_get_ex(o, "uuid_canonical_lowercase", &v));
+    assert_string_equal(canon, json_object_get_string(v));
+    json_object_put(o);
+    free(text);
+    assert_int_equal(mdp_uuid_parse("017f22e279b07cc398c4dc0c0c07398f", &u), 0);
+    assert_int_not_equal(mdp_uuid_parse("017f22e2-79b0-7cc3-98c4-dc0c0c07398", &u), 0);
+    assert_int_not_equal(mdp_uuid_parse("017f22e2-79b0-7cc3-98c4-dc0c0c07398g", &u), 0);
+    assert_int_not_equal(mdp_uuid_parse("017f22e2+79b0-7cc3-98c4-dc0c0c07398f", &u), 0);
+}
+
+static uint64_t fixed_rng(void *state)
+{
+    uint64_t *s = state;
+    return (*s += 0x9e3779b97f4a7c15ULL);
+}
+
+static void test_uuid7_monotonic_within_ms(void **st)
+{
+    (void)st;
+    struct mdp_uuid7_gen g;
+    uint64_t state = 1;
+    mdp_uuid7_gen_init(&g, fixed_rng, &state);
+    struct mdp_uuid prev, cur;
+    assert_int_equal(mdp_uuid7_next(&g, 1645557742000LL, &prev), 0);
+    /* 10000 ids in the same millisecond: the counter overflows and borrows the next ms */
+    for (int i = 0; i < 10000; i++) {
+        assert_int_equal(mdp_uuid7_next(&g, 1645557742000LL, &cur), 0);
+        assert_true(memcmp(prev.b, cur.b, 16) < 0);
+        assert_int_equal(mdp_uuid_version(&cur), 7);
+        assert_true(mdp_uuid_is_rfc_variant(&cur));
+        prev = cur;
+    }
+    assert_true(mdp_uuid7_time_ms(&cur) > 1645557742000LL);
+    /* the clock going backwards does not break the order */
+    assert_int_equal(mdp_uuid7_next(&g, 1000, &cur), 0);
+    assert_true(memcmp(prev.b, cur.b, 16) < 0);
+}
+
+static void test_hash_fixture_vectors(void **st)
+{
+    (void)st;
+    char *text = tu_read(tu_data("fixtures/ids/sha256-email-pseudonyms.json"), NULL);
+    assert_non_null(text);
+    json_object *o = json_tokener_parse(text), *vec, *neg, *fips;
+    assert_true(json_object_object_get_ex(o, "vectors", &vec));
+    size_t n = json_object_array_length(vec);
+    assert_true(n >= 5);
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(vec, i), *in, *want;
+        json_object_object_get_ex(e, "input", &in);
+        json_object_object_get_ex(e, "sha256_hex", &want);
+        char hex[65];
+        assert_int_equal(mdp_email_hash(json_object_get_string(in), hex), 0);
+        assert_string_equal(hex, json_object_get_string(want));
+    }
+    /* the raw-input and trailing-newline hashes are what we must NOT produce */
+    assert_true(json_object_object_get_ex(o, "negative_checks", &neg));
+    for (size_t i = 0; i < 2; i++) {
+        json_object *e = json_object_array_get_idx(neg, i), *in, *bad;
+        json_object_object_get_ex(e, "input", &in);
+        json_object_object_get_ex(e, "sha256_hex", &bad);
+        char hex[65];
+        if (mdp_email_hash(json_object_get_string(in), hex) == 0)
+            assert_string_not_equal(hex, json_object_get_string(bad));
+    }
+    assert_true(json_object_object_get_ex(o, "sanity_vectors_fips180", &fips));
+    for (size_t i = 0; i < json_object_array_length(fips); i++) {
+        json_object *e = json_object_array_get_idx(fips, i), *in, *want;
+        json_object_object_get_ex(e, "input", &in);
+        json_object_object_get_ex(e, "sha256_hex", &want);
+        char hex[65];
+        const char *s = json_object_get_string(in);
+        assert_int_equal(mdp_sha256_hex(s, strlen(s), hex), 0);
+        assert_string_equal(hex, json_object_get_string(want));
+    }
+    json_object_put(o);
+    free(text);
+}
+
+static void test_hash_normalize_and_keyed(void **st)
+{
+    (void)st;
+    char out[64], hex1[65], hex2[65];
+    assert_int_equal(mdp_email_normalize("  Foo@Example.COM \t\r\n", out, sizeof out), 15);
+    assert_string_equal(out, "foo@example.com");
+    assert_int_equal(mdp_email_normalize(" \t ", out, sizeof out), MDP_ERR_INVALID);
+    assert_int_equal(mdp_email_normalize("a-very-long-address@example.com", out, 8), MDP_ERR_RANGE);
+    /* RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?") */
+    const char *msg = "what do ya want for nothing?";
+    assert_int_equal(mdp_hmac_sha256_hex("Jefe", 4, msg, strlen(msg), hex1), 0);
+    assert_string_equal(hex1, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    assert_int_equal(mdp_email_hash_keyed("Foo@Example.com", "k", 1, hex1), 0);
+    assert_int_equal(mdp_email_hash_keyed("foo@example.com ", "k", 1, hex2), 0);
+    assert_string_equal(hex1, hex2);
+    assert_int_equal(mdp_email_hash_keyed("foo@example.com", "other", 5, hex2), 0);
+    assert_string_not_equal(hex1, hex2);
+    assert_int_equal(mdp_email_hash_keyed("foo@example.com", "", 0, hex2), MDP_ERR_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_err_names_are_stable),
+        cmocka_unit_test(test_buf_json_escaping),
+        cmocka_unit_test(test_time_iso_forms),
+        cmocka_unit_test(test_time_epoch_and_date_key),
+        cmocka_unit_test(test_time_roundtrip_many),
+        cmocka_unit_test(test_uuid_rfc9562_vector),
+        cmocka_unit_test(test_uuid7_monotonic_within_ms),
+        cmocka_unit_test(test_hash_fixture_vectors),
+        cmocka_unit_test(test_hash_normalize_and_keyed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
