@@ -38,15 +38,16 @@ FUZZ_SECONDS ?= 30
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DMDP_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
-	@for t in $(FUZZ_BUILD)/tests/fuzz/fuzz_*; do \
+	@for t in $(FUZZ_BUILD)/tests/fuzz_*; do \
 	  n=$$(basename $$t | sed 's/^fuzz_//'); \
-	  echo "fuzzing $$n for $(FUZZ_SECONDS)s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) tests/fuzz/corpus/$$n || exit 1; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  echo "fuzzing $$n for $(FUZZ_SECONDS)s (new inputs in $(FUZZ_BUILD)/corpus/$$n)"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 
 bench: build
 	@cmake --build $(BUILD) --target benchmarks -j $(JOBS)
-	@for b in $(BUILD)/bench/bench_*; do echo "== $$b"; $$b || exit 1; done
+	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] || continue; echo "== $$b"; $$b || exit 1; done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,8 +1,8 @@
-/* Configuration: one YAML file, strict. Every key is declared in one schema table (src/core/config.c)
- * with its type, default and documentation; an unknown, mistyped, duplicated or ill-typed key is an
- * error naming file, line and key. Secrets never come from the file: keys ending in `_env` name the
- * environment variable that holds them. With no file at all the built-in defaults apply (embedded
- * default: a lake folder ./mdp-lake, DuckDB, SQLite). */
+/* Configuration: one YAML file, strict. Every key is declared in one schema table
+ * (src/core/config.c) with its type, default and documentation; an unknown, mistyped, duplicated or
+ * ill-typed key is an error naming file, line and key. Secrets never come from the file: keys
+ * ending in `_env` name the environment variable that holds them. With no file at all the built-in
+ * defaults apply (embedded default: a lake folder ./mdp-lake, DuckDB, SQLite). */
 #ifndef MDP_CONFIG_H
 #define MDP_CONFIG_H
 
@@ -38,7 +38,8 @@ struct mdp_config {
     char *pseudo_key_env;
 };
 
-/* Fills cfg with the built-in defaults. Returns 0 or MDP_ERR_NOMEM. Free with mdp_config_cleanup. */
+/* Fills cfg with the built-in defaults. Returns 0 or MDP_ERR_NOMEM. Free with mdp_config_cleanup.
+ */
 int mdp_config_defaults(struct mdp_config *cfg);
 /* Loads defaults, then the YAML file at path over them. On error returns MDP_ERR_CONFIG (or
  * NOT_FOUND / IO) with "file:line:col: ..." in diag, and cfg is cleaned up. */

@@ -20,7 +20,8 @@ struct mdp_engine_opts {
 
 /* Loads the library (once per process) and opens a database. Errors: MDP_ERR_NO_ENGINE (library
  * missing or incompatible: diag names the path tried), MDP_ERR_ENGINE. Free with _close. */
-int mdp_engine_open(const struct mdp_engine_opts *opts, struct mdp_engine **out, struct mdp_diag *d);
+int mdp_engine_open(const struct mdp_engine_opts *opts, struct mdp_engine **out,
+                    struct mdp_diag *d);
 void mdp_engine_close(struct mdp_engine *e);
 /* DuckDB's version string ("v1.4.4"), or NULL if the library cannot be loaded. */
 const char *mdp_engine_version(struct mdp_diag *d);
@@ -39,7 +40,8 @@ struct mdp_rows_cb {
 int mdp_engine_query(struct mdp_engine *e, const char *sql, const struct mdp_rows_cb *cb,
                      struct mdp_diag *d);
 /* Runs a query that returns one value and copies it as text into out (empty for NULL). */
-int mdp_engine_scalar(struct mdp_engine *e, const char *sql, struct mdp_buf *out, struct mdp_diag *d);
+int mdp_engine_scalar(struct mdp_engine *e, const char *sql, struct mdp_buf *out,
+                      struct mdp_diag *d);
 
 /* Appender: fast row insertion into an existing table. */
 struct mdp_appender;

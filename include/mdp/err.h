@@ -8,20 +8,20 @@
 
 enum mdp_err {
     MDP_OK = 0,
-    MDP_ERR_NOMEM = -1,      /* out of memory */
-    MDP_ERR_INVALID = -2,    /* invalid argument or input */
-    MDP_ERR_IO = -3,         /* I/O error (read, write, fsync, rename) */
-    MDP_ERR_NOT_FOUND = -4,  /* object, file or key does not exist */
-    MDP_ERR_EXISTS = -5,     /* object exists (conditional write lost) */
-    MDP_ERR_PARSE = -6,      /* malformed input (JSON, YAML, CSV, time, UUID) */
-    MDP_ERR_CONFIG = -7,     /* configuration error */
-    MDP_ERR_ENGINE = -8,     /* the SQL engine failed */
-    MDP_ERR_NO_ENGINE = -9,  /* the DuckDB library could not be loaded */
-    MDP_ERR_NOSPACE = -10,   /* no space left on the device */
-    MDP_ERR_PERM = -11,      /* permission denied */
-    MDP_ERR_RANGE = -12,     /* value out of range */
-    MDP_ERR_CRYPTO = -13,    /* a cryptographic primitive failed */
-    MDP_ERR_STAGE = -14,     /* a pipeline stage failed */
+    MDP_ERR_NOMEM = -1,       /* out of memory */
+    MDP_ERR_INVALID = -2,     /* invalid argument or input */
+    MDP_ERR_IO = -3,          /* I/O error (read, write, fsync, rename) */
+    MDP_ERR_NOT_FOUND = -4,   /* object, file or key does not exist */
+    MDP_ERR_EXISTS = -5,      /* object exists (conditional write lost) */
+    MDP_ERR_PARSE = -6,       /* malformed input (JSON, YAML, CSV, time, UUID) */
+    MDP_ERR_CONFIG = -7,      /* configuration error */
+    MDP_ERR_ENGINE = -8,      /* the SQL engine failed */
+    MDP_ERR_NO_ENGINE = -9,   /* the DuckDB library could not be loaded */
+    MDP_ERR_NOSPACE = -10,    /* no space left on the device */
+    MDP_ERR_PERM = -11,       /* permission denied */
+    MDP_ERR_RANGE = -12,      /* value out of range */
+    MDP_ERR_CRYPTO = -13,     /* a cryptographic primitive failed */
+    MDP_ERR_STAGE = -14,      /* a pipeline stage failed */
     MDP_ERR_UNSUPPORTED = -15 /* not supported by this backend */
 };
 

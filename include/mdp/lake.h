@@ -3,8 +3,8 @@
  *
  *   raw/<source>/<dataset>/dt=YYYY-MM-DD/<sha256-32>.<ext>     bytes as received, named by content
  *   raw/_quarantine/<source>/<dataset>/dt=YYYY-MM-DD/<batch>.ndjson   {reason, location, payload}
- *   curated/..., ml/...                                       data files, visible only via manifests
- *   _meta/lake.json                                           marks the folder as a lake
+ *   curated/..., ml/...                                       data files, visible only via
+ * manifests _meta/lake.json                                           marks the folder as a lake
  *   _meta/manifests/<table>/v0000000001.json + CURRENT        published table states
  *   _meta/runs/dt=YYYY-MM-DD/<run_id>.json                    one record per job run
  *
@@ -59,7 +59,7 @@ void mdp_quarantine_cleanup(struct mdp_quarantine *q);
 
 /* ---- publication of tables ---- */
 struct mdp_manifest_file {
-    char *key;  /* object key of a data file */
+    char *key; /* object key of a data file */
     int64_t bytes;
     int64_t rows; /* -1 when unknown */
     char sha256[65];
@@ -75,8 +75,9 @@ struct mdp_manifest {
 /* Publishes a new state of table (e.g. "curated/facts/fact_email_events") made of files that are
  * already written: writes manifest v<N+1> with put-if-absent, then switches CURRENT to it in one
  * atomic put. Readers see the old or the new state. Files are checked to exist first. */
-int mdp_lake_publish(struct mdp_lake *lake, const char *table, const struct mdp_manifest_file *files,
-                     size_t nfiles, const char *run_id, int64_t *out_version, struct mdp_diag *d);
+int mdp_lake_publish(struct mdp_lake *lake, const char *table,
+                     const struct mdp_manifest_file *files, size_t nfiles, const char *run_id,
+                     int64_t *out_version, struct mdp_diag *d);
 /* Reads the current manifest of table. MDP_ERR_NOT_FOUND if never published. */
 int mdp_lake_current(struct mdp_lake *lake, const char *table, struct mdp_manifest *out,
                      struct mdp_diag *d);

@@ -14,9 +14,9 @@ enum mdp_log_level { MDP_LOG_DEBUG = 0, MDP_LOG_INFO, MDP_LOG_WARN, MDP_LOG_ERRO
 /* Field kinds for the variadic list; end the list with MDP_LF_END. */
 enum mdp_log_field { MDP_LF_END = 0, MDP_LF_STR, MDP_LF_INT, MDP_LF_DBL, MDP_LF_BOOL };
 
-#define LOG_STR(k, v) MDP_LF_STR, (const char *)(k), (const char *)(v)
-#define LOG_INT(k, v) MDP_LF_INT, (const char *)(k), (int64_t)(v)
-#define LOG_DBL(k, v) MDP_LF_DBL, (const char *)(k), (double)(v)
+#define LOG_STR(k, v)  MDP_LF_STR, (const char *)(k), (const char *)(v)
+#define LOG_INT(k, v)  MDP_LF_INT, (const char *)(k), (int64_t)(v)
+#define LOG_DBL(k, v)  MDP_LF_DBL, (const char *)(k), (double)(v)
 #define LOG_BOOL(k, v) MDP_LF_BOOL, (const char *)(k), (int)(v)
 
 void mdp_log_set_level(enum mdp_log_level lvl);

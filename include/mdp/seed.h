@@ -1,10 +1,10 @@
 /* Deterministic generator of realistic source data (`mdp seed`): what matbakh.app's sources would
  * deliver, in their official formats, written into a landing folder that stands in for the
  * sources (docs/seed.md lists every file and format):
- *   supabase/<table>/dt=D/<table>.csv        PostgreSQL COPY CSV HEADER exports (config/supabase-schema.sql)
- *   events/dt=D/events.ndjson                the app's events, spec 2 Event-Payload standard + event_id
- *   ses/sqs/dt=D/batch-NNNNN.json            Lambda SQS events whose bodies are SNS envelopes of SES
- *                                            notifications and event-publishing records
+ *   supabase/<table>/dt=D/<table>.csv        PostgreSQL COPY CSV HEADER exports
+ * (config/supabase-schema.sql) events/dt=D/events.ndjson                the app's events, spec 2
+ * Event-Payload standard + event_id ses/sqs/dt=D/batch-NNNNN.json            Lambda SQS events
+ * whose bodies are SNS envelopes of SES notifications and event-publishing records
  *   dynamodb/firehose/YYYY/MM/DD/HH/vc-ddb-cdc-1-...   Firehose objects of DynamoDB change records
  *                                            (VcTokens, ConsentJournal), concatenated JSON
  *   ga4/runreport/dt=D/response.json         GA4 Data API runReport responses

@@ -7,8 +7,8 @@
 #include "mdp/config.h"
 #include "mdp/err.h"
 
-#define EXIT_OK 0
-#define EXIT_FAIL 1
+#define EXIT_OK    0
+#define EXIT_FAIL  1
 #define EXIT_USAGE 2
 
 struct cli {
@@ -39,7 +39,8 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* 1 if argv has -h or --help before a "--". */
 int cli_wants_help(int argc, char **argv);
 /* Matches argv[*i] against option `name` ("--count"): as "--count V" (advancing *i) or
- * "--count=V". Returns 1 with *out_val set, 0 if it is another argument, -1 if the value is missing. */
+ * "--count=V". Returns 1 with *out_val set, 0 if it is another argument, -1 if the value is
+ * missing. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **out_val);
 /* Parses a whole decimal number in [min, max]. */
 int cli_parse_long(const char *s, long min, long max, long *out);

@@ -9,7 +9,8 @@ static int config_run(struct cli *c, int argc, char **argv)
     const char *sub = argv[1];
     if (strcmp(sub, "keys") == 0) {
         int md = argc > 2 && strcmp(argv[2], "--markdown") == 0;
-        if (argc > 2 + md) return cli_usage("config keys", "unexpected argument '%s'", argv[2 + md]);
+        if (argc > 2 + md)
+            return cli_usage("config keys", "unexpected argument '%s'", argv[2 + md]);
         mdp_config_print_keys(stdout, md);
         return EXIT_OK;
     }
@@ -23,7 +24,8 @@ static int config_run(struct cli *c, int argc, char **argv)
     if (strcmp(sub, "show") == 0) {
         if (argc > 2) return cli_usage("config show", "unexpected argument '%s'", argv[2]);
         if (cli_config(c)) return EXIT_FAIL;
-        printf("# effective configuration from %s\n", c->cfg.source ? c->cfg.source : "built-in defaults");
+        printf("# effective configuration from %s\n",
+               c->cfg.source ? c->cfg.source : "built-in defaults");
         mdp_config_print(stdout, &c->cfg);
         return EXIT_OK;
     }

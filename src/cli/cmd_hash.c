@@ -13,21 +13,30 @@ static int hash_run(struct cli *c, int argc, char **argv)
     int keyed = 0;
     const char *addr = NULL;
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--keyed") == 0) keyed = 1;
-        else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && !addr) addr = argv[++i];
-        else if (argv[i][0] == '-' && argv[i][1] == '-') return cli_usage("hash", "unknown option '%s'", argv[i]);
-        else if (!addr) addr = argv[i];
-        else return cli_usage("hash", "expects one ADDRESS");
+        if (strcmp(argv[i], "--keyed") == 0)
+            keyed = 1;
+        else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && !addr)
+            addr = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1] == '-')
+            return cli_usage("hash", "unknown option '%s'", argv[i]);
+        else if (!addr)
+            addr = argv[i];
+        else
+            return cli_usage("hash", "expects one ADDRESS");
     }
     if (!addr) return cli_usage("hash", "expects an ADDRESS");
     char norm[512], hex[65];
     int n = mdp_email_normalize(addr, norm, sizeof norm);
-    if (n == MDP_ERR_INVALID) return cli_fail("hash email", EXIT_FAIL, "the address is empty after trimming");
+    if (n == MDP_ERR_INVALID)
+        return cli_fail("hash email", EXIT_FAIL, "the address is empty after trimming");
     if (n < 0) return cli_fail("hash email", EXIT_FAIL, "the address is longer than 511 bytes");
     if (!keyed) {
-        if (mdp_sha256_hex(norm, (size_t)n, hex)) return cli_fail("hash email", EXIT_FAIL, "SHA-256 failed");
-        if (c->json) printf("{\"algorithm\":\"sha256\",\"hash\":\"%s\"}\n", hex);
-        else printf("%s\n", hex);
+        if (mdp_sha256_hex(norm, (size_t)n, hex))
+            return cli_fail("hash email", EXIT_FAIL, "SHA-256 failed");
+        if (c->json)
+            printf("{\"algorithm\":\"sha256\",\"hash\":\"%s\"}\n", hex);
+        else
+            printf("%s\n", hex);
         return EXIT_OK;
     }
     if (cli_config(c)) return EXIT_FAIL;
@@ -43,7 +52,8 @@ static int hash_run(struct cli *c, int argc, char **argv)
     if (mdp_hmac_sha256_hex(key, strlen(key), norm, (size_t)n, hex))
         return cli_fail("hash email", EXIT_FAIL, "HMAC-SHA256 failed");
     if (c->json)
-        printf("{\"algorithm\":\"hmac-sha256\",\"key_id\":\"%s\",\"hash\":\"%s\"}\n", c->cfg.pseudo_key_id, hex);
+        printf("{\"algorithm\":\"hmac-sha256\",\"key_id\":\"%s\",\"hash\":\"%s\"}\n",
+               c->cfg.pseudo_key_id, hex);
     else
         printf("hmac-sha256:%s:%s\n", c->cfg.pseudo_key_id, hex);
     return EXIT_OK;

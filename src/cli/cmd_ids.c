@@ -35,8 +35,10 @@ static int ids_new(struct cli *c, int argc, char **argv)
         }
         mdp_uuid_format(&u, out + used);
         used += 36;
-        if (c->json) out[used++] = '"';
-        else out[used++] = '\n';
+        if (c->json)
+            out[used++] = '"';
+        else
+            out[used++] = '\n';
     }
     fwrite(out, 1, used, stdout);
     if (c->json) fputs(" ]\n", stdout);
@@ -49,7 +51,8 @@ static int ids_inspect(struct cli *c, int argc, char **argv)
     struct mdp_uuid u;
     if (mdp_uuid_parse(argv[2], &u))
         return cli_fail("ids inspect", EXIT_FAIL,
-                        "'%s' is not a UUID (expected 8-4-4-4-12 hex digits, either case)", argv[2]);
+                        "'%s' is not a UUID (expected 8-4-4-4-12 hex digits, either case)",
+                        argv[2]);
     char canon[37], iso[32] = "";
     mdp_uuid_format(&u, canon);
     int ver = mdp_uuid_version(&u);
@@ -57,11 +60,13 @@ static int ids_inspect(struct cli *c, int argc, char **argv)
     int64_t ms = ver == 7 ? mdp_uuid7_time_ms(&u) : 0;
     if (ver == 7) mdp_time_format_ms(ms, iso, sizeof iso);
     if (c->json) {
-        printf("{\"uuid\":\"%s\",\"version\":%d,\"variant\":\"%s\"", canon, ver, rfc ? "rfc9562" : "other");
+        printf("{\"uuid\":\"%s\",\"version\":%d,\"variant\":\"%s\"", canon, ver,
+               rfc ? "rfc9562" : "other");
         if (ver == 7) printf(",\"timestamp_ms\":%lld,\"timestamp\":\"%s\"", (long long)ms, iso);
         printf("}\n");
     } else {
-        printf("uuid:       %s\nversion:    %d\nvariant:    %s\n", canon, ver, rfc ? "RFC 9562" : "other");
+        printf("uuid:       %s\nversion:    %d\nvariant:    %s\n", canon, ver,
+               rfc ? "RFC 9562" : "other");
         if (ver == 7) printf("timestamp:  %lld\niso8601:    %s\n", (long long)ms, iso);
     }
     return EXIT_OK;

@@ -40,17 +40,22 @@ static int init_run(struct cli *c, int argc, char **argv)
     }
     struct mdp_lake *lake;
     if (open_lake("init", c, 1, &lake)) return EXIT_FAIL;
-    if (c->json) printf("{\"lake\":\"%s\"}\n", c->cfg.lake_dir);
-    else printf("lake ready at %s\n", c->cfg.lake_dir);
+    if (c->json)
+        printf("{\"lake\":\"%s\"}\n", c->cfg.lake_dir);
+    else
+        printf("lake ready at %s\n", c->cfg.lake_dir);
     mdp_lake_close(lake);
     return EXIT_OK;
 }
 
 const struct cli_command CMD_INIT = {
-    "init", "create a lake (zones raw/, curated/, ml/, _meta/)",
+    "init", "create a lake",
     "Usage: mdp init [--dir FOLDER]\n"
     "\n"
-    "Creates the lake at FOLDER (default: lake.dir, ./mdp-lake). Safe to run on an existing lake.\n",
+    "Creates the lake at FOLDER (default: lake.dir, ./mdp-lake): the folder and _meta/lake.json,\n"
+    "which marks it as a lake. The zones raw/, curated/, ml/ fill as stages write (an object "
+    "store\n"
+    "has no empty folders). Safe to run on an existing lake.\n",
     init_run};
 
 /* ---- seed ---- */
@@ -126,18 +131,19 @@ static int do_seed(const char *cmd, struct cli *c, const char *out, struct mdp_s
 static void print_seed_stats(FILE *f, const struct mdp_seed_stats *s, int json)
 {
     if (json) {
-        fprintf(f,
-                "{\"files\":%lld,\"bytes\":%lld,\"users\":%lld,\"accounts\":%lld,\"locations\":%lld,"
-                "\"events\":%lld,\"ses_messages\":%lld,\"ddb_records\":%lld,\"csv_rows\":%lld,"
-                "\"ga4_rows\":%lld,\"gbp_locations\":%lld,\"meta_objects\":%lld,\"bad\":{"
-                "\"truncated\":%lld,\"missing_id\":%lld,\"unknown_enum\":%lld,\"duplicate\":%lld,"
-                "\"bad_timestamp\":%lld}}",
-                (long long)s->files, (long long)s->bytes, (long long)s->users, (long long)s->accounts,
-                (long long)s->locations, (long long)s->events, (long long)s->ses_messages,
-                (long long)s->ddb_records, (long long)s->csv_rows, (long long)s->ga4_rows,
-                (long long)s->gbp_locations, (long long)s->meta_objects, (long long)s->bad_truncated,
-                (long long)s->bad_missing_id, (long long)s->bad_unknown_enum,
-                (long long)s->bad_duplicate, (long long)s->bad_bad_timestamp);
+        fprintf(
+            f,
+            "{\"files\":%lld,\"bytes\":%lld,\"users\":%lld,\"accounts\":%lld,\"locations\":%lld,"
+            "\"events\":%lld,\"ses_messages\":%lld,\"ddb_records\":%lld,\"csv_rows\":%lld,"
+            "\"ga4_rows\":%lld,\"gbp_locations\":%lld,\"meta_objects\":%lld,\"bad\":{"
+            "\"truncated\":%lld,\"missing_id\":%lld,\"unknown_enum\":%lld,\"duplicate\":%lld,"
+            "\"bad_timestamp\":%lld}}",
+            (long long)s->files, (long long)s->bytes, (long long)s->users, (long long)s->accounts,
+            (long long)s->locations, (long long)s->events, (long long)s->ses_messages,
+            (long long)s->ddb_records, (long long)s->csv_rows, (long long)s->ga4_rows,
+            (long long)s->gbp_locations, (long long)s->meta_objects, (long long)s->bad_truncated,
+            (long long)s->bad_missing_id, (long long)s->bad_unknown_enum,
+            (long long)s->bad_duplicate, (long long)s->bad_bad_timestamp);
         return;
     }
     fprintf(f,
@@ -146,11 +152,12 @@ static void print_seed_stats(FILE *f, const struct mdp_seed_stats *s, int json)
             "  GA4 rows %lld, GBP locations %lld, Meta objects %lld\n"
             "  bad records mixed in: %lld truncated, %lld missing id, %lld unknown enum value,\n"
             "  %lld duplicate deliveries, %lld bad timestamp\n",
-            (long long)s->users, (long long)s->accounts, (long long)s->locations, (long long)s->files,
-            (double)s->bytes / 1048576.0, (long long)s->events, (long long)s->csv_rows,
-            (long long)s->ses_messages, (long long)s->ddb_records, (long long)s->ga4_rows,
-            (long long)s->gbp_locations, (long long)s->meta_objects, (long long)s->bad_truncated,
-            (long long)s->bad_missing_id, (long long)s->bad_unknown_enum, (long long)s->bad_duplicate,
+            (long long)s->users, (long long)s->accounts, (long long)s->locations,
+            (long long)s->files, (double)s->bytes / 1048576.0, (long long)s->events,
+            (long long)s->csv_rows, (long long)s->ses_messages, (long long)s->ddb_records,
+            (long long)s->ga4_rows, (long long)s->gbp_locations, (long long)s->meta_objects,
+            (long long)s->bad_truncated, (long long)s->bad_missing_id,
+            (long long)s->bad_unknown_enum, (long long)s->bad_duplicate,
             (long long)s->bad_bad_timestamp);
 }
 
@@ -212,12 +219,13 @@ static void print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
         fputc('[', f);
         for (int i = 0; i < n; i++) {
             const struct mdp_run *r = &runs[i];
-            fprintf(f,
-                    "%s{\"job\":\"%s\",\"run_id\":\"%s\",\"status\":\"%s\",\"in\":%lld,\"out\":%lld,"
-                    "\"quarantined\":%lld,\"duplicates\":%lld,\"bytes\":%lld,\"ms\":%lld}",
-                    i ? "," : "", r->job, r->run_id, r->status, (long long)r->in, (long long)r->out,
-                    (long long)r->quarantined, (long long)r->duplicates, (long long)r->bytes,
-                    (long long)(r->end_ms - r->start_ms));
+            fprintf(
+                f,
+                "%s{\"job\":\"%s\",\"run_id\":\"%s\",\"status\":\"%s\",\"in\":%lld,\"out\":%lld,"
+                "\"quarantined\":%lld,\"duplicates\":%lld,\"bytes\":%lld,\"ms\":%lld}",
+                i ? "," : "", r->job, r->run_id, r->status, (long long)r->in, (long long)r->out,
+                (long long)r->quarantined, (long long)r->duplicates, (long long)r->bytes,
+                (long long)(r->end_ms - r->start_ms));
         }
         fputc(']', f);
         return;
@@ -228,7 +236,8 @@ static void print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
         const struct mdp_run *r = &runs[i];
         fprintf(f, "%-16s %-7s %9lld %9lld %11lld %10lld %10lld %6.2f s\n", r->job, r->status,
                 (long long)r->in, (long long)r->out, (long long)r->quarantined,
-                (long long)r->duplicates, (long long)r->bytes, (double)(r->end_ms - r->start_ms) / 1000.0);
+                (long long)r->duplicates, (long long)r->bytes,
+                (double)(r->end_ms - r->start_ms) / 1000.0);
     }
 }
 
@@ -243,7 +252,8 @@ static int pipeline(const char *cmd, struct cli *c, struct mdp_lake *lake, int64
 
 static int set_stages(struct mdp_config *cfg, const char *csv)
 {
-    for (int i = 0; i < cfg->pipeline_nstages; i++) free(cfg->pipeline_stages[i]);
+    for (int i = 0; i < cfg->pipeline_nstages; i++)
+        free(cfg->pipeline_stages[i]);
     cfg->pipeline_nstages = 0;
     char *copy = strdup(csv), *save = NULL;
     if (!copy) return -1;
@@ -264,7 +274,8 @@ static int run_run(struct cli *c, int argc, char **argv)
         int m;
         if (strcmp(argv[i], "--list") == 0) {
             const struct mdp_stage *const *all = mdp_stage_all();
-            for (int k = 0; all[k]; k++) printf("%-10s %s\n", all[k]->name, all[k]->summary);
+            for (int k = 0; all[k]; k++)
+                printf("%-10s %s\n", all[k]->name, all[k]->summary);
             return EXIT_OK;
         } else if ((m = cli_opt(argc, argv, &i, "--date", &v))) {
             if (m < 0 || strlen(v) != 10 || mdp_date_parse(v, &day))
@@ -281,7 +292,8 @@ static int run_run(struct cli *c, int argc, char **argv)
     }
     for (int i = 0; i < c->cfg.pipeline_nstages; i++)
         if (!mdp_stage_find(c->cfg.pipeline_stages[i]))
-            return cli_usage("run", "unknown stage '%s' (see mdp run --list)", c->cfg.pipeline_stages[i]);
+            return cli_usage("run", "unknown stage '%s' (see mdp run --list)",
+                             c->cfg.pipeline_stages[i]);
     struct mdp_lake *lake;
     if (open_lake("run", c, 0, &lake)) return EXIT_FAIL;
     struct summary *sum = calloc(1, sizeof *sum);
@@ -299,7 +311,8 @@ const struct cli_command CMD_RUN = {
     "run", "run the pipeline's stages in order",
     "Usage: mdp run [--date YYYY-MM-DD] [--stages a,b,...] [--dir LAKE] [--list]\n"
     "\n"
-    "Runs the stages of pipeline.stages (or --stages) in order on the lake, records every stage in\n"
+    "Runs the stages of pipeline.stages (or --stages) in order on the lake, records every stage "
+    "in\n"
     "the run log (_meta/runs/) and stops at the first failure, exiting 1 with its message.\n"
     "--date limits the work to one day's deliveries. --list names the known stages.\n"
     "Output: one line per stage and source with what went in, what came out, what was\n"
@@ -386,7 +399,8 @@ static int runs_run(struct cli *c, int argc, char **argv)
         const char *v;
         int m;
         if ((m = cli_opt(argc, argv, &i, "--last", &v))) {
-            if (m < 0 || cli_parse_long(v, 1, 1000000, &last)) return cli_usage("runs", "--last needs a number");
+            if (m < 0 || cli_parse_long(v, 1, 1000000, &last))
+                return cli_usage("runs", "--last needs a number");
         } else if ((m = cli_opt(argc, argv, &i, "--dir", &v))) {
             if (m < 0) return cli_usage("runs", "--dir needs a folder");
             if (set_str(&c->cfg.lake_dir, v)) return EXIT_FAIL;

@@ -7,14 +7,14 @@
 #include "mdp/log.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const struct cli_command *const COMMANDS[] = {&CMD_INIT, &CMD_SEED, &CMD_RUN,  &CMD_DEMO,
-                                                     &CMD_RUNS, &CMD_IDS,  &CMD_HASH, &CMD_CONFIG,
-                                                     NULL};
+static const struct cli_command *const COMMANDS[] = {
+    &CMD_INIT, &CMD_SEED, &CMD_RUN, &CMD_DEMO, &CMD_RUNS, &CMD_IDS, &CMD_HASH, &CMD_CONFIG, NULL};
 
 int cli_fail(const char *cmd, int code, const char *fmt, ...)
 {
@@ -95,33 +95,37 @@ int cli_config(struct cli *c)
 
 static void print_help(FILE *f)
 {
-    fprintf(f,
-            "mdp - matbakh-dp, the data platform of matbakh.app\n"
-            "\n"
-            "Usage: mdp [--config FILE] [--json] [--log-level LEVEL] <command> [options]\n"
-            "\n"
-            "Commands:\n");
-    for (int i = 0; COMMANDS[i]; i++) fprintf(f, "  %-8s %s\n", COMMANDS[i]->name, COMMANDS[i]->summary);
-    fprintf(f,
-            "\n"
-            "Global options:\n"
-            "  --config FILE      configuration file (default: ./mdp.yaml if present, else built-in\n"
-            "                     defaults; `mdp config keys` documents every key)\n"
-            "  --json             machine-readable output where the output is data\n"
-            "  --log-level LEVEL  debug|info|warn|error|off (logs are JSON lines on stderr)\n"
-            "  -h, --help         this help; `mdp <command> --help` for a command\n"
-            "  -V, --version      version of mdp and of the DuckDB library it loads\n"
-            "\n"
-            "Exit status: 0 success, 1 failure, 2 usage error.\n"
-            "Environment: MDP_DUCKDB_LIB (path of libduckdb.so), MDP_PSEUDONYM_KEY (HMAC key for\n"
-            "keyed pseudonyms; the variable's name is configurable).\n"
-            "Start with `mdp demo`; docs/ in the repository explains the lake and every command.\n");
+    fprintf(f, "mdp - matbakh-dp, the data platform of matbakh.app\n"
+               "\n"
+               "Usage: mdp [--config FILE] [--json] [--log-level LEVEL] <command> [options]\n"
+               "\n"
+               "Commands:\n");
+    for (int i = 0; COMMANDS[i]; i++)
+        fprintf(f, "  %-8s %s\n", COMMANDS[i]->name, COMMANDS[i]->summary);
+    fprintf(
+        f,
+        "\n"
+        "Global options:\n"
+        "  --config FILE      configuration file (default: ./mdp.yaml if present, else built-in\n"
+        "                     defaults; `mdp config keys` documents every key)\n"
+        "  --json             machine-readable output where the output is data\n"
+        "  --log-level LEVEL  debug|info|warn|error|off (logs are JSON lines on stderr)\n"
+        "  -h, --help         this help; `mdp <command> --help` for a command\n"
+        "  -V, --version      version of mdp and of the DuckDB library it loads\n"
+        "\n"
+        "Exit status: 0 success, 1 failure, 2 usage error.\n"
+        "Environment: MDP_DUCKDB_LIB (path of libduckdb.so), MDP_PSEUDONYM_KEY (HMAC key for\n"
+        "keyed pseudonyms; the variable's name is configurable).\n"
+        "Start with `mdp demo`; docs/ in the repository explains the lake and every command.\n");
 }
 
 int main(int argc, char **argv)
 {
     struct cli c;
     memset(&c, 0, sizeof c);
+    /* a file-size limit or quota must fail the write (EFBIG: reported, old state kept), not kill us
+     */
+    signal(SIGXFSZ, SIG_IGN);
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -137,8 +141,10 @@ int main(int argc, char **argv)
             c.json = 1;
         } else if (strcmp(a, "--config") == 0 || strcmp(a, "--log-level") == 0) {
             if (i + 1 >= argc) return cli_usage(NULL, "%s needs a value", a);
-            if (a[2] == 'c') c.config_path = argv[++i];
-            else c.log_level = argv[++i];
+            if (a[2] == 'c')
+                c.config_path = argv[++i];
+            else
+                c.log_level = argv[++i];
         } else if (strncmp(a, "--config=", 9) == 0) {
             c.config_path = a + 9;
         } else if (strncmp(a, "--log-level=", 12) == 0) {
@@ -150,7 +156,8 @@ int main(int argc, char **argv)
     if (c.log_level) {
         enum mdp_log_level lvl;
         if (mdp_log_level_parse(c.log_level, &lvl))
-            return cli_usage(NULL, "--log-level: '%s' is not one of debug|info|warn|error|off", c.log_level);
+            return cli_usage(NULL, "--log-level: '%s' is not one of debug|info|warn|error|off",
+                             c.log_level);
     }
     if (i >= argc) {
         print_help(stderr);

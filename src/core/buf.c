@@ -27,7 +27,8 @@ int mdp_buf_reserve(struct mdp_buf *b, size_t more)
     size_t need = b->len + more + 1;
     if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     char *p = realloc(b->data, cap);
     if (!p) return MDP_ERR_NOMEM;
     b->data = p;
@@ -90,13 +91,34 @@ int mdp_buf_json_strn(struct mdp_buf *b, const char *s, size_t n)
         const char *out = NULL;
         size_t k = 1;
         switch (c) {
-        case '"': out = "\\\""; k = 2; break;
-        case '\\': out = "\\\\"; k = 2; break;
-        case '\n': out = "\\n"; k = 2; break;
-        case '\r': out = "\\r"; k = 2; break;
-        case '\t': out = "\\t"; k = 2; break;
-        case '\b': out = "\\b"; k = 2; break;
-        case '\f': out = "\\f"; k = 2; break;
+        case '"':
+            out = "\\\"";
+            k = 2;
+            break;
+        case '\\':
+            out = "\\\\";
+            k = 2;
+            break;
+        case '\n':
+            out = "\\n";
+            k = 2;
+            break;
+        case '\r':
+            out = "\\r";
+            k = 2;
+            break;
+        case '\t':
+            out = "\\t";
+            k = 2;
+            break;
+        case '\b':
+            out = "\\b";
+            k = 2;
+            break;
+        case '\f':
+            out = "\\f";
+            k = 2;
+            break;
         default:
             if (c < 0x20 || c == 0x7f) {
                 memcpy(esc, "\\u00", 4);

@@ -41,7 +41,8 @@ static const struct key KEYS[] = {
      "DuckDB memory limit (DuckDB syntax, e.g. 512MB, 4GB); larger work spills to disk."},
     {"seed.users", K_INT, OFF(seed_users), "1000", 1, 10000000, NULL,
      "Users that `mdp seed` generates."},
-    {"seed.days", K_INT, OFF(seed_days), "30", 1, 3660, NULL, "Days of activity `mdp seed` generates."},
+    {"seed.days", K_INT, OFF(seed_days), "30", 1, 3660, NULL,
+     "Days of activity `mdp seed` generates."},
     {"seed.seed", K_INT, OFF(seed_seed), "42", 0, 9007199254740991.0, NULL,
      "PRNG seed of `mdp seed`; the same seed gives the same bytes."},
     {"seed.bad_rate", K_DBL, OFF(seed_bad_rate), "0.01", 0, 0.5, NULL,
@@ -65,13 +66,20 @@ static const struct key KEYS[] = {
 static const char *type_name(enum ktype t)
 {
     switch (t) {
-    case K_STR: return "string";
-    case K_INT: return "integer";
-    case K_DBL: return "number";
-    case K_ENUM: return "enum";
-    case K_STRLIST: return "list of strings";
-    case K_DATE: return "date (YYYY-MM-DD)";
-    case K_ENVNAME: return "environment variable name";
+    case K_STR:
+        return "string";
+    case K_INT:
+        return "integer";
+    case K_DBL:
+        return "number";
+    case K_ENUM:
+        return "enum";
+    case K_STRLIST:
+        return "list of strings";
+    case K_DATE:
+        return "date (YYYY-MM-DD)";
+    case K_ENVNAME:
+        return "environment variable name";
     }
     return "?";
 }
@@ -83,7 +91,8 @@ static char **str_at(struct mdp_config *c, const struct key *k)
 
 static int set_list(struct mdp_config *c, const char *csv)
 {
-    for (int i = 0; i < c->pipeline_nstages; i++) free(c->pipeline_stages[i]);
+    for (int i = 0; i < c->pipeline_nstages; i++)
+        free(c->pipeline_stages[i]);
     c->pipeline_nstages = 0;
     const char *p = csv;
     while (*p) {
@@ -162,8 +171,9 @@ static int set_value(struct mdp_config *c, const struct key *k, const char *text
         for (const char *p = text; *p && ok; p++)
             ok = (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_';
         if (!ok) {
-            snprintf(why, whysz, "expected the NAME of an environment variable ([A-Z_][A-Z0-9_]*), "
-                                 "not a value: secrets are read from the environment");
+            snprintf(why, whysz,
+                     "expected the NAME of an environment variable ([A-Z_][A-Z0-9_]*), "
+                     "not a value: secrets are read from the environment");
             return MDP_ERR_CONFIG;
         }
         break;
@@ -174,7 +184,8 @@ static int set_value(struct mdp_config *c, const struct key *k, const char *text
             return MDP_ERR_CONFIG;
         }
         break;
-    case K_STRLIST: return set_list(c, text);
+    case K_STRLIST:
+        return set_list(c, text);
     }
     char *s = strdup(text);
     if (!s) return MDP_ERR_NOMEM;
@@ -193,7 +204,8 @@ void mdp_config_cleanup(struct mdp_config *cfg)
             *str_at(cfg, &KEYS[i]) = NULL;
         }
     }
-    for (int i = 0; i < cfg->pipeline_nstages; i++) free(cfg->pipeline_stages[i]);
+    for (int i = 0; i < cfg->pipeline_nstages; i++)
+        free(cfg->pipeline_stages[i]);
     cfg->pipeline_nstages = 0;
     free(cfg->source);
     cfg->source = NULL;
@@ -234,7 +246,8 @@ static size_t edit_distance(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64) return 99;
     size_t row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
     for (size_t i = 1; i <= la; i++) {
         size_t prev = row[0];
         row[0] = i;
@@ -272,8 +285,8 @@ static int fail(struct walk *w, yaml_node_t *n, const char *fmt, const char *a, 
 {
     char msg[400];
     snprintf(msg, sizeof msg, fmt, a, b ? b : "");
-    return mdp_diag_set(w->diag, MDP_ERR_CONFIG, "%s:%zu:%zu: %s", w->name,
-                        n->start_mark.line + 1, n->start_mark.column + 1, msg);
+    return mdp_diag_set(w->diag, MDP_ERR_CONFIG, "%s:%zu:%zu: %s", w->name, n->start_mark.line + 1,
+                        n->start_mark.column + 1, msg);
 }
 
 static int walk_map(struct walk *w, yaml_node_t *map, const char *prefix);
@@ -312,8 +325,8 @@ static int walk_value(struct walk *w, yaml_node_t *keynode, const char *path, ya
         char csv[1024] = "";
         size_t used = 0;
         int count = 0;
-        for (yaml_node_item_t *it = val->data.sequence.items.start; it < val->data.sequence.items.top;
-             it++) {
+        for (yaml_node_item_t *it = val->data.sequence.items.start;
+             it < val->data.sequence.items.top; it++) {
             yaml_node_t *item = yaml_document_get_node(w->doc, *it);
             const char *t;
             if (!item || scalar_text(item, &t) || !*t || strchr(t, ','))
@@ -341,7 +354,8 @@ static int walk_value(struct walk *w, yaml_node_t *keynode, const char *path, ya
 
 static int walk_map(struct walk *w, yaml_node_t *map, const char *prefix)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
         yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
         const char *kt;
@@ -359,7 +373,8 @@ static int walk_map(struct walk *w, yaml_node_t *map, const char *prefix)
         }
         char path[256];
         int n = snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", kt);
-        if (n < 0 || (size_t)n >= sizeof path) return fail(w, kn, "key path too long%s%s", "", NULL);
+        if (n < 0 || (size_t)n >= sizeof path)
+            return fail(w, kn, "key path too long%s%s", "", NULL);
         int rc = walk_value(w, kn, path, vn);
         if (rc) return rc;
     }
@@ -390,8 +405,9 @@ int mdp_config_load_buffer(const char *name, const char *text, size_t len, struc
     if (!root) goto ok; /* empty file: defaults */
     if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) goto ok;
     if (root->type != YAML_MAPPING_NODE) {
-        rc = mdp_diag_set(diag, MDP_ERR_CONFIG, "%s:%zu:%zu: the top level must be a mapping of keys",
-                          name, root->start_mark.line + 1, root->start_mark.column + 1);
+        rc = mdp_diag_set(diag, MDP_ERR_CONFIG,
+                          "%s:%zu:%zu: the top level must be a mapping of keys", name,
+                          root->start_mark.line + 1, root->start_mark.column + 1);
         goto out;
     }
     {
@@ -436,7 +452,8 @@ int mdp_config_load(const char *path, struct mdp_config *cfg, struct mdp_diag *d
     for (;;) {
         if (cap - len < 4096) {
             if (cap > (1u << 20)) {
-                rc = mdp_diag_set(diag, MDP_ERR_CONFIG, "%s: configuration larger than 1 MiB", path);
+                rc =
+                    mdp_diag_set(diag, MDP_ERR_CONFIG, "%s: configuration larger than 1 MiB", path);
                 break;
             }
             char *nb = realloc(buf, cap + 8192);
@@ -511,15 +528,21 @@ void mdp_config_print(FILE *out, const struct mdp_config *cfg)
         fprintf(out, "%s: ", k->path);
         struct mdp_config *c = (struct mdp_config *)cfg;
         switch (k->type) {
-        case K_INT: fprintf(out, "%ld\n", *(long *)((char *)c + k->off)); break;
-        case K_DBL: fprintf(out, "%g\n", *(double *)((char *)c + k->off)); break;
+        case K_INT:
+            fprintf(out, "%ld\n", *(long *)((char *)c + k->off));
+            break;
+        case K_DBL:
+            fprintf(out, "%g\n", *(double *)((char *)c + k->off));
+            break;
         case K_STRLIST:
             fprintf(out, "[");
             for (int j = 0; j < cfg->pipeline_nstages; j++)
                 fprintf(out, "%s%s", j ? ", " : "", cfg->pipeline_stages[j]);
             fprintf(out, "]\n");
             break;
-        default: fprintf(out, "\"%s\"\n", *str_at(c, k)); break;
+        default:
+            fprintf(out, "\"%s\"\n", *str_at(c, k));
+            break;
         }
     }
 }

@@ -54,8 +54,10 @@ int mdp_email_normalize(const char *email, char *out, size_t outsz)
 {
     const unsigned char *s = (const unsigned char *)email;
     size_t n = strlen(email);
-    while (n && is_ascii_space(*s)) s++, n--;
-    while (n && is_ascii_space(s[n - 1])) n--;
+    while (n && is_ascii_space(*s))
+        s++, n--;
+    while (n && is_ascii_space(s[n - 1]))
+        n--;
     if (n == 0) return MDP_ERR_INVALID;
     if (n + 1 > outsz) return MDP_ERR_RANGE;
     for (size_t i = 0; i < n; i++) {

@@ -54,8 +54,8 @@ static int contains_nocase(const char *hay, const char *needle)
 
 int mdp_log_is_secret_name(const char *name)
 {
-    static const char *words[] = {"token", "key", "secret", "password", "passwd", "authorization",
-                                  "credential", "signature"};
+    static const char *words[] = {"token",  "key",           "secret",     "password",
+                                  "passwd", "authorization", "credential", "signature"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (contains_nocase(name, words[i])) return 1;
     return 0;
@@ -78,18 +78,22 @@ int mdp_log_scrub(const char *text, struct mdp_buf *out)
     int rc = 0;
     while (i < n && !rc) {
         /* Bearer tokens: keep the word, drop the credential. */
-        if ((i == 0 || !isalnum((unsigned char)text[i - 1])) && strncasecmp(text + i, "bearer ", 7) == 0) {
+        if ((i == 0 || !isalnum((unsigned char)text[i - 1])) &&
+            strncasecmp(text + i, "bearer ", 7) == 0) {
             rc = mdp_buf_puts(out, "Bearer [redacted]");
             i += 7;
-            while (i < n && !isspace((unsigned char)text[i]) && text[i] != '"') i++;
+            while (i < n && !isspace((unsigned char)text[i]) && text[i] != '"')
+                i++;
             continue;
         }
         if (text[i] == '@' && i > 0 && is_local_char((unsigned char)text[i - 1])) {
             size_t s = out->len, ls = i;
             /* walk back over the local part already copied */
-            while (ls > 0 && is_local_char((unsigned char)text[ls - 1])) ls--;
+            while (ls > 0 && is_local_char((unsigned char)text[ls - 1]))
+                ls--;
             size_t de = i + 1;
-            while (de < n && is_domain_char((unsigned char)text[de])) de++;
+            while (de < n && is_domain_char((unsigned char)text[de]))
+                de++;
             const char *dot = memchr(text + i + 1, '.', de - i - 1);
             if (dot && de > i + 2) {
                 char email[320], hex[65];
@@ -154,7 +158,9 @@ void mdp_log(enum mdp_log_level lvl, const char *msg, ...)
         if (kind == MDP_LF_END) break;
         const char *key = va_arg(ap, const char *);
         switch (kind) {
-        case MDP_LF_STR: put_str_field(&line, key, va_arg(ap, const char *)); break;
+        case MDP_LF_STR:
+            put_str_field(&line, key, va_arg(ap, const char *));
+            break;
         case MDP_LF_INT:
             mdp_buf_putc(&line, ',');
             mdp_buf_json_str(&line, key);
@@ -170,7 +176,8 @@ void mdp_log(enum mdp_log_level lvl, const char *msg, ...)
             mdp_buf_json_str(&line, key);
             mdp_buf_puts(&line, va_arg(ap, int) ? ":true" : ":false");
             break;
-        default: goto done; /* a malformed list: stop rather than read garbage */
+        default:
+            goto done; /* a malformed list: stop rather than read garbage */
         }
     }
 done:

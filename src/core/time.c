@@ -73,7 +73,8 @@ int mdp_time_parse_iso(const char *s, size_t len, int64_t *out_ms)
     if (digits(&p, end, 4, &Y) || p >= end || *p++ != '-' || digits(&p, end, 2, &M) || p >= end ||
         *p++ != '-' || digits(&p, end, 2, &D))
         return MDP_ERR_PARSE;
-    if (M < 1 || M > 12 || Y < 1 || D < 1 || D > days_in_month(Y, (unsigned)M)) return MDP_ERR_RANGE;
+    if (M < 1 || M > 12 || Y < 1 || D < 1 || D > days_in_month(Y, (unsigned)M))
+        return MDP_ERR_RANGE;
     int64_t off_min = 0;
     if (p < end) {
         if (*p != 'T' && *p != 't' && *p != ' ') return MDP_ERR_PARSE;
@@ -92,7 +93,8 @@ int mdp_time_parse_iso(const char *s, size_t len, int64_t *out_ms)
                     p++;
                 }
                 if (nd == 0) return MDP_ERR_PARSE;
-                for (int k = nd; k < 3; k++) frac_ms *= 10;
+                for (int k = nd; k < 3; k++)
+                    frac_ms *= 10;
             }
         }
         /* 24:00:00 is allowed only as the end of a day */
@@ -147,9 +149,11 @@ static int parse_scaled(const char *s, int scale, int64_t *out)
         }
     }
     if (*p) return MDP_ERR_PARSE;
-    for (int k = nd < scale ? nd : scale; k < scale; k++) frac *= 10;
+    for (int k = nd < scale ? nd : scale; k < scale; k++)
+        frac *= 10;
     int64_t mul = 1;
-    for (int k = 0; k < scale; k++) mul *= 10;
+    for (int k = 0; k < scale; k++)
+        mul *= 10;
     if (v > (INT64_MAX - frac) / mul) return MDP_ERR_RANGE;
     v = v * mul + frac;
     *out = neg ? -v : v;
@@ -203,7 +207,8 @@ int mdp_date_parse(const char *s, int64_t *out_days)
     } else {
         return MDP_ERR_PARSE;
     }
-    if (Y < 1 || M < 1 || M > 12 || D < 1 || D > days_in_month(Y, (unsigned)M)) return MDP_ERR_RANGE;
+    if (Y < 1 || M < 1 || M > 12 || D < 1 || D > days_in_month(Y, (unsigned)M))
+        return MDP_ERR_RANGE;
     *out_days = mdp_days_from_civil(Y, (unsigned)M, (unsigned)D);
     return 0;
 }

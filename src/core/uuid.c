@@ -45,11 +45,13 @@ int mdp_uuid7_next(struct mdp_uuid7_gen *g, int64_t now_ms, struct mdp_uuid *out
     uint64_t ts = (uint64_t)g->last_ms;
     uint64_t rb = g->rand64(g->rng);
     uint8_t *b = out->b;
-    for (int i = 0; i < 6; i++) b[i] = (uint8_t)(ts >> (40 - 8 * i));
+    for (int i = 0; i < 6; i++)
+        b[i] = (uint8_t)(ts >> (40 - 8 * i));
     b[6] = (uint8_t)(0x70 | (g->counter >> 8));
     b[7] = (uint8_t)(g->counter & 0xff);
     b[8] = (uint8_t)(0x80 | ((rb >> 56) & 0x3f));
-    for (int i = 9; i < 16; i++) b[i] = (uint8_t)(rb >> (8 * (15 - i)));
+    for (int i = 9; i < 16; i++)
+        b[i] = (uint8_t)(rb >> (8 * (15 - i)));
     return 0;
 }
 
@@ -123,6 +125,7 @@ int mdp_uuid_is_rfc_variant(const struct mdp_uuid *u)
 int64_t mdp_uuid7_time_ms(const struct mdp_uuid *u)
 {
     int64_t t = 0;
-    for (int i = 0; i < 6; i++) t = t << 8 | u->b[i];
+    for (int i = 0; i < 6; i++)
+        t = t << 8 | u->b[i];
     return t;
 }

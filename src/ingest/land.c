@@ -1,9 +1,10 @@
 /* The `land` stage: everything the sources dropped into the landing folder goes, byte for byte,
- * into the raw zone (content-addressed, so a re-run or a re-delivery lands nothing twice). Each file
- * is checked for structure in its own format (PostgreSQL CSV exports, NDJSON app events, Lambda SQS
- * events with SNS envelopes, Firehose objects of concatenated JSON, API responses); records that do
- * not parse go to quarantine with a reason and their location, never dropped. The connectors of
- * the ingestion work read these raw objects and apply the semantic checks (ids, enums, dedup). */
+ * into the raw zone (content-addressed, so a re-run or a re-delivery lands nothing twice). Each
+ * file is checked for structure in its own format (PostgreSQL CSV exports, NDJSON app events,
+ * Lambda SQS events with SNS envelopes, Firehose objects of concatenated JSON, API responses);
+ * records that do not parse go to quarantine with a reason and their location, never dropped. The
+ * connectors of the ingestion work read these raw objects and apply the semantic checks (ids,
+ * enums, dedup). */
 #include "mdp/pipeline.h"
 #include "mdp/hash.h"
 #include "mdp/log.h"
@@ -17,7 +18,7 @@
 enum fmt { F_CSV, F_NDJSON, F_JSON, F_SQS, F_SNS, F_JSON_CONCAT };
 
 struct kind {
-    const char *prefix;  /* in the landing folder */
+    const char *prefix; /* in the landing folder */
     const char *source;
     const char *dataset; /* NULL: the path segment after the prefix's first segment */
     enum fmt fmt;
@@ -35,8 +36,8 @@ static const struct kind KINDS[] = {
     {"meta/", "meta", NULL, F_JSON, "json"},
 };
 #define NKINDS (sizeof KINDS / sizeof *KINDS)
-static const char *const SOURCES[] = {"supabase", "events", "ses", "dynamodb", "ga4", "gbp", "meta",
-                                      "unknown"};
+static const char *const SOURCES[] = {"supabase", "events", "ses",  "dynamodb",
+                                      "ga4",      "gbp",    "meta", "unknown"};
 #define NSOURCES (sizeof SOURCES / sizeof *SOURCES)
 
 struct counts {
@@ -121,8 +122,10 @@ static int check_csv(const char *key, const char *p, size_t n, struct counts *c,
         char ch = p[i];
         if (inq) {
             if (ch == '"') {
-                if (i + 1 < n && p[i + 1] == '"') i++;
-                else inq = 0;
+                if (i + 1 < n && p[i + 1] == '"')
+                    i++;
+                else
+                    inq = 0;
             } else if (ch == '\n') {
                 line++;
             }
@@ -139,7 +142,8 @@ static int check_csv(const char *key, const char *p, size_t n, struct counts *c,
                     char loc[300], det[96];
                     snprintf(loc, sizeof loc, "%s:%zu", key, rec_line);
                     snprintf(det, sizeof det, "%d fields, the header has %d", fields, expected);
-                    rc = mdp_quarantine_add(q, "csv_column_count", loc, det, p + rec_start, i - rec_start);
+                    rc = mdp_quarantine_add(q, "csv_column_count", loc, det, p + rec_start,
+                                            i - rec_start);
                     c->quarantined++;
                 } else {
                     c->out++;
@@ -155,10 +159,12 @@ static int check_csv(const char *key, const char *p, size_t n, struct counts *c,
     if (!rc && rec_start < n) { /* a last record without its newline: the export was cut */
         char loc[300];
         snprintf(loc, sizeof loc, "%s:%zu", key, rec_line);
-        if (expected >= 0) c->in++;
+        /* also a header that never ended: it is a record read, and quarantined */
+        c->in++;
         rc = mdp_quarantine_add(q, inq ? "csv_unterminated_quote" : "csv_truncated", loc,
-                                "the last record does not end with a newline", p + rec_start,
-                                n - rec_start);
+                                expected < 0 ? "the header does not end with a newline"
+                                             : "the last record does not end with a newline",
+                                p + rec_start, n - rec_start);
         c->quarantined++;
     }
     return rc;
@@ -183,7 +189,8 @@ static int check_ndjson(const char *key, const char *p, size_t n, struct counts 
                 char loc[300];
                 snprintf(loc, sizeof loc, "%s:%zu", key, line);
                 rc = mdp_quarantine_add(q, o ? "json_not_object" : json_reason(err), loc,
-                                        o ? "a line must hold one JSON object" : json_tokener_error_desc(err),
+                                        o ? "a line must hold one JSON object"
+                                          : json_tokener_error_desc(err),
                                         p + start, len);
                 c->quarantined++;
             } else {
@@ -212,7 +219,8 @@ static const char *check_sns_body(const char *body, size_t len, const char **det
         why = "sns_body_not_object", *detail = "the body must be a JSON object";
     } else if (json_object_object_get_ex(env, "Type", &type) &&
                json_object_object_get_ex(env, "TopicArn", &topic)) {
-        if (!json_object_object_get_ex(env, "Message", &msg) || !json_object_is_type(msg, json_type_string)) {
+        if (!json_object_object_get_ex(env, "Message", &msg) ||
+            !json_object_is_type(msg, json_type_string)) {
             why = "sns_envelope_invalid", *detail = "the envelope has no Message string";
         } else if (strcmp(json_object_get_string(type), "Notification") == 0) {
             json_object *inner = parse_exact(json_object_get_string(msg),
@@ -247,7 +255,8 @@ static int check_sqs(const char *key, const char *p, size_t n, struct counts *c,
         json_object *r = json_object_array_get_idx(recs, i), *body;
         c->in++;
         snprintf(loc, sizeof loc, "%s#Records[%zu]", key, i);
-        if (!json_object_object_get_ex(r, "body", &body) || !json_object_is_type(body, json_type_string)) {
+        if (!json_object_object_get_ex(r, "body", &body) ||
+            !json_object_is_type(body, json_type_string)) {
             const char *t = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
             rc = mdp_quarantine_add(q, "sqs_record_invalid", loc, "no body string", t, strlen(t));
             c->quarantined++;
@@ -278,7 +287,8 @@ static int check_json(const char *key, const char *p, size_t n, enum fmt f, stru
     } else {
         enum json_tokener_error err;
         json_object *o = parse_exact(p, n, &err);
-        if (!o) why = json_reason(err), detail = json_tokener_error_desc(err);
+        if (!o)
+            why = json_reason(err), detail = json_tokener_error_desc(err);
         else if (!json_object_is_type(o, json_type_object))
             why = "json_not_object", detail = "an API response is a JSON object";
         json_object_put(o);
@@ -322,7 +332,8 @@ static int check_concat(const char *key, const char *p, size_t n, struct counts 
     const char *lead = NULL;
     int rc = 0, idx = 0;
     while (!rc) {
-        while (pos < n && strchr(" \t\r\n", p[pos])) pos++;
+        while (pos < n && strchr(" \t\r\n", p[pos]))
+            pos++;
         if (pos >= n) break;
         c->in++;
         json_tokener *tok = json_tokener_new_ex(64);
@@ -340,7 +351,8 @@ static int check_concat(const char *key, const char *p, size_t n, struct counts 
             char loc[320];
             snprintf(loc, sizeof loc, "%s#record[%d]@%zu", key, idx, pos);
             rc = mdp_quarantine_add(q, o ? "json_not_object" : json_reason(err), loc,
-                                    o ? "a Firehose record is a JSON object" : json_tokener_error_desc(err),
+                                    o ? "a Firehose record is a JSON object"
+                                      : json_tokener_error_desc(err),
                                     p + pos, next - pos);
             c->quarantined++;
             pos = next;
@@ -358,16 +370,21 @@ static const struct kind *kind_of(const char *key)
     return NULL;
 }
 
-static int run_check(const struct kind *k, const char *key, const char *p, size_t n, struct counts *c,
-                     struct mdp_quarantine *q)
+static int run_check(const struct kind *k, const char *key, const char *p, size_t n,
+                     struct counts *c, struct mdp_quarantine *q)
 {
     switch (k->fmt) {
-    case F_CSV: return check_csv(key, p, n, c, q);
-    case F_NDJSON: return check_ndjson(key, p, n, c, q);
-    case F_SQS: return check_sqs(key, p, n, c, q);
-    case F_JSON_CONCAT: return check_concat(key, p, n, c, q);
+    case F_CSV:
+        return check_csv(key, p, n, c, q);
+    case F_NDJSON:
+        return check_ndjson(key, p, n, c, q);
+    case F_SQS:
+        return check_sqs(key, p, n, c, q);
+    case F_JSON_CONCAT:
+        return check_concat(key, p, n, c, q);
     case F_JSON:
-    case F_SNS: return check_json(key, p, n, k->fmt, c, q);
+    case F_SNS:
+        return check_json(key, p, n, k->fmt, c, q);
     }
     return MDP_ERR_INVALID;
 }

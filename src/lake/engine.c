@@ -105,7 +105,8 @@ struct mdp_engine {
 int mdp_sql_quote(struct mdp_buf *out, const char *s)
 {
     int rc = mdp_buf_putc(out, '\'');
-    for (; !rc && *s; s++) rc = *s == '\'' ? mdp_buf_puts(out, "''") : mdp_buf_putc(out, *s);
+    for (; !rc && *s; s++)
+        rc = *s == '\'' ? mdp_buf_puts(out, "''") : mdp_buf_putc(out, *s);
     return rc ? rc : mdp_buf_putc(out, '\'');
 }
 
@@ -136,7 +137,8 @@ int mdp_engine_open(const struct mdp_engine_opts *opts, struct mdp_engine **out,
         mdp_buf_puts(&sql, ";");
     }
     /* the lake is the only storage we use: no extension auto-install from the network */
-    mdp_buf_puts(&sql, "SET autoinstall_known_extensions = false; SET autoload_known_extensions = true;");
+    mdp_buf_puts(&sql,
+                 "SET autoinstall_known_extensions = false; SET autoload_known_extensions = true;");
     rc = mdp_engine_exec(e, sql.data, d);
     mdp_buf_cleanup(&sql);
     if (rc) {
@@ -203,7 +205,8 @@ int mdp_engine_query(struct mdp_engine *e, const char *sql, const struct mdp_row
         rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (idx_t c = 0; c < ncols; c++) names[c] = api.duckdb_column_name(&res, c);
+    for (idx_t c = 0; c < ncols; c++)
+        names[c] = api.duckdb_column_name(&res, c);
     if (cb->header && (rc = cb->header(cb->ud, (int)ncols, names))) goto out;
     for (;;) {
         duckdb_data_chunk chunk = api.duckdb_fetch_chunk(res);
@@ -242,7 +245,8 @@ int mdp_engine_query(struct mdp_engine *e, const char *sql, const struct mdp_row
         if (!rc && err) rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%s", err);
     }
 out:
-    for (idx_t c = 0; vals && c < ncols; c++) free(vals[c]);
+    for (idx_t c = 0; vals && c < ncols; c++)
+        free(vals[c]);
     free(vals);
     free(names);
     if (have_res) api.duckdb_destroy_result(&res);
@@ -264,7 +268,8 @@ static int scalar_row(void *ud, int ncols, const char *const *v)
     return v[0] ? mdp_buf_puts(s->out, v[0]) : 0;
 }
 
-int mdp_engine_scalar(struct mdp_engine *e, const char *sql, struct mdp_buf *out, struct mdp_diag *d)
+int mdp_engine_scalar(struct mdp_engine *e, const char *sql, struct mdp_buf *out,
+                      struct mdp_diag *d)
 {
     mdp_buf_reset(out);
     struct scalar_ud s = {out, 0};
@@ -298,7 +303,8 @@ int mdp_appender_open(struct mdp_engine *e, const char *table, struct mdp_append
 
 int mdp_append_str(struct mdp_appender *a, const char *v)
 {
-    return v ? APPEND(api.duckdb_append_varchar(a->app, v)) : APPEND(api.duckdb_append_null(a->app));
+    return v ? APPEND(api.duckdb_append_varchar(a->app, v))
+             : APPEND(api.duckdb_append_null(a->app));
 }
 
 int mdp_append_i64(struct mdp_appender *a, int64_t v)
@@ -417,8 +423,11 @@ int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const ch
     mdp_buf_printf(&copy, "COPY (%s\n) TO ", sql);
     if (partition_by && *partition_by) {
         mdp_sql_quote(&copy, dir.data);
-        mdp_buf_printf(&copy, " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (%s), OVERWRITE_OR_IGNORE true, "
-                              "FILENAME_PATTERN 'part_{i}')", partition_by);
+        mdp_buf_printf(
+            &copy,
+            " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (%s), OVERWRITE_OR_IGNORE true, "
+            "FILENAME_PATTERN 'part_{i}')",
+            partition_by);
     } else {
         mdp_buf_puts(&dir, "/part_0.parquet");
         mdp_sql_quote(&copy, dir.data);
@@ -428,11 +437,13 @@ int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const ch
     mdp_buf_puts(&prefix, "/");
     if ((rc = mdp_store_list(lake->store, prefix.data, collect_file, &f, d))) goto out;
     int64_t rows = 0;
-    for (size_t i = 0; i < f.n; i++) rows += f.v[i].rows > 0 ? f.v[i].rows : 0;
+    for (size_t i = 0; i < f.n; i++)
+        rows += f.v[i].rows > 0 ? f.v[i].rows : 0;
     rc = mdp_lake_publish(lake, table, f.v, f.n, run_id, NULL, d);
     if (!rc && out_rows) *out_rows = rows;
 out:
-    for (size_t i = 0; i < f.n; i++) free(f.v[i].key);
+    for (size_t i = 0; i < f.n; i++)
+        free(f.v[i].key);
     free(f.v);
     mdp_buf_cleanup(&prefix);
     mdp_buf_cleanup(&dir);

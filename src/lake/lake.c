@@ -74,8 +74,8 @@ int mdp_lake_raw_put(struct mdp_lake *lake, const char *source, const char *data
         return mdp_diag_set(d, rc, "raw put: day out of range");
     struct mdp_buf key;
     mdp_buf_init(&key);
-    rc = mdp_buf_printf(&key, "raw/%s/%s/dt=%s/%.32s%s%s", source, dataset, date, hex, ext ? "." : "",
-                        ext ? ext : "");
+    rc = mdp_buf_printf(&key, "raw/%s/%s/dt=%s/%.32s%s%s", source, dataset, date, hex,
+                        ext ? "." : "", ext ? ext : "");
     if (!rc) {
         rc = mdp_store_put(lake->store, key.data, data, len, MDP_PUT_IF_ABSENT, d);
         if (out_existed) *out_existed = rc == MDP_ERR_EXISTS;

@@ -21,7 +21,8 @@ static int table_ok(const char *t)
 void mdp_manifest_cleanup(struct mdp_manifest *m)
 {
     if (!m) return;
-    for (size_t i = 0; i < m->nfiles; i++) free(m->files[i].key);
+    for (size_t i = 0; i < m->nfiles; i++)
+        free(m->files[i].key);
     free(m->files);
     free(m->table);
     free(m->run_id);
@@ -46,7 +47,8 @@ static int parse_manifest(const char *text, size_t len, struct mdp_manifest *m, 
     }
     if (json_object_object_get_ex(root, "table", &v)) m->table = strdup(json_object_get_string(v));
     if (json_object_object_get_ex(root, "version", &v)) m->version = json_object_get_int64(v);
-    if (json_object_object_get_ex(root, "run_id", &v)) m->run_id = strdup(json_object_get_string(v));
+    if (json_object_object_get_ex(root, "run_id", &v))
+        m->run_id = strdup(json_object_get_string(v));
     if (json_object_object_get_ex(root, "published_ms", &v))
         m->published_ms = json_object_get_int64(v);
     size_t n = json_object_array_length(files);
@@ -134,18 +136,21 @@ static int max_cb(const char *key, int64_t size, void *ud)
     return 0;
 }
 
-int mdp_lake_publish(struct mdp_lake *lake, const char *table, const struct mdp_manifest_file *files,
-                     size_t nfiles, const char *run_id, int64_t *out_version, struct mdp_diag *d)
+int mdp_lake_publish(struct mdp_lake *lake, const char *table,
+                     const struct mdp_manifest_file *files, size_t nfiles, const char *run_id,
+                     int64_t *out_version, struct mdp_diag *d)
 {
     if (!table_ok(table))
-        return mdp_diag_set(d, MDP_ERR_INVALID, "publish: '%s' is not a curated/ or ml/ table", table);
+        return mdp_diag_set(d, MDP_ERR_INVALID, "publish: '%s' is not a curated/ or ml/ table",
+                            table);
     for (size_t i = 0; i < nfiles; i++) {
         int64_t size;
         int rc = mdp_store_head(lake->store, files[i].key, &size, d);
-        if (rc) return mdp_diag_set(d, rc, "publish %s: data file %s is missing", table, files[i].key);
+        if (rc)
+            return mdp_diag_set(d, rc, "publish %s: data file %s is missing", table, files[i].key);
         if (files[i].bytes >= 0 && size != files[i].bytes)
-            return mdp_diag_set(d, MDP_ERR_IO, "publish %s: %s has %lld bytes, expected %lld", table,
-                                files[i].key, (long long)size, (long long)files[i].bytes);
+            return mdp_diag_set(d, MDP_ERR_IO, "publish %s: %s has %lld bytes, expected %lld",
+                                table, files[i].key, (long long)size, (long long)files[i].bytes);
     }
     struct mdp_buf prefix, key, body;
     mdp_buf_init(&prefix);

@@ -6,12 +6,14 @@
 #include <string.h>
 
 static const struct mdp_stage LAND = {
-    "land", "move what the sources delivered (landing folder) into the immutable raw zone, "
-            "quarantining records that do not parse",
+    "land",
+    "move what the sources delivered (landing folder) into the immutable raw zone, "
+    "quarantining records that do not parse",
     mdp_stage_land};
 static const struct mdp_stage INVENTORY = {
-    "inventory", "rebuild _meta/tables/raw_inventory (Parquet): every raw object with its source, "
-                 "dataset, day and size",
+    "inventory",
+    "rebuild _meta/tables/raw_inventory (Parquet): every raw object with its source, "
+    "dataset, day and size",
     mdp_stage_inventory};
 
 static const struct mdp_stage *const STAGES[] = {&LAND, &INVENTORY, NULL};
@@ -40,8 +42,8 @@ int mdp_pipeline_run(struct mdp_stage_ctx *ctx, struct mdp_diag *d)
         const struct mdp_stage *st = mdp_stage_find(cfg->pipeline_stages[i]);
         struct mdp_run run;
         mdp_run_begin(&run, st->name);
-        mdp_log(MDP_LOG_INFO, "stage started", LOG_STR("stage", st->name), LOG_STR("run_id", run.run_id),
-                MDP_LF_END);
+        mdp_log(MDP_LOG_INFO, "stage started", LOG_STR("stage", st->name),
+                LOG_STR("run_id", run.run_id), MDP_LF_END);
         struct mdp_diag sd = {0};
         int rc = st->run(ctx, &run, &sd);
         if (rc) snprintf(run.message, sizeof run.message, "%s", sd.msg);
@@ -53,7 +55,8 @@ int mdp_pipeline_run(struct mdp_stage_ctx *ctx, struct mdp_diag *d)
                 LOG_INT("quarantined", run.quarantined), LOG_INT("ms", run.end_ms - run.start_ms),
                 MDP_LF_END);
         if (rc) return mdp_diag_set(d, MDP_ERR_STAGE, "stage %s failed: %s", st->name, sd.msg);
-        if (lrc) return mdp_diag_set(d, lrc, "stage %s: cannot write the run log: %s", st->name, ld.msg);
+        if (lrc)
+            return mdp_diag_set(d, lrc, "stage %s: cannot write the run log: %s", st->name, ld.msg);
     }
     return 0;
 }

@@ -18,47 +18,50 @@ static const char *const HELP_LEVELS[3] = {"minimal", "standard", "detailed"};
 static const double PERSONA_W[4] = {0.40, 0.25, 0.20, 0.15};
 
 /* onboarding steps of matbakh.app, in order (12 steps: "high" engagement needs 10) */
-static const char *const STEPS[] = {"welcome",       "business_info",    "persona_quiz",
-                                    "comm_prefs",    "connect_gbp",      "connect_facebook",
-                                    "connect_instagram", "first_vc",     "review_report",
-                                    "set_goals",     "invite_team",      "onboarding_done"};
+static const char *const STEPS[] = {"welcome",           "business_info", "persona_quiz",
+                                    "comm_prefs",        "connect_gbp",   "connect_facebook",
+                                    "connect_instagram", "first_vc",      "review_report",
+                                    "set_goals",         "invite_team",   "onboarding_done"};
 #define NSTEPS (sizeof STEPS / sizeof *STEPS)
 
-static const char *const FIRST[] = {"Anna", "Ben", "Clara", "David", "Elif", "Felix", "Greta",
-                                    "Hakan", "Ines", "Jonas", "Katrin", "Lukas", "Mia", "Noah",
-                                    "Olga", "Paul", "Rosa", "Sarah", "Tim", "Walter", "Yusuf",
-                                    "Zoë", "Jörg", "Ayşe"};
-static const char *const LAST[] = {"Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer",
-                                   "Wagner", "Becker", "Schulz", "Hoffmann", "Koch", "Richter",
-                                   "Yılmaz", "Kaya", "Rossi", "Nguyen", "Klein", "Wolf",
-                                   "Neumann", "Schwarz", "Braun", "Zimmermann"};
-static const char *const BIZ_PREFIX[] = {"Trattoria", "Café", "Bistro", "Restaurant", "Bäckerei",
-                                         "Brasserie", "Imbiss", "Weinbar", "Ramen-Bar", "Kantine"};
-static const char *const BIZ_NAME[] = {"Roma", "am Markt", "Lindenhof", "Sonnenschein",
-                                       "Zur Post", "Anatolia", "Saigon", "Goldener Hirsch",
-                                       "Elbblick", "Kiez", "Nord", "Stern", "Kranich", "Oase"};
-const char *const MDP__CATEGORIES[] = {"gcid:restaurant", "gcid:italian_restaurant", "gcid:cafe",
-                                       "gcid:bakery", "gcid:bar", "gcid:german_restaurant",
-                                       "gcid:pizza_restaurant", "gcid:sushi_restaurant",
-                                       "gcid:turkish_restaurant", "gcid:vegan_restaurant"};
+static const char *const FIRST[] = {"Anna",  "Ben",    "Clara", "David", "Elif",   "Felix",
+                                    "Greta", "Hakan",  "Ines",  "Jonas", "Katrin", "Lukas",
+                                    "Mia",   "Noah",   "Olga",  "Paul",  "Rosa",   "Sarah",
+                                    "Tim",   "Walter", "Yusuf", "Zoë",   "Jörg",   "Ayşe"};
+static const char *const LAST[] = {
+    "Müller", "Schmidt",  "Schneider", "Fischer", "Weber",  "Meyer",     "Wagner", "Becker",
+    "Schulz", "Hoffmann", "Koch",      "Richter", "Yılmaz", "Kaya",      "Rossi",  "Nguyen",
+    "Klein",  "Wolf",     "Neumann",   "Schwarz", "Braun",  "Zimmermann"};
+static const char *const BIZ_PREFIX[] = {"Trattoria", "Café",   "Bistro",  "Restaurant", "Bäckerei",
+                                         "Brasserie", "Imbiss", "Weinbar", "Ramen-Bar",  "Kantine"};
+static const char *const BIZ_NAME[] = {"Roma",     "am Markt", "Lindenhof", "Sonnenschein",
+                                       "Zur Post", "Anatolia", "Saigon",    "Goldener Hirsch",
+                                       "Elbblick", "Kiez",     "Nord",      "Stern",
+                                       "Kranich",  "Oase"};
+const char *const MDP__CATEGORIES[] = {"gcid:restaurant",
+                                       "gcid:italian_restaurant",
+                                       "gcid:cafe",
+                                       "gcid:bakery",
+                                       "gcid:bar",
+                                       "gcid:german_restaurant",
+                                       "gcid:pizza_restaurant",
+                                       "gcid:sushi_restaurant",
+                                       "gcid:turkish_restaurant",
+                                       "gcid:vegan_restaurant"};
 static const char *const PRICES[] = {"€", "€€", "€€€", "€€€€"};
 struct city {
     const char *name, *plz;
     double lat, lng;
 };
-const struct city MDP__CITIES[] = {{"Berlin", "10", 52.5200, 13.4050},
-                                   {"Hamburg", "20", 53.5511, 9.9937},
-                                   {"München", "80", 48.1351, 11.5820},
-                                   {"Köln", "50", 50.9375, 6.9603},
-                                   {"Frankfurt am Main", "60", 50.1109, 8.6821},
-                                   {"Stuttgart", "70", 48.7758, 9.1829},
-                                   {"Düsseldorf", "40", 51.2277, 6.7735},
-                                   {"Leipzig", "04", 51.3397, 12.3731},
-                                   {"Dresden", "01", 51.0504, 13.7373},
-                                   {"Nürnberg", "90", 49.4521, 11.0767}};
-static const char *const STREETS[] = {"Hauptstraße", "Bahnhofstraße", "Schillerstraße",
-                                      "Gartenweg", "Marktplatz", "Lindenallee", "Kastanienallee",
-                                      "Friedrichstraße", "Bergmannstraße", "Am Hafen"};
+const struct city MDP__CITIES[] = {
+    {"Berlin", "10", 52.5200, 13.4050},           {"Hamburg", "20", 53.5511, 9.9937},
+    {"München", "80", 48.1351, 11.5820},          {"Köln", "50", 50.9375, 6.9603},
+    {"Frankfurt am Main", "60", 50.1109, 8.6821}, {"Stuttgart", "70", 48.7758, 9.1829},
+    {"Düsseldorf", "40", 51.2277, 6.7735},        {"Leipzig", "04", 51.3397, 12.3731},
+    {"Dresden", "01", 51.0504, 13.7373},          {"Nürnberg", "90", 49.4521, 11.0767}};
+static const char *const STREETS[] = {
+    "Hauptstraße", "Bahnhofstraße",  "Schillerstraße",  "Gartenweg",      "Marktplatz",
+    "Lindenallee", "Kastanienallee", "Friedrichstraße", "Bergmannstraße", "Am Hafen"};
 #define COUNT(a) (sizeof(a) / sizeof *(a))
 
 /* ---- PRNG: xoshiro256** seeded by splitmix64 ---- */
@@ -152,7 +155,8 @@ void mdp__queue_sort(struct mdp__queue *q)
 
 void mdp__queue_free(struct mdp__queue *q)
 {
-    for (size_t i = 0; i < q->n; i++) free(q->v[i].text);
+    for (size_t i = 0; i < q->n; i++)
+        free(q->v[i].text);
     free(q->v);
     q->v = NULL;
     q->n = q->cap = 0;
@@ -187,8 +191,10 @@ void mdp__uuid4(struct mdp__seed *s, char out[37])
 {
     struct mdp_uuid u;
     uint64_t a = mdp__rng_next(&s->r), b = mdp__rng_next(&s->r);
-    for (int i = 0; i < 8; i++) u.b[i] = (uint8_t)(a >> (56 - 8 * i));
-    for (int i = 0; i < 8; i++) u.b[8 + i] = (uint8_t)(b >> (56 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        u.b[i] = (uint8_t)(a >> (56 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        u.b[8 + i] = (uint8_t)(b >> (56 - 8 * i));
     u.b[6] = (uint8_t)(0x40 | (u.b[6] & 0x0f));
     u.b[8] = (uint8_t)(0x80 | (u.b[8] & 0x3f));
     mdp_uuid_format(&u, out);
@@ -208,8 +214,9 @@ void mdp__iso(int64_t ms, char out[32])
 
 char *mdp__json_text(json_object *o, int pretty)
 {
-    int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
-                (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN);
+    int flags =
+        JSON_C_TO_STRING_NOSLASHESCAPE |
+        (pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN);
     const char *t = json_object_to_json_string_ext(o, flags);
     char *copy = t ? strdup(t) : NULL;
     json_object_put(o);
@@ -227,7 +234,8 @@ json_object *mdp__jdouble(double v, int decimals)
     snprintf(buf, sizeof buf, "%.*f", decimals, v);
     /* trim trailing zeros as JSON producers do, keeping at least one digit after the point */
     char *e = buf + strlen(buf) - 1;
-    while (e > buf && *e == '0' && e[-1] != '.') *e-- = '\0';
+    while (e > buf && *e == '0' && e[-1] != '.')
+        *e-- = '\0';
     return json_object_new_double_s(v, buf);
 }
 
@@ -246,7 +254,8 @@ static void pg_ts(int64_t ms, char out[40])
     iso[10] = ' ';
     iso[23] = '\0'; /* drop Z */
     size_t n = strlen(iso);
-    while (iso[n - 1] == '0') iso[--n] = '\0';
+    while (iso[n - 1] == '0')
+        iso[--n] = '\0';
     if (iso[n - 1] == '.') iso[--n] = '\0';
     snprintf(out, 40, "%s+00", iso);
 }
@@ -274,7 +283,8 @@ static int csv_row(struct mdp__seed *s, int table, int64_t ts, int n, const char
     if (day < 0) return 0;
     struct mdp_buf b;
     mdp_buf_init(&b);
-    for (int i = 0; i < n; i++) csv_field(&b, vals[i], i == 0);
+    for (int i = 0; i < n; i++)
+        csv_field(&b, vals[i], i == 0);
     mdp_buf_putc(&b, '\n');
     s->st->csv_rows++;
     return mdp__queue_push(s, &s->csv[table][day], ts, mdp_buf_steal(&b));
@@ -292,9 +302,9 @@ static const char *const CSV_HEADERS[T_NTABLES] = {
     "check_id,user_id,account_id,location_id,overall_score,gbp_score,social_score,web_score,"
     "competitor_count,processing_time_seconds,created_at,updated_at",
     "event_id,user_id,provider,success,error_code,created_at"};
-static const char *const CSV_TABLES[T_NTABLES] = {"accounts", "user_profiles", "communication_prefs",
-                                                  "onboarding_progress", "locations",
-                                                  "visibility_checks", "oauth_logins"};
+static const char *const CSV_TABLES[T_NTABLES] = {
+    "accounts",  "user_profiles",     "communication_prefs", "onboarding_progress",
+    "locations", "visibility_checks", "oauth_logins"};
 
 /* ---- the app's events (spec 2 Event-Payload standard, with event_id) ---- */
 
@@ -324,7 +334,8 @@ static int emit_event(struct mdp__seed *s, struct mdp__user *u, int64_t ts, cons
     json_object_object_add(o, "account_id", mdp__jstr(aid));
     json_object_object_add(o, "location_id", mdp__jstr(lid));
     json_object *ext = json_object_new_object();
-    if (a->gbp && loc->on_maps) json_object_object_add(ext, "gbp_place_id", mdp__jstr(loc->place_id));
+    if (a->gbp && loc->on_maps)
+        json_object_object_add(ext, "gbp_place_id", mdp__jstr(loc->place_id));
     json_object_object_add(ext, "ga4_client_id", mdp__jstr(u->ga4_client_id));
     if (u->fb) json_object_object_add(ext, "fb_page_id", mdp__jstr(u->fb_page_id));
     if (u->ig) json_object_object_add(ext, "ig_business_id", mdp__jstr(u->ig_id));
@@ -350,7 +361,8 @@ static int emit_event(struct mdp__seed *s, struct mdp__user *u, int64_t ts, cons
         s->st->bad_duplicate++;
         s->st->events++;
         char *dup = strdup(s->events[day].v[s->events[day].n - 1].text);
-        rc = mdp__queue_push(s, &s->events[day], ts + 1 + (int64_t)mdp__rng_below(&s->r, 5000), dup);
+        rc =
+            mdp__queue_push(s, &s->events[day], ts + 1 + (int64_t)mdp__rng_below(&s->r, 5000), dup);
     }
     return rc;
 }
@@ -393,8 +405,8 @@ static int new_account(struct mdp__seed *s, int64_t t, int persona)
     mdp_uuid_format(&a->id, id);
     char created[40];
     pg_ts(t, created);
-    const char *row[] = {id, a->name, MDP__CATEGORIES[a->category], PRICES[a->price], "t", created,
-                         created};
+    const char *row[] = {id,      a->name, MDP__CATEGORIES[a->category], PRICES[a->price], "t",
+                         created, created};
     int rc = csv_row(s, T_ACCOUNTS, t, 7, row);
     for (int i = 0; i < a->nloc && !rc; i++) {
         struct mdp__location *l = &s->loc[s->nloc++];
@@ -403,16 +415,19 @@ static int new_account(struct mdp__seed *s, int64_t t, int persona)
         l->account = (int)s->nacc;
         l->city = (int)mdp__rng_below(&s->r, COUNT(MDP__CITIES));
         const struct city *c = &MDP__CITIES[l->city];
-        snprintf(l->street, sizeof l->street, "%s %d", STREETS[mdp__rng_below(&s->r, COUNT(STREETS))],
+        snprintf(l->street, sizeof l->street, "%s %d",
+                 STREETS[mdp__rng_below(&s->r, COUNT(STREETS))],
                  1 + (int)mdp__rng_below(&s->r, 180));
         snprintf(l->postal, sizeof l->postal, "%s%03d", c->plz, (int)mdp__rng_below(&s->r, 1000));
         l->lat = c->lat + (mdp__rng_unit(&s->r) - 0.5) * 0.12;
         l->lng = c->lng + (mdp__rng_unit(&s->r) - 0.5) * 0.18;
         l->on_maps = a->gbp && mdp__rng_chance(&s->r, 0.9);
         if (l->on_maps) {
-            static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            static const char b64[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
             strcpy(l->place_id, "ChIJ");
-            for (int k = 4; k < 27; k++) l->place_id[k] = b64[mdp__rng_below(&s->r, 64)];
+            for (int k = 4; k < 27; k++)
+                l->place_id[k] = b64[mdp__rng_below(&s->r, 64)];
             l->place_id[27] = '\0';
         }
         mdp__digits(s, l->gbp_id, 19);
@@ -425,7 +440,7 @@ static int new_account(struct mdp__seed *s, int64_t t, int persona)
         pg_ts(t + i, lcreated);
         char addr[128];
         snprintf(addr, sizeof addr, "%s, %s %s", l->street, l->postal, c->name);
-        const char *lrow[] = {lid,  id,  addr, c->name, "DE", l->on_maps ? l->place_id : NULL,
+        const char *lrow[] = {lid, id,  addr,     c->name, "DE", l->on_maps ? l->place_id : NULL,
                               lat, lng, lcreated, lcreated};
         rc = csv_row(s, T_LOCATIONS, t + i, 10, lrow);
         s->st->locations++;
@@ -454,8 +469,9 @@ static int profile_row(struct mdp__seed *s, struct mdp__user *u, int64_t t, int 
         persona = "unknown-uwe";
         s->st->bad_unknown_enum++;
     }
-    const char *row[] = {uid,    aid,  u->email, u->name, persona, prefs, settings, "t", signup,
-                         u->last_login_ms > 0 ? last : NULL, signup, now};
+    const char *row[] = {uid,    aid,      u->email, u->name, persona,
+                         prefs,  settings, "t",      signup,  u->last_login_ms > 0 ? last : NULL,
+                         signup, now};
     return csv_row(s, T_USER_PROFILES, t, 12, row);
 }
 
@@ -493,7 +509,8 @@ static int login(struct mdp__seed *s, struct mdp__user *u, int64_t t)
 static int visibility_check(struct mdp__seed *s, struct mdp__user *u, int64_t t, int nth)
 {
     const struct mdp__account *a = &s->acc[u->account];
-    const struct mdp__location *l = &s->loc[a->first_loc + (int)mdp__rng_below(&s->r, (uint64_t)a->nloc)];
+    const struct mdp__location *l =
+        &s->loc[a->first_loc + (int)mdp__rng_below(&s->r, (uint64_t)a->nloc)];
     int gbp = a->gbp ? 55 + (int)mdp__rng_below(&s->r, 35) : 10 + (int)mdp__rng_below(&s->r, 30);
     int social = u->fb ? 40 + (int)mdp__rng_below(&s->r, 45) : 5 + (int)mdp__rng_below(&s->r, 35);
     int web = 20 + (int)mdp__rng_below(&s->r, 70);
@@ -503,7 +520,8 @@ static int visibility_check(struct mdp__seed *s, struct mdp__user *u, int64_t t,
     int secs = 8 + (int)mdp__rng_lognormal(&s->r, 25, 0.5);
     struct mdp_uuid id;
     mdp__uuid7_at(s, t, &id);
-    char cid[37], uid[37], aid[37], lid[37], ts[40], done[40], so[16], sg[16], ss[16], sw[16], sc[16], sp[16];
+    char cid[37], uid[37], aid[37], lid[37], ts[40], done[40], so[16], sg[16], ss[16], sw[16],
+        sc[16], sp[16];
     mdp_uuid_format(&id, cid);
     mdp_uuid_format(&u->id, uid);
     mdp_uuid_format(&a->id, aid);
@@ -542,7 +560,7 @@ static int onboarding(struct mdp__seed *s, struct mdp__user *u, int64_t t)
         int optional = i == 5 || i == 6 || i == 10;
         const char *status;
         int64_t dur = (int64_t)mdp__rng_lognormal(&s->r, 70, 0.9);
-        if (optional && (strcmp(step, "connect_facebook") == 0 ? !u->fb
+        if (optional && (strcmp(step, "connect_facebook") == 0    ? !u->fb
                          : strcmp(step, "connect_instagram") == 0 ? !u->ig
                                                                   : mdp__rng_chance(&s->r, 0.6)))
             status = "skipped", dur = 2 + (int64_t)mdp__rng_below(&s->r, 10);
@@ -558,11 +576,12 @@ static int onboarding(struct mdp__seed *s, struct mdp__user *u, int64_t t)
         pg_ts(t + dur * 1000, end_ts);
         snprintf(ds, sizeof ds, "%lld", (long long)dur);
         int finished = strcmp(status, "abandoned") != 0;
-        const char *row[] = {id, uid, aid, step, status, st_ts, finished ? end_ts : NULL,
-                             finished ? ds : NULL, end_ts};
+        const char *row[] = {
+            id,    uid, aid, step, status, st_ts, finished ? end_ts : NULL, finished ? ds : NULL,
+            end_ts};
         rc = csv_row(s, T_ONBOARDING, t + dur * 1000, 9, row);
         if (!rc) rc = emit_event(s, u, t, "step_started", props_step(step, -1), NULL);
-        const char *ev = strcmp(status, "completed") == 0   ? "step_completed"
+        const char *ev = strcmp(status, "completed") == 0 ? "step_completed"
                          : strcmp(status, "skipped") == 0 ? "step_skipped"
                                                           : "step_abandoned";
         if (!rc) rc = emit_event(s, u, t + dur * 1000, ev, props_step(step, dur), NULL);
@@ -648,10 +667,11 @@ static int simulate_user(struct mdp__seed *s, struct mdp__user *u)
         rc = login(s, u, lt);
         int views = 1 + (int)mdp__rng_below(&s->r, 8);
         for (int k = 0; k < views && !rc; k++) {
-            static const char *pages[] = {"/dashboard", "/visibility", "/reviews", "/settings",
-                                          "/reports/weekly", "/profile"};
+            static const char *pages[] = {"/dashboard", "/visibility",     "/reviews",
+                                          "/settings",  "/reports/weekly", "/profile"};
             p = json_object_new_object();
-            json_object_object_add(p, "path", mdp__jstr(pages[mdp__rng_below(&s->r, COUNT(pages))]));
+            json_object_object_add(p, "path",
+                                   mdp__jstr(pages[mdp__rng_below(&s->r, COUNT(pages))]));
             rc = emit_event(s, u, lt + 20000 * (k + 1), "page_view", p, NULL);
             s->ga4[day][GA4_PAGE_VIEW][0]++;
             s->ga4[day][GA4_SCROLL][0] += mdp__rng_chance(&s->r, 0.6);
@@ -676,7 +696,8 @@ int mdp__seed_world(struct mdp__seed *s)
         memset(u, 0, sizeof *u);
         /* more signups early in the window (a launch), spread over the day */
         double f = pow(mdp__rng_unit(&s->r), 1.3);
-        int64_t day_start = s->start_ms + ((int64_t)(f * (double)window) / MDP_MS_PER_DAY) * MDP_MS_PER_DAY;
+        int64_t day_start =
+            s->start_ms + ((int64_t)(f * (double)window) / MDP_MS_PER_DAY) * MDP_MS_PER_DAY;
         u->signup_ms = business_hours(s, day_start);
         u->persona = pick_weighted(s, PERSONA_W, 4);
         u->tone = (int)mdp__rng_below(&s->r, 3);
@@ -690,7 +711,8 @@ int mdp__seed_world(struct mdp__seed *s)
                                         "mail.example.com"};
         /* the address as typed: some with capitals, ASCII local part */
         char local[64];
-        snprintf(local, sizeof local, "%c%s.user%ld", fn[0], mdp__rng_chance(&s->r, 0.2) ? "X" : "x", i);
+        snprintf(local, sizeof local, "%c%s.user%ld", fn[0],
+                 mdp__rng_chance(&s->r, 0.2) ? "X" : "x", i);
         snprintf(u->email, sizeof u->email, "%s@%s", local, domains[mdp__rng_below(&s->r, 4)]);
         if (!mdp__rng_chance(&s->r, 0.3))
             for (char *c = u->email; *c; c++)
@@ -737,7 +759,8 @@ static int write_csv(struct mdp__seed *s)
             mdp_buf_init(&b);
             mdp_buf_init(&key);
             mdp_buf_printf(&b, "%s\n", CSV_HEADERS[t]);
-            for (size_t i = 0; i < q->n; i++) mdp_buf_puts(&b, q->v[i].text);
+            for (size_t i = 0; i < q->n; i++)
+                mdp_buf_puts(&b, q->v[i].text);
             /* an export cut off mid-row (an interrupted transfer) */
             if (t == T_ONBOARDING && mdp__bad(s) && b.len > 40) {
                 b.len -= 1 + mdp__rng_below(&s->r, 30);
@@ -782,7 +805,8 @@ int mdp_seed_generate(const struct mdp_seed_opts *o, struct mdp_store *out,
 {
     memset(stats, 0, sizeof *stats);
     if (o->users < 1 || o->days < 1 || o->bad_rate < 0 || o->bad_rate > 0.5)
-        return mdp_diag_set(d, MDP_ERR_INVALID, "seed: users and days must be >= 1, bad rate in [0, 0.5]");
+        return mdp_diag_set(d, MDP_ERR_INVALID,
+                            "seed: users and days must be >= 1, bad rate in [0, 0.5]");
     struct mdp__seed s;
     memset(&s, 0, sizeof s);
     s.o = o;
@@ -824,7 +848,8 @@ out:
         for (int t = 0; t < T_NTABLES; t++)
             if (s.csv[t]) mdp__queue_free(&s.csv[t][day]);
     }
-    for (int t = 0; t < T_NTABLES; t++) free(s.csv[t]);
+    for (int t = 0; t < T_NTABLES; t++)
+        free(s.csv[t]);
     mdp__queue_free(&s.ddb);
     free(s.users);
     free(s.acc);

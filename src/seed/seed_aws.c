@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REGION "eu-central-1"
-#define ACCOUNT "123456789012"
+#define REGION      "eu-central-1"
+#define ACCOUNT     "123456789012"
 #define SOURCE_ADDR "no-reply@mail.example.com"
-#define FROM_HDR "matbakh.app <no-reply@mail.example.com>"
+#define FROM_HDR    "matbakh.app <no-reply@mail.example.com>"
 
 static const char *const UA_MOBILE =
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
@@ -61,8 +61,9 @@ static json_object *mail_obj(struct mdp__seed *s, const struct mail_info *m, int
     json_object_object_add(o, "timestamp", mdp__jstr(ts));
     json_object_object_add(o, "source", mdp__jstr(SOURCE_ADDR));
     if (with_source_arn)
-        json_object_object_add(o, "sourceArn", mdp__jstr("arn:aws:ses:" REGION ":" ACCOUNT
-                                                         ":identity/mail.example.com"));
+        json_object_object_add(
+            o, "sourceArn",
+            mdp__jstr("arn:aws:ses:" REGION ":" ACCOUNT ":identity/mail.example.com"));
     if (!with_tags) json_object_object_add(o, "sourceIp", mdp__jstr("203.0.113.10"));
     json_object_object_add(o, "sendingAccountId", mdp__jstr(ACCOUNT));
     json_object_object_add(o, "messageId", mdp__jstr(m->message_id));
@@ -74,7 +75,8 @@ static json_object *mail_obj(struct mdp__seed *s, const struct mail_info *m, int
         json_object_array_add(h, header("To", m->email));
         json_object_array_add(h, header("Subject", m->subject));
         json_object_array_add(h, header("MIME-Version", "1.0"));
-        json_object_array_add(h, header("Content-Type", "multipart/alternative; boundary=\"XBoundary\""));
+        json_object_array_add(
+            h, header("Content-Type", "multipart/alternative; boundary=\"XBoundary\""));
         char date[40];
         if (!with_tags) {
             /* RFC 5322 date of the send time */
@@ -139,8 +141,8 @@ static json_object *bounce_obj(struct mdp__seed *s, const struct mail_info *m, i
     json_object_object_add(r, "action", mdp__jstr("failed"));
     json_object_object_add(r, "status", mdp__jstr(permanent ? "5.1.1" : "4.2.2"));
     char diag[200];
-    snprintf(diag, sizeof diag, "smtp; %s <%s>: %s", permanent ? "550 5.1.1" : "452 4.2.2", m->email,
-             permanent ? "Recipient address rejected: User unknown" : "Mailbox full");
+    snprintf(diag, sizeof diag, "smtp; %s <%s>: %s", permanent ? "550 5.1.1" : "452 4.2.2",
+             m->email, permanent ? "Recipient address rejected: User unknown" : "Mailbox full");
     json_object_object_add(r, "diagnosticCode", mdp__jstr(diag));
     json_object_array_add(rs, r);
     json_object_object_add(b, "bouncedRecipients", rs);
@@ -198,11 +200,13 @@ static char *sns_envelope(struct mdp__seed *s, const char *topic, const char *me
     mdp__uuid4(s, sub);
     mdp__iso(t, ts);
     memcpy(sig, "EXAMPLE", 7);
-    for (int i = 7; i < 342; i++) sig[i] = b64[mdp__rng_below(&s->r, 64)];
+    for (int i = 7; i < 342; i++)
+        sig[i] = b64[mdp__rng_below(&s->r, 64)];
     sig[342] = '=';
     sig[343] = '=';
     sig[344] = '\0';
-    for (int i = 0; i < 32; i++) cert[i] = "0123456789abcdef"[mdp__rng_below(&s->r, 16)];
+    for (int i = 0; i < 32; i++)
+        cert[i] = "0123456789abcdef"[mdp__rng_below(&s->r, 16)];
     cert[32] = '\0';
     struct mdp_buf b;
     mdp_buf_init(&b);
@@ -212,11 +216,15 @@ static char *sns_envelope(struct mdp__seed *s, const char *topic, const char *me
     mdp_buf_json_str(&b, message);
     mdp_buf_printf(&b, ",\n  \"Timestamp\" : \"%s\",\n  \"SignatureVersion\" : \"1\",\n", ts);
     mdp_buf_printf(&b, "  \"Signature\" : \"%s\",\n", sig);
-    mdp_buf_printf(&b, "  \"SigningCertURL\" : \"https://sns." REGION
-                       ".amazonaws.com/SimpleNotificationService-%s.pem\",\n", cert);
-    mdp_buf_printf(&b, "  \"UnsubscribeURL\" : \"https://sns." REGION
-                       ".amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:" REGION
-                       ":" ACCOUNT ":%s:%s\"\n}", topic, sub);
+    mdp_buf_printf(&b,
+                   "  \"SigningCertURL\" : \"https://sns." REGION
+                   ".amazonaws.com/SimpleNotificationService-%s.pem\",\n",
+                   cert);
+    mdp_buf_printf(&b,
+                   "  \"UnsubscribeURL\" : \"https://sns." REGION
+                   ".amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:" REGION
+                   ":" ACCOUNT ":%s:%s\"\n}",
+                   topic, sub);
     return mdp_buf_steal(&b);
 }
 
@@ -267,7 +275,8 @@ static int queue_sns(struct mdp__seed *s, const char *topic, json_object *record
         if (d2 >= 0) {
             s->st->bad_duplicate++;
             s->st->ses_messages++;
-            rc = mdp__queue_push(s, &s->sns[d2], again, strdup(s->sns[day].v[s->sns[day].n - 1].text));
+            rc = mdp__queue_push(s, &s->sns[d2], again,
+                                 strdup(s->sns[day].v[s->sns[day].n - 1].text));
         }
     }
     return rc;
@@ -276,8 +285,8 @@ static int queue_sns(struct mdp__seed *s, const char *topic, json_object *record
 /* Identity notification for the double-opt-in mail: kind is Delivery, Bounce or Complaint. */
 int mdp__seed_ses_user(struct mdp__seed *s, struct mdp__user *u, int64_t t, const char *kind)
 {
-    struct mail_info m = {u->email, "Bitte bestätige deine E-Mail-Adresse", NULL, NULL, NULL, NULL,
-                          "", t};
+    struct mail_info m = {
+        u->email, "Bitte bestätige deine E-Mail-Adresse", NULL, NULL, NULL, NULL, "", t};
     ses_message_id(s, t, m.message_id);
     int64_t ft = t + 1200 + (int64_t)mdp__rng_below(&s->r, 3000);
     json_object *rec = json_object_new_object();
@@ -325,7 +334,8 @@ static json_object *open_obj(struct mdp__seed *s, int64_t t)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "ipAddress", mdp__jstr("192.0.2.200"));
     json_object_object_add(o, "timestamp", mdp__jstr(ts));
-    json_object_object_add(o, "userAgent", mdp__jstr(mdp__rng_chance(&s->r, 0.6) ? UA_MOBILE : UA_DESKTOP));
+    json_object_object_add(o, "userAgent",
+                           mdp__jstr(mdp__rng_chance(&s->r, 0.6) ? UA_MOBILE : UA_DESKTOP));
     return o;
 }
 
@@ -340,11 +350,13 @@ static json_object *click_obj(struct mdp__seed *s, const struct mail_info *m, in
     json_object_object_add(o, "ipAddress", mdp__jstr("192.0.2.200"));
     json_object_object_add(o, "link", mdp__jstr(link));
     json_object *lt = json_object_new_object();
-    json_object_object_add(lt, "link_name", str_array1(mdp__rng_chance(&s->r, 0.7) ? "hero_cta" : "footer"));
+    json_object_object_add(lt, "link_name",
+                           str_array1(mdp__rng_chance(&s->r, 0.7) ? "hero_cta" : "footer"));
     json_object_object_add(lt, "position", str_array1("1"));
     json_object_object_add(o, "linkTags", lt);
     json_object_object_add(o, "timestamp", mdp__jstr(ts));
-    json_object_object_add(o, "userAgent", mdp__jstr(mdp__rng_chance(&s->r, 0.6) ? UA_MOBILE : UA_DESKTOP));
+    json_object_object_add(o, "userAgent",
+                           mdp__jstr(mdp__rng_chance(&s->r, 0.6) ? UA_MOBILE : UA_DESKTOP));
     return o;
 }
 
@@ -353,8 +365,14 @@ static int campaign_mail(struct mdp__seed *s, struct mdp__user *u, int64_t t, co
 {
     static const char *copies[] = {"A", "B", "C"};
     static const char *subjects[] = {"s1", "s2"};
-    struct mail_info m = {u->email, subject, "vc-marketing", campaign,
-                          copies[mdp__rng_below(&s->r, 3)], subjects[mdp__rng_below(&s->r, 2)], "", t};
+    struct mail_info m = {u->email,
+                          subject,
+                          "vc-marketing",
+                          campaign,
+                          copies[mdp__rng_below(&s->r, 3)],
+                          subjects[mdp__rng_below(&s->r, 2)],
+                          "",
+                          t};
     ses_message_id(s, t, m.message_id);
     int rc = publish_event(s, &m, "Send", "send", json_object_new_object(), t + 5, 1);
     double r = mdp__rng_unit(&s->r);
@@ -367,8 +385,9 @@ static int campaign_mail(struct mdp__seed *s, struct mdp__user *u, int64_t t, co
     }
     if (r < 0.005) { /* template could not be rendered: no headers */
         json_object *f = json_object_new_object();
-        json_object_object_add(f, "errorMessage",
-                               mdp__jstr("Attribute 'business_name' is not present in the rendering data."));
+        json_object_object_add(
+            f, "errorMessage",
+            mdp__jstr("Attribute 'business_name' is not present in the rendering data."));
         json_object_object_add(f, "templateName", mdp__jstr("vc_weekly_digest"));
         return rc ? rc : publish_event(s, &m, "Rendering Failure", "failure", f, t + 10, 0);
     }
@@ -386,7 +405,8 @@ static int campaign_mail(struct mdp__seed *s, struct mdp__user *u, int64_t t, co
         json_object_object_add(o, "expirationTime", mdp__jstr(exp));
         json_object_object_add(rr, "emailAddress", mdp__jstr(m.email));
         json_object_object_add(rr, "status", mdp__jstr("4.4.1"));
-        json_object_object_add(rr, "diagnosticCode", mdp__jstr("smtp; 421 4.4.1 Unable to connect to remote host"));
+        json_object_object_add(rr, "diagnosticCode",
+                               mdp__jstr("smtp; 421 4.4.1 Unable to connect to remote host"));
         json_object_array_add(rs, rr);
         json_object_object_add(o, "delayedRecipients", rs);
         if (!rc) rc = publish_event(s, &m, "DeliveryDelay", "deliveryDelay", o, dt, 0);
@@ -428,8 +448,8 @@ static int campaign_mail(struct mdp__seed *s, struct mdp__user *u, int64_t t, co
         }
     }
     if (!rc && mdp__rng_chance(&s->r, 0.002))
-        rc = publish_event(s, &m, "Complaint", "complaint",
-                           complaint_obj(s, &m, dt + 7200000), dt + 7200000, 1);
+        rc = publish_event(s, &m, "Complaint", "complaint", complaint_obj(s, &m, dt + 7200000),
+                           dt + 7200000, 1);
     return rc;
 }
 
@@ -597,7 +617,8 @@ int mdp__seed_ddb_token(struct mdp__seed *s, struct mdp__user *u, int64_t t, int
                         int64_t confirm_ms)
 {
     unsigned char raw[32];
-    for (int i = 0; i < 32; i++) raw[i] = (unsigned char)mdp__rng_below(&s->r, 256);
+    for (int i = 0; i < 32; i++)
+        raw[i] = (unsigned char)mdp__rng_below(&s->r, 256);
     char hash[65];
     mdp_sha256_hex(raw, sizeof raw, hash);
     int rc = queue_ddb(s, "VcTokens", "INSERT", token_keys(hash),
@@ -640,7 +661,8 @@ int mdp__seed_ddb_consent(struct mdp__seed *s, struct mdp__user *u, int64_t t, c
     json_object_array_add(ch, mdp__jstr("email"));
     json_object_object_add(o, "channels", av("SS", ch));
     json_object *src = json_object_new_object();
-    json_object_object_add(src, "form", av_s(strcmp(decision, "granted") == 0 ? "signup_v2" : "preferences"));
+    json_object_object_add(src, "form",
+                           av_s(strcmp(decision, "granted") == 0 ? "signup_v2" : "preferences"));
     json_object_object_add(src, "ip", av_s("203.0.113.24"));
     json_object_object_add(src, "double_opt_in", av("BOOL", json_object_new_boolean(1)));
     json_object_object_add(o, "source", av("M", src));
@@ -677,8 +699,8 @@ int mdp__seed_write_ses(struct mdp__seed *s)
                 const char *body = q->v[i].text;
                 mdp_md5_hex(body, strlen(body), md5);
                 snprintf(sent, sizeof sent, "%lld", (long long)q->v[i].ts + 20);
-                snprintf(first, sizeof first, "%lld", (long long)q->v[i].ts + 60 +
-                                                         (long long)mdp__rng_below(&s->r, 900));
+                snprintf(first, sizeof first, "%lld",
+                         (long long)q->v[i].ts + 60 + (long long)mdp__rng_below(&s->r, 900));
                 snprintf(rh, sizeof rh, "AQEB%.40s", md5);
                 json_object_object_add(r, "messageId", mdp__jstr(mid));
                 json_object_object_add(r, "receiptHandle", mdp__jstr(rh));
@@ -691,8 +713,9 @@ int mdp__seed_write_ses(struct mdp__seed *s)
                 json_object_object_add(r, "messageAttributes", json_object_new_object());
                 json_object_object_add(r, "md5OfBody", mdp__jstr(md5));
                 json_object_object_add(r, "eventSource", mdp__jstr("aws:sqs"));
-                json_object_object_add(r, "eventSourceARN",
-                                       mdp__jstr("arn:aws:sqs:" REGION ":" ACCOUNT ":ses-feedback-queue"));
+                json_object_object_add(
+                    r, "eventSourceARN",
+                    mdp__jstr("arn:aws:sqs:" REGION ":" ACCOUNT ":ses-feedback-queue"));
                 json_object_object_add(r, "awsRegion", mdp__jstr(REGION));
                 json_object_array_add(recs, r);
             }
@@ -731,9 +754,10 @@ int mdp__seed_write_ddb(struct mdp__seed *s)
         int hh = (int)(rem / 3600000), mm = (int)(rem / 60000 % 60), ss = (int)(rem / 1000 % 60);
         char uuid[37], key[200];
         mdp__uuid4(s, uuid);
-        snprintf(key, sizeof key,
-                 "dynamodb/firehose/%04d/%02u/%02u/%02d/vc-ddb-cdc-%d-%04d-%02u-%02u-%02d-%02d-%02d-%s",
-                 (int)y, mo, d, hh, version, (int)y, mo, d, hh, mm, ss, uuid);
+        snprintf(
+            key, sizeof key,
+            "dynamodb/firehose/%04d/%02u/%02u/%02d/vc-ddb-cdc-%d-%04d-%02u-%02u-%02d-%02d-%02d-%s",
+            (int)y, mo, d, hh, version, (int)y, mo, d, hh, mm, ss, uuid);
         rc = mdp__seed_put(s, key, b.data, b.len);
         mdp_buf_cleanup(&b);
     }

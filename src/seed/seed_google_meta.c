@@ -17,9 +17,8 @@ struct city {
 };
 extern const struct city MDP__CITIES[];
 
-static const char *const GA4_NAMES[GA4_NEVENTS] = {"page_view", "session_start",
-                                                   "user_engagement", "first_visit", "sign_up",
-                                                   "scroll"};
+static const char *const GA4_NAMES[GA4_NEVENTS] = {
+    "page_view", "session_start", "user_engagement", "first_visit", "sign_up", "scroll"};
 
 static json_object *jv(const char *name, const char *v)
 {
@@ -68,7 +67,8 @@ int mdp__seed_write_ga4(struct mdp__seed *s)
             int64_t c = s->ga4[day][e][0];
             if (e == GA4_USER_ENGAGEMENT) c = c * 7 / 10;
             if (c <= 0) continue; /* GA4 returns no row for events that did not happen */
-            int64_t users = e == GA4_FIRST_VISIT || e == GA4_SIGN_UP ? c : (c < active ? c : active);
+            int64_t users =
+                e == GA4_FIRST_VISIT || e == GA4_SIGN_UP ? c : (c < active ? c : active);
             int64_t sess = e == GA4_SESSION_START ? c : (c < sessions ? c : sessions);
             rows[n++] = (struct ga4_row){e, c, users, sess};
         }
@@ -97,7 +97,8 @@ int mdp__seed_write_ga4(struct mdp__seed *s)
                 snprintf(b[0], 24, "%lld", (long long)rows[i].count);
                 snprintf(b[1], 24, "%lld", (long long)rows[i].users);
                 snprintf(b[2], 24, "%lld", (long long)rows[i].sessions);
-                for (int k = 0; k < 3; k++) json_object_array_add(mv, jv("value", b[k]));
+                for (int k = 0; k < 3; k++)
+                    json_object_array_add(mv, jv("value", b[k]));
                 json_object_object_add(row, "dimensionValues", dv);
                 json_object_object_add(row, "metricValues", mv);
                 json_object_array_add(arr, row);
@@ -116,13 +117,15 @@ int mdp__seed_write_ga4(struct mdp__seed *s)
         json_object_object_add(pq, "concurrentRequests", quota(0, 10));
         json_object_object_add(pq, "serverErrorsPerProjectPerHour", quota(0, 10));
         json_object_object_add(pq, "potentiallyThresholdedRequestsPerHour", quota(0, 120));
-        json_object_object_add(pq, "tokensPerProjectPerHour", quota(used_today, 14000 - used_today));
+        json_object_object_add(pq, "tokensPerProjectPerHour",
+                               quota(used_today, 14000 - used_today));
         json_object_object_add(r, "propertyQuota", pq);
         json_object_object_add(r, "kind", mdp__jstr("analyticsData#runReport"));
         char *text = mdp__json_text(r, 1);
         if (!text) return mdp_diag_set(s->d, MDP_ERR_NOMEM, "seed: out of memory");
         char key[128];
-        snprintf(key, sizeof key, "ga4/runreport/dt=%s/property=%s.json", iso, s->o->ga4_property_id);
+        snprintf(key, sizeof key, "ga4/runreport/dt=%s/property=%s.json", iso,
+                 s->o->ga4_property_id);
         rc = mdp__seed_put(s, key, text, strlen(text));
         s->st->ga4_rows += n;
         free(text);
@@ -141,8 +144,8 @@ static json_object *time_of_day(int h, int m)
 static json_object *gbp_location(struct mdp__seed *s, const struct mdp__location *l,
                                  const struct mdp__account *a)
 {
-    static const char *days[] = {"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY",
-                                 "SATURDAY", "SUNDAY"};
+    static const char *days[] = {"MONDAY", "TUESDAY",  "WEDNESDAY", "THURSDAY",
+                                 "FRIDAY", "SATURDAY", "SUNDAY"};
     const struct city *c = &MDP__CITIES[l->city];
     char name[48];
     snprintf(name, sizeof name, "locations/%s", l->gbp_id);
@@ -184,7 +187,8 @@ static json_object *gbp_location(struct mdp__seed *s, const struct mdp__location
         json_object_object_add(p, "openTime", time_of_day(11, d == 6 ? 0 : 30));
         /* bars close after midnight: the period ends on the next day */
         json_object_object_add(p, "closeDay", mdp__jstr(days[late && d >= 4 ? (d + 1) % 7 : d]));
-        json_object_object_add(p, "closeTime", late && d >= 4 ? time_of_day(1, 0) : time_of_day(d == 5 ? 24 : 22, 0));
+        json_object_object_add(
+            p, "closeTime", late && d >= 4 ? time_of_day(1, 0) : time_of_day(d == 5 ? 24 : 22, 0));
         json_object_array_add(periods, p);
     }
     json_object_object_add(hours, "periods", periods);
@@ -208,7 +212,8 @@ static json_object *gbp_location(struct mdp__seed *s, const struct mdp__location
         json_object_object_add(md, "placeId", mdp__jstr(l->place_id));
         snprintf(uri, sizeof uri, "https://maps.google.com/maps?cid=%s", l->gbp_id);
         json_object_object_add(md, "mapsUri", mdp__jstr(uri));
-        snprintf(uri, sizeof uri, "https://search.google.com/local/writereview?placeid=%s", l->place_id);
+        snprintf(uri, sizeof uri, "https://search.google.com/local/writereview?placeid=%s",
+                 l->place_id);
         json_object_object_add(md, "newReviewUri", mdp__jstr(uri));
         json_object_object_add(md, "hasVoiceOfMerchant", json_object_new_boolean(1));
     }
@@ -253,8 +258,8 @@ static json_object *category_list(const char *name, int idx)
 
 int mdp__seed_write_meta(struct mdp__seed *s)
 {
-    static const char *tasks[] = {"ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING",
-                                  "MODERATE", "MANAGE"};
+    static const char *tasks[] = {"ADVERTISE", "ANALYZE",  "CREATE_CONTENT",
+                                  "MESSAGING", "MODERATE", "MANAGE"};
     int rc = 0;
     char date[11];
     mdp_date_format(s->o->start_day + s->ndays - 1, date, sizeof date);
@@ -262,8 +267,10 @@ int mdp__seed_write_meta(struct mdp__seed *s)
         const struct mdp__user *u = &s->users[i];
         if (!u->fb) continue;
         const struct mdp__account *a = &s->acc[u->account];
-        const char *category = strstr(MDP__CATEGORIES[a->category], "cafe") ? "Coffee Shop" : "Restaurant";
-        /* /me/accounts?fields=id,name,access_token,category,category_list,tasks,instagram_business_account */
+        const char *category =
+            strstr(MDP__CATEGORIES[a->category], "cafe") ? "Coffee Shop" : "Restaurant";
+        /* /me/accounts?fields=id,name,access_token,category,category_list,tasks,instagram_business_account
+         */
         json_object *r = json_object_new_object(), *data = json_object_new_array();
         json_object *p = json_object_new_object();
         char tok[80];
@@ -274,7 +281,8 @@ int mdp__seed_write_meta(struct mdp__seed *s)
         json_object_object_add(p, "name", mdp__jstr(u->fb_page_name));
         json_object_object_add(p, "id", mdp__jstr(u->fb_page_id));
         json_object *t = json_object_new_array();
-        for (int k = 0; k < 6; k++) json_object_array_add(t, mdp__jstr(tasks[k]));
+        for (int k = 0; k < 6; k++)
+            json_object_array_add(t, mdp__jstr(tasks[k]));
         json_object_object_add(p, "tasks", t);
         if (u->ig) {
             json_object *ig = json_object_new_object();
@@ -335,10 +343,14 @@ int mdp__seed_write_meta(struct mdp__seed *s)
             json_object_object_add(ig, "website", mdp__jstr("https://www.example.com/"));
         int64_t followers = (int64_t)mdp__rng_lognormal(&s->r, 1500, 1.0);
         json_object_object_add(ig, "followers_count", json_object_new_int64(followers));
-        json_object_object_add(ig, "follows_count", json_object_new_int64(50 + (int64_t)mdp__rng_below(&s->r, 400)));
-        json_object_object_add(ig, "media_count", json_object_new_int64(10 + (int64_t)mdp__rng_below(&s->r, 600)));
+        json_object_object_add(ig, "follows_count",
+                               json_object_new_int64(50 + (int64_t)mdp__rng_below(&s->r, 400)));
+        json_object_object_add(ig, "media_count",
+                               json_object_new_int64(10 + (int64_t)mdp__rng_below(&s->r, 600)));
         char pic[200];
-        snprintf(pic, sizeof pic, "https://scontent.xx.fbcdn.net/v/t51.2885-15/%s_n.jpg?_nc_cat=1&ccb=1-7", u->ig_id);
+        snprintf(pic, sizeof pic,
+                 "https://scontent.xx.fbcdn.net/v/t51.2885-15/%s_n.jpg?_nc_cat=1&ccb=1-7",
+                 u->ig_id);
         json_object_object_add(ig, "profile_picture_url", mdp__jstr(pic));
         text = mdp__json_text(ig, 1);
         snprintf(key, sizeof key, "meta/ig_users/dt=%s/ig_user=%s.json", date, u->ig_id);

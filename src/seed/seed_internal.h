@@ -32,10 +32,26 @@ struct mdp__queue {
     size_t n, cap;
 };
 
-enum { T_ACCOUNTS, T_USER_PROFILES, T_COMM_PREFS, T_ONBOARDING, T_LOCATIONS, T_VC, T_OAUTH, T_NTABLES };
+enum {
+    T_ACCOUNTS,
+    T_USER_PROFILES,
+    T_COMM_PREFS,
+    T_ONBOARDING,
+    T_LOCATIONS,
+    T_VC,
+    T_OAUTH,
+    T_NTABLES
+};
 
-enum { GA4_PAGE_VIEW, GA4_SESSION_START, GA4_USER_ENGAGEMENT, GA4_FIRST_VISIT, GA4_SIGN_UP,
-       GA4_SCROLL, GA4_NEVENTS };
+enum {
+    GA4_PAGE_VIEW,
+    GA4_SESSION_START,
+    GA4_USER_ENGAGEMENT,
+    GA4_FIRST_VISIT,
+    GA4_SIGN_UP,
+    GA4_SCROLL,
+    GA4_NEVENTS
+};
 
 struct mdp__account {
     struct mdp_uuid id;
@@ -43,7 +59,7 @@ struct mdp__account {
     int category, price;
     int64_t created_ms;
     int first_loc, nloc;
-    int gbp;            /* linked to Google Business Profile */
+    int gbp; /* linked to Google Business Profile */
     char gbp_account[24];
 };
 
@@ -85,12 +101,12 @@ struct mdp__seed {
     size_t nloc;
     struct mdp__user *users;
     size_t nusers;
-    struct mdp__queue *events;          /* per day */
-    struct mdp__queue *sns;             /* per day: SNS envelopes (SQS bodies) */
-    struct mdp__queue ddb;              /* Firehose records, all days */
-    struct mdp__queue *csv[T_NTABLES];  /* per table, per day */
-    int64_t (*ga4)[GA4_NEVENTS][3];     /* per day: eventCount, activeUsers, sessions */
-    int64_t *active_users;              /* per day */
+    struct mdp__queue *events;         /* per day */
+    struct mdp__queue *sns;            /* per day: SNS envelopes (SQS bodies) */
+    struct mdp__queue ddb;             /* Firehose records, all days */
+    struct mdp__queue *csv[T_NTABLES]; /* per table, per day */
+    int64_t (*ga4)[GA4_NEVENTS][3];    /* per day: eventCount, activeUsers, sessions */
+    int64_t *active_users;             /* per day */
 };
 
 /* queue helpers */
@@ -115,7 +131,7 @@ json_object *mdp__jdouble(double v, int decimals);
 int mdp__bad(struct mdp__seed *s);
 
 /* the sources */
-int mdp__seed_world(struct mdp__seed *s);      /* accounts, locations, users + app activity */
+int mdp__seed_world(struct mdp__seed *s); /* accounts, locations, users + app activity */
 int mdp__seed_ses_user(struct mdp__seed *s, struct mdp__user *u, int64_t t, const char *kind);
 int mdp__seed_campaigns(struct mdp__seed *s);
 int mdp__seed_ddb_token(struct mdp__seed *s, struct mdp__user *u, int64_t t, int confirms,

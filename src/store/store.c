@@ -31,7 +31,8 @@ int mdp_store_open(const char *url, int create, struct mdp_store **out, struct m
     if (strncmp(url, "file://", 7) == 0) return mdp__store_file_open(url + 7, create, out, d);
     if (strstr(url, "://"))
         return mdp_diag_set(d, MDP_ERR_UNSUPPORTED,
-                            "%s: unsupported store scheme (supported: file:// or a folder path)", url);
+                            "%s: unsupported store scheme (supported: file:// or a folder path)",
+                            url);
     return mdp__store_file_open(url, create, out, d);
 }
 
@@ -43,7 +44,7 @@ void mdp_store_close(struct mdp_store *s)
 #define CHECK_KEY(k)                                                                               \
     do {                                                                                           \
         if (!mdp_store_key_valid(k))                                                               \
-            return mdp_diag_set(d, MDP_ERR_INVALID, "invalid object key '%s'", (k) ? (k) : "");   \
+            return mdp_diag_set(d, MDP_ERR_INVALID, "invalid object key '%s'", (k) ? (k) : "");    \
     } while (0)
 
 int mdp_store_put(struct mdp_store *s, const char *key, const void *data, size_t len, int flags,

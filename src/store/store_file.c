@@ -45,11 +45,13 @@ static int mkdirs_for(char *path, struct mdp_diag *d)
     struct stat st;
     int rc = 0;
     if (stat(path, &st) == 0) {
-        if (!S_ISDIR(st.st_mode)) rc = mdp_diag_set(d, MDP_ERR_IO, "%s: exists and is not a folder", path);
+        if (!S_ISDIR(st.st_mode))
+            rc = mdp_diag_set(d, MDP_ERR_IO, "%s: exists and is not a folder", path);
     } else if ((rc = mkdirs_for(path, d)) == 0) {
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
             int e = errno;
-            rc = mdp_diag_set(d, mdp_err_from_errno(e), "cannot create folder %s: %s", path, strerror(e));
+            rc = mdp_diag_set(d, mdp_err_from_errno(e), "cannot create folder %s: %s", path,
+                              strerror(e));
         } else {
             char *p2 = strrchr(path, '/');
             if (p2 && p2 != path) {
@@ -265,10 +267,12 @@ static int flist(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, 
     struct collect c = {0};
     int rc = walk(fs->root, "", prefix, &c, d);
     if (!rc) {
-        qsort(c.v, c.n, sizeof *c.v, cmp_entry);
-        for (size_t i = 0; i < c.n && !rc; i++) rc = cb(c.v[i].key, c.v[i].size, ud);
+        if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_entry);
+        for (size_t i = 0; i < c.n && !rc; i++)
+            rc = cb(c.v[i].key, c.v[i].size, ud);
     }
-    for (size_t i = 0; i < c.n; i++) free(c.v[i].key);
+    for (size_t i = 0; i < c.n; i++)
+        free(c.v[i].key);
     free(c.v);
     return rc;
 }

@@ -2,22 +2,8 @@
 # Acceptance tests of the mdp command line: the issue's acceptance points for ids and hash, exit
 # codes and messages for usage errors, bad configuration, unusable lakes and a missing DuckDB
 # library, --help everywhere, and no PII in logs. Usage: cli.sh path/to/mdp
-set -uo pipefail
 MDP=${1:?usage: cli.sh path/to/mdp}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect_rc() { # want_rc description -- command...
-  local want=$1 what=$2; shift 3
-  "$@" >"$T/out" 2>"$T/err"; local rc=$?
-  if [ "$rc" = "$want" ]; then ok; else bad "$what: exit $rc, want $want; stderr: $(head -c 300 "$T/err")"; fi
-}
-expect_in() { # file needle description
-  if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 300 "$1")"; fi
-}
+source "$(dirname "$0")/lib.sh"
 
 # --- ids: a million unique, strictly increasing v7 ids
 "$MDP" ids new --count 1000000 >"$T/ids" || bad "ids new failed"
@@ -86,10 +72,16 @@ expect_in "$T/err" "cannot load the DuckDB library /nonexistent/libduckdb.so" "d
 expect_rc 0 "runs" -- "$MDP" runs --dir "$T/lake"
 expect_in "$T/out" "failed" "the failure is in the run log"
 
+# --- a full disk (a file size limit makes writes fail the same way): a clear message, exit 1,
+#     and no half-written object left behind
+( ulimit -f 256; "$MDP" seed --users 300 --days 5 --out "$T/full" ) >"$T/out" 2>"$T/err"; rc=$?
+[ "$rc" = 1 ] && ok || bad "seed on a full disk: exit $rc, want 1"
+expect_in "$T/err" "cannot write $T/full/" "full disk names the file"
+[ -z "$(find "$T/full" -name '.tmp-*')" ] && ok || bad "temporary files left after a failed write"
+
 # --- logs never carry an email address
 expect_rc 0 "small demo" -- "$MDP" --log-level debug demo --dir "$T/demo" --users 30 --days 5
 if grep -Eq '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[a-z]{2,}' "$T/err"; then bad "an email in the logs"; else ok; fi
 expect_in "$T/out" "inventory" "demo summary lists the stages"
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish cli

@@ -2,14 +2,8 @@
 # Acceptance test of `mdp demo`: it completes and prints the summary, and running it twice gives
 # the same lake content (raw zone, quarantine and landing folder byte for byte; a fresh lake made
 # with the same seed is identical too). Usage: demo.sh path/to/mdp
-set -uo pipefail
 MDP=${1:?usage: demo.sh path/to/mdp}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+source "$(dirname "$0")/lib.sh"
 tree_digest() { # every file below the data zones with its hash (the run log and manifests excluded)
   (cd "$1" && find raw landing -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum
 }
@@ -37,5 +31,4 @@ rows=$(cat "$T/a/_meta/manifests/_meta/tables/raw_inventory/CURRENT" | xargs -I{
        | python3 -c 'import json,sys; print(sum(f["rows"] for f in json.load(sys.stdin)["files"]))')
 [ "$rows" = "$n_raw" ] && ok || bad "inventory has $rows rows for $n_raw raw objects"
 
-echo "demo: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish demo

@@ -11,9 +11,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *keys[] = {"supabase/t/dt=2026-10-01/t.csv", "events/dt=2026-10-01/e.ndjson",
-                                 "ses/sqs/dt=2026-10-01/b.json", "ses/http/dt=2026-10-01/m.json",
-                                 "dynamodb/firehose/2026/10/01/00/x", "ga4/runreport/dt=2026-10-01/r.json"};
+    static const char *keys[] = {
+        "supabase/t/dt=2026-10-01/t.csv",    "events/dt=2026-10-01/e.ndjson",
+        "ses/sqs/dt=2026-10-01/b.json",      "ses/http/dt=2026-10-01/m.json",
+        "dynamodb/firehose/2026/10/01/00/x", "ga4/runreport/dt=2026-10-01/r.json"};
     if (size < 1) return 0;
     const char *key = keys[data[0] % 6];
     struct mdp_land_counts c = {0};

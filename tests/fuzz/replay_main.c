@@ -1,5 +1,6 @@
 /* Replays fuzz corpora without libFuzzer: runs LLVMFuzzerTestOneInput on every file in the folders
- * given as arguments, so the committed corpus is an ordinary test (and a crash there fails CTest). */
+ * given as arguments, so the committed corpus is an ordinary test (and a crash there fails CTest).
+ */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -69,8 +69,10 @@ static void expect_error(const char *yaml, const char *needle)
 static void test_errors_name_file_line_and_key(void **st)
 {
     (void)st;
-    expect_error("lake:\n  dri: x\n", "test.yaml:2:3: unknown key 'lake.dri' (did you mean 'lake.dir'?)");
-    expect_error("seed:\n  users: many\n", "test.yaml:2:10: 'seed.users': expected an integer, got 'many'");
+    expect_error("lake:\n  dri: x\n",
+                 "test.yaml:2:3: unknown key 'lake.dri' (did you mean 'lake.dir'?)");
+    expect_error("seed:\n  users: many\n",
+                 "test.yaml:2:10: 'seed.users': expected an integer, got 'many'");
     expect_error("seed:\n  users: 0\n", "out of range");
     expect_error("seed:\n  bad_rate: 0.9\n", "out of range");
     expect_error("log:\n  level: loud\n", "'loud' is not one of debug|info|warn|error|off");
@@ -90,7 +92,8 @@ static void test_secrets_never_from_the_file(void **st)
     (void)st;
     expect_error("sources:\n  ga4:\n    client_secret: abc\n", "looks like a secret");
     expect_error("pseudonymization:\n  key: hunter2\n", "looks like a secret");
-    expect_error("pseudonymization:\n  key_env: \"my secret value\"\n", "NAME of an environment variable");
+    expect_error("pseudonymization:\n  key_env: \"my secret value\"\n",
+                 "NAME of an environment variable");
     struct mdp_config cfg;
     struct mdp_diag d;
     assert_int_equal(load("pseudonymization:\n  key_env: MY_KEY\n", &cfg, &d), 0);
@@ -135,9 +138,11 @@ static char *capture(void (*fn)(void))
 
 static void log_pii(void)
 {
-    mdp_log(MDP_LOG_INFO, "bounce for Alice@Example.com received", LOG_STR("recipient", "bob.smith+newsletter@example.org"),
-            LOG_STR("api_key", "sk_live_123456"), LOG_STR("header", "Authorization: Bearer eyJhbGciOi.abc"),
-            LOG_INT("count", 3), MDP_LF_END);
+    mdp_log(MDP_LOG_INFO, "bounce for Alice@Example.com received",
+            LOG_STR("recipient", "bob.smith+newsletter@example.org"),
+            LOG_STR("api_key", "sk_live_123456"),
+            LOG_STR("header", "Authorization: Bearer eyJhbGciOi.abc"), LOG_INT("count", 3),
+            MDP_LF_END);
 }
 
 static void test_log_scrubs_emails_and_secrets(void **st)

@@ -1,4 +1,5 @@
-/* Unit tests of the core: errors, buffers, time, UUIDv7 and hashing (with the fixtures' vectors). */
+/* Unit tests of the core: errors, buffers, time, UUIDv7 and hashing (with the fixtures' vectors).
+ */
 #include "testutil.h"
 #include "mdp/buf.h"
 #include "mdp/err.h"
@@ -34,7 +35,8 @@ static void test_buf_json_escaping(void **st)
     assert_int_equal(mdp_buf_json_str(&b, "a\"b\\c\n\x01/"), 0);
     assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\u0001/\"");
     mdp_buf_reset(&b);
-    for (int i = 0; i < 10000; i++) mdp_buf_putc(&b, 'x');
+    for (int i = 0; i < 10000; i++)
+        mdp_buf_putc(&b, 'x');
     assert_int_equal(b.len, 10000);
     assert_int_equal(b.data[10000], '\0');
     char *s = mdp_buf_steal(&b);
@@ -65,7 +67,8 @@ static void test_time_iso_forms(void **st)
     assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27", (size_t)-1, &ms), MDP_ERR_PARSE);
     assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27.Z", (size_t)-1, &ms), MDP_ERR_PARSE);
     assert_int_equal(mdp_time_parse_iso("", (size_t)-1, &ms), MDP_ERR_PARSE);
-    assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27Zjunk", (size_t)-1, &ms), MDP_ERR_PARSE);
+    assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27Zjunk", (size_t)-1, &ms),
+                     MDP_ERR_PARSE);
     /* length-bounded input is not read past its end */
     assert_int_equal(mdp_time_parse_iso("2024-11-05XXXX", 10, &ms), 0);
 }

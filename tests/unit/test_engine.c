@@ -18,7 +18,8 @@ static int on_header(void *ud, int ncols, const char *const *names)
 {
     struct rows *r = ud;
     r->ncols = ncols;
-    for (int i = 0; i < ncols && i < 4; i++) snprintf(r->header[i], 32, "%s", names[i]);
+    for (int i = 0; i < ncols && i < 4; i++)
+        snprintf(r->header[i], 32, "%s", names[i]);
     return 0;
 }
 
@@ -26,7 +27,8 @@ static int on_row(void *ud, int ncols, const char *const *v)
 {
     struct rows *r = ud;
     if (r->nrows == 0)
-        for (int i = 0; i < ncols && i < 4; i++) snprintf(r->first[i], 64, "%s", v[i] ? v[i] : "<null>");
+        for (int i = 0; i < ncols && i < 4; i++)
+            snprintf(r->first[i], 64, "%s", v[i] ? v[i] : "<null>");
     if (v[0]) r->sum += atoll(v[0]);
     r->nrows++;
     return 0;
@@ -42,11 +44,13 @@ static void test_query_streams_all_rows(void **st)
     struct rows r = {0};
     struct mdp_rows_cb cb = {on_header, on_row, &r};
     /* more rows than one chunk, a NULL, a timestamp and a decimal, all rendered as text */
-    assert_int_equal(mdp_engine_query(e,
-                                      "SELECT i AS n, CASE WHEN i = 0 THEN NULL ELSE 'x' END AS s, "
-                                      "TIMESTAMP '2024-11-05 14:03:27.512' AS ts, 12.5::DECIMAL(10,2) AS d "
-                                      "FROM range(100000) t(i)",
-                                      &cb, &d), 0);
+    assert_int_equal(
+        mdp_engine_query(e,
+                         "SELECT i AS n, CASE WHEN i = 0 THEN NULL ELSE 'x' END AS s, "
+                         "TIMESTAMP '2024-11-05 14:03:27.512' AS ts, 12.5::DECIMAL(10,2) AS d "
+                         "FROM range(100000) t(i)",
+                         &cb, &d),
+        0);
     assert_int_equal(r.ncols, 4);
     assert_string_equal(r.header[0], "n");
     assert_string_equal(r.header[3], "d");
@@ -77,8 +81,12 @@ static void test_appender_and_parquet_table(void **st)
     struct mdp_diag d = {0};
     assert_int_equal(mdp_lake_open(dir, 1, &lake, &d), 0);
     assert_int_equal(mdp_engine_open(NULL, &e, &d), 0);
-    assert_int_equal(mdp_engine_exec(e, "CREATE TABLE ev (event_id VARCHAR, date_key INTEGER, n BIGINT, "
-                                        "ok BOOLEAN, score DOUBLE)", &d), 0);
+    assert_int_equal(
+        mdp_engine_exec(e,
+                        "CREATE TABLE ev (event_id VARCHAR, date_key INTEGER, n BIGINT, "
+                        "ok BOOLEAN, score DOUBLE)",
+                        &d),
+        0);
     struct mdp_appender *a;
     assert_int_equal(mdp_appender_open(e, "ev", &a, &d), 0);
     for (int i = 0; i < 3000; i++) {
@@ -94,7 +102,8 @@ static void test_appender_and_parquet_table(void **st)
     assert_int_equal(mdp_appender_close(a, &d), 0);
     int64_t rows = 0;
     assert_int_equal(mdp_engine_write_table(e, lake, "SELECT * FROM ev", "curated/facts/fact_test",
-                                            "date_key", "run1", &rows, &d), 0);
+                                            "date_key", "run1", &rows, &d),
+                     0);
     assert_int_equal(rows, 3000);
     struct mdp_manifest m;
     assert_int_equal(mdp_lake_current(lake, "curated/facts/fact_test", &m, &d), 0);
@@ -105,23 +114,31 @@ static void test_appender_and_parquet_table(void **st)
     }
     mdp_manifest_cleanup(&m);
     /* read back through the published state, partition column restored from the path */
-    assert_int_equal(mdp_engine_attach_table(e, lake, "curated/facts/fact_test", "fact_test", &d), 0);
+    assert_int_equal(mdp_engine_attach_table(e, lake, "curated/facts/fact_test", "fact_test", &d),
+                     0);
     struct mdp_buf b;
     mdp_buf_init(&b);
-    assert_int_equal(mdp_engine_scalar(e, "SELECT count(*) || ',' || count(n) || ',' || sum(date_key) || ',' "
-                                          "|| count(DISTINCT event_id) FROM fact_test", &b, &d), 0);
+    assert_int_equal(
+        mdp_engine_scalar(e,
+                          "SELECT count(*) || ',' || count(n) || ',' || sum(date_key) || ',' "
+                          "|| count(DISTINCT event_id) FROM fact_test",
+                          &b, &d),
+        0);
     assert_string_equal(b.data, "3000,2571,60783006000,3000");
     /* ZSTD as promised */
     char path[1024];
     snprintf(path, sizeof path,
-             "SELECT DISTINCT compression FROM parquet_metadata('%s/curated/facts/fact_test/run=run1/*/*.parquet')",
+             "SELECT DISTINCT compression FROM "
+             "parquet_metadata('%s/curated/facts/fact_test/run=run1/*/*.parquet')",
              dir);
     assert_int_equal(mdp_engine_scalar(e, path, &b, &d), 0);
     assert_string_equal(b.data, "ZSTD");
     /* a second publication replaces the first for readers, atomically */
-    assert_int_equal(mdp_engine_write_table(e, lake, "SELECT * FROM ev WHERE n > 10", "curated/facts/fact_test",
-                                            NULL, "run2", &rows, &d), 0);
-    assert_int_equal(mdp_engine_attach_table(e, lake, "curated/facts/fact_test", "fact_test", &d), 0);
+    assert_int_equal(mdp_engine_write_table(e, lake, "SELECT * FROM ev WHERE n > 10",
+                                            "curated/facts/fact_test", NULL, "run2", &rows, &d),
+                     0);
+    assert_int_equal(mdp_engine_attach_table(e, lake, "curated/facts/fact_test", "fact_test", &d),
+                     0);
     assert_int_equal(mdp_engine_scalar(e, "SELECT count(*) FROM fact_test", &b, &d), 0);
     assert_int_equal(atoll(b.data), rows);
     mdp_buf_cleanup(&b);

@@ -54,7 +54,8 @@ static void test_file_store_roundtrip(void **st)
     assert_int_equal(mdp_store_put(s, "b/x.json", "{}", 2, 0, &d), 0);
     assert_int_equal(mdp_store_put(s, "a/y/z.txt", "hello", 5, 0, &d), 0);
     assert_int_equal(mdp_store_put(s, "a/y/z.txt", "world!", 6, 0, &d), 0); /* replace */
-    assert_int_equal(mdp_store_put(s, "a/y/z.txt", "again", 5, MDP_PUT_IF_ABSENT, &d), MDP_ERR_EXISTS);
+    assert_int_equal(mdp_store_put(s, "a/y/z.txt", "again", 5, MDP_PUT_IF_ABSENT, &d),
+                     MDP_ERR_EXISTS);
     struct mdp_buf b;
     mdp_buf_init(&b);
     assert_int_equal(mdp_store_get(s, "a/y/z.txt", &b, &d), 0);
@@ -102,7 +103,8 @@ static void test_unusable_lake_paths(void **st)
     snprintf(path, sizeof path, "%s/file/lake", dir);
     assert_int_not_equal(mdp_lake_open(path, 1, &lake, &d), 0);
     assert_non_null(strstr(d.msg, "file"));
-    assert_int_equal(mdp_store_open("s3://bucket/x", 0, &(struct mdp_store *){0}, &d), MDP_ERR_UNSUPPORTED);
+    assert_int_equal(mdp_store_open("s3://bucket/x", 0, &(struct mdp_store *){0}, &d),
+                     MDP_ERR_UNSUPPORTED);
     tu_rmdir(dir);
 }
 
@@ -155,18 +157,21 @@ static void test_raw_put_is_content_addressed(void **st)
     mdp_buf_init(&key);
     int existed = -1;
     const char *body = "{\"a\":1}\n";
-    assert_int_equal(mdp_lake_raw_put(lake, "events", "app_events", 20362, body, strlen(body), "ndjson",
-                                      &key, &existed, &d), 0);
+    assert_int_equal(mdp_lake_raw_put(lake, "events", "app_events", 20362, body, strlen(body),
+                                      "ndjson", &key, &existed, &d),
+                     0);
     assert_int_equal(existed, 0);
     char hex[65];
     mdp_sha256_hex(body, strlen(body), hex);
     char want[256];
     snprintf(want, sizeof want, "raw/events/app_events/dt=2025-10-01/%.32s.ndjson", hex);
     assert_string_equal(key.data, want);
-    assert_int_equal(mdp_lake_raw_put(lake, "events", "app_events", 20362, body, strlen(body), "ndjson",
-                                      &key, &existed, &d), 0);
+    assert_int_equal(mdp_lake_raw_put(lake, "events", "app_events", 20362, body, strlen(body),
+                                      "ndjson", &key, &existed, &d),
+                     0);
     assert_int_equal(existed, 1);
-    assert_int_equal(mdp_lake_raw_put(lake, "Events", "x", 0, "", 0, NULL, NULL, NULL, &d), MDP_ERR_INVALID);
+    assert_int_equal(mdp_lake_raw_put(lake, "Events", "x", 0, "", 0, NULL, NULL, NULL, &d),
+                     MDP_ERR_INVALID);
     mdp_buf_cleanup(&key);
     mdp_lake_close(lake);
     tu_rmdir(dir);
@@ -271,7 +276,8 @@ static void test_publish_survives_kill_at_any_point(void **st)
         pid_t pid = fork();
         if (pid == 0) {
             /* the publisher: versions next, next+1, ... until killed */
-            for (int v = next;; v++) publish_version(lake, v, 4);
+            for (int v = next;; v++)
+                publish_version(lake, v, 4);
         }
         usleep((useconds_t)(rand() % 20000));
         kill(pid, SIGKILL);
@@ -299,7 +305,8 @@ static void test_publish_checks_files(void **st)
     struct mdp_diag d = {0};
     assert_int_equal(mdp_lake_open(dir, 1, &lake, &d), 0);
     struct mdp_manifest_file f = {"curated/facts/x/missing.parquet", 10, 1, ""};
-    assert_int_equal(mdp_lake_publish(lake, "curated/facts/x", &f, 1, "r", NULL, &d), MDP_ERR_NOT_FOUND);
+    assert_int_equal(mdp_lake_publish(lake, "curated/facts/x", &f, 1, "r", NULL, &d),
+                     MDP_ERR_NOT_FOUND);
     assert_non_null(strstr(d.msg, "missing"));
     assert_int_equal(mdp_lake_publish(lake, "raw/x", NULL, 0, "r", NULL, &d), MDP_ERR_INVALID);
     struct mdp_manifest m;

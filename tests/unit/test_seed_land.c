@@ -65,12 +65,21 @@ static void test_seed_same_seed_same_bytes(void **st)
     assert_memory_equal(ga.all.data, gb.all.data, ga.all.len);
     assert_true(gc.all.len != ga.all.len || memcmp(ga.all.data, gc.all.data, ga.all.len) != 0);
     /* every source is there */
-    const char *prefixes[] = {"supabase/user_profiles/", "supabase/onboarding_progress/",
-                              "supabase/communication_prefs/", "supabase/accounts/",
-                              "supabase/locations/", "supabase/visibility_checks/",
-                              "supabase/oauth_logins/", "events/dt=", "ses/sqs/dt=",
-                              "dynamodb/firehose/", "ga4/runreport/dt=", "gbp/locations/dt=",
-                              "meta/me_accounts/", "meta/pages/", "meta/ig_users/"};
+    const char *prefixes[] = {"supabase/user_profiles/",
+                              "supabase/onboarding_progress/",
+                              "supabase/communication_prefs/",
+                              "supabase/accounts/",
+                              "supabase/locations/",
+                              "supabase/visibility_checks/",
+                              "supabase/oauth_logins/",
+                              "events/dt=",
+                              "ses/sqs/dt=",
+                              "dynamodb/firehose/",
+                              "ga4/runreport/dt=",
+                              "gbp/locations/dt=",
+                              "meta/me_accounts/",
+                              "meta/pages/",
+                              "meta/ig_users/"};
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
         char needle[128];
         snprintf(needle, sizeof needle, "\n%s", prefixes[i]);
@@ -96,7 +105,8 @@ static void test_seed_no_bad_records_at_rate_zero(void **st)
     struct digest g;
     seed_into(a, 3, 0.0, &s, &g);
     assert_int_equal(s.bad_truncated + s.bad_missing_id + s.bad_unknown_enum + s.bad_duplicate +
-                         s.bad_bad_timestamp, 0);
+                         s.bad_bad_timestamp,
+                     0);
     assert_true(s.events > 100 && s.ses_messages > 10 && s.ddb_records > 50);
     mdp_buf_cleanup(&g.all);
     mdp_buf_cleanup(&g.keys);
@@ -124,9 +134,11 @@ static void check(const char *key, const char *data, int64_t in, int64_t out, in
     assert_int_equal(mdp_land_check(key, data, strlen(data), &c, &qu), 0);
     if (c.in != in || c.out != out || c.quarantined != q)
         fail_msg("%s: in/out/q %lld/%lld/%lld, want %lld/%lld/%lld", key, (long long)c.in,
-                 (long long)c.out, (long long)c.quarantined, (long long)in, (long long)out, (long long)q);
+                 (long long)c.out, (long long)c.quarantined, (long long)in, (long long)out,
+                 (long long)q);
     if (reason && (!qu.lines.data || !strstr(qu.lines.data, reason)))
-        fail_msg("%s: quarantine lacks reason %s: %s", key, reason, qu.lines.data ? qu.lines.data : "");
+        fail_msg("%s: quarantine lacks reason %s: %s", key, reason,
+                 qu.lines.data ? qu.lines.data : "");
     mdp_quarantine_cleanup(&qu);
 }
 
@@ -134,16 +146,19 @@ static void test_land_checks(void **st)
 {
     (void)st;
     /* CSV as COPY writes it: quoted newlines and commas are one field */
-    check("supabase/accounts/dt=2026-10-01/accounts.csv",
-          "a,b,c\n1,\"x,\ny\",3\n4,5,6\n", 2, 2, 0, NULL);
+    check("supabase/accounts/dt=2026-10-01/accounts.csv", "a,b,c\n1,\"x,\ny\",3\n4,5,6\n", 2, 2, 0,
+          NULL);
     check("supabase/accounts/dt=2026-10-01/accounts.csv", "a,b,c\n1,2\n4,5,6\n", 2, 1, 1,
           "csv_column_count");
-    check("supabase/accounts/dt=2026-10-01/accounts.csv", "a,b,c\n1,2,3\n4,5", 2, 1, 1, "csv_truncated");
+    check("supabase/accounts/dt=2026-10-01/accounts.csv", "a,b,c\n1,2,3\n4,5", 2, 1, 1,
+          "csv_truncated");
+    check("supabase/accounts/dt=2026-10-01/accounts.csv", "a,\"b\nc,1\n3", 1, 0, 1,
+          "csv_unterminated_quote"); /* found by fuzz_land: a header that never ends */
     check("supabase/accounts/dt=2026-10-01/accounts.csv", "a,b,c\n1,\"2,3\n", 1, 0, 1,
           "csv_unterminated_quote");
     /* NDJSON: one object per line, CRLF tolerated, blank lines skipped */
-    check("events/dt=2026-10-01/e.ndjson", "{\"a\":1}\r\n\n{\"a\":2}\n{\"a\":\n[1]\n{} {}\n", 5, 2, 3,
-          "json_truncated");
+    check("events/dt=2026-10-01/e.ndjson", "{\"a\":1}\r\n\n{\"a\":2}\n{\"a\":\n[1]\n{} {}\n", 5, 2,
+          3, "json_truncated");
     check("events/dt=2026-10-01/e.ndjson", "[1]\n", 1, 0, 1, "json_not_object");
     /* Firehose: concatenated, a cut record between two good ones costs only itself */
     const char *rec = "{\"awsRegion\":\"x\",\"dynamodb\":{\"Keys\":{\"k\":{\"S\":\"v\"}}}}";
@@ -159,8 +174,9 @@ static void test_land_checks(void **st)
           "{\"body\":\"{\\\"Type\\\":\\\"Notif\"},"
           "{\"body\":\"{\\\"eventType\\\":\\\"Open\\\"}\"}]}",
           3, 2, 1, "sns_body_truncated");
-    check("ses/sqs/dt=2026-10-01/b.json", "{\"Records\":[{\"body\":\"{\\\"Type\\\":\\\"Notification\\\","
-                                          "\\\"TopicArn\\\":\\\"t\\\",\\\"Message\\\":\\\"not json\\\"}\"}]}",
+    check("ses/sqs/dt=2026-10-01/b.json",
+          "{\"Records\":[{\"body\":\"{\\\"Type\\\":\\\"Notification\\\","
+          "\\\"TopicArn\\\":\\\"t\\\",\\\"Message\\\":\\\"not json\\\"}\"}]}",
           1, 0, 1, "sns_message_invalid");
     check("ses/sqs/dt=2026-10-01/b.json", "{\"Records\":", 1, 0, 1, "json_truncated");
     check("gbp/locations/dt=2026-10-01/a.json", "{\"locations\":[]}", 1, 1, 0, NULL);
@@ -204,7 +220,8 @@ static void test_land_stage_end_to_end(void **st)
     struct mdp_diag d = {0};
     assert_int_equal(mdp_store_open(landing, 1, &ls, &d), 0);
     const char *ev = "{\"event_id\":\"1\"}\n{\"event_id\":\n";
-    assert_int_equal(mdp_store_put(ls, "events/dt=2026-10-01/events.ndjson", ev, strlen(ev), 0, &d), 0);
+    assert_int_equal(mdp_store_put(ls, "events/dt=2026-10-01/events.ndjson", ev, strlen(ev), 0, &d),
+                     0);
     assert_int_equal(mdp_store_put(ls, "mystery/file.bin", "??", 2, 0, &d), 0);
     mdp_store_close(ls);
     struct mdp_lake *lake;
