@@ -9,7 +9,13 @@
 #include <stdio.h>
 #include "mdp/err.h"
 
-#define MDP_CONFIG_MAX_STAGES 16
+#define MDP_CONFIG_MAX_LIST 64
+
+/* A list value (e.g. pipeline.stages). */
+struct mdp_strlist {
+    char *v[MDP_CONFIG_MAX_LIST];
+    int n;
+};
 
 struct mdp_config {
     char *source; /* the file the values came from, or NULL for built-in defaults */
@@ -28,8 +34,12 @@ struct mdp_config {
     double seed_bad_rate;
     char *seed_start_date;
     /* pipeline */
-    char *pipeline_stages[MDP_CONFIG_MAX_STAGES];
-    int pipeline_nstages;
+    struct mdp_strlist pipeline_stages;
+    /* ingestion */
+    struct mdp_strlist ingest_sources;
+    double ingest_max_quarantine_share;
+    struct mdp_strlist event_types;
+    char *ses_verify; /* sources.ses.verify_signatures: http | always */
     /* sources */
     char *ga4_property_id;
     char *ga4_time_zone;
@@ -50,6 +60,11 @@ int mdp_config_load_buffer(const char *name, const char *text, size_t len, struc
 void mdp_config_cleanup(struct mdp_config *cfg);
 /* The landing folder with {lake.dir} replaced; caller frees. NULL on out of memory. */
 char *mdp_config_landing_dir(const struct mdp_config *cfg);
+/* Replaces a list with the comma-separated items of csv. Returns 0, MDP_ERR_RANGE or NOMEM. */
+int mdp_strlist_set(struct mdp_strlist *l, const char *csv);
+void mdp_strlist_clear(struct mdp_strlist *l);
+/* 1 if s is in the list. */
+int mdp_strlist_has(const struct mdp_strlist *l, const char *s);
 
 /* Prints the schema: every key, its type, default and meaning. markdown != 0 prints a table. */
 void mdp_config_print_keys(FILE *out, int markdown);

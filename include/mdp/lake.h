@@ -90,6 +90,7 @@ struct mdp_run {
     char status[16]; /* "ok", "failed" */
     int64_t start_ms, end_ms;
     int64_t in, out, quarantined, duplicates, bytes;
+    int64_t newest_event_ms; /* newest event time the run saw (freshness), or -1 */
     char message[512];
 };
 /* Starts a record: new run id (UUIDv7), job name, start time, zero counts. */

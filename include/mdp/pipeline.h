@@ -15,6 +15,8 @@ struct mdp_stage_ctx {
     /* optional: called after each finished run record (stage or sub-run such as land.ses) */
     void (*on_run)(const struct mdp_run *r, void *ud);
     void *ud;
+    int verify_sns; /* check SNS signatures of file deliveries too (mdp ingest --verify-signatures)
+                     */
 };
 
 struct mdp_stage {
@@ -33,19 +35,11 @@ const struct mdp_stage *const *mdp_stage_all(void);
  * anything runs. Returns 0, or the failing stage's error (diag names the stage). */
 int mdp_pipeline_run(struct mdp_stage_ctx *ctx, struct mdp_diag *d);
 
-/* Structural check of one landing file, as the land stage does it: routes by the landing key
- * ("events/dt=2026-10-01/events.ndjson", "dynamodb/firehose/...", ...) to the format's checker,
- * adds records read/valid/quarantined to the counts and quarantine records to q. Returns 0,
- * MDP_ERR_NOT_FOUND when no connector handles the key, or MDP_ERR_NOMEM. Exposed for the fuzz
- * targets and the tests. */
-struct mdp_land_counts {
-    int64_t in, out, quarantined;
-};
-int mdp_land_check(const char *key, const char *data, size_t len, struct mdp_land_counts *c,
-                   struct mdp_quarantine *q);
-
 /* the stages */
-int mdp_stage_land(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
+int mdp_stage_ingest(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
+/* The ingest stage for one connector (`mdp ingest NAME`), or all configured ones (only NULL). */
+int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *run,
+                   struct mdp_diag *d);
 int mdp_stage_inventory(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
 
 #endif

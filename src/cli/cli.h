@@ -24,10 +24,11 @@ struct cli_command {
     const char *summary;
     const char *help; /* full text for `mdp NAME --help` */
     int (*run)(struct cli *c, int argc, char **argv);
+    int own_help; /* the command prints help itself (per subcommand) */
 };
 
 extern const struct cli_command CMD_INIT, CMD_SEED, CMD_RUN, CMD_DEMO, CMD_RUNS, CMD_IDS, CMD_HASH,
-    CMD_CONFIG;
+    CMD_CONFIG, CMD_INGEST;
 
 /* Loads the configuration (--config, else ./mdp.yaml when present, else defaults) once. Prints the
  * error and returns non-zero on failure. */
@@ -42,6 +43,9 @@ int cli_wants_help(int argc, char **argv);
  * "--count=V". Returns 1 with *out_val set, 0 if it is another argument, -1 if the value is
  * missing. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **out_val);
+/* Prints run records as a table (or a JSON array). */
+struct mdp_run;
+void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json);
 /* Parses a whole decimal number in [min, max]. */
 int cli_parse_long(const char *s, long min, long max, long *out);
 

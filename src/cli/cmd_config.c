@@ -44,4 +44,4 @@ const struct cli_command CMD_CONFIG = {
     "keys   every configuration key with its type, default and meaning (docs/configuration.md is\n"
     "       this list)\n"
     "show   the effective configuration (defaults overlaid with the file)\n",
-    config_run};
+    config_run, 0};

@@ -73,4 +73,4 @@ const struct cli_command CMD_HASH = {
     "         where dictionary attacks on plain SHA-256 must be ruled out.\n"
     "\n"
     "Example: mdp hash email \"  Foo@Example.COM \"\n",
-    hash_run};
+    hash_run, 0};

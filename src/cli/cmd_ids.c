@@ -92,4 +92,4 @@ const struct cli_command CMD_IDS = {
     "\n"
     "With the global --json: new prints a JSON array, inspect a JSON object.\n"
     "Example: mdp ids inspect 017F22E2-79B0-7CC3-98C4-DC0C0C07398F   # timestamp 1645557742000\n",
-    ids_run};
+    ids_run, 0};

@@ -56,7 +56,7 @@ const struct cli_command CMD_INIT = {
     "which marks it as a lake. The zones raw/, curated/, ml/ fill as stages write (an object "
     "store\n"
     "has no empty folders). Safe to run on an existing lake.\n",
-    init_run};
+    init_run, 0};
 
 /* ---- seed ---- */
 
@@ -198,7 +198,7 @@ const struct cli_command CMD_SEED = {
     "                  duplicate deliveries, bad timestamps (default seed.bad_rate, 0.01)\n"
     "  --start DATE    first day, UTC (default seed.start_date)\n"
     "  --out FOLDER    where to write (default lake.landing_dir)\n",
-    seed_run};
+    seed_run, 0};
 
 /* ---- run ---- */
 
@@ -213,7 +213,7 @@ static void collect_run(const struct mdp_run *r, void *ud)
     if (s->n < 64) s->runs[s->n++] = *r;
 }
 
-static void print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
+void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
 {
     if (json) {
         fputc('[', f);
@@ -244,24 +244,9 @@ static void print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
 static int pipeline(const char *cmd, struct cli *c, struct mdp_lake *lake, int64_t day,
                     struct summary *sum)
 {
-    struct mdp_stage_ctx ctx = {&c->cfg, lake, day, collect_run, sum};
+    struct mdp_stage_ctx ctx = {&c->cfg, lake, day, collect_run, sum, 0};
     struct mdp_diag d = {0};
     if (mdp_pipeline_run(&ctx, &d)) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
-    return 0;
-}
-
-static int set_stages(struct mdp_config *cfg, const char *csv)
-{
-    for (int i = 0; i < cfg->pipeline_nstages; i++)
-        free(cfg->pipeline_stages[i]);
-    cfg->pipeline_nstages = 0;
-    char *copy = strdup(csv), *save = NULL;
-    if (!copy) return -1;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (cfg->pipeline_nstages >= MDP_CONFIG_MAX_STAGES) break;
-        cfg->pipeline_stages[cfg->pipeline_nstages++] = strdup(t);
-    }
-    free(copy);
     return 0;
 }
 
@@ -282,7 +267,8 @@ static int run_run(struct cli *c, int argc, char **argv)
                 return cli_usage("run", "--date needs a date YYYY-MM-DD");
         } else if ((m = cli_opt(argc, argv, &i, "--stages", &v))) {
             if (m < 0 || !*v) return cli_usage("run", "--stages needs a comma-separated list");
-            if (set_stages(&c->cfg, v)) return EXIT_FAIL;
+            if (mdp_strlist_set(&c->cfg.pipeline_stages, v))
+                return cli_usage("run", "--stages: too many stages");
         } else if ((m = cli_opt(argc, argv, &i, "--dir", &v))) {
             if (m < 0) return cli_usage("run", "--dir needs a folder");
             if (set_str(&c->cfg.lake_dir, v)) return EXIT_FAIL;
@@ -290,16 +276,16 @@ static int run_run(struct cli *c, int argc, char **argv)
             return cli_usage("run", "unexpected argument '%s'", argv[i]);
         }
     }
-    for (int i = 0; i < c->cfg.pipeline_nstages; i++)
-        if (!mdp_stage_find(c->cfg.pipeline_stages[i]))
+    for (int i = 0; i < c->cfg.pipeline_stages.n; i++)
+        if (!mdp_stage_find(c->cfg.pipeline_stages.v[i]))
             return cli_usage("run", "unknown stage '%s' (see mdp run --list)",
-                             c->cfg.pipeline_stages[i]);
+                             c->cfg.pipeline_stages.v[i]);
     struct mdp_lake *lake;
     if (open_lake("run", c, 0, &lake)) return EXIT_FAIL;
     struct summary *sum = calloc(1, sizeof *sum);
     int rc = sum ? pipeline("run", c, lake, day, sum) : EXIT_FAIL;
     if (sum) {
-        print_runs(stdout, sum->runs, sum->n, c->json);
+        cli_print_runs(stdout, sum->runs, sum->n, c->json);
         if (c->json) fputc('\n', stdout);
     }
     free(sum);
@@ -317,7 +303,7 @@ const struct cli_command CMD_RUN = {
     "--date limits the work to one day's deliveries. --list names the known stages.\n"
     "Output: one line per stage and source with what went in, what came out, what was\n"
     "quarantined, what had already landed, bytes and time (--json: an array).\n",
-    run_run};
+    run_run, 0};
 
 /* ---- demo ---- */
 
@@ -340,13 +326,13 @@ static int demo_run(struct cli *c, int argc, char **argv)
             printf("{\"lake\":\"%s\",\"landing\":\"%s\",\"seed\":", c->cfg.lake_dir, landing);
             print_seed_stats(stdout, &st, 1);
             printf(",\"stages\":");
-            print_runs(stdout, sum->runs, sum->n, 1);
+            cli_print_runs(stdout, sum->runs, sum->n, 1);
             printf(",\"seconds\":%.2f}\n", (double)(mdp_time_now_ms() - t0) / 1000.0);
         } else {
             printf("matbakh-dp demo: lake %s\n\n", c->cfg.lake_dir);
             print_seed_stats(stdout, &st, 0);
             printf("  (%.2f s, into %s)\n\n", (double)(t1 - t0) / 1000.0, landing);
-            print_runs(stdout, sum->runs, sum->n, 0);
+            cli_print_runs(stdout, sum->runs, sum->n, 0);
             printf("\ntotal %.2f s. Quarantined records: %s/raw/_quarantine/; run log: "
                    "%s/_meta/runs/ (mdp runs).\n",
                    (double)(mdp_time_now_ms() - t0) / 1000.0, c->cfg.lake_dir, c->cfg.lake_dir);
@@ -368,7 +354,7 @@ const struct cli_command CMD_DEMO = {
     "prints per stage what went in, came out, was quarantined, and the time. Running it again\n"
     "gives the same lake content: the same seed makes the same bytes, and the raw zone is\n"
     "content-addressed, so nothing lands twice.\n",
-    demo_run};
+    demo_run, 0};
 
 /* ---- runs ---- */
 
@@ -419,7 +405,7 @@ static int runs_run(struct cli *c, int argc, char **argv)
         return cli_fail("runs", EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
     }
     int from = u.n > last ? u.n - (int)last : 0;
-    print_runs(stdout, u.v + from, u.n - from, c->json);
+    cli_print_runs(stdout, u.v + from, u.n - from, c->json);
     if (c->json) fputc('\n', stdout);
     free(u.v);
     return EXIT_OK;
@@ -431,4 +417,4 @@ const struct cli_command CMD_RUNS = {
     "\n"
     "Prints the last N (default 20) records of the run log (_meta/runs/), oldest first: job,\n"
     "status, counts in/out/quarantined/duplicates, bytes and duration (--json: an array).\n",
-    runs_run};
+    runs_run, 0};

@@ -13,8 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const struct cli_command *const COMMANDS[] = {
-    &CMD_INIT, &CMD_SEED, &CMD_RUN, &CMD_DEMO, &CMD_RUNS, &CMD_IDS, &CMD_HASH, &CMD_CONFIG, NULL};
+static const struct cli_command *const COMMANDS[] = {&CMD_INIT,   &CMD_SEED, &CMD_RUN, &CMD_INGEST,
+                                                     &CMD_DEMO,   &CMD_RUNS, &CMD_IDS, &CMD_HASH,
+                                                     &CMD_CONFIG, NULL};
 
 int cli_fail(const char *cmd, int code, const char *fmt, ...)
 {
@@ -163,6 +164,20 @@ int main(int argc, char **argv)
         print_help(stderr);
         return EXIT_USAGE;
     }
+    /* --json is a global option, also accepted after the command (mdp runs --json) */
+    int w = i;
+    for (int r = i; r < argc; r++) {
+        if (strcmp(argv[r], "--") == 0) {
+            while (r < argc)
+                argv[w++] = argv[r++];
+            break;
+        }
+        if (strcmp(argv[r], "--json") == 0)
+            c.json = 1;
+        else
+            argv[w++] = argv[r];
+    }
+    argc = w;
     const char *name = argv[i];
     if (strcmp(name, "help") == 0) {
         if (i + 1 >= argc) {
@@ -179,7 +194,7 @@ int main(int argc, char **argv)
     }
     for (int k = 0; COMMANDS[k]; k++) {
         if (strcmp(COMMANDS[k]->name, name) != 0) continue;
-        if (cli_wants_help(argc - i, argv + i)) {
+        if (!COMMANDS[k]->own_help && cli_wants_help(argc - i, argv + i)) {
             fputs(COMMANDS[k]->help, stdout);
             return EXIT_OK;
         }

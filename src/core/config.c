@@ -50,8 +50,22 @@ static const struct key KEYS[] = {
      "enum values, duplicates)."},
     {"seed.start_date", K_DATE, OFF(seed_start_date), "2026-10-01", 0, 0, NULL,
      "First day (UTC) of the seeded activity; fixed so that seed output does not depend on today."},
-    {"pipeline.stages", K_STRLIST, OFF(pipeline_stages), "land,inventory", 0, 0, NULL,
+    {"pipeline.stages", K_STRLIST, OFF(pipeline_stages), "ingest,inventory", 0, 0, NULL,
      "Stages `mdp run` runs, in order (`mdp run --list` names the known ones)."},
+    {"ingest.sources", K_STRLIST, OFF(ingest_sources), "supabase,events,ses,ddb,ga4,gbp,meta", 0, 0,
+     NULL, "Connectors the ingest stage runs (`mdp ingest --list` names them)."},
+    {"ingest.max_quarantine_share", K_DBL, OFF(ingest_max_quarantine_share), "0.05", 0, 1, NULL,
+     "A connector's run fails when more than this share of its records is quarantined (the "
+     "records are still landed and quarantined)."},
+    {"sources.events.types", K_STRLIST, OFF(event_types),
+     "signed_up,step_started,step_completed,step_skipped,step_abandoned,onb_complete,vc_started,"
+     "vc_completed,login_succeeded,login_failed,logout,page_view,email_click,unsubscribe",
+     0, 0, NULL,
+     "The app's event types; an event of another type is quarantined (unknown_event_type)."},
+    {"sources.ses.verify_signatures", K_ENUM, OFF(ses_verify), "http", 0, 0, "http|always",
+     "SNS signature verification: `http` checks messages that arrive over HTTP and trusts file "
+     "replay (the decision is logged); `always` checks file replay too (needs the signing "
+     "certificates, fetched from SNS once and cached in <lake>/_meta/cache/sns-certs/)."},
     {"sources.ga4.property_id", K_STR, OFF(ga4_property_id), "495696125", 0, 0, NULL,
      "GA4 property whose runReport data is pulled (spec 1)."},
     {"sources.ga4.time_zone", K_STR, OFF(ga4_time_zone), "Europe/Berlin", 0, 0, NULL,
@@ -89,23 +103,40 @@ static char **str_at(struct mdp_config *c, const struct key *k)
     return (char **)((char *)c + k->off);
 }
 
-static int set_list(struct mdp_config *c, const char *csv)
+void mdp_strlist_clear(struct mdp_strlist *l)
 {
-    for (int i = 0; i < c->pipeline_nstages; i++)
-        free(c->pipeline_stages[i]);
-    c->pipeline_nstages = 0;
+    for (int i = 0; i < l->n; i++)
+        free(l->v[i]);
+    l->n = 0;
+}
+
+int mdp_strlist_set(struct mdp_strlist *l, const char *csv)
+{
+    mdp_strlist_clear(l);
     const char *p = csv;
     while (*p) {
         const char *e = strchr(p, ',');
         size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (c->pipeline_nstages >= MDP_CONFIG_MAX_STAGES) return MDP_ERR_RANGE;
+        if (l->n >= MDP_CONFIG_MAX_LIST) return MDP_ERR_RANGE;
         char *s = strndup(p, n);
         if (!s) return MDP_ERR_NOMEM;
-        c->pipeline_stages[c->pipeline_nstages++] = s;
+        l->v[l->n++] = s;
         p += n;
         if (*p == ',') p++;
     }
     return 0;
+}
+
+int mdp_strlist_has(const struct mdp_strlist *l, const char *s)
+{
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0) return 1;
+    return 0;
+}
+
+static struct mdp_strlist *list_at(struct mdp_config *c, const struct key *k)
+{
+    return (struct mdp_strlist *)((char *)c + k->off);
 }
 
 /* Validates text for key k and stores it; on failure writes why into why. */
@@ -185,7 +216,7 @@ static int set_value(struct mdp_config *c, const struct key *k, const char *text
         }
         break;
     case K_STRLIST:
-        return set_list(c, text);
+        return mdp_strlist_set(list_at(c, k), text);
     }
     char *s = strdup(text);
     if (!s) return MDP_ERR_NOMEM;
@@ -202,11 +233,10 @@ void mdp_config_cleanup(struct mdp_config *cfg)
         if (t == K_STR || t == K_ENUM || t == K_DATE || t == K_ENVNAME) {
             free(*str_at(cfg, &KEYS[i]));
             *str_at(cfg, &KEYS[i]) = NULL;
+        } else if (t == K_STRLIST) {
+            mdp_strlist_clear(list_at(cfg, &KEYS[i]));
         }
     }
-    for (int i = 0; i < cfg->pipeline_nstages; i++)
-        free(cfg->pipeline_stages[i]);
-    cfg->pipeline_nstages = 0;
     free(cfg->source);
     cfg->source = NULL;
 }
@@ -322,7 +352,7 @@ static int walk_value(struct walk *w, yaml_node_t *keynode, const char *path, ya
     if (k->type == K_STRLIST) {
         if (val->type != YAML_SEQUENCE_NODE)
             return fail(w, val, "'%s' expects a list of strings%s", path, NULL);
-        char csv[1024] = "";
+        char csv[4096] = "";
         size_t used = 0;
         int count = 0;
         for (yaml_node_item_t *it = val->data.sequence.items.start;
@@ -332,14 +362,14 @@ static int walk_value(struct walk *w, yaml_node_t *keynode, const char *path, ya
             if (!item || scalar_text(item, &t) || !*t || strchr(t, ','))
                 return fail(w, item ? item : val, "'%s' expects non-empty strings without commas%s",
                             path, NULL);
-            if (++count > MDP_CONFIG_MAX_STAGES)
+            if (++count > MDP_CONFIG_MAX_LIST)
                 return fail(w, item, "'%s' has more than the allowed entries%s", path, NULL);
             int n = snprintf(csv + used, sizeof csv - used, "%s%s", used ? "," : "", t);
             if (n < 0 || (size_t)n >= sizeof csv - used)
                 return fail(w, item, "'%s' is too long%s", path, NULL);
             used += (size_t)n;
         }
-        int rc = set_list(w->cfg, csv);
+        int rc = mdp_strlist_set(list_at(w->cfg, k), csv);
         if (rc) return mdp_diag_set(w->diag, rc, "%s: %s", w->name, mdp_strerror(rc));
         return 0;
     }
@@ -534,12 +564,14 @@ void mdp_config_print(FILE *out, const struct mdp_config *cfg)
         case K_DBL:
             fprintf(out, "%g\n", *(double *)((char *)c + k->off));
             break;
-        case K_STRLIST:
+        case K_STRLIST: {
+            const struct mdp_strlist *l = list_at(c, k);
             fprintf(out, "[");
-            for (int j = 0; j < cfg->pipeline_nstages; j++)
-                fprintf(out, "%s%s", j ? ", " : "", cfg->pipeline_stages[j]);
+            for (int j = 0; j < l->n; j++)
+                fprintf(out, "%s%s", j ? ", " : "", l->v[j]);
             fprintf(out, "]\n");
             break;
+        }
         default:
             fprintf(out, "\"%s\"\n", *str_at(c, k));
             break;

@@ -18,6 +18,7 @@ void mdp_run_begin(struct mdp_run *r, const char *job)
     snprintf(r->job, sizeof r->job, "%s", job);
     snprintf(r->status, sizeof r->status, "running");
     r->start_ms = mdp_time_now_ms();
+    r->newest_event_ms = -1;
 }
 
 int mdp_run_end(struct mdp_lake *lake, struct mdp_run *r, const char *status, struct mdp_diag *d)
@@ -41,6 +42,12 @@ int mdp_run_end(struct mdp_lake *lake, struct mdp_run *r, const char *status, st
                    (long long)r->out, (long long)r->quarantined, (long long)r->duplicates,
                    (long long)r->bytes);
     mdp_buf_json_str(&b, r->message);
+    char newest[32];
+    if (r->newest_event_ms >= 0 &&
+        mdp_time_format_ms(r->newest_event_ms, newest, sizeof newest) == 0)
+        mdp_buf_printf(&b, ",\"newest_event\":\"%s\"", newest);
+    else
+        mdp_buf_puts(&b, ",\"newest_event\":null");
     int rc = mdp_buf_puts(&b, "}\n");
     if (!rc) rc = mdp_buf_printf(&key, "_meta/runs/dt=%s/%s.json", date, r->run_id);
     if (!rc) rc = mdp_store_put(lake->store, key.data, b.data, b.len, 0, d);
@@ -98,6 +105,10 @@ static int each_cb(const char *key, int64_t size, void *ud)
     r.quarantined = get_i64(o, "quarantined");
     r.duplicates = get_i64(o, "duplicates");
     r.bytes = get_i64(o, "bytes");
+    r.newest_event_ms = -1;
+    if (json_object_object_get_ex(o, "newest_event", &v) &&
+        json_object_is_type(v, json_type_string))
+        mdp_time_parse_iso(json_object_get_string(v), (size_t)-1, &r.newest_event_ms);
     json_object_put(o);
     return e->cb(&r, e->ud);
 }

@@ -5,18 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct mdp_stage LAND = {
-    "land",
-    "move what the sources delivered (landing folder) into the immutable raw zone, "
-    "quarantining records that do not parse",
-    mdp_stage_land};
+static const struct mdp_stage INGEST = {
+    "ingest",
+    "every configured connector: what the sources delivered (landing folder) into the immutable "
+    "raw zone, records checked, bad ones quarantined with a reason, duplicates counted",
+    mdp_stage_ingest};
 static const struct mdp_stage INVENTORY = {
     "inventory",
     "rebuild _meta/tables/raw_inventory (Parquet): every raw object with its source, "
     "dataset, day and size",
     mdp_stage_inventory};
 
-static const struct mdp_stage *const STAGES[] = {&LAND, &INVENTORY, NULL};
+static const struct mdp_stage *const STAGES[] = {&INGEST, &INVENTORY, NULL};
 
 const struct mdp_stage *const *mdp_stage_all(void)
 {
@@ -33,13 +33,13 @@ const struct mdp_stage *mdp_stage_find(const char *name)
 int mdp_pipeline_run(struct mdp_stage_ctx *ctx, struct mdp_diag *d)
 {
     const struct mdp_config *cfg = ctx->cfg;
-    for (int i = 0; i < cfg->pipeline_nstages; i++)
-        if (!mdp_stage_find(cfg->pipeline_stages[i]))
+    for (int i = 0; i < cfg->pipeline_stages.n; i++)
+        if (!mdp_stage_find(cfg->pipeline_stages.v[i]))
             return mdp_diag_set(d, MDP_ERR_CONFIG,
                                 "pipeline.stages: unknown stage '%s' (`mdp run --list` names them)",
-                                cfg->pipeline_stages[i]);
-    for (int i = 0; i < cfg->pipeline_nstages; i++) {
-        const struct mdp_stage *st = mdp_stage_find(cfg->pipeline_stages[i]);
+                                cfg->pipeline_stages.v[i]);
+    for (int i = 0; i < cfg->pipeline_stages.n; i++) {
+        const struct mdp_stage *st = mdp_stage_find(cfg->pipeline_stages.v[i]);
         struct mdp_run run;
         mdp_run_begin(&run, st->name);
         mdp_log(MDP_LOG_INFO, "stage started", LOG_STR("stage", st->name),

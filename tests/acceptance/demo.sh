@@ -10,17 +10,17 @@ tree_digest() { # every file below the data zones with its hash (the run log and
 
 args=(--users 300 --days 14 --seed 11 --bad-rate 0.03)
 "$MDP" --config "$ROOT/config/mdp.yaml" demo --dir "$T/a" "${args[@]}" >"$T/out1" 2>"$T/err1" && ok || bad "demo failed: $(tail -3 "$T/err1")"
-for w in "matbakh-dp demo" "land.events" "land.ses" "land.dynamodb" "land.supabase" "land.ga4" \
-         "land.gbp" "land.meta" "inventory" "quarantined" "total"; do
+for w in "matbakh-dp demo" "ingest.events" "ingest.ses" "ingest.ddb" "ingest.supabase" "ingest.ga4" \
+         "ingest.gbp" "ingest.meta" "inventory" "quarantined" "duplicates" "total"; do
   grep -qF "$w" "$T/out1" && ok || bad "summary lacks '$w'"
 done
-q=$(awk '$1 == "land" {print $5}' "$T/out1")
+q=$(awk '$1 == "ingest" {print $5}' "$T/out1")
 [ "${q:-0}" -gt 0 ] && ok || bad "nothing quarantined at bad rate 0.03"
 d1=$(tree_digest "$T/a")
 "$MDP" --config "$ROOT/config/mdp.yaml" demo --dir "$T/a" "${args[@]}" >"$T/out2" 2>"$T/err2" && ok || bad "second demo failed"
 d2=$(tree_digest "$T/a")
 [ "$d1" = "$d2" ] && ok || bad "the second run changed the lake"
-new=$(awk '$1 == "land" {print $3}' "$T/out2")
+new=$(awk '$1 == "ingest" {print $3}' "$T/out2")
 [ "$new" = 0 ] && ok || bad "the second run landed $new records again"
 "$MDP" --config "$ROOT/config/mdp.yaml" demo --dir "$T/b" "${args[@]}" >/dev/null 2>&1 && ok || bad "third demo failed"
 [ "$(tree_digest "$T/b")" = "$d1" ] && ok || bad "a fresh lake with the same seed differs"

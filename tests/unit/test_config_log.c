@@ -23,8 +23,10 @@ static void test_defaults_without_file(void **st)
     assert_string_equal(cfg.lake_dir, "./mdp-lake");
     assert_int_equal(cfg.seed_users, 1000);
     assert_int_equal(cfg.seed_days, 30);
-    assert_int_equal(cfg.pipeline_nstages, 2);
-    assert_string_equal(cfg.pipeline_stages[0], "land");
+    assert_int_equal(cfg.pipeline_stages.n, 2);
+    assert_string_equal(cfg.pipeline_stages.v[0], "ingest");
+    assert_true(mdp_strlist_has(&cfg.ingest_sources, "ddb"));
+    assert_true(mdp_strlist_has(&cfg.event_types, "step_completed"));
     char *landing = mdp_config_landing_dir(&cfg);
     assert_string_equal(landing, "./mdp-lake/landing");
     free(landing);
@@ -38,13 +40,13 @@ static void test_valid_file_overrides(void **st)
     struct mdp_config cfg;
     struct mdp_diag d;
     const char *y = "lake:\n  dir: /data/lake\nseed:\n  users: 50\n  bad_rate: 0.2\n"
-                    "pipeline:\n  stages: [land]\nlog:\n  level: warn\n"
+                    "pipeline:\n  stages: [ingest]\nlog:\n  level: warn\n"
                     "sources.ga4.property_id: \"123\"\n";
     assert_int_equal(load(y, &cfg, &d), 0);
     assert_string_equal(cfg.lake_dir, "/data/lake");
     assert_int_equal(cfg.seed_users, 50);
     assert_true(cfg.seed_bad_rate > 0.19 && cfg.seed_bad_rate < 0.21);
-    assert_int_equal(cfg.pipeline_nstages, 1);
+    assert_int_equal(cfg.pipeline_stages.n, 1);
     assert_string_equal(cfg.log_level, "warn");
     assert_string_equal(cfg.ga4_property_id, "123");
     assert_int_equal(cfg.seed_days, 30); /* untouched keys keep their defaults */

@@ -1,0 +1,69 @@
+/* Ingestion: one connector per source of the specification, registered in one list
+ * (src/ingest/ingest.c). A connector says where its deliveries arrive in the landing folder, how
+ * to check one delivery (parse and validate every record, quarantine the bad ones with a reason and
+ * their location, recognise duplicates), and optionally how to pull from the live source. Every
+ * delivery takes one path: its bytes go, unchanged, into raw/<source>/<dataset>/dt=D/ named by
+ * their SHA-256 (a delivery seen before lands nothing), then the connector checks it, then its
+ * quarantine batch is written. The run log gets one record per connector with the counts and the
+ * newest event time seen (for freshness). */
+#ifndef MDP_INGEST_H
+#define MDP_INGEST_H
+
+#include <stdint.h>
+#include "mdp/config.h"
+#include "mdp/lake.h"
+#include "mdp/strset.h"
+
+struct mdp_ingest_counts {
+    int64_t in;                       /* records read */
+    int64_t out;                      /* valid, first seen */
+    int64_t quarantined;              /* invalid: in quarantine with a reason */
+    int64_t duplicates;               /* valid, but seen before in this run (same id) */
+    int64_t newest_event_ms;          /* newest event time among valid records, or -1 */
+    int64_t files, files_seen, bytes; /* deliveries, deliveries already landed, bytes read */
+    int64_t extra[4];                 /* connector-specific counters, named by its extra_names */
+};
+
+/* What a connector's check works with. */
+struct mdp_check {
+    const char *key; /* the delivery's landing key (or a name given by the caller) */
+    struct mdp_ingest_counts *c;
+    struct mdp_quarantine *q;
+    struct mdp_strset *seen;      /* ids seen in this run; NULL disables dedup */
+    const struct mdp_config *cfg; /* may be NULL: built-in defaults */
+    int verify_signatures;        /* SNS: check signatures (HTTP input); off for file replay */
+    const char *cert_cache;       /* SNS: folder of signing certificates by URL hash, or NULL */
+    struct mdp_lake *lake;        /* for connector state (schema drift); NULL in pure checks */
+};
+
+/* Helpers for connectors. Each record read ends in exactly one of these. */
+int mdp_check_bad(struct mdp_check *ck, const char *reason, const char *location,
+                  const char *detail, const void *payload, size_t len);
+void mdp_check_ok(struct mdp_check *ck, int64_t event_ms);
+/* Returns 1 (and counts a duplicate) if id was seen before in this run, 0 if new, <0 on error. */
+int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id);
+
+struct mdp_ingest_ctx;
+
+struct mdp_connector {
+    const char *name;   /* `mdp ingest NAME` */
+    const char *source; /* raw/<source>/ */
+    const char *summary;
+    const char *help;           /* for `mdp ingest NAME --help` */
+    const char *landing_prefix; /* its deliveries in the landing folder */
+    const char *dataset;        /* raw dataset; NULL: the landing path segment after the prefix */
+    const char *ext;            /* raw object extension */
+    const char *extra_names[4]; /* names of counts.extra[] for the run message, or NULL */
+    int (*check)(struct mdp_check *ck, const char *data, size_t len);
+};
+
+const struct mdp_connector *const *mdp_connectors(void); /* NULL-terminated */
+const struct mdp_connector *mdp_connector_find(const char *name);
+const struct mdp_connector *mdp_connector_for_key(const char *landing_key);
+
+/* Checks one delivery without a lake (tests, fuzzing): routes by key to its connector. Returns 0,
+ * MDP_ERR_NOT_FOUND when no connector handles the key, or MDP_ERR_NOMEM. */
+int mdp_ingest_check(const char *key, const char *data, size_t len, struct mdp_ingest_counts *c,
+                     struct mdp_quarantine *q);
+
+#endif

@@ -1,0 +1,141 @@
+/* The gbp connector: Google Business Profile (Business Information API v1) locations, from
+ * accounts.locations.list responses ({"locations":[...], "nextPageToken"?}) or locations.get (one
+ * Location), as returned or as saved exchanges. Only readMask'd fields come back, so any field may
+ * be missing; what is present is checked: name is locations/<digits>, metadata.placeId a string,
+ * latlng numbers in range, hours TimeOfDay objects (hours 0-24, minutes 0-59; {} is midnight) on
+ * known days. Ids stay strings. */
+#include "../ingest_internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { X_LOCATIONS, X_API_ERRORS };
+
+static int is_day(const char *s)
+{
+    static const char *days[] = {"MONDAY", "TUESDAY",  "WEDNESDAY", "THURSDAY",
+                                 "FRIDAY", "SATURDAY", "SUNDAY",    NULL};
+    for (int i = 0; s && days[i]; i++)
+        if (strcmp(s, days[i]) == 0) return 1;
+    return 0;
+}
+
+static int time_of_day(json_object *t, int close)
+{
+    if (!t) return 0;
+    json_object *v;
+    int h = 0, m = 0;
+    if (json_object_object_get_ex(t, "hours", &v)) {
+        if (!json_object_is_type(v, json_type_int)) return 0;
+        h = json_object_get_int(v);
+    }
+    if (json_object_object_get_ex(t, "minutes", &v)) {
+        if (!json_object_is_type(v, json_type_int)) return 0;
+        m = json_object_get_int(v);
+    }
+    return h >= 0 && m >= 0 && m <= 59 && (h <= 23 || (close && h == 24 && m == 0));
+}
+
+static const char *validate(json_object *l, char *detail, size_t dn)
+{
+    const char *name = mdp__jget(l, "name");
+    if (!name || strncmp(name, "locations/", 10) != 0 || !name[10])
+        return snprintf(detail, dn, "name must be locations/<id>"), "gbp_invalid_name";
+    for (const char *p = name + 10; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return snprintf(detail, dn, "location id is digits"), "gbp_invalid_name";
+    json_object *md = mdp__jobj(l, "metadata"), *v;
+    if (md && json_object_object_get_ex(md, "placeId", &v) &&
+        !json_object_is_type(v, json_type_string))
+        return snprintf(detail, dn, "metadata.placeId is a string"), "gbp_invalid_place_id";
+    json_object *ll = mdp__jobj(l, "latlng");
+    if (ll) {
+        json_object *la, *lo;
+        if (!json_object_object_get_ex(ll, "latitude", &la) ||
+            !json_object_object_get_ex(ll, "longitude", &lo) || json_object_get_double(la) < -90 ||
+            json_object_get_double(la) > 90 || json_object_get_double(lo) < -180 ||
+            json_object_get_double(lo) > 180)
+            return snprintf(detail, dn, "latlng out of range"), "gbp_invalid_latlng";
+    }
+    json_object *periods = mdp__jarr(mdp__jobj(l, "regularHours"), "periods");
+    for (size_t i = 0; periods && i < json_object_array_length(periods); i++) {
+        json_object *p = json_object_array_get_idx(periods, i);
+        if (!is_day(mdp__jget(p, "openDay")) || !is_day(mdp__jget(p, "closeDay")) ||
+            !time_of_day(mdp__jobj(p, "openTime"), 0) || !time_of_day(mdp__jobj(p, "closeTime"), 1))
+            return snprintf(detail, dn, "regularHours.periods[%zu]", i), "gbp_invalid_hours";
+    }
+    return NULL;
+}
+
+static int check(struct mdp_check *ck, const char *p, size_t n)
+{
+    enum json_tokener_error err;
+    json_object *o = mdp__json_exact(p, n, &err);
+    int rc = 0, status;
+    char detail[200], loc[600];
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        rc = mdp_check_bad(ck, o ? "json_not_object" : mdp__json_reason(err), ck->key,
+                           o ? "a response is a JSON object" : json_tokener_error_desc(err), p, n);
+        json_object_put(o);
+        return rc;
+    }
+    json_object *r = mdp__api_payload(o, &status, NULL);
+    int e = mdp__api_error(r, status, detail, sizeof detail);
+    json_object *list = mdp__jarr(r, "locations");
+    if (e > 0) {
+        ck->c->extra[X_API_ERRORS]++;
+        mdp_check_ok(ck, -1);
+    } else if (e < 0) {
+        rc = mdp_check_bad(ck, "api_error_invalid", ck->key, "an error envelope without a message",
+                           p, n);
+    } else if (list ||
+               (json_object_is_type(r, json_type_object) && json_object_object_length(r) == 0)) {
+        /* a list page; {} is an account without locations */
+        for (size_t i = 0; list && i < json_object_array_length(list) && !rc; i++) {
+            json_object *l = json_object_array_get_idx(list, i);
+            const char *why = validate(l, detail, sizeof detail);
+            const char *t = json_object_to_json_string_ext(l, JSON_C_TO_STRING_PLAIN);
+            mdp__loc(loc, sizeof loc, ck->key, "#locations[%zu]", i);
+            if (why) {
+                rc = mdp_check_bad(ck, why, loc, detail, t, strlen(t));
+            } else {
+                ck->c->extra[X_LOCATIONS]++;
+                mdp_check_ok(ck, -1);
+            }
+        }
+    } else if (mdp__jget(r, "name")) {
+        const char *why = validate(r, detail, sizeof detail);
+        if (why) {
+            rc = mdp_check_bad(ck, why, ck->key, detail, p, n);
+        } else {
+            ck->c->extra[X_LOCATIONS]++;
+            mdp_check_ok(ck, -1);
+        }
+    } else {
+        rc = mdp_check_bad(ck, "gbp_unknown_payload", ck->key,
+                           "neither a location list nor a location", p, n);
+    }
+    json_object_put(o);
+    return rc;
+}
+
+const struct mdp_connector MDP__CONNECTOR_GBP = {
+    .name = "gbp",
+    .source = "gbp",
+    .summary = "Google Business Profile locations (Business Information API v1)",
+    .help = "Usage: mdp ingest gbp [--date D] [--dir LAKE]\n"
+            "\n"
+            "Takes Business Information API responses from <landing>/gbp/locations/dt=D/*.json:\n"
+            "accounts.locations.list pages ({\"locations\":[...]}) or locations.get (one "
+            "Location), as\n"
+            "returned or as saved exchanges {\"method\",\"url\",\"body\"}. Fields are readMask'd, "
+            "so any\n"
+            "may be missing; present ones are checked (name locations/<digits>, placeId a string,\n"
+            "latlng in range, opening hours as TimeOfDay). Ids stay strings.\n",
+    .landing_prefix = "gbp/",
+    .dataset = NULL,
+    .ext = "json",
+    .extra_names = {"locations", "API errors", NULL, NULL},
+    .check = check,
+};

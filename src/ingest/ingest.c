@@ -1,0 +1,323 @@
+/* The connector registry and the one path every delivery takes (include/mdp/ingest.h): raw put by
+ * content hash, the connector's check, the quarantine batch; and the `ingest` stage of `mdp run`,
+ * which runs the configured connectors over the landing folder and records one run per connector
+ * (counts, newest event time, connector-specific counters), failing a connector whose quarantined
+ * share passes ingest.max_quarantine_share. */
+#include "ingest_internal.h"
+#include "mdp/hash.h"
+#include "mdp/log.h"
+#include "mdp/pipeline.h"
+#include "mdp/time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct mdp_connector *const CONNECTORS[] = {
+    &MDP__CONNECTOR_SUPABASE, &MDP__CONNECTOR_EVENTS, &MDP__CONNECTOR_SES,  &MDP__CONNECTOR_DDB,
+    &MDP__CONNECTOR_GA4,      &MDP__CONNECTOR_GBP,    &MDP__CONNECTOR_META, NULL};
+
+const struct mdp_connector *const *mdp_connectors(void)
+{
+    return CONNECTORS;
+}
+
+const struct mdp_connector *mdp_connector_find(const char *name)
+{
+    for (int i = 0; CONNECTORS[i]; i++)
+        if (strcmp(CONNECTORS[i]->name, name) == 0) return CONNECTORS[i];
+    return NULL;
+}
+
+const struct mdp_connector *mdp_connector_for_key(const char *key)
+{
+    for (int i = 0; CONNECTORS[i]; i++)
+        if (strncmp(key, CONNECTORS[i]->landing_prefix, strlen(CONNECTORS[i]->landing_prefix)) == 0)
+            return CONNECTORS[i];
+    return NULL;
+}
+
+/* ---- helpers for connectors ---- */
+
+int mdp_check_bad(struct mdp_check *ck, const char *reason, const char *location,
+                  const char *detail, const void *payload, size_t len)
+{
+    ck->c->in++;
+    ck->c->quarantined++;
+    return ck->q ? mdp_quarantine_add(ck->q, reason, location, detail, payload, len) : 0;
+}
+
+void mdp_check_ok(struct mdp_check *ck, int64_t event_ms)
+{
+    ck->c->in++;
+    ck->c->out++;
+    if (event_ms > ck->c->newest_event_ms) ck->c->newest_event_ms = event_ms;
+}
+
+int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
+{
+    if (!ck->seen || !id) return 0;
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "%s:%s", kind, id);
+    if (n < 0 || (size_t)n >= sizeof buf) return 0;
+    int rc = mdp_strset_add(ck->seen, buf, (size_t)n);
+    if (rc < 0) return rc;
+    if (rc == 0) {
+        ck->c->in++;
+        ck->c->duplicates++;
+        return 1;
+    }
+    return 0;
+}
+
+int mdp_ingest_check(const char *key, const char *data, size_t len, struct mdp_ingest_counts *c,
+                     struct mdp_quarantine *q)
+{
+    const struct mdp_connector *k = mdp_connector_for_key(key);
+    if (!k) return MDP_ERR_NOT_FOUND;
+    struct mdp_strset *seen = mdp_strset_new();
+    if (!seen) return MDP_ERR_NOMEM;
+    if (c->newest_event_ms == 0) c->newest_event_ms = -1;
+    struct mdp_check ck = {key, c, q, seen, NULL, 0, NULL, NULL};
+    int rc = k->check(&ck, data, len);
+    mdp_strset_free(seen);
+    return rc;
+}
+
+/* ---- the ingest stage ---- */
+
+#define MAXC 16
+
+struct run_state {
+    struct mdp_stage_ctx *ctx;
+    struct mdp_store *landing;
+    const char *only; /* one connector, or NULL for the configured ones */
+    struct mdp_ingest_counts per[MAXC];
+    int64_t busy_ms[MAXC];
+    struct mdp_ingest_counts unknown;
+    struct mdp_strset *seen;
+    int verify;       /* SNS signatures */
+    char *cert_cache; /* local folder of SNS signing certificates */
+    struct mdp_diag *d;
+};
+
+static int index_of(const struct mdp_connector *k)
+{
+    for (int i = 0; CONNECTORS[i]; i++)
+        if (CONNECTORS[i] == k) return i;
+    return -1;
+}
+
+/* Day of a landing key: a dt=YYYY-MM-DD segment, or a YYYY/MM/DD/ prefix (Firehose). */
+static int key_day(const char *key, const char *after, int64_t *out)
+{
+    const char *dt = strstr(key, "dt=");
+    if (dt && (dt == key || dt[-1] == '/') && strlen(dt + 3) >= 10) {
+        char buf[11];
+        memcpy(buf, dt + 3, 10);
+        buf[10] = '\0';
+        return mdp_date_parse(buf, out) ? -1 : 0;
+    }
+    int y, m, d;
+    char buf[16];
+    if (after && sscanf(after, "%4d/%2d/%2d/", &y, &m, &d) == 3 &&
+        snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, m, d) == 10)
+        return mdp_date_parse(buf, out) ? -1 : 0;
+    return -1;
+}
+
+static int deliver_unknown(struct run_state *S, const char *key, const struct mdp_buf *data,
+                           int64_t day)
+{
+    struct mdp_quarantine q;
+    mdp_quarantine_init(&q, "unknown", "unrouted", day);
+    S->unknown.in++;
+    S->unknown.quarantined++;
+    S->unknown.files++;
+    S->unknown.bytes += (int64_t)data->len;
+    int rc = mdp_quarantine_add(&q, "unknown_source", key, "no connector handles this landing path",
+                                data->data ? data->data : "", data->len);
+    char hex[65];
+    mdp_sha256_hex(data->data ? data->data : "", data->len, hex);
+    hex[32] = '\0';
+    if (!rc) rc = mdp_quarantine_flush(&q, S->ctx->lake, hex, S->d);
+    mdp_quarantine_cleanup(&q);
+    return rc;
+}
+
+static int ingest_file(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    struct run_state *S = ud;
+    const struct mdp_connector *k = mdp_connector_for_key(key);
+    if (k && S->only && strcmp(k->name, S->only) != 0) return 0;
+    if (k && !S->only && !mdp_strlist_has(&S->ctx->cfg->ingest_sources, k->name)) return 0;
+    if (!k && S->only) return 0;
+    int64_t day = -1;
+    if (key_day(key, k ? key + strlen(k->landing_prefix) : NULL, &day) != 0) day = -1;
+    if (S->ctx->day >= 0 && day != S->ctx->day) return 0;
+    int64_t t0 = mdp_time_now_ms();
+    struct mdp_buf data, rawkey;
+    mdp_buf_init(&data);
+    mdp_buf_init(&rawkey);
+    int rc = mdp_store_get(S->landing, key, &data, S->d);
+    if (rc) goto out;
+    if (day < 0) day = mdp_days_from_ms(t0); /* undated deliveries land on the day they arrive */
+    if (!k) {
+        rc = deliver_unknown(S, key, &data, day);
+        goto out;
+    }
+    int ci = index_of(k);
+    struct mdp_ingest_counts *c = &S->per[ci];
+    c->files++;
+    c->bytes += (int64_t)data.len;
+    char dataset[64];
+    snprintf(dataset, sizeof dataset, "%s", k->dataset ? k->dataset : "unrouted");
+    if (!k->dataset) {
+        const char *seg = key + strlen(k->landing_prefix), *sl = strchr(seg, '/');
+        if (sl && sl > seg && (size_t)(sl - seg) < sizeof dataset)
+            snprintf(dataset, sizeof dataset, "%.*s", (int)(sl - seg), seg);
+    }
+    int existed = 0;
+    rc = mdp_lake_raw_put(S->ctx->lake, k->source, dataset, day, data.data ? data.data : "",
+                          data.len, k->ext, &rawkey, &existed, S->d);
+    if (rc) goto out;
+    if (existed) { /* taken before: same bytes, nothing new */
+        c->files_seen++;
+        goto out;
+    }
+    struct mdp_quarantine q;
+    mdp_quarantine_init(&q, k->source, dataset, day);
+    struct mdp_check ck = {key,           c,           &q, S->seen, S->ctx->cfg, S->verify,
+                           S->cert_cache, S->ctx->lake};
+    rc = k->check(&ck, data.data ? data.data : "", data.len);
+    if (!rc) {
+        char batch[40];
+        snprintf(batch, sizeof batch, "%.32s", strrchr(rawkey.data, '/') + 1);
+        rc = mdp_quarantine_flush(&q, S->ctx->lake, batch, S->d);
+    } else {
+        mdp_diag_set(S->d, rc, "%s: %s while checking", key, mdp_strerror(rc));
+    }
+    mdp_quarantine_cleanup(&q);
+    S->busy_ms[ci] += mdp_time_now_ms() - t0;
+out:
+    mdp_buf_cleanup(&data);
+    mdp_buf_cleanup(&rawkey);
+    return rc;
+}
+
+static void record_run(struct run_state *S, const char *name, const struct mdp_ingest_counts *c,
+                       int64_t busy, const struct mdp_connector *k, int failed, const char *why,
+                       int *lrc)
+{
+    struct mdp_run sub;
+    char job[64];
+    snprintf(job, sizeof job, "ingest.%s", name);
+    mdp_run_begin(&sub, job);
+    sub.start_ms -= busy; /* the record spans the connector's busy time */
+    sub.in = c->in;
+    sub.out = c->out;
+    sub.quarantined = c->quarantined;
+    sub.duplicates = c->duplicates;
+    sub.bytes = c->bytes;
+    sub.newest_event_ms = c->newest_event_ms;
+    int n = snprintf(sub.message, sizeof sub.message, "%lld deliveries, %lld taken before",
+                     (long long)c->files, (long long)c->files_seen);
+    for (int i = 0; k && i < 4 && k->extra_names[i] && n > 0 && (size_t)n < sizeof sub.message; i++)
+        n += snprintf(sub.message + n, sizeof sub.message - (size_t)n, ", %lld %s",
+                      (long long)c->extra[i], k->extra_names[i]);
+    if (why && n > 0 && (size_t)n < sizeof sub.message)
+        snprintf(sub.message + n, sizeof sub.message - (size_t)n, "; %s", why);
+    struct mdp_diag ld = {0};
+    int rc = mdp_run_end(S->ctx->lake, &sub, failed ? "failed" : "ok", &ld);
+    if (rc && !*lrc) *lrc = mdp_diag_set(S->d, rc, "run log: %s", ld.msg);
+    if (S->ctx->on_run) S->ctx->on_run(&sub, S->ctx->ud);
+}
+
+int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *run,
+                   struct mdp_diag *d)
+{
+    struct run_state *S = calloc(1, sizeof *S);
+    if (!S) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    S->ctx = ctx;
+    S->only = only;
+    S->d = d;
+    S->seen = mdp_strset_new();
+    for (int i = 0; i < MAXC; i++)
+        S->per[i].newest_event_ms = -1;
+    S->verify = ctx->verify_sns || strcmp(ctx->cfg->ses_verify, "always") == 0;
+    struct mdp_buf cache;
+    mdp_buf_init(&cache);
+    if (S->verify && mdp_store_local_path(ctx->lake->store, "_meta/cache/sns-certs", &cache) == 0) {
+        struct mdp_diag cd = {0};
+        /* the folder must exist for the cache to be written */
+        mdp_store_put(ctx->lake->store, "_meta/cache/sns-certs/README",
+                      "SNS signing certificates by SHA-256 of their URL\n", 50, 0, &cd);
+        S->cert_cache = mdp_buf_steal(&cache);
+    }
+    mdp_buf_cleanup(&cache);
+    if (!only || strcmp(only, "ses") == 0)
+        mdp_log(MDP_LOG_INFO,
+                S->verify ? "SNS signatures of file deliveries are verified"
+                          : "SNS signatures of file deliveries are not verified (file replay)",
+                LOG_STR("setting",
+                        ctx->verify_sns ? "--verify-signatures" : "sources.ses.verify_signatures"),
+                MDP_LF_END);
+    char *dir = mdp_config_landing_dir(ctx->cfg);
+    int rc = dir && S->seen ? 0 : mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    if (!rc) rc = mdp_store_open(dir, 0, &S->landing, d);
+    if (rc == MDP_ERR_NOT_FOUND) {
+        /* nothing delivered yet is not an error: nothing to ingest */
+        mdp_log(MDP_LOG_WARN, "landing folder does not exist; nothing to ingest",
+                LOG_STR("dir", dir), MDP_LF_END);
+        rc = 0;
+    } else if (!rc) {
+        rc = mdp_store_list(S->landing, "", ingest_file, S, d);
+        mdp_store_close(S->landing);
+    }
+    int lrc = 0, over = 0;
+    char why[300] = "";
+    for (int i = 0; CONNECTORS[i]; i++) {
+        struct mdp_ingest_counts *c = &S->per[i];
+        run->in += c->in;
+        run->out += c->out;
+        run->quarantined += c->quarantined;
+        run->duplicates += c->duplicates;
+        run->bytes += c->bytes;
+        if (c->newest_event_ms > run->newest_event_ms) run->newest_event_ms = c->newest_event_ms;
+        if (!c->files) continue;
+        double share = c->in ? (double)c->quarantined / (double)c->in : 0;
+        int failed = rc != 0 || share > ctx->cfg->ingest_max_quarantine_share;
+        char reason[200] = "";
+        if (!rc && failed) {
+            snprintf(reason, sizeof reason,
+                     "%.1f%% of records quarantined, above the %.1f%% allowed", 100 * share,
+                     100 * ctx->cfg->ingest_max_quarantine_share);
+            if (!over++) snprintf(why, sizeof why, "%s: %s", CONNECTORS[i]->name, reason);
+        }
+        record_run(S, CONNECTORS[i]->name, c, S->busy_ms[i], CONNECTORS[i], failed,
+                   reason[0] ? reason : NULL, &lrc);
+    }
+    if (S->unknown.files) {
+        run->in += S->unknown.in;
+        run->quarantined += S->unknown.quarantined;
+        record_run(S, "unknown", &S->unknown, 0, NULL, rc != 0, "deliveries no connector handles",
+                   &lrc);
+    }
+    if (!rc && over)
+        rc = mdp_diag_set(d, MDP_ERR_STAGE,
+                          "%s (ingest.max_quarantine_share; the records are "
+                          "landed and quarantined)",
+                          why);
+    if (!rc) rc = lrc;
+    mdp_strset_free(S->seen);
+    free(S->cert_cache);
+    free(dir);
+    free(S);
+    return rc;
+}
+
+int mdp_stage_ingest(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d)
+{
+    return mdp_ingest_run(ctx, NULL, run, d);
+}

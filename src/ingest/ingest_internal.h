@@ -1,0 +1,62 @@
+/* Shared by the connectors (src/ingest/<name>/): JSON helpers for exact parsing, the splitter of
+ * concatenated JSON (Firehose), NDJSON lines, and small validators. Internal to the ingest module.
+ */
+#ifndef MDP_INGEST_INTERNAL_H
+#define MDP_INGEST_INTERNAL_H
+
+#include "mdp/ingest.h"
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+/* Parses exactly [p, p+n) as one JSON value (whitespace around it allowed); NULL with *err set. */
+json_object *mdp__json_exact(const char *p, size_t n, enum json_tokener_error *err);
+/* "json_truncated" when the input ended inside a value, else "json_invalid". */
+const char *mdp__json_reason(enum json_tokener_error e);
+
+/* Concatenated JSON values, with or without newlines between them. After a value that does not
+ * parse, the splitter resumes where the next value starts: at the opening of the first good value
+ * (e.g. {"awsRegion":), which the nested objects of a cut-off value cannot mimic. */
+struct mdp__splitter {
+    const char *p;
+    size_t n, pos;
+    const char *lead;
+    size_t ll;
+    int idx;
+};
+void mdp__splitter_init(struct mdp__splitter *s, const char *p, size_t n);
+/* Next value: returns 1 with *out (NULL when it did not parse, then *err says why) and its span,
+ * or 0 at the end. */
+int mdp__splitter_next(struct mdp__splitter *s, json_object **out, size_t *start, size_t *len,
+                       enum json_tokener_error *err);
+
+/* Next line of [p, p+n) from *pos: 1 with the line's span (without CR LF) and 1-based number. */
+int mdp__next_line(const char *p, size_t n, size_t *pos, size_t *start, size_t *len,
+                   size_t *lineno);
+
+/* The string member k of o, or NULL when missing or not a string. */
+const char *mdp__jget(json_object *o, const char *k);
+/* The object/array member k of o, or NULL. */
+json_object *mdp__jobj(json_object *o, const char *k);
+json_object *mdp__jarr(json_object *o, const char *k);
+/* 1 if s is a UUID (8-4-4-4-12 hex, either case); with version > 0 also that version. */
+int mdp__is_uuid(const char *s, int version);
+/* Parses an ISO-8601 timestamp string member; 0 with *ms, or -1. */
+int mdp__jtime(json_object *o, const char *k, int64_t *ms);
+/* Location text "key:line" or "key#what" into buf. */
+const char *mdp__loc(char *buf, size_t n, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A saved API exchange ({"method","url","body"} or {"httpStatus","body"}) gives its body, with the
+ * HTTP status (0 when not saved) and request URL; anything else is returned as it is. Borrowed. */
+json_object *mdp__api_payload(json_object *o, int *status, const char **url);
+/* An API error envelope {"error":{...}} (Google's or the Graph API's): 1 when well-formed, with a
+ * summary in detail; -1 when malformed; 0 when payload is not an error. */
+int mdp__api_error(json_object *payload, int status, char *detail, size_t n);
+
+/* the connectors */
+extern const struct mdp_connector MDP__CONNECTOR_SUPABASE, MDP__CONNECTOR_EVENTS,
+    MDP__CONNECTOR_SES, MDP__CONNECTOR_DDB, MDP__CONNECTOR_GA4, MDP__CONNECTOR_GBP,
+    MDP__CONNECTOR_META;
+
+#endif

@@ -1,0 +1,195 @@
+/* JSON helpers shared by the connectors (ingest_internal.h). json-c parses; these functions frame
+ * the input (exact values, concatenated values, lines) and read typed members. */
+#include "ingest_internal.h"
+#include "mdp/time.h"
+#include "mdp/uuid.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_DEPTH 64
+
+const char *mdp__json_reason(enum json_tokener_error e)
+{
+    return e == json_tokener_continue ? "json_truncated" : "json_invalid";
+}
+
+json_object *mdp__json_exact(const char *p, size_t n, enum json_tokener_error *err)
+{
+    json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
+    if (!tok) {
+        *err = json_tokener_error_size;
+        return NULL;
+    }
+    json_object *o = n > (size_t)INT32_MAX ? NULL : json_tokener_parse_ex(tok, p, (int)n);
+    *err = n > (size_t)INT32_MAX ? json_tokener_error_size : json_tokener_get_error(tok);
+    if (o && json_tokener_get_parse_end(tok) < n) {
+        for (size_t i = json_tokener_get_parse_end(tok); i < n; i++)
+            if (!strchr(" \t\r\n", p[i])) {
+                json_object_put(o);
+                o = NULL;
+                *err = json_tokener_error_parse_unexpected;
+                break;
+            }
+    } else if (!o && *err == json_tokener_success) {
+        *err = json_tokener_continue; /* only whitespace, or a value cut before its end */
+    }
+    json_tokener_free(tok);
+    return o;
+}
+
+void mdp__splitter_init(struct mdp__splitter *s, const char *p, size_t n)
+{
+    memset(s, 0, sizeof *s);
+    s->p = p;
+    s->n = n;
+}
+
+static size_t lead_len(const char *p, size_t n)
+{
+    if (n < 4 || p[0] != '{' || p[1] != '"') return 0;
+    for (size_t i = 2; i + 1 < n && i < 64; i++)
+        if (p[i] == '"') return p[i + 1] == ':' ? i + 2 : 0;
+    return 0;
+}
+
+static size_t next_start(const struct mdp__splitter *s, size_t from)
+{
+    for (size_t k = from; k < s->n; k++) {
+        if (s->p[k] != '{') continue;
+        if (s->ll ? (s->n - k >= s->ll && memcmp(s->p + k, s->lead, s->ll) == 0)
+                  : (k > 0 && (s->p[k - 1] == '}' || s->p[k - 1] == '\n')))
+            return k;
+    }
+    return s->n;
+}
+
+int mdp__splitter_next(struct mdp__splitter *s, json_object **out, size_t *start, size_t *len,
+                       enum json_tokener_error *err)
+{
+    while (s->pos < s->n && strchr(" \t\r\n", s->p[s->pos]))
+        s->pos++;
+    if (s->pos >= s->n) return 0;
+    json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
+    *out = NULL;
+    *err = json_tokener_error_size;
+    size_t remain = s->n - s->pos, used = 0;
+    if (tok && remain <= (size_t)INT32_MAX) {
+        *out = json_tokener_parse_ex(tok, s->p + s->pos, (int)remain);
+        *err = json_tokener_get_error(tok);
+        used = json_tokener_get_parse_end(tok);
+        if (!*out && *err == json_tokener_success) *err = json_tokener_continue;
+    }
+    json_tokener_free(tok);
+    *start = s->pos;
+    if (*out && used > 0) {
+        if (!s->lead && (s->ll = lead_len(s->p + s->pos, used))) s->lead = s->p + s->pos;
+        s->pos += used;
+    } else {
+        json_object_put(*out);
+        *out = NULL;
+        s->pos = next_start(s, s->pos + 1);
+    }
+    *len = s->pos - *start;
+    s->idx++;
+    return 1;
+}
+
+int mdp__next_line(const char *p, size_t n, size_t *pos, size_t *start, size_t *len, size_t *lineno)
+{
+    while (*pos < n) {
+        const char *nl = memchr(p + *pos, '\n', n - *pos);
+        size_t end = nl ? (size_t)(nl - p) : n;
+        *start = *pos;
+        *len = end - *pos;
+        *pos = end + 1;
+        (*lineno)++;
+        if (*len && p[*start + *len - 1] == '\r') (*len)--;
+        if (*len) return 1;
+    }
+    return 0;
+}
+
+const char *mdp__jget(json_object *o, const char *k)
+{
+    json_object *v;
+    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, k, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+json_object *mdp__jobj(json_object *o, const char *k)
+{
+    json_object *v;
+    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, k, &v) ||
+        !json_object_is_type(v, json_type_object))
+        return NULL;
+    return v;
+}
+
+json_object *mdp__jarr(json_object *o, const char *k)
+{
+    json_object *v;
+    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, k, &v) ||
+        !json_object_is_type(v, json_type_array))
+        return NULL;
+    return v;
+}
+
+int mdp__is_uuid(const char *s, int version)
+{
+    struct mdp_uuid u;
+    if (!s || strlen(s) != 36 || mdp_uuid_parse(s, &u)) return 0;
+    return version <= 0 || mdp_uuid_version(&u) == version;
+}
+
+int mdp__jtime(json_object *o, const char *k, int64_t *ms)
+{
+    const char *s = mdp__jget(o, k);
+    return s && mdp_time_parse_iso(s, (size_t)-1, ms) == 0 ? 0 : -1;
+}
+
+const char *mdp__loc(char *buf, size_t n, const char *key, const char *fmt, ...)
+{
+    int k = snprintf(buf, n, "%s", key);
+    if (k >= 0 && (size_t)k < n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf + k, n - (size_t)k, fmt, ap);
+        va_end(ap);
+    }
+    return buf;
+}
+
+json_object *mdp__api_payload(json_object *o, int *status, const char **url)
+{
+    json_object *body, *v;
+    *status = 0;
+    if (url) *url = NULL;
+    if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "body", &body))
+        return o;
+    int exchange = 0;
+    if (json_object_object_get_ex(o, "httpStatus", &v) && json_object_is_type(v, json_type_int)) {
+        *status = json_object_get_int(v);
+        exchange = 1;
+    }
+    if (mdp__jget(o, "method") && mdp__jget(o, "url")) {
+        if (url) *url = mdp__jget(o, "url");
+        exchange = 1;
+    }
+    return exchange ? body : o;
+}
+
+int mdp__api_error(json_object *payload, int status, char *detail, size_t n)
+{
+    json_object *e = mdp__jobj(payload, "error"), *v;
+    if (!e) return 0;
+    /* Google: {code, message, status}; Graph API: {message, type, code, error_subcode, fbtrace_id}
+     */
+    long code = json_object_object_get_ex(e, "code", &v) ? (long)json_object_get_int64(v) : status;
+    const char *st = mdp__jget(e, "status") ? mdp__jget(e, "status") : mdp__jget(e, "type");
+    snprintf(detail, n, "API error %ld%s%s", code, st ? " " : "", st ? st : "");
+    return mdp__jget(e, "message") != NULL ? 1 : -1;
+}

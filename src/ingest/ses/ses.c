@@ -1,0 +1,314 @@
+/* The ses connector: SES feedback as it arrives through SNS. A delivery may be a Lambda SQS event
+ * (Records[].body), a Lambda SNS event (Records[].Sns, with SigningCertUrl/UnsubscribeUrl casing),
+ * one SNS envelope (an SQS body or an HTTP POST), or the SES JSON itself (raw message delivery).
+ * The SES JSON is an identity notification (notificationType Bounce, Complaint, Delivery) or an
+ * event-publishing record (eventType Send, Reject, Bounce, Complaint, Delivery, Open, Click,
+ * "Rendering Failure", DeliveryDelay, Subscription); each is validated against its documented
+ * members. SNS and SQS deliver at least once: a message whose SNS MessageId or SES feedbackId was
+ * seen before in the run is counted as a duplicate. */
+#include "../ingest_internal.h"
+#include "sns_verify.h"
+#include "mdp/time.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct type {
+    const char *name, *member;
+    int has_time; /* the member carries its own timestamp */
+};
+
+static const struct type NOTIFICATIONS[] = {{"Bounce", "bounce", 1},
+                                            {"Complaint", "complaint", 1},
+                                            {"Delivery", "delivery", 1},
+                                            {NULL, NULL, 0}};
+static const struct type EVENTS[] = {{"Send", "send", 0},
+                                     {"Reject", "reject", 0},
+                                     {"Bounce", "bounce", 1},
+                                     {"Complaint", "complaint", 1},
+                                     {"Delivery", "delivery", 1},
+                                     {"Open", "open", 1},
+                                     {"Click", "click", 1},
+                                     {"Rendering Failure", "failure", 0},
+                                     {"DeliveryDelay", "deliveryDelay", 1},
+                                     {"Subscription", "subscription", 1},
+                                     {NULL, NULL, 0}};
+
+enum { X_NOTIFICATIONS, X_EVENTS, X_CONTROL, X_VERIFIED };
+
+static const struct type *find(const struct type *t, const char *name)
+{
+    for (; name && t->name; t++)
+        if (strcmp(t->name, name) == 0) return t;
+    return NULL;
+}
+
+/* SES timestamps are ISO-8601, usually UTC with ms, sometimes with an offset or a space before it.
+ */
+static int ses_time(json_object *o, const char *k, int64_t *ms)
+{
+    return mdp__jtime(o, k, ms);
+}
+
+static int strings_array(json_object *a, int nonempty)
+{
+    if (!a || !json_object_is_type(a, json_type_array)) return 0;
+    size_t n = json_object_array_length(a);
+    if (nonempty && n == 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!json_object_is_type(json_object_array_get_idx(a, i), json_type_string)) return 0;
+    return 1;
+}
+
+static int recipients(json_object *m, const char *k)
+{
+    json_object *a = mdp__jarr(m, k);
+    if (!a || json_object_array_length(a) == 0) return 0;
+    for (size_t i = 0; i < json_object_array_length(a); i++)
+        if (!mdp__jget(json_object_array_get_idx(a, i), "emailAddress")) return 0;
+    return 1;
+}
+
+/* Validates the SES JSON. Returns NULL or the reason (detail says more); sets the event time and
+ * the SES-level dedup id (feedbackId, or messageId/type/time for events without one). */
+static const char *validate_ses(json_object *r, const char **detail, int64_t *ts, char *id,
+                                size_t idn, int *is_event)
+{
+    const char *nt = mdp__jget(r, "notificationType"), *et = mdp__jget(r, "eventType");
+    const struct type *t;
+    *is_event = et != NULL;
+    if (nt && strcmp(nt, "AmazonSnsSubscriptionSucceeded") == 0) return *detail = "control", NULL;
+    if (!nt && !et)
+        return *detail = "neither notificationType nor eventType", "ses_unknown_payload";
+    if (!(t = find(nt ? NOTIFICATIONS : EVENTS, nt ? nt : et)))
+        return *detail = nt ? nt : et, "ses_unknown_type";
+    json_object *mail = mdp__jobj(r, "mail");
+    if (!mail) return *detail = "mail", "ses_missing_mail";
+    const char *mid = mdp__jget(mail, "messageId");
+    if (!mid || !*mid) return *detail = "mail.messageId", "ses_missing_message_id";
+    int64_t mail_ts;
+    if (ses_time(mail, "timestamp", &mail_ts))
+        return *detail = "mail.timestamp", "ses_invalid_timestamp";
+    if (!strings_array(mdp__jarr(mail, "destination"), 1))
+        return *detail = "mail.destination must be a non-empty array of strings",
+               "ses_invalid_mail";
+    json_object *tags = mdp__jobj(mail, "tags");
+    json_object *tv;
+    if (mail && json_object_object_get_ex(mail, "tags", &tv) && !tags)
+        return *detail = "mail.tags must be an object", "ses_invalid_tags";
+    if (tags) {
+        json_object_object_foreach(tags, k, v)
+        {
+            (void)k;
+            if (!strings_array(v, 0))
+                return *detail = "every tag value is an array of strings", "ses_invalid_tags";
+        }
+    }
+    json_object *m = mdp__jobj(r, t->member);
+    if (!m) return *detail = t->member, "ses_missing_member";
+    *ts = mail_ts;
+    if (t->has_time && ses_time(m, "timestamp", ts))
+        return *detail = "the member's timestamp", "ses_invalid_timestamp";
+    const char *fid = NULL;
+    if (strcmp(t->member, "bounce") == 0) {
+        const char *bt = mdp__jget(m, "bounceType");
+        if (!bt ||
+            (strcmp(bt, "Permanent") && strcmp(bt, "Transient") && strcmp(bt, "Undetermined")))
+            return *detail = "bounce.bounceType", "ses_invalid_bounce";
+        if (!recipients(m, "bouncedRecipients"))
+            return *detail = "bounce.bouncedRecipients", "ses_invalid_bounce";
+        fid = mdp__jget(m, "feedbackId");
+    } else if (strcmp(t->member, "complaint") == 0) {
+        if (!recipients(m, "complainedRecipients"))
+            return *detail = "complaint.complainedRecipients", "ses_invalid_complaint";
+        fid = mdp__jget(m, "feedbackId");
+    } else if (strcmp(t->member, "delivery") == 0) {
+        if (!strings_array(mdp__jarr(m, "recipients"), 1))
+            return *detail = "delivery.recipients", "ses_invalid_delivery";
+    } else if (strcmp(t->member, "click") == 0) {
+        if (!mdp__jget(m, "link")) return *detail = "click.link", "ses_invalid_click";
+    }
+    if (fid)
+        snprintf(id, idn, "feedback:%s", fid);
+    else
+        snprintf(id, idn, "event:%s:%s:%lld", mid, t->name, (long long)*ts);
+    return NULL;
+}
+
+/* Counts one record as a duplicate if any of its ids was seen; adds all of them. */
+static int seen_any(struct mdp_check *ck, const char *a, const char *b)
+{
+    if (!ck->seen) return 0;
+    int dup = 0;
+    const char *ids[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        if (!ids[i]) continue;
+        int rc = mdp_strset_add(ck->seen, ids[i], strlen(ids[i]));
+        if (rc < 0) return rc;
+        if (rc == 0) dup = 1;
+    }
+    if (dup) {
+        ck->c->in++;
+        ck->c->duplicates++;
+    }
+    return dup;
+}
+
+/* One SES JSON (raw delivery or an envelope's Message). env_id: "sns:<MessageId>" or NULL. */
+static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, const char *loc,
+                    const char *raw, size_t rawlen)
+{
+    const char *detail = NULL;
+    int64_t ts = -1;
+    char id[512] = "";
+    int is_event = 0;
+    const char *why = validate_ses(r, &detail, &ts, id, sizeof id, &is_event);
+    if (why) return mdp_check_bad(ck, why, loc, detail, raw, rawlen);
+    if (detail && strcmp(detail, "control") == 0) {
+        ck->c->extra[X_CONTROL]++;
+        mdp_check_ok(ck, -1);
+        return 0;
+    }
+    int dup = seen_any(ck, env_id, id);
+    if (dup < 0) return dup;
+    if (!dup) {
+        ck->c->extra[is_event ? X_EVENTS : X_NOTIFICATIONS]++;
+        mdp_check_ok(ck, ts);
+    }
+    return 0;
+}
+
+static int take_envelope(struct mdp_check *ck, json_object *env, const char *loc, const char *raw,
+                         size_t rawlen)
+{
+    const char *type = mdp__jget(env, "Type"), *mid = mdp__jget(env, "MessageId");
+    if (!type || !mid || !mdp__jget(env, "TopicArn"))
+        return mdp_check_bad(ck, "sns_envelope_invalid", loc,
+                             "Type, MessageId and TopicArn are required", raw, rawlen);
+    if (ck->verify_signatures) {
+        char why[256];
+        if (mdp__sns_verify(env, ck->cert_cache, 1, why, sizeof why))
+            return mdp_check_bad(ck, "sns_signature_invalid", loc, why, raw, rawlen);
+        ck->c->extra[X_VERIFIED]++;
+    }
+    char env_id[300];
+    snprintf(env_id, sizeof env_id, "sns:%s", mid);
+    if (strcmp(type, "SubscriptionConfirmation") == 0 ||
+        strcmp(type, "UnsubscribeConfirmation") == 0) {
+        int dup = seen_any(ck, env_id, NULL);
+        if (dup < 0) return dup;
+        if (!dup) {
+            ck->c->extra[X_CONTROL]++;
+            mdp_check_ok(ck, -1);
+        }
+        return 0;
+    }
+    if (strcmp(type, "Notification") != 0)
+        return mdp_check_bad(ck, "sns_unknown_type", loc, type, raw, rawlen);
+    json_object *msg;
+    if (!json_object_object_get_ex(env, "Message", &msg) ||
+        !json_object_is_type(msg, json_type_string))
+        return mdp_check_bad(ck, "sns_envelope_invalid", loc, "no Message string", raw, rawlen);
+    enum json_tokener_error err;
+    json_object *r =
+        mdp__json_exact(json_object_get_string(msg), (size_t)json_object_get_string_len(msg), &err);
+    int rc;
+    if (!r || !json_object_is_type(r, json_type_object))
+        rc = mdp_check_bad(ck, r ? "sns_message_not_object" : "sns_message_invalid", loc,
+                           r ? "Message must hold a JSON object" : json_tokener_error_desc(err),
+                           raw, rawlen);
+    else
+        rc = take_ses(ck, r, env_id, loc, raw, rawlen);
+    json_object_put(r);
+    return rc;
+}
+
+/* An SQS body or HTTP POST body: an SNS envelope, or (raw message delivery) the SES JSON. */
+static int take_body(struct mdp_check *ck, const char *body, size_t len, const char *loc)
+{
+    enum json_tokener_error err;
+    json_object *o = mdp__json_exact(body, len, &err);
+    int rc;
+    if (!o) {
+        rc = mdp_check_bad(ck,
+                           err == json_tokener_continue ? "sns_body_truncated" : "sns_body_invalid",
+                           loc, json_tokener_error_desc(err), body, len);
+    } else if (!json_object_is_type(o, json_type_object)) {
+        rc = mdp_check_bad(ck, "sns_body_not_object", loc, "the body must be a JSON object", body,
+                           len);
+    } else if (mdp__jget(o, "Type") && mdp__jget(o, "TopicArn")) {
+        rc = take_envelope(ck, o, loc, body, len);
+    } else {
+        rc = take_ses(ck, o, NULL, loc, body, len);
+    }
+    json_object_put(o);
+    return rc;
+}
+
+static int check(struct mdp_check *ck, const char *p, size_t n)
+{
+    enum json_tokener_error err;
+    json_object *top = mdp__json_exact(p, n, &err);
+    char loc[600];
+    if (!top || !json_object_is_type(top, json_type_object)) {
+        json_object_put(top);
+        return mdp_check_bad(ck, top ? "json_not_object" : mdp__json_reason(err), ck->key,
+                             top ? "a delivery is a JSON object" : json_tokener_error_desc(err), p,
+                             n);
+    }
+    json_object *recs = mdp__jarr(top, "Records");
+    int rc = 0;
+    if (!recs) {
+        rc = take_body(ck, p, n, ck->key);
+        json_object_put(top);
+        return rc;
+    }
+    for (size_t i = 0; i < json_object_array_length(recs) && !rc; i++) {
+        json_object *r = json_object_array_get_idx(recs, i), *v;
+        mdp__loc(loc, sizeof loc, ck->key, "#Records[%zu]", i);
+        if (json_object_is_type(r, json_type_object) && json_object_object_get_ex(r, "body", &v) &&
+            json_object_is_type(v, json_type_string)) {
+            rc = take_body(ck, json_object_get_string(v), (size_t)json_object_get_string_len(v),
+                           loc);
+        } else if (mdp__jobj(r, "Sns")) {
+            const char *t =
+                json_object_to_json_string_ext(mdp__jobj(r, "Sns"), JSON_C_TO_STRING_PLAIN);
+            rc = take_envelope(ck, mdp__jobj(r, "Sns"), loc, t, strlen(t));
+        } else {
+            const char *t = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
+            rc = mdp_check_bad(ck, "sqs_record_invalid", loc,
+                               "neither an SQS body nor an SNS record", t, strlen(t));
+        }
+    }
+    json_object_put(top);
+    return rc;
+}
+
+const struct mdp_connector MDP__CONNECTOR_SES = {
+    .name = "ses",
+    .source = "ses",
+    .summary = "SES feedback (notifications, event publishing) through SNS, SQS or HTTP",
+    .help =
+        "Usage: mdp ingest ses [--date D] [--dir LAKE] [--verify-signatures]\n"
+        "\n"
+        "Takes SES feedback from <landing>/ses/<channel>/dt=D/*.json, where a file is a Lambda "
+        "SQS\n"
+        "event (Records[].body), a Lambda SNS event (Records[].Sns), one SNS envelope (an SQS "
+        "body\n"
+        "or an HTTP POST body) or, with raw message delivery, the SES JSON itself. The SES JSON "
+        "is\n"
+        "an identity notification (Bounce, Complaint, Delivery) or an event-publishing record\n"
+        "(Send, Reject, Bounce, Complaint, Delivery, Open, Click, Rendering Failure,\n"
+        "DeliveryDelay, Subscription); tags are arrays of strings. A message seen before (same\n"
+        "SNS MessageId or SES feedbackId) counts as a duplicate.\n"
+        "\n"
+        "--verify-signatures  check every SNS signature (SignatureVersion 1 and 2; the\n"
+        "                     certificate URL must be https on an SNS host). Off for file replay\n"
+        "                     by default (sources.ses.verify_signatures); certificates are cached\n"
+        "                     in <lake>/_meta/cache/sns-certs/.\n",
+    .landing_prefix = "ses/",
+    .dataset = NULL,
+    .ext = "json",
+    .extra_names = {"notifications", "events", "control messages", "signatures verified"},
+    .check = check,
+};
