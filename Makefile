@@ -38,11 +38,11 @@ FUZZ_SECONDS ?= 30
 fuzz: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DMDP_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
-	@for t in $(FUZZ_BUILD)/tests/fuzz_*; do \
-	  n=$$(basename $$t | sed 's/^fuzz_//'); \
+	@for c in tests/fuzz/corpus/*; do \
+	  n=$$(basename $$c); t=$(FUZZ_BUILD)/tests/fuzz_$$n; \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	  echo "fuzzing $$n for $(FUZZ_SECONDS)s (new inputs in $(FUZZ_BUILD)/corpus/$$n)"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(FUZZ_BUILD)/corpus/$$n $$c || exit 1; \
 	done
 
 bench: build

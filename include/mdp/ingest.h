@@ -43,7 +43,7 @@ void mdp_check_ok(struct mdp_check *ck, int64_t event_ms);
 /* Returns 1 (and counts a duplicate) if id was seen before in this run, 0 if new, <0 on error. */
 int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id);
 
-struct mdp_ingest_ctx;
+struct mdp_pull;
 
 struct mdp_connector {
     const char *name;   /* `mdp ingest NAME` */
@@ -55,6 +55,22 @@ struct mdp_connector {
     const char *ext;            /* raw object extension */
     const char *extra_names[4]; /* names of counts.extra[] for the run message, or NULL */
     int (*check)(struct mdp_check *ck, const char *data, size_t len);
+    /* Optional: fetch from the live source into the landing folder (full: ignore watermarks).
+     * What it pulls is then taken by the ordinary delivery path; only when that succeeded is
+     * commit called to advance the source's position (watermarks), so a failed run re-pulls. */
+    int (*pull)(struct mdp_pull *p, struct mdp_diag *d);
+    int (*commit)(struct mdp_pull *p, struct mdp_diag *d);
+};
+
+/* What a pull works with. */
+struct mdp_pull {
+    const struct mdp_config *cfg;
+    struct mdp_lake *lake;
+    struct mdp_store *landing;
+    int full;          /* ignore the watermarks: export everything */
+    int64_t day;       /* the delivery day (UTC days since epoch) */
+    int64_t rows, files; /* what the pull delivered */
+    char note[256];    /* e.g. drift or watermark summary for the output */
 };
 
 const struct mdp_connector *const *mdp_connectors(void); /* NULL-terminated */

@@ -36,6 +36,10 @@ int mdp_lake_raw_put(struct mdp_lake *lake, const char *source, const char *data
                      const void *data, size_t len, const char *ext, struct mdp_buf *out_key,
                      int *out_existed, struct mdp_diag *d);
 
+/* The key mdp_lake_raw_put would use, without writing (out_key is reset and filled). */
+int mdp_lake_raw_key(const char *source, const char *dataset, int64_t day, const void *data,
+                     size_t len, const char *ext, struct mdp_buf *out_key, struct mdp_diag *d);
+
 /* ---- quarantine ---- */
 struct mdp_quarantine {
     char *source, *dataset;

@@ -41,12 +41,16 @@ static int ingest_run(struct cli *c, int argc, char **argv)
     }
     if (cli_config(c)) return EXIT_FAIL;
     int64_t day = -1;
-    int verify = 0;
+    int verify = 0, pull = 0, full = 0;
     for (int i = 2; i < argc; i++) {
         const char *v;
         int m;
         if (strcmp(argv[i], "--verify-signatures") == 0 && strcmp(k->name, "ses") == 0) {
             verify = 1;
+        } else if (strcmp(argv[i], "--pull") == 0 && k->pull) {
+            pull = 1;
+        } else if (strcmp(argv[i], "--full") == 0 && k->pull) {
+            full = 1;
         } else if ((m = cli_opt(argc, argv, &i, "--date", &v))) {
             if (m < 0 || strlen(v) != 10 || mdp_date_parse(v, &day))
                 return cli_usage("ingest", "--date needs a date YYYY-MM-DD");
@@ -66,10 +70,35 @@ static int ingest_run(struct cli *c, int argc, char **argv)
         return cli_fail("ingest", EXIT_FAIL, "%s", d.msg);
     struct collected *col = calloc(1, sizeof *col);
     if (!col) return EXIT_FAIL;
+    if (full && !pull) {
+        free(col);
+        mdp_lake_close(lake);
+        return cli_usage("ingest", "--full goes with --pull");
+    }
+    int rc = 0;
+    struct mdp_pull pl;
+    memset(&pl, 0, sizeof pl);
+    struct mdp_store *landing = NULL;
+    if (pull) {
+        /* fetch into the landing folder; the deliveries then take the ordinary path */
+        char *ldir = mdp_config_landing_dir(&c->cfg);
+        rc = ldir ? mdp_store_open(ldir, 1, &landing, &d) : MDP_ERR_NOMEM;
+        free(ldir);
+        pl.cfg = &c->cfg;
+        pl.lake = lake;
+        pl.landing = landing;
+        pl.full = full;
+        pl.day = mdp_days_from_ms(mdp_time_now_ms());
+        if (!rc) rc = k->pull(&pl, &d);
+        if (!rc && !c->json) fprintf(stderr, "mdp ingest %s: %s\n", k->name, pl.note);
+    }
     struct mdp_stage_ctx ctx = {&c->cfg, lake, day, keep, col, verify};
     struct mdp_run run;
     mdp_run_begin(&run, k->name);
-    int rc = mdp_ingest_run(&ctx, k->name, &run, &d);
+    if (!rc) rc = mdp_ingest_run(&ctx, k->name, &run, &d);
+    /* the source's position moves only once what was pulled is landed */
+    if (!rc && pull && k->commit) rc = k->commit(&pl, &d);
+    mdp_store_close(landing);
     cli_print_runs(stdout, col->runs, col->n, c->json);
     if (c->json) fputc('\n', stdout);
     if (col->n == 0 && !rc && !c->json) printf("nothing delivered for %s\n", k->name);

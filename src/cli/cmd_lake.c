@@ -1,5 +1,6 @@
 /* Lake commands: `mdp init`, `mdp seed`, `mdp run`, `mdp demo` and `mdp runs`. */
 #include "cli.h"
+#include "mdp/buf.h"
 #include "mdp/lake.h"
 #include "mdp/log.h"
 #include "mdp/pipeline.h"
@@ -216,18 +217,29 @@ static void collect_run(const struct mdp_run *r, void *ud)
 void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
 {
     if (json) {
-        fputc('[', f);
+        struct mdp_buf b;
+        mdp_buf_init(&b);
+        mdp_buf_putc(&b, '[');
         for (int i = 0; i < n; i++) {
             const struct mdp_run *r = &runs[i];
-            fprintf(
-                f,
-                "%s{\"job\":\"%s\",\"run_id\":\"%s\",\"status\":\"%s\",\"in\":%lld,\"out\":%lld,"
-                "\"quarantined\":%lld,\"duplicates\":%lld,\"bytes\":%lld,\"ms\":%lld}",
-                i ? "," : "", r->job, r->run_id, r->status, (long long)r->in, (long long)r->out,
-                (long long)r->quarantined, (long long)r->duplicates, (long long)r->bytes,
-                (long long)(r->end_ms - r->start_ms));
+            char newest[32] = "";
+            if (r->newest_event_ms >= 0) mdp_time_format_ms(r->newest_event_ms, newest, sizeof newest);
+            mdp_buf_printf(&b,
+                           "%s{\"job\":\"%s\",\"run_id\":\"%s\",\"status\":\"%s\",\"in\":%lld,"
+                           "\"out\":%lld,\"quarantined\":%lld,\"duplicates\":%lld,\"bytes\":%lld,"
+                           "\"ms\":%lld,\"newest_event\":",
+                           i ? "," : "", r->job, r->run_id, r->status, (long long)r->in, (long long)r->out,
+                           (long long)r->quarantined, (long long)r->duplicates, (long long)r->bytes,
+                           (long long)(r->end_ms - r->start_ms));
+            if (newest[0]) mdp_buf_json_str(&b, newest);
+            else mdp_buf_puts(&b, "null");
+            mdp_buf_puts(&b, ",\"message\":");
+            mdp_buf_json_str(&b, r->message);
+            mdp_buf_putc(&b, '}');
         }
-        fputc(']', f);
+        mdp_buf_putc(&b, ']');
+        fwrite(b.data, 1, b.len, f);
+        mdp_buf_cleanup(&b);
         return;
     }
     fprintf(f, "%-16s %-7s %9s %9s %11s %10s %10s %8s\n", "stage", "status", "in", "out",

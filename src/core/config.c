@@ -66,6 +66,15 @@ static const struct key KEYS[] = {
      "SNS signature verification: `http` checks messages that arrive over HTTP and trusts file "
      "replay (the decision is logged); `always` checks file replay too (needs the signing "
      "certificates, fetched from SNS once and cached in <lake>/_meta/cache/sns-certs/)."},
+    {"sources.supabase.dsn_env", K_ENVNAME, OFF(supabase_dsn_env), "MDP_SUPABASE_DSN", 0, 0, NULL,
+     "Environment variable holding the PostgreSQL connection string of the Supabase database "
+     "(postgresql://user:password@host:port/db?sslmode=require) for `mdp ingest supabase --pull`."},
+    {"sources.supabase.tables", K_STRLIST, OFF(supabase_tables),
+     "accounts,user_profiles,communication_prefs,onboarding_progress,locations,visibility_checks,"
+     "oauth_logins:created_at",
+     0, 0, NULL,
+     "Tables of schema public that `--pull` exports, each as NAME or NAME:COLUMN where COLUMN "
+     "(default updated_at) is its incremental watermark."},
     {"sources.ga4.property_id", K_STR, OFF(ga4_property_id), "495696125", 0, 0, NULL,
      "GA4 property whose runReport data is pulled (spec 1)."},
     {"sources.ga4.time_zone", K_STR, OFF(ga4_time_zone), "Europe/Berlin", 0, 0, NULL,

@@ -178,23 +178,35 @@ static int ingest_file(const char *key, int64_t size, void *ud)
         if (sl && sl > seg && (size_t)(sl - seg) < sizeof dataset)
             snprintf(dataset, sizeof dataset, "%.*s", (int)(sl - seg), seg);
     }
-    int existed = 0;
-    rc = mdp_lake_raw_put(S->ctx->lake, k->source, dataset, day, data.data ? data.data : "",
-                          data.len, k->ext, &rawkey, &existed, S->d);
+    /* The raw object is the commit point: check, write the quarantine batch, then land the bytes.
+     * A crash before the raw put leaves the delivery untaken, and the re-run rewrites the same
+     * quarantine object (named by the delivery's hash): nothing lost, nothing twice. */
+    const char *bytes = data.data ? data.data : "";
+    rc = mdp_lake_raw_key(k->source, dataset, day, bytes, data.len, k->ext, &rawkey, S->d);
     if (rc) goto out;
-    if (existed) { /* taken before: same bytes, nothing new */
+    int64_t have;
+    rc = mdp_store_head(S->ctx->lake->store, rawkey.data, &have, NULL);
+    if (rc == 0) { /* taken before: same bytes, nothing new */
         c->files_seen++;
+        goto out;
+    }
+    if (rc != MDP_ERR_NOT_FOUND) {
+        mdp_diag_set(S->d, rc, "%s: %s", rawkey.data, mdp_strerror(rc));
         goto out;
     }
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, k->source, dataset, day);
     struct mdp_check ck = {key,           c,           &q, S->seen, S->ctx->cfg, S->verify,
                            S->cert_cache, S->ctx->lake};
-    rc = k->check(&ck, data.data ? data.data : "", data.len);
+    rc = k->check(&ck, bytes, data.len);
     if (!rc) {
         char batch[40];
         snprintf(batch, sizeof batch, "%.32s", strrchr(rawkey.data, '/') + 1);
         rc = mdp_quarantine_flush(&q, S->ctx->lake, batch, S->d);
+        int existed = 0;
+        if (!rc)
+            rc = mdp_lake_raw_put(S->ctx->lake, k->source, dataset, day, bytes, data.len, k->ext,
+                                  NULL, &existed, S->d);
     } else {
         mdp_diag_set(S->d, rc, "%s: %s while checking", key, mdp_strerror(rc));
     }

@@ -61,21 +61,28 @@ static int name_ok(const char *s)
     return 1;
 }
 
+int mdp_lake_raw_key(const char *source, const char *dataset, int64_t day, const void *data,
+                     size_t len, const char *ext, struct mdp_buf *out_key, struct mdp_diag *d)
+{
+    if (!name_ok(source) || !name_ok(dataset) || (ext && !name_ok(ext)))
+        return mdp_diag_set(d, MDP_ERR_INVALID, "raw: bad source/dataset/ext name");
+    char hex[65], date[11];
+    int rc = mdp_sha256_hex(data, len, hex);
+    if (rc) return mdp_diag_set(d, rc, "raw: cannot hash");
+    if ((rc = mdp_date_format(day, date, sizeof date)))
+        return mdp_diag_set(d, rc, "raw: day out of range");
+    mdp_buf_reset(out_key);
+    return mdp_buf_printf(out_key, "raw/%s/%s/dt=%s/%.32s%s%s", source, dataset, date, hex,
+                          ext ? "." : "", ext ? ext : "");
+}
+
 int mdp_lake_raw_put(struct mdp_lake *lake, const char *source, const char *dataset, int64_t day,
                      const void *data, size_t len, const char *ext, struct mdp_buf *out_key,
                      int *out_existed, struct mdp_diag *d)
 {
-    if (!name_ok(source) || !name_ok(dataset) || (ext && !name_ok(ext)))
-        return mdp_diag_set(d, MDP_ERR_INVALID, "raw put: bad source/dataset/ext name");
-    char hex[65], date[11];
-    int rc = mdp_sha256_hex(data, len, hex);
-    if (rc) return mdp_diag_set(d, rc, "raw put: cannot hash");
-    if ((rc = mdp_date_format(day, date, sizeof date)))
-        return mdp_diag_set(d, rc, "raw put: day out of range");
     struct mdp_buf key;
     mdp_buf_init(&key);
-    rc = mdp_buf_printf(&key, "raw/%s/%s/dt=%s/%.32s%s%s", source, dataset, date, hex,
-                        ext ? "." : "", ext ? ext : "");
+    int rc = mdp_lake_raw_key(source, dataset, day, data, len, ext, &key, d);
     if (!rc) {
         rc = mdp_store_put(lake->store, key.data, data, len, MDP_PUT_IF_ABSENT, d);
         if (out_existed) *out_existed = rc == MDP_ERR_EXISTS;

@@ -112,6 +112,9 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
     return rc;
 }
 
+int mdp__supabase_pull(struct mdp_pull *p, struct mdp_diag *d);
+int mdp__supabase_commit(struct mdp_pull *p, struct mdp_diag *d);
+
 const struct mdp_connector MDP__CONNECTOR_SUPABASE = {
     .name = "supabase",
     .source = "supabase",
@@ -131,4 +134,6 @@ const struct mdp_connector MDP__CONNECTOR_SUPABASE = {
     .ext = "csv",
     .extra_names = {"rows", "tables", "schema changes", NULL},
     .check = check,
+    .pull = mdp__supabase_pull,
+    .commit = mdp__supabase_commit,
 };
