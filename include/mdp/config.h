@@ -45,6 +45,14 @@ struct mdp_config {
     /* sources */
     char *ga4_property_id;
     char *ga4_time_zone;
+    char *ga4_credentials_env;
+    char *ga4_api_base;
+    struct mdp_strlist ga4_dimensions, ga4_metrics;
+    long ga4_page_size;
+    long http_max_retries, http_retry_base_ms;
+    char *gbp_token_env, *gbp_api_base;
+    struct mdp_strlist gbp_accounts;
+    char *meta_token_env, *meta_api_base;
     /* pseudonymization */
     char *pseudo_key_id;
     char *pseudo_key_env;

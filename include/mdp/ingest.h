@@ -67,10 +67,11 @@ struct mdp_pull {
     const struct mdp_config *cfg;
     struct mdp_lake *lake;
     struct mdp_store *landing;
-    int full;          /* ignore the watermarks: export everything */
-    int64_t day;       /* the delivery day (UTC days since epoch) */
-    int64_t rows, files; /* what the pull delivered */
-    char note[256];    /* e.g. drift or watermark summary for the output */
+    int full;                 /* ignore the watermarks: export everything */
+    int64_t day;              /* the delivery day (UTC days since epoch) */
+    int64_t from_day, to_day; /* the report range, for sources that pull by date (ga4) */
+    int64_t rows, files;      /* what the pull delivered */
+    char note[256];           /* e.g. drift or watermark summary for the output */
 };
 
 const struct mdp_connector *const *mdp_connectors(void); /* NULL-terminated */

@@ -42,6 +42,7 @@ static int ingest_run(struct cli *c, int argc, char **argv)
     if (cli_config(c)) return EXIT_FAIL;
     int64_t day = -1;
     int verify = 0, pull = 0, full = 0;
+    int64_t yesterday = mdp_days_from_ms(mdp_time_now_ms()) - 1, from = yesterday, to = yesterday;
     for (int i = 2; i < argc; i++) {
         const char *v;
         int m;
@@ -51,6 +52,12 @@ static int ingest_run(struct cli *c, int argc, char **argv)
             pull = 1;
         } else if (strcmp(argv[i], "--full") == 0 && k->pull) {
             full = 1;
+        } else if (k->pull && (m = cli_opt(argc, argv, &i, "--from", &v))) {
+            if (m < 0 || strlen(v) != 10 || mdp_date_parse(v, &from))
+                return cli_usage("ingest", "--from needs a date YYYY-MM-DD");
+        } else if (k->pull && (m = cli_opt(argc, argv, &i, "--to", &v))) {
+            if (m < 0 || strlen(v) != 10 || mdp_date_parse(v, &to))
+                return cli_usage("ingest", "--to needs a date YYYY-MM-DD");
         } else if ((m = cli_opt(argc, argv, &i, "--date", &v))) {
             if (m < 0 || strlen(v) != 10 || mdp_date_parse(v, &day))
                 return cli_usage("ingest", "--date needs a date YYYY-MM-DD");
@@ -89,6 +96,8 @@ static int ingest_run(struct cli *c, int argc, char **argv)
         pl.landing = landing;
         pl.full = full;
         pl.day = mdp_days_from_ms(mdp_time_now_ms());
+        pl.from_day = from;
+        pl.to_day = to < from ? from : to;
         if (!rc) rc = k->pull(&pl, &d);
         if (!rc && !c->json) fprintf(stderr, "mdp ingest %s: %s\n", k->name, pl.note);
     }

@@ -223,16 +223,19 @@ void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
         for (int i = 0; i < n; i++) {
             const struct mdp_run *r = &runs[i];
             char newest[32] = "";
-            if (r->newest_event_ms >= 0) mdp_time_format_ms(r->newest_event_ms, newest, sizeof newest);
+            if (r->newest_event_ms >= 0)
+                mdp_time_format_ms(r->newest_event_ms, newest, sizeof newest);
             mdp_buf_printf(&b,
                            "%s{\"job\":\"%s\",\"run_id\":\"%s\",\"status\":\"%s\",\"in\":%lld,"
                            "\"out\":%lld,\"quarantined\":%lld,\"duplicates\":%lld,\"bytes\":%lld,"
                            "\"ms\":%lld,\"newest_event\":",
-                           i ? "," : "", r->job, r->run_id, r->status, (long long)r->in, (long long)r->out,
-                           (long long)r->quarantined, (long long)r->duplicates, (long long)r->bytes,
-                           (long long)(r->end_ms - r->start_ms));
-            if (newest[0]) mdp_buf_json_str(&b, newest);
-            else mdp_buf_puts(&b, "null");
+                           i ? "," : "", r->job, r->run_id, r->status, (long long)r->in,
+                           (long long)r->out, (long long)r->quarantined, (long long)r->duplicates,
+                           (long long)r->bytes, (long long)(r->end_ms - r->start_ms));
+            if (newest[0])
+                mdp_buf_json_str(&b, newest);
+            else
+                mdp_buf_puts(&b, "null");
             mdp_buf_puts(&b, ",\"message\":");
             mdp_buf_json_str(&b, r->message);
             mdp_buf_putc(&b, '}');

@@ -6,6 +6,7 @@
 #include "mdp/engine.h"
 #include "mdp/log.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -127,6 +128,7 @@ int main(int argc, char **argv)
     /* a file-size limit or quota must fail the write (EFBIG: reported, old state kept), not kill us
      */
     signal(SIGXFSZ, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];

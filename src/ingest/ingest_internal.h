@@ -54,6 +54,21 @@ json_object *mdp__api_payload(json_object *o, int *status, const char **url);
  * summary in detail; -1 when malformed; 0 when payload is not an error. */
 int mdp__api_error(json_object *payload, int status, char *detail, size_t n);
 
+/* HTTP for the pulls (src/ingest/http.c). */
+struct mdp__http_response {
+    long status;
+    struct mdp_buf body; /* init with mdp_buf_init; the caller cleans it up */
+    long retry_after_s;
+};
+/* One request: 0 with status and body, or -1 with a transport error in err. auth: bearer token. */
+int mdp__http(const char *method, const char *url, const char *content_type, const char *auth,
+              const char *body, struct mdp__http_response *out, char *err, size_t en);
+/* The same, retried on transport errors, 429 and 5xx (max_retries times, first wait up to base_ms).
+ */
+int mdp__http_retry(long max_retries, long base_ms, const char *method, const char *url,
+                    const char *ctype, const char *auth, const char *body,
+                    struct mdp__http_response *out, int *attempts, char *err, size_t en);
+
 /* the connectors */
 extern const struct mdp_connector MDP__CONNECTOR_SUPABASE, MDP__CONNECTOR_EVENTS,
     MDP__CONNECTOR_SES, MDP__CONNECTOR_DDB, MDP__CONNECTOR_GA4, MDP__CONNECTOR_GBP,

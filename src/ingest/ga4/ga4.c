@@ -172,12 +172,19 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
     return rc;
 }
 
+int mdp__ga4_pull(struct mdp_pull *p, struct mdp_diag *d);
+
 const struct mdp_connector MDP__CONNECTOR_GA4 = {
     .name = "ga4",
     .source = "ga4",
     .summary = "GA4 Data API runReport responses for the configured property",
     .help =
-        "Usage: mdp ingest ga4 [--date D] [--dir LAKE]\n"
+        "Usage: mdp ingest ga4 [--pull [--from D] [--to D]] [--date D] [--dir LAKE]\n"
+        "\n"
+        "--pull  first run the report for sources.ga4.property_id over --from..--to (default:\n"
+        "        yesterday, UTC) with the service account whose key file the variable named by\n"
+        "        sources.ga4.credentials_env points to; pages follow until rowCount, 429/5xx\n"
+        "        are retried with backoff; each page's response lands as delivered.\n"
         "\n"
         "Takes GA4 Data API runReport responses from <landing>/ga4/runreport/dt=D/*.json, as the "
         "API\n"
@@ -191,4 +198,5 @@ const struct mdp_connector MDP__CONNECTOR_GA4 = {
     .ext = "json",
     .extra_names = {"rows", "reports", "API errors", "saved requests"},
     .check = check,
+    .pull = mdp__ga4_pull,
 };

@@ -120,22 +120,29 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
     return rc;
 }
 
+int mdp__gbp_pull(struct mdp_pull *p, struct mdp_diag *d);
+
 const struct mdp_connector MDP__CONNECTOR_GBP = {
     .name = "gbp",
     .source = "gbp",
     .summary = "Google Business Profile locations (Business Information API v1)",
-    .help = "Usage: mdp ingest gbp [--date D] [--dir LAKE]\n"
-            "\n"
-            "Takes Business Information API responses from <landing>/gbp/locations/dt=D/*.json:\n"
-            "accounts.locations.list pages ({\"locations\":[...]}) or locations.get (one "
-            "Location), as\n"
-            "returned or as saved exchanges {\"method\",\"url\",\"body\"}. Fields are readMask'd, "
-            "so any\n"
-            "may be missing; present ones are checked (name locations/<digits>, placeId a string,\n"
-            "latlng in range, opening hours as TimeOfDay). Ids stay strings.\n",
+    .help =
+        "Usage: mdp ingest gbp [--pull] [--date D] [--dir LAKE]\n"
+        "\n"
+        "--pull  first list the locations of every account of sources.gbp.accounts (token from\n"
+        "        the variable named by sources.gbp.token_env), following nextPageToken.\n"
+        "\n"
+        "Takes Business Information API responses from <landing>/gbp/locations/dt=D/*.json:\n"
+        "accounts.locations.list pages ({\"locations\":[...]}) or locations.get (one "
+        "Location), as\n"
+        "returned or as saved exchanges {\"method\",\"url\",\"body\"}. Fields are readMask'd, "
+        "so any\n"
+        "may be missing; present ones are checked (name locations/<digits>, placeId a string,\n"
+        "latlng in range, opening hours as TimeOfDay). Ids stay strings.\n",
     .landing_prefix = "gbp/",
     .dataset = NULL,
     .ext = "json",
     .extra_names = {"locations", "API errors", NULL, NULL},
     .check = check,
+    .pull = mdp__gbp_pull,
 };

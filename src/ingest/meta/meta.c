@@ -92,12 +92,17 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
     return rc;
 }
 
+int mdp__meta_pull(struct mdp_pull *p, struct mdp_diag *d);
+
 const struct mdp_connector MDP__CONNECTOR_META = {
     .name = "meta",
     .source = "meta",
     .summary = "Facebook Pages and Instagram business accounts (Graph API)",
     .help =
-        "Usage: mdp ingest meta [--date D] [--dir LAKE]\n"
+        "Usage: mdp ingest meta [--pull] [--date D] [--dir LAKE]\n"
+        "\n"
+        "--pull  first read /me/accounts (token from the variable named by\n"
+        "        sources.meta.token_env) following paging.next, then every linked IG user.\n"
         "\n"
         "Takes Graph API responses from <landing>/meta/<kind>/dt=D/*.json (kinds: me_accounts,\n"
         "pages, ig_users): /me/accounts pages ({\"data\":[...]}), Page and IG user nodes, as\n"
@@ -109,4 +114,5 @@ const struct mdp_connector MDP__CONNECTOR_META = {
     .ext = "json",
     .extra_names = {"pages", "IG users", "API errors", NULL},
     .check = check,
+    .pull = mdp__meta_pull,
 };

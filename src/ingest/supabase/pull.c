@@ -50,7 +50,9 @@ static int pq_fail(struct mdp_diag *d, PGconn *c, PGresult *r, const char *what)
 static int exec_ok(PGconn *c, const char *sql, struct mdp_diag *d)
 {
     PGresult *r = PQexec(c, sql);
-    int rc = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : pq_fail(d, c, r, sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK
+                 ? 0
+                 : pq_fail(d, c, r, sql);
     PQclear(r);
     return rc;
 }
@@ -70,8 +72,9 @@ static int pull_table(struct mdp_pull *p, PGconn *c, const char *table, const ch
     /* the new watermark and the rows come from one snapshot */
     const char *params[1] = {have_wm ? wm.data : NULL};
     if (have_wm)
-        snprintf(sql, sizeof sql, "SELECT max(%s)::text, count(*) FROM public.%s WHERE %s > $1::timestamptz",
-                 col, table, col);
+        snprintf(sql, sizeof sql,
+                 "SELECT max(%s)::text, count(*) FROM public.%s WHERE %s > $1::timestamptz", col,
+                 table, col);
     else
         snprintf(sql, sizeof sql, "SELECT max(%s)::text, count(*) FROM public.%s", col, table);
     PGresult *r = PQexecParams(c, sql, have_wm ? 1 : 0, NULL, params, NULL, NULL, 0);
@@ -89,10 +92,11 @@ static int pull_table(struct mdp_pull *p, PGconn *c, const char *table, const ch
     }
     /* COPY takes no parameters: the watermark is a timestamptz literal we quote */
     char *lit = have_wm ? PQescapeLiteral(c, wm.data, wm.len) : NULL;
-    snprintf(sql, sizeof sql,
-             "COPY (SELECT * FROM public.%s%s%s%s%s ORDER BY %s) TO STDOUT WITH (FORMAT csv, HEADER)",
-             table, have_wm ? " WHERE " : "", have_wm ? col : "", have_wm ? " > " : "",
-             have_wm ? lit : "", col);
+    snprintf(
+        sql, sizeof sql,
+        "COPY (SELECT * FROM public.%s%s%s%s%s ORDER BY %s) TO STDOUT WITH (FORMAT csv, HEADER)",
+        table, have_wm ? " WHERE " : "", have_wm ? col : "", have_wm ? " > " : "",
+        have_wm ? lit : "", col);
     PQfreemem(lit);
     r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
@@ -112,7 +116,8 @@ static int pull_table(struct mdp_pull *p, PGconn *c, const char *table, const ch
     r = PQgetResult(c);
     if (!rc && (n != -1 || PQresultStatus(r) != PGRES_COMMAND_OK)) rc = pq_fail(d, c, r, table);
     PQclear(r);
-    while ((r = PQgetResult(c))) PQclear(r);
+    while ((r = PQgetResult(c)))
+        PQclear(r);
     if (!rc) {
         /* the delivery, then the pending watermark that commit will make current */
         char date[11], lk[512];
@@ -146,10 +151,11 @@ int mdp__supabase_pull(struct mdp_pull *p, struct mdp_diag *d)
 {
     const char *var = p->cfg->supabase_dsn_env, *dsn = getenv(var);
     if (!dsn || !*dsn)
-        return mdp_diag_set(d, MDP_ERR_CONFIG,
-                            "supabase: the connection string is read from the environment variable %s "
-                            "(sources.supabase.dsn_env), which is not set",
-                            var);
+        return mdp_diag_set(
+            d, MDP_ERR_CONFIG,
+            "supabase: the connection string is read from the environment variable %s "
+            "(sources.supabase.dsn_env), which is not set",
+            var);
     PGconn *c = PQconnectdb(dsn);
     if (PQstatus(c) != CONNECTION_OK) {
         /* the message names host and port, never the password */
@@ -162,7 +168,8 @@ int mdp__supabase_pull(struct mdp_pull *p, struct mdp_diag *d)
         char table[128], col[128];
         split_table(p->cfg->supabase_tables.v[i], table, sizeof table, col, sizeof col);
         if (!ident_ok(table) || !ident_ok(col)) {
-            rc = mdp_diag_set(d, MDP_ERR_CONFIG, "sources.supabase.tables: '%s' is not table[:column]",
+            rc = mdp_diag_set(d, MDP_ERR_CONFIG,
+                              "sources.supabase.tables: '%s' is not table[:column]",
                               p->cfg->supabase_tables.v[i]);
             break;
         }
