@@ -47,7 +47,8 @@ fuzz: deps
 
 bench: build
 	@cmake --build $(BUILD) --target benchmarks -j $(JOBS)
-	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] || continue; echo "== $$b"; $$b || exit 1; done
+	@for b in land ingest; do echo "== bench_$$b"; $(BUILD)/bench/bench_$$b || exit 1; done
+	@echo "== bench_supabase (PostgreSQL on a free loopback port)"; bench/supabase.sh $(BUILD)/bench/bench_supabase
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

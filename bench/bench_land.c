@@ -3,6 +3,7 @@
  * A ratio near 1 means the checks add little beyond parsing. Also reports seed throughput.
  * Run by `make bench`; never part of the tests. */
 #include "mdp/lake.h"
+#include "mdp/ingest.h"
 #include "mdp/pipeline.h"
 #include "mdp/seed.h"
 #include "mdp/store.h"
@@ -80,10 +81,11 @@ static long checks(struct files *f)
 {
     long n = 0;
     for (int i = 0; i < f->n; i++) {
-        struct mdp_land_counts c = {0};
+        struct mdp_ingest_counts c;
+        memset(&c, 0, sizeof c);
         struct mdp_quarantine q;
         mdp_quarantine_init(&q, "b", "b", 0);
-        mdp_land_check(f->v[i].key, f->v[i].data.data, f->v[i].data.len, &c, &q);
+        mdp_ingest_check(f->v[i].key, f->v[i].data.data, f->v[i].data.len, &c, &q);
         mdp_quarantine_cleanup(&q);
         n += c.in;
     }

@@ -16,6 +16,7 @@
 #define MDP_PUT_IF_ABSENT 1
 
 struct mdp_store;
+struct mdp_store_writer;
 
 /* Called per object in key order; return non-zero to stop (the value is returned by list). */
 typedef int (*mdp_store_list_cb)(const char *key, int64_t size, void *ud);
@@ -29,6 +30,9 @@ struct mdp_store_ops {
     int (*list)(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
                 struct mdp_diag *d);
     int (*del)(struct mdp_store *s, const char *key, struct mdp_diag *d);
+    /* Streaming write: open, write chunks, then commit (atomic like put) or abort. */
+    int (*writer_open)(struct mdp_store *s, const char *key, struct mdp_store_writer **out,
+                       struct mdp_diag *d);
     /* Local path of a key when the backend has one (the engine reads files directly), else NULL. */
     int (*local_path)(struct mdp_store *s, const char *key, struct mdp_buf *out);
     void (*close)(struct mdp_store *s);
@@ -38,6 +42,16 @@ struct mdp_store {
     const struct mdp_store_ops *ops;
     void *impl;
 };
+
+/* A streaming write of one object: nothing is visible under the key until commit, which is atomic
+ * (as mdp_store_put); abort (or a crash) leaves the old object. */
+struct mdp_store_writer {
+    int (*write)(struct mdp_store_writer *w, const void *p, size_t n, struct mdp_diag *d);
+    int (*commit)(struct mdp_store_writer *w, struct mdp_diag *d); /* frees w */
+    void (*abort)(struct mdp_store_writer *w);                      /* frees w */
+};
+int mdp_store_writer_open(struct mdp_store *s, const char *key, struct mdp_store_writer **out,
+                          struct mdp_diag *d);
 
 /* Opens a store from a URL ("file:///abs/dir") or a plain folder path. The folder is created when
  * create is non-zero. Returns 0 or an error with the reason in d. Free with mdp_store_close. */

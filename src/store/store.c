@@ -79,6 +79,15 @@ int mdp_store_delete(struct mdp_store *s, const char *key, struct mdp_diag *d)
     return s->ops->del(s, key, d);
 }
 
+int mdp_store_writer_open(struct mdp_store *s, const char *key, struct mdp_store_writer **out,
+                          struct mdp_diag *d)
+{
+    *out = NULL;
+    CHECK_KEY(key);
+    if (!s->ops->writer_open) return mdp_diag_set(d, MDP_ERR_UNSUPPORTED, "streaming writes not supported");
+    return s->ops->writer_open(s, key, out, d);
+}
+
 int mdp_store_local_path(struct mdp_store *s, const char *key, struct mdp_buf *out)
 {
     if (!s->ops->local_path) return MDP_ERR_UNSUPPORTED;

@@ -307,6 +307,119 @@ static void fclose_store(struct mdp_store *s)
     free(s);
 }
 
+/* Streaming writer: a temporary file in the target folder, buffered writes, then the same
+ * fsync + rename + folder fsync as put. */
+struct file_writer {
+    struct mdp_store_writer w;
+    int fd;
+    char *tmp, *path;
+    char buf[1 << 20];
+    size_t used;
+};
+
+static int fw_flush(struct file_writer *fw, struct mdp_diag *d)
+{
+    size_t off = 0;
+    while (off < fw->used) {
+        ssize_t n = write(fw->fd, fw->buf + off, fw->used - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return io_fail(d, errno, "cannot write", fw->path);
+        }
+        off += (size_t)n;
+    }
+    fw->used = 0;
+    return 0;
+}
+
+static int fw_write(struct mdp_store_writer *w, const void *p, size_t n, struct mdp_diag *d)
+{
+    struct file_writer *fw = (struct file_writer *)w;
+    const char *c = p;
+    while (n) {
+        size_t k = sizeof fw->buf - fw->used < n ? sizeof fw->buf - fw->used : n;
+        memcpy(fw->buf + fw->used, c, k);
+        fw->used += k;
+        c += k;
+        n -= k;
+        if (fw->used == sizeof fw->buf) {
+            int rc = fw_flush(fw, d);
+            if (rc) return rc;
+        }
+    }
+    return 0;
+}
+
+static void fw_free(struct file_writer *fw)
+{
+    if (fw->fd >= 0) close(fw->fd);
+    if (fw->tmp) unlink(fw->tmp);
+    free(fw->tmp);
+    free(fw->path);
+    free(fw);
+}
+
+static void fw_abort(struct mdp_store_writer *w)
+{
+    fw_free((struct file_writer *)w);
+}
+
+static int fw_commit(struct mdp_store_writer *w, struct mdp_diag *d)
+{
+    struct file_writer *fw = (struct file_writer *)w;
+    int rc = fw_flush(fw, d);
+    if (!rc && fsync(fw->fd) != 0) rc = io_fail(d, errno, "cannot fsync", fw->path);
+    if (!rc && close(fw->fd) != 0) rc = io_fail(d, errno, "cannot close", fw->path);
+    fw->fd = -1;
+    if (!rc && rename(fw->tmp, fw->path) != 0) rc = io_fail(d, errno, "cannot publish", fw->path);
+    if (!rc) {
+        free(fw->tmp);
+        fw->tmp = NULL;
+        *strrchr(fw->path, '/') = '\0';
+        if (fsync_dir(fw->path) != 0) rc = io_fail(d, errno, "cannot fsync folder", fw->path);
+    }
+    fw_free(fw);
+    return rc;
+}
+
+static int fwriter_open(struct mdp_store *s, const char *key, struct mdp_store_writer **out, struct mdp_diag *d)
+{
+    struct file_store *fs = s->impl;
+    struct file_writer *fw = calloc(1, sizeof *fw);
+    if (!fw) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    fw->fd = -1;
+    struct mdp_buf path, tmp;
+    mdp_buf_init(&path);
+    mdp_buf_init(&tmp);
+    int rc = path_of(fs, key, &path);
+    if (!rc) rc = mkdirs_for(path.data, d);
+    if (!rc) {
+        char *slash = strrchr(path.data, '/');
+        rc = mdp_buf_printf(&tmp, "%.*s/.tmp-%ld-%u-%s", (int)(slash - path.data), path.data, (long)getpid(),
+                            atomic_fetch_add(&g_tmp_counter, 1), slash + 1);
+    }
+    if (!rc) {
+        fw->fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fw->fd < 0) rc = io_fail(d, errno, "cannot create", tmp.data);
+    }
+    fw->tmp = mdp_buf_steal(&tmp);
+    fw->path = mdp_buf_steal(&path);
+    if (rc || !fw->tmp || !fw->path) {
+        if (!rc) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        if (fw->fd < 0 && fw->tmp) {
+            free(fw->tmp);
+            fw->tmp = NULL;
+        }
+        fw_free(fw);
+        return rc;
+    }
+    fw->w.write = fw_write;
+    fw->w.commit = fw_commit;
+    fw->w.abort = fw_abort;
+    *out = &fw->w;
+    return 0;
+}
+
 static const struct mdp_store_ops FILE_OPS = {
     .scheme = "file",
     .put = fput,
@@ -314,6 +427,7 @@ static const struct mdp_store_ops FILE_OPS = {
     .head = fhead,
     .list = flist,
     .del = fdel,
+    .writer_open = fwriter_open,
     .local_path = flocal,
     .close = fclose_store,
 };

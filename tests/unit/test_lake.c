@@ -6,6 +6,7 @@
 #include "mdp/lake.h"
 #include "mdp/store.h"
 
+#include <dirent.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -79,6 +80,47 @@ static void test_file_store_roundtrip(void **st)
     assert_int_equal(l.n, 1);
     assert_int_equal(mdp_store_delete(s, "b/x.json", &d), 0);
     assert_int_equal(mdp_store_delete(s, "b/x.json", &d), MDP_ERR_NOT_FOUND);
+    mdp_buf_cleanup(&b);
+    mdp_store_close(s);
+    tu_rmdir(dir);
+}
+
+static void test_streaming_writer(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir();
+    struct mdp_store *s;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_store_open(dir, 0, &s, &d), 0);
+    assert_int_equal(mdp_store_put(s, "x/obj", "old", 3, 0, &d), 0);
+    struct mdp_store_writer *w;
+    assert_int_equal(mdp_store_writer_open(s, "x/obj", &w, &d), 0);
+    char chunk[4096];
+    memset(chunk, 'a', sizeof chunk);
+    for (int i = 0; i < 700; i++) assert_int_equal(w->write(w, chunk, sizeof chunk, &d), 0); /* > its buffer */
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    assert_int_equal(mdp_store_get(s, "x/obj", &b, &d), 0);
+    assert_string_equal(b.data, "old"); /* nothing visible before commit */
+    assert_int_equal(w->commit(w, &d), 0);
+    assert_int_equal(mdp_store_get(s, "x/obj", &b, &d), 0);
+    assert_int_equal(b.len, 700 * sizeof chunk);
+    assert_int_equal(mdp_store_writer_open(s, "x/obj", &w, &d), 0);
+    assert_int_equal(w->write(w, "new", 3, &d), 0);
+    w->abort(w);
+    assert_int_equal(mdp_store_get(s, "x/obj", &b, &d), 0);
+    assert_int_equal(b.len, 700 * sizeof chunk); /* abort keeps the committed object */
+    struct listed l = {0};
+    assert_int_equal(mdp_store_list(s, "x/", list_cb, &l, &d), 0);
+    assert_int_equal(l.n, 1);
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s/x", dir);
+    int temps = 0;
+    DIR *dh = opendir(tmp);
+    for (struct dirent *e; dh && (e = readdir(dh));) temps += strncmp(e->d_name, ".tmp-", 5) == 0;
+    if (dh) closedir(dh);
+    assert_int_equal(temps, 0);
+    assert_int_equal(mdp_store_writer_open(s, "../x", &w, &d), MDP_ERR_INVALID);
     mdp_buf_cleanup(&b);
     mdp_store_close(s);
     tu_rmdir(dir);
@@ -368,6 +410,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys_are_validated),
         cmocka_unit_test(test_file_store_roundtrip),
+        cmocka_unit_test(test_streaming_writer),
         cmocka_unit_test(test_unusable_lake_paths),
         cmocka_unit_test(test_full_disk_leaves_old_object),
         cmocka_unit_test(test_raw_put_is_content_addressed),

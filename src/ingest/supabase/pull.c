@@ -57,90 +57,129 @@ static int exec_ok(PGconn *c, const char *sql, struct mdp_diag *d)
     return rc;
 }
 
+/* Field idx (0-based) of a CSV record (COPY's quoting) into out; 0 or -1 when it is not there. */
+static int csv_field(const char *rec, size_t n, int idx, struct mdp_buf *out)
+{
+    mdp_buf_reset(out);
+    int f = 0, inq = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = rec[i];
+        if (inq) {
+            if (ch == '"' && i + 1 < n && rec[i + 1] == '"') {
+                if (f == idx) mdp_buf_putc(out, '"');
+                i++;
+            } else if (ch == '"') {
+                inq = 0;
+            } else if (f == idx) {
+                mdp_buf_putc(out, ch);
+            }
+        } else if (ch == '"') {
+            inq = 1;
+        } else if (ch == ',') {
+            if (f++ == idx) return 0;
+        } else if (ch == '\n' || ch == '\r') {
+            break;
+        } else if (f == idx) {
+            mdp_buf_putc(out, ch);
+        }
+    }
+    return f == idx ? 0 : -1;
+}
+
+/* Exports one table: rows past the committed watermark (all with full), ordered by the watermark
+ * column, streamed from COPY into the landing folder; the last row's watermark value becomes the
+ * pending watermark. One REPEATABLE READ snapshot. */
 static int pull_table(struct mdp_pull *p, PGconn *c, const char *table, const char *col,
                       struct mdp_diag *d)
 {
-    char key[512], sql[1024];
-    struct mdp_buf wm, out;
+    char key[512], sql[1024], lk[512], date[11];
+    struct mdp_buf wm, last, field;
     mdp_buf_init(&wm);
-    mdp_buf_init(&out);
-    int rc = 0;
+    mdp_buf_init(&last);
+    mdp_buf_init(&field);
     struct mdp_diag nd = {0};
+    struct mdp_store_writer *w = NULL;
+    long long rows = 0;
+    int col_idx = -1, rc;
     state_key(key, sizeof key, table, "watermark");
     int have_wm = !p->full && mdp_store_get(p->lake->store, key, &wm, &nd) == 0 && wm.len > 0;
     if ((rc = exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", d))) goto out;
-    /* the new watermark and the rows come from one snapshot */
-    const char *params[1] = {have_wm ? wm.data : NULL};
+    /* COPY takes no parameters: the watermark is a literal, escaped by libpq */
+    char *lit = have_wm ? PQescapeLiteral(c, wm.data, wm.len) : NULL;
+    if (have_wm && !lit) {
+        rc = pq_fail(d, c, NULL, "escaping the watermark");
+        goto rollback;
+    }
     if (have_wm)
         snprintf(sql, sizeof sql,
-                 "SELECT max(%s)::text, count(*) FROM public.%s WHERE %s > $1::timestamptz", col,
-                 table, col);
+                 "COPY (SELECT * FROM public.%s WHERE %s > %s::timestamptz ORDER BY %s) TO STDOUT WITH (FORMAT csv, HEADER)",
+                 table, col, lit, col);
     else
-        snprintf(sql, sizeof sql, "SELECT max(%s)::text, count(*) FROM public.%s", col, table);
-    PGresult *r = PQexecParams(c, sql, have_wm ? 1 : 0, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        rc = pq_fail(d, c, r, table);
-        PQclear(r);
-        goto rollback;
-    }
-    long long count = atoll(PQgetvalue(r, 0, 1));
-    char *new_wm = PQgetisnull(r, 0, 0) ? NULL : strdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (count == 0) { /* nothing new */
-        free(new_wm);
-        goto rollback;
-    }
-    /* COPY takes no parameters: the watermark is a timestamptz literal we quote */
-    char *lit = have_wm ? PQescapeLiteral(c, wm.data, wm.len) : NULL;
-    snprintf(
-        sql, sizeof sql,
-        "COPY (SELECT * FROM public.%s%s%s%s%s ORDER BY %s) TO STDOUT WITH (FORMAT csv, HEADER)",
-        table, have_wm ? " WHERE " : "", have_wm ? col : "", have_wm ? " > " : "",
-        have_wm ? lit : "", col);
+        snprintf(sql, sizeof sql, "COPY (SELECT * FROM public.%s ORDER BY %s) TO STDOUT WITH (FORMAT csv, HEADER)",
+                 table, col);
     PQfreemem(lit);
-    r = PQexec(c, sql);
+    PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
         rc = pq_fail(d, c, r, table);
         PQclear(r);
-        free(new_wm);
         goto rollback;
     }
     PQclear(r);
-    char *buf;
-    int n;
+    mdp_date_format(p->day, date, sizeof date);
+    snprintf(lk, sizeof lk, "supabase/%s/dt=%s/%s.csv", table, date, table);
+    /* a second pull the same day keeps the first delivery: name it by its time */
+    if (mdp_store_head(p->landing, lk, NULL, NULL) == 0)
+        snprintf(lk, sizeof lk, "supabase/%s/dt=%s/%s.%lld.csv", table, date, table, (long long)mdp_time_now_ms());
+    char *buf, *header = NULL;
+    int n, header_len = 0;
+    /* one CopyData message per row; the first is the header */
     while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
-        rc = mdp_buf_append(&out, buf, (size_t)n);
+        if (!header) {
+            header = buf;
+            header_len = n;
+            for (int i = 0; col_idx < 0 && csv_field(buf, (size_t)n, i, &field) == 0; i++)
+                if (strcmp(field.data ? field.data : "", col) == 0) col_idx = i;
+            continue;
+        }
+        if (!rc && !w) { /* the first row: now there is something to deliver */
+            rc = mdp_store_writer_open(p->landing, lk, &w, d);
+            if (!rc) rc = w->write(w, header, (size_t)header_len, d);
+        }
+        if (!rc) rc = w->write(w, buf, (size_t)n, d);
+        if (!rc) {
+            mdp_buf_reset(&last);
+            rc = mdp_buf_append(&last, buf, (size_t)n);
+        }
+        rows++;
         PQfreemem(buf);
-        if (rc) break;
     }
+    if (header) PQfreemem(header);
     r = PQgetResult(c);
     if (!rc && (n != -1 || PQresultStatus(r) != PGRES_COMMAND_OK)) rc = pq_fail(d, c, r, table);
     PQclear(r);
-    while ((r = PQgetResult(c)))
-        PQclear(r);
-    if (!rc) {
-        /* the delivery, then the pending watermark that commit will make current */
-        char date[11], lk[512];
-        mdp_date_format(p->day, date, sizeof date);
-        snprintf(lk, sizeof lk, "supabase/%s/dt=%s/%s.csv", table, date, table);
-        /* a second pull the same day keeps the first delivery: name it by its time */
-        if (mdp_store_head(p->landing, lk, NULL, NULL) == 0)
-            snprintf(lk, sizeof lk, "supabase/%s/dt=%s/%s.%lld.csv", table, date, table,
-                     (long long)mdp_time_now_ms());
-        rc = mdp_store_put(p->landing, lk, out.data, out.len, 0, d);
-        state_key(key, sizeof key, table, "watermark.pending");
-        if (!rc && new_wm) rc = mdp_store_put(p->lake->store, key, new_wm, strlen(new_wm), 0, d);
+    while ((r = PQgetResult(c))) PQclear(r);
+    if (!rc && rows > 0 && col_idx < 0)
+        rc = mdp_diag_set(d, MDP_ERR_CONFIG, "supabase: table %s has no column %s (sources.supabase.tables)", table, col);
+    if (!rc && w) {
+        rc = w->commit(w, d);
+        w = NULL;
+        /* rows are ordered by the watermark column: the last one holds the new watermark */
+        if (!rc && csv_field(last.data, last.len, col_idx, &field) == 0 && field.len) {
+            state_key(key, sizeof key, table, "watermark.pending");
+            rc = mdp_store_put(p->lake->store, key, field.data, field.len, 0, d);
+        }
         if (!rc) {
-            p->rows += count;
+            p->rows += rows;
             p->files++;
         }
     }
-    free(new_wm);
 rollback:
+    if (w) w->abort(w);
     exec_ok(c, "ROLLBACK", &nd);
 out:
     mdp_buf_cleanup(&wm);
-    mdp_buf_cleanup(&out);
+    mdp_buf_cleanup(&last);
+    mdp_buf_cleanup(&field);
     return rc;
 }
 
