@@ -40,23 +40,33 @@ static void make_delivery(const char *src, long first, long n, struct mdp_buf *b
     for (long i = first; i < first + n; i++) {
         if (strcmp(src, "events") == 0) {
             mdp_buf_printf(b,
-                           "{\"event_id\":\"01900000-0000-7000-8000-%012lx\",\"user_id\":\"01900000-0000-7000-8000-"
-                           "%012lx\",\"account_id\":\"01900000-0000-7000-9000-000000000001\",\"external_ids\":{"
-                           "\"ga4_client_id\":\"1234567890.1730815407\"},\"timestamp\":\"2026-10-01T10:%02ld:%02ld."
-                           "%03ldZ\",\"event_type\":\"step_completed\",\"properties\":{\"step_id\":\"comm_prefs\","
+                           "{\"event_id\":\"01900000-0000-7000-8000-%012lx\",\"user_id\":"
+                           "\"01900000-0000-7000-8000-"
+                           "%012lx\",\"account_id\":\"01900000-0000-7000-9000-000000000001\","
+                           "\"external_ids\":{"
+                           "\"ga4_client_id\":\"1234567890.1730815407\"},\"timestamp\":\"2026-10-"
+                           "01T10:%02ld:%02ld."
+                           "%03ldZ\",\"event_type\":\"step_completed\",\"properties\":{\"step_id\":"
+                           "\"comm_prefs\","
                            "\"duration_seconds\":%ld}}\n",
                            i, i % 5000, (i / 60) % 60, i % 60, i % 1000, i % 600);
         } else if (strcmp(src, "ddb") == 0) {
-            mdp_buf_printf(b,
-                           "{\"awsRegion\":\"eu-central-1\",\"eventID\":\"%08lx-5a41-4b7e-9a52-0c1f8e6b2d47\","
-                           "\"eventName\":\"INSERT\",\"userIdentity\":null,\"recordFormat\":\"application/json\","
-                           "\"tableName\":\"ConsentJournal\",\"dynamodb\":{\"ApproximateCreationDateTime\":%ld,"
-                           "\"Keys\":{\"email\":{\"S\":\"u%ld@example.com\"},\"ts\":{\"S\":\"2026-10-01T10:00:00Z\"}},"
-                           "\"NewImage\":{\"email\":{\"S\":\"u%ld@example.com\"},\"ts\":{\"S\":\"2026-10-01T10:00:00Z\"},"
-                           "\"consent_type\":{\"S\":\"marketing_email\"},\"decision\":{\"S\":\"granted\"},"
-                           "\"policy_version\":{\"N\":\"3\"},\"channels\":{\"SS\":[\"email\"]},\"withdrawn_reason\":{"
-                           "\"NULL\":true}},\"SizeBytes\":431},\"eventSource\":\"aws:dynamodb\"}",
-                           i, 1790000000000L + i, i, i);
+            mdp_buf_printf(
+                b,
+                "{\"awsRegion\":\"eu-central-1\",\"eventID\":\"%08lx-5a41-4b7e-9a52-0c1f8e6b2d47\","
+                "\"eventName\":\"INSERT\",\"userIdentity\":null,\"recordFormat\":\"application/"
+                "json\","
+                "\"tableName\":\"ConsentJournal\",\"dynamodb\":{\"ApproximateCreationDateTime\":%"
+                "ld,"
+                "\"Keys\":{\"email\":{\"S\":\"u%ld@example.com\"},\"ts\":{\"S\":\"2026-10-01T10:00:"
+                "00Z\"}},"
+                "\"NewImage\":{\"email\":{\"S\":\"u%ld@example.com\"},\"ts\":{\"S\":\"2026-10-"
+                "01T10:00:00Z\"},"
+                "\"consent_type\":{\"S\":\"marketing_email\"},\"decision\":{\"S\":\"granted\"},"
+                "\"policy_version\":{\"N\":\"3\"},\"channels\":{\"SS\":[\"email\"]},\"withdrawn_"
+                "reason\":{"
+                "\"NULL\":true}},\"SizeBytes\":431},\"eventSource\":\"aws:dynamodb\"}",
+                i, 1790000000000L + i, i, i);
         }
     }
     if (strcmp(src, "ses") == 0) { /* one Lambda SQS event of n SNS-wrapped SES records */
@@ -64,16 +74,24 @@ static void make_delivery(const char *src, long first, long n, struct mdp_buf *b
         for (long i = first; i < first + n; i++) {
             char msg[1024], env[2048];
             snprintf(msg, sizeof msg,
-                     "{\"eventType\":\"Open\",\"mail\":{\"timestamp\":\"2026-10-01T09:00:00.000Z\",\"source\":"
-                     "\"no-reply@mail.example.com\",\"sendingAccountId\":\"123456789012\",\"messageId\":\"m-%ld\","
-                     "\"destination\":[\"u%ld@example.com\"],\"tags\":{\"campaign_id\":[\"cmp\"],\"copy_variant\":"
-                     "[\"B\"]}},\"open\":{\"ipAddress\":\"192.0.2.1\",\"timestamp\":\"2026-10-01T10:00:00.000Z\","
+                     "{\"eventType\":\"Open\",\"mail\":{\"timestamp\":\"2026-10-01T09:00:00.000Z\","
+                     "\"source\":"
+                     "\"no-reply@mail.example.com\",\"sendingAccountId\":\"123456789012\","
+                     "\"messageId\":\"m-%ld\","
+                     "\"destination\":[\"u%ld@example.com\"],\"tags\":{\"campaign_id\":[\"cmp\"],"
+                     "\"copy_variant\":"
+                     "[\"B\"]}},\"open\":{\"ipAddress\":\"192.0.2.1\",\"timestamp\":\"2026-10-"
+                     "01T10:00:00.000Z\","
                      "\"userAgent\":\"Mozilla/5.0\"}}",
                      i, i);
             struct mdp_buf e;
             mdp_buf_init(&e);
-            mdp_buf_printf(&e, "{\n  \"Type\" : \"Notification\",\n  \"MessageId\" : \"%08lx-0000-4000-8000-000000000000\",\n"
-                               "  \"TopicArn\" : \"arn:aws:sns:eu-central-1:123456789012:ses\",\n  \"Message\" : ", i);
+            mdp_buf_printf(
+                &e,
+                "{\n  \"Type\" : \"Notification\",\n  \"MessageId\" : "
+                "\"%08lx-0000-4000-8000-000000000000\",\n"
+                "  \"TopicArn\" : \"arn:aws:sns:eu-central-1:123456789012:ses\",\n  \"Message\" : ",
+                i);
             mdp_buf_json_str(&e, msg);
             mdp_buf_puts(&e, "\n}");
             snprintf(env, sizeof env, "%s", e.data);
@@ -100,16 +118,18 @@ static double baseline_parse(const char *src, const struct mdp_buf *b)
         if (strcmp(src, "ses") == 0) { /* the two inner layers: body, then Message */
             json_object *recs = json_object_object_get(o, "Records");
             for (size_t j = 0; j < json_object_array_length(recs); j++) {
-                json_object *env = json_tokener_parse(
-                    json_object_get_string(json_object_object_get(json_object_array_get_idx(recs, j), "body")));
-                json_object *m = json_tokener_parse(json_object_get_string(json_object_object_get(env, "Message")));
+                json_object *env = json_tokener_parse(json_object_get_string(
+                    json_object_object_get(json_object_array_get_idx(recs, j), "body")));
+                json_object *m = json_tokener_parse(
+                    json_object_get_string(json_object_object_get(env, "Message")));
                 json_object_put(m);
                 json_object_put(env);
             }
         }
         json_object_put(o);
         p += used;
-        while (p < end && (*p == '\n' || *p == ' ')) p++;
+        while (p < end && (*p == '\n' || *p == ' '))
+            p++;
     }
     json_tokener_free(tok);
     return now_s() - t0;
@@ -121,8 +141,8 @@ int main(void)
     const char *keys[] = {"events/dt=2026-10-01/e.ndjson", "ses/sqs/dt=2026-10-01/b.json",
                           "dynamodb/firehose/2026/10/01/10/o"};
     const long total = 1000000;
-    printf("%-7s %10s %10s %9s %10s %12s %12s %14s %9s\n", "source", "records", "MB", "rec/s", "MB/s",
-           "RSS@100k KB", "RSS@1M KB", "baseline MB/s", "ratio");
+    printf("%-7s %10s %10s %9s %10s %12s %12s %14s %9s\n", "source", "records", "MB", "rec/s",
+           "MB/s", "RSS@100k KB", "RSS@1M KB", "baseline MB/s", "ratio");
     for (int s = 0; s < 3; s++) {
         struct mdp_buf b;
         mdp_buf_init(&b);
@@ -149,14 +169,18 @@ int main(void)
         }
         long rss1m = rss_kb();
         double mb = (double)bytes / 1048576.0;
-        printf("%-7s %10lld %10.1f %9.0f %10.1f %12ld %12ld %14.1f %9.2f\n", sources[s], (long long)c.in, mb,
-               (double)c.in / t_check, mb / t_check, rss100k, rss1m, mb / t_base, t_check / t_base);
-        if (c.quarantined) printf("  (%lld quarantined: the generator is wrong)\n", (long long)c.quarantined);
+        printf("%-7s %10lld %10.1f %9.0f %10.1f %12ld %12ld %14.1f %9.2f\n", sources[s],
+               (long long)c.in, mb, (double)c.in / t_check, mb / t_check, rss100k, rss1m,
+               mb / t_base, t_check / t_base);
+        if (c.quarantined)
+            printf("  (%lld quarantined: the generator is wrong)\n", (long long)c.quarantined);
         printf("  ids remembered for duplicates: %zu, memory growth 100k->1M: %.0f bytes per id\n",
-               mdp_strset_count(seen), (double)(rss1m - rss100k) * 1024.0 / (double)(mdp_strset_count(seen) * 0.9));
+               mdp_strset_count(seen),
+               (double)(rss1m - rss100k) * 1024.0 / (double)(mdp_strset_count(seen) * 0.9));
         mdp_strset_free(seen);
         mdp_buf_cleanup(&b);
     }
-    printf("ratio: check time / json-c parse time of the same bytes (1.0 = validation costs nothing)\n");
+    printf("ratio: check time / json-c parse time of the same bytes (1.0 = validation costs "
+           "nothing)\n");
     return 0;
 }

@@ -25,7 +25,8 @@ static double bare_copy(const char *dsn, long long *rows, long long *bytes)
 {
     PGconn *c = PQconnectdb(dsn);
     double t0 = now_s();
-    PGresult *r = PQexec(c, "COPY (SELECT * FROM public.events_bench ORDER BY created_at) TO STDOUT WITH (FORMAT csv, HEADER)");
+    PGresult *r = PQexec(c, "COPY (SELECT * FROM public.events_bench ORDER BY created_at) TO "
+                            "STDOUT WITH (FORMAT csv, HEADER)");
     PQclear(r);
     char *buf;
     int n;
@@ -36,7 +37,8 @@ static double bare_copy(const char *dsn, long long *rows, long long *bytes)
         *bytes += n;
         PQfreemem(buf);
     }
-    while ((r = PQgetResult(c))) PQclear(r);
+    while ((r = PQgetResult(c)))
+        PQclear(r);
     double t = now_s() - t0;
     PQfinish(c);
     return t;
@@ -86,7 +88,8 @@ int main(void)
     }
     printf("rows %lld, CSV %.1f MiB\n", rows, bytes / 1048576.0);
     printf("bare libpq COPY TO STDOUT: %.0f rows/s (%.2f s)\n", rows / best_bare, best_bare);
-    printf("mdp supabase export:       %.0f rows/s (%.2f s, %lld rows, written to the landing folder and fsync'd)\n",
+    printf("mdp supabase export:       %.0f rows/s (%.2f s, %lld rows, written to the landing "
+           "folder and fsync'd)\n",
            pulled / best_pull, best_pull, pulled);
     printf("ratio export / bare COPY throughput: %.2f (target >= 0.80)\n", best_bare / best_pull);
     mdp_store_close(landing);

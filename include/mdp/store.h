@@ -48,7 +48,7 @@ struct mdp_store {
 struct mdp_store_writer {
     int (*write)(struct mdp_store_writer *w, const void *p, size_t n, struct mdp_diag *d);
     int (*commit)(struct mdp_store_writer *w, struct mdp_diag *d); /* frees w */
-    void (*abort)(struct mdp_store_writer *w);                      /* frees w */
+    void (*abort)(struct mdp_store_writer *w);                     /* frees w */
 };
 int mdp_store_writer_open(struct mdp_store *s, const char *key, struct mdp_store_writer **out,
                           struct mdp_diag *d);

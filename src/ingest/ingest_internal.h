@@ -69,6 +69,13 @@ int mdp__http_retry(long max_retries, long base_ms, const char *method, const ch
                     const char *ctype, const char *auth, const char *body,
                     struct mdp__http_response *out, int *attempts, char *err, size_t en);
 
+/* Opens an API response delivery (ga4, gbp, meta): parses it and unwraps a saved exchange.
+ * Returns 1 with *payload (borrowed from *root, which the caller releases) when there is a
+ * response to check; 0 when the delivery was handled here (not JSON: quarantined; an API error
+ * envelope: counted in counts.extra[api_error_slot]); < 0 on error. */
+int mdp__api_open(struct mdp_check *ck, const char *p, size_t n, int api_error_slot,
+                  json_object **root, json_object **payload);
+
 /* the connectors */
 extern const struct mdp_connector MDP__CONNECTOR_SUPABASE, MDP__CONNECTOR_EVENTS,
     MDP__CONNECTOR_SES, MDP__CONNECTOR_DDB, MDP__CONNECTOR_GA4, MDP__CONNECTOR_GBP,

@@ -193,3 +193,39 @@ int mdp__api_error(json_object *payload, int status, char *detail, size_t n)
     snprintf(detail, n, "API error %ld%s%s", code, st ? " " : "", st ? st : "");
     return mdp__jget(e, "message") != NULL ? 1 : -1;
 }
+
+int mdp__api_open(struct mdp_check *ck, const char *p, size_t n, int api_error_slot,
+                  json_object **root, json_object **payload)
+{
+    enum json_tokener_error err;
+    int status, rc;
+    char detail[200];
+    *payload = NULL;
+    *root = mdp__json_exact(p, n, &err);
+    if (!*root || !json_object_is_type(*root, json_type_object)) {
+        rc = mdp_check_bad(ck, *root ? "json_not_object" : mdp__json_reason(err), ck->key,
+                           *root ? "a response is a JSON object" : json_tokener_error_desc(err), p,
+                           n);
+        json_object_put(*root);
+        *root = NULL;
+        return rc < 0 ? rc : 0;
+    }
+    json_object *r = mdp__api_payload(*root, &status, NULL);
+    int e = mdp__api_error(r, status, detail, sizeof detail);
+    if (e == 0 && json_object_is_type(r, json_type_object)) {
+        *payload = r;
+        return 1;
+    }
+    if (e > 0) { /* a quota or auth error is a fact about the pull: kept and counted */
+        ck->c->extra[api_error_slot]++;
+        mdp_check_ok(ck, -1);
+        rc = 0;
+    } else {
+        rc = mdp_check_bad(
+            ck, e < 0 ? "api_error_invalid" : "json_not_object", ck->key,
+            e < 0 ? "an error envelope without a message" : "a response is a JSON object", p, n);
+    }
+    json_object_put(*root);
+    *root = NULL;
+    return rc < 0 ? rc : 0;
+}

@@ -84,7 +84,8 @@ int mdp_store_writer_open(struct mdp_store *s, const char *key, struct mdp_store
 {
     *out = NULL;
     CHECK_KEY(key);
-    if (!s->ops->writer_open) return mdp_diag_set(d, MDP_ERR_UNSUPPORTED, "streaming writes not supported");
+    if (!s->ops->writer_open)
+        return mdp_diag_set(d, MDP_ERR_UNSUPPORTED, "streaming writes not supported");
     return s->ops->writer_open(s, key, out, d);
 }
 

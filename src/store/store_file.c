@@ -382,7 +382,8 @@ static int fw_commit(struct mdp_store_writer *w, struct mdp_diag *d)
     return rc;
 }
 
-static int fwriter_open(struct mdp_store *s, const char *key, struct mdp_store_writer **out, struct mdp_diag *d)
+static int fwriter_open(struct mdp_store *s, const char *key, struct mdp_store_writer **out,
+                        struct mdp_diag *d)
 {
     struct file_store *fs = s->impl;
     struct file_writer *fw = calloc(1, sizeof *fw);
@@ -395,8 +396,8 @@ static int fwriter_open(struct mdp_store *s, const char *key, struct mdp_store_w
     if (!rc) rc = mkdirs_for(path.data, d);
     if (!rc) {
         char *slash = strrchr(path.data, '/');
-        rc = mdp_buf_printf(&tmp, "%.*s/.tmp-%ld-%u-%s", (int)(slash - path.data), path.data, (long)getpid(),
-                            atomic_fetch_add(&g_tmp_counter, 1), slash + 1);
+        rc = mdp_buf_printf(&tmp, "%.*s/.tmp-%ld-%u-%s", (int)(slash - path.data), path.data,
+                            (long)getpid(), atomic_fetch_add(&g_tmp_counter, 1), slash + 1);
     }
     if (!rc) {
         fw->fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -97,7 +97,8 @@ static void test_streaming_writer(void **st)
     assert_int_equal(mdp_store_writer_open(s, "x/obj", &w, &d), 0);
     char chunk[4096];
     memset(chunk, 'a', sizeof chunk);
-    for (int i = 0; i < 700; i++) assert_int_equal(w->write(w, chunk, sizeof chunk, &d), 0); /* > its buffer */
+    for (int i = 0; i < 700; i++)
+        assert_int_equal(w->write(w, chunk, sizeof chunk, &d), 0); /* > its buffer */
     struct mdp_buf b;
     mdp_buf_init(&b);
     assert_int_equal(mdp_store_get(s, "x/obj", &b, &d), 0);
@@ -117,7 +118,8 @@ static void test_streaming_writer(void **st)
     snprintf(tmp, sizeof tmp, "%s/x", dir);
     int temps = 0;
     DIR *dh = opendir(tmp);
-    for (struct dirent *e; dh && (e = readdir(dh));) temps += strncmp(e->d_name, ".tmp-", 5) == 0;
+    for (struct dirent *e; dh && (e = readdir(dh));)
+        temps += strncmp(e->d_name, ".tmp-", 5) == 0;
     if (dh) closedir(dh);
     assert_int_equal(temps, 0);
     assert_int_equal(mdp_store_writer_open(s, "../x", &w, &d), MDP_ERR_INVALID);

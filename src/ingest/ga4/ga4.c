@@ -140,31 +140,13 @@ static int check_report(struct mdp_check *ck, json_object *r, const char *raw, s
 
 static int check(struct mdp_check *ck, const char *p, size_t n)
 {
-    enum json_tokener_error err;
-    json_object *o = mdp__json_exact(p, n, &err);
-    int rc, status;
-    char detail[200];
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        rc = mdp_check_bad(ck, o ? "json_not_object" : mdp__json_reason(err), ck->key,
-                           o ? "a response is a JSON object" : json_tokener_error_desc(err), p, n);
-        json_object_put(o);
-        return rc;
-    }
-    json_object *r = mdp__api_payload(o, &status, NULL);
-    int e = mdp__api_error(r, status, detail, sizeof detail);
-    if (e > 0) { /* a quota or auth error is a fact about the pull, kept and counted */
-        ck->c->extra[X_API_ERRORS]++;
-        mdp_check_ok(ck, -1);
-        rc = 0;
-    } else if (e < 0) {
-        rc = mdp_check_bad(ck, "api_error_invalid", ck->key, "an error envelope without a message",
-                           p, n);
-    } else if (mdp__jarr(r, "dateRanges") && mdp__jarr(r, "metrics")) {
+    json_object *o, *r;
+    int rc = mdp__api_open(ck, p, n, X_API_ERRORS, &o, &r);
+    if (rc <= 0) return rc;
+    rc = 0;
+    if (mdp__jarr(r, "dateRanges") && mdp__jarr(r, "metrics")) {
         ck->c->extra[X_REQUESTS]++; /* a saved runReport request, kept for provenance */
         mdp_check_ok(ck, -1);
-        rc = 0;
-    } else if (!json_object_is_type(r, json_type_object)) {
-        rc = mdp_check_bad(ck, "json_not_object", ck->key, "a response is a JSON object", p, n);
     } else {
         rc = check_report(ck, r, p, n);
     }

@@ -68,50 +68,34 @@ static const char *validate(json_object *l, char *detail, size_t dn)
     return NULL;
 }
 
+static int take(struct mdp_check *ck, json_object *l, const char *loc, const char *raw, size_t len)
+{
+    char detail[200];
+    const char *why = validate(l, detail, sizeof detail);
+    if (why) return mdp_check_bad(ck, why, loc, detail, raw, len);
+    ck->c->extra[X_LOCATIONS]++;
+    mdp_check_ok(ck, -1);
+    return 0;
+}
+
 static int check(struct mdp_check *ck, const char *p, size_t n)
 {
-    enum json_tokener_error err;
-    json_object *o = mdp__json_exact(p, n, &err);
-    int rc = 0, status;
-    char detail[200], loc[600];
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        rc = mdp_check_bad(ck, o ? "json_not_object" : mdp__json_reason(err), ck->key,
-                           o ? "a response is a JSON object" : json_tokener_error_desc(err), p, n);
-        json_object_put(o);
-        return rc;
-    }
-    json_object *r = mdp__api_payload(o, &status, NULL);
-    int e = mdp__api_error(r, status, detail, sizeof detail);
+    json_object *o, *r;
+    int rc = mdp__api_open(ck, p, n, X_API_ERRORS, &o, &r);
+    if (rc <= 0) return rc;
+    rc = 0;
+    char loc[600];
     json_object *list = mdp__jarr(r, "locations");
-    if (e > 0) {
-        ck->c->extra[X_API_ERRORS]++;
-        mdp_check_ok(ck, -1);
-    } else if (e < 0) {
-        rc = mdp_check_bad(ck, "api_error_invalid", ck->key, "an error envelope without a message",
-                           p, n);
-    } else if (list ||
-               (json_object_is_type(r, json_type_object) && json_object_object_length(r) == 0)) {
-        /* a list page; {} is an account without locations */
+    if (list ||
+        json_object_object_length(r) == 0) { /* a list page; {} is an account without locations */
         for (size_t i = 0; list && i < json_object_array_length(list) && !rc; i++) {
             json_object *l = json_object_array_get_idx(list, i);
-            const char *why = validate(l, detail, sizeof detail);
             const char *t = json_object_to_json_string_ext(l, JSON_C_TO_STRING_PLAIN);
-            mdp__loc(loc, sizeof loc, ck->key, "#locations[%zu]", i);
-            if (why) {
-                rc = mdp_check_bad(ck, why, loc, detail, t, strlen(t));
-            } else {
-                ck->c->extra[X_LOCATIONS]++;
-                mdp_check_ok(ck, -1);
-            }
+            rc =
+                take(ck, l, mdp__loc(loc, sizeof loc, ck->key, "#locations[%zu]", i), t, strlen(t));
         }
     } else if (mdp__jget(r, "name")) {
-        const char *why = validate(r, detail, sizeof detail);
-        if (why) {
-            rc = mdp_check_bad(ck, why, ck->key, detail, p, n);
-        } else {
-            ck->c->extra[X_LOCATIONS]++;
-            mdp_check_ok(ck, -1);
-        }
+        rc = take(ck, r, ck->key, p, n);
     } else {
         rc = mdp_check_bad(ck, "gbp_unknown_payload", ck->key,
                            "neither a location list nor a location", p, n);

@@ -55,34 +55,20 @@ static int take_node(struct mdp_check *ck, json_object *node, const char *loc, c
 
 static int check(struct mdp_check *ck, const char *p, size_t n)
 {
-    enum json_tokener_error err;
-    json_object *o = mdp__json_exact(p, n, &err);
-    int rc = 0, status;
-    char detail[200], loc[600];
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        rc = mdp_check_bad(ck, o ? "json_not_object" : mdp__json_reason(err), ck->key,
-                           o ? "a response is a JSON object" : json_tokener_error_desc(err), p, n);
-        json_object_put(o);
-        return rc;
-    }
-    json_object *r = mdp__api_payload(o, &status, NULL);
-    int e = mdp__api_error(r, status, detail, sizeof detail);
+    json_object *o, *r;
+    int rc = mdp__api_open(ck, p, n, X_API_ERRORS, &o, &r);
+    if (rc <= 0) return rc;
+    rc = 0;
+    char loc[600];
     json_object *data = mdp__jarr(r, "data");
-    if (e > 0) {
-        ck->c->extra[X_API_ERRORS]++;
-        mdp_check_ok(ck, -1);
-    } else if (e < 0) {
-        rc = mdp_check_bad(ck, "api_error_invalid", ck->key, "an error envelope without a message",
-                           p, n);
-    } else if (data) {
+    if (data) {
         for (size_t i = 0; i < json_object_array_length(data) && !rc; i++) {
             json_object *node = json_object_array_get_idx(data, i);
             const char *t = json_object_to_json_string_ext(node, JSON_C_TO_STRING_PLAIN);
             rc = take_node(ck, node, mdp__loc(loc, sizeof loc, ck->key, "#data[%zu]", i), t,
                            strlen(t));
         }
-    } else if (json_object_is_type(r, json_type_object) &&
-               json_object_object_get_ex(r, "id", NULL)) {
+    } else if (json_object_object_get_ex(r, "id", NULL)) {
         rc = take_node(ck, r, ck->key, p, n);
     } else {
         rc = mdp_check_bad(ck, "meta_unknown_payload", ck->key,

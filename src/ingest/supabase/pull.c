@@ -112,10 +112,12 @@ static int pull_table(struct mdp_pull *p, PGconn *c, const char *table, const ch
     }
     if (have_wm)
         snprintf(sql, sizeof sql,
-                 "COPY (SELECT * FROM public.%s WHERE %s > %s::timestamptz ORDER BY %s) TO STDOUT WITH (FORMAT csv, HEADER)",
+                 "COPY (SELECT * FROM public.%s WHERE %s > %s::timestamptz ORDER BY %s) TO STDOUT "
+                 "WITH (FORMAT csv, HEADER)",
                  table, col, lit, col);
     else
-        snprintf(sql, sizeof sql, "COPY (SELECT * FROM public.%s ORDER BY %s) TO STDOUT WITH (FORMAT csv, HEADER)",
+        snprintf(sql, sizeof sql,
+                 "COPY (SELECT * FROM public.%s ORDER BY %s) TO STDOUT WITH (FORMAT csv, HEADER)",
                  table, col);
     PQfreemem(lit);
     PGresult *r = PQexec(c, sql);
@@ -129,7 +131,8 @@ static int pull_table(struct mdp_pull *p, PGconn *c, const char *table, const ch
     snprintf(lk, sizeof lk, "supabase/%s/dt=%s/%s.csv", table, date, table);
     /* a second pull the same day keeps the first delivery: name it by its time */
     if (mdp_store_head(p->landing, lk, NULL, NULL) == 0)
-        snprintf(lk, sizeof lk, "supabase/%s/dt=%s/%s.%lld.csv", table, date, table, (long long)mdp_time_now_ms());
+        snprintf(lk, sizeof lk, "supabase/%s/dt=%s/%s.%lld.csv", table, date, table,
+                 (long long)mdp_time_now_ms());
     char *buf, *header = NULL;
     int n, header_len = 0;
     /* one CopyData message per row; the first is the header */
@@ -157,9 +160,12 @@ static int pull_table(struct mdp_pull *p, PGconn *c, const char *table, const ch
     r = PQgetResult(c);
     if (!rc && (n != -1 || PQresultStatus(r) != PGRES_COMMAND_OK)) rc = pq_fail(d, c, r, table);
     PQclear(r);
-    while ((r = PQgetResult(c))) PQclear(r);
+    while ((r = PQgetResult(c)))
+        PQclear(r);
     if (!rc && rows > 0 && col_idx < 0)
-        rc = mdp_diag_set(d, MDP_ERR_CONFIG, "supabase: table %s has no column %s (sources.supabase.tables)", table, col);
+        rc = mdp_diag_set(d, MDP_ERR_CONFIG,
+                          "supabase: table %s has no column %s (sources.supabase.tables)", table,
+                          col);
     if (!rc && w) {
         rc = w->commit(w, d);
         w = NULL;
