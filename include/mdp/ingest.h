@@ -29,7 +29,8 @@ struct mdp_check {
     const char *key; /* the delivery's landing key (or a name given by the caller) */
     struct mdp_ingest_counts *c;
     struct mdp_quarantine *q;
-    struct mdp_strset *seen;      /* ids seen in this run; NULL disables dedup */
+    struct mdp_strset *seen;      /* ids of this delivery day seen so far; NULL disables dedup */
+    struct mdp_strset *seen_prev; /* ids of the previous delivery day, or NULL */
     const struct mdp_config *cfg; /* may be NULL: built-in defaults */
     int verify_signatures;        /* SNS: check signatures (HTTP input); off for file replay */
     const char *cert_cache;       /* SNS: folder of signing certificates by URL hash, or NULL */
@@ -42,6 +43,21 @@ int mdp_check_bad(struct mdp_check *ck, const char *reason, const char *location
 void mdp_check_ok(struct mdp_check *ck, int64_t event_ms);
 /* Returns 1 (and counts a duplicate) if id was seen before in this run, 0 if new, <0 on error. */
 int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id);
+/* 1 if id (already prefixed by its kind) was seen in this or the previous delivery day, else adds
+ * it and returns 0; < 0 on error. Counts nothing. */
+int mdp_check_seen(struct mdp_check *ck, const char *id);
+
+/* Duplicate detection keeps the ids of the current and the previous delivery day per connector:
+ * redeliveries (SNS/SQS at least once, Firehose retries) come within minutes or hours, and older
+ * duplicates are removed when curated. So memory depends on the busiest day, not on how much
+ * history a run ingests. Deliveries are taken in key order, which is day order per channel. */
+struct mdp_dedup_window {
+    struct mdp_strset *cur, *prev;
+    int64_t day;
+};
+/* Moves the window to day (rotating or resetting) and points ck's sets at it. 0 or NOMEM. */
+int mdp_dedup_window_enter(struct mdp_dedup_window *w, int64_t day, struct mdp_check *ck);
+void mdp_dedup_window_cleanup(struct mdp_dedup_window *w);
 
 struct mdp_pull;
 

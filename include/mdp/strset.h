@@ -12,5 +12,7 @@ void mdp_strset_free(struct mdp_strset *s);
 /* Adds s (len bytes). Returns 1 if it was new, 0 if it was already there, MDP_ERR_NOMEM. */
 int mdp_strset_add(struct mdp_strset *s, const char *str, size_t len);
 size_t mdp_strset_count(const struct mdp_strset *s);
+/* 1 if the string is in the set. */
+int mdp_strset_has(const struct mdp_strset *s, const char *str, size_t len);
 
 #endif

@@ -83,6 +83,14 @@ int mdp_strset_add(struct mdp_strset *s, const char *str, size_t len)
     return 1;
 }
 
+int mdp_strset_has(const struct mdp_strset *s, const char *str, size_t len)
+{
+    uint64_t h = fnv1a(str, len);
+    for (size_t i = h & (s->cap - 1); s->t[i].s; i = (i + 1) & (s->cap - 1))
+        if (s->t[i].h == h && s->t[i].len == len && memcmp(s->t[i].s, str, len) == 0) return 1;
+    return 0;
+}
+
 size_t mdp_strset_count(const struct mdp_strset *s)
 {
     return s->n;

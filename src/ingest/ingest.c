@@ -54,20 +54,55 @@ void mdp_check_ok(struct mdp_check *ck, int64_t event_ms)
     if (event_ms > ck->c->newest_event_ms) ck->c->newest_event_ms = event_ms;
 }
 
+int mdp_check_seen(struct mdp_check *ck, const char *id)
+{
+    if (!ck->seen || !id) return 0;
+    size_t n = strlen(id);
+    if (ck->seen_prev && mdp_strset_has(ck->seen_prev, id, n)) return 1;
+    int rc = mdp_strset_add(ck->seen, id, n);
+    return rc < 0 ? rc : rc == 0;
+}
+
 int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
 {
     if (!ck->seen || !id) return 0;
     char buf[512];
     int n = snprintf(buf, sizeof buf, "%s:%s", kind, id);
     if (n < 0 || (size_t)n >= sizeof buf) return 0;
-    int rc = mdp_strset_add(ck->seen, buf, (size_t)n);
-    if (rc < 0) return rc;
-    if (rc == 0) {
+    int rc = mdp_check_seen(ck, buf);
+    if (rc == 1) {
         ck->c->in++;
         ck->c->duplicates++;
-        return 1;
     }
+    return rc;
+}
+
+int mdp_dedup_window_enter(struct mdp_dedup_window *w, int64_t day, struct mdp_check *ck)
+{
+    if (!w->cur || day != w->day) {
+        struct mdp_strset *fresh = mdp_strset_new();
+        if (!fresh) return MDP_ERR_NOMEM;
+        if (w->cur && day == w->day + 1) { /* the next day: yesterday's ids stay one more day */
+            mdp_strset_free(w->prev);
+            w->prev = w->cur;
+        } else { /* a gap, or a step back (another channel): start over */
+            mdp_strset_free(w->prev);
+            mdp_strset_free(w->cur);
+            w->prev = NULL;
+        }
+        w->cur = fresh;
+        w->day = day;
+    }
+    ck->seen = w->cur;
+    ck->seen_prev = w->prev;
     return 0;
+}
+
+void mdp_dedup_window_cleanup(struct mdp_dedup_window *w)
+{
+    mdp_strset_free(w->cur);
+    mdp_strset_free(w->prev);
+    memset(w, 0, sizeof *w);
 }
 
 int mdp_ingest_check(const char *key, const char *data, size_t len, struct mdp_ingest_counts *c,
@@ -78,7 +113,7 @@ int mdp_ingest_check(const char *key, const char *data, size_t len, struct mdp_i
     struct mdp_strset *seen = mdp_strset_new();
     if (!seen) return MDP_ERR_NOMEM;
     if (c->newest_event_ms == 0) c->newest_event_ms = -1;
-    struct mdp_check ck = {key, c, q, seen, NULL, 0, NULL, NULL};
+    struct mdp_check ck = {key, c, q, seen, NULL, NULL, 0, NULL, NULL};
     int rc = k->check(&ck, data, len);
     mdp_strset_free(seen);
     return rc;
@@ -95,7 +130,7 @@ struct run_state {
     struct mdp_ingest_counts per[MAXC];
     int64_t busy_ms[MAXC];
     struct mdp_ingest_counts unknown;
-    struct mdp_strset *seen;
+    struct mdp_dedup_window win[MAXC];
     int verify;       /* SNS signatures */
     char *cert_cache; /* local folder of SNS signing certificates */
     struct mdp_diag *d;
@@ -196,8 +231,12 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     }
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, k->source, dataset, day);
-    struct mdp_check ck = {key,           c,           &q, S->seen, S->ctx->cfg, S->verify,
+    struct mdp_check ck = {key,           c,           &q, NULL, NULL, S->ctx->cfg, S->verify,
                            S->cert_cache, S->ctx->lake};
+    if ((rc = mdp_dedup_window_enter(&S->win[ci], day, &ck))) {
+        mdp_quarantine_cleanup(&q);
+        goto out;
+    }
     rc = k->check(&ck, bytes, data.len);
     if (!rc) {
         char batch[40];
@@ -254,7 +293,6 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
     S->ctx = ctx;
     S->only = only;
     S->d = d;
-    S->seen = mdp_strset_new();
     for (int i = 0; i < MAXC; i++)
         S->per[i].newest_event_ms = -1;
     S->verify = ctx->verify_sns || strcmp(ctx->cfg->ses_verify, "always") == 0;
@@ -276,7 +314,7 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
                         ctx->verify_sns ? "--verify-signatures" : "sources.ses.verify_signatures"),
                 MDP_LF_END);
     char *dir = mdp_config_landing_dir(ctx->cfg);
-    int rc = dir && S->seen ? 0 : mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    int rc = dir ? 0 : mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     if (!rc) rc = mdp_store_open(dir, 0, &S->landing, d);
     if (rc == MDP_ERR_NOT_FOUND) {
         /* nothing delivered yet is not an error: nothing to ingest */
@@ -322,7 +360,8 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
                           "landed and quarantined)",
                           why);
     if (!rc) rc = lrc;
-    mdp_strset_free(S->seen);
+    for (int i = 0; i < MAXC; i++)
+        mdp_dedup_window_cleanup(&S->win[i]);
     free(S->cert_cache);
     free(dir);
     free(S);

@@ -36,7 +36,7 @@ static struct result run_check(const char *key, const char *data, size_t len, in
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, "t", "t", 0);
     struct mdp_strset *seen = mdp_strset_new();
-    struct mdp_check ck = {key, &r.c, &q, seen, NULL, verify, cache, NULL};
+    struct mdp_check ck = {key, &r.c, &q, seen, NULL, NULL, verify, cache, NULL};
     const struct mdp_connector *k = mdp_connector_for_key(key);
     assert_non_null(k);
     assert_int_equal(k->check(&ck, data, len), 0);
@@ -627,6 +627,29 @@ static void test_stage_drift_and_threshold(void **st)
     tu_rmdir(dir);
 }
 
+static void test_dedup_window(void **st)
+{
+    (void)st;
+    struct mdp_dedup_window w = {0};
+    struct mdp_ingest_counts c;
+    memset(&c, 0, sizeof c);
+    struct mdp_check ck = {"events/x", &c, NULL, NULL, NULL, NULL, 0, NULL, NULL};
+    assert_int_equal(mdp_dedup_window_enter(&w, 100, &ck), 0);
+    assert_int_equal(mdp_check_dup(&ck, "e", "a"), 0);
+    assert_int_equal(mdp_check_dup(&ck, "e", "a"), 1); /* the same day */
+    assert_int_equal(mdp_dedup_window_enter(&w, 101, &ck), 0);
+    assert_int_equal(mdp_check_dup(&ck, "e", "a"), 1); /* the next day still knows it */
+    assert_int_equal(mdp_check_dup(&ck, "e", "b"), 0);
+    assert_int_equal(mdp_dedup_window_enter(&w, 102, &ck), 0);
+    assert_int_equal(mdp_check_dup(&ck, "e", "b"), 1);
+    assert_int_equal(mdp_check_dup(&ck, "e", "a"),
+                     0); /* two days later: left to the curated layer */
+    assert_int_equal(mdp_dedup_window_enter(&w, 50, &ck), 0); /* a step back starts over */
+    assert_null(ck.seen_prev);
+    assert_int_equal(c.duplicates, 3);
+    mdp_dedup_window_cleanup(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -639,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_gbp_meta),
         cmocka_unit_test(test_supabase_csv),
         cmocka_unit_test(test_stage_drift_and_threshold),
+        cmocka_unit_test(test_dedup_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

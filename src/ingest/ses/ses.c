@@ -143,9 +143,9 @@ static int seen_any(struct mdp_check *ck, const char *a, const char *b)
     const char *ids[2] = {a, b};
     for (int i = 0; i < 2; i++) {
         if (!ids[i]) continue;
-        int rc = mdp_strset_add(ck->seen, ids[i], strlen(ids[i]));
+        int rc = mdp_check_seen(ck, ids[i]);
         if (rc < 0) return rc;
-        if (rc == 0) dup = 1;
+        if (rc == 1) dup = 1;
     }
     if (dup) {
         ck->c->in++;
