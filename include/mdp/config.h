@@ -40,6 +40,8 @@ struct mdp_config {
     double ingest_max_quarantine_share;
     struct mdp_strlist event_types;
     char *ses_verify; /* sources.ses.verify_signatures: http | always */
+    char *models_dir;
+    long identity_max_users;
     char *supabase_dsn_env;
     struct mdp_strlist supabase_tables;
     /* sources */

@@ -56,7 +56,7 @@ int mdp_append_end_row(struct mdp_appender *a, struct mdp_diag *d);
 /* Flushes and frees; returns the flush result. Accepts NULL. */
 int mdp_appender_close(struct mdp_appender *a, struct mdp_diag *d);
 
-/* Writes the result of sql as ZSTD Parquet into the lake under <table>/run=<run_id>/, Hive-
+/* Writes the result of sql as ZSTD Parquet into the lake under <table>/run-<run_id>/, Hive-
  * partitioned by partition_by (comma-separated columns, or NULL for one unpartitioned file set),
  * then publishes the files as the table's new state (mdp_lake_publish). The lake must have local
  * paths (file backend). out_rows receives the row count. */

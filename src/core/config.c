@@ -50,10 +50,16 @@ static const struct key KEYS[] = {
      "enum values, duplicates)."},
     {"seed.start_date", K_DATE, OFF(seed_start_date), "2026-10-01", 0, 0, NULL,
      "First day (UTC) of the seeded activity; fixed so that seed output does not depend on today."},
-    {"pipeline.stages", K_STRLIST, OFF(pipeline_stages), "ingest,inventory", 0, 0, NULL,
+    {"pipeline.stages", K_STRLIST, OFF(pipeline_stages), "ingest,curate,inventory", 0, 0, NULL,
      "Stages `mdp run` runs, in order (`mdp run --list` names the known ones)."},
     {"ingest.sources", K_STRLIST, OFF(ingest_sources), "supabase,events,ses,ddb,ga4,gbp,meta", 0, 0,
      NULL, "Connectors the ingest stage runs (`mdp ingest --list` names them)."},
+    {"curate.models_dir", K_STR, OFF(models_dir), "{builtin}", 0, 0, NULL,
+     "Folder of the SQL models (one NAME.sql per table) that `mdp curate` runs; {builtin} is the "
+     "models/ folder of the source tree mdp was built from."},
+    {"curate.identity_max_users", K_INT, OFF(identity_max_users), "5", 1, 1000000, NULL,
+     "An external id seen with more users than this is held back from identity_links, not "
+     "linked (over-stitching)."},
     {"ingest.http_max_retries", K_INT, OFF(http_max_retries), "5", 0, 20, NULL,
      "Retries of an API request (ga4, gbp, meta) answered 429, 5xx or not at all: exponential "
      "backoff with full jitter, Retry-After honoured."},

@@ -405,7 +405,7 @@ int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const ch
     mdp_buf_init(&dir);
     mdp_buf_init(&copy);
     struct files_ud f = {lake, e, NULL, 0, 0, d};
-    int rc = mdp_buf_printf(&prefix, "%s/run=%s", table, run_id);
+    int rc = mdp_buf_printf(&prefix, "%s/run-%s", table, run_id);
     if (!rc && !mdp_store_key_valid(prefix.data))
         rc = mdp_diag_set(d, MDP_ERR_INVALID, "bad table name '%s'", table);
     if (!rc && (rc = mdp_store_local_path(lake->store, prefix.data, &dir)))
@@ -423,11 +423,11 @@ int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const ch
     mdp_buf_printf(&copy, "COPY (%s\n) TO ", sql);
     if (partition_by && *partition_by) {
         mdp_sql_quote(&copy, dir.data);
-        mdp_buf_printf(
-            &copy,
-            " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (%s), OVERWRITE_OR_IGNORE true, "
-            "FILENAME_PATTERN 'part_{i}')",
-            partition_by);
+        mdp_buf_printf(&copy,
+                       " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (%s), "
+                       "WRITE_PARTITION_COLUMNS true, OVERWRITE_OR_IGNORE true, "
+                       "FILENAME_PATTERN 'part_{i}')",
+                       partition_by);
     } else {
         mdp_buf_puts(&dir, "/part_0.parquet");
         mdp_sql_quote(&copy, dir.data);
@@ -471,7 +471,7 @@ int mdp_engine_attach_table(struct mdp_engine *e, struct mdp_lake *lake, const c
         if (i) mdp_buf_putc(&sql, ',');
         mdp_sql_quote(&sql, path.data);
     }
-    mdp_buf_puts(&sql, "], hive_partitioning = true, union_by_name = true)");
+    mdp_buf_puts(&sql, "], hive_partitioning = false, union_by_name = true)");
     if (!rc) rc = mdp_engine_exec(e, sql.data, d);
 out:
     mdp_buf_cleanup(&sql);

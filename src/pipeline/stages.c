@@ -1,6 +1,7 @@
 /* The stage registry and the runner behind `mdp run` (include/mdp/pipeline.h). */
 #include "mdp/pipeline.h"
 #include "mdp/log.h"
+#include "mdp/model.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +17,13 @@ static const struct mdp_stage INVENTORY = {
     "dataset, day and size",
     mdp_stage_inventory};
 
-static const struct mdp_stage *const STAGES[] = {&INGEST, &INVENTORY, NULL};
+static const struct mdp_stage CURATE = {
+    "curate",
+    "the star schema of spec 4 (facts, dimensions, dim_time, identity_links) from the raw zone: "
+    "models/*.sql on DuckDB, published as partitioned Parquet",
+    mdp_curate_run};
+
+static const struct mdp_stage *const STAGES[] = {&INGEST, &CURATE, &INVENTORY, NULL};
 
 const struct mdp_stage *const *mdp_stage_all(void)
 {

@@ -109,7 +109,7 @@ static void test_appender_and_parquet_table(void **st)
     assert_int_equal(mdp_lake_current(lake, "curated/facts/fact_test", &m, &d), 0);
     assert_int_equal(m.nfiles, 3); /* one per date_key */
     for (size_t i = 0; i < m.nfiles; i++) {
-        assert_non_null(strstr(m.files[i].key, "/run=run1/date_key=2026100"));
+        assert_non_null(strstr(m.files[i].key, "/run-run1/date_key=2026100"));
         assert_int_equal(m.files[i].rows, 1000);
     }
     mdp_manifest_cleanup(&m);
@@ -129,7 +129,7 @@ static void test_appender_and_parquet_table(void **st)
     char path[1024];
     snprintf(path, sizeof path,
              "SELECT DISTINCT compression FROM "
-             "parquet_metadata('%s/curated/facts/fact_test/run=run1/*/*.parquet')",
+             "parquet_metadata('%s/curated/facts/fact_test/run-run1/*/*.parquet')",
              dir);
     assert_int_equal(mdp_engine_scalar(e, path, &b, &d), 0);
     assert_string_equal(b.data, "ZSTD");

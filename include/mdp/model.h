@@ -1,0 +1,32 @@
+/* The model runner behind `mdp curate`: the curated tables are SQL models (models/NAME.sql), run on
+ * the embedded DuckDB in dependency order. A model file starts with a header of comments:
+ *   -- model: fact_email_events            its name (other models use it as a table)
+ *   -- table: curated/facts/fact_email_events   published as this lake table (optional)
+ *   -- partition_by: date_key              Hive partitioning of the Parquet files (optional)
+ *   -- depends: stg_ses, stg_user_profiles models it reads
+ * then one SELECT. In the SQL, {{raw}} is the raw zone's folder and {{identity_max_users}} the
+ * configured limit. A model whose rows have a _reason column sends those rows to quarantine
+ * (curated/_quarantine/<model>.ndjson) and its downstream models skip them. A published model is
+ * written as ZSTD Parquet and published atomically (one manifest switch per table). */
+#ifndef MDP_MODEL_H
+#define MDP_MODEL_H
+
+#include "mdp/pipeline.h"
+
+/* Runs every model (full rebuild). One run record per model (curate.<name>). */
+int mdp_curate_run(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
+
+/* Creates a view per published curated/ml table (named after its last path segment) in e, over
+ * the files of its current manifest. Returns the number of views via out_n. */
+struct mdp_engine;
+int mdp_curate_attach_all(struct mdp_engine *e, struct mdp_lake *lake, int *out_n,
+                          struct mdp_diag *d);
+
+/* The PII check: every text column of every published curated/ml table, except the allowed ones
+ * (fact_email_events.email_lower), must hold nothing that looks like an email address. Calls cb
+ * per finding; returns 0, or MDP_ERR_INVALID when something was found. */
+int mdp_lint_pii(struct mdp_engine *e, struct mdp_lake *lake,
+                 void (*cb)(const char *table, const char *column, long long rows, void *ud),
+                 void *ud, struct mdp_diag *d);
+
+#endif

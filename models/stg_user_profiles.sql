@@ -1,0 +1,9 @@
+-- model: stg_user_profiles
+-- Supabase's user_profiles from the raw zone: the daily exports (PostgreSQL COPY CSV) of the rows changed
+-- that day, so the current state of a row is its latest version by updated_at.
+SELECT *
+FROM read_csv('{{raw}}/supabase/user_profiles/*/*.csv', header = true, delim = ',', quote = '"', escape = '"',
+              auto_detect = false, ignore_errors = true, null_padding = false,
+              columns = {'user_id': 'VARCHAR', 'account_id': 'VARCHAR', 'email': 'VARCHAR', 'name': 'VARCHAR', 'persona': 'VARCHAR', 'preferences': 'VARCHAR', 'settings': 'VARCHAR', 'is_active': 'VARCHAR', 'signup_at': 'VARCHAR', 'last_login_at': 'VARCHAR', 'created_at': 'VARCHAR', 'updated_at': 'VARCHAR'})
+WHERE user_id IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY try_cast(updated_at AS TIMESTAMPTZ) DESC NULLS LAST) = 1

@@ -1,0 +1,439 @@
+/* The model runner (include/mdp/model.h): loads the models (*.sql files), orders them by their
+ * depends, runs each as a DuckDB table, quarantines rows with a _reason, and publishes the models
+ * that name a table as partitioned Parquet through the lake's manifests. Also attaches the
+ * published state as views for queries, and the PII lint. */
+#include "mdp/model.h"
+#include "mdp/engine.h"
+#include "mdp/hash.h"
+#include "mdp/log.h"
+#include "mdp/time.h"
+
+#include <dirent.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_MODELS 64
+#define MAX_DEPS   16
+
+struct model {
+    char name[64], table[200], partition[64], file[600];
+    char *deps[MAX_DEPS];
+    int ndeps;
+    char *sql;
+    int done;
+    int64_t rows;
+};
+
+static void trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    size_t k = strspn(s, " \t");
+    if (k) memmove(s, s + k, strlen(s + k) + 1);
+}
+
+static int header_value(const char *line, const char *key, char *out, size_t n)
+    __attribute__((unused));
+static int header_value(const char *line, const char *key, char *out, size_t n)
+{
+    size_t kl = strlen(key);
+    if (strncmp(line, "-- ", 3) != 0 || strncmp(line + 3, key, kl) != 0 || line[3 + kl] != ':')
+        return 0;
+    snprintf(out, n, "%s", line + 4 + kl);
+    trim(out);
+    return 1;
+}
+
+static int load_model(const char *dir, const char *fname, struct model *m, struct mdp_diag *d)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->file, sizeof m->file, "%s/%s", dir, fname);
+    FILE *f = fopen(m->file, "rb");
+    if (!f) return mdp_diag_set(d, MDP_ERR_IO, "%s: cannot read", m->file);
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    char line[4096];
+    int in_header = 1;
+    while (fgets(line, sizeof line, f)) {
+        char v[512];
+        if (in_header && strncmp(line, "--", 2) == 0) {
+            if (header_value(line, "model", v, sizeof v))
+                snprintf(m->name, sizeof m->name, "%.63s", v);
+            else if (header_value(line, "table", v, sizeof v))
+                snprintf(m->table, sizeof m->table, "%.199s", v);
+            else if (header_value(line, "partition_by", v, sizeof v))
+                snprintf(m->partition, sizeof m->partition, "%.63s", v);
+            else if (header_value(line, "depends", v, sizeof v))
+                for (char *t = strtok(v, ","); t && m->ndeps < MAX_DEPS; t = strtok(NULL, ",")) {
+                    trim(t);
+                    if (*t) m->deps[m->ndeps++] = strdup(t);
+                }
+        } else {
+            in_header = 0;
+        }
+        mdp_buf_puts(&b, line);
+    }
+    fclose(f);
+    m->sql = mdp_buf_steal(&b);
+    if (!m->name[0])
+        return mdp_diag_set(d, MDP_ERR_CONFIG, "%s: the header has no '-- model: NAME'", m->file);
+    char expect[80];
+    snprintf(expect, sizeof expect, "%s.sql", m->name);
+    if (strcmp(expect, fname) != 0)
+        return mdp_diag_set(d, MDP_ERR_CONFIG, "%s: model '%s' must live in %s", m->file, m->name,
+                            expect);
+    return 0;
+}
+
+static void free_models(struct model *ms, int n)
+{
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < ms[i].ndeps; k++)
+            free(ms[i].deps[k]);
+        free(ms[i].sql);
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_all(const char *dir, struct model *ms, int *n, struct mdp_diag *d)
+{
+    DIR *dh = opendir(dir);
+    if (!dh)
+        return mdp_diag_set(d, MDP_ERR_NOT_FOUND,
+                            "%s: cannot open the models folder (curate.models_dir)", dir);
+    char *names[MAX_MODELS];
+    int k = 0;
+    for (struct dirent *e; (e = readdir(dh)) && k < MAX_MODELS;) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && strcmp(e->d_name + l - 4, ".sql") == 0 && e->d_name[0] != '.')
+            names[k++] = strdup(e->d_name);
+    }
+    closedir(dh);
+    qsort(names, (size_t)k, sizeof *names, cmp_str);
+    int rc = 0;
+    *n = 0;
+    for (int i = 0; i < k; i++) {
+        if (!rc && !(rc = load_model(dir, names[i], &ms[*n], d))) (*n)++;
+        free(names[i]);
+    }
+    for (int i = 0; !rc && i < *n; i++)
+        for (int j = 0; j < ms[i].ndeps && !rc; j++) {
+            int found = 0;
+            for (int q = 0; q < *n; q++)
+                found |= strcmp(ms[q].name, ms[i].deps[j]) == 0;
+            if (!found)
+                rc = mdp_diag_set(d, MDP_ERR_CONFIG, "%s: depends on unknown model '%s'",
+                                  ms[i].file, ms[i].deps[j]);
+        }
+    return rc;
+}
+
+/* {{raw}} and {{identity_max_users}}; a quoted raw glob that matches nothing becomes an empty file
+ * of its kind, so a source without deliveries yields an empty table instead of an error. */
+static int expand(const struct model *m, const char *raw, const char *empty_dir, long max_users,
+                  struct mdp_buf *out)
+{
+    mdp_buf_reset(out);
+    const char *p = m->sql;
+    while (*p) {
+        if (strncmp(p, "'{{raw}}/", 9) == 0) {
+            const char *end = strchr(p + 1, '\'');
+            if (!end) return -1;
+            char rel[512], path[1200];
+            snprintf(rel, sizeof rel, "%.*s", (int)(end - (p + 9)), p + 9);
+            snprintf(path, sizeof path, "%s/%s", raw, rel);
+            glob_t g;
+            int any = glob(path, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+            globfree(&g);
+            if (any) {
+                mdp_buf_putc(out, '\'');
+                mdp_buf_puts(out, path);
+                mdp_buf_putc(out, '\'');
+            } else {
+                const char *ext = strrchr(rel, '.');
+                mdp_buf_printf(out, "'%s/empty%s'", empty_dir, ext ? ext : ".json");
+            }
+            p = end + 1;
+        } else if (strncmp(p, "{{raw}}", 7) == 0) {
+            mdp_buf_puts(out, raw);
+            p += 7;
+        } else if (strncmp(p, "{{identity_max_users}}", 22) == 0) {
+            mdp_buf_printf(out, "%ld", max_users);
+            p += 22;
+        } else {
+            mdp_buf_putc(out, *p++);
+        }
+    }
+    return 0;
+}
+
+static int64_t scalar_i64(struct mdp_engine *e, const char *sql, struct mdp_diag *d)
+{
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    int64_t v = mdp_engine_scalar(e, sql, &b, d) == 0 && b.data ? strtoll(b.data, NULL, 10) : -1;
+    mdp_buf_cleanup(&b);
+    return v;
+}
+
+/* Rows with a _reason go to curated/_quarantine/<model>.ndjson (replaced on each full build, so
+ * re-runs do not add; locations relative to the lake, so equal lakes give equal files). Returns the
+ * number quarantined, or < 0. */
+static int64_t quarantine_rows(struct mdp_engine *e, struct mdp_lake *lake, const struct model *m,
+                               const char *raw_dir, const char *tmp_dir, struct mdp_diag *d)
+{
+    char sql[4096], path[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM information_schema.columns WHERE table_name = '%s' AND "
+             "column_name = '_reason'",
+             m->name);
+    if (scalar_i64(e, sql, d) != 1) return 0;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\" WHERE _reason IS NOT NULL", m->name);
+    int64_t n = scalar_i64(e, sql, d);
+    if (n <= 0) return n;
+    snprintf(path, sizeof path, "%s/q-%s.ndjson", tmp_dir, m->name);
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT reason, location, to_json(t)::VARCHAR AS payload FROM (SELECT _reason "
+             "AS reason, "
+             "replace(_location, '%s/', 'raw/') AS location, * EXCLUDE (_reason, _location) FROM "
+             "\"%.63s\" "
+             "WHERE _reason IS NOT NULL) t ORDER BY ALL) TO '%s' (FORMAT json)",
+             raw_dir, m->name, path);
+    int rc = mdp_engine_exec(e, sql, d);
+    if (rc) return rc;
+    FILE *f = fopen(path, "rb");
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    char buf[65536];
+    size_t k;
+    while (f && (k = fread(buf, 1, sizeof buf, f)) > 0)
+        mdp_buf_append(&b, buf, k);
+    if (f) fclose(f);
+    remove(path);
+    char key[300];
+    snprintf(key, sizeof key, "curated/_quarantine/%.63s.ndjson", m->name);
+    rc = mdp_store_put(lake->store, key, b.data ? b.data : "", b.len, 0, d);
+    mdp_buf_cleanup(&b);
+    return rc ? rc : n;
+}
+
+int mdp_curate_run(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d)
+{
+    static struct model ms[MAX_MODELS];
+    const char *dir = strcmp(ctx->cfg->models_dir, "{builtin}") == 0 ? MDP_SOURCE_DIR "/models"
+                                                                     : ctx->cfg->models_dir;
+    int n = 0, rc = load_all(dir, ms, &n, d);
+    struct mdp_engine *e = NULL;
+    struct mdp_buf raw, tmp, sql, exp;
+    mdp_buf_init(&raw);
+    mdp_buf_init(&tmp);
+    mdp_buf_init(&sql);
+    mdp_buf_init(&exp);
+    if (rc) goto out;
+    struct mdp_diag nd = {0};
+    /* empty stand-ins for sources that delivered nothing yet */
+    if ((rc = mdp_store_put(ctx->lake->store, "_meta/tmp/empty.json", "", 0, 0, d)) ||
+        (rc = mdp_store_put(ctx->lake->store, "_meta/tmp/empty.ndjson", "", 0, 0, d)) ||
+        (rc = mdp_store_put(ctx->lake->store, "_meta/tmp/empty.csv", "", 0, 0, d)))
+        goto out;
+    if ((rc = mdp_store_local_path(ctx->lake->store, "raw", &raw)) ||
+        (rc = mdp_store_local_path(ctx->lake->store, "_meta/tmp", &tmp))) {
+        rc = mdp_diag_set(d, rc, "curate: the lake's store has no local paths");
+        goto out;
+    }
+    struct mdp_engine_opts eo = {NULL, ctx->cfg->engine_threads, ctx->cfg->engine_memory_limit};
+    if ((rc = mdp_engine_open(&eo, &e, d))) goto out;
+    mdp_engine_exec(e, "SET TimeZone = 'UTC'", &nd);
+    for (int round = 0; !rc && round < n; round++) {
+        int progressed = 0;
+        for (int i = 0; i < n && !rc; i++) {
+            struct model *m = &ms[i];
+            if (m->done) continue;
+            int ready = 1;
+            int64_t in = 0;
+            for (int k = 0; k < m->ndeps; k++)
+                for (int q = 0; q < n; q++)
+                    if (strcmp(ms[q].name, m->deps[k]) == 0) {
+                        ready &= ms[q].done;
+                        in += ms[q].rows;
+                    }
+            if (!ready) continue;
+            progressed = 1;
+            struct mdp_run r;
+            char job[96];
+            snprintf(job, sizeof job, "curate.%.63s", m->name);
+            mdp_run_begin(&r, job);
+            if (expand(m, raw.data, tmp.data, ctx->cfg->identity_max_users, &exp)) {
+                rc = mdp_diag_set(d, MDP_ERR_CONFIG, "%s: an unterminated '{{raw}}/...' path",
+                                  m->file);
+                break;
+            }
+            /* on the SQL's first line, so DuckDB's LINE numbers are the file's */
+            mdp_buf_reset(&sql);
+            mdp_buf_printf(&sql, "CREATE OR REPLACE TEMP TABLE \"%s\" AS %s", m->name, exp.data);
+            struct mdp_diag md = {0};
+            if (mdp_engine_exec(e, sql.data, &md)) {
+                rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%s: %.400s", m->file, md.msg);
+            } else {
+                char cq[256];
+                snprintf(cq, sizeof cq, "SELECT count(*) FROM \"%.63s\"", m->name);
+                m->rows = scalar_i64(e, cq, d);
+                int64_t q = quarantine_rows(e, ctx->lake, m, raw.data, tmp.data, d);
+                if (q < 0) rc = (int)q;
+                r.quarantined = q > 0 ? q : 0;
+                r.in = m->ndeps ? in : m->rows;
+                r.out = m->rows - r.quarantined;
+                if (!rc && m->table[0]) {
+                    mdp_buf_reset(&sql);
+                    mdp_buf_printf(&sql, "SELECT * FROM \"%s\"", m->name);
+                    int64_t written = 0;
+                    rc = mdp_engine_write_table(e, ctx->lake, sql.data, m->table,
+                                                m->partition[0] ? m->partition : NULL, run->run_id,
+                                                &written, d);
+                    if (rc) {
+                        char why[300];
+                        snprintf(why, sizeof why, "%.290s", d->msg);
+                        mdp_diag_set(d, rc, "%s: publishing %s: %s", m->file, m->table, why);
+                    }
+                    snprintf(r.message, sizeof r.message, "published %s (%lld rows)", m->table,
+                             (long long)written);
+                }
+            }
+            if (rc && !r.message[0]) snprintf(r.message, sizeof r.message, "%.500s", d->msg);
+            m->done = 1;
+            run->in += r.in;
+            run->out += m->table[0] ? r.out : 0;
+            run->quarantined += r.quarantined;
+            struct mdp_diag ld = {0};
+            mdp_run_end(ctx->lake, &r, rc ? "failed" : "ok", &ld);
+            if (ctx->on_run) ctx->on_run(&r, ctx->ud);
+        }
+        if (!progressed) {
+            rc = mdp_diag_set(d, MDP_ERR_CONFIG, "curate: the models' depends form a cycle");
+            break;
+        }
+        int all = 1;
+        for (int i = 0; i < n; i++)
+            all &= ms[i].done;
+        if (all) break;
+    }
+out:
+    mdp_engine_close(e);
+    free_models(ms, n);
+    mdp_buf_cleanup(&raw);
+    mdp_buf_cleanup(&tmp);
+    mdp_buf_cleanup(&sql);
+    mdp_buf_cleanup(&exp);
+    return rc;
+}
+
+/* ---- reading the published state ---- */
+
+struct tables {
+    char *v[128];
+    int n;
+};
+
+static int collect_table(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    struct tables *t = ud;
+    /* _meta/manifests/<table>/CURRENT */
+    size_t kl = strlen(key);
+    if (kl < 8 || strcmp(key + kl - 8, "/CURRENT") != 0 || t->n >= 128) return 0;
+    t->v[t->n++] = strndup(key + 16, kl - 16 - 8);
+    return 0;
+}
+
+static int published_tables(struct mdp_lake *lake, struct tables *t, struct mdp_diag *d)
+{
+    memset(t, 0, sizeof *t);
+    int rc = mdp_store_list(lake->store, "_meta/manifests/curated/", collect_table, t, d);
+    if (!rc) rc = mdp_store_list(lake->store, "_meta/manifests/ml/", collect_table, t, d);
+    return rc;
+}
+
+int mdp_curate_attach_all(struct mdp_engine *e, struct mdp_lake *lake, int *out_n,
+                          struct mdp_diag *d)
+{
+    struct tables t;
+    int rc = published_tables(lake, &t, d);
+    int n = 0;
+    for (int i = 0; i < t.n; i++) {
+        if (!rc) {
+            const char *view = strrchr(t.v[i], '/') + 1;
+            int r = mdp_engine_attach_table(e, lake, t.v[i], view, d);
+            if (r == 0)
+                n++;
+            else if (r != MDP_ERR_NOT_FOUND)
+                rc = r;
+        }
+        free(t.v[i]);
+    }
+    if (out_n) *out_n = n;
+    return rc;
+}
+
+struct cols {
+    char names[64][64];
+    int n;
+};
+
+static int col_row(void *ud, int ncols, const char *const *v)
+{
+    struct cols *c = ud;
+    if (ncols >= 1 && v[0] && c->n < 64) snprintf(c->names[c->n++], 64, "%s", v[0]);
+    return 0;
+}
+
+int mdp_lint_pii(struct mdp_engine *e, struct mdp_lake *lake,
+                 void (*cb)(const char *table, const char *column, long long rows, void *ud),
+                 void *ud, struct mdp_diag *d)
+{
+    /* the one column the spec keeps in clear text, for suppression and reputation work */
+    static const char *const allowed[] = {"fact_email_events.email_lower", NULL};
+    struct tables t;
+    int rc = published_tables(lake, &t, d), found = 0;
+    for (int i = 0; i < t.n; i++) {
+        const char *view = strrchr(t.v[i], '/') + 1;
+        if (!rc) rc = mdp_engine_attach_table(e, lake, t.v[i], view, d);
+        struct cols c = {0};
+        char sql[1024];
+        snprintf(sql, sizeof sql,
+                 "SELECT column_name FROM information_schema.columns WHERE table_name = '%s' AND "
+                 "(data_type IN ('VARCHAR', 'JSON') OR data_type LIKE 'MAP%%' OR data_type LIKE "
+                 "'STRUCT%%' OR "
+                 "data_type LIKE '%%[]')",
+                 view);
+        struct mdp_rows_cb cb2 = {NULL, col_row, &c};
+        if (!rc) rc = mdp_engine_query(e, sql, &cb2, d);
+        for (int k = 0; !rc && k < c.n; k++) {
+            char qual[160];
+            snprintf(qual, sizeof qual, "%s.%s", view, c.names[k]);
+            int ok = 0;
+            for (int a = 0; allowed[a]; a++)
+                ok |= strcmp(allowed[a], qual) == 0;
+            if (ok) continue;
+            snprintf(sql, sizeof sql,
+                     "SELECT count(*) FROM \"%s\" WHERE regexp_matches(CAST(\"%s\" AS VARCHAR), "
+                     "'[A-Za-z0-9._%%+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}')",
+                     view, c.names[k]);
+            int64_t hits = scalar_i64(e, sql, d);
+            if (hits > 0) {
+                found++;
+                if (cb) cb(view, c.names[k], (long long)hits, ud);
+            }
+        }
+        free(t.v[i]);
+    }
+    if (!rc && found)
+        rc = mdp_diag_set(d, MDP_ERR_INVALID, "%d column(s) hold email addresses", found);
+    return rc;
+}
