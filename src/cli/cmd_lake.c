@@ -245,11 +245,14 @@ void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
         mdp_buf_cleanup(&b);
         return;
     }
-    fprintf(f, "%-16s %-7s %9s %9s %11s %10s %10s %8s\n", "stage", "status", "in", "out",
+    int w = 16;
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(runs[i].job) > w) w = (int)strlen(runs[i].job);
+    fprintf(f, "%-*s %-7s %9s %9s %11s %10s %10s %8s\n", w, "stage", "status", "in", "out",
             "quarantined", "duplicates", "bytes", "time");
     for (int i = 0; i < n; i++) {
         const struct mdp_run *r = &runs[i];
-        fprintf(f, "%-16s %-7s %9lld %9lld %11lld %10lld %10lld %6.2f s\n", r->job, r->status,
+        fprintf(f, "%-*s %-7s %9lld %9lld %11lld %10lld %10lld %6.2f s\n", w, r->job, r->status,
                 (long long)r->in, (long long)r->out, (long long)r->quarantined,
                 (long long)r->duplicates, (long long)r->bytes,
                 (double)(r->end_ms - r->start_ms) / 1000.0);
