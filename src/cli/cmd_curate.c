@@ -1,6 +1,7 @@
 /* `mdp curate`, `mdp query` and `mdp lint`: build the curated tables, query what is published,
  * and check the curated zone for PII. */
 #include "cli.h"
+#include "mdp/catalog.h"
 #include "mdp/engine.h"
 #include "mdp/model.h"
 #include "mdp/pipeline.h"
@@ -308,3 +309,52 @@ const struct cli_command CMD_LINT = {
     "fact_email_events.email_lower (spec 4; docs/curated.md says why and who may read it).\n"
     "Exit 1 naming each table.column with findings, 0 when clean.\n",
     lint_run, 0};
+
+/* ---- catalog ---- */
+
+static int catalog_run(struct cli *c, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "ddl") != 0)
+        return cli_usage("catalog", "expects: mdp catalog ddl");
+    if (cli_config(c)) return EXIT_FAIL;
+    const char *bucket = NULL, *env = "dev";
+    int glue = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        int handled, m, rc = lake_option("catalog", c, argc, argv, &i, &handled);
+        if (rc) return rc;
+        if (handled) continue;
+        if (strcmp(argv[i], "--glue-json") == 0) {
+            glue = 1;
+        } else if ((m = cli_opt(argc, argv, &i, "--bucket", &v))) {
+            if (m < 0) return cli_usage("catalog", "--bucket needs a name");
+            bucket = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--env", &v))) {
+            if (m < 0 || !*v || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(v))
+                return cli_usage("catalog",
+                                 "--env needs a name of lowercase letters, digits and -");
+            env = v;
+        } else {
+            return cli_usage("catalog", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    struct mdp_lake *lake;
+    struct mdp_diag d = {0};
+    if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d))
+        return cli_fail("catalog", EXIT_FAIL, "%s", d.msg);
+    int rc = mdp_catalog(lake, bucket, env, glue, stdout, &d);
+    mdp_lake_close(lake);
+    return rc ? cli_fail("catalog", EXIT_FAIL, "%s", d.msg) : EXIT_OK;
+}
+
+const struct cli_command CMD_CATALOG = {
+    "catalog", "Athena DDL / Glue tables for the published tables",
+    "Usage: mdp catalog ddl [--bucket NAME] [--env ENV] [--glue-json] [--dir LAKE]\n"
+    "\n"
+    "Prints CREATE EXTERNAL TABLE statements (Athena, STORED AS PARQUET, partition projection on\n"
+    "date_key for the facts) for every published curated and ml table, in database matbakh_<env>,\n"
+    "located in s3://<bucket>/ (default matbakh-data-<env>) at the table's current run folder;\n"
+    "with --glue-json, the same as a JSON array of Glue CreateTable inputs. After each publish,\n"
+    "apply it again (or Glue UpdateTable): that is Athena's atomic switch to the new state. The\n"
+    "lake folder is synced to the bucket as it is (docs/curated.md).\n",
+    catalog_run, 0};

@@ -1,8 +1,11 @@
 /* `mdp ids`: new UUIDv7s and inspection of any UUID (spec 2's ids). */
 #include "cli.h"
+#include "mdp/engine.h"
+#include "mdp/model.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int ids_new(struct cli *c, int argc, char **argv)
@@ -72,24 +75,115 @@ static int ids_inspect(struct cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+struct resolved {
+    int rows;
+    int json;
+};
+
+static int resolve_row(void *ud, int ncols, const char *const *v)
+{
+    struct resolved *r = ud;
+    if (r->json)
+        printf("%s%s", r->rows ? ",\n" : "[", v[0] ? v[0] : "null");
+    else
+        printf("%-10s %-36s %-24s %-24s %s\n", v[0] ? v[0] : "", v[1] ? v[1] : "", v[2] ? v[2] : "",
+               v[3] ? v[3] : "", v[4] ? v[4] : "");
+    r->rows++;
+    return 0;
+}
+
+static int ids_resolve(struct cli *c, int argc, char **argv)
+{
+    if (cli_config(c)) return EXIT_FAIL;
+    const char *id = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        int m = cli_opt(argc, argv, &i, "--dir", &v);
+        if (m < 0) return cli_usage("ids resolve", "--dir needs a folder");
+        if (m > 0) {
+            free(c->cfg.lake_dir);
+            c->cfg.lake_dir = strdup(v);
+        } else if (!id) {
+            id = argv[i];
+        } else {
+            return cli_usage("ids resolve", "expects one EXTERNAL_ID");
+        }
+    }
+    if (!id) return cli_usage("ids resolve", "expects an EXTERNAL_ID");
+    struct mdp_lake *lake;
+    struct mdp_diag d = {0};
+    if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d))
+        return cli_fail("ids resolve", EXIT_FAIL, "%s", d.msg);
+    struct mdp_engine *e = NULL;
+    int rc = mdp_engine_open(NULL, &e, &d);
+    if (!rc) rc = mdp_curate_attach_all(e, lake, NULL, &d);
+    struct mdp_buf sql, lit;
+    mdp_buf_init(&sql);
+    mdp_buf_init(&lit);
+    mdp_sql_quote(&lit, id);
+    struct resolved r = {0, c->json};
+    if (!rc) {
+        if (c->json)
+            mdp_buf_printf(
+                &sql,
+                "SELECT to_json(x)::VARCHAR FROM (SELECT 'linked' AS status, source, user_id, "
+                "first_seen, last_seen, is_active, NULL AS users FROM identity_links WHERE "
+                "external_id = %s "
+                "UNION ALL SELECT 'held_back', source, NULL, first_seen, last_seen, NULL, users "
+                "FROM identity_held_back WHERE external_id = %s ORDER BY 1, 2, 4) x",
+                lit.data, lit.data);
+        else
+            mdp_buf_printf(
+                &sql,
+                "SELECT status, who, first_seen, last_seen, source FROM (SELECT 'linked' AS "
+                "status, "
+                "CAST(user_id AS VARCHAR) AS who, first_seen, last_seen, source FROM "
+                "identity_links "
+                "WHERE external_id = %s UNION ALL SELECT 'held back', users || ' users (over the "
+                "limit)', first_seen, last_seen, source FROM identity_held_back WHERE external_id "
+                "= %s) "
+                "ORDER BY 1, 3",
+                lit.data, lit.data);
+        if (!c->json)
+            printf("%-10s %-36s %-24s %-24s %s\n", "status", "user", "first seen", "last seen",
+                   "source");
+        struct mdp_rows_cb cb = {NULL, resolve_row, &r};
+        rc = mdp_engine_query(e, sql.data, &cb, &d);
+        if (c->json && !rc) printf("%s\n", r.rows ? "]" : "[]");
+    }
+    mdp_buf_cleanup(&sql);
+    mdp_buf_cleanup(&lit);
+    mdp_engine_close(e);
+    mdp_lake_close(lake);
+    if (rc) return cli_fail("ids resolve", EXIT_FAIL, "%s", d.msg);
+    if (!r.rows && !c->json) printf("(%s links to no user)\n", id);
+    return EXIT_OK;
+}
+
 static int ids_run(struct cli *c, int argc, char **argv)
 {
     if (argc < 2) return cli_usage("ids", "expects a subcommand: new or inspect");
     if (strcmp(argv[1], "new") == 0) return ids_new(c, argc, argv);
     if (strcmp(argv[1], "inspect") == 0) return ids_inspect(c, argc, argv);
-    return cli_usage("ids", "no such subcommand '%s' (new, inspect)", argv[1]);
+    if (strcmp(argv[1], "resolve") == 0) return ids_resolve(c, argc, argv);
+    return cli_usage("ids", "no such subcommand '%s' (new, inspect, resolve)", argv[1]);
 }
 
 const struct cli_command CMD_IDS = {
-    "ids", "make UUIDv7s, inspect UUIDs",
+    "ids", "make UUIDv7s, inspect UUIDs, resolve external ids",
     "Usage: mdp ids new [--count N]\n"
     "       mdp ids inspect UUID\n"
+    "       mdp ids resolve EXTERNAL_ID [--dir LAKE]\n"
     "\n"
     "new      prints N (default 1) new UUIDv7s, one per line, lowercase, strictly increasing\n"
     "         (RFC 9562: 48-bit ms timestamp, a counter within the millisecond)\n"
     "inspect  prints the version and variant of UUID (either case); for v7 also its timestamp in\n"
     "         ms since the epoch and as ISO-8601\n"
     "\n"
-    "With the global --json: new prints a JSON array, inspect a JSON object.\n"
+    "resolve  what an external id (GBP place id, GA4 client id, Facebook page id, Instagram\n"
+    "         business id) links to in identity_links, since when and until when; and whether it\n"
+    "         is held back because more users than curate.identity_max_users carry it\n"
+    "\n"
+    "With the global --json: new prints a JSON array, inspect a JSON object, resolve an array.\n"
     "Example: mdp ids inspect 017F22E2-79B0-7CC3-98C4-DC0C0C07398F   # timestamp 1645557742000\n",
     ids_run, 0};

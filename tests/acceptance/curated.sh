@@ -66,6 +66,27 @@ done
 "$MDP" --log-level off curate --dir "$L" >/dev/null 2>&1 && ok || bad "curate after kills"
 [ "$(checksums)" = "$before" ] && ok || bad "after $kills kills the tables differ"
 
+# identity resolution: junk ids are never linked; an id shared by more users than the limit (5)
+# is held back and reported, not merged
+python3 - "$L/landing/events/dt=2026-10-12/identity.ndjson" <<'PY'
+import json, os, sys
+os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
+with open(sys.argv[1], "w") as f:
+    for i in range(7):
+        for j, ext in enumerate([{"ga4_client_id": "shared-kiosk-tablet"}, {"ga4_client_id": "undefined", "fb_page_id": ""},
+                                 {"gbp_place_id": "ChIJOnlyMine%d" % i}]):
+            f.write(json.dumps({"event_id": "01900000-0000-7000-8000-%012x" % (i * 10 + j),
+                                "user_id": "01900000-0000-7000-9000-%012x" % i,
+                                "timestamp": "2026-10-12T10:0%d:00Z" % j, "event_type": "page_view",
+                                "external_ids": ext, "properties": {}}) + "\n")
+PY
+"$MDP" --log-level off run --dir "$L" --stages ingest,curate >/dev/null 2>&1 && ok || bad "ingest and curate of identity events"
+"$MDP" --log-level off ids resolve shared-kiosk-tablet --dir "$L" >"$T/r1" && grep -q "held back.*7 users" "$T/r1" && ok || bad "over-stitching not held back: $(cat "$T/r1")"
+grep -q "^linked" "$T/r1" && bad "a held-back id was linked" || ok
+"$MDP" --log-level off ids resolve undefined --dir "$L" >"$T/r2" && grep -q "links to no user" "$T/r2" && ok || bad "a junk id was linked: $(cat "$T/r2")"
+"$MDP" --log-level off ids resolve ChIJOnlyMine3 --dir "$L" >"$T/r3" && grep -q "^linked *01900000-0000-7000-9000-000000000003" "$T/r3" && ok || bad "a good id was not linked: $(cat "$T/r3")"
+[ "$(q "SELECT count(*) FROM identity_links WHERE external_id IN ('undefined', '')")" = 0 ] && ok || bad "junk ids in identity_links"
+
 # PII: clean now; an address leaking from a source into a curated column is caught
 "$MDP" --log-level off lint pii --dir "$L" >"$T/lint" 2>&1 && ok || bad "lint pii failed on the demo lake: $(cat "$T/lint")"
 mkdir -p "$L/landing/supabase/accounts/dt=2026-10-12"

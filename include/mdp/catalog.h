@@ -1,0 +1,15 @@
+/* The catalog for Athena, Trino and Spark: DDL and Glue table input for the published tables. */
+#ifndef MDP_CATALOG_H
+#define MDP_CATALOG_H
+
+#include <stdio.h>
+#include "mdp/lake.h"
+
+/* Writes Athena DDL (CREATE DATABASE/EXTERNAL TABLE with partition projection on date_key) or,
+ * with glue_json, a JSON array of Glue CreateTable inputs {DatabaseName, TableInput} for every
+ * published curated and ml table, located in s3://<bucket> (default matbakh-data-<env>) at the
+ * run folder of its current manifest. Database: matbakh_<env>. 0 or an error with d. */
+int mdp_catalog(struct mdp_lake *lake, const char *bucket, const char *env, int glue_json,
+                FILE *out, struct mdp_diag *d);
+
+#endif
