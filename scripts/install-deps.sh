@@ -42,6 +42,16 @@ if [ "$want_apt" = 1 ]; then
   fi
 fi
 
+# An independent Parquet reader for the tests (pure JavaScript, not DuckDB): hyparquet with
+# hyparquet-compressors (ZSTD), pinned; npm checks the registry's integrity hashes itself.
+PARQUET_READER="hyparquet@1.33.0 hyparquet-compressors@1.1.2"
+if [ ! -f "$deps/node/.installed-hyparquet-1.33.0" ]; then
+  say "installing the test Parquet reader ($PARQUET_READER)"
+  mkdir -p "$deps/node"
+  (cd "$deps/node" && npm install --silent --no-audit --no-fund --no-save $PARQUET_READER >/dev/null)
+  touch "$deps/node/.installed-hyparquet-1.33.0"
+fi
+
 stamp="$deps/duckdb/.installed-$DUCKDB_VERSION"
 if [ -f "$stamp" ] && [ -f "$deps/duckdb/lib/libduckdb.so" ] && [ -f "$deps/duckdb/include/duckdb.h" ]; then
   exit 0

@@ -33,6 +33,35 @@ for t in "${!cols[@]}"; do
   [ "$(q "SELECT count(*) > 0 FROM $t")" = true ] && ok || bad "$t is empty"
 done
 [ "$(q "SELECT count(*) = 0 FROM dim_user WHERE length(email_hash) <> 64")" = true ] && ok || bad "email_hash is not a SHA-256"
+
+# an independent Parquet reader (hyparquet, JavaScript) reads every file of every current manifest
+# to its last row and sees the spec's column names
+for t in "${!cols[@]}"; do
+  files=$(python3 - "$L" "$t" <<'PY'
+import glob, json, os, sys
+lake, t = sys.argv[1:3]
+cur = glob.glob(f"{lake}/_meta/manifests/curated/*/{t}/CURRENT")[0]
+m = json.load(open(os.path.join(os.path.dirname(cur), open(cur).read().strip() + ".json")))
+print(" ".join(f"{lake}/{f['key']}:{f['rows']}" for f in m["files"]))
+PY
+)
+  paths=""; for f in $files; do paths="$paths ${f%:*}"; done
+  node "$ROOT/tests/acceptance/read_parquet.mjs" "$ROOT/deps/node/node_modules" $paths >"$T/read.$t" 2>"$T/readerr.$t" \
+    && ok || bad "the independent reader failed on $t: $(head -3 "$T/readerr.$t")"
+  python3 - "$T/read.$t" "${cols[$t]}" "$files" <<'PY' && ok || bad "$t: the independent reader disagrees"
+import json, sys
+want = sys.argv[2].split(",")
+rows = {p.rsplit(":", 1)[0]: int(p.rsplit(":", 1)[1]) for p in sys.argv[3].split()}
+seen = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    assert r["columns"] == want, (r["columns"], want)
+    assert r["decoded"] == r["rows"] == rows[r["path"]], r
+    assert r["codecs"] == ["ZSTD"], r["codecs"]
+    seen += 1
+assert seen == len(rows), (seen, len(rows))
+PY
+done
 [ "$(q "SELECT string_agg(DISTINCT event_type, ',' ORDER BY event_type) FROM fact_onboarding_steps")" = "completed,skipped,started" ] && ok || bad "onboarding event types"
 [ "$(q "SELECT bool_and(event_type IN ('delivered','open','click','bounce','complaint')) FROM fact_email_events")" = true ] && ok || bad "email event types"
 
