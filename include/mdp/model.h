@@ -16,6 +16,9 @@
 /* Runs every model (full rebuild). One run record per model (curate.<name>). */
 int mdp_curate_run(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
 
+/* The benchmark's baseline: the same models as bare DuckDB CREATE + COPY into dir (internal). */
+int mdp__curate_bare(struct mdp_stage_ctx *ctx, const char *dir, struct mdp_diag *d);
+
 /* Creates a view per published curated/ml table (named after its last path segment) in e, over
  * the files of its current manifest. Returns the number of views via out_n. */
 struct mdp_engine;

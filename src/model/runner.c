@@ -224,7 +224,25 @@ static int64_t quarantine_rows(struct mdp_engine *e, struct mdp_lake *lake, cons
     return rc ? rc : n;
 }
 
+/* bare_dir: the benchmark's baseline, the same SQL as plain DuckDB CREATE + COPY ... TO bare_dir,
+ * without quarantine, hashing, manifests or the run log; NULL for the real thing. */
+static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char *bare_dir,
+                      struct mdp_diag *d);
+
 int mdp_curate_run(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d)
+{
+    return run_models(ctx, run, NULL, d);
+}
+
+int mdp__curate_bare(struct mdp_stage_ctx *ctx, const char *dir, struct mdp_diag *d)
+{
+    struct mdp_run run;
+    mdp_run_begin(&run, "bare");
+    return run_models(ctx, &run, dir, d);
+}
+
+static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char *bare_dir,
+                      struct mdp_diag *d)
 {
     static struct model ms[MAX_MODELS];
     const char *dir = strcmp(ctx->cfg->models_dir, "{builtin}") == 0 ? MDP_SOURCE_DIR "/models"
@@ -279,6 +297,30 @@ int mdp_curate_run(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_di
             mdp_buf_reset(&sql);
             mdp_buf_printf(&sql, "CREATE OR REPLACE TEMP TABLE \"%s\" AS %s", m->name, exp.data);
             struct mdp_diag md = {0};
+            if (bare_dir) { /* the baseline: the engine alone */
+                if (mdp_engine_exec(e, sql.data, &md)) {
+                    rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%s: %.400s", m->file, md.msg);
+                } else if (m->table[0]) {
+                    mdp_buf_reset(&sql);
+                    mdp_buf_printf(
+                        &sql,
+                        "COPY \"%.63s\" TO '%s/%.63s' (FORMAT parquet, COMPRESSION zstd%s%s%s)",
+                        m->name, bare_dir, m->name, m->partition[0] ? ", PARTITION_BY (" : "",
+                        m->partition[0] ? m->partition : "",
+                        m->partition[0] ? "), OVERWRITE_OR_IGNORE true" : "");
+                    if (!m->partition[0]) {
+                        mdp_buf_reset(&sql);
+                        mdp_buf_printf(&sql,
+                                       "COPY \"%.63s\" TO '%s/%.63s.parquet' (FORMAT parquet, "
+                                       "COMPRESSION zstd)",
+                                       m->name, bare_dir, m->name);
+                    }
+                    if (mdp_engine_exec(e, sql.data, &md))
+                        rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%.400s", md.msg);
+                }
+                m->done = 1;
+                continue;
+            }
             if (mdp_engine_exec(e, sql.data, &md)) {
                 rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%s: %.400s", m->file, md.msg);
             } else {
