@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int lake_option(const char *cmd, struct cli *c, int argc, char **argv, int *i, int *handled)
 {
@@ -358,3 +359,74 @@ const struct cli_command CMD_CATALOG = {
     "apply it again (or Glue UpdateTable): that is Athena's atomic switch to the new state. The\n"
     "lake folder is synced to the bucket as it is (docs/curated.md).\n",
     catalog_run, 0};
+
+/* ---- shell ---- */
+
+static int shell_run(struct cli *c, int argc, char **argv)
+{
+    if (cli_config(c)) return EXIT_FAIL;
+    for (int i = 1; i < argc; i++) {
+        int handled, rc = lake_option("shell", c, argc, argv, &i, &handled);
+        if (rc) return rc;
+        if (!handled) return cli_usage("shell", "unexpected argument '%s'", argv[i]);
+    }
+    struct mdp_lake *lake;
+    struct mdp_diag d = {0};
+    if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d))
+        return cli_fail("shell", EXIT_FAIL, "%s", d.msg);
+    struct mdp_engine *e = NULL;
+    struct mdp_engine_opts eo = {NULL, c->cfg.engine_threads, c->cfg.engine_memory_limit};
+    int n = 0, rc = mdp_engine_open(&eo, &e, &d);
+    if (!rc) rc = mdp_curate_attach_all(e, lake, &n, &d);
+    int tty = isatty(0);
+    if (!rc && tty)
+        printf("matbakh-dp shell on %s: %d tables (SHOW TABLES;), statements end with ';', Ctrl-D "
+               "quits\n",
+               c->cfg.lake_dir, n);
+    struct mdp_buf stmt;
+    mdp_buf_init(&stmt);
+    char line[8192];
+    int failures = 0;
+    while (!rc) {
+        if (tty) fputs(stmt.len ? "   ...> " : "mdp> ", stdout);
+        fflush(stdout);
+        if (!fgets(line, sizeof line, stdin)) break;
+        mdp_buf_puts(&stmt, line);
+        size_t k = strlen(line);
+        while (k && strchr(" \t\r\n", line[k - 1]))
+            k--;
+        if (!k || line[k - 1] != ';') continue;
+        struct table_out t = {0};
+        struct mdp_rows_cb cb = {q_header, q_row, &t};
+        struct mdp_diag qd = {0};
+        /* the statement without its ';' (the query is wrapped to render every type as text) */
+        char *semi = strrchr(stmt.data, ';');
+        *semi = '\0';
+        if (mdp_engine_query(e, stmt.data, &cb, &qd)) {
+            fprintf(stderr, "error: %s\n", qd.msg);
+            failures++;
+        } else {
+            print_table(&t);
+        }
+        for (size_t i = 0; i < t.n; i++)
+            free(t.cells[i]);
+        free(t.cells);
+        mdp_buf_reset(&stmt);
+    }
+    mdp_buf_cleanup(&stmt);
+    mdp_engine_close(e);
+    mdp_lake_close(lake);
+    if (rc) return cli_fail("shell", EXIT_FAIL, "%s", d.msg);
+    return failures && !tty ? EXIT_FAIL : EXIT_OK;
+}
+
+const struct cli_command CMD_SHELL = {
+    "shell", "an interactive SQL session over the published tables",
+    "Usage: mdp shell [--dir LAKE]\n"
+    "\n"
+    "Reads SQL statements (ending with ';') from the terminal or standard input and runs each "
+    "over\n"
+    "views of the published curated and ml tables, as `mdp query` does, printing a table. Errors\n"
+    "are printed and the session goes on; with input from a pipe, the exit status is 1 if any\n"
+    "statement failed. Ctrl-D ends it.\n",
+    shell_run, 0};

@@ -95,6 +95,21 @@ done
 "$MDP" --log-level off curate --dir "$L" >/dev/null 2>&1 && ok || bad "curate after kills"
 [ "$(checksums)" = "$before" ] && ok || bad "after $kills kills the tables differ"
 
+# mdp shell: statements over the published tables, errors reported and the session going on
+printf 'SELECT count(*) AS n\nFROM dim_account;\nSELECT nope;\nSELECT 2 AS two;\n' | "$MDP" --log-level off shell --dir "$L" >"$T/sh" 2>"$T/sherr"
+[ $? = 1 ] && grep -q "^two" "$T/sh" && grep -q "^n " "$T/sh" && grep -q "nope" "$T/sherr" && ok || bad "shell: $(cat "$T/sh" "$T/sherr")"
+
+# a model with an SQL error: the run fails naming the model file and line, and nothing is published
+mkdir -p "$T/models" && cp "$ROOT"/models/*.sql "$T/models/"
+n=$(grep -n '^    provider,$' "$T/models/fact_login_oauth.sql" | cut -d: -f1)
+sed -i "${n}s/provider,/provder,/" "$T/models/fact_login_oauth.sql"
+printf 'lake:\n  dir: %s\ncurate:\n  models_dir: %s\n' "$L" "$T/models" >"$T/broken.yaml"
+cur=$(cat "$L"/_meta/manifests/curated/facts/fact_login_oauth/CURRENT)
+"$MDP" --config "$T/broken.yaml" --log-level off curate >/dev/null 2>"$T/err"
+[ $? = 1 ] && ok || bad "a broken model did not fail the run"
+grep -q "fact_login_oauth.sql: .*provder" "$T/err" && grep -q "LINE $n:" "$T/err" && ok || bad "the error does not name file and line: $(cat "$T/err")"
+[ "$(cat "$L"/_meta/manifests/curated/facts/fact_login_oauth/CURRENT)" = "$cur" ] && ok || bad "a failed model published"
+
 # identity resolution: junk ids are never linked; an id shared by more users than the limit (5)
 # is held back and reported, not merged
 python3 - "$L/landing/events/dt=2026-10-12/identity.ndjson" <<'PY'
