@@ -42,6 +42,7 @@ struct mdp_config {
     char *ses_verify; /* sources.ses.verify_signatures: http | always */
     char *models_dir;
     long identity_max_users;
+    long curate_lookback_days;
     char *supabase_dsn_env;
     struct mdp_strlist supabase_tables;
     /* sources */

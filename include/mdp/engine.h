@@ -63,6 +63,13 @@ int mdp_appender_close(struct mdp_appender *a, struct mdp_diag *d);
 int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const char *sql,
                            const char *table, const char *partition_by, const char *run_id,
                            int64_t *out_rows, struct mdp_diag *d);
+/* The same, replacing only the date_key partitions in keys (nkeys of them): sql should select those
+ * rows; the table's other partitions keep the files of its current state in the new manifest. */
+int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, const char *sql,
+                                const char *table, const char *partition_by, const char *run_id,
+                                const int32_t *keys, size_t nkeys, int64_t *out_rows,
+                                struct mdp_diag *d);
+
 /* Creates (or replaces) view `view` over the published state of table: readers of the view see
  * exactly the files of the current manifest. MDP_ERR_NOT_FOUND if never published. */
 int mdp_engine_attach_table(struct mdp_engine *e, struct mdp_lake *lake, const char *table,

@@ -13,7 +13,18 @@
 
 #include "mdp/pipeline.h"
 
-/* Runs every model (full rebuild). One run record per model (curate.<name>). */
+/* What a curate run rebuilds. full: every partition. Else, with from_day/to_day (days since epoch,
+ * -1 when unset): those date_keys; without them: the days that got new raw objects since the last
+ * run, each with curate.lookback_days before it (a lake never curated is rebuilt in full). Models
+ * compute over the whole raw zone either way; a partitioned table rewrites only the affected
+ * partitions and keeps the files of the others, dimensions are rewritten whole. */
+struct mdp_curate_opts {
+    int full;
+    int64_t from_day, to_day;
+};
+int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struct mdp_run *run,
+               struct mdp_diag *d);
+/* The curate stage of `mdp run`: incremental, as mdp_curate with no options. */
 int mdp_curate_run(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
 
 /* The benchmark's baseline: the same models as bare DuckDB CREATE + COPY into dir (internal). */

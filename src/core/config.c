@@ -60,6 +60,9 @@ static const struct key KEYS[] = {
     {"curate.identity_max_users", K_INT, OFF(identity_max_users), "5", 1, 1000000, NULL,
      "An external id seen with more users than this is held back from identity_links, not "
      "linked (over-stitching)."},
+    {"curate.lookback_days", K_INT, OFF(curate_lookback_days), "3", 0, 365, NULL,
+     "An incremental `mdp curate` rebuilds the date_key partitions of the days that got new raw "
+     "data and of this many days before each (events arriving late)."},
     {"ingest.http_max_retries", K_INT, OFF(http_max_retries), "5", 0, 20, NULL,
      "Retries of an API request (ga4, gbp, meta) answered 429, 5xx or not at all: exponential "
      "backoff with full jitter, Retry-After honoured."},

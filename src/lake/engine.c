@@ -396,9 +396,33 @@ static int collect_file(const char *key, int64_t size, void *ud)
     return rc;
 }
 
+static int date_key_of(const char *key, int32_t *out)
+{
+    const char *p = strstr(key, "/date_key=");
+    if (!p) return -1;
+    *out = (int32_t)atol(p + 10);
+    return 0;
+}
+
+static int in_set(const int32_t *v, size_t n, int32_t x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == x) return 1;
+    return 0;
+}
+
 int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const char *sql,
                            const char *table, const char *partition_by, const char *run_id,
                            int64_t *out_rows, struct mdp_diag *d)
+{
+    return mdp_engine_write_partitions(e, lake, sql, table, partition_by, run_id, NULL, 0, out_rows,
+                                       d);
+}
+
+int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, const char *sql,
+                                const char *table, const char *partition_by, const char *run_id,
+                                const int32_t *keys, size_t nkeys, int64_t *out_rows,
+                                struct mdp_diag *d)
 {
     struct mdp_buf prefix, dir, copy;
     mdp_buf_init(&prefix);
@@ -439,7 +463,33 @@ int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const ch
     int64_t rows = 0;
     for (size_t i = 0; i < f.n; i++)
         rows += f.v[i].rows > 0 ? f.v[i].rows : 0;
-    rc = mdp_lake_publish(lake, table, f.v, f.n, run_id, NULL, d);
+    if (keys) {
+        /* the other date_keys keep the files of the table's current state */
+        struct mdp_manifest cur;
+        struct mdp_diag nd = {0};
+        if (mdp_lake_current(lake, table, &cur, &nd) == 0) {
+            for (size_t i = 0; i < cur.nfiles && !rc; i++) {
+                int32_t k;
+                if (date_key_of(cur.files[i].key, &k) || in_set(keys, nkeys, k)) continue;
+                if (f.n == f.cap) {
+                    size_t cap = f.cap ? f.cap * 2 : 16;
+                    struct mdp_manifest_file *nv = realloc(f.v, cap * sizeof *nv);
+                    if (!nv) {
+                        rc = MDP_ERR_NOMEM;
+                        break;
+                    }
+                    f.v = nv;
+                    f.cap = cap;
+                }
+                f.v[f.n] = cur.files[i];
+                f.v[f.n].key = strdup(cur.files[i].key);
+                rows += cur.files[i].rows > 0 ? cur.files[i].rows : 0;
+                f.n++;
+            }
+            mdp_manifest_cleanup(&cur);
+        }
+    }
+    if (!rc) rc = mdp_lake_publish(lake, table, f.v, f.n, run_id, NULL, d);
     if (!rc && out_rows) *out_rows = rows;
 out:
     for (size_t i = 0; i < f.n; i++)

@@ -5,6 +5,7 @@
 #include "mdp/model.h"
 #include "mdp/engine.h"
 #include "mdp/hash.h"
+#include "mdp/strset.h"
 #include "mdp/log.h"
 #include "mdp/time.h"
 
@@ -224,25 +225,130 @@ static int64_t quarantine_rows(struct mdp_engine *e, struct mdp_lake *lake, cons
     return rc ? rc : n;
 }
 
+/* The partitions to rebuild: keys (date_keys) when incremental; all when keys is NULL. */
+struct scope {
+    int32_t *keys;
+    size_t n, cap;
+    int nothing_new;
+    struct mdp_buf seen_now; /* the raw objects curated by this run, for the next one */
+};
+
 /* bare_dir: the benchmark's baseline, the same SQL as plain DuckDB CREATE + COPY ... TO bare_dir,
  * without quarantine, hashing, manifests or the run log; NULL for the real thing. */
 static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char *bare_dir,
-                      struct mdp_diag *d);
+                      const struct scope *sc, struct mdp_diag *d);
+
+static int add_key(struct scope *sc, int64_t day)
+{
+    int32_t k = mdp_date_key_from_days(day);
+    for (size_t i = 0; i < sc->n; i++)
+        if (sc->keys[i] == k) return 0;
+    if (sc->n == sc->cap) {
+        size_t cap = sc->cap ? sc->cap * 2 : 64;
+        int32_t *nv = realloc(sc->keys, cap * sizeof *nv);
+        if (!nv) return MDP_ERR_NOMEM;
+        sc->keys = nv;
+        sc->cap = cap;
+    }
+    sc->keys[sc->n++] = k;
+    return 0;
+}
+
+struct seen_scan {
+    struct scope *sc;
+    struct mdp_strset *before;
+    long lookback;
+    int rc;
+};
+
+static int scan_raw(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    struct seen_scan *s = ud;
+    if (strncmp(key, "raw/_quarantine/", 16) == 0) return 0;
+    mdp_buf_printf(&s->sc->seen_now, "%s\n", key);
+    if (!s->before || mdp_strset_has(s->before, key, strlen(key))) return 0;
+    const char *dt = strstr(key, "/dt=");
+    int64_t day;
+    char buf[11];
+    if (!dt || strlen(dt) < 14) return 0;
+    memcpy(buf, dt + 4, 10);
+    buf[10] = '\0';
+    if (mdp_date_parse(buf, &day)) return 0;
+    for (long k = 0; k <= s->lookback; k++)
+        if ((s->rc = add_key(s->sc, day - k))) return s->rc;
+    return 0;
+}
+
+int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struct mdp_run *run,
+               struct mdp_diag *d)
+{
+    struct scope sc;
+    memset(&sc, 0, sizeof sc);
+    mdp_buf_init(&sc.seen_now);
+    struct mdp_buf prev;
+    mdp_buf_init(&prev);
+    struct mdp_diag nd = {0};
+    int rc = 0;
+    int have_prev = mdp_store_get(ctx->lake->store, "_meta/state/curate/raw_seen", &prev, &nd) == 0;
+    struct mdp_strset *before = NULL;
+    if (have_prev && !o->full && o->from_day < 0) { /* what the last run took in */
+        before = mdp_strset_new();
+        for (char *p = prev.data, *nl; p && *p && before; p = nl + 1) {
+            if (!(nl = strchr(p, '\n'))) break;
+            mdp_strset_add(before, p, (size_t)(nl - p));
+        }
+    }
+    struct seen_scan s = {&sc, before, ctx->cfg->curate_lookback_days, 0};
+    rc = mdp_store_list(ctx->lake->store, "raw/", scan_raw, &s, d);
+    if (!rc && o->from_day >= 0)
+        for (int64_t day = o->from_day; day <= o->to_day && !rc; day++)
+            rc = add_key(&sc, day);
+    int incremental = !o->full && (o->from_day >= 0 || before);
+    if (!rc && incremental && sc.n == 0) sc.nothing_new = 1;
+    if (!rc && !incremental) {
+        free(sc.keys);
+        sc.keys = NULL;
+        sc.n = 0;
+    }
+    if (!rc && sc.nothing_new) {
+        struct mdp_run r;
+        mdp_run_begin(&r, "curate");
+        snprintf(r.message, sizeof r.message,
+                 "no new raw data since the last run: nothing to rebuild");
+        mdp_run_end(ctx->lake, &r, "ok", &nd);
+        if (ctx->on_run) ctx->on_run(&r, ctx->ud);
+    } else if (!rc) {
+        rc = run_models(ctx, run, NULL, &sc, d);
+        /* the next incremental run starts from what this one took in */
+        if (!rc)
+            rc = mdp_store_put(ctx->lake->store, "_meta/state/curate/raw_seen",
+                               sc.seen_now.data ? sc.seen_now.data : "", sc.seen_now.len, 0, d);
+    }
+    mdp_strset_free(before);
+    mdp_buf_cleanup(&prev);
+    mdp_buf_cleanup(&sc.seen_now);
+    free(sc.keys);
+    return rc;
+}
 
 int mdp_curate_run(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d)
 {
-    return run_models(ctx, run, NULL, d);
+    struct mdp_curate_opts o = {0, -1, -1};
+    return mdp_curate(ctx, &o, run, d);
 }
 
 int mdp__curate_bare(struct mdp_stage_ctx *ctx, const char *dir, struct mdp_diag *d)
 {
     struct mdp_run run;
     mdp_run_begin(&run, "bare");
-    return run_models(ctx, &run, dir, d);
+    struct scope sc;
+    memset(&sc, 0, sizeof sc);
+    return run_models(ctx, &run, dir, &sc, d);
 }
 
 static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char *bare_dir,
-                      struct mdp_diag *d)
+                      const struct scope *sc, struct mdp_diag *d)
 {
     static struct model ms[MAX_MODELS];
     const char *dir = strcmp(ctx->cfg->models_dir, "{builtin}") == 0 ? MDP_SOURCE_DIR "/models"
@@ -333,19 +439,39 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
                 r.in = m->ndeps ? in : m->rows;
                 r.out = m->rows - r.quarantined;
                 if (!rc && m->table[0]) {
+                    /* incremental: a partitioned table rewrites only the affected date_keys */
+                    int partial =
+                        sc->keys && m->partition[0] && strcmp(m->partition, "date_key") == 0;
+                    if (partial) { /* a table never published is written whole */
+                        struct mdp_manifest cur;
+                        struct mdp_diag cd = {0};
+                        partial = mdp_lake_current(ctx->lake, m->table, &cur, &cd) == 0;
+                        if (partial) mdp_manifest_cleanup(&cur);
+                    }
                     mdp_buf_reset(&sql);
                     mdp_buf_printf(&sql, "SELECT * FROM \"%s\"", m->name);
+                    if (partial) {
+                        mdp_buf_puts(&sql, " WHERE date_key IN (0");
+                        for (size_t k = 0; k < sc->n; k++)
+                            mdp_buf_printf(&sql, ",%d", (int)sc->keys[k]);
+                        mdp_buf_putc(&sql, ')');
+                    }
                     int64_t written = 0;
-                    rc = mdp_engine_write_table(e, ctx->lake, sql.data, m->table,
-                                                m->partition[0] ? m->partition : NULL, run->run_id,
-                                                &written, d);
+                    rc = mdp_engine_write_partitions(
+                        e, ctx->lake, sql.data, m->table, m->partition[0] ? m->partition : NULL,
+                        run->run_id, partial ? sc->keys : NULL, partial ? sc->n : 0, &written, d);
                     if (rc) {
                         char why[300];
                         snprintf(why, sizeof why, "%.290s", d->msg);
                         mdp_diag_set(d, rc, "%s: publishing %s: %s", m->file, m->table, why);
                     }
-                    snprintf(r.message, sizeof r.message, "published %s (%lld rows)", m->table,
-                             (long long)written);
+                    if (partial)
+                        snprintf(r.message, sizeof r.message,
+                                 "published %s (%lld rows; %zu date_keys rebuilt)", m->table,
+                                 (long long)written, sc->n);
+                    else
+                        snprintf(r.message, sizeof r.message, "published %s (%lld rows)", m->table,
+                                 (long long)written);
                 }
             }
             if (rc && !r.message[0]) snprintf(r.message, sizeof r.message, "%.500s", d->msg);

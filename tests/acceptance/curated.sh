@@ -105,7 +105,7 @@ n=$(grep -n '^    provider,$' "$T/models/fact_login_oauth.sql" | cut -d: -f1)
 sed -i "${n}s/provider,/provder,/" "$T/models/fact_login_oauth.sql"
 printf 'lake:\n  dir: %s\ncurate:\n  models_dir: %s\n' "$L" "$T/models" >"$T/broken.yaml"
 cur=$(cat "$L"/_meta/manifests/curated/facts/fact_login_oauth/CURRENT)
-"$MDP" --config "$T/broken.yaml" --log-level off curate >/dev/null 2>"$T/err"
+"$MDP" --config "$T/broken.yaml" --log-level off curate --full >/dev/null 2>"$T/err"
 [ $? = 1 ] && ok || bad "a broken model did not fail the run"
 grep -q "fact_login_oauth.sql: .*provder" "$T/err" && grep -q "LINE $n:" "$T/err" && ok || bad "the error does not name file and line: $(cat "$T/err")"
 [ "$(cat "$L"/_meta/manifests/curated/facts/fact_login_oauth/CURRENT)" = "$cur" ] && ok || bad "a failed model published"
@@ -123,6 +123,10 @@ with open(sys.argv[1], "w") as f:
                                 "user_id": "01900000-0000-7000-9000-%012x" % i,
                                 "timestamp": "2026-10-12T10:0%d:00Z" % j, "event_type": "page_view",
                                 "external_ids": ext, "properties": {}}) + "\n")
+    # a late event: delivered on the 12th, it happened on the 10th (inside the lookback of 3 days)
+    f.write(json.dumps({"event_id": "01900000-0000-7000-8000-0000000000ff", "user_id": "01900000-0000-7000-9000-000000000001",
+                        "timestamp": "2026-10-10T09:00:00Z", "event_type": "step_completed",
+                        "properties": {"step_id": "late_step", "duration_seconds": 42}}) + "\n")
 PY
 "$MDP" --log-level off run --dir "$L" --stages ingest,curate >/dev/null 2>&1 && ok || bad "ingest and curate of identity events"
 "$MDP" --log-level off ids resolve shared-kiosk-tablet --dir "$L" >"$T/r1" && grep -q "held back.*7 users" "$T/r1" && ok || bad "over-stitching not held back: $(cat "$T/r1")"
@@ -130,6 +134,16 @@ grep -q "^linked" "$T/r1" && bad "a held-back id was linked" || ok
 "$MDP" --log-level off ids resolve undefined --dir "$L" >"$T/r2" && grep -q "links to no user" "$T/r2" && ok || bad "a junk id was linked: $(cat "$T/r2")"
 "$MDP" --log-level off ids resolve ChIJOnlyMine3 --dir "$L" >"$T/r3" && grep -q "^linked *01900000-0000-7000-9000-000000000003" "$T/r3" && ok || bad "a good id was not linked: $(cat "$T/r3")"
 [ "$(q "SELECT count(*) FROM identity_links WHERE external_id IN ('undefined', '')")" = 0 ] && ok || bad "junk ids in identity_links"
+
+# that run was incremental: it rebuilt the affected days only, and equals a full rebuild
+grep -q '"job":"curate.fact_onboarding_steps".*date_keys rebuilt' "$L"/_meta/runs/*/*.json && ok || bad "the curate was not incremental"
+[ "$(q "SELECT count(*) FROM fact_onboarding_steps WHERE step_id = 'late_step' AND date_key = 20261010")" = 1 ] && ok || bad "the late event is missing"
+incremental=$(checksums)
+"$MDP" --log-level off curate --dir "$L" --full >/dev/null 2>&1 && ok || bad "curate --full"
+[ "$(checksums)" = "$incremental" ] && ok || bad "the incremental build differs from a full rebuild"
+"$MDP" --log-level off curate --dir "$L" --date 2026-10-05 >/dev/null 2>&1 && ok || bad "curate --date"
+[ "$(checksums)" = "$incremental" ] && ok || bad "curate --date changed the tables"
+"$MDP" --log-level off --json curate --dir "$L" >"$T/again" 2>&1 && grep -q "nothing to rebuild" "$T/again" && ok || bad "an idle incremental run rebuilt: $(cat "$T/again")"
 
 # PII: clean now; an address leaking from a source into a curated column is caught
 "$MDP" --log-level off lint pii --dir "$L" >"$T/lint" 2>&1 && ok || bad "lint pii failed on the demo lake: $(cat "$T/lint")"
