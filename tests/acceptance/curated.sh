@@ -128,7 +128,22 @@ with open(sys.argv[1], "w") as f:
                         "timestamp": "2026-10-10T09:00:00Z", "event_type": "step_completed",
                         "properties": {"step_id": "late_step", "duration_seconds": 42}}) + "\n")
 PY
+# and a bounce for an address no user has: kept, with user_id NULL (spec 4 allows it)
+python3 - "$L/landing/ses/sqs/dt=2026-10-12/stranger.json" <<'PY'
+import json, os, sys
+os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
+msg = {"notificationType": "Bounce", "bounce": {"feedbackId": "0100-stranger-feedback", "bounceType": "Permanent",
+       "bounceSubType": "General", "bouncedRecipients": [{"emailAddress": "Stranger@Example.NET"}],
+       "timestamp": "2026-10-12T08:00:00.000Z"},
+       "mail": {"timestamp": "2026-10-12T07:59:58.000Z", "source": "no-reply@mail.example.com",
+                "messageId": "m-stranger", "destination": ["Stranger@Example.NET"]}}
+env = {"Type": "Notification", "MessageId": "11111111-0000-4000-8000-00000000beef", "TopicArn": "arn:aws:sns:eu-central-1:123456789012:ses",
+       "Message": json.dumps(msg), "Timestamp": "2026-10-12T08:00:00.100Z"}
+json.dump({"Records": [{"messageId": "q", "body": json.dumps(env)}]}, open(sys.argv[1], "w"))
+PY
 "$MDP" --log-level off run --dir "$L" --stages ingest,curate >/dev/null 2>&1 && ok || bad "ingest and curate of identity events"
+[ "$(q "SELECT count(*) FROM fact_email_events WHERE email_lower = 'stranger@example.net' AND user_id IS NULL AND event_type = 'bounce'")" = 1 ] \
+  && ok || bad "the stranger's bounce was not kept with user_id NULL"
 "$MDP" --log-level off ids resolve shared-kiosk-tablet --dir "$L" >"$T/r1" && grep -q "held back.*7 users" "$T/r1" && ok || bad "over-stitching not held back: $(cat "$T/r1")"
 grep -q "^linked" "$T/r1" && bad "a held-back id was linked" || ok
 "$MDP" --log-level off ids resolve undefined --dir "$L" >"$T/r2" && grep -q "links to no user" "$T/r2" && ok || bad "a junk id was linked: $(cat "$T/r2")"
