@@ -82,6 +82,10 @@ struct mdp_manifest {
 int mdp_lake_publish(struct mdp_lake *lake, const char *table,
                      const struct mdp_manifest_file *files, size_t nfiles, const char *run_id,
                      int64_t *out_version, struct mdp_diag *d);
+/* Calls cb for every published table (one with a CURRENT manifest pointer) whose name starts with
+ * prefix ("curated/", "ml/", or "" for all), in name order. A non-zero return from cb stops. */
+int mdp_lake_tables(struct mdp_lake *lake, const char *prefix,
+                    int (*cb)(const char *table, void *ud), void *ud, struct mdp_diag *d);
 /* Reads the current manifest of table. MDP_ERR_NOT_FOUND if never published. */
 int mdp_lake_current(struct mdp_lake *lake, const char *table, struct mdp_manifest *out,
                      struct mdp_diag *d);

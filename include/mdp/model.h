@@ -27,6 +27,10 @@ int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struc
 /* The curate stage of `mdp run`: incremental, as mdp_curate with no options. */
 int mdp_curate_run(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
 
+/* The published curated and ml tables, for the catalog: calls cb per table name. */
+int mdp_curate_tables(struct mdp_lake *lake, int (*cb)(const char *table, void *ud), void *ud,
+                      struct mdp_diag *d);
+
 /* The benchmark's baseline: the same models as bare DuckDB CREATE + COPY into dir (internal). */
 int mdp__curate_bare(struct mdp_stage_ctx *ctx, const char *dir, struct mdp_diag *d);
 

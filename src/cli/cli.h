@@ -43,6 +43,14 @@ int cli_wants_help(int argc, char **argv);
  * "--count=V". Returns 1 with *out_val set, 0 if it is another argument, -1 if the value is
  * missing. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **out_val);
+/* Run records collected while a command runs (the on_run callback of a stage context). */
+struct cli_runs {
+    struct mdp_run *v;
+    int n, cap;
+};
+void cli_keep_run(const struct mdp_run *r, void *ud); /* appends a copy; ud is a struct cli_runs */
+void cli_runs_free(struct cli_runs *rs);
+
 /* Prints run records as a table (or a JSON array). */
 struct mdp_run;
 void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json);

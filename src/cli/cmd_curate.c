@@ -26,17 +26,6 @@ static int lake_option(const char *cmd, struct cli *c, int argc, char **argv, in
     return 0;
 }
 
-struct collected {
-    struct mdp_run runs[64];
-    int n;
-};
-
-static void keep(const struct mdp_run *r, void *ud)
-{
-    struct collected *c = ud;
-    if (c->n < 64) c->runs[c->n++] = *r;
-}
-
 static int curate_run(struct cli *c, int argc, char **argv)
 {
     if (cli_config(c)) return EXIT_FAIL;
@@ -72,16 +61,14 @@ static int curate_run(struct cli *c, int argc, char **argv)
     struct mdp_diag d = {0};
     if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d))
         return cli_fail("curate", EXIT_FAIL, "%s", d.msg);
-    struct collected *col = calloc(1, sizeof *col);
-    struct mdp_stage_ctx ctx = {&c->cfg, lake, -1, keep, col, 0};
+    struct cli_runs runs = {0};
+    struct mdp_stage_ctx ctx = {&c->cfg, lake, -1, cli_keep_run, &runs, 0};
     struct mdp_run run;
     mdp_run_begin(&run, "curate");
-    int rc = col ? mdp_curate(&ctx, &o, &run, &d) : MDP_ERR_NOMEM;
-    if (col) {
-        cli_print_runs(stdout, col->runs, col->n, c->json);
-        if (c->json) fputc('\n', stdout);
-    }
-    free(col);
+    int rc = mdp_curate(&ctx, &o, &run, &d);
+    cli_print_runs(stdout, runs.v, runs.n, c->json);
+    if (c->json) fputc('\n', stdout);
+    cli_runs_free(&runs);
     mdp_lake_close(lake);
     return rc ? cli_fail("curate", EXIT_FAIL, "%s", d.msg) : EXIT_OK;
 }

@@ -8,17 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct collected {
-    struct mdp_run runs[32];
-    int n;
-};
-
-static void keep(const struct mdp_run *r, void *ud)
-{
-    struct collected *c = ud;
-    if (c->n < 32) c->runs[c->n++] = *r;
-}
-
 static int ingest_run(struct cli *c, int argc, char **argv)
 {
     if (argc < 2) return cli_usage("ingest", "expects a source (mdp ingest --list names them)");
@@ -75,10 +64,8 @@ static int ingest_run(struct cli *c, int argc, char **argv)
     struct mdp_diag d = {0};
     if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d))
         return cli_fail("ingest", EXIT_FAIL, "%s", d.msg);
-    struct collected *col = calloc(1, sizeof *col);
-    if (!col) return EXIT_FAIL;
+    struct cli_runs runs = {0};
     if (full && !pull) {
-        free(col);
         mdp_lake_close(lake);
         return cli_usage("ingest", "--full goes with --pull");
     }
@@ -101,17 +88,17 @@ static int ingest_run(struct cli *c, int argc, char **argv)
         if (!rc) rc = k->pull(&pl, &d);
         if (!rc && !c->json) fprintf(stderr, "mdp ingest %s: %s\n", k->name, pl.note);
     }
-    struct mdp_stage_ctx ctx = {&c->cfg, lake, day, keep, col, verify};
+    struct mdp_stage_ctx ctx = {&c->cfg, lake, day, cli_keep_run, &runs, verify};
     struct mdp_run run;
     mdp_run_begin(&run, k->name);
     if (!rc) rc = mdp_ingest_run(&ctx, k->name, &run, &d);
     /* the source's position moves only once what was pulled is landed */
     if (!rc && pull && k->commit) rc = k->commit(&pl, &d);
     mdp_store_close(landing);
-    cli_print_runs(stdout, col->runs, col->n, c->json);
+    cli_print_runs(stdout, runs.v, runs.n, c->json);
     if (c->json) fputc('\n', stdout);
-    if (col->n == 0 && !rc && !c->json) printf("nothing delivered for %s\n", k->name);
-    free(col);
+    if (runs.n == 0 && !rc && !c->json) printf("nothing delivered for %s\n", k->name);
+    cli_runs_free(&runs);
     mdp_lake_close(lake);
     return rc ? cli_fail("ingest", EXIT_FAIL, "%s", d.msg) : EXIT_OK;
 }

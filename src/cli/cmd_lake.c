@@ -203,17 +203,6 @@ const struct cli_command CMD_SEED = {
 
 /* ---- run ---- */
 
-struct summary {
-    struct mdp_run runs[64];
-    int n;
-};
-
-static void collect_run(const struct mdp_run *r, void *ud)
-{
-    struct summary *s = ud;
-    if (s->n < 64) s->runs[s->n++] = *r;
-}
-
 void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
 {
     if (json) {
@@ -260,9 +249,9 @@ void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
 }
 
 static int pipeline(const char *cmd, struct cli *c, struct mdp_lake *lake, int64_t day,
-                    struct summary *sum)
+                    struct cli_runs *sum)
 {
-    struct mdp_stage_ctx ctx = {&c->cfg, lake, day, collect_run, sum, 0};
+    struct mdp_stage_ctx ctx = {&c->cfg, lake, day, cli_keep_run, sum, 0};
     struct mdp_diag d = {0};
     if (mdp_pipeline_run(&ctx, &d)) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
     return 0;
@@ -300,13 +289,13 @@ static int run_run(struct cli *c, int argc, char **argv)
                              c->cfg.pipeline_stages.v[i]);
     struct mdp_lake *lake;
     if (open_lake("run", c, 0, &lake)) return EXIT_FAIL;
-    struct summary *sum = calloc(1, sizeof *sum);
-    int rc = sum ? pipeline("run", c, lake, day, sum) : EXIT_FAIL;
-    if (sum) {
-        cli_print_runs(stdout, sum->runs, sum->n, c->json);
+    struct cli_runs runs = {0}, *sum = &runs;
+    int rc = pipeline("run", c, lake, day, sum);
+    {
+        cli_print_runs(stdout, sum->v, sum->n, c->json);
         if (c->json) fputc('\n', stdout);
     }
-    free(sum);
+    cli_runs_free(sum);
     mdp_lake_close(lake);
     return rc;
 }
@@ -337,26 +326,26 @@ static int demo_run(struct cli *c, int argc, char **argv)
     struct mdp_seed_stats st;
     rc = landing ? do_seed("demo", c, landing, &st) : EXIT_FAIL;
     int64_t t1 = mdp_time_now_ms();
-    struct summary *sum = calloc(1, sizeof *sum);
-    if (!rc && sum) rc = pipeline("demo", c, lake, -1, sum);
-    if (sum && (rc == 0 || sum->n)) {
+    struct cli_runs runs = {0}, *sum = &runs;
+    if (!rc) rc = pipeline("demo", c, lake, -1, sum);
+    if (rc == 0 || sum->n) {
         if (c->json) {
             printf("{\"lake\":\"%s\",\"landing\":\"%s\",\"seed\":", c->cfg.lake_dir, landing);
             print_seed_stats(stdout, &st, 1);
             printf(",\"stages\":");
-            cli_print_runs(stdout, sum->runs, sum->n, 1);
+            cli_print_runs(stdout, sum->v, sum->n, 1);
             printf(",\"seconds\":%.2f}\n", (double)(mdp_time_now_ms() - t0) / 1000.0);
         } else {
             printf("matbakh-dp demo: lake %s\n\n", c->cfg.lake_dir);
             print_seed_stats(stdout, &st, 0);
             printf("  (%.2f s, into %s)\n\n", (double)(t1 - t0) / 1000.0, landing);
-            cli_print_runs(stdout, sum->runs, sum->n, 0);
+            cli_print_runs(stdout, sum->v, sum->n, 0);
             printf("\ntotal %.2f s. Quarantined records: %s/raw/_quarantine/; run log: "
                    "%s/_meta/runs/ (mdp runs).\n",
                    (double)(mdp_time_now_ms() - t0) / 1000.0, c->cfg.lake_dir, c->cfg.lake_dir);
         }
     }
-    free(sum);
+    cli_runs_free(sum);
     free(landing);
     mdp_lake_close(lake);
     return rc;

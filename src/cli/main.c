@@ -4,6 +4,7 @@
  * stderr. */
 #include "cli.h"
 #include "mdp/engine.h"
+#include "mdp/lake.h"
 #include "mdp/log.h"
 
 #include <curl/curl.h>
@@ -63,6 +64,25 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **out_va
     if (*i + 1 >= argc) return -1;
     *out_val = argv[++*i];
     return 1;
+}
+
+void cli_keep_run(const struct mdp_run *r, void *ud)
+{
+    struct cli_runs *rs = ud;
+    if (rs->n == rs->cap) {
+        int cap = rs->cap ? rs->cap * 2 : 32;
+        struct mdp_run *nv = realloc(rs->v, (size_t)cap * sizeof *nv);
+        if (!nv) return; /* a summary line lost, not the run */
+        rs->v = nv;
+        rs->cap = cap;
+    }
+    rs->v[rs->n++] = *r;
+}
+
+void cli_runs_free(struct cli_runs *rs)
+{
+    free(rs->v);
+    memset(rs, 0, sizeof *rs);
 }
 
 int cli_parse_long(const char *s, long min, long max, long *out)

@@ -197,3 +197,32 @@ int mdp_lake_publish(struct mdp_lake *lake, const char *table,
     mdp_buf_cleanup(&body);
     return rc;
 }
+
+struct tables_ud {
+    int (*cb)(const char *table, void *ud);
+    void *ud;
+};
+
+static int table_of_key(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    struct tables_ud *t = ud;
+    /* _meta/manifests/<table>/CURRENT */
+    size_t kl = strlen(key), pre = strlen("_meta/manifests/");
+    if (kl <= pre + 8 || strcmp(key + kl - 8, "/CURRENT") != 0) return 0;
+    char table[512];
+    snprintf(table, sizeof table, "%.*s", (int)(kl - pre - 8), key + pre);
+    return t->cb(table, t->ud);
+}
+
+int mdp_lake_tables(struct mdp_lake *lake, const char *prefix,
+                    int (*cb)(const char *table, void *ud), void *ud, struct mdp_diag *d)
+{
+    struct mdp_buf p;
+    mdp_buf_init(&p);
+    int rc = mdp_buf_printf(&p, "_meta/manifests/%s", prefix ? prefix : "");
+    struct tables_ud t = {cb, ud};
+    if (!rc) rc = mdp_store_list(lake->store, p.data, table_of_key, &t, d);
+    mdp_buf_cleanup(&p);
+    return rc;
+}

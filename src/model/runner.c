@@ -509,22 +509,31 @@ struct tables {
     int n;
 };
 
-static int collect_table(const char *key, int64_t size, void *ud)
+static int keep_table(const char *table, void *ud)
 {
-    (void)size;
     struct tables *t = ud;
-    /* _meta/manifests/<table>/CURRENT */
-    size_t kl = strlen(key);
-    if (kl < 8 || strcmp(key + kl - 8, "/CURRENT") != 0 || t->n >= 128) return 0;
-    t->v[t->n++] = strndup(key + 16, kl - 16 - 8);
+    if (t->n < 128 && !strstr(table, "/_")) t->v[t->n++] = strdup(table);
     return 0;
 }
 
+/* The published curated and ml tables (the caller frees the names). */
 static int published_tables(struct mdp_lake *lake, struct tables *t, struct mdp_diag *d)
 {
     memset(t, 0, sizeof *t);
-    int rc = mdp_store_list(lake->store, "_meta/manifests/curated/", collect_table, t, d);
-    if (!rc) rc = mdp_store_list(lake->store, "_meta/manifests/ml/", collect_table, t, d);
+    int rc = mdp_lake_tables(lake, "curated/", keep_table, t, d);
+    if (!rc) rc = mdp_lake_tables(lake, "ml/", keep_table, t, d);
+    return rc;
+}
+
+int mdp_curate_tables(struct mdp_lake *lake, int (*cb)(const char *table, void *ud), void *ud,
+                      struct mdp_diag *d)
+{
+    struct tables t;
+    int rc = published_tables(lake, &t, d);
+    for (int i = 0; i < t.n; i++) {
+        if (!rc) rc = cb(t.v[i], ud);
+        free(t.v[i]);
+    }
     return rc;
 }
 
