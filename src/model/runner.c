@@ -372,9 +372,20 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
         rc = mdp_diag_set(d, rc, "curate: the lake's store has no local paths");
         goto out;
     }
-    struct mdp_engine_opts eo = {NULL, ctx->cfg->engine_threads, ctx->cfg->engine_memory_limit};
+    /* a scratch database on disk: its tables are buffer-managed, so a build larger than
+     * memory_limit is evicted to disk instead of failing; removed when the run ends */
+    char scratch[1200];
+    snprintf(scratch, sizeof scratch, "%s/curate-%s.duckdb", tmp.data, run->run_id);
+    struct mdp_engine_opts eo = {scratch, ctx->cfg->engine_threads, ctx->cfg->engine_memory_limit};
     if ((rc = mdp_engine_open(&eo, &e, d))) goto out;
     mdp_engine_exec(e, "SET TimeZone = 'UTC'", &nd);
+    /* large builds spill to the lake's tmp folder rather than fail at memory_limit; the models
+     * sort where order matters, so insertion order need not be kept (it costs memory) */
+    mdp_buf_reset(&sql);
+    mdp_buf_puts(&sql, "SET preserve_insertion_order = false; SET temp_directory = ");
+    mdp_buf_printf(&exp, "%s/duckdb", tmp.data);
+    mdp_sql_quote(&sql, exp.data);
+    if ((rc = mdp_engine_exec(e, sql.data, d))) goto out;
     for (int round = 0; !rc && round < n; round++) {
         int progressed = 0;
         for (int i = 0; i < n && !rc; i++) {
@@ -401,7 +412,7 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
             }
             /* on the SQL's first line, so DuckDB's LINE numbers are the file's */
             mdp_buf_reset(&sql);
-            mdp_buf_printf(&sql, "CREATE OR REPLACE TEMP TABLE \"%s\" AS %s", m->name, exp.data);
+            mdp_buf_printf(&sql, "CREATE OR REPLACE TABLE \"%s\" AS %s", m->name, exp.data);
             struct mdp_diag md = {0};
             if (bare_dir) { /* the baseline: the engine alone */
                 if (mdp_engine_exec(e, sql.data, &md)) {
@@ -494,6 +505,12 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
     }
 out:
     mdp_engine_close(e);
+    if (e) {
+        char wal[1300];
+        remove(scratch);
+        snprintf(wal, sizeof wal, "%s.wal", scratch);
+        remove(wal);
+    }
     free_models(ms, n);
     mdp_buf_cleanup(&raw);
     mdp_buf_cleanup(&tmp);
