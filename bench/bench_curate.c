@@ -59,7 +59,8 @@ static int do_curate(void *ud)
     struct mdp_stage_ctx ctx = {&e->cfg, lake, -1, NULL, NULL, 0};
     struct mdp_run run;
     mdp_run_begin(&run, "curate");
-    int rc = mdp_curate_run(&ctx, &run, &d);
+    struct mdp_curate_opts full = {1, -1, -1}; /* the baseline builds everything: so do we */
+    int rc = mdp_curate(&ctx, &full, &run, &d);
     if (rc) fprintf(stderr, "curate: %s\n", d.msg);
     mdp_lake_close(lake);
     return rc;
@@ -117,7 +118,12 @@ int main(void)
         mdp_store_close(ls);
         long long in = 0, bytes = 0;
         char cmd[700];
-        snprintf(cmd, sizeof cmd, "cat %s/_meta/runs/*/*.json | grep '\"job\":\"ingest\"' | tail -1", e.dir);
+        /* the raw records: the last ingest run of each source */
+        snprintf(cmd, sizeof cmd,
+                 "python3 -c \"import glob,json;r={};[r.__setitem__(j['job'],j) for f in sorted(glob.glob('%s/_meta/runs/*/*.json')) "
+                 "for j in [json.load(open(f))] if j['job'].startswith('ingest.') and j['in']];"
+                 "print('\\\"in\\\":%%d,\\\"bytes\\\":%%d' %% (sum(x['in'] for x in r.values()), sum(x['bytes'] for x in r.values())))\"",
+                 e.dir);
         FILE *p = popen(cmd, "r");
         char line[4096] = "";
         if (p && fgets(line, sizeof line, p)) {
