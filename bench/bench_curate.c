@@ -89,7 +89,8 @@ static int measure_all(struct env *ep, long long raw_records, double raw_mb, int
 int main(void)
 {
     const char *u = getenv("MDP_BENCH_USERS"), *mem = getenv("MDP_BENCH_MEMORY");
-    const char *reuse = getenv("MDP_BENCH_LAKE"); /* an ingested lake to measure on, kept afterwards */
+    const char *reuse =
+        getenv("MDP_BENCH_LAKE"); /* an ingested lake to measure on, kept afterwards */
     mdp_log_set_level(MDP_LOG_WARN);
     long users = u ? atol(u) : 100000;
     struct env e;
@@ -120,9 +121,11 @@ int main(void)
         char cmd[700];
         /* the raw records: the last ingest run of each source */
         snprintf(cmd, sizeof cmd,
-                 "python3 -c \"import glob,json;r={};[r.__setitem__(j['job'],j) for f in sorted(glob.glob('%s/_meta/runs/*/*.json')) "
+                 "python3 -c \"import glob,json;r={};[r.__setitem__(j['job'],j) for f in "
+                 "sorted(glob.glob('%s/_meta/runs/*/*.json')) "
                  "for j in [json.load(open(f))] if j['job'].startswith('ingest.') and j['in']];"
-                 "print('\\\"in\\\":%%d,\\\"bytes\\\":%%d' %% (sum(x['in'] for x in r.values()), sum(x['bytes'] for x in r.values())))\"",
+                 "print('\\\"in\\\":%%d,\\\"bytes\\\":%%d' %% (sum(x['in'] for x in r.values()), "
+                 "sum(x['bytes'] for x in r.values())))\"",
                  e.dir);
         FILE *p = popen(cmd, "r");
         char line[4096] = "";
