@@ -1,0 +1,81 @@
+/* Consent (spec 1 and 7): the configured purposes with their legal basis, the append-only consent
+ * journal in the state store, its hash-chain verification, and the validity of a subject's consent
+ * for a purpose at a point in time (the spec's consent-gating rule).
+ *
+ * Journal records are chained: each stores the SHA-256 of the previous record, and its own hash
+ * covers its exact stored bytes, so altering, deleting or reordering a record breaks the chain at
+ * that record. A head item remembers the last record so that cutting off the tail is caught too. */
+#ifndef MDP_CONSENT_H
+#define MDP_CONSENT_H
+
+#include <stdint.h>
+#include "mdp/err.h"
+#include "mdp/state.h"
+
+struct mdp_consent_purpose {
+    const char *name;
+    const char *legal_basis;
+    const char *description;
+};
+/* The purposes, terminated by a NULL name. */
+extern const struct mdp_consent_purpose MDP_CONSENT_PURPOSES[];
+const struct mdp_consent_purpose *mdp_consent_purpose_find(const char *name);
+
+/* A decision in the future beyond this skew is rejected. */
+#define MDP_CONSENT_MAX_SKEW_MS (5 * 60 * 1000)
+
+struct mdp_consent_record {
+    int64_t seq;           /* filled by append: 1, 2, ... */
+    char email_lower[256]; /* "" when the record names only a user_id */
+    char user_id[64];      /* "" when the record names only an email */
+    char purpose[32];
+    int granted;           /* 1 granted, 0 withdrawn */
+    int64_t ts_ms;         /* when the decision was made */
+    char source[64];       /* "cli", "ddb", "app", ... */
+    int64_t expires_at_ms; /* 0 = does not expire */
+    char evidence[512];    /* e.g. the DOI token hash, a form version */
+    char prev_hash[65];    /* filled by append */
+    char hash[65];         /* filled by append */
+};
+
+/* Parses "granted" / "withdrawn". */
+int mdp_consent_decision_parse(const char *s, int *granted);
+
+/* Fills r's subject, normalizing the email. Either may be NULL, not both. */
+int mdp_consent_subject(struct mdp_consent_record *r, const char *email, const char *user_id,
+                        struct mdp_diag *d);
+
+/* Checks a record before it is appended: a subject, a known purpose, a timestamp not later than
+ * now + MDP_CONSENT_MAX_SKEW_MS, an expiry after the decision. */
+int mdp_consent_validate(const struct mdp_consent_record *r, int64_t now_ms, struct mdp_diag *d);
+
+/* Validates and appends r; fills r->seq, r->prev_hash and r->hash. Safe against concurrent
+ * appenders (conditional write, retried). */
+int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_t now_ms,
+                       struct mdp_diag *d);
+
+/* The result of a verification. bad_seq is 0 when the journal is intact, else the sequence number
+ * of the first record that fails, with the reason. */
+struct mdp_consent_verify {
+    int64_t records;
+    int64_t bad_seq;
+    char reason[256];
+};
+int mdp_consent_verify(struct mdp_state *s, struct mdp_consent_verify *v, struct mdp_diag *d);
+
+/* The validity of a subject's consent for one purpose at time at_ms: valid when the latest decision
+ * with ts <= at_ms is granted and not expired at at_ms. */
+struct mdp_consent_status {
+    const char *purpose;
+    int has_decision;
+    int granted;
+    int valid;
+    int64_t ts_ms, expires_at_ms, seq;
+};
+/* Fills out[i] for every purpose of MDP_CONSENT_PURPOSES (in that order); *n_out their count.
+ * The subject matches a record by its email (normalized) or its user_id; either may be NULL. */
+int mdp_consent_status_at(struct mdp_state *s, const char *email, const char *user_id,
+                          int64_t at_ms, struct mdp_consent_status *out, int cap, int *n_out,
+                          struct mdp_diag *d);
+
+#endif

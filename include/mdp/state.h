@@ -1,0 +1,51 @@
+/* The state store: small, mutable, keyed state (consent journal, DOI tokens, later bandit counters
+ * and the audit log), as opposed to the immutable lake. The interface follows DynamoDB's model so
+ * that an AWS backend can implement it one to one: items live in named tables under a partition
+ * key and a sort key, are read by key or by a partition in sort-key order, are written
+ * unconditionally or only if absent (a conditional write), and may carry a TTL (expires_at, epoch
+ * seconds) after which a purge removes them. Bodies are opaque text (JSON by convention).
+ *
+ * Backend now: SQLite (the embedded default) in WAL mode with a busy timeout, so the server and the
+ * CLI can use one file at once. Not thread-safe per handle: open one handle per thread. */
+#ifndef MDP_STATE_H
+#define MDP_STATE_H
+
+#include <stdint.h>
+#include "mdp/err.h"
+
+struct mdp_state;
+
+struct mdp_state_item {
+    const char *pk;
+    const char *sk;
+    const char *body;
+    int64_t expires_at; /* epoch seconds; 0 = never */
+};
+
+enum { MDP_STATE_IF_ABSENT = 1 };
+
+/* Opens (creating when missing) the store at path (a SQLite file). */
+int mdp_state_open(const char *path, struct mdp_state **out, struct mdp_diag *d);
+void mdp_state_close(struct mdp_state *s);
+
+/* Writes an item. With MDP_STATE_IF_ABSENT returns MDP_ERR_EXISTS when (table, pk, sk) exists. */
+int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+                  int flags, struct mdp_diag *d);
+/* Reads an item; *body_out is malloc'd (caller frees). MDP_ERR_NOT_FOUND when absent. */
+int mdp_state_get(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+                  char **body_out, int64_t *expires_out, struct mdp_diag *d);
+/* Deletes an item (no error if absent). */
+int mdp_state_delete(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+                     struct mdp_diag *d);
+
+/* Calls cb for the items of partition pk in ascending sort-key order (descending with reverse),
+ * at most limit items (0 = all). A non-zero return of cb stops the walk and is returned. */
+typedef int (*mdp_state_cb)(const struct mdp_state_item *it, void *ud);
+int mdp_state_query(struct mdp_state *s, const char *table, const char *pk, int reverse, int limit,
+                    mdp_state_cb cb, void *ud, struct mdp_diag *d);
+
+/* Removes the items of table whose expires_at is set and <= now_s; *n_out (if not NULL) counts. */
+int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_s, int *n_out,
+                            struct mdp_diag *d);
+
+#endif

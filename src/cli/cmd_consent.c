@@ -1,0 +1,222 @@
+/* `mdp consent`: the consent journal (spec 7): record a decision, show a subject's status per
+ * purpose at a point in time, verify the journal's hash chain, list the purposes. The journal lives
+ * in the state store, <lake.dir>/_meta/state.sqlite on the embedded default. */
+#include "cli.h"
+#include "mdp/consent.h"
+#include "mdp/state.h"
+#include "mdp/time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int open_state(struct cli *c, const char *cmd, struct mdp_state **s)
+{
+    if (cli_config(c)) return EXIT_FAIL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/_meta", c->cfg.lake_dir);
+    if ((mkdir(c->cfg.lake_dir, 0755) && errno != EEXIST) || (mkdir(path, 0755) && errno != EEXIST))
+        return cli_fail(cmd, EXIT_FAIL, "cannot create %s: %s", path, strerror(errno));
+    snprintf(path, sizeof path, "%s/_meta/state.sqlite", c->cfg.lake_dir);
+    struct mdp_diag d = {0};
+    if (mdp_state_open(path, s, &d)) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    return 0;
+}
+
+static int parse_time(const char *cmd, const char *opt, const char *v, int64_t *out)
+{
+    if (mdp_time_parse_iso(v, strlen(v), out))
+        return cli_usage(cmd, "%s: '%s' is not an ISO-8601 time (e.g. 2026-11-27T10:00:00Z)", opt,
+                         v);
+    return 0;
+}
+
+static int consent_record(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = "consent record";
+    const char *email = NULL, *user = NULL, *purpose = NULL, *decision = NULL, *source = "cli",
+               *evidence = "";
+    int64_t now = mdp_time_now_ms();
+    struct mdp_consent_record r = {0};
+    r.ts_ms = now;
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        int m;
+        if ((m = cli_opt(argc, argv, &i, "--email", &v)) == 1)
+            email = v;
+        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--user-id", &v)) == 1)
+            user = v;
+        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--purpose", &v)) == 1)
+            purpose = v;
+        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--decision", &v)) == 1)
+            decision = v;
+        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--source", &v)) == 1)
+            source = v;
+        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--evidence", &v)) == 1)
+            evidence = v;
+        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--ts", &v)) == 1) {
+            if (parse_time(cmd, "--ts", v, &r.ts_ms)) return EXIT_USAGE;
+        } else if (m == 0 && (m = cli_opt(argc, argv, &i, "--expires-at", &v)) == 1) {
+            if (parse_time(cmd, "--expires-at", v, &r.expires_at_ms)) return EXIT_USAGE;
+        }
+        if (m < 0) return cli_usage(cmd, "%s needs a value", argv[i]);
+        if (m == 0) return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+    }
+    if (!email && !user) return cli_usage(cmd, "needs --email or --user-id (or both)");
+    if (!purpose) return cli_usage(cmd, "needs --purpose");
+    if (!decision) return cli_usage(cmd, "needs --decision granted|withdrawn");
+    struct mdp_diag d = {0};
+    if (mdp_consent_decision_parse(decision, &r.granted))
+        return cli_fail(cmd, EXIT_FAIL, "--decision: '%s' is neither granted nor withdrawn",
+                        decision);
+    if (strlen(purpose) >= sizeof r.purpose || strlen(source) >= sizeof r.source ||
+        strlen(evidence) >= sizeof r.evidence)
+        return cli_fail(cmd, EXIT_FAIL, "--purpose, --source or --evidence is too long");
+    strcpy(r.purpose, purpose);
+    strcpy(r.source, source);
+    strcpy(r.evidence, evidence);
+    if (mdp_consent_subject(&r, email, user, &d) || mdp_consent_validate(&r, now, &d))
+        return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    struct mdp_state *s;
+    int rc = open_state(c, cmd, &s);
+    if (rc) return rc;
+    rc = mdp_consent_append(s, &r, now, &d);
+    mdp_state_close(s);
+    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    if (c->json)
+        printf("{\"seq\":%lld,\"hash\":\"%s\"}\n", (long long)r.seq, r.hash);
+    else
+        printf("recorded seq %lld (hash %s)\n", (long long)r.seq, r.hash);
+    return EXIT_OK;
+}
+
+static int consent_status(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = "consent status";
+    const char *email = NULL, *user = NULL;
+    int64_t at = mdp_time_now_ms();
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        int m;
+        if ((m = cli_opt(argc, argv, &i, "--email", &v)) == 1)
+            email = v;
+        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--user-id", &v)) == 1)
+            user = v;
+        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--at", &v)) == 1) {
+            if (parse_time(cmd, "--at", v, &at)) return EXIT_USAGE;
+        }
+        if (m < 0) return cli_usage(cmd, "%s needs a value", argv[i]);
+        if (m == 0) return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+    }
+    if (!email && !user) return cli_usage(cmd, "needs --email or --user-id (or both)");
+    struct mdp_state *s;
+    int rc = open_state(c, cmd, &s);
+    if (rc) return rc;
+    struct mdp_consent_status st[16];
+    int n = 0;
+    struct mdp_diag d = {0};
+    rc = mdp_consent_status_at(s, email, user, at, st, 16, &n, &d);
+    mdp_state_close(s);
+    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    if (!c->json)
+        printf("%-16s %-5s %-9s %-24s %s\n", "PURPOSE", "VALID", "DECISION", "SINCE", "EXPIRES");
+    else
+        fputs("[", stdout);
+    for (int i = 0; i < n; i++) {
+        char ts[40] = "", ex[40] = "";
+        if (st[i].has_decision) mdp_time_format_ms(st[i].ts_ms, ts, sizeof ts);
+        if (st[i].expires_at_ms) mdp_time_format_ms(st[i].expires_at_ms, ex, sizeof ex);
+        const char *dec = !st[i].has_decision ? "none" : st[i].granted ? "granted" : "withdrawn";
+        if (c->json)
+            printf("%s{\"purpose\":\"%s\",\"valid\":%s,\"decision\":\"%s\",\"ts\":%s%s%s,"
+                   "\"expires_at\":%s%s%s,\"seq\":%lld}",
+                   i ? "," : "", st[i].purpose, st[i].valid ? "true" : "false", dec,
+                   *ts ? "\"" : "", *ts ? ts : "null", *ts ? "\"" : "", *ex ? "\"" : "",
+                   *ex ? ex : "null", *ex ? "\"" : "", (long long)st[i].seq);
+        else
+            printf("%-16s %-5s %-9s %-24s %s\n", st[i].purpose, st[i].valid ? "yes" : "no", dec,
+                   *ts ? ts : "-", *ex ? ex : "-");
+    }
+    if (c->json) puts("]");
+    return EXIT_OK;
+}
+
+static int consent_verify(struct cli *c, int argc, char **argv)
+{
+    if (argc > 2) return cli_usage("consent verify", "unexpected argument '%s'", argv[2]);
+    struct mdp_state *s;
+    int rc = open_state(c, "consent verify", &s);
+    if (rc) return rc;
+    struct mdp_consent_verify v;
+    struct mdp_diag d = {0};
+    rc = mdp_consent_verify(s, &v, &d);
+    mdp_state_close(s);
+    if (rc) return cli_fail("consent verify", EXIT_FAIL, "%s", d.msg);
+    if (c->json) {
+        printf("{\"intact\":%s,\"records\":%lld", v.bad_seq ? "false" : "true",
+               (long long)v.records);
+        if (v.bad_seq)
+            printf(",\"bad_seq\":%lld,\"reason\":\"%s\"", (long long)v.bad_seq, v.reason);
+        puts("}");
+    } else if (!v.bad_seq) {
+        printf("consent journal intact: %lld records, hash chain verified\n", (long long)v.records);
+    }
+    if (v.bad_seq)
+        return cli_fail("consent verify", EXIT_FAIL, "the journal is broken at seq %lld: %s",
+                        (long long)v.bad_seq, v.reason);
+    return EXIT_OK;
+}
+
+static int consent_purposes(struct cli *c)
+{
+    if (c->json) fputs("[", stdout);
+    for (const struct mdp_consent_purpose *p = MDP_CONSENT_PURPOSES; p->name; p++) {
+        if (c->json)
+            printf("%s{\"purpose\":\"%s\",\"legal_basis\":\"%s\",\"description\":\"%s\"}",
+                   p == MDP_CONSENT_PURPOSES ? "" : ",", p->name, p->legal_basis, p->description);
+        else
+            printf("%-16s %-46s %s\n", p->name, p->legal_basis, p->description);
+    }
+    if (c->json) puts("]");
+    return EXIT_OK;
+}
+
+static const char CONSENT_HELP[] =
+    "Usage: mdp consent record (--email E | --user-id U) --purpose P --decision granted|withdrawn\n"
+    "                          [--ts TIME] [--expires-at TIME] [--source S] [--evidence TEXT]\n"
+    "       mdp consent status (--email E | --user-id U) [--at TIME]\n"
+    "       mdp consent verify\n"
+    "       mdp consent purposes\n"
+    "\n"
+    "The consent journal (spec 7, ConsentJournal): append-only, each record chained to the one\n"
+    "before by SHA-256, kept in the state store (<lake.dir>/_meta/state.sqlite).\n"
+    "\n"
+    "record    appends a decision. The email is stored trimmed and lower-cased (email_lower).\n"
+    "          TIME is ISO-8601 (default now); a time more than 5 minutes in the future, an\n"
+    "          unknown purpose or another decision word is rejected and nothing is written.\n"
+    "status    per purpose: whether consent is valid at TIME (default now): the latest decision\n"
+    "          at or before TIME is granted and not expired at TIME.\n"
+    "verify    walks the hash chain; exit 1 naming the first record that was altered, removed\n"
+    "          or reordered, exit 0 when intact.\n"
+    "purposes  the purposes and their legal basis.\n"
+    "\n"
+    "Exit: 0 ok, 1 rejected or broken journal, 2 usage error. --json for machine output.\n";
+
+static int consent_run(struct cli *c, int argc, char **argv)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        fputs(CONSENT_HELP, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (strcmp(argv[1], "record") == 0) return consent_record(c, argc, argv);
+    if (strcmp(argv[1], "status") == 0) return consent_status(c, argc, argv);
+    if (strcmp(argv[1], "verify") == 0) return consent_verify(c, argc, argv);
+    if (strcmp(argv[1], "purposes") == 0) return consent_purposes(c);
+    return cli_usage("consent", "unknown subcommand '%s'", argv[1]);
+}
+
+const struct cli_command CMD_CONSENT = {"consent",
+                                        "record, show and verify consent (the consent journal)",
+                                        CONSENT_HELP, consent_run, 1};

@@ -1,0 +1,167 @@
+/* The SQLite backend of the state store (see mdp/state.h): one table of items keyed by
+ * (tbl, pk, sk), WAL journal, a busy timeout so that concurrent processes wait instead of failing.
+ */
+#include "mdp/state.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mdp_state {
+    sqlite3 *db;
+};
+
+static int fail(struct mdp_state *s, struct mdp_diag *d, const char *what)
+{
+    return mdp_diag_set(d, MDP_ERR_IO, "state store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+int mdp_state_open(const char *path, struct mdp_state **out, struct mdp_diag *d)
+{
+    *out = NULL;
+    struct mdp_state *s = calloc(1, sizeof *s);
+    if (!s) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        int rc = mdp_diag_set(d, MDP_ERR_IO, "state store: cannot open %s: %s", path,
+                              s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sqlite3_close(s->db);
+        free(s);
+        return rc;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    static const char *const ddl =
+        "PRAGMA journal_mode=WAL;"
+        "PRAGMA synchronous=NORMAL;"
+        "CREATE TABLE IF NOT EXISTS items ("
+        " tbl TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL, body TEXT NOT NULL,"
+        " expires_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, pk, sk)) WITHOUT ROWID;"
+        "CREATE INDEX IF NOT EXISTS items_ttl ON items (tbl, expires_at) WHERE expires_at > 0;";
+    if (sqlite3_exec(s->db, ddl, NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = mdp_diag_set(d, MDP_ERR_IO, "state store: cannot initialize %s: %s", path,
+                              sqlite3_errmsg(s->db));
+        mdp_state_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void mdp_state_close(struct mdp_state *s)
+{
+    if (!s) return;
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static int prepare(struct mdp_state *s, const char *sql, sqlite3_stmt **st, struct mdp_diag *d)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) return fail(s, d, "prepare");
+    return 0;
+}
+
+int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+                  int flags, struct mdp_diag *d)
+{
+    sqlite3_stmt *st;
+    const char *sql = (flags & MDP_STATE_IF_ABSENT)
+                          ? "INSERT INTO items VALUES (?1, ?2, ?3, ?4, ?5)"
+                          : "INSERT OR REPLACE INTO items VALUES (?1, ?2, ?3, ?4, ?5)";
+    int rc = prepare(s, sql, &st, d);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, it->pk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, it->sk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, it->body, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, it->expires_at);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_CONSTRAINT)
+        rc = mdp_diag_set(d, MDP_ERR_EXISTS, "state store: %s item %s/%s exists", table, it->pk,
+                          it->sk);
+    else if (r != SQLITE_DONE)
+        rc = fail(s, d, "put");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int mdp_state_get(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+                  char **body_out, int64_t *expires_out, struct mdp_diag *d)
+{
+    *body_out = NULL;
+    sqlite3_stmt *st;
+    int rc =
+        prepare(s, "SELECT body, expires_at FROM items WHERE tbl=?1 AND pk=?2 AND sk=?3", &st, d);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sk, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *body_out = strdup((const char *)sqlite3_column_text(st, 0));
+        if (expires_out) *expires_out = sqlite3_column_int64(st, 1);
+        if (!*body_out) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    } else if (r == SQLITE_DONE) {
+        rc = mdp_diag_set(d, MDP_ERR_NOT_FOUND, "state store: no %s item %s/%s", table, pk, sk);
+    } else {
+        rc = fail(s, d, "get");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int mdp_state_delete(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+                     struct mdp_diag *d)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, "DELETE FROM items WHERE tbl=?1 AND pk=?2 AND sk=?3", &st, d);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sk, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = fail(s, d, "delete");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int mdp_state_query(struct mdp_state *s, const char *table, const char *pk, int reverse, int limit,
+                    mdp_state_cb cb, void *ud, struct mdp_diag *d)
+{
+    sqlite3_stmt *st;
+    const char *sql = reverse ? "SELECT pk, sk, body, expires_at FROM items WHERE tbl=?1 AND pk=?2 "
+                                "ORDER BY sk DESC LIMIT ?3"
+                              : "SELECT pk, sk, body, expires_at FROM items WHERE tbl=?1 AND pk=?2 "
+                                "ORDER BY sk ASC LIMIT ?3";
+    int rc = prepare(s, sql, &st, d);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        struct mdp_state_item it = {
+            (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+            (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3)};
+        rc = cb(&it, ud);
+        if (rc) break;
+    }
+    if (!rc && r != SQLITE_DONE) rc = fail(s, d, "query");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_s, int *n_out,
+                            struct mdp_diag *d)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, "DELETE FROM items WHERE tbl=?1 AND expires_at > 0 AND expires_at <= ?2",
+                     &st, d);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_s);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = fail(s, d, "purge");
+    else if (n_out)
+        *n_out = sqlite3_changes(s->db);
+    sqlite3_finalize(st);
+    return rc;
+}

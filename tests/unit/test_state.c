@@ -1,0 +1,167 @@
+/* Unit tests of the state store's SQLite backend (conditional writes, reads by key and by
+ * partition in sort-key order, TTL purge) and of the consent journal's rules on top of it. */
+#include "testutil.h"
+#include "mdp/consent.h"
+#include "mdp/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct mdp_state *open_tmp(char **dir)
+{
+    *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/state.sqlite", *dir);
+    struct mdp_state *s = NULL;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_state_open(path, &s, &d), 0);
+    return s;
+}
+
+struct seen {
+    char sks[8][8];
+    int n;
+};
+
+static int collect(const struct mdp_state_item *it, void *ud)
+{
+    struct seen *s = ud;
+    snprintf(s->sks[s->n++], sizeof s->sks[0], "%s", it->sk);
+    return 0;
+}
+
+static void test_state_items(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir);
+    struct mdp_diag d = {0};
+    struct mdp_state_item a = {"p", "2", "{\"v\":2}", 0}, b = {"p", "1", "{\"v\":1}", 100},
+                          c = {"q", "1", "{}", 50};
+    assert_int_equal(mdp_state_put(s, "t", &a, MDP_STATE_IF_ABSENT, &d), 0);
+    assert_int_equal(mdp_state_put(s, "t", &b, MDP_STATE_IF_ABSENT, &d), 0);
+    assert_int_equal(mdp_state_put(s, "t", &c, 0, &d), 0);
+    struct mdp_state_item a2 = {"p", "2", "{\"v\":3}", 0};
+    assert_int_equal(mdp_state_put(s, "t", &a2, MDP_STATE_IF_ABSENT, &d), MDP_ERR_EXISTS);
+    char *body = NULL;
+    int64_t exp = -1;
+    assert_int_equal(mdp_state_get(s, "t", "p", "2", &body, &exp, &d), 0);
+    assert_string_equal(body, "{\"v\":2}"); /* the lost conditional write changed nothing */
+    assert_int_equal(exp, 0);
+    free(body);
+    assert_int_equal(mdp_state_put(s, "t", &a2, 0, &d), 0);
+    assert_int_equal(mdp_state_get(s, "t", "p", "2", &body, NULL, &d), 0);
+    assert_string_equal(body, "{\"v\":3}");
+    free(body);
+    assert_int_equal(mdp_state_get(s, "other", "p", "2", &body, NULL, &d), MDP_ERR_NOT_FOUND);
+
+    struct seen seen = {0};
+    assert_int_equal(mdp_state_query(s, "t", "p", 0, 0, collect, &seen, &d), 0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.sks[0], "1");
+    assert_string_equal(seen.sks[1], "2");
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(mdp_state_query(s, "t", "p", 1, 1, collect, &seen, &d), 0);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.sks[0], "2");
+
+    int n = -1;
+    assert_int_equal(mdp_state_purge_expired(s, "t", 50, &n, &d), 0);
+    assert_int_equal(n, 1); /* q/1 expires at 50: gone; p/1 (100) and p/2 (never) stay */
+    assert_int_equal(mdp_state_get(s, "t", "q", "1", &body, NULL, &d), MDP_ERR_NOT_FOUND);
+    assert_int_equal(mdp_state_get(s, "t", "p", "1", &body, NULL, &d), 0);
+    free(body);
+    assert_int_equal(mdp_state_delete(s, "t", "p", "1", &d), 0);
+    assert_int_equal(mdp_state_get(s, "t", "p", "1", &body, NULL, &d), MDP_ERR_NOT_FOUND);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
+static void test_consent_rules(void **st)
+{
+    (void)st;
+    struct mdp_diag d = {0};
+    struct mdp_consent_record r = {0};
+    int g = -1;
+    assert_int_equal(mdp_consent_decision_parse("granted", &g), 0);
+    assert_int_equal(g, 1);
+    assert_int_equal(mdp_consent_decision_parse("withdrawn", &g), 0);
+    assert_int_equal(g, 0);
+    assert_int_equal(mdp_consent_decision_parse("Granted", &g), MDP_ERR_INVALID);
+    assert_int_equal(mdp_consent_subject(&r, NULL, "", &d), MDP_ERR_INVALID);
+    assert_int_equal(mdp_consent_subject(&r, "no-at-sign", NULL, &d), MDP_ERR_INVALID);
+    assert_int_equal(mdp_consent_subject(&r, " X@Y.de\n", NULL, &d), 0);
+    assert_string_equal(r.email_lower, "x@y.de");
+    strcpy(r.purpose, "ml");
+    r.ts_ms = 1000000;
+    int64_t now = 1000000 - MDP_CONSENT_MAX_SKEW_MS;
+    assert_int_equal(mdp_consent_validate(&r, now, &d), 0); /* exactly at the skew: accepted */
+    assert_int_equal(mdp_consent_validate(&r, now - 1, &d), MDP_ERR_INVALID);
+    r.expires_at_ms = r.ts_ms;
+    assert_int_equal(mdp_consent_validate(&r, r.ts_ms, &d), MDP_ERR_INVALID);
+    r.expires_at_ms = 0;
+    strcpy(r.purpose, "ML");
+    assert_int_equal(mdp_consent_validate(&r, r.ts_ms, &d), MDP_ERR_INVALID);
+    assert_non_null(strstr(d.msg, "unknown purpose 'ML'"));
+}
+
+static void test_consent_chain(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir);
+    struct mdp_diag d = {0};
+    struct mdp_consent_verify v;
+    assert_int_equal(mdp_consent_verify(s, &v, &d), 0);
+    assert_int_equal(v.records, 0);
+    assert_int_equal(v.bad_seq, 0);
+    char prev[65] = "";
+    for (int i = 0; i < 3; i++) {
+        struct mdp_consent_record r = {0};
+        assert_int_equal(mdp_consent_subject(&r, NULL, "u1", &d), 0);
+        strcpy(r.purpose, "analytics");
+        strcpy(r.source, "test");
+        r.granted = i != 1;
+        r.ts_ms = 1000 + i;
+        assert_int_equal(mdp_consent_append(s, &r, 2000, &d), 0);
+        assert_int_equal(r.seq, i + 1);
+        assert_string_equal(r.prev_hash, prev);
+        strcpy(prev, r.hash);
+    }
+    assert_int_equal(mdp_consent_verify(s, &v, &d), 0);
+    assert_int_equal(v.records, 3);
+    assert_int_equal(v.bad_seq, 0);
+    struct mdp_consent_status cs[8];
+    int n = 0;
+    assert_int_equal(mdp_consent_status_at(s, NULL, "u1", 1001, cs, 8, &n, &d), 0);
+    for (int i = 0; i < n; i++)
+        if (strcmp(cs[i].purpose, "analytics") == 0) assert_false(cs[i].valid);
+    assert_int_equal(mdp_consent_status_at(s, NULL, "u1", 1002, cs, 8, &n, &d), 0);
+    for (int i = 0; i < n; i++)
+        if (strcmp(cs[i].purpose, "analytics") == 0) assert_true(cs[i].valid && cs[i].seq == 3);
+    /* Rewriting the middle record's stored bytes breaks the chain right there. */
+    char *body = NULL;
+    assert_int_equal(
+        mdp_state_get(s, "consent_journal", "journal", "0000000000000002", &body, NULL, &d), 0);
+    char *p = strstr(body, "\"withdrawn\"");
+    assert_non_null(p);
+    memcpy(p, "\"granted\"  ", 11);
+    struct mdp_state_item it = {"journal", "0000000000000002", body, 0};
+    assert_int_equal(mdp_state_put(s, "consent_journal", &it, 0, &d), 0);
+    free(body);
+    assert_int_equal(mdp_consent_verify(s, &v, &d), 0);
+    assert_int_equal(v.bad_seq, 2);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_state_items),
+        cmocka_unit_test(test_consent_rules),
+        cmocka_unit_test(test_consent_chain),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
