@@ -78,4 +78,30 @@ int mdp_consent_status_at(struct mdp_state *s, const char *email, const char *us
                           int64_t at_ms, struct mdp_consent_status *out, int cap, int *n_out,
                           struct mdp_diag *d);
 
+/* DOI tokens (spec 1: VcTokens, TTL 7 days). Only the token's SHA-256 is stored, with the address,
+ * the requesting IP, the status and the expiry (the item's TTL). */
+#define MDP_DOI_TTL_MS    (7LL * 24 * 3600 * 1000)
+#define MDP_DOI_TOKEN_LEN 64 /* hex characters of a token */
+
+/* Issues a token for email (requested from ip, may be NULL): writes the token (64 hex chars and a
+ * NUL) to token_out, to be sent once and never stored. */
+int mdp_doi_issue(struct mdp_state *s, const char *email, const char *ip, int64_t now_ms,
+                  char token_out[MDP_DOI_TOKEN_LEN + 1], struct mdp_diag *d);
+
+enum mdp_doi_result {
+    MDP_DOI_CONFIRMED = 0,
+    MDP_DOI_UNKNOWN = 1, /* never issued, malformed, or already purged */
+    MDP_DOI_EXPIRED = 2, /* now >= expires_at */
+    MDP_DOI_USED = 3,    /* confirmed before */
+};
+/* Confirms a token: on success the address counts as verified and a vc_report grant is appended to
+ * the journal (source "doi", evidence "doi:<token_hash>"); seq_out (may be NULL) gets its seq.
+ * Returns 0 with *result set, or an error of the store. A token is confirmed at most once, also
+ * when two confirmations race. */
+int mdp_doi_confirm(struct mdp_state *s, const char *token, int64_t now_ms, int *result,
+                    int64_t *seq_out, struct mdp_diag *d);
+
+/* Removes tokens whose TTL has passed; *n_out (may be NULL) counts them. */
+int mdp_doi_purge(struct mdp_state *s, int64_t now_ms, int *n_out, struct mdp_diag *d);
+
 #endif

@@ -183,12 +183,87 @@ static int consent_purposes(struct cli *c)
     return EXIT_OK;
 }
 
+static int consent_doi(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = "consent doi";
+    if (argc < 3) return cli_usage(cmd, "expects issue, confirm or purge");
+    const char *sub = argv[2], *email = NULL, *ip = NULL, *token = NULL;
+    for (int i = 3; i < argc; i++) {
+        const char *v;
+        int m;
+        if ((m = cli_opt(argc, argv, &i, "--email", &v)) == 1)
+            email = v;
+        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--ip", &v)) == 1)
+            ip = v;
+        else if (m == 0 && argv[i][0] != '-' && !token && strcmp(sub, "confirm") == 0) {
+            token = argv[i];
+            m = 1;
+        }
+        if (m < 0) return cli_usage(cmd, "%s needs a value", argv[i]);
+        if (m == 0) return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+    }
+    int issue = strcmp(sub, "issue") == 0, confirm = strcmp(sub, "confirm") == 0,
+        purge = strcmp(sub, "purge") == 0;
+    if (!issue && !confirm && !purge) return cli_usage(cmd, "unknown subcommand '%s'", sub);
+    if (issue && !email) return cli_usage("consent doi issue", "needs --email");
+    if (confirm && !token) return cli_usage("consent doi confirm", "needs the TOKEN");
+    if (!issue && (email || ip)) return cli_usage(cmd, "--email and --ip belong to issue");
+    struct mdp_state *s;
+    int rc = open_state(c, cmd, &s);
+    if (rc) return rc;
+    struct mdp_diag d = {0};
+    int64_t now = mdp_time_now_ms();
+    if (issue) {
+        char tok[MDP_DOI_TOKEN_LEN + 1], ex[40];
+        rc = mdp_doi_issue(s, email, ip, now, tok, &d);
+        mdp_state_close(s);
+        if (rc) return cli_fail("consent doi issue", EXIT_FAIL, "%s", d.msg);
+        mdp_time_format_ms(now + MDP_DOI_TTL_MS, ex, sizeof ex);
+        if (c->json)
+            printf("{\"token\":\"%s\",\"expires_at\":\"%s\"}\n", tok, ex);
+        else
+            printf("%s\n", tok);
+        return EXIT_OK;
+    }
+    if (purge) {
+        int n = 0;
+        rc = mdp_doi_purge(s, now, &n, &d);
+        mdp_state_close(s);
+        if (rc) return cli_fail("consent doi purge", EXIT_FAIL, "%s", d.msg);
+        if (c->json)
+            printf("{\"purged\":%d}\n", n);
+        else
+            printf("purged %d expired token item(s)\n", n);
+        return EXIT_OK;
+    }
+    int result = 0;
+    int64_t seq = 0;
+    rc = mdp_doi_confirm(s, token, now, &result, &seq, &d);
+    mdp_state_close(s);
+    if (rc) return cli_fail("consent doi confirm", EXIT_FAIL, "%s", d.msg);
+    static const char *const why[] = {
+        NULL, "unknown token (never issued, mistyped, or purged after its 7 days)",
+        "the token has expired (valid for 7 days); request a new one",
+        "the token was already used"};
+    static const char *const code[] = {"confirmed", "unknown", "expired", "used"};
+    if (c->json) printf("{\"result\":\"%s\",\"seq\":%lld}\n", code[result], (long long)seq);
+    if (result != MDP_DOI_CONFIRMED)
+        return cli_fail("consent doi confirm", EXIT_FAIL, "%s", why[result]);
+    if (!c->json)
+        printf("confirmed: address verified, vc_report granted (journal seq %lld)\n",
+               (long long)seq);
+    return EXIT_OK;
+}
+
 static const char CONSENT_HELP[] =
     "Usage: mdp consent record (--email E | --user-id U) --purpose P --decision granted|withdrawn\n"
     "                          [--ts TIME] [--expires-at TIME] [--source S] [--evidence TEXT]\n"
     "       mdp consent status (--email E | --user-id U) [--at TIME]\n"
     "       mdp consent verify\n"
     "       mdp consent purposes\n"
+    "       mdp consent doi issue --email E [--ip IP]\n"
+    "       mdp consent doi confirm TOKEN\n"
+    "       mdp consent doi purge\n"
     "\n"
     "The consent journal (spec 7, ConsentJournal): append-only, each record chained to the one\n"
     "before by SHA-256, kept in the state store (<lake.dir>/_meta/state.sqlite).\n"
@@ -201,6 +276,10 @@ static const char CONSENT_HELP[] =
     "verify    walks the hash chain; exit 1 naming the first record that was altered, removed\n"
     "          or reordered, exit 0 when intact.\n"
     "purposes  the purposes and their legal basis.\n"
+    "doi       double opt-in (spec VcTokens): issue prints a new token once and stores only its\n"
+    "          SHA-256 with the address, the IP and a 7-day expiry; confirm verifies the address\n"
+    "          and appends a vc_report grant, or fails as unknown, expired or already used;\n"
+    "          purge removes tokens past their 7 days.\n"
     "\n"
     "Exit: 0 ok, 1 rejected or broken journal, 2 usage error. --json for machine output.\n";
 
@@ -214,6 +293,7 @@ static int consent_run(struct cli *c, int argc, char **argv)
     if (strcmp(argv[1], "status") == 0) return consent_status(c, argc, argv);
     if (strcmp(argv[1], "verify") == 0) return consent_verify(c, argc, argv);
     if (strcmp(argv[1], "purposes") == 0) return consent_purposes(c);
+    if (strcmp(argv[1], "doi") == 0) return consent_doi(c, argc, argv);
     return cli_usage("consent", "unknown subcommand '%s'", argv[1]);
 }
 

@@ -109,6 +109,27 @@ cp pristine.sqlite "$DB"; rm -f "$DB-wal" "$DB-shm"
 "$MDP" consent verify >/dev/null
 check "restored journal verifies" "$?" 0
 
+# DOI: a token printed once, stored only as its hash, confirmed exactly once even when raced.
+tok=$("$MDP" consent doi issue --email ' Carla@Example.DE ' --ip 192.0.2.1)
+check "doi issue exit" "$?" 0
+[[ $tok =~ ^[0-9a-f]{64}$ ]] && ok "token is 64 hex chars" || no "token format: $tok"
+python3 -c "
+import sqlite3; c=sqlite3.connect('$DB')
+print(sum('$tok' in b for b, in c.execute('SELECT body FROM items')))" | grep -qx 0 &&
+    ok "plain token not stored" || no "plain token stored"
+for k in 1 2 3; do ("$MDP" consent doi confirm "$tok" >"confirm$k.out" 2>&1; echo $? >"confirm$k.rc") & done
+wait
+check "raced confirmations: exactly one succeeds" "$(cat confirm*.rc | sort | tr -d '\n')" "011"
+check "the losers were told it was used" "$(grep -l 'already used' confirm*.out | wc -l)" 2
+check "confirmed address has vc_report" "$(valid --email carla@example.de vc_report "$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:%SZ)")" True
+out=$("$MDP" consent doi confirm 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef 2>&1)
+check "unknown token exit" "$?" 1
+case $out in *"unknown token"*) ok "unknown token message" ;; *) no "unknown token message: $out" ;; esac
+"$MDP" consent doi issue --email x@y.de --ip 300.1.1.1 >/dev/null 2>&1
+check "bad ip rejected" "$?" 1
+"$MDP" consent verify >/dev/null
+check "journal intact after DOI confirmations" "$?" 0
+
 # No email in the store except as email_lower of the journal (the P1 record itself).
 python3 -c "
 import sqlite3; c=sqlite3.connect('$DB')

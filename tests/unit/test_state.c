@@ -2,6 +2,7 @@
  * partition in sort-key order, TTL purge) and of the consent journal's rules on top of it. */
 #include "testutil.h"
 #include "mdp/consent.h"
+#include "mdp/hash.h"
 #include "mdp/state.h"
 
 #include <stdio.h>
@@ -156,12 +157,88 @@ static void test_consent_chain(void **st)
     tu_rmdir(dir);
 }
 
+static void test_doi_tokens(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir);
+    struct mdp_diag d = {0};
+    const int64_t t0 = 1793491200000; /* 2026-11-01T00:00:00Z */
+    char a[MDP_DOI_TOKEN_LEN + 1], b[MDP_DOI_TOKEN_LEN + 1], c[MDP_DOI_TOKEN_LEN + 1];
+    assert_int_equal(mdp_doi_issue(s, " Bob@Example.DE ", "192.0.2.7", t0, a, &d), 0);
+    assert_int_equal(mdp_doi_issue(s, "bob@example.de", "2001:db8::1", t0, b, &d), 0);
+    assert_int_equal(mdp_doi_issue(s, "eve@example.de", NULL, t0, c, &d), 0);
+    assert_int_equal(strlen(a), MDP_DOI_TOKEN_LEN);
+    assert_string_not_equal(a, b);
+    assert_int_equal(mdp_doi_issue(s, "x@y.de", "999.1.1.1", t0, c, &d), MDP_ERR_INVALID);
+    assert_int_equal(mdp_doi_issue(s, NULL, NULL, t0, c, &d), MDP_ERR_INVALID);
+    /* the plain token is nowhere in the store */
+    char *body = NULL;
+    char th[65];
+    assert_int_equal(mdp_sha256_hex(a, MDP_DOI_TOKEN_LEN, th), 0);
+    assert_int_equal(mdp_state_get(s, "vc_tokens", th, "token", &body, NULL, &d), 0);
+    assert_null(strstr(body, a));
+    assert_non_null(strstr(body, "\"email_lower\":\"bob@example.de\""));
+    assert_non_null(strstr(body, "\"status\":\"pending\""));
+    free(body);
+
+    int res = -1;
+    int64_t seq = 0;
+    /* one millisecond before 7 days: still good; confirmed once only */
+    assert_int_equal(mdp_doi_confirm(s, a, t0 + MDP_DOI_TTL_MS - 1, &res, &seq, &d), 0);
+    assert_int_equal(res, MDP_DOI_CONFIRMED);
+    assert_int_equal(seq, 1);
+    assert_int_equal(mdp_doi_confirm(s, a, t0 + 1000, &res, NULL, &d), 0);
+    assert_int_equal(res, MDP_DOI_USED);
+    /* exactly at 7 days: expired */
+    assert_int_equal(mdp_doi_confirm(s, b, t0 + MDP_DOI_TTL_MS, &res, NULL, &d), 0);
+    assert_int_equal(res, MDP_DOI_EXPIRED);
+    /* unknown: never issued, or not a token at all */
+    char fake[MDP_DOI_TOKEN_LEN + 1];
+    memset(fake, 'a', MDP_DOI_TOKEN_LEN);
+    fake[MDP_DOI_TOKEN_LEN] = '\0';
+    assert_int_equal(mdp_doi_confirm(s, fake, t0, &res, NULL, &d), 0);
+    assert_int_equal(res, MDP_DOI_UNKNOWN);
+    assert_int_equal(mdp_doi_confirm(s, "short", t0, &res, NULL, &d), 0);
+    assert_int_equal(res, MDP_DOI_UNKNOWN);
+    /* a confirmation that another process already claimed counts as used */
+    assert_int_equal(mdp_sha256_hex(c, MDP_DOI_TOKEN_LEN, th), 0);
+    struct mdp_state_item claim = {th, "confirmation", "{}", 0};
+    assert_int_equal(mdp_state_put(s, "vc_tokens", &claim, MDP_STATE_IF_ABSENT, &d), 0);
+    assert_int_equal(mdp_doi_confirm(s, c, t0, &res, NULL, &d), 0);
+    assert_int_equal(res, MDP_DOI_USED);
+
+    /* the grant is in the journal with the token hash as evidence */
+    struct mdp_consent_status cs[8];
+    int n = 0;
+    assert_int_equal(
+        mdp_consent_status_at(s, "BOB@example.de", NULL, t0 + MDP_DOI_TTL_MS, cs, 8, &n, &d), 0);
+    assert_string_equal(cs[0].purpose, "vc_report");
+    assert_true(cs[0].valid);
+    struct mdp_consent_verify v;
+    assert_int_equal(mdp_consent_verify(s, &v, &d), 0);
+    assert_int_equal(v.records, 1);
+    assert_int_equal(v.bad_seq, 0);
+
+    /* purge: nothing before 7 days, every token item at 7 days; a purged token is unknown */
+    int purged = -1;
+    assert_int_equal(mdp_doi_purge(s, t0 + MDP_DOI_TTL_MS - 1000, &purged, &d), 0);
+    assert_int_equal(purged, 0);
+    assert_int_equal(mdp_doi_purge(s, t0 + MDP_DOI_TTL_MS, &purged, &d), 0);
+    assert_int_equal(purged, 4); /* 3 tokens and a's confirmation; the hand-made claim has no TTL */
+    assert_int_equal(mdp_doi_confirm(s, b, t0, &res, NULL, &d), 0);
+    assert_int_equal(res, MDP_DOI_UNKNOWN);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_state_items),
         cmocka_unit_test(test_consent_rules),
         cmocka_unit_test(test_consent_chain),
+        cmocka_unit_test(test_doi_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

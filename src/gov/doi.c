@@ -1,0 +1,132 @@
+/* DOI tokens (double opt-in, spec 1 VcTokens): issue, confirm once, purge after the TTL. The state
+ * store keeps, under table "vc_tokens" and partition = the token's SHA-256, the item "token"
+ * (address, requesting IP, status, expiry) and, once confirmed, the item "confirmation", written
+ * with a conditional put so that a token is confirmed exactly once even when two requests race. */
+#include "mdp/consent.h"
+#include "mdp/hash.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <json-c/json.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKENS "vc_tokens"
+
+static int64_t ttl_seconds(int64_t expires_ms)
+{
+    return (expires_ms + 999) / 1000;
+}
+
+int mdp_doi_issue(struct mdp_state *s, const char *email, const char *ip, int64_t now_ms,
+                  char token_out[MDP_DOI_TOKEN_LEN + 1], struct mdp_diag *d)
+{
+    struct mdp_consent_record subj = {0};
+    int rc = mdp_consent_subject(&subj, email, NULL, d);
+    if (rc) return rc;
+    if (!email || !*email)
+        return mdp_diag_set(d, MDP_ERR_INVALID, "a DOI token needs an email address");
+    unsigned char a[16];
+    if (ip && *ip && inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1)
+        return mdp_diag_set(d, MDP_ERR_INVALID, "'%s' is not an IPv4 or IPv6 address", ip);
+    unsigned char raw[MDP_DOI_TOKEN_LEN / 2];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return mdp_diag_set(d, MDP_ERR_CRYPTO, "the random generator failed");
+    mdp_hex_encode(raw, sizeof raw, token_out);
+    char th[65];
+    if (mdp_sha256_hex(token_out, MDP_DOI_TOKEN_LEN, th))
+        return mdp_diag_set(d, MDP_ERR_CRYPTO, "SHA-256 failed");
+    int64_t exp = now_ms + MDP_DOI_TTL_MS;
+    json_object *o = json_object_new_object();
+    if (!o) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    json_object_object_add(o, "token_hash", json_object_new_string(th));
+    json_object_object_add(o, "email_lower", json_object_new_string(subj.email_lower));
+    json_object_object_add(o, "ip_start", ip && *ip ? json_object_new_string(ip) : NULL);
+    json_object_object_add(o, "status", json_object_new_string("pending"));
+    json_object_object_add(o, "created_ms", json_object_new_int64(now_ms));
+    json_object_object_add(o, "expires_at_ms", json_object_new_int64(exp));
+    struct mdp_state_item it = {
+        th, "token", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), ttl_seconds(exp)};
+    rc = mdp_state_put(s, TOKENS, &it, MDP_STATE_IF_ABSENT, d);
+    json_object_put(o);
+    if (rc) memset(token_out, 0, MDP_DOI_TOKEN_LEN + 1);
+    return rc;
+}
+
+int mdp_doi_confirm(struct mdp_state *s, const char *token, int64_t now_ms, int *result,
+                    int64_t *seq_out, struct mdp_diag *d)
+{
+    *result = MDP_DOI_UNKNOWN;
+    char norm[MDP_DOI_TOKEN_LEN + 1];
+    size_t n = strlen(token);
+    if (n != MDP_DOI_TOKEN_LEN) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isxdigit((unsigned char)token[i])) return 0;
+        norm[i] = (char)tolower((unsigned char)token[i]);
+    }
+    norm[n] = '\0';
+    char th[65];
+    if (mdp_sha256_hex(norm, n, th)) return mdp_diag_set(d, MDP_ERR_CRYPTO, "SHA-256 failed");
+    char *body = NULL;
+    int rc = mdp_state_get(s, TOKENS, th, "token", &body, NULL, d);
+    if (rc == MDP_ERR_NOT_FOUND) return 0;
+    if (rc) return rc;
+    json_object *o = json_tokener_parse(body);
+    free(body);
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, "expires_at_ms", &v)) {
+        json_object_put(o);
+        return mdp_diag_set(d, MDP_ERR_PARSE, "the stored token %.12s... is unreadable", th);
+    }
+    int64_t exp = json_object_get_int64(v);
+    struct mdp_consent_record r = {0};
+    if (json_object_object_get_ex(o, "email_lower", &v))
+        snprintf(r.email_lower, sizeof r.email_lower, "%s", json_object_get_string(v));
+    char *claim = NULL;
+    rc = mdp_state_get(s, TOKENS, th, "confirmation", &claim, NULL, d);
+    free(claim);
+    if (rc == 0) {
+        *result = MDP_DOI_USED;
+    } else if (rc != MDP_ERR_NOT_FOUND) {
+        /* keep rc */
+    } else if (now_ms >= exp) {
+        *result = MDP_DOI_EXPIRED;
+        rc = 0;
+    } else {
+        char cb[64];
+        snprintf(cb, sizeof cb, "{\"confirmed_ms\":%lld}", (long long)now_ms);
+        struct mdp_state_item c = {th, "confirmation", cb, ttl_seconds(exp)};
+        rc = mdp_state_put(s, TOKENS, &c, MDP_STATE_IF_ABSENT, d);
+        if (rc == MDP_ERR_EXISTS) {
+            *result = MDP_DOI_USED;
+            rc = 0;
+        } else if (rc == 0) {
+            json_object_object_add(o, "status", json_object_new_string("confirmed"));
+            struct mdp_state_item t = {th, "token",
+                                       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                                       ttl_seconds(exp)};
+            rc = mdp_state_put(s, TOKENS, &t, 0, d);
+            if (!rc) {
+                strcpy(r.purpose, "vc_report");
+                r.granted = 1;
+                r.ts_ms = now_ms;
+                strcpy(r.source, "doi");
+                snprintf(r.evidence, sizeof r.evidence, "doi:%s", th);
+                rc = mdp_consent_append(s, &r, now_ms, d);
+            }
+            if (!rc) {
+                *result = MDP_DOI_CONFIRMED;
+                if (seq_out) *seq_out = r.seq;
+            }
+        }
+    }
+    json_object_put(o);
+    return rc;
+}
+
+int mdp_doi_purge(struct mdp_state *s, int64_t now_ms, int *n_out, struct mdp_diag *d)
+{
+    return mdp_state_purge_expired(s, TOKENS, now_ms / 1000, n_out, d);
+}
