@@ -33,6 +33,37 @@ static int parse_time(const char *cmd, const char *opt, const char *v, int64_t *
     return 0;
 }
 
+/* An option of a consent subcommand: a string (str) or an ISO-8601 time (time). */
+struct opt {
+    const char *name;
+    const char **str;
+    int64_t *time;
+};
+
+/* Parses argv[from..] against opts (terminated by a NULL name); a bare argument goes to *positional
+ * when it is not NULL. Returns 0 or EXIT_USAGE (with the message printed). */
+static int parse_opts(const char *cmd, int argc, char **argv, int from, const struct opt *opts,
+                      const char **positional)
+{
+    for (int i = from; i < argc; i++) {
+        const char *v;
+        int m = 0;
+        for (const struct opt *o = opts; o->name && m == 0; o++) {
+            m = cli_opt(argc, argv, &i, o->name, &v);
+            if (m < 0) return cli_usage(cmd, "%s needs a value", o->name);
+            if (m == 1 && o->str) *o->str = v;
+            if (m == 1 && o->time && parse_time(cmd, o->name, v, o->time)) return EXIT_USAGE;
+        }
+        if (m) continue;
+        if (positional && !*positional && argv[i][0] != '-') {
+            *positional = argv[i];
+            continue;
+        }
+        return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+    }
+    return 0;
+}
+
 static int consent_record(struct cli *c, int argc, char **argv)
 {
     const char *cmd = "consent record";
@@ -41,29 +72,16 @@ static int consent_record(struct cli *c, int argc, char **argv)
     int64_t now = mdp_time_now_ms();
     struct mdp_consent_record r = {0};
     r.ts_ms = now;
-    for (int i = 2; i < argc; i++) {
-        const char *v;
-        int m;
-        if ((m = cli_opt(argc, argv, &i, "--email", &v)) == 1)
-            email = v;
-        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--user-id", &v)) == 1)
-            user = v;
-        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--purpose", &v)) == 1)
-            purpose = v;
-        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--decision", &v)) == 1)
-            decision = v;
-        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--source", &v)) == 1)
-            source = v;
-        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--evidence", &v)) == 1)
-            evidence = v;
-        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--ts", &v)) == 1) {
-            if (parse_time(cmd, "--ts", v, &r.ts_ms)) return EXIT_USAGE;
-        } else if (m == 0 && (m = cli_opt(argc, argv, &i, "--expires-at", &v)) == 1) {
-            if (parse_time(cmd, "--expires-at", v, &r.expires_at_ms)) return EXIT_USAGE;
-        }
-        if (m < 0) return cli_usage(cmd, "%s needs a value", argv[i]);
-        if (m == 0) return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
-    }
+    const struct opt opts[] = {{"--email", &email, NULL},
+                               {"--user-id", &user, NULL},
+                               {"--purpose", &purpose, NULL},
+                               {"--decision", &decision, NULL},
+                               {"--source", &source, NULL},
+                               {"--evidence", &evidence, NULL},
+                               {"--ts", NULL, &r.ts_ms},
+                               {"--expires-at", NULL, &r.expires_at_ms},
+                               {NULL, NULL, NULL}};
+    if (parse_opts(cmd, argc, argv, 2, opts, NULL)) return EXIT_USAGE;
     if (!email && !user) return cli_usage(cmd, "needs --email or --user-id (or both)");
     if (!purpose) return cli_usage(cmd, "needs --purpose");
     if (!decision) return cli_usage(cmd, "needs --decision granted|withdrawn");
@@ -97,19 +115,11 @@ static int consent_status(struct cli *c, int argc, char **argv)
     const char *cmd = "consent status";
     const char *email = NULL, *user = NULL;
     int64_t at = mdp_time_now_ms();
-    for (int i = 2; i < argc; i++) {
-        const char *v;
-        int m;
-        if ((m = cli_opt(argc, argv, &i, "--email", &v)) == 1)
-            email = v;
-        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--user-id", &v)) == 1)
-            user = v;
-        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--at", &v)) == 1) {
-            if (parse_time(cmd, "--at", v, &at)) return EXIT_USAGE;
-        }
-        if (m < 0) return cli_usage(cmd, "%s needs a value", argv[i]);
-        if (m == 0) return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
-    }
+    const struct opt opts[] = {{"--email", &email, NULL},
+                               {"--user-id", &user, NULL},
+                               {"--at", NULL, &at},
+                               {NULL, NULL, NULL}};
+    if (parse_opts(cmd, argc, argv, 2, opts, NULL)) return EXIT_USAGE;
     if (!email && !user) return cli_usage(cmd, "needs --email or --user-id (or both)");
     struct mdp_state *s;
     int rc = open_state(c, cmd, &s);
@@ -188,20 +198,9 @@ static int consent_doi(struct cli *c, int argc, char **argv)
     const char *cmd = "consent doi";
     if (argc < 3) return cli_usage(cmd, "expects issue, confirm or purge");
     const char *sub = argv[2], *email = NULL, *ip = NULL, *token = NULL;
-    for (int i = 3; i < argc; i++) {
-        const char *v;
-        int m;
-        if ((m = cli_opt(argc, argv, &i, "--email", &v)) == 1)
-            email = v;
-        else if (m == 0 && (m = cli_opt(argc, argv, &i, "--ip", &v)) == 1)
-            ip = v;
-        else if (m == 0 && argv[i][0] != '-' && !token && strcmp(sub, "confirm") == 0) {
-            token = argv[i];
-            m = 1;
-        }
-        if (m < 0) return cli_usage(cmd, "%s needs a value", argv[i]);
-        if (m == 0) return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
-    }
+    const struct opt opts[] = {{"--email", &email, NULL}, {"--ip", &ip, NULL}, {NULL, NULL, NULL}};
+    if (parse_opts(cmd, argc, argv, 3, opts, strcmp(sub, "confirm") == 0 ? &token : NULL))
+        return EXIT_USAGE;
     int issue = strcmp(sub, "issue") == 0, confirm = strcmp(sub, "confirm") == 0,
         purge = strcmp(sub, "purge") == 0;
     if (!issue && !confirm && !purge) return cli_usage(cmd, "unknown subcommand '%s'", sub);

@@ -57,6 +57,13 @@ near=$(date -u -d '+2 minutes' +%Y-%m-%dT%H:%M:%SZ)
 check "decision within the clock skew accepted" "$?" 0
 "$MDP" consent record --purpose ml --decision granted >/dev/null 2>&1
 check "missing subject is a usage error" "$?" 2
+"$MDP" consent record --email >/dev/null 2>&1
+check "option without value is a usage error" "$?" 2
+out=$("$MDP" consent status --email a@b.de --at yesterday 2>&1)
+check "bad --at is a usage error" "$?" 2
+case $out in *"--at: 'yesterday' is not an ISO-8601 time"*) ok "bad --at message" ;; *) no "bad --at message: $out" ;; esac
+"$MDP" consent doi confirm >/dev/null 2>&1
+check "confirm without token is a usage error" "$?" 2
 case $("$MDP" consent record --email a@b.de --purpose ml --decision granted --json 2>&1) in
 *'"seq":6'*) ok "rejected records took no sequence number" ;; *) no "sequence after rejections" ;; esac
 
