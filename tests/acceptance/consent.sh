@@ -64,6 +64,11 @@ check "bad --at is a usage error" "$?" 2
 case $out in *"--at: 'yesterday' is not an ISO-8601 time"*) ok "bad --at message" ;; *) no "bad --at message: $out" ;; esac
 "$MDP" consent doi confirm >/dev/null 2>&1
 check "confirm without token is a usage error" "$?" 2
+out=$("$MDP" consent record --email a@b.de --purpose ml --decision granted --evidence "$(head -c 100000 /dev/zero | tr '\0' x)" 2>&1)
+check "huge evidence rejected" "$?" 1
+case $out in *"too long"*) ok "huge evidence message" ;; *) no "huge evidence message: ${out:0:200}" ;; esac
+"$MDP" consent record --email "$(head -c 5000 /dev/zero | tr '\0' a)@b.de" --purpose ml --decision granted >/dev/null 2>&1
+check "huge email rejected" "$?" 1
 case $("$MDP" consent record --email a@b.de --purpose ml --decision granted --json 2>&1) in
 *'"seq":6'*) ok "rejected records took no sequence number" ;; *) no "sequence after rejections" ;; esac
 
