@@ -47,7 +47,7 @@ fuzz: deps
 
 bench: build
 	@cmake --build $(BUILD) --target benchmarks -j $(JOBS)
-	@for b in land ingest curate; do echo "== bench_$$b"; $(BUILD)/bench/bench_$$b || exit 1; done
+	@for b in land ingest curate features; do echo "== bench_$$b"; $(BUILD)/bench/bench_$$b || exit 1; done
 	@echo "== bench_supabase (PostgreSQL on a free loopback port)"; bench/supabase.sh $(BUILD)/bench/bench_supabase
 
 format:

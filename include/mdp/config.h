@@ -35,6 +35,8 @@ struct mdp_config {
     char *seed_start_date;
     /* pipeline */
     struct mdp_strlist pipeline_stages;
+    /* consent: NAME:BASIS items */
+    struct mdp_strlist consent_purposes;
     /* ingestion */
     struct mdp_strlist ingest_sources;
     double ingest_max_quarantine_share;

@@ -17,8 +17,12 @@ struct mdp_consent_purpose {
     const char *legal_basis;
     const char *description;
 };
-/* The purposes, terminated by a NULL name. */
-extern const struct mdp_consent_purpose MDP_CONSENT_PURPOSES[];
+/* The purposes in use, terminated by a NULL name: the built-in five until mdp_consent_configure
+ * sets those of consent.purposes (process-wide; call it once at startup, before other threads). */
+const struct mdp_consent_purpose *mdp_consent_purposes(void);
+struct mdp_strlist;
+/* Takes the NAME:BASIS items of consent.purposes (validated by the config loader). */
+int mdp_consent_configure(const struct mdp_strlist *purposes, struct mdp_diag *d);
 const struct mdp_consent_purpose *mdp_consent_purpose_find(const char *name);
 
 /* A decision in the future beyond this skew is rejected. */
@@ -54,6 +58,22 @@ int mdp_consent_validate(const struct mdp_consent_record *r, int64_t now_ms, str
 int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_t now_ms,
                        struct mdp_diag *d);
 
+/* Calls cb with every journal record in seq order (hashes not checked: that is verify's job). A
+ * non-zero return of cb stops the walk and is returned. */
+int mdp_consent_each(struct mdp_state *s, int (*cb)(const struct mdp_consent_record *r, void *ud),
+                     void *ud, struct mdp_diag *d);
+/* A consent time as ISO-8601 text or as epoch seconds (digits only). 0 or MDP_ERR_PARSE. */
+int mdp_consent_time_parse(const char *s, int64_t *out_ms);
+/* Imports the ConsentJournal INSERTs of the DynamoDB stream from the lake's raw zone (raw/dynamodb/)
+ * into the journal, source "ddb", evidence "ddb:<eventID>". Idempotent: a change whose eventID is
+ * in the journal already is skipped, so re-running (also after a crash) adds nothing twice. Records
+ * the ingest quarantined are skipped (the connector's own validation runs again). */
+struct mdp_lake;
+struct mdp_consent_import {
+    int64_t objects, changes, imported, already, ignored; /* ignored: MODIFY/REMOVE, other tables */
+};
+int mdp_consent_import(struct mdp_lake *lake, struct mdp_state *s, int64_t now_ms,
+                       struct mdp_consent_import *out, struct mdp_diag *d);
 /* The result of a verification. bad_seq is 0 when the journal is intact, else the sequence number
  * of the first record that fails, with the reason. */
 struct mdp_consent_verify {
@@ -72,7 +92,7 @@ struct mdp_consent_status {
     int valid;
     int64_t ts_ms, expires_at_ms, seq;
 };
-/* Fills out[i] for every purpose of MDP_CONSENT_PURPOSES (in that order); *n_out their count.
+/* Fills out[i] for every purpose of mdp_consent_purposes() (in that order); *n_out their count.
  * The subject matches a record by its email (normalized) or its user_id; either may be NULL. */
 int mdp_consent_status_at(struct mdp_state *s, const char *email, const char *user_id,
                           int64_t at_ms, struct mdp_consent_status *out, int cap, int *n_out,

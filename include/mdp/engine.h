@@ -63,8 +63,9 @@ int mdp_appender_close(struct mdp_appender *a, struct mdp_diag *d);
 int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const char *sql,
                            const char *table, const char *partition_by, const char *run_id,
                            int64_t *out_rows, struct mdp_diag *d);
-/* The same, replacing only the date_key partitions in keys (nkeys of them): sql should select those
- * rows; the table's other partitions keep the files of its current state in the new manifest. */
+/* The same, replacing only the partitions in keys (nkeys of them, as YYYYMMDD: the table is
+ * partitioned by one date_key INTEGER or DATE column): sql should select those rows; the table's
+ * other partitions keep the files of their current state in the new manifest. */
 int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, const char *sql,
                                 const char *table, const char *partition_by, const char *run_id,
                                 const int32_t *keys, size_t nkeys, int64_t *out_rows,

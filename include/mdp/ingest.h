@@ -35,6 +35,11 @@ struct mdp_check {
     int verify_signatures;        /* SNS: check signatures (HTTP input); off for file replay */
     const char *cert_cache;       /* SNS: folder of signing certificates by URL hash, or NULL */
     struct mdp_lake *lake;        /* for connector state (schema drift); NULL in pure checks */
+    /* Optional: called with each valid, first-seen record (the connector's parsed form: for ddb
+     * a json_object * of the change record) and its event time. A non-zero return stops the check
+     * and is returned. Used to re-read raw objects (the consent import). */
+    int (*on_valid)(void *ud, const void *record, int64_t event_ms);
+    void *on_valid_ud;
 };
 
 /* Helpers for connectors. Each record read ends in exactly one of these. */

@@ -31,6 +31,18 @@ int mdp_curate_run(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_di
 int mdp_curate_tables(struct mdp_lake *lake, int (*cb)(const char *table, void *ud), void *ud,
                       struct mdp_diag *d);
 
+/* Expands a model's SQL (internal, shared with the derived tables): {{raw}} the raw zone's folder;
+ * a quoted '{{raw}}/glob' that matches nothing becomes an empty file of its kind in empty_dir (so
+ * a source without deliveries gives an empty table, not an error); {{identity_max_users}}; and,
+ * when date is set, {{date}}. Returns 0, or -1 for an unterminated quoted path. */
+struct mdp_buf;
+struct mdp__model_vars {
+    const char *raw, *empty_dir;
+    long max_users;
+    const char *date;
+};
+int mdp__model_expand(const char *sql, const struct mdp__model_vars *v, struct mdp_buf *out);
+
 /* The benchmark's baseline: the same models as bare DuckDB CREATE + COPY into dir (internal). */
 int mdp__curate_bare(struct mdp_stage_ctx *ctx, const char *dir, struct mdp_diag *d);
 

@@ -3,6 +3,7 @@
 #ifndef MDP_CLI_H
 #define MDP_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include "mdp/config.h"
 #include "mdp/err.h"
@@ -28,7 +29,8 @@ struct cli_command {
 };
 
 extern const struct cli_command CMD_INIT, CMD_SEED, CMD_RUN, CMD_DEMO, CMD_RUNS, CMD_IDS, CMD_HASH,
-    CMD_CONFIG, CMD_INGEST, CMD_CURATE, CMD_QUERY, CMD_LINT, CMD_CATALOG, CMD_SHELL, CMD_CONSENT;
+    CMD_CONFIG, CMD_INGEST, CMD_CURATE, CMD_QUERY, CMD_LINT, CMD_CATALOG, CMD_SHELL, CMD_CONSENT,
+    CMD_SEGMENTS, CMD_FEATURES, CMD_SNAPSHOT;
 
 /* Loads the configuration (--config, else ./mdp.yaml when present, else defaults) once. Prints the
  * error and returns non-zero on failure. */
@@ -54,6 +56,13 @@ void cli_runs_free(struct cli_runs *rs);
 /* Prints run records as a table (or a JSON array). */
 struct mdp_run;
 void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json);
+/* --dir LAKE: overrides lake.dir. *handled is 1 when argv[*i] was the option. */
+int cli_lake_option(const char *cmd, struct cli *c, int argc, char **argv, int *i, int *handled);
+/* --date D (from = to = D), --from D, --to D into days since epoch. *handled is 1 when argv[*i] was one of them; returns 0 or EXIT_USAGE. */
+int cli_date_option(const char *cmd, int argc, char **argv, int *i, int64_t *from, int64_t *to,
+                    int *handled);
+/* Both set or both unset (-1), to on or after from; else a usage error (EXIT_USAGE). */
+int cli_date_range_check(const char *cmd, int64_t from, int64_t to);
 /* Parses a whole decimal number in [min, max]. */
 int cli_parse_long(const char *s, long min, long max, long *out);
 

@@ -3,6 +3,7 @@
  * in the state store, <lake.dir>/_meta/state.sqlite on the embedded default. */
 #include "cli.h"
 #include "mdp/consent.h"
+#include "mdp/lake.h"
 #include "mdp/state.h"
 #include "mdp/time.h"
 
@@ -181,11 +182,13 @@ static int consent_verify(struct cli *c, int argc, char **argv)
 
 static int consent_purposes(struct cli *c)
 {
+    if (cli_config(c)) return EXIT_FAIL;
     if (c->json) fputs("[", stdout);
-    for (const struct mdp_consent_purpose *p = MDP_CONSENT_PURPOSES; p->name; p++) {
+    const struct mdp_consent_purpose *all = mdp_consent_purposes();
+    for (const struct mdp_consent_purpose *p = all; p->name; p++) {
         if (c->json)
             printf("%s{\"purpose\":\"%s\",\"legal_basis\":\"%s\",\"description\":\"%s\"}",
-                   p == MDP_CONSENT_PURPOSES ? "" : ",", p->name, p->legal_basis, p->description);
+                   p == all ? "" : ",", p->name, p->legal_basis, p->description);
         else
             printf("%-16s %-46s %s\n", p->name, p->legal_basis, p->description);
     }
@@ -259,6 +262,7 @@ static const char CONSENT_HELP[] =
     "                          [--ts TIME] [--expires-at TIME] [--source S] [--evidence TEXT]\n"
     "       mdp consent status (--email E | --user-id U) [--at TIME]\n"
     "       mdp consent verify\n"
+    "       mdp consent import\n"
     "       mdp consent purposes\n"
     "       mdp consent doi issue --email E [--ip IP]\n"
     "       mdp consent doi confirm TOKEN\n"
@@ -274,13 +278,46 @@ static const char CONSENT_HELP[] =
     "          at or before TIME is granted and not expired at TIME.\n"
     "verify    walks the hash chain; exit 1 naming the first record that was altered, removed\n"
     "          or reordered, exit 0 when intact.\n"
-    "purposes  the purposes and their legal basis.\n"
+    "import    takes the ConsentJournal INSERTs of the DynamoDB stream from the raw zone into the\n"
+    "          journal (source ddb, evidence ddb:<eventID>), and VcTokens confirmations as\n"
+    "          vc_report grants (source ddb-doi); a change already imported is skipped, so\n"
+    "          running it again adds nothing. `mdp run` does this in its consent stage.\n"
+    "purposes  the purposes and their legal basis (consent.purposes).\n"
     "doi       double opt-in (spec VcTokens): issue prints a new token once and stores only its\n"
     "          SHA-256 with the address, the IP and a 7-day expiry; confirm verifies the address\n"
     "          and appends a vc_report grant, or fails as unknown, expired or already used;\n"
     "          purge removes tokens past their 7 days.\n"
     "\n"
+    "Every subcommand takes --dir LAKE (default lake.dir).\n"
     "Exit: 0 ok, 1 rejected or broken journal, 2 usage error. --json for machine output.\n";
+
+static int consent_import(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = "consent import";
+    const struct opt opts[] = {{NULL, NULL, NULL}};
+    if (parse_opts(cmd, argc, argv, 2, opts, NULL)) return EXIT_USAGE;
+    struct mdp_lake *lake;
+    struct mdp_diag d = {0};
+    if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d)) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    struct mdp_state *s;
+    int rc = open_state(c, cmd, &s);
+    if (rc) {
+        mdp_lake_close(lake);
+        return rc;
+    }
+    struct mdp_consent_import im;
+    rc = mdp_consent_import(lake, s, mdp_time_now_ms(), &im, &d);
+    mdp_state_close(s);
+    mdp_lake_close(lake);
+    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    printf(c->json ? "{\"objects\":%lld,\"changes\":%lld,\"imported\":%lld,\"already\":%lld,"
+                     "\"ignored\":%lld}\n"
+                   : "raw objects %lld, changes %lld: imported %lld, already in the journal %lld, "
+                     "not consent records %lld\n",
+           (long long)im.objects, (long long)im.changes, (long long)im.imported,
+           (long long)im.already, (long long)im.ignored);
+    return EXIT_OK;
+}
 
 static int consent_run(struct cli *c, int argc, char **argv)
 {
@@ -288,7 +325,18 @@ static int consent_run(struct cli *c, int argc, char **argv)
         fputs(CONSENT_HELP, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
+    /* --dir LAKE goes with every subcommand: taken out before they parse their options */
+    if (cli_config(c)) return EXIT_FAIL;
+    for (int i = 2; i < argc; i++) {
+        int start = i, handled, rc = cli_lake_option("consent", c, argc, argv, &i, &handled);
+        if (rc) return rc;
+        if (!handled) continue;
+        memmove(&argv[start], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
+        argc -= i - start + 1;
+        i = start - 1;
+    }
     if (strcmp(argv[1], "record") == 0) return consent_record(c, argc, argv);
+    if (strcmp(argv[1], "import") == 0) return consent_import(c, argc, argv);
     if (strcmp(argv[1], "status") == 0) return consent_status(c, argc, argv);
     if (strcmp(argv[1], "verify") == 0) return consent_verify(c, argc, argv);
     if (strcmp(argv[1], "purposes") == 0) return consent_purposes(c);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int lake_option(const char *cmd, struct cli *c, int argc, char **argv, int *i, int *handled)
+int cli_lake_option(const char *cmd, struct cli *c, int argc, char **argv, int *i, int *handled)
 {
     const char *v;
     int m = cli_opt(argc, argv, i, "--dir", &v);
@@ -26,37 +26,52 @@ static int lake_option(const char *cmd, struct cli *c, int argc, char **argv, in
     return 0;
 }
 
+int cli_date_option(const char *cmd, int argc, char **argv, int *i, int64_t *from, int64_t *to,
+                    int *handled)
+{
+    const char *v;
+    int m, which = 0; /* 0 --date, 1 --from, 2 --to */
+    *handled = 1;
+    if (!(m = cli_opt(argc, argv, i, "--date", &v)) && (which = 1) &&
+        !(m = cli_opt(argc, argv, i, "--from", &v)) && (which = 2))
+        m = cli_opt(argc, argv, i, "--to", &v);
+    if (!m) return *handled = 0;
+    int64_t day;
+    if (m < 0 || strlen(v) != 10 || mdp_date_parse(v, &day))
+        return cli_usage(cmd, "a date is YYYY-MM-DD");
+    if (which != 2) *from = day;
+    if (which != 1) *to = day;
+    return 0;
+}
+
+int cli_date_range_check(const char *cmd, int64_t from, int64_t to)
+{
+    if ((from >= 0) != (to >= 0) || to < from)
+        return cli_usage(cmd, "--from needs --to (on or after it); --date D is one day");
+    return 0;
+}
+
 static int curate_run(struct cli *c, int argc, char **argv)
 {
     if (cli_config(c)) return EXIT_FAIL;
     struct mdp_curate_opts o = {0, -1, -1};
     for (int i = 1; i < argc; i++) {
-        const char *v;
-        int m, handled, rc = lake_option("curate", c, argc, argv, &i, &handled);
+        int handled, rc = cli_lake_option("curate", c, argc, argv, &i, &handled);
         if (rc) return rc;
         if (handled) continue;
         if (strcmp(argv[i], "--full") == 0) {
             o.full = 1;
-        } else if ((m = cli_opt(argc, argv, &i, "--date", &v)) ||
-                   (m = cli_opt(argc, argv, &i, "--from", &v))) {
-            int64_t day;
-            if (m < 0 || strlen(v) != 10 || mdp_date_parse(v, &day))
-                return cli_usage("curate", "a date is YYYY-MM-DD");
-            o.from_day = day;
-            if (o.to_day < 0) o.to_day = day;
-        } else if ((m = cli_opt(argc, argv, &i, "--to", &v))) {
-            int64_t day;
-            if (m < 0 || strlen(v) != 10 || mdp_date_parse(v, &day))
-                return cli_usage("curate", "a date is YYYY-MM-DD");
-            o.to_day = day;
+        } else if ((rc = cli_date_option("curate", argc, argv, &i, &o.from_day, &o.to_day,
+                                         &handled)) ||
+                   handled) {
+            if (rc) return rc;
         } else {
             return cli_usage("curate", "unexpected argument '%s'", argv[i]);
         }
     }
     if (o.full && o.from_day >= 0)
         return cli_usage("curate", "--full rebuilds every date; it does not go with dates");
-    if ((o.from_day >= 0) != (o.to_day >= 0) || o.to_day < o.from_day)
-        return cli_usage("curate", "--from needs --to (on or after it); --date D is one day");
+    if (cli_date_range_check("curate", o.from_day, o.to_day)) return EXIT_USAGE;
     struct mdp_lake *lake;
     struct mdp_diag d = {0};
     if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d))
@@ -209,7 +224,7 @@ static int query_run(struct cli *c, int argc, char **argv)
     char *sql_file = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        int handled, m, rc = lake_option("query", c, argc, argv, &i, &handled);
+        int handled, m, rc = cli_lake_option("query", c, argc, argv, &i, &handled);
         if (rc) return rc;
         if (handled) continue;
         if ((m = cli_opt(argc, argv, &i, "--format", &v))) {
@@ -297,7 +312,7 @@ static int lint_run(struct cli *c, int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "pii") != 0) return cli_usage("lint", "expects: mdp lint pii");
     if (cli_config(c)) return EXIT_FAIL;
     for (int i = 2; i < argc; i++) {
-        int handled, rc = lake_option("lint", c, argc, argv, &i, &handled);
+        int handled, rc = cli_lake_option("lint", c, argc, argv, &i, &handled);
         if (rc) return rc;
         if (!handled) return cli_usage("lint", "unexpected argument '%s'", argv[i]);
     }
@@ -338,7 +353,7 @@ static int catalog_run(struct cli *c, int argc, char **argv)
     int glue = 0;
     for (int i = 2; i < argc; i++) {
         const char *v;
-        int handled, m, rc = lake_option("catalog", c, argc, argv, &i, &handled);
+        int handled, m, rc = cli_lake_option("catalog", c, argc, argv, &i, &handled);
         if (rc) return rc;
         if (handled) continue;
         if (strcmp(argv[i], "--glue-json") == 0) {
@@ -382,7 +397,7 @@ static int shell_run(struct cli *c, int argc, char **argv)
 {
     if (cli_config(c)) return EXIT_FAIL;
     for (int i = 1; i < argc; i++) {
-        int handled, rc = lake_option("shell", c, argc, argv, &i, &handled);
+        int handled, rc = cli_lake_option("shell", c, argc, argv, &i, &handled);
         if (rc) return rc;
         if (!handled) return cli_usage("shell", "unexpected argument '%s'", argv[i]);
     }

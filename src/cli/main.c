@@ -3,6 +3,7 @@
  * Exit codes: 0 ok, 1 failure, 2 usage error. Results go to stdout, logs (JSON lines) and errors to
  * stderr. */
 #include "cli.h"
+#include "mdp/consent.h"
 #include "mdp/engine.h"
 #include "mdp/lake.h"
 #include "mdp/log.h"
@@ -18,7 +19,7 @@
 static const struct cli_command *const COMMANDS[] = {
     &CMD_INIT, &CMD_SEED,    &CMD_RUN,     &CMD_INGEST, &CMD_CURATE, &CMD_QUERY,
     &CMD_LINT, &CMD_CATALOG, &CMD_SHELL,   &CMD_DEMO,   &CMD_RUNS,   &CMD_IDS,
-    &CMD_HASH, &CMD_CONFIG,  &CMD_CONSENT, NULL};
+    &CMD_HASH, &CMD_CONFIG,  &CMD_CONSENT, &CMD_SEGMENTS, &CMD_FEATURES, &CMD_SNAPSHOT, NULL};
 
 int cli_fail(const char *cmd, int code, const char *fmt, ...)
 {
@@ -108,6 +109,7 @@ int cli_config(struct cli *c)
         rc = mdp_config_defaults(&c->cfg);
         if (rc) snprintf(d.msg, sizeof d.msg, "%s", mdp_strerror(rc));
     }
+    if (!rc) rc = mdp_consent_configure(&c->cfg.consent_purposes, &d);
     if (rc) return cli_fail(NULL, EXIT_FAIL, "%s", d.msg);
     c->have_cfg = 1;
     enum mdp_log_level lvl;

@@ -50,8 +50,17 @@ static const struct key KEYS[] = {
      "enum values, duplicates)."},
     {"seed.start_date", K_DATE, OFF(seed_start_date), "2026-10-01", 0, 0, NULL,
      "First day (UTC) of the seeded activity; fixed so that seed output does not depend on today."},
-    {"pipeline.stages", K_STRLIST, OFF(pipeline_stages), "ingest,curate,inventory", 0, 0, NULL,
+    {"pipeline.stages", K_STRLIST, OFF(pipeline_stages),
+     "ingest,curate,consent,segments,features,inventory", 0, 0, NULL,
      "Stages `mdp run` runs, in order (`mdp run --list` names the known ones)."},
+    {"consent.purposes", K_STRLIST, OFF(consent_purposes),
+     "vc_report:consent,marketing_email:consent,analytics:consent,personalization:consent,ml:"
+     "consent",
+     0, 0, "consent|contract|legal_obligation|legitimate_interest",
+     "The processing purposes a consent decision can name, each as NAME:BASIS with its legal basis "
+     "(GDPR Art. 6(1)); `mdp consent purposes` lists them. A consent record or ConsentJournal "
+     "change naming another purpose is rejected (CLI) or quarantined (ingest). Segments need "
+     "marketing_email, features need ml."},
     {"ingest.sources", K_STRLIST, OFF(ingest_sources), "supabase,events,ses,ddb,ga4,gbp,meta", 0, 0,
      NULL, "Connectors the ingest stage runs (`mdp ingest --list` names them)."},
     {"curate.models_dir", K_STR, OFF(models_dir), "{builtin}", 0, 0, NULL,
@@ -124,6 +133,41 @@ static const struct key KEYS[] = {
      "Environment variable holding the HMAC key (secrets never come from this file)."},
 };
 #define NKEYS (sizeof KEYS / sizeof *KEYS)
+
+/* A list whose key has enums holds NAME:TAG items: NAME [a-z][a-z0-9_]{0,30}, unique, and TAG one
+ * of enums ("a|b|c"). */
+static int check_tagged_list(const struct mdp_strlist *l, const char *enums, char *why,
+                             size_t whysz)
+{
+    for (int i = 0; i < l->n; i++) {
+        const char *it = l->v[i], *colon = strchr(it, ':');
+        size_t nl = colon ? (size_t)(colon - it) : 0;
+        int ok = colon && nl >= 1 && nl <= 31 && it[0] >= 'a' && it[0] <= 'z';
+        for (size_t j = 0; ok && j < nl; j++)
+            ok = (it[j] >= 'a' && it[j] <= 'z') || (it[j] >= '0' && it[j] <= '9') || it[j] == '_';
+        if (ok) {
+            const char *p = enums, *tag = colon + 1;
+            size_t tl = strlen(tag);
+            for (ok = 0; p && !ok;) {
+                const char *e = strchr(p, '|');
+                size_t m = e ? (size_t)(e - p) : strlen(p);
+                ok = m == tl && strncmp(p, tag, tl) == 0;
+                p = e ? e + 1 : NULL;
+            }
+        }
+        if (!ok) {
+            snprintf(why, whysz, "item '%s' is not NAME:BASIS (NAME lower-case, BASIS one of %s)",
+                     it, enums);
+            return MDP_ERR_CONFIG;
+        }
+        for (int j = 0; j < i; j++)
+            if (strncmp(l->v[j], it, nl + 1) == 0) {
+                snprintf(why, whysz, "'%.*s' is listed twice", (int)nl, it);
+                return MDP_ERR_CONFIG;
+            }
+    }
+    return 0;
+}
 
 static const char *type_name(enum ktype t)
 {
@@ -263,8 +307,11 @@ static int set_value(struct mdp_config *c, const struct key *k, const char *text
             return MDP_ERR_CONFIG;
         }
         break;
-    case K_STRLIST:
-        return mdp_strlist_set(list_at(c, k), text);
+    case K_STRLIST: {
+        int rc = mdp_strlist_set(list_at(c, k), text);
+        if (rc || !k->enums) return rc;
+        return check_tagged_list(list_at(c, k), k->enums, why, whysz);
+    }
     }
     char *s = strdup(text);
     if (!s) return MDP_ERR_NOMEM;
@@ -419,6 +466,8 @@ static int walk_value(struct walk *w, yaml_node_t *keynode, const char *path, ya
         }
         int rc = mdp_strlist_set(list_at(w->cfg, k), csv);
         if (rc) return mdp_diag_set(w->diag, rc, "%s: %s", w->name, mdp_strerror(rc));
+        if (k->enums && check_tagged_list(list_at(w->cfg, k), k->enums, why, sizeof why))
+            return fail(w, val, "'%s': %s", path, why);
         return 0;
     }
     const char *t;
@@ -572,6 +621,7 @@ void mdp_config_print_keys(FILE *out, int markdown)
             const struct key *k = &KEYS[i];
             fprintf(out, "| `%s` | %s", k->path, type_name(k->type));
             if (k->type == K_ENUM) fprintf(out, " (`%s`)", k->enums);
+            if (k->type == K_STRLIST && k->enums) fprintf(out, " of NAME:BASIS (`%s`)", k->enums);
             if (k->type == K_INT || k->type == K_DBL) fprintf(out, " %g..%g", k->min, k->max);
             fprintf(out, " | `");
             print_default(out, k);
@@ -583,6 +633,7 @@ void mdp_config_print_keys(FILE *out, int markdown)
         const struct key *k = &KEYS[i];
         fprintf(out, "%s (%s", k->path, type_name(k->type));
         if (k->type == K_ENUM) fprintf(out, ": %s", k->enums);
+        if (k->type == K_STRLIST && k->enums) fprintf(out, " of NAME:BASIS, BASIS: %s", k->enums);
         fprintf(out, ", default ");
         print_default(out, k);
         fprintf(out, ")\n    %s\n", k->doc);

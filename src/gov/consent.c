@@ -2,6 +2,7 @@
  * point-in-time status of a subject (see mdp/consent.h). The journal lives in the state store
  * under table "consent_journal", partition "journal", sort key = the 16-digit sequence number. */
 #include "mdp/consent.h"
+#include "mdp/config.h"
 #include "mdp/hash.h"
 #include "mdp/time.h"
 
@@ -15,20 +16,84 @@
 #define PARTITION  "journal"
 #define HASH_FIELD ",\"hash\":\""
 
-const struct mdp_consent_purpose MDP_CONSENT_PURPOSES[] = {
-    {"vc_report", "consent via double opt-in (Art. 6(1)(a) GDPR)",
-     "send the Visibility Check report to the confirmed address"},
-    {"marketing_email", "consent (Art. 6(1)(a) GDPR)", "marketing and onboarding emails"},
-    {"analytics", "consent (Art. 6(1)(a) GDPR)", "usage analytics (GA4, product events)"},
-    {"personalization", "consent (Art. 6(1)(a) GDPR)",
-     "personalized onboarding and recommendations"},
-    {"ml", "consent (Art. 6(1)(a) GDPR)", "use in ML features and model training"},
-    {NULL, NULL, NULL},
+/* The purposes the platform knows a description for; consent.purposes chooses which are in use. */
+static const struct {
+    const char *name, *description;
+} KNOWN[] = {
+    {"vc_report", "send the Visibility Check report to the confirmed address"},
+    {"marketing_email", "marketing and onboarding emails"},
+    {"analytics", "usage analytics (GA4, product events)"},
+    {"personalization", "personalized onboarding and recommendations"},
+    {"ml", "use in ML features and model training"},
 };
+
+static const struct {
+    const char *tag, *text;
+} BASES[] = {
+    {"consent", "consent (Art. 6(1)(a) GDPR)"},
+    {"contract", "contract (Art. 6(1)(b) GDPR)"},
+    {"legal_obligation", "legal obligation (Art. 6(1)(c) GDPR)"},
+    {"legitimate_interest", "legitimate interest (Art. 6(1)(f) GDPR)"},
+};
+
+#define MAX_PURPOSES 32
+static char purpose_names[MAX_PURPOSES][32];
+static struct mdp_consent_purpose purposes[MAX_PURPOSES + 1];
+static int purposes_set;
+
+/* Until consent.purposes is applied: the known purposes, each based on consent. */
+static void ensure_defaults(void)
+{
+    if (purposes_set) return;
+    purposes_set = 1;
+    for (size_t k = 0; k < sizeof KNOWN / sizeof *KNOWN; k++)
+        purposes[k] =
+            (struct mdp_consent_purpose){KNOWN[k].name, BASES[0].text, KNOWN[k].description};
+}
+
+const struct mdp_consent_purpose *mdp_consent_purposes(void)
+{
+    ensure_defaults();
+    return purposes;
+}
+
+int mdp_consent_configure(const struct mdp_strlist *list, struct mdp_diag *d)
+{
+    if (list->n > MAX_PURPOSES)
+        return mdp_diag_set(d, MDP_ERR_RANGE, "consent.purposes: more than %d purposes",
+                            MAX_PURPOSES);
+    struct mdp_consent_purpose next[MAX_PURPOSES + 1];
+    char names[MAX_PURPOSES][32] = {{0}};
+    int n = 0;
+    for (int i = 0; i < list->n; i++) {
+        const char *it = list->v[i], *colon = strchr(it, ':');
+        size_t nl = colon ? (size_t)(colon - it) : 0;
+        const char *basis = NULL, *desc = "";
+        for (size_t b = 0; colon && b < sizeof BASES / sizeof *BASES; b++)
+            if (strcmp(colon + 1, BASES[b].tag) == 0) basis = BASES[b].text;
+        if (!basis || nl == 0 || nl >= sizeof names[0])
+            return mdp_diag_set(d, MDP_ERR_CONFIG, "consent.purposes: '%s' is not NAME:BASIS", it);
+        snprintf(names[n], sizeof names[n], "%.*s", (int)nl, it);
+        for (size_t k = 0; k < sizeof KNOWN / sizeof *KNOWN; k++)
+            if (strcmp(KNOWN[k].name, names[n]) == 0) desc = KNOWN[k].description;
+        next[n].legal_basis = basis;
+        next[n].description = desc;
+        n++;
+    }
+    memcpy(purpose_names, names, sizeof names);
+    for (int i = 0; i < n; i++) {
+        next[i].name = purpose_names[i];
+        purposes[i] = next[i];
+    }
+    purposes[n] = (struct mdp_consent_purpose){NULL, NULL, NULL};
+    purposes_set = 1;
+    return 0;
+}
 
 const struct mdp_consent_purpose *mdp_consent_purpose_find(const char *name)
 {
-    for (const struct mdp_consent_purpose *p = MDP_CONSENT_PURPOSES; p->name; p++)
+    ensure_defaults();
+    for (const struct mdp_consent_purpose *p = purposes; p->name; p++)
         if (strcmp(p->name, name) == 0) return p;
     return NULL;
 }
@@ -70,11 +135,16 @@ int mdp_consent_validate(const struct mdp_consent_record *r, int64_t now_ms, str
 {
     if (!r->email_lower[0] && !r->user_id[0])
         return mdp_diag_set(d, MDP_ERR_INVALID, "a consent record needs an email or a user_id");
-    if (!mdp_consent_purpose_find(r->purpose))
-        return mdp_diag_set(d, MDP_ERR_INVALID,
-                            "unknown purpose '%s' (known: vc_report, marketing_email, analytics, "
-                            "personalization, ml)",
-                            r->purpose);
+    if (!mdp_consent_purpose_find(r->purpose)) {
+        char known[512] = "";
+        size_t used = 0;
+        for (const struct mdp_consent_purpose *p = purposes; p->name && used < sizeof known; p++) {
+            int n = snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "", p->name);
+            if (n > 0) used += (size_t)n;
+        }
+        return mdp_diag_set(d, MDP_ERR_INVALID, "unknown purpose '%s' (configured: %s)", r->purpose,
+                            known);
+    }
     if (r->ts_ms > now_ms + MDP_CONSENT_MAX_SKEW_MS) {
         char a[40], b[40];
         mdp_time_format_ms(r->ts_ms, a, sizeof a);
@@ -221,6 +291,36 @@ int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_
     return mdp_diag_set(d, MDP_ERR_EXISTS, "the journal is contended: 20 appends lost the race");
 }
 
+struct each {
+    int (*cb)(const struct mdp_consent_record *r, void *ud);
+    void *ud;
+};
+
+static int each_one(const struct mdp_state_item *it, void *ud)
+{
+    struct each *e = ud;
+    struct mdp_consent_record r;
+    if (parse_record(it->body, &r)) return MDP_ERR_PARSE;
+    return e->cb(&r, e->ud);
+}
+
+int mdp_consent_each(struct mdp_state *s, int (*cb)(const struct mdp_consent_record *r, void *ud),
+                     void *ud, struct mdp_diag *d)
+{
+    struct each e = {cb, ud};
+    int rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 0, each_one, &e, d);
+    if (rc == MDP_ERR_PARSE)
+        return mdp_diag_set(d, rc, "a journal record is unreadable; run mdp consent verify");
+    return rc;
+}
+
+int mdp_consent_time_parse(const char *s, int64_t *out_ms)
+{
+    size_t n = strlen(s), k = strspn(s, "0123456789");
+    if (n && k == n) return mdp_time_parse_epoch_s(s, out_ms);
+    return mdp_time_parse_iso(s, n, out_ms);
+}
+
 struct walk {
     struct mdp_consent_verify *v;
     char prev[65];
@@ -340,7 +440,7 @@ int mdp_consent_status_at(struct mdp_state *s, const char *email, const char *us
     if (!email && !user_id)
         return mdp_diag_set(d, MDP_ERR_INVALID, "a consent subject needs an email or a user_id");
     int n = 0;
-    for (const struct mdp_consent_purpose *p = MDP_CONSENT_PURPOSES; p->name; p++) {
+    for (const struct mdp_consent_purpose *p = mdp_consent_purposes(); p->name; p++) {
         if (n == cap) return mdp_diag_set(d, MDP_ERR_RANGE, "too many purposes");
         memset(&out[n], 0, sizeof out[n]);
         out[n++].purpose = p->name;

@@ -113,7 +113,7 @@ int mdp_ingest_check(const char *key, const char *data, size_t len, struct mdp_i
     struct mdp_strset *seen = mdp_strset_new();
     if (!seen) return MDP_ERR_NOMEM;
     if (c->newest_event_ms == 0) c->newest_event_ms = -1;
-    struct mdp_check ck = {key, c, q, seen, NULL, NULL, 0, NULL, NULL};
+    struct mdp_check ck = {key, c, q, seen, NULL, NULL, 0, NULL, NULL, NULL, NULL};
     int rc = k->check(&ck, data, len);
     mdp_strset_free(seen);
     return rc;
@@ -231,8 +231,8 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     }
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, k->source, dataset, day);
-    struct mdp_check ck = {key,           c,           &q, NULL, NULL, S->ctx->cfg, S->verify,
-                           S->cert_cache, S->ctx->lake};
+    struct mdp_check ck = {key,         c,           &q,   NULL, NULL, S->ctx->cfg, S->verify,
+                           S->cert_cache, S->ctx->lake, NULL, NULL};
     if ((rc = mdp_dedup_window_enter(&S->win[ci], day, &ck))) {
         mdp_quarantine_cleanup(&q);
         goto out;

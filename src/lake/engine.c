@@ -396,12 +396,20 @@ static int collect_file(const char *key, int64_t size, void *ud)
     return rc;
 }
 
-static int date_key_of(const char *key, int32_t *out)
+/* The partition value of a file key ".../<col>=<value>/...": digits of a date_key (20261030) or of
+ * a date (2026-10-30) both give YYYYMMDD. */
+static int partition_key_of(const char *key, const char *col, int32_t *out)
 {
-    const char *p = strstr(key, "/date_key=");
+    char pat[80];
+    snprintf(pat, sizeof pat, "/%s=", col ? col : "date_key");
+    const char *p = strstr(key, pat);
     if (!p) return -1;
-    *out = (int32_t)atol(p + 10);
-    return 0;
+    int32_t v = 0;
+    int n = 0;
+    for (p += strlen(pat); *p && *p != '/'; p++)
+        if (*p >= '0' && *p <= '9' && n++ < 9) v = v * 10 + (*p - '0');
+    *out = v;
+    return n ? 0 : -1;
 }
 
 static int in_set(const int32_t *v, size_t n, int32_t x)
@@ -470,7 +478,8 @@ int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, con
         if (mdp_lake_current(lake, table, &cur, &nd) == 0) {
             for (size_t i = 0; i < cur.nfiles && !rc; i++) {
                 int32_t k;
-                if (date_key_of(cur.files[i].key, &k) || in_set(keys, nkeys, k)) continue;
+                if (partition_key_of(cur.files[i].key, partition_by, &k) || in_set(keys, nkeys, k))
+                    continue;
                 if (f.n == f.cap) {
                     size_t cap = f.cap ? f.cap * 2 : 16;
                     struct mdp_manifest_file *nv = realloc(f.v, cap * sizeof *nv);

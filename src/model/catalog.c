@@ -1,8 +1,11 @@
 /* The catalog for the distributed path (`mdp catalog ddl`): Athena DDL and Glue CreateTable input
  * for every published curated and ml table. A table's LOCATION is the run folder of its current
  * manifest (s3://<bucket>/<table>/run-<id>/): applying the DDL again after a publish (or Glue
- * UpdateTable) is Athena's atomic switch to the new state. Facts get partition projection on
- * date_key over the range the manifest covers, so no partitions need to be registered. */
+ * UpdateTable) is Athena's atomic switch to the new state. A table partitioned by a date column
+ * (date_key, feature_date, ...) whose partitions sit in one run folder gets partition projection
+ * over the range the manifest covers; one whose partitions were replaced one by one (and so sit in
+ * several run folders) gets each partition registered with its own location (ALTER TABLE ADD
+ * PARTITION; for Glue a BatchCreatePartition input after the table's CreateTable input). */
 #include "mdp/catalog.h"
 #include "mdp/buf.h"
 #include "mdp/engine.h"
@@ -60,13 +63,45 @@ static void athena_type(const char *t, char *out, size_t n)
         snprintf(out, n, "string"); /* VARCHAR, UUID, JSON */
 }
 
-struct table_info {
-    char name[200], view[80], location[600];
-    struct colset cols;
-    int partitioned;
-    long long min_key, max_key;
+#define MAX_PARTS 4096
+
+struct part {
+    char value[16];  /* 20261030 or 2026-10-30 */
+    char folder[64]; /* run-<id> holding it */
 };
 
+struct table_info {
+    char name[200], view[80], location[600], pcol[48];
+    struct colset cols;
+    int partitioned, is_date, one_folder;
+    struct part *parts;
+    size_t nparts;
+};
+
+/* For a key <table>/run-<id>/<col>=<value>/part_0.parquet: the run folder, the column and the
+ * value. 0, or -1 when the key has no partition segment. */
+static int split_key(const char *key, char *folder, size_t fn, char *col, size_t cn, char *val,
+                     size_t vn)
+{
+    const char *run = strstr(key, "/run-"), *end = run ? strchr(run + 1, '/') : NULL;
+    if (!end) return -1;
+    snprintf(folder, fn, "%.*s", (int)(end - run - 1), run + 1);
+    const char *eq = strchr(end + 1, '='), *slash = strchr(end + 1, '/');
+    if (!eq || !slash || eq > slash) return -1;
+    snprintf(col, cn, "%.*s", (int)(eq - end - 1), end + 1);
+    snprintf(val, vn, "%.*s", (int)(slash - eq - 1), eq + 1);
+    return 0;
+}
+
+static void table_info_cleanup(struct table_info *ti)
+{
+    free(ti->parts);
+    ti->parts = NULL;
+}
+
+/* A table whose partitions all sit in the run folder of its first file gets partition
+ * projection; one updated partition by partition (an incremental curate, the ml tables' dates)
+ * has them in several run folders, so every partition is registered with its own location. */
 static int describe(struct mdp_engine *e, struct mdp_lake *lake, const char *table,
                     const char *bucket, struct table_info *ti, struct mdp_diag *d)
 {
@@ -82,17 +117,37 @@ static int describe(struct mdp_engine *e, struct mdp_lake *lake, const char *tab
     const char *end = run ? strchr(run + 1, '/') : NULL;
     snprintf(ti->location, sizeof ti->location, "s3://%s/%.*s/", bucket, end ? (int)(end - k) : 0,
              k);
-    ti->partitioned = m.nfiles && strstr(k, "/date_key=") != NULL;
-    ti->min_key = 99999999;
-    for (size_t i = 0; i < m.nfiles; i++) {
-        const char *p = strstr(m.files[i].key, "/date_key=");
-        if (!p) continue;
-        long long v = atoll(p + 10);
-        if (v < ti->min_key) ti->min_key = v;
-        if (v > ti->max_key) ti->max_key = v;
+    char first[64] = "";
+    ti->one_folder = 1;
+    for (size_t i = 0; i < m.nfiles && !rc; i++) {
+        char folder[64], col[48], val[16];
+        if (split_key(m.files[i].key, folder, sizeof folder, col, sizeof col, val, sizeof val))
+            continue;
+        if (!ti->partitioned) {
+            ti->partitioned = 1;
+            snprintf(ti->pcol, sizeof ti->pcol, "%s", col);
+            ti->is_date = strchr(val, '-') != NULL;
+            snprintf(first, sizeof first, "%s", folder);
+        }
+        if (strcmp(folder, first) != 0) ti->one_folder = 0;
+        size_t j = 0;
+        while (j < ti->nparts && strcmp(ti->parts[j].value, val) != 0)
+            j++;
+        if (j < ti->nparts) continue; /* several files of one partition */
+        if (ti->nparts == MAX_PARTS) {
+            rc = mdp_diag_set(d, MDP_ERR_RANGE, "%s: more than %d partitions", table, MAX_PARTS);
+            break;
+        }
+        if (!ti->parts && !(ti->parts = calloc(MAX_PARTS, sizeof *ti->parts))) {
+            rc = MDP_ERR_NOMEM;
+            break;
+        }
+        snprintf(ti->parts[ti->nparts].value, sizeof ti->parts[0].value, "%s", val);
+        snprintf(ti->parts[ti->nparts].folder, sizeof ti->parts[0].folder, "%s", folder);
+        ti->nparts++;
     }
     mdp_manifest_cleanup(&m);
-    rc = mdp_engine_attach_table(e, lake, table, ti->view, d);
+    if (!rc) rc = mdp_engine_attach_table(e, lake, table, ti->view, d);
     char sql[300];
     snprintf(
         sql, sizeof sql,
@@ -101,7 +156,26 @@ static int describe(struct mdp_engine *e, struct mdp_lake *lake, const char *tab
         ti->view);
     struct mdp_rows_cb cb = {NULL, col_row, &ti->cols};
     if (!rc) rc = mdp_engine_query(e, sql, &cb, d);
+    if (rc) table_info_cleanup(ti);
     return rc;
+}
+
+/* The smallest and largest partition value (both fixed-width, so text order is value order). */
+static void part_range(const struct table_info *ti, const char **lo, const char **hi)
+{
+    *lo = *hi = ti->nparts ? ti->parts[0].value : "";
+    for (size_t i = 1; i < ti->nparts; i++) {
+        if (strcmp(ti->parts[i].value, *lo) < 0) *lo = ti->parts[i].value;
+        if (strcmp(ti->parts[i].value, *hi) > 0) *hi = ti->parts[i].value;
+    }
+}
+
+/* s3://bucket/<table>/ : the table's root, from the location of its run folder */
+static void table_root(const struct table_info *ti, char *out, size_t n)
+{
+    const char *run = strstr(ti->location, "/run-");
+    snprintf(out, n, "%.*s/", run ? (int)(run - ti->location) : (int)strlen(ti->location),
+             ti->location);
 }
 
 static void print_ddl(FILE *out, const struct table_info *ti, const char *db)
@@ -109,24 +183,66 @@ static void print_ddl(FILE *out, const struct table_info *ti, const char *db)
     fprintf(out, "CREATE EXTERNAL TABLE IF NOT EXISTS `%s`.`%s` (\n", db, ti->view);
     int first = 1;
     for (int i = 0; i < ti->cols.n; i++) {
-        if (ti->partitioned && !strcmp(ti->cols.v[i].name, "date_key")) continue;
+        if (ti->partitioned && !strcmp(ti->cols.v[i].name, ti->pcol)) continue;
         char t[64];
         athena_type(ti->cols.v[i].type, t, sizeof t);
         fprintf(out, "%s  `%s` %s", first ? "" : ",\n", ti->cols.v[i].name, t);
         first = 0;
     }
     fprintf(out, "\n)\n");
-    if (ti->partitioned) fprintf(out, "PARTITIONED BY (`date_key` int)\n");
+    if (ti->partitioned)
+        fprintf(out, "PARTITIONED BY (`%s` %s)\n", ti->pcol, ti->is_date ? "date" : "int");
     fprintf(out,
             "STORED AS PARQUET\nLOCATION '%s'\nTBLPROPERTIES (\n  'parquet.compression' = 'ZSTD'",
             ti->location);
-    if (ti->partitioned)
+    const char *lo, *hi;
+    part_range(ti, &lo, &hi);
+    if (ti->partitioned && ti->one_folder)
+        fprintf(out, ",\n  'projection.enabled' = 'true',\n  'projection.%s.type' = '%s',\n",
+                ti->pcol, ti->is_date ? "date" : "integer");
+    if (ti->partitioned && ti->one_folder && ti->is_date)
+        fprintf(out, "  'projection.%s.format' = 'yyyy-MM-dd',\n", ti->pcol);
+    if (ti->partitioned && ti->one_folder)
         fprintf(out,
-                ",\n  'projection.enabled' = 'true',\n  'projection.date_key.type' = 'integer',\n"
-                "  'projection.date_key.range' = '%lld,%lld',\n"
-                "  'storage.location.template' = '%sdate_key=${date_key}/'",
-                ti->min_key, ti->max_key, ti->location);
+                "  'projection.%s.range' = '%s,%s',\n"
+                "  'storage.location.template' = '%s%s=${%s}/'",
+                ti->pcol, lo, hi, ti->location, ti->pcol, ti->pcol);
     fprintf(out, "\n);\n\n");
+    if (ti->partitioned && !ti->one_folder) {
+        char root[600];
+        table_root(ti, root, sizeof root);
+        fprintf(out, "ALTER TABLE `%s`.`%s` ADD IF NOT EXISTS", db, ti->view);
+        for (size_t i = 0; i < ti->nparts; i++)
+            fprintf(out, "\n  PARTITION (`%s` = %s%s%s) LOCATION '%s%s/%s=%s/'", ti->pcol,
+                    ti->is_date ? "'" : "", ti->parts[i].value, ti->is_date ? "'" : "", root,
+                    ti->parts[i].folder, ti->pcol, ti->parts[i].value);
+        fprintf(out, ";\n\n");
+    }
+}
+
+/* Glue BatchCreatePartition input for a table partitioned over several run folders. */
+static json_object *glue_partitions(const struct table_info *ti, const char *db,
+                                    json_object *sd_template)
+{
+    json_object *root = json_object_new_object(), *list = json_object_new_array();
+    char root_loc[600];
+    table_root(ti, root_loc, sizeof root_loc);
+    for (size_t i = 0; i < ti->nparts; i++) {
+        json_object *p = json_object_new_object(), *vals = json_object_new_array(), *sd = NULL;
+        json_object_array_add(vals, json_object_new_string(ti->parts[i].value));
+        json_object_deep_copy(sd_template, &sd, NULL);
+        char loc[800];
+        snprintf(loc, sizeof loc, "%s%s/%s=%s/", root_loc, ti->parts[i].folder, ti->pcol,
+                 ti->parts[i].value);
+        json_object_object_add(sd, "Location", json_object_new_string(loc));
+        json_object_object_add(p, "Values", vals);
+        json_object_object_add(p, "StorageDescriptor", sd);
+        json_object_array_add(list, p);
+    }
+    json_object_object_add(root, "DatabaseName", json_object_new_string(db));
+    json_object_object_add(root, "TableName", json_object_new_string(ti->view));
+    json_object_object_add(root, "PartitionInputList", list);
+    return root;
 }
 
 static json_object *glue_input(const struct table_info *ti, const char *db)
@@ -142,7 +258,7 @@ static json_object *glue_input(const struct table_info *ti, const char *db)
         json_object_object_add(c, "Name", json_object_new_string(ti->cols.v[i].name));
         json_object_object_add(c, "Type", json_object_new_string(t));
         json_object_array_add(
-            ti->partitioned && !strcmp(ti->cols.v[i].name, "date_key") ? parts : cols, c);
+            ti->partitioned && !strcmp(ti->cols.v[i].name, ti->pcol) ? parts : cols, c);
     }
     json_object_object_add(sd, "Columns", cols);
     json_object_object_add(sd, "Location", json_object_new_string(ti->location));
@@ -159,14 +275,22 @@ static json_object *glue_input(const struct table_info *ti, const char *db)
     json_object_object_add(sd, "SerdeInfo", serde);
     json_object_object_add(params, "classification", json_object_new_string("parquet"));
     json_object_object_add(params, "parquet.compression", json_object_new_string("ZSTD"));
-    if (ti->partitioned) {
-        char range[64], tmpl[700];
-        snprintf(range, sizeof range, "%lld,%lld", ti->min_key, ti->max_key);
-        snprintf(tmpl, sizeof tmpl, "%sdate_key=${date_key}/", ti->location);
+    if (ti->partitioned && ti->one_folder) {
+        char range[64], tmpl[700], key[96];
+        const char *lo, *hi;
+        part_range(ti, &lo, &hi);
+        snprintf(range, sizeof range, "%s,%s", lo, hi);
+        snprintf(tmpl, sizeof tmpl, "%s%s=${%s}/", ti->location, ti->pcol, ti->pcol);
         json_object_object_add(params, "projection.enabled", json_object_new_string("true"));
-        json_object_object_add(params, "projection.date_key.type",
-                               json_object_new_string("integer"));
-        json_object_object_add(params, "projection.date_key.range", json_object_new_string(range));
+        snprintf(key, sizeof key, "projection.%s.type", ti->pcol);
+        json_object_object_add(params, key,
+                               json_object_new_string(ti->is_date ? "date" : "integer"));
+        if (ti->is_date) {
+            snprintf(key, sizeof key, "projection.%s.format", ti->pcol);
+            json_object_object_add(params, key, json_object_new_string("yyyy-MM-dd"));
+        }
+        snprintf(key, sizeof key, "projection.%s.range", ti->pcol);
+        json_object_object_add(params, key, json_object_new_string(range));
         json_object_object_add(params, "storage.location.template", json_object_new_string(tmpl));
     }
     json_object_object_add(in, "Name", json_object_new_string(ti->view));
@@ -193,10 +317,17 @@ static int catalog_table(const char *table, void *ud)
     struct catalog_ud *c = ud;
     struct table_info ti;
     int rc = describe(c->e, c->lake, table, c->bucket, &ti, c->d);
-    if (!rc && c->arr)
-        json_object_array_add(c->arr, glue_input(&ti, c->db));
-    else if (!rc)
+    if (rc) return rc;
+    if (c->arr) {
+        json_object *in = glue_input(&ti, c->db), *tin, *sd;
+        json_object_array_add(c->arr, in);
+        if (ti.partitioned && !ti.one_folder && json_object_object_get_ex(in, "TableInput", &tin) &&
+            json_object_object_get_ex(tin, "StorageDescriptor", &sd))
+            json_object_array_add(c->arr, glue_partitions(&ti, c->db, sd));
+    } else {
         print_ddl(c->out, &ti, c->db);
+    }
+    table_info_cleanup(&ti);
     return rc;
 }
 

@@ -136,13 +136,10 @@ static int load_all(const char *dir, struct model *ms, int *n, struct mdp_diag *
     return rc;
 }
 
-/* {{raw}} and {{identity_max_users}}; a quoted raw glob that matches nothing becomes an empty file
- * of its kind, so a source without deliveries yields an empty table instead of an error. */
-static int expand(const struct model *m, const char *raw, const char *empty_dir, long max_users,
-                  struct mdp_buf *out)
+int mdp__model_expand(const char *sql, const struct mdp__model_vars *v, struct mdp_buf *out)
 {
     mdp_buf_reset(out);
-    const char *p = m->sql;
+    const char *p = sql, *raw = v->raw, *empty_dir = v->empty_dir;
     while (*p) {
         if (strncmp(p, "'{{raw}}/", 9) == 0) {
             const char *end = strchr(p + 1, '\'');
@@ -166,8 +163,11 @@ static int expand(const struct model *m, const char *raw, const char *empty_dir,
             mdp_buf_puts(out, raw);
             p += 7;
         } else if (strncmp(p, "{{identity_max_users}}", 22) == 0) {
-            mdp_buf_printf(out, "%ld", max_users);
+            mdp_buf_printf(out, "%ld", v->max_users);
             p += 22;
+        } else if (v->date && strncmp(p, "{{date}}", 8) == 0) {
+            mdp_buf_puts(out, v->date);
+            p += 8;
         } else {
             mdp_buf_putc(out, *p++);
         }
@@ -405,7 +405,8 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
             char job[96];
             snprintf(job, sizeof job, "curate.%.63s", m->name);
             mdp_run_begin(&r, job);
-            if (expand(m, raw.data, tmp.data, ctx->cfg->identity_max_users, &exp)) {
+            struct mdp__model_vars mv = {raw.data, tmp.data, ctx->cfg->identity_max_users, NULL};
+            if (mdp__model_expand(m->sql, &mv, &exp)) {
                 rc = mdp_diag_set(d, MDP_ERR_CONFIG, "%s: an unterminated '{{raw}}/...' path",
                                   m->file);
                 break;

@@ -1,6 +1,7 @@
 /* The stage registry and the runner behind `mdp run` (include/mdp/pipeline.h). */
 #include "mdp/pipeline.h"
 #include "mdp/log.h"
+#include "mdp/ml.h"
 #include "mdp/model.h"
 
 #include <stdio.h>
@@ -23,7 +24,26 @@ static const struct mdp_stage CURATE = {
     "models/*.sql on DuckDB, published as partitioned Parquet",
     mdp_curate_run};
 
-static const struct mdp_stage *const STAGES[] = {&INGEST, &CURATE, &INVENTORY, NULL};
+static const struct mdp_stage CONSENT = {
+    "consent",
+    "import the ConsentJournal changes (and double opt-in confirmations of VcTokens) of the "
+    "DynamoDB stream from the raw zone into the consent journal, idempotently",
+    mdp_stage_consent};
+
+static const struct mdp_stage SEGMENTS = {
+    "segments",
+    "the daily segments of spec 5 (onb_day, engagement_level, consent_state, persona_current) "
+    "into ml/segments, for --date or the newest day with events",
+    mdp_stage_segments};
+
+static const struct mdp_stage FEATURES = {
+    "features",
+    "ml_user_features of spec 5 into ml/features for users with valid ml consent, point in "
+    "time, and the serving snapshot serving/user_context",
+    mdp_stage_features};
+
+static const struct mdp_stage *const STAGES[] = {&INGEST,   &CURATE,    &CONSENT, &SEGMENTS,
+                                                 &FEATURES, &INVENTORY, NULL};
 
 const struct mdp_stage *const *mdp_stage_all(void)
 {

@@ -9,17 +9,10 @@ Usage: fixtures.py path/to/mdp path/to/fixtures
 """
 import glob, hashlib, json, os, shutil, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish  # noqa: E402
+
 MDP, FIX = sys.argv[1], sys.argv[2]
-passed = failed = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", msg, file=sys.stderr)
 
 
 def landing_key(path):
@@ -126,5 +119,4 @@ try:
             check(run.get("in") == 0 and run.get("out") == 0, f"{case}: second run of {src} took {run.get('in')} records")
 finally:
     shutil.rmtree(tmp)
-print(f"fixtures: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(finish("fixtures"))

@@ -23,7 +23,9 @@ static void test_defaults_without_file(void **st)
     assert_string_equal(cfg.lake_dir, "./mdp-lake");
     assert_int_equal(cfg.seed_users, 1000);
     assert_int_equal(cfg.seed_days, 30);
-    assert_int_equal(cfg.pipeline_stages.n, 3);
+    assert_int_equal(cfg.pipeline_stages.n, 6);
+    assert_string_equal(cfg.pipeline_stages.v[4], "features");
+    assert_true(mdp_strlist_has(&cfg.consent_purposes, "ml:consent"));
     assert_string_equal(cfg.pipeline_stages.v[0], "ingest");
     assert_true(mdp_strlist_has(&cfg.ingest_sources, "ddb"));
     assert_true(mdp_strlist_has(&cfg.event_types, "step_completed"));

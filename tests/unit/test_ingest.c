@@ -36,7 +36,7 @@ static struct result run_check(const char *key, const char *data, size_t len, in
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, "t", "t", 0);
     struct mdp_strset *seen = mdp_strset_new();
-    struct mdp_check ck = {key, &r.c, &q, seen, NULL, NULL, verify, cache, NULL};
+    struct mdp_check ck = {key, &r.c, &q, seen, NULL, NULL, verify, cache, NULL, NULL, NULL};
     const struct mdp_connector *k = mdp_connector_for_key(key);
     assert_non_null(k);
     assert_int_equal(k->check(&ck, data, len), 0);
@@ -633,7 +633,7 @@ static void test_dedup_window(void **st)
     struct mdp_dedup_window w = {0};
     struct mdp_ingest_counts c;
     memset(&c, 0, sizeof c);
-    struct mdp_check ck = {"events/x", &c, NULL, NULL, NULL, NULL, 0, NULL, NULL};
+    struct mdp_check ck = {"events/x", &c, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
     assert_int_equal(mdp_dedup_window_enter(&w, 100, &ck), 0);
     assert_int_equal(mdp_check_dup(&ck, "e", "a"), 0);
     assert_int_equal(mdp_check_dup(&ck, "e", "a"), 1); /* the same day */

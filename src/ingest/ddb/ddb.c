@@ -7,6 +7,7 @@
  * and without repeats, M and L recursive). REMOVEs by TTL expiry (userIdentity of the DynamoDB
  * service) are counted apart from application deletes. Duplicates: the same eventID. */
 #include "../ingest_internal.h"
+#include "mdp/consent.h"
 #include "mdp/time.h"
 
 #include <ctype.h>
@@ -161,6 +162,49 @@ static int valid_image(json_object *img, const char *name, char *where, size_t w
     return 1;
 }
 
+/* The S (or, with n_ok, N) value of attribute name in an image, or NULL. */
+static const char *image_str(json_object *img, const char *name, int n_ok)
+{
+    json_object *a = mdp__jobj(img, name);
+    const char *s = a ? mdp__jget(a, "S") : NULL;
+    return s ? s : a && n_ok ? mdp__jget(a, "N") : NULL;
+}
+
+/* A ConsentJournal item (email and/or user_id, ts ISO-8601, consent_type, decision, optional
+ * expires_at as ISO-8601 text or epoch seconds) must make a valid journal record: a configured
+ * purpose, granted/withdrawn, a decision time not later than the change's stream time plus the
+ * allowed skew, an expiry after the decision. */
+static const char *consent_check(json_object *ni, int64_t stream_ms, char *detail, size_t dn)
+{
+    const char *email = image_str(ni, "email", 0), *uid = image_str(ni, "user_id", 0);
+    if ((!email || !*email) && (!uid || !*uid))
+        return snprintf(detail, dn, "NewImage has neither email nor user_id"),
+               "consent_missing_subject";
+    const char *purpose = image_str(ni, "consent_type", 0), *dec = image_str(ni, "decision", 0);
+    if (!purpose || !mdp_consent_purpose_find(purpose))
+        return snprintf(detail, dn, "consent_type %.64s is not a configured purpose",
+                        purpose ? purpose : "(missing)"),
+               "consent_unknown_purpose";
+    int granted;
+    if (!dec || mdp_consent_decision_parse(dec, &granted))
+        return snprintf(detail, dn, "decision %.64s is not granted or withdrawn",
+                        dec ? dec : "(missing)"),
+               "consent_invalid_decision";
+    const char *ts = image_str(ni, "ts", 0);
+    int64_t t, exp;
+    if (!ts || mdp_time_parse_iso(ts, strlen(ts), &t))
+        return snprintf(detail, dn, "ts %.64s is not an ISO-8601 time", ts ? ts : "(missing)"),
+               "consent_invalid_ts";
+    if (t > stream_ms + MDP_CONSENT_MAX_SKEW_MS)
+        return snprintf(detail, dn, "ts %.64s is later than the change itself", ts),
+               "consent_future_ts";
+    const char *ex = image_str(ni, "expires_at", 1);
+    if (ex && (mdp_consent_time_parse(ex, &exp) || exp <= t))
+        return snprintf(detail, dn, "expires_at %.64s is no time after ts", ex),
+               "consent_invalid_expiry";
+    return NULL;
+}
+
 /* Validates one change record. lambda: the Lambda/Streams shape (seconds, SequenceNumber, table in
  * eventSourceARN); else the Firehose shape (ms, tableName). */
 static const char *validate(json_object *r, int lambda, char *detail, size_t dn, int64_t *ts,
@@ -222,6 +266,10 @@ static const char *validate(json_object *r, int lambda, char *detail, size_t dn,
             return snprintf(detail, dn, "SequenceNumber is a digit string"),
                    "ddb_invalid_sequence_number";
     }
+    if (strcmp(table, "ConsentJournal") == 0 && ni) {
+        const char *why = consent_check(ni, *ts, detail, dn);
+        if (why) return why;
+    }
     /* a TTL expiry is a REMOVE by the DynamoDB service principal */
     json_object *ui = mdp__jobj(r, "userIdentity");
     int ttl = rem && ui && mdp__jget(ui, "principalId") &&
@@ -247,6 +295,7 @@ static int take(struct mdp_check *ck, json_object *r, int lambda, const char *lo
     if (!dup) {
         ck->c->extra[kind]++;
         mdp_check_ok(ck, ts);
+        if (ck->on_valid) return ck->on_valid(ck->on_valid_ud, r, ts);
     }
     return 0;
 }

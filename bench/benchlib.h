@@ -1,0 +1,25 @@
+/* Shared helpers of the benchmarks: a monotonic clock, measuring a step in its own process (wall
+ * time and peak RSS), and a seeded, ingested lake to measure on. */
+#ifndef MDP_BENCHLIB_H
+#define MDP_BENCHLIB_H
+#include "mdp/config.h"
+
+double bench_now_s(void);
+/* Runs fn(ud) in a child process; returns its wall time in seconds and its peak RSS in KB. Exits
+ * the benchmark when the step fails. */
+double bench_measure(const char *name, int (*fn)(void *), void *ud, long *peak_kb);
+
+struct bench_lake {
+    struct mdp_config cfg;
+    char dir[256];
+    int reused;            /* MDP_BENCH_LAKE: an existing lake, kept afterwards */
+    long long raw_records; /* records the ingest took in */
+    double raw_mb;
+};
+/* A lake of MDP_BENCH_USERS users (default 100,000) over 30 days, seeded and ingested, in a new
+ * temporary folder; or the lake named by MDP_BENCH_LAKE as it is. MDP_BENCH_MEMORY sets
+ * engine.memory_limit. Returns 0 or 1 (with a message on stderr). */
+int bench_lake_open(struct bench_lake *b, const char *name);
+/* Removes the lake unless it was reused; frees the configuration. */
+int bench_lake_close(struct bench_lake *b);
+#endif

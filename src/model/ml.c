@@ -1,0 +1,534 @@
+/* The derived tables (include/mdp/ml.h): segments, features and the serving snapshot, computed
+ * per date from models/ml/ (inputs, segments, features .sql) on the embedded DuckDB over the
+ * published curated tables and the consent journal. */
+#include "mdp/ml.h"
+#include "mdp/consent.h"
+#include "mdp/engine.h"
+#include "mdp/hash.h"
+#include "mdp/log.h"
+#include "mdp/model.h"
+#include "mdp/snapshot.h"
+#include "mdp/state.h"
+#include "mdp/time.h"
+#include "mdp/uuid.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mdp_state_open_lake(struct mdp_lake *lake, struct mdp_state **out, struct mdp_diag *d)
+{
+    struct mdp_buf path;
+    mdp_buf_init(&path);
+    int rc = mdp_store_local_path(lake->store, "_meta/state.sqlite", &path);
+    if (rc)
+        mdp_diag_set(d, rc, "the lake's store has no local paths for the state store");
+    else
+        rc = mdp_state_open(path.data, out, d);
+    mdp_buf_cleanup(&path);
+    return rc;
+}
+
+static char *read_file(const char *path, struct mdp_diag *d)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return mdp_diag_set(d, MDP_ERR_IO, "%s: cannot read", path), NULL;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (mdp_buf_append(&b, chunk, n)) break;
+    fclose(f);
+    if (!b.data) mdp_buf_puts(&b, "");
+    return b.data;
+}
+
+/* ---- the consent journal as a table ---- */
+
+struct journal_load {
+    struct mdp_appender *a;
+    struct mdp_diag *d;
+    int64_t n;
+};
+
+static int load_one(const struct mdp_consent_record *r, void *ud)
+{
+    struct journal_load *l = ud;
+    char hash[65];
+    int have_hash = r->email_lower[0] && mdp_email_hash(r->email_lower, hash) == 0;
+    mdp_append_i64(l->a, r->seq);
+    mdp_append_str(l->a, have_hash ? hash : NULL); /* the address only as its pseudonym */
+    mdp_append_str(l->a, r->user_id[0] ? r->user_id : NULL);
+    mdp_append_str(l->a, r->purpose);
+    mdp_append_bool(l->a, r->granted);
+    mdp_append_i64(l->a, r->ts_ms);
+    if (r->expires_at_ms)
+        mdp_append_i64(l->a, r->expires_at_ms);
+    else
+        mdp_append_null(l->a);
+    mdp_append_str(l->a, r->source);
+    l->n++;
+    return mdp_append_end_row(l->a, l->d);
+}
+
+static int load_journal(struct mdp_engine *e, struct mdp_state *st, int64_t *n, struct mdp_diag *d)
+{
+    int rc = mdp_engine_exec(e,
+                             "CREATE OR REPLACE TEMP TABLE consent_raw (seq BIGINT, email_hash "
+                             "VARCHAR, user_id VARCHAR, purpose VARCHAR, granted BOOLEAN, ts_ms "
+                             "BIGINT, expires_ms BIGINT, source VARCHAR)",
+                             d);
+    struct journal_load l = {NULL, d, 0};
+    if (!rc) rc = mdp_appender_open(e, "consent_raw", &l.a, d);
+    if (!rc) rc = mdp_consent_each(st, load_one, &l, d);
+    int crc = mdp_appender_close(l.a, d);
+    if (!rc) rc = crc;
+    if (!rc)
+        rc = mdp_engine_exec(e,
+                             "CREATE OR REPLACE TEMP TABLE consent_journal AS SELECT seq, "
+                             "email_hash, user_id, purpose, granted, make_timestamp(ts_ms * 1000) "
+                             "AS ts, make_timestamp(expires_ms * 1000) AS expires_at, source "
+                             "FROM consent_raw",
+                             d);
+    *n = l.n;
+    return rc;
+}
+
+/* ---- the snapshot ---- */
+
+struct snap_ud {
+    struct mdp_snapshot_writer w;
+    int bad;
+};
+
+static int clamp16(const char *v)
+{
+    long x = v ? strtol(v, NULL, 10) : 0;
+    return x < 0 ? 0 : x > 65535 ? 65535 : (int)x;
+}
+
+static int code_of(const char *v, const char *const *names, int n, int dflt)
+{
+    for (int i = 0; v && i < n; i++)
+        if (strcmp(v, names[i]) == 0) return i;
+    return dflt;
+}
+
+/* columns: see SNAP_SQL */
+static int snap_row(void *ud, int ncols, const char *const *v)
+{
+    struct snap_ud *s = ud;
+    static const char *const buckets[] = {"0", "1-3", "4-7", "8-14", "15+"};
+    static const char *const eng[] = {"low", "medium", "high"};
+    static const char *const cs[] = {"unverified", "email_only", "marketing_opted_in"};
+    struct mdp_uuid u;
+    if (ncols != 19 || !v[0] || mdp_uuid_parse(v[0], &u)) {
+        s->bad++;
+        return 0;
+    }
+    struct mdp_snapshot_rec r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.user_id, u.b, 16);
+    r.onb_day = (int16_t)(v[1] ? strtol(v[1], NULL, 10) : 0);
+    r.onb_bucket = (uint8_t)code_of(v[2], buckets, 5, 0);
+    r.engagement = (uint8_t)code_of(v[3], eng, 3, 0);
+    r.consent_state = (uint8_t)code_of(v[4], cs, 3, 0);
+    r.persona = mdp_snapshot_writer_string(&s->w, v[5]);
+    r.flags = (uint8_t)((v[6] && strcmp(v[6], "true") == 0 ? MDP_SNAP_PERSONALIZATION : 0) |
+                        (v[7] && strcmp(v[7], "true") == 0 ? MDP_SNAP_ML : 0) |
+                        (v[8] && strcmp(v[8], "true") == 0 ? MDP_SNAP_FEATURES : 0) |
+                        (v[9] && strcmp(v[9], "true") == 0 ? MDP_SNAP_ACTIVE : 0));
+    r.steps_completed_7d = (uint16_t)clamp16(v[10]);
+    r.steps_completed_30d = (uint16_t)clamp16(v[11]);
+    r.email_opens_7d = (uint16_t)clamp16(v[12]);
+    r.email_clicks_7d = (uint16_t)clamp16(v[13]);
+    r.email_opens_30d = (uint16_t)clamp16(v[14]);
+    r.email_clicks_30d = (uint16_t)clamp16(v[15]);
+    r.login_count_30d = (uint16_t)clamp16(v[16]);
+    r.vc_score_delta_7d = v[17] ? (int16_t)strtol(v[17], NULL, 10) : MDP_SNAPSHOT_NULL;
+    /* v[18]: "avg|tone|last_activity" packed by SNAP_SQL */
+    r.avg_step_centiseconds = -1;
+    r.last_activity_days_ago = MDP_SNAPSHOT_NULL;
+    r.tone = MDP_SNAPSHOT_NONE;
+    if (v[18]) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", v[18]);
+        char *a = buf, *t = strchr(a, '|'), *l = t ? strchr(t + 1, '|') : NULL;
+        if (t && l) {
+            *t++ = '\0';
+            *l++ = '\0';
+            if (*a) r.avg_step_centiseconds = (int32_t)(strtod(a, NULL) * 100.0 + 0.5);
+            if (*t) r.tone = mdp_snapshot_writer_string(&s->w, t);
+            if (*l) r.last_activity_days_ago = (int16_t)strtol(l, NULL, 10);
+        }
+    }
+    return mdp_snapshot_writer_add(&s->w, &r);
+}
+
+/* every user with a segment or a feature row for the date */
+static const char SNAP_SQL[] =
+    "SELECT CAST(user_id AS VARCHAR), s.onb_day, s.onb_day_bucket, s.engagement_level, "
+    "s.consent_state, coalesce(s.persona_current, u.persona), "
+    "coalesce(cp.valid, false), coalesce(cm.valid, false), f.user_id IS NOT NULL, "
+    "s.user_id IS NOT NULL, "
+    "f.steps_completed_7d, f.steps_completed_30d, f.email_opens_7d, f.email_clicks_7d, "
+    "f.email_opens_30d, f.email_clicks_30d, f.login_count_30d, f.vc_score_delta_7d, "
+    "CASE WHEN f.user_id IS NOT NULL THEN concat_ws('|', coalesce(CAST(f.avg_step_duration_seconds "
+    "AS VARCHAR), ''), coalesce(f.preferred_comm_tone, ''), "
+    "coalesce(CAST(f.last_activity_days_ago AS VARCHAR), '')) END "
+    "FROM ml_users u "
+    "LEFT JOIN ml_out_segments s USING (user_id) "
+    "LEFT JOIN ml_out_features f USING (user_id) "
+    "LEFT JOIN (SELECT user_id, valid FROM ml_consent WHERE purpose = 'personalization') cp "
+    "USING (user_id) "
+    "LEFT JOIN (SELECT user_id, valid FROM ml_consent WHERE purpose = 'ml') cm USING (user_id) "
+    "WHERE s.user_id IS NOT NULL OR f.user_id IS NOT NULL";
+
+static int write_snapshot(struct mdp_engine *e, struct mdp_lake *lake, int64_t day,
+                          const char *run_id, int64_t *rows, struct mdp_diag *d)
+{
+    struct snap_ud s;
+    memset(&s, 0, sizeof s);
+    mdp_snapshot_writer_init(&s.w);
+    struct mdp_rows_cb cb = {NULL, snap_row, &s};
+    struct mdp_buf bytes, key;
+    mdp_buf_init(&bytes);
+    mdp_buf_init(&key);
+    int rc = mdp_engine_query(e, SNAP_SQL, &cb, d);
+    if (!rc && s.bad)
+        rc = mdp_diag_set(d, MDP_ERR_INVALID, "snapshot: %d rows without a valid user_id", s.bad);
+    if (!rc) rc = mdp_snapshot_writer_bytes(&s.w, day, &bytes);
+    char date[11];
+    mdp_date_format(day, date, sizeof date);
+    if (!rc)
+        rc =
+            mdp_buf_printf(&key, "%s/run-%s/user_context-%s.bin", MDP_SNAPSHOT_TABLE, run_id, date);
+    if (!rc) rc = mdp_store_put(lake->store, key.data, bytes.data, bytes.len, 0, d);
+    struct mdp_manifest_file f;
+    memset(&f, 0, sizeof f);
+    f.key = key.data;
+    f.bytes = (int64_t)bytes.len;
+    f.rows = (int64_t)s.w.n;
+    if (!rc) rc = mdp_sha256_hex(bytes.data, bytes.len, f.sha256);
+    if (!rc) rc = mdp_lake_publish(lake, MDP_SNAPSHOT_TABLE, &f, 1, run_id, NULL, d);
+    if (!rc) *rows = (int64_t)s.w.n;
+    mdp_snapshot_writer_cleanup(&s.w);
+    mdp_buf_cleanup(&bytes);
+    mdp_buf_cleanup(&key);
+    return rc;
+}
+
+/* ---- the job ---- */
+
+/* The curated tables the SQL reads; a fact table not published yet (a source that delivered
+ * nothing) stands in empty, with the columns the SQL uses. dim_user must exist. */
+static const struct {
+    const char *name, *empty;
+} NEEDED[] = {
+    {"dim_user", NULL},
+    {"fact_onboarding_steps",
+     "SELECT NULL::UUID AS user_id, NULL::VARCHAR AS event_type, NULL::INTEGER AS "
+     "duration_seconds, NULL::TIMESTAMP AS \"timestamp\", NULL::INTEGER AS date_key WHERE false"},
+    {"fact_email_events",
+     "SELECT NULL::UUID AS user_id, NULL::VARCHAR AS event_type, NULL::TIMESTAMP AS "
+     "\"timestamp\", NULL::INTEGER AS date_key WHERE false"},
+    {"fact_login_oauth",
+     "SELECT NULL::UUID AS user_id, NULL::BOOLEAN AS success, NULL::TIMESTAMP AS \"timestamp\", "
+     "NULL::INTEGER AS date_key WHERE false"},
+    {"fact_visibility_check",
+     "SELECT NULL::UUID AS user_id, NULL::INTEGER AS overall_score, NULL::TIMESTAMP AS "
+     "\"timestamp\", NULL::INTEGER AS date_key WHERE false"},
+};
+
+/* The newest day with curated events, but never later than yesterday (UTC): today is not over. */
+static int default_day(struct mdp_engine *e, int64_t *day, struct mdp_diag *d)
+{
+    struct mdp_buf v;
+    mdp_buf_init(&v);
+    int rc = mdp_engine_scalar(
+        e,
+        "SELECT strftime(least(current_date - 1, max(strptime(CAST(k AS VARCHAR), '%Y%m%d'))), "
+        "'%Y-%m-%d') FROM (SELECT max(date_key) AS k FROM fact_onboarding_steps UNION ALL "
+        "SELECT max(date_key) FROM fact_email_events UNION ALL SELECT max(date_key) FROM "
+        "fact_login_oauth UNION ALL SELECT max(date_key) FROM fact_visibility_check)",
+        &v, d);
+    if (!rc && (!v.data || !*v.data))
+        rc = mdp_diag_set(d, MDP_ERR_NOT_FOUND,
+                          "the curated facts hold no events yet: nothing to derive (give --date)");
+    if (!rc && mdp_date_parse(v.data, day))
+        rc = mdp_diag_set(d, MDP_ERR_ENGINE, "unexpected default date '%s'", v.data);
+    mdp_buf_cleanup(&v);
+    return rc;
+}
+
+struct job {
+    struct mdp_stage_ctx *ctx;
+    struct mdp_engine *e;
+    char *inputs, *seg_sql, *feat_sql;
+    struct mdp_buf raw, tmp, sql, exp;
+};
+
+static int expand_exec(struct job *j, const char *tmpl, const char *date, const char *prefix,
+                       const char *what, struct mdp_diag *d)
+{
+    struct mdp__model_vars mv = {j->raw.data, j->tmp.data, j->ctx->cfg->identity_max_users, date};
+    if (mdp__model_expand(tmpl, &mv, &j->exp))
+        return mdp_diag_set(d, MDP_ERR_CONFIG, "%s: an unterminated '{{raw}}/...' path", what);
+    mdp_buf_reset(&j->sql);
+    mdp_buf_printf(&j->sql, "%s%s", prefix, j->exp.data);
+    struct mdp_diag ed = {0};
+    if (mdp_engine_exec(j->e, j->sql.data, &ed))
+        return mdp_diag_set(d, MDP_ERR_ENGINE, "%s (%s): %.400s", what, date, ed.msg);
+    return 0;
+}
+
+static int build_day(struct job *j, const struct mdp_ml_opts *o, int64_t day, int snapshot,
+                     struct mdp_run *run, struct mdp_diag *d)
+{
+    char date[11], rid[64];
+    mdp_date_format(day, date, sizeof date);
+    int32_t key = mdp_date_key_from_days(day);
+    /* one run folder per date: each date is published (and replaced) on its own */
+    snprintf(rid, sizeof rid, "%s-%d", run->run_id, (int)key);
+    int rc = expand_exec(j, j->inputs, date, "", "models/ml/inputs.sql", d);
+    if (!rc)
+        rc = expand_exec(j, j->seg_sql, date, "CREATE OR REPLACE TEMP TABLE ml_out_segments AS ",
+                         "models/ml/segments.sql", d);
+    if (!rc)
+        rc = expand_exec(j, j->feat_sql, date, "CREATE OR REPLACE TEMP TABLE ml_out_features AS ",
+                         "models/ml/features.sql", d);
+    int64_t rows = 0;
+    if (!rc && o->segments) {
+        rc = mdp_engine_write_partitions(j->e, j->ctx->lake,
+                                         "SELECT * FROM ml_out_segments ORDER BY user_id",
+                                         "ml/segments", "segment_date", rid, &key, 1, &rows, d);
+        run->out += rows;
+    }
+    if (!rc && o->features) {
+        rc = mdp_engine_write_partitions(j->e, j->ctx->lake,
+                                         "SELECT * FROM ml_out_features ORDER BY user_id",
+                                         "ml/features", "feature_date", rid, &key, 1, &rows, d);
+        run->out += rows;
+    }
+    if (!rc && snapshot) rc = write_snapshot(j->e, j->ctx->lake, day, rid, &rows, d);
+    if (!rc)
+        mdp_log(MDP_LOG_INFO, "derived tables built", LOG_STR("date", date),
+                LOG_INT("snapshot", snapshot), MDP_LF_END);
+    return rc;
+}
+
+static int64_t current_snapshot_day(struct mdp_lake *lake)
+{
+    struct mdp_manifest m;
+    struct mdp_diag nd = {0};
+    if (mdp_lake_current(lake, MDP_SNAPSHOT_TABLE, &m, &nd)) return -1;
+    int64_t day = -1;
+    const char *p = m.nfiles == 1 ? strstr(m.files[0].key, "/user_context-") : NULL;
+    if (p) {
+        char date[11];
+        snprintf(date, sizeof date, "%.10s", p + 14);
+        if (mdp_date_parse(date, &day)) day = -1;
+    }
+    mdp_manifest_cleanup(&m);
+    return day;
+}
+
+/* Reads the SQL, checks the purposes, opens the engine with views over the published tables
+ * (empty stand-ins for facts not published yet). */
+static int job_open(struct job *j, struct mdp_stage_ctx *ctx, struct mdp_diag *d)
+{
+    memset(j, 0, sizeof *j);
+    j->ctx = ctx;
+    mdp_buf_init(&j->raw);
+    mdp_buf_init(&j->tmp);
+    mdp_buf_init(&j->sql);
+    mdp_buf_init(&j->exp);
+    char path[1200];
+    const char *dir = strcmp(ctx->cfg->models_dir, "{builtin}") == 0 ? MDP_SOURCE_DIR "/models"
+                                                                     : ctx->cfg->models_dir;
+    int rc = 0;
+    for (int i = 0; !rc && i < 3; i++) {
+        static const char *const files[] = {"inputs.sql", "segments.sql", "features.sql"};
+        char **dst[] = {&j->inputs, &j->seg_sql, &j->feat_sql};
+        snprintf(path, sizeof path, "%s/ml/%s", dir, files[i]);
+        if (!(*dst[i] = read_file(path, d))) rc = d->code ? d->code : MDP_ERR_IO;
+    }
+    for (const char *const *p =
+             (const char *const[]){"vc_report", "marketing_email", "personalization", "ml", NULL};
+         !rc && *p; p++)
+        if (!mdp_consent_purpose_find(*p))
+            rc = mdp_diag_set(d, MDP_ERR_CONFIG,
+                              "consent.purposes lacks '%s', which the derived tables need", *p);
+    if (!rc && ((rc = mdp_store_put(ctx->lake->store, "_meta/tmp/empty.csv", "", 0, 0, d)) ||
+                (rc = mdp_store_local_path(ctx->lake->store, "raw", &j->raw)) ||
+                (rc = mdp_store_local_path(ctx->lake->store, "_meta/tmp", &j->tmp))))
+        if (!d->msg[0]) mdp_diag_set(d, rc, "the lake's store has no local paths");
+    struct mdp_engine_opts eo = {NULL, ctx->cfg->engine_threads, ctx->cfg->engine_memory_limit};
+    if (!rc) rc = mdp_engine_open(&eo, &j->e, d);
+    struct mdp_diag nd = {0};
+    if (!rc) mdp_engine_exec(j->e, "SET TimeZone = 'UTC'", &nd);
+    int nviews = 0;
+    if (!rc) rc = mdp_curate_attach_all(j->e, ctx->lake, &nviews, d);
+    for (size_t i = 0; !rc && i < sizeof NEEDED / sizeof *NEEDED; i++) {
+        mdp_buf_reset(&j->sql);
+        mdp_buf_printf(&j->sql,
+                       "SELECT count(*) FROM duckdb_views() WHERE view_name = '%s' AND NOT "
+                       "internal",
+                       NEEDED[i].name);
+        struct mdp_buf v;
+        mdp_buf_init(&v);
+        rc = mdp_engine_scalar(j->e, j->sql.data, &v, d);
+        int have = !rc && v.data && strcmp(v.data, "1") == 0;
+        mdp_buf_cleanup(&v);
+        if (rc || have) continue;
+        if (!NEEDED[i].empty) {
+            rc = mdp_diag_set(d, MDP_ERR_NOT_FOUND,
+                              "the curated table %s is not published yet: run `mdp curate` first",
+                              NEEDED[i].name);
+            break;
+        }
+        mdp_buf_reset(&j->sql);
+        mdp_buf_printf(&j->sql, "CREATE VIEW %s AS %s", NEEDED[i].name, NEEDED[i].empty);
+        rc = mdp_engine_exec(j->e, j->sql.data, d);
+    }
+    return rc;
+}
+
+static void job_close(struct job *j)
+{
+    mdp_engine_close(j->e);
+    free(j->inputs);
+    free(j->seg_sql);
+    free(j->feat_sql);
+    mdp_buf_cleanup(&j->raw);
+    mdp_buf_cleanup(&j->tmp);
+    mdp_buf_cleanup(&j->sql);
+    mdp_buf_cleanup(&j->exp);
+}
+
+/* Runs pre + the quoted path + post. */
+static int exec_path(struct job *j, const char *pre, const char *path, const char *post,
+                     struct mdp_diag *d)
+{
+    mdp_buf_reset(&j->sql);
+    mdp_buf_puts(&j->sql, pre);
+    mdp_sql_quote(&j->sql, path);
+    mdp_buf_puts(&j->sql, post);
+    return mdp_engine_exec(j->e, j->sql.data, d);
+}
+
+int mdp__ml_export_journal(struct mdp_stage_ctx *ctx, const char *path, struct mdp_diag *d)
+{
+    struct job j;
+    struct mdp_state *st = NULL;
+    int64_t n = 0;
+    int rc = job_open(&j, ctx, d);
+    if (!rc) rc = mdp_state_open_lake(ctx->lake, &st, d);
+    if (!rc) rc = load_journal(j.e, st, &n, d);
+    if (!rc) rc = exec_path(&j, "COPY consent_journal TO ", path, " (FORMAT parquet)", d);
+    mdp_state_close(st);
+    job_close(&j);
+    return rc;
+}
+
+int mdp__ml_bare(struct mdp_stage_ctx *ctx, int64_t day, const char *journal, const char *out_dir,
+                 struct mdp_diag *d)
+{
+    struct job j;
+    char date[11];
+    mdp_date_format(day, date, sizeof date);
+    int rc = job_open(&j, ctx, d);
+    if (!rc)
+        rc = exec_path(&j, "CREATE TEMP TABLE consent_journal AS SELECT * FROM read_parquet(",
+                       journal, ")", d);
+    if (!rc) rc = expand_exec(&j, j.inputs, date, "", "models/ml/inputs.sql", d);
+    if (!rc) {
+        struct mdp__model_vars mv = {j.raw.data, j.tmp.data, ctx->cfg->identity_max_users, date};
+        struct mdp_buf copy;
+        mdp_buf_init(&copy);
+        rc = mdp__model_expand(j.feat_sql, &mv, &j.exp) ? MDP_ERR_CONFIG : 0;
+        mdp_buf_printf(&copy, "COPY (%s\n) TO ", j.exp.data);
+        mdp_sql_quote(&copy, out_dir);
+        mdp_buf_puts(&copy, " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (feature_date), "
+                            "OVERWRITE_OR_IGNORE true)");
+        if (!rc) rc = mdp_engine_exec(j.e, copy.data, d);
+        mdp_buf_cleanup(&copy);
+    }
+    job_close(&j);
+    return rc;
+}
+
+int mdp_ml_build(struct mdp_stage_ctx *ctx, const struct mdp_ml_opts *o, struct mdp_run *run,
+                 struct mdp_diag *d)
+{
+    struct job j;
+    struct mdp_state *st = NULL;
+    int rc = job_open(&j, ctx, d);
+    if (!rc) rc = mdp_state_open_lake(ctx->lake, &st, d);
+    int64_t nrec = 0;
+    if (!rc) rc = load_journal(j.e, st, &nrec, d);
+    run->in = nrec;
+    int64_t from = o->from_day, to = o->to_day;
+    if (!rc && from < 0 && to < 0) {
+        rc = default_day(j.e, &from, d);
+        to = from;
+    }
+    if (rc == MDP_ERR_NOT_FOUND && o->skip_if_empty) {
+        /* a pipeline on a lake without curated users or events yet: nothing to derive */
+        snprintf(run->message, sizeof run->message, "nothing to derive: %.400s", d->msg);
+        mdp_log(MDP_LOG_WARN, "nothing to derive", LOG_STR("why", d->msg), MDP_LF_END);
+        memset(d, 0, sizeof *d);
+        rc = 0;
+        from = 0;
+        to = -1;
+    }
+    if (!rc && (from < 0 || to < from) && !(o->skip_if_empty && to < from))
+        rc = mdp_diag_set(d, MDP_ERR_INVALID, "the date range is empty");
+    int64_t snap_day = o->features ? current_snapshot_day(ctx->lake) : -1;
+    for (int64_t day = from; !rc && day <= to; day++)
+        rc = build_day(&j, o, day, o->features && day == to && to >= snap_day, run, d);
+    if (!rc && to >= from)
+        snprintf(run->message, sizeof run->message, "%s%s%s for %lld day(s), %lld journal records",
+                 o->segments ? "segments" : "", o->segments && o->features ? " and " : "",
+                 o->features ? "features" : "", (long long)(to - from + 1), (long long)nrec);
+    mdp_state_close(st);
+    job_close(&j);
+    return rc;
+}
+
+static int stage(struct mdp_stage_ctx *ctx, int seg, int feat, struct mdp_run *run,
+                 struct mdp_diag *d)
+{
+    struct mdp_ml_opts o = {ctx->day, ctx->day, seg, feat, 1};
+    return mdp_ml_build(ctx, &o, run, d);
+}
+
+int mdp_stage_segments(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d)
+{
+    return stage(ctx, 1, 0, run, d);
+}
+
+int mdp_stage_features(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d)
+{
+    return stage(ctx, 0, 1, run, d);
+}
+
+int mdp_stage_consent(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d)
+{
+    struct mdp_state *st = NULL;
+    struct mdp_consent_import im;
+    int rc = mdp_state_open_lake(ctx->lake, &st, d);
+    if (!rc) rc = mdp_consent_import(ctx->lake, st, mdp_time_now_ms(), &im, d);
+    mdp_state_close(st);
+    if (rc) return rc;
+    run->in = im.changes;
+    run->out = im.imported;
+    run->duplicates = im.already;
+    snprintf(run->message, sizeof run->message,
+             "%lld ConsentJournal changes imported, %lld already in the journal, %lld other "
+             "changes, from %lld raw objects",
+             (long long)im.imported, (long long)im.already, (long long)im.ignored,
+             (long long)im.objects);
+    return 0;
+}

@@ -1,0 +1,21 @@
+"""Shared harness of the Python acceptance tests: counted assertions and the closing
+"name: N passed, N failed" line (the shell tests have the same in lib.sh)."""
+import sys
+
+passed = failed = 0
+
+
+def check(cond, msg):
+    """Counts a check; a failed one is printed with its message."""
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", msg, file=sys.stderr)
+
+
+def finish(name):
+    """Prints the summary line and returns the exit status."""
+    print(f"{name}: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
