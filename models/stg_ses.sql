@@ -12,6 +12,10 @@ WITH bodies AS (
     FROM (SELECT unnest(Records) AS r, filename
           FROM read_json('{{raw}}/ses/sqs/*/*.json', filename = true,
                          columns = {Records: 'STRUCT(body VARCHAR)[]'}))
+    UNION ALL
+    -- SNS envelopes that `mdp serve` took over HTTP, one per line
+    SELECT CAST(json AS VARCHAR) AS body, filename
+    FROM read_ndjson_objects('{{raw}}/ses/http/*/*.ndjson', filename = true)
 ),
 -- a body cut in transit was quarantined at ingestion and is skipped here (the guards keep the JSON
 -- functions from seeing it, whatever order the engine evaluates them in)

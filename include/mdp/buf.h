@@ -29,4 +29,8 @@ void mdp_buf_reset(struct mdp_buf *b);
 /* Hands the storage to the caller (free() it) and leaves b empty. Never NULL on success. */
 char *mdp_buf_steal(struct mdp_buf *b);
 
+/* 1 if the n bytes are well-formed UTF-8 without NUL bytes (no overlong forms, surrogates or
+ * code points past U+10FFFF), else 0. */
+int mdp_utf8_valid(const void *s, size_t n);
+
 #endif

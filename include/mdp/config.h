@@ -58,6 +58,15 @@ struct mdp_config {
     char *gbp_token_env, *gbp_api_base;
     struct mdp_strlist gbp_accounts;
     char *meta_token_env, *meta_api_base;
+    /* serve */
+    char *serve_listen;
+    long serve_threads, serve_max_connections, serve_max_in_flight, serve_max_body;
+    long serve_timeout_s, serve_reload_s, serve_ses_publish_s;
+    struct mdp_strlist serve_keys;
+    char *serve_sns_confirm;
+    /* personalize */
+    struct mdp_strlist pz_surfaces, pz_allowed, pz_groups;
+    long pz_min_events, pz_ttl_h;
     /* pseudonymization */
     char *pseudo_key_id;
     char *pseudo_key_env;

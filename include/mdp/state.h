@@ -44,6 +44,13 @@ typedef int (*mdp_state_cb)(const struct mdp_state_item *it, void *ud);
 int mdp_state_query(struct mdp_state *s, const char *table, const char *pk, int reverse, int limit,
                     mdp_state_cb cb, void *ud, struct mdp_diag *d);
 
+/* Adds delta to the number field of an item's JSON body (creating the item, or the field, at 0)
+ * in one atomic step, as DynamoDB's UpdateItem ADD; *out (may be NULL) gets the new value. */
+int mdp_state_add(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+                  const char *field, int64_t delta, int64_t *out, struct mdp_diag *d);
+/* Calls cb for every item of table, in (pk, sk) order (DynamoDB's Scan). */
+int mdp_state_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void *ud,
+                   struct mdp_diag *d);
 /* Removes the items of table whose expires_at is set and <= now_s; *n_out (if not NULL) counts. */
 int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_s, int *n_out,
                             struct mdp_diag *d);

@@ -85,10 +85,12 @@ static const struct key KEYS[] = {
      "vc_completed,login_succeeded,login_failed,logout,page_view,email_click,unsubscribe",
      0, 0, NULL,
      "The app's event types; an event of another type is quarantined (unknown_event_type)."},
-    {"sources.ses.verify_signatures", K_ENUM, OFF(ses_verify), "http", 0, 0, "http|always",
+    {"sources.ses.verify_signatures", K_ENUM, OFF(ses_verify), "http", 0, 0, "http|always|off",
      "SNS signature verification: `http` checks messages that arrive over HTTP and trusts file "
      "replay (the decision is logged); `always` checks file replay too (needs the signing "
-     "certificates, fetched from SNS once and cached in <lake>/_meta/cache/sns-certs/)."},
+     "certificates, fetched from SNS once and cached in <lake>/_meta/cache/sns-certs/); `off` "
+     "checks none, and `mdp serve`'s SNS endpoint then demands an API key of scope collect "
+     "instead (local tests, or a proxy that verifies)."},
     {"sources.supabase.dsn_env", K_ENVNAME, OFF(supabase_dsn_env), "MDP_SUPABASE_DSN", 0, 0, NULL,
      "Environment variable holding the PostgreSQL connection string of the Supabase database "
      "(postgresql://user:password@host:port/db?sslmode=require) for `mdp ingest supabase --pull`."},
@@ -127,6 +129,46 @@ static const struct key KEYS[] = {
      "instagram_basic) for `mdp ingest meta --pull`."},
     {"sources.meta.api_base", K_STR, OFF(meta_api_base), "https://graph.facebook.com/v21.0", 0, 0,
      NULL, "Base URL of the Graph API, with its version."},
+    {"serve.listen", K_STR, OFF(serve_listen), "127.0.0.1:8080", 0, 0, NULL,
+     "Address and port `mdp serve` listens on (HOST:PORT; port 0 picks a free one and prints it)."},
+    {"serve.threads", K_INT, OFF(serve_threads), "0", 0, 256, NULL,
+     "Worker threads of the HTTP server (poll mode, one thread pool); 0 uses every core."},
+    {"serve.max_connections", K_INT, OFF(serve_max_connections), "1024", 1, 65536, NULL,
+     "Open connections at most; more are refused at accept."},
+    {"serve.max_in_flight", K_INT, OFF(serve_max_in_flight), "512", 1, 1000000, NULL,
+     "Requests being worked on at most; one more is answered 503 at once (overload)."},
+    {"serve.max_body_bytes", K_INT, OFF(serve_max_body), "1048576", 1024, 268435456, NULL,
+     "Largest request body; a larger one is answered 413 without reading it."},
+    {"serve.timeout_seconds", K_INT, OFF(serve_timeout_s), "10", 1, 3600, NULL,
+     "A connection idle (or a client this slow) for this long is closed."},
+    {"serve.keys", K_STRLIST, OFF(serve_keys), "", 0, 0, NULL,
+     "API keys as NAME:SCOPES:SHA256 (SCOPES joined by +, of collect, personalize, admin; SHA256 "
+     "the hex digest of the key): only the hash is configured. `mdp serve key new` makes one."},
+    {"serve.snapshot_reload_seconds", K_INT, OFF(serve_reload_s), "10", 1, 86400, NULL,
+     "How often the server looks for a newer serving snapshot and swaps it in."},
+    {"serve.ses_publish_seconds", K_INT, OFF(serve_ses_publish_s), "30", 1, 3600, NULL,
+     "SES notifications taken over HTTP are curated (fact_email_events) at most this long after "
+     "they arrive (a micro-batch of the affected partitions)."},
+    {"serve.sns_confirm", K_ENUM, OFF(serve_sns_confirm), "record", 0, 0, "record|fetch",
+     "SubscriptionConfirmation: record it (an operator confirms), or also fetch its SubscribeURL."},
+    {"personalize.surfaces", K_STRLIST, OFF(pz_surfaces),
+     "onboarding_tip:default_tip:neutral,onboarding_tip:tip_encouraging:encouraging,"
+     "onboarding_tip:tip_facts:facts,onboarding_tip:tip_brief:brief,"
+     "email_subject:default_subject:neutral,email_subject:subject_encouraging:encouraging,"
+     "email_subject:subject_facts:facts,email_subject:subject_brief:brief",
+     0, 0, NULL,
+     "The copy catalogue as SURFACE:VARIANT:TONE items; the first variant of a surface is its "
+     "default copy (users without personalization consent, unknown users)."},
+    {"personalize.allowed_context", K_STRLIST, OFF(pz_allowed),
+     "user_id,surface,persona,tone,address,onb_day,locale,channel", 0, 0, NULL,
+     "Keys a personalization context may carry; any other key (gender, origin, age, ...) is "
+     "refused with 400 (spec 6 guardrail)."},
+    {"personalize.min_events", K_INT, OFF(pz_min_events), "30", 0, 1000000, NULL,
+     "Below this many feedback events in a context the bandit explores uniformly (spec 6)."},
+    {"personalize.decision_ttl_hours", K_INT, OFF(pz_ttl_h), "72", 1, 8760, NULL,
+     "Feedback for a decision older than this is rejected."},
+    {"personalize.fairness_groups", K_STRLIST, OFF(pz_groups), "persona", 0, 0, NULL,
+     "Context keys whose groups `mdp bandit report` compares (spec 6: gap below 5 points)."},
     {"pseudonymization.key_id", K_STR, OFF(pseudo_key_id), "k1", 0, 0, NULL,
      "Id of the HMAC key for keyed email pseudonyms; recorded next to every keyed hash."},
     {"pseudonymization.key_env", K_ENVNAME, OFF(pseudo_key_env), "MDP_PSEUDONYM_KEY", 0, 0, NULL,

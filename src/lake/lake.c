@@ -106,39 +106,6 @@ void mdp_quarantine_init(struct mdp_quarantine *q, const char *source, const cha
     mdp_buf_init(&q->lines);
 }
 
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k;
-        uint32_t cp;
-        if (c < 0x80) {
-            if (c == 0) return 0;
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            k = 1, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3, cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (i + k >= n) return 0; /* truncated sequence */
-        for (size_t j = 1; j <= k; j++) {
-            if (i + j >= n || (s[i + j] & 0xc0) != 0x80) return 0;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 int mdp_quarantine_add(struct mdp_quarantine *q, const char *reason, const char *location,
                        const char *detail, const void *payload, size_t len)
 {
@@ -152,7 +119,7 @@ int mdp_quarantine_add(struct mdp_quarantine *q, const char *reason, const char 
         if (!rc) rc = mdp_buf_json_str(b, detail);
     }
     if (!rc) {
-        if (utf8_valid(payload, len)) {
+        if (mdp_utf8_valid(payload, len)) {
             rc = mdp_buf_puts(b, ",\"payload\":");
             if (!rc) rc = mdp_buf_json_strn(b, payload, len);
         } else {

@@ -123,6 +123,22 @@ int mdp_state_delete(struct mdp_state *s, const char *table, const char *pk, con
     return rc;
 }
 
+/* Steps a statement selecting (pk, sk, body, expires_at), calling cb per row; finalizes it. */
+static int each_row(struct mdp_state *s, sqlite3_stmt *st, mdp_state_cb cb, void *ud,
+                    struct mdp_diag *d, const char *what)
+{
+    int r, rc = 0;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        struct mdp_state_item it = {
+            (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+            (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3)};
+        if ((rc = cb(&it, ud))) break;
+    }
+    if (!rc && r != SQLITE_DONE) rc = fail(s, d, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int mdp_state_query(struct mdp_state *s, const char *table, const char *pk, int reverse, int limit,
                     mdp_state_cb cb, void *ud, struct mdp_diag *d)
 {
@@ -136,17 +152,7 @@ int mdp_state_query(struct mdp_state *s, const char *table, const char *pk, int 
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        struct mdp_state_item it = {
-            (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-            (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3)};
-        rc = cb(&it, ud);
-        if (rc) break;
-    }
-    if (!rc && r != SQLITE_DONE) rc = fail(s, d, "query");
-    sqlite3_finalize(st);
-    return rc;
+    return each_row(s, st, cb, ud, d, "query");
 }
 
 int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_s, int *n_out,
@@ -164,4 +170,45 @@ int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_
         *n_out = sqlite3_changes(s->db);
     sqlite3_finalize(st);
     return rc;
+}
+
+int mdp_state_add(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+                  const char *field, int64_t delta, int64_t *out, struct mdp_diag *d)
+{
+    for (const char *p = field; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+            return mdp_diag_set(d, MDP_ERR_INVALID, "state store: bad counter name '%s'", field);
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "INSERT INTO items (tbl, pk, sk, body, expires_at) "
+                     "VALUES (?1, ?2, ?3, json_object(?4, ?5), 0) "
+                     "ON CONFLICT (tbl, pk, sk) DO UPDATE SET body = json_set(body, '$.' || ?4, "
+                     "coalesce(json_extract(body, '$.' || ?4), 0) + ?5) "
+                     "RETURNING json_extract(body, '$.' || ?4)",
+                     &st, d);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, field, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, delta);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        if (out) *out = sqlite3_column_int64(st, 0);
+        r = sqlite3_step(st);
+    }
+    if (r != SQLITE_DONE) rc = fail(s, d, "add");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int mdp_state_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void *ud,
+                   struct mdp_diag *d)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, "SELECT pk, sk, body, expires_at FROM items WHERE tbl=?1 ORDER BY pk, sk",
+                     &st, d);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    return each_row(s, st, cb, ud, d, "scan");
 }

@@ -1,10 +1,12 @@
 /* Unit tests of the state store's SQLite backend (conditional writes, reads by key and by
  * partition in sort-key order, TTL purge) and of the consent journal's rules on top of it. */
 #include "testutil.h"
+#include "mdp/bandit.h"
 #include "mdp/consent.h"
 #include "mdp/hash.h"
 #include "mdp/state.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,13 +234,113 @@ static void test_doi_tokens(void **st)
     tu_rmdir(dir);
 }
 
+/* UpdateItem ADD: atomic counters, also across two handles on one file */
+static void test_state_add_scan(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir), *s2;
+    struct mdp_diag d = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/state.sqlite", dir);
+    assert_int_equal(mdp_state_open(path, &s2, &d), 0);
+    int64_t v = 0;
+    assert_int_equal(mdp_state_add(s, "bandit", "ctx", "a", "s", 1, &v, &d), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(mdp_state_add(s2, "bandit", "ctx", "a", "s", 2, &v, &d), 0);
+    assert_int_equal(v, 3);
+    assert_int_equal(mdp_state_add(s, "bandit", "ctx", "a", "f", 5, &v, &d), 0);
+    assert_int_equal(v, 5);
+    assert_int_equal(mdp_state_add(s, "bandit", "ctx", "a", "bad-name", 1, &v, &d),
+                     MDP_ERR_INVALID);
+    char *body = NULL;
+    assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
+    assert_string_equal(body, "{\"s\":3,\"f\":5}");
+    free(body);
+    assert_int_equal(mdp_state_add(s, "bandit", "b-ctx", "z", "s", 1, NULL, &d), 0);
+    assert_int_equal(mdp_state_add(s, "other", "ctx", "a", "s", 1, NULL, &d), 0);
+    struct seen seen = {0};
+    assert_int_equal(mdp_state_scan(s, "bandit", collect, &seen, &d), 0);
+    assert_int_equal(seen.n, 2); /* the bandit table only, in (pk, sk) order: b-ctx, ctx */
+    assert_string_equal(seen.sks[0], "z");
+    assert_string_equal(seen.sks[1], "a");
+    /* the bandit loads what the store holds */
+    struct mdp_bandit *b;
+    assert_int_equal(mdp_bandit_open(s2, &b, &d), 0);
+    assert_int_equal(mdp_bandit_feedback(b, s2, "ctx", "a", 1, &d), 0);
+    assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
+    assert_string_equal(body, "{\"s\":4,\"f\":5}");
+    free(body);
+    mdp_bandit_close(b);
+    mdp_state_close(s2);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
+/* Beta draws have the right mean and spread; Thompson sampling explores below min_events and
+ * then prefers the arm with the better posterior; propensities are probabilities */
+static void test_bandit_policy(void **st)
+{
+    (void)st;
+    struct mdp_rng r;
+    mdp_rng_seed(&r, 42);
+    double sum = 0, sq = 0;
+    const int n = 200000;
+    for (int i = 0; i < n; i++) {
+        double x = mdp_rng_beta(&r, 3, 7);
+        assert_true(x > 0 && x < 1);
+        sum += x;
+        sq += x * x;
+    }
+    double mean = sum / n, var = sq / n - mean * mean;
+    assert_true(fabs(mean - 0.3) < 0.005);                /* a / (a + b) */
+    assert_true(fabs(var - 21.0 / (100.0 * 11)) < 0.001); /* ab / ((a+b)^2 (a+b+1)) */
+    mean = 0;
+    for (int i = 0; i < n; i++)
+        mean += mdp_rng_beta(&r, 0.5, 0.5) / n; /* a < 1 takes the boost path */
+    assert_true(fabs(mean - 0.5) < 0.01);
+
+    struct mdp_bandit *b;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_bandit_open(NULL, &b, &d), 0);
+    const char *v[] = {"x", "y", "z"};
+    double prop;
+    enum mdp_bandit_policy pol;
+    int counts[3] = {0};
+    for (int i = 0; i < 3000; i++) {
+        int k = mdp_bandit_choose(b, "c", v, 3, 30, &r, &prop, &pol);
+        assert_int_equal(pol, MDP_BANDIT_EXPLORE);
+        assert_true(fabs(prop - 1.0 / 3) < 1e-9);
+        counts[k]++;
+    }
+    for (int k = 0; k < 3; k++) /* uniform: each near 1000 */
+        assert_true(counts[k] > 850 && counts[k] < 1150);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(mdp_bandit_feedback(b, NULL, "c", "y", 1, &d), 0);
+        assert_int_equal(mdp_bandit_feedback(b, NULL, "c", "x", 0, &d), 0);
+    }
+    memset(counts, 0, sizeof counts);
+    for (int i = 0; i < 1000; i++) {
+        int k = mdp_bandit_choose(b, "c", v, 3, 30, &r, &prop, &pol);
+        assert_int_equal(pol, MDP_BANDIT_THOMPSON);
+        assert_true(prop > 0 && prop <= 1);
+        counts[k]++;
+    }
+    assert_true(counts[1] > 850); /* y: 20 successes; z: no data; x: 20 failures */
+    assert_true(counts[0] < 20);
+    char ctx[64];
+    assert_int_equal(mdp_bandit_context(ctx, sizeof ctx, "solo-sarah", NULL, "du", "1-3", "tip"),
+                     0);
+    assert_string_equal(ctx, "solo-sarah|unknown|du|1-3|tip");
+    mdp_bandit_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_state_items),
-        cmocka_unit_test(test_consent_rules),
-        cmocka_unit_test(test_consent_chain),
-        cmocka_unit_test(test_doi_tokens),
+        cmocka_unit_test(test_state_items),    cmocka_unit_test(test_consent_rules),
+        cmocka_unit_test(test_consent_chain),  cmocka_unit_test(test_doi_tokens),
+        cmocka_unit_test(test_state_add_scan), cmocka_unit_test(test_bandit_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,50 @@
+/* The copy-variant bandit of spec 6: per (context, variant) a Beta(successes + 1, failures + 1)
+ * posterior; Thompson sampling picks the variant with the largest draw, and a context with fewer
+ * than min_events feedback events is explored uniformly. Counts live in the state store (table
+ * "bandit", partition = context, sort key = variant, body {"s":N,"f":N}: atomic adds, durable)
+ * and in memory for the hot path. Thread-safe. */
+#ifndef MDP_BANDIT_H
+#define MDP_BANDIT_H
+#include <stdint.h>
+#include "mdp/err.h"
+
+struct mdp_state;
+struct mdp_bandit;
+
+/* Loads every arm of the store. */
+int mdp_bandit_open(struct mdp_state *st, struct mdp_bandit **out, struct mdp_diag *d);
+void mdp_bandit_close(struct mdp_bandit *b);
+
+/* A per-thread random source (xorshift128+), seeded from the OS. */
+struct mdp_rng {
+    uint64_t s[2];
+};
+void mdp_rng_seed(struct mdp_rng *r, uint64_t seed);
+double mdp_rng_unit(struct mdp_rng *r); /* (0, 1) */
+/* A draw from Beta(a, b), a, b > 0 (two Gamma draws, Marsaglia-Tsang). */
+double mdp_rng_beta(struct mdp_rng *r, double a, double b);
+
+enum mdp_bandit_policy { MDP_BANDIT_EXPLORE = 0, MDP_BANDIT_THOMPSON = 1 };
+/* Chooses among n variants (n <= 64) for context: returns the index, the policy used and the
+ * propensity (the probability of this choice under the policy: 1/n when exploring, estimated
+ * from 256 posterior draws under Thompson sampling). Counts a decision for the arm. */
+int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *const *variants, int n,
+                      long min_events, struct mdp_rng *rng, double *propensity,
+                      enum mdp_bandit_policy *policy);
+/* Records feedback: positive adds a success, else a failure; durable in the store first. */
+int mdp_bandit_feedback(struct mdp_bandit *b, struct mdp_state *st, const char *context,
+                        const char *variant, int positive, struct mdp_diag *d);
+
+/* The arms, for reports and metrics: cb per (context, variant) in name order. */
+struct mdp_bandit_arm {
+    const char *context, *variant;
+    int64_t successes, failures, decisions;
+};
+int mdp_bandit_each(struct mdp_bandit *b, int (*cb)(const struct mdp_bandit_arm *a, void *ud),
+                    void *ud);
+
+/* The context key: the spec 6 dimensions joined by '|': persona|tone|address|onb bucket|surface. */
+int mdp_bandit_context(char *out, size_t n, const char *persona, const char *tone,
+                       const char *address, const char *bucket, const char *surface);
+
+#endif

@@ -1,0 +1,37 @@
+/* The service (`mdp serve`): the app's event collector, the SNS endpoint of SES feedback and the
+ * personalization runtime (rules plus a Thompson-sampling bandit over the serving snapshot), on
+ * libmicrohttpd. Routes, limits, keys and behaviour: docs/serve.md. */
+#ifndef MDP_SERVE_H
+#define MDP_SERVE_H
+#include "mdp/config.h"
+#include "mdp/lake.h"
+
+/* Runs the server until SIGTERM or SIGINT, then shuts down gracefully: stops accepting, lets the
+ * requests in flight finish, writes and fsyncs what was accepted. Prints
+ * "listening on http://HOST:PORT" on stdout once it accepts. Returns 0 or an error with diag. */
+int mdp_serve(const struct mdp_config *cfg, struct mdp_lake *lake, struct mdp_diag *d);
+
+/* A new API key: token_out gets the key (64 hex characters, shown once), hash_out its SHA-256 (what
+ * serve.keys holds). */
+int mdp_serve_key_new(char token_out[65], char hash_out[65]);
+
+/* Checks serve.keys (NAME:SCOPES:SHA256 items). */
+int mdp_serve_keys_check(const struct mdp_config *cfg, struct mdp_diag *d);
+
+/* Prints every arm's posterior (mean and a 95% interval, normal approximation of the Beta) and,
+ * per personalize.fairness_groups key, the success rate of the bandit's choices per group and the
+ * largest gap; *flagged is 1 when a gap exceeds 5 percentage points. */
+#include <stdio.h>
+int mdp_bandit_report(const struct mdp_config *cfg, struct mdp_lake *lake, FILE *out, int json,
+                      int *flagged, struct mdp_diag *d);
+
+/* Feeds the curated email clicks (success) and bounces (failure) of copy variants of the
+ * catalogue into the bandit, each event once (state table bandit_replayed), for users with valid
+ * personalization consent in the serving snapshot, in their current context. */
+struct mdp_bandit_replay {
+    long long rows, applied, already, unknown_variant, no_consent;
+};
+int mdp_bandit_replay(const struct mdp_config *cfg, struct mdp_lake *lake,
+                      struct mdp_bandit_replay *stats, struct mdp_diag *d);
+
+#endif

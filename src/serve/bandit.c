@@ -1,0 +1,309 @@
+/* The Thompson-sampling bandit (include/mdp/bandit.h). */
+#include "mdp/bandit.h"
+#include "mdp/state.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TABLE             "bandit"
+#define PROPENSITY_ROUNDS 128
+#define MAX_VARIANTS      64
+
+struct arm {
+    char *key; /* context \x1f variant */
+    int64_t s, f, decisions;
+};
+
+struct mdp_bandit {
+    pthread_mutex_t mu;
+    struct arm *arms;
+    size_t n, cap;
+    size_t *slots; /* open addressing: index + 1, 0 empty */
+    size_t nslots;
+};
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int rehash(struct mdp_bandit *b, size_t nslots)
+{
+    size_t *slots = calloc(nslots, sizeof *slots);
+    if (!slots) return MDP_ERR_NOMEM;
+    for (size_t i = 0; i < b->n; i++) {
+        size_t h = fnv(b->arms[i].key) & (nslots - 1);
+        while (slots[h])
+            h = (h + 1) & (nslots - 1);
+        slots[h] = i + 1;
+    }
+    free(b->slots);
+    b->slots = slots;
+    b->nslots = nslots;
+    return 0;
+}
+
+/* The arm of key, created when create is set; NULL when absent (or out of memory). */
+static struct arm *find(struct mdp_bandit *b, const char *key, int create)
+{
+    if (b->nslots) {
+        size_t h = fnv(key) & (b->nslots - 1);
+        while (b->slots[h]) {
+            struct arm *a = &b->arms[b->slots[h] - 1];
+            if (strcmp(a->key, key) == 0) return a;
+            h = (h + 1) & (b->nslots - 1);
+        }
+    }
+    if (!create) return NULL;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct arm *v = realloc(b->arms, cap * sizeof *v);
+        if (!v) return NULL;
+        b->arms = v;
+        b->cap = cap;
+    }
+    if ((b->n + 1) * 2 > b->nslots && rehash(b, b->nslots ? b->nslots * 2 : 128)) return NULL;
+    struct arm *a = &b->arms[b->n];
+    memset(a, 0, sizeof *a);
+    if (!(a->key = strdup(key))) return NULL;
+    b->n++;
+    size_t h = fnv(key) & (b->nslots - 1);
+    while (b->slots[h])
+        h = (h + 1) & (b->nslots - 1);
+    b->slots[h] = b->n;
+    return a;
+}
+
+static void arm_key(char *out, size_t n, const char *context, const char *variant)
+{
+    snprintf(out, n, "%s\x1f%s", context, variant);
+}
+
+static int64_t field(json_object *o, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static int load_one(const struct mdp_state_item *it, void *ud)
+{
+    struct mdp_bandit *b = ud;
+    char key[512];
+    arm_key(key, sizeof key, it->pk, it->sk);
+    struct arm *a = find(b, key, 1);
+    if (!a) return MDP_ERR_NOMEM;
+    json_object *o = json_tokener_parse(it->body);
+    a->s = field(o, "s");
+    a->f = field(o, "f");
+    json_object_put(o);
+    return 0;
+}
+
+int mdp_bandit_open(struct mdp_state *st, struct mdp_bandit **out, struct mdp_diag *d)
+{
+    struct mdp_bandit *b = calloc(1, sizeof *b);
+    if (!b) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&b->mu, NULL);
+    int rc = st ? mdp_state_scan(st, TABLE, load_one, b, d) : 0;
+    if (rc) {
+        mdp_bandit_close(b);
+        return rc == MDP_ERR_NOMEM ? mdp_diag_set(d, rc, "out of memory") : rc;
+    }
+    *out = b;
+    return 0;
+}
+
+void mdp_bandit_close(struct mdp_bandit *b)
+{
+    if (!b) return;
+    for (size_t i = 0; i < b->n; i++)
+        free(b->arms[i].key);
+    free(b->arms);
+    free(b->slots);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+/* ---- random numbers ---- */
+
+void mdp_rng_seed(struct mdp_rng *r, uint64_t seed)
+{
+    /* splitmix64 to fill the state */
+    for (int i = 0; i < 2; i++) {
+        uint64_t z = (seed += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        r->s[i] = z ^ (z >> 31);
+    }
+    if (!r->s[0] && !r->s[1]) r->s[0] = 1;
+}
+
+static uint64_t next64(struct mdp_rng *r)
+{
+    uint64_t s1 = r->s[0];
+    const uint64_t s0 = r->s[1];
+    r->s[0] = s0;
+    s1 ^= s1 << 23;
+    r->s[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return r->s[1] + s0;
+}
+
+double mdp_rng_unit(struct mdp_rng *r)
+{
+    return ((double)(next64(r) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double normal(struct mdp_rng *r)
+{
+    /* Box-Muller; one of the pair is enough here */
+    double u = mdp_rng_unit(r), v = mdp_rng_unit(r);
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+static double gamma_draw(struct mdp_rng *r, double a)
+{
+    if (a < 1.0) /* boost: Gamma(a) = Gamma(a + 1) * U^(1/a) */
+        return gamma_draw(r, a + 1.0) * pow(mdp_rng_unit(r), 1.0 / a);
+    double dd = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * dd);
+    for (;;) {
+        double x, v;
+        do {
+            x = normal(r);
+            v = 1.0 + c * x;
+        } while (v <= 0.0);
+        v = v * v * v;
+        double u = mdp_rng_unit(r);
+        if (u < 1.0 - 0.0331 * x * x * x * x) return dd * v;
+        if (log(u) < 0.5 * x * x + dd * (1.0 - v + log(v))) return dd * v;
+    }
+}
+
+double mdp_rng_beta(struct mdp_rng *r, double a, double b)
+{
+    double x = gamma_draw(r, a), y = gamma_draw(r, b);
+    return x / (x + y);
+}
+
+/* ---- choosing ---- */
+
+int mdp_bandit_context(char *out, size_t n, const char *persona, const char *tone,
+                       const char *address, const char *bucket, const char *surface)
+{
+    int k = snprintf(out, n, "%s|%s|%s|%s|%s", persona && *persona ? persona : "unknown",
+                     tone && *tone ? tone : "unknown", address && *address ? address : "unknown",
+                     bucket && *bucket ? bucket : "unknown", surface);
+    return k < 0 || (size_t)k >= n ? MDP_ERR_RANGE : 0;
+}
+
+static int argmax_draw(struct mdp_rng *rng, const double *a, const double *b, int n)
+{
+    int best = 0;
+    double top = -1.0;
+    for (int i = 0; i < n; i++) {
+        double x = mdp_rng_beta(rng, a[i], b[i]);
+        if (x > top) top = x, best = i;
+    }
+    return best;
+}
+
+int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *const *variants, int n,
+                      long min_events, struct mdp_rng *rng, double *propensity,
+                      enum mdp_bandit_policy *policy)
+{
+    if (n <= 0 || n > MAX_VARIANTS) return -1;
+    double a[MAX_VARIANTS], bb[MAX_VARIANTS];
+    int64_t total = 0;
+    char key[512];
+    pthread_mutex_lock(&b->mu);
+    for (int i = 0; i < n; i++) {
+        arm_key(key, sizeof key, context, variants[i]);
+        struct arm *arm = find(b, key, 0);
+        a[i] = 1.0 + (arm ? (double)arm->s : 0.0);
+        bb[i] = 1.0 + (arm ? (double)arm->f : 0.0);
+        total += arm ? arm->s + arm->f : 0;
+    }
+    pthread_mutex_unlock(&b->mu);
+    int pick;
+    if (total < min_events) {
+        pick = (int)(mdp_rng_unit(rng) * n);
+        if (pick >= n) pick = n - 1;
+        *policy = MDP_BANDIT_EXPLORE;
+        *propensity = 1.0 / n;
+    } else {
+        pick = argmax_draw(rng, a, bb, n);
+        int same = 0;
+        for (int k = 0; k < PROPENSITY_ROUNDS; k++)
+            same += argmax_draw(rng, a, bb, n) == pick;
+        *policy = MDP_BANDIT_THOMPSON;
+        /* never 0: the choice was made, so its probability is at least one draw's worth */
+        *propensity = (same + 1.0) / (PROPENSITY_ROUNDS + 1.0);
+    }
+    arm_key(key, sizeof key, context, variants[pick]);
+    pthread_mutex_lock(&b->mu);
+    struct arm *arm = find(b, key, 1);
+    if (arm) arm->decisions++;
+    pthread_mutex_unlock(&b->mu);
+    return pick;
+}
+
+int mdp_bandit_feedback(struct mdp_bandit *b, struct mdp_state *st, const char *context,
+                        const char *variant, int positive, struct mdp_diag *d)
+{
+    int64_t v = 0;
+    int rc = st ? mdp_state_add(st, TABLE, context, variant, positive ? "s" : "f", 1, &v, d) : 0;
+    if (rc) return rc;
+    char key[512];
+    arm_key(key, sizeof key, context, variant);
+    pthread_mutex_lock(&b->mu);
+    struct arm *arm = find(b, key, 1);
+    if (arm) {
+        /* the store's count is the truth (another process may have added too) */
+        if (positive)
+            arm->s = st ? v : arm->s + 1;
+        else
+            arm->f = st ? v : arm->f + 1;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return arm ? 0 : mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+}
+
+static int by_key(const void *x, const void *y)
+{
+    return strcmp(((const struct arm *)x)->key, ((const struct arm *)y)->key);
+}
+
+int mdp_bandit_each(struct mdp_bandit *b, int (*cb)(const struct mdp_bandit_arm *a, void *ud),
+                    void *ud)
+{
+    pthread_mutex_lock(&b->mu);
+    size_t n = b->n;
+    struct arm *copy = malloc((n ? n : 1) * sizeof *copy);
+    int rc = copy ? 0 : MDP_ERR_NOMEM;
+    for (size_t i = 0; copy && i < n; i++) {
+        copy[i] = b->arms[i];
+        copy[i].key = strdup(b->arms[i].key);
+        if (!copy[i].key) rc = MDP_ERR_NOMEM, n = i;
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (rc) n = copy ? n : 0;
+    if (copy) qsort(copy, n, sizeof *copy, by_key);
+    for (size_t i = 0; i < n; i++) {
+        char *sep = strchr(copy[i].key, '\x1f');
+        if (!rc && sep) {
+            *sep = '\0';
+            struct mdp_bandit_arm a = {copy[i].key, sep + 1, copy[i].s, copy[i].f,
+                                       copy[i].decisions};
+            rc = cb(&a, ud);
+        }
+        free(copy[i].key);
+    }
+    free(copy);
+    return rc;
+}

@@ -1,0 +1,488 @@
+/* Personalization (spec 6 and 9): the copy catalogue, the policy (rules, then the bandit), signed
+ * decision ids, feedback, and the snapshot holder the requests read. */
+#include "mdp/hash.h"
+#include "mdp/log.h"
+#include "mdp/time.h"
+#include "mdp/uuid.h"
+#include "serve_internal.h"
+
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+int mdp__error(struct mdp_buf *out, int status, const char *code, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_object *o = json_object_new_object(), *e = json_object_new_object();
+    json_object_object_add(e, "code", json_object_new_string(code));
+    json_object_object_add(e, "message", json_object_new_string(msg));
+    json_object_object_add(o, "error", e);
+    mdp_buf_reset(out);
+    mdp_buf_puts(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return status;
+}
+
+/* ---- the catalogue ---- */
+
+int mdp__catalogue_load(const struct mdp_config *cfg, struct mdp__catalogue *c, struct mdp_diag *d)
+{
+    memset(c, 0, sizeof *c);
+    const struct mdp_strlist *l = &cfg->pz_surfaces;
+    if (l->n == 0) return mdp_diag_set(d, MDP_ERR_CONFIG, "personalize.surfaces is empty");
+    if (!(c->v = calloc((size_t)l->n, sizeof *c->v)))
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < l->n; i++) {
+        const char *a = l->v[i], *b = strchr(a, ':'), *t = b ? strchr(b + 1, ':') : NULL;
+        if (!b || !t || b == a || t == b + 1 || !t[1] || b - a >= 48 || t - b - 1 >= 48 ||
+            strlen(t + 1) >= 24 || strchr(t + 1, ':')) {
+            mdp__catalogue_free(c);
+            return mdp_diag_set(d, MDP_ERR_CONFIG,
+                                "personalize.surfaces: '%s' is not SURFACE:VARIANT:TONE", a);
+        }
+        struct mdp__variant *v = &c->v[c->n];
+        snprintf(v->surface, sizeof v->surface, "%.*s", (int)(b - a), a);
+        snprintf(v->name, sizeof v->name, "%.*s", (int)(t - b - 1), b + 1);
+        snprintf(v->tone, sizeof v->tone, "%s", t + 1);
+        for (int k = 0; k < c->n; k++)
+            if (strcmp(c->v[k].name, v->name) == 0) {
+                mdp__catalogue_free(c);
+                return mdp_diag_set(d, MDP_ERR_CONFIG,
+                                    "personalize.surfaces: variant '%s' is listed twice", v->name);
+            }
+        c->n++;
+    }
+    return 0;
+}
+
+void mdp__catalogue_free(struct mdp__catalogue *c)
+{
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+/* the variants of a surface, in catalogue order; returns their count */
+static int surface_variants(const struct mdp__catalogue *c, const char *surface,
+                            const struct mdp__variant **out, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < c->n && n < cap; i++)
+        if (strcmp(c->v[i].surface, surface) == 0) out[n++] = &c->v[i];
+    return n;
+}
+
+static const struct mdp__variant *variant_named(const struct mdp__catalogue *c, const char *name)
+{
+    for (int i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].name, name) == 0) return &c->v[i];
+    return NULL;
+}
+
+/* ---- the snapshot holder ---- */
+
+int mdp__snap_reload(struct mdp__snap_holder *h, struct mdp_lake *lake, struct mdp_diag *d)
+{
+    struct mdp_manifest m;
+    struct mdp_diag nd = {0};
+    if (mdp_lake_current(lake, MDP_SNAPSHOT_TABLE, &m, &nd)) return 0; /* none yet */
+    int64_t version = m.version;
+    mdp_manifest_cleanup(&m);
+    pthread_rwlock_rdlock(&h->lock);
+    int same = h->snap && h->version == version;
+    pthread_rwlock_unlock(&h->lock);
+    if (same) return 0;
+    struct mdp_snapshot *s;
+    int rc = mdp_snapshot_open_lake(lake, &s, d);
+    if (rc) return -1;
+    pthread_rwlock_wrlock(&h->lock);
+    struct mdp_snapshot *old = h->snap;
+    h->snap = s;
+    h->version = version;
+    pthread_rwlock_unlock(&h->lock);
+    mdp_snapshot_close(old); /* no reader holds it: they hold the read lock while using it */
+    return 1;
+}
+
+/* ---- decision ids: <uuid7>.<hex of context \x1f variant>.<hmac prefix> ---- */
+
+static void hex_of(const char *s, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; *s && k + 2 < n; s++, k += 2)
+        snprintf(out + k, 3, "%02x", (unsigned char)*s);
+    out[k] = '\0';
+}
+
+static int unhex(const char *s, size_t len, char *out, size_t n)
+{
+    if (len % 2 || len / 2 >= n) return -1;
+    for (size_t i = 0; i < len; i += 2) {
+        unsigned v;
+        char two[3] = {s[i], s[i + 1], 0};
+        if (sscanf(two, "%2x", &v) != 1 || !v) return -1;
+        out[i / 2] = (char)v;
+    }
+    out[len / 2] = '\0';
+    return 0;
+}
+
+static void sign(const struct mdp__pz *p, const char *body, char out[17])
+{
+    char mac[65];
+    mdp_hmac_sha256_hex(p->key, strlen(p->key), body, strlen(body), mac);
+    memcpy(out, mac, 16);
+    out[16] = '\0';
+}
+
+static void decision_id(const struct mdp__pz *p, const char *context, const char *variant,
+                        const char *policy, char *out, size_t n)
+{
+    struct mdp_uuid u;
+    char uid[37], pair[400], hex[801], body[900], mac[17];
+    mdp_uuid7_new(&u);
+    mdp_uuid_format(&u, uid);
+    snprintf(pair, sizeof pair, "%s\x1f%s\x1f%s", context, variant, policy);
+    hex_of(pair, hex, sizeof hex);
+    snprintf(body, sizeof body, "%s.%s", uid, hex);
+    sign(p, body, mac);
+    snprintf(out, n, "%s.%s", body, mac);
+}
+
+/* Parses and checks a decision id: its signature, its age. */
+static int parse_decision(const struct mdp__pz *p, const char *id, char *context, size_t cn,
+                          char *variant, size_t vn, char *policy, size_t pn, char *uid,
+                          const char **why)
+{
+    const char *dot1 = strchr(id, '.'), *dot2 = dot1 ? strrchr(id, '.') : NULL;
+    if (!dot1 || dot2 == dot1 || strlen(id) > 900 || dot1 - id != 36) {
+        *why = "not a decision id of this service";
+        return -1;
+    }
+    char body[900], mac[17];
+    snprintf(body, sizeof body, "%.*s", (int)(dot2 - id), id);
+    sign(p, body, mac);
+    if (strlen(dot2 + 1) != 16 || CRYPTO_memcmp(mac, dot2 + 1, 16) != 0) {
+        *why = "the decision id's signature does not match";
+        return -1;
+    }
+    snprintf(uid, 37, "%.36s", id);
+    char pair[400];
+    if (unhex(dot1 + 1, (size_t)(dot2 - dot1 - 1), pair, sizeof pair)) {
+        *why = "the decision id is damaged";
+        return -1;
+    }
+    char *sep = strchr(pair, '\x1f'), *sep2 = sep ? strchr(sep + 1, '\x1f') : NULL;
+    if (!sep2) {
+        *why = "the decision id is damaged";
+        return -1;
+    }
+    *sep = *sep2 = '\0';
+    snprintf(context, cn, "%.299s", pair);
+    snprintf(variant, vn, "%s", sep + 1);
+    snprintf(policy, pn, "%s", sep2 + 1);
+    struct mdp_uuid u;
+    if (mdp_uuid_parse(uid, &u)) {
+        *why = "the decision id is damaged";
+        return -1;
+    }
+    int64_t age = mdp_time_now_ms() - mdp_uuid7_time_ms(&u);
+    if (age > (int64_t)p->cfg->pz_ttl_h * 3600000) {
+        *why = "the decision is older than personalize.decision_ttl_hours";
+        return -2;
+    }
+    return 0;
+}
+
+/* ---- the policy ---- */
+
+static __thread struct mdp_rng tl_rng;
+static __thread int tl_seeded;
+
+static struct mdp_rng *rng(void)
+{
+    if (!tl_seeded) {
+        uint64_t seed;
+        if (getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = (uint64_t)mdp_time_now_ms();
+        mdp_rng_seed(&tl_rng, seed);
+        tl_seeded = 1;
+    }
+    return &tl_rng;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+static const char *bucket_of(long day)
+{
+    return day <= 0 ? "0" : day <= 3 ? "1-3" : day <= 7 ? "4-7" : day <= 14 ? "8-14" : "15+";
+}
+
+struct answer {
+    const struct mdp__variant *v;
+    const char *reason, *policy;
+    double propensity;
+    char context[300];
+};
+
+static int respond(struct mdp__pz *p, const struct answer *a, const char *user, int log_user,
+                   struct mdp_buf *out)
+{
+    char id[1000], copy[100];
+    decision_id(p, a->context, a->v->name, a->policy, id, sizeof id);
+    snprintf(copy, sizeof copy, "%s.%s", a->v->surface, a->v->name);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "decision_id", json_object_new_string(id));
+    json_object_object_add(o, "variant", json_object_new_string(a->v->name));
+    json_object_object_add(o, "copy_id", json_object_new_string(copy));
+    json_object_object_add(o, "reason", json_object_new_string(a->reason));
+    json_object_object_add(o, "propensity", json_object_new_double(a->propensity));
+    json_object_object_add(o, "policy", json_object_new_string(a->policy));
+    mdp_buf_reset(out);
+    mdp_buf_puts(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    /* the decision log, for offline evaluation; without the user's id when they did not consent */
+    char ts[40];
+    mdp_time_format_ms(mdp_time_now_ms(), ts, sizeof ts);
+    json_object_object_add(o, "ts", json_object_new_string(ts));
+    json_object_object_add(o, "context", json_object_new_string(a->context));
+    json_object_object_add(o, "surface", json_object_new_string(a->v->surface));
+    if (log_user && user) json_object_object_add(o, "user_id", json_object_new_string(user));
+    struct mdp_buf line;
+    mdp_buf_init(&line);
+    mdp_buf_puts(&line, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    mdp_buf_putc(&line, '\n');
+    if (p->committer)
+        mdp__committer_submit(p->committer, "serve", "decisions",
+                              mdp_days_from_ms(mdp_time_now_ms()), line.data, line.len, NULL, NULL);
+    mdp_buf_cleanup(&line);
+    json_object_put(o);
+    return 200;
+}
+
+/* Rejects context keys off the allowed list (spec 6: no sensitive attributes). */
+static int check_context(struct mdp__pz *p, json_object *ctx, struct mdp_buf *out)
+{
+    if (!ctx) return 0;
+    if (!json_object_is_type(ctx, json_type_object))
+        return mdp__error(out, 400, "invalid_context", "context must be a JSON object");
+    json_object_object_foreach(ctx, k, v)
+    {
+        if (!mdp_strlist_has(&p->cfg->pz_allowed, k))
+            return mdp__error(out, 400, "context_not_allowed",
+                              "context key '%.64s' is not allowed (personalize.allowed_context): "
+                              "no sensitive attributes",
+                              k);
+        if (!json_object_is_type(v, json_type_string) && !json_object_is_type(v, json_type_int))
+            return mdp__error(out, 400, "invalid_context", "context key '%.64s' is not a string",
+                              k);
+    }
+    return 0;
+}
+
+int mdp__personalize(struct mdp__pz *p, json_object *req, struct mdp_buf *out)
+{
+    json_object_object_foreach(req, key, val)
+    {
+        (void)val;
+        if (strcmp(key, "user_id") && strcmp(key, "surface") && strcmp(key, "context"))
+            return mdp__error(out, 400, "unknown_field",
+                              "unknown field '%.64s' (user_id, surface, context)", key);
+    }
+    const char *user = jstr(req, "user_id"), *surface = jstr(req, "surface");
+    json_object *ctx = NULL;
+    json_object_object_get_ex(req, "context", &ctx);
+    int rc = check_context(p, ctx, out);
+    if (rc) return rc;
+    if (!surface) return mdp__error(out, 400, "missing_surface", "surface is required");
+    const struct mdp__variant *vs[64];
+    int n = surface_variants(&p->cat, surface, vs, 64);
+    if (!n)
+        return mdp__error(out, 404, "unknown_surface",
+                          "surface '%.64s' has no variants (personalize.surfaces)", surface);
+    struct mdp_uuid uid;
+    if (user && mdp_uuid_parse(user, &uid))
+        return mdp__error(out, 400, "invalid_user_id", "user_id is not a UUID");
+    struct answer a = {vs[0], "default", "default", 1.0, ""};
+    const char *persona = ctx ? jstr(ctx, "persona") : NULL, *tone = ctx ? jstr(ctx, "tone") : NULL;
+    const char *address = ctx ? jstr(ctx, "address") : NULL;
+    long onb = -1;
+    json_object *od;
+    if (ctx && json_object_object_get_ex(ctx, "onb_day", &od)) onb = json_object_get_int(od);
+    int consent = 0, engagement = -1;
+    char persona_buf[32] = "", tone_buf[32] = "";
+    pthread_rwlock_rdlock(&p->snap->lock);
+    const struct mdp_snapshot_rec *r =
+        user && p->snap->snap ? mdp_snapshot_find(p->snap->snap, uid.b) : NULL;
+    if (r) {
+        consent = (r->flags & MDP_SNAP_PERSONALIZATION) != 0;
+        engagement = r->engagement;
+        const char *sp = mdp_snapshot_string(p->snap->snap, r->persona);
+        const char *st = mdp_snapshot_string(p->snap->snap, r->tone);
+        snprintf(persona_buf, sizeof persona_buf, "%s", sp ? sp : "");
+        snprintf(tone_buf, sizeof tone_buf, "%s", st ? st : "");
+        if (onb < 0) onb = r->onb_day;
+    }
+    pthread_rwlock_unlock(&p->snap->lock);
+    if (!persona) persona = persona_buf;
+    if (!tone) tone = tone_buf;
+    mdp_bandit_context(a.context, sizeof a.context, persona, tone, address,
+                       onb >= 0 ? bucket_of(onb) : NULL, surface);
+    if (!r) {
+        a.reason = user ? "unknown_user" : "no_user";
+        return respond(p, &a, user, 0, out);
+    }
+    if (!consent) {
+        a.reason = "no_personalization_consent";
+        return respond(p, &a, user, 0, out);
+    }
+    /* spec 9: rules first */
+    const char *want = engagement == MDP_ENG_LOW    ? "encouraging"
+                       : strcmp(tone, "facts") == 0 ? "facts"
+                                                    : NULL;
+    for (int i = 0; want && i < n; i++)
+        if (strcmp(vs[i]->tone, want) == 0) {
+            a.v = vs[i];
+            a.reason = engagement == MDP_ENG_LOW ? "engagement_low" : "tone_facts";
+            a.policy = "rule";
+            return respond(p, &a, user, 1, out);
+        }
+    const char *names[64];
+    for (int i = 0; i < n; i++)
+        names[i] = vs[i]->name;
+    enum mdp_bandit_policy pol;
+    int pick = mdp_bandit_choose(p->bandit, a.context, names, n, p->cfg->pz_min_events, rng(),
+                                 &a.propensity, &pol);
+    a.v = vs[pick < 0 ? 0 : pick];
+    a.policy = pol == MDP_BANDIT_THOMPSON ? "thompson" : "explore";
+    a.reason = pol == MDP_BANDIT_THOMPSON ? "bandit" : "bandit_exploration";
+    return respond(p, &a, user, 1, out);
+}
+
+/* ---- feedback ---- */
+
+/* spec 6's signals: 1 positive, 0 negative, -1 neutral (accepted, no update), -2 unknown */
+static int signal_value(const char *signal, json_object *req)
+{
+    json_object *v;
+    double dur =
+        json_object_object_get_ex(req, "duration_seconds", &v) ? json_object_get_double(v) : -1;
+    double val = json_object_object_get_ex(req, "value", &v) ? json_object_get_double(v) : 0;
+    if (!strcmp(signal, "step_completed")) return dur >= 0 && dur < 120 ? 1 : -1;
+    if (!strcmp(signal, "onb_complete") || !strcmp(signal, "email_click")) return 1;
+    if (!strcmp(signal, "vc_score_delta")) return val > 0 ? 1 : -1;
+    if (!strcmp(signal, "step_abandoned")) return dur > 300 ? 0 : -1;
+    if (!strcmp(signal, "email_bounce") || !strcmp(signal, "unsubscribe")) return 0;
+    return -2;
+}
+
+int mdp__feedback(struct mdp__pz *p, json_object *req, struct mdp_buf *out)
+{
+    static const char *const fields[] = {"decision_id",      "user_id", "variant", "signal",
+                                         "duration_seconds", "value",   NULL};
+    json_object_object_foreach(req, key, val)
+    {
+        (void)val;
+        int known = 0;
+        for (int i = 0; fields[i]; i++)
+            known |= strcmp(key, fields[i]) == 0;
+        if (!known) return mdp__error(out, 400, "unknown_field", "unknown field '%.64s'", key);
+    }
+    const char *signal = jstr(req, "signal"), *did = jstr(req, "decision_id");
+    const char *user = jstr(req, "user_id"), *vname = jstr(req, "variant");
+    if (!signal) return mdp__error(out, 400, "missing_signal", "signal is required");
+    int value = signal_value(signal, req);
+    if (value == -2)
+        return mdp__error(out, 400, "unknown_signal",
+                          "signal '%.64s' is not one of step_completed, onb_complete, email_click, "
+                          "vc_score_delta, step_abandoned, email_bounce, unsubscribe",
+                          signal);
+    char context[300], variant[64], uid[37] = "", dedup[200], policy[16] = "";
+    if (did) {
+        const char *why = NULL;
+        int r = parse_decision(p, did, context, sizeof context, variant, sizeof variant, policy,
+                               sizeof policy, uid, &why);
+        if (r)
+            return mdp__error(out, r == -2 ? 410 : 400,
+                              r == -2 ? "decision_expired" : "unknown_decision", "%s", why);
+        /* only the bandit's own choices teach it: a rule or the default copy was not randomized
+         * (and the default goes to users who did not consent to personalization) */
+        if (strcmp(policy, "thompson") != 0 && strcmp(policy, "explore") != 0) {
+            mdp_buf_reset(out);
+            mdp_buf_printf(out, "{\"counted\":false,\"reason\":\"%s_decision\"}", policy);
+            return 200;
+        }
+        snprintf(dedup, sizeof dedup, "%s|%s", uid, signal);
+    } else if (user && vname) {
+        const struct mdp__variant *v = variant_named(&p->cat, vname);
+        struct mdp_uuid u;
+        if (!v) return mdp__error(out, 400, "unknown_variant", "variant '%.64s' is unknown", vname);
+        if (mdp_uuid_parse(user, &u))
+            return mdp__error(out, 400, "invalid_user_id", "user_id is not a UUID");
+        /* the user's context now (from the snapshot) */
+        char persona[32] = "", tone[32] = "";
+        const char *bucket = NULL;
+        pthread_rwlock_rdlock(&p->snap->lock);
+        const struct mdp_snapshot_rec *r =
+            p->snap->snap ? mdp_snapshot_find(p->snap->snap, u.b) : NULL;
+        int consent = r && (r->flags & MDP_SNAP_PERSONALIZATION);
+        if (r) {
+            const char *sp = mdp_snapshot_string(p->snap->snap, r->persona);
+            const char *st = mdp_snapshot_string(p->snap->snap, r->tone);
+            snprintf(persona, sizeof persona, "%s", sp ? sp : "");
+            snprintf(tone, sizeof tone, "%s", st ? st : "");
+            bucket = mdp_snapshot_bucket_name(r->onb_bucket);
+        }
+        pthread_rwlock_unlock(&p->snap->lock);
+        if (!r) return mdp__error(out, 404, "unknown_user", "the user is not in the snapshot");
+        if (!consent)
+            return mdp__error(out, 403, "no_personalization_consent",
+                              "the user has no valid personalization consent");
+        mdp_bandit_context(context, sizeof context, persona, tone, NULL, bucket, v->surface);
+        snprintf(variant, sizeof variant, "%s", v->name);
+        dedup[0] = '\0'; /* without a decision there is nothing to deduplicate against */
+    } else {
+        return mdp__error(out, 400, "missing_decision", "give decision_id, or user_id and variant");
+    }
+    int counted = 0;
+    if (value >= 0) {
+        struct mdp_diag d = {0};
+        int rc = 0;
+        if (p->state_mu) pthread_mutex_lock(p->state_mu);
+        if (dedup[0] && p->state) {
+            /* one update per decision and signal, also when the app sends it twice */
+            struct mdp_state_item it = {dedup, "fb", "{}",
+                                        mdp_time_now_ms() / 1000 + p->cfg->pz_ttl_h * 3600};
+            rc = mdp_state_put(p->state, "feedback", &it, MDP_STATE_IF_ABSENT, &d);
+        }
+        if (rc == MDP_ERR_EXISTS) {
+            rc = 0;
+        } else if (!rc) {
+            rc = mdp_bandit_feedback(p->bandit, p->state, context, variant, value, &d);
+            counted = !rc;
+        }
+        if (p->state_mu) pthread_mutex_unlock(p->state_mu);
+        if (rc) return mdp__error(out, 503, "state_store", "cannot record feedback: %s", d.msg);
+        if (!counted && dedup[0]) {
+            mdp_buf_reset(out);
+            mdp_buf_puts(out, "{\"counted\":false,\"reason\":\"duplicate\"}");
+            return 200;
+        }
+    }
+    mdp_buf_reset(out);
+    mdp_buf_printf(out, "{\"counted\":%s,\"reason\":\"%s\"}", counted ? "true" : "false",
+                   value < 0 ? "neutral_signal"
+                   : value   ? "success"
+                             : "failure");
+    return 200;
+}

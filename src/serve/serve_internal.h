@@ -1,0 +1,86 @@
+/* Internal parts of the service (src/serve/): the group committer that makes accepted records
+ * durable in the raw zone, the snapshot holder, the personalization policy and the request
+ * handlers' shared state. */
+#ifndef MDP_SERVE_INTERNAL_H
+#define MDP_SERVE_INTERNAL_H
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "mdp/bandit.h"
+#include "mdp/buf.h"
+#include "mdp/config.h"
+#include "mdp/lake.h"
+#include "mdp/snapshot.h"
+#include "mdp/state.h"
+
+/* ---- group commit ---- */
+/* Records submitted by concurrent requests are written together: one raw object per stream and
+ * day per round (mdp_lake_raw_put: temporary name, fsync, rename), then each submitter's done is
+ * called (from the committer thread) with the result. A request answers only after its done. */
+struct mdp__committer;
+typedef void (*mdp__commit_done)(void *ud, int rc);
+int mdp__committer_start(struct mdp_lake *lake, struct mdp__committer **out, struct mdp_diag *d);
+/* Copies data (NDJSON lines, each ending in \n) for raw/<source>/<dataset>/dt=<day>/. done may be
+ * NULL (fire and forget, still written before stop returns). */
+int mdp__committer_submit(struct mdp__committer *c, const char *source, const char *dataset,
+                          int64_t day, const char *data, size_t len, mdp__commit_done done,
+                          void *ud);
+/* Objects written so far (for metrics). */
+int64_t mdp__committer_objects(struct mdp__committer *c);
+/* Writes what is queued, then stops the thread. */
+void mdp__committer_stop(struct mdp__committer *c);
+
+/* ---- the snapshot, swapped without downtime ---- */
+struct mdp__snap_holder {
+    pthread_rwlock_t lock;
+    struct mdp_snapshot *snap; /* NULL until one is published */
+    int64_t version;           /* manifest version of the loaded one */
+};
+/* Loads the lake's current snapshot when its manifest version differs from the held one. Returns
+ * 1 when it swapped, 0 when nothing changed or none exists, < 0 on a failure (the old one stays).
+ */
+int mdp__snap_reload(struct mdp__snap_holder *h, struct mdp_lake *lake, struct mdp_diag *d);
+
+/* ---- personalization ---- */
+struct mdp__variant {
+    char surface[48], name[48], tone[24];
+};
+struct mdp__catalogue {
+    struct mdp__variant *v;
+    int n;
+};
+int mdp__catalogue_load(const struct mdp_config *cfg, struct mdp__catalogue *c, struct mdp_diag *d);
+void mdp__catalogue_free(struct mdp__catalogue *c);
+
+struct mdp__pz {
+    const struct mdp_config *cfg;
+    struct mdp__catalogue cat;
+    struct mdp_bandit *bandit;
+    struct mdp__snap_holder *snap;
+    struct mdp_state *state; /* guarded by state_mu */
+    pthread_mutex_t *state_mu;
+    char key[65]; /* HMAC key of decision ids */
+    struct mdp__committer *committer;
+};
+/* Answers a personalization request. The request is a JSON object {user_id, surface, context}
+ * (GET's query arguments are turned into one). Fills out with the JSON response; returns the
+ * HTTP status (200, or 4xx with an error body). */
+int mdp__personalize(struct mdp__pz *p, json_object *req, struct mdp_buf *out);
+/* Answers a feedback request ({decision_id | user_id + variant, signal, ...}). */
+int mdp__feedback(struct mdp__pz *p, json_object *req, struct mdp_buf *out);
+/* ---- request bodies (bodies.c) ---- */
+/* Parses a JSON body strictly (one value, valid UTF-8, nothing after it); NULL with why. */
+json_object *mdp__parse_json(const char *p, size_t n, const char **why);
+/* The events of a collector body (one JSON event, a JSON array, or NDJSON when ndjson) as NDJSON
+ * lines; 0, or -1 with why (invalid JSON or UTF-8, no event). */
+int mdp__events_split(const char *p, size_t n, int ndjson, struct mdp_buf *lines, const char **why);
+/* The events connector's check of one event (len bytes with its newline): 1 and the reason and
+ * detail when it is rejected, else 0. */
+int mdp__event_check(const char *line, size_t len, char *reason, size_t rn, char *detail,
+                     size_t dn);
+/* Writes {"error":{"code":...,"message":...}} into out and returns status. */
+int mdp__error(struct mdp_buf *out, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#endif

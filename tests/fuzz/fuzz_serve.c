@@ -1,0 +1,64 @@
+/* Fuzz target: the service's request bodies. Every input goes through the collector's batch
+ * splitter (JSON and NDJSON) and the event check, and, as JSON, through the personalization and
+ * feedback handlers (no snapshot, no state store); each must answer with a status and a JSON
+ * body, never crash. */
+#include "mdp/config.h"
+#include "../../src/serve/serve_internal.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct mdp_config cfg;
+static struct mdp__pz pz;
+static struct mdp__snap_holder snap;
+
+static void setup(void)
+{
+    static int done;
+    if (done) return;
+    done = 1;
+    struct mdp_diag d = {0};
+    mdp_config_defaults(&cfg);
+    pthread_rwlock_init(&snap.lock, NULL);
+    pz.cfg = &cfg;
+    pz.snap = &snap;
+    memcpy(pz.key, "0123456789abcdef0123456789abcdef", 33);
+    if (mdp__catalogue_load(&cfg, &pz.cat, &d) || mdp_bandit_open(NULL, &pz.bandit, &d)) abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    setup();
+    const char *p = (const char *)data, *why = NULL;
+    for (int ndjson = 0; ndjson < 2; ndjson++) {
+        struct mdp_buf lines;
+        mdp_buf_init(&lines);
+        if (mdp__events_split(p, size, ndjson, &lines, &why) == 0) {
+            int n = 0;
+            for (char *l = lines.data, *e; l && *l && n < 32; l = e ? e + 1 : NULL, n++) {
+                e = strchr(l, '\n');
+                size_t len = e ? (size_t)(e - l) + 1 : strlen(l);
+                char reason[64], detail[300];
+                mdp__event_check(l, len, reason, sizeof reason, detail, sizeof detail);
+            }
+        } else if (!why) {
+            __builtin_trap(); /* a refusal says why */
+        }
+        mdp_buf_cleanup(&lines);
+    }
+    json_object *o = mdp__parse_json(p, size, &why);
+    if (o && json_object_is_type(o, json_type_object)) {
+        struct mdp_buf out;
+        mdp_buf_init(&out);
+        int st = mdp__personalize(&pz, o, &out);
+        if (st < 200 || st > 599 || !out.data || out.data[0] != '{') __builtin_trap();
+        st = mdp__feedback(&pz, o, &out);
+        if (st < 200 || st > 599 || !out.data || out.data[0] != '{') __builtin_trap();
+        mdp_buf_cleanup(&out);
+    }
+    json_object_put(o);
+    return 0;
+}

@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""Integration test of `mdp serve` over real HTTP on a free port, on a small demo lake: health,
+readiness and metrics; API keys and scopes; the event collector (single, array, NDJSON, rejected
+events listed and quarantined, limits, content types, invalid UTF-8) and its durability across
+kill -9 right after a 202; the SNS endpoint with the shared SES fixtures landing in raw/ses/ and in
+fact_email_events within a minute; personalization (rules, consent, guardrails, keep-alive across
+requests); feedback that teaches the bandit one variant, which it then picks in most decisions;
+`mdp bandit report`; malformed HTTP over a raw socket, huge headers, a slow client, overload 503;
+snapshot reload; graceful shutdown on SIGTERM.
+
+Usage: serve.py path/to/mdp path/to/shared-or-copied/fixtures
+"""
+import glob, http.client, json, os, signal, socket, subprocess, sys, tempfile, time, uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "acceptance"))
+from harness import check, finish  # noqa: E402
+
+MDP, FIX = sys.argv[1], sys.argv[2]
+TMP = tempfile.mkdtemp()
+LAKE = os.path.join(TMP, "lake")
+CFG = os.path.join(TMP, "mdp.yaml")
+
+
+def mdp(*args, ok=True):
+    p = subprocess.run([MDP, "--log-level", "warn", "--config", CFG, *args], capture_output=True,
+                       text=True)
+    if ok and p.returncode:
+        raise SystemExit(f"mdp {args} failed: {p.stderr[:600]}")
+    return p
+
+
+def newkey(scopes):
+    out = json.loads(subprocess.run([MDP, "--json", "serve", "key", "new", "--name", "k",
+                                     "--scopes", scopes], capture_output=True, text=True,
+                                    check=True).stdout)
+    return out["key"], out["config_item"]
+
+
+KEYS = {s: newkey(s) for s in ("collect", "personalize", "admin")}
+with open(CFG, "w") as f:
+    f.write(f"""lake:
+  dir: {LAKE}
+serve:
+  listen: 127.0.0.1:0
+  keys: [{", ".join('"%s"' % k[1] for k in KEYS.values())}]
+  max_body_bytes: 65536
+  timeout_seconds: 3
+  max_in_flight: 8
+  snapshot_reload_seconds: 1
+  ses_publish_seconds: 1
+sources:
+  ses:
+    verify_signatures: "off"
+seed:
+  users: 150
+  days: 6
+""")
+
+
+class Server:
+    def __init__(self):
+        self.p = subprocess.Popen([MDP, "--log-level", "warn", "--config", CFG, "serve"],
+                                  stdout=subprocess.PIPE, stderr=open(os.path.join(TMP, "serve.err"), "a"),
+                                  text=True)
+        line = self.p.stdout.readline()
+        if "listening on http://" not in line:
+            raise SystemExit(f"no listening line: {line!r}")
+        self.port = int(line.strip().rsplit(":", 1)[1])
+
+    def stop(self, sig=signal.SIGTERM):
+        self.p.send_signal(sig)
+        out, _ = self.p.communicate(timeout=30)
+        return self.p.returncode, out
+
+
+def req(srv, method, path, body=None, key=None, ctype="application/json", headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    h = dict(headers or {})
+    if key:
+        h["Authorization"] = "Bearer " + key
+    if body is not None:
+        h["Content-Type"] = ctype
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    try:
+        js = json.loads(data) if data and r.getheader("Content-Type", "").startswith("application/json") else None
+    except ValueError:
+        js = None
+    return r.status, js, data
+
+
+def uuid7():
+    ms = int(time.time() * 1000)
+    r = uuid.uuid4().int
+    v = (ms << 80) | (0x7 << 76) | ((r >> 64) & 0xFFF) << 64 | (0b10 << 62) | (r & ((1 << 62) - 1))
+    return str(uuid.UUID(int=v))
+
+
+def event(kind="page_view", uid="01a106a4-8862-77fd-8bdf-4732fe0034d5"):
+    return {"event_id": uuid7(), "user_id": uid, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "event_type": kind, "properties": {}}
+
+
+def raw_event_ids():
+    ids = set()
+    for f in glob.glob(os.path.join(LAKE, "raw/events/app_events/*/*.ndjson")):
+        for line in open(f):
+            try:
+                ids.add(json.loads(line)["event_id"])
+            except (ValueError, KeyError):
+                pass
+    return ids
+
+
+def main():
+    mdp("demo", "--dir", LAKE)
+    C, P, A = KEYS["collect"][0], KEYS["personalize"][0], KEYS["admin"][0]
+    s = Server()
+    st, js, _ = req(s, "GET", "/healthz")
+    check(st == 200 and js == {"status": "ok"}, f"healthz: {st} {js}")
+    st, js, _ = req(s, "GET", "/readyz")
+    check(st == 200 and js["snapshot"]["users"] > 0, f"readyz: {st} {js}")
+
+    # a burst of connections on a fresh start (epoll mode stalled here; poll mode must not): every
+    # connection gets an answer, quickly
+    import threading
+    results = []
+
+    def one():
+        try:
+            so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            so.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            # answered (200, or 503 when more than serve.max_in_flight are in flight): no stall
+            results.append(so.recv(64)[:12] in (b"HTTP/1.1 200", b"HTTP/1.1 503"))
+            so.close()
+        except OSError:
+            results.append(False)
+    t0 = time.time()
+    threads = [threading.Thread(target=one) for _ in range(300)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(sum(results) == 300 and time.time() - t0 < 10,
+          f"300 connections at once: {sum(results)} answered in {time.time() - t0:.1f} s")
+
+    # keys and scopes
+    st, js, _ = req(s, "POST", "/v1/events", json.dumps(event()))
+    check(st == 401 and js["error"]["code"] == "unauthorized", f"no key: {st} {js}")
+    st, js, _ = req(s, "POST", "/v1/events", json.dumps(event()), key="0" * 64)
+    check(st == 401, f"unknown key: {st}")
+    st, js, _ = req(s, "POST", "/v1/events", json.dumps(event()), key=P)
+    check(st == 403 and js["error"]["code"] == "forbidden", f"wrong scope: {st} {js}")
+    st, _, body = req(s, "GET", "/metrics", key=A)
+    check(st == 200 and b"mdp_http_requests_total" in body, f"metrics with admin: {st}")
+    check(req(s, "GET", "/metrics", key=C)[0] == 403, "metrics need admin")
+    check(req(s, "GET", "/nope")[0] == 404, "unknown route 404")
+    st, js, _ = req(s, "GET", "/v1/events", key=C)
+    check(st == 405 and js["error"]["code"] == "method_not_allowed", f"GET events: {st}")
+
+    # the collector
+    e1 = event()
+    st, js, _ = req(s, "POST", "/v1/events", json.dumps(e1), key=C)
+    check(st == 202 and js["accepted"] == 1 and js["rejected"] == 0, f"one event: {st} {js}")
+    batch = [event(), {"event_id": "nope", "user_id": "x"}, event(), {"timestamp": "x"}]
+    st, js, _ = req(s, "POST", "/v1/events", json.dumps(batch), key=C)
+    check(st == 400 and js["accepted"] == 2 and [e["index"] for e in js["errors"]] == [1, 3],
+          f"a batch with two bad events: {st} {js}")
+    check(all(e["reason"] for e in js["errors"]), "each rejected event has a reason")
+    nd = "\n".join(json.dumps(event()) for _ in range(5)) + "\n"
+    st, js, _ = req(s, "POST", "/v1/events", nd, key=C, ctype="application/x-ndjson")
+    check(st == 202 and js["accepted"] == 5, f"NDJSON: {st} {js}")
+    check(req(s, "POST", "/v1/events", "x", key=C, ctype="text/plain")[0] == 415, "content type 415")
+    st, js, _ = req(s, "POST", "/v1/events", "[{", key=C)
+    check(st == 400 and js["error"]["code"] == "invalid_json", f"invalid JSON: {st} {js}")
+    st, js, _ = req(s, "POST", "/v1/events", b'{"a":"\xff"}', key=C)
+    check(st == 400 and js["error"]["code"] in ("invalid_utf8", "invalid_json"), f"bad UTF-8: {st} {js}")
+    st, js, _ = req(s, "POST", "/v1/events", "[" + ",".join([json.dumps(event())] * 900) + "]", key=C)
+    check(st == 413 and js["error"]["code"] == "body_too_large", f"oversized body: {st}")
+    ids = raw_event_ids()
+    check(e1["event_id"] in ids and batch[0]["event_id"] in ids and batch[2]["event_id"] in ids,
+          "accepted events are in raw/events/app_events/")
+    q = "".join(open(f).read() for f in glob.glob(os.path.join(LAKE, "raw/_quarantine/events/app_events/*/*")))
+    check('nope' in q and 'invalid_event_id' in q, "rejected events are quarantined with a reason")
+
+    # kill -9 right after a 202: the events are in raw after a restart
+    sent = [event() for _ in range(20)]
+    st, js, _ = req(s, "POST", "/v1/events", json.dumps(sent), key=C)
+    s.p.kill()
+    s.p.wait()
+    check(st == 202 and {e["event_id"] for e in sent} <= raw_event_ids(),
+          "acknowledged events survive kill -9")
+    s = Server()
+
+    # SNS: the shared SES fixtures, verification off (so a collect key is needed)
+    posted = 0
+    for f in sorted(glob.glob(os.path.join(FIX, "ses", "*", "*.sns.json"))):
+        st, js, _ = req(s, "POST", "/v1/ses/sns", open(f, "rb").read(), key=C, ctype="text/plain")
+        posted += st == 200
+        check(st == 200, f"SNS {os.path.basename(f)}: {st} {js}")
+    check(posted >= 5, f"SES fixtures posted: {posted}")
+    check(req(s, "POST", "/v1/ses/sns", b"{}", ctype="text/plain")[0] == 401,
+          "SNS without a signature check needs a key")
+    st, js, _ = req(s, "POST", "/v1/ses/sns", json.dumps({"Type": "Notification", "MessageId": "m",
+                                                          "Message": "{\"mail\":{}}"}), key=C)
+    check(st == 400 and js["error"]["code"] == "invalid_ses_message", f"a bad SES message: {st} {js}")
+    sub = {"Type": "SubscriptionConfirmation", "MessageId": "s1", "TopicArn": "arn:aws:sns:eu-central-1:1:t",
+           "SubscribeURL": "https://sns.eu-central-1.amazonaws.com/?Action=ConfirmSubscription", "Token": "t"}
+    st, js, _ = req(s, "POST", "/v1/ses/sns", json.dumps(sub), key=C)
+    check(st == 200 and js == {"recorded": "SubscriptionConfirmation"}, f"subscription: {st} {js}")
+    check(glob.glob(os.path.join(LAKE, "raw/ses/http/*/*.ndjson")), "SES messages in raw/ses/http/")
+    t0, rows = time.time(), []
+    while time.time() - t0 < 60:
+        out = mdp("query", "SELECT event_type FROM fact_email_events WHERE date_key IN (20241105, 20241106) "
+                  "ORDER BY 1", "--format", "json", "--dir", LAKE, ok=False).stdout
+        rows = [r["event_type"] for r in json.loads(out or "[]")]
+        if len(rows) >= 5:
+            break
+        time.sleep(0.5)
+    check({"bounce", "complaint", "delivered", "open", "click"} <= set(rows),
+          f"the fixtures are in fact_email_events within a minute ({time.time() - t0:.1f} s): {rows}")
+
+    # personalization
+    users = [r["user_id"] for r in json.loads(mdp("query", "SELECT user_id FROM segments", "--format",
+                                                  "json", "--dir", LAKE).stdout)]
+    snap = {}
+    for u in users:
+        p = mdp("snapshot", "get", u, "--dir", LAKE, "--json", ok=False)
+        if p.returncode == 0:
+            snap[u] = json.loads(p.stdout)
+    free = [u for u, r in snap.items() if r["personalization_consent"] and r["engagement_level"] != "low"
+            and r["preferred_comm_tone"] != "facts"]
+    low = [u for u, r in snap.items() if r["personalization_consent"] and r["engagement_level"] == "low"]
+    none = [u for u, r in snap.items() if not r["personalization_consent"]]
+    check(free and low and none, f"demo users of every kind: {len(free)} {len(low)} {len(none)}")
+    st, js, _ = req(s, "GET", f"/v1/personalize?user_id={none[0]}&surface=onboarding_tip", key=P)
+    check(st == 200 and js["policy"] == "default" and js["reason"] == "no_personalization_consent",
+          f"no consent, default copy: {js}")
+    st, js, _ = req(s, "GET", f"/v1/personalize?user_id={low[0]}&surface=onboarding_tip", key=P)
+    check(js and js["policy"] == "rule" and js["variant"] == "tip_encouraging", f"low engagement rule: {js}")
+    st, js, _ = req(s, "GET", f"/v1/personalize?user_id={free[0]}&surface=onboarding_tip", key=P)
+    check(js and set(js) == {"decision_id", "variant", "copy_id", "reason", "propensity", "policy"}
+          and js["policy"] in ("explore", "thompson"), f"bandit decision: {js}")
+    st, js, _ = req(s, "GET", f"/v1/personalize?user_id={free[0]}&surface=onboarding_tip&gender=f", key=P)
+    check(st == 400 and js["error"]["code"] == "context_not_allowed", f"sensitive context: {st} {js}")
+    st, js, _ = req(s, "POST", "/v1/personalize", json.dumps({"user_id": free[0], "surface": "x"}), key=P)
+    check(st == 404, f"unknown surface: {st}")
+    st, js, _ = req(s, "POST", "/v1/personalize", json.dumps({"user_id": free[0], "surface": "onboarding_tip",
+                                                              "age": 3}), key=P)
+    check(st == 400 and js["error"]["code"] == "unknown_field", f"unknown field: {st} {js}")
+    # keep-alive: several requests on one connection
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+    socks = set()
+    for _ in range(5):
+        c.request("GET", f"/v1/personalize?user_id={free[0]}&surface=onboarding_tip",
+                  headers={"Authorization": "Bearer " + P})
+        r = c.getresponse()
+        r.read()
+        socks.add(id(c.sock))
+        check(r.status == 200 and r.getheader("Connection", "").lower() != "close", "keep-alive response")
+    check(len(socks) == 1, "one connection served five requests")
+    c.close()
+
+    # feedback teaches the bandit one variant for this user's context
+    target = "tip_brief"
+    for _ in range(60):
+        _, js, _ = req(s, "GET", f"/v1/personalize?user_id={free[0]}&surface=onboarding_tip", key=P)
+        sig = "email_click" if js["variant"] == target else "email_bounce"
+        st, fb, _ = req(s, "POST", "/v1/feedback", json.dumps({"decision_id": js["decision_id"], "signal": sig}), key=P)
+        if st != 200:
+            check(False, f"feedback: {st} {fb}")
+            break
+    st, fb, _ = req(s, "POST", "/v1/feedback", json.dumps({"decision_id": js["decision_id"], "signal": sig}), key=P)
+    check(fb == {"counted": False, "reason": "duplicate"}, f"the same feedback twice counts once: {fb}")
+    st, fb, _ = req(s, "POST", "/v1/feedback", json.dumps({"decision_id": "x" * 40, "signal": "email_click"}), key=P)
+    check(st == 400 and fb["error"]["code"] == "unknown_decision", f"unknown decision: {st} {fb}")
+    st, fb, _ = req(s, "POST", "/v1/feedback", json.dumps({"decision_id": js["decision_id"], "signal": "like"}), key=P)
+    check(st == 400 and fb["error"]["code"] == "unknown_signal", f"unknown signal: {st} {fb}")
+    picks = [req(s, "GET", f"/v1/personalize?user_id={free[0]}&surface=onboarding_tip", key=P)[1] for _ in range(50)]
+    n = sum(p["variant"] == target for p in picks)
+    check(n >= 35 and all(p["policy"] == "thompson" for p in picks),
+          f"after feedback the bandit picks {target} in most decisions: {n}/50")
+    rep = mdp("bandit", "report", "--dir", LAKE, ok=False)
+    arms = {l.split()[1]: float(l.split()[4]) for l in rep.stdout.splitlines()
+            if "|onboarding_tip" in l and len(l.split()) >= 5}
+    check(arms and max(arms, key=arms.get) == target, f"bandit report: {arms}")
+    check("largest gap by persona" in rep.stdout, "the report has the fairness gap")
+
+    # malformed HTTP, huge headers, a slow client, overload
+    def raw(data, wait=2.0):
+        so = socket.create_connection(("127.0.0.1", s.port), timeout=wait)
+        so.sendall(data)
+        try:
+            return so.recv(4096)
+        except socket.timeout:
+            return b""
+        finally:
+            so.close()
+    r = raw(b"GARBAGE /\x00 HTTP/9\r\n\r\n")
+    check(r.startswith(b"HTTP/1.1 4") or r == b"", f"garbage request: {r[:40]}")
+    r = raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n")
+    check(r.startswith(b"HTTP/1.1 4") or r == b"", f"huge header: {r[:40]}")
+    slow = socket.create_connection(("127.0.0.1", s.port))
+    slow.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n")
+    t0 = time.time()
+    st, _, _ = req(s, "GET", "/healthz")
+    check(st == 200 and time.time() - t0 < 1, "a slow client does not hold up others")
+    hold = []
+    for _ in range(8):
+        so = socket.create_connection(("127.0.0.1", s.port))
+        so.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + C.encode() +
+                   b"\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{")
+        hold.append(so)
+    time.sleep(0.3)
+    st, js, _ = req(s, "GET", "/healthz")
+    check(st == 503 and js["error"]["code"] == "overloaded", f"overload: {st} {js}")
+    for so in hold:
+        so.close()
+    slow.close()
+    time.sleep(0.5)
+    check(req(s, "GET", "/healthz")[0] == 200, "healthy again")
+
+    # a newer snapshot is swapped in without a restart
+    day = req(s, "GET", "/readyz")[1]["snapshot"]["date"]
+    mdp("features", "--date", "2026-10-07", "--dir", LAKE)  # a later date than the demo's
+    t0 = time.time()
+    while time.time() - t0 < 10 and req(s, "GET", "/readyz")[1]["snapshot"]["date"] == day:
+        time.sleep(0.2)
+    check(req(s, "GET", "/readyz")[1]["snapshot"]["date"] == "2026-10-07", "the snapshot was reloaded")
+
+    # graceful shutdown
+    st, js, _ = req(s, "POST", "/v1/events", json.dumps(event()), key=C)
+    rc, out = s.stop()
+    check(rc == 0 and "stopped" in out, f"SIGTERM: exit {rc}, {out!r}")
+    err = open(os.path.join(TMP, "serve.err")).read()
+    check(C not in err and P not in err and A not in err, "keys never appear in the log")
+    subprocess.run(["rm", "-rf", TMP])
+    return finish("serve")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
