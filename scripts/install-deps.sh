@@ -2,7 +2,8 @@
 # Installs everything matbakh-dp needs to build and test: Debian packages (apt, with sudo when not
 # root) and DuckDB's C library and header from the npm registry at one pinned version, checked
 # against the registry's sha512 integrity values. Idempotent and fast when all is present.
-# Usage: scripts/install-deps.sh [--no-apt]
+# Usage: scripts/install-deps.sh [--no-apt | --bench]   (--bench adds wrk, the HTTP load generator
+# of `make bench`)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +26,7 @@ say() { printf 'install-deps: %s\n' "$*" >&2; }
 
 want_apt=1
 [ "${1:-}" = "--no-apt" ] && want_apt=0
+[ "${1:-}" = "--bench" ] && APT_PACKAGES="$APT_PACKAGES wrk"
 
 if [ "$want_apt" = 1 ]; then
   missing=""

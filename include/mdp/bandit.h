@@ -20,14 +20,16 @@ struct mdp_rng {
     uint64_t s[2];
 };
 void mdp_rng_seed(struct mdp_rng *r, uint64_t seed);
+uint64_t mdp_rng_next(struct mdp_rng *r);
 double mdp_rng_unit(struct mdp_rng *r); /* (0, 1) */
 /* A draw from Beta(a, b), a, b > 0 (two Gamma draws, Marsaglia-Tsang). */
 double mdp_rng_beta(struct mdp_rng *r, double a, double b);
 
 enum mdp_bandit_policy { MDP_BANDIT_EXPLORE = 0, MDP_BANDIT_THOMPSON = 1 };
 /* Chooses among n variants (n <= 64) for context: returns the index, the policy used and the
- * propensity (the probability of this choice under the policy: 1/n when exploring, estimated
- * from 256 posterior draws under Thompson sampling). Counts a decision for the arm. */
+ * propensity (the probability of this choice under the policy: 1/n when exploring; under
+ * Thompson sampling estimated from 2,000 posterior draws, once per change of the context's
+ * counts). Counts a decision for the arm. */
 int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *const *variants, int n,
                       long min_events, struct mdp_rng *rng, double *propensity,
                       enum mdp_bandit_policy *policy);

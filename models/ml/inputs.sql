@@ -51,11 +51,13 @@ QUALIFY row_number() OVER (PARTITION BY user_id, purpose ORDER BY ts DESC, seq D
 -- A verified address: a double opt-in confirmed before t_end (the platform's own `mdp consent doi
 -- confirm`, source doi, or a VcTokens confirmation from the DynamoDB stream, source ddb-doi).
 CREATE OR REPLACE TEMP TABLE ml_verified AS
-SELECT DISTINCT u.user_id
-FROM ml_users u
-JOIN consent_journal j ON j.email_hash = u.email_hash OR j.user_id = CAST(u.user_id AS VARCHAR),
-     ml_params p
-WHERE j.source IN ('doi', 'ddb-doi') AND j.granted AND j.ts < p.t_end;
+WITH doi AS (
+    SELECT j.* FROM consent_journal j, ml_params p
+    WHERE j.source IN ('doi', 'ddb-doi') AND j.granted AND j.ts < p.t_end
+)
+SELECT u.user_id FROM ml_users u JOIN doi j ON j.email_hash = u.email_hash
+UNION
+SELECT u.user_id FROM ml_users u JOIN doi j ON j.user_id = CAST(u.user_id AS VARCHAR);
 
 -- Onboarding step events before t_end (date_key bounds the partitions read).
 CREATE OR REPLACE TEMP TABLE ml_steps AS

@@ -10,12 +10,17 @@
 #include <string.h>
 
 #define TABLE             "bandit"
-#define PROPENSITY_ROUNDS 128
+#define PROPENSITY_ROUNDS 2000
 #define MAX_VARIANTS      64
 
 struct arm {
     char *key; /* context \x1f variant */
     int64_t s, f, decisions;
+    /* the probability that Thompson sampling picks this arm, estimated when the context's
+     * counts were prop_total events over prop_n variants (-1: never) */
+    double prop;
+    int64_t prop_total;
+    int prop_n;
 };
 
 struct mdp_bandit {
@@ -72,6 +77,7 @@ static struct arm *find(struct mdp_bandit *b, const char *key, int create)
     if ((b->n + 1) * 2 > b->nslots && rehash(b, b->nslots ? b->nslots * 2 : 128)) return NULL;
     struct arm *a = &b->arms[b->n];
     memset(a, 0, sizeof *a);
+    a->prop_total = -1;
     if (!(a->key = strdup(key))) return NULL;
     b->n++;
     size_t h = fnv(key) & (b->nslots - 1);
@@ -145,7 +151,7 @@ void mdp_rng_seed(struct mdp_rng *r, uint64_t seed)
     if (!r->s[0] && !r->s[1]) r->s[0] = 1;
 }
 
-static uint64_t next64(struct mdp_rng *r)
+uint64_t mdp_rng_next(struct mdp_rng *r)
 {
     uint64_t s1 = r->s[0];
     const uint64_t s0 = r->s[1];
@@ -157,7 +163,7 @@ static uint64_t next64(struct mdp_rng *r)
 
 double mdp_rng_unit(struct mdp_rng *r)
 {
-    return ((double)(next64(r) >> 11) + 0.5) / 9007199254740992.0;
+    return ((double)(mdp_rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
 }
 
 static double normal(struct mdp_rng *r)
@@ -238,18 +244,34 @@ int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *con
         *propensity = 1.0 / n;
     } else {
         pick = argmax_draw(rng, a, bb, n);
-        int same = 0;
-        for (int k = 0; k < PROPENSITY_ROUNDS; k++)
-            same += argmax_draw(rng, a, bb, n) == pick;
         *policy = MDP_BANDIT_THOMPSON;
-        /* never 0: the choice was made, so its probability is at least one draw's worth */
-        *propensity = (same + 1.0) / (PROPENSITY_ROUNDS + 1.0);
     }
     arm_key(key, sizeof key, context, variants[pick]);
     pthread_mutex_lock(&b->mu);
     struct arm *arm = find(b, key, 1);
     if (arm) arm->decisions++;
+    int fresh = arm && arm->prop_total == total && arm->prop_n == n;
+    if (fresh && *policy == MDP_BANDIT_THOMPSON) *propensity = arm->prop;
     pthread_mutex_unlock(&b->mu);
+    if (*policy == MDP_BANDIT_THOMPSON && !fresh) {
+        /* the choice probabilities change only with feedback: estimate them for the whole
+         * context once per change of its counts, not per decision */
+        int wins[MAX_VARIANTS] = {0};
+        for (int k = 0; k < PROPENSITY_ROUNDS; k++)
+            wins[argmax_draw(rng, a, bb, n)]++;
+        pthread_mutex_lock(&b->mu);
+        for (int i = 0; i < n; i++) {
+            arm_key(key, sizeof key, context, variants[i]);
+            struct arm *o = find(b, key, 1);
+            if (!o) continue;
+            /* never 0: a variant that was chosen had a chance */
+            o->prop = (wins[i] + 1.0) / (PROPENSITY_ROUNDS + n);
+            o->prop_total = total;
+            o->prop_n = n;
+            if (i == pick) *propensity = o->prop;
+        }
+        pthread_mutex_unlock(&b->mu);
+    }
     return pick;
 }
 

@@ -3,7 +3,10 @@
 #include "mdp/ingest.h"
 #include "serve_internal.h"
 
+#include "mdp/strset.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Parses a JSON body strictly (one value, valid UTF-8). NULL with why on failure. */
@@ -52,32 +55,54 @@ int mdp__events_split(const char *p, size_t n, int ndjson, struct mdp_buf *lines
         json_object_put(o);
     } else {
         if (!mdp_utf8_valid(p, n)) return *why = "the body is not valid UTF-8", -1;
-        mdp_buf_append(lines, p, n);
-        if (n && p[n - 1] != '\n') mdp_buf_putc(lines, '\n');
+        /* one event per line, without blank lines or CRs, so line i + 1 is event i */
+        for (size_t i = 0; i < n;) {
+            const char *nl = memchr(p + i, '\n', n - i);
+            size_t end = nl ? (size_t)(nl - p) : n, len = end - i;
+            if (len && p[i + len - 1] == '\r') len--;
+            if (len) {
+                mdp_buf_append(lines, p + i, len);
+                mdp_buf_putc(lines, '\n');
+            }
+            i = end + 1;
+        }
     }
     if (!lines->len) return *why = "the body holds no event", -1;
     return 0;
 }
 
-/* One event: the events connector's own check, so the collector and file ingest agree. */
-int mdp__event_check(const char *line, size_t len, char *reason, size_t rn, char *detail, size_t dn)
+extern const struct mdp_connector MDP__CONNECTOR_EVENTS;
+
+long mdp__events_check(const char *lines, size_t len, struct mdp_quarantine *q,
+                       unsigned char *rejected, size_t n)
 {
     struct mdp_ingest_counts c = {0};
-    struct mdp_quarantine q;
-    mdp_quarantine_init(&q, "events", "app_events", 0);
-    mdp_ingest_check("events/dt=1970-01-01/http.ndjson", line, len, &c, &q);
-    int bad = c.quarantined > 0;
-    if (bad) {
-        json_object *o = json_tokener_parse(q.lines.data ? q.lines.data : "{}"), *v;
-        snprintf(reason, rn, "%s",
-                 o && json_object_object_get_ex(o, "reason", &v) ? json_object_get_string(v)
-                                                                 : "invalid_event");
-        snprintf(detail, dn, "%s",
-                 o && json_object_object_get_ex(o, "detail", &v) && json_object_get_string(v)
-                     ? json_object_get_string(v)
-                     : "");
-        json_object_put(o);
+    c.newest_event_ms = -1;
+    struct mdp_strset *seen = mdp_strset_new();
+    if (!seen) return -1;
+    struct mdp_check ck = {0};
+    ck.key = MDP__EVENTS_LOCATION;
+    ck.c = &c;
+    ck.q = q;
+    ck.seen = seen;
+    size_t before = q->lines.len;
+    int rc = MDP__CONNECTOR_EVENTS.check(&ck, lines, len);
+    mdp_strset_free(seen);
+    if (rc) return -1;
+    long bad = 0;
+    /* the quarantine entries name their line: <key>:<line> */
+    for (const char *e = q->lines.data ? q->lines.data + before : NULL; e && *e;) {
+        const char *nl = strchr(e, '\n');
+        const char *loc = strstr(e, "\"location\":\"" MDP__EVENTS_LOCATION ":");
+        if (loc && (!nl || loc < nl)) {
+            size_t line =
+                strtoul(loc + strlen("\"location\":\"" MDP__EVENTS_LOCATION ":"), NULL, 10);
+            if (line >= 1 && line <= n && !rejected[line - 1]) {
+                rejected[line - 1] = 1;
+                bad++;
+            }
+        }
+        e = nl ? nl + 1 : NULL;
     }
-    mdp_quarantine_cleanup(&q);
     return bad;
 }

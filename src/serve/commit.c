@@ -4,7 +4,10 @@
 #include "mdp/log.h"
 #include "serve_internal.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 struct job {
@@ -19,6 +22,7 @@ struct job {
 
 struct mdp__committer {
     struct mdp_lake *lake;
+    struct job *lazy; /* appends that wait for the next round (one per stream and day) */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -52,6 +56,40 @@ int mdp__committer_submit(struct mdp__committer *c, const char *source, const ch
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
     return 0;
+}
+
+static int same_stream(const struct job *a, const struct job *b);
+
+int mdp__committer_append(struct mdp__committer *c, const char *source, const char *dataset,
+                          int64_t day, const char *data, size_t len)
+{
+    struct job probe;
+    snprintf(probe.source, sizeof probe.source, "%s", source);
+    snprintf(probe.dataset, sizeof probe.dataset, "%s", dataset);
+    probe.day = day;
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    struct job *j = c->lazy;
+    while (j && !same_stream(j, &probe))
+        j = j->next;
+    if (!j && (j = calloc(1, sizeof *j))) {
+        *j = probe;
+        j->data = NULL;
+        j->len = 0;
+        j->done = NULL;
+        j->next = c->lazy;
+        c->lazy = j;
+    }
+    char *nd = j ? realloc(j->data, j->len + len) : NULL;
+    if (nd) {
+        memcpy(nd + j->len, data, len);
+        j->data = nd;
+        j->len += len;
+    } else {
+        rc = MDP_ERR_NOMEM;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 static int same_stream(const struct job *a, const struct job *b)
@@ -107,11 +145,26 @@ static void *run(void *arg)
     struct mdp__committer *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->head && !c->stop)
-            pthread_cond_wait(&c->cv, &c->mu);
-        if (!c->head && c->stop) break;
-        struct job *list = c->head;
+        /* wake for submitted work; the appends are written at least once a second */
+        if (!c->head && !c->stop) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            while (!c->head && !c->stop)
+                if (pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT) break;
+        }
+        if (!c->head && !c->lazy) {
+            if (c->stop) break;
+            continue;
+        }
+        struct job *list = c->head, *last = c->tail, *lazy = c->lazy;
         c->head = c->tail = NULL;
+        c->lazy = NULL;
+        /* the appends ride along, after the submitted work someone waits for */
+        if (last)
+            last->next = lazy;
+        else
+            list = lazy;
         pthread_mutex_unlock(&c->mu);
         commit_round(c, list);
         pthread_mutex_lock(&c->mu);

@@ -51,6 +51,14 @@ int mdp__catalogue_load(const struct mdp_config *cfg, struct mdp__catalogue *c, 
         snprintf(v->surface, sizeof v->surface, "%.*s", (int)(b - a), a);
         snprintf(v->name, sizeof v->name, "%.*s", (int)(t - b - 1), b + 1);
         snprintf(v->tone, sizeof v->tone, "%s", t + 1);
+        for (const char *q = a; q < a + strlen(a); q++)
+            if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_' || *q == '-' ||
+                  *q == ':')) {
+                mdp__catalogue_free(c);
+                return mdp_diag_set(d, MDP_ERR_CONFIG,
+                                    "personalize.surfaces: '%s' may hold only a-z, 0-9, _ and -",
+                                    a);
+            }
         for (int k = 0; k < c->n; k++)
             if (strcmp(c->v[k].name, v->name) == 0) {
                 mdp__catalogue_free(c);
@@ -114,10 +122,33 @@ int mdp__snap_reload(struct mdp__snap_holder *h, struct mdp_lake *lake, struct m
 
 static void hex_of(const char *s, char *out, size_t n)
 {
+    static const char digits[] = "0123456789abcdef";
     size_t k = 0;
-    for (; *s && k + 2 < n; s++, k += 2)
-        snprintf(out + k, 3, "%02x", (unsigned char)*s);
+    for (; *s && k + 2 < n; s++, k += 2) {
+        out[k] = digits[(unsigned char)*s >> 4];
+        out[k + 1] = digits[(unsigned char)*s & 15];
+    }
     out[k] = '\0';
+}
+
+static struct mdp_rng *rng(void);
+
+static uint64_t rng64(void *ud)
+{
+    (void)ud;
+    return mdp_rng_next(rng());
+}
+
+/* A UUIDv7 from this thread's generator: no lock, no system call per id. */
+static void thread_uuid7(struct mdp_uuid *u)
+{
+    static __thread struct mdp_uuid7_gen gen;
+    static __thread int ready;
+    if (!ready) {
+        mdp_uuid7_gen_init(&gen, rng64, NULL);
+        ready = 1;
+    }
+    mdp_uuid7_next(&gen, mdp_time_now_ms(), u);
 }
 
 static int unhex(const char *s, size_t len, char *out, size_t n)
@@ -146,7 +177,7 @@ static void decision_id(const struct mdp__pz *p, const char *context, const char
 {
     struct mdp_uuid u;
     char uid[37], pair[400], hex[801], body[900], mac[17];
-    mdp_uuid7_new(&u);
+    thread_uuid7(&u);
     mdp_uuid_format(&u, uid);
     snprintf(pair, sizeof pair, "%s\x1f%s\x1f%s", context, variant, policy);
     hex_of(pair, hex, sizeof hex);
@@ -239,34 +270,33 @@ struct answer {
 static int respond(struct mdp__pz *p, const struct answer *a, const char *user, int log_user,
                    struct mdp_buf *out)
 {
-    char id[1000], copy[100];
+    char id[1000];
     decision_id(p, a->context, a->v->name, a->policy, id, sizeof id);
-    snprintf(copy, sizeof copy, "%s.%s", a->v->surface, a->v->name);
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "decision_id", json_object_new_string(id));
-    json_object_object_add(o, "variant", json_object_new_string(a->v->name));
-    json_object_object_add(o, "copy_id", json_object_new_string(copy));
-    json_object_object_add(o, "reason", json_object_new_string(a->reason));
-    json_object_object_add(o, "propensity", json_object_new_double(a->propensity));
-    json_object_object_add(o, "policy", json_object_new_string(a->policy));
+    /* catalogue names are checked words, reason and policy constants, the id hex: no escaping */
     mdp_buf_reset(out);
-    mdp_buf_puts(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    mdp_buf_printf(out,
+                   "{\"decision_id\":\"%s\",\"variant\":\"%s\",\"copy_id\":\"%s.%s\","
+                   "\"reason\":\"%s\",\"propensity\":%.6g,\"policy\":\"%s\"}",
+                   id, a->v->name, a->v->surface, a->v->name, a->reason, a->propensity, a->policy);
     /* the decision log, for offline evaluation; without the user's id when they did not consent */
-    char ts[40];
-    mdp_time_format_ms(mdp_time_now_ms(), ts, sizeof ts);
-    json_object_object_add(o, "ts", json_object_new_string(ts));
-    json_object_object_add(o, "context", json_object_new_string(a->context));
-    json_object_object_add(o, "surface", json_object_new_string(a->v->surface));
-    if (log_user && user) json_object_object_add(o, "user_id", json_object_new_string(user));
-    struct mdp_buf line;
-    mdp_buf_init(&line);
-    mdp_buf_puts(&line, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    mdp_buf_putc(&line, '\n');
-    if (p->committer)
-        mdp__committer_submit(p->committer, "serve", "decisions",
-                              mdp_days_from_ms(mdp_time_now_ms()), line.data, line.len, NULL, NULL);
-    mdp_buf_cleanup(&line);
-    json_object_put(o);
+    if (p->committer) {
+        char ts[40];
+        int64_t now = mdp_time_now_ms();
+        mdp_time_format_ms(now, ts, sizeof ts);
+        struct mdp_buf line;
+        mdp_buf_init(&line);
+        mdp_buf_append(&line, out->data, out->len - 1);
+        mdp_buf_printf(&line, ",\"ts\":\"%s\",\"surface\":\"%s\",\"context\":", ts, a->v->surface);
+        mdp_buf_json_str(&line, a->context);
+        if (log_user && user) {
+            mdp_buf_puts(&line, ",\"user_id\":");
+            mdp_buf_json_str(&line, user);
+        }
+        mdp_buf_puts(&line, "}\n");
+        mdp__committer_append(p->committer, "serve", "decisions", mdp_days_from_ms(now), line.data,
+                              line.len);
+        mdp_buf_cleanup(&line);
+    }
     return 200;
 }
 

@@ -27,6 +27,11 @@ int mdp__committer_start(struct mdp_lake *lake, struct mdp__committer **out, str
 int mdp__committer_submit(struct mdp__committer *c, const char *source, const char *dataset,
                           int64_t day, const char *data, size_t len, mdp__commit_done done,
                           void *ud);
+/* Appends data to the stream without waiting or waking the committer: it is written with the
+ * next round, at the latest a second later (decision logs, where throughput matters more than
+ * durability at the answer). */
+int mdp__committer_append(struct mdp__committer *c, const char *source, const char *dataset,
+                          int64_t day, const char *data, size_t len);
 /* Objects written so far (for metrics). */
 int64_t mdp__committer_objects(struct mdp__committer *c);
 /* Writes what is queued, then stops the thread. */
@@ -76,10 +81,13 @@ json_object *mdp__parse_json(const char *p, size_t n, const char **why);
 /* The events of a collector body (one JSON event, a JSON array, or NDJSON when ndjson) as NDJSON
  * lines; 0, or -1 with why (invalid JSON or UTF-8, no event). */
 int mdp__events_split(const char *p, size_t n, int ndjson, struct mdp_buf *lines, const char **why);
-/* The events connector's check of one event (len bytes with its newline): 1 and the reason and
- * detail when it is rejected, else 0. */
-int mdp__event_check(const char *line, size_t len, char *reason, size_t rn, char *detail,
-                     size_t dn);
+/* Checks the events of lines (one per line, no blank lines: mdp__events_split's output) with the
+ * events connector as one delivery: the rejected ones go to q with their reason and the location
+ * "POST /v1/events:<line>", and rejected[line - 1] is set (n: the number of lines). Returns how
+ * many were rejected, or -1 when out of memory. */
+#define MDP__EVENTS_LOCATION "POST /v1/events"
+long mdp__events_check(const char *lines, size_t len, struct mdp_quarantine *q,
+                       unsigned char *rejected, size_t n);
 /* Writes {"error":{"code":...,"message":...}} into out and returns status. */
 int mdp__error(struct mdp_buf *out, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

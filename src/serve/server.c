@@ -308,33 +308,58 @@ static enum MHD_Result handle_events(struct req *r)
     int64_t day = mdp_days_from_ms(mdp_time_now_ms());
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, "events", "app_events", day);
+    size_t nlines = 0;
+    for (size_t i = 0; i < lines.len; i++)
+        nlines += lines.data[i] == '\n';
+    unsigned char *rejected = calloc(nlines ? nlines : 1, 1);
+    long bad = rejected ? mdp__events_check(lines.data, lines.len, &q, rejected, nlines) : -1;
+    if (bad < 0) {
+        free(rejected);
+        mdp_quarantine_cleanup(&q);
+        mdp_buf_cleanup(&lines);
+        mdp_buf_cleanup(&ok);
+        return fail_now(r, 503, "out_of_memory", "the server is short of memory; retry");
+    }
+    /* the rejected ones, by index, with the connector's reason and detail */
     mdp_buf_puts(&r->errors, "[");
-    int64_t index = 0;
+    for (const char *e = q.lines.data; e && *e;) {
+        const char *nl = strchr(e, '\n');
+        json_object *o = json_tokener_parse(e), *v;
+        const char *loc =
+            o && json_object_object_get_ex(o, "location", &v) ? json_object_get_string(v) : "";
+        const char *colon = strrchr(loc, ':');
+        json_object *x = json_object_new_object();
+        json_object_object_add(
+            x, "index", json_object_new_int64(colon ? strtoll(colon + 1, NULL, 10) - 1 : -1));
+        json_object_object_add(
+            x, "reason",
+            json_object_new_string(o && json_object_object_get_ex(o, "reason", &v)
+                                       ? json_object_get_string(v)
+                                       : "invalid_event"));
+        json_object_object_add(
+            x, "detail",
+            json_object_new_string(o && json_object_object_get_ex(o, "detail", &v) &&
+                                           json_object_get_string(v)
+                                       ? json_object_get_string(v)
+                                       : ""));
+        mdp_buf_printf(&r->errors, "%s%s", r->rejected ? "," : "",
+                       json_object_to_json_string_ext(x, JSON_C_TO_STRING_PLAIN));
+        json_object_put(x);
+        json_object_put(o);
+        r->rejected++;
+        e = nl ? nl + 1 : NULL;
+    }
+    mdp_buf_puts(&r->errors, "]");
+    size_t index = 0;
     for (char *line = lines.data, *end; line && *line; line = end ? end + 1 : NULL, index++) {
         end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        if (len == 0) {
-            index--;
-            continue;
-        }
-        char reason[64], detail[300], loc[64];
-        if (mdp__event_check(line, len + 1, reason, sizeof reason, detail, sizeof detail)) {
-            snprintf(loc, sizeof loc, "http#%lld", (long long)index);
-            mdp_quarantine_add(&q, reason, loc, detail, line, len);
-            json_object *e = json_object_new_object();
-            json_object_object_add(e, "index", json_object_new_int64(index));
-            json_object_object_add(e, "reason", json_object_new_string(reason));
-            json_object_object_add(e, "detail", json_object_new_string(detail));
-            mdp_buf_printf(&r->errors, "%s%s", r->rejected ? "," : "",
-                           json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
-            json_object_put(e);
-            r->rejected++;
-        } else {
-            mdp_buf_append(&ok, line, len + 1);
+        size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
+        if (!rejected[index]) {
+            mdp_buf_append(&ok, line, len);
             r->accepted++;
         }
     }
-    mdp_buf_puts(&r->errors, "]");
+    free(rejected);
     mdp_buf_cleanup(&lines);
     if (q.count) {
         char batch[64];
@@ -941,7 +966,7 @@ int mdp_serve(const struct mdp_config *cfg, struct mdp_lake *lake, struct mdp_di
         handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->serve_max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->serve_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         1024u, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (!s->mhd) {
         rc = mdp_diag_set(d, MDP_ERR_IO, "cannot listen on %s: %s", cfg->serve_listen,

@@ -1,7 +1,7 @@
 /* Fuzz target: the service's request bodies. Every input goes through the collector's batch
- * splitter (JSON and NDJSON) and the event check, and, as JSON, through the personalization and
- * feedback handlers (no snapshot, no state store); each must answer with a status and a JSON
- * body, never crash. */
+ * splitter (JSON and NDJSON) and the events check (each rejected event marked once), and, as JSON,
+ * through the personalization and feedback handlers (no snapshot, no state store); each must answer
+ * with a status and a JSON body, never crash. */
 #include "mdp/config.h"
 #include "../../src/serve/serve_internal.h"
 
@@ -37,13 +37,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct mdp_buf lines;
         mdp_buf_init(&lines);
         if (mdp__events_split(p, size, ndjson, &lines, &why) == 0) {
-            int n = 0;
-            for (char *l = lines.data, *e; l && *l && n < 32; l = e ? e + 1 : NULL, n++) {
-                e = strchr(l, '\n');
-                size_t len = e ? (size_t)(e - l) + 1 : strlen(l);
-                char reason[64], detail[300];
-                mdp__event_check(l, len, reason, sizeof reason, detail, sizeof detail);
-            }
+            size_t n = 0;
+            for (size_t i = 0; i < lines.len; i++)
+                n += lines.data[i] == '\n';
+            unsigned char *rejected = calloc(n ? n : 1, 1);
+            struct mdp_quarantine q;
+            mdp_quarantine_init(&q, "events", "app_events", 0);
+            long bad = rejected ? mdp__events_check(lines.data, lines.len, &q, rejected, n) : 0;
+            /* every quarantined event is marked, and no more */
+            long marked = 0;
+            for (size_t i = 0; rejected && i < n; i++)
+                marked += rejected[i];
+            if (bad < 0 || marked != bad || bad != q.count) __builtin_trap();
+            mdp_quarantine_cleanup(&q);
+            free(rejected);
         } else if (!why) {
             __builtin_trap(); /* a refusal says why */
         }

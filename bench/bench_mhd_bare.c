@@ -1,0 +1,57 @@
+/* The baseline of bench_serve.sh: a bare libmicrohttpd server in the same mode as mdp serve (poll,
+ * a thread pool of one thread per core, the response queued on the request's second call) that
+ * answers every request with a fixed 200-byte JSON. Usage: bench_mhd_bare PORT (until SIGTERM). */
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char body[201];
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
+{
+    (void)cls, (void)url, (void)method, (void)version, (void)upload;
+    if (!*con_cls) {
+        *con_cls = (void *)1;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(200, body, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) return 2;
+    snprintf(body, sizeof body, "{\"decision_id\":\"%0150d\",\"variant\":\"tip\",\"x\":1}", 0);
+    size_t n = strlen(body);
+    memset(body + n, ' ', 200 - n);
+    body[200] = '\0';
+    long threads = sysconf(_SC_NPROCESSORS_ONLN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)atoi(argv[1]),
+                         NULL, NULL, handler, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+                         MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
+    if (!d) return 1;
+    printf("listening\n");
+    fflush(stdout);
+    int sig;
+    sigwait(&set, &sig);
+    MHD_stop_daemon(d);
+    return 0;
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Benchmark of `mdp serve` with wrk on this machine (server and load share the cores): the bare
+# libmicrohttpd baseline (bench_mhd_bare: a fixed 200-byte JSON) and our /v1/personalize (a
+# 100,000-user snapshot, warm bandit state) in the same run: requests/s, p50, p99 and the ratios
+# (targets: at least 0.7x the baseline's requests/s, p50 under 0.5 ms); then /v1/events with
+# batches of 100 events, durable before each answer (target: at least 100,000 events/s).
+# Usage: bench/serve.sh path/to/build   (make bench runs it; MDP_BENCH_USERS, WRK_SECONDS)
+set -euo pipefail
+B=${1:?usage: serve.sh BUILD}
+MDP=$B/mdp
+SECS=${WRK_SECONDS:-10}
+command -v wrk >/dev/null || { echo "serve.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+T=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null || true; done; rm -rf "$T"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# "Requests/sec", and the 50% / 99% latency in ms, from wrk --latency
+parse() {
+  python3 - "$1" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+def ms(p):
+    v, u = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)\b" % p, t).groups()
+    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[u]
+errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+print(rps, ms(50), ms(99), errs.group(1) if errs else 0)
+PY
+}
+
+"$B/bench/bench_serve_prep" "$T/lake" "$T/ids.lua"
+key=$("$MDP" --json serve key new --name bench --scopes collect+personalize)
+tok=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["key"])' "$key")
+item=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["config_item"])' "$key")
+port=$(free_port)
+cat >"$T/mdp.yaml" <<YAML
+lake:
+  dir: $T/lake
+log:
+  level: warn
+serve:
+  listen: 127.0.0.1:$port
+  keys: ["$item"]
+  max_in_flight: 4096
+YAML
+
+bport=$(free_port)
+"$B/bench/bench_mhd_bare" "$bport" >"$T/bare.out" &
+pids+=($!)
+sleep 0.5
+wrk -t2 -c64 -d"${SECS}s" --latency "http://127.0.0.1:$bport/" >"$T/bare.txt"
+read -r b_rps b_p50 b_p99 b_err < <(parse "$T/bare.txt")
+
+"$MDP" --config "$T/mdp.yaml" serve >"$T/serve.out" 2>"$T/serve.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q listening "$T/serve.out" && break; sleep 0.1; done
+cat >"$T/pz.lua" <<LUA
+dofile("$T/ids.lua")
+wrk.headers["Authorization"] = "Bearer $tok"
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", "/v1/personalize?surface=onboarding_tip&user_id=" .. ids[(i % #ids) + 1])
+end
+LUA
+wrk -t2 -c64 -d"${SECS}s" --latency -s "$T/pz.lua" "http://127.0.0.1:$port" >"$T/pz.txt"
+read -r p_rps p_p50 p_p99 p_err < <(parse "$T/pz.txt")
+python3 - "$T/events.lua" "$tok" <<'PY'
+import json, sys, time, uuid
+evs = []
+for i in range(100):
+    ms = int(time.time() * 1000)
+    u = uuid.UUID(int=(ms << 80) | (7 << 76) | (i << 64) | (2 << 62) | uuid.uuid4().int % (1 << 62))
+    evs.append({"event_id": str(u), "user_id": "01a106a4-8862-77fd-8bdf-4732fe0034d5",
+                "timestamp": "2026-11-27T07:00:00Z", "event_type": "page_view", "properties": {}})
+body = json.dumps(evs).replace("\\", "\\\\").replace('"', '\\"')
+open(sys.argv[1], "w").write(f'''wrk.method = "POST"
+wrk.body = "{body}"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {sys.argv[2]}"
+''')
+PY
+wrk -t2 -c64 -d"${SECS}s" --latency -s "$T/events.lua" "http://127.0.0.1:$port/v1/events" >"$T/ev.txt"
+read -r e_rps e_p50 e_p99 e_err < <(parse "$T/ev.txt")
+objects=$(ls "$T/lake/raw/events/app_events/"*/ | wc -l)
+
+python3 - "$b_rps" "$b_p50" "$b_p99" "$p_rps" "$p_p50" "$p_p99" "$p_err" "$e_rps" "$e_p50" "$e_p99" "$e_err" "$objects" <<'PY'
+import sys
+b_rps, b_p50, b_p99, p_rps, p_p50, p_p99, p_err, e_rps, e_p50, e_p99, e_err, objs = map(float, sys.argv[1:])
+print(f"bare libmicrohttpd (fixed 200-byte JSON), wrk -t2 -c64: {b_rps:,.0f} req/s, p50 {b_p50:.3f} ms, p99 {b_p99:.3f} ms")
+print(f"mdp serve /v1/personalize (100k-user snapshot, warm bandit): {p_rps:,.0f} req/s, p50 {p_p50:.3f} ms, p99 {p_p99:.3f} ms, non-2xx {p_err:.0f}")
+print(f"ratio requests/s: {p_rps / b_rps:.2f} (target >= 0.70); p50 {p_p50:.3f} ms (target < 0.5); p99 ratio {p_p99 / b_p99:.2f}")
+print(f"mdp serve /v1/events (batches of 100, fsync'd before 202): {e_rps * 100:,.0f} events/s "
+      f"({e_rps:,.0f} req/s, p50 {e_p50:.2f} ms, p99 {e_p99:.2f} ms, non-2xx {e_err:.0f}, {objs:.0f} raw objects: "
+      f"{e_rps * 100 * 10 / max(objs, 1):,.0f} events per group commit) (target >= 100,000)")
+PY
+kill -TERM "${pids[1]}" && wait "${pids[1]}" || true
