@@ -29,6 +29,10 @@ void mdp_buf_reset(struct mdp_buf *b);
 /* Hands the storage to the caller (free() it) and leaves b empty. Never NULL on success. */
 char *mdp_buf_steal(struct mdp_buf *b);
 
+/* Joins parts with sep into out (n bytes, always terminated, cut when too long): a snprintf
+ * "%s|%s|..." without the format parsing, for hot paths. Returns the length written. */
+size_t mdp_join(char *out, size_t n, const char *sep, const char *const *parts, int nparts);
+
 /* 1 if the n bytes are well-formed UTF-8 without NUL bytes (no overlong forms, surrogates or
  * code points past U+10FFFF), else 0. */
 int mdp_utf8_valid(const void *s, size_t n);

@@ -190,3 +190,19 @@ int mdp_utf8_valid(const void *p, size_t n)
     }
     return 1;
 }
+
+size_t mdp_join(char *out, size_t n, const char *sep, const char *const *parts, int nparts)
+{
+    size_t k = 0, sl = strlen(sep);
+    if (!n) return 0;
+    for (int i = 0; i < nparts; i++) {
+        size_t l = strlen(parts[i]);
+        if (i && k + sl < n) memcpy(out + k, sep, sl), k += sl;
+        else if (i) break;
+        if (k + l >= n) l = n - 1 - k;
+        memcpy(out + k, parts[i], l);
+        k += l;
+    }
+    out[k] = '\0';
+    return k;
+}

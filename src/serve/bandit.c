@@ -1,5 +1,6 @@
 /* The Thompson-sampling bandit (include/mdp/bandit.h). */
 #include "mdp/bandit.h"
+#include "mdp/buf.h"
 #include "mdp/state.h"
 
 #include <json-c/json.h>
@@ -15,7 +16,8 @@
 
 struct arm {
     char *key; /* context \x1f variant */
-    int64_t s, f, decisions;
+    int64_t s, f;
+    _Atomic int64_t decisions;
     /* the probability that Thompson sampling picks this arm, estimated when the context's
      * counts were prop_total events over prop_n variants (-1: never) */
     double prop;
@@ -24,7 +26,7 @@ struct arm {
 };
 
 struct mdp_bandit {
-    pthread_mutex_t mu;
+    pthread_rwlock_t mu; /* readers choose; writers add arms and counts */
     struct arm *arms;
     size_t n, cap;
     size_t *slots; /* open addressing: index + 1, 0 empty */
@@ -89,7 +91,8 @@ static struct arm *find(struct mdp_bandit *b, const char *key, int create)
 
 static void arm_key(char *out, size_t n, const char *context, const char *variant)
 {
-    snprintf(out, n, "%s\x1f%s", context, variant);
+    const char *parts[2] = {context, variant};
+    mdp_join(out, n, "\x1f", parts, 2);
 }
 
 static int64_t field(json_object *o, const char *k)
@@ -116,7 +119,7 @@ int mdp_bandit_open(struct mdp_state *st, struct mdp_bandit **out, struct mdp_di
 {
     struct mdp_bandit *b = calloc(1, sizeof *b);
     if (!b) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    pthread_mutex_init(&b->mu, NULL);
+    pthread_rwlock_init(&b->mu, NULL);
     int rc = st ? mdp_state_scan(st, TABLE, load_one, b, d) : 0;
     if (rc) {
         mdp_bandit_close(b);
@@ -133,7 +136,7 @@ void mdp_bandit_close(struct mdp_bandit *b)
         free(b->arms[i].key);
     free(b->arms);
     free(b->slots);
-    pthread_mutex_destroy(&b->mu);
+    pthread_rwlock_destroy(&b->mu);
     free(b);
 }
 
@@ -202,10 +205,15 @@ double mdp_rng_beta(struct mdp_rng *r, double a, double b)
 int mdp_bandit_context(char *out, size_t n, const char *persona, const char *tone,
                        const char *address, const char *bucket, const char *surface)
 {
-    int k = snprintf(out, n, "%s|%s|%s|%s|%s", persona && *persona ? persona : "unknown",
-                     tone && *tone ? tone : "unknown", address && *address ? address : "unknown",
-                     bucket && *bucket ? bucket : "unknown", surface);
-    return k < 0 || (size_t)k >= n ? MDP_ERR_RANGE : 0;
+    const char *parts[5] = {persona && *persona ? persona : "unknown",
+                            tone && *tone ? tone : "unknown", address && *address ? address : "unknown",
+                            bucket && *bucket ? bucket : "unknown", surface};
+    size_t need = 4;
+    for (int i = 0; i < 5; i++)
+        need += strlen(parts[i]);
+    if (need >= n) return MDP_ERR_RANGE;
+    mdp_join(out, n, "|", parts, 5);
+    return 0;
 }
 
 static int argmax_draw(struct mdp_rng *rng, const double *a, const double *b, int n)
@@ -225,18 +233,32 @@ int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *con
 {
     if (n <= 0 || n > MAX_VARIANTS) return -1;
     double a[MAX_VARIANTS], bb[MAX_VARIANTS];
-    int64_t total = 0;
     char key[512];
-    pthread_mutex_lock(&b->mu);
-    for (int i = 0; i < n; i++) {
-        arm_key(key, sizeof key, context, variants[i]);
-        struct arm *arm = find(b, key, 0);
-        a[i] = 1.0 + (arm ? (double)arm->s : 0.0);
-        bb[i] = 1.0 + (arm ? (double)arm->f : 0.0);
-        total += arm ? arm->s + arm->f : 0;
+    struct arm *arms[MAX_VARIANTS];
+    /* the arms exist from the first decision on; creating them is the only write here */
+    for (int pass = 0; pass < 2; pass++) {
+        int missing = 0;
+        if (pass == 0)
+            pthread_rwlock_rdlock(&b->mu);
+        else
+            pthread_rwlock_wrlock(&b->mu);
+        for (int i = 0; i < n; i++) {
+            arm_key(key, sizeof key, context, variants[i]);
+            arms[i] = find(b, key, pass);
+            missing |= !arms[i];
+        }
+        if (!missing) break;
+        pthread_rwlock_unlock(&b->mu);
+        if (pass == 1) return -1; /* out of memory */
     }
-    pthread_mutex_unlock(&b->mu);
-    int pick;
+    /* held (read or write) from here: arms[] stay valid */
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        a[i] = 1.0 + (double)arms[i]->s;
+        bb[i] = 1.0 + (double)arms[i]->f;
+        total += arms[i]->s + arms[i]->f;
+    }
+    int pick, fresh = 0;
     if (total < min_events) {
         pick = (int)(mdp_rng_unit(rng) * n);
         if (pick >= n) pick = n - 1;
@@ -245,21 +267,18 @@ int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *con
     } else {
         pick = argmax_draw(rng, a, bb, n);
         *policy = MDP_BANDIT_THOMPSON;
+        fresh = arms[pick]->prop_total == total && arms[pick]->prop_n == n;
+        if (fresh) *propensity = arms[pick]->prop;
     }
-    arm_key(key, sizeof key, context, variants[pick]);
-    pthread_mutex_lock(&b->mu);
-    struct arm *arm = find(b, key, 1);
-    if (arm) arm->decisions++;
-    int fresh = arm && arm->prop_total == total && arm->prop_n == n;
-    if (fresh && *policy == MDP_BANDIT_THOMPSON) *propensity = arm->prop;
-    pthread_mutex_unlock(&b->mu);
+    arms[pick]->decisions++;
+    pthread_rwlock_unlock(&b->mu);
     if (*policy == MDP_BANDIT_THOMPSON && !fresh) {
         /* the choice probabilities change only with feedback: estimate them for the whole
          * context once per change of its counts, not per decision */
         int wins[MAX_VARIANTS] = {0};
         for (int k = 0; k < PROPENSITY_ROUNDS; k++)
             wins[argmax_draw(rng, a, bb, n)]++;
-        pthread_mutex_lock(&b->mu);
+        pthread_rwlock_wrlock(&b->mu);
         for (int i = 0; i < n; i++) {
             arm_key(key, sizeof key, context, variants[i]);
             struct arm *o = find(b, key, 1);
@@ -270,7 +289,7 @@ int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *con
             o->prop_n = n;
             if (i == pick) *propensity = o->prop;
         }
-        pthread_mutex_unlock(&b->mu);
+        pthread_rwlock_unlock(&b->mu);
     }
     return pick;
 }
@@ -283,7 +302,7 @@ int mdp_bandit_feedback(struct mdp_bandit *b, struct mdp_state *st, const char *
     if (rc) return rc;
     char key[512];
     arm_key(key, sizeof key, context, variant);
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_wrlock(&b->mu);
     struct arm *arm = find(b, key, 1);
     if (arm) {
         /* the store's count is the truth (another process may have added too) */
@@ -292,7 +311,7 @@ int mdp_bandit_feedback(struct mdp_bandit *b, struct mdp_state *st, const char *
         else
             arm->f = st ? v : arm->f + 1;
     }
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     return arm ? 0 : mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
 }
 
@@ -304,16 +323,18 @@ static int by_key(const void *x, const void *y)
 int mdp_bandit_each(struct mdp_bandit *b, int (*cb)(const struct mdp_bandit_arm *a, void *ud),
                     void *ud)
 {
-    pthread_mutex_lock(&b->mu);
+    pthread_rwlock_wrlock(&b->mu);
     size_t n = b->n;
     struct arm *copy = malloc((n ? n : 1) * sizeof *copy);
     int rc = copy ? 0 : MDP_ERR_NOMEM;
     for (size_t i = 0; copy && i < n; i++) {
-        copy[i] = b->arms[i];
+        copy[i].s = b->arms[i].s;
+        copy[i].f = b->arms[i].f;
+        copy[i].decisions = b->arms[i].decisions;
         copy[i].key = strdup(b->arms[i].key);
         if (!copy[i].key) rc = MDP_ERR_NOMEM, n = i;
     }
-    pthread_mutex_unlock(&b->mu);
+    pthread_rwlock_unlock(&b->mu);
     if (rc) n = copy ? n : 0;
     if (copy) qsort(copy, n, sizeof *copy, by_key);
     for (size_t i = 0; i < n; i++) {

@@ -20,9 +20,20 @@ struct job {
     struct job *next;
 };
 
+/* a thread's own buffer of appends: its lock is only ever shared with the committer */
+struct tbuf {
+    pthread_mutex_t mu;
+    struct mdp__committer *owner;
+    char source[32], dataset[32];
+    int64_t day;
+    struct mdp_buf data;
+    struct tbuf *next;
+};
+
 struct mdp__committer {
     struct mdp_lake *lake;
-    struct job *lazy; /* appends that wait for the next round (one per stream and day) */
+    struct job *lazy;   /* appends that wait for the next round (one per stream and day) */
+    struct tbuf *tbufs; /* every thread's append buffer */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -59,36 +70,74 @@ int mdp__committer_submit(struct mdp__committer *c, const char *source, const ch
 }
 
 static int same_stream(const struct job *a, const struct job *b);
+/* moves data into the lazy job of its stream and day (c->mu held) */
+static int lazy_add(struct mdp__committer *c, const char *source, const char *dataset, int64_t day,
+                    const char *data, size_t len)
+{
+    struct job probe;
+    memset(&probe, 0, sizeof probe);
+    snprintf(probe.source, sizeof probe.source, "%s", source);
+    snprintf(probe.dataset, sizeof probe.dataset, "%s", dataset);
+    probe.day = day;
+    struct job *j = c->lazy;
+    while (j && !same_stream(j, &probe))
+        j = j->next;
+    if (!j) {
+        if (!(j = calloc(1, sizeof *j))) return MDP_ERR_NOMEM;
+        *j = probe;
+        j->next = c->lazy;
+        c->lazy = j;
+    }
+    char *nd = realloc(j->data, j->len + len + 1);
+    if (!nd) return MDP_ERR_NOMEM;
+    memcpy(nd + j->len, data, len);
+    j->data = nd;
+    j->len += len;
+    return 0;
+}
+
+/* takes what the threads buffered (c->mu held) */
+static void collect_tbufs(struct mdp__committer *c)
+{
+    for (struct tbuf *t = c->tbufs; t; t = t->next) {
+        pthread_mutex_lock(&t->mu);
+        if (t->data.len && !lazy_add(c, t->source, t->dataset, t->day, t->data.data, t->data.len))
+            mdp_buf_reset(&t->data);
+        pthread_mutex_unlock(&t->mu);
+    }
+}
 
 int mdp__committer_append(struct mdp__committer *c, const char *source, const char *dataset,
                           int64_t day, const char *data, size_t len)
 {
-    struct job probe;
-    snprintf(probe.source, sizeof probe.source, "%s", source);
-    snprintf(probe.dataset, sizeof probe.dataset, "%s", dataset);
-    probe.day = day;
+    static __thread struct tbuf *mine;
+    if (!mine || mine->owner != c) {
+        struct tbuf *t = calloc(1, sizeof *t);
+        if (!t) return MDP_ERR_NOMEM;
+        pthread_mutex_init(&t->mu, NULL);
+        t->owner = c;
+        mdp_buf_init(&t->data);
+        pthread_mutex_lock(&c->mu);
+        t->next = c->tbufs;
+        c->tbufs = t;
+        pthread_mutex_unlock(&c->mu);
+        mine = t;
+    }
+    struct tbuf *t = mine;
+    pthread_mutex_lock(&t->mu);
     int rc = 0;
-    pthread_mutex_lock(&c->mu);
-    struct job *j = c->lazy;
-    while (j && !same_stream(j, &probe))
-        j = j->next;
-    if (!j && (j = calloc(1, sizeof *j))) {
-        *j = probe;
-        j->data = NULL;
-        j->len = 0;
-        j->done = NULL;
-        j->next = c->lazy;
-        c->lazy = j;
+    if (t->data.len && (t->day != day || strcmp(t->source, source) || strcmp(t->dataset, dataset))) {
+        /* another stream or a new day: hand the buffered lines over first (rare) */
+        pthread_mutex_lock(&c->mu);
+        rc = lazy_add(c, t->source, t->dataset, t->day, t->data.data, t->data.len);
+        pthread_mutex_unlock(&c->mu);
+        mdp_buf_reset(&t->data);
     }
-    char *nd = j ? realloc(j->data, j->len + len) : NULL;
-    if (nd) {
-        memcpy(nd + j->len, data, len);
-        j->data = nd;
-        j->len += len;
-    } else {
-        rc = MDP_ERR_NOMEM;
-    }
-    pthread_mutex_unlock(&c->mu);
+    snprintf(t->source, sizeof t->source, "%s", source);
+    snprintf(t->dataset, sizeof t->dataset, "%s", dataset);
+    t->day = day;
+    if (!rc) rc = mdp_buf_append(&t->data, data, len);
+    pthread_mutex_unlock(&t->mu);
     return rc;
 }
 
@@ -153,6 +202,7 @@ static void *run(void *arg)
             while (!c->head && !c->stop)
                 if (pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT) break;
         }
+        collect_tbufs(c);
         if (!c->head && !c->lazy) {
             if (c->stop) break;
             continue;
@@ -201,6 +251,12 @@ void mdp__committer_stop(struct mdp__committer *c)
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL);
+    for (struct tbuf *t = c->tbufs, *next; t; t = next) {
+        next = t->next;
+        mdp_buf_cleanup(&t->data);
+        pthread_mutex_destroy(&t->mu);
+        free(t);
+    }
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c);

@@ -179,11 +179,14 @@ static void decision_id(const struct mdp__pz *p, const char *context, const char
     char uid[37], pair[400], hex[801], body[900], mac[17];
     thread_uuid7(&u);
     mdp_uuid_format(&u, uid);
-    snprintf(pair, sizeof pair, "%s\x1f%s\x1f%s", context, variant, policy);
+    const char *in[3] = {context, variant, policy};
+    mdp_join(pair, sizeof pair, "\x1f", in, 3);
     hex_of(pair, hex, sizeof hex);
-    snprintf(body, sizeof body, "%s.%s", uid, hex);
+    const char *b2[2] = {uid, hex};
+    mdp_join(body, sizeof body, ".", b2, 2);
     sign(p, body, mac);
-    snprintf(out, n, "%s.%s", body, mac);
+    const char *b3[2] = {body, mac};
+    mdp_join(out, n, ".", b3, 2);
 }
 
 /* Parses and checks a decision id: its signature, its age. */
@@ -267,26 +270,65 @@ struct answer {
     char context[300];
 };
 
+/* the UUID at the start of a decision id */
+static const char *uid_of(char *id)
+{
+    static __thread char uid[37];
+    memcpy(uid, id, 36);
+    uid[36] = '\0';
+    return uid;
+}
+
 static int respond(struct mdp__pz *p, const struct answer *a, const char *user, int log_user,
                    struct mdp_buf *out)
 {
     char id[1000];
     decision_id(p, a->context, a->v->name, a->policy, id, sizeof id);
     /* catalogue names are checked words, reason and policy constants, the id hex: no escaping */
+    /* propensity with 6 decimals, without printf's float formatting (this is the hot path) */
+    char prop[16];
+    long micro = (long)(a->propensity * 1e6 + 0.5);
+    prop[0] = (char)('0' + micro / 1000000);
+    prop[1] = '.';
+    for (int i = 7; i >= 2; i--, micro /= 10)
+        prop[i] = (char)('0' + micro % 10);
+    prop[8] = '\0';
+    const char *parts[] = {"{\"decision_id\":\"", id, "\",\"variant\":\"", a->v->name,
+                           "\",\"copy_id\":\"", a->v->surface, ".", a->v->name,
+                           "\",\"reason\":\"", a->reason, "\",\"propensity\":", prop,
+                           ",\"policy\":\"", a->policy, "\"}"};
     mdp_buf_reset(out);
-    mdp_buf_printf(out,
-                   "{\"decision_id\":\"%s\",\"variant\":\"%s\",\"copy_id\":\"%s.%s\","
-                   "\"reason\":\"%s\",\"propensity\":%.6g,\"policy\":\"%s\"}",
-                   id, a->v->name, a->v->surface, a->v->name, a->reason, a->propensity, a->policy);
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        mdp_buf_puts(out, parts[i]);
     /* the decision log, for offline evaluation; without the user's id when they did not consent */
     if (p->committer) {
-        char ts[40];
+        /* the time text changes once a second per thread: format that part only then */
+        static __thread int64_t sec = -1;
+        static __thread char ts[40];
         int64_t now = mdp_time_now_ms();
-        mdp_time_format_ms(now, ts, sizeof ts);
+        if (now / 1000 != sec) {
+            sec = now / 1000;
+            mdp_time_format_ms(sec * 1000, ts, sizeof ts); /* ...:SS.000Z */
+        }
+        size_t tl = strlen(ts);
+        if (tl >= 5) {
+            ts[tl - 4] = (char)('0' + now % 1000 / 100);
+            ts[tl - 3] = (char)('0' + now % 100 / 10);
+            ts[tl - 2] = (char)('0' + now % 10);
+        }
+        /* the decision by its UUID (the rest of its id is context, variant, policy, signature) */
         struct mdp_buf line;
         mdp_buf_init(&line);
-        mdp_buf_append(&line, out->data, out->len - 1);
-        mdp_buf_printf(&line, ",\"ts\":\"%s\",\"surface\":\"%s\",\"context\":", ts, a->v->surface);
+        const char *lp[] = {"{\"decision\":\"", uid_of(id), "\",\"variant\":\"", a->v->name,
+                            "\",\"reason\":\"", a->reason, "\",\"propensity\":", prop,
+                            ",\"policy\":\"", a->policy};
+        for (size_t i = 0; i < sizeof lp / sizeof *lp; i++)
+            mdp_buf_puts(&line, lp[i]);
+        mdp_buf_puts(&line, "\",\"ts\":\"");
+        mdp_buf_puts(&line, ts);
+        mdp_buf_puts(&line, "\",\"surface\":\"");
+        mdp_buf_puts(&line, a->v->surface);
+        mdp_buf_puts(&line, "\",\"context\":");
         mdp_buf_json_str(&line, a->context);
         if (log_user && user) {
             mdp_buf_puts(&line, ",\"user_id\":");
