@@ -62,6 +62,11 @@ int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_
  * non-zero return of cb stops the walk and is returned. */
 int mdp_consent_each(struct mdp_state *s, int (*cb)(const struct mdp_consent_record *r, void *ud),
                      void *ud, struct mdp_diag *d);
+/* The same walk over the stored bodies as they are (JSON objects with the fields of struct
+ * mdp_consent_record: seq, email_lower, user_id, purpose, decision, ts_ms, source, expires_at_ms,
+ * evidence, prev_hash, hash), for bulk loading where the parsing happens elsewhere. */
+int mdp_consent_each_body(struct mdp_state *s, int (*cb)(const char *body, void *ud), void *ud,
+                          struct mdp_diag *d);
 /* A consent time as ISO-8601 text or as epoch seconds (digits only). 0 or MDP_ERR_PARSE. */
 int mdp_consent_time_parse(const char *s, int64_t *out_ms);
 /* Imports the ConsentJournal INSERTs of the DynamoDB stream from the lake's raw zone (raw/dynamodb/)

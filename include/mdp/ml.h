@@ -22,7 +22,8 @@ int mdp_ml_build(struct mdp_stage_ctx *ctx, const struct mdp_ml_opts *o, struct 
                  struct mdp_diag *d);
 
 /* The benchmark's baseline (internal): the journal as a Parquet file, and the same SQL for one
- * date run bare in DuckDB (journal from that file, COPY to out_dir partitioned by feature_date). */
+ * date run bare in DuckDB (journal from that file; features, segments and the snapshot's rows
+ * copied to Parquet files in out_dir). */
 int mdp__ml_export_journal(struct mdp_stage_ctx *ctx, const char *path, struct mdp_diag *d);
 int mdp__ml_bare(struct mdp_stage_ctx *ctx, int64_t day, const char *journal, const char *out_dir,
                  struct mdp_diag *d);

@@ -197,8 +197,10 @@ size_t mdp_join(char *out, size_t n, const char *sep, const char *const *parts, 
     if (!n) return 0;
     for (int i = 0; i < nparts; i++) {
         size_t l = strlen(parts[i]);
-        if (i && k + sl < n) memcpy(out + k, sep, sl), k += sl;
-        else if (i) break;
+        if (i && k + sl < n)
+            memcpy(out + k, sep, sl), k += sl;
+        else if (i)
+            break;
         if (k + l >= n) l = n - 1 - k;
         memcpy(out + k, parts[i], l);
         k += l;

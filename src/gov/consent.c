@@ -314,6 +314,24 @@ int mdp_consent_each(struct mdp_state *s, int (*cb)(const struct mdp_consent_rec
     return rc;
 }
 
+struct each_raw {
+    int (*cb)(const char *body, void *ud);
+    void *ud;
+};
+
+static int each_raw_one(const struct mdp_state_item *it, void *ud)
+{
+    struct each_raw *e = ud;
+    return e->cb(it->body, e->ud);
+}
+
+int mdp_consent_each_body(struct mdp_state *s, int (*cb)(const char *body, void *ud), void *ud,
+                          struct mdp_diag *d)
+{
+    struct each_raw e = {cb, ud};
+    return mdp_state_query(s, JOURNAL, PARTITION, 0, 0, each_raw_one, &e, d);
+}
+
 int mdp_consent_time_parse(const char *s, int64_t *out_ms)
 {
     size_t n = strlen(s), k = strspn(s, "0123456789");

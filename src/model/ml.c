@@ -52,45 +52,49 @@ struct journal_load {
     int64_t n;
 };
 
-static int load_one(const struct mdp_consent_record *r, void *ud)
+static int load_one(const char *body, void *ud)
 {
     struct journal_load *l = ud;
-    char hash[65];
-    int have_hash = r->email_lower[0] && mdp_email_hash(r->email_lower, hash) == 0;
-    mdp_append_i64(l->a, r->seq);
-    mdp_append_str(l->a, have_hash ? hash : NULL); /* the address only as its pseudonym */
-    mdp_append_str(l->a, r->user_id[0] ? r->user_id : NULL);
-    mdp_append_str(l->a, r->purpose);
-    mdp_append_bool(l->a, r->granted);
-    mdp_append_i64(l->a, r->ts_ms);
-    if (r->expires_at_ms)
-        mdp_append_i64(l->a, r->expires_at_ms);
-    else
-        mdp_append_null(l->a);
-    mdp_append_str(l->a, r->source);
+    /* the fields gating needs come before the evidence and the hashes (the canonical order of a
+     * journal record): only they are handed over, closed as an object */
+    const char *cut = strstr(body, ",\"evidence\":");
+    char small[1024];
+    if (cut && (size_t)(cut - body) + 2 <= sizeof small) {
+        memcpy(small, body, (size_t)(cut - body));
+        memcpy(small + (cut - body), "}", 2);
+        body = small;
+    }
+    mdp_append_str(l->a, body);
     l->n++;
     return mdp_append_end_row(l->a, l->d);
 }
 
+/* The journal's records as a table. The bodies go in as text and DuckDB parses them (vectorized,
+ * on every core: parsing them one by one here cost more than the features themselves); the
+ * address only enters the table as its pseudonym, the SHA-256 of email_lower (normalized when the
+ * record was appended), as in dim_user.email_hash. */
 static int load_journal(struct mdp_engine *e, struct mdp_state *st, int64_t *n, struct mdp_diag *d)
 {
-    int rc = mdp_engine_exec(e,
-                             "CREATE OR REPLACE TEMP TABLE consent_raw (seq BIGINT, email_hash "
-                             "VARCHAR, user_id VARCHAR, purpose VARCHAR, granted BOOLEAN, ts_ms "
-                             "BIGINT, expires_ms BIGINT, source VARCHAR)",
-                             d);
+    int rc = mdp_engine_exec(e, "CREATE OR REPLACE TEMP TABLE consent_raw (body VARCHAR)", d);
     struct journal_load l = {NULL, d, 0};
     if (!rc) rc = mdp_appender_open(e, "consent_raw", &l.a, d);
-    if (!rc) rc = mdp_consent_each(st, load_one, &l, d);
+    if (!rc) rc = mdp_consent_each_body(st, load_one, &l, d);
     int crc = mdp_appender_close(l.a, d);
     if (!rc) rc = crc;
     if (!rc)
-        rc = mdp_engine_exec(e,
-                             "CREATE OR REPLACE TEMP TABLE consent_journal AS SELECT seq, "
-                             "email_hash, user_id, purpose, granted, make_timestamp(ts_ms * 1000) "
-                             "AS ts, make_timestamp(expires_ms * 1000) AS expires_at, source "
-                             "FROM consent_raw",
-                             d);
+        rc = mdp_engine_exec(
+            e,
+            "CREATE OR REPLACE TEMP TABLE consent_journal AS "
+            "SELECT CAST(body ->> 'seq' AS BIGINT) AS seq, "
+            "CASE WHEN body ->> 'email_lower' <> '' THEN sha256(body ->> 'email_lower') END "
+            "AS email_hash, nullif(body ->> 'user_id', '') AS user_id, body ->> 'purpose' AS "
+            "purpose, "
+            "(body ->> 'decision') = 'granted' AS granted, "
+            "make_timestamp(CAST(body ->> 'ts_ms' AS BIGINT) * 1000) AS ts, "
+            "make_timestamp(nullif(CAST(body ->> 'expires_at_ms' AS BIGINT), 0) * 1000) AS "
+            "expires_at, "
+            "body ->> 'source' AS source FROM consent_raw; DROP TABLE consent_raw",
+            d);
     *n = l.n;
     return rc;
 }
@@ -442,18 +446,29 @@ int mdp__ml_bare(struct mdp_stage_ctx *ctx, int64_t day, const char *journal, co
     if (!rc)
         rc = exec_path(&j, "CREATE TEMP TABLE consent_journal AS SELECT * FROM read_parquet(",
                        journal, ")", d);
+    /* the same statements as a features run (inputs, segments, features, the snapshot's join),
+     * each result copied to Parquet: what a hand-written DuckDB job would do */
     if (!rc) rc = expand_exec(&j, j.inputs, date, "", "models/ml/inputs.sql", d);
-    if (!rc) {
-        struct mdp__model_vars mv = {j.raw.data, j.tmp.data, ctx->cfg->identity_max_users, date};
-        struct mdp_buf copy;
+    if (!rc)
+        rc = expand_exec(&j, j.seg_sql, date, "CREATE OR REPLACE TEMP TABLE ml_out_segments AS ",
+                         "models/ml/segments.sql", d);
+    if (!rc)
+        rc = expand_exec(&j, j.feat_sql, date, "CREATE OR REPLACE TEMP TABLE ml_out_features AS ",
+                         "models/ml/features.sql", d);
+    static const char *const outs[][2] = {{"ml_out_features", "features.parquet"},
+                                          {"ml_out_segments", "segments.parquet"},
+                                          {SNAP_SQL, "snapshot.parquet"}};
+    for (size_t i = 0; !rc && i < sizeof outs / sizeof *outs; i++) {
+        struct mdp_buf copy, path;
         mdp_buf_init(&copy);
-        rc = mdp__model_expand(j.feat_sql, &mv, &j.exp) ? MDP_ERR_CONFIG : 0;
-        mdp_buf_printf(&copy, "COPY (%s\n) TO ", j.exp.data);
-        mdp_sql_quote(&copy, out_dir);
-        mdp_buf_puts(&copy, " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (feature_date), "
-                            "OVERWRITE_OR_IGNORE true)");
-        if (!rc) rc = mdp_engine_exec(j.e, copy.data, d);
+        mdp_buf_init(&path);
+        mdp_buf_printf(&path, "%s/%s", out_dir, outs[i][1]);
+        mdp_buf_printf(&copy, "COPY (%s%s) TO ", i < 2 ? "SELECT * FROM " : "", outs[i][0]);
+        mdp_sql_quote(&copy, path.data);
+        mdp_buf_puts(&copy, " (FORMAT parquet, COMPRESSION zstd)");
+        rc = mdp_engine_exec(j.e, copy.data, d);
         mdp_buf_cleanup(&copy);
+        mdp_buf_cleanup(&path);
     }
     job_close(&j);
     return rc;

@@ -205,9 +205,9 @@ double mdp_rng_beta(struct mdp_rng *r, double a, double b)
 int mdp_bandit_context(char *out, size_t n, const char *persona, const char *tone,
                        const char *address, const char *bucket, const char *surface)
 {
-    const char *parts[5] = {persona && *persona ? persona : "unknown",
-                            tone && *tone ? tone : "unknown", address && *address ? address : "unknown",
-                            bucket && *bucket ? bucket : "unknown", surface};
+    const char *parts[5] = {
+        persona && *persona ? persona : "unknown", tone && *tone ? tone : "unknown",
+        address && *address ? address : "unknown", bucket && *bucket ? bucket : "unknown", surface};
     size_t need = 4;
     for (int i = 0; i < 5; i++)
         need += strlen(parts[i]);

@@ -126,7 +126,8 @@ int mdp__committer_append(struct mdp__committer *c, const char *source, const ch
     struct tbuf *t = mine;
     pthread_mutex_lock(&t->mu);
     int rc = 0;
-    if (t->data.len && (t->day != day || strcmp(t->source, source) || strcmp(t->dataset, dataset))) {
+    if (t->data.len &&
+        (t->day != day || strcmp(t->source, source) || strcmp(t->dataset, dataset))) {
         /* another stream or a new day: hand the buffered lines over first (rare) */
         pthread_mutex_lock(&c->mu);
         rc = lazy_add(c, t->source, t->dataset, t->day, t->data.data, t->data.len);

@@ -293,10 +293,10 @@ static int respond(struct mdp__pz *p, const struct answer *a, const char *user, 
     for (int i = 7; i >= 2; i--, micro /= 10)
         prop[i] = (char)('0' + micro % 10);
     prop[8] = '\0';
-    const char *parts[] = {"{\"decision_id\":\"", id, "\",\"variant\":\"", a->v->name,
-                           "\",\"copy_id\":\"", a->v->surface, ".", a->v->name,
-                           "\",\"reason\":\"", a->reason, "\",\"propensity\":", prop,
-                           ",\"policy\":\"", a->policy, "\"}"};
+    const char *parts[] = {
+        "{\"decision_id\":\"", id,   "\",\"variant\":\"", a->v->name,         "\",\"copy_id\":\"",
+        a->v->surface,         ".",  a->v->name,          "\",\"reason\":\"", a->reason,
+        "\",\"propensity\":",  prop, ",\"policy\":\"",    a->policy,          "\"}"};
     mdp_buf_reset(out);
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         mdp_buf_puts(out, parts[i]);
@@ -319,9 +319,9 @@ static int respond(struct mdp__pz *p, const struct answer *a, const char *user, 
         /* the decision by its UUID (the rest of its id is context, variant, policy, signature) */
         struct mdp_buf line;
         mdp_buf_init(&line);
-        const char *lp[] = {"{\"decision\":\"", uid_of(id), "\",\"variant\":\"", a->v->name,
-                            "\",\"reason\":\"", a->reason, "\",\"propensity\":", prop,
-                            ",\"policy\":\"", a->policy};
+        const char *lp[] = {"{\"decision\":\"", uid_of(id), "\",\"variant\":\"",  a->v->name,
+                            "\",\"reason\":\"", a->reason,  "\",\"propensity\":", prop,
+                            ",\"policy\":\"",   a->policy};
         for (size_t i = 0; i < sizeof lp / sizeof *lp; i++)
             mdp_buf_puts(&line, lp[i]);
         mdp_buf_puts(&line, "\",\"ts\":\"");
