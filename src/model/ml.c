@@ -85,15 +85,15 @@ static int load_journal(struct mdp_engine *e, struct mdp_state *st, int64_t *n, 
         rc = mdp_engine_exec(
             e,
             "CREATE OR REPLACE TEMP TABLE consent_journal AS "
-            "SELECT CAST(body ->> 'seq' AS BIGINT) AS seq, "
-            "CASE WHEN body ->> 'email_lower' <> '' THEN sha256(body ->> 'email_lower') END "
-            "AS email_hash, nullif(body ->> 'user_id', '') AS user_id, body ->> 'purpose' AS "
-            "purpose, "
-            "(body ->> 'decision') = 'granted' AS granted, "
-            "make_timestamp(CAST(body ->> 'ts_ms' AS BIGINT) * 1000) AS ts, "
-            "make_timestamp(nullif(CAST(body ->> 'expires_at_ms' AS BIGINT), 0) * 1000) AS "
-            "expires_at, "
-            "body ->> 'source' AS source FROM consent_raw; DROP TABLE consent_raw",
+            "WITH r AS (SELECT from_json(body, '{\"seq\":\"BIGINT\",\"email_lower\":\"VARCHAR\","
+            "\"user_id\":\"VARCHAR\",\"purpose\":\"VARCHAR\",\"decision\":\"VARCHAR\","
+            "\"ts_ms\":\"BIGINT\",\"source\":\"VARCHAR\",\"expires_at_ms\":\"BIGINT\"}') AS j "
+            "FROM consent_raw) "
+            "SELECT j.seq AS seq, CASE WHEN j.email_lower <> '' THEN sha256(j.email_lower) END "
+            "AS email_hash, nullif(j.user_id, '') AS user_id, j.purpose AS purpose, "
+            "j.decision = 'granted' AS granted, make_timestamp(j.ts_ms * 1000) AS ts, "
+            "make_timestamp(nullif(j.expires_at_ms, 0) * 1000) AS expires_at, j.source AS source "
+            "FROM r; DROP TABLE consent_raw",
             d);
     *n = l.n;
     return rc;
