@@ -343,39 +343,82 @@ static int respond(struct mdp__pz *p, const struct answer *a, const char *user, 
 }
 
 /* Rejects context keys off the allowed list (spec 6: no sensitive attributes). */
-static int check_context(struct mdp__pz *p, json_object *ctx, struct mdp_buf *out)
+static int check_key(struct mdp__pz *p, const char *k, struct mdp_buf *out)
 {
-    if (!ctx) return 0;
-    if (!json_object_is_type(ctx, json_type_object))
-        return mdp__error(out, 400, "invalid_context", "context must be a JSON object");
-    json_object_object_foreach(ctx, k, v)
-    {
-        if (!mdp_strlist_has(&p->cfg->pz_allowed, k))
-            return mdp__error(out, 400, "context_not_allowed",
-                              "context key '%.64s' is not allowed (personalize.allowed_context): "
-                              "no sensitive attributes",
-                              k);
-        if (!json_object_is_type(v, json_type_string) && !json_object_is_type(v, json_type_int))
-            return mdp__error(out, 400, "invalid_context", "context key '%.64s' is not a string",
-                              k);
+    if (mdp_strlist_has(&p->cfg->pz_allowed, k)) return 0;
+    return mdp__error(out, 400, "context_not_allowed",
+                      "context key '%.64s' is not allowed (personalize.allowed_context): no "
+                      "sensitive attributes",
+                      k);
+}
+
+int mdp__pz_req_add(struct mdp__pz *p, struct mdp__pz_req *rq, const char *key, const char *value,
+                    struct mdp_buf *out)
+{
+    if (!strcmp(key, "user_id")) {
+        rq->user_id = value;
+    } else if (!strcmp(key, "surface")) {
+        rq->surface = value;
+    } else {
+        int rc = check_key(p, key, out);
+        if (rc) return rc;
+        if (!strcmp(key, "persona"))
+            rq->persona = value;
+        else if (!strcmp(key, "tone"))
+            rq->tone = value;
+        else if (!strcmp(key, "address"))
+            rq->address = value;
+        else if (!strcmp(key, "onb_day")) {
+            char *end;
+            long v = strtol(value, &end, 10);
+            if (!*value || *end || v < 0 || v > 100000)
+                return mdp__error(out, 400, "invalid_context", "onb_day is a whole number of days");
+            rq->onb_day = v;
+        }
     }
     return 0;
 }
 
 int mdp__personalize(struct mdp__pz *p, json_object *req, struct mdp_buf *out)
 {
+    struct mdp__pz_req rq = {0};
+    rq.onb_day = -1;
     json_object_object_foreach(req, key, val)
     {
-        (void)val;
-        if (strcmp(key, "user_id") && strcmp(key, "surface") && strcmp(key, "context"))
+        if (!strcmp(key, "context")) {
+            if (!json_object_is_type(val, json_type_object))
+                return mdp__error(out, 400, "invalid_context", "context must be a JSON object");
+            json_object_object_foreach(val, k, v)
+            {
+                char num[32];
+                const char *text = NULL;
+                if (json_object_is_type(v, json_type_string))
+                    text = json_object_get_string(v);
+                else if (json_object_is_type(v, json_type_int))
+                    text = (snprintf(num, sizeof num, "%lld", (long long)json_object_get_int64(v)),
+                            num);
+                int rc = text ? 0 : check_key(p, k, out);
+                if (rc) return rc;
+                if (!text)
+                    return mdp__error(out, 400, "invalid_context",
+                                      "context key '%.64s' is not a string", k);
+                if ((rc = mdp__pz_req_add(p, &rq, k, text, out))) return rc;
+            }
+        } else if (!strcmp(key, "user_id") || !strcmp(key, "surface")) {
+            if (!json_object_is_type(val, json_type_string))
+                return mdp__error(out, 400, "invalid_field", "%s is a string", key);
+            mdp__pz_req_add(p, &rq, key, json_object_get_string(val), out);
+        } else {
             return mdp__error(out, 400, "unknown_field",
                               "unknown field '%.64s' (user_id, surface, context)", key);
+        }
     }
-    const char *user = jstr(req, "user_id"), *surface = jstr(req, "surface");
-    json_object *ctx = NULL;
-    json_object_object_get_ex(req, "context", &ctx);
-    int rc = check_context(p, ctx, out);
-    if (rc) return rc;
+    return mdp__personalize_req(p, &rq, out);
+}
+
+int mdp__personalize_req(struct mdp__pz *p, const struct mdp__pz_req *rq, struct mdp_buf *out)
+{
+    const char *user = rq->user_id, *surface = rq->surface;
     if (!surface) return mdp__error(out, 400, "missing_surface", "surface is required");
     const struct mdp__variant *vs[64];
     int n = surface_variants(&p->cat, surface, vs, 64);
@@ -386,11 +429,8 @@ int mdp__personalize(struct mdp__pz *p, json_object *req, struct mdp_buf *out)
     if (user && mdp_uuid_parse(user, &uid))
         return mdp__error(out, 400, "invalid_user_id", "user_id is not a UUID");
     struct answer a = {vs[0], "default", "default", 1.0, ""};
-    const char *persona = ctx ? jstr(ctx, "persona") : NULL, *tone = ctx ? jstr(ctx, "tone") : NULL;
-    const char *address = ctx ? jstr(ctx, "address") : NULL;
-    long onb = -1;
-    json_object *od;
-    if (ctx && json_object_object_get_ex(ctx, "onb_day", &od)) onb = json_object_get_int(od);
+    const char *persona = rq->persona, *tone = rq->tone, *address = rq->address;
+    long onb = rq->onb_day;
     int consent = 0, engagement = -1;
     char persona_buf[32] = "", tone_buf[32] = "";
     pthread_rwlock_rdlock(&p->snap->lock);

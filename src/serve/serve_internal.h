@@ -73,6 +73,17 @@ struct mdp__pz {
  * (GET's query arguments are turned into one). Fills out with the JSON response; returns the
  * HTTP status (200, or 4xx with an error body). */
 int mdp__personalize(struct mdp__pz *p, json_object *req, struct mdp_buf *out);
+/* A personalization request, parsed (strings borrowed from the request). */
+struct mdp__pz_req {
+    const char *user_id, *surface, *persona, *tone, *address;
+    long onb_day; /* -1: not given */
+};
+/* Adds one argument (a query argument, or a context key of a JSON body): user_id, surface, or a
+ * context key, which must be on personalize.allowed_context. 0, or a 4xx status with out set. */
+int mdp__pz_req_add(struct mdp__pz *p, struct mdp__pz_req *rq, const char *key, const char *value,
+                    struct mdp_buf *out);
+/* Answers a parsed request (as mdp__personalize). */
+int mdp__personalize_req(struct mdp__pz *p, const struct mdp__pz_req *rq, struct mdp_buf *out);
 /* Answers a feedback request ({decision_id | user_id + variant, signal, ...}). */
 int mdp__feedback(struct mdp__pz *p, json_object *req, struct mdp_buf *out);
 /* ---- request bodies (bodies.c) ---- */
