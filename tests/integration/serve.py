@@ -48,6 +48,10 @@ serve:
   max_in_flight: 8
   snapshot_reload_seconds: 1
   ses_publish_seconds: 1
+personalize:
+  surfaces: [onboarding_tip:default_tip:neutral, onboarding_tip:tip_encouraging:encouraging,
+             onboarding_tip:tip_facts:facts, onboarding_tip:tip_brief:brief,
+             email_subject:s1:neutral, email_subject:s2:brief]
 sources:
   ses:
     verify_signatures: "off"
@@ -287,6 +291,22 @@ def main():
             if "|onboarding_tip" in l and len(l.split()) >= 5}
     check(arms and max(arms, key=arms.get) == target, f"bandit report: {arms}")
     check("largest gap by persona" in rep.stdout, "the report has the fairness gap")
+    # another persona's users fail with the bandit's choices: the gap is flagged
+    other = [u for u in free if snap[u]["persona_current"] != snap[free[0]]["persona_current"]]
+    for u in other[:3]:
+        for _ in range(15):
+            _, js, _ = req(s, "GET", f"/v1/personalize?user_id={u}&surface=onboarding_tip", key=P)
+            req(s, "POST", "/v1/feedback", json.dumps({"decision_id": js["decision_id"],
+                                                       "signal": "unsubscribe"}), key=P)
+    rep = mdp("bandit", "report", "--dir", LAKE, ok=False)
+    check(not other or (rep.returncode == 1 and "FLAGGED" in rep.stdout),
+          f"a gap above 5 points is flagged: exit {rep.returncode}")
+
+    # the batch pipeline's email clicks and bounces, replayed once
+    first = json.loads(mdp("--json", "bandit", "replay", "--dir", LAKE).stdout)
+    again = json.loads(mdp("--json", "bandit", "replay", "--dir", LAKE).stdout)
+    check(first["applied"] > 0 and again["applied"] == 0 and again["already"] == first["applied"],
+          f"replay counts each event once: {first} then {again}")
 
     # malformed HTTP, huge headers, a slow client, overload
     def raw(data, wait=2.0):
@@ -330,10 +350,24 @@ def main():
         time.sleep(0.2)
     check(req(s, "GET", "/readyz")[1]["snapshot"]["date"] == "2026-10-07", "the snapshot was reloaded")
 
-    # graceful shutdown
-    st, js, _ = req(s, "POST", "/v1/events", json.dumps(event()), key=C)
-    rc, out = s.stop()
-    check(rc == 0 and "stopped" in out, f"SIGTERM: exit {rc}, {out!r}")
+    # graceful shutdown: a request in flight when SIGTERM comes is still answered and kept
+    late = event()
+    body = json.dumps(late).encode()
+    so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    so.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + C.encode() +
+               b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() +
+               b"\r\n\r\n" + body[:10])
+    time.sleep(0.3)
+    s.p.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    check(s.p.poll() is None, "the server waits for the request in flight")
+    so.sendall(body[10:])
+    answer = so.recv(4096)
+    so.close()
+    check(answer.startswith(b"HTTP/1.1 202"), f"the request in flight is answered: {answer[:30]}")
+    out, _ = s.p.communicate(timeout=30)
+    check(s.p.returncode == 0 and "stopped" in out, f"SIGTERM: exit {s.p.returncode}, {out!r}")
+    check(late["event_id"] in raw_event_ids(), "and its event is in raw")
     err = open(os.path.join(TMP, "serve.err")).read()
     check(C not in err and P not in err and A not in err, "keys never appear in the log")
     subprocess.run(["rm", "-rf", TMP])
