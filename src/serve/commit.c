@@ -14,7 +14,7 @@ struct job {
     char source[32], dataset[32];
     int64_t day;
     char *data;
-    size_t len;
+    size_t len, cap; /* cap: a thread buffer's capacity, when the job took it over (else 0) */
     mdp__commit_done done;
     void *ud;
     struct job *next;
@@ -34,6 +34,8 @@ struct mdp__committer {
     struct mdp_lake *lake;
     struct job *lazy;   /* appends that wait for the next round (one per stream and day) */
     struct tbuf *tbufs; /* every thread's append buffer */
+    struct mdp_buf pool[4]; /* written thread buffers, handed back empty (no new pages) */
+    int npool;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -96,15 +98,44 @@ static int lazy_add(struct mdp__committer *c, const char *source, const char *da
     return 0;
 }
 
-/* takes what the threads buffered (c->mu held) */
+/* takes what the threads buffered (c->mu held): a thread's buffer becomes the job as it is and
+ * the thread gets an emptied one from the pool, so nothing is copied and no fresh pages are
+ * touched per round */
 static void collect_tbufs(struct mdp__committer *c)
 {
     for (struct tbuf *t = c->tbufs; t; t = t->next) {
         pthread_mutex_lock(&t->mu);
-        if (t->data.len && !lazy_add(c, t->source, t->dataset, t->day, t->data.data, t->data.len))
-            mdp_buf_reset(&t->data);
+        struct job *j = t->data.len ? calloc(1, sizeof *j) : NULL;
+        if (j) {
+            snprintf(j->source, sizeof j->source, "%s", t->source);
+            snprintf(j->dataset, sizeof j->dataset, "%s", t->dataset);
+            j->day = t->day;
+            j->len = t->data.len;
+            j->cap = t->data.cap;
+            j->data = t->data.data;
+            mdp_buf_init(&t->data);
+            if (c->npool) t->data = c->pool[--c->npool];
+            j->next = c->lazy;
+            c->lazy = j;
+        }
         pthread_mutex_unlock(&t->mu);
     }
+}
+
+/* a written job's buffer back to the pool when it came from a thread (c->mu not held) */
+static void recycle(struct mdp__committer *c, struct job *j)
+{
+    pthread_mutex_lock(&c->mu);
+    if (j->cap && c->npool < (int)(sizeof c->pool / sizeof *c->pool)) {
+        c->pool[c->npool].data = j->data;
+        c->pool[c->npool].len = 0;
+        c->pool[c->npool].cap = j->cap;
+        c->pool[c->npool].data[0] = '\0';
+        c->npool++;
+        j->data = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(j->data);
 }
 
 int mdp__committer_append(struct mdp__committer *c, const char *source, const char *dataset,
@@ -148,45 +179,65 @@ static int same_stream(const struct job *a, const struct job *b)
            strcmp(a->dataset, b->dataset) == 0;
 }
 
-/* Writes one round: the jobs of each stream and day together, then tells their submitters. */
+static int write_object(struct mdp__committer *c, const struct job *j, const char *data, size_t len)
+{
+    struct mdp_diag d = {0};
+    int rc = len ? mdp_lake_raw_put(c->lake, j->source, j->dataset, j->day, data, len, "ndjson",
+                                    NULL, NULL, &d)
+                 : 0;
+    if (rc)
+        mdp_log(MDP_LOG_ERROR, "group commit failed", LOG_STR("source", j->source),
+                LOG_STR("error", d.msg[0] ? d.msg : mdp_strerror(rc)), MDP_LF_END);
+    else if (len)
+        c->objects++;
+    return rc;
+}
+
+/* Writes one round. The jobs someone waits for are written together per stream and day (one
+ * object, one fsync), then their submitters are told; the appends (nobody waits) are written as
+ * they are, each its own object. */
 static void commit_round(struct mdp__committer *c, struct job *list)
 {
-    while (list) {
+    struct job *waiting = NULL, **wt = &waiting;
+    for (struct job *j = list, *next; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        if (j->done) {
+            *wt = j;
+            wt = &j->next;
+            continue;
+        }
+        write_object(c, j, j->data, j->len);
+        recycle(c, j);
+        free(j);
+    }
+    while (waiting) {
         struct mdp_buf all;
         mdp_buf_init(&all);
         int rc = 0;
-        for (struct job *j = list; j && !rc; j = j->next)
-            if (same_stream(j, list)) rc = mdp_buf_append(&all, j->data, j->len);
-        struct mdp_diag d = {0};
-        if (!rc && all.len)
-            rc = mdp_lake_raw_put(c->lake, list->source, list->dataset, list->day, all.data,
-                                  all.len, "ndjson", NULL, NULL, &d);
-        if (rc)
-            mdp_log(MDP_LOG_ERROR, "group commit failed", LOG_STR("source", list->source),
-                    LOG_STR("error", d.msg[0] ? d.msg : mdp_strerror(rc)), MDP_LF_END);
-        else
-            c->objects++;
+        for (struct job *j = waiting; j && !rc; j = j->next)
+            if (same_stream(j, waiting)) rc = mdp_buf_append(&all, j->data, j->len);
+        if (!rc) rc = write_object(c, waiting, all.data, all.len);
         mdp_buf_cleanup(&all);
-        /* hand the results out, and keep the jobs of the other streams for the next pass */
-        struct job *rest = NULL, **tail = &rest, *first = list;
-        for (struct job *j = list, *next; j; j = next) {
+        struct job *rest = NULL, **tail = &rest, *first = waiting;
+        for (struct job *j = waiting, *next; j; j = next) {
             next = j->next;
-            if (j == first || same_stream(j, first)) {
-                if (j != first) {
-                    if (j->done) j->done(j->ud, rc);
-                    free(j->data);
-                    free(j);
-                }
-            } else {
+            if (j != first && !same_stream(j, first)) {
                 j->next = NULL;
                 *tail = j;
                 tail = &j->next;
+                continue;
+            }
+            if (j != first) {
+                j->done(j->ud, rc);
+                free(j->data);
+                free(j);
             }
         }
-        if (first->done) first->done(first->ud, rc);
+        first->done(first->ud, rc);
         free(first->data);
         free(first);
-        list = rest;
+        waiting = rest;
     }
 }
 
@@ -252,6 +303,8 @@ void mdp__committer_stop(struct mdp__committer *c)
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL);
+    for (int i = 0; i < c->npool; i++)
+        mdp_buf_cleanup(&c->pool[i]);
     for (struct tbuf *t = c->tbufs, *next; t; t = next) {
         next = t->next;
         mdp_buf_cleanup(&t->data);

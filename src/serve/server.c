@@ -71,14 +71,58 @@ struct server {
     atomic_int in_flight;
     atomic_int stopping;
     atomic_int ses_dirty;
-    atomic_llong status_count[NR][6]; /* by status class 1xx..5xx; [0] unused */
-    atomic_llong hist[NR][NBUCKETS];
-    atomic_llong lat_sum_us[NR];
+    struct slot *slots; /* request metrics, one slot per thread (no shared cache lines) */
+    atomic_int nslots;
     atomic_llong events_accepted, events_quarantined, ses_accepted, ses_quarantined;
     atomic_llong curate_runs;
     pthread_mutex_t days_mu; /* the days of the SES events taken since the last micro-batch */
     int64_t ses_from, ses_to;
 };
+
+#define MAX_SLOTS 128
+struct slot {
+    _Atomic long long status_count[NR][6]; /* by status class 1xx..5xx; [0] unused */
+    _Atomic long long hist[NR][NBUCKETS];
+    _Atomic long long lat_sum_us[NR];
+    char pad[64];
+};
+
+/* this thread's metrics slot (threads beyond MAX_SLOTS share the last one) */
+static struct slot *my_slot(struct server *s)
+{
+    static __thread struct slot *mine;
+    static __thread const struct server *owner;
+    if (!mine || owner != s) {
+        int i = s->nslots++;
+        mine = &s->slots[i < MAX_SLOTS ? i : MAX_SLOTS - 1];
+        owner = s;
+    }
+    return mine;
+}
+
+static long long sum_status(struct server *s, int rt, int c)
+{
+    long long v = 0;
+    for (int i = 0; i < MAX_SLOTS && i < s->nslots; i++)
+        v += s->slots[i].status_count[rt][c];
+    return v;
+}
+
+static long long sum_hist(struct server *s, int rt, int b)
+{
+    long long v = 0;
+    for (int i = 0; i < MAX_SLOTS && i < s->nslots; i++)
+        v += s->slots[i].hist[rt][b];
+    return v;
+}
+
+static long long sum_lat(struct server *s, int rt)
+{
+    long long v = 0;
+    for (int i = 0; i < MAX_SLOTS && i < s->nslots; i++)
+        v += s->slots[i].lat_sum_us[rt];
+    return v;
+}
 
 struct req {
     struct server *s;
@@ -686,18 +730,18 @@ static enum MHD_Result handle_metrics(struct req *r)
                     "# TYPE mdp_http_requests_total counter\n");
     for (int rt = 0; rt < NR; rt++)
         for (int c = 1; c <= 5; c++)
-            if (s->status_count[rt][c])
+            if (sum_status(s, rt, c))
                 mdp_buf_printf(o, "mdp_http_requests_total{route=\"%s\",status=\"%dxx\"} %lld\n",
-                               ROUTE_NAMES[rt], c, (long long)s->status_count[rt][c]);
+                               ROUTE_NAMES[rt], c, sum_status(s, rt, c));
     mdp_buf_puts(o, "# HELP mdp_http_request_duration_seconds Time from the request's first "
                     "byte to its response.\n# TYPE mdp_http_request_duration_seconds histogram\n");
     for (int rt = 0; rt < NR; rt++) {
         long long cum = 0, total = 0;
         for (int b = 0; b < NBUCKETS; b++)
-            total += s->hist[rt][b];
+            total += sum_hist(s, rt, b);
         if (!total) continue;
         for (int b = 0; b < NBUCKETS; b++) {
-            cum += s->hist[rt][b];
+            cum += sum_hist(s, rt, b);
             if (b < NBUCKETS - 1)
                 mdp_buf_printf(o,
                                "mdp_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
@@ -712,7 +756,7 @@ static enum MHD_Result handle_metrics(struct req *r)
         mdp_buf_printf(o,
                        "mdp_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
                        "mdp_http_request_duration_seconds_count{route=\"%s\"} %lld\n",
-                       ROUTE_NAMES[rt], s->lat_sum_us[rt] / 1e6, ROUTE_NAMES[rt], total);
+                       ROUTE_NAMES[rt], sum_lat(s, rt) / 1e6, ROUTE_NAMES[rt], total);
     }
     mdp_buf_printf(o,
                    "# TYPE mdp_events_accepted_total counter\nmdp_events_accepted_total %lld\n"
@@ -829,12 +873,13 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r) return;
     int64_t us = now_us() - r->t0_us;
     int cls100 = r->status >= 100 && r->status < 600 ? r->status / 100 : 5;
-    s->status_count[r->route][cls100]++;
+    struct slot *sl = my_slot(s);
+    sl->status_count[r->route][cls100]++;
     int b = 0;
     while (b < NBUCKETS - 1 && us / 1e6 > BUCKETS[b])
         b++;
-    s->hist[r->route][b]++;
-    s->lat_sum_us[r->route] += us;
+    sl->hist[r->route][b]++;
+    sl->lat_sum_us[r->route] += us;
     mdp_buf_cleanup(&r->body);
     mdp_buf_cleanup(&r->resp);
     mdp_buf_cleanup(&r->errors);
@@ -946,6 +991,10 @@ int mdp_serve(const struct mdp_config *cfg, struct mdp_lake *lake, struct mdp_di
     if (!s) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     s->cfg = cfg;
     s->lake = lake;
+    if (!(s->slots = calloc(MAX_SLOTS, sizeof *s->slots))) {
+        free(s);
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    }
     s->verify_sns = strcmp(cfg->ses_verify, "off") != 0;
     pthread_mutex_init(&s->state_mu, NULL);
     pthread_mutex_init(&s->days_mu, NULL);
@@ -1031,6 +1080,7 @@ out:
     pthread_mutex_destroy(&s->state_mu);
     pthread_mutex_destroy(&s->days_mu);
     free(s->keys);
+    free(s->slots);
     free(s);
     return rc;
 }
