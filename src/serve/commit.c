@@ -32,8 +32,8 @@ struct tbuf {
 
 struct mdp__committer {
     struct mdp_lake *lake;
-    struct job *lazy;   /* appends that wait for the next round (one per stream and day) */
-    struct tbuf *tbufs; /* every thread's append buffer */
+    struct job *lazy;       /* appends that wait for the next round (one per stream and day) */
+    struct tbuf *tbufs;     /* every thread's append buffer */
     struct mdp_buf pool[4]; /* written thread buffers, handed back empty (no new pages) */
     int npool;
     pthread_t thread;

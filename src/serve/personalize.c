@@ -6,7 +6,10 @@
 #include "mdp/uuid.h"
 #include "serve_internal.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,11 +167,39 @@ static int unhex(const char *s, size_t len, char *out, size_t n)
     return 0;
 }
 
+/* HMAC-SHA256 of body under the service's key, hex, first 16 digits. Each thread keeps a MAC
+ * context with the key set up (a one-shot HMAC() costs five times as much: it is on every
+ * decision and every feedback). */
 static void sign(const struct mdp__pz *p, const char *body, char out[17])
 {
-    char mac[65];
-    mdp_hmac_sha256_hex(p->key, strlen(p->key), body, strlen(body), mac);
-    memcpy(out, mac, 16);
+    static __thread EVP_MAC_CTX *ctx;
+    static __thread const struct mdp__pz *owner;
+    unsigned char d[EVP_MAX_MD_SIZE];
+    size_t n = 0;
+    if (!ctx || owner != p) {
+        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        char digest[] = "SHA256";
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                               OSSL_PARAM_construct_end()};
+        EVP_MAC_CTX_free(ctx);
+        ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+        EVP_MAC_free(mac);
+        if (ctx && !EVP_MAC_init(ctx, (const unsigned char *)p->key, strlen(p->key), params)) {
+            EVP_MAC_CTX_free(ctx);
+            ctx = NULL;
+        }
+        owner = ctx ? p : NULL;
+    }
+    int ok = ctx && EVP_MAC_init(ctx, NULL, 0, NULL) &&
+             EVP_MAC_update(ctx, (const unsigned char *)body, strlen(body)) &&
+             EVP_MAC_final(ctx, d, &n, sizeof d) && n >= 8;
+    if (!ok) { /* the slow path, same result */
+        char mac[65];
+        mdp_hmac_sha256_hex(p->key, strlen(p->key), body, strlen(body), mac);
+        memcpy(out, mac, 16);
+    } else {
+        mdp_hex_encode(d, 8, out);
+    }
     out[16] = '\0';
 }
 
