@@ -29,6 +29,11 @@ void mdp_buf_reset(struct mdp_buf *b);
 /* Hands the storage to the caller (free() it) and leaves b empty. Never NULL on success. */
 char *mdp_buf_steal(struct mdp_buf *b);
 
+/* Makes room in a growing array: when n has reached *cap, *(void **)pv is reallocated to twice
+ * the capacity (first elements the first time). 0 or MDP_ERR_NOMEM (the array is kept). Use:
+ * if (mdp_grow(&v, &cap, n, sizeof *v, 64)) ...; v[n++] = x; */
+int mdp_grow(void *pv, size_t *cap, size_t n, size_t elem, size_t first);
+
 /* Joins parts with sep into out (n bytes, always terminated, cut when too long): a snprintf
  * "%s|%s|..." without the format parsing, for hot paths. Returns the length written. */
 size_t mdp_join(char *out, size_t n, const char *sep, const char *const *parts, int nparts);

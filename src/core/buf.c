@@ -208,3 +208,15 @@ size_t mdp_join(char *out, size_t n, const char *sep, const char *const *parts, 
     out[k] = '\0';
     return k;
 }
+
+int mdp_grow(void *pv, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    if (n < *cap) return 0;
+    size_t want = *cap ? *cap * 2 : first;
+    void **v = pv;
+    void *nv = realloc(*v, want * elem);
+    if (!nv) return MDP_ERR_NOMEM;
+    *v = nv;
+    *cap = want;
+    return 0;
+}

@@ -6,6 +6,7 @@
  * the journal make the import idempotent, also after a crash between two appends. A VcTokens
  * change to status verified counts as a double opt-in confirmation (a vc_report grant, source
  * ddb-doi), as the platform's own `mdp consent doi confirm`. */
+#include "mdp/buf.h"
 #include "mdp/consent.h"
 #include "mdp/ingest.h"
 #include "mdp/log.h"
@@ -142,13 +143,7 @@ static int collect(const char *key, int64_t size, void *ud)
 {
     (void)size;
     struct objects *o = ud;
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 64;
-        char **nv = realloc(o->v, cap * sizeof *nv);
-        if (!nv) return MDP_ERR_NOMEM;
-        o->v = nv;
-        o->cap = cap;
-    }
+    if (mdp_grow(&o->v, &o->cap, o->n, sizeof *o->v, 64)) return MDP_ERR_NOMEM;
     if (!(o->v[o->n] = strdup(key))) return MDP_ERR_NOMEM;
     o->n++;
     return 0;

@@ -362,13 +362,7 @@ static int collect_file(const char *key, int64_t size, void *ud)
     struct files_ud *f = ud;
     size_t kl = strlen(key);
     if (kl < 8 || strcmp(key + kl - 8, ".parquet") != 0) return 0;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        struct mdp_manifest_file *nv = realloc(f->v, cap * sizeof *nv);
-        if (!nv) return MDP_ERR_NOMEM;
-        f->v = nv;
-        f->cap = cap;
-    }
+    if (mdp_grow(&f->v, &f->cap, f->n, sizeof *f->v, 16)) return MDP_ERR_NOMEM;
     struct mdp_manifest_file *mf = &f->v[f->n];
     memset(mf, 0, sizeof *mf);
     if (!(mf->key = strdup(key))) return MDP_ERR_NOMEM;
@@ -480,15 +474,9 @@ int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, con
                 int32_t k;
                 if (partition_key_of(cur.files[i].key, partition_by, &k) || in_set(keys, nkeys, k))
                     continue;
-                if (f.n == f.cap) {
-                    size_t cap = f.cap ? f.cap * 2 : 16;
-                    struct mdp_manifest_file *nv = realloc(f.v, cap * sizeof *nv);
-                    if (!nv) {
-                        rc = MDP_ERR_NOMEM;
-                        break;
-                    }
-                    f.v = nv;
-                    f.cap = cap;
+                if (mdp_grow(&f.v, &f.cap, f.n, sizeof *f.v, 16)) {
+                    rc = MDP_ERR_NOMEM;
+                    break;
                 }
                 f.v[f.n] = cur.files[i];
                 f.v[f.n].key = strdup(cur.files[i].key);

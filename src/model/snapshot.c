@@ -194,13 +194,7 @@ uint16_t mdp_snapshot_writer_string(struct mdp_snapshot_writer *w, const char *s
 
 int mdp_snapshot_writer_add(struct mdp_snapshot_writer *w, const struct mdp_snapshot_rec *r)
 {
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 1024;
-        struct mdp_snapshot_rec *nv = realloc(w->v, cap * sizeof *nv);
-        if (!nv) return MDP_ERR_NOMEM;
-        w->v = nv;
-        w->cap = cap;
-    }
+    if (mdp_grow(&w->v, &w->cap, w->n, sizeof *w->v, 1024)) return MDP_ERR_NOMEM;
     w->v[w->n++] = *r;
     return 0;
 }

@@ -69,13 +69,7 @@ static struct arm *find(struct mdp_bandit *b, const char *key, int create)
         }
     }
     if (!create) return NULL;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        struct arm *v = realloc(b->arms, cap * sizeof *v);
-        if (!v) return NULL;
-        b->arms = v;
-        b->cap = cap;
-    }
+    if (mdp_grow(&b->arms, &b->cap, b->n, sizeof *b->arms, 64)) return NULL;
     if ((b->n + 1) * 2 > b->nslots && rehash(b, b->nslots ? b->nslots * 2 : 128)) return NULL;
     struct arm *a = &b->arms[b->n];
     memset(a, 0, sizeof *a);
