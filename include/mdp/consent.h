@@ -69,10 +69,11 @@ int mdp_consent_each_body(struct mdp_state *s, int (*cb)(const char *body, void 
                           struct mdp_diag *d);
 /* A consent time as ISO-8601 text or as epoch seconds (digits only). 0 or MDP_ERR_PARSE. */
 int mdp_consent_time_parse(const char *s, int64_t *out_ms);
-/* Imports the ConsentJournal INSERTs of the DynamoDB stream from the lake's raw zone (raw/dynamodb/)
- * into the journal, source "ddb", evidence "ddb:<eventID>". Idempotent: a change whose eventID is
- * in the journal already is skipped, so re-running (also after a crash) adds nothing twice. Records
- * the ingest quarantined are skipped (the connector's own validation runs again). */
+/* Imports the ConsentJournal INSERTs of the DynamoDB stream from the lake's raw zone
+ * (raw/dynamodb/) into the journal, source "ddb", evidence "ddb:<eventID>". Idempotent: a change
+ * whose eventID is in the journal already is skipped, so re-running (also after a crash) adds
+ * nothing twice. Records the ingest quarantined are skipped (the connector's own validation runs
+ * again). */
 struct mdp_lake;
 struct mdp_consent_import {
     int64_t objects, changes, imported, already, ignored; /* ignored: MODIFY/REMOVE, other tables */

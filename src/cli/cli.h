@@ -58,7 +58,8 @@ struct mdp_run;
 void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json);
 /* --dir LAKE: overrides lake.dir. *handled is 1 when argv[*i] was the option. */
 int cli_lake_option(const char *cmd, struct cli *c, int argc, char **argv, int *i, int *handled);
-/* --date D (from = to = D), --from D, --to D into days since epoch. *handled is 1 when argv[*i] was one of them; returns 0 or EXIT_USAGE. */
+/* --date D (from = to = D), --from D, --to D into days since epoch. *handled is 1 when argv[*i] was
+ * one of them; returns 0 or EXIT_USAGE. */
 int cli_date_option(const char *cmd, int argc, char **argv, int *i, int64_t *from, int64_t *to,
                     int *handled);
 /* Both set or both unset (-1), to on or after from; else a usage error (EXIT_USAGE). */

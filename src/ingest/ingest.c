@@ -231,8 +231,8 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     }
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, k->source, dataset, day);
-    struct mdp_check ck = {key,         c,           &q,   NULL, NULL, S->ctx->cfg, S->verify,
-                           S->cert_cache, S->ctx->lake, NULL, NULL};
+    struct mdp_check ck = {
+        key, c, &q, NULL, NULL, S->ctx->cfg, S->verify, S->cert_cache, S->ctx->lake, NULL, NULL};
     if ((rc = mdp_dedup_window_enter(&S->win[ci], day, &ck))) {
         mdp_quarantine_cleanup(&q);
         goto out;

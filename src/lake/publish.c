@@ -14,8 +14,9 @@
 static int table_ok(const char *t)
 {
     if (!mdp_store_key_valid(t)) return 0;
-    return strncmp(t, "curated/", 8) == 0 || strncmp(t, "ml/", 3) == 0 || strncmp(t, "serving/", 8) == 0 ||
-           strncmp(t, "_meta/tables/", 13) == 0 || strncmp(t, "test/", 5) == 0;
+    return strncmp(t, "curated/", 8) == 0 || strncmp(t, "ml/", 3) == 0 ||
+           strncmp(t, "serving/", 8) == 0 || strncmp(t, "_meta/tables/", 13) == 0 ||
+           strncmp(t, "test/", 5) == 0;
 }
 
 void mdp_manifest_cleanup(struct mdp_manifest *m)
@@ -141,8 +142,8 @@ int mdp_lake_publish(struct mdp_lake *lake, const char *table,
                      int64_t *out_version, struct mdp_diag *d)
 {
     if (!table_ok(table))
-        return mdp_diag_set(d, MDP_ERR_INVALID, "publish: '%s' is not a curated/, ml/ or serving/ table",
-                            table);
+        return mdp_diag_set(d, MDP_ERR_INVALID,
+                            "publish: '%s' is not a curated/, ml/ or serving/ table", table);
     for (size_t i = 0; i < nfiles; i++) {
         int64_t size;
         int rc = mdp_store_head(lake->store, files[i].key, &size, d);
