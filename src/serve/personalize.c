@@ -170,6 +170,20 @@ static int unhex(const char *s, size_t len, char *out, size_t n)
 /* HMAC-SHA256 of body under the service's key, hex, first 16 digits. Each thread keeps a MAC
  * context with the key set up (a one-shot HMAC() costs five times as much: it is on every
  * decision and every feedback). */
+static pthread_key_t mac_key;
+static pthread_once_t mac_once = PTHREAD_ONCE_INIT;
+
+static void mac_free(void *ctx)
+{
+    EVP_MAC_CTX_free(ctx);
+}
+
+/* the contexts are freed when their threads end */
+static void mac_key_create(void)
+{
+    pthread_key_create(&mac_key, mac_free);
+}
+
 static void sign(const struct mdp__pz *p, const char *body, char out[17])
 {
     static __thread EVP_MAC_CTX *ctx;
@@ -189,6 +203,8 @@ static void sign(const struct mdp__pz *p, const char *body, char out[17])
             ctx = NULL;
         }
         owner = ctx ? p : NULL;
+        pthread_once(&mac_once, mac_key_create);
+        pthread_setspecific(mac_key, ctx);
     }
     int ok = ctx && EVP_MAC_init(ctx, NULL, 0, NULL) &&
              EVP_MAC_update(ctx, (const unsigned char *)body, strlen(body)) &&
