@@ -138,13 +138,14 @@ static void recycle(struct mdp__committer *c, struct job *j)
     free(j->data);
 }
 
-int mdp__committer_append(struct mdp__committer *c, const char *source, const char *dataset,
-                          int64_t day, const char *data, size_t len)
+static __thread struct tbuf *mine;
+
+struct mdp_buf *mdp__committer_begin(struct mdp__committer *c, const char *source,
+                                     const char *dataset, int64_t day)
 {
-    static __thread struct tbuf *mine;
     if (!mine || mine->owner != c) {
         struct tbuf *t = calloc(1, sizeof *t);
-        if (!t) return MDP_ERR_NOMEM;
+        if (!t) return NULL;
         pthread_mutex_init(&t->mu, NULL);
         t->owner = c;
         mdp_buf_init(&t->data);
@@ -156,20 +157,38 @@ int mdp__committer_append(struct mdp__committer *c, const char *source, const ch
     }
     struct tbuf *t = mine;
     pthread_mutex_lock(&t->mu);
-    int rc = 0;
-    if (t->data.len &&
-        (t->day != day || strcmp(t->source, source) || strcmp(t->dataset, dataset))) {
+    if (t->day != day || strcmp(t->source, source) || strcmp(t->dataset, dataset)) {
         /* another stream or a new day: hand the buffered lines over first (rare) */
-        pthread_mutex_lock(&c->mu);
-        rc = lazy_add(c, t->source, t->dataset, t->day, t->data.data, t->data.len);
-        pthread_mutex_unlock(&c->mu);
-        mdp_buf_reset(&t->data);
+        if (t->data.len) {
+            pthread_mutex_lock(&c->mu);
+            int rc = lazy_add(c, t->source, t->dataset, t->day, t->data.data, t->data.len);
+            pthread_mutex_unlock(&c->mu);
+            if (rc) {
+                pthread_mutex_unlock(&t->mu);
+                return NULL;
+            }
+            mdp_buf_reset(&t->data);
+        }
+        snprintf(t->source, sizeof t->source, "%s", source);
+        snprintf(t->dataset, sizeof t->dataset, "%s", dataset);
+        t->day = day;
     }
-    snprintf(t->source, sizeof t->source, "%s", source);
-    snprintf(t->dataset, sizeof t->dataset, "%s", dataset);
-    t->day = day;
-    if (!rc) rc = mdp_buf_append(&t->data, data, len);
-    pthread_mutex_unlock(&t->mu);
+    return &t->data;
+}
+
+void mdp__committer_end(struct mdp__committer *c)
+{
+    (void)c;
+    pthread_mutex_unlock(&mine->mu);
+}
+
+int mdp__committer_append(struct mdp__committer *c, const char *source, const char *dataset,
+                          int64_t day, const char *data, size_t len)
+{
+    struct mdp_buf *b = mdp__committer_begin(c, source, dataset, day);
+    if (!b) return MDP_ERR_NOMEM;
+    int rc = mdp_buf_append(b, data, len);
+    mdp__committer_end(c);
     return rc;
 }
 

@@ -363,28 +363,29 @@ static int respond(struct mdp__pz *p, const struct answer *a, const char *user, 
             ts[tl - 3] = (char)('0' + now % 100 / 10);
             ts[tl - 2] = (char)('0' + now % 10);
         }
-        /* the decision by its UUID (the rest of its id is context, variant, policy, signature) */
-        struct mdp_buf line;
-        mdp_buf_init(&line);
-        const char *lp[] = {"{\"decision\":\"", uid_of(id), "\",\"variant\":\"",  a->v->name,
-                            "\",\"reason\":\"", a->reason,  "\",\"propensity\":", prop,
-                            ",\"policy\":\"",   a->policy};
-        for (size_t i = 0; i < sizeof lp / sizeof *lp; i++)
-            mdp_buf_puts(&line, lp[i]);
-        mdp_buf_puts(&line, "\",\"ts\":\"");
-        mdp_buf_puts(&line, ts);
-        mdp_buf_puts(&line, "\",\"surface\":\"");
-        mdp_buf_puts(&line, a->v->surface);
-        mdp_buf_puts(&line, "\",\"context\":");
-        mdp_buf_json_str(&line, a->context);
-        if (log_user && user) {
-            mdp_buf_puts(&line, ",\"user_id\":");
-            mdp_buf_json_str(&line, user);
+        /* the decision by its UUID (the rest of its id is context, variant, policy, signature),
+         * written straight into this thread's log buffer */
+        struct mdp_buf *line =
+            mdp__committer_begin(p->committer, "serve", "decisions", mdp_days_from_ms(now));
+        if (line) {
+            size_t mark = line->len;
+            int bad = 0;
+            const char *lp[] = {
+                "{\"decision\":\"",  uid_of(id),    "\",\"variant\":\"",  a->v->name,
+                "\",\"reason\":\"",  a->reason,     "\",\"propensity\":", prop,
+                ",\"policy\":\"",    a->policy,     "\",\"ts\":\"",       ts,
+                "\",\"surface\":\"", a->v->surface, "\",\"context\":"};
+            for (size_t i = 0; i < sizeof lp / sizeof *lp; i++)
+                bad |= mdp_buf_puts(line, lp[i]);
+            bad |= mdp_buf_json_str(line, a->context);
+            if (log_user && user) {
+                bad |= mdp_buf_puts(line, ",\"user_id\":");
+                bad |= mdp_buf_json_str(line, user);
+            }
+            bad |= mdp_buf_puts(line, "}\n");
+            if (bad) line->len = mark; /* never half a line */
+            mdp__committer_end(p->committer);
         }
-        mdp_buf_puts(&line, "}\n");
-        mdp__committer_append(p->committer, "serve", "decisions", mdp_days_from_ms(now), line.data,
-                              line.len);
-        mdp_buf_cleanup(&line);
     }
     return 200;
 }

@@ -32,6 +32,11 @@ int mdp__committer_submit(struct mdp__committer *c, const char *source, const ch
  * durability at the answer). */
 int mdp__committer_append(struct mdp__committer *c, const char *source, const char *dataset,
                           int64_t day, const char *data, size_t len);
+/* The same without a copy: returns this thread's buffer of the stream, locked (NULL when out of
+ * memory); append whole lines to it, then call _end. */
+struct mdp_buf *mdp__committer_begin(struct mdp__committer *c, const char *source,
+                                     const char *dataset, int64_t day);
+void mdp__committer_end(struct mdp__committer *c);
 /* Objects written so far (for metrics). */
 int64_t mdp__committer_objects(struct mdp__committer *c);
 /* Writes what is queued, then stops the thread. */

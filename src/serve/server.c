@@ -125,6 +125,7 @@ static long long sum_lat(struct server *s, int rt)
 }
 
 struct req {
+    struct req *next_free; /* in the thread's pool */
     struct server *s;
     struct MHD_Connection *conn;
     enum route route;
@@ -147,6 +148,88 @@ static int64_t now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- requests: a pool per thread (a request starts and ends on its connection's thread) ---- */
+
+#define POOL_MAX 64
+struct reqpool {
+    struct req *head;
+    int n;
+};
+static pthread_key_t pool_key;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void req_free(struct req *r)
+{
+    mdp_buf_cleanup(&r->body);
+    mdp_buf_cleanup(&r->resp);
+    mdp_buf_cleanup(&r->errors);
+    free(r);
+}
+
+static void pool_free(void *p)
+{
+    struct reqpool *pool = p;
+    for (struct req *r = pool->head, *next; r; r = next) {
+        next = r->next_free;
+        req_free(r);
+    }
+    free(pool);
+}
+
+static void pool_key_create(void)
+{
+    pthread_key_create(&pool_key, pool_free);
+}
+
+static struct reqpool *my_pool(void)
+{
+    static __thread struct reqpool *mine;
+    if (!mine && (mine = calloc(1, sizeof *mine))) {
+        pthread_once(&pool_once, pool_key_create);
+        pthread_setspecific(pool_key, mine); /* freed when the thread ends */
+    }
+    return mine;
+}
+
+/* a cleared request whose buffers keep their storage */
+static struct req *req_get(void)
+{
+    struct reqpool *pool = my_pool();
+    struct req *r = pool ? pool->head : NULL;
+    if (!r) {
+        if ((r = calloc(1, sizeof *r))) {
+            mdp_buf_init(&r->body);
+            mdp_buf_init(&r->resp);
+            mdp_buf_init(&r->errors);
+        }
+        return r;
+    }
+    pool->head = r->next_free;
+    pool->n--;
+    struct mdp_buf body = r->body, resp = r->resp, errors = r->errors;
+    memset(r, 0, sizeof *r);
+    r->body = body;
+    r->resp = resp;
+    r->errors = errors;
+    mdp_buf_reset(&r->body);
+    mdp_buf_reset(&r->resp);
+    mdp_buf_reset(&r->errors);
+    return r;
+}
+
+static void req_put(struct req *r)
+{
+    struct reqpool *pool = my_pool();
+    /* a large body's storage is not kept */
+    if (!pool || pool->n >= POOL_MAX || r->body.cap > 65536) {
+        req_free(r);
+        return;
+    }
+    r->next_free = pool->head;
+    pool->head = r;
+    pool->n++;
 }
 
 /* ---- keys ---- */
@@ -246,8 +329,9 @@ static int authorize(struct server *s, struct MHD_Connection *c, int scope)
 
 static enum MHD_Result queue(struct req *r)
 {
+    /* the body stays in r->resp until the request completes: no copy */
     struct MHD_Response *res = MHD_create_response_from_buffer(
-        r->resp.len, r->resp.data ? r->resp.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+        r->resp.len, r->resp.data ? r->resp.data : (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!res) return MHD_NO;
     MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE,
                             r->ctype ? r->ctype : "application/json");
@@ -794,14 +878,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct server *s = cls;
     struct req *r = *con_cls;
     if (!r) {
-        if (!(r = calloc(1, sizeof *r))) return MHD_NO;
+        if (!(r = req_get())) return MHD_NO;
         r->s = s;
         r->conn = c;
         r->t0_us = now_us();
         r->route = route_of(url);
-        mdp_buf_init(&r->body);
-        mdp_buf_init(&r->resp);
-        mdp_buf_init(&r->errors);
         *con_cls = r;
         int n = ++s->in_flight;
         /* early answers (the body is not read): the connection closes after them */
@@ -880,10 +961,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         b++;
     sl->hist[r->route][b]++;
     sl->lat_sum_us[r->route] += us;
-    mdp_buf_cleanup(&r->body);
-    mdp_buf_cleanup(&r->resp);
-    mdp_buf_cleanup(&r->errors);
-    free(r);
+    req_put(r); /* MHD is done with the response, which pointed into r->resp */
     *con_cls = NULL;
     s->in_flight--;
 }
