@@ -18,6 +18,8 @@ void mdp_bandit_close(struct mdp_bandit *b);
 /* A per-thread random source (xorshift128+), seeded from the OS. */
 struct mdp_rng {
     uint64_t s[2];
+    double spare; /* the second normal draw of a pair */
+    int has_spare;
 };
 void mdp_rng_seed(struct mdp_rng *r, uint64_t seed);
 uint64_t mdp_rng_next(struct mdp_rng *r);

@@ -145,6 +145,7 @@ void mdp_rng_seed(struct mdp_rng *r, uint64_t seed)
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
         r->s[i] = z ^ (z >> 31);
     }
+    r->has_spare = 0;
     if (!r->s[0] && !r->s[1]) r->s[0] = 1;
 }
 
@@ -165,9 +166,21 @@ double mdp_rng_unit(struct mdp_rng *r)
 
 static double normal(struct mdp_rng *r)
 {
-    /* Box-Muller; one of the pair is enough here */
-    double u = mdp_rng_unit(r), v = mdp_rng_unit(r);
-    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+    /* Marsaglia's polar method: no trigonometry, and the pair's second value is kept */
+    if (r->has_spare) {
+        r->has_spare = 0;
+        return r->spare;
+    }
+    double u, v, q;
+    do {
+        u = 2.0 * mdp_rng_unit(r) - 1.0;
+        v = 2.0 * mdp_rng_unit(r) - 1.0;
+        q = u * u + v * v;
+    } while (q >= 1.0 || q == 0.0);
+    double f = sqrt(-2.0 * log(q) / q);
+    r->spare = v * f;
+    r->has_spare = 1;
+    return u * f;
 }
 
 static double gamma_draw(struct mdp_rng *r, double a)

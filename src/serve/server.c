@@ -1113,8 +1113,8 @@ int mdp_serve(const struct mdp_config *cfg, struct mdp_lake *lake, struct mdp_di
         handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->serve_max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->serve_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        1024u, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (!s->mhd) {
         rc = mdp_diag_set(d, MDP_ERR_IO, "cannot listen on %s: %s", cfg->serve_listen,
                           strerror(errno));
