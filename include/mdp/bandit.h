@@ -32,6 +32,8 @@ enum mdp_bandit_policy { MDP_BANDIT_EXPLORE = 0, MDP_BANDIT_THOMPSON = 1 };
  * propensity (the probability of this choice under the policy: 1/n when exploring; under
  * Thompson sampling estimated from 2,000 posterior draws, once per change of the context's
  * counts). Counts a decision for the arm. */
+/* The variant names must stay valid while the bandit lives (the catalogue's strings): a context
+ * remembers its arms by them. */
 int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *const *variants, int n,
                       long min_events, struct mdp_rng *rng, double *propensity,
                       enum mdp_bandit_policy *policy);

@@ -31,6 +31,18 @@ struct mdp_bandit {
     size_t n, cap;
     size_t *slots; /* open addressing: index + 1, 0 empty */
     size_t nslots;
+    /* per context, the arms of the variants it was last asked with (one lookup per decision) */
+    struct ctxent *ctxs;
+    size_t nctx, capctx;
+    size_t *cslots;
+    size_t ncslots;
+};
+
+struct ctxent {
+    char *context;
+    int n;
+    const char *vname[MAX_VARIANTS]; /* the variant names (the catalogue's strings: stable) */
+    size_t arm[MAX_VARIANTS];        /* indices into arms (stable when the array grows) */
 };
 
 static uint64_t fnv(const char *s)
@@ -83,6 +95,54 @@ static struct arm *find(struct mdp_bandit *b, const char *key, int create)
     return a;
 }
 
+static struct ctxent *ctx_find(struct mdp_bandit *b, const char *context)
+{
+    if (!b->ncslots) return NULL;
+    size_t h = fnv(context) & (b->ncslots - 1);
+    while (b->cslots[h]) {
+        struct ctxent *e = &b->ctxs[b->cslots[h] - 1];
+        if (strcmp(e->context, context) == 0) return e;
+        h = (h + 1) & (b->ncslots - 1);
+    }
+    return NULL;
+}
+
+/* remembers the arms of a context's variants (write lock held); failures only cost speed */
+static void ctx_remember(struct mdp_bandit *b, const char *context, const char *const *variants,
+                         int n, struct arm *const *arms)
+{
+    struct ctxent *e = ctx_find(b, context);
+    if (!e) {
+        if ((b->nctx + 1) * 2 > b->ncslots) {
+            size_t ns = b->ncslots ? b->ncslots * 2 : 64;
+            size_t *slots = calloc(ns, sizeof *slots);
+            if (!slots) return;
+            for (size_t i = 0; i < b->nctx; i++) {
+                size_t h = fnv(b->ctxs[i].context) & (ns - 1);
+                while (slots[h])
+                    h = (h + 1) & (ns - 1);
+                slots[h] = i + 1;
+            }
+            free(b->cslots);
+            b->cslots = slots;
+            b->ncslots = ns;
+        }
+        if (mdp_grow(&b->ctxs, &b->capctx, b->nctx, sizeof *b->ctxs, 64)) return;
+        e = &b->ctxs[b->nctx];
+        memset(e, 0, sizeof *e);
+        if (!(e->context = strdup(context))) return;
+        size_t h = fnv(context) & (b->ncslots - 1);
+        while (b->cslots[h])
+            h = (h + 1) & (b->ncslots - 1);
+        b->cslots[h] = ++b->nctx;
+    }
+    e->n = n;
+    for (int i = 0; i < n; i++) {
+        e->vname[i] = variants[i];
+        e->arm[i] = (size_t)(arms[i] - b->arms);
+    }
+}
+
 static void arm_key(char *out, size_t n, const char *context, const char *variant)
 {
     const char *parts[2] = {context, variant};
@@ -130,6 +190,10 @@ void mdp_bandit_close(struct mdp_bandit *b)
         free(b->arms[i].key);
     free(b->arms);
     free(b->slots);
+    for (size_t i = 0; i < b->nctx; i++)
+        free(b->ctxs[i].context);
+    free(b->ctxs);
+    free(b->cslots);
     pthread_rwlock_destroy(&b->mu);
     free(b);
 }
@@ -243,20 +307,30 @@ int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *con
     char key[512];
     struct arm *arms[MAX_VARIANTS];
     /* the arms exist from the first decision on; creating them is the only write here */
-    for (int pass = 0; pass < 2; pass++) {
-        int missing = 0;
-        if (pass == 0)
-            pthread_rwlock_rdlock(&b->mu);
-        else
-            pthread_rwlock_wrlock(&b->mu);
-        for (int i = 0; i < n; i++) {
-            arm_key(key, sizeof key, context, variants[i]);
-            arms[i] = find(b, key, pass);
-            missing |= !arms[i];
+    pthread_rwlock_rdlock(&b->mu);
+    struct ctxent *e = ctx_find(b, context);
+    int hit = e && e->n == n;
+    for (int i = 0; hit && i < n; i++)
+        hit = e->vname[i] == variants[i] || strcmp(e->vname[i], variants[i]) == 0;
+    if (hit) {
+        for (int i = 0; i < n; i++)
+            arms[i] = &b->arms[e->arm[i]];
+    } else {
+        for (int pass = 0; pass < 2; pass++) {
+            int missing = 0;
+            if (pass == 1) pthread_rwlock_wrlock(&b->mu);
+            for (int i = 0; i < n; i++) {
+                arm_key(key, sizeof key, context, variants[i]);
+                arms[i] = find(b, key, pass);
+                missing |= !arms[i];
+            }
+            if (!missing) {
+                if (pass == 1) ctx_remember(b, context, variants, n, arms);
+                if (pass == 1) break;
+            }
+            pthread_rwlock_unlock(&b->mu);
+            if (pass == 1) return -1; /* out of memory */
         }
-        if (!missing) break;
-        pthread_rwlock_unlock(&b->mu);
-        if (pass == 1) return -1; /* out of memory */
     }
     /* held (read or write) from here: arms[] stay valid */
     int64_t total = 0;
