@@ -380,7 +380,8 @@ static int respond(struct mdp__pz *p, const struct answer *a, const char *user, 
             bad |= mdp_buf_json_str(line, a->context);
             if (log_user && user) {
                 bad |= mdp_buf_puts(line, ",\"user_id\":");
-                bad |= mdp_buf_json_str(line, user);
+                /* a parsed UUID: nothing to escape */
+                bad |= mdp_buf_putc(line, '"') | mdp_buf_puts(line, user) | mdp_buf_putc(line, '"');
             }
             bad |= mdp_buf_puts(line, "}\n");
             if (bad) line->len = mark; /* never half a line */
@@ -476,7 +477,10 @@ int mdp__personalize_req(struct mdp__pz *p, const struct mdp__pz_req *rq, struct
     struct mdp_uuid uid;
     if (user && mdp_uuid_parse(user, &uid))
         return mdp__error(out, 400, "invalid_user_id", "user_id is not a UUID");
-    struct answer a = {vs[0], "default", "default", 1.0, ""};
+    struct answer a; /* context is written below: not zeroed on this hot path */
+    a.v = vs[0];
+    a.reason = a.policy = "default";
+    a.propensity = 1.0;
     const char *persona = rq->persona, *tone = rq->tone, *address = rq->address;
     long onb = rq->onb_day;
     int consent = 0, engagement = -1;
@@ -489,15 +493,18 @@ int mdp__personalize_req(struct mdp__pz *p, const struct mdp__pz_req *rq, struct
         engagement = r->engagement;
         const char *sp = mdp_snapshot_string(p->snap->snap, r->persona);
         const char *st = mdp_snapshot_string(p->snap->snap, r->tone);
-        snprintf(persona_buf, sizeof persona_buf, "%s", sp ? sp : "");
-        snprintf(tone_buf, sizeof tone_buf, "%s", st ? st : "");
+        const char *one[1] = {sp ? sp : ""};
+        mdp_join(persona_buf, sizeof persona_buf, "", one, 1);
+        one[0] = st ? st : "";
+        mdp_join(tone_buf, sizeof tone_buf, "", one, 1);
         if (onb < 0) onb = r->onb_day;
     }
     pthread_rwlock_unlock(&p->snap->lock);
     if (!persona) persona = persona_buf;
     if (!tone) tone = tone_buf;
-    mdp_bandit_context(a.context, sizeof a.context, persona, tone, address,
-                       onb >= 0 ? bucket_of(onb) : NULL, surface);
+    if (mdp_bandit_context(a.context, sizeof a.context, persona, tone, address,
+                           onb >= 0 ? bucket_of(onb) : NULL, surface))
+        return mdp__error(out, 400, "invalid_context", "the context values are too long");
     if (!r) {
         a.reason = user ? "unknown_user" : "no_user";
         return respond(p, &a, user, 0, out);
