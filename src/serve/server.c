@@ -1130,6 +1130,11 @@ int mdp_serve(const struct mdp_config *cfg, struct mdp_lake *lake, struct mdp_di
     inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
     struct bg g = {s, 0, 0};
     pthread_create(&g.thread, NULL, background, &g);
+    if (!s->nkeys)
+        mdp_log(MDP_LOG_WARN,
+                "serve.keys is empty: every route but healthz and readyz answers 401 (mdp serve "
+                "key new makes a key)",
+                MDP_LF_END);
     printf("listening on http://%s:%d\n", host, port);
     fflush(stdout);
     mdp_log(MDP_LOG_INFO, "serving", LOG_STR("host", host), LOG_INT("port", port),
