@@ -1132,7 +1132,7 @@ int mdp_serve(const struct mdp_config *cfg, struct mdp_lake *lake, struct mdp_di
     pthread_create(&g.thread, NULL, background, &g);
     if (!s->nkeys)
         mdp_log(MDP_LOG_WARN,
-                "serve.keys is empty: every route but healthz and readyz answers 401 (mdp serve "
+                "serve.keys is empty: every route that needs a key answers 401 (mdp serve "
                 "key new makes a key)",
                 MDP_LF_END);
     printf("listening on http://%s:%d\n", host, port);
