@@ -582,13 +582,8 @@ static void test_stage_drift_and_threshold(void **st)
     (void)st;
     char *dir = tu_tmpdir();
     char landing[1024];
-    snprintf(landing, sizeof landing, "%s/landing", dir);
     struct mdp_config cfg;
-    assert_int_equal(mdp_config_defaults(&cfg), 0);
-    free(cfg.lake_dir);
-    cfg.lake_dir = strdup(dir);
-    free(cfg.landing_dir);
-    cfg.landing_dir = strdup(landing);
+    tu_lake_config(dir, &cfg, landing, sizeof landing);
     struct mdp_store *ls;
     struct mdp_diag d = {0};
     assert_int_equal(mdp_store_open(landing, 1, &ls, &d), 0);

@@ -1,6 +1,7 @@
 /* Test helpers (testutil.h). */
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
+#include "mdp/config.h"
 
 #include <ftw.h>
 #include <stdio.h>
@@ -66,4 +67,14 @@ const char *tu_data(const char *rel)
     const char *base = getenv("MDP_TEST_DATA");
     snprintf(buf, sizeof buf, "%s/%s", base ? base : "tests/data", rel);
     return buf;
+}
+
+void tu_lake_config(const char *dir, struct mdp_config *cfg, char *landing, size_t n)
+{
+    snprintf(landing, n, "%s/landing", dir);
+    assert_int_equal(mdp_config_defaults(cfg), 0);
+    free(cfg->lake_dir);
+    cfg->lake_dir = strdup(dir);
+    free(cfg->landing_dir);
+    cfg->landing_dir = strdup(landing);
 }

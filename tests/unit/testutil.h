@@ -18,4 +18,9 @@ int tu_write(const char *path, const char *data, size_t len);
 /* $MDP_TEST_DATA/<rel> (tests/data), in a static buffer. */
 const char *tu_data(const char *rel);
 
+/* The built-in configuration with lake.dir = dir and the landing folder <dir>/landing (its path
+ * also written to landing, n bytes). */
+struct mdp_config;
+void tu_lake_config(const char *dir, struct mdp_config *cfg, char *landing, size_t n);
+
 #endif
