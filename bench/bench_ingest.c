@@ -171,7 +171,7 @@ int main(void)
             struct mdp_quarantine q;
             mdp_quarantine_init(&q, "b", "b", 0);
             double t0 = now_s();
-            struct mdp_check ck = {keys[s], &c, &q, NULL, NULL, NULL, 0, NULL, NULL};
+            struct mdp_check ck = {.key = keys[s], .c = &c, .q = &q};
             mdp_dedup_window_enter(&win, 20362 + first / 100000, &ck);
             mdp_connector_for_key(keys[s])->check(&ck, b.data, b.len);
             t_check += now_s() - t0;
