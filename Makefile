@@ -20,8 +20,10 @@ build: deps
 demo: build
 	./$(BUILD)/mdp --config config/mdp.yaml demo
 
-# Every test: the normal build, then the same suite under ASan+UBSan.
+# Every test: the normal build, then the same suite under ASan+UBSan. The benchmarks are built
+# (not run) so that they keep compiling with the library.
 test: build
+	@cmake --build $(BUILD) --target benchmarks -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory test-asan
 
