@@ -71,7 +71,7 @@ struct mdp__pz {
     struct mdp__snap_holder *snap;
     struct mdp_state *state; /* guarded by state_mu */
     pthread_mutex_t *state_mu;
-    char key[65]; /* HMAC key of decision ids */
+    char key[65]; /* the decision ids' key: 64 hex digits (the tag uses the first 16 bytes) */
     struct mdp__committer *committer;
 };
 /* Answers a personalization request. The request is a JSON object {user_id, surface, context}
@@ -89,6 +89,8 @@ int mdp__pz_req_add(struct mdp__pz *p, struct mdp__pz_req *rq, const char *key, 
                     struct mdp_buf *out);
 /* Answers a parsed request (as mdp__personalize). */
 int mdp__personalize_req(struct mdp__pz *p, const struct mdp__pz_req *rq, struct mdp_buf *out);
+/* 0 when decision ids can be signed with p->key (OpenSSL has SipHash, the key is hex) */
+int mdp__pz_sign_check(const struct mdp__pz *p);
 /* Answers a feedback request ({decision_id | user_id + variant, signal, ...}). */
 int mdp__feedback(struct mdp__pz *p, json_object *req, struct mdp_buf *out);
 /* ---- request bodies (bodies.c) ---- */

@@ -1060,6 +1060,10 @@ static int decision_key(struct server *s, struct mdp_diag *d)
     }
     if (!rc) snprintf(s->pz.key, sizeof s->pz.key, "%s", body);
     free(body);
+    if (!rc && mdp__pz_sign_check(&s->pz))
+        rc = mdp_diag_set(d, MDP_ERR_CONFIG,
+                          "cannot sign decision ids: the stored decision key is not 64 hex digits "
+                          "or OpenSSL lacks SipHash");
     return rc;
 }
 

@@ -280,6 +280,13 @@ def main():
     check(fb == {"counted": False, "reason": "duplicate"}, f"the same feedback twice counts once: {fb}")
     st, fb, _ = req(s, "POST", "/v1/feedback", json.dumps({"decision_id": "x" * 40, "signal": "email_click"}), key=P)
     check(st == 400 and fb["error"]["code"] == "unknown_decision", f"unknown decision: {st} {fb}")
+    # a forged id: another context under the genuine tag, or the genuine body with a changed tag
+    uid, body_hex, tag = js["decision_id"].split(".")
+    other_ctx = bytes.fromhex(body_hex).replace(b"onboarding_tip", b"onboarding_tiq").hex()
+    flipped = tag[:-1] + ("0" if tag[-1] != "0" else "1")
+    for forged in (f"{uid}.{other_ctx}.{tag}", f"{uid}.{body_hex}.{flipped}"):
+        st, fb, _ = req(s, "POST", "/v1/feedback", json.dumps({"decision_id": forged, "signal": "email_click"}), key=P)
+        check(st == 400 and "signature" in fb["error"]["message"], f"forged decision id: {st} {fb}")
     st, fb, _ = req(s, "POST", "/v1/feedback", json.dumps({"decision_id": js["decision_id"], "signal": "like"}), key=P)
     check(st == 400 and fb["error"]["code"] == "unknown_signal", f"unknown signal: {st} {fb}")
     picks = [req(s, "GET", f"/v1/personalize?user_id={free[0]}&surface=onboarding_tip", key=P)[1] for _ in range(50)]
