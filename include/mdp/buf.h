@@ -3,8 +3,9 @@
 #ifndef MDP_BUF_H
 #define MDP_BUF_H
 
-#include <stddef.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
 
 struct mdp_buf {
     char *data; /* NULL until the first append */
@@ -22,6 +23,16 @@ int mdp_buf_puts(struct mdp_buf *b, const char *s);
 int mdp_buf_putc(struct mdp_buf *b, char c);
 int mdp_buf_printf(struct mdp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int mdp_buf_vprintf(struct mdp_buf *b, const char *fmt, va_list ap);
+/* A piece of text with its length, for mdp_buf_cat: MDP_LIT("...") for a literal (the length
+ * known at compile time), MDP_STR(s) for a string. */
+struct mdp_piece {
+    const char *s;
+    size_t n;
+};
+#define MDP_LIT(x) ((struct mdp_piece){"" x, sizeof(x) - 1})
+#define MDP_STR(x) ((struct mdp_piece){(x), strlen(x)})
+/* Appends the pieces with one reservation (all or nothing): text built on a hot path. */
+int mdp_buf_cat(struct mdp_buf *b, const struct mdp_piece *p, size_t n);
 /* Appends s as a JSON string literal (quotes and escapes included). */
 int mdp_buf_json_str(struct mdp_buf *b, const char *s);
 int mdp_buf_json_strn(struct mdp_buf *b, const char *s, size_t n);

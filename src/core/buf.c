@@ -46,6 +46,23 @@ int mdp_buf_append(struct mdp_buf *b, const void *p, size_t n)
     return 0;
 }
 
+int mdp_buf_cat(struct mdp_buf *b, const struct mdp_piece *p, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].n > SIZE_MAX - total) return MDP_ERR_NOMEM;
+        total += p[i].n;
+    }
+    int rc = mdp_buf_reserve(b, total);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(b->data + b->len, p[i].s, p[i].n);
+        b->len += p[i].n;
+    }
+    b->data[b->len] = '\0';
+    return 0;
+}
+
 int mdp_buf_puts(struct mdp_buf *b, const char *s)
 {
     return mdp_buf_append(b, s, strlen(s));
@@ -85,55 +102,46 @@ int mdp_buf_json_strn(struct mdp_buf *b, const char *s, size_t n)
     int rc = mdp_buf_reserve(b, n + 2);
     if (rc) return rc;
     b->data[b->len++] = '"';
+    size_t run = 0; /* start of the characters that need no escape, copied in one piece */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
         char esc[7];
-        const char *out = NULL;
-        size_t k = 1;
+        const char *out = esc;
+        size_t k = 2;
         switch (c) {
         case '"':
             out = "\\\"";
-            k = 2;
             break;
         case '\\':
             out = "\\\\";
-            k = 2;
             break;
         case '\n':
             out = "\\n";
-            k = 2;
             break;
         case '\r':
             out = "\\r";
-            k = 2;
             break;
         case '\t':
             out = "\\t";
-            k = 2;
             break;
         case '\b':
             out = "\\b";
-            k = 2;
             break;
         case '\f':
             out = "\\f";
-            k = 2;
             break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                out = esc;
-                k = 6;
-            }
+        default: /* other control characters and DEL */
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            k = 6;
         }
-        if (out) {
-            if ((rc = mdp_buf_append(b, out, k))) return rc;
-        } else if ((rc = mdp_buf_append(b, s + i, 1))) {
+        if ((rc = mdp_buf_append(b, s + run, i - run)) || (rc = mdp_buf_append(b, out, k)))
             return rc;
-        }
+        run = i + 1;
     }
+    if ((rc = mdp_buf_append(b, s + run, n - run))) return rc;
     return mdp_buf_putc(b, '"');
 }
 

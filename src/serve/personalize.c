@@ -123,15 +123,15 @@ int mdp__snap_reload(struct mdp__snap_holder *h, struct mdp_lake *lake, struct m
 
 /* ---- decision ids: <uuid7>.<hex of context \x1f variant \x1f policy>.<tag> ---- */
 
-static void hex_of(const char *s, char *out, size_t n)
+/* appends the hex digits of s at out + *k, as far as they fit in n bytes (the NUL included) */
+static void hex_into(const char *s, char *out, size_t *k, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
-    size_t k = 0;
-    for (; *s && k + 2 < n; s++, k += 2) {
-        out[k] = digits[(unsigned char)*s >> 4];
-        out[k + 1] = digits[(unsigned char)*s & 15];
+    for (; *s && *k + 3 <= n; s++, *k += 2) {
+        out[*k] = digits[(unsigned char)*s >> 4];
+        out[*k + 1] = digits[(unsigned char)*s & 15];
     }
-    out[k] = '\0';
+    out[*k] = '\0';
 }
 
 static struct mdp_rng *rng(void);
@@ -240,21 +240,27 @@ static void sign(const struct mdp__pz *p, const char *body, char out[17])
     out[16] = '\0';
 }
 
+/* Writes the decision id into out (n > 37 bytes): <uuid7>.<hex of context 0x1f variant 0x1f
+ * policy>.<tag>, built in place (this is on every decision). */
 static void decision_id(const struct mdp__pz *p, const char *context, const char *variant,
                         const char *policy, char *out, size_t n)
 {
     struct mdp_uuid u;
-    char uid[37], pair[400], hex[801], body[900], mac[17];
     thread_uuid7(&u);
-    mdp_uuid_format(&u, uid);
+    mdp_uuid_format(&u, out);
+    out[36] = '.';
+    size_t k = 37;
     const char *in[3] = {context, variant, policy};
-    mdp_join(pair, sizeof pair, "\x1f", in, 3);
-    hex_of(pair, hex, sizeof hex);
-    const char *b2[2] = {uid, hex};
-    mdp_join(body, sizeof body, ".", b2, 2);
-    sign(p, body, mac);
-    const char *b3[2] = {body, mac};
-    mdp_join(out, n, ".", b3, 2);
+    for (int i = 0; i < 3; i++) {
+        if (i) hex_into("\x1f", out, &k, n);
+        hex_into(in[i], out, &k, n);
+    }
+    char tag[17];
+    sign(p, out, tag);
+    if (k + 18 <= n) {
+        out[k] = '.';
+        memcpy(out + k + 1, tag, 17);
+    }
 }
 
 /* Parses and checks a decision id: its signature, its age. */
@@ -338,15 +344,6 @@ struct answer {
     char context[300];
 };
 
-/* the UUID at the start of a decision id */
-static const char *uid_of(char *id)
-{
-    static __thread char uid[37];
-    memcpy(uid, id, 36);
-    uid[36] = '\0';
-    return uid;
-}
-
 static int respond(struct mdp__pz *p, const struct answer *a, const char *user, int log_user,
                    struct mdp_buf *out)
 {
@@ -361,13 +358,26 @@ static int respond(struct mdp__pz *p, const struct answer *a, const char *user, 
     for (int i = 7; i >= 2; i--, micro /= 10)
         prop[i] = (char)('0' + micro % 10);
     prop[8] = '\0';
-    const char *parts[] = {
-        "{\"decision_id\":\"", id,   "\",\"variant\":\"", a->v->name,         "\",\"copy_id\":\"",
-        a->v->surface,         ".",  a->v->name,          "\",\"reason\":\"", a->reason,
-        "\",\"propensity\":",  prop, ",\"policy\":\"",    a->policy,          "\"}"};
+    struct mdp_piece name = MDP_STR(a->v->name), surface = MDP_STR(a->v->surface);
+    struct mdp_piece reason = MDP_STR(a->reason), policy = MDP_STR(a->policy);
+    struct mdp_piece pv = {prop, 8};
+    const struct mdp_piece parts[] = {MDP_LIT("{\"decision_id\":\""),
+                                      MDP_STR(id),
+                                      MDP_LIT("\",\"variant\":\""),
+                                      name,
+                                      MDP_LIT("\",\"copy_id\":\""),
+                                      surface,
+                                      MDP_LIT("."),
+                                      name,
+                                      MDP_LIT("\",\"reason\":\""),
+                                      reason,
+                                      MDP_LIT("\",\"propensity\":"),
+                                      pv,
+                                      MDP_LIT(",\"policy\":\""),
+                                      policy,
+                                      MDP_LIT("\"}")};
     mdp_buf_reset(out);
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
-        mdp_buf_puts(out, parts[i]);
+    mdp_buf_cat(out, parts, sizeof parts / sizeof *parts);
     /* the decision log, for offline evaluation; without the user's id when they did not consent */
     if (p->committer) {
         /* the time text changes once a second per thread: format that part only then */
@@ -390,22 +400,24 @@ static int respond(struct mdp__pz *p, const struct answer *a, const char *user, 
             mdp__committer_begin(p->committer, "serve", "decisions", mdp_days_from_ms(now));
         if (line) {
             size_t mark = line->len;
-            int bad = 0;
-            const char *lp[] = {
-                "{\"decision\":\"",  uid_of(id),    "\",\"variant\":\"",  a->v->name,
-                "\",\"reason\":\"",  a->reason,     "\",\"propensity\":", prop,
-                ",\"policy\":\"",    a->policy,     "\",\"ts\":\"",       ts,
-                "\",\"surface\":\"", a->v->surface, "\",\"context\":"};
-            for (size_t i = 0; i < sizeof lp / sizeof *lp; i++)
-                bad |= mdp_buf_puts(line, lp[i]);
+            const struct mdp_piece lp[] = {
+                MDP_LIT("{\"decision\":\""),  {id, 36}, MDP_LIT("\",\"variant\":\""),  name,
+                MDP_LIT("\",\"reason\":\""),  reason,   MDP_LIT("\",\"propensity\":"), pv,
+                MDP_LIT(",\"policy\":\""),    policy,   MDP_LIT("\",\"ts\":\""),       MDP_STR(ts),
+                MDP_LIT("\",\"surface\":\""), surface,  MDP_LIT("\",\"context\":")};
+            int bad = mdp_buf_cat(line, lp, sizeof lp / sizeof *lp);
             bad |= mdp_buf_json_str(line, a->context);
             if (log_user && user) {
-                bad |= mdp_buf_puts(line, ",\"user_id\":");
                 /* a parsed UUID: nothing to escape */
-                bad |= mdp_buf_putc(line, '"') | mdp_buf_puts(line, user) | mdp_buf_putc(line, '"');
+                const struct mdp_piece up[] = {MDP_LIT(",\"user_id\":\""), MDP_STR(user),
+                                               MDP_LIT("\"")};
+                bad |= mdp_buf_cat(line, up, 3);
             }
-            bad |= mdp_buf_puts(line, "}\n");
-            if (bad) line->len = mark; /* never half a line */
+            bad |= mdp_buf_cat(line, &MDP_LIT("}\n"), 1);
+            if (bad) { /* never half a line */
+                line->len = mark;
+                line->data[mark] = '\0';
+            }
             mdp__committer_end(p->committer);
         }
     }

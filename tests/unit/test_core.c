@@ -42,6 +42,27 @@ static void test_buf_json_escaping(void **st)
     char *s = mdp_buf_steal(&b);
     assert_null(b.data);
     free(s);
+    /* any text, escaped and parsed back by json-c, is the same text: runs of plain characters
+     * between escapes, escapes at both ends, every control character and DEL */
+    unsigned seed = 7;
+    for (int round = 0; round < 2000; round++) {
+        char in[64];
+        int n = (int)(seed % 63);
+        for (int i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            in[i] = (char)(1 + (seed >> 16) % 127);
+        }
+        in[n] = '\0';
+        mdp_buf_init(&b);
+        assert_int_equal(mdp_buf_json_str(&b, in), 0);
+        json_object *o = json_tokener_parse(b.data);
+        assert_non_null(o);
+        assert_string_equal(json_object_get_string(o), in);
+        for (size_t i = 0; i < b.len; i++) /* nothing raw that JSON forbids */
+            assert_true((unsigned char)b.data[i] >= 0x20 && b.data[i] != 0x7f);
+        json_object_put(o);
+        mdp_buf_cleanup(&b);
+    }
 }
 
 static void test_time_iso_forms(void **st)
