@@ -31,6 +31,12 @@ void mdp_state_close(struct mdp_state *s);
 /* Writes an item. With MDP_STATE_IF_ABSENT returns MDP_ERR_EXISTS when (table, pk, sk) exists. */
 int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                   int flags, struct mdp_diag *d);
+/* Writes an item only when it is absent or the number field of the stored body is below value
+ * (DynamoDB: PutItem with ConditionExpression attribute_not_exists(pk) OR #field < :value); the
+ * new body should carry field = value. MDP_ERR_EXISTS when the stored one is as new or newer: a
+ * pointer that only moves forward (a journal's head) under racing writers. */
+int mdp_state_put_if_newer(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+                           const char *field, int64_t value, struct mdp_diag *d);
 /* Reads an item; *body_out is malloc'd (caller frees). MDP_ERR_NOT_FOUND when absent. */
 int mdp_state_get(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                   char **body_out, int64_t *expires_out, struct mdp_diag *d);

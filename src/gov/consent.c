@@ -285,8 +285,11 @@ int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_
         if (rc) return rc;
         char head[128];
         snprintf(head, sizeof head, "{\"seq\":%lld,\"hash\":\"%s\"}", (long long)r->seq, r->hash);
+        /* the head only moves forward: a racing appender that took a later seq may have
+         * written its head first, and this one must not set it back */
         struct mdp_state_item h = {PARTITION, "head", head, 0};
-        return mdp_state_put(s, HEAD, &h, 0, d);
+        rc = mdp_state_put_if_newer(s, HEAD, &h, "seq", r->seq, d);
+        return rc == MDP_ERR_EXISTS ? 0 : rc;
     }
     return mdp_diag_set(d, MDP_ERR_EXISTS, "the journal is contended: 20 appends lost the race");
 }

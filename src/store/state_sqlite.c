@@ -84,6 +84,46 @@ int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state
     return rc;
 }
 
+/* a field name of a JSON body in a path: lower-case words only */
+static int field_ok(const char *field, struct mdp_diag *d)
+{
+    for (const char *p = field; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+            return mdp_diag_set(d, MDP_ERR_INVALID, "state store: bad field name '%s'", field);
+    return *field ? 0 : mdp_diag_set(d, MDP_ERR_INVALID, "state store: empty field name");
+}
+
+int mdp_state_put_if_newer(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+                           const char *field, int64_t value, struct mdp_diag *d)
+{
+    int rc = field_ok(field, d);
+    if (rc) return rc;
+    sqlite3_stmt *st;
+    /* one statement: the check and the write cannot be split by another writer */
+    rc = prepare(s,
+                 "INSERT INTO items VALUES (?1, ?2, ?3, ?4, ?5) "
+                 "ON CONFLICT (tbl, pk, sk) DO UPDATE SET body = excluded.body, "
+                 "expires_at = excluded.expires_at "
+                 "WHERE coalesce(json_extract(items.body, '$.' || ?6), -9223372036854775808) < ?7",
+                 &st, d);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, it->pk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, it->sk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, it->body, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, it->expires_at);
+    sqlite3_bind_text(st, 6, field, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, value);
+    int r = sqlite3_step(st);
+    if (r != SQLITE_DONE)
+        rc = fail(s, d, "put");
+    else if (sqlite3_changes(s->db) == 0)
+        rc = mdp_diag_set(d, MDP_ERR_EXISTS, "state store: %s item %s/%s has %s >= %lld", table,
+                          it->pk, it->sk, field, (long long)value);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int mdp_state_get(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                   char **body_out, int64_t *expires_out, struct mdp_diag *d)
 {
@@ -175,17 +215,16 @@ int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_
 int mdp_state_add(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                   const char *field, int64_t delta, int64_t *out, struct mdp_diag *d)
 {
-    for (const char *p = field; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
-            return mdp_diag_set(d, MDP_ERR_INVALID, "state store: bad counter name '%s'", field);
+    int rc = field_ok(field, d);
+    if (rc) return rc;
     sqlite3_stmt *st;
-    int rc = prepare(s,
-                     "INSERT INTO items (tbl, pk, sk, body, expires_at) "
-                     "VALUES (?1, ?2, ?3, json_object(?4, ?5), 0) "
-                     "ON CONFLICT (tbl, pk, sk) DO UPDATE SET body = json_set(body, '$.' || ?4, "
-                     "coalesce(json_extract(body, '$.' || ?4), 0) + ?5) "
-                     "RETURNING json_extract(body, '$.' || ?4)",
-                     &st, d);
+    rc = prepare(s,
+                 "INSERT INTO items (tbl, pk, sk, body, expires_at) "
+                 "VALUES (?1, ?2, ?3, json_object(?4, ?5), 0) "
+                 "ON CONFLICT (tbl, pk, sk) DO UPDATE SET body = json_set(body, '$.' || ?4, "
+                 "coalesce(json_extract(body, '$.' || ?4), 0) + ?5) "
+                 "RETURNING json_extract(body, '$.' || ?4)",
+                 &st, d);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);

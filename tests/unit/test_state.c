@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 static struct mdp_state *open_tmp(char **dir)
@@ -155,6 +156,116 @@ static void test_consent_chain(void **st)
     free(body);
     assert_int_equal(mdp_consent_verify(s, &v, &d), 0);
     assert_int_equal(v.bad_seq, 2);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
+struct appender {
+    const char *path;
+    int fails;
+};
+
+static void *append_many(void *arg)
+{
+    struct appender *a = arg;
+    struct mdp_state *s;
+    struct mdp_diag d = {0};
+    if (mdp_state_open(a->path, &s, &d)) {
+        a->fails = -1;
+        return NULL;
+    }
+    for (int i = 0; i < 40; i++) {
+        struct mdp_consent_record r = {0};
+        if (mdp_consent_subject(&r, NULL, "u2", &d)) a->fails++;
+        strcpy(r.purpose, "analytics");
+        strcpy(r.source, "test");
+        r.granted = i % 2;
+        r.ts_ms = 1000 + i;
+        if (mdp_consent_append(s, &r, 2000, &d)) a->fails++;
+    }
+    mdp_state_close(s);
+    return NULL;
+}
+
+/* Four threads with their own handles append 160 records at once: one unbroken chain, and the
+ * head names the last record (an appender that finishes late must not set it back). */
+static void test_consent_racing_appenders(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir);
+    struct mdp_diag d = {0};
+    char path[512];
+    snprintf(path, sizeof path, "%s/state.sqlite", dir);
+    pthread_t t[4];
+    struct appender a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct appender){path, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, append_many, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].fails, 0);
+    }
+    struct mdp_consent_verify v;
+    assert_int_equal(mdp_consent_verify(s, &v, &d), 0);
+    assert_int_equal(v.records, 160);
+    assert_int_equal(v.bad_seq, 0);
+    char *head = NULL;
+    assert_int_equal(mdp_state_get(s, "consent_head", "journal", "head", &head, NULL, &d), 0);
+    assert_non_null(strstr(head, "\"seq\":160,"));
+    free(head);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
+/* A pointer that only moves forward: absent -> written; an older or equal value -> refused with
+ * the item unchanged; a newer one -> written; a second handle on the same file sees the same. */
+static void test_state_put_if_newer(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir), *s2;
+    struct mdp_diag d = {0};
+    char path[512], *body = NULL;
+    snprintf(path, sizeof path, "%s/state.sqlite", dir);
+    assert_int_equal(mdp_state_open(path, &s2, &d), 0);
+    struct mdp_state_item h5 = {"j", "head", "{\"seq\":5,\"hash\":\"e\"}", 0};
+    struct mdp_state_item h4 = {"j", "head", "{\"seq\":4,\"hash\":\"d\"}", 0};
+    struct mdp_state_item h6 = {"j", "head", "{\"seq\":6,\"hash\":\"f\"}", 0};
+    assert_int_equal(mdp_state_put_if_newer(s, "heads", &h5, "seq", 5, &d), 0);
+    assert_int_equal(mdp_state_put_if_newer(s2, "heads", &h4, "seq", 4, &d), MDP_ERR_EXISTS);
+    assert_int_equal(mdp_state_put_if_newer(s2, "heads", &h5, "seq", 5, &d), MDP_ERR_EXISTS);
+    assert_int_equal(mdp_state_get(s, "heads", "j", "head", &body, NULL, &d), 0);
+    assert_string_equal(body, h5.body);
+    free(body);
+    assert_int_equal(mdp_state_put_if_newer(s2, "heads", &h6, "seq", 6, &d), 0);
+    assert_int_equal(mdp_state_get(s, "heads", "j", "head", &body, NULL, &d), 0);
+    assert_string_equal(body, h6.body);
+    free(body);
+    assert_int_equal(mdp_state_put_if_newer(s, "heads", &h6, "Seq!", 7, &d), MDP_ERR_INVALID);
+    /* the consent journal's head: an appender that took seq 1 but writes its head after the
+     * one that took seq 2 leaves the head at 2, so a cut-off last record is still detected */
+    struct mdp_consent_record r = {0};
+    assert_int_equal(mdp_consent_subject(&r, NULL, "u1", &d), 0);
+    strcpy(r.purpose, "analytics");
+    strcpy(r.source, "test");
+    r.granted = 1;
+    r.ts_ms = 1000;
+    assert_int_equal(mdp_consent_append(s, &r, 2000, &d), 0);
+    char first[128];
+    snprintf(first, sizeof first, "{\"seq\":1,\"hash\":\"%s\"}", r.hash);
+    r.ts_ms = 1001;
+    assert_int_equal(mdp_consent_append(s, &r, 2000, &d), 0);
+    assert_int_equal(r.seq, 2);
+    struct mdp_state_item late = {"journal", "head", first, 0};
+    assert_int_equal(mdp_state_put_if_newer(s2, "consent_head", &late, "seq", 1, &d),
+                     MDP_ERR_EXISTS);
+    assert_int_equal(mdp_state_delete(s, "consent_journal", "journal", "0000000000000002", &d), 0);
+    struct mdp_consent_verify v;
+    assert_int_equal(mdp_consent_verify(s, &v, &d), 0);
+    assert_int_equal(v.bad_seq, 2); /* the head still names seq 2: the cut is found */
+    mdp_state_close(s2);
     mdp_state_close(s);
     tu_rmdir(dir);
 }
@@ -338,9 +449,10 @@ static void test_bandit_policy(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_state_items),    cmocka_unit_test(test_consent_rules),
-        cmocka_unit_test(test_consent_chain),  cmocka_unit_test(test_doi_tokens),
-        cmocka_unit_test(test_state_add_scan), cmocka_unit_test(test_bandit_policy),
+        cmocka_unit_test(test_state_items),        cmocka_unit_test(test_consent_rules),
+        cmocka_unit_test(test_consent_chain),      cmocka_unit_test(test_doi_tokens),
+        cmocka_unit_test(test_state_add_scan),     cmocka_unit_test(test_bandit_policy),
+        cmocka_unit_test(test_state_put_if_newer), cmocka_unit_test(test_consent_racing_appenders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
