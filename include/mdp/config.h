@@ -61,7 +61,8 @@ struct mdp_config {
     /* serve */
     char *serve_listen;
     long serve_threads, serve_max_connections, serve_max_in_flight, serve_max_body;
-    long serve_timeout_s, serve_reload_s, serve_ses_publish_s;
+    long serve_timeout_s, serve_reload_s, serve_ses_publish_s, serve_log_flush_s,
+        serve_log_flush_mb;
     struct mdp_strlist serve_keys;
     char *serve_sns_confirm;
     /* personalize */

@@ -149,6 +149,13 @@ static const struct key KEYS[] = {
     {"serve.ses_publish_seconds", K_INT, OFF(serve_ses_publish_s), "30", 1, 3600, NULL,
      "SES notifications taken over HTTP are curated (fact_email_events) at most this long after "
      "they arrive (a micro-batch of the affected partitions)."},
+    {"serve.decision_log_flush_seconds", K_INT, OFF(serve_log_flush_s), "60", 1, 900, NULL,
+     "Decision log lines are buffered and written to raw/serve/decisions/ at least this often, "
+     "all threads' lines of a day as one object (Firehose's IntervalInSeconds); at once on "
+     "SIGTERM. A crash loses at most this long of log lines, never an acknowledged event."},
+    {"serve.decision_log_flush_mb", K_INT, OFF(serve_log_flush_mb), "16", 1, 512, NULL,
+     "... or as soon as one worker thread has buffered this many MiB of them (Firehose's "
+     "SizeInMBs)."},
     {"serve.sns_confirm", K_ENUM, OFF(serve_sns_confirm), "record", 0, 0, "record|fetch",
      "SubscriptionConfirmation: record it (an operator confirms), or also fetch its SubscribeURL."},
     {"personalize.surfaces", K_STRLIST, OFF(pz_surfaces),

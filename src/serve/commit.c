@@ -1,6 +1,8 @@
 /* The group committer (serve_internal.h): concurrent requests' records become one durable raw
  * object per stream and day per round, so a round pays one fsync whatever the number of requests.
- */
+ * Appends nobody waits for (decision logs) are buffered per thread and written, merged into one
+ * object per stream and day, every flush interval or when a thread's buffer is full (Firehose's
+ * buffering hints), so the raw zone gets few large objects instead of one per round. */
 #include "mdp/log.h"
 #include "serve_internal.h"
 
@@ -38,11 +40,22 @@ struct mdp__committer {
     int npool;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
     struct job *head, *tail;
     int stop;
+    int64_t flush_ms;   /* the appends are written at least this often */
+    size_t flush_bytes; /* ... or when a thread has buffered this much */
+    int64_t next_flush; /* monotonic ms */
+    atomic_int flush_now;
     atomic_llong objects;
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int mdp__committer_submit(struct mdp__committer *c, const char *source, const char *dataset,
                           int64_t day, const char *data, size_t len, mdp__commit_done done,
@@ -178,18 +191,14 @@ struct mdp_buf *mdp__committer_begin(struct mdp__committer *c, const char *sourc
 
 void mdp__committer_end(struct mdp__committer *c)
 {
-    (void)c;
+    int full = mine->data.len >= c->flush_bytes;
     pthread_mutex_unlock(&mine->mu);
-}
-
-int mdp__committer_append(struct mdp__committer *c, const char *source, const char *dataset,
-                          int64_t day, const char *data, size_t len)
-{
-    struct mdp_buf *b = mdp__committer_begin(c, source, dataset, day);
-    if (!b) return MDP_ERR_NOMEM;
-    int rc = mdp_buf_append(b, data, len);
-    mdp__committer_end(c);
-    return rc;
+    /* a full buffer wakes the committer once (every later append asks again until it is taken) */
+    if (full && !atomic_exchange(&c->flush_now, 1)) {
+        pthread_mutex_lock(&c->mu);
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
 }
 
 static int same_stream(const struct job *a, const struct job *b)
@@ -212,24 +221,70 @@ static int write_object(struct mdp__committer *c, const struct job *j, const cha
     return rc;
 }
 
+/* Writes the appends of one stream and day (the first of the list and all of its stream) as one
+ * object; returns the rest of the list. */
+static struct job *write_appends(struct mdp__committer *c, struct job *list)
+{
+    struct job *first = list, *rest = NULL, **tail = &rest, *group = NULL, **gt = &group;
+    size_t total = 0;
+    int n = 0;
+    for (struct job *j = list, *next; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        if (same_stream(j, first)) {
+            *gt = j;
+            gt = &j->next;
+            total += j->len;
+            n++;
+        } else {
+            *tail = j;
+            tail = &j->next;
+        }
+    }
+    if (n == 1) { /* one thread's buffer: written as it is */
+        write_object(c, first, first->data, first->len);
+    } else {
+        char *all = malloc(total ? total : 1);
+        size_t at = 0;
+        for (struct job *j = group; all && j; j = j->next) {
+            memcpy(all + at, j->data, j->len);
+            at += j->len;
+        }
+        if (all) {
+            write_object(c, first, all, total);
+        } else { /* out of memory: each buffer its own object, nothing lost */
+            for (struct job *j = group; j; j = j->next)
+                write_object(c, j, j->data, j->len);
+        }
+        free(all);
+    }
+    for (struct job *j = group, *next; j; j = next) {
+        next = j->next;
+        recycle(c, j);
+        free(j);
+    }
+    return rest;
+}
+
 /* Writes one round. The jobs someone waits for are written together per stream and day (one
- * object, one fsync), then their submitters are told; the appends (nobody waits) are written as
- * they are, each its own object. */
+ * object, one fsync), then their submitters are told; the appends (nobody waits) are merged per
+ * stream and day too. */
 static void commit_round(struct mdp__committer *c, struct job *list)
 {
-    struct job *waiting = NULL, **wt = &waiting;
+    struct job *waiting = NULL, **wt = &waiting, *appends = NULL, **at = &appends;
     for (struct job *j = list, *next; j; j = next) {
         next = j->next;
         j->next = NULL;
         if (j->done) {
             *wt = j;
             wt = &j->next;
-            continue;
+        } else {
+            *at = j;
+            at = &j->next;
         }
-        write_object(c, j, j->data, j->len);
-        recycle(c, j);
-        free(j);
     }
+    while (appends)
+        appends = write_appends(c, appends);
     while (waiting) {
         struct mdp_buf all;
         mdp_buf_init(&all);
@@ -265,27 +320,33 @@ static void *run(void *arg)
     struct mdp__committer *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        /* wake for submitted work; the appends are written at least once a second */
-        if (!c->head && !c->stop) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1;
-            while (!c->head && !c->stop)
-                if (pthread_cond_timedwait(&c->cv, &c->mu, &until) == ETIMEDOUT) break;
+        /* wake for submitted work, a full append buffer, the flush interval or the stop */
+        int64_t now = mono_ms();
+        while (!c->head && !c->stop && !c->flush_now && now < c->next_flush) {
+            struct timespec until = {(time_t)(c->next_flush / 1000),
+                                     (long)(c->next_flush % 1000) * 1000000};
+            pthread_cond_timedwait(&c->cv, &c->mu, &until);
+            now = mono_ms();
         }
-        collect_tbufs(c);
-        if (!c->head && !c->lazy) {
-            if (c->stop) break;
-            continue;
+        struct job *lazy = NULL;
+        if (c->stop || c->flush_now || now >= c->next_flush) {
+            c->flush_now = 0;
+            collect_tbufs(c);
+            lazy = c->lazy;
+            c->lazy = NULL;
+            c->next_flush = now + c->flush_ms;
         }
-        struct job *list = c->head, *last = c->tail, *lazy = c->lazy;
+        struct job *list = c->head, *last = c->tail;
         c->head = c->tail = NULL;
-        c->lazy = NULL;
         /* the appends ride along, after the submitted work someone waits for */
         if (last)
             last->next = lazy;
         else
             list = lazy;
+        if (!list) {
+            if (c->stop) break;
+            continue;
+        }
         pthread_mutex_unlock(&c->mu);
         commit_round(c, list);
         pthread_mutex_lock(&c->mu);
@@ -294,14 +355,24 @@ static void *run(void *arg)
     return NULL;
 }
 
-int mdp__committer_start(struct mdp_lake *lake, struct mdp__committer **out, struct mdp_diag *d)
+int mdp__committer_start(struct mdp_lake *lake, long flush_seconds, long flush_mb,
+                         struct mdp__committer **out, struct mdp_diag *d)
 {
     struct mdp__committer *c = calloc(1, sizeof *c);
     if (!c) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     c->lake = lake;
+    c->flush_ms = (flush_seconds > 0 ? flush_seconds : 60) * 1000;
+    c->flush_bytes = (size_t)(flush_mb > 0 ? flush_mb : 16) << 20;
+    c->next_flush = mono_ms() + c->flush_ms;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&c->thread, NULL, run, c)) {
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
         free(c);
         return mdp_diag_set(d, MDP_ERR_IO, "cannot start the committer thread");
     }

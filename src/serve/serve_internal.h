@@ -21,19 +21,18 @@
  * called (from the committer thread) with the result. A request answers only after its done. */
 struct mdp__committer;
 typedef void (*mdp__commit_done)(void *ud, int rc);
-int mdp__committer_start(struct mdp_lake *lake, struct mdp__committer **out, struct mdp_diag *d);
+/* Appends (below) are written every flush_seconds, or once a thread has buffered flush_mb MiB. */
+int mdp__committer_start(struct mdp_lake *lake, long flush_seconds, long flush_mb,
+                         struct mdp__committer **out, struct mdp_diag *d);
 /* Copies data (NDJSON lines, each ending in \n) for raw/<source>/<dataset>/dt=<day>/. done may be
  * NULL (fire and forget, still written before stop returns). */
 int mdp__committer_submit(struct mdp__committer *c, const char *source, const char *dataset,
                           int64_t day, const char *data, size_t len, mdp__commit_done done,
                           void *ud);
-/* Appends data to the stream without waiting or waking the committer: it is written with the
- * next round, at the latest a second later (decision logs, where throughput matters more than
- * durability at the answer). */
-int mdp__committer_append(struct mdp__committer *c, const char *source, const char *dataset,
-                          int64_t day, const char *data, size_t len);
-/* The same without a copy: returns this thread's buffer of the stream, locked (NULL when out of
- * memory); append whole lines to it, then call _end. */
+/* Appends to a stream without waiting (decision logs, where throughput matters more than
+ * durability at the answer): returns this thread's buffer of the stream, locked (NULL when out of
+ * memory); append whole lines to it, then call _end. Written at the next flush (see _start) and
+ * before _stop returns. */
 struct mdp_buf *mdp__committer_begin(struct mdp__committer *c, const char *source,
                                      const char *dataset, int64_t day);
 void mdp__committer_end(struct mdp__committer *c);

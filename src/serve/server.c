@@ -1093,7 +1093,9 @@ int mdp_serve(const struct mdp_config *cfg, struct mdp_lake *lake, struct mdp_di
     if (!rc) rc = decision_key(s, d);
     if (!rc) rc = mdp_bandit_open(s->state, &s->bandit, d);
     if (!rc) rc = mdp__catalogue_load(cfg, &s->pz.cat, d);
-    if (!rc) rc = mdp__committer_start(lake, &s->committer, d);
+    if (!rc)
+        rc = mdp__committer_start(lake, cfg->serve_log_flush_s, cfg->serve_log_flush_mb,
+                                  &s->committer, d);
     if (rc) goto out;
     struct mdp_diag sd = {0};
     if (mdp__snap_reload(&s->snap, lake, &sd) < 0)

@@ -48,6 +48,7 @@ serve:
   max_in_flight: 8
   snapshot_reload_seconds: 1
   ses_publish_seconds: 1
+  decision_log_flush_seconds: 1
 personalize:
   surfaces: [onboarding_tip:default_tip:neutral, onboarding_tip:tip_encouraging:encouraging,
              onboarding_tip:tip_facts:facts, onboarding_tip:tip_brief:brief,
@@ -61,8 +62,12 @@ seed:
 """)
 
 
+DECISIONS = []  # every personalization answer of the running server: (answer, user id or None)
+
+
 class Server:
     def __init__(self):
+        DECISIONS.clear()
         self.p = subprocess.Popen([MDP, "--log-level", "warn", "--config", CFG, "serve"],
                                   stdout=subprocess.PIPE, stderr=open(os.path.join(TMP, "serve.err"), "a"),
                                   text=True)
@@ -92,7 +97,21 @@ def req(srv, method, path, body=None, key=None, ctype="application/json", header
         js = json.loads(data) if data and r.getheader("Content-Type", "").startswith("application/json") else None
     except ValueError:
         js = None
+    if path.startswith("/v1/personalize") and r.status == 200 and js and "decision_id" in js:
+        user = (json.loads(body).get("user_id") if body else
+                dict(a.split("=", 1) for a in path.split("?", 1)[1].split("&")).get("user_id"))
+        DECISIONS.append((js, user))
     return r.status, js, data
+
+
+def decision_log():
+    """the lines of raw/serve/decisions/, by decision UUID (a list: each should be there once)"""
+    lines = {}
+    for f in glob.glob(os.path.join(LAKE, "raw/serve/decisions/*/*.ndjson")):
+        for line in open(f):
+            d = json.loads(line)
+            lines.setdefault(d["decision"], []).append(d)
+    return lines
 
 
 def uuid7():
@@ -247,6 +266,11 @@ def main():
     st, js, _ = req(s, "GET", f"/v1/personalize?user_id={free[0]}&surface=onboarding_tip", key=P)
     check(js and set(js) == {"decision_id", "variant", "copy_id", "reason", "propensity", "policy"}
           and js["policy"] in ("explore", "thompson"), f"bandit decision: {js}")
+    # the decision log is written within serve.decision_log_flush_seconds, while the server runs
+    t0 = time.time()
+    while time.time() - t0 < 6 and js["decision_id"][:36] not in decision_log():
+        time.sleep(0.2)
+    check(js["decision_id"][:36] in decision_log(), "the decision log is flushed while serving")
     st, js, _ = req(s, "GET", f"/v1/personalize?user_id={free[0]}&surface=onboarding_tip&gender=f", key=P)
     check(st == 400 and js["error"]["code"] == "context_not_allowed", f"sensitive context: {st} {js}")
     st, js, _ = req(s, "POST", "/v1/personalize", json.dumps({"user_id": free[0], "surface": "x"}), key=P)
@@ -375,6 +399,21 @@ def main():
     out, _ = s.p.communicate(timeout=30)
     check(s.p.returncode == 0 and "stopped" in out, f"SIGTERM: exit {s.p.returncode}, {out!r}")
     check(late["event_id"] in raw_event_ids(), "and its event is in raw")
+    # every decision of this server is in the log once, as answered; without consent no user id
+    log = decision_log()
+    missing = [js["decision_id"] for js, _ in DECISIONS if len(log.get(js["decision_id"][:36], [])) != 1]
+    check(len(DECISIONS) > 100 and not missing, f"{len(DECISIONS)} decisions logged once each: {missing[:3]}")
+    wrong = []
+    for js, user in DECISIONS:
+        d = log.get(js["decision_id"][:36], [{}])[0]
+        consented = js["reason"] not in ("no_personalization_consent", "unknown_user", "no_user")
+        if (d.get("variant"), d.get("policy"), d.get("reason")) != (js["variant"], js["policy"], js["reason"]) \
+                or abs(float(d.get("propensity", -1)) - js["propensity"]) > 1e-9 \
+                or d.get("user_id") != (user if consented else None) or "|" not in d.get("context", ""):
+            wrong.append((js, d))
+    check(not wrong, f"decision log lines match the answers: {wrong[:2]}")
+    check(not any(none[0] in json.dumps(d) for ds in log.values() for d in ds),
+          "a user without personalization consent is in no decision log line")
     err = open(os.path.join(TMP, "serve.err")).read()
     check(C not in err and P not in err and A not in err, "keys never appear in the log")
     subprocess.run(["rm", "-rf", TMP])
