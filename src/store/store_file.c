@@ -1,7 +1,10 @@
 /* File backend of the object store. Atomicity comes from POSIX: data is written to a temporary
- * name in the target folder, fsync'd, then renamed over the key (or link()ed for put-if-absent,
- * which fails atomically with EEXIST), and the folder is fsync'd so the rename survives a crash.
- * Temporary names start with ".tmp-", which keys may not, so listings never show in-flight data. */
+ * file in <root>/_tmp/, fsync'd, then renamed over the key (or link()ed for put-if-absent, which
+ * fails atomically with EEXIST), and the target folder is fsync'd so the rename survives a crash.
+ * Temporary files never sit in a data folder: a reader's glob (DuckDB's read_json with a glob
+ * matches names with a leading dot too) sees only whole objects, also while a write is under way
+ * or after a crash left one behind. Orphans in _tmp/ older than a day are removed at open. The
+ * lake folder must be one file system (rename and link do not cross file systems). */
 #include "mdp/store.h"
 
 #include <dirent.h>
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct file_store {
@@ -70,6 +74,43 @@ static int io_fail(struct mdp_diag *d, int e, const char *what, const char *path
     return mdp_diag_set(d, mdp_err_from_errno(e), "%s %s: %s", what, path, strerror(e));
 }
 
+#define TMP_DIR      "_tmp"
+#define ORPHAN_AGE_S (24 * 3600)
+
+/* a fresh temporary name in <root>/_tmp/ for the object at path (the folder made when missing) */
+static int tmp_path_for(struct file_store *fs, const char *path, struct mdp_buf *out,
+                        struct mdp_diag *d)
+{
+    mdp_buf_reset(out);
+    int rc = mdp_buf_printf(out, "%s/" TMP_DIR "/x", fs->root);
+    if (!rc) rc = mkdirs_for(out->data, d);
+    if (rc) return rc;
+    mdp_buf_reset(out);
+    return mdp_buf_printf(out, "%s/" TMP_DIR "/.tmp-%ld-%u-%s", fs->root, (long)getpid(),
+                          atomic_fetch_add(&g_tmp_counter, 1), strrchr(path, '/') + 1);
+}
+
+/* removes what crashed writers left in _tmp/ (older than ORPHAN_AGE_S: a live writer touches its
+ * file with every write) */
+static void remove_orphans(const char *root)
+{
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/" TMP_DIR, root) >= (int)sizeof dir) return;
+    DIR *dh = opendir(dir);
+    if (!dh) return;
+    time_t now = time(NULL);
+    struct dirent *de;
+    while ((de = readdir(dh))) {
+        char full[PATH_MAX];
+        struct stat st;
+        if (strncmp(de->d_name, ".tmp-", 5) != 0) continue;
+        if (snprintf(full, sizeof full, "%s/%s", dir, de->d_name) >= (int)sizeof full) continue;
+        if (lstat(full, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > ORPHAN_AGE_S)
+            unlink(full);
+    }
+    closedir(dh);
+}
+
 static int fput(struct mdp_store *s, const char *key, const void *data, size_t len, int flags,
                 struct mdp_diag *d)
 {
@@ -80,10 +121,7 @@ static int fput(struct mdp_store *s, const char *key, const void *data, size_t l
     int fd = -1, rc = 0, have_tmp = 0;
     if ((rc = path_of(fs, key, &path))) goto out;
     if ((rc = mkdirs_for(path.data, d))) goto out;
-    char *slash = strrchr(path.data, '/');
-    if ((rc = mdp_buf_printf(&tmp, "%.*s/.tmp-%ld-%u-%s", (int)(slash - path.data), path.data,
-                             (long)getpid(), atomic_fetch_add(&g_tmp_counter, 1), slash + 1)))
-        goto out;
+    if ((rc = tmp_path_for(fs, path.data, &tmp, d))) goto out;
     fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = io_fail(d, errno, "cannot create", tmp.data);
@@ -394,11 +432,7 @@ static int fwriter_open(struct mdp_store *s, const char *key, struct mdp_store_w
     mdp_buf_init(&tmp);
     int rc = path_of(fs, key, &path);
     if (!rc) rc = mkdirs_for(path.data, d);
-    if (!rc) {
-        char *slash = strrchr(path.data, '/');
-        rc = mdp_buf_printf(&tmp, "%.*s/.tmp-%ld-%u-%s", (int)(slash - path.data), path.data,
-                            (long)getpid(), atomic_fetch_add(&g_tmp_counter, 1), slash + 1);
-    }
+    if (!rc) rc = tmp_path_for(fs, path.data, &tmp, d);
     if (!rc) {
         fw->fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fw->fd < 0) rc = io_fail(d, errno, "cannot create", tmp.data);
@@ -465,6 +499,7 @@ int mdp__store_file_open(const char *dir, int create, struct mdp_store **out, st
         return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     }
     fs->root = abs;
+    remove_orphans(abs);
     s->ops = &FILE_OPS;
     s->impl = fs;
     *out = s;

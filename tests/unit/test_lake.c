@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -103,6 +104,15 @@ static void test_streaming_writer(void **st)
     mdp_buf_init(&b);
     assert_int_equal(mdp_store_get(s, "x/obj", &b, &d), 0);
     assert_string_equal(b.data, "old"); /* nothing visible before commit */
+    /* nor in the folder: a reader's glob (DuckDB's matches dot files) sees only "obj" */
+    char xdir[1024];
+    snprintf(xdir, sizeof xdir, "%s/x", dir);
+    int entries = 0;
+    DIR *xh = opendir(xdir);
+    for (struct dirent *e; xh && (e = readdir(xh));)
+        entries += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    if (xh) closedir(xh);
+    assert_int_equal(entries, 1);
     assert_int_equal(w->commit(w, &d), 0);
     assert_int_equal(mdp_store_get(s, "x/obj", &b, &d), 0);
     assert_int_equal(b.len, 700 * sizeof chunk);
@@ -124,6 +134,19 @@ static void test_streaming_writer(void **st)
     assert_int_equal(temps, 0);
     assert_int_equal(mdp_store_writer_open(s, "../x", &w, &d), MDP_ERR_INVALID);
     mdp_buf_cleanup(&b);
+    mdp_store_close(s);
+    /* what a crashed writer left in _tmp/ goes at the next open once it is a day old; a file
+     * a live writer is still writing stays */
+    char old[1100], fresh[1100];
+    snprintf(old, sizeof old, "%s/_tmp/.tmp-1-1-obj", dir);
+    snprintf(fresh, sizeof fresh, "%s/_tmp/.tmp-1-2-obj", dir);
+    tu_write(old, "half", 4);
+    tu_write(fresh, "half", 4);
+    struct timespec two_days[2] = {{time(NULL) - 2 * 86400, 0}, {time(NULL) - 2 * 86400, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, old, two_days, 0), 0);
+    assert_int_equal(mdp_store_open(dir, 0, &s, &d), 0);
+    assert_int_equal(access(old, F_OK), -1);
+    assert_int_equal(access(fresh, F_OK), 0);
     mdp_store_close(s);
     tu_rmdir(dir);
 }
