@@ -60,6 +60,22 @@ static int prepare(struct mdp_state *s, const char *sql, sqlite3_stmt **st, stru
     return 0;
 }
 
+/* binds the key (?1 table, ?2 pk, ?3 sk) */
+static void bind_key(sqlite3_stmt *st, const char *table, const char *pk, const char *sk)
+{
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sk, -1, SQLITE_STATIC);
+}
+
+/* binds an item as the five columns of items (?1..?5) */
+static void bind_item(sqlite3_stmt *st, const char *table, const struct mdp_state_item *it)
+{
+    bind_key(st, table, it->pk, it->sk);
+    sqlite3_bind_text(st, 4, it->body, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, it->expires_at);
+}
+
 int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                   int flags, struct mdp_diag *d)
 {
@@ -69,11 +85,7 @@ int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state
                           : "INSERT OR REPLACE INTO items VALUES (?1, ?2, ?3, ?4, ?5)";
     int rc = prepare(s, sql, &st, d);
     if (rc) return rc;
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, it->pk, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, it->sk, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, it->body, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, it->expires_at);
+    bind_item(st, table, it);
     int r = sqlite3_step(st);
     if (r == SQLITE_CONSTRAINT)
         rc = mdp_diag_set(d, MDP_ERR_EXISTS, "state store: %s item %s/%s exists", table, it->pk,
@@ -107,11 +119,7 @@ int mdp_state_put_if_newer(struct mdp_state *s, const char *table, const struct 
                  "WHERE coalesce(json_extract(items.body, '$.' || ?6), -9223372036854775808) < ?7",
                  &st, d);
     if (rc) return rc;
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, it->pk, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, it->sk, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, it->body, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, it->expires_at);
+    bind_item(st, table, it);
     sqlite3_bind_text(st, 6, field, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, value);
     int r = sqlite3_step(st);
@@ -132,9 +140,7 @@ int mdp_state_get(struct mdp_state *s, const char *table, const char *pk, const 
     int rc =
         prepare(s, "SELECT body, expires_at FROM items WHERE tbl=?1 AND pk=?2 AND sk=?3", &st, d);
     if (rc) return rc;
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, sk, -1, SQLITE_STATIC);
+    bind_key(st, table, pk, sk);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         *body_out = strdup((const char *)sqlite3_column_text(st, 0));
@@ -155,9 +161,7 @@ int mdp_state_delete(struct mdp_state *s, const char *table, const char *pk, con
     sqlite3_stmt *st;
     int rc = prepare(s, "DELETE FROM items WHERE tbl=?1 AND pk=?2 AND sk=?3", &st, d);
     if (rc) return rc;
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, sk, -1, SQLITE_STATIC);
+    bind_key(st, table, pk, sk);
     if (sqlite3_step(st) != SQLITE_DONE) rc = fail(s, d, "delete");
     sqlite3_finalize(st);
     return rc;
@@ -226,9 +230,7 @@ int mdp_state_add(struct mdp_state *s, const char *table, const char *pk, const 
                  "RETURNING json_extract(body, '$.' || ?4)",
                  &st, d);
     if (rc) return rc;
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, pk, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, sk, -1, SQLITE_STATIC);
+    bind_key(st, table, pk, sk);
     sqlite3_bind_text(st, 4, field, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, delta);
     int r = sqlite3_step(st);
