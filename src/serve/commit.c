@@ -221,54 +221,51 @@ static int write_object(struct mdp__committer *c, const struct job *j, const cha
     return rc;
 }
 
-/* Writes the appends of one stream and day (the first of the list and all of its stream) as one
- * object; returns the rest of the list. */
-static struct job *write_appends(struct mdp__committer *c, struct job *list)
+/* Moves the jobs of the first job's stream and day out of *list (order kept); returns them. */
+static struct job *take_group(struct job **list)
 {
-    struct job *first = list, *rest = NULL, **tail = &rest, *group = NULL, **gt = &group;
-    size_t total = 0;
-    int n = 0;
-    for (struct job *j = list, *next; j; j = next) {
+    struct job *first = *list, *group = NULL, **gt = &group, *rest = NULL, **rt = &rest;
+    for (struct job *j = first, *next; j; j = next) {
         next = j->next;
         j->next = NULL;
         if (same_stream(j, first)) {
             *gt = j;
             gt = &j->next;
-            total += j->len;
-            n++;
         } else {
-            *tail = j;
-            tail = &j->next;
+            *rt = j;
+            rt = &j->next;
         }
     }
-    if (n == 1) { /* one thread's buffer: written as it is */
-        write_object(c, first, first->data, first->len);
-    } else {
-        char *all = malloc(total ? total : 1);
-        size_t at = 0;
-        for (struct job *j = group; all && j; j = j->next) {
+    *list = rest;
+    return group;
+}
+
+/* Writes a group (one stream and day) as one object: one fsync for all of it. Without memory for
+ * the merged copy each job becomes its own object, so nothing is lost. */
+static int write_group(struct mdp__committer *c, const struct job *group)
+{
+    if (!group->next) return write_object(c, group, group->data, group->len);
+    size_t total = 0, at = 0;
+    for (const struct job *j = group; j; j = j->next)
+        total += j->len;
+    char *all = malloc(total ? total : 1);
+    int rc = 0;
+    if (all) {
+        for (const struct job *j = group; j; j = j->next) {
             memcpy(all + at, j->data, j->len);
             at += j->len;
         }
-        if (all) {
-            write_object(c, first, all, total);
-        } else { /* out of memory: each buffer its own object, nothing lost */
-            for (struct job *j = group; j; j = j->next)
-                write_object(c, j, j->data, j->len);
-        }
+        rc = write_object(c, group, all, total);
         free(all);
+    } else {
+        for (const struct job *j = group; j && !rc; j = j->next)
+            rc = write_object(c, j, j->data, j->len);
     }
-    for (struct job *j = group, *next; j; j = next) {
-        next = j->next;
-        recycle(c, j);
-        free(j);
-    }
-    return rest;
+    return rc;
 }
 
-/* Writes one round. The jobs someone waits for are written together per stream and day (one
- * object, one fsync), then their submitters are told; the appends (nobody waits) are merged per
- * stream and day too. */
+/* Writes one round, one object per stream and day: the appends (nobody waits; their buffers go
+ * back to the pool), then the jobs someone waits for, whose submitters are told the result. */
 static void commit_round(struct mdp__committer *c, struct job *list)
 {
     struct job *waiting = NULL, **wt = &waiting, *appends = NULL, **at = &appends;
@@ -283,35 +280,24 @@ static void commit_round(struct mdp__committer *c, struct job *list)
             at = &j->next;
         }
     }
-    while (appends)
-        appends = write_appends(c, appends);
-    while (waiting) {
-        struct mdp_buf all;
-        mdp_buf_init(&all);
-        int rc = 0;
-        for (struct job *j = waiting; j && !rc; j = j->next)
-            if (same_stream(j, waiting)) rc = mdp_buf_append(&all, j->data, j->len);
-        if (!rc) rc = write_object(c, waiting, all.data, all.len);
-        mdp_buf_cleanup(&all);
-        struct job *rest = NULL, **tail = &rest, *first = waiting;
-        for (struct job *j = waiting, *next; j; j = next) {
+    while (appends) {
+        struct job *group = take_group(&appends);
+        write_group(c, group);
+        for (struct job *j = group, *next; j; j = next) {
             next = j->next;
-            if (j != first && !same_stream(j, first)) {
-                j->next = NULL;
-                *tail = j;
-                tail = &j->next;
-                continue;
-            }
-            if (j != first) {
-                j->done(j->ud, rc);
-                free(j->data);
-                free(j);
-            }
+            recycle(c, j);
+            free(j);
         }
-        first->done(first->ud, rc);
-        free(first->data);
-        free(first);
-        waiting = rest;
+    }
+    while (waiting) {
+        struct job *group = take_group(&waiting);
+        int rc = write_group(c, group);
+        for (struct job *j = group, *next; j; j = next) {
+            next = j->next;
+            j->done(j->ud, rc);
+            free(j->data);
+            free(j);
+        }
     }
 }
 
