@@ -48,6 +48,7 @@ struct mdp__committer {
     int64_t next_flush; /* monotonic ms */
     atomic_int flush_now;
     atomic_llong objects;
+    struct mdp_buf merged; /* the committer's buffer for merged groups: its pages stay mapped */
 };
 
 static int64_t mono_ms(void)
@@ -240,23 +241,21 @@ static struct job *take_group(struct job **list)
     return group;
 }
 
-/* Writes a group (one stream and day) as one object: one fsync for all of it. Without memory for
- * the merged copy each job becomes its own object, so nothing is lost. */
+/* Writes a group (one stream and day) as one object: one fsync for all of it. The merged copy
+ * goes to a buffer the committer keeps (fresh pages for every flush cost page faults); without
+ * memory for it each job becomes its own object, so nothing is lost. */
 static int write_group(struct mdp__committer *c, const struct job *group)
 {
     if (!group->next) return write_object(c, group, group->data, group->len);
-    size_t total = 0, at = 0;
+    size_t total = 0;
     for (const struct job *j = group; j; j = j->next)
         total += j->len;
-    char *all = malloc(total ? total : 1);
+    mdp_buf_reset(&c->merged);
     int rc = 0;
-    if (all) {
-        for (const struct job *j = group; j; j = j->next) {
-            memcpy(all + at, j->data, j->len);
-            at += j->len;
-        }
-        rc = write_object(c, group, all, total);
-        free(all);
+    if (!mdp_buf_reserve(&c->merged, total)) {
+        for (const struct job *j = group; j; j = j->next)
+            mdp_buf_append(&c->merged, j->data, j->len); /* reserved: cannot fail */
+        rc = write_object(c, group, c->merged.data, c->merged.len);
     } else {
         for (const struct job *j = group; j && !rc; j = j->next)
             rc = write_object(c, j, j->data, j->len);
@@ -381,6 +380,7 @@ void mdp__committer_stop(struct mdp__committer *c)
     pthread_join(c->thread, NULL);
     for (int i = 0; i < c->npool; i++)
         mdp_buf_cleanup(&c->pool[i]);
+    mdp_buf_cleanup(&c->merged);
     for (struct tbuf *t = c->tbufs, *next; t; t = next) {
         next = t->next;
         mdp_buf_cleanup(&t->data);
