@@ -68,7 +68,7 @@ static void make_delivery(const char *src, long first, long n, struct mdp_buf *b
                 "\"policy_version\":{\"N\":\"3\"},\"channels\":{\"SS\":[\"email\"]},\"withdrawn_"
                 "reason\":{"
                 "\"NULL\":true}},\"SizeBytes\":431},\"eventSource\":\"aws:dynamodb\"}",
-                i, 1790000000000L + i, i, i);
+                i, 1790849100000L + i, i, i); /* the change after its decision (ts) */
         }
     }
     if (strcmp(src, "ses") == 0) { /* one Lambda SQS event of n SNS-wrapped SES records */
