@@ -136,6 +136,33 @@ static int load_all(const char *dir, struct model *ms, int *n, struct mdp_diag *
     return rc;
 }
 
+/* a SQL string literal of s */
+static void sql_quote(struct mdp_buf *out, const char *s)
+{
+    mdp_buf_putc(out, '\'');
+    for (; *s; s++) {
+        if (*s == '\'') mdp_buf_putc(out, '\'');
+        mdp_buf_putc(out, *s);
+    }
+    mdp_buf_putc(out, '\'');
+}
+
+/* whether a file whose name starts with a dot sits where the pattern's last part would match it
+ * (the last part with a dot in front: glob(3) skips such names, DuckDB's glob does not) */
+static int hidden_beside(const char *pattern)
+{
+    const char *slash = strrchr(pattern, '/');
+    if (!slash || slash[1] == '.') return 0;
+    char hp[1300];
+    if (snprintf(hp, sizeof hp, "%.*s/.%s", (int)(slash - pattern), pattern, slash + 1) >=
+        (int)sizeof hp)
+        return 0;
+    glob_t g;
+    int found = glob(hp, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+    globfree(&g);
+    return found;
+}
+
 int mdp__model_expand(const char *sql, const struct mdp__model_vars *v, struct mdp_buf *out)
 {
     mdp_buf_reset(out);
@@ -149,15 +176,23 @@ int mdp__model_expand(const char *sql, const struct mdp__model_vars *v, struct m
             snprintf(path, sizeof path, "%s/%s", raw, rel);
             glob_t g;
             int any = glob(path, 0, NULL, &g) == 0 && g.gl_pathc > 0;
-            globfree(&g);
-            if (any) {
-                mdp_buf_putc(out, '\'');
-                mdp_buf_puts(out, path);
-                mdp_buf_putc(out, '\'');
+            if (any && hidden_beside(path)) {
+                /* DuckDB's glob also matches names with a leading dot (a partial object an older
+                 * mdp left after a crash, macOS's ._ files): then the files glob(3) found, by name
+                 */
+                mdp_buf_putc(out, '[');
+                for (size_t k = 0; k < g.gl_pathc; k++) {
+                    if (k) mdp_buf_putc(out, ',');
+                    sql_quote(out, g.gl_pathv[k]);
+                }
+                mdp_buf_putc(out, ']');
+            } else if (any) {
+                sql_quote(out, path);
             } else {
                 const char *ext = strrchr(rel, '.');
                 mdp_buf_printf(out, "'%s/empty%s'", empty_dir, ext ? ext : ".json");
             }
+            globfree(&g);
             p = end + 1;
         } else if (strncmp(p, "{{raw}}", 7) == 0) {
             mdp_buf_puts(out, raw);

@@ -25,6 +25,26 @@ done
 [ "$kills" -gt 0 ] && ok || bad "no run was killed"
 "$MDP" --config "$T/crash.yaml" --log-level off run --stages ingest >/dev/null 2>&1 && ok || bad "the final run failed"
 [ "$(digest "$T/crash")" = "$want" ] && ok || bad "after $kills kills the lake differs from an uninterrupted run"
+# the killed writes left their partial files in _tmp/ only, never beside the data
+[ -z "$(find "$T/crash/raw" -name '.tmp-*' | head -1)" ] && ok || bad "a partial object sits in raw/"
+# a lake from before _tmp/ (a partial object beside the data) or copied from a Mac (._ files): DuckDB's
+# glob would read them; curate reads only the whole objects and builds what the reference builds
+ev=$T/crash/raw/events/app_events/$(ls "$T/crash/raw/events/app_events" | head -1)
+ses=$T/crash/raw/ses/sqs/$(ls "$T/crash/raw/ses/sqs" | head -1)
+# a whole line of a new event (it would be counted) and a cut one; a cut SQS delivery; AppleDouble
+head -1 "$(ls "$ev"/*.ndjson | head -1)" | sed 's/"event_id":"[^"]*"/"event_id":"01a1a1a1-0000-7000-8000-000000000001"/' >"$ev/.tmp-1-1-x.ndjson"
+printf '{"event_id":"01a1' >>"$ev/.tmp-1-1-x.ndjson"
+printf '{"Records":[{"body":"{\\"Type' >"$ses/.tmp-1-2-y.json"
+printf '\0\5Mac OS X' >"$ev/._y.ndjson"
+facts() {
+  "$MDP" --config "$1.yaml" --log-level off run --stages curate >/dev/null 2>&1 || echo "curate failed"
+  "$MDP" --log-level off query --dir "$1" --format csv \
+    "SELECT (SELECT count(*) FROM fact_events), (SELECT count(DISTINCT event_id) FROM fact_events),
+            (SELECT count(*) FROM fact_email_events), (SELECT count(*) FROM dim_user)" 2>&1
+}
+ref_facts=$(facts "$T/ref")
+case $ref_facts in *[1-9]*,*) ok ;; *) bad "reference curate: $ref_facts" ;; esac
+[ "$(facts "$T/crash")" = "$ref_facts" ] && ok || bad "curate after kills and stray dot files: $(facts "$T/crash") vs $ref_facts"
 
 # clean seed output: every connector takes everything
 "$MDP" --log-level off seed --users 150 --days 5 --bad-rate 0 --seed 9 --out "$T/clean/landing" >/dev/null
