@@ -12,20 +12,11 @@ Usage: seed_shapes.py path/to/mdp path/to/fixtures
 """
 import csv, glob, hashlib, io, json, os, re, subprocess, sys, tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish  # noqa: E402
+
 MDP, FIX = sys.argv[1], sys.argv[2]
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-passed = failed = 0
-errors = []
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        if len(errors) < 40:
-            errors.append(msg)
 
 
 def jtype(v):
@@ -404,8 +395,5 @@ for p in files:
                 check(val in ("t", "f"), f"{r}:{i}: {col} boolean text")
 check(n_rows > 1000, f"only {n_rows} CSV rows")
 
-for e in errors:
-    print("FAIL:", e, file=sys.stderr)
 subprocess.run(["rm", "-rf", out])
-print(f"seed shapes: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(finish("seed shapes"))
