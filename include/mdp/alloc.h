@@ -1,5 +1,5 @@
 /* The library's allocation wrapper: every allocation that should be testable under memory
- * pressure goes through mdp_malloc/mdp_calloc/mdp_realloc/mdp_strdup, whose memory is released
+ * pressure goes through mdp_malloc/mdp_calloc/mdp_realloc/mdp_strdup/mdp_strndup, whose memory is released
  * with free() (or mdp_free, the same thing), so a pointer may cross between the two worlds.
  *
  * In a build with -DMDP_FAULT_INJECTION=ON the wrapper counts its calls and makes one chosen call
@@ -20,6 +20,9 @@ void *mdp_calloc(size_t n, size_t size);
 void *mdp_realloc(void *p, size_t n);
 /* strdup(s); s is borrowed. Returns the copy (the caller frees it with free()) or NULL. */
 char *mdp_strdup(const char *s);
+/* strndup(s, n): at most n bytes of s, terminated; s is borrowed. Returns the copy (the caller
+ * frees it with free()) or NULL. */
+char *mdp_strndup(const char *s, size_t n);
 /* free(p); accepts NULL. Returns nothing. */
 void mdp_free(void *p);
 

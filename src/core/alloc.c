@@ -73,6 +73,11 @@ char *mdp_strdup(const char *s)
     return inject() ? NULL : strdup(s);
 }
 
+char *mdp_strndup(const char *s, size_t n)
+{
+    return inject() ? NULL : strndup(s, n);
+}
+
 void mdp_free(void *p)
 {
     free(p);
