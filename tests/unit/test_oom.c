@@ -101,6 +101,31 @@ out:
     return o;
 }
 
+/* ---- a log line: written whole or not at all (the timestamp masked, it changes between runs) */
+
+static struct outcome op_log(void *ud)
+{
+    (void)ud;
+    struct outcome o = {0, NULL};
+    size_t n = 0;
+    FILE *f = open_memstream(&o.text, &n);
+    assert_non_null(f);
+    mdp_log_set_stream(f);
+    mdp_log(MDP_LOG_ERROR, "ingest of carol@example.com failed", LOG_STR("stage", "ingest"),
+            LOG_INT("rows", 123456789), LOG_BOOL("retry", 1), LOG_STR("detail", "x\"y"),
+            MDP_LF_END);
+    mdp_log_set_stream(NULL);
+    fclose(f);
+    if (n == 0) { /* dropped: the line could not be built */
+        free(o.text);
+        o.text = NULL;
+        o.rc = MDP_ERR_NOMEM;
+    } else if (n > 31 && strncmp(o.text, "{\"ts\":\"", 7) == 0) {
+        memset(o.text + 7, 'T', 24);
+    }
+    return o;
+}
+
 /* ---- config parsing: the demo's configuration file, printed back as the effective config */
 
 static struct outcome op_config(void *ud)
@@ -208,6 +233,12 @@ static void test_oom_json(void **st)
     walk("json", op_json, NULL);
 }
 
+static void test_oom_log_line(void **st)
+{
+    (void)st;
+    walk("log_line", op_log, NULL);
+}
+
 static void test_oom_config(void **st)
 {
     (void)st;
@@ -256,11 +287,9 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_oom_buf_sql),
-        cmocka_unit_test(test_oom_json),
-        cmocka_unit_test(test_oom_config),
-        cmocka_unit_test(test_oom_ingest_check),
-        cmocka_unit_test(test_oom_quarantine_writer),
+        cmocka_unit_test(test_oom_buf_sql),      cmocka_unit_test(test_oom_json),
+        cmocka_unit_test(test_oom_log_line),     cmocka_unit_test(test_oom_config),
+        cmocka_unit_test(test_oom_ingest_check), cmocka_unit_test(test_oom_quarantine_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
