@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-unit test-asan fuzz bench format clean
+.PHONY: all deps build demo test test-unit test-asan lint fuzz bench format clean
 
 all: build
 
@@ -37,6 +37,10 @@ test-asan: deps
 	  -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+
+# The two lint tests alone (header documentation, clang-format): see docs/contributing.md.
+lint: build
+	cd $(BUILD) && ctest --output-on-failure -L lint
 
 # libFuzzer targets (clang); FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 30
