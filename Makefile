@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-unit test-asan fuzz bench format clean
+.PHONY: all deps build demo test test-unit test-asan lint fuzz bench format clean
 
 all: build
 
@@ -20,8 +20,10 @@ build: deps
 demo: build
 	./$(BUILD)/mdp --config config/mdp.yaml demo
 
-# Every test: the normal build, then the same suite under ASan+UBSan. The benchmarks are built
-# (not run) so that they keep compiling with the library.
+# Every test: the normal build, then the same suite under ASan+UBSan, where the out-of-memory
+# tests (label oom, -DMDP_FAULT_INJECTION=ON) run too and prove their failure paths leak nothing.
+# The lint tests (header docs, clang-format) run in both. The benchmarks are built (not run) so
+# that they keep compiling with the library. One kind of test: ctest -L unit|fuzz|acceptance|...
 test: build
 	@cmake --build $(BUILD) --target benchmarks -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -31,9 +33,14 @@ test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-asan: deps
-	@cmake -S . -B $(ASAN_BUILD) -DMDP_WERROR=ON -DMDP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DMDP_WERROR=ON -DMDP_SANITIZE=ON -DMDP_FAULT_INJECTION=ON \
+	  -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+
+# The two lint tests alone (header documentation, clang-format): see docs/contributing.md.
+lint: build
+	cd $(BUILD) && ctest --output-on-failure -L lint
 
 # libFuzzer targets (clang); FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 30

@@ -39,7 +39,8 @@ struct mdp_diag {
 int mdp_diag_set(struct mdp_diag *d, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Maps an errno value to an mdp_err code (ENOSPC -> MDP_ERR_NOSPACE, ENOENT -> NOT_FOUND, ...). */
+/* Returns the mdp_err code of an errno value (ENOSPC -> MDP_ERR_NOSPACE, ENOENT -> NOT_FOUND, ...;
+ * MDP_ERR_IO for the rest). */
 int mdp_err_from_errno(int e);
 
 #endif

@@ -10,9 +10,12 @@
 
 /* out_hex receives 64 lowercase hex chars and a NUL (65 bytes). Returns 0 or MDP_ERR_CRYPTO. */
 int mdp_sha256_hex(const void *data, size_t len, char out_hex[65]);
+/* HMAC-SHA256 of data with key, as 64 lowercase hex chars and a NUL into out_hex (65 bytes).
+ * Returns 0 or MDP_ERR_CRYPTO. */
 int mdp_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
                         char out_hex[65]);
-/* MD5 as 32 hex chars: only for formats that carry it (SQS md5OfBody), never for security. */
+/* MD5 as 32 hex chars and a NUL into out_hex: only for formats that carry it (SQS md5OfBody),
+ * never for security. Returns 0 or MDP_ERR_CRYPTO. */
 int mdp_md5_hex(const void *data, size_t len, char out_hex[33]);
 
 /* Normalizes an email for pseudonymization: trims ASCII whitespace (SP, HT, CR, LF, VT, FF) at both
@@ -20,9 +23,11 @@ int mdp_md5_hex(const void *data, size_t len, char out_hex[33]);
  * it does not fit, or MDP_ERR_INVALID if the result is empty. */
 int mdp_email_normalize(const char *email, char *out, size_t outsz);
 
-/* SHA-256 hex of the normalized email (spec 7 "SHA-256(email)"). */
+/* SHA-256 hex of the normalized email (spec 7 "SHA-256(email)") into out_hex (65 bytes). Returns 0,
+ * or MDP_ERR_RANGE / MDP_ERR_INVALID as mdp_email_normalize, or MDP_ERR_CRYPTO. */
 int mdp_email_hash(const char *email, char out_hex[65]);
-/* HMAC-SHA256 hex of the normalized email with key. */
+/* HMAC-SHA256 hex of the normalized email with key into out_hex (65 bytes). Returns 0, or
+ * MDP_ERR_INVALID (no key, or an empty email), MDP_ERR_RANGE or MDP_ERR_CRYPTO. */
 int mdp_email_hash_keyed(const char *email, const void *key, size_t keylen, char out_hex[65]);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */

@@ -19,7 +19,9 @@ enum mdp_log_field { MDP_LF_END = 0, MDP_LF_STR, MDP_LF_INT, MDP_LF_DBL, MDP_LF_
 #define LOG_DBL(k, v)  MDP_LF_DBL, (const char *)(k), (double)(v)
 #define LOG_BOOL(k, v) MDP_LF_BOOL, (const char *)(k), (int)(v)
 
+/* Sets the lowest level that is written (process-wide). */
 void mdp_log_set_level(enum mdp_log_level lvl);
+/* Returns the lowest level that is written. */
 enum mdp_log_level mdp_log_get_level(void);
 /* Parses "debug|info|warn|error|off"; returns 0 or MDP_ERR_INVALID. */
 int mdp_log_level_parse(const char *s, enum mdp_log_level *out_lvl);
@@ -30,11 +32,13 @@ void mdp_log_set_stream(FILE *f);
  * n), MDP_LF_END). */
 void mdp_log(enum mdp_log_level lvl, const char *msg, ...);
 
-/* Scrubs PII and secrets from text into out (the rules above). Exposed for tests and for other
- * writers of operator-facing text. Returns 0 or MDP_ERR_NOMEM. */
 struct mdp_buf;
+/* Scrubs PII and secrets from text (borrowed) into out, appended to the caller's buffer (the rules
+ * above). Exposed for tests and for other writers of operator-facing text. Returns 0 or
+ * MDP_ERR_NOMEM (the error stays on out, see mdp/buf.h). */
 int mdp_log_scrub(const char *text, struct mdp_buf *out);
-/* True if a field of this name carries secrets (token, key, secret, password, authorization). */
+/* Returns 1 if a field of this name carries secrets (token, key, secret, password, authorization),
+ * else 0. */
 int mdp_log_is_secret_name(const char *name);
 
 #endif

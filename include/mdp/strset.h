@@ -7,12 +7,16 @@
 
 struct mdp_strset;
 
+/* Returns an empty set (the caller frees it with mdp_strset_free) or NULL when out of memory. */
 struct mdp_strset *mdp_strset_new(void);
+/* Frees the set and the copies of its strings. Accepts NULL. */
 void mdp_strset_free(struct mdp_strset *s);
-/* Adds s (len bytes). Returns 1 if it was new, 0 if it was already there, MDP_ERR_NOMEM. */
+/* Adds s (len bytes; borrowed, the set keeps a copy). Returns 1 if it was new, 0 if it was already
+ * there, MDP_ERR_NOMEM. */
 int mdp_strset_add(struct mdp_strset *s, const char *str, size_t len);
+/* Returns the number of strings in the set. */
 size_t mdp_strset_count(const struct mdp_strset *s);
-/* 1 if the string is in the set. */
+/* Returns 1 if the string (len bytes) is in the set, else 0. */
 int mdp_strset_has(const struct mdp_strset *s, const char *str, size_t len);
 
 #endif

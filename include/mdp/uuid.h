@@ -23,20 +23,25 @@ struct mdp_uuid7_gen {
     void *rng;
 };
 
+/* Starts a generator; rand64 and rng are borrowed and must outlive it. */
 void mdp_uuid7_gen_init(struct mdp_uuid7_gen *g, uint64_t (*rand64)(void *), void *rng);
-/* Next id for time now_ms (pass mdp_time_now_ms()). Strictly greater than the previous one. */
+/* Next id for time now_ms (pass mdp_time_now_ms()) into *out, strictly greater than the previous
+ * one. Returns 0 or MDP_ERR_RANGE (a time outside the 48-bit timestamp). */
 int mdp_uuid7_next(struct mdp_uuid7_gen *g, int64_t now_ms, struct mdp_uuid *out);
-/* Process-wide generator (thread-safe) on the wall clock. */
+/* Next id of the process-wide generator (thread-safe) on the wall clock, into *out. Returns 0 or
+ * MDP_ERR_RANGE, as mdp_uuid7_next. */
 int mdp_uuid7_new(struct mdp_uuid *out);
 
 /* Formats as 8-4-4-4-12 lowercase hex; buf needs 37 bytes. */
 void mdp_uuid_format(const struct mdp_uuid *u, char buf[37]);
-/* Parses 8-4-4-4-12 hex in either case (also 32 hex digits without hyphens). 0 or MDP_ERR_PARSE. */
+/* Parses 8-4-4-4-12 hex in either case (also 32 hex digits without hyphens) into *out. Returns 0
+ * or MDP_ERR_PARSE. */
 int mdp_uuid_parse(const char *s, struct mdp_uuid *out);
+/* Returns the version nibble (0-15; 7 for a UUIDv7). */
 int mdp_uuid_version(const struct mdp_uuid *u);
-/* 1 if the variant bits are 10 (RFC 9562). */
+/* Returns 1 if the variant bits are 10 (RFC 9562), else 0. */
 int mdp_uuid_is_rfc_variant(const struct mdp_uuid *u);
-/* Timestamp in ms of a v7 UUID. */
+/* Returns the timestamp in ms of a v7 UUID (the first 48 bits, whatever the version). */
 int64_t mdp_uuid7_time_ms(const struct mdp_uuid *u);
 
 #endif

@@ -1,5 +1,7 @@
-/* Growable byte buffer (include/mdp/buf.h): the one place that grows memory for text and bytes. */
+/* Growable byte buffer (include/mdp/buf.h): the one place that grows memory for text and bytes.
+ * Every append goes through mdp_buf_reserve (or fail below), which is where an error sticks. */
 #include "mdp/buf.h"
+#include "mdp/alloc.h"
 #include "mdp/err.h"
 
 #include <stdio.h>
@@ -12,6 +14,7 @@ void mdp_buf_init(struct mdp_buf *b)
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
+    b->err = 0;
 }
 
 void mdp_buf_cleanup(struct mdp_buf *b)
@@ -21,16 +24,24 @@ void mdp_buf_cleanup(struct mdp_buf *b)
     mdp_buf_init(b);
 }
 
+/* records the first error; every later append returns it */
+static int fail(struct mdp_buf *b, int rc)
+{
+    if (!b->err) b->err = rc;
+    return b->err;
+}
+
 int mdp_buf_reserve(struct mdp_buf *b, size_t more)
 {
-    if (more > SIZE_MAX - b->len - 1) return MDP_ERR_NOMEM;
+    if (b->err) return b->err;
+    if (more > SIZE_MAX - b->len - 1) return fail(b, MDP_ERR_NOMEM);
     size_t need = b->len + more + 1;
     if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *p = realloc(b->data, cap);
-    if (!p) return MDP_ERR_NOMEM;
+    char *p = mdp_realloc(b->data, cap);
+    if (!p) return fail(b, MDP_ERR_NOMEM);
     b->data = p;
     b->cap = cap;
     return 0;
@@ -49,8 +60,9 @@ int mdp_buf_append(struct mdp_buf *b, const void *p, size_t n)
 int mdp_buf_cat(struct mdp_buf *b, const struct mdp_piece *p, size_t n)
 {
     size_t total = 0;
+    if (b->err) return b->err;
     for (size_t i = 0; i < n; i++) {
-        if (p[i].n > SIZE_MAX - total) return MDP_ERR_NOMEM;
+        if (p[i].n > SIZE_MAX - total) return fail(b, MDP_ERR_NOMEM);
         total += p[i].n;
     }
     int rc = mdp_buf_reserve(b, total);
@@ -75,11 +87,12 @@ int mdp_buf_putc(struct mdp_buf *b, char c)
 
 int mdp_buf_vprintf(struct mdp_buf *b, const char *fmt, va_list ap)
 {
+    if (b->err) return b->err;
     va_list ap2;
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
-    if (n < 0) return MDP_ERR_INVALID;
+    if (n < 0) return fail(b, MDP_ERR_INVALID);
     int rc = mdp_buf_reserve(b, (size_t)n);
     if (rc) return rc;
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -99,8 +112,10 @@ int mdp_buf_printf(struct mdp_buf *b, const char *fmt, ...)
 int mdp_buf_json_strn(struct mdp_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    if (n > SIZE_MAX - 2) return fail(b, MDP_ERR_NOMEM);
     int rc = mdp_buf_reserve(b, n + 2);
     if (rc) return rc;
+    size_t start = b->len; /* a failed escape takes the whole literal back out */
     b->data[b->len++] = '"';
     size_t run = 0; /* start of the characters that need no escape, copied in one piece */
     for (size_t i = 0; i < n; i++) {
@@ -138,11 +153,15 @@ int mdp_buf_json_strn(struct mdp_buf *b, const char *s, size_t n)
             k = 6;
         }
         if ((rc = mdp_buf_append(b, s + run, i - run)) || (rc = mdp_buf_append(b, out, k)))
-            return rc;
+            goto undo;
         run = i + 1;
     }
-    if ((rc = mdp_buf_append(b, s + run, n - run))) return rc;
-    return mdp_buf_putc(b, '"');
+    if ((rc = mdp_buf_append(b, s + run, n - run)) || (rc = mdp_buf_putc(b, '"'))) goto undo;
+    return 0;
+undo:
+    b->len = start;
+    b->data[b->len] = '\0';
+    return rc;
 }
 
 int mdp_buf_json_str(struct mdp_buf *b, const char *s)
@@ -153,15 +172,44 @@ int mdp_buf_json_str(struct mdp_buf *b, const char *s)
 void mdp_buf_reset(struct mdp_buf *b)
 {
     b->len = 0;
+    b->err = 0;
     if (b->data) b->data[0] = '\0';
+}
+
+void mdp_buf_truncate(struct mdp_buf *b, size_t len)
+{
+    b->err = 0;
+    if (len >= b->len) return;
+    b->len = len;
+    b->data[len] = '\0';
+}
+
+int mdp_buf_error(const struct mdp_buf *b)
+{
+    return b->err;
+}
+
+int mdp_buf_take(struct mdp_buf *b, char **out_data, size_t *out_len)
+{
+    *out_data = NULL;
+    if (out_len) *out_len = 0;
+    int rc = b->err;
+    if (!rc && !b->data) rc = mdp_buf_reserve(b, 0);
+    if (rc) {
+        mdp_buf_cleanup(b);
+        return rc;
+    }
+    if (b->len == 0) b->data[0] = '\0'; /* a first reservation has no terminator yet */
+    *out_data = b->data;
+    if (out_len) *out_len = b->len;
+    mdp_buf_init(b);
+    return 0;
 }
 
 char *mdp_buf_steal(struct mdp_buf *b)
 {
-    if (!b->data && mdp_buf_reserve(b, 0)) return NULL;
-    if (b->len == 0) b->data[0] = '\0';
-    char *p = b->data;
-    mdp_buf_init(b);
+    char *p;
+    mdp_buf_take(b, &p, NULL);
     return p;
 }
 
@@ -222,7 +270,8 @@ int mdp_grow(void *pv, size_t *cap, size_t n, size_t elem, size_t first)
     if (n < *cap) return 0;
     size_t want = *cap ? *cap * 2 : first;
     void **v = pv;
-    void *nv = realloc(*v, want * elem);
+    if (want > SIZE_MAX / elem) return MDP_ERR_NOMEM;
+    void *nv = mdp_realloc(*v, want * elem);
     if (!nv) return MDP_ERR_NOMEM;
     *v = nv;
     *cap = want;

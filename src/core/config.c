@@ -1,6 +1,7 @@
 /* Strict YAML configuration (include/mdp/config.h). The schema table below is the single source of
  * truth: parsing, defaults, validation, `mdp config keys` and docs/configuration.md all come from
  * it. libyaml parses; this file walks the document tree and checks every node against the table. */
+#include "mdp/alloc.h"
 #include "mdp/config.h"
 #include "mdp/time.h"
 #include "mdp/log.h"
@@ -259,7 +260,7 @@ int mdp_strlist_set(struct mdp_strlist *l, const char *csv)
         const char *e = strchr(p, ',');
         size_t n = e ? (size_t)(e - p) : strlen(p);
         if (l->n >= MDP_CONFIG_MAX_LIST) return MDP_ERR_RANGE;
-        char *s = strndup(p, n);
+        char *s = mdp_strndup(p, n);
         if (!s) return MDP_ERR_NOMEM;
         l->v[l->n++] = s;
         p += n;
@@ -362,7 +363,7 @@ static int set_value(struct mdp_config *c, const struct key *k, const char *text
         return check_tagged_list(list_at(c, k), k->enums, why, whysz);
     }
     }
-    char *s = strdup(text);
+    char *s = mdp_strdup(text);
     if (!s) return MDP_ERR_NOMEM;
     free(*str_at(c, k));
     *str_at(c, k) = s;
@@ -603,7 +604,7 @@ int mdp_config_load_buffer(const char *name, const char *text, size_t len, struc
     rc = walk_map(&w, root, "");
     if (rc) goto out;
 ok:
-    cfg->source = strdup(name);
+    cfg->source = mdp_strdup(name);
     rc = cfg->source ? 0 : MDP_ERR_NOMEM;
 out:
     if (have_doc) yaml_document_delete(&doc);
@@ -632,7 +633,7 @@ int mdp_config_load(const char *path, struct mdp_config *cfg, struct mdp_diag *d
                     mdp_diag_set(diag, MDP_ERR_CONFIG, "%s: configuration larger than 1 MiB", path);
                 break;
             }
-            char *nb = realloc(buf, cap + 8192);
+            char *nb = mdp_realloc(buf, cap + 8192);
             if (!nb) {
                 rc = mdp_diag_set(diag, MDP_ERR_NOMEM, "%s: out of memory", path);
                 break;
@@ -730,9 +731,9 @@ void mdp_config_print(FILE *out, const struct mdp_config *cfg)
 char *mdp_config_landing_dir(const struct mdp_config *cfg)
 {
     const char *tpl = cfg->landing_dir, *mark = strstr(tpl, "{lake.dir}");
-    if (!mark) return strdup(tpl);
+    if (!mark) return mdp_strdup(tpl);
     size_t n = strlen(tpl) - 10 + strlen(cfg->lake_dir) + 1;
-    char *out = malloc(n);
+    char *out = mdp_malloc(n);
     if (out) snprintf(out, n, "%.*s%s%s", (int)(mark - tpl), tpl, cfg->lake_dir, mark + 10);
     return out;
 }

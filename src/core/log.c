@@ -120,8 +120,11 @@ int mdp_log_scrub(const char *text, struct mdp_buf *out)
     return rc;
 }
 
-static void put_str_field(struct mdp_buf *line, const char *key, const char *val)
+/* 0, or MDP_ERR_NOMEM when the value could not be scrubbed (then the line must not be written:
+ * it would hold a key without a value) */
+static int put_str_field(struct mdp_buf *line, const char *key, const char *val)
 {
+    int rc = 0;
     struct mdp_buf clean;
     mdp_buf_init(&clean);
     mdp_buf_puts(line, ",");
@@ -131,10 +134,11 @@ static void put_str_field(struct mdp_buf *line, const char *key, const char *val
         mdp_buf_puts(line, "null");
     } else if (mdp_log_is_secret_name(key)) {
         mdp_buf_json_str(line, "[redacted]");
-    } else if (mdp_log_scrub(val, &clean) == 0) {
+    } else if ((rc = mdp_log_scrub(val, &clean)) == 0) {
         mdp_buf_json_strn(line, clean.data ? clean.data : "", clean.len);
     }
     mdp_buf_cleanup(&clean);
+    return rc;
 }
 
 void mdp_log(enum mdp_log_level lvl, const char *msg, ...)
@@ -147,7 +151,7 @@ void mdp_log(enum mdp_log_level lvl, const char *msg, ...)
     char ts[32];
     mdp_time_format_ms(mdp_time_now_ms(), ts, sizeof ts);
     mdp_buf_printf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, names[lvl]);
-    mdp_log_scrub(msg, &clean);
+    int bad = mdp_log_scrub(msg, &clean); /* appends below stop at line's first error */
     mdp_buf_json_strn(&line, clean.data ? clean.data : "", clean.len);
     mdp_buf_cleanup(&clean);
 
@@ -159,7 +163,7 @@ void mdp_log(enum mdp_log_level lvl, const char *msg, ...)
         const char *key = va_arg(ap, const char *);
         switch (kind) {
         case MDP_LF_STR:
-            put_str_field(&line, key, va_arg(ap, const char *));
+            bad |= put_str_field(&line, key, va_arg(ap, const char *));
             break;
         case MDP_LF_INT:
             mdp_buf_putc(&line, ',');
@@ -183,7 +187,7 @@ void mdp_log(enum mdp_log_level lvl, const char *msg, ...)
 done:
     va_end(ap);
     mdp_buf_puts(&line, "}\n");
-    if (line.data) {
+    if (line.data && !bad && !mdp_buf_error(&line)) { /* never half a line, nor a lost message */
         pthread_mutex_lock(&g_lock);
         FILE *f = g_stream ? g_stream : stderr;
         fwrite(line.data, 1, line.len, f);

@@ -1,5 +1,6 @@
 /* String set (include/mdp/strset.h): linear probing over a power-of-two table, grown at 70%. */
 #include "mdp/strset.h"
+#include "mdp/alloc.h"
 #include "mdp/err.h"
 
 #include <stdint.h>
@@ -27,10 +28,10 @@ static uint64_t fnv1a(const char *p, size_t n)
 
 struct mdp_strset *mdp_strset_new(void)
 {
-    struct mdp_strset *s = calloc(1, sizeof *s);
+    struct mdp_strset *s = mdp_calloc(1, sizeof *s);
     if (!s) return NULL;
     s->cap = 1024;
-    s->t = calloc(s->cap, sizeof *s->t);
+    s->t = mdp_calloc(s->cap, sizeof *s->t);
     if (!s->t) {
         free(s);
         return NULL;
@@ -50,7 +51,7 @@ void mdp_strset_free(struct mdp_strset *s)
 static int grow(struct mdp_strset *s)
 {
     size_t cap = s->cap * 2;
-    struct slot *t = calloc(cap, sizeof *t);
+    struct slot *t = mdp_calloc(cap, sizeof *t);
     if (!t) return MDP_ERR_NOMEM;
     for (size_t i = 0; i < s->cap; i++) {
         if (!s->t[i].s) continue;
@@ -74,7 +75,7 @@ int mdp_strset_add(struct mdp_strset *s, const char *str, size_t len)
         if (s->t[i].h == h && s->t[i].len == len && memcmp(s->t[i].s, str, len) == 0) return 0;
         i = (i + 1) & (s->cap - 1);
     }
-    char *c = malloc(len + 1);
+    char *c = mdp_malloc(len + 1);
     if (!c) return MDP_ERR_NOMEM;
     memcpy(c, str, len);
     c[len] = '\0';

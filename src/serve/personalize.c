@@ -414,10 +414,8 @@ static int respond(struct mdp__pz *p, const struct answer *a, const char *user, 
                 bad |= mdp_buf_cat(line, up, 3);
             }
             bad |= mdp_buf_cat(line, &MDP_LIT("}\n"), 1);
-            if (bad) { /* never half a line */
-                line->len = mark;
-                line->data[mark] = '\0';
-            }
+            if (bad) /* never half a line; the next request may append again */
+                mdp_buf_truncate(line, mark);
             mdp__committer_end(p->committer);
         }
     }

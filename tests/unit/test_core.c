@@ -8,6 +8,7 @@
 #include "mdp/uuid.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <json-c/json.h>
 #include <string.h>
 
@@ -63,6 +64,89 @@ static void test_buf_json_escaping(void **st)
         json_object_put(o);
         mdp_buf_cleanup(&b);
     }
+}
+
+/* issue 11: the first failed append sticks, so a text built with many unchecked appends is never
+ * handed on cut short (a size no allocator can give fails without any fault injection) */
+static void test_buf_errors_stick(void **st)
+{
+    (void)st;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    assert_int_equal(mdp_buf_error(&b), 0);
+    assert_int_equal(mdp_buf_puts(&b, "SELECT 1"), 0);
+    assert_int_equal(mdp_buf_reserve(&b, SIZE_MAX), MDP_ERR_NOMEM);
+    assert_int_equal(mdp_buf_error(&b), MDP_ERR_NOMEM);
+    /* every later append is a no-op returning the same error; the content stays as it was */
+    assert_int_equal(mdp_buf_puts(&b, " WHERE x = 1"), MDP_ERR_NOMEM);
+    assert_int_equal(mdp_buf_putc(&b, ';'), MDP_ERR_NOMEM);
+    assert_int_equal(mdp_buf_printf(&b, "%d", 42), MDP_ERR_NOMEM);
+    assert_int_equal(mdp_buf_append(&b, "ab", 2), MDP_ERR_NOMEM);
+    assert_int_equal(mdp_buf_json_str(&b, "v"), MDP_ERR_NOMEM);
+    assert_int_equal(mdp_buf_cat(&b, &MDP_LIT("x"), 1), MDP_ERR_NOMEM);
+    assert_int_equal(mdp_buf_reserve(&b, 1), MDP_ERR_NOMEM);
+    assert_int_equal(b.err, MDP_ERR_NOMEM);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.data, "SELECT 1");
+    /* handing over reports the error instead of the truncated text, and frees */
+    char *out = (char *)&b;
+    size_t n = 99;
+    assert_int_equal(mdp_buf_take(&b, &out, &n), MDP_ERR_NOMEM);
+    assert_null(out);
+    assert_int_equal(n, 0);
+    assert_null(b.data);
+    assert_int_equal(mdp_buf_error(&b), 0);
+    /* mdp_buf_steal says it with NULL */
+    assert_int_equal(mdp_buf_puts(&b, "{\"a\":"), 0);
+    assert_int_equal(mdp_buf_cat(&b, (const struct mdp_piece[]){{"x", SIZE_MAX}, {"y", 2}}, 2),
+                     MDP_ERR_NOMEM);
+    assert_int_equal(mdp_buf_puts(&b, "1}"), MDP_ERR_NOMEM);
+    assert_null(mdp_buf_steal(&b));
+    assert_null(b.data);
+    /* the first error is the one kept: a bad format after an out-of-memory stays NOMEM */
+    assert_int_equal(mdp_buf_reserve(&b, SIZE_MAX), MDP_ERR_NOMEM);
+    assert_int_equal(mdp_buf_json_strn(&b, "x", SIZE_MAX), MDP_ERR_NOMEM);
+    assert_int_equal(mdp_buf_error(&b), MDP_ERR_NOMEM);
+    mdp_buf_cleanup(&b);
+    assert_int_equal(mdp_buf_error(&b), 0);
+    assert_int_equal(mdp_buf_puts(&b, "fresh"), 0);
+    mdp_buf_cleanup(&b);
+}
+
+/* reset and truncate clear the error: a record dropped after a failure does not poison the next */
+static void test_buf_reset_truncate_clear(void **st)
+{
+    (void)st;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    assert_int_equal(mdp_buf_puts(&b, "line1\n"), 0);
+    size_t mark = b.len;
+    assert_int_equal(mdp_buf_puts(&b, "{\"half"), 0);
+    assert_int_equal(mdp_buf_reserve(&b, SIZE_MAX), MDP_ERR_NOMEM);
+    mdp_buf_truncate(&b, mark);
+    assert_int_equal(mdp_buf_error(&b), 0);
+    assert_string_equal(b.data, "line1\n");
+    assert_int_equal(mdp_buf_puts(&b, "line2\n"), 0);
+    mdp_buf_truncate(&b, 1000); /* longer than the content: nothing to cut */
+    char *out = NULL;
+    size_t n = 0;
+    assert_int_equal(mdp_buf_take(&b, &out, &n), 0);
+    assert_string_equal(out, "line1\nline2\n");
+    assert_int_equal(n, 12);
+    free(out);
+    /* take of a buffer never appended to gives an empty string, not NULL */
+    assert_int_equal(mdp_buf_take(&b, &out, &n), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(n, 0);
+    free(out);
+    assert_int_equal(mdp_buf_puts(&b, "x"), 0);
+    assert_int_equal(mdp_buf_reserve(&b, SIZE_MAX), MDP_ERR_NOMEM);
+    mdp_buf_reset(&b);
+    assert_int_equal(mdp_buf_error(&b), 0);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(mdp_buf_printf(&b, "%s=%d", "k", 7), 0);
+    assert_string_equal(b.data, "k=7");
+    mdp_buf_cleanup(&b);
 }
 
 static void test_time_iso_forms(void **st)
@@ -257,6 +341,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_names_are_stable),
         cmocka_unit_test(test_buf_json_escaping),
+        cmocka_unit_test(test_buf_errors_stick),
+        cmocka_unit_test(test_buf_reset_truncate_clear),
         cmocka_unit_test(test_time_iso_forms),
         cmocka_unit_test(test_time_epoch_and_date_key),
         cmocka_unit_test(test_time_roundtrip_many),

@@ -1,0 +1,295 @@
+/* Out-of-memory tests (CTest label `oom`, built with -DMDP_FAULT_INJECTION=ON): each operation runs
+ * once cleanly to learn its output and how many allocations it makes through the library's
+ * wrapper (mdp/alloc.h), then again with the 1st, 2nd, ... Nth of those allocations failing. Every
+ * run must either end in MDP_ERR_NOMEM and hand nothing on, or succeed with exactly the clean
+ * output: never a crash, never a truncated text reported as success. Under ASan the same runs
+ * also prove that no failure path leaks. */
+#include "testutil.h"
+#include "mdp/alloc.h"
+#include "mdp/buf.h"
+#include "mdp/config.h"
+#include "mdp/err.h"
+#include "mdp/ingest.h"
+#include "mdp/lake.h"
+#include "mdp/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What one run produced: its return code and its output as text (NULL when it handed none). */
+struct outcome {
+    int rc;
+    char *text;
+};
+
+typedef struct outcome (*op_fn)(void *ud);
+
+/* Runs op cleanly, then failing each of its allocations in turn. */
+static void walk(const char *name, op_fn op, void *ud)
+{
+    mdp_alloc_fail_at(0);
+    struct outcome want = op(ud);
+    long total = mdp_alloc_calls();
+    if (want.rc != 0 || !want.text) fail_msg("%s: the clean run failed: %d", name, want.rc);
+    /* an operation that allocates nothing through the wrapper would test nothing here */
+    if (total <= 0) fail_msg("%s: no allocation through mdp/alloc.h", name);
+    for (long n = 1; n <= total; n++) {
+        mdp_alloc_fail_at(n);
+        struct outcome got = op(ud);
+        long reached = mdp_alloc_calls();
+        mdp_alloc_fail_at(0);
+        if (reached < n) { /* this run took a path with fewer allocations: it must be whole */
+            if (got.rc != 0 || !got.text || strcmp(got.text, want.text) != 0)
+                fail_msg("%s: run %ld (no failure reached) differs from the clean run", name, n);
+        } else if (got.rc != MDP_ERR_NOMEM) {
+            fail_msg("%s: allocation %ld of %ld failed, got %d (%s) and output %s", name, n, total,
+                     got.rc, mdp_strerror(got.rc), got.text ? got.text : "(none)");
+        } else if (got.text) {
+            fail_msg("%s: allocation %ld failed and output was still handed on: %s", name, n,
+                     got.text);
+        }
+        free(got.text);
+    }
+    printf("%s: %ld allocations, each failed in turn\n", name, total);
+    free(want.text);
+}
+
+/* ---- buffer building: SQL text made of many appends, checked once at the end */
+
+static struct outcome op_buf_sql(void *ud)
+{
+    (void)ud;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    mdp_buf_puts(&b, "SELECT ");
+    for (int i = 0; i < 300; i++)
+        mdp_buf_printf(&b, "%scol_%d", i ? ", " : "", i);
+    mdp_buf_cat(&b, (const struct mdp_piece[]){MDP_LIT(" FROM t"), MDP_LIT(" WHERE name = ")}, 2);
+    mdp_buf_putc(&b, '\'');
+    mdp_buf_append(&b, "o''neil", 7);
+    mdp_buf_putc(&b, '\'');
+    struct outcome o = {0, NULL};
+    o.rc = mdp_buf_take(&b, &o.text, NULL);
+    return o;
+}
+
+/* ---- JSON building: an object of escaped strings, and the log scrubber's output */
+
+static struct outcome op_json(void *ud)
+{
+    (void)ud;
+    struct mdp_buf b, scrubbed;
+    mdp_buf_init(&b);
+    mdp_buf_init(&scrubbed);
+    struct outcome o = {0, NULL};
+    o.rc =
+        mdp_log_scrub("user alice@example.com asked; token=abc123 for bob@example.org", &scrubbed);
+    if (o.rc) goto out;
+    mdp_buf_putc(&b, '{');
+    for (int i = 0; i < 40; i++) {
+        mdp_buf_printf(&b, "%s\"k%d\":", i ? "," : "", i);
+        mdp_buf_json_str(&b, "quote \" backslash \\ newline \n tab \t ctl \x01 end");
+    }
+    mdp_buf_puts(&b, ",\"scrubbed\":");
+    mdp_buf_json_strn(&b, scrubbed.data, scrubbed.len);
+    mdp_buf_putc(&b, '}');
+    o.rc = mdp_buf_take(&b, &o.text, NULL);
+out:
+    mdp_buf_cleanup(&b);
+    mdp_buf_cleanup(&scrubbed);
+    return o;
+}
+
+/* ---- a log line: written whole or not at all (the timestamp masked, it changes between runs) */
+
+static struct outcome op_log(void *ud)
+{
+    (void)ud;
+    struct outcome o = {0, NULL};
+    size_t n = 0;
+    FILE *f = open_memstream(&o.text, &n);
+    assert_non_null(f);
+    mdp_log_set_stream(f);
+    mdp_log(MDP_LOG_ERROR, "ingest of carol@example.com failed", LOG_STR("stage", "ingest"),
+            LOG_INT("rows", 123456789), LOG_BOOL("retry", 1), LOG_STR("detail", "x\"y"),
+            MDP_LF_END);
+    mdp_log_set_stream(NULL);
+    fclose(f);
+    if (n == 0) { /* dropped: the line could not be built */
+        free(o.text);
+        o.text = NULL;
+        o.rc = MDP_ERR_NOMEM;
+    } else if (n > 31 && strncmp(o.text, "{\"ts\":\"", 7) == 0) {
+        memset(o.text + 7, 'T', 24);
+    }
+    return o;
+}
+
+/* ---- config parsing: the demo's configuration file, printed back as the effective config */
+
+static struct outcome op_config(void *ud)
+{
+    const char *yaml = ud;
+    struct mdp_config cfg;
+    struct mdp_diag d = {0};
+    struct outcome o = {0, NULL};
+    o.rc = mdp_config_load_buffer("oom.yaml", yaml, strlen(yaml), &cfg, &d);
+    if (o.rc) return o;
+    char *landing = mdp_config_landing_dir(&cfg);
+    if (!landing) {
+        o.rc = MDP_ERR_NOMEM;
+        goto out;
+    }
+    size_t n = 0;
+    FILE *f = open_memstream(&o.text, &n);
+    assert_non_null(f);
+    fprintf(f, "landing %s\n", landing);
+    mdp_config_print(f, &cfg);
+    fclose(f);
+    free(landing);
+out:
+    mdp_config_cleanup(&cfg);
+    return o;
+}
+
+/* ---- an ingest check of a fixture (a Firehose object of DynamoDB changes, plus a bad line) */
+
+struct delivery {
+    const char *key;
+    char *data;
+    size_t len;
+};
+
+static struct outcome op_ingest(void *ud)
+{
+    const struct delivery *dl = ud;
+    struct mdp_ingest_counts c;
+    memset(&c, 0, sizeof c);
+    struct mdp_quarantine q;
+    mdp_quarantine_init(&q, "dynamodb", "firehose", 0);
+    struct outcome o = {0, NULL};
+    o.rc = mdp_ingest_check(dl->key, dl->data, dl->len, &c, &q);
+    if (!o.rc) o.rc = mdp_buf_error(&q.lines);
+    if (!o.rc) {
+        struct mdp_buf b;
+        mdp_buf_init(&b);
+        mdp_buf_printf(&b, "in %lld out %lld q %lld dup %lld newest %lld\n", (long long)c.in,
+                       (long long)c.out, (long long)c.quarantined, (long long)c.duplicates,
+                       (long long)c.newest_event_ms);
+        mdp_buf_append(&b, q.lines.data ? q.lines.data : "", q.lines.len);
+        o.rc = mdp_buf_take(&b, &o.text, NULL);
+    }
+    mdp_quarantine_cleanup(&q);
+    return o;
+}
+
+/* ---- the quarantine writer: records added, then flushed as one object of the lake */
+
+struct qctx {
+    struct mdp_lake *lake;
+    char *dir;
+};
+
+static struct outcome op_quarantine(void *ud)
+{
+    struct qctx *x = ud;
+    struct mdp_quarantine q;
+    struct mdp_diag d = {0};
+    struct outcome o = {0, NULL};
+    mdp_quarantine_init(&q, "events", "app", 20362);
+    static const unsigned char bin[] = {0xff, 0xfe, 0x00, 0x41};
+    for (int i = 0; i < 20 && !o.rc; i++) {
+        char loc[64];
+        snprintf(loc, sizeof loc, "events/dt=2025-10-01/e.ndjson:%d", i + 1);
+        if (i % 5 == 4)
+            o.rc = mdp_quarantine_add(&q, "not_utf8", loc, NULL, bin, sizeof bin);
+        else
+            o.rc = mdp_quarantine_add(&q, "json_truncated", loc, "line \"cut\" short",
+                                      "{\"event_id\":\"x", 14);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/raw/_quarantine/events/app/dt=2025-10-01/oom.ndjson", x->dir);
+    remove(path);
+    if (!o.rc) o.rc = mdp_quarantine_flush(&q, x->lake, "oom", &d);
+    if (!o.rc) {
+        size_t n;
+        o.text = tu_read(path, &n);
+        if (!o.text) o.rc = MDP_ERR_IO;
+    }
+    mdp_quarantine_cleanup(&q);
+    return o;
+}
+
+static void test_oom_buf_sql(void **st)
+{
+    (void)st;
+    walk("buf_sql", op_buf_sql, NULL);
+}
+
+static void test_oom_json(void **st)
+{
+    (void)st;
+    walk("json", op_json, NULL);
+}
+
+static void test_oom_log_line(void **st)
+{
+    (void)st;
+    walk("log_line", op_log, NULL);
+}
+
+static void test_oom_config(void **st)
+{
+    (void)st;
+    size_t n;
+    char *yaml = tu_read(tu_data("../../config/mdp.yaml"), &n);
+    assert_non_null(yaml);
+    walk("config", op_config, yaml);
+    free(yaml);
+}
+
+static void test_oom_ingest_check(void **st)
+{
+    (void)st;
+    size_t n;
+    char *fh = tu_read(tu_data("fixtures/dynamodb/firehose-s3/2024/11/05/14/"
+                               "vc-ddb-cdc-2-2024-11-05-14-09-47-1a2b3c4d-5e6f-4a7b-8c9d-"
+                               "0e1f2a3b4c5d"),
+                       &n);
+    assert_non_null(fh);
+    static const char bad[] = "{\"Keys\": {\"pk\": \"cut";
+    char *data = malloc(n + sizeof bad + 1);
+    assert_non_null(data);
+    memcpy(data, fh, n);
+    memcpy(data + n, bad, sizeof bad);
+    struct delivery dl = {"dynamodb/firehose/2024/11/05/14/x", data, n + sizeof bad - 1};
+    walk("ingest_check", op_ingest, &dl);
+    free(data);
+    free(fh);
+}
+
+static void test_oom_quarantine_writer(void **st)
+{
+    (void)st;
+    struct qctx x = {NULL, tu_tmpdir()};
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_lake_open(x.dir, 1, &x.lake, &d), 0);
+    walk("quarantine", op_quarantine, &x);
+    mdp_lake_close(x.lake);
+    tu_rmdir(x.dir);
+}
+
+int main(void)
+{
+    if (mdp_alloc_fail_at(0) == MDP_ERR_UNSUPPORTED) {
+        fprintf(stderr, "built without MDP_FAULT_INJECTION: nothing to test\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_oom_buf_sql),      cmocka_unit_test(test_oom_json),
+        cmocka_unit_test(test_oom_log_line),     cmocka_unit_test(test_oom_config),
+        cmocka_unit_test(test_oom_ingest_check), cmocka_unit_test(test_oom_quarantine_writer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
