@@ -590,6 +590,30 @@ int mdp_curate_tables(struct mdp_lake *lake, int (*cb)(const char *table, void *
     return rc;
 }
 
+/* The lake keeps the short folder names of the first release (ml/features, ml/segments: paths
+ * are part of the published state and of readers' bookmarks); the specification's names are the
+ * views'. The segment table has no name in the spec (section 3 only has ml/segments/, "user
+ * segments"): ml_user_segments follows ml_user_features. */
+static const struct {
+    const char *table, *spec;
+} SPEC_NAMES[] = {
+    {"ml/features", "ml_user_features"},
+    {"ml/segments", "ml_user_segments"},
+};
+
+const char *mdp_table_spec_name(const char *table, const char **out_alias)
+{
+    const char *last = strrchr(table, '/');
+    last = last ? last + 1 : table;
+    if (out_alias) *out_alias = NULL;
+    for (size_t i = 0; i < sizeof SPEC_NAMES / sizeof SPEC_NAMES[0]; i++)
+        if (strcmp(table, SPEC_NAMES[i].table) == 0) {
+            if (out_alias) *out_alias = last;
+            return SPEC_NAMES[i].spec;
+        }
+    return last;
+}
+
 int mdp_curate_attach_all(struct mdp_engine *e, struct mdp_lake *lake, int *out_n,
                           struct mdp_diag *d)
 {
@@ -598,12 +622,19 @@ int mdp_curate_attach_all(struct mdp_engine *e, struct mdp_lake *lake, int *out_
     int n = 0;
     for (int i = 0; i < t.n; i++) {
         if (!rc) {
-            const char *view = strrchr(t.v[i], '/') + 1;
+            const char *alias = NULL, *view = mdp_table_spec_name(t.v[i], &alias);
             int r = mdp_engine_attach_table(e, lake, t.v[i], view, d);
-            if (r == 0)
+            if (r == 0) {
                 n++;
-            else if (r != MDP_ERR_NOT_FOUND)
+                if (alias) {
+                    char sql[200];
+                    snprintf(sql, sizeof sql,
+                             "CREATE OR REPLACE VIEW \"%s\" AS SELECT * FROM \"%s\"", alias, view);
+                    rc = mdp_engine_exec(e, sql, d);
+                }
+            } else if (r != MDP_ERR_NOT_FOUND) {
                 rc = r;
+            }
         }
         free(t.v[i]);
     }
@@ -632,7 +663,7 @@ int mdp_lint_pii(struct mdp_engine *e, struct mdp_lake *lake,
     struct tables t;
     int rc = published_tables(lake, &t, d), found = 0;
     for (int i = 0; i < t.n; i++) {
-        const char *view = strrchr(t.v[i], '/') + 1;
+        const char *view = mdp_table_spec_name(t.v[i], NULL);
         if (!rc) rc = mdp_engine_attach_table(e, lake, t.v[i], view, d);
         struct cols c = {0};
         char sql[1024];
