@@ -36,6 +36,7 @@ int mdp_curate_tables(struct mdp_lake *lake, int (*cb)(const char *table, void *
  * a source without deliveries gives an empty table, not an error); {{identity_max_users}}; and,
  * when date is set, {{date}}. Returns 0, or -1 for an unterminated quoted path. */
 struct mdp_buf;
+struct mdp_engine;
 struct mdp__model_vars {
     const char *raw, *empty_dir;
     long max_users;
@@ -43,11 +44,26 @@ struct mdp__model_vars {
 };
 int mdp__model_expand(const char *sql, const struct mdp__model_vars *v, struct mdp_buf *out);
 
+/* Loads the consent journal of st into e as the temp table consent_journal (seq, email_hash,
+ * user_id, purpose, granted, ts, expires_at, source) for the gating SQL of curate and the derived
+ * tables (internal); *n gets the number of records. The address enters only as its SHA-256. */
+struct mdp_state;
+int mdp__consent_journal_load(struct mdp_engine *e, struct mdp_state *st, int64_t *n,
+                              struct mdp_diag *d);
+
 /* The benchmark's baseline: the same models as bare DuckDB CREATE + COPY into dir (internal). */
 int mdp__curate_bare(struct mdp_stage_ctx *ctx, const char *dir, struct mdp_diag *d);
 
-/* Creates a view per published curated/ml table (named after its last path segment) in e, over
- * the files of its current manifest. Returns the number of views via out_n. */
+/* The name the specification gives a published lake table (curated/facts/fact_email_events ->
+ * fact_email_events, ml/features -> ml_user_features, ml/segments -> ml_user_segments): the name
+ * of its view in `mdp query` and `mdp shell` and of its catalog table. out_alias gets the short
+ * name kept as a second view for older queries (features, segments), or NULL when there is none.
+ * Both point into table or into static storage; no errors. */
+const char *mdp_table_spec_name(const char *table, const char **out_alias);
+
+/* Creates a view per published curated/ml table in e, over the files of its current manifest,
+ * named as mdp_table_spec_name says, plus a view under the short alias where there is one.
+ * Returns the number of tables attached via out_n (aliases not counted). */
 struct mdp_engine;
 int mdp_curate_attach_all(struct mdp_engine *e, struct mdp_lake *lake, int *out_n,
                           struct mdp_diag *d);

@@ -23,7 +23,8 @@ enum {
     MDP_SNAP_PERSONALIZATION = 1, /* valid personalization consent as of the snapshot date */
     MDP_SNAP_ML = 2,              /* valid ml consent */
     MDP_SNAP_FEATURES = 4,        /* the feature fields are set (the user has an ml row) */
-    MDP_SNAP_ACTIVE = 8           /* the user has a segment row (active as of the date) */
+    MDP_SNAP_ACTIVE = 8,          /* the user has a segment row (active as of the date) */
+    MDP_SNAP_ANALYTICS = 16       /* valid analytics consent: engagement may be used */
 };
 
 struct mdp_snapshot_rec {

@@ -6,7 +6,9 @@
  * seconds) after which a purge removes them. Bodies are opaque text (JSON by convention).
  *
  * Backend now: SQLite (the embedded default) in WAL mode with a busy timeout, so the server and the
- * CLI can use one file at once. Not thread-safe per handle: open one handle per thread. */
+ * CLI can use one file at once, and synchronous=FULL: a write that returned 0 survives a power
+ * loss (consent, DOI and erasure records are acknowledged to people and to the app). Not
+ * thread-safe per handle: open one handle per thread. */
 #ifndef MDP_STATE_H
 #define MDP_STATE_H
 
@@ -27,6 +29,12 @@ enum { MDP_STATE_IF_ABSENT = 1 };
 /* Opens (creating when missing) the store at path (a SQLite file). */
 int mdp_state_open(const char *path, struct mdp_state **out, struct mdp_diag *d);
 void mdp_state_close(struct mdp_state *s);
+
+/* The durability level of s's connection, SQLite's PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL,
+ * 3 EXTRA. set >= 0 changes it first (only bench/ does, to measure what FULL costs; every handle
+ * mdp_state_open returns is FULL), -1 only reads it. out_level (may be NULL) gets the level in
+ * force, -1 on failure. Returns 0, MDP_ERR_INVALID for a level above 3, MDP_ERR_IO. */
+int mdp_state_synchronous(struct mdp_state *s, int set, int *out_level, struct mdp_diag *d);
 
 /* Writes an item. With MDP_STATE_IF_ABSENT returns MDP_ERR_EXISTS when (table, pk, sk) exists. */
 int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state_item *it,

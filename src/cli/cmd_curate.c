@@ -290,8 +290,10 @@ const struct cli_command CMD_QUERY = {
     "Usage: mdp query \"SQL\" [--format table|csv|json] [--dir LAKE]\n"
     "       mdp query --file QUERY.sql [...]     (--file - reads standard input)\n"
     "\n"
-    "Runs SQL (DuckDB's dialect) over views of every published curated and ml table, named after\n"
-    "the table (fact_email_events, dim_user, ...). A view holds exactly the files of the table's\n"
+    "Runs SQL (DuckDB's dialect) over views of every published curated and ml table, named as\n"
+    "the specification names them (fact_email_events, dim_user, identity_links,\n"
+    "ml_user_features, ml_user_segments, ...; features and segments still work as aliases).\n"
+    "A view holds exactly the files of the table's\n"
     "current manifest, so a query never sees a half-published table. --format table (default;\n"
     "the first 10,000 rows), csv (RFC 4180, all rows) or json (an array of objects; also with the\n"
     "global --json). docs/curated.md has the four join paths of spec 4 as examples.\n",

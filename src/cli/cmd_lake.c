@@ -340,6 +340,10 @@ static int demo_run(struct cli *c, int argc, char **argv)
             print_seed_stats(stdout, &st, 0);
             printf("  (%.2f s, into %s)\n\n", (double)(t1 - t0) / 1000.0, landing);
             cli_print_runs(stdout, sum->v, sum->n, 0);
+            /* the consent gate's effect (rows withheld for lack of analytics consent) */
+            for (int i = 0; i < sum->n; i++)
+                if (strstr(sum->v[i].message, "withheld"))
+                    printf("%s: %s\n", sum->v[i].job, sum->v[i].message);
             printf("\ntotal %.2f s. Quarantined records: %s/raw/_quarantine/; run log: "
                    "%s/_meta/runs/ (mdp runs).\n",
                    (double)(mdp_time_now_ms() - t0) / 1000.0, c->cfg.lake_dir, c->cfg.lake_dir);

@@ -97,31 +97,37 @@ static void print_rec(const struct mdp_snapshot *s, const struct mdp_snapshot_re
         snprintf(vc, sizeof vc, "%d", r->vc_score_delta_7d);
     if (r->last_activity_days_ago != MDP_SNAPSHOT_NULL)
         snprintf(last, sizeof last, "%d", r->last_activity_days_ago);
+    /* engagement comes from usage events: unknown (null) without analytics consent */
+    const char *eng =
+        r->flags & MDP_SNAP_ANALYTICS ? mdp_snapshot_engagement_name(r->engagement) : NULL;
     const char *persona = mdp_snapshot_string(s, r->persona),
                *tone = mdp_snapshot_string(s, r->tone);
     printf(json ? "{\"user_id\":\"%s\",\"onb_day\":%d,\"onb_day_bucket\":\"%s\","
-                  "\"engagement_level\":\"%s\",\"consent_state\":\"%s\",\"persona_current\":%s%s%s,"
-                  "\"personalization_consent\":%s,\"ml_consent\":%s,\"has_features\":%s,"
+                  "\"engagement_level\":%s%s%s,\"consent_state\":\"%s\",\"persona_current\":%s%s%s,"
+                  "\"personalization_consent\":%s,\"ml_consent\":%s,\"analytics_consent\":%s,"
+                  "\"has_features\":%s,"
                   "\"steps_completed_7d\":%u,\"steps_completed_30d\":%u,\"email_opens_7d\":%u,"
                   "\"email_clicks_7d\":%u,\"email_opens_30d\":%u,\"email_clicks_30d\":%u,"
                   "\"login_count_30d\":%u,\"vc_score_delta_7d\":%s,"
                   "\"avg_step_duration_seconds\":%s,\"preferred_comm_tone\":%s%s%s,"
                   "\"last_activity_days_ago\":%s}\n"
                 : "user_id                    %s\nonb_day                    %d\n"
-                  "onb_day_bucket             %s\nengagement_level           %s\n"
+                  "onb_day_bucket             %s\nengagement_level           %s%s%s\n"
                   "consent_state              %s\npersona_current            %s%s%s\n"
                   "personalization_consent    %s\nml_consent                 %s\n"
+                  "analytics_consent          %s\n"
                   "has_features               %s\nsteps_completed_7d         %u\n"
                   "steps_completed_30d        %u\nemail_opens_7d             %u\n"
                   "email_clicks_7d            %u\nemail_opens_30d            %u\n"
                   "email_clicks_30d           %u\nlogin_count_30d            %u\n"
                   "vc_score_delta_7d          %s\navg_step_duration_seconds  %s\n"
                   "preferred_comm_tone        %s%s%s\nlast_activity_days_ago     %s\n",
-           uid, r->onb_day, mdp_snapshot_bucket_name(r->onb_bucket),
-           mdp_snapshot_engagement_name(r->engagement), mdp_snapshot_consent_name(r->consent_state),
+           uid, r->onb_day, mdp_snapshot_bucket_name(r->onb_bucket), eng && json ? "\"" : "",
+           eng ? eng : "null", eng && json ? "\"" : "", mdp_snapshot_consent_name(r->consent_state),
            persona && json ? "\"" : "", persona ? persona : "null", persona && json ? "\"" : "",
            r->flags & MDP_SNAP_PERSONALIZATION ? "true" : "false",
            r->flags & MDP_SNAP_ML ? "true" : "false",
+           r->flags & MDP_SNAP_ANALYTICS ? "true" : "false",
            r->flags & MDP_SNAP_FEATURES ? "true" : "false", r->steps_completed_7d,
            r->steps_completed_30d, r->email_opens_7d, r->email_clicks_7d, r->email_opens_30d,
            r->email_clicks_30d, r->login_count_30d, vc, avg, tone && json ? "\"" : "",

@@ -52,7 +52,7 @@ static const struct key KEYS[] = {
     {"seed.start_date", K_DATE, OFF(seed_start_date), "2026-10-01", 0, 0, NULL,
      "First day (UTC) of the seeded activity; fixed so that seed output does not depend on today."},
     {"pipeline.stages", K_STRLIST, OFF(pipeline_stages),
-     "ingest,curate,consent,segments,features,inventory", 0, 0, NULL,
+     "ingest,consent,curate,segments,features,inventory", 0, 0, NULL,
      "Stages `mdp run` runs, in order (`mdp run --list` names the known ones)."},
     {"consent.purposes", K_STRLIST, OFF(consent_purposes),
      "vc_report:consent,marketing_email:consent,analytics:consent,personalization:consent,ml:"

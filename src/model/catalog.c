@@ -107,7 +107,7 @@ static int describe(struct mdp_engine *e, struct mdp_lake *lake, const char *tab
 {
     memset(ti, 0, sizeof *ti);
     snprintf(ti->name, sizeof ti->name, "%s", table);
-    snprintf(ti->view, sizeof ti->view, "%s", strrchr(table, '/') + 1);
+    snprintf(ti->view, sizeof ti->view, "%s", mdp_table_spec_name(table, NULL));
     struct mdp_manifest m;
     int rc = mdp_lake_current(lake, table, &m, d);
     if (rc) return rc;

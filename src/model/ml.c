@@ -73,7 +73,8 @@ static int load_one(const char *body, void *ud)
  * on every core: parsing them one by one here cost more than the features themselves); the
  * address only enters the table as its pseudonym, the SHA-256 of email_lower (normalized when the
  * record was appended), as in dim_user.email_hash. */
-static int load_journal(struct mdp_engine *e, struct mdp_state *st, int64_t *n, struct mdp_diag *d)
+int mdp__consent_journal_load(struct mdp_engine *e, struct mdp_state *st, int64_t *n,
+                              struct mdp_diag *d)
 {
     int rc = mdp_engine_exec(e, "CREATE OR REPLACE TEMP TABLE consent_raw (body VARCHAR)", d);
     struct journal_load l = {NULL, d, 0};
@@ -127,7 +128,7 @@ static int snap_row(void *ud, int ncols, const char *const *v)
     static const char *const eng[] = {"low", "medium", "high"};
     static const char *const cs[] = {"unverified", "email_only", "marketing_opted_in"};
     struct mdp_uuid u;
-    if (ncols != 19 || !v[0] || mdp_uuid_parse(v[0], &u)) {
+    if (ncols != 20 || !v[0] || mdp_uuid_parse(v[0], &u)) {
         s->bad++;
         return 0;
     }
@@ -142,7 +143,8 @@ static int snap_row(void *ud, int ncols, const char *const *v)
     r.flags = (uint8_t)((v[6] && strcmp(v[6], "true") == 0 ? MDP_SNAP_PERSONALIZATION : 0) |
                         (v[7] && strcmp(v[7], "true") == 0 ? MDP_SNAP_ML : 0) |
                         (v[8] && strcmp(v[8], "true") == 0 ? MDP_SNAP_FEATURES : 0) |
-                        (v[9] && strcmp(v[9], "true") == 0 ? MDP_SNAP_ACTIVE : 0));
+                        (v[9] && strcmp(v[9], "true") == 0 ? MDP_SNAP_ACTIVE : 0) |
+                        (v[19] && strcmp(v[19], "true") == 0 ? MDP_SNAP_ANALYTICS : 0));
     r.steps_completed_7d = (uint16_t)clamp16(v[10]);
     r.steps_completed_30d = (uint16_t)clamp16(v[11]);
     r.email_opens_7d = (uint16_t)clamp16(v[12]);
@@ -180,13 +182,16 @@ static const char SNAP_SQL[] =
     "f.email_opens_30d, f.email_clicks_30d, f.login_count_30d, f.vc_score_delta_7d, "
     "CASE WHEN f.user_id IS NOT NULL THEN concat_ws('|', coalesce(CAST(f.avg_step_duration_seconds "
     "AS VARCHAR), ''), coalesce(f.preferred_comm_tone, ''), "
-    "coalesce(CAST(f.last_activity_days_ago AS VARCHAR), '')) END "
+    "coalesce(CAST(f.last_activity_days_ago AS VARCHAR), '')) END, "
+    "coalesce(ca.valid, false) "
     "FROM ml_users u "
     "LEFT JOIN ml_out_segments s USING (user_id) "
     "LEFT JOIN ml_out_features f USING (user_id) "
     "LEFT JOIN (SELECT user_id, valid FROM ml_consent WHERE purpose = 'personalization') cp "
     "USING (user_id) "
     "LEFT JOIN (SELECT user_id, valid FROM ml_consent WHERE purpose = 'ml') cm USING (user_id) "
+    "LEFT JOIN (SELECT user_id, valid FROM ml_consent WHERE purpose = 'analytics') ca "
+    "USING (user_id) "
     "WHERE s.user_id IS NOT NULL OR f.user_id IS NOT NULL";
 
 static int write_snapshot(struct mdp_engine *e, struct mdp_lake *lake, int64_t day,
@@ -429,7 +434,7 @@ int mdp__ml_export_journal(struct mdp_stage_ctx *ctx, const char *path, struct m
     int64_t n = 0;
     int rc = job_open(&j, ctx, d);
     if (!rc) rc = mdp_state_open_lake(ctx->lake, &st, d);
-    if (!rc) rc = load_journal(j.e, st, &n, d);
+    if (!rc) rc = mdp__consent_journal_load(j.e, st, &n, d);
     if (!rc) rc = exec_path(&j, "COPY consent_journal TO ", path, " (FORMAT parquet)", d);
     mdp_state_close(st);
     job_close(&j);
@@ -482,7 +487,7 @@ int mdp_ml_build(struct mdp_stage_ctx *ctx, const struct mdp_ml_opts *o, struct 
     int rc = job_open(&j, ctx, d);
     if (!rc) rc = mdp_state_open_lake(ctx->lake, &st, d);
     int64_t nrec = 0;
-    if (!rc) rc = load_journal(j.e, st, &nrec, d);
+    if (!rc) rc = mdp__consent_journal_load(j.e, st, &nrec, d);
     run->in = nrec;
     int64_t from = o->from_day, to = o->to_day;
     if (!rc && from < 0 && to < 0) {

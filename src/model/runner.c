@@ -7,6 +7,8 @@
 #include "mdp/hash.h"
 #include "mdp/strset.h"
 #include "mdp/log.h"
+#include "mdp/ml.h"
+#include "mdp/state.h"
 #include "mdp/time.h"
 
 #include <dirent.h>
@@ -260,6 +262,30 @@ static int64_t quarantine_rows(struct mdp_engine *e, struct mdp_lake *lake, cons
     return rc ? rc : n;
 }
 
+/* Rows a model marks with _withheld (the purpose whose consent is missing) are left out of the
+ * table and of everything built on it: raw keeps them (its own legal basis, the 90-day backup), and
+ * unlike quarantined rows they are not copied anywhere, only counted (the run log's message).
+ * Returns the number withheld, or < 0. */
+static int64_t withhold_rows(struct mdp_engine *e, const struct model *m, struct mdp_diag *d)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM information_schema.columns WHERE table_name = '%.63s' AND "
+             "column_name = '_withheld'",
+             m->name);
+    if (scalar_i64(e, sql, d) != 1) return 0;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%.63s\" WHERE _withheld IS NOT NULL",
+             m->name);
+    int64_t n = scalar_i64(e, sql, d);
+    if (n < 0) return MDP_ERR_ENGINE;
+    snprintf(sql, sizeof sql,
+             "DELETE FROM \"%.63s\" WHERE _withheld IS NOT NULL; ALTER TABLE \"%.63s\" DROP "
+             "COLUMN _withheld",
+             m->name, m->name);
+    int rc = mdp_engine_exec(e, sql, d);
+    return rc ? rc : n;
+}
+
 /* The partitions to rebuild: keys (date_keys) when incremental; all when keys is NULL. */
 struct scope {
     int32_t *keys;
@@ -421,6 +447,16 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
     mdp_buf_printf(&exp, "%s/duckdb", tmp.data);
     mdp_sql_quote(&sql, exp.data);
     if ((rc = mdp_engine_exec(e, sql.data, d))) goto out;
+    /* the consent journal, for the models that gate on consent (fact_onboarding_steps: the app's
+     * events need valid analytics consent at the event's time, docs/curated.md) */
+    {
+        struct mdp_state *st = NULL;
+        int64_t nrec = 0;
+        rc = mdp_state_open_lake(ctx->lake, &st, d);
+        if (!rc) rc = mdp__consent_journal_load(e, st, &nrec, d);
+        mdp_state_close(st);
+        if (rc) goto out;
+    }
     for (int round = 0; !rc && round < n; round++) {
         int progressed = 0;
         for (int i = 0; i < n && !rc; i++) {
@@ -451,7 +487,7 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
             mdp_buf_printf(&sql, "CREATE OR REPLACE TABLE \"%s\" AS %s", m->name, exp.data);
             struct mdp_diag md = {0};
             if (bare_dir) { /* the baseline: the engine alone */
-                if (mdp_engine_exec(e, sql.data, &md)) {
+                if (mdp_engine_exec(e, sql.data, &md) || withhold_rows(e, m, &md) < 0) {
                     rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%s: %.400s", m->file, md.msg);
                 } else if (m->table[0]) {
                     mdp_buf_reset(&sql);
@@ -482,6 +518,9 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
                 m->rows = scalar_i64(e, cq, d);
                 int64_t q = quarantine_rows(e, ctx->lake, m, raw.data, tmp.data, d);
                 if (q < 0) rc = (int)q;
+                int64_t withheld = rc ? 0 : withhold_rows(e, m, d);
+                if (withheld < 0) rc = (int)withheld;
+                if (withheld > 0) m->rows -= withheld;
                 r.quarantined = q > 0 ? q : 0;
                 r.in = m->ndeps ? in : m->rows;
                 r.out = m->rows - r.quarantined;
@@ -512,13 +551,17 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
                         snprintf(why, sizeof why, "%.290s", d->msg);
                         mdp_diag_set(d, rc, "%s: publishing %s: %s", m->file, m->table, why);
                     }
+                    char wh[96] = "";
+                    if (withheld > 0)
+                        snprintf(wh, sizeof wh, "; %lld withheld: no valid analytics consent",
+                                 (long long)withheld);
                     if (partial)
                         snprintf(r.message, sizeof r.message,
-                                 "published %s (%lld rows; %zu date_keys rebuilt)", m->table,
-                                 (long long)written, sc->n);
+                                 "published %s (%lld rows; %zu date_keys rebuilt%s)", m->table,
+                                 (long long)written, sc->n, wh);
                     else
-                        snprintf(r.message, sizeof r.message, "published %s (%lld rows)", m->table,
-                                 (long long)written);
+                        snprintf(r.message, sizeof r.message, "published %s (%lld rows%s)",
+                                 m->table, (long long)written, wh);
                 }
             }
             if (rc && !r.message[0]) snprintf(r.message, sizeof r.message, "%.500s", d->msg);
@@ -590,6 +633,30 @@ int mdp_curate_tables(struct mdp_lake *lake, int (*cb)(const char *table, void *
     return rc;
 }
 
+/* The lake keeps the short folder names of the first release (ml/features, ml/segments: paths
+ * are part of the published state and of readers' bookmarks); the specification's names are the
+ * views'. The segment table has no name in the spec (section 3 only has ml/segments/, "user
+ * segments"): ml_user_segments follows ml_user_features. */
+static const struct {
+    const char *table, *spec;
+} SPEC_NAMES[] = {
+    {"ml/features", "ml_user_features"},
+    {"ml/segments", "ml_user_segments"},
+};
+
+const char *mdp_table_spec_name(const char *table, const char **out_alias)
+{
+    const char *last = strrchr(table, '/');
+    last = last ? last + 1 : table;
+    if (out_alias) *out_alias = NULL;
+    for (size_t i = 0; i < sizeof SPEC_NAMES / sizeof SPEC_NAMES[0]; i++)
+        if (strcmp(table, SPEC_NAMES[i].table) == 0) {
+            if (out_alias) *out_alias = last;
+            return SPEC_NAMES[i].spec;
+        }
+    return last;
+}
+
 int mdp_curate_attach_all(struct mdp_engine *e, struct mdp_lake *lake, int *out_n,
                           struct mdp_diag *d)
 {
@@ -598,12 +665,19 @@ int mdp_curate_attach_all(struct mdp_engine *e, struct mdp_lake *lake, int *out_
     int n = 0;
     for (int i = 0; i < t.n; i++) {
         if (!rc) {
-            const char *view = strrchr(t.v[i], '/') + 1;
+            const char *alias = NULL, *view = mdp_table_spec_name(t.v[i], &alias);
             int r = mdp_engine_attach_table(e, lake, t.v[i], view, d);
-            if (r == 0)
+            if (r == 0) {
                 n++;
-            else if (r != MDP_ERR_NOT_FOUND)
+                if (alias) {
+                    char sql[200];
+                    snprintf(sql, sizeof sql,
+                             "CREATE OR REPLACE VIEW \"%s\" AS SELECT * FROM \"%s\"", alias, view);
+                    rc = mdp_engine_exec(e, sql, d);
+                }
+            } else if (r != MDP_ERR_NOT_FOUND) {
                 rc = r;
+            }
         }
         free(t.v[i]);
     }
@@ -632,7 +706,7 @@ int mdp_lint_pii(struct mdp_engine *e, struct mdp_lake *lake,
     struct tables t;
     int rc = published_tables(lake, &t, d), found = 0;
     for (int i = 0; i < t.n; i++) {
-        const char *view = strrchr(t.v[i], '/') + 1;
+        const char *view = mdp_table_spec_name(t.v[i], NULL);
         if (!rc) rc = mdp_engine_attach_table(e, lake, t.v[i], view, d);
         struct cols c = {0};
         char sql[1024];

@@ -521,7 +521,10 @@ int mdp__personalize_req(struct mdp__pz *p, const struct mdp__pz_req *rq, struct
         user && p->snap->snap ? mdp_snapshot_find(p->snap->snap, uid.b) : NULL;
     if (r) {
         consent = (r->flags & MDP_SNAP_PERSONALIZATION) != 0;
-        engagement = r->engagement;
+        /* engagement is derived from the app's usage events: only with analytics consent (spec
+         * 7, issue 11); without it the engagement rule does not apply (persona and tone are
+         * profile data under the contract, the bandit context may use them) */
+        engagement = (r->flags & MDP_SNAP_ANALYTICS) ? r->engagement : -1;
         const char *sp = mdp_snapshot_string(p->snap->snap, r->persona);
         const char *st = mdp_snapshot_string(p->snap->snap, r->tone);
         const char *one[1] = {sp ? sp : ""};

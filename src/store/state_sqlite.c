@@ -1,9 +1,14 @@
 /* The SQLite backend of the state store (see mdp/state.h): one table of items keyed by
  * (tbl, pk, sk), WAL journal, a busy timeout so that concurrent processes wait instead of failing.
+ * synchronous=FULL: a write is on disk (the WAL fsynced) before it is acknowledged, because this
+ * store holds consent decisions, DOI confirmations and erasure records that must survive a power
+ * loss once the caller has been told they were recorded (issue 11, defect 3; docs/consent.md has
+ * the measured cost). NORMAL, the WAL default, may lose the last commits on power loss.
  */
 #include "mdp/state.h"
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +37,7 @@ int mdp_state_open(const char *path, struct mdp_state **out, struct mdp_diag *d)
     sqlite3_busy_timeout(s->db, 10000);
     static const char *const ddl =
         "PRAGMA journal_mode=WAL;"
-        "PRAGMA synchronous=NORMAL;"
+        "PRAGMA synchronous=FULL;"
         "CREATE TABLE IF NOT EXISTS items ("
         " tbl TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL, body TEXT NOT NULL,"
         " expires_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, pk, sk)) WITHOUT ROWID;"
@@ -52,6 +57,25 @@ void mdp_state_close(struct mdp_state *s)
     if (!s) return;
     sqlite3_close(s->db);
     free(s);
+}
+
+int mdp_state_synchronous(struct mdp_state *s, int set, int *out_level, struct mdp_diag *d)
+{
+    if (out_level) *out_level = -1;
+    if (set >= 0) {
+        char sql[48];
+        snprintf(sql, sizeof sql, "PRAGMA synchronous=%d", set);
+        if (set > 3 || sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            return mdp_diag_set(d, MDP_ERR_INVALID, "state store: synchronous level %d", set);
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
+                     sqlite3_step(st) == SQLITE_ROW
+                 ? 0
+                 : fail(s, d, "PRAGMA synchronous");
+    if (!rc && out_level) *out_level = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc;
 }
 
 static int prepare(struct mdp_state *s, const char *sql, sqlite3_stmt **st, struct mdp_diag *d)

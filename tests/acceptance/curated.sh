@@ -11,6 +11,9 @@ L="$T/lake"
 q() { "$MDP" --log-level off query --dir "$L" --format csv "$1" | tail -n +2 | sed 's/^"//; s/"$//'; }
 "$MDP" --log-level off demo --dir "$L" --users 250 --days 12 --bad-rate 0.04 >"$T/demo" 2>&1 && ok || bad "demo: $(tail -3 "$T/demo")"
 grep -q "^curate " "$T/demo" && ok || bad "the demo did not curate"
+# the analytics consent gate's effect is visible in the demo's output (issue 11, defect 6)
+grep -Eq "^curate.fact_onboarding_steps: published .* \([1-9][0-9]* rows; [1-9][0-9]* withheld: no valid analytics consent\)" "$T/demo" \
+  && ok || bad "the demo does not show the rows withheld for lack of analytics consent"
 
 declare -A cols=(
   [fact_onboarding_steps]="event_id,user_id,account_id,step_id,event_type,persona,comm_prefs,duration_seconds,timestamp,date_key"
@@ -141,6 +144,9 @@ env = {"Type": "Notification", "MessageId": "11111111-0000-4000-8000-00000000bee
        "Message": json.dumps(msg), "Timestamp": "2026-10-12T08:00:00.100Z"}
 json.dump({"Records": [{"messageId": "q", "body": json.dumps(env)}]}, open(sys.argv[1], "w"))
 PY
+# the late event's user consented to analytics before it (the app's events are gated on it)
+"$MDP" --log-level off consent record --dir "$L" --user-id 01900000-0000-7000-9000-000000000001 --purpose analytics \
+  --decision granted --ts 2026-10-01T00:00:00Z >/dev/null && ok || bad "analytics consent of the late event's user"
 "$MDP" --log-level off run --dir "$L" --stages ingest,curate >/dev/null 2>&1 && ok || bad "ingest and curate of identity events"
 [ "$(q "SELECT count(*) FROM fact_email_events WHERE email_lower = 'stranger@example.net' AND user_id IS NULL AND event_type = 'bounce'")" = 1 ] \
   && ok || bad "the stranger's bounce was not kept with user_id NULL"

@@ -8,10 +8,15 @@ persona and a tone that change after the date. Then: a backfill equals the origi
 row; a late event changes only the dates it belongs to; a withdrawal removes the user from later
 dates only; ConsentJournal changes with an unknown purpose or a future time are quarantined at
 ingest; `mdp demo` produces every column of the spec's ml_user_features.
+The analytics consent gate (issue 11, defect 6): the app's step events reach fact_onboarding_steps
+(and what derives from it: features, engagement) only with valid `analytics` consent at the
+event's time; a user without it, a withdrawal mid-window (before kept, after withheld) and an
+expiry (kept before, withheld at and after the instant); the run log counts what was withheld;
+raw keeps it; the spec's table names (ml_user_features, ml_user_segments) and the aliases.
 
 Usage: ml.py path/to/mdp path/to/config/mdp.yaml
 """
-import hashlib, json, os, subprocess, sys, tempfile
+import glob, hashlib, json, os, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, finish  # noqa: E402
@@ -48,6 +53,8 @@ CAROL = "0192a000-0000-7000-8000-00000000000c"
 DAVE = "0192a000-0000-7000-8000-00000000000d"
 ERIN = "0192a000-0000-7000-8000-00000000000e"
 FRANK = "0192a000-0000-7000-8000-00000000000f"
+GRACE = "0192a000-0000-7000-8000-000000000010"  # no profile: events and analytics consent only
+HEIDI = "0192a000-0000-7000-8000-000000000011"  # no profile, no consent at all
 ACCOUNT = "0192a000-0000-7000-8000-0000000000aa"
 EMAIL = {ALICE: "alice@t.example", BOB: "bob@t.example", CAROL: "Carol@T.example",
          DAVE: "dave@t.example", ERIN: "erin@t.example", FRANK: "frank@t.example"}
@@ -175,7 +182,17 @@ def build_landing(land):
         step(ALICE, "2026-10-11T01:30:00+02:00", "step_completed", 40),  # = 10-10T23:30Z
         step(ALICE, "2026-10-11T00:00:00Z", "step_completed", 1000),  # after D
         step(BOB, "2026-10-05T10:00:00Z", "step_completed", 10),
-    ] + [step(ERIN, f"2026-10-10T07:{m:02d}:00Z", "step_completed", 5) for m in range(10)]
+    ] + [step(ERIN, f"2026-10-10T07:{m:02d}:00Z", "step_completed", 5) for m in range(10)] + [
+        # the analytics gate: bob withdraws analytics on 10-07 00:00 (this one is withheld);
+        # grace's grant expires 10-06 12:00 (the 10-04 step kept, the one at the very instant of
+        # expiry and the later one withheld); heidi never consented (both withheld)
+        step(BOB, "2026-10-09T10:00:00Z", "step_completed", 11),
+        step(GRACE, "2026-10-04T10:00:00Z", "step_completed", 12),
+        step(GRACE, "2026-10-06T12:00:00Z", "step_completed", 13),
+        step(GRACE, "2026-10-08T10:00:00Z", "step_completed", 14),
+        step(HEIDI, "2026-10-05T10:00:00Z", "step_completed", 15),
+        step(HEIDI, "2026-10-06T10:00:00Z", "step_started"),
+    ]
     write(land, "events/dt=2026-10-10/app.ndjson", "\n".join(ev) + "\n")
     # email of alice: opens 09-05 (outside 30d), 09-20 (30d), 10-09 (7d), a click 10-09
     recs = [ses("Open", "alice@t.example", "2026-09-05T08:00:00.000Z", 1),
@@ -267,10 +284,53 @@ def main():
             "--ts", "2026-10-10T06:00:00Z")
     check(mdp("consent", "verify", "--dir", lake, ok=False).returncode == 0, "the journal verifies")
 
+    # the analytics consent gate at curate (spec 7): alice (by address) and erin from before their
+    # events; bob until his withdrawal; grace until her grant expires; carol and heidi never
+    consent(lake, "--email", "alice@t.example", "--purpose", "analytics", "--decision", "granted",
+            "--ts", "2026-10-01T10:05:00Z")
+    consent(lake, "--user-id", ERIN, "--purpose", "analytics", "--decision", "granted",
+            "--ts", "2026-10-10T06:00:00Z")
+    consent(lake, "--user-id", BOB, "--purpose", "analytics", "--decision", "granted",
+            "--ts", "2026-10-02T09:00:00Z")
+    consent(lake, "--user-id", BOB, "--purpose", "analytics", "--decision", "withdrawn",
+            "--ts", "2026-10-07T00:00:00Z")
+    consent(lake, "--user-id", GRACE, "--purpose", "analytics", "--decision", "granted",
+            "--ts", "2026-10-01T00:00:00Z", "--expires-at", "2026-10-06T12:00:00Z")
+    mdp("curate", "--dir", lake, "--full")
+    steps = query(lake, "SELECT user_id, strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S') AS ts "
+                        "FROM fact_onboarding_steps ORDER BY ALL")
+    by = {}
+    for r in steps:
+        by.setdefault(r["user_id"], []).append(r["ts"])
+    check(HEIDI not in by, f"heidi (no analytics consent) has no onboarding facts: {by.get(HEIDI)}")
+    check(by.get(BOB) == ["2026-10-05T10:00:00"], f"bob: the step before his withdrawal is kept, "
+          f"the one after is withheld: {by.get(BOB)}")
+    check(by.get(GRACE) == ["2026-10-04T10:00:00"], f"grace: kept before her grant expires, "
+          f"withheld at the instant and after: {by.get(GRACE)}")
+    check(len(by.get(ALICE, [])) == 6 and len(by.get(ERIN, [])) == 10,
+          f"alice (consent by address) and erin keep all their steps: {len(by.get(ALICE, []))} "
+          f"{len(by.get(ERIN, []))}")
+    runs = [json.loads(l) for p in glob.glob(os.path.join(lake, "_meta", "runs", "*", "*.json"))
+            for l in open(p) if '"curate.fact_onboarding_steps"' in l]
+    last = max(runs, key=lambda r: r["start"])
+    check("(18 rows; 5 withheld: no valid analytics consent)" in last["message"],
+          f"the run log counts the withheld rows (bob 1, grace 2, heidi 2): {last['message']}")
+    raw = "".join(open(os.path.join(dp, f)).read() for dp, _, fs in
+                  os.walk(os.path.join(lake, "raw", "events")) for f in fs)
+    check(raw.count(HEIDI) == 2, "raw keeps the withheld events")
+    q = "".join(open(os.path.join(dp, f)).read() for dp, _, fs in
+                os.walk(os.path.join(lake, "curated")) for f in fs if f.endswith(".ndjson"))
+    check(HEIDI not in q, "withheld events are not copied into the curated quarantine")
+
     mdp("features", "--from", "2026-10-05", "--to", "2026-10-12", "--dir", lake)
     mdp("segments", "--from", "2026-10-05", "--to", "2026-10-12", "--dir", lake)
-    cols = [r["column_name"] for r in query(lake, "SELECT column_name FROM (DESCRIBE features)")]
-    check(cols == FEATURE_COLS, f"ml/features has the spec's columns in order: {cols}")
+    cols = [r["column_name"] for r in query(lake, "SELECT column_name FROM (DESCRIBE ml_user_features)")]
+    check(cols == FEATURE_COLS, f"ml_user_features has the spec's columns in order: {cols}")
+    # issue 11, defect 2: the spec's names, and the short names as aliases of the same rows
+    for spec, short in (("ml_user_features", "features"), ("ml_user_segments", "segments")):
+        a = query(lake, f"SELECT count(*) AS n FROM {spec}")
+        b = query(lake, f"SELECT count(*) AS n FROM {short}")
+        check(a and a == b and a[0]["n"] > 0, f"{spec} and its alias {short}: {a} {b}")
 
     # who has a row: ml consent valid at the end of the date, signed up by then
     want = {"2026-10-07": {ALICE, BOB, CAROL, FRANK},  # bob withdraws on 10-08 12:00
@@ -317,8 +377,9 @@ def main():
     check(set(seg) == {ALICE, BOB, CAROL, ERIN}, f"segments 10-10: active users signed up by then "
           f"(frank inactive, dave later): {sorted(seg)}")
     exp_seg = {ALICE: ("8-14", 9, "low", "marketing_opted_in", "solo-sarah"),
-               BOB: ("8-14", 8, "low", "email_only", "bewahrer-ben"),   # DOI via VcTokens
-               CAROL: ("8-14", 9, "low", "unverified", "solo-sarah"),
+               BOB: ("8-14", 8, None, "email_only", "bewahrer-ben"),   # DOI via VcTokens;
+               # bob withdrew analytics on 10-07: his engagement is unknown from then on
+               CAROL: ("8-14", 9, None, "unverified", "solo-sarah"),  # no analytics consent
                ERIN: ("0", 0, "high", "unverified", "ketten-katrin")}  # 10 steps on day 0
     for u, (bucket, day, eng, cs, persona) in exp_seg.items():
         r = seg.get(u, {})
@@ -340,6 +401,11 @@ def main():
     check(abs(float(sa["avg_step_duration_seconds"]) - float(fa["avg_step_duration_seconds"])) < 0.006,
           "snapshot avg_step_duration_seconds")
     check(sa["ml_consent"] is True and sa["persona_current"] == "wachstums-walter", f"snapshot: {sa}")
+    sc = json.loads(mdp("snapshot", "get", CAROL, "--dir", lake, "--json").stdout)
+    check(sc["analytics_consent"] is False and sc["engagement_level"] is None,
+          f"without analytics consent the snapshot has no engagement for carol: {sc}")
+    check(sa["analytics_consent"] is True and sa["engagement_level"] == "medium",
+          f"alice's engagement is in the snapshot: {sa}")
     check(mdp("snapshot", "get", "0192a000-0000-7000-8000-000000000099", "--dir", lake,
               ok=False).returncode == 1, "an unknown user is not in the snapshot")
 

@@ -18,12 +18,12 @@ for _ in $(seq 100); do curl -s "http://127.0.0.1:$port/moto-api/" >/dev/null &&
 "$MDP" --log-level off catalog ddl --dir "$T/lake" --env test --glue-json >"$T/glue.json" && ok || bad "glue json"
 "$MDP" --log-level off catalog ddl --dir "$T/lake" --env test --bucket my-bucket >"$T/ddl.sql" && ok || bad "ddl"
 for t in fact_onboarding_steps fact_visibility_check fact_email_events fact_login_oauth dim_user dim_account \
-         dim_location dim_time identity_links; do
+         dim_location dim_time identity_links ml_user_features ml_user_segments; do
   grep -q "CREATE EXTERNAL TABLE IF NOT EXISTS \`matbakh_test\`.\`$t\`" "$T/ddl.sql" && ok || bad "no DDL for $t"
 done
 grep -q "LOCATION 's3://my-bucket/curated/facts/fact_email_events/run-" "$T/ddl.sql" && ok || bad "bucket/location"
 grep -q "'projection.segment_date.type' = 'date'" "$T/ddl.sql" && ok || bad "date projection of segments"
-grep -q "ALTER TABLE \`matbakh_test\`.\`features\` ADD IF NOT EXISTS" "$T/ddl.sql" && ok || bad "features partitions"
+grep -q "ALTER TABLE \`matbakh_test\`.\`ml_user_features\` ADD IF NOT EXISTS" "$T/ddl.sql" && ok || bad "features partitions"
 grep -q "PARTITION (\`feature_date\` = '2026-10-02') LOCATION 's3://my-bucket/ml/features/run-.*-20261002/feature_date=2026-10-02/'" "$T/ddl.sql" && ok || bad "a partition's own location"
 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test python3 - "$T/glue.json" "$port" <<'PY' && ok || bad "Glue refused the tables"
 import json, sys, boto3
@@ -37,13 +37,15 @@ for t in inputs:
         r = glue.batch_create_partition(**t)
         assert not r.get("Errors"), r["Errors"]
 tables = {t["Name"]: t for t in glue.get_tables(DatabaseName="matbakh_test")["TableList"]}
-assert len(tables) == 12 and "identity_held_back" in tables and "features" in tables, sorted(tables)
-parts = glue.get_partitions(DatabaseName="matbakh_test", TableName="features")["Partitions"]
+# the spec's names (issue 11, defect 2)
+assert len(tables) == 12 and "identity_held_back" in tables and "ml_user_features" in tables, sorted(tables)
+assert "ml_user_segments" in tables and "features" not in tables, sorted(tables)
+parts = glue.get_partitions(DatabaseName="matbakh_test", TableName="ml_user_features")["Partitions"]
 assert sorted(p["Values"][0] for p in parts) == ["2026-10-02", "2026-10-03", "2026-10-04"], parts
 for p in parts:
     loc = p["StorageDescriptor"]["Location"]
     assert loc.endswith("-%s/feature_date=%s/" % (p["Values"][0].replace("-", ""), p["Values"][0])), loc
-s = tables["segments"]
+s = tables["ml_user_segments"]
 assert [k["Name"] for k in s["PartitionKeys"]] == ["segment_date"] and s["PartitionKeys"][0]["Type"] == "date"
 assert s["Parameters"]["projection.segment_date.format"] == "yyyy-MM-dd", s["Parameters"]
 f = tables["fact_email_events"]

@@ -263,6 +263,14 @@ def main():
           f"no consent, default copy: {js}")
     st, js, _ = req(s, "GET", f"/v1/personalize?user_id={low[0]}&surface=onboarding_tip", key=P)
     check(js and js["policy"] == "rule" and js["variant"] == "tip_encouraging", f"low engagement rule: {js}")
+    # issue 11, defect 6: engagement comes from usage analytics; without analytics consent the
+    # engagement rule must not apply (the snapshot's engagement code alone would read "low")
+    blind = [u for u, r in snap.items() if r["personalization_consent"] and not r["analytics_consent"]
+             and r["preferred_comm_tone"] != "facts"]
+    check(blind, f"demo users with personalization but no analytics consent: {len(blind)}")
+    for u in blind[:5]:
+        st, js, _ = req(s, "GET", f"/v1/personalize?user_id={u}&surface=onboarding_tip", key=P)
+        check(st == 200 and js["reason"] != "engagement_low", f"no analytics consent, no engagement rule: {js}")
     st, js, _ = req(s, "GET", f"/v1/personalize?user_id={free[0]}&surface=onboarding_tip", key=P)
     check(js and set(js) == {"decision_id", "variant", "copy_id", "reason", "propensity", "policy"}
           and js["policy"] in ("explore", "thompson"), f"bandit decision: {js}")

@@ -2,6 +2,7 @@
  * Parquet written into the lake, published and read back through the manifest. */
 #include "testutil.h"
 #include "mdp/engine.h"
+#include "mdp/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,12 +158,30 @@ static void test_sql_quote(void **st)
     mdp_buf_cleanup(&b);
 }
 
+/* Issue 11, defect 2: the views and catalog tables carry the spec's names; the short folder names
+ * of the derived tables stay as aliases. */
+static void test_table_spec_names_issue11(void **st)
+{
+    (void)st;
+    const char *alias = "x";
+    assert_string_equal(mdp_table_spec_name("ml/features", &alias), "ml_user_features");
+    assert_string_equal(alias, "features");
+    assert_string_equal(mdp_table_spec_name("ml/segments", &alias), "ml_user_segments");
+    assert_string_equal(alias, "segments");
+    assert_string_equal(mdp_table_spec_name("curated/facts/fact_email_events", &alias),
+                        "fact_email_events");
+    assert_null(alias);
+    assert_string_equal(mdp_table_spec_name("curated/dimensions/identity_links", NULL),
+                        "identity_links");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_query_streams_all_rows),
         cmocka_unit_test(test_appender_and_parquet_table),
         cmocka_unit_test(test_sql_quote),
+        cmocka_unit_test(test_table_spec_names_issue11),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

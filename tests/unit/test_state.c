@@ -446,13 +446,46 @@ static void test_bandit_policy(void **st)
     mdp_bandit_close(b);
 }
 
+/* Issue 11, defect 3: consent decisions, DOI confirmations and erasure records are acknowledged,
+ * so the store's connection must fsync on commit (synchronous=FULL, 2), on a new file and on a
+ * reopened one (the level is per connection, not stored in the file). */
+static void test_state_synchronous_full_issue11(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir);
+    struct mdp_diag d = {0};
+    int level = -1;
+    assert_int_equal(mdp_state_synchronous(s, -1, &level, &d), 0);
+    assert_int_equal(level, 2);
+    struct mdp_state_item it = {"p", "1", "{}", 0};
+    assert_int_equal(mdp_state_put(s, "t", &it, 0, &d), 0);
+    /* bench/ lowers it to measure; a reopened handle is FULL again */
+    assert_int_equal(mdp_state_synchronous(s, 1, &level, &d), 0);
+    assert_int_equal(level, 1);
+    assert_int_equal(mdp_state_synchronous(s, 7, &level, &d), MDP_ERR_INVALID);
+    mdp_state_close(s);
+    char path[512];
+    snprintf(path, sizeof path, "%s/state.sqlite", dir);
+    assert_int_equal(mdp_state_open(path, &s, &d), 0);
+    assert_int_equal(mdp_state_synchronous(s, -1, &level, &d), 0);
+    assert_int_equal(level, 2);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_state_items),        cmocka_unit_test(test_consent_rules),
-        cmocka_unit_test(test_consent_chain),      cmocka_unit_test(test_doi_tokens),
-        cmocka_unit_test(test_state_add_scan),     cmocka_unit_test(test_bandit_policy),
-        cmocka_unit_test(test_state_put_if_newer), cmocka_unit_test(test_consent_racing_appenders),
+        cmocka_unit_test(test_state_items),
+        cmocka_unit_test(test_consent_rules),
+        cmocka_unit_test(test_consent_chain),
+        cmocka_unit_test(test_doi_tokens),
+        cmocka_unit_test(test_state_add_scan),
+        cmocka_unit_test(test_bandit_policy),
+        cmocka_unit_test(test_state_put_if_newer),
+        cmocka_unit_test(test_consent_racing_appenders),
+        cmocka_unit_test(test_state_synchronous_full_issue11),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
