@@ -160,6 +160,11 @@ struct mdp_vacuum_stats {
 int mdp_lake_vacuum(struct mdp_lake *lake, const struct mdp_vacuum_opts *o,
                     int (*on_action)(const struct mdp_vacuum_action *a, void *ud), void *ud,
                     struct mdp_vacuum_stats *out, struct mdp_diag *d);
+/* The default grace period of `mdp lake vacuum` and of the vacuum stage: a day. */
+#define MDP_VACUUM_GRACE_MS (24 * 3600 * 1000LL)
+/* Puts the totals into a run record: in = objects removed or compacted, out = days compacted,
+ * bytes = bytes removed, and a one-line message. */
+void mdp_vacuum_to_run(const struct mdp_vacuum_stats *st, struct mdp_run *r);
 /* 1 when the raw object key was compacted away by vacuum (its lines live on in a daily object,
  * whose key goes to out_object when not NULL), 0 when not, or < 0 on error. Ingest asks it before
  * landing a delivery again. */

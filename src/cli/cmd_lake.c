@@ -496,7 +496,7 @@ static int lake_run(struct cli *c, int argc, char **argv)
     if (strcmp(argv[1], "vacuum") != 0)
         return cli_usage("lake", "unknown subcommand '%s'", argv[1]);
     if (cli_config(c)) return EXIT_FAIL;
-    struct mdp_vacuum_opts o = {0, 24 * 3600 * 1000LL, 0};
+    struct mdp_vacuum_opts o = {0, MDP_VACUUM_GRACE_MS, 0};
     for (int i = 2; i < argc; i++) {
         const char *v;
         int m, handled;
@@ -522,16 +522,7 @@ static int lake_run(struct cli *c, int argc, char **argv)
     struct mdp_diag d = {0}, nd = {0};
     if (c->json) printf("{\"dry_run\":%s,\"actions\":[", o.dry_run ? "true" : "false");
     int rc = mdp_lake_vacuum(lake, &o, vac_print, &p, &st, &d);
-    r.in = st.tmp_files + st.manifests + st.run_objects + st.compacted_objects;
-    r.out = st.compacted_days;
-    r.bytes = st.tmp_bytes + st.run_bytes;
-    snprintf(r.message, sizeof r.message,
-             "%lld temporary files, %lld manifest versions, %lld run folders (%lld objects, %lld "
-             "bytes) removed; %lld days compacted (%lld objects into %lld lines); %lld interrupted "
-             "compactions finished",
-             (long long)st.tmp_files, (long long)st.manifests, (long long)st.run_folders,
-             (long long)st.run_objects, (long long)st.run_bytes, (long long)st.compacted_days,
-             (long long)st.compacted_objects, (long long)st.compacted_lines, (long long)st.resumed);
+    mdp_vacuum_to_run(&st, &r);
     if (rc) snprintf(r.message, sizeof r.message, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
     if (!o.dry_run) mdp_run_end(lake, &r, rc ? "failed" : "ok", &nd);
     mdp_lake_close(lake);

@@ -573,6 +573,21 @@ int mdp_lake_vacuum(struct mdp_lake *lake, const struct mdp_vacuum_opts *o,
     return rc;
 }
 
+void mdp_vacuum_to_run(const struct mdp_vacuum_stats *st, struct mdp_run *r)
+{
+    r->in = st->tmp_files + st->manifests + st->run_objects + st->compacted_objects;
+    r->out = st->compacted_days;
+    r->bytes = st->tmp_bytes + st->run_bytes;
+    snprintf(r->message, sizeof r->message,
+             "%lld temporary files, %lld manifest versions, %lld run folders (%lld objects, %lld "
+             "bytes) removed; %lld days compacted (%lld objects into %lld lines); %lld interrupted "
+             "compactions finished",
+             (long long)st->tmp_files, (long long)st->manifests, (long long)st->run_folders,
+             (long long)st->run_objects, (long long)st->run_bytes, (long long)st->compacted_days,
+             (long long)st->compacted_objects, (long long)st->compacted_lines,
+             (long long)st->resumed);
+}
+
 int mdp_lake_raw_compacted(struct mdp_lake *lake, const char *key, struct mdp_buf *out_object,
                            struct mdp_diag *d)
 {

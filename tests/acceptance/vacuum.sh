@@ -286,5 +286,8 @@ cmp -s "$T/t0" "$T/t7" && ok || bad "curate after the re-run differs: $(diff "$T
 expect_rc 0 "curate --full at the end" -- "$MDP" curate --dir "$L" --full
 tables "$T/t8"
 cmp -s "$T/t0" "$T/t8" && ok || bad "full curate at the end differs: $(diff "$T/t0" "$T/t8")"
+# vacuum as an optional stage of mdp run
+expect_rc 0 "vacuum as a stage" -- "$MDP" run --dir "$L" --stages vacuum
+expect_in "$T/out" "vacuum" "the stage is reported"
 
 finish vacuum
