@@ -120,7 +120,7 @@ enum mdp_vacuum_what {
 };
 struct mdp_vacuum_action {
     enum mdp_vacuum_what what;
-    const char *key;    /* the leftover, manifest version, run folder ("…/run-<id>/") or raw folder */
+    const char *key;    /* leftover, manifest version, run folder (".../run-<id>/") or raw folder */
     const char *object; /* COMPACT, RESUME: the daily object; else NULL */
     int64_t objects;    /* objects removed (run folder: its files; compact: the small objects) */
     int64_t bytes;      /* bytes removed (compact: bytes of the daily object) */
@@ -141,9 +141,9 @@ struct mdp_vacuum_stats {
 /* Cleans the lake (docs/lake.md "mdp lake vacuum"):
  *  1. leftovers of unfinished writes older than the grace period (mdp_store_orphans);
  *  2. manifest versions that are not CURRENT, not published within the grace period and not
- *     superseded within it, then run folders (curated/, ml/, serving/: the path up to a "run-<id>"
- *     segment) that no remaining version names, whose run id (UUIDv7) and newest object are both
- *     older than the grace period; what CURRENT names is never touched;
+ *     superseded within it, then run folders (curated/, ml/, serving/, _meta/tables/: the path
+ *     up to a "run-<id>" segment) that no remaining version names, whose run id (UUIDv7) and
+ *     newest object are both older than the grace period; what CURRENT names is never touched;
  *  3. the NDJSON objects of raw/events/app_events, raw/ses/http and raw/serve/decisions of a
  *     closed day (before today UTC, 15 minutes' margin) compacted into one object per folder: the
  *     lines of the small objects in key order, each object's lines in their order, named by its

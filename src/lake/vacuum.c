@@ -22,7 +22,7 @@
 
 static const char *const COMPACT_PREFIXES[] = {"raw/events/app_events/", "raw/ses/http/",
                                                "raw/serve/decisions/"};
-static const char *const RUN_ZONES[] = {"curated/", "ml/", "serving/"};
+static const char *const RUN_ZONES[] = {"curated/", "ml/", "serving/", "_meta/tables/"};
 
 struct strv {
     char **v;
