@@ -401,6 +401,62 @@ static int record_parse(const char *text, int *out_pending, struct mdp_buf *obje
     return rc;
 }
 
+/* A record is only believed about its own folder: the object and every part are NDJSON objects
+ * directly in one raw folder that vacuum compacts. */
+static int record_sane(const char *object, const struct strv *parts)
+{
+    char s[64], ds[64];
+    int64_t day;
+    size_t fl = object ? raw_folder(object, s, ds, &day) : 0;
+    int known = 0;
+    for (size_t z = 0; z < sizeof COMPACT_PREFIXES / sizeof *COMPACT_PREFIXES; z++)
+        known |= fl && strncmp(object, COMPACT_PREFIXES[z], strlen(COMPACT_PREFIXES[z])) == 0;
+    if (!known || strchr(object + fl, '/') || !mdp_store_key_valid(object)) return 0;
+    for (size_t i = 0; i < parts->n; i++) {
+        const char *p = parts->v[i], *ext = strrchr(p, '.');
+        if (strncmp(p, object, fl) != 0 || strchr(p + fl, '/') || !ext ||
+            strcmp(ext, ".ndjson") != 0 || !mdp_store_key_valid(p))
+            return 0;
+    }
+    return 1;
+}
+
+static int contains(const char *hay, size_t hn, const char *needle, size_t nn)
+{
+    for (const char *p = hay, *end = hay + hn; nn <= (size_t)(end - p);) {
+        const char *c = memchr(p, needle[0], (size_t)(end - p) - nn + 1);
+        if (!c) return 0;
+        if (memcmp(c, needle, nn) == 0) return 1;
+        p = c + 1;
+    }
+    return 0;
+}
+
+/* Before a pending record's parts go: each one still there must be inside the daily object (its
+ * bytes, less a newline compaction may have added), else the record is not believed. */
+static int parts_inside(struct vac *v, const struct strv *parts, const struct mdp_buf *object,
+                        const char *rec)
+{
+    struct mdp_buf one;
+    mdp_buf_init(&one);
+    int rc = 0;
+    for (size_t i = 0; i < parts->n && !rc; i++) {
+        rc = mdp_store_get(v->lake->store, parts->v[i], &one, v->d);
+        if (rc == MDP_ERR_NOT_FOUND) {
+            rc = 0;
+            continue;
+        }
+        if (rc || !one.len) continue;
+        if (!object->len || !contains(object->data, object->len, one.data, one.len))
+            rc = mdp_diag_set(v->d, MDP_ERR_PARSE,
+                              "%s: %s is not inside the compacted object; the record is left "
+                              "alone, nothing removed",
+                              rec, parts->v[i]);
+    }
+    mdp_buf_cleanup(&one);
+    return rc;
+}
+
 static int remove_parts(struct vac *v, const struct strv *parts, const char *object)
 {
     int rc = 0;
@@ -422,9 +478,10 @@ static int keys_cb(const char *key, int64_t size, void *ud)
 static int resume(struct vac *v)
 {
     struct strv recs = {0}, parts = {0};
-    struct mdp_buf text, object;
+    struct mdp_buf text, object, bytes;
     mdp_buf_init(&text);
     mdp_buf_init(&object);
+    mdp_buf_init(&bytes);
     int rc = mdp_store_list(v->lake->store, RECORDS, keys_cb, &recs, v->d);
     for (size_t i = 0; i < recs.n && !rc; i++) {
         int pending = 0;
@@ -432,8 +489,15 @@ static int resume(struct vac *v)
         if ((rc = mdp_store_get(v->lake->store, recs.v[i], &text, v->d))) break;
         if ((rc = record_parse(text.data ? text.data : "", &pending, &object, &parts))) break;
         if (!pending) continue;
-        int64_t size = 0;
-        int have = object.len && mdp_store_head(v->lake->store, object.data, &size, NULL) == 0;
+        if (!record_sane(object.data, &parts)) {
+            rc = mdp_diag_set(v->d, MDP_ERR_PARSE,
+                              "%s: not a compaction record of one raw folder; left alone",
+                              recs.v[i]);
+            break;
+        }
+        int have = mdp_store_get(v->lake->store, object.data, &bytes, NULL) == 0;
+        int64_t size = (int64_t)bytes.len;
+        if (have && (rc = parts_inside(v, &parts, &bytes, recs.v[i]))) break;
         if (!have) { /* crashed before the object was whole: the parts are all there */
             if (!v->o->dry_run) rc = mdp_store_delete(v->lake->store, recs.v[i], v->d);
             continue;
@@ -453,6 +517,7 @@ static int resume(struct vac *v)
     strv_free(&parts);
     mdp_buf_cleanup(&text);
     mdp_buf_cleanup(&object);
+    mdp_buf_cleanup(&bytes);
     return rc;
 }
 
@@ -607,7 +672,9 @@ int mdp_lake_raw_compacted(struct mdp_lake *lake, const char *key, struct mdp_bu
         strv_free(&parts);
         if ((rc = mdp_store_get(lake->store, recs.v[i], &text, d))) break;
         if ((rc = record_parse(text.data ? text.data : "", &pending, &object, &parts))) break;
-        if (pending && mdp_store_head(lake->store, object.data, NULL, NULL) != 0) continue;
+        if (!object.len || !record_sane(object.data, &parts) ||
+            (pending && mdp_store_head(lake->store, object.data, NULL, NULL) != 0))
+            continue;
         for (size_t p = 0; p < parts.n && !found; p++)
             found = strcmp(parts.v[p], key) == 0 && strcmp(object.data, key) != 0;
     }
