@@ -15,16 +15,14 @@ L=$T/lake
 
 py() { python3 - "$@"; }
 
-# one checksum line per curated table: rows and md5 of the sorted rows
+# one checksum line per curated table: rows and md5 of the sorted rows (one query: one DuckDB)
 tables() {
-  local out=$1 t
-  : >"$out"
+  local q="" t
   for t in fact_email_events fact_login_oauth fact_onboarding_steps fact_visibility_check \
     dim_user dim_account dim_location dim_time identity_links; do
-    "$MDP" query --dir "$L" --format csv \
-      "SELECT '$t' t, count(*) n, md5(coalesce(string_agg(CAST(x AS VARCHAR), '|' ORDER BY CAST(x AS VARCHAR)), '')) h FROM $t x" \
-      2>>"$T/query.err" | tail -n +2 >>"$out"
+    q="$q${q:+ UNION ALL }SELECT '$t' t, count(*) n, md5(coalesce(string_agg(CAST(x AS VARCHAR), '|' ORDER BY CAST(x AS VARCHAR)), '')) h FROM $t x"
   done
+  "$MDP" query --dir "$L" --format csv "$q ORDER BY t" 2>>"$T/query.err" | tail -n +2 >"$1"
 }
 
 # every object file of the lake (not the landing folder) with its md5, for "nothing changed"
