@@ -109,4 +109,66 @@ int mdp_run_end(struct mdp_lake *lake, struct mdp_run *r, const char *status, st
 int mdp_runlog_each(struct mdp_lake *lake, int (*cb)(const struct mdp_run *r, void *ud), void *ud,
                     struct mdp_diag *d);
 
+/* ---- vacuum (src/lake/vacuum.c) ---- */
+/* What vacuum does, one action at a time. */
+enum mdp_vacuum_what {
+    MDP_VACUUM_TMP = 1,        /* a leftover of an unfinished write removed */
+    MDP_VACUUM_MANIFEST = 2,   /* a manifest version neither CURRENT nor recent removed */
+    MDP_VACUUM_RUN_FOLDER = 3, /* a run folder no kept manifest names removed */
+    MDP_VACUUM_COMPACT = 4,    /* a closed day's small raw objects compacted into one */
+    MDP_VACUUM_RESUME = 5      /* an interrupted compaction finished */
+};
+struct mdp_vacuum_action {
+    enum mdp_vacuum_what what;
+    const char *key;    /* leftover, manifest version, run folder (".../run-<id>/") or raw folder */
+    const char *object; /* COMPACT, RESUME: the daily object; else NULL */
+    int64_t objects;    /* objects removed (run folder: its files; compact: the small objects) */
+    int64_t bytes;      /* bytes removed (compact: bytes of the daily object) */
+    int64_t lines;      /* COMPACT: lines of the daily object */
+};
+struct mdp_vacuum_opts {
+    int dry_run;      /* report what would be done, change nothing */
+    int64_t grace_ms; /* nothing younger than this is removed (run folders, manifests, leftovers) */
+    int64_t now_ms;   /* the clock; 0: now */
+};
+struct mdp_vacuum_stats {
+    int64_t tmp_files, tmp_bytes;
+    int64_t manifests;
+    int64_t run_folders, run_objects, run_bytes;
+    int64_t compacted_days, compacted_objects, compacted_lines, compacted_bytes;
+    int64_t resumed;
+};
+/* Cleans the lake (docs/lake.md "mdp lake vacuum"):
+ *  1. leftovers of unfinished writes older than the grace period (mdp_store_orphans);
+ *  2. manifest versions that are not CURRENT, not published within the grace period and not
+ *     superseded within it, then run folders (curated/, ml/, serving/, _meta/tables/: the path
+ *     up to a "run-<id>" segment) that no remaining version names, whose run id (UUIDv7) and
+ *     newest object are both older than the grace period; what CURRENT names is never touched;
+ *  3. the NDJSON objects of raw/events/app_events, raw/ses/http and raw/serve/decisions of a
+ *     closed day (before today UTC, 15 minutes' margin) compacted into one object per folder: the
+ *     lines of the small objects in key order, each object's lines in their order, named by its
+ *     SHA-256 like every raw object. A record (_meta/state/vacuum/compacted/<source>/<dataset>/
+ *     dt=D/<object>.txt: state, object, the parts) is written first, then the object, then the
+ *     parts are removed and the record marked done; a run finding a pending record finishes it
+ *     when the object exists, else drops it. So a crash anywhere loses no line and a re-run never
+ *     counts one twice.
+ * on_action (may be NULL) sees every action after it is done (dry run: instead), COMPACT after the
+ * daily object is written and before the parts are removed; a non-zero return stops vacuum and is
+ * returned. out (may be NULL) receives the totals. Returns 0 or an error with the reason in d
+ * (MDP_ERR_PARSE for a manifest it cannot read: it then removes no run folder). Not to be run
+ * twice at once on one lake. */
+int mdp_lake_vacuum(struct mdp_lake *lake, const struct mdp_vacuum_opts *o,
+                    int (*on_action)(const struct mdp_vacuum_action *a, void *ud), void *ud,
+                    struct mdp_vacuum_stats *out, struct mdp_diag *d);
+/* The default grace period of `mdp lake vacuum` and of the vacuum stage: a day. */
+#define MDP_VACUUM_GRACE_MS (24 * 3600 * 1000LL)
+/* Puts the totals into a run record: in = objects removed or compacted, out = days compacted,
+ * bytes = bytes removed, and a one-line message. */
+void mdp_vacuum_to_run(const struct mdp_vacuum_stats *st, struct mdp_run *r);
+/* 1 when the raw object key was compacted away by vacuum (its lines live on in a daily object,
+ * whose key goes to out_object when not NULL), 0 when not, or < 0 on error. Ingest asks it before
+ * landing a delivery again. */
+int mdp_lake_raw_compacted(struct mdp_lake *lake, const char *key, struct mdp_buf *out_object,
+                           struct mdp_diag *d);
+
 #endif

@@ -20,6 +20,11 @@ struct mdp_store_writer;
 
 /* Called per object in key order; return non-zero to stop (the value is returned by list). */
 typedef int (*mdp_store_list_cb)(const char *key, int64_t size, void *ud);
+/* As mdp_store_list_cb, with the object's last modification time (ms since the epoch; S3's
+ * LastModified). */
+typedef int (*mdp_store_list_time_cb)(const char *key, int64_t size, int64_t mtime_ms, void *ud);
+/* One leftover of a write that never finished (name: where the backend keeps it, for messages). */
+typedef int (*mdp_store_orphan_cb)(const char *name, int64_t size, int64_t mtime_ms, void *ud);
 
 struct mdp_store_ops {
     const char *scheme;
@@ -30,6 +35,12 @@ struct mdp_store_ops {
     int (*list)(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
                 struct mdp_diag *d);
     int (*del)(struct mdp_store *s, const char *key, struct mdp_diag *d);
+    /* Optional (NULL: MDP_ERR_UNSUPPORTED): list with modification times; the sweep of
+     * unfinished writes (file: .tmp-* files; S3: incomplete multipart uploads). */
+    int (*list_time)(struct mdp_store *s, const char *prefix, mdp_store_list_time_cb cb, void *ud,
+                     struct mdp_diag *d);
+    int (*orphans)(struct mdp_store *s, int64_t before_ms, int remove, mdp_store_orphan_cb cb,
+                   void *ud, struct mdp_diag *d);
     /* Streaming write: open, write chunks, then commit (atomic like put) or abort. */
     int (*writer_open)(struct mdp_store *s, const char *key, struct mdp_store_writer **out,
                        struct mdp_diag *d);
@@ -70,6 +81,17 @@ int mdp_store_head(struct mdp_store *s, const char *key, int64_t *out_size, stru
 int mdp_store_list(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
                    struct mdp_diag *d);
 int mdp_store_delete(struct mdp_store *s, const char *key, struct mdp_diag *d);
+/* As mdp_store_list, with each object's last modification time. MDP_ERR_UNSUPPORTED when the
+ * backend cannot tell. */
+int mdp_store_list_time(struct mdp_store *s, const char *prefix, mdp_store_list_time_cb cb,
+                        void *ud, struct mdp_diag *d);
+/* The leftovers of writes that never finished and were last modified before before_ms: the file
+ * backend's temporary files (in <root>/_tmp/, and the .tmp-* files older versions left inside data
+ * folders), S3's incomplete multipart uploads. cb (may be NULL) sees each; with remove non-zero
+ * each is then removed (an in-flight write touches its leftover, so pass a before_ms well in the
+ * past). A non-zero return from cb stops and is returned. Never touches a whole object. */
+int mdp_store_orphans(struct mdp_store *s, int64_t before_ms, int remove, mdp_store_orphan_cb cb,
+                      void *ud, struct mdp_diag *d);
 int mdp_store_local_path(struct mdp_store *s, const char *key, struct mdp_buf *out);
 
 /* The file backend's constructor (used by mdp_store_open). */

@@ -429,3 +429,120 @@ const struct cli_command CMD_RUNS = {
     "Prints the last N (default 20) records of the run log (_meta/runs/), oldest first: job,\n"
     "status, counts in/out/quarantined/duplicates, bytes and duration (--json: an array).\n",
     runs_run, 0};
+
+/* ---- lake vacuum ---- */
+
+static const char LAKE_HELP[] =
+    "Usage: mdp lake vacuum [--dry-run] [--grace HOURS] [--dir LAKE]\n"
+    "\n"
+    "vacuum  cleans the lake (docs/lake.md):\n"
+    "        - removes leftovers of unfinished writes (in _tmp/, and .tmp-* files older versions\n"
+    "          left inside data folders) older than the grace period;\n"
+    "        - removes manifest versions that are not CURRENT and were neither published nor\n"
+    "          superseded within the grace period, then the run folders (run-<run_id>/ under\n"
+    "          curated/, ml/, serving/, _meta/tables/) that no remaining version names and\n"
+    "          whose run and files are older than the grace period; CURRENT's are never touched;\n"
+    "        - compacts the small NDJSON objects of the collector (raw/events/app_events), of\n"
+    "          raw/ses/http and of the decision logs (raw/serve/decisions) of every closed day\n"
+    "          (before today UTC) into one object per day, every line kept byte for byte;\n"
+    "          curate's incremental runs keep counting every line once.\n"
+    "        Prints every action (--json: one object), and writes a run-log record (job vacuum).\n"
+    "        Safe to re-run after a crash; a re-run finishes an interrupted compaction.\n"
+    "\n"
+    "  --dry-run      list what would be done and change nothing (no run-log record either)\n"
+    "  --grace HOURS  nothing younger is removed (default 24; 0 removes everything unnamed)\n";
+
+struct vac_print {
+    int json, dry, n;
+};
+
+static int vac_print(const struct mdp_vacuum_action *a, void *ud)
+{
+    struct vac_print *p = ud;
+    static const char *const NAMES[] = {"", "tmp", "manifest", "run_folder", "compact", "resume"};
+    const char *what = NAMES[a->what];
+    if (p->json) {
+        struct mdp_buf b;
+        mdp_buf_init(&b);
+        mdp_buf_printf(&b, "%s{\"what\":\"%s\",\"key\":", p->n ? "," : "", what);
+        mdp_buf_json_str(&b, a->key);
+        if (a->object) {
+            mdp_buf_puts(&b, ",\"object\":");
+            mdp_buf_json_str(&b, a->object);
+        }
+        mdp_buf_printf(&b, ",\"objects\":%lld,\"bytes\":%lld", (long long)a->objects,
+                       (long long)a->bytes);
+        if (a->what == MDP_VACUUM_COMPACT)
+            mdp_buf_printf(&b, ",\"lines\":%lld", (long long)a->lines);
+        mdp_buf_putc(&b, '}');
+        if (b.data) fputs(b.data, stdout);
+        mdp_buf_cleanup(&b);
+    } else if (a->what == MDP_VACUUM_COMPACT) {
+        printf("%scompact     %s: %lld objects -> %s (%lld lines, %lld bytes)\n",
+               p->dry ? "would " : "", a->key, (long long)a->objects, a->object,
+               (long long)a->lines, (long long)a->bytes);
+    } else if (a->what == MDP_VACUUM_RESUME) {
+        printf("%sfinish      %s: the parts of %s\n", p->dry ? "would " : "", a->key, a->object);
+    } else {
+        printf("%sremove      %s (%s, %lld objects, %lld bytes)\n", p->dry ? "would " : "", a->key,
+               what, (long long)a->objects, (long long)a->bytes);
+    }
+    p->n++;
+    return 0;
+}
+
+static int lake_run(struct cli *c, int argc, char **argv)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        fputs(LAKE_HELP, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (strcmp(argv[1], "vacuum") != 0)
+        return cli_usage("lake", "unknown subcommand '%s'", argv[1]);
+    if (cli_config(c)) return EXIT_FAIL;
+    struct mdp_vacuum_opts o = {0, MDP_VACUUM_GRACE_MS, 0};
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        int m, handled;
+        long hours;
+        if (strcmp(argv[i], "--dry-run") == 0) {
+            o.dry_run = 1;
+        } else if ((m = cli_opt(argc, argv, &i, "--grace", &v))) {
+            if (m < 0 || cli_parse_long(v, 0, 24L * 365 * 100, &hours))
+                return cli_usage("lake vacuum", "--grace needs a number of hours");
+            o.grace_ms = (int64_t)hours * 3600 * 1000;
+        } else {
+            int rc = cli_lake_option("lake vacuum", c, argc, argv, &i, &handled);
+            if (rc) return rc;
+            if (!handled) return cli_usage("lake vacuum", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    struct mdp_lake *lake;
+    if (open_lake("lake vacuum", c, 0, &lake)) return EXIT_FAIL;
+    struct mdp_run r;
+    mdp_run_begin(&r, "vacuum");
+    struct vac_print p = {c->json, o.dry_run, 0};
+    struct mdp_vacuum_stats st;
+    struct mdp_diag d = {0}, nd = {0};
+    if (c->json) printf("{\"dry_run\":%s,\"actions\":[", o.dry_run ? "true" : "false");
+    int rc = mdp_lake_vacuum(lake, &o, vac_print, &p, &st, &d);
+    mdp_vacuum_to_run(&st, &r);
+    if (rc) snprintf(r.message, sizeof r.message, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
+    if (!o.dry_run) mdp_run_end(lake, &r, rc ? "failed" : "ok", &nd);
+    mdp_lake_close(lake);
+    if (c->json)
+        printf("],\"tmp_files\":%lld,\"tmp_bytes\":%lld,\"manifests\":%lld,\"run_folders\":%lld,"
+               "\"run_objects\":%lld,\"run_bytes\":%lld,\"compacted_days\":%lld,"
+               "\"compacted_objects\":%lld,\"compacted_lines\":%lld,\"compacted_bytes\":%lld,"
+               "\"resumed\":%lld}\n",
+               (long long)st.tmp_files, (long long)st.tmp_bytes, (long long)st.manifests,
+               (long long)st.run_folders, (long long)st.run_objects, (long long)st.run_bytes,
+               (long long)st.compacted_days, (long long)st.compacted_objects,
+               (long long)st.compacted_lines, (long long)st.compacted_bytes, (long long)st.resumed);
+    else
+        printf("%s%s\n", o.dry_run ? "dry run, nothing changed: would have " : "", r.message);
+    if (rc) return cli_fail("lake vacuum", EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
+    return EXIT_OK;
+}
+
+const struct cli_command CMD_LAKE = {"lake", "lake maintenance: vacuum", LAKE_HELP, lake_run, 0};

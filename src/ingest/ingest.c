@@ -221,6 +221,8 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     if (rc) goto out;
     int64_t have;
     rc = mdp_store_head(S->ctx->lake->store, rawkey.data, &have, NULL);
+    if (rc == MDP_ERR_NOT_FOUND) /* or taken before and compacted since by mdp lake vacuum */
+        rc = mdp_lake_raw_compacted(S->ctx->lake, rawkey.data, NULL, S->d) == 1 ? 0 : rc;
     if (rc == 0) { /* taken before: same bytes, nothing new */
         c->files_seen++;
         goto out;

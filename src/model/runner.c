@@ -317,18 +317,14 @@ static int add_key(struct scope *sc, int64_t day)
 
 struct seen_scan {
     struct scope *sc;
-    struct mdp_strset *before;
+    struct mdp_strset *before, *now; /* now: the keys listed, when there is a before */
     long lookback;
     int rc;
 };
 
-static int scan_raw(const char *key, int64_t size, void *ud)
+/* the day of a raw key and the lookback days before it become partitions to rebuild */
+static int add_key_days(struct seen_scan *s, const char *key)
 {
-    (void)size;
-    struct seen_scan *s = ud;
-    if (strncmp(key, "raw/_quarantine/", 16) == 0) return 0;
-    mdp_buf_printf(&s->sc->seen_now, "%s\n", key);
-    if (!s->before || mdp_strset_has(s->before, key, strlen(key))) return 0;
     const char *dt = strstr(key, "/dt=");
     int64_t day;
     char buf[11];
@@ -339,6 +335,17 @@ static int scan_raw(const char *key, int64_t size, void *ud)
     for (long k = 0; k <= s->lookback; k++)
         if ((s->rc = add_key(s->sc, day - k))) return s->rc;
     return 0;
+}
+
+static int scan_raw(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    struct seen_scan *s = ud;
+    if (strncmp(key, "raw/_quarantine/", 16) == 0) return 0;
+    mdp_buf_printf(&s->sc->seen_now, "%s\n", key);
+    if (s->now && mdp_strset_add(s->now, key, strlen(key)) < 0) return s->rc = MDP_ERR_NOMEM;
+    if (!s->before || mdp_strset_has(s->before, key, strlen(key))) return 0;
+    return add_key_days(s, key);
 }
 
 int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struct mdp_run *run,
@@ -360,8 +367,18 @@ int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struc
             mdp_strset_add(before, p, (size_t)(nl - p));
         }
     }
-    struct seen_scan s = {&sc, before, ctx->cfg->curate_lookback_days, 0};
-    rc = mdp_store_list(ctx->lake->store, "raw/", scan_raw, &s, d);
+    struct mdp_strset *now = before ? mdp_strset_new() : NULL;
+    struct seen_scan s = {&sc, before, now, ctx->cfg->curate_lookback_days, 0};
+    rc = before && !now ? MDP_ERR_NOMEM : mdp_store_list(ctx->lake->store, "raw/", scan_raw, &s, d);
+    /* an object taken in before and gone now (compacted by vacuum, dropped by retention) changes
+     * its day as much as a new one does */
+    for (char *p = prev.data, *nl; !rc && now && p && *p; p = nl + 1) {
+        if (!(nl = strchr(p, '\n'))) break;
+        if (mdp_strset_has(now, p, (size_t)(nl - p))) continue;
+        *nl = '\0';
+        rc = add_key_days(&s, p);
+        *nl = '\n';
+    }
     if (!rc && o->from_day >= 0)
         for (int64_t day = o->from_day; day <= o->to_day && !rc; day++)
             rc = add_key(&sc, day);
@@ -387,6 +404,7 @@ int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struc
                                sc.seen_now.data ? sc.seen_now.data : "", sc.seen_now.len, 0, d);
     }
     mdp_strset_free(before);
+    mdp_strset_free(now);
     mdp_buf_cleanup(&prev);
     mdp_buf_cleanup(&sc.seen_now);
     free(sc.keys);

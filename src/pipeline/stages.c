@@ -1,5 +1,6 @@
 /* The stage registry and the runner behind `mdp run` (include/mdp/pipeline.h). */
 #include "mdp/pipeline.h"
+#include "mdp/lake.h"
 #include "mdp/log.h"
 #include "mdp/ml.h"
 #include "mdp/model.h"
@@ -42,8 +43,25 @@ static const struct mdp_stage FEATURES = {
     "time, and the serving snapshot serving/user_context",
     mdp_stage_features};
 
+/* `mdp lake vacuum` with its default grace period; not in the default list (removing is the
+ * operator's choice), for a schedule that runs it after the others */
+static int stage_vacuum(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d)
+{
+    struct mdp_vacuum_opts o = {0, MDP_VACUUM_GRACE_MS, 0};
+    struct mdp_vacuum_stats st;
+    int rc = mdp_lake_vacuum(ctx->lake, &o, NULL, NULL, &st, d);
+    mdp_vacuum_to_run(&st, run);
+    return rc;
+}
+
+static const struct mdp_stage VACUUM = {
+    "vacuum",
+    "mdp lake vacuum: leftovers of unfinished writes, run folders no manifest names (older than "
+    "a day), closed days' small raw objects of the collector compacted (not a default stage)",
+    stage_vacuum};
+
 static const struct mdp_stage *const STAGES[] = {&INGEST,   &CURATE,    &CONSENT, &SEGMENTS,
-                                                 &FEATURES, &INVENTORY, NULL};
+                                                 &FEATURES, &INVENTORY, &VACUUM,  NULL};
 
 const struct mdp_stage *const *mdp_stage_all(void)
 {

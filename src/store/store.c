@@ -79,6 +79,22 @@ int mdp_store_delete(struct mdp_store *s, const char *key, struct mdp_diag *d)
     return s->ops->del(s, key, d);
 }
 
+int mdp_store_list_time(struct mdp_store *s, const char *prefix, mdp_store_list_time_cb cb,
+                        void *ud, struct mdp_diag *d)
+{
+    if (!s->ops->list_time)
+        return mdp_diag_set(d, MDP_ERR_UNSUPPORTED, "listing with times not supported");
+    return s->ops->list_time(s, prefix ? prefix : "", cb, ud, d);
+}
+
+int mdp_store_orphans(struct mdp_store *s, int64_t before_ms, int remove, mdp_store_orphan_cb cb,
+                      void *ud, struct mdp_diag *d)
+{
+    if (!s->ops->orphans)
+        return mdp_diag_set(d, MDP_ERR_UNSUPPORTED, "sweeping unfinished writes not supported");
+    return s->ops->orphans(s, before_ms, remove, cb, ud, d);
+}
+
 int mdp_store_writer_open(struct mdp_store *s, const char *key, struct mdp_store_writer **out,
                           struct mdp_diag *d)
 {

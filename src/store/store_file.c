@@ -120,7 +120,6 @@ static int fput(struct mdp_store *s, const char *key, const void *data, size_t l
     mdp_buf_init(&tmp);
     int fd = -1, rc = 0, have_tmp = 0;
     if ((rc = path_of(fs, key, &path))) goto out;
-    if ((rc = mkdirs_for(path.data, d))) goto out;
     if ((rc = tmp_path_for(fs, path.data, &tmp, d))) goto out;
     fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -150,6 +149,8 @@ static int fput(struct mdp_store *s, const char *key, const void *data, size_t l
         goto out;
     }
     fd = -1;
+    /* the folder is made last: a delete that empties a folder removes it (fdel) */
+    if ((rc = mkdirs_for(path.data, d))) goto out;
     if (flags & MDP_PUT_IF_ABSENT) {
         if (link(tmp.data, path.data) != 0) {
             int e = errno;
@@ -237,7 +238,7 @@ static int fhead(struct mdp_store *s, const char *key, int64_t *out_size, struct
 
 struct entry {
     char *key;
-    int64_t size;
+    int64_t size, mtime_ms;
 };
 
 struct collect {
@@ -245,7 +246,12 @@ struct collect {
     size_t n, cap;
 };
 
-static int collect_add(struct collect *c, const char *key, int64_t size)
+static int64_t mtime_ms_of(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000 + (int64_t)(st->st_mtim.tv_nsec / 1000000);
+}
+
+static int collect_add(struct collect *c, const char *key, int64_t size, int64_t mtime_ms)
 {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 64;
@@ -255,6 +261,7 @@ static int collect_add(struct collect *c, const char *key, int64_t size)
         c->cap = cap;
     }
     if (!(c->v[c->n].key = strdup(key))) return MDP_ERR_NOMEM;
+    c->v[c->n].mtime_ms = mtime_ms;
     c->v[c->n++].size = size;
     return 0;
 }
@@ -286,7 +293,7 @@ static int walk(const char *dir, const char *rel, const char *prefix, struct col
         if (S_ISDIR(st.st_mode)) {
             rc = walk(full, key, prefix, c, d);
         } else if (S_ISREG(st.st_mode) && kl >= plen) {
-            rc = collect_add(c, key, (int64_t)st.st_size);
+            rc = collect_add(c, key, (int64_t)st.st_size, mtime_ms_of(&st));
         }
     }
     closedir(dh);
@@ -298,8 +305,9 @@ static int cmp_entry(const void *a, const void *b)
     return strcmp(((const struct entry *)a)->key, ((const struct entry *)b)->key);
 }
 
-static int flist(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
-                 struct mdp_diag *d)
+/* one listing for both callback shapes (exactly one of cb, tcb is set) */
+static int list_any(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb,
+                    mdp_store_list_time_cb tcb, void *ud, struct mdp_diag *d)
 {
     struct file_store *fs = s->impl;
     struct collect c = {0};
@@ -307,7 +315,73 @@ static int flist(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, 
     if (!rc) {
         if (c.n) qsort(c.v, c.n, sizeof *c.v, cmp_entry);
         for (size_t i = 0; i < c.n && !rc; i++)
-            rc = cb(c.v[i].key, c.v[i].size, ud);
+            rc = cb ? cb(c.v[i].key, c.v[i].size, ud)
+                    : tcb(c.v[i].key, c.v[i].size, c.v[i].mtime_ms, ud);
+    }
+    for (size_t i = 0; i < c.n; i++)
+        free(c.v[i].key);
+    free(c.v);
+    return rc;
+}
+
+static int flist(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
+                 struct mdp_diag *d)
+{
+    return list_any(s, prefix, cb, NULL, ud, d);
+}
+
+static int flist_time(struct mdp_store *s, const char *prefix, mdp_store_list_time_cb cb, void *ud,
+                      struct mdp_diag *d)
+{
+    return list_any(s, prefix, NULL, cb, ud, d);
+}
+
+/* Collects every regular .tmp-* file under dir (names relative to the root) last modified before
+ * before_ms: in _tmp/ where writes are staged, and inside data folders where versions before
+ * _tmp/ staged them. */
+static int walk_tmp(const char *dir, const char *rel, int64_t before_ms, struct collect *c,
+                    struct mdp_diag *d)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        if (errno == ENOENT || errno == ENOTDIR) return 0;
+        return io_fail(d, errno, "cannot list", dir);
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (!rc && (de = readdir(dh))) {
+        const char *nm = de->d_name;
+        if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0) continue;
+        char key[PATH_MAX], full[PATH_MAX];
+        int k = snprintf(key, sizeof key, "%s%s%s", rel, *rel ? "/" : "", nm);
+        int f = snprintf(full, sizeof full, "%s/%s", dir, nm);
+        if (k < 0 || f < 0 || (size_t)k >= sizeof key || (size_t)f >= sizeof full) continue;
+        struct stat st;
+        if (lstat(full, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode))
+            rc = walk_tmp(full, key, before_ms, c, d);
+        else if (S_ISREG(st.st_mode) && strncmp(nm, ".tmp-", 5) == 0 &&
+                 mtime_ms_of(&st) < before_ms)
+            rc = collect_add(c, key, (int64_t)st.st_size, mtime_ms_of(&st));
+    }
+    closedir(dh);
+    return rc;
+}
+
+static int forphans(struct mdp_store *s, int64_t before_ms, int remove, mdp_store_orphan_cb cb,
+                    void *ud, struct mdp_diag *d)
+{
+    struct file_store *fs = s->impl;
+    struct collect c = {0};
+    int rc = walk_tmp(fs->root, "", before_ms, &c, d);
+    if (!rc && c.n) qsort(c.v, c.n, sizeof *c.v, cmp_entry);
+    for (size_t i = 0; i < c.n && !rc; i++) {
+        if (cb) rc = cb(c.v[i].key, c.v[i].size, c.v[i].mtime_ms, ud);
+        if (rc || !remove) continue;
+        char full[PATH_MAX];
+        if (snprintf(full, sizeof full, "%s/%s", fs->root, c.v[i].key) >= (int)sizeof full)
+            continue;
+        if (unlink(full) != 0 && errno != ENOENT) rc = io_fail(d, errno, "cannot remove", full);
     }
     for (size_t i = 0; i < c.n; i++)
         free(c.v[i].key);
@@ -325,7 +399,14 @@ static int fdel(struct mdp_store *s, const char *key, struct mdp_diag *d)
         rc = errno == ENOENT ? mdp_diag_set(d, MDP_ERR_NOT_FOUND, "%s: no such object", key)
                              : io_fail(d, errno, "cannot delete", path.data);
     } else if (!rc) {
-        *strrchr(path.data, '/') = '\0';
+        /* an object store has no empty folders: the ones this delete emptied go too (rmdir
+         * fails on a folder that is not empty, so a concurrent writer's object stays) */
+        size_t rl = strlen(fs->root);
+        char *sl;
+        while ((sl = strrchr(path.data, '/')) && (size_t)(sl - path.data) > rl) {
+            *sl = '\0';
+            if (rmdir(path.data) != 0) break;
+        }
         fsync_dir(path.data);
     }
     mdp_buf_cleanup(&path);
@@ -409,6 +490,7 @@ static int fw_commit(struct mdp_store_writer *w, struct mdp_diag *d)
     if (!rc && fsync(fw->fd) != 0) rc = io_fail(d, errno, "cannot fsync", fw->path);
     if (!rc && close(fw->fd) != 0) rc = io_fail(d, errno, "cannot close", fw->path);
     fw->fd = -1;
+    if (!rc) rc = mkdirs_for(fw->path, d); /* again: a delete may have removed an emptied one */
     if (!rc && rename(fw->tmp, fw->path) != 0) rc = io_fail(d, errno, "cannot publish", fw->path);
     if (!rc) {
         free(fw->tmp);
@@ -462,6 +544,8 @@ static const struct mdp_store_ops FILE_OPS = {
     .head = fhead,
     .list = flist,
     .del = fdel,
+    .list_time = flist_time,
+    .orphans = forphans,
     .writer_open = fwriter_open,
     .local_path = flocal,
     .close = fclose_store,

@@ -5,6 +5,8 @@
 #include "mdp/hash.h"
 #include "mdp/lake.h"
 #include "mdp/store.h"
+#include "mdp/time.h"
+#include "mdp/uuid.h"
 
 #include <dirent.h>
 #include <json-c/json.h>
@@ -430,6 +432,310 @@ static void test_run_log_roundtrip(void **st)
     tu_rmdir(dir);
 }
 
+/* ---- issue 11, defect 9: mdp lake vacuum ---- */
+
+static void write_file_aged(const char *root, const char *rel, const char *body, int64_t age_s)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+        *p = '\0';
+        mkdir(path, 0755);
+        *p = '/';
+    }
+    assert_int_equal(tu_write(path, body, strlen(body)), 0);
+    if (age_s) {
+        struct timespec ts[2];
+        ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age_s;
+        ts[0].tv_nsec = ts[1].tv_nsec = 0;
+        assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+    }
+}
+
+static int exists(const char *root, const char *rel)
+{
+    char path[1024];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    return stat(path, &st) == 0;
+}
+
+struct orphans_seen {
+    char names[8][160];
+    int n;
+};
+
+static int note_orphan(const char *name, int64_t size, int64_t mtime_ms, void *ud)
+{
+    (void)size;
+    struct orphans_seen *o = ud;
+    assert_true(mtime_ms > 0);
+    if (o->n < 8) snprintf(o->names[o->n++], sizeof o->names[0], "%s", name);
+    return 0;
+}
+
+static int note_time(const char *key, int64_t size, int64_t mtime_ms, void *ud)
+{
+    (void)size;
+    if (strcmp(key, "a/old.json") == 0) *(int64_t *)ud = mtime_ms;
+    return 0;
+}
+
+/* The store's sweep finds the leftovers of unfinished writes in _tmp/ and inside data folders,
+ * only those older than the cut-off, and removes them only when asked; listing gives times; a
+ * delete removes the folders it empties. */
+static void test_issue11_store_orphans_and_times(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir();
+    struct mdp_store *s;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_store_open(dir, 0, &s, &d), 0);
+    write_file_aged(dir, "_tmp/.tmp-1-1-old", "x", 3 * 3600);
+    write_file_aged(dir, "_tmp/.tmp-1-2-young", "x", 0);
+    write_file_aged(dir, "curated/t/run-x/.tmp-9-9-part_0.parquet", "xy", 3 * 3600);
+    write_file_aged(dir, "a/old.json", "{}", 3 * 3600);
+    int64_t cut = mdp_time_now_ms() - 3600 * 1000;
+    struct orphans_seen o = {0};
+    assert_int_equal(mdp_store_orphans(s, cut, 0, note_orphan, &o, &d), 0);
+    assert_int_equal(o.n, 2);
+    assert_string_equal(o.names[0], "_tmp/.tmp-1-1-old");
+    assert_string_equal(o.names[1], "curated/t/run-x/.tmp-9-9-part_0.parquet");
+    assert_true(exists(dir, "_tmp/.tmp-1-1-old")); /* listed, not removed */
+    assert_int_equal(mdp_store_orphans(s, cut, 1, NULL, NULL, &d), 0);
+    assert_false(exists(dir, "_tmp/.tmp-1-1-old"));
+    assert_false(exists(dir, "curated/t/run-x/.tmp-9-9-part_0.parquet"));
+    assert_true(exists(dir, "_tmp/.tmp-1-2-young"));
+    assert_true(exists(dir, "a/old.json")); /* a whole object is never an orphan */
+    int64_t t = 0;
+    assert_int_equal(mdp_store_list_time(s, "a/", note_time, &t, &d), 0);
+    assert_true(t > 0 && t < cut);
+    assert_int_equal(mdp_store_put(s, "b/c/d/x.json", "1", 1, 0, &d), 0);
+    assert_int_equal(mdp_store_delete(s, "b/c/d/x.json", &d), 0);
+    assert_false(exists(dir, "b"));
+    assert_int_equal(mdp_store_put(s, "b/c/d/x.json", "1", 1, 0, &d), 0); /* made again */
+    mdp_store_close(s);
+    tu_rmdir(dir);
+}
+
+struct actions {
+    char keys[32][200];
+    enum mdp_vacuum_what what[32];
+    int n, stop_at_compact;
+};
+
+static int note_action(const struct mdp_vacuum_action *a, void *ud)
+{
+    struct actions *x = ud;
+    if (x->n < 32) {
+        x->what[x->n] = a->what;
+        snprintf(x->keys[x->n++], sizeof x->keys[0], "%s", a->key);
+    }
+    return x->stop_at_compact && a->what == MDP_VACUUM_COMPACT ? 7 : 0;
+}
+
+static void put_file(struct mdp_lake *lake, const char *key, struct mdp_manifest_file *f)
+{
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_store_put(lake->store, key, "PAR1", 4, 0, &d), 0);
+    memset(f, 0, sizeof *f);
+    f->key = (char *)key;
+    f->bytes = 4;
+    f->rows = 1;
+}
+
+/* Manifest versions go when not CURRENT and old (published and superseded before the grace
+ * period), then the run folders only they named; CURRENT's folder stays; a young unnamed folder
+ * stays; a dry run changes nothing; a manifest that cannot be read stops it before any removal. */
+static void test_issue11_vacuum_run_folders(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir();
+    struct mdp_lake *lake;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_lake_open(dir, 1, &lake, &d), 0);
+    struct mdp_uuid u;
+    char a[40], b[40], c[40], ka[200], kb[200], kc[200];
+    mdp_uuid7_new(&u), mdp_uuid_format(&u, a);
+    mdp_uuid7_new(&u), mdp_uuid_format(&u, b);
+    mdp_uuid7_new(&u), mdp_uuid_format(&u, c);
+    snprintf(ka, sizeof ka, "curated/facts/t/run-%s/date_key=20261001/part_0.parquet", a);
+    snprintf(kb, sizeof kb, "curated/facts/t/run-%s/date_key=20261001/part_0.parquet", b);
+    snprintf(kc, sizeof kc, "ml/segments/run-%s-20261001/segment_date=2026-10-01/p.parquet", c);
+    struct mdp_manifest_file f;
+    put_file(lake, ka, &f);
+    assert_int_equal(mdp_lake_publish(lake, "curated/facts/t", &f, 1, a, NULL, &d), 0);
+    put_file(lake, kb, &f);
+    assert_int_equal(mdp_lake_publish(lake, "curated/facts/t", &f, 1, b, NULL, &d), 0);
+    put_file(lake, kc, &f); /* never published: a crashed job's, or one still writing */
+    /* now: everything is younger than the grace period */
+    struct mdp_vacuum_opts o = {0, 24 * 3600 * 1000LL, 0};
+    struct actions x = {0};
+    struct mdp_vacuum_stats vs;
+    assert_int_equal(mdp_lake_vacuum(lake, &o, note_action, &x, &vs, &d), 0);
+    assert_int_equal(x.n, 0);
+    /* two days later: v1 and run a go, run b (CURRENT) stays, the unpublished one goes */
+    o.now_ms = mdp_time_now_ms() + 2 * 24 * 3600 * 1000LL;
+    o.dry_run = 1;
+    assert_int_equal(mdp_lake_vacuum(lake, &o, note_action, &x, &vs, &d), 0);
+    assert_int_equal(x.n, 3);
+    assert_int_equal(vs.manifests, 1);
+    assert_int_equal(vs.run_folders, 2);
+    assert_true(exists(dir, ka) && exists(dir, kc));
+    assert_true(exists(dir, "_meta/manifests/curated/facts/t/v0000000001.json"));
+    o.dry_run = 0;
+    memset(&x, 0, sizeof x);
+    assert_int_equal(mdp_lake_vacuum(lake, &o, note_action, &x, &vs, &d), 0);
+    assert_int_equal(x.n, 3);
+    assert_int_equal(x.what[0], MDP_VACUUM_MANIFEST); /* the version before its folder */
+    assert_string_equal(x.keys[0], "_meta/manifests/curated/facts/t/v0000000001.json");
+    assert_int_equal(x.what[1], MDP_VACUUM_RUN_FOLDER);
+    assert_false(exists(dir, ka));
+    assert_false(exists(dir, kc));
+    assert_true(exists(dir, kb));
+    struct mdp_manifest m;
+    assert_int_equal(mdp_lake_current(lake, "curated/facts/t", &m, &d), 0);
+    assert_int_equal(m.version, 2);
+    mdp_manifest_cleanup(&m);
+    /* a manifest it cannot read: an error naming it, nothing removed */
+    put_file(lake, ka, &f);
+    assert_int_equal(mdp_store_put(lake->store, "_meta/manifests/curated/facts/u/v0000000001.json",
+                                   "{\"files\":", 9, 0, &d),
+                     0);
+    assert_int_equal(mdp_lake_vacuum(lake, &o, NULL, NULL, &vs, &d), MDP_ERR_PARSE);
+    assert_non_null(strstr(d.msg, "curated/facts/u/v0000000001.json"));
+    assert_true(exists(dir, ka));
+    mdp_lake_close(lake);
+    tu_rmdir(dir);
+}
+
+struct cat {
+    struct mdp_buf all;
+    struct mdp_store *s;
+};
+
+static int cat_object(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    struct cat *c = ud;
+    struct mdp_buf one;
+    struct mdp_diag d = {0};
+    mdp_buf_init(&one);
+    assert_int_equal(mdp_store_get(c->s, key, &one, &d), 0);
+    mdp_buf_append(&c->all, one.data, one.len);
+    if (one.len && one.data[one.len - 1] != '\n') mdp_buf_putc(&c->all, '\n');
+    mdp_buf_cleanup(&one);
+    return 0;
+}
+
+static int count_cb(const char *key, int64_t size, void *ud)
+{
+    (void)key, (void)size;
+    (*(int *)ud)++;
+    return 0;
+}
+
+/* Compaction keeps every line (the parts' bytes in key order, a missing last newline added), names
+ * the daily object by its SHA-256, leaves today alone; stopped after the daily object is written
+ * (a crash there), the parts are still there, the record says pending, ingest already counts the
+ * parts as taken, and a re-run finishes: one object with every line once. */
+static void test_issue11_vacuum_compaction(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir();
+    struct mdp_lake *lake;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_lake_open(dir, 1, &lake, &d), 0);
+    const char *bodies[] = {"{\"e\":1}\n{\"e\":2}\n", "{\"e\":3}\n", "{\"e\":1}\n", "{\"e\":4}"};
+    char parts[4][200];
+    struct mdp_buf key;
+    mdp_buf_init(&key);
+    int64_t day = 20362, today = mdp_days_from_ms(mdp_time_now_ms());
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(mdp_lake_raw_put(lake, "events", "app_events", day, bodies[i],
+                                          strlen(bodies[i]), "ndjson", &key, NULL, &d),
+                         0);
+        snprintf(parts[i], sizeof parts[i], "%s", key.data);
+    }
+    /* today's objects and a single object's day stay as they are */
+    assert_int_equal(
+        mdp_lake_raw_put(lake, "serve", "decisions", today, "a\n", 2, "ndjson", NULL, NULL, &d), 0);
+    assert_int_equal(
+        mdp_lake_raw_put(lake, "serve", "decisions", today, "b\n", 2, "ndjson", NULL, NULL, &d), 0);
+    assert_int_equal(mdp_lake_raw_put(lake, "ses", "http", day, "c\n", 2, "ndjson", NULL, NULL, &d),
+                     0);
+    /* the expected bytes: the parts in key order, "{\"e\":4}" given its newline */
+    struct cat want;
+    mdp_buf_init(&want.all);
+    want.s = lake->store;
+    assert_int_equal(mdp_store_list(lake->store, "raw/events/app_events/", cat_object, &want, &d),
+                     0);
+    char hex[65], daily[200];
+    mdp_sha256_hex(want.all.data, want.all.len, hex);
+    snprintf(daily, sizeof daily, "raw/events/app_events/dt=2025-10-01/%.32s.ndjson", hex);
+
+    struct mdp_vacuum_opts o = {0, 3600 * 1000LL, 0};
+    struct actions x = {.stop_at_compact = 1};
+    struct mdp_vacuum_stats vs;
+    assert_int_equal(mdp_lake_vacuum(lake, &o, note_action, &x, &vs, &d), 7);
+    assert_string_equal(x.keys[x.n - 1], "raw/events/app_events/dt=2025-10-01/");
+    assert_int_equal(vs.compacted_lines, 5);
+    for (int i = 0; i < 4; i++)
+        assert_true(exists(dir, parts[i]));
+    assert_true(exists(dir, daily));
+    struct mdp_buf rec;
+    mdp_buf_init(&rec);
+    char rk[300];
+    snprintf(rk, sizeof rk,
+             "_meta/state/vacuum/compacted/events/app_events/dt=2025-10-01/%.32s.ndjson.txt", hex);
+    assert_int_equal(mdp_store_get(lake->store, rk, &rec, &d), 0);
+    assert_memory_equal(rec.data, "pending\n", 8);
+    assert_int_equal(mdp_lake_raw_compacted(lake, parts[0], &key, &d), 1);
+    assert_string_equal(key.data, daily);
+    assert_int_equal(mdp_lake_raw_compacted(lake, daily, NULL, &d), 0);
+
+    /* a dry run after the crash lists the finish and no new compaction, and changes nothing */
+    memset(&x, 0, sizeof x);
+    o.dry_run = 1;
+    assert_int_equal(mdp_lake_vacuum(lake, &o, note_action, &x, &vs, &d), 0);
+    assert_int_equal(x.n, 1);
+    assert_int_equal(x.what[0], MDP_VACUUM_RESUME);
+    assert_true(exists(dir, parts[0]));
+
+    memset(&x, 0, sizeof x);
+    o.dry_run = 0;
+    assert_int_equal(mdp_lake_vacuum(lake, &o, note_action, &x, &vs, &d), 0);
+    assert_int_equal(x.n, 1);
+    assert_int_equal(x.what[0], MDP_VACUUM_RESUME);
+    for (int i = 0; i < 4; i++)
+        assert_false(exists(dir, parts[i]));
+    size_t len;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, daily);
+    char *got = tu_read(path, &len);
+    assert_int_equal(len, want.all.len);
+    assert_memory_equal(got, want.all.data, len);
+    free(got);
+    assert_int_equal(mdp_store_get(lake->store, rk, &rec, &d), 0);
+    assert_memory_equal(rec.data, "done\n", 5);
+    assert_int_equal(mdp_lake_raw_compacted(lake, parts[3], NULL, &d), 1);
+    int n = 0;
+    assert_int_equal(mdp_store_list(lake->store, "raw/serve/decisions/", count_cb, &n, &d), 0);
+    assert_int_equal(n, 2);
+    n = 0;
+    assert_int_equal(mdp_store_list(lake->store, "raw/ses/http/", count_cb, &n, &d), 0);
+    assert_int_equal(n, 1);
+    /* nothing left to do */
+    memset(&x, 0, sizeof x);
+    assert_int_equal(mdp_lake_vacuum(lake, &o, note_action, &x, &vs, &d), 0);
+    assert_int_equal(x.n, 0);
+    mdp_buf_cleanup(&rec);
+    mdp_buf_cleanup(&key);
+    mdp_buf_cleanup(&want.all);
+    mdp_lake_close(lake);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +749,9 @@ int main(void)
         cmocka_unit_test(test_publish_checks_files),
         cmocka_unit_test(test_publish_survives_kill_at_any_point),
         cmocka_unit_test(test_run_log_roundtrip),
+        cmocka_unit_test(test_issue11_store_orphans_and_times),
+        cmocka_unit_test(test_issue11_vacuum_run_folders),
+        cmocka_unit_test(test_issue11_vacuum_compaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
