@@ -143,21 +143,37 @@ static int index_of(const struct mdp_connector *k)
     return -1;
 }
 
-/* Day of a landing key: a dt=YYYY-MM-DD segment, or a YYYY/MM/DD/ prefix (Firehose). */
-static int key_day(const char *key, const char *after, int64_t *out)
+/* n digits at p. */
+static int digits(const char *p, int n)
 {
-    const char *dt = strstr(key, "dt=");
-    if (dt && (dt == key || dt[-1] == '/') && strlen(dt + 3) >= 10) {
+    for (int i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9') return 0;
+    return 1;
+}
+
+/* The delivery day of a landing key, from its path and never from the time it arrived: the first
+ * folder after the connector's prefix that is a dt=YYYY-MM-DD folder (our layout) or the start of
+ * YYYY/MM/DD/ folders (Firehose's default S3 prefix, which follows the folders of the delivery
+ * stream's own prefix: dynamodb/firehose/2024/11/05/14/<object>). 0 with *out, or -1 when the key
+ * is not dated (or names no real day). */
+static int key_day(const char *key, size_t skip, int64_t *out)
+{
+    size_t n = strlen(key);
+    for (size_t i = skip <= n ? skip : n; i < n; i++) {
+        if (i > 0 && key[i - 1] != '/') continue;
+        const char *seg = key + i;
         char buf[11];
-        memcpy(buf, dt + 3, 10);
+        if (strncmp(seg, "dt=", 3) == 0 && n - i >= 14 && seg[13] == '/') {
+            memcpy(buf, seg + 3, 10);
+        } else if (n - i >= 11 && digits(seg, 4) && seg[4] == '/' && digits(seg + 5, 2) &&
+                   seg[7] == '/' && digits(seg + 8, 2) && seg[10] == '/') {
+            snprintf(buf, sizeof buf, "%.4s-%.2s-%.2s", seg, seg + 5, seg + 8);
+        } else {
+            continue;
+        }
         buf[10] = '\0';
         return mdp_date_parse(buf, out) ? -1 : 0;
     }
-    int y, m, d;
-    char buf[16];
-    if (after && sscanf(after, "%4d/%2d/%2d/", &y, &m, &d) == 3 &&
-        snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, m, d) == 10)
-        return mdp_date_parse(buf, out) ? -1 : 0;
     return -1;
 }
 
@@ -189,7 +205,7 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     if (k && !S->only && !mdp_strlist_has(&S->ctx->cfg->ingest_sources, k->name)) return 0;
     if (!k && S->only) return 0;
     int64_t day = -1;
-    if (key_day(key, k ? key + strlen(k->landing_prefix) : NULL, &day) != 0) day = -1;
+    if (key_day(key, k ? strlen(k->landing_prefix) : 0, &day) != 0) day = -1;
     if (S->ctx->day >= 0 && day != S->ctx->day) return 0;
     int64_t t0 = mdp_time_now_ms();
     struct mdp_buf data, rawkey;

@@ -622,6 +622,84 @@ static void test_stage_drift_and_threshold(void **st)
     tu_rmdir(dir);
 }
 
+/* Issue 11, defect 1: the delivery day comes from the landing path of every source's dated layout
+ * (dt=D folders, and Firehose's YYYY/MM/DD/HH/ after the dataset folder), never from the day it
+ * arrived; and `--date D` (ctx.day) selects exactly that day's deliveries. */
+static int count_objects(const char *key, int64_t size, void *ud)
+{
+    (void)key;
+    (void)size;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void test_issue11_delivery_day_from_path(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *connector, *on_day, *next_day, *raw_day;
+    } layouts[] = {
+        {"supabase", "supabase/accounts/dt=2024-11-05/accounts.csv",
+         "supabase/accounts/dt=2024-11-06/accounts.csv", "raw/supabase/accounts/dt=2024-11-05/"},
+        {"events", "events/dt=2024-11-05/a.ndjson", "events/dt=2024-11-06/a.ndjson",
+         "raw/events/app_events/dt=2024-11-05/"},
+        {"ses", "ses/sqs/dt=2024-11-05/a.json", "ses/sqs/dt=2024-11-06/a.json",
+         "raw/ses/sqs/dt=2024-11-05/"},
+        {"ddb", "dynamodb/firehose/2024/11/05/14/vc-ddb-cdc-1-2024-11-05-14-00-00-x",
+         "dynamodb/firehose/2024/11/06/00/vc-ddb-cdc-1-2024-11-06-00-00-00-x",
+         "raw/dynamodb/firehose/dt=2024-11-05/"},
+        {"ddb", "dynamodb/lambda/dt=2024-11-05/a.json", "dynamodb/lambda/dt=2024-11-06/a.json",
+         "raw/dynamodb/lambda/dt=2024-11-05/"},
+        {"ga4", "ga4/runreport/dt=2024-11-05/a.json", "ga4/runreport/dt=2024-11-06/a.json",
+         "raw/ga4/runreport/dt=2024-11-05/"},
+        {"gbp", "gbp/locations/dt=2024-11-05/a.json", "gbp/locations/dt=2024-11-06/a.json",
+         "raw/gbp/locations/dt=2024-11-05/"},
+        {"meta", "meta/me_accounts/dt=2024-11-05/a.json", "meta/me_accounts/dt=2024-11-06/a.json",
+         "raw/meta/me_accounts/dt=2024-11-05/"},
+    };
+    int64_t day;
+    assert_int_equal(mdp_date_parse("2024-11-05", &day), 0);
+    for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++) {
+        char *dir = tu_tmpdir();
+        char landing[1024];
+        struct mdp_config cfg;
+        tu_lake_config(dir, &cfg, landing, sizeof landing);
+        cfg.ingest_max_quarantine_share = 1.0; /* the bytes matter here, not their validity */
+        struct mdp_store *ls;
+        struct mdp_diag d = {0};
+        assert_int_equal(mdp_store_open(landing, 1, &ls, &d), 0);
+        char a[64], b[64];
+        snprintf(a, sizeof a, "delivery %zu of the day\n", i);
+        snprintf(b, sizeof b, "delivery %zu of the next day\n", i);
+        assert_int_equal(mdp_store_put(ls, layouts[i].on_day, a, strlen(a), 0, &d), 0);
+        assert_int_equal(mdp_store_put(ls, layouts[i].next_day, b, strlen(b), 0, &d), 0);
+        struct mdp_lake *lake;
+        assert_int_equal(mdp_lake_open(dir, 1, &lake, &d), 0);
+        struct runs rs = {0};
+        struct mdp_stage_ctx ctx = {&cfg, lake, day, keep, &rs, 0};
+        struct mdp_run run;
+        mdp_run_begin(&run, "t");
+        assert_int_equal(mdp_ingest_run(&ctx, layouts[i].connector, &run, &d), 0);
+        if (rs.n != 1 || !strstr(rs.v[0].message, "1 deliveries"))
+            fail_msg("%s: --date 2024-11-05 did not select it (%d runs: %s)", layouts[i].on_day,
+                     rs.n, rs.n ? rs.v[0].message : "nothing delivered");
+        int n = 0, all = 0;
+        assert_int_equal(mdp_store_list(lake->store, layouts[i].raw_day, count_objects, &n, &d), 0);
+        char source[64]; /* raw/<source>/ */
+        const char *sl = strchr(layouts[i].raw_day + 4, '/');
+        snprintf(source, sizeof source, "%.*s", (int)(sl - layouts[i].raw_day) + 1,
+                 layouts[i].raw_day);
+        assert_int_equal(mdp_store_list(lake->store, source, count_objects, &all, &d), 0);
+        if (n != 1 || all != 1)
+            fail_msg("%s: %d objects under %s, %d under %s", layouts[i].on_day, n,
+                     layouts[i].raw_day, all, source);
+        mdp_store_close(ls);
+        mdp_lake_close(lake);
+        mdp_config_cleanup(&cfg);
+        tu_rmdir(dir);
+    }
+}
+
 static void test_dedup_window(void **st)
 {
     (void)st;
@@ -658,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_supabase_csv),
         cmocka_unit_test(test_stage_drift_and_threshold),
         cmocka_unit_test(test_dedup_window),
+        cmocka_unit_test(test_issue11_delivery_day_from_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
