@@ -40,6 +40,7 @@ struct mdp_config {
     /* ingestion */
     struct mdp_strlist ingest_sources;
     double ingest_max_quarantine_share;
+    char *ingest_non_v7_ids; /* ingest.non_v7_ids: quarantine | count */
     struct mdp_strlist event_types;
     char *ses_verify; /* sources.ses.verify_signatures: http | always */
     char *models_dir;

@@ -22,6 +22,8 @@ struct mdp_ingest_counts {
     int64_t newest_event_ms;          /* newest event time among valid records, or -1 */
     int64_t files, files_seen, bytes; /* deliveries, deliveries already landed, bytes read */
     int64_t extra[4];                 /* connector-specific counters, named by its extra_names */
+    int64_t non_v7_ids;               /* valid records taken with an id that is a UUID but not v7
+                                         (ingest.non_v7_ids: count) */
 };
 
 /* What a connector's check works with. */

@@ -80,6 +80,11 @@ static const struct key KEYS[] = {
     {"ingest.max_quarantine_share", K_DBL, OFF(ingest_max_quarantine_share), "0.05", 0, 1, NULL,
      "A connector's run fails when more than this share of its records is quarantined (the "
      "records are still landed and quarantined)."},
+    {"ingest.non_v7_ids", K_ENUM, OFF(ingest_non_v7_ids), "quarantine", 0, 0, "quarantine|count",
+     "user_id, account_id and location_id are UUIDv7 (spec 2). `quarantine` sets a record with "
+     "a UUID of another version aside (reason id_not_uuidv7, naming the field); `count` takes it "
+     "and counts it in the run message (`N ids not UUIDv7`), for a source that is still "
+     "migrating. A value that is no UUID at all is quarantined either way."},
     {"sources.events.types", K_STRLIST, OFF(event_types),
      "signed_up,step_started,step_completed,step_skipped,step_abandoned,onb_complete,vc_started,"
      "vc_completed,login_succeeded,login_failed,logout,page_view,email_click,unsubscribe",

@@ -293,6 +293,9 @@ static void record_run(struct run_state *S, const char *name, const struct mdp_i
     for (int i = 0; k && i < 4 && k->extra_names[i] && n > 0 && (size_t)n < sizeof sub.message; i++)
         n += snprintf(sub.message + n, sizeof sub.message - (size_t)n, ", %lld %s",
                       (long long)c->extra[i], k->extra_names[i]);
+    if (c->non_v7_ids && n > 0 && (size_t)n < sizeof sub.message)
+        n += snprintf(sub.message + n, sizeof sub.message - (size_t)n, ", %lld ids not UUIDv7",
+                      (long long)c->non_v7_ids);
     if (why && n > 0 && (size_t)n < sizeof sub.message)
         snprintf(sub.message + n, sizeof sub.message - (size_t)n, "; %s", why);
     struct mdp_diag ld = {0};

@@ -587,8 +587,9 @@ static void test_stage_drift_and_threshold(void **st)
     struct mdp_store *ls;
     struct mdp_diag d = {0};
     assert_int_equal(mdp_store_open(landing, 1, &ls, &d), 0);
-    const char *day1 = "account_id,business_name\n1,A\n",
-               *day2 = "account_id,business_name,main_category\n2,B,c\n";
+    const char *day1 = "account_id,business_name\n01900000-0000-7000-8000-000000000001,A\n",
+               *day2 = "account_id,business_name,main_category\n"
+                       "01900000-0000-7000-8000-000000000002,B,c\n";
     mdp_store_put(ls, "supabase/accounts/dt=2026-10-01/accounts.csv", day1, strlen(day1), 0, &d);
     mdp_store_put(ls, "supabase/accounts/dt=2026-10-02/accounts.csv", day2, strlen(day2), 0, &d);
     struct mdp_lake *lake;
@@ -620,6 +621,98 @@ static void test_stage_drift_and_threshold(void **st)
     mdp_lake_close(lake);
     mdp_config_cleanup(&cfg);
     tu_rmdir(dir);
+}
+
+/* Issue 11, defect 5: user_id, account_id and location_id are UUIDv7 (spec 2) wherever they arrive:
+ * the app's events, the Supabase exports' id columns, ConsentJournal's user_id. Another version is
+ * quarantined (id_not_uuidv7, naming the field and the location), or taken and counted under
+ * ingest.non_v7_ids: count; a value that is no UUID is quarantined either way. */
+#define V4 "017f22e2-79b0-4cc3-98c4-dc0c0c07398f"
+#define V7 "01900000-0000-7000-8000-000000000001"
+
+static struct mdp_ingest_counts check_cfg(const struct mdp_config *cfg, const char *key,
+                                          const char *data, char *reasons, size_t rn)
+{
+    struct mdp_ingest_counts c;
+    memset(&c, 0, sizeof c);
+    c.newest_event_ms = -1;
+    struct mdp_quarantine q;
+    mdp_quarantine_init(&q, "t", "t", 0);
+    struct mdp_check ck = {key, &c, &q, NULL, NULL, cfg, 0, NULL, NULL, NULL, NULL};
+    assert_int_equal(mdp_connector_for_key(key)->check(&ck, data, strlen(data)), 0);
+    snprintf(reasons, rn, "%s", q.lines.data ? q.lines.data : "");
+    mdp_quarantine_cleanup(&q);
+    return c;
+}
+
+static void test_issue11_ids_uuidv7(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *key, *data, *where;
+    } bad[] = {
+        {"events/dt=2026-10-01/e.ndjson",
+         "{\"event_id\":\"" ID1 "\",\"user_id\":\"" V4 "\",\"timestamp\":\"2026-10-01T10:00:00Z\","
+         "\"event_type\":\"page_view\"}\n",
+         "user_id is a UUID of version 4"},
+        {"events/dt=2026-10-01/e.ndjson",
+         "{\"event_id\":\"" ID1 "\",\"user_id\":\"" V7 "\",\"location_id\":\"" V4 "\","
+         "\"timestamp\":\"2026-10-01T10:00:00Z\",\"event_type\":\"page_view\"}\n",
+         "location_id is a UUID of version 4"},
+        {"supabase/locations/dt=2026-10-01/locations.csv",
+         "location_id,account_id,name\n" V7 "," V7 ",a\n" V7 ",\"" V4 "\",b\n",
+         "account_id is a UUID of version 4"},
+        {"supabase/user_profiles/dt=2026-10-01/user_profiles.csv",
+         "user_id,account_id,email\r\n" V7 ",,a@example.com\r\n" V4 "," V7 ",b@example.com\r\n",
+         "user_id is a UUID of version 4"},
+        {"dynamodb/lambda/dt=2026-10-01/c.json",
+         "{\"Records\":[{\"eventID\":\"e1\",\"eventName\":\"INSERT\",\"eventSourceARN\":"
+         "\"arn:aws:dynamodb:eu-central-1:1:table/ConsentJournal/stream/x\",\"dynamodb\":{"
+         "\"ApproximateCreationDateTime\":1790000000,\"SequenceNumber\":\"1\",\"Keys\":{\"user_"
+         "id\":"
+         "{\"S\":\"" V4 "\"}},\"NewImage\":{\"user_id\":{\"S\":\"" V4 "\"},\"ts\":{\"S\":"
+         "\"2026-09-21T10:00:00Z\"},\"consent_type\":{\"S\":\"analytics\"},\"decision\":{\"S\":"
+         "\"granted\"}}}}]}",
+         "NewImage.user_id is a UUID of version 4"},
+    };
+    struct mdp_config cfg;
+    assert_int_equal(mdp_config_defaults(&cfg), 0);
+    assert_string_equal(cfg.ingest_non_v7_ids, "quarantine");
+    char reasons[4096];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct mdp_ingest_counts c =
+            check_cfg(&cfg, bad[i].key, bad[i].data, reasons, sizeof reasons);
+        if (c.quarantined != 1 || !strstr(reasons, "\"reason\":\"id_not_uuidv7\"") ||
+            !strstr(reasons, bad[i].where) || !strstr(reasons, bad[i].key))
+            fail_msg("%s: quarantined %lld: %s", bad[i].key, (long long)c.quarantined, reasons);
+        /* the built-in default (no configuration) is the same */
+        struct mdp_ingest_counts c0 =
+            check_cfg(NULL, bad[i].key, bad[i].data, reasons, sizeof reasons);
+        assert_int_equal(c0.quarantined, 1);
+    }
+    /* count: taken and counted */
+    free(cfg.ingest_non_v7_ids);
+    cfg.ingest_non_v7_ids = strdup("count");
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct mdp_ingest_counts c =
+            check_cfg(&cfg, bad[i].key, bad[i].data, reasons, sizeof reasons);
+        if (c.quarantined != 0 || c.non_v7_ids != 1)
+            fail_msg("%s (count): quarantined %lld, non-v7 %lld: %s", bad[i].key,
+                     (long long)c.quarantined, (long long)c.non_v7_ids, reasons);
+    }
+    /* not a UUID at all is quarantined under count too */
+    struct mdp_ingest_counts c = check_cfg(&cfg, "supabase/accounts/dt=2026-10-01/accounts.csv",
+                                           "account_id,name\nabc,x\n", reasons, sizeof reasons);
+    assert_int_equal(c.quarantined, 1);
+    assert_non_null(strstr(reasons, "\"reason\":\"invalid_id\""));
+    /* a v7 of the wrong variant is no UUIDv7 */
+    c = check_cfg(NULL, "events/dt=2026-10-01/e.ndjson",
+                  "{\"event_id\":\"" ID1 "\",\"user_id\":\"01900000-0000-7000-c000-000000000001\","
+                  "\"timestamp\":\"2026-10-01T10:00:00Z\",\"event_type\":\"page_view\"}\n",
+                  reasons, sizeof reasons);
+    assert_int_equal(c.quarantined, 1);
+    assert_non_null(strstr(reasons, "not the RFC 9562 variant"));
+    mdp_config_cleanup(&cfg);
 }
 
 /* Issue 11, defect 1: the delivery day comes from the landing path of every source's dated layout
@@ -737,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_stage_drift_and_threshold),
         cmocka_unit_test(test_dedup_window),
         cmocka_unit_test(test_issue11_delivery_day_from_path),
+        cmocka_unit_test(test_issue11_ids_uuidv7),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -170,16 +170,20 @@ static const char *image_str(json_object *img, const char *name, int n_ok)
     return s ? s : a && n_ok ? mdp__jget(a, "N") : NULL;
 }
 
-/* A ConsentJournal item (email and/or user_id, ts ISO-8601, consent_type, decision, optional
- * expires_at as ISO-8601 text or epoch seconds) must make a valid journal record: a configured
- * purpose, granted/withdrawn, a decision time not later than the change's stream time plus the
- * allowed skew, an expiry after the decision. */
-static const char *consent_check(json_object *ni, int64_t stream_ms, char *detail, size_t dn)
+/* A ConsentJournal item (email and/or user_id (a UUIDv7, ingest.non_v7_ids), ts ISO-8601,
+ * consent_type, decision, optional expires_at as ISO-8601 text or epoch seconds) must make a valid
+ * journal record: a configured purpose, granted/withdrawn, a decision time not later than the
+ * change's stream time plus the allowed skew, an expiry after the decision. */
+static const char *consent_check(const struct mdp_check *ck, json_object *ni, int64_t stream_ms,
+                                 char *detail, size_t dn, int *non_v7)
 {
-    const char *email = image_str(ni, "email", 0), *uid = image_str(ni, "user_id", 0);
+    const char *email = image_str(ni, "email", 0), *uid = image_str(ni, "user_id", 0), *why;
     if ((!email || !*email) && (!uid || !*uid))
         return snprintf(detail, dn, "NewImage has neither email nor user_id"),
                "consent_missing_subject";
+    if (uid && *uid &&
+        (why = mdp__v7_id(ck, "NewImage.user_id", uid, strlen(uid), non_v7, detail, dn)))
+        return why;
     const char *purpose = image_str(ni, "consent_type", 0), *dec = image_str(ni, "decision", 0);
     if (!purpose || !mdp_consent_purpose_find(purpose))
         return snprintf(detail, dn, "consent_type %.64s is not a configured purpose",
@@ -207,8 +211,8 @@ static const char *consent_check(json_object *ni, int64_t stream_ms, char *detai
 
 /* Validates one change record. lambda: the Lambda/Streams shape (seconds, SequenceNumber, table in
  * eventSourceARN); else the Firehose shape (ms, tableName). */
-static const char *validate(json_object *r, int lambda, char *detail, size_t dn, int64_t *ts,
-                            int *kind)
+static const char *validate(const struct mdp_check *ck, json_object *r, int lambda, char *detail,
+                            size_t dn, int64_t *ts, int *kind, int *non_v7)
 {
     const char *ev = mdp__jget(r, "eventName");
     if (!ev) return snprintf(detail, dn, "eventName"), "ddb_missing_event_name";
@@ -267,7 +271,7 @@ static const char *validate(json_object *r, int lambda, char *detail, size_t dn,
                    "ddb_invalid_sequence_number";
     }
     if (strcmp(table, "ConsentJournal") == 0 && ni) {
-        const char *why = consent_check(ni, *ts, detail, dn);
+        const char *why = consent_check(ck, ni, *ts, detail, dn, non_v7);
         if (why) return why;
     }
     /* a TTL expiry is a REMOVE by the DynamoDB service principal */
@@ -284,16 +288,17 @@ static int take(struct mdp_check *ck, json_object *r, int lambda, const char *lo
 {
     char detail[300] = "";
     int64_t ts = -1;
-    int kind = 0;
+    int kind = 0, non_v7 = 0;
     if (!json_object_is_type(r, json_type_object))
         return mdp_check_bad(ck, "json_not_object", loc, "a change record is a JSON object", raw,
                              len);
-    const char *why = validate(r, lambda, detail, sizeof detail, &ts, &kind);
+    const char *why = validate(ck, r, lambda, detail, sizeof detail, &ts, &kind, &non_v7);
     if (why) return mdp_check_bad(ck, why, loc, detail, raw, len);
     int dup = mdp_check_dup(ck, "ddb", mdp__jget(r, "eventID"));
     if (dup < 0) return dup;
     if (!dup) {
         ck->c->extra[kind]++;
+        ck->c->non_v7_ids += non_v7;
         mdp_check_ok(ck, ts);
         if (ck->on_valid) return ck->on_valid(ck->on_valid_ud, r, ts);
     }
