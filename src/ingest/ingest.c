@@ -39,19 +39,44 @@ const struct mdp_connector *mdp_connector_for_key(const char *key)
 
 /* ---- helpers for connectors ---- */
 
+/* Reports one verdict; a stop from the caller sticks. */
+static int verdict(struct mdp_check *ck, enum mdp_verdict_kind kind, int64_t event_ms,
+                   const char *reason, const char *location, const char *detail, const void *record)
+{
+    long index = ck->nrec++;
+    if (ck->stop_rc || !ck->on_verdict) return ck->stop_rc;
+    struct mdp_verdict v = {kind, index, ck->line, event_ms, reason, location, detail, record};
+    ck->stop_rc = ck->on_verdict(ck->on_verdict_ud, &v);
+    return ck->stop_rc;
+}
+
 int mdp_check_bad(struct mdp_check *ck, const char *reason, const char *location,
                   const char *detail, const void *payload, size_t len)
 {
     ck->c->in++;
     ck->c->quarantined++;
-    return ck->q ? mdp_quarantine_add(ck->q, reason, location, detail, payload, len) : 0;
+    int rc = ck->q ? mdp_quarantine_add(ck->q, reason, location, detail, payload, len) : 0;
+    return rc ? rc : verdict(ck, MDP_VERDICT_QUARANTINED, -1, reason, location, detail, NULL);
 }
 
-void mdp_check_ok(struct mdp_check *ck, int64_t event_ms)
+int mdp_check_ok_record(struct mdp_check *ck, int64_t event_ms, const void *record)
 {
     ck->c->in++;
     ck->c->out++;
     if (event_ms > ck->c->newest_event_ms) ck->c->newest_event_ms = event_ms;
+    return verdict(ck, MDP_VERDICT_VALID, event_ms, NULL, NULL, NULL, record);
+}
+
+int mdp_check_ok(struct mdp_check *ck, int64_t event_ms)
+{
+    return mdp_check_ok_record(ck, event_ms, NULL);
+}
+
+int mdp_check_duplicate(struct mdp_check *ck)
+{
+    ck->c->in++;
+    ck->c->duplicates++;
+    return verdict(ck, MDP_VERDICT_DUPLICATE, -1, NULL, NULL, NULL, NULL);
 }
 
 int mdp_check_seen(struct mdp_check *ck, const char *id)
@@ -71,8 +96,8 @@ int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
     if (n < 0 || (size_t)n >= sizeof buf) return 0;
     int rc = mdp_check_seen(ck, buf);
     if (rc == 1) {
-        ck->c->in++;
-        ck->c->duplicates++;
+        int stop = mdp_check_duplicate(ck);
+        if (stop) return stop < 0 ? stop : -1;
     }
     return rc;
 }
@@ -108,14 +133,49 @@ void mdp_dedup_window_cleanup(struct mdp_dedup_window *w)
 int mdp_ingest_check(const char *key, const char *data, size_t len, struct mdp_ingest_counts *c,
                      struct mdp_quarantine *q)
 {
-    const struct mdp_connector *k = mdp_connector_for_key(key);
+    if (c->newest_event_ms == 0) c->newest_event_ms = -1;
+    struct mdp_ingest_counts mine;
+    int rc = mdp_ingest_verdicts(NULL, key, data, len, NULL, q, NULL, NULL, &mine);
+    if (rc == 0 || rc == MDP_ERR_NOMEM) {
+        /* added to what the caller counted before */
+        c->in += mine.in;
+        c->out += mine.out;
+        c->quarantined += mine.quarantined;
+        c->duplicates += mine.duplicates;
+        c->non_v7_ids += mine.non_v7_ids;
+        if (mine.newest_event_ms > c->newest_event_ms) c->newest_event_ms = mine.newest_event_ms;
+        for (int i = 0; i < 4; i++)
+            c->extra[i] += mine.extra[i];
+    }
+    return rc;
+}
+
+int mdp_ingest_verdicts(const char *connector, const char *key, const char *data, size_t len,
+                        const struct mdp_config *cfg, struct mdp_quarantine *q,
+                        int (*on_verdict)(void *ud, const struct mdp_verdict *v), void *ud,
+                        struct mdp_ingest_counts *out_counts)
+{
+    struct mdp_ingest_counts c;
+    memset(&c, 0, sizeof c);
+    c.newest_event_ms = -1;
+    if (out_counts) *out_counts = c;
+    const struct mdp_connector *k =
+        connector ? mdp_connector_find(connector) : mdp_connector_for_key(key);
     if (!k) return MDP_ERR_NOT_FOUND;
     struct mdp_strset *seen = mdp_strset_new();
     if (!seen) return MDP_ERR_NOMEM;
-    if (c->newest_event_ms == 0) c->newest_event_ms = -1;
-    struct mdp_check ck = {key, c, q, seen, NULL, NULL, 0, NULL, NULL, NULL, NULL};
-    int rc = k->check(&ck, data, len);
+    struct mdp_check ck = {0};
+    ck.key = key;
+    ck.c = &c;
+    ck.q = q;
+    ck.seen = seen;
+    ck.cfg = cfg;
+    ck.on_verdict = on_verdict;
+    ck.on_verdict_ud = ud;
+    int rc = k->check(&ck, data ? data : "", len);
+    if (ck.stop_rc) rc = ck.stop_rc; /* the caller's stop, whatever the connector made of it */
     mdp_strset_free(seen);
+    if (out_counts) *out_counts = c;
     return rc;
 }
 
@@ -247,8 +307,13 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     }
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, k->source, dataset, day);
-    struct mdp_check ck = {
-        key, c, &q, NULL, NULL, S->ctx->cfg, S->verify, S->cert_cache, S->ctx->lake, NULL, NULL};
+    struct mdp_check ck = {.key = key,
+                           .c = c,
+                           .q = &q,
+                           .cfg = S->ctx->cfg,
+                           .verify_signatures = S->verify,
+                           .cert_cache = S->cert_cache,
+                           .lake = S->ctx->lake};
     if ((rc = mdp_dedup_window_enter(&S->win[ci], day, &ck))) {
         mdp_quarantine_cleanup(&q);
         goto out;

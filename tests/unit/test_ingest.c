@@ -3,6 +3,7 @@
  * AWS documentation, not taken from the code under test), gzip'd Firehose objects, schema drift,
  * and the quarantine threshold of the ingest stage. */
 #include "testutil.h"
+#include "mdp/consent.h"
 #include "mdp/hash.h"
 #include "mdp/ingest.h"
 #include "mdp/pipeline.h"
@@ -36,7 +37,12 @@ static struct result run_check(const char *key, const char *data, size_t len, in
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, "t", "t", 0);
     struct mdp_strset *seen = mdp_strset_new();
-    struct mdp_check ck = {key, &r.c, &q, seen, NULL, NULL, verify, cache, NULL, NULL, NULL};
+    struct mdp_check ck = {.key = key,
+                           .c = &r.c,
+                           .q = &q,
+                           .seen = seen,
+                           .verify_signatures = verify,
+                           .cert_cache = cache};
     const struct mdp_connector *k = mdp_connector_for_key(key);
     assert_non_null(k);
     assert_int_equal(k->check(&ck, data, len), 0);
@@ -623,6 +629,90 @@ static void test_stage_drift_and_threshold(void **st)
     tu_rmdir(dir);
 }
 
+/* Issue 11, one verdict API: mdp_ingest_verdicts gives each record's verdict in order, with its
+ * line, event time, reason and location, and the parsed record; a caller's stop is returned. */
+struct seen_verdicts {
+    int n, stop_at;
+    struct {
+        enum mdp_verdict_kind kind;
+        long index, line;
+        int64_t event_ms;
+        char reason[64], location[128], event_id[64];
+    } v[8];
+};
+
+static int collect_verdict(void *ud, const struct mdp_verdict *v)
+{
+    struct seen_verdicts *s = ud;
+    if (s->n >= 8) return 0;
+    s->v[s->n].kind = v->kind;
+    s->v[s->n].index = v->index;
+    s->v[s->n].line = v->line;
+    s->v[s->n].event_ms = v->event_ms;
+    snprintf(s->v[s->n].reason, sizeof s->v[s->n].reason, "%s", v->reason ? v->reason : "");
+    snprintf(s->v[s->n].location, sizeof s->v[s->n].location, "%s", v->location ? v->location : "");
+    json_object *r = (json_object *)v->record, *id;
+    if (r && json_object_object_get_ex(r, "event_id", &id))
+        snprintf(s->v[s->n].event_id, sizeof s->v[s->n].event_id, "%s", json_object_get_string(id));
+    if (r && json_object_object_get_ex(r, "eventID", &id))
+        snprintf(s->v[s->n].event_id, sizeof s->v[s->n].event_id, "%s", json_object_get_string(id));
+    s->n++;
+    return s->stop_at && s->n == s->stop_at ? 42 : 0;
+}
+
+static void test_issue11_verdicts(void **st)
+{
+    (void)st;
+    const char *batch = EV(ID1, "") "\n\n{bad\n" EV(ID1, "") "\n" EV(ID2, "") "\n";
+    struct seen_verdicts s = {0};
+    struct mdp_ingest_counts c;
+    assert_int_equal(mdp_ingest_verdicts("events", "POST /v1/events", batch, strlen(batch), NULL,
+                                         NULL, collect_verdict, &s, &c),
+                     0);
+    assert_int_equal(s.n, 4);
+    assert_int_equal(s.v[0].kind, MDP_VERDICT_VALID);
+    assert_int_equal(s.v[0].line, 1);
+    assert_string_equal(s.v[0].event_id, ID1);
+    char iso[32];
+    mdp_time_format_ms(s.v[0].event_ms, iso, sizeof iso);
+    assert_string_equal(iso, "2026-10-01T08:00:00.000Z");
+    assert_int_equal(s.v[1].kind, MDP_VERDICT_QUARANTINED);
+    assert_int_equal(s.v[1].index, 1);
+    assert_int_equal(s.v[1].line, 3); /* the blank line counts */
+    assert_string_equal(s.v[1].reason, "json_invalid");
+    assert_string_equal(s.v[1].location, "POST /v1/events:3");
+    assert_int_equal(s.v[2].kind, MDP_VERDICT_DUPLICATE);
+    assert_int_equal(s.v[2].line, 4);
+    assert_int_equal(s.v[3].kind, MDP_VERDICT_VALID);
+    assert_string_equal(s.v[3].event_id, ID2);
+    assert_int_equal(c.in, 4);
+    assert_int_equal(c.out, 2);
+    assert_int_equal(c.quarantined, 1);
+    assert_int_equal(c.duplicates, 1);
+    /* a stop is returned and nothing more is reported */
+    struct seen_verdicts s2 = {.stop_at = 2};
+    assert_int_equal(mdp_ingest_verdicts("events", "x", batch, strlen(batch), NULL, NULL,
+                                         collect_verdict, &s2, NULL),
+                     42);
+    assert_int_equal(s2.n, 2);
+    /* routing by key, the ddb record form, and an unknown connector */
+    size_t len;
+    char *fh = fixture("fixtures/dynamodb/firehose-s3/2024/11/05/14/"
+                       "vc-ddb-cdc-2-2024-11-05-14-09-47-1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                       &len);
+    struct seen_verdicts s3 = {0};
+    assert_int_equal(mdp_ingest_verdicts(NULL, "dynamodb/firehose/2024/11/05/14/x", fh, len, NULL,
+                                         NULL, collect_verdict, &s3, &c),
+                     0);
+    assert_true(s3.n > 0);
+    assert_int_equal(s3.v[0].kind, MDP_VERDICT_VALID);
+    assert_true(s3.v[0].event_id[0] != '\0');
+    assert_true(s3.v[0].event_ms > 0);
+    free(fh);
+    assert_int_equal(mdp_ingest_verdicts("nope", "x", "", 0, NULL, NULL, NULL, NULL, NULL),
+                     MDP_ERR_NOT_FOUND);
+}
+
 /* Issue 11, defect 5: user_id, account_id and location_id are UUIDv7 (spec 2) wherever they arrive:
  * the app's events, the Supabase exports' id columns, ConsentJournal's user_id. Another version is
  * quarantined (id_not_uuidv7, naming the field and the location), or taken and counted under
@@ -638,7 +728,7 @@ static struct mdp_ingest_counts check_cfg(const struct mdp_config *cfg, const ch
     c.newest_event_ms = -1;
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, "t", "t", 0);
-    struct mdp_check ck = {key, &c, &q, NULL, NULL, cfg, 0, NULL, NULL, NULL, NULL};
+    struct mdp_check ck = {.key = key, .c = &c, .q = &q, .cfg = cfg};
     assert_int_equal(mdp_connector_for_key(key)->check(&ck, data, strlen(data)), 0);
     snprintf(reasons, rn, "%s", q.lines.data ? q.lines.data : "");
     mdp_quarantine_cleanup(&q);
@@ -712,6 +802,55 @@ static void test_issue11_ids_uuidv7(void **st)
                   reasons, sizeof reasons);
     assert_int_equal(c.quarantined, 1);
     assert_non_null(strstr(reasons, "not the RFC 9562 variant"));
+    mdp_config_cleanup(&cfg);
+}
+
+/* Issue 11: ingest reads the consent vocabulary without including the consent module; it must
+ * agree with it (the skew, the configured purposes). */
+static const char *consent_change(char *buf, size_t n, const char *ts, const char *purpose)
+{
+    snprintf(buf, n,
+             "{\"Records\":[{\"eventID\":\"e1\",\"eventName\":\"INSERT\",\"eventSourceARN\":"
+             "\"arn:aws:dynamodb:eu-central-1:1:table/ConsentJournal/stream/x\",\"dynamodb\":{"
+             "\"ApproximateCreationDateTime\":1790000000,\"SequenceNumber\":\"1\",\"Keys\":{"
+             "\"email\":{\"S\":\"a@example.com\"}},\"NewImage\":{\"email\":{\"S\":"
+             "\"a@example.com\"},\"ts\":{\"S\":\"%s\"},\"consent_type\":{\"S\":\"%s\"},"
+             "\"decision\":{\"S\":\"granted\"}}}}]}",
+             ts, purpose);
+    return buf;
+}
+
+static void test_issue11_consent_vocabulary(void **st)
+{
+    (void)st;
+    struct mdp_config cfg;
+    assert_int_equal(mdp_config_defaults(&cfg), 0);
+    char buf[1024], reasons[4096], ts[40];
+    const char *key = "dynamodb/lambda/dt=2026-09-21/c.json";
+    int64_t stream_ms = 1790000000LL * 1000;
+    mdp_time_format_ms(stream_ms + MDP_CONSENT_MAX_SKEW_MS, ts, sizeof ts);
+    struct mdp_ingest_counts c = check_cfg(
+        &cfg, key, consent_change(buf, sizeof buf, ts, "analytics"), reasons, sizeof reasons);
+    assert_int_equal(c.out, 1);
+    mdp_time_format_ms(stream_ms + MDP_CONSENT_MAX_SKEW_MS + 1000, ts, sizeof ts);
+    c = check_cfg(&cfg, key, consent_change(buf, sizeof buf, ts, "analytics"), reasons,
+                  sizeof reasons);
+    assert_int_equal(c.quarantined, 1);
+    assert_non_null(strstr(reasons, "consent_future_ts"));
+    /* every configured purpose is known, another is not */
+    for (int i = 0; i < cfg.consent_purposes.n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(cfg.consent_purposes.v[i], ":"),
+                 cfg.consent_purposes.v[i]);
+        assert_non_null(mdp_consent_purpose_find(name));
+        c = check_cfg(&cfg, key, consent_change(buf, sizeof buf, "2026-09-21T10:00:00Z", name),
+                      reasons, sizeof reasons);
+        assert_int_equal(c.out, 1);
+    }
+    c = check_cfg(&cfg, key, consent_change(buf, sizeof buf, "2026-09-21T10:00:00Z", "telepathy"),
+                  reasons, sizeof reasons);
+    assert_int_equal(c.quarantined, 1);
+    assert_non_null(strstr(reasons, "consent_unknown_purpose"));
     mdp_config_cleanup(&cfg);
 }
 
@@ -799,7 +938,7 @@ static void test_dedup_window(void **st)
     struct mdp_dedup_window w = {0};
     struct mdp_ingest_counts c;
     memset(&c, 0, sizeof c);
-    struct mdp_check ck = {"events/x", &c, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
+    struct mdp_check ck = {.key = "events/x", .c = &c};
     assert_int_equal(mdp_dedup_window_enter(&w, 100, &ck), 0);
     assert_int_equal(mdp_check_dup(&ck, "e", "a"), 0);
     assert_int_equal(mdp_check_dup(&ck, "e", "a"), 1); /* the same day */
@@ -831,6 +970,8 @@ int main(void)
         cmocka_unit_test(test_dedup_window),
         cmocka_unit_test(test_issue11_delivery_day_from_path),
         cmocka_unit_test(test_issue11_ids_uuidv7),
+        cmocka_unit_test(test_issue11_verdicts),
+        cmocka_unit_test(test_issue11_consent_vocabulary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

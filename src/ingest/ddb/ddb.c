@@ -7,7 +7,6 @@
  * and without repeats, M and L recursive). REMOVEs by TTL expiry (userIdentity of the DynamoDB
  * service) are counted apart from application deletes. Duplicates: the same eventID. */
 #include "../ingest_internal.h"
-#include "mdp/consent.h"
 #include "mdp/time.h"
 
 #include <ctype.h>
@@ -170,6 +169,31 @@ static const char *image_str(json_object *img, const char *name, int n_ok)
     return s ? s : a && n_ok ? mdp__jget(a, "N") : NULL;
 }
 
+/* The consent vocabulary, read here without the consent module (gov/ reads ingest's verdicts, so
+ * ingest does not include gov): the purposes are consent.purposes' NAME:BASIS items of the
+ * configuration (unchecked without one: the consent import checks them against the journal's
+ * own list), the skew is MDP_CONSENT_MAX_SKEW_MS (test_ingest holds them equal), and a time is
+ * ISO-8601 text or epoch seconds as mdp_consent_time_parse reads it. */
+#define CONSENT_MAX_SKEW_MS (5 * 60 * 1000)
+
+static int purpose_known(const struct mdp_check *ck, const char *name)
+{
+    if (!ck->cfg) return 1;
+    size_t n = strlen(name);
+    for (int i = 0; i < ck->cfg->consent_purposes.n; i++) {
+        const char *it = ck->cfg->consent_purposes.v[i];
+        if (strncmp(it, name, n) == 0 && (it[n] == ':' || it[n] == '\0')) return 1;
+    }
+    return 0;
+}
+
+static int consent_time(const char *s, int64_t *ms)
+{
+    size_t n = strlen(s);
+    if (n && strspn(s, "0123456789") == n) return mdp_time_parse_epoch_s(s, ms);
+    return mdp_time_parse_iso(s, n, ms);
+}
+
 /* A ConsentJournal item (email and/or user_id (a UUIDv7, ingest.non_v7_ids), ts ISO-8601,
  * consent_type, decision, optional expires_at as ISO-8601 text or epoch seconds) must make a valid
  * journal record: a configured purpose, granted/withdrawn, a decision time not later than the
@@ -185,12 +209,11 @@ static const char *consent_check(const struct mdp_check *ck, json_object *ni, in
         (why = mdp__v7_id(ck, "NewImage.user_id", uid, strlen(uid), non_v7, detail, dn)))
         return why;
     const char *purpose = image_str(ni, "consent_type", 0), *dec = image_str(ni, "decision", 0);
-    if (!purpose || !mdp_consent_purpose_find(purpose))
+    if (!purpose || !purpose_known(ck, purpose))
         return snprintf(detail, dn, "consent_type %.64s is not a configured purpose",
                         purpose ? purpose : "(missing)"),
                "consent_unknown_purpose";
-    int granted;
-    if (!dec || mdp_consent_decision_parse(dec, &granted))
+    if (!dec || (strcmp(dec, "granted") != 0 && strcmp(dec, "withdrawn") != 0))
         return snprintf(detail, dn, "decision %.64s is not granted or withdrawn",
                         dec ? dec : "(missing)"),
                "consent_invalid_decision";
@@ -199,11 +222,11 @@ static const char *consent_check(const struct mdp_check *ck, json_object *ni, in
     if (!ts || mdp_time_parse_iso(ts, strlen(ts), &t))
         return snprintf(detail, dn, "ts %.64s is not an ISO-8601 time", ts ? ts : "(missing)"),
                "consent_invalid_ts";
-    if (t > stream_ms + MDP_CONSENT_MAX_SKEW_MS)
+    if (t > stream_ms + CONSENT_MAX_SKEW_MS)
         return snprintf(detail, dn, "ts %.64s is later than the change itself", ts),
                "consent_future_ts";
     const char *ex = image_str(ni, "expires_at", 1);
-    if (ex && (mdp_consent_time_parse(ex, &exp) || exp <= t))
+    if (ex && (consent_time(ex, &exp) || exp <= t))
         return snprintf(detail, dn, "expires_at %.64s is no time after ts", ex),
                "consent_invalid_expiry";
     return NULL;
@@ -299,8 +322,7 @@ static int take(struct mdp_check *ck, json_object *r, int lambda, const char *lo
     if (!dup) {
         ck->c->extra[kind]++;
         ck->c->non_v7_ids += non_v7;
-        mdp_check_ok(ck, ts);
-        if (ck->on_valid) return ck->on_valid(ck->on_valid_ud, r, ts);
+        return mdp_check_ok_record(ck, ts, r);
     }
     return 0;
 }

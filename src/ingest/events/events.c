@@ -82,6 +82,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
         enum json_tokener_error err;
         json_object *e = mdp__json_exact(p + start, len, &err);
         mdp__loc(loc, sizeof loc, ck->key, ":%zu", line);
+        ck->line = (long)line;
         if (!e || !json_object_is_type(e, json_type_object)) {
             rc = mdp_check_bad(ck, e ? "json_not_object" : mdp__json_reason(err), loc,
                                e ? "a line holds one JSON object" : json_tokener_error_desc(err),
@@ -102,7 +103,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
                 rc = dup;
             else if (!dup) {
                 ck->c->non_v7_ids += non_v7;
-                mdp_check_ok(ck, ts);
+                rc = mdp_check_ok_record(ck, ts, e);
             }
         }
         json_object_put(e);

@@ -148,8 +148,8 @@ static int seen_any(struct mdp_check *ck, const char *a, const char *b)
         if (rc == 1) dup = 1;
     }
     if (dup) {
-        ck->c->in++;
-        ck->c->duplicates++;
+        int stop = mdp_check_duplicate(ck);
+        if (stop) return stop < 0 ? stop : -1;
     }
     return dup;
 }
@@ -166,14 +166,13 @@ static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, co
     if (why) return mdp_check_bad(ck, why, loc, detail, raw, rawlen);
     if (detail && strcmp(detail, "control") == 0) {
         ck->c->extra[X_CONTROL]++;
-        mdp_check_ok(ck, -1);
-        return 0;
+        return mdp_check_ok(ck, -1);
     }
     int dup = seen_any(ck, env_id, id);
     if (dup < 0) return dup;
     if (!dup) {
         ck->c->extra[is_event ? X_EVENTS : X_NOTIFICATIONS]++;
-        mdp_check_ok(ck, ts);
+        return mdp_check_ok(ck, ts);
     }
     return 0;
 }

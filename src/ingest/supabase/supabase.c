@@ -123,6 +123,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
             fields++;
             field_start = i + 1;
         } else if (ch == '\n') {
+            ck->line = (long)rec_line;
             on_field(ck, &ids, expected < 0, fields - 1, p + field_start, i - field_start);
             if (expected < 0) {
                 expected = fields;
@@ -142,7 +143,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
             } else {
                 ck->c->extra[X_ROWS]++;
                 ck->c->non_v7_ids += ids.non_v7;
-                mdp_check_ok(ck, -1);
+                rc = mdp_check_ok(ck, -1);
             }
             ids.why = NULL;
             ids.non_v7 = 0;
@@ -153,6 +154,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
         }
         i++;
     }
+    ck->line = (long)rec_line;
     if (!rc &&
         rec_start < n) /* a last record (or header) without its newline: the export was cut */
         rc = mdp_check_bad(ck, inq ? "csv_unterminated_quote" : "csv_truncated",
