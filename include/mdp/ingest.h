@@ -54,8 +54,7 @@ struct mdp_check {
     struct mdp_strset *seen;      /* ids of this delivery day seen so far; NULL disables dedup */
     struct mdp_strset *seen_prev; /* ids of the previous delivery day, or NULL */
     const struct mdp_config *cfg; /* may be NULL: built-in defaults */
-    int verify_signatures;        /* SNS: check signatures (HTTP input); off for file replay */
-    const char *cert_cache;       /* SNS: folder of signing certificates by URL hash, or NULL */
+    void *state;                  /* the connector's own, from its init hook; NULL in pure checks */
     struct mdp_lake *lake;        /* for connector state (schema drift); NULL in pure checks */
     /* Optional: called with the verdict of every record (mdp_ingest_verdicts). A non-zero return
      * stops the check: the helpers below return it from then on. */
@@ -95,6 +94,25 @@ void mdp_dedup_window_cleanup(struct mdp_dedup_window *w);
 
 struct mdp_pull;
 
+/* A connector's own option of `mdp ingest NAME` (a flag without a value). */
+struct mdp_connector_flag {
+    const char *name; /* "--verify-signatures" */
+    const char *help; /* one line for the usage */
+};
+
+/* What a connector's init and exit hooks work with, once per run of the ingest stage. */
+struct mdp_connector_run {
+    const struct mdp_config *cfg;
+    struct mdp_lake *lake;
+    const char *const *flags; /* the connector's flags given on the command line (NULL-ended) */
+    void *state; /* set by init, handed to every check (mdp_check.state), freed by exit */
+};
+
+/* 1 if flag was given for this run. */
+int mdp_connector_run_has_flag(const struct mdp_connector_run *r, const char *flag);
+
+struct mdp_config_key;
+
 struct mdp_connector {
     const char *name;   /* `mdp ingest NAME` */
     const char *source; /* raw/<source>/ */
@@ -103,6 +121,15 @@ struct mdp_connector {
     const char *landing_prefix; /* its deliveries in the landing folder */
     const char *dataset;        /* raw dataset; NULL: the landing path segment after the prefix */
     const char *ext;            /* raw object extension */
+    const char *sample_key;     /* a landing key it takes (its fuzz target checks under it) */
+    /* Its configuration map: the sources.<name>.* keys, ended by a NULL path, or NULL. `mdp config
+     * keys` and docs/configuration.md list them with the core's. */
+    const struct mdp_config_key *config;
+    const struct mdp_connector_flag *flags; /* its own options, ended by a NULL name, or NULL */
+    /* Optional: before its first delivery of a run (r->state for its checks), and after the run
+     * (frees what init made; called whenever init succeeded). init returns 0 or an error with d. */
+    int (*init)(struct mdp_connector_run *r, struct mdp_diag *d);
+    void (*exit)(struct mdp_connector_run *r);
     const char *extra_names[4]; /* names of counts.extra[] for the run message, or NULL */
     int (*check)(struct mdp_check *ck, const char *data, size_t len);
     /* Optional: fetch from the live source into the landing folder (full: ignore watermarks).

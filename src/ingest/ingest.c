@@ -37,6 +37,13 @@ const struct mdp_connector *mdp_connector_for_key(const char *key)
     return NULL;
 }
 
+int mdp_connector_run_has_flag(const struct mdp_connector_run *r, const char *flag)
+{
+    for (const char *const *f = r->flags; f && *f; f++)
+        if (strcmp(*f, flag) == 0) return 1;
+    return 0;
+}
+
 /* ---- helpers for connectors ---- */
 
 /* Reports one verdict; a stop from the caller sticks. */
@@ -191,8 +198,8 @@ struct run_state {
     int64_t busy_ms[MAXC];
     struct mdp_ingest_counts unknown;
     struct mdp_dedup_window win[MAXC];
-    int verify;       /* SNS signatures */
-    char *cert_cache; /* local folder of SNS signing certificates */
+    struct mdp_connector_run hook[MAXC]; /* each connector's run, from its init hook */
+    unsigned char started[MAXC];         /* init ran (and succeeded): exit is due */
     struct mdp_diag *d;
 };
 
@@ -311,8 +318,7 @@ static int ingest_file(const char *key, int64_t size, void *ud)
                            .c = c,
                            .q = &q,
                            .cfg = S->ctx->cfg,
-                           .verify_signatures = S->verify,
-                           .cert_cache = S->cert_cache,
+                           .state = S->hook[ci].state,
                            .lake = S->ctx->lake};
     if ((rc = mdp_dedup_window_enter(&S->win[ci], day, &ck))) {
         mdp_quarantine_cleanup(&q);
@@ -379,33 +385,25 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
     S->d = d;
     for (int i = 0; i < MAXC; i++)
         S->per[i].newest_event_ms = -1;
-    S->verify = ctx->verify_sns || strcmp(ctx->cfg->ses_verify, "always") == 0;
-    struct mdp_buf cache;
-    mdp_buf_init(&cache);
-    if (S->verify && mdp_store_local_path(ctx->lake->store, "_meta/cache/sns-certs", &cache) == 0) {
-        struct mdp_diag cd = {0};
-        /* the folder must exist for the cache to be written */
-        mdp_store_put(ctx->lake->store, "_meta/cache/sns-certs/README",
-                      "SNS signing certificates by SHA-256 of their URL\n", 50, 0, &cd);
-        S->cert_cache = mdp_buf_steal(&cache);
+    int rc = 0;
+    /* each connector that runs gets its init hook before anything is read */
+    for (int i = 0; CONNECTORS[i] && !rc; i++) {
+        const struct mdp_connector *k = CONNECTORS[i];
+        if (only ? strcmp(k->name, only) != 0
+                 : !mdp_strlist_has(&ctx->cfg->ingest_sources, k->name))
+            continue;
+        S->hook[i] = (struct mdp_connector_run){ctx->cfg, ctx->lake, ctx->ingest_flags, NULL};
+        if (k->init && (rc = k->init(&S->hook[i], d))) break;
+        S->started[i] = 1;
     }
-    mdp_buf_cleanup(&cache);
-    if (!only || strcmp(only, "ses") == 0)
-        mdp_log(MDP_LOG_INFO,
-                S->verify ? "SNS signatures of file deliveries are verified"
-                          : "SNS signatures of file deliveries are not verified (file replay)",
-                LOG_STR("setting",
-                        ctx->verify_sns ? "--verify-signatures" : "sources.ses.verify_signatures"),
-                MDP_LF_END);
-    char *dir = mdp_config_landing_dir(ctx->cfg);
-    int rc = dir ? 0 : mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    if (!rc) rc = mdp_store_open(dir, 0, &S->landing, d);
-    if (rc == MDP_ERR_NOT_FOUND) {
+    char *dir = rc ? NULL : mdp_config_landing_dir(ctx->cfg);
+    if (!rc && !dir) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    int orc = rc ? rc : mdp_store_open(dir, 0, &S->landing, d);
+    if (!rc && orc == MDP_ERR_NOT_FOUND) {
         /* nothing delivered yet is not an error: nothing to ingest */
         mdp_log(MDP_LOG_WARN, "landing folder does not exist; nothing to ingest",
                 LOG_STR("dir", dir), MDP_LF_END);
-        rc = 0;
-    } else if (!rc) {
+    } else if (!rc && (rc = orc) == 0) {
         rc = mdp_store_list(S->landing, "", ingest_file, S, d);
         mdp_store_close(S->landing);
     }
@@ -444,9 +442,10 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
                           "landed and quarantined)",
                           why);
     if (!rc) rc = lrc;
-    for (int i = 0; i < MAXC; i++)
+    for (int i = 0; i < MAXC; i++) {
         mdp_dedup_window_cleanup(&S->win[i]);
-    free(S->cert_cache);
+        if (S->started[i] && CONNECTORS[i]->exit) CONNECTORS[i]->exit(&S->hook[i]);
+    }
     free(dir);
     free(S);
     return rc;

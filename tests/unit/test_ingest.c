@@ -3,6 +3,7 @@
  * AWS documentation, not taken from the code under test), gzip'd Firehose objects, schema drift,
  * and the quarantine threshold of the ingest stage. */
 #include "testutil.h"
+#include "../../src/ingest/ses/ses.h"
 #include "mdp/consent.h"
 #include "mdp/hash.h"
 #include "mdp/ingest.h"
@@ -31,18 +32,15 @@ struct result {
 static struct result run_check(const char *key, const char *data, size_t len, int verify,
                                const char *cache)
 {
+    /* the ses connector's run state, as its init hook makes it */
+    struct mdp__ses_state ses = {verify, (char *)cache};
     struct result r;
     memset(&r, 0, sizeof r);
     r.c.newest_event_ms = -1;
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, "t", "t", 0);
     struct mdp_strset *seen = mdp_strset_new();
-    struct mdp_check ck = {.key = key,
-                           .c = &r.c,
-                           .q = &q,
-                           .seen = seen,
-                           .verify_signatures = verify,
-                           .cert_cache = cache};
+    struct mdp_check ck = {.key = key, .c = &r.c, .q = &q, .seen = seen, .state = &ses};
     const struct mdp_connector *k = mdp_connector_for_key(key);
     assert_non_null(k);
     assert_int_equal(k->check(&ck, data, len), 0);
@@ -854,6 +852,64 @@ static void test_issue11_consent_vocabulary(void **st)
     mdp_config_cleanup(&cfg);
 }
 
+/* Issue 11: a connector's own flag reaches it through the generic runner: ses's
+ * --verify-signatures (ctx.ingest_flags, as `mdp ingest ses` passes it) makes its init hook turn
+ * verification on, without the runner or the CLI knowing about SNS. */
+static int last_key(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    snprintf(ud, 512, "%s", key);
+    return 0;
+}
+
+static void test_issue11_connector_flags(void **st)
+{
+    (void)st;
+    const struct mdp_connector *ses = mdp_connector_find("ses");
+    assert_non_null(ses->init);
+    assert_string_equal(ses->flags[0].name, "--verify-signatures");
+    const char *env = "{\"Type\":\"Notification\",\"MessageId\":\"m1\",\"TopicArn\":\"arn:aws:sns:"
+                      "eu-central-1:1:t\",\"Message\":\"{}\",\"SignatureVersion\":\"1\","
+                      "\"Signature\":\"AAAA\",\"SigningCertURL\":\"http://example.com/c.pem\","
+                      "\"Timestamp\":\"2026-10-01T10:00:00.000Z\"}";
+    for (int verify = 0; verify < 2; verify++) {
+        char *dir = tu_tmpdir();
+        char landing[1024];
+        struct mdp_config cfg;
+        tu_lake_config(dir, &cfg, landing, sizeof landing);
+        cfg.ingest_max_quarantine_share = 1.0;
+        struct mdp_store *ls;
+        struct mdp_diag d = {0};
+        assert_int_equal(mdp_store_open(landing, 1, &ls, &d), 0);
+        assert_int_equal(mdp_store_put(ls, "ses/sqs/dt=2026-10-01/a.json", env, strlen(env), 0, &d),
+                         0);
+        struct mdp_lake *lake;
+        assert_int_equal(mdp_lake_open(dir, 1, &lake, &d), 0);
+        struct runs rs = {0};
+        const char *flags[] = {"--verify-signatures", NULL};
+        struct mdp_stage_ctx ctx = {&cfg, lake, -1, keep, &rs, verify ? flags : NULL};
+        struct mdp_run run;
+        mdp_run_begin(&run, "t");
+        assert_int_equal(mdp_ingest_run(&ctx, "ses", &run, &d), 0);
+        assert_int_equal(rs.n, 1);
+        char qkey[512] = "";
+        assert_int_equal(mdp_store_list(lake->store, "raw/_quarantine/ses/", last_key, qkey, &d),
+                         0);
+        struct mdp_buf q;
+        mdp_buf_init(&q);
+        assert_int_equal(mdp_store_get(lake->store, qkey, &q, &d), 0);
+        /* unverified, the empty message is what is wrong; verified, the certificate URL is */
+        assert_int_equal(rs.v[0].quarantined, 1);
+        assert_non_null(strstr(q.data, verify ? "\"reason\":\"sns_signature_invalid\""
+                                              : "\"reason\":\"ses_unknown_payload\""));
+        mdp_buf_cleanup(&q);
+        mdp_store_close(ls);
+        mdp_lake_close(lake);
+        mdp_config_cleanup(&cfg);
+        tu_rmdir(dir);
+    }
+}
+
 /* Issue 11, defect 1: the delivery day comes from the landing path of every source's dated layout
  * (dt=D folders, and Firehose's YYYY/MM/DD/HH/ after the dataset folder), never from the day it
  * arrived; and `--date D` (ctx.day) selects exactly that day's deliveries. */
@@ -972,6 +1028,7 @@ int main(void)
         cmocka_unit_test(test_issue11_ids_uuidv7),
         cmocka_unit_test(test_issue11_verdicts),
         cmocka_unit_test(test_issue11_consent_vocabulary),
+        cmocka_unit_test(test_issue11_connector_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,10 +7,13 @@
  * members. SNS and SQS deliver at least once: a message whose SNS MessageId or SES feedbackId was
  * seen before in the run is counted as a duplicate. */
 #include "../ingest_internal.h"
+#include "ses.h"
 #include "sns_verify.h"
+#include "mdp/log.h"
 #include "mdp/time.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct type {
@@ -184,9 +187,10 @@ static int take_envelope(struct mdp_check *ck, json_object *env, const char *loc
     if (!type || !mid || !mdp__jget(env, "TopicArn"))
         return mdp_check_bad(ck, "sns_envelope_invalid", loc,
                              "Type, MessageId and TopicArn are required", raw, rawlen);
-    if (ck->verify_signatures) {
+    const struct mdp__ses_state *st = ck->state;
+    if (st && st->verify) {
         char why[256];
-        if (mdp__sns_verify(env, ck->cert_cache, 1, why, sizeof why))
+        if (mdp__sns_verify(env, st->cert_cache, 1, why, sizeof why))
             return mdp_check_bad(ck, "sns_signature_invalid", loc, why, raw, rawlen);
         ck->c->extra[X_VERIFIED]++;
     }
@@ -283,6 +287,47 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
     return rc;
 }
 
+/* Whether file deliveries have their SNS signatures checked: --verify-signatures, or
+ * sources.ses.verify_signatures: always. The decision is logged, since replayed files are trusted
+ * by default. The certificates are cached in the lake. */
+static int ses_init(struct mdp_connector_run *r, struct mdp_diag *d)
+{
+    (void)d;
+    struct mdp__ses_state *st = calloc(1, sizeof *st);
+    if (!st) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    int flag = mdp_connector_run_has_flag(r, "--verify-signatures");
+    st->verify = flag || strcmp(r->cfg->ses_verify, "always") == 0;
+    struct mdp_buf cache;
+    mdp_buf_init(&cache);
+    if (st->verify && r->lake &&
+        mdp_store_local_path(r->lake->store, "_meta/cache/sns-certs", &cache) == 0) {
+        struct mdp_diag cd = {0};
+        /* the folder must exist for the cache to be written */
+        mdp_store_put(r->lake->store, "_meta/cache/sns-certs/README",
+                      "SNS signing certificates by SHA-256 of their URL\n", 50, 0, &cd);
+        st->cert_cache = mdp_buf_steal(&cache);
+    }
+    mdp_buf_cleanup(&cache);
+    mdp_log(MDP_LOG_INFO,
+            st->verify ? "SNS signatures of file deliveries are verified"
+                       : "SNS signatures of file deliveries are not verified (file replay)",
+            LOG_STR("setting", flag ? "--verify-signatures" : "sources.ses.verify_signatures"),
+            MDP_LF_END);
+    r->state = st;
+    return 0;
+}
+
+static void ses_exit(struct mdp_connector_run *r)
+{
+    struct mdp__ses_state *st = r->state;
+    if (st) free(st->cert_cache);
+    free(st);
+    r->state = NULL;
+}
+
+static const struct mdp_connector_flag FLAGS[] = {
+    {"--verify-signatures", "check every SNS signature of the file deliveries"}, {NULL, NULL}};
+
 const struct mdp_connector MDP__CONNECTOR_SES = {
     .name = "ses",
     .source = "ses",
@@ -309,5 +354,9 @@ const struct mdp_connector MDP__CONNECTOR_SES = {
     .dataset = NULL,
     .ext = "json",
     .extra_names = {"notifications", "events", "control messages", "signatures verified"},
+    .sample_key = "ses/sqs/dt=2026-10-01/b.json",
+    .flags = FLAGS,
+    .init = ses_init,
+    .exit = ses_exit,
     .check = check,
 };
