@@ -1,5 +1,5 @@
-/* Ingestion: one connector per source of the specification, registered in one list
- * (src/ingest/ingest.c). A connector says where its deliveries arrive in the landing folder, how
+/* Ingestion: one connector per source of the specification, each a folder src/ingest/<name>/
+ * and a line in src/ingest/connectors.def. A connector says where its deliveries arrive in the landing folder, how
  * to check one delivery (parse and validate every record, quarantine the bad ones with a reason and
  * their location, recognise duplicates), and optionally how to pull from the live source. Every
  * delivery takes one path: its bytes go, unchanged, into raw/<source>/<dataset>/dt=D/ named by

@@ -14,8 +14,24 @@
 #include <string.h>
 
 static const struct mdp_connector *const CONNECTORS[] = {
-    &MDP__CONNECTOR_SUPABASE, &MDP__CONNECTOR_EVENTS, &MDP__CONNECTOR_SES,  &MDP__CONNECTOR_DDB,
-    &MDP__CONNECTOR_GA4,      &MDP__CONNECTOR_GBP,    &MDP__CONNECTOR_META, NULL};
+#define MDP_CONNECTOR(n) &MDP__CONNECTOR_##n,
+#include "connectors.def"
+#undef MDP_CONNECTOR
+    NULL};
+
+/* For core/config.c: the connectors' configuration maps come after the core's keys. */
+const struct mdp_config_key *mdp__connector_config_map(size_t i, int *end);
+
+const struct mdp_config_key *mdp__connector_config_map(size_t i, int *end)
+{
+    for (size_t k = 0; k <= i; k++)
+        if (!CONNECTORS[k]) {
+            *end = 1;
+            return NULL;
+        }
+    *end = 0;
+    return CONNECTORS[i]->config;
+}
 
 const struct mdp_connector *const *mdp_connectors(void)
 {

@@ -83,9 +83,9 @@ int mdp__http_retry(long max_retries, long base_ms, const char *method, const ch
 int mdp__api_open(struct mdp_check *ck, const char *p, size_t n, int api_error_slot,
                   json_object **root, json_object **payload);
 
-/* the connectors */
-extern const struct mdp_connector MDP__CONNECTOR_SUPABASE, MDP__CONNECTOR_EVENTS,
-    MDP__CONNECTOR_SES, MDP__CONNECTOR_DDB, MDP__CONNECTOR_GA4, MDP__CONNECTOR_GBP,
-    MDP__CONNECTOR_META;
+/* the connectors (connectors.def) */
+#define MDP_CONNECTOR(n) extern const struct mdp_connector MDP__CONNECTOR_##n;
+#include "connectors.def"
+#undef MDP_CONNECTOR
 
 #endif

@@ -427,6 +427,7 @@ const struct mdp_connector MDP__CONNECTOR_DDB = {
     .landing_prefix = "dynamodb/",
     .dataset = NULL,
     .ext = "json",
+    .sample_key = "dynamodb/firehose/2026/10/01/00/x",
     .extra_names = {"inserts", "modifies", "application deletes", "TTL deletes"},
     .check = check,
 };

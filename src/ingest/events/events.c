@@ -111,6 +111,15 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
     return rc;
 }
 
+/* Its configuration map: the sources.events.* keys (`mdp config keys` lists them). */
+static const struct mdp_config_key CONFIG[] = {
+    {"sources.events.types", MDP_CFG_STRLIST, MDP_CONFIG_OFF(event_types),
+     "signed_up,step_started,step_completed,step_skipped,step_abandoned,onb_complete,vc_started,"
+     "vc_completed,login_succeeded,login_failed,logout,page_view,email_click,unsubscribe",
+     0, 0, NULL,
+     "The app's event types; an event of another type is quarantined (unknown_event_type)."},
+    {NULL, MDP_CFG_STR, 0, NULL, 0, 0, NULL, NULL}};
+
 const struct mdp_connector MDP__CONNECTOR_EVENTS = {
     .name = "events",
     .source = "events",
@@ -134,5 +143,7 @@ const struct mdp_connector MDP__CONNECTOR_EVENTS = {
     .landing_prefix = "events/",
     .dataset = "app_events",
     .ext = "ndjson",
+    .sample_key = "events/dt=2026-10-01/e.ndjson",
+    .config = CONFIG,
     .check = check,
 };

@@ -325,6 +325,17 @@ static void ses_exit(struct mdp_connector_run *r)
     r->state = NULL;
 }
 
+/* Its configuration map: the sources.ses.* keys (`mdp config keys` lists them). */
+static const struct mdp_config_key CONFIG[] = {
+    {"sources.ses.verify_signatures", MDP_CFG_ENUM, MDP_CONFIG_OFF(ses_verify), "http", 0, 0,
+     "http|always|off",
+     "SNS signature verification: `http` checks messages that arrive over HTTP and trusts file "
+     "replay (the decision is logged); `always` checks file replay too (needs the signing "
+     "certificates, fetched from SNS once and cached in <lake>/_meta/cache/sns-certs/); `off` "
+     "checks none, and `mdp serve`'s SNS endpoint then demands an API key of scope collect "
+     "instead (local tests, or a proxy that verifies)."},
+    {NULL, MDP_CFG_STR, 0, NULL, 0, 0, NULL, NULL}};
+
 static const struct mdp_connector_flag FLAGS[] = {
     {"--verify-signatures", "check every SNS signature of the file deliveries"}, {NULL, NULL}};
 
@@ -353,6 +364,7 @@ const struct mdp_connector MDP__CONNECTOR_SES = {
     .landing_prefix = "ses/",
     .dataset = NULL,
     .ext = "json",
+    .config = CONFIG,
     .extra_names = {"notifications", "events", "control messages", "signatures verified"},
     .sample_key = "ses/sqs/dt=2026-10-01/b.json",
     .flags = FLAGS,

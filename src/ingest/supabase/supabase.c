@@ -168,6 +168,20 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
 int mdp__supabase_pull(struct mdp_pull *p, struct mdp_diag *d);
 int mdp__supabase_commit(struct mdp_pull *p, struct mdp_diag *d);
 
+/* Its configuration map: the sources.supabase.* keys (`mdp config keys` lists them). */
+static const struct mdp_config_key CONFIG[] = {
+    {"sources.supabase.dsn_env", MDP_CFG_ENVNAME, MDP_CONFIG_OFF(supabase_dsn_env),
+     "MDP_SUPABASE_DSN", 0, 0, NULL,
+     "Environment variable holding the PostgreSQL connection string of the Supabase database "
+     "(postgresql://user:password@host:port/db?sslmode=require) for `mdp ingest supabase --pull`."},
+    {"sources.supabase.tables", MDP_CFG_STRLIST, MDP_CONFIG_OFF(supabase_tables),
+     "accounts,user_profiles,communication_prefs,onboarding_progress,locations,visibility_checks,"
+     "oauth_logins:created_at",
+     0, 0, NULL,
+     "Tables of schema public that `--pull` exports, each as NAME or NAME:COLUMN where COLUMN "
+     "(default updated_at) is its incremental watermark."},
+    {NULL, MDP_CFG_STR, 0, NULL, 0, 0, NULL, NULL}};
+
 const struct mdp_connector MDP__CONNECTOR_SUPABASE = {
     .name = "supabase",
     .source = "supabase",
@@ -187,6 +201,8 @@ const struct mdp_connector MDP__CONNECTOR_SUPABASE = {
     .landing_prefix = "supabase/",
     .dataset = NULL,
     .ext = "csv",
+    .sample_key = "supabase/t/dt=2026-10-01/t.csv",
+    .config = CONFIG,
     .extra_names = {"rows", "tables", "schema changes", NULL},
     .check = check,
     .pull = mdp__supabase_pull,
