@@ -126,5 +126,6 @@ const struct cli_command CMD_INGEST = {
     "ingest.max_quarantine_share of its records is quarantined. `mdp run` runs every configured\n"
     "source (ingest.sources) as its ingest stage.\n"
     "\n"
-    "Sources: supabase, events, ses, ddb, ga4, gbp, meta (mdp ingest <source> --help for each).\n",
+    "Sources: mdp ingest --list names them; mdp ingest <source> --help documents each, with\n"
+    "its own options (ses: --verify-signatures; ga4, gbp, meta, supabase: --pull).\n",
     ingest_run, 1};
