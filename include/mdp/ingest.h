@@ -1,11 +1,11 @@
 /* Ingestion: one connector per source of the specification, each a folder src/ingest/<name>/
- * and a line in src/ingest/connectors.def. A connector says where its deliveries arrive in the landing folder, how
- * to check one delivery (parse and validate every record, quarantine the bad ones with a reason and
- * their location, recognise duplicates), and optionally how to pull from the live source. Every
- * delivery takes one path: its bytes go, unchanged, into raw/<source>/<dataset>/dt=D/ named by
- * their SHA-256 (a delivery seen before lands nothing), then the connector checks it, then its
- * quarantine batch is written. The run log gets one record per connector with the counts and the
- * newest event time seen (for freshness). */
+ * and a line in src/ingest/connectors.def. A connector says where its deliveries arrive in the
+ * landing folder, how to check one delivery (parse and validate every record, quarantine the bad
+ * ones with a reason and their location, recognise duplicates), and optionally how to pull from the
+ * live source. Every delivery takes one path: its bytes go, unchanged, into
+ * raw/<source>/<dataset>/dt=D/ named by their SHA-256 (a delivery seen before lands nothing), then
+ * the connector checks it, then its quarantine batch is written. The run log gets one record per
+ * connector with the counts and the newest event time seen (for freshness). */
 #ifndef MDP_INGEST_H
 #define MDP_INGEST_H
 
@@ -166,7 +166,8 @@ int mdp_ingest_check(const char *key, const char *data, size_t len, struct mdp_i
  * delivery). This is how the rest of the platform reads ingest's decisions (the consent import,
  * the service's event collector) instead of the connectors' internals.
  *   connector  the connector's name ("events", "ddb", ...), or NULL to route by key
- *   key        the delivery's landing key, or any name; it starts every location
+ *   key        the delivery's landing key, or any name; it starts every location (NULL: the
+ *              connector's name)
  *   data, len  the delivery's bytes (borrowed; gzip'd Firehose objects are inflated)
  *   cfg        the configuration (event types, ingest.non_v7_ids, ...), or NULL for the built-in
  *              defaults

@@ -182,9 +182,11 @@ int mdp_ingest_verdicts(const char *connector, const char *key, const char *data
     memset(&c, 0, sizeof c);
     c.newest_event_ms = -1;
     if (out_counts) *out_counts = c;
-    const struct mdp_connector *k =
-        connector ? mdp_connector_find(connector) : mdp_connector_for_key(key);
+    const struct mdp_connector *k = connector ? mdp_connector_find(connector)
+                                    : key     ? mdp_connector_for_key(key)
+                                              : NULL;
     if (!k) return MDP_ERR_NOT_FOUND;
+    if (!key) key = k->name; /* locations start with something */
     struct mdp_strset *seen = mdp_strset_new();
     if (!seen) return MDP_ERR_NOMEM;
     struct mdp_check ck = {0};
