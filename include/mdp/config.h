@@ -1,11 +1,13 @@
-/* Configuration: one YAML file, strict. Every key is declared in one schema table
- * (src/core/config.c) with its type, default and documentation; an unknown, mistyped, duplicated or
- * ill-typed key is an error naming file, line and key. Secrets never come from the file: keys
- * ending in `_env` name the environment variable that holds them. With no file at all the built-in
- * defaults apply (embedded default: a lake folder ./mdp-lake, DuckDB, SQLite). */
+/* Configuration: one YAML file, strict. Every key is declared in a schema table with its type,
+ * default and documentation: the core's in src/core/config.c, and each connector's sources.<name>.*
+ * keys in its own map (src/ingest/<name>/, struct mdp_connector.config); an unknown, mistyped,
+ * duplicated or ill-typed key is an error naming file, line and key. Secrets never come from the
+ * file: keys ending in `_env` name the environment variable that holds them. With no file at all
+ * the built-in defaults apply (embedded default: a lake folder ./mdp-lake, DuckDB, SQLite). */
 #ifndef MDP_CONFIG_H
 #define MDP_CONFIG_H
 
+#include <stddef.h>
 #include <stdio.h>
 #include "mdp/err.h"
 
@@ -16,6 +18,27 @@ struct mdp_strlist {
     char *v[MDP_CONFIG_MAX_LIST];
     int n;
 };
+
+/* One key of the schema. The value lives in struct mdp_config at off (MDP_CONFIG_OFF). */
+enum mdp_config_type {
+    MDP_CFG_STR,
+    MDP_CFG_INT,
+    MDP_CFG_DBL,
+    MDP_CFG_ENUM,    /* one of enums ("a|b|c") */
+    MDP_CFG_STRLIST, /* with enums: NAME:TAG items, TAG one of enums */
+    MDP_CFG_DATE,
+    MDP_CFG_ENVNAME /* the name of an environment variable (secrets) */
+};
+struct mdp_config_key {
+    const char *path; /* "sources.ses.verify_signatures"; NULL ends a map */
+    enum mdp_config_type type;
+    size_t off;
+    const char *def;   /* default as text ("a,b" for lists) */
+    double min, max;   /* numbers */
+    const char *enums; /* "a|b|c" */
+    const char *doc;
+};
+#define MDP_CONFIG_OFF(f) offsetof(struct mdp_config, f)
 
 struct mdp_config {
     char *source; /* the file the values came from, or NULL for built-in defaults */
@@ -40,6 +63,7 @@ struct mdp_config {
     /* ingestion */
     struct mdp_strlist ingest_sources;
     double ingest_max_quarantine_share;
+    char *ingest_non_v7_ids; /* ingest.non_v7_ids: quarantine | count */
     struct mdp_strlist event_types;
     char *ses_verify; /* sources.ses.verify_signatures: http | always */
     char *models_dir;

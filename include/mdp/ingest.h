@@ -1,11 +1,11 @@
-/* Ingestion: one connector per source of the specification, registered in one list
- * (src/ingest/ingest.c). A connector says where its deliveries arrive in the landing folder, how
- * to check one delivery (parse and validate every record, quarantine the bad ones with a reason and
- * their location, recognise duplicates), and optionally how to pull from the live source. Every
- * delivery takes one path: its bytes go, unchanged, into raw/<source>/<dataset>/dt=D/ named by
- * their SHA-256 (a delivery seen before lands nothing), then the connector checks it, then its
- * quarantine batch is written. The run log gets one record per connector with the counts and the
- * newest event time seen (for freshness). */
+/* Ingestion: one connector per source of the specification, each a folder src/ingest/<name>/
+ * and a line in src/ingest/connectors.def. A connector says where its deliveries arrive in the
+ * landing folder, how to check one delivery (parse and validate every record, quarantine the bad
+ * ones with a reason and their location, recognise duplicates), and optionally how to pull from the
+ * live source. Every delivery takes one path: its bytes go, unchanged, into
+ * raw/<source>/<dataset>/dt=D/ named by their SHA-256 (a delivery seen before lands nothing), then
+ * the connector checks it, then its quarantine batch is written. The run log gets one record per
+ * connector with the counts and the newest event time seen (for freshness). */
 #ifndef MDP_INGEST_H
 #define MDP_INGEST_H
 
@@ -22,6 +22,28 @@ struct mdp_ingest_counts {
     int64_t newest_event_ms;          /* newest event time among valid records, or -1 */
     int64_t files, files_seen, bytes; /* deliveries, deliveries already landed, bytes read */
     int64_t extra[4];                 /* connector-specific counters, named by its extra_names */
+    int64_t non_v7_ids;               /* valid records taken with an id that is a UUID but not v7
+                                         (ingest.non_v7_ids: count) */
+};
+
+/* What happened to one record of a delivery (mdp_ingest_verdicts). */
+enum mdp_verdict_kind {
+    MDP_VERDICT_VALID = 0,       /* valid and first seen: taken */
+    MDP_VERDICT_QUARANTINED = 1, /* invalid: set aside with a reason */
+    MDP_VERDICT_DUPLICATE = 2    /* valid, but its id was seen before in the delivery */
+};
+
+struct mdp_verdict {
+    enum mdp_verdict_kind kind;
+    long index;       /* the record's place in the delivery, 0-based, in reading order */
+    long line;        /* its first line (1-based) for line formats (events, supabase), else 0 */
+    int64_t event_ms; /* valid: the event time the connector parsed, or -1 (none) */
+    /* quarantined: the machine-readable reason, where (as in the quarantine: "key:line",
+     * "key#Records[3]") and what; NULL otherwise */
+    const char *reason, *location, *detail;
+    /* valid: the connector's parsed form, or NULL when it has none to give (the ddb and events
+     * connectors give the record's json_object *) */
+    const void *record;
 };
 
 /* What a connector's check works with. */
@@ -32,25 +54,31 @@ struct mdp_check {
     struct mdp_strset *seen;      /* ids of this delivery day seen so far; NULL disables dedup */
     struct mdp_strset *seen_prev; /* ids of the previous delivery day, or NULL */
     const struct mdp_config *cfg; /* may be NULL: built-in defaults */
-    int verify_signatures;        /* SNS: check signatures (HTTP input); off for file replay */
-    const char *cert_cache;       /* SNS: folder of signing certificates by URL hash, or NULL */
+    void *state;                  /* the connector's own, from its init hook; NULL in pure checks */
     struct mdp_lake *lake;        /* for connector state (schema drift); NULL in pure checks */
-    /* Optional: called with each valid, first-seen record (the connector's parsed form: for ddb
-     * a json_object * of the change record) and its event time. A non-zero return stops the check
-     * and is returned. Used to re-read raw objects (the consent import). */
-    int (*on_valid)(void *ud, const void *record, int64_t event_ms);
-    void *on_valid_ud;
+    /* Optional: called with the verdict of every record (mdp_ingest_verdicts). A non-zero return
+     * stops the check: the helpers below return it from then on. */
+    int (*on_verdict)(void *ud, const struct mdp_verdict *v);
+    void *on_verdict_ud;
+    long line;   /* set by line-format connectors before they judge a record */
+    long nrec;   /* records judged so far */
+    int stop_rc; /* the first non-zero return of on_verdict */
 };
 
-/* Helpers for connectors. Each record read ends in exactly one of these. */
+/* Helpers for connectors. Each record read ends in exactly one of these; they return 0, or
+ * an error (out of memory, or the caller's stop from on_verdict) that the check returns. */
 int mdp_check_bad(struct mdp_check *ck, const char *reason, const char *location,
                   const char *detail, const void *payload, size_t len);
-void mdp_check_ok(struct mdp_check *ck, int64_t event_ms);
+int mdp_check_ok(struct mdp_check *ck, int64_t event_ms);
+/* The same, with the connector's parsed form of the record for on_verdict (borrowed). */
+int mdp_check_ok_record(struct mdp_check *ck, int64_t event_ms, const void *record);
 /* Returns 1 (and counts a duplicate) if id was seen before in this run, 0 if new, <0 on error. */
 int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id);
 /* 1 if id (already prefixed by its kind) was seen in this or the previous delivery day, else adds
  * it and returns 0; < 0 on error. Counts nothing. */
 int mdp_check_seen(struct mdp_check *ck, const char *id);
+/* Counts one duplicate record (for connectors that decide it themselves). 0 or the stop. */
+int mdp_check_duplicate(struct mdp_check *ck);
 
 /* Duplicate detection keeps the ids of the current and the previous delivery day per connector:
  * redeliveries (SNS/SQS at least once, Firehose retries) come within minutes or hours, and older
@@ -66,6 +94,25 @@ void mdp_dedup_window_cleanup(struct mdp_dedup_window *w);
 
 struct mdp_pull;
 
+/* A connector's own option of `mdp ingest NAME` (a flag without a value). */
+struct mdp_connector_flag {
+    const char *name; /* "--verify-signatures" */
+    const char *help; /* one line for the usage */
+};
+
+/* What a connector's init and exit hooks work with, once per run of the ingest stage. */
+struct mdp_connector_run {
+    const struct mdp_config *cfg;
+    struct mdp_lake *lake;
+    const char *const *flags; /* the connector's flags given on the command line (NULL-ended) */
+    void *state; /* set by init, handed to every check (mdp_check.state), freed by exit */
+};
+
+/* 1 if flag was given for this run. */
+int mdp_connector_run_has_flag(const struct mdp_connector_run *r, const char *flag);
+
+struct mdp_config_key;
+
 struct mdp_connector {
     const char *name;   /* `mdp ingest NAME` */
     const char *source; /* raw/<source>/ */
@@ -74,6 +121,15 @@ struct mdp_connector {
     const char *landing_prefix; /* its deliveries in the landing folder */
     const char *dataset;        /* raw dataset; NULL: the landing path segment after the prefix */
     const char *ext;            /* raw object extension */
+    const char *sample_key;     /* a landing key it takes (its fuzz target checks under it) */
+    /* Its configuration map: the sources.<name>.* keys, ended by a NULL path, or NULL. `mdp config
+     * keys` and docs/configuration.md list them with the core's. */
+    const struct mdp_config_key *config;
+    const struct mdp_connector_flag *flags; /* its own options, ended by a NULL name, or NULL */
+    /* Optional: before its first delivery of a run (r->state for its checks), and after the run
+     * (frees what init made; called whenever init succeeded). init returns 0 or an error with d. */
+    int (*init)(struct mdp_connector_run *r, struct mdp_diag *d);
+    void (*exit)(struct mdp_connector_run *r);
     const char *extra_names[4]; /* names of counts.extra[] for the run message, or NULL */
     int (*check)(struct mdp_check *ck, const char *data, size_t len);
     /* Optional: fetch from the live source into the landing folder (full: ignore watermarks).
@@ -103,5 +159,28 @@ const struct mdp_connector *mdp_connector_for_key(const char *landing_key);
  * MDP_ERR_NOT_FOUND when no connector handles the key, or MDP_ERR_NOMEM. */
 int mdp_ingest_check(const char *key, const char *data, size_t len, struct mdp_ingest_counts *c,
                      struct mdp_quarantine *q);
+
+/* Checks one delivery as the ingest stage does, without a lake, and reports a verdict for every
+ * record to on_verdict, in reading order: valid (with its event time and, for ddb and events, the
+ * parsed record), quarantined (reason, location, detail) or duplicate (an id seen before in this
+ * delivery). This is how the rest of the platform reads ingest's decisions (the consent import,
+ * the service's event collector) instead of the connectors' internals.
+ *   connector  the connector's name ("events", "ddb", ...), or NULL to route by key
+ *   key        the delivery's landing key, or any name; it starts every location (NULL: the
+ *              connector's name)
+ *   data, len  the delivery's bytes (borrowed; gzip'd Firehose objects are inflated)
+ *   cfg        the configuration (event types, ingest.non_v7_ids, ...), or NULL for the built-in
+ *              defaults
+ *   q          optional: the quarantined records are also added to it (mdp_quarantine_add)
+ *   on_verdict called once per record; everything the verdict points to is borrowed for the call
+ *              only (copy what you keep). A non-zero return stops the check and is returned.
+ *   out_counts optional: the delivery's counts
+ * SNS signatures are not verified here (no certificate cache). Returns 0, MDP_ERR_NOT_FOUND (no
+ * such connector, or none handles key), MDP_ERR_NOMEM, or on_verdict's non-zero return. Thread
+ * safe for distinct arguments. */
+int mdp_ingest_verdicts(const char *connector, const char *key, const char *data, size_t len,
+                        const struct mdp_config *cfg, struct mdp_quarantine *q,
+                        int (*on_verdict)(void *ud, const struct mdp_verdict *v), void *ud,
+                        struct mdp_ingest_counts *out_counts);
 
 #endif

@@ -15,8 +15,9 @@ struct mdp_stage_ctx {
     /* optional: called after each finished run record (stage or sub-run such as land.ses) */
     void (*on_run)(const struct mdp_run *r, void *ud);
     void *ud;
-    int verify_sns; /* check SNS signatures of file deliveries too (mdp ingest --verify-signatures)
-                     */
+    /* `mdp ingest NAME`: the connector's own flags given (NULL-ended, e.g. ses's
+     * --verify-signatures), or NULL */
+    const char *const *ingest_flags;
 };
 
 struct mdp_stage {

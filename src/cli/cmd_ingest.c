@@ -1,4 +1,6 @@
-/* `mdp ingest`: run one connector (or list them) over the landing folder. */
+/* `mdp ingest`: run one connector (or list them) over the landing folder. The options every
+ * connector takes are here; a connector's own flags (struct mdp_connector.flags) and its help are
+ * in its table, so this file names no connector. */
 #include "cli.h"
 #include "mdp/ingest.h"
 #include "mdp/pipeline.h"
@@ -30,13 +32,17 @@ static int ingest_run(struct cli *c, int argc, char **argv)
     }
     if (cli_config(c)) return EXIT_FAIL;
     int64_t day = -1;
-    int verify = 0, pull = 0, full = 0;
+    int pull = 0, full = 0, nflags = 0;
+    const char *flags[9] = {NULL}; /* the connector's own flags given, NULL-ended */
     int64_t yesterday = mdp_days_from_ms(mdp_time_now_ms()) - 1, from = yesterday, to = yesterday;
     for (int i = 2; i < argc; i++) {
         const char *v;
         int m;
-        if (strcmp(argv[i], "--verify-signatures") == 0 && strcmp(k->name, "ses") == 0) {
-            verify = 1;
+        const struct mdp_connector_flag *f = k->flags;
+        while (f && f->name && strcmp(f->name, argv[i]) != 0)
+            f++;
+        if (f && f->name) {
+            if (nflags < 8) flags[nflags++] = f->name;
         } else if (strcmp(argv[i], "--pull") == 0 && k->pull) {
             pull = 1;
         } else if (strcmp(argv[i], "--full") == 0 && k->pull) {
@@ -88,7 +94,7 @@ static int ingest_run(struct cli *c, int argc, char **argv)
         if (!rc) rc = k->pull(&pl, &d);
         if (!rc && !c->json) fprintf(stderr, "mdp ingest %s: %s\n", k->name, pl.note);
     }
-    struct mdp_stage_ctx ctx = {&c->cfg, lake, day, cli_keep_run, &runs, verify};
+    struct mdp_stage_ctx ctx = {&c->cfg, lake, day, cli_keep_run, &runs, flags};
     struct mdp_run run;
     mdp_run_begin(&run, k->name);
     if (!rc) rc = mdp_ingest_run(&ctx, k->name, &run, &d);
@@ -120,5 +126,6 @@ const struct cli_command CMD_INGEST = {
     "ingest.max_quarantine_share of its records is quarantined. `mdp run` runs every configured\n"
     "source (ingest.sources) as its ingest stage.\n"
     "\n"
-    "Sources: supabase, events, ses, ddb, ga4, gbp, meta (mdp ingest <source> --help for each).\n",
+    "Sources: mdp ingest --list names them; mdp ingest <source> --help documents each, with\n"
+    "its own options (ses: --verify-signatures; ga4, gbp, meta, supabase: --pull).\n",
     ingest_run, 1};

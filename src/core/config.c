@@ -1,6 +1,8 @@
-/* Strict YAML configuration (include/mdp/config.h). The schema table below is the single source of
- * truth: parsing, defaults, validation, `mdp config keys` and docs/configuration.md all come from
- * it. libyaml parses; this file walks the document tree and checks every node against the table. */
+/* Strict YAML configuration (include/mdp/config.h). The schema is the single source of truth:
+ * parsing, defaults, validation, `mdp config keys` and docs/configuration.md all come from it. It
+ * is the table below followed by the connectors' own maps (their sources.<name>.* keys, declared in
+ * src/ingest/<name>/). libyaml parses; this file walks the document tree and checks every node
+ * against the table. */
 #include "mdp/alloc.h"
 #include "mdp/config.h"
 #include "mdp/time.h"
@@ -13,21 +15,16 @@
 #include <string.h>
 #include <yaml.h>
 
-enum ktype { K_STR, K_INT, K_DBL, K_ENUM, K_STRLIST, K_DATE, K_ENVNAME };
+#define K_STR     MDP_CFG_STR
+#define K_INT     MDP_CFG_INT
+#define K_DBL     MDP_CFG_DBL
+#define K_ENUM    MDP_CFG_ENUM
+#define K_STRLIST MDP_CFG_STRLIST
+#define K_DATE    MDP_CFG_DATE
+#define K_ENVNAME MDP_CFG_ENVNAME
+#define OFF       MDP_CONFIG_OFF
 
-struct key {
-    const char *path;
-    enum ktype type;
-    size_t off;
-    const char *def;   /* default as text ("a,b" for lists) */
-    double min, max;   /* numbers */
-    const char *enums; /* "a|b|c" */
-    const char *doc;
-};
-
-#define OFF(f) offsetof(struct mdp_config, f)
-
-static const struct key KEYS[] = {
+static const struct mdp_config_key KEYS[] = {
     {"lake.dir", K_STR, OFF(lake_dir), "./mdp-lake", 0, 0, NULL,
      "Folder of the local lake (embedded default). Created by `mdp init`; zones raw/, curated/, "
      "ml/ and _meta/ live below it."},
@@ -81,55 +78,11 @@ static const struct key KEYS[] = {
     {"ingest.max_quarantine_share", K_DBL, OFF(ingest_max_quarantine_share), "0.05", 0, 1, NULL,
      "A connector's run fails when more than this share of its records is quarantined (the "
      "records are still landed and quarantined)."},
-    {"sources.events.types", K_STRLIST, OFF(event_types),
-     "signed_up,step_started,step_completed,step_skipped,step_abandoned,onb_complete,vc_started,"
-     "vc_completed,login_succeeded,login_failed,logout,page_view,email_click,unsubscribe",
-     0, 0, NULL,
-     "The app's event types; an event of another type is quarantined (unknown_event_type)."},
-    {"sources.ses.verify_signatures", K_ENUM, OFF(ses_verify), "http", 0, 0, "http|always|off",
-     "SNS signature verification: `http` checks messages that arrive over HTTP and trusts file "
-     "replay (the decision is logged); `always` checks file replay too (needs the signing "
-     "certificates, fetched from SNS once and cached in <lake>/_meta/cache/sns-certs/); `off` "
-     "checks none, and `mdp serve`'s SNS endpoint then demands an API key of scope collect "
-     "instead (local tests, or a proxy that verifies)."},
-    {"sources.supabase.dsn_env", K_ENVNAME, OFF(supabase_dsn_env), "MDP_SUPABASE_DSN", 0, 0, NULL,
-     "Environment variable holding the PostgreSQL connection string of the Supabase database "
-     "(postgresql://user:password@host:port/db?sslmode=require) for `mdp ingest supabase --pull`."},
-    {"sources.supabase.tables", K_STRLIST, OFF(supabase_tables),
-     "accounts,user_profiles,communication_prefs,onboarding_progress,locations,visibility_checks,"
-     "oauth_logins:created_at",
-     0, 0, NULL,
-     "Tables of schema public that `--pull` exports, each as NAME or NAME:COLUMN where COLUMN "
-     "(default updated_at) is its incremental watermark."},
-    {"sources.ga4.property_id", K_STR, OFF(ga4_property_id), "495696125", 0, 0, NULL,
-     "GA4 property whose runReport data is pulled (spec 1)."},
-    {"sources.ga4.time_zone", K_STR, OFF(ga4_time_zone), "Europe/Berlin", 0, 0, NULL,
-     "Reporting time zone of the GA4 property; its `date` dimension is in this zone."},
-    {"sources.ga4.credentials_env", K_ENVNAME, OFF(ga4_credentials_env),
-     "GOOGLE_APPLICATION_CREDENTIALS", 0, 0, NULL,
-     "Environment variable with the path of the service account's JSON key (client_email, "
-     "private_key, token_uri) for `mdp ingest ga4 --pull`."},
-    {"sources.ga4.api_base", K_STR, OFF(ga4_api_base), "https://analyticsdata.googleapis.com", 0, 0,
-     NULL, "Base URL of the GA4 Data API (a test server in the tests)."},
-    {"sources.ga4.dimensions", K_STRLIST, OFF(ga4_dimensions), "date,eventName", 0, 0, NULL,
-     "Dimensions of the runReport request."},
-    {"sources.ga4.metrics", K_STRLIST, OFF(ga4_metrics), "eventCount,activeUsers,sessions", 0, 0,
-     NULL, "Metrics of the runReport request."},
-    {"sources.ga4.page_size", K_INT, OFF(ga4_page_size), "10000", 1, 250000, NULL,
-     "Rows per runReport page (limit); pages follow until rowCount is reached."},
-    {"sources.gbp.token_env", K_ENVNAME, OFF(gbp_token_env), "MDP_GBP_TOKEN", 0, 0, NULL,
-     "Environment variable with an OAuth access token (scope business.manage) for `mdp ingest gbp "
-     "--pull`."},
-    {"sources.gbp.api_base", K_STR, OFF(gbp_api_base),
-     "https://mybusinessbusinessinformation.googleapis.com", 0, 0, NULL,
-     "Base URL of the Business Information API."},
-    {"sources.gbp.accounts", K_STRLIST, OFF(gbp_accounts), "", 0, 0, NULL,
-     "Business Profile account ids (digits) whose locations `--pull` lists."},
-    {"sources.meta.token_env", K_ENVNAME, OFF(meta_token_env), "MDP_META_TOKEN", 0, 0, NULL,
-     "Environment variable with a Facebook user access token (pages_show_list, "
-     "instagram_basic) for `mdp ingest meta --pull`."},
-    {"sources.meta.api_base", K_STR, OFF(meta_api_base), "https://graph.facebook.com/v21.0", 0, 0,
-     NULL, "Base URL of the Graph API, with its version."},
+    {"ingest.non_v7_ids", K_ENUM, OFF(ingest_non_v7_ids), "quarantine", 0, 0, "quarantine|count",
+     "user_id, account_id and location_id are UUIDv7 (spec 2). `quarantine` sets a record with "
+     "a UUID of another version aside (reason id_not_uuidv7, naming the field); `count` takes it "
+     "and counts it in the run message (`N ids not UUIDv7`), for a source that is still "
+     "migrating. A value that is no UUID at all is quarantined either way."},
     {"serve.listen", K_STR, OFF(serve_listen), "127.0.0.1:8080", 0, 0, NULL,
      "Address and port `mdp serve` listens on (HOST:PORT; port 0 picks a free one and prints it)."},
     {"serve.threads", K_INT, OFF(serve_threads), "0", 0, 256, NULL,
@@ -184,6 +137,34 @@ static const struct key KEYS[] = {
 };
 #define NKEYS (sizeof KEYS / sizeof *KEYS)
 
+/* The connectors' own maps (their sources.<name>.* keys) come after the core's: the i-th
+ * registered connector's map, NULL when it has none; *end is set past the last connector
+ * (src/ingest/ingest.c). */
+const struct mdp_config_key *mdp__connector_config_map(size_t i, int *end);
+
+static size_t map_len(const struct mdp_config_key *m)
+{
+    size_t n = 0;
+    while (m && m[n].path)
+        n++;
+    return n;
+}
+
+/* The schema's i-th key, over the core table and then the connectors' maps; NULL past the end. */
+static const struct mdp_config_key *key_at(size_t i)
+{
+    if (i < NKEYS) return &KEYS[i];
+    i -= NKEYS;
+    int end = 0;
+    for (size_t c = 0;; c++) {
+        const struct mdp_config_key *m = mdp__connector_config_map(c, &end);
+        if (end) return NULL;
+        size_t n = map_len(m);
+        if (i < n) return &m[i];
+        i -= n;
+    }
+}
+
 /* A list whose key has enums holds NAME:TAG items: NAME [a-z][a-z0-9_]{0,30}, unique, and TAG one
  * of enums ("a|b|c"). */
 static int check_tagged_list(const struct mdp_strlist *l, const char *enums, char *why,
@@ -219,7 +200,7 @@ static int check_tagged_list(const struct mdp_strlist *l, const char *enums, cha
     return 0;
 }
 
-static const char *type_name(enum ktype t)
+static const char *type_name(enum mdp_config_type t)
 {
     switch (t) {
     case K_STR:
@@ -240,7 +221,7 @@ static const char *type_name(enum ktype t)
     return "?";
 }
 
-static char **str_at(struct mdp_config *c, const struct key *k)
+static char **str_at(struct mdp_config *c, const struct mdp_config_key *k)
 {
     return (char **)((char *)c + k->off);
 }
@@ -276,14 +257,14 @@ int mdp_strlist_has(const struct mdp_strlist *l, const char *s)
     return 0;
 }
 
-static struct mdp_strlist *list_at(struct mdp_config *c, const struct key *k)
+static struct mdp_strlist *list_at(struct mdp_config *c, const struct mdp_config_key *k)
 {
     return (struct mdp_strlist *)((char *)c + k->off);
 }
 
 /* Validates text for key k and stores it; on failure writes why into why. */
-static int set_value(struct mdp_config *c, const struct key *k, const char *text, char *why,
-                     size_t whysz)
+static int set_value(struct mdp_config *c, const struct mdp_config_key *k, const char *text,
+                     char *why, size_t whysz)
 {
     switch (k->type) {
     case K_INT: {
@@ -373,13 +354,13 @@ static int set_value(struct mdp_config *c, const struct key *k, const char *text
 void mdp_config_cleanup(struct mdp_config *cfg)
 {
     if (!cfg) return;
-    for (size_t i = 0; i < NKEYS; i++) {
-        enum ktype t = KEYS[i].type;
+    for (size_t i = 0; key_at(i); i++) {
+        enum mdp_config_type t = key_at(i)->type;
         if (t == K_STR || t == K_ENUM || t == K_DATE || t == K_ENVNAME) {
-            free(*str_at(cfg, &KEYS[i]));
-            *str_at(cfg, &KEYS[i]) = NULL;
+            free(*str_at(cfg, key_at(i)));
+            *str_at(cfg, key_at(i)) = NULL;
         } else if (t == K_STRLIST) {
-            mdp_strlist_clear(list_at(cfg, &KEYS[i]));
+            mdp_strlist_clear(list_at(cfg, key_at(i)));
         }
     }
     free(cfg->source);
@@ -390,8 +371,8 @@ int mdp_config_defaults(struct mdp_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     char why[256];
-    for (size_t i = 0; i < NKEYS; i++) {
-        int rc = set_value(cfg, &KEYS[i], KEYS[i].def, why, sizeof why);
+    for (size_t i = 0; key_at(i); i++) {
+        int rc = set_value(cfg, key_at(i), key_at(i)->def, why, sizeof why);
         if (rc) {
             mdp_config_cleanup(cfg);
             return rc;
@@ -400,10 +381,10 @@ int mdp_config_defaults(struct mdp_config *cfg)
     return 0;
 }
 
-static const struct key *find_key(const char *path)
+static const struct mdp_config_key *find_key(const char *path)
 {
-    for (size_t i = 0; i < NKEYS; i++)
-        if (strcmp(KEYS[i].path, path) == 0) return &KEYS[i];
+    for (size_t i = 0; key_at(i); i++)
+        if (strcmp(key_at(i)->path, path) == 0) return key_at(i);
     return NULL;
 }
 
@@ -411,8 +392,8 @@ static const struct key *find_key(const char *path)
 static int is_section(const char *prefix)
 {
     size_t n = strlen(prefix);
-    for (size_t i = 0; i < NKEYS; i++)
-        if (strncmp(KEYS[i].path, prefix, n) == 0 && KEYS[i].path[n] == '.') return 1;
+    for (size_t i = 0; key_at(i); i++)
+        if (strncmp(key_at(i)->path, prefix, n) == 0 && key_at(i)->path[n] == '.') return 1;
     return 0;
 }
 
@@ -442,9 +423,9 @@ static const char *suggest(const char *path)
 {
     const char *best = NULL;
     size_t bd = 3;
-    for (size_t i = 0; i < NKEYS; i++) {
-        size_t d = edit_distance(path, KEYS[i].path);
-        if (d < bd) bd = d, best = KEYS[i].path;
+    for (size_t i = 0; key_at(i); i++) {
+        size_t d = edit_distance(path, key_at(i)->path);
+        if (d < bd) bd = d, best = key_at(i)->path;
     }
     return best;
 }
@@ -475,7 +456,7 @@ static int scalar_text(yaml_node_t *n, const char **out)
 
 static int walk_value(struct walk *w, yaml_node_t *keynode, const char *path, yaml_node_t *val)
 {
-    const struct key *k = find_key(path);
+    const struct mdp_config_key *k = find_key(path);
     if (!k) {
         if (is_section(path)) {
             if (val->type != YAML_MAPPING_NODE)
@@ -654,7 +635,7 @@ int mdp_config_load(const char *path, struct mdp_config *cfg, struct mdp_diag *d
     return rc;
 }
 
-static void print_default(FILE *out, const struct key *k)
+static void print_default(FILE *out, const struct mdp_config_key *k)
 {
     if (k->type == K_STRLIST) {
         fprintf(out, "[%s]", k->def);
@@ -667,8 +648,8 @@ void mdp_config_print_keys(FILE *out, int markdown)
 {
     if (markdown) {
         fprintf(out, "| key | type | default | meaning |\n|---|---|---|---|\n");
-        for (size_t i = 0; i < NKEYS; i++) {
-            const struct key *k = &KEYS[i];
+        for (size_t i = 0; key_at(i); i++) {
+            const struct mdp_config_key *k = key_at(i);
             fprintf(out, "| `%s` | %s", k->path, type_name(k->type));
             if (k->type == K_ENUM) fprintf(out, " (`%s`)", k->enums);
             if (k->type == K_STRLIST && k->enums) fprintf(out, " of NAME:BASIS (`%s`)", k->enums);
@@ -679,8 +660,8 @@ void mdp_config_print_keys(FILE *out, int markdown)
         }
         return;
     }
-    for (size_t i = 0; i < NKEYS; i++) {
-        const struct key *k = &KEYS[i];
+    for (size_t i = 0; key_at(i); i++) {
+        const struct mdp_config_key *k = key_at(i);
         fprintf(out, "%s (%s", k->path, type_name(k->type));
         if (k->type == K_ENUM) fprintf(out, ": %s", k->enums);
         if (k->type == K_STRLIST && k->enums) fprintf(out, " of NAME:BASIS, BASIS: %s", k->enums);
@@ -694,8 +675,8 @@ void mdp_config_print(FILE *out, const struct mdp_config *cfg)
 {
     const char *section = "";
     size_t seclen = 0;
-    for (size_t i = 0; i < NKEYS; i++) {
-        const struct key *k = &KEYS[i];
+    for (size_t i = 0; key_at(i); i++) {
+        const struct mdp_config_key *k = key_at(i);
         const char *dot = strrchr(k->path, '.');
         size_t sl = (size_t)(dot - k->path);
         if (sl != seclen || strncmp(section, k->path, sl) != 0) {

@@ -1,11 +1,11 @@
 /* The consent import (mdp/consent.h): ConsentJournal changes that arrived through the DynamoDB
  * stream connector enter the platform's journal, so that they count the same as the platform's own
- * records. The raw objects are read again with the ddb connector's check (the same parser and
- * validation as at ingest, so what was quarantined there is skipped here); each valid INSERT of
- * ConsentJournal becomes one journal record with evidence "ddb:<eventID>". The eventIDs already in
- * the journal make the import idempotent, also after a crash between two appends. A VcTokens
- * change to status verified counts as a double opt-in confirmation (a vc_report grant, source
- * ddb-doi), as the platform's own `mdp consent doi confirm`. */
+ * records. The raw objects are read again through ingest's verdicts (mdp_ingest_verdicts: the
+ * ddb connector's parser and validation, so what was quarantined there is skipped here); each valid
+ * INSERT of ConsentJournal becomes one journal record with evidence "ddb:<eventID>". The eventIDs
+ * already in the journal make the import idempotent, also after a crash between two appends. A
+ * VcTokens change to status verified counts as a double opt-in confirmation (a vc_report grant,
+ * source ddb-doi), as the platform's own `mdp consent doi confirm`. */
 #include "mdp/buf.h"
 #include "mdp/consent.h"
 #include "mdp/ingest.h"
@@ -18,8 +18,6 @@
 #include <string.h>
 
 #define EVIDENCE_PREFIX "ddb:"
-
-extern const struct mdp_connector MDP__CONNECTOR_DDB;
 
 struct import {
     struct mdp_state *s;
@@ -92,10 +90,12 @@ static int token_change(struct import *im, json_object *dyn, const char *id, int
     return append(im, &c, id, event_ms);
 }
 
-static int one_change(void *ud, const void *record, int64_t event_ms)
+static int one_change(void *ud, const struct mdp_verdict *v)
 {
     struct import *im = ud;
-    json_object *r = (json_object *)record, *dyn, *ni;
+    if (v->kind != MDP_VERDICT_VALID || !v->record) return 0; /* ingest set it aside or saw it */
+    json_object *r = (json_object *)v->record, *dyn, *ni;
+    int64_t event_ms = v->event_ms;
     im->st->changes++;
     const char *ev = str_at(r, "eventName", NULL), *id = str_at(r, "eventID", NULL);
     int consent = is_table(r, "ConsentJournal");
@@ -116,10 +116,17 @@ static int one_change(void *ud, const void *record, int64_t event_ms)
         im->st->already++;
         return 0;
     }
+    const char *purpose = str_at(ni, "consent_type", "S"), *dec = str_at(ni, "decision", "S");
+    if (purpose && !mdp_consent_purpose_find(purpose)) {
+        /* ingest quarantines these with a configuration; a pure re-read does not know the list */
+        mdp_log(MDP_LOG_WARN, "a ConsentJournal change names no configured purpose; not imported",
+                LOG_STR("event_id", id), MDP_LF_END);
+        im->st->ignored++;
+        return 0;
+    }
     struct mdp_consent_record c;
     memset(&c, 0, sizeof c);
     int rc = mdp_consent_subject(&c, str_at(ni, "email", "S"), str_at(ni, "user_id", "S"), im->d);
-    const char *purpose = str_at(ni, "consent_type", "S"), *dec = str_at(ni, "decision", "S");
     const char *ts = str_at(ni, "ts", "S"), *ex = str_at(ni, "expires_at", "S");
     if (!ex) ex = str_at(ni, "expires_at", "N");
     /* the connector validated these fields; a failure here means the two disagree */
@@ -163,7 +170,7 @@ int mdp_consent_import(struct mdp_lake *lake, struct mdp_state *s, int64_t now_m
     if (!im.done) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     int rc = mdp_consent_each(s, remember, &im, d);
     char prefix[64];
-    snprintf(prefix, sizeof prefix, "raw/%s/", MDP__CONNECTOR_DDB.source);
+    snprintf(prefix, sizeof prefix, "raw/%s/", mdp_connector_find("ddb")->source);
     if (!rc) rc = mdp_store_list(lake->store, prefix, collect, &objs, d);
     if (!rc && objs.n) qsort(objs.v, objs.n, sizeof *objs.v, by_key); /* day, then content hash */
     for (size_t i = 0; i < objs.n && !rc; i++) {
@@ -171,14 +178,8 @@ int mdp_consent_import(struct mdp_lake *lake, struct mdp_state *s, int64_t now_m
         mdp_buf_init(&bytes);
         rc = mdp_store_get(lake->store, objs.v[i], &bytes, d);
         if (!rc) {
-            struct mdp_ingest_counts c = {0};
-            c.newest_event_ms = -1;
-            struct mdp_check ck = {0};
-            ck.key = objs.v[i];
-            ck.c = &c;
-            ck.on_valid = one_change;
-            ck.on_valid_ud = &im;
-            rc = MDP__CONNECTOR_DDB.check(&ck, bytes.data, bytes.len);
+            rc = mdp_ingest_verdicts("ddb", objs.v[i], bytes.data, bytes.len, NULL, NULL,
+                                     one_change, &im, NULL);
             if (rc && !d->msg[0]) mdp_diag_set(d, rc, "%s: %s", objs.v[i], mdp_strerror(rc));
             out->objects++;
         }

@@ -14,8 +14,24 @@
 #include <string.h>
 
 static const struct mdp_connector *const CONNECTORS[] = {
-    &MDP__CONNECTOR_SUPABASE, &MDP__CONNECTOR_EVENTS, &MDP__CONNECTOR_SES,  &MDP__CONNECTOR_DDB,
-    &MDP__CONNECTOR_GA4,      &MDP__CONNECTOR_GBP,    &MDP__CONNECTOR_META, NULL};
+#define MDP_CONNECTOR(n) &MDP__CONNECTOR_##n,
+#include "connectors.def"
+#undef MDP_CONNECTOR
+    NULL};
+
+/* For core/config.c: the connectors' configuration maps come after the core's keys. */
+const struct mdp_config_key *mdp__connector_config_map(size_t i, int *end);
+
+const struct mdp_config_key *mdp__connector_config_map(size_t i, int *end)
+{
+    for (size_t k = 0; k <= i; k++)
+        if (!CONNECTORS[k]) {
+            *end = 1;
+            return NULL;
+        }
+    *end = 0;
+    return CONNECTORS[i]->config;
+}
 
 const struct mdp_connector *const *mdp_connectors(void)
 {
@@ -37,21 +53,53 @@ const struct mdp_connector *mdp_connector_for_key(const char *key)
     return NULL;
 }
 
+int mdp_connector_run_has_flag(const struct mdp_connector_run *r, const char *flag)
+{
+    for (const char *const *f = r->flags; f && *f; f++)
+        if (strcmp(*f, flag) == 0) return 1;
+    return 0;
+}
+
 /* ---- helpers for connectors ---- */
+
+/* Reports one verdict; a stop from the caller sticks. */
+static int verdict(struct mdp_check *ck, enum mdp_verdict_kind kind, int64_t event_ms,
+                   const char *reason, const char *location, const char *detail, const void *record)
+{
+    long index = ck->nrec++;
+    if (ck->stop_rc || !ck->on_verdict) return ck->stop_rc;
+    struct mdp_verdict v = {kind, index, ck->line, event_ms, reason, location, detail, record};
+    ck->stop_rc = ck->on_verdict(ck->on_verdict_ud, &v);
+    return ck->stop_rc;
+}
 
 int mdp_check_bad(struct mdp_check *ck, const char *reason, const char *location,
                   const char *detail, const void *payload, size_t len)
 {
     ck->c->in++;
     ck->c->quarantined++;
-    return ck->q ? mdp_quarantine_add(ck->q, reason, location, detail, payload, len) : 0;
+    int rc = ck->q ? mdp_quarantine_add(ck->q, reason, location, detail, payload, len) : 0;
+    return rc ? rc : verdict(ck, MDP_VERDICT_QUARANTINED, -1, reason, location, detail, NULL);
 }
 
-void mdp_check_ok(struct mdp_check *ck, int64_t event_ms)
+int mdp_check_ok_record(struct mdp_check *ck, int64_t event_ms, const void *record)
 {
     ck->c->in++;
     ck->c->out++;
     if (event_ms > ck->c->newest_event_ms) ck->c->newest_event_ms = event_ms;
+    return verdict(ck, MDP_VERDICT_VALID, event_ms, NULL, NULL, NULL, record);
+}
+
+int mdp_check_ok(struct mdp_check *ck, int64_t event_ms)
+{
+    return mdp_check_ok_record(ck, event_ms, NULL);
+}
+
+int mdp_check_duplicate(struct mdp_check *ck)
+{
+    ck->c->in++;
+    ck->c->duplicates++;
+    return verdict(ck, MDP_VERDICT_DUPLICATE, -1, NULL, NULL, NULL, NULL);
 }
 
 int mdp_check_seen(struct mdp_check *ck, const char *id)
@@ -71,8 +119,8 @@ int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
     if (n < 0 || (size_t)n >= sizeof buf) return 0;
     int rc = mdp_check_seen(ck, buf);
     if (rc == 1) {
-        ck->c->in++;
-        ck->c->duplicates++;
+        int stop = mdp_check_duplicate(ck);
+        if (stop) return stop < 0 ? stop : -1;
     }
     return rc;
 }
@@ -108,14 +156,51 @@ void mdp_dedup_window_cleanup(struct mdp_dedup_window *w)
 int mdp_ingest_check(const char *key, const char *data, size_t len, struct mdp_ingest_counts *c,
                      struct mdp_quarantine *q)
 {
-    const struct mdp_connector *k = mdp_connector_for_key(key);
+    if (c->newest_event_ms == 0) c->newest_event_ms = -1;
+    struct mdp_ingest_counts mine;
+    int rc = mdp_ingest_verdicts(NULL, key, data, len, NULL, q, NULL, NULL, &mine);
+    if (rc == 0 || rc == MDP_ERR_NOMEM) {
+        /* added to what the caller counted before */
+        c->in += mine.in;
+        c->out += mine.out;
+        c->quarantined += mine.quarantined;
+        c->duplicates += mine.duplicates;
+        c->non_v7_ids += mine.non_v7_ids;
+        if (mine.newest_event_ms > c->newest_event_ms) c->newest_event_ms = mine.newest_event_ms;
+        for (int i = 0; i < 4; i++)
+            c->extra[i] += mine.extra[i];
+    }
+    return rc;
+}
+
+int mdp_ingest_verdicts(const char *connector, const char *key, const char *data, size_t len,
+                        const struct mdp_config *cfg, struct mdp_quarantine *q,
+                        int (*on_verdict)(void *ud, const struct mdp_verdict *v), void *ud,
+                        struct mdp_ingest_counts *out_counts)
+{
+    struct mdp_ingest_counts c;
+    memset(&c, 0, sizeof c);
+    c.newest_event_ms = -1;
+    if (out_counts) *out_counts = c;
+    const struct mdp_connector *k = connector ? mdp_connector_find(connector)
+                                    : key     ? mdp_connector_for_key(key)
+                                              : NULL;
     if (!k) return MDP_ERR_NOT_FOUND;
+    if (!key) key = k->name; /* locations start with something */
     struct mdp_strset *seen = mdp_strset_new();
     if (!seen) return MDP_ERR_NOMEM;
-    if (c->newest_event_ms == 0) c->newest_event_ms = -1;
-    struct mdp_check ck = {key, c, q, seen, NULL, NULL, 0, NULL, NULL, NULL, NULL};
-    int rc = k->check(&ck, data, len);
+    struct mdp_check ck = {0};
+    ck.key = key;
+    ck.c = &c;
+    ck.q = q;
+    ck.seen = seen;
+    ck.cfg = cfg;
+    ck.on_verdict = on_verdict;
+    ck.on_verdict_ud = ud;
+    int rc = k->check(&ck, data ? data : "", len);
+    if (ck.stop_rc) rc = ck.stop_rc; /* the caller's stop, whatever the connector made of it */
     mdp_strset_free(seen);
+    if (out_counts) *out_counts = c;
     return rc;
 }
 
@@ -131,8 +216,8 @@ struct run_state {
     int64_t busy_ms[MAXC];
     struct mdp_ingest_counts unknown;
     struct mdp_dedup_window win[MAXC];
-    int verify;       /* SNS signatures */
-    char *cert_cache; /* local folder of SNS signing certificates */
+    struct mdp_connector_run hook[MAXC]; /* each connector's run, from its init hook */
+    unsigned char started[MAXC];         /* init ran (and succeeded): exit is due */
     struct mdp_diag *d;
 };
 
@@ -143,21 +228,37 @@ static int index_of(const struct mdp_connector *k)
     return -1;
 }
 
-/* Day of a landing key: a dt=YYYY-MM-DD segment, or a YYYY/MM/DD/ prefix (Firehose). */
-static int key_day(const char *key, const char *after, int64_t *out)
+/* n digits at p. */
+static int digits(const char *p, int n)
 {
-    const char *dt = strstr(key, "dt=");
-    if (dt && (dt == key || dt[-1] == '/') && strlen(dt + 3) >= 10) {
+    for (int i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9') return 0;
+    return 1;
+}
+
+/* The delivery day of a landing key, from its path and never from the time it arrived: the first
+ * folder after the connector's prefix that is a dt=YYYY-MM-DD folder (our layout) or the start of
+ * YYYY/MM/DD/ folders (Firehose's default S3 prefix, which follows the folders of the delivery
+ * stream's own prefix: dynamodb/firehose/2024/11/05/14/<object>). 0 with *out, or -1 when the key
+ * is not dated (or names no real day). */
+static int key_day(const char *key, size_t skip, int64_t *out)
+{
+    size_t n = strlen(key);
+    for (size_t i = skip <= n ? skip : n; i < n; i++) {
+        if (i > 0 && key[i - 1] != '/') continue;
+        const char *seg = key + i;
         char buf[11];
-        memcpy(buf, dt + 3, 10);
+        if (strncmp(seg, "dt=", 3) == 0 && n - i >= 14 && seg[13] == '/') {
+            memcpy(buf, seg + 3, 10);
+        } else if (n - i >= 11 && digits(seg, 4) && seg[4] == '/' && digits(seg + 5, 2) &&
+                   seg[7] == '/' && digits(seg + 8, 2) && seg[10] == '/') {
+            snprintf(buf, sizeof buf, "%.4s-%.2s-%.2s", seg, seg + 5, seg + 8);
+        } else {
+            continue;
+        }
         buf[10] = '\0';
         return mdp_date_parse(buf, out) ? -1 : 0;
     }
-    int y, m, d;
-    char buf[16];
-    if (after && sscanf(after, "%4d/%2d/%2d/", &y, &m, &d) == 3 &&
-        snprintf(buf, sizeof buf, "%04d-%02d-%02d", y, m, d) == 10)
-        return mdp_date_parse(buf, out) ? -1 : 0;
     return -1;
 }
 
@@ -189,7 +290,7 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     if (k && !S->only && !mdp_strlist_has(&S->ctx->cfg->ingest_sources, k->name)) return 0;
     if (!k && S->only) return 0;
     int64_t day = -1;
-    if (key_day(key, k ? key + strlen(k->landing_prefix) : NULL, &day) != 0) day = -1;
+    if (key_day(key, k ? strlen(k->landing_prefix) : 0, &day) != 0) day = -1;
     if (S->ctx->day >= 0 && day != S->ctx->day) return 0;
     int64_t t0 = mdp_time_now_ms();
     struct mdp_buf data, rawkey;
@@ -233,8 +334,12 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     }
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, k->source, dataset, day);
-    struct mdp_check ck = {
-        key, c, &q, NULL, NULL, S->ctx->cfg, S->verify, S->cert_cache, S->ctx->lake, NULL, NULL};
+    struct mdp_check ck = {.key = key,
+                           .c = c,
+                           .q = &q,
+                           .cfg = S->ctx->cfg,
+                           .state = S->hook[ci].state,
+                           .lake = S->ctx->lake};
     if ((rc = mdp_dedup_window_enter(&S->win[ci], day, &ck))) {
         mdp_quarantine_cleanup(&q);
         goto out;
@@ -279,6 +384,9 @@ static void record_run(struct run_state *S, const char *name, const struct mdp_i
     for (int i = 0; k && i < 4 && k->extra_names[i] && n > 0 && (size_t)n < sizeof sub.message; i++)
         n += snprintf(sub.message + n, sizeof sub.message - (size_t)n, ", %lld %s",
                       (long long)c->extra[i], k->extra_names[i]);
+    if (c->non_v7_ids && n > 0 && (size_t)n < sizeof sub.message)
+        n += snprintf(sub.message + n, sizeof sub.message - (size_t)n, ", %lld ids not UUIDv7",
+                      (long long)c->non_v7_ids);
     if (why && n > 0 && (size_t)n < sizeof sub.message)
         snprintf(sub.message + n, sizeof sub.message - (size_t)n, "; %s", why);
     struct mdp_diag ld = {0};
@@ -297,33 +405,25 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
     S->d = d;
     for (int i = 0; i < MAXC; i++)
         S->per[i].newest_event_ms = -1;
-    S->verify = ctx->verify_sns || strcmp(ctx->cfg->ses_verify, "always") == 0;
-    struct mdp_buf cache;
-    mdp_buf_init(&cache);
-    if (S->verify && mdp_store_local_path(ctx->lake->store, "_meta/cache/sns-certs", &cache) == 0) {
-        struct mdp_diag cd = {0};
-        /* the folder must exist for the cache to be written */
-        mdp_store_put(ctx->lake->store, "_meta/cache/sns-certs/README",
-                      "SNS signing certificates by SHA-256 of their URL\n", 50, 0, &cd);
-        S->cert_cache = mdp_buf_steal(&cache);
+    int rc = 0;
+    /* each connector that runs gets its init hook before anything is read */
+    for (int i = 0; CONNECTORS[i] && !rc; i++) {
+        const struct mdp_connector *k = CONNECTORS[i];
+        if (only ? strcmp(k->name, only) != 0
+                 : !mdp_strlist_has(&ctx->cfg->ingest_sources, k->name))
+            continue;
+        S->hook[i] = (struct mdp_connector_run){ctx->cfg, ctx->lake, ctx->ingest_flags, NULL};
+        if (k->init && (rc = k->init(&S->hook[i], d))) break;
+        S->started[i] = 1;
     }
-    mdp_buf_cleanup(&cache);
-    if (!only || strcmp(only, "ses") == 0)
-        mdp_log(MDP_LOG_INFO,
-                S->verify ? "SNS signatures of file deliveries are verified"
-                          : "SNS signatures of file deliveries are not verified (file replay)",
-                LOG_STR("setting",
-                        ctx->verify_sns ? "--verify-signatures" : "sources.ses.verify_signatures"),
-                MDP_LF_END);
-    char *dir = mdp_config_landing_dir(ctx->cfg);
-    int rc = dir ? 0 : mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    if (!rc) rc = mdp_store_open(dir, 0, &S->landing, d);
-    if (rc == MDP_ERR_NOT_FOUND) {
+    char *dir = rc ? NULL : mdp_config_landing_dir(ctx->cfg);
+    if (!rc && !dir) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    int orc = rc ? rc : mdp_store_open(dir, 0, &S->landing, d);
+    if (!rc && orc == MDP_ERR_NOT_FOUND) {
         /* nothing delivered yet is not an error: nothing to ingest */
         mdp_log(MDP_LOG_WARN, "landing folder does not exist; nothing to ingest",
                 LOG_STR("dir", dir), MDP_LF_END);
-        rc = 0;
-    } else if (!rc) {
+    } else if (!rc && (rc = orc) == 0) {
         rc = mdp_store_list(S->landing, "", ingest_file, S, d);
         mdp_store_close(S->landing);
     }
@@ -362,9 +462,10 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
                           "landed and quarantined)",
                           why);
     if (!rc) rc = lrc;
-    for (int i = 0; i < MAXC; i++)
+    for (int i = 0; i < MAXC; i++) {
         mdp_dedup_window_cleanup(&S->win[i]);
-    free(S->cert_cache);
+        if (S->started[i] && CONNECTORS[i]->exit) CONNECTORS[i]->exit(&S->hook[i]);
+    }
     free(dir);
     free(S);
     return rc;

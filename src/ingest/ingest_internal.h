@@ -41,6 +41,13 @@ json_object *mdp__jobj(json_object *o, const char *k);
 json_object *mdp__jarr(json_object *o, const char *k);
 /* 1 if s is a UUID (8-4-4-4-12 hex, either case); with version > 0 also that version. */
 int mdp__is_uuid(const char *s, int version);
+/* Spec 2's ids (user_id, account_id, location_id) are UUIDv7. Checks value s of field: returns
+ * NULL when the id may be taken, else the quarantine reason with detail filled: "invalid_id" when
+ * s is no UUID, "id_not_uuidv7" when it is another version and ingest.non_v7_ids is quarantine.
+ * Under count, another version is taken and *non_v7 is incremented; the caller adds it to
+ * counts.non_v7_ids when it takes the record. */
+const char *mdp__v7_id(const struct mdp_check *ck, const char *field, const char *s, size_t len,
+                       int *non_v7, char *detail, size_t dn);
 /* Parses an ISO-8601 timestamp string member; 0 with *ms, or -1. */
 int mdp__jtime(json_object *o, const char *k, int64_t *ms);
 /* Location text "key:line" or "key#what" into buf. */
@@ -76,9 +83,9 @@ int mdp__http_retry(long max_retries, long base_ms, const char *method, const ch
 int mdp__api_open(struct mdp_check *ck, const char *p, size_t n, int api_error_slot,
                   json_object **root, json_object **payload);
 
-/* the connectors */
-extern const struct mdp_connector MDP__CONNECTOR_SUPABASE, MDP__CONNECTOR_EVENTS,
-    MDP__CONNECTOR_SES, MDP__CONNECTOR_DDB, MDP__CONNECTOR_GA4, MDP__CONNECTOR_GBP,
-    MDP__CONNECTOR_META;
+/* the connectors (connectors.def) */
+#define MDP_CONNECTOR(n) extern const struct mdp_connector MDP__CONNECTOR_##n;
+#include "connectors.def"
+#undef MDP_CONNECTOR
 
 #endif

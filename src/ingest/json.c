@@ -145,6 +145,35 @@ int mdp__is_uuid(const char *s, int version)
     return version <= 0 || mdp_uuid_version(&u) == version;
 }
 
+const char *mdp__v7_id(const struct mdp_check *ck, const char *field, const char *s, size_t len,
+                       int *non_v7, char *detail, size_t dn)
+{
+    struct mdp_uuid u;
+    char buf[37];
+    if (!s || len != 36) {
+        snprintf(detail, dn, "%s is not a UUID", field);
+        return "invalid_id";
+    }
+    memcpy(buf, s, 36);
+    buf[36] = '\0';
+    if (mdp_uuid_parse(buf, &u)) {
+        snprintf(detail, dn, "%s is not a UUID", field);
+        return "invalid_id";
+    }
+    int v = mdp_uuid_version(&u), rfc = mdp_uuid_is_rfc_variant(&u);
+    if (v == 7 && rfc) return NULL;
+    if (ck->cfg && ck->cfg->ingest_non_v7_ids && strcmp(ck->cfg->ingest_non_v7_ids, "count") == 0) {
+        (*non_v7)++;
+        return NULL;
+    }
+    if (v == 7)
+        snprintf(detail, dn, "%s has version 7 but not the RFC 9562 variant", field);
+    else
+        snprintf(detail, dn, "%s is a UUID of version %d, not 7 (spec 2; ingest.non_v7_ids)", field,
+                 v);
+    return "id_not_uuidv7";
+}
+
 int mdp__jtime(json_object *o, const char *k, int64_t *ms)
 {
     const char *s = mdp__jget(o, k);

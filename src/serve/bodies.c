@@ -3,8 +3,6 @@
 #include "mdp/ingest.h"
 #include "serve_internal.h"
 
-#include "mdp/strset.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,38 +69,29 @@ int mdp__events_split(const char *p, size_t n, int ndjson, struct mdp_buf *lines
     return 0;
 }
 
-extern const struct mdp_connector MDP__CONNECTOR_EVENTS;
+struct rejections {
+    unsigned char *rejected;
+    size_t n;
+    long bad;
+};
+
+/* Marks the line of every quarantined event; line i + 1 is event i of the batch. */
+static int on_verdict(void *ud, const struct mdp_verdict *v)
+{
+    struct rejections *r = ud;
+    if (v->kind == MDP_VERDICT_QUARANTINED && v->line >= 1 && (size_t)v->line <= r->n &&
+        !r->rejected[v->line - 1]) {
+        r->rejected[v->line - 1] = 1;
+        r->bad++;
+    }
+    return 0;
+}
 
 long mdp__events_check(const char *lines, size_t len, struct mdp_quarantine *q,
                        unsigned char *rejected, size_t n)
 {
-    struct mdp_ingest_counts c = {0};
-    c.newest_event_ms = -1;
-    struct mdp_strset *seen = mdp_strset_new();
-    if (!seen) return -1;
-    struct mdp_check ck = {0};
-    ck.key = MDP__EVENTS_LOCATION;
-    ck.c = &c;
-    ck.q = q;
-    ck.seen = seen;
-    size_t before = q->lines.len;
-    int rc = MDP__CONNECTOR_EVENTS.check(&ck, lines, len);
-    mdp_strset_free(seen);
-    if (rc) return -1;
-    long bad = 0;
-    /* the quarantine entries name their line: <key>:<line> */
-    for (const char *e = q->lines.data ? q->lines.data + before : NULL; e && *e;) {
-        const char *nl = strchr(e, '\n');
-        const char *loc = strstr(e, "\"location\":\"" MDP__EVENTS_LOCATION ":");
-        if (loc && (!nl || loc < nl)) {
-            size_t line =
-                strtoul(loc + strlen("\"location\":\"" MDP__EVENTS_LOCATION ":"), NULL, 10);
-            if (line >= 1 && line <= n && !rejected[line - 1]) {
-                rejected[line - 1] = 1;
-                bad++;
-            }
-        }
-        e = nl ? nl + 1 : NULL;
-    }
-    return bad;
+    struct rejections r = {rejected, n, 0};
+    int rc = mdp_ingest_verdicts("events", MDP__EVENTS_LOCATION, lines, len, NULL, q, on_verdict,
+                                 &r, NULL);
+    return rc ? -1 : r.bad;
 }

@@ -3,6 +3,8 @@
  * AWS documentation, not taken from the code under test), gzip'd Firehose objects, schema drift,
  * and the quarantine threshold of the ingest stage. */
 #include "testutil.h"
+#include "../../src/ingest/ses/ses.h"
+#include "mdp/consent.h"
 #include "mdp/hash.h"
 #include "mdp/ingest.h"
 #include "mdp/pipeline.h"
@@ -30,13 +32,15 @@ struct result {
 static struct result run_check(const char *key, const char *data, size_t len, int verify,
                                const char *cache)
 {
+    /* the ses connector's run state, as its init hook makes it */
+    struct mdp__ses_state ses = {verify, (char *)cache};
     struct result r;
     memset(&r, 0, sizeof r);
     r.c.newest_event_ms = -1;
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, "t", "t", 0);
     struct mdp_strset *seen = mdp_strset_new();
-    struct mdp_check ck = {key, &r.c, &q, seen, NULL, NULL, verify, cache, NULL, NULL, NULL};
+    struct mdp_check ck = {.key = key, .c = &r.c, .q = &q, .seen = seen, .state = &ses};
     const struct mdp_connector *k = mdp_connector_for_key(key);
     assert_non_null(k);
     assert_int_equal(k->check(&ck, data, len), 0);
@@ -587,8 +591,9 @@ static void test_stage_drift_and_threshold(void **st)
     struct mdp_store *ls;
     struct mdp_diag d = {0};
     assert_int_equal(mdp_store_open(landing, 1, &ls, &d), 0);
-    const char *day1 = "account_id,business_name\n1,A\n",
-               *day2 = "account_id,business_name,main_category\n2,B,c\n";
+    const char *day1 = "account_id,business_name\n01900000-0000-7000-8000-000000000001,A\n",
+               *day2 = "account_id,business_name,main_category\n"
+                       "01900000-0000-7000-8000-000000000002,B,c\n";
     mdp_store_put(ls, "supabase/accounts/dt=2026-10-01/accounts.csv", day1, strlen(day1), 0, &d);
     mdp_store_put(ls, "supabase/accounts/dt=2026-10-02/accounts.csv", day2, strlen(day2), 0, &d);
     struct mdp_lake *lake;
@@ -622,13 +627,374 @@ static void test_stage_drift_and_threshold(void **st)
     tu_rmdir(dir);
 }
 
+/* Issue 11, one verdict API: mdp_ingest_verdicts gives each record's verdict in order, with its
+ * line, event time, reason and location, and the parsed record; a caller's stop is returned. */
+struct seen_verdicts {
+    int n, stop_at;
+    struct {
+        enum mdp_verdict_kind kind;
+        long index, line;
+        int64_t event_ms;
+        char reason[64], location[128], event_id[64];
+    } v[8];
+};
+
+static int collect_verdict(void *ud, const struct mdp_verdict *v)
+{
+    struct seen_verdicts *s = ud;
+    if (s->n >= 8) return 0;
+    s->v[s->n].kind = v->kind;
+    s->v[s->n].index = v->index;
+    s->v[s->n].line = v->line;
+    s->v[s->n].event_ms = v->event_ms;
+    snprintf(s->v[s->n].reason, sizeof s->v[s->n].reason, "%s", v->reason ? v->reason : "");
+    snprintf(s->v[s->n].location, sizeof s->v[s->n].location, "%s", v->location ? v->location : "");
+    json_object *r = (json_object *)v->record, *id;
+    if (r && json_object_object_get_ex(r, "event_id", &id))
+        snprintf(s->v[s->n].event_id, sizeof s->v[s->n].event_id, "%s", json_object_get_string(id));
+    if (r && json_object_object_get_ex(r, "eventID", &id))
+        snprintf(s->v[s->n].event_id, sizeof s->v[s->n].event_id, "%s", json_object_get_string(id));
+    s->n++;
+    return s->stop_at && s->n == s->stop_at ? 42 : 0;
+}
+
+static void test_issue11_verdicts(void **st)
+{
+    (void)st;
+    const char *batch = EV(ID1, "") "\n\n{bad\n" EV(ID1, "") "\n" EV(ID2, "") "\n";
+    struct seen_verdicts s = {0};
+    struct mdp_ingest_counts c;
+    assert_int_equal(mdp_ingest_verdicts("events", "POST /v1/events", batch, strlen(batch), NULL,
+                                         NULL, collect_verdict, &s, &c),
+                     0);
+    assert_int_equal(s.n, 4);
+    assert_int_equal(s.v[0].kind, MDP_VERDICT_VALID);
+    assert_int_equal(s.v[0].line, 1);
+    assert_string_equal(s.v[0].event_id, ID1);
+    char iso[32];
+    mdp_time_format_ms(s.v[0].event_ms, iso, sizeof iso);
+    assert_string_equal(iso, "2026-10-01T08:00:00.000Z");
+    assert_int_equal(s.v[1].kind, MDP_VERDICT_QUARANTINED);
+    assert_int_equal(s.v[1].index, 1);
+    assert_int_equal(s.v[1].line, 3); /* the blank line counts */
+    assert_string_equal(s.v[1].reason, "json_invalid");
+    assert_string_equal(s.v[1].location, "POST /v1/events:3");
+    assert_int_equal(s.v[2].kind, MDP_VERDICT_DUPLICATE);
+    assert_int_equal(s.v[2].line, 4);
+    assert_int_equal(s.v[3].kind, MDP_VERDICT_VALID);
+    assert_string_equal(s.v[3].event_id, ID2);
+    assert_int_equal(c.in, 4);
+    assert_int_equal(c.out, 2);
+    assert_int_equal(c.quarantined, 1);
+    assert_int_equal(c.duplicates, 1);
+    /* a stop is returned and nothing more is reported */
+    struct seen_verdicts s2 = {.stop_at = 2};
+    assert_int_equal(mdp_ingest_verdicts("events", "x", batch, strlen(batch), NULL, NULL,
+                                         collect_verdict, &s2, NULL),
+                     42);
+    assert_int_equal(s2.n, 2);
+    /* routing by key, the ddb record form, and an unknown connector */
+    size_t len;
+    char *fh = fixture("fixtures/dynamodb/firehose-s3/2024/11/05/14/"
+                       "vc-ddb-cdc-2-2024-11-05-14-09-47-1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                       &len);
+    struct seen_verdicts s3 = {0};
+    assert_int_equal(mdp_ingest_verdicts(NULL, "dynamodb/firehose/2024/11/05/14/x", fh, len, NULL,
+                                         NULL, collect_verdict, &s3, &c),
+                     0);
+    assert_true(s3.n > 0);
+    assert_int_equal(s3.v[0].kind, MDP_VERDICT_VALID);
+    assert_true(s3.v[0].event_id[0] != '\0');
+    assert_true(s3.v[0].event_ms > 0);
+    free(fh);
+    assert_int_equal(mdp_ingest_verdicts("nope", "x", "", 0, NULL, NULL, NULL, NULL, NULL),
+                     MDP_ERR_NOT_FOUND);
+}
+
+/* Issue 11, defect 5: user_id, account_id and location_id are UUIDv7 (spec 2) wherever they arrive:
+ * the app's events, the Supabase exports' id columns, ConsentJournal's user_id. Another version is
+ * quarantined (id_not_uuidv7, naming the field and the location), or taken and counted under
+ * ingest.non_v7_ids: count; a value that is no UUID is quarantined either way. */
+#define V4 "017f22e2-79b0-4cc3-98c4-dc0c0c07398f"
+#define V7 "01900000-0000-7000-8000-000000000001"
+
+static struct mdp_ingest_counts check_cfg(const struct mdp_config *cfg, const char *key,
+                                          const char *data, char *reasons, size_t rn)
+{
+    struct mdp_ingest_counts c;
+    memset(&c, 0, sizeof c);
+    c.newest_event_ms = -1;
+    struct mdp_quarantine q;
+    mdp_quarantine_init(&q, "t", "t", 0);
+    struct mdp_check ck = {.key = key, .c = &c, .q = &q, .cfg = cfg};
+    assert_int_equal(mdp_connector_for_key(key)->check(&ck, data, strlen(data)), 0);
+    snprintf(reasons, rn, "%s", q.lines.data ? q.lines.data : "");
+    mdp_quarantine_cleanup(&q);
+    return c;
+}
+
+static void test_issue11_ids_uuidv7(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *key, *data, *where;
+    } bad[] = {
+        {"events/dt=2026-10-01/e.ndjson",
+         "{\"event_id\":\"" ID1 "\",\"user_id\":\"" V4 "\",\"timestamp\":\"2026-10-01T10:00:00Z\","
+         "\"event_type\":\"page_view\"}\n",
+         "user_id is a UUID of version 4"},
+        {"events/dt=2026-10-01/e.ndjson",
+         "{\"event_id\":\"" ID1 "\",\"user_id\":\"" V7 "\",\"location_id\":\"" V4 "\","
+         "\"timestamp\":\"2026-10-01T10:00:00Z\",\"event_type\":\"page_view\"}\n",
+         "location_id is a UUID of version 4"},
+        {"supabase/locations/dt=2026-10-01/locations.csv",
+         "location_id,account_id,name\n" V7 "," V7 ",a\n" V7 ",\"" V4 "\",b\n",
+         "account_id is a UUID of version 4"},
+        {"supabase/user_profiles/dt=2026-10-01/user_profiles.csv",
+         "user_id,account_id,email\r\n" V7 ",,a@example.com\r\n" V4 "," V7 ",b@example.com\r\n",
+         "user_id is a UUID of version 4"},
+        {"dynamodb/lambda/dt=2026-10-01/c.json",
+         "{\"Records\":[{\"eventID\":\"e1\",\"eventName\":\"INSERT\",\"eventSourceARN\":"
+         "\"arn:aws:dynamodb:eu-central-1:1:table/ConsentJournal/stream/x\",\"dynamodb\":{"
+         "\"ApproximateCreationDateTime\":1790000000,\"SequenceNumber\":\"1\",\"Keys\":{\"user_"
+         "id\":"
+         "{\"S\":\"" V4 "\"}},\"NewImage\":{\"user_id\":{\"S\":\"" V4 "\"},\"ts\":{\"S\":"
+         "\"2026-09-21T10:00:00Z\"},\"consent_type\":{\"S\":\"analytics\"},\"decision\":{\"S\":"
+         "\"granted\"}}}}]}",
+         "NewImage.user_id is a UUID of version 4"},
+    };
+    struct mdp_config cfg;
+    assert_int_equal(mdp_config_defaults(&cfg), 0);
+    assert_string_equal(cfg.ingest_non_v7_ids, "quarantine");
+    char reasons[4096];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct mdp_ingest_counts c =
+            check_cfg(&cfg, bad[i].key, bad[i].data, reasons, sizeof reasons);
+        if (c.quarantined != 1 || !strstr(reasons, "\"reason\":\"id_not_uuidv7\"") ||
+            !strstr(reasons, bad[i].where) || !strstr(reasons, bad[i].key))
+            fail_msg("%s: quarantined %lld: %s", bad[i].key, (long long)c.quarantined, reasons);
+        /* the built-in default (no configuration) is the same */
+        struct mdp_ingest_counts c0 =
+            check_cfg(NULL, bad[i].key, bad[i].data, reasons, sizeof reasons);
+        assert_int_equal(c0.quarantined, 1);
+    }
+    /* count: taken and counted */
+    free(cfg.ingest_non_v7_ids);
+    cfg.ingest_non_v7_ids = strdup("count");
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct mdp_ingest_counts c =
+            check_cfg(&cfg, bad[i].key, bad[i].data, reasons, sizeof reasons);
+        if (c.quarantined != 0 || c.non_v7_ids != 1)
+            fail_msg("%s (count): quarantined %lld, non-v7 %lld: %s", bad[i].key,
+                     (long long)c.quarantined, (long long)c.non_v7_ids, reasons);
+    }
+    /* not a UUID at all is quarantined under count too */
+    struct mdp_ingest_counts c = check_cfg(&cfg, "supabase/accounts/dt=2026-10-01/accounts.csv",
+                                           "account_id,name\nabc,x\n", reasons, sizeof reasons);
+    assert_int_equal(c.quarantined, 1);
+    assert_non_null(strstr(reasons, "\"reason\":\"invalid_id\""));
+    /* a v7 of the wrong variant is no UUIDv7 */
+    c = check_cfg(NULL, "events/dt=2026-10-01/e.ndjson",
+                  "{\"event_id\":\"" ID1 "\",\"user_id\":\"01900000-0000-7000-c000-000000000001\","
+                  "\"timestamp\":\"2026-10-01T10:00:00Z\",\"event_type\":\"page_view\"}\n",
+                  reasons, sizeof reasons);
+    assert_int_equal(c.quarantined, 1);
+    assert_non_null(strstr(reasons, "not the RFC 9562 variant"));
+    mdp_config_cleanup(&cfg);
+}
+
+/* Issue 11: ingest reads the consent vocabulary without including the consent module; it must
+ * agree with it (the skew, the configured purposes). */
+static const char *consent_change(char *buf, size_t n, const char *ts, const char *purpose)
+{
+    snprintf(buf, n,
+             "{\"Records\":[{\"eventID\":\"e1\",\"eventName\":\"INSERT\",\"eventSourceARN\":"
+             "\"arn:aws:dynamodb:eu-central-1:1:table/ConsentJournal/stream/x\",\"dynamodb\":{"
+             "\"ApproximateCreationDateTime\":1790000000,\"SequenceNumber\":\"1\",\"Keys\":{"
+             "\"email\":{\"S\":\"a@example.com\"}},\"NewImage\":{\"email\":{\"S\":"
+             "\"a@example.com\"},\"ts\":{\"S\":\"%s\"},\"consent_type\":{\"S\":\"%s\"},"
+             "\"decision\":{\"S\":\"granted\"}}}}]}",
+             ts, purpose);
+    return buf;
+}
+
+static void test_issue11_consent_vocabulary(void **st)
+{
+    (void)st;
+    struct mdp_config cfg;
+    assert_int_equal(mdp_config_defaults(&cfg), 0);
+    char buf[1024], reasons[4096], ts[40];
+    const char *key = "dynamodb/lambda/dt=2026-09-21/c.json";
+    int64_t stream_ms = 1790000000LL * 1000;
+    mdp_time_format_ms(stream_ms + MDP_CONSENT_MAX_SKEW_MS, ts, sizeof ts);
+    struct mdp_ingest_counts c = check_cfg(
+        &cfg, key, consent_change(buf, sizeof buf, ts, "analytics"), reasons, sizeof reasons);
+    assert_int_equal(c.out, 1);
+    mdp_time_format_ms(stream_ms + MDP_CONSENT_MAX_SKEW_MS + 1000, ts, sizeof ts);
+    c = check_cfg(&cfg, key, consent_change(buf, sizeof buf, ts, "analytics"), reasons,
+                  sizeof reasons);
+    assert_int_equal(c.quarantined, 1);
+    assert_non_null(strstr(reasons, "consent_future_ts"));
+    /* every configured purpose is known, another is not */
+    for (int i = 0; i < cfg.consent_purposes.n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(cfg.consent_purposes.v[i], ":"),
+                 cfg.consent_purposes.v[i]);
+        assert_non_null(mdp_consent_purpose_find(name));
+        c = check_cfg(&cfg, key, consent_change(buf, sizeof buf, "2026-09-21T10:00:00Z", name),
+                      reasons, sizeof reasons);
+        assert_int_equal(c.out, 1);
+    }
+    c = check_cfg(&cfg, key, consent_change(buf, sizeof buf, "2026-09-21T10:00:00Z", "telepathy"),
+                  reasons, sizeof reasons);
+    assert_int_equal(c.quarantined, 1);
+    assert_non_null(strstr(reasons, "consent_unknown_purpose"));
+    mdp_config_cleanup(&cfg);
+}
+
+/* Issue 11: a connector's own flag reaches it through the generic runner: ses's
+ * --verify-signatures (ctx.ingest_flags, as `mdp ingest ses` passes it) makes its init hook turn
+ * verification on, without the runner or the CLI knowing about SNS. */
+static int last_key(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    snprintf(ud, 512, "%s", key);
+    return 0;
+}
+
+static void test_issue11_connector_flags(void **st)
+{
+    (void)st;
+    const struct mdp_connector *ses = mdp_connector_find("ses");
+    assert_non_null(ses->init);
+    assert_string_equal(ses->flags[0].name, "--verify-signatures");
+    const char *env = "{\"Type\":\"Notification\",\"MessageId\":\"m1\",\"TopicArn\":\"arn:aws:sns:"
+                      "eu-central-1:1:t\",\"Message\":\"{}\",\"SignatureVersion\":\"1\","
+                      "\"Signature\":\"AAAA\",\"SigningCertURL\":\"http://example.com/c.pem\","
+                      "\"Timestamp\":\"2026-10-01T10:00:00.000Z\"}";
+    for (int verify = 0; verify < 2; verify++) {
+        char *dir = tu_tmpdir();
+        char landing[1024];
+        struct mdp_config cfg;
+        tu_lake_config(dir, &cfg, landing, sizeof landing);
+        cfg.ingest_max_quarantine_share = 1.0;
+        struct mdp_store *ls;
+        struct mdp_diag d = {0};
+        assert_int_equal(mdp_store_open(landing, 1, &ls, &d), 0);
+        assert_int_equal(mdp_store_put(ls, "ses/sqs/dt=2026-10-01/a.json", env, strlen(env), 0, &d),
+                         0);
+        struct mdp_lake *lake;
+        assert_int_equal(mdp_lake_open(dir, 1, &lake, &d), 0);
+        struct runs rs = {0};
+        const char *flags[] = {"--verify-signatures", NULL};
+        struct mdp_stage_ctx ctx = {&cfg, lake, -1, keep, &rs, verify ? flags : NULL};
+        struct mdp_run run;
+        mdp_run_begin(&run, "t");
+        assert_int_equal(mdp_ingest_run(&ctx, "ses", &run, &d), 0);
+        assert_int_equal(rs.n, 1);
+        char qkey[512] = "";
+        assert_int_equal(mdp_store_list(lake->store, "raw/_quarantine/ses/", last_key, qkey, &d),
+                         0);
+        struct mdp_buf q;
+        mdp_buf_init(&q);
+        assert_int_equal(mdp_store_get(lake->store, qkey, &q, &d), 0);
+        /* unverified, the empty message is what is wrong; verified, the certificate URL is */
+        assert_int_equal(rs.v[0].quarantined, 1);
+        assert_non_null(strstr(q.data, verify ? "\"reason\":\"sns_signature_invalid\""
+                                              : "\"reason\":\"ses_unknown_payload\""));
+        mdp_buf_cleanup(&q);
+        mdp_store_close(ls);
+        mdp_lake_close(lake);
+        mdp_config_cleanup(&cfg);
+        tu_rmdir(dir);
+    }
+}
+
+/* Issue 11, defect 1: the delivery day comes from the landing path of every source's dated layout
+ * (dt=D folders, and Firehose's YYYY/MM/DD/HH/ after the dataset folder), never from the day it
+ * arrived; and `--date D` (ctx.day) selects exactly that day's deliveries. */
+static int count_objects(const char *key, int64_t size, void *ud)
+{
+    (void)key;
+    (void)size;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void test_issue11_delivery_day_from_path(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *connector, *on_day, *next_day, *raw_day;
+    } layouts[] = {
+        {"supabase", "supabase/accounts/dt=2024-11-05/accounts.csv",
+         "supabase/accounts/dt=2024-11-06/accounts.csv", "raw/supabase/accounts/dt=2024-11-05/"},
+        {"events", "events/dt=2024-11-05/a.ndjson", "events/dt=2024-11-06/a.ndjson",
+         "raw/events/app_events/dt=2024-11-05/"},
+        {"ses", "ses/sqs/dt=2024-11-05/a.json", "ses/sqs/dt=2024-11-06/a.json",
+         "raw/ses/sqs/dt=2024-11-05/"},
+        {"ddb", "dynamodb/firehose/2024/11/05/14/vc-ddb-cdc-1-2024-11-05-14-00-00-x",
+         "dynamodb/firehose/2024/11/06/00/vc-ddb-cdc-1-2024-11-06-00-00-00-x",
+         "raw/dynamodb/firehose/dt=2024-11-05/"},
+        {"ddb", "dynamodb/lambda/dt=2024-11-05/a.json", "dynamodb/lambda/dt=2024-11-06/a.json",
+         "raw/dynamodb/lambda/dt=2024-11-05/"},
+        {"ga4", "ga4/runreport/dt=2024-11-05/a.json", "ga4/runreport/dt=2024-11-06/a.json",
+         "raw/ga4/runreport/dt=2024-11-05/"},
+        {"gbp", "gbp/locations/dt=2024-11-05/a.json", "gbp/locations/dt=2024-11-06/a.json",
+         "raw/gbp/locations/dt=2024-11-05/"},
+        {"meta", "meta/me_accounts/dt=2024-11-05/a.json", "meta/me_accounts/dt=2024-11-06/a.json",
+         "raw/meta/me_accounts/dt=2024-11-05/"},
+    };
+    int64_t day;
+    assert_int_equal(mdp_date_parse("2024-11-05", &day), 0);
+    for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++) {
+        char *dir = tu_tmpdir();
+        char landing[1024];
+        struct mdp_config cfg;
+        tu_lake_config(dir, &cfg, landing, sizeof landing);
+        cfg.ingest_max_quarantine_share = 1.0; /* the bytes matter here, not their validity */
+        struct mdp_store *ls;
+        struct mdp_diag d = {0};
+        assert_int_equal(mdp_store_open(landing, 1, &ls, &d), 0);
+        char a[64], b[64];
+        snprintf(a, sizeof a, "delivery %zu of the day\n", i);
+        snprintf(b, sizeof b, "delivery %zu of the next day\n", i);
+        assert_int_equal(mdp_store_put(ls, layouts[i].on_day, a, strlen(a), 0, &d), 0);
+        assert_int_equal(mdp_store_put(ls, layouts[i].next_day, b, strlen(b), 0, &d), 0);
+        struct mdp_lake *lake;
+        assert_int_equal(mdp_lake_open(dir, 1, &lake, &d), 0);
+        struct runs rs = {0};
+        struct mdp_stage_ctx ctx = {&cfg, lake, day, keep, &rs, 0};
+        struct mdp_run run;
+        mdp_run_begin(&run, "t");
+        assert_int_equal(mdp_ingest_run(&ctx, layouts[i].connector, &run, &d), 0);
+        if (rs.n != 1 || !strstr(rs.v[0].message, "1 deliveries"))
+            fail_msg("%s: --date 2024-11-05 did not select it (%d runs: %s)", layouts[i].on_day,
+                     rs.n, rs.n ? rs.v[0].message : "nothing delivered");
+        int n = 0, all = 0;
+        assert_int_equal(mdp_store_list(lake->store, layouts[i].raw_day, count_objects, &n, &d), 0);
+        char source[64]; /* raw/<source>/ */
+        const char *sl = strchr(layouts[i].raw_day + 4, '/');
+        snprintf(source, sizeof source, "%.*s", (int)(sl - layouts[i].raw_day) + 1,
+                 layouts[i].raw_day);
+        assert_int_equal(mdp_store_list(lake->store, source, count_objects, &all, &d), 0);
+        if (n != 1 || all != 1)
+            fail_msg("%s: %d objects under %s, %d under %s", layouts[i].on_day, n,
+                     layouts[i].raw_day, all, source);
+        mdp_store_close(ls);
+        mdp_lake_close(lake);
+        mdp_config_cleanup(&cfg);
+        tu_rmdir(dir);
+    }
+}
+
 static void test_dedup_window(void **st)
 {
     (void)st;
     struct mdp_dedup_window w = {0};
     struct mdp_ingest_counts c;
     memset(&c, 0, sizeof c);
-    struct mdp_check ck = {"events/x", &c, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
+    struct mdp_check ck = {.key = "events/x", .c = &c};
     assert_int_equal(mdp_dedup_window_enter(&w, 100, &ck), 0);
     assert_int_equal(mdp_check_dup(&ck, "e", "a"), 0);
     assert_int_equal(mdp_check_dup(&ck, "e", "a"), 1); /* the same day */
@@ -658,6 +1024,11 @@ int main(void)
         cmocka_unit_test(test_supabase_csv),
         cmocka_unit_test(test_stage_drift_and_threshold),
         cmocka_unit_test(test_dedup_window),
+        cmocka_unit_test(test_issue11_delivery_day_from_path),
+        cmocka_unit_test(test_issue11_ids_uuidv7),
+        cmocka_unit_test(test_issue11_verdicts),
+        cmocka_unit_test(test_issue11_consent_vocabulary),
+        cmocka_unit_test(test_issue11_connector_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

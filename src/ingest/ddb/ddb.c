@@ -7,7 +7,6 @@
  * and without repeats, M and L recursive). REMOVEs by TTL expiry (userIdentity of the DynamoDB
  * service) are counted apart from application deletes. Duplicates: the same eventID. */
 #include "../ingest_internal.h"
-#include "mdp/consent.h"
 #include "mdp/time.h"
 
 #include <ctype.h>
@@ -170,23 +169,51 @@ static const char *image_str(json_object *img, const char *name, int n_ok)
     return s ? s : a && n_ok ? mdp__jget(a, "N") : NULL;
 }
 
-/* A ConsentJournal item (email and/or user_id, ts ISO-8601, consent_type, decision, optional
- * expires_at as ISO-8601 text or epoch seconds) must make a valid journal record: a configured
- * purpose, granted/withdrawn, a decision time not later than the change's stream time plus the
- * allowed skew, an expiry after the decision. */
-static const char *consent_check(json_object *ni, int64_t stream_ms, char *detail, size_t dn)
+/* The consent vocabulary, read here without the consent module (gov/ reads ingest's verdicts, so
+ * ingest does not include gov): the purposes are consent.purposes' NAME:BASIS items of the
+ * configuration (unchecked without one: the consent import checks them against the journal's
+ * own list), the skew is MDP_CONSENT_MAX_SKEW_MS (test_ingest holds them equal), and a time is
+ * ISO-8601 text or epoch seconds as mdp_consent_time_parse reads it. */
+#define CONSENT_MAX_SKEW_MS (5 * 60 * 1000)
+
+static int purpose_known(const struct mdp_check *ck, const char *name)
 {
-    const char *email = image_str(ni, "email", 0), *uid = image_str(ni, "user_id", 0);
+    if (!ck->cfg) return 1;
+    size_t n = strlen(name);
+    for (int i = 0; i < ck->cfg->consent_purposes.n; i++) {
+        const char *it = ck->cfg->consent_purposes.v[i];
+        if (strncmp(it, name, n) == 0 && (it[n] == ':' || it[n] == '\0')) return 1;
+    }
+    return 0;
+}
+
+static int consent_time(const char *s, int64_t *ms)
+{
+    size_t n = strlen(s);
+    if (n && strspn(s, "0123456789") == n) return mdp_time_parse_epoch_s(s, ms);
+    return mdp_time_parse_iso(s, n, ms);
+}
+
+/* A ConsentJournal item (email and/or user_id (a UUIDv7, ingest.non_v7_ids), ts ISO-8601,
+ * consent_type, decision, optional expires_at as ISO-8601 text or epoch seconds) must make a valid
+ * journal record: a configured purpose, granted/withdrawn, a decision time not later than the
+ * change's stream time plus the allowed skew, an expiry after the decision. */
+static const char *consent_check(const struct mdp_check *ck, json_object *ni, int64_t stream_ms,
+                                 char *detail, size_t dn, int *non_v7)
+{
+    const char *email = image_str(ni, "email", 0), *uid = image_str(ni, "user_id", 0), *why;
     if ((!email || !*email) && (!uid || !*uid))
         return snprintf(detail, dn, "NewImage has neither email nor user_id"),
                "consent_missing_subject";
+    if (uid && *uid &&
+        (why = mdp__v7_id(ck, "NewImage.user_id", uid, strlen(uid), non_v7, detail, dn)))
+        return why;
     const char *purpose = image_str(ni, "consent_type", 0), *dec = image_str(ni, "decision", 0);
-    if (!purpose || !mdp_consent_purpose_find(purpose))
+    if (!purpose || !purpose_known(ck, purpose))
         return snprintf(detail, dn, "consent_type %.64s is not a configured purpose",
                         purpose ? purpose : "(missing)"),
                "consent_unknown_purpose";
-    int granted;
-    if (!dec || mdp_consent_decision_parse(dec, &granted))
+    if (!dec || (strcmp(dec, "granted") != 0 && strcmp(dec, "withdrawn") != 0))
         return snprintf(detail, dn, "decision %.64s is not granted or withdrawn",
                         dec ? dec : "(missing)"),
                "consent_invalid_decision";
@@ -195,11 +222,11 @@ static const char *consent_check(json_object *ni, int64_t stream_ms, char *detai
     if (!ts || mdp_time_parse_iso(ts, strlen(ts), &t))
         return snprintf(detail, dn, "ts %.64s is not an ISO-8601 time", ts ? ts : "(missing)"),
                "consent_invalid_ts";
-    if (t > stream_ms + MDP_CONSENT_MAX_SKEW_MS)
+    if (t > stream_ms + CONSENT_MAX_SKEW_MS)
         return snprintf(detail, dn, "ts %.64s is later than the change itself", ts),
                "consent_future_ts";
     const char *ex = image_str(ni, "expires_at", 1);
-    if (ex && (mdp_consent_time_parse(ex, &exp) || exp <= t))
+    if (ex && (consent_time(ex, &exp) || exp <= t))
         return snprintf(detail, dn, "expires_at %.64s is no time after ts", ex),
                "consent_invalid_expiry";
     return NULL;
@@ -207,8 +234,8 @@ static const char *consent_check(json_object *ni, int64_t stream_ms, char *detai
 
 /* Validates one change record. lambda: the Lambda/Streams shape (seconds, SequenceNumber, table in
  * eventSourceARN); else the Firehose shape (ms, tableName). */
-static const char *validate(json_object *r, int lambda, char *detail, size_t dn, int64_t *ts,
-                            int *kind)
+static const char *validate(const struct mdp_check *ck, json_object *r, int lambda, char *detail,
+                            size_t dn, int64_t *ts, int *kind, int *non_v7)
 {
     const char *ev = mdp__jget(r, "eventName");
     if (!ev) return snprintf(detail, dn, "eventName"), "ddb_missing_event_name";
@@ -267,7 +294,7 @@ static const char *validate(json_object *r, int lambda, char *detail, size_t dn,
                    "ddb_invalid_sequence_number";
     }
     if (strcmp(table, "ConsentJournal") == 0 && ni) {
-        const char *why = consent_check(ni, *ts, detail, dn);
+        const char *why = consent_check(ck, ni, *ts, detail, dn, non_v7);
         if (why) return why;
     }
     /* a TTL expiry is a REMOVE by the DynamoDB service principal */
@@ -284,18 +311,18 @@ static int take(struct mdp_check *ck, json_object *r, int lambda, const char *lo
 {
     char detail[300] = "";
     int64_t ts = -1;
-    int kind = 0;
+    int kind = 0, non_v7 = 0;
     if (!json_object_is_type(r, json_type_object))
         return mdp_check_bad(ck, "json_not_object", loc, "a change record is a JSON object", raw,
                              len);
-    const char *why = validate(r, lambda, detail, sizeof detail, &ts, &kind);
+    const char *why = validate(ck, r, lambda, detail, sizeof detail, &ts, &kind, &non_v7);
     if (why) return mdp_check_bad(ck, why, loc, detail, raw, len);
     int dup = mdp_check_dup(ck, "ddb", mdp__jget(r, "eventID"));
     if (dup < 0) return dup;
     if (!dup) {
         ck->c->extra[kind]++;
-        mdp_check_ok(ck, ts);
-        if (ck->on_valid) return ck->on_valid(ck->on_valid_ud, r, ts);
+        ck->c->non_v7_ids += non_v7;
+        return mdp_check_ok_record(ck, ts, r);
     }
     return 0;
 }
@@ -400,6 +427,7 @@ const struct mdp_connector MDP__CONNECTOR_DDB = {
     .landing_prefix = "dynamodb/",
     .dataset = NULL,
     .ext = "json",
+    .sample_key = "dynamodb/firehose/2026/10/01/00/x",
     .extra_names = {"inserts", "modifies", "application deletes", "TTL deletes"},
     .check = check,
 };

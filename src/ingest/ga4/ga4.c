@@ -156,6 +156,27 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
 
 int mdp__ga4_pull(struct mdp_pull *p, struct mdp_diag *d);
 
+/* Its configuration map: the sources.ga4.* keys (`mdp config keys` lists them). */
+static const struct mdp_config_key CONFIG[] = {
+    {"sources.ga4.property_id", MDP_CFG_STR, MDP_CONFIG_OFF(ga4_property_id), "495696125", 0, 0,
+     NULL, "GA4 property whose runReport data is pulled (spec 1)."},
+    {"sources.ga4.time_zone", MDP_CFG_STR, MDP_CONFIG_OFF(ga4_time_zone), "Europe/Berlin", 0, 0,
+     NULL, "Reporting time zone of the GA4 property; its `date` dimension is in this zone."},
+    {"sources.ga4.credentials_env", MDP_CFG_ENVNAME, MDP_CONFIG_OFF(ga4_credentials_env),
+     "GOOGLE_APPLICATION_CREDENTIALS", 0, 0, NULL,
+     "Environment variable with the path of the service account's JSON key (client_email, "
+     "private_key, token_uri) for `mdp ingest ga4 --pull`."},
+    {"sources.ga4.api_base", MDP_CFG_STR, MDP_CONFIG_OFF(ga4_api_base),
+     "https://analyticsdata.googleapis.com", 0, 0, NULL,
+     "Base URL of the GA4 Data API (a test server in the tests)."},
+    {"sources.ga4.dimensions", MDP_CFG_STRLIST, MDP_CONFIG_OFF(ga4_dimensions), "date,eventName", 0,
+     0, NULL, "Dimensions of the runReport request."},
+    {"sources.ga4.metrics", MDP_CFG_STRLIST, MDP_CONFIG_OFF(ga4_metrics),
+     "eventCount,activeUsers,sessions", 0, 0, NULL, "Metrics of the runReport request."},
+    {"sources.ga4.page_size", MDP_CFG_INT, MDP_CONFIG_OFF(ga4_page_size), "10000", 1, 250000, NULL,
+     "Rows per runReport page (limit); pages follow until rowCount is reached."},
+    {NULL, MDP_CFG_STR, 0, NULL, 0, 0, NULL, NULL}};
+
 const struct mdp_connector MDP__CONNECTOR_GA4 = {
     .name = "ga4",
     .source = "ga4",
@@ -178,6 +199,8 @@ const struct mdp_connector MDP__CONNECTOR_GA4 = {
     .landing_prefix = "ga4/",
     .dataset = NULL,
     .ext = "json",
+    .sample_key = "ga4/runreport/dt=2026-10-01/r.json",
+    .config = CONFIG,
     .extra_names = {"rows", "reports", "API errors", "saved requests"},
     .check = check,
     .pull = mdp__ga4_pull,

@@ -106,6 +106,19 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
 
 int mdp__gbp_pull(struct mdp_pull *p, struct mdp_diag *d);
 
+/* Its configuration map: the sources.gbp.* keys (`mdp config keys` lists them). */
+static const struct mdp_config_key CONFIG[] = {
+    {"sources.gbp.token_env", MDP_CFG_ENVNAME, MDP_CONFIG_OFF(gbp_token_env), "MDP_GBP_TOKEN", 0, 0,
+     NULL,
+     "Environment variable with an OAuth access token (scope business.manage) for `mdp ingest gbp "
+     "--pull`."},
+    {"sources.gbp.api_base", MDP_CFG_STR, MDP_CONFIG_OFF(gbp_api_base),
+     "https://mybusinessbusinessinformation.googleapis.com", 0, 0, NULL,
+     "Base URL of the Business Information API."},
+    {"sources.gbp.accounts", MDP_CFG_STRLIST, MDP_CONFIG_OFF(gbp_accounts), "", 0, 0, NULL,
+     "Business Profile account ids (digits) whose locations `--pull` lists."},
+    {NULL, MDP_CFG_STR, 0, NULL, 0, 0, NULL, NULL}};
+
 const struct mdp_connector MDP__CONNECTOR_GBP = {
     .name = "gbp",
     .source = "gbp",
@@ -126,6 +139,8 @@ const struct mdp_connector MDP__CONNECTOR_GBP = {
     .landing_prefix = "gbp/",
     .dataset = NULL,
     .ext = "json",
+    .sample_key = "gbp/locations/dt=2026-10-01/l.json",
+    .config = CONFIG,
     .extra_names = {"locations", "API errors", NULL, NULL},
     .check = check,
     .pull = mdp__gbp_pull,

@@ -80,6 +80,17 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
 
 int mdp__meta_pull(struct mdp_pull *p, struct mdp_diag *d);
 
+/* Its configuration map: the sources.meta.* keys (`mdp config keys` lists them). */
+static const struct mdp_config_key CONFIG[] = {
+    {"sources.meta.token_env", MDP_CFG_ENVNAME, MDP_CONFIG_OFF(meta_token_env), "MDP_META_TOKEN", 0,
+     0, NULL,
+     "Environment variable with a Facebook user access token (pages_show_list, "
+     "instagram_basic) for `mdp ingest meta --pull`."},
+    {"sources.meta.api_base", MDP_CFG_STR, MDP_CONFIG_OFF(meta_api_base),
+     "https://graph.facebook.com/v21.0", 0, 0, NULL,
+     "Base URL of the Graph API, with its version."},
+    {NULL, MDP_CFG_STR, 0, NULL, 0, 0, NULL, NULL}};
+
 const struct mdp_connector MDP__CONNECTOR_META = {
     .name = "meta",
     .source = "meta",
@@ -98,6 +109,8 @@ const struct mdp_connector MDP__CONNECTOR_META = {
     .landing_prefix = "meta/",
     .dataset = NULL,
     .ext = "json",
+    .sample_key = "meta/pages/dt=2026-10-01/p.json",
+    .config = CONFIG,
     .extra_names = {"pages", "IG users", "API errors", NULL},
     .check = check,
     .pull = mdp__meta_pull,

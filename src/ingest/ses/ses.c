@@ -7,10 +7,13 @@
  * members. SNS and SQS deliver at least once: a message whose SNS MessageId or SES feedbackId was
  * seen before in the run is counted as a duplicate. */
 #include "../ingest_internal.h"
+#include "ses.h"
 #include "sns_verify.h"
+#include "mdp/log.h"
 #include "mdp/time.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct type {
@@ -148,8 +151,8 @@ static int seen_any(struct mdp_check *ck, const char *a, const char *b)
         if (rc == 1) dup = 1;
     }
     if (dup) {
-        ck->c->in++;
-        ck->c->duplicates++;
+        int stop = mdp_check_duplicate(ck);
+        if (stop) return stop < 0 ? stop : -1;
     }
     return dup;
 }
@@ -166,14 +169,13 @@ static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, co
     if (why) return mdp_check_bad(ck, why, loc, detail, raw, rawlen);
     if (detail && strcmp(detail, "control") == 0) {
         ck->c->extra[X_CONTROL]++;
-        mdp_check_ok(ck, -1);
-        return 0;
+        return mdp_check_ok(ck, -1);
     }
     int dup = seen_any(ck, env_id, id);
     if (dup < 0) return dup;
     if (!dup) {
         ck->c->extra[is_event ? X_EVENTS : X_NOTIFICATIONS]++;
-        mdp_check_ok(ck, ts);
+        return mdp_check_ok(ck, ts);
     }
     return 0;
 }
@@ -185,9 +187,10 @@ static int take_envelope(struct mdp_check *ck, json_object *env, const char *loc
     if (!type || !mid || !mdp__jget(env, "TopicArn"))
         return mdp_check_bad(ck, "sns_envelope_invalid", loc,
                              "Type, MessageId and TopicArn are required", raw, rawlen);
-    if (ck->verify_signatures) {
+    const struct mdp__ses_state *st = ck->state;
+    if (st && st->verify) {
         char why[256];
-        if (mdp__sns_verify(env, ck->cert_cache, 1, why, sizeof why))
+        if (mdp__sns_verify(env, st->cert_cache, 1, why, sizeof why))
             return mdp_check_bad(ck, "sns_signature_invalid", loc, why, raw, rawlen);
         ck->c->extra[X_VERIFIED]++;
     }
@@ -284,6 +287,58 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
     return rc;
 }
 
+/* Whether file deliveries have their SNS signatures checked: --verify-signatures, or
+ * sources.ses.verify_signatures: always. The decision is logged, since replayed files are trusted
+ * by default. The certificates are cached in the lake. */
+static int ses_init(struct mdp_connector_run *r, struct mdp_diag *d)
+{
+    (void)d;
+    struct mdp__ses_state *st = calloc(1, sizeof *st);
+    if (!st) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    int flag = mdp_connector_run_has_flag(r, "--verify-signatures");
+    st->verify = flag || strcmp(r->cfg->ses_verify, "always") == 0;
+    struct mdp_buf cache;
+    mdp_buf_init(&cache);
+    if (st->verify && r->lake &&
+        mdp_store_local_path(r->lake->store, "_meta/cache/sns-certs", &cache) == 0) {
+        struct mdp_diag cd = {0};
+        /* the folder must exist for the cache to be written */
+        mdp_store_put(r->lake->store, "_meta/cache/sns-certs/README",
+                      "SNS signing certificates by SHA-256 of their URL\n", 50, 0, &cd);
+        st->cert_cache = mdp_buf_steal(&cache);
+    }
+    mdp_buf_cleanup(&cache);
+    mdp_log(MDP_LOG_INFO,
+            st->verify ? "SNS signatures of file deliveries are verified"
+                       : "SNS signatures of file deliveries are not verified (file replay)",
+            LOG_STR("setting", flag ? "--verify-signatures" : "sources.ses.verify_signatures"),
+            MDP_LF_END);
+    r->state = st;
+    return 0;
+}
+
+static void ses_exit(struct mdp_connector_run *r)
+{
+    struct mdp__ses_state *st = r->state;
+    if (st) free(st->cert_cache);
+    free(st);
+    r->state = NULL;
+}
+
+/* Its configuration map: the sources.ses.* keys (`mdp config keys` lists them). */
+static const struct mdp_config_key CONFIG[] = {
+    {"sources.ses.verify_signatures", MDP_CFG_ENUM, MDP_CONFIG_OFF(ses_verify), "http", 0, 0,
+     "http|always|off",
+     "SNS signature verification: `http` checks messages that arrive over HTTP and trusts file "
+     "replay (the decision is logged); `always` checks file replay too (needs the signing "
+     "certificates, fetched from SNS once and cached in <lake>/_meta/cache/sns-certs/); `off` "
+     "checks none, and `mdp serve`'s SNS endpoint then demands an API key of scope collect "
+     "instead (local tests, or a proxy that verifies)."},
+    {NULL, MDP_CFG_STR, 0, NULL, 0, 0, NULL, NULL}};
+
+static const struct mdp_connector_flag FLAGS[] = {
+    {"--verify-signatures", "check every SNS signature of the file deliveries"}, {NULL, NULL}};
+
 const struct mdp_connector MDP__CONNECTOR_SES = {
     .name = "ses",
     .source = "ses",
@@ -309,6 +364,11 @@ const struct mdp_connector MDP__CONNECTOR_SES = {
     .landing_prefix = "ses/",
     .dataset = NULL,
     .ext = "json",
+    .config = CONFIG,
     .extra_names = {"notifications", "events", "control messages", "signatures verified"},
+    .sample_key = "ses/sqs/dt=2026-10-01/b.json",
+    .flags = FLAGS,
+    .init = ses_init,
+    .exit = ses_exit,
     .check = check,
 };

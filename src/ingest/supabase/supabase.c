@@ -4,7 +4,8 @@
  * cut off mid-record is caught by its missing final newline. The header itself is compared with the
  * last one seen for the table (kept in _meta/state/supabase/<table>/columns): a column added or
  * removed in the source is schema drift, recorded (extra counter, a drift record) and never a
- * crash. */
+ * crash. The id columns (user_id, account_id, location_id, wherever they appear) hold UUIDv7s
+ * (ingest.non_v7_ids). */
 #include "../ingest_internal.h"
 #include "mdp/hash.h"
 
@@ -59,11 +60,51 @@ static void record_header(struct mdp_check *ck, const char *header, size_t len)
     mdp_buf_cleanup(&prev);
 }
 
+/* Spec 2's ids: in every table, these columns hold UUIDv7s (or are empty: NULL). */
+static const char *const ID_COLUMNS[] = {"user_id", "account_id", "location_id", NULL};
+#define MAX_ID_COLS 8
+
+struct csv_ids {
+    int n, col[MAX_ID_COLS]; /* field index of each id column of the header */
+    const char *name[MAX_ID_COLS];
+    const char *why; /* the first bad id of the current record, or NULL */
+    char detail[160];
+    int non_v7;
+};
+
+/* A field's text without CR and surrounding quotes. */
+static void field_text(const char **f, size_t *len)
+{
+    if (*len && (*f)[*len - 1] == '\r') (*len)--;
+    if (*len >= 2 && (*f)[0] == '"' && (*f)[*len - 1] == '"') {
+        (*f)++;
+        *len -= 2;
+    }
+}
+
+/* Called at the end of every field: the header names the id columns, a record's are checked. */
+static void on_field(struct mdp_check *ck, struct csv_ids *ids, int header, int idx, const char *f,
+                     size_t len)
+{
+    field_text(&f, &len);
+    for (int k = 0; header && ID_COLUMNS[k]; k++)
+        if (ids->n < MAX_ID_COLS && len == strlen(ID_COLUMNS[k]) &&
+            memcmp(f, ID_COLUMNS[k], len) == 0) {
+            ids->col[ids->n] = idx;
+            ids->name[ids->n++] = ID_COLUMNS[k];
+        }
+    for (int k = 0; !header && !ids->why && k < ids->n; k++)
+        if (ids->col[k] == idx && len > 0)
+            ids->why =
+                mdp__v7_id(ck, ids->name[k], f, len, &ids->non_v7, ids->detail, sizeof ids->detail);
+}
+
 static int check(struct mdp_check *ck, const char *p, size_t n)
 {
-    size_t i = 0, line = 1, rec_line = 1, rec_start = 0;
+    size_t i = 0, line = 1, rec_line = 1, rec_start = 0, field_start = 0;
     int expected = -1, fields = 1, inq = 0, rc = 0;
     char loc[600], det[96];
+    struct csv_ids ids = {0};
     while (i < n && !rc) {
         char ch = p[i];
         if (inq) {
@@ -78,8 +119,12 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
         } else if (ch == '"') {
             inq = 1;
         } else if (ch == ',') {
+            on_field(ck, &ids, expected < 0, fields - 1, p + field_start, i - field_start);
             fields++;
+            field_start = i + 1;
         } else if (ch == '\n') {
+            ck->line = (long)rec_line;
+            on_field(ck, &ids, expected < 0, fields - 1, p + field_start, i - field_start);
             if (expected < 0) {
                 expected = fields;
                 size_t hl = i - rec_start;
@@ -91,17 +136,25 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
                 rc = mdp_check_bad(ck, "csv_column_count",
                                    mdp__loc(loc, sizeof loc, ck->key, ":%zu", rec_line), det,
                                    p + rec_start, i - rec_start);
+            } else if (ids.why) {
+                rc =
+                    mdp_check_bad(ck, ids.why, mdp__loc(loc, sizeof loc, ck->key, ":%zu", rec_line),
+                                  ids.detail, p + rec_start, i - rec_start);
             } else {
                 ck->c->extra[X_ROWS]++;
-                mdp_check_ok(ck, -1);
+                ck->c->non_v7_ids += ids.non_v7;
+                rc = mdp_check_ok(ck, -1);
             }
+            ids.why = NULL;
+            ids.non_v7 = 0;
             fields = 1;
             line++;
             rec_line = line;
-            rec_start = i + 1;
+            rec_start = field_start = i + 1;
         }
         i++;
     }
+    ck->line = (long)rec_line;
     if (!rc &&
         rec_start < n) /* a last record (or header) without its newline: the export was cut */
         rc = mdp_check_bad(ck, inq ? "csv_unterminated_quote" : "csv_truncated",
@@ -115,6 +168,20 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
 int mdp__supabase_pull(struct mdp_pull *p, struct mdp_diag *d);
 int mdp__supabase_commit(struct mdp_pull *p, struct mdp_diag *d);
 
+/* Its configuration map: the sources.supabase.* keys (`mdp config keys` lists them). */
+static const struct mdp_config_key CONFIG[] = {
+    {"sources.supabase.dsn_env", MDP_CFG_ENVNAME, MDP_CONFIG_OFF(supabase_dsn_env),
+     "MDP_SUPABASE_DSN", 0, 0, NULL,
+     "Environment variable holding the PostgreSQL connection string of the Supabase database "
+     "(postgresql://user:password@host:port/db?sslmode=require) for `mdp ingest supabase --pull`."},
+    {"sources.supabase.tables", MDP_CFG_STRLIST, MDP_CONFIG_OFF(supabase_tables),
+     "accounts,user_profiles,communication_prefs,onboarding_progress,locations,visibility_checks,"
+     "oauth_logins:created_at",
+     0, 0, NULL,
+     "Tables of schema public that `--pull` exports, each as NAME or NAME:COLUMN where COLUMN "
+     "(default updated_at) is its incremental watermark."},
+    {NULL, MDP_CFG_STR, 0, NULL, 0, 0, NULL, NULL}};
+
 const struct mdp_connector MDP__CONNECTOR_SUPABASE = {
     .name = "supabase",
     .source = "supabase",
@@ -126,12 +193,16 @@ const struct mdp_connector MDP__CONNECTOR_SUPABASE = {
         "<landing>/supabase/<table>/dt=D/<table>.csv,\n"
         "in PostgreSQL's COPY ... TO STDOUT WITH (FORMAT csv, HEADER) format (tables and columns:\n"
         "config/supabase-schema.sql). Each record must have the header's field count; a file cut\n"
-        "off mid-record is quarantined from that record on. A header that differs from the\n"
+        "off mid-record is quarantined from that record on. The id columns user_id, account_id\n"
+        "and location_id hold UUIDv7s or nothing (another UUID version: id_not_uuidv7, or\n"
+        "counted with ingest.non_v7_ids: count). A header that differs from the\n"
         "table's last one is schema drift: recorded under _meta/state/supabase/<table>/drift/ and\n"
         "counted, never a failure.\n",
     .landing_prefix = "supabase/",
     .dataset = NULL,
     .ext = "csv",
+    .sample_key = "supabase/t/dt=2026-10-01/t.csv",
+    .config = CONFIG,
     .extra_names = {"rows", "tables", "schema changes", NULL},
     .check = check,
     .pull = mdp__supabase_pull,
