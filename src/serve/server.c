@@ -750,8 +750,12 @@ static enum MHD_Result handle_json_route(struct req *r, const char *method)
     } else {
         return fail_now(r, 405, "method_not_allowed", "this route does not take that method");
     }
-    r->status = r->route == R_PERSONALIZE ? mdp__personalize(&r->s->pz, req, &r->resp)
-                                          : mdp__feedback(&r->s->pz, req, &r->resp);
+    r->status = r->route == R_PERSONALIZE
+                    ? mdp__personalize(&r->s->pz, req, &r->resp)
+                    : mdp__feedback(
+                          &r->s->pz, req,
+                          MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key"),
+                          &r->resp);
     json_object_put(req);
     r->ready = 1;
     return queue(r);

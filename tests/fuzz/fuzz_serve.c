@@ -6,6 +6,7 @@
 #include "../../src/serve/serve_internal.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,7 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mdp_buf_init(&out);
         int st = mdp__personalize(&pz, o, &out);
         if (st < 200 || st > 599 || !out.data || out.data[0] != '{') __builtin_trap();
-        st = mdp__feedback(&pz, o, &out);
+        st = mdp__feedback(&pz, o, NULL, &out);
+        if (st < 200 || st > 599 || !out.data || out.data[0] != '{') __builtin_trap();
+        /* the input's first bytes as an Idempotency-Key (often not a valid one) */
+        char key[17];
+        snprintf(key, sizeof key, "%.*s", (int)(size < 16 ? size : 16), (const char *)p);
+        st = mdp__feedback(&pz, o, key, &out);
         if (st < 200 || st > 599 || !out.data || out.data[0] != '{') __builtin_trap();
         mdp_buf_cleanup(&out);
     }
