@@ -9,6 +9,7 @@
 #include "mdp/err.h"
 
 struct mdp_state;
+struct mdp_state_item;
 struct mdp_bandit;
 
 /* Loads every arm of the store. */
@@ -40,6 +41,13 @@ int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *con
 /* Records feedback: positive adds a success, else a failure; durable in the store first. */
 int mdp_bandit_feedback(struct mdp_bandit *b, struct mdp_state *st, const char *context,
                         const char *variant, int positive, struct mdp_diag *d);
+/* As mdp_bandit_feedback, once: the mark (an item of mark_table written only if absent, e.g.
+ * "this decision's signal was counted") and the count are one transaction of the store, so that a
+ * crash cannot keep one without the other. MDP_ERR_EXISTS (nothing counted) when the mark exists.
+ * st must not be NULL; the mark is borrowed for the call. */
+int mdp_bandit_feedback_once(struct mdp_bandit *b, struct mdp_state *st, const char *mark_table,
+                             const struct mdp_state_item *mark, const char *context,
+                             const char *variant, int positive, struct mdp_diag *d);
 
 /* The arms, for reports and metrics: cb per (context, variant) in name order. */
 struct mdp_bandit_arm {

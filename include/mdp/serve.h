@@ -6,10 +6,26 @@
 #include "mdp/config.h"
 #include "mdp/lake.h"
 
-/* Runs the server until SIGTERM or SIGINT, then shuts down gracefully: stops accepting, lets the
- * requests in flight finish, writes and fsyncs what was accepted. Prints
- * "listening on http://HOST:PORT" on stdout once it accepts. Returns 0 or an error with diag. */
-int mdp_serve(const struct mdp_config *cfg, struct mdp_lake *lake, struct mdp_diag *d);
+struct mdp_server;
+
+/* Starts the server on cfg->serve_listen: opens the lake's state store, loads the snapshot, starts
+ * the group committer, the background thread (snapshot reloads, SES micro-batches) and
+ * libmicrohttpd's thread pool, and returns once it accepts. cfg and lake are borrowed and must
+ * outlive the server. The library prints nothing and installs no signal handler: a caller that
+ * waits for signals with sigwait blocks them before this call, so that the server's threads
+ * inherit the mask. *out (NULL on failure) is freed by mdp_serve_stop. Returns 0, or
+ * MDP_ERR_CONFIG (serve.keys, serve.listen, personalize.surfaces, the decision key),
+ * MDP_ERR_IO (cannot listen, state store), MDP_ERR_NOMEM, with diag. */
+int mdp_serve_start(const struct mdp_config *cfg, struct mdp_lake *lake, struct mdp_server **out,
+                    struct mdp_diag *d);
+
+/* The address the server accepts on, "http://HOST:PORT" (the bound port when serve.listen named
+ * port 0); owned by the server. */
+const char *mdp_serve_url(const struct mdp_server *s);
+
+/* Stops gracefully and frees s (NULL is fine): stops accepting, lets the requests in flight finish
+ * (at most serve.timeout_seconds), stops the threads, writes and fsyncs what was accepted. */
+void mdp_serve_stop(struct mdp_server *s);
 
 /* A new API key: token_out gets the key (64 hex characters, shown once), hash_out its SHA-256 (what
  * serve.keys holds). */

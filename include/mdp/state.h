@@ -62,6 +62,26 @@ int mdp_state_query(struct mdp_state *s, const char *table, const char *pk, int 
  * in one atomic step, as DynamoDB's UpdateItem ADD; *out (may be NULL) gets the new value. */
 int mdp_state_add(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                   const char *field, int64_t delta, int64_t *out, struct mdp_diag *d);
+/* One write of a transaction (mdp_state_transact). PUT writes item (with flags
+ * MDP_STATE_IF_ABSENT: only when absent); ADD adds delta to the number field of item (pk, sk) as
+ * mdp_state_add does, and stores the new value in *out when out is not NULL. */
+enum mdp_state_op { MDP_STATE_PUT = 1, MDP_STATE_ADD = 2 };
+struct mdp_state_write {
+    enum mdp_state_op op;
+    const char *table;
+    struct mdp_state_item item; /* ADD uses pk and sk only */
+    int flags;                  /* PUT */
+    const char *field;          /* ADD */
+    int64_t delta;              /* ADD */
+    int64_t *out;               /* ADD, may be NULL */
+};
+/* Applies the n writes all or none (DynamoDB's TransactWriteItems: a Put with the condition
+ * attribute_not_exists(pk), an Update ADD; that backend reads ADD's new values back afterwards,
+ * since a transaction returns none). Returns 0, MDP_ERR_EXISTS when a PUT's condition fails
+ * (nothing written), or the error of the write that failed (nothing written). The writes are
+ * borrowed for the call. n is at most 100 (DynamoDB's limit): MDP_ERR_INVALID beyond. */
+int mdp_state_transact(struct mdp_state *s, const struct mdp_state_write *w, int n,
+                       struct mdp_diag *d);
 /* Calls cb for every item of table, in (pk, sk) order (DynamoDB's Scan). */
 int mdp_state_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void *ud,
                    struct mdp_diag *d);

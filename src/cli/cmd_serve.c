@@ -2,6 +2,8 @@
 #include "cli.h"
 #include "mdp/serve.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +61,8 @@ static const char SERVE_HELP[] =
     "                                       serve.ses_publish_seconds\n"
     "  GET|POST /v1/personalize (personalize) {decision_id, variant, copy_id, reason,\n"
     "                                       propensity, policy}: rules, then Thompson sampling\n"
-    "  POST /v1/feedback     (personalize)  {decision_id | user_id + variant, signal}\n"
+    "  POST /v1/feedback     (personalize)  {decision_id | user_id + variant, signal}; without\n"
+    "                                       a decision, Idempotency-Key: K counts a replay once\n"
     "  GET /healthz, /readyz, /metrics (admin)\n"
     "\n"
     "Keys: Authorization: Bearer KEY; serve.keys holds NAME:SCOPES:SHA256 of each key, and\n"
@@ -92,7 +95,24 @@ static int serve_run(struct cli *c, int argc, char **argv)
     struct mdp_diag d = {0};
     if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d))
         return cli_fail("serve", EXIT_FAIL, "%s", d.msg);
-    int rc = mdp_serve(&c->cfg, lake, &d);
+    /* SIGTERM and SIGINT are taken by sigwait below, not by a handler in some thread: blocked
+     * before the server starts its threads, which inherit the mask */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct mdp_server *srv;
+    int rc = mdp_serve_start(&c->cfg, lake, &srv, &d);
+    if (!rc) {
+        printf("listening on %s\n", mdp_serve_url(srv));
+        fflush(stdout);
+        int sig = 0;
+        sigwait(&set, &sig);
+        mdp_serve_stop(srv);
+        printf("stopped\n");
+        fflush(stdout);
+    }
     mdp_lake_close(lake);
     return rc ? cli_fail("serve", EXIT_FAIL, "%s", d.msg) : EXIT_OK;
 }

@@ -375,12 +375,10 @@ int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *con
     return pick;
 }
 
-int mdp_bandit_feedback(struct mdp_bandit *b, struct mdp_state *st, const char *context,
-                        const char *variant, int positive, struct mdp_diag *d)
+/* the count of an arm in memory, after the store's (when st) is v */
+static int feedback_apply(struct mdp_bandit *b, struct mdp_state *st, const char *context,
+                          const char *variant, int positive, int64_t v, struct mdp_diag *d)
 {
-    int64_t v = 0;
-    int rc = st ? mdp_state_add(st, TABLE, context, variant, positive ? "s" : "f", 1, &v, d) : 0;
-    if (rc) return rc;
     char key[512];
     arm_key(key, sizeof key, context, variant);
     pthread_rwlock_wrlock(&b->mu);
@@ -394,6 +392,27 @@ int mdp_bandit_feedback(struct mdp_bandit *b, struct mdp_state *st, const char *
     }
     pthread_rwlock_unlock(&b->mu);
     return arm ? 0 : mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+}
+
+int mdp_bandit_feedback(struct mdp_bandit *b, struct mdp_state *st, const char *context,
+                        const char *variant, int positive, struct mdp_diag *d)
+{
+    int64_t v = 0;
+    int rc = st ? mdp_state_add(st, TABLE, context, variant, positive ? "s" : "f", 1, &v, d) : 0;
+    return rc ? rc : feedback_apply(b, st, context, variant, positive, v, d);
+}
+
+int mdp_bandit_feedback_once(struct mdp_bandit *b, struct mdp_state *st, const char *mark_table,
+                             const struct mdp_state_item *mark, const char *context,
+                             const char *variant, int positive, struct mdp_diag *d)
+{
+    int64_t v = 0;
+    struct mdp_state_write w[2] = {
+        {MDP_STATE_PUT, mark_table, *mark, MDP_STATE_IF_ABSENT, NULL, 0, NULL},
+        {MDP_STATE_ADD, TABLE, {context, variant, NULL, 0}, 0, positive ? "s" : "f", 1, &v},
+    };
+    int rc = mdp_state_transact(st, w, 2, d);
+    return rc ? rc : feedback_apply(b, st, context, variant, positive, v, d);
 }
 
 static int by_key(const void *x, const void *y)

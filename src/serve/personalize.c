@@ -587,7 +587,16 @@ static int signal_value(const char *signal, json_object *req)
     return -2;
 }
 
-int mdp__feedback(struct mdp__pz *p, json_object *req, struct mdp_buf *out)
+/* An Idempotency-Key is 1 to 255 visible ASCII characters (Stripe's limit) */
+static int idem_key_ok(const char *k)
+{
+    size_t n = strlen(k);
+    for (const char *c = k; *c; c++)
+        if (*c < 0x21 || *c > 0x7e) return 0;
+    return n >= 1 && n <= 255;
+}
+
+int mdp__feedback(struct mdp__pz *p, json_object *req, const char *idem_key, struct mdp_buf *out)
 {
     static const char *const fields[] = {"decision_id",      "user_id", "variant", "signal",
                                          "duration_seconds", "value",   NULL};
@@ -602,13 +611,18 @@ int mdp__feedback(struct mdp__pz *p, json_object *req, struct mdp_buf *out)
     const char *signal = jstr(req, "signal"), *did = jstr(req, "decision_id");
     const char *user = jstr(req, "user_id"), *vname = jstr(req, "variant");
     if (!signal) return mdp__error(out, 400, "missing_signal", "signal is required");
+    if (idem_key && !idem_key_ok(idem_key))
+        return mdp__error(out, 400, "invalid_idempotency_key",
+                          "Idempotency-Key is 1 to 255 visible ASCII characters");
     int value = signal_value(signal, req);
     if (value == -2)
         return mdp__error(out, 400, "unknown_signal",
                           "signal '%.64s' is not one of step_completed, onb_complete, email_click, "
                           "vc_score_delta, step_abandoned, email_bounce, unsubscribe",
                           signal);
-    char context[300], variant[64], uid[37] = "", dedup[200], policy[16] = "";
+    /* dedup: the mark that this feedback was counted; fp: what the request said, for a key reused
+     * with another request */
+    char context[300], variant[64], uid[37] = "", dedup[300], policy[16] = "", fp[80] = "{}";
     if (did) {
         const char *why = NULL;
         int r = parse_decision(p, did, context, sizeof context, variant, sizeof variant, policy,
@@ -651,7 +665,16 @@ int mdp__feedback(struct mdp__pz *p, json_object *req, struct mdp_buf *out)
                               "the user has no valid personalization consent");
         mdp_bandit_context(context, sizeof context, persona, tone, NULL, bucket, v->surface);
         snprintf(variant, sizeof variant, "%s", v->name);
-        dedup[0] = '\0'; /* without a decision there is nothing to deduplicate against */
+        /* without a decision only the client's Idempotency-Key tells a replay from a new signal */
+        dedup[0] = '\0';
+        if (idem_key) {
+            char raw[600], hash[65];
+            snprintf(dedup, sizeof dedup, "idem|%s", idem_key);
+            snprintf(raw, sizeof raw, "%s|%s|%s|%d", user, v->name, signal, value);
+            if (mdp_sha256_hex(raw, strlen(raw), hash))
+                return mdp__error(out, 503, "crypto", "cannot fingerprint the request");
+            snprintf(fp, sizeof fp, "{\"fp\":\"%s\"}", hash);
+        }
     } else {
         return mdp__error(out, 400, "missing_decision", "give decision_id, or user_id and variant");
     }
@@ -659,21 +682,33 @@ int mdp__feedback(struct mdp__pz *p, json_object *req, struct mdp_buf *out)
     if (value >= 0) {
         struct mdp_diag d = {0};
         int rc = 0;
+        int reused = 0;
         if (p->state_mu) pthread_mutex_lock(p->state_mu);
         if (dedup[0] && p->state) {
-            /* one update per decision and signal, also when the app sends it twice */
-            struct mdp_state_item it = {dedup, "fb", "{}",
+            /* one update per decision and signal (or per Idempotency-Key), also when the app
+             * sends it twice: the mark and the count are one transaction of the store */
+            struct mdp_state_item it = {dedup, "fb", fp,
                                         mdp_time_now_ms() / 1000 + p->cfg->pz_ttl_h * 3600};
-            rc = mdp_state_put(p->state, "feedback", &it, MDP_STATE_IF_ABSENT, &d);
-        }
-        if (rc == MDP_ERR_EXISTS) {
-            rc = 0;
-        } else if (!rc) {
+            rc = mdp_bandit_feedback_once(p->bandit, p->state, "feedback", &it, context, variant,
+                                          value, &d);
+            if (rc == MDP_ERR_EXISTS && fp[1] != '}') { /* a key: was it this request? */
+                char *was = NULL;
+                reused = mdp_state_get(p->state, "feedback", dedup, "fb", &was, NULL, &d) == 0 &&
+                         strcmp(was, fp) != 0;
+                free(was);
+            }
+        } else {
             rc = mdp_bandit_feedback(p->bandit, p->state, context, variant, value, &d);
-            counted = !rc;
         }
+        if (rc == MDP_ERR_EXISTS)
+            rc = 0;
+        else
+            counted = !rc;
         if (p->state_mu) pthread_mutex_unlock(p->state_mu);
         if (rc) return mdp__error(out, 503, "state_store", "cannot record feedback: %s", d.msg);
+        if (reused)
+            return mdp__error(out, 422, "idempotency_key_reused",
+                              "this Idempotency-Key was used with another feedback request");
         if (!counted && dedup[0]) {
             mdp_buf_reset(out);
             mdp_buf_puts(out, "{\"counted\":false,\"reason\":\"duplicate\"}");

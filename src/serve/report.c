@@ -169,15 +169,14 @@ static int replay_row(void *ud, int ncols, const char *const *v)
     mdp_bandit_context(context, sizeof context, mdp_snapshot_string(r->snap, rec->persona),
                        mdp_snapshot_string(r->snap, rec->tone), NULL,
                        mdp_snapshot_bucket_name(rec->onb_bucket), var->surface);
-    /* once per event, whoever replays and however often */
+    /* once per event, whoever replays and however often: the mark and the count together */
     struct mdp_state_item it = {v[0], "replay", "{}", 0};
-    int rc = mdp_state_put(r->st, "bandit_replayed", &it, MDP_STATE_IF_ABSENT, r->d);
+    int rc = mdp_bandit_feedback_once(r->b, r->st, "bandit_replayed", &it, context, var->name,
+                                      strcmp(v[2], "click") == 0, r->d);
     if (rc == MDP_ERR_EXISTS) {
         memset(r->d, 0, sizeof *r->d);
         return r->stats->already++, 0;
     }
-    if (!rc)
-        rc = mdp_bandit_feedback(r->b, r->st, context, var->name, strcmp(v[2], "click") == 0, r->d);
     if (!rc) r->stats->applied++;
     return rc;
 }

@@ -90,8 +90,10 @@ int mdp__pz_req_add(struct mdp__pz *p, struct mdp__pz_req *rq, const char *key, 
 int mdp__personalize_req(struct mdp__pz *p, const struct mdp__pz_req *rq, struct mdp_buf *out);
 /* 0 when decision ids can be signed with p->key (OpenSSL has SipHash, the key is hex) */
 int mdp__pz_sign_check(const struct mdp__pz *p);
-/* Answers a feedback request ({decision_id | user_id + variant, signal, ...}). */
-int mdp__feedback(struct mdp__pz *p, json_object *req, struct mdp_buf *out);
+/* Answers a feedback request ({decision_id | user_id + variant, signal, ...}). idem_key (NULL:
+ * none), the request's Idempotency-Key, counts a request without decision_id once per key (within
+ * personalize.decision_ttl_hours); with a decision_id the decision and signal deduplicate. */
+int mdp__feedback(struct mdp__pz *p, json_object *req, const char *idem_key, struct mdp_buf *out);
 /* ---- request bodies (bodies.c) ---- */
 /* Parses a JSON body strictly (one value, valid UTF-8, nothing after it); NULL with why. */
 json_object *mdp__parse_json(const char *p, size_t n, const char **why);

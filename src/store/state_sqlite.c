@@ -267,6 +267,31 @@ int mdp_state_add(struct mdp_state *s, const char *table, const char *pk, const 
     return rc;
 }
 
+int mdp_state_transact(struct mdp_state *s, const struct mdp_state_write *w, int n,
+                       struct mdp_diag *d)
+{
+    if (n < 0 || n > 100)
+        return mdp_diag_set(d, MDP_ERR_INVALID, "state store: a transaction holds 0 to 100 writes");
+    /* IMMEDIATE: the write lock is taken up front, so no other writer's commit fails ours half way
+     */
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, d, "begin");
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        if (w[i].op == MDP_STATE_PUT)
+            rc = mdp_state_put(s, w[i].table, &w[i].item, w[i].flags, d);
+        else if (w[i].op == MDP_STATE_ADD)
+            rc = mdp_state_add(s, w[i].table, w[i].item.pk, w[i].item.sk, w[i].field, w[i].delta,
+                               w[i].out, d);
+        else
+            rc = mdp_diag_set(d, MDP_ERR_INVALID, "state store: write %d has no operation", i + 1);
+    }
+    if (!rc && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = fail(s, d, "commit");
+    if (rc) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* a no-op when none is open */
+    return rc;
+}
+
 int mdp_state_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void *ud,
                    struct mdp_diag *d)
 {

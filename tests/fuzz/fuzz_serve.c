@@ -1,11 +1,13 @@
 /* Fuzz target: the service's request bodies. Every input goes through the collector's batch
  * splitter (JSON and NDJSON) and the events check (each rejected event marked once), and, as JSON,
  * through the personalization and feedback handlers (no snapshot, no state store); each must answer
- * with a status and a JSON body, never crash. */
+ * with a status and a JSON body, never crash. The input's bytes also size the allocations of a
+ * request arena: each must be aligned, zeroed and its own until the arena is reset. */
 #include "mdp/config.h"
-#include "../../src/serve/serve_internal.h"
+#include "../../src/serve/server.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,9 +31,35 @@ static void setup(void)
     if (mdp__catalogue_load(&cfg, &pz.cat, &d) || mdp_bandit_open(NULL, &pz.bandit, &d)) abort();
 }
 
+/* allocations sized by pairs of input bytes (0 to 20,000 bytes, so that some leave the first
+ * chunk), filled with their number and checked after all were made */
+static void arena_check(const uint8_t *data, size_t size)
+{
+    struct mdp__arena a = {0};
+    for (int round = 0; round < 2; round++) { /* the second round reuses the first chunk */
+        unsigned char *ptr[64];
+        size_t len[64];
+        int k = 0;
+        for (size_t i = 0; i + 1 < size && k < 64; i += 2, k++) {
+            len[k] = ((size_t)data[i] << 8 | data[i + 1]) % 20000;
+            ptr[k] = mdp__arena_alloc(&a, len[k]);
+            if (!ptr[k] || (uintptr_t)ptr[k] % _Alignof(max_align_t)) __builtin_trap();
+            for (size_t j = 0; j < len[k]; j++)
+                if (ptr[k][j]) __builtin_trap();
+            memset(ptr[k], k + 1, len[k]);
+        }
+        for (int m = 0; m < k; m++)
+            for (size_t j = 0; j < len[m]; j++)
+                if (ptr[m][j] != (unsigned char)(m + 1)) __builtin_trap();
+        mdp__arena_reset(&a);
+    }
+    mdp__arena_cleanup(&a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     setup();
+    arena_check(data, size);
     const char *p = (const char *)data, *why = NULL;
     for (int ndjson = 0; ndjson < 2; ndjson++) {
         struct mdp_buf lines;
@@ -62,7 +90,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mdp_buf_init(&out);
         int st = mdp__personalize(&pz, o, &out);
         if (st < 200 || st > 599 || !out.data || out.data[0] != '{') __builtin_trap();
-        st = mdp__feedback(&pz, o, &out);
+        st = mdp__feedback(&pz, o, NULL, &out);
+        if (st < 200 || st > 599 || !out.data || out.data[0] != '{') __builtin_trap();
+        /* the input's first bytes as an Idempotency-Key (often not a valid one) */
+        char key[17];
+        snprintf(key, sizeof key, "%.*s", (int)(size < 16 ? size : 16), (const char *)p);
+        st = mdp__feedback(&pz, o, key, &out);
         if (st < 200 || st > 599 || !out.data || out.data[0] != '{') __builtin_trap();
         mdp_buf_cleanup(&out);
     }

@@ -474,6 +474,72 @@ static void test_state_synchronous_full_issue11(void **st)
     tu_rmdir(dir);
 }
 
+struct arms {
+    int64_t s, f;
+    int n;
+};
+
+static int count_arms(const struct mdp_bandit_arm *a, void *ud)
+{
+    struct arms *x = ud;
+    x->s += a->successes;
+    x->f += a->failures;
+    x->n++;
+    return 0;
+}
+
+/* issue 11, defect 4: the feedback's "seen" mark and the bandit's count are one transaction. A
+ * write that fails after the mark (here: the count's item holds a body that is not JSON, so the
+ * add fails) leaves neither; a mark that exists counts nothing; a clean one writes both. */
+static void test_state_transact_feedback(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir);
+    struct mdp_diag d = {0};
+    char *body = NULL;
+    struct mdp_state_item broken = {"ctx", "a", "not json", 0};
+    assert_int_equal(mdp_state_put(s, "bandit", &broken, 0, &d), 0);
+    struct mdp_bandit *b;
+    assert_int_equal(mdp_bandit_open(NULL, &b, &d), 0);
+    struct mdp_state_item mark = {"dec-1|click", "fb", "{}", 0};
+    assert_int_not_equal(mdp_bandit_feedback_once(b, s, "feedback", &mark, "ctx", "a", 1, &d), 0);
+    assert_int_equal(mdp_state_get(s, "feedback", "dec-1|click", "fb", &body, NULL, &d),
+                     MDP_ERR_NOT_FOUND); /* the mark went with the failed count */
+    assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
+    assert_string_equal(body, "not json");
+    free(body);
+    /* repaired, the same feedback is counted once, with its mark */
+    assert_int_equal(mdp_state_delete(s, "bandit", "ctx", "a", &d), 0);
+    assert_int_equal(mdp_bandit_feedback_once(b, s, "feedback", &mark, "ctx", "a", 1, &d), 0);
+    assert_int_equal(mdp_bandit_feedback_once(b, s, "feedback", &mark, "ctx", "a", 1, &d),
+                     MDP_ERR_EXISTS);
+    assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
+    assert_string_equal(body, "{\"s\":1}");
+    free(body);
+    assert_int_equal(mdp_state_get(s, "feedback", "dec-1|click", "fb", &body, NULL, &d), 0);
+    free(body);
+    /* the bandit in memory follows the store, and only what was committed */
+    struct arms seen = {0, 0, 0};
+    assert_int_equal(mdp_bandit_each(b, count_arms, &seen), 0);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.s, 1);
+    /* a condition that fails anywhere in the transaction writes nothing */
+    struct mdp_state_write w[2] = {
+        {MDP_STATE_ADD, "bandit", {"ctx", "a", NULL, 0}, 0, "s", 5, NULL},
+        {MDP_STATE_PUT, "feedback", mark, MDP_STATE_IF_ABSENT, NULL, 0, NULL},
+    };
+    assert_int_equal(mdp_state_transact(s, w, 2, &d), MDP_ERR_EXISTS);
+    assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
+    assert_string_equal(body, "{\"s\":1}");
+    free(body);
+    assert_int_equal(mdp_state_transact(s, w, 1, &d), 0);
+    assert_int_equal(mdp_state_transact(s, w, 101, &d), MDP_ERR_INVALID);
+    mdp_bandit_close(b);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_bandit_policy),
         cmocka_unit_test(test_state_put_if_newer),
         cmocka_unit_test(test_consent_racing_appenders),
+        cmocka_unit_test(test_state_transact_feedback),
         cmocka_unit_test(test_state_synchronous_full_issue11),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,86 @@
+/* The service's background thread (server.h): reloads the serving snapshot when a newer one is
+ * published, and runs a micro-batch curate of the days that got SES messages over HTTP. */
+#include "mdp/log.h"
+#include "mdp/model.h"
+#include "mdp/pipeline.h"
+#include "mdp/snapshot.h"
+#include "mdp/time.h"
+#include "server.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+void mdp__ses_day_dirty(struct mdp_server *s, int64_t day)
+{
+    pthread_mutex_lock(&s->days_mu);
+    if (!s->ses_dirty || day < s->ses_from) s->ses_from = day;
+    if (!s->ses_dirty || day > s->ses_to) s->ses_to = day;
+    s->ses_dirty = 1;
+    pthread_mutex_unlock(&s->days_mu);
+}
+
+static void micro_batch(struct mdp_server *s)
+{
+    /* the partitions of the days that got new raw objects */
+    pthread_mutex_lock(&s->days_mu);
+    struct mdp_curate_opts o = {0, s->ses_from, s->ses_to};
+    s->ses_dirty = 0;
+    pthread_mutex_unlock(&s->days_mu);
+    struct mdp_stage_ctx ctx = {s->cfg, s->lake, -1, NULL, NULL, 0};
+    struct mdp_run run;
+    mdp_run_begin(&run, "curate");
+    struct mdp_diag d = {0};
+    int rc = mdp_curate(&ctx, &o, &run, &d);
+    if (rc) snprintf(run.message, sizeof run.message, "%s", d.msg);
+    struct mdp_diag ld = {0};
+    mdp_run_end(s->lake, &run, rc ? "failed" : "ok", &ld);
+    mdp_log(rc ? MDP_LOG_ERROR : MDP_LOG_INFO, "micro-batch curate",
+            LOG_STR("status", rc ? d.msg : "ok"), MDP_LF_END);
+    if (rc) { /* try again next round, with these days too */
+        mdp__ses_day_dirty(s, o.from_day);
+        mdp__ses_day_dirty(s, o.to_day);
+    }
+    s->metrics.curate_runs++;
+}
+
+static void *background(void *arg)
+{
+    struct mdp_server *s = arg;
+    int64_t last_reload = 0, last_curate = 0;
+    while (!s->bg_stop) {
+        int64_t now = mdp_time_now_ms();
+        if (now - last_reload >= s->cfg->serve_reload_s * 1000) {
+            struct mdp_diag d = {0};
+            int r = mdp__snap_reload(&s->snap, s->lake, &d);
+            if (r > 0)
+                mdp_log(MDP_LOG_INFO, "serving snapshot loaded",
+                        LOG_INT("users", mdp_snapshot_count(s->snap.snap)), MDP_LF_END);
+            else if (r < 0)
+                mdp_log(MDP_LOG_ERROR, "serving snapshot not loaded", LOG_STR("error", d.msg),
+                        MDP_LF_END);
+            last_reload = now;
+        }
+        if (s->ses_dirty && now - last_curate >= s->cfg->serve_ses_publish_s * 1000) {
+            micro_batch(s);
+            last_curate = mdp_time_now_ms();
+        }
+        usleep(100000);
+    }
+    return NULL;
+}
+
+int mdp__background_start(struct mdp_server *s)
+{
+    s->bg_stop = 0;
+    if (pthread_create(&s->bg, NULL, background, s)) return MDP_ERR_NOMEM;
+    s->bg_started = 1;
+    return 0;
+}
+
+void mdp__background_stop(struct mdp_server *s)
+{
+    if (!s->bg_started) return;
+    s->bg_stop = 1;
+    pthread_join(s->bg, NULL);
+    s->bg_started = 0;
+}

@@ -1,0 +1,154 @@
+/* The service's Prometheus metrics (server.h): requests by route and status class and a latency
+ * histogram per route, counted on one slot per thread (no shared cache lines on the hot path) and
+ * summed when /metrics is read; the collector's and the committer's counters; the bandit's arms. */
+#include "server.h"
+
+#include <stdlib.h>
+
+#define NR (MDP__NROUTES + 1) /* the routes, and "other" */
+static const double BUCKETS[MDP__NBUCKETS - 1] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+
+struct mdp__slot {
+    _Atomic long long status_count[NR][6]; /* by status class 1xx..5xx; [0] unused */
+    _Atomic long long hist[NR][MDP__NBUCKETS];
+    _Atomic long long lat_sum_us[NR];
+    char pad[64];
+};
+
+int mdp__metrics_init(struct mdp__metrics *m)
+{
+    m->slots = calloc(MDP__MAX_SLOTS, sizeof *m->slots);
+    return m->slots ? 0 : MDP_ERR_NOMEM;
+}
+
+void mdp__metrics_cleanup(struct mdp__metrics *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+}
+
+/* this thread's slot (threads beyond MDP__MAX_SLOTS share the last one) */
+static struct mdp__slot *my_slot(struct mdp__metrics *m)
+{
+    static __thread struct mdp__slot *mine;
+    static __thread const struct mdp__metrics *owner;
+    if (!mine || owner != m) {
+        int i = m->nslots++;
+        mine = &m->slots[i < MDP__MAX_SLOTS ? i : MDP__MAX_SLOTS - 1];
+        owner = m;
+    }
+    return mine;
+}
+
+void mdp__metrics_request(struct mdp_server *s, int route, int status, int64_t us)
+{
+    int c = status >= 100 && status < 600 ? status / 100 : 5;
+    struct mdp__slot *sl = my_slot(&s->metrics);
+    sl->status_count[route][c]++;
+    int b = 0;
+    while (b < MDP__NBUCKETS - 1 && us / 1e6 > BUCKETS[b])
+        b++;
+    sl->hist[route][b]++;
+    sl->lat_sum_us[route] += us;
+}
+
+static int nslots(const struct mdp__metrics *m)
+{
+    return m->nslots < MDP__MAX_SLOTS ? m->nslots : MDP__MAX_SLOTS;
+}
+
+static long long sum_status(const struct mdp__metrics *m, int rt, int c)
+{
+    long long v = 0;
+    for (int i = 0; i < nslots(m); i++)
+        v += m->slots[i].status_count[rt][c];
+    return v;
+}
+
+static long long sum_hist(const struct mdp__metrics *m, int rt, int b)
+{
+    long long v = 0;
+    for (int i = 0; i < nslots(m); i++)
+        v += m->slots[i].hist[rt][b];
+    return v;
+}
+
+static long long sum_lat(const struct mdp__metrics *m, int rt)
+{
+    long long v = 0;
+    for (int i = 0; i < nslots(m); i++)
+        v += m->slots[i].lat_sum_us[rt];
+    return v;
+}
+
+static int metric_arm(const struct mdp_bandit_arm *a, void *ud)
+{
+    mdp_buf_printf(ud,
+                   "mdp_bandit_decisions_total{context=\"%s\",variant=\"%s\"} %lld\n"
+                   "mdp_bandit_feedback_total{context=\"%s\",variant=\"%s\",outcome=\"success\"} "
+                   "%lld\n"
+                   "mdp_bandit_feedback_total{context=\"%s\",variant=\"%s\",outcome=\"failure\"} "
+                   "%lld\n",
+                   a->context, a->variant, (long long)a->decisions, a->context, a->variant,
+                   (long long)a->successes, a->context, a->variant, (long long)a->failures);
+    return 0;
+}
+
+void mdp__metrics_render(struct mdp_server *s, struct mdp_buf *o)
+{
+    const struct mdp__metrics *m = &s->metrics;
+    mdp_buf_reset(o);
+    mdp_buf_puts(o, "# HELP mdp_http_requests_total HTTP requests by route and status class.\n"
+                    "# TYPE mdp_http_requests_total counter\n");
+    for (int rt = 0; rt < NR; rt++)
+        for (int c = 1; c <= 5; c++)
+            if (sum_status(m, rt, c))
+                mdp_buf_printf(o, "mdp_http_requests_total{route=\"%s\",status=\"%dxx\"} %lld\n",
+                               mdp__route_name(rt), c, sum_status(m, rt, c));
+    mdp_buf_puts(o, "# HELP mdp_http_request_duration_seconds Time from the request's first "
+                    "byte to its response.\n# TYPE mdp_http_request_duration_seconds histogram\n");
+    for (int rt = 0; rt < NR; rt++) {
+        long long cum = 0, total = 0;
+        for (int b = 0; b < MDP__NBUCKETS; b++)
+            total += sum_hist(m, rt, b);
+        if (!total) continue;
+        const char *name = mdp__route_name(rt);
+        for (int b = 0; b < MDP__NBUCKETS; b++) {
+            cum += sum_hist(m, rt, b);
+            if (b < MDP__NBUCKETS - 1)
+                mdp_buf_printf(o,
+                               "mdp_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
+                               "%lld\n",
+                               name, BUCKETS[b], cum);
+            else
+                mdp_buf_printf(o,
+                               "mdp_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"}"
+                               " %lld\n",
+                               name, cum);
+        }
+        mdp_buf_printf(o,
+                       "mdp_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                       "mdp_http_request_duration_seconds_count{route=\"%s\"} %lld\n",
+                       name, sum_lat(m, rt) / 1e6, name, total);
+    }
+    mdp_buf_printf(o,
+                   "# TYPE mdp_events_accepted_total counter\nmdp_events_accepted_total %lld\n"
+                   "# TYPE mdp_events_quarantined_total counter\n"
+                   "mdp_events_quarantined_total %lld\n"
+                   "# TYPE mdp_ses_accepted_total counter\nmdp_ses_accepted_total %lld\n"
+                   "# TYPE mdp_ses_quarantined_total counter\nmdp_ses_quarantined_total %lld\n"
+                   "# TYPE mdp_raw_objects_committed_total counter\n"
+                   "mdp_raw_objects_committed_total %lld\n"
+                   "# TYPE mdp_curate_runs_total counter\nmdp_curate_runs_total %lld\n"
+                   "# TYPE mdp_http_in_flight gauge\nmdp_http_in_flight %d\n",
+                   (long long)m->events_accepted, (long long)m->events_quarantined,
+                   (long long)m->ses_accepted, (long long)m->ses_quarantined,
+                   (long long)mdp__committer_objects(s->committer), (long long)m->curate_runs,
+                   (int)s->in_flight);
+    mdp_buf_puts(o, "# HELP mdp_bandit_decisions_total Decisions of the bandit by context and "
+                    "variant (since start); feedback counts are the posterior's.\n"
+                    "# TYPE mdp_bandit_decisions_total counter\n"
+                    "# TYPE mdp_bandit_feedback_total counter\n");
+    mdp_bandit_each(s->bandit, metric_arm, o);
+}

@@ -1,0 +1,148 @@
+/* POST /v1/events (server.h's MDP__ROUTES): the app's event collector. Each event gets the events
+ * connector's own check; the valid ones are group-committed to raw/events/app_events/ and the
+ * answer waits until they are durable; the rejected ones are quarantined and listed by index. */
+#include "mdp/log.h"
+#include "mdp/time.h"
+#include "mdp/uuid.h"
+#include "server.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* what the answer tells once committed; the rejected ones' JSON array is in r->aux */
+struct events_state {
+    int64_t accepted, rejected;
+};
+
+static void events_committed(struct mdp__req *r)
+{
+    struct events_state *st = r->ud;
+    mdp_buf_reset(&r->resp);
+    if (r->commit_rc) {
+        r->s->metrics.events_accepted -= st->accepted; /* nothing of it was made durable */
+        r->status = mdp__error(&r->resp, 503, "not_durable",
+                               "the events could not be written; nothing was accepted, retry");
+        return;
+    }
+    r->status = st->rejected ? 400 : 202;
+    mdp_buf_printf(&r->resp, "{\"accepted\":%lld,\"rejected\":%lld,\"errors\":%s%s}",
+                   (long long)st->accepted, (long long)st->rejected, r->aux.data,
+                   st->rejected ? ",\"error\":{\"code\":\"invalid_events\",\"message\":\"some "
+                                  "events were rejected and quarantined; the others are accepted\"}"
+                                : "");
+}
+
+/* the quarantined events of q as [{index, reason, detail}] into out; returns how many */
+static int64_t list_rejected(const struct mdp_quarantine *q, struct mdp_buf *out)
+{
+    int64_t n = 0;
+    mdp_buf_puts(out, "[");
+    for (const char *e = q->lines.data; e && *e;) {
+        const char *nl = strchr(e, '\n');
+        json_object *o = json_tokener_parse(e), *v;
+        const char *loc =
+            o && json_object_object_get_ex(o, "location", &v) ? json_object_get_string(v) : "";
+        const char *colon = strrchr(loc, ':');
+        json_object *x = json_object_new_object();
+        json_object_object_add(
+            x, "index", json_object_new_int64(colon ? strtoll(colon + 1, NULL, 10) - 1 : -1));
+        json_object_object_add(
+            x, "reason",
+            json_object_new_string(o && json_object_object_get_ex(o, "reason", &v)
+                                       ? json_object_get_string(v)
+                                       : "invalid_event"));
+        json_object_object_add(
+            x, "detail",
+            json_object_new_string(o && json_object_object_get_ex(o, "detail", &v) &&
+                                           json_object_get_string(v)
+                                       ? json_object_get_string(v)
+                                       : ""));
+        mdp_buf_printf(out, "%s%s", n ? "," : "",
+                       json_object_to_json_string_ext(x, JSON_C_TO_STRING_PLAIN));
+        json_object_put(x);
+        json_object_put(o);
+        n++;
+        e = nl ? nl + 1 : NULL;
+    }
+    mdp_buf_puts(out, "]");
+    return n;
+}
+
+enum MHD_Result mdp__route_events(struct mdp__req *r)
+{
+    struct mdp_server *s = r->s;
+    const char *ct = mdp__header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct) ct = "";
+    int ndjson = strncasecmp(ct, "application/x-ndjson", 20) == 0;
+    if (!ndjson && strncasecmp(ct, "application/json", 16) != 0)
+        return mdp__fail(r, 415, "unsupported_media_type",
+                         "send application/json (an event or an array) or application/x-ndjson");
+    const char *p = r->body.data ? r->body.data : "";
+    size_t n = r->body.len;
+    if (!mdp_utf8_valid(p, n)) return mdp__fail(r, 400, "invalid_utf8", "the body is not UTF-8");
+    struct events_state *st = mdp__arena_alloc(&r->arena, sizeof *st);
+    if (!st) return mdp__fail(r, 503, "out_of_memory", "the server is short of memory; retry");
+    r->ud = st;
+    /* the events, one JSON text each */
+    struct mdp_buf lines, ok;
+    mdp_buf_init(&lines);
+    mdp_buf_init(&ok);
+    const char *why;
+    if (mdp__events_split(p, n, ndjson, &lines, &why)) {
+        mdp_buf_cleanup(&lines);
+        return mdp__fail(r, 400, "invalid_json", why);
+    }
+    int64_t day = mdp_days_from_ms(mdp_time_now_ms());
+    struct mdp_quarantine q;
+    mdp_quarantine_init(&q, "events", "app_events", day);
+    size_t nlines = 0;
+    for (size_t i = 0; i < lines.len; i++)
+        nlines += lines.data[i] == '\n';
+    unsigned char *rejected = mdp__arena_alloc(&r->arena, nlines ? nlines : 1);
+    long bad = rejected ? mdp__events_check(lines.data, lines.len, &q, rejected, nlines) : -1;
+    if (bad < 0) {
+        mdp_quarantine_cleanup(&q);
+        mdp_buf_cleanup(&lines);
+        return mdp__fail(r, 503, "out_of_memory", "the server is short of memory; retry");
+    }
+    /* the rejected ones, by index, with the connector's reason and detail */
+    st->rejected = list_rejected(&q, &r->aux);
+    size_t index = 0;
+    for (char *line = lines.data, *end; line && *line; line = end ? end + 1 : NULL, index++) {
+        end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
+        if (!rejected[index]) {
+            mdp_buf_append(&ok, line, len);
+            st->accepted++;
+        }
+    }
+    mdp_buf_cleanup(&lines);
+    if (q.count) {
+        char batch[64];
+        struct mdp_uuid u;
+        mdp_uuid7_new(&u);
+        mdp_uuid_format(&u, batch);
+        struct mdp_diag d = {0};
+        if (mdp_quarantine_flush(&q, s->lake, batch, &d))
+            mdp_log(MDP_LOG_ERROR, "cannot write quarantine", LOG_STR("error", d.msg), MDP_LF_END);
+        s->metrics.events_quarantined += st->rejected;
+    }
+    mdp_quarantine_cleanup(&q);
+    if (!st->accepted) {
+        mdp_buf_cleanup(&ok);
+        r->status = 400;
+        mdp_buf_reset(&r->resp);
+        mdp_buf_printf(&r->resp,
+                       "{\"accepted\":0,\"rejected\":%lld,\"errors\":%s,\"error\":{\"code\":"
+                       "\"invalid_events\",\"message\":\"every event was rejected\"}}",
+                       (long long)st->rejected, r->aux.data);
+        return mdp__respond(r);
+    }
+    s->metrics.events_accepted += st->accepted;
+    /* answered only once durable: suspend until the group commit has fsync'd */
+    enum MHD_Result ret =
+        mdp__commit_and_wait(r, "events", "app_events", day, &ok, events_committed);
+    mdp_buf_cleanup(&ok);
+    return ret;
+}
