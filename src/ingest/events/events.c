@@ -34,15 +34,18 @@ static const char *validate(const struct mdp_check *ck, json_object *e, const ch
         return *detail = "event_id must be a UUIDv7 string", "invalid_event_id";
     if (!json_object_object_get_ex(e, "user_id", &v) || json_object_is_type(v, json_type_null))
         return *detail = "user_id", "missing_user_id";
-    if (!(s = mdp__jget(e, "user_id")) || !mdp__is_uuid(s, 0))
+    if (!(s = mdp__jget(e, "user_id")))
         return *detail = "user_id must be a UUID string", "invalid_user_id";
-    if ((why = mdp__v7_id(ck, "user_id", s, strlen(s), non_v7, buf, bn))) return *detail = buf, why;
+    if ((why = mdp__v7_id(ck, "user_id", s, strlen(s), non_v7, buf, bn))) { /* one parse */
+        if (strcmp(why, "invalid_id") == 0)
+            return *detail = "user_id must be a UUID string", "invalid_user_id";
+        return *detail = buf, why;
+    }
     static const char *opt_ids[] = {"account_id", "location_id"};
     for (int i = 0; i < 2; i++) {
         if (!json_object_object_get_ex(e, opt_ids[i], &v) || json_object_is_type(v, json_type_null))
             continue;
-        if (!(s = mdp__jget(e, opt_ids[i])) || !mdp__is_uuid(s, 0))
-            return *detail = opt_ids[i], "invalid_id";
+        if (!(s = mdp__jget(e, opt_ids[i]))) return *detail = opt_ids[i], "invalid_id";
         if ((why = mdp__v7_id(ck, opt_ids[i], s, strlen(s), non_v7, buf, bn)))
             return *detail = buf, why;
     }
