@@ -29,7 +29,7 @@ struct mdp_seed_opts {
     const char *ga4_property_id;
     const char *ga4_time_zone;
     /* Bytes the per-day spools may hold in memory before they go to scratch files under $TMPDIR
-     * (0: 24 MiB). Changes memory and speed, never the bytes written. */
+     * (0: 32 MiB). Changes memory and speed, never the bytes written. */
     size_t spool_budget;
 };
 

@@ -1,7 +1,8 @@
 /* `mdp seed`'s entry point (include/mdp/seed.h): sets up the run (options, window, the one PRNG),
  * opens the source writers, lets the world simulate its users one by one while the writers spool
- * or write their deliveries, then has each writer write what is left. Memory stays flat in the
- * number of users: the world holds one user, the writers spool per day to scratch files. */
+ * or write their deliveries, then has each writer write what is left; two threads make the
+ * landing puts meanwhile (util.c). Memory stays flat in the number of users: the world holds one
+ * user, the writers spool per day to scratch files. */
 #include "seed_world.h"
 #include "mdp/time.h"
 
@@ -24,9 +25,12 @@ int mdp_seed_generate(const struct mdp_seed_opts *o, struct mdp_store *out,
     s.ndays = o->days;
     s.start_ms = o->start_day * MDP_MS_PER_DAY;
     s.end_ms = s.start_ms + s.ndays * MDP_MS_PER_DAY;
-    int rc = mdp__writers_init(&s);
+    int rc = mdp__io_start(&s);
+    if (!rc) rc = mdp__writers_init(&s);
     if (!rc) rc = mdp__world_run(&s);
     if (!rc) rc = mdp__writers_finish(&s);
+    int io_rc = mdp__io_finish(&s); /* every queued put done (or failed) before returning */
+    if (!rc) rc = io_rc;
     mdp__writers_cleanup(&s);
     mdp__scratch_cleanup(&s);
     return rc;

@@ -52,12 +52,20 @@ struct mdp__seed {
     struct mdp__spool *spools[MDP__MAX_SPOOLS];
     int nspools;
     void *writer_state[16]; /* per writer, indexed like the writer table */
+    struct mdp__io *io;     /* the landing writes in flight (mdp__io_start) */
 };
 
 /* day index of ts in the window, or -1 */
 int64_t mdp__day_index(struct mdp__seed *s, int64_t ts);
-/* writes one whole object to the landing store (atomic, not fsync'd), counting files and bytes */
+/* Writes one whole object to the landing store (atomic, not fsync'd), counting files and bytes.
+ * After mdp__io_start the put is queued (key and data copied) for the writer threads; an error of
+ * an earlier put is returned by a later one or by mdp__io_finish. */
 int mdp__seed_put(struct mdp__seed *s, const char *key, const char *data, size_t len);
+/* Starts the writer threads (without them, puts are made in place). 0 or MDP_ERR_NOMEM. */
+int mdp__io_start(struct mdp__seed *s);
+/* Waits for every queued put and stops the threads; returns the first put's error (detail in
+ * s->d) or 0. Accepts a run that never started them. */
+int mdp__io_finish(struct mdp__seed *s);
 /* deterministic ids */
 void mdp__uuid7_at(struct mdp__seed *s, int64_t ms, struct mdp_uuid *out);
 void mdp__uuid4(struct mdp__seed *s, char out[37]);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 
 /* all spool buffers together stay below this (unless the options say); then they go to the
  * scratch files */
-#define SPOOL_BUDGET (24u << 20)
+#define SPOOL_BUDGET (32u << 20)
 #define REC_HEAD     12 /* int64 ts + uint32 len */
 
 /* ---- PRNG ---- */
@@ -89,14 +90,149 @@ int mdp__nomem(struct mdp__seed *s)
     return mdp_diag_set(s->d, MDP_ERR_NOMEM, "seed: out of memory");
 }
 
+/* ---- landing writes ----
+ * Creating a file costs more kernel time than making its bytes (ext4 allocates an inode, the
+ * rename journals), so puts go to two writer threads through a bounded queue while the world goes
+ * on. The bytes and names do not depend on the order files are created in; the first error is
+ * kept and returned by the next put or by mdp__io_finish. */
+
+#define IO_THREADS 2
+#define IO_PENDING (16u << 20) /* bytes queued at most */
+
+struct put_job {
+    struct put_job *next;
+    size_t len;
+    char *data;
+    char key[];
+};
+
+struct mdp__io {
+    pthread_mutex_t mu;
+    pthread_cond_t more, room;
+    struct put_job *head, *tail;
+    size_t pending;
+    int stop, nthreads, rc;
+    struct mdp_diag err;
+    struct mdp_store *out;
+    pthread_t t[IO_THREADS];
+};
+
+static void *io_main(void *arg)
+{
+    struct mdp__io *io = arg;
+    pthread_mutex_lock(&io->mu);
+    for (;;) {
+        while (!io->head && !io->stop)
+            pthread_cond_wait(&io->more, &io->mu);
+        struct put_job *j = io->head;
+        if (!j) break;
+        io->head = j->next;
+        if (!io->head) io->tail = NULL;
+        pthread_mutex_unlock(&io->mu);
+        struct mdp_diag d = {0};
+        int rc = mdp_store_put(io->out, j->key, j->data, j->len, MDP_PUT_NO_SYNC, &d);
+        pthread_mutex_lock(&io->mu);
+        if (rc && !io->rc) {
+            io->rc = rc;
+            io->err = d;
+        }
+        io->pending -= j->len;
+        pthread_cond_broadcast(&io->room);
+        free(j->data);
+        free(j);
+    }
+    pthread_mutex_unlock(&io->mu);
+    return NULL;
+}
+
+int mdp__io_start(struct mdp__seed *s)
+{
+    struct mdp__io *io = calloc(1, sizeof *io);
+    if (!io) return mdp__nomem(s);
+    pthread_mutex_init(&io->mu, NULL);
+    pthread_cond_init(&io->more, NULL);
+    pthread_cond_init(&io->room, NULL);
+    io->out = s->out;
+    s->io = io;
+    for (int i = 0; i < IO_THREADS; i++) {
+        if (pthread_create(&io->t[i], NULL, io_main, io) != 0) break;
+        io->nthreads++;
+    }
+    return 0; /* without threads, puts are made in place */
+}
+
+int mdp__io_finish(struct mdp__seed *s)
+{
+    struct mdp__io *io = s->io;
+    if (!io) return 0;
+    pthread_mutex_lock(&io->mu);
+    io->stop = 1;
+    pthread_cond_broadcast(&io->more);
+    pthread_mutex_unlock(&io->mu);
+    for (int i = 0; i < io->nthreads; i++)
+        pthread_join(io->t[i], NULL);
+    int rc = io->rc;
+    if (rc && s->d) *s->d = io->err;
+    for (struct put_job *j = io->head, *n; j; j = n) { /* left when no thread ever ran */
+        n = j->next;
+        free(j->data);
+        free(j);
+    }
+    pthread_mutex_destroy(&io->mu);
+    pthread_cond_destroy(&io->more);
+    pthread_cond_destroy(&io->room);
+    free(io);
+    s->io = NULL;
+    return rc;
+}
+
 int mdp__seed_put(struct mdp__seed *s, const char *key, const char *data, size_t len)
 {
-    int rc = mdp_store_put(s->out, key, data, len, MDP_PUT_NO_SYNC, s->d);
-    if (!rc) {
-        s->st->files++;
-        s->st->bytes += (int64_t)len;
+    struct mdp__io *io = s->io;
+    if (!io || !io->nthreads) {
+        int rc = mdp_store_put(s->out, key, data, len, MDP_PUT_NO_SYNC, s->d);
+        if (!rc) {
+            s->st->files++;
+            s->st->bytes += (int64_t)len;
+        }
+        return rc;
     }
-    return rc;
+    size_t klen = strlen(key);
+    struct put_job *j = malloc(sizeof *j + klen + 1);
+    char *copy = malloc(len ? len : 1);
+    if (!j || !copy) {
+        free(j);
+        free(copy);
+        return mdp__nomem(s);
+    }
+    memcpy(j->key, key, klen + 1);
+    memcpy(copy, data, len);
+    j->data = copy;
+    j->len = len;
+    j->next = NULL;
+    pthread_mutex_lock(&io->mu);
+    while (io->pending > IO_PENDING && !io->rc)
+        pthread_cond_wait(&io->room, &io->mu);
+    int rc = io->rc;
+    if (!rc) {
+        if (io->tail)
+            io->tail->next = j;
+        else
+            io->head = j;
+        io->tail = j;
+        io->pending += len;
+        pthread_cond_signal(&io->more);
+    }
+    pthread_mutex_unlock(&io->mu);
+    if (rc) { /* a put failed: report it here, as a put made in place would have */
+        free(copy);
+        free(j);
+        if (s->d) *s->d = io->err;
+        return rc;
+    }
+    s->st->files++;
+    s->st->bytes += (int64_t)len;
+    return 0;
 }
 
 void mdp__uuid7_at(struct mdp__seed *s, int64_t ms, struct mdp_uuid *out)
@@ -326,12 +462,18 @@ out:
     return rc;
 }
 
-static int spill_all(struct mdp__seed *s)
+/* Spills the big buffers first (fewer, longer runs; fewer files touched), then, if that freed
+ * less than half the budget, all of them. */
+static int spill_all(struct mdp__seed *s, size_t budget)
 {
     int rc = 0;
-    for (int i = 0; i < s->nspools && !rc; i++)
-        for (int64_t day = 0; day < s->ndays && !rc; day++)
-            rc = spill_day(s, s->spools[i], day);
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        size_t min = pass == 0 ? 256u << 10 : 0;
+        if (pass == 1 && s->buffered <= budget / 2) break;
+        for (int i = 0; i < s->nspools && !rc; i++)
+            for (int64_t day = 0; day < s->ndays && !rc; day++)
+                if (s->spools[i]->day[day].len >= min) rc = spill_day(s, s->spools[i], day);
+    }
     return rc;
 }
 
@@ -350,8 +492,8 @@ int mdp__spool_add(struct mdp__seed *s, struct mdp__spool *sp, int64_t ts, const
     b->len += REC_HEAD + len;
     b->data[b->len] = '\0';
     s->buffered += b->len - before;
-    return s->buffered > (s->o->spool_budget ? s->o->spool_budget : SPOOL_BUDGET) ? spill_all(s)
-                                                                                  : 0;
+    size_t budget = s->o->spool_budget ? s->o->spool_budget : SPOOL_BUDGET;
+    return s->buffered > budget ? spill_all(s, budget) : 0;
 }
 
 /* One run being merged: a window of the scratch file. */

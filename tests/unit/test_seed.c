@@ -104,6 +104,36 @@ static void test_seed_spilled_spools_same_bytes(void **st)
     tu_rmdir(scratch);
 }
 
+/* A landing folder that cannot take a source's files: the run fails with the store's precise
+ * error (also when the failing put was made by a writer thread) and leaves no scratch files. */
+static void test_seed_failed_put_is_reported(void **st)
+{
+    (void)st;
+    char *a = tu_tmpdir(), *scratch = tu_tmpdir(), path[1024];
+    snprintf(path, sizeof path, "%s/gbp", a);
+    assert_int_equal(tu_write(path, "not a folder", 12), 0);
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TMPDIR", scratch, 1);
+    struct mdp_store *s;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_store_open(a, 1, &s, &d), 0);
+    struct mdp_seed_opts o = {60, 10, 4, 0.01, 20362, "495696125", "Europe/Berlin", 4096};
+    struct mdp_seed_stats stats;
+    assert_int_not_equal(mdp_seed_generate(&o, s, &stats, &d), 0);
+    if (!strstr(d.msg, "gbp")) fail_msg("the error does not name the folder: %s", d.msg);
+    mdp_store_close(s);
+    assert_int_equal(entries(scratch), 0);
+    if (saved) {
+        setenv("TMPDIR", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("TMPDIR");
+    }
+    tu_rmdir(a);
+    tu_rmdir(scratch);
+}
+
 /* the first n-byte needle in [p, end), or NULL (the digest holds NULs: no strstr) */
 static const char *find(const char *p, const char *end, const char *needle, size_t n)
 {
@@ -307,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_seed_no_bad_records_at_rate_zero),
         cmocka_unit_test(test_seed_spilled_spools_same_bytes),
         cmocka_unit_test(test_seed_ids_are_uuid7),
+        cmocka_unit_test(test_seed_failed_put_is_reported),
         cmocka_unit_test(test_seed_rejects_bad_options),
         cmocka_unit_test(test_ingest_stage_end_to_end),
     };
