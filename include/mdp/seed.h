@@ -11,7 +11,8 @@
  *   gbp/locations/dt=D/<gbp account>.json    Business Information accounts.locations.list responses
  *   meta/me_accounts|pages|ig_users/dt=D/... Graph API responses
  * The same options give the same bytes: one PRNG (xoshiro256**) seeded from `seed` drives
- * everything, and nothing depends on the clock or on hash-table order. */
+ * everything, and nothing depends on the clock or on hash-table order. docs/seed.md describes the
+ * simulated world and the one writer per source behind it. */
 #ifndef MDP_SEED_H
 #define MDP_SEED_H
 
@@ -27,6 +28,9 @@ struct mdp_seed_opts {
     int64_t start_day; /* days since epoch (UTC) of the first day */
     const char *ga4_property_id;
     const char *ga4_time_zone;
+    /* Bytes the per-day spools may hold in memory before they go to scratch files under $TMPDIR
+     * (0: 32 MiB). Changes memory and speed, never the bytes written. */
+    size_t spool_budget;
 };
 
 /* What was written, per source, for summaries and tests. */
@@ -39,7 +43,12 @@ struct mdp_seed_stats {
     int64_t bad_truncated, bad_missing_id, bad_unknown_enum, bad_duplicate, bad_bad_timestamp;
 };
 
-/* Generates into out (a store rooted at the landing folder). Returns 0 or an error with diag. */
+/* Generates into out (a store rooted at the landing folder), user by user in flat memory: records
+ * that must come out per day in time order are spooled to a scratch folder under $TMPDIR (default
+ * /tmp), removed before returning. Objects are put atomically but not fsync'd (MDP_PUT_NO_SYNC).
+ * Returns 0, MDP_ERR_INVALID for bad options, or the store's / the scratch folder's error, with the
+ * detail in d; stats counts what was written, also on failure. Runs share no state: two runs
+ * into different stores may go on at once. */
 int mdp_seed_generate(const struct mdp_seed_opts *opts, struct mdp_store *out,
                       struct mdp_seed_stats *stats, struct mdp_diag *d);
 

@@ -14,6 +14,9 @@
 #include "mdp/err.h"
 
 #define MDP_PUT_IF_ABSENT 1
+/* Still atomic, but not made durable (no fsync): for data that can be regenerated, such as what
+ * `mdp seed` writes, where a crash costs a re-run and fsyncing every small file costs minutes. */
+#define MDP_PUT_NO_SYNC 2
 
 struct mdp_store;
 struct mdp_store_writer;

@@ -139,7 +139,7 @@ static int fput(struct mdp_store *s, const char *key, const void *data, size_t l
         p += n;
         left -= (size_t)n;
     }
-    if (fsync(fd) != 0) {
+    if (!(flags & MDP_PUT_NO_SYNC) && fsync(fd) != 0) {
         rc = io_fail(d, errno, "cannot fsync", path.data);
         goto out;
     }
@@ -168,7 +168,8 @@ static int fput(struct mdp_store *s, const char *key, const void *data, size_t l
         have_tmp = 0;
     }
     *strrchr(path.data, '/') = '\0';
-    if (fsync_dir(path.data) != 0) rc = io_fail(d, errno, "cannot fsync folder", path.data);
+    if (!(flags & MDP_PUT_NO_SYNC) && fsync_dir(path.data) != 0)
+        rc = io_fail(d, errno, "cannot fsync folder", path.data);
 out:
     if (fd >= 0) close(fd);
     if (have_tmp) unlink(tmp.data);

@@ -6,7 +6,9 @@
 #include "mdp/seed.h"
 #include "mdp/hash.h"
 #include "mdp/time.h"
+#include "mdp/uuid.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +37,13 @@ static int digest_cb(const char *key, int64_t size, void *ud)
     return 0;
 }
 
-static void seed_into(const char *dir, uint64_t seed, double bad, struct mdp_seed_stats *st,
-                      struct digest *g)
+static void seed_budget(const char *dir, uint64_t seed, double bad, size_t budget,
+                        struct mdp_seed_stats *st, struct digest *g)
 {
     struct mdp_store *s;
     struct mdp_diag d = {0};
     assert_int_equal(mdp_store_open(dir, 1, &s, &d), 0);
-    struct mdp_seed_opts o = {60, 10, seed, bad, 20362, "495696125", "Europe/Berlin"};
+    struct mdp_seed_opts o = {60, 10, seed, bad, 20362, "495696125", "Europe/Berlin", budget};
     int rc = mdp_seed_generate(&o, s, st, &d);
     if (rc) fail_msg("%s", d.msg);
     g->s = s;
@@ -50,6 +52,125 @@ static void seed_into(const char *dir, uint64_t seed, double bad, struct mdp_see
     g->files = 0;
     assert_int_equal(mdp_store_list(s, "", digest_cb, g, &d), 0);
     mdp_store_close(s);
+}
+
+static void seed_into(const char *dir, uint64_t seed, double bad, struct mdp_seed_stats *st,
+                      struct digest *g)
+{
+    seed_budget(dir, seed, bad, 0, st, g);
+}
+
+static int entries(const char *dir)
+{
+    DIR *dh = opendir(dir);
+    assert_non_null(dh);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dh));)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(dh);
+    return n;
+}
+
+/* Issue 11, defect 8: a run streams through per-day spools that go to scratch files when memory
+ * is short. Spilling (here after every few KiB: sorted runs merged per day) must not change a
+ * byte, and the scratch folder must be gone afterwards. */
+static void test_seed_spilled_spools_same_bytes(void **st)
+{
+    (void)st;
+    char *a = tu_tmpdir(), *b = tu_tmpdir(), *scratch = tu_tmpdir();
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TMPDIR", scratch, 1);
+    struct mdp_seed_stats sa, sb;
+    struct digest ga, gb;
+    seed_budget(a, 5, 0.05, 0, &sa, &ga);
+    seed_budget(b, 5, 0.05, 4096, &sb, &gb);
+    assert_int_equal(entries(scratch), 0); /* spilled, then cleaned up */
+    if (saved) {
+        setenv("TMPDIR", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("TMPDIR");
+    }
+    assert_int_equal(ga.files, gb.files);
+    assert_int_equal(ga.all.len, gb.all.len);
+    assert_memory_equal(ga.all.data, gb.all.data, ga.all.len);
+    mdp_buf_cleanup(&ga.all);
+    mdp_buf_cleanup(&gb.all);
+    mdp_buf_cleanup(&ga.keys);
+    mdp_buf_cleanup(&gb.keys);
+    tu_rmdir(a);
+    tu_rmdir(b);
+    tu_rmdir(scratch);
+}
+
+/* A landing folder that cannot take a source's files: the run fails with the store's precise
+ * error (also when the failing put was made by a writer thread) and leaves no scratch files. */
+static void test_seed_failed_put_is_reported(void **st)
+{
+    (void)st;
+    char *a = tu_tmpdir(), *scratch = tu_tmpdir(), path[1024];
+    snprintf(path, sizeof path, "%s/gbp", a);
+    assert_int_equal(tu_write(path, "not a folder", 12), 0);
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TMPDIR", scratch, 1);
+    struct mdp_store *s;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_store_open(a, 1, &s, &d), 0);
+    struct mdp_seed_opts o = {60, 10, 4, 0.01, 20362, "495696125", "Europe/Berlin", 4096};
+    struct mdp_seed_stats stats;
+    assert_int_not_equal(mdp_seed_generate(&o, s, &stats, &d), 0);
+    if (!strstr(d.msg, "gbp")) fail_msg("the error does not name the folder: %s", d.msg);
+    mdp_store_close(s);
+    assert_int_equal(entries(scratch), 0);
+    if (saved) {
+        setenv("TMPDIR", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("TMPDIR");
+    }
+    tu_rmdir(a);
+    tu_rmdir(scratch);
+}
+
+/* the first n-byte needle in [p, end), or NULL (the digest holds NULs: no strstr) */
+static const char *find(const char *p, const char *end, const char *needle, size_t n)
+{
+    for (; p + n <= end; p++)
+        if (*p == *needle && memcmp(p, needle, n) == 0) return p;
+    return NULL;
+}
+
+/* Issue 11: user, account and location ids are UUIDv7 (ingest quarantines other versions), and
+ * so are the events' own ids. Checks every id of every seeded app event. */
+static void test_seed_ids_are_uuid7(void **st)
+{
+    (void)st;
+    char *a = tu_tmpdir();
+    struct mdp_seed_stats s;
+    struct digest g;
+    seed_into(a, 9, 0.0, &s, &g);
+    static const char *const keys[] = {"\"event_id\":\"", "\"user_id\":\"", "\"account_id\":\"",
+                                       "\"location_id\":\""};
+    long checked = 0;
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        size_t klen = strlen(keys[k]);
+        for (const char *p = g.all.data; (p = find(p, g.all.data + g.all.len, keys[k], klen));) {
+            p += klen;
+            char id[37];
+            memcpy(id, p, 36);
+            id[36] = '\0';
+            struct mdp_uuid u;
+            if (mdp_uuid_parse(id, &u) != 0 || mdp_uuid_version(&u) != 7)
+                fail_msg("%.*s%s is not a UUIDv7", (int)klen, keys[k], id);
+            checked++;
+        }
+    }
+    assert_true(checked > 4 * s.events / 2);
+    mdp_buf_cleanup(&g.all);
+    mdp_buf_cleanup(&g.keys);
+    tu_rmdir(a);
 }
 
 static void test_seed_same_seed_same_bytes(void **st)
@@ -118,7 +239,7 @@ static void test_seed_no_bad_records_at_rate_zero(void **st)
 static void test_seed_rejects_bad_options(void **st)
 {
     (void)st;
-    struct mdp_seed_opts o = {0, 10, 1, 0, 20362, "1", "UTC"};
+    struct mdp_seed_opts o = {0, 10, 1, 0, 20362, "1", "UTC", 0};
     struct mdp_seed_stats s;
     struct mdp_diag d = {0};
     assert_int_equal(mdp_seed_generate(&o, NULL, &s, &d), MDP_ERR_INVALID);
@@ -214,6 +335,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_same_seed_same_bytes),
         cmocka_unit_test(test_seed_no_bad_records_at_rate_zero),
+        cmocka_unit_test(test_seed_spilled_spools_same_bytes),
+        cmocka_unit_test(test_seed_ids_are_uuid7),
+        cmocka_unit_test(test_seed_failed_put_is_reported),
         cmocka_unit_test(test_seed_rejects_bad_options),
         cmocka_unit_test(test_ingest_stage_end_to_end),
     };
