@@ -195,7 +195,7 @@ static int events_finish(struct mdp__seed *s, void *state)
         char date[11], key[96];
         mdp_date_format(s->o->start_day + day, date, sizeof date);
         snprintf(key, sizeof key, "events/dt=%s/events.ndjson", date);
-        struct day_out o = {NULL, {NULL, 0, 0}, 0};
+        struct day_out o = {NULL, {NULL, 0, 0, 0}, 0};
         if ((rc = mdp_store_writer_open(s->out, key, &o.sw, s->d))) break;
         rc = mdp__spool_drain(s, &w->lines, day, day_line, &o);
         if (!rc) rc = day_flush(s, &o);
