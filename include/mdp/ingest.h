@@ -183,4 +183,15 @@ int mdp_ingest_verdicts(const char *connector, const char *key, const char *data
                         int (*on_verdict)(void *ud, const struct mdp_verdict *v), void *ud,
                         struct mdp_ingest_counts *out_counts);
 
+/* Verifies the AWS SNS signature of one SNS message envelope (JSON text: Notification,
+ * SubscriptionConfirmation or UnsubscribeConfirmation) with the certificate its SigningCertURL
+ * names (only https on sns.<region>.amazonaws.com), read from the cache folder cert_cache or, when
+ * may_fetch, fetched into it. This is the ses connector's own check, for the service's SNS
+ * endpoint. envelope and cert_cache are borrowed; why (wn bytes, the caller's) gets the reason on
+ * failure. Returns 0 when the signature verifies, MDP_ERR_INVALID (why says what failed: not JSON,
+ * an unknown SignatureVersion, a certificate URL off AWS, a bad signature, an unreachable
+ * certificate). Thread safe. */
+int mdp_ingest_sns_verify(const char *envelope, size_t len, const char *cert_cache, int may_fetch,
+                          char *why, size_t wn);
+
 #endif

@@ -6,7 +6,6 @@
 #include "mdp/log.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
-#include "../ingest/ses/sns_verify.h"
 #include "server.h"
 
 #include <curl/curl.h>
@@ -83,6 +82,16 @@ static int64_t event_day(json_object *env, int64_t day)
     return day;
 }
 
+/* mdp_ingest_verdicts' callback: keeps the reason of the first quarantined record */
+static int first_reason(void *ud, const struct mdp_verdict *v)
+{
+    char *reason = ud;
+    if (v->kind == MDP_VERDICT_QUARANTINED && v->reason &&
+        strcmp(reason, "invalid_ses_message") == 0)
+        snprintf(reason, 80, "%s", v->reason);
+    return 0;
+}
+
 static void sns_committed(struct mdp__req *r)
 {
     struct sns_state *st = r->ud;
@@ -116,7 +125,8 @@ enum MHD_Result mdp__route_sns(struct mdp__req *r)
                          "Type is missing or differs from x-amz-sns-message-type");
     }
     char vwhy[300];
-    if (s->verify_sns && mdp__sns_verify(env, s->cert_cache, 1, vwhy, sizeof vwhy)) {
+    if (s->verify_sns &&
+        mdp_ingest_sns_verify(r->body.data, r->body.len, s->cert_cache, 1, vwhy, sizeof vwhy)) {
         json_object_put(env);
         return mdp__fail(r, 403, "invalid_signature", vwhy);
     }
@@ -145,16 +155,14 @@ enum MHD_Result mdp__route_sns(struct mdp__req *r)
     struct mdp_ingest_counts c = {0};
     struct mdp_quarantine q;
     mdp_quarantine_init(&q, "ses", "http", day);
-    mdp_ingest_check("ses/http/dt=1970-01-01/http.json", line, len, &c, &q);
-    if (c.quarantined) {
-        char batch[40], reason[80] = "invalid_ses_message";
+    char reason[80] = "invalid_ses_message";
+    int rc =
+        mdp_ingest_verdicts("ses", "ses/http", line, len, s->cfg, &q, first_reason, reason, &c);
+    if (rc == 0 && c.quarantined) {
+        char batch[40];
         struct mdp_uuid u;
         mdp_uuid7_new(&u);
         mdp_uuid_format(&u, batch);
-        json_object *o = json_tokener_parse(q.lines.data ? q.lines.data : "{}"), *rv;
-        if (o && json_object_object_get_ex(o, "reason", &rv))
-            snprintf(reason, sizeof reason, "%s", json_object_get_string(rv));
-        json_object_put(o);
         struct mdp_diag d = {0};
         mdp_quarantine_flush(&q, s->lake, batch, &d);
         mdp_quarantine_cleanup(&q);
@@ -163,6 +171,11 @@ enum MHD_Result mdp__route_sns(struct mdp__req *r)
         r->status = mdp__error(&r->resp, 400, "invalid_ses_message",
                                "the message was quarantined: %s", reason);
         return mdp__respond(r);
+    }
+    if (rc) {
+        mdp_quarantine_cleanup(&q);
+        json_object_put(env);
+        return mdp__fail(r, 503, "out_of_memory", "the server is short of memory; retry");
     }
     mdp_quarantine_cleanup(&q);
     st->event_day = event_day(env, day);

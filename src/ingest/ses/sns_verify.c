@@ -4,6 +4,7 @@
  * a fixed order, each name and value followed by a newline. Certificates are cached by the SHA-256
  * of their URL in a folder (fetched with libcurl on a miss), so a replay does not refetch them. */
 #include "sns_verify.h"
+#include "../ingest_internal.h"
 #include "mdp/buf.h"
 #include "mdp/hash.h"
 
@@ -192,4 +193,19 @@ int mdp__sns_verify(json_object *env, const char *cert_cache, int may_fetch, cha
     free(sig);
     mdp_buf_cleanup(&sts);
     return ok;
+}
+
+int mdp_ingest_sns_verify(const char *envelope, size_t len, const char *cert_cache, int may_fetch,
+                          char *why, size_t wn)
+{
+    enum json_tokener_error jerr;
+    json_object *env = mdp__json_exact(envelope, len, &jerr);
+    if (!env || !json_object_is_type(env, json_type_object)) {
+        json_object_put(env);
+        snprintf(why, wn, "the SNS message is not a JSON object");
+        return MDP_ERR_INVALID;
+    }
+    int rc = mdp__sns_verify(env, cert_cache, may_fetch, why, wn) ? MDP_ERR_INVALID : 0;
+    json_object_put(env);
+    return rc;
 }
