@@ -157,4 +157,66 @@ int mdp_dq_print_doc(const struct mdp_dq_doc *doc, struct mdp_buf *out);
 /* The rule types the parser accepts, NULL-terminated (static). */
 extern const char *const MDP_DQ_RULE_TYPES[];
 
+/* ------------------------------------------------------------------ evaluation */
+
+/* The tables a ruleset runs over, from a manifest file:
+ * {"null_token": "\\N", "tables": {"NAME": {"file": "PATH.csv|PATH.parquet",
+ *   "columns": [["col", "string|int|double|boolean|date|timestamp"], ...]}}}
+ * CSV files have a header; the null token means NULL, empty and blank strings are kept. Paths are
+ * relative to the manifest's folder. */
+struct mdp_dq_table {
+    char *name, *file;
+    char **cols, **types;
+    int ncols;
+};
+
+struct mdp_dq_manifest {
+    char *null_token;
+    struct mdp_dq_table *tables;
+    int ntables;
+};
+
+/* Reads a manifest. 0, MDP_ERR_IO, MDP_ERR_PARSE or MDP_ERR_INVALID (d says which key is wrong),
+ * MDP_ERR_NOMEM. Free *out with mdp_dq_manifest_free (accepts NULL). */
+int mdp_dq_manifest_load(const char *path, struct mdp_dq_manifest **out, struct mdp_diag *d);
+void mdp_dq_manifest_free(struct mdp_dq_manifest *m);
+
+enum mdp_dq_outcome { MDP_DQ_PASS = 0, MDP_DQ_FAIL = 1, MDP_DQ_ERROR = 2 };
+
+struct mdp_dq_metric {
+    char *name; /* Glue's name: Dataset.*.RowCount, Column.user_id.Completeness */
+    double value;
+};
+
+struct mdp_dq_result {
+    char *rule; /* canonical form */
+    enum mdp_dq_outcome outcome;
+    char *message;
+    struct mdp_dq_metric *metrics;
+    int nmetrics;
+    long long failed_rows; /* row-level rules: rows that failed (their keys went to the file) */
+};
+
+struct mdp_dq_report {
+    struct mdp_dq_result *results;
+    int n, passed;
+    double score; /* passed / n (1.0 for an empty ruleset) */
+};
+
+struct mdp_dq_eval_opts {
+    const char *primary; /* the table the rules check; NULL: DataSources' Primary or the only one */
+    const char *
+        failed_rows; /* file for the keys of failing rows (rule number, row number, key), or NULL */
+};
+
+/* Evaluates doc's rules over the manifest's tables with DuckDB. A rule that cannot be evaluated
+ * (unknown column, bad SQL in a where clause, a rule type we only parse) is an ERROR result, not a
+ * failure of the call. Returns 0 (*out: free with mdp_dq_report_free), MDP_ERR_NO_ENGINE,
+ * MDP_ERR_ENGINE (a table could not be loaded: d says which and why), MDP_ERR_INVALID (no or an
+ * unknown primary table), MDP_ERR_IO (failed-rows file), MDP_ERR_NOMEM. */
+int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
+                const struct mdp_dq_eval_opts *opts, struct mdp_dq_report **out,
+                struct mdp_diag *d);
+void mdp_dq_report_free(struct mdp_dq_report *r);
+
 #endif

@@ -4,6 +4,7 @@
 #include "testutil.h"
 #include "mdp/dq.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,10 +311,209 @@ static void test_every_rule_type_has_a_case(void **st)
     assert_int_equal(n, 31);
 }
 
+/* ------------------------------------------------------------------ evaluation */
+
+/* users.csv, by hand:
+ *   row user_id plan age  email
+ *   1   1       free 30   a@x.com
+ *   2   2       pro  NULL b@x.com
+ *   3   3       free 45   ""        (empty: kept, not NULL)
+ *   4   3       team 200  "  "      (blank: kept) */
+static const char USERS_CSV[] = "user_id,plan,age,email\n"
+                                "1,free,30,a@x.com\n"
+                                "2,pro,\\N,b@x.com\n"
+                                "3,free,45,\n"
+                                "3,team,200,\"  \"\n";
+static const char MANIFEST[] =
+    "{\"null_token\": \"\\\\N\", \"tables\": {\"users\": {\"file\": \"users.csv\", \"columns\": "
+    "[[\"user_id\",\"int\"],[\"plan\",\"string\"],[\"age\",\"int\"],[\"email\",\"string\"]]}, "
+    "\"plans\": {\"file\": \"plans.csv\", \"columns\": [[\"name\",\"string\"]]}}}";
+
+struct eval_case {
+    const char *rule;
+    enum mdp_dq_outcome want;
+    const char *metric; /* NULL: not checked */
+    double value;       /* hand-computed from USERS_CSV */
+};
+
+static const struct eval_case EV[] = {
+    /* the specification's four rules, both quote styles */
+    {"ColumnCount = 4", MDP_DQ_PASS, "Dataset.*.ColumnCount", 4},
+    {"IsComplete 'user_id'", MDP_DQ_PASS, "Column.user_id.Completeness", 1.0},
+    {"IsUnique \"user_id\"", MDP_DQ_FAIL, "Column.user_id.Uniqueness", 0.5}, /* 1,2 once of 4 */
+    {"ColumnValues 'plan' in [\"free\", \"pro\"]", MDP_DQ_FAIL,
+     "Column.plan.ColumnValues.Compliance", 0.75},
+    {"ColumnCount = 5", MDP_DQ_FAIL, "Dataset.*.ColumnCount", 4},
+    {"IsComplete \"age\"", MDP_DQ_FAIL, "Column.age.Completeness", 0.75},
+    {"RowCount = 4", MDP_DQ_PASS, "Dataset.*.RowCount", 4},
+    {"RowCount between 4 and 10", MDP_DQ_FAIL, "Dataset.*.RowCount", 4}, /* exclusive */
+    {"RowCount = 2 where \"plan = 'free'\"", MDP_DQ_PASS, "Dataset.*.RowCount", 2},
+    {"Completeness \"age\" > 0.7", MDP_DQ_PASS, "Column.age.Completeness", 0.75},
+    {"Completeness \"email\" = 1.0", MDP_DQ_PASS, "Column.email.Completeness", 1.0},
+    {"Completeness 'age' = 1.0 where \"plan = 'free'\"", MDP_DQ_PASS, "Column.age.Completeness",
+     1.0},
+    {"Uniqueness \"plan\" = 0.5", MDP_DQ_PASS, "Column.plan.Uniqueness", 0.5}, /* pro, team */
+    {"UniqueValueRatio \"plan\" > 0.6", MDP_DQ_PASS, "Column.plan.UniqueValueRatio", 2.0 / 3},
+    {"DistinctValuesCount \"plan\" = 3", MDP_DQ_PASS, "Column.plan.DistinctValuesCount", 3},
+    /* -(1/2 ln 1/2 + 2 * 1/4 ln 1/4) = 1.5 ln 2 */
+    {"Entropy \"plan\" > 1.04", MDP_DQ_FAIL, "Column.plan.Entropy", 1.0397207708399179},
+    {"IsUnique \"user_id\" where \"plan <> 'team'\"", MDP_DQ_PASS, "Column.user_id.Uniqueness",
+     1.0},
+    {"IsPrimaryKey \"user_id\"", MDP_DQ_FAIL, "Column.user_id.Uniqueness", 0.5},
+    {"IsPrimaryKey \"user_id\" \"plan\"", MDP_DQ_PASS, "Multicolumn.user_id,plan.Uniqueness", 1.0},
+    {"ColumnExists \"email\"", MDP_DQ_PASS, NULL, 0},
+    {"ColumnExists \"phone\"", MDP_DQ_FAIL, NULL, 0},
+    {"IsComplete \"phone\"", MDP_DQ_ERROR, NULL, 0},           /* unknown column: ERROR, not FAIL */
+    {"ColumnValues 'Plan' = \"free\"", MDP_DQ_ERROR, NULL, 0}, /* names are case sensitive */
+    {"Mean \"age\" between 91.6 and 91.7", MDP_DQ_PASS, "Column.age.Mean", 275.0 / 3},
+    {"Sum \"age\" = 275", MDP_DQ_PASS, "Column.age.Sum", 275},
+    /* population: sqrt(((30-m)^2 + (45-m)^2 + (200-m)^2) / 3), m = 275/3 */
+    {"StandardDeviation \"age\" < 76", MDP_DQ_FAIL, "Column.age.StandardDeviation", 76.847613247},
+    {"ColumnLength \"email\" between 0 and 8", MDP_DQ_FAIL, "Column.email.ColumnLength.Compliance",
+     0.75}, /* lengths 7 7 0 2: 0 is not > 0 */
+    {"ColumnLength \"email\" <= 7", MDP_DQ_PASS, "Column.email.MaximumLength", 7},
+    {"ColumnValues \"age\" between 18 and 100 with threshold >= 0.5", MDP_DQ_PASS,
+     "Column.age.ColumnValues.Compliance", 0.5},
+    {"ColumnValues \"age\" > 100 with threshold > 0.2", MDP_DQ_PASS,
+     "Column.age.ColumnValues.Compliance", 0.25},
+    {"ColumnValues \"age\" = NULL", MDP_DQ_FAIL, "Column.age.ColumnValues.Compliance", 0.25},
+    {"ColumnValues \"age\" != NULL with threshold = 0.75", MDP_DQ_PASS,
+     "Column.age.ColumnValues.Compliance", 0.75},
+    {"ColumnValues \"age\" not between 40 and 300", MDP_DQ_FAIL,
+     "Column.age.ColumnValues.Compliance", 0.25},
+    {"ColumnValues \"plan\" not in [\"team\"]", MDP_DQ_FAIL, "Column.plan.ColumnValues.Compliance",
+     0.75},
+    {"ColumnValues \"plan\" in $allowed", MDP_DQ_PASS, "Column.plan.ColumnValues.Compliance", 1.0},
+    {"ColumnValues \"plan\" = \"free\" where \"user_id = 3\"", MDP_DQ_FAIL,
+     "Column.plan.ColumnValues.Compliance", 0.5},
+    {"ColumnValues \"email\" matches \"[a-z]+@x\\.com\"", MDP_DQ_FAIL,
+     "Column.email.ColumnValues.Compliance", 0.5},
+    {"ColumnValues \"email\" = WHITESPACES_ONLY", MDP_DQ_FAIL,
+     "Column.email.ColumnValues.Compliance", 0.25},
+    {"ColumnValues \"email\" in [EMPTY, WHITESPACES_ONLY, NULL]", MDP_DQ_FAIL,
+     "Column.email.ColumnValues.Compliance", 0.5},
+    {"ColumnValues \"email\" != EMPTY", MDP_DQ_FAIL, "Column.email.ColumnValues.Compliance", 0.75},
+    {"CustomSql \"select count(*) from primary where plan = 'free'\" = 2", MDP_DQ_PASS,
+     "Dataset.*.CustomSQL", 2},
+    {"CustomSql \"select user_id from primary where age > 40\" with threshold = 0.5", MDP_DQ_PASS,
+     "Dataset.*.CustomSQL.Compliance", 0.5},
+    {"CustomSql \"select count(*) from nosuch\" > 1", MDP_DQ_ERROR, NULL, 0},
+    {"RowCount > 1 where \"nosuch > 1\"", MDP_DQ_ERROR, NULL, 0},
+    {"(IsComplete \"age\") or (RowCount = 4)", MDP_DQ_PASS, "Dataset.*.RowCount", 4},
+    {"(IsComplete \"age\") and (RowCount = 4)", MDP_DQ_FAIL, "Column.age.Completeness", 0.75},
+    {"(IsComplete \"phone\") or (RowCount = 4)", MDP_DQ_ERROR, NULL, 0},
+    {"RowCount > avg(last(3))", MDP_DQ_ERROR, NULL, 0},          /* no history */
+    {"DataFreshness \"age\" <= 3 hours", MDP_DQ_ERROR, NULL, 0}, /* parse only */
+};
+
+static void test_eval_hand_computed(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir();
+    char path[512], rules_path[512], failed[512];
+    snprintf(path, sizeof path, "%s/users.csv", dir);
+    assert_int_equal(tu_write(path, USERS_CSV, strlen(USERS_CSV)), 0);
+    snprintf(path, sizeof path, "%s/plans.csv", dir);
+    assert_int_equal(tu_write(path, "name\nfree\n", 10), 0);
+    snprintf(path, sizeof path, "%s/m.json", dir);
+    assert_int_equal(tu_write(path, MANIFEST, strlen(MANIFEST)), 0);
+    snprintf(failed, sizeof failed, "%s/failed.tsv", dir);
+    struct mdp_buf src;
+    mdp_buf_init(&src);
+    assert_int_equal(mdp_buf_puts(&src, "allowed = [\"free\", \"pro\", \"team\"]\nRules = [\n"), 0);
+    int n = (int)(sizeof EV / sizeof EV[0]);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(mdp_buf_printf(&src, "%s%s\n", EV[i].rule, i + 1 < n ? "," : ""), 0);
+    assert_int_equal(mdp_buf_puts(&src, "]\n"), 0);
+    snprintf(rules_path, sizeof rules_path, "%s/r.dqdl", dir);
+    struct mdp_dq_doc *doc = NULL;
+    struct mdp_dq_error err;
+    if (mdp_dq_parse(src.data, src.len, &doc, &err))
+        fail_msg("%d:%d: %s", err.line, err.col, err.msg);
+    struct mdp_diag d = {0};
+    struct mdp_dq_manifest *m = NULL;
+    struct mdp_dq_report *rep = NULL;
+    if (mdp_dq_manifest_load(path, &m, &d)) fail_msg("%s", d.msg);
+    struct mdp_dq_eval_opts o = {"users", failed};
+    if (mdp_dq_eval(doc, m, &o, &rep, &d)) fail_msg("%s", d.msg);
+    assert_int_equal(rep->n, n);
+    int passed = 0;
+    for (int i = 0; i < n; i++) {
+        const struct mdp_dq_result *r = &rep->results[i];
+        if (r->outcome != EV[i].want)
+            fail_msg("%s: outcome %d, expected %d (%s)", EV[i].rule, r->outcome, EV[i].want,
+                     r->message);
+        if (EV[i].want == MDP_DQ_PASS) passed++;
+        if (!EV[i].metric) continue;
+        int found = 0;
+        for (int k = 0; k < r->nmetrics; k++) {
+            if (strcmp(r->metrics[k].name, EV[i].metric) != 0) continue;
+            found = 1;
+            if (fabs(r->metrics[k].value - EV[i].value) > 1e-6)
+                fail_msg("%s: %s = %.10g, expected %.10g", EV[i].rule, EV[i].metric,
+                         r->metrics[k].value, EV[i].value);
+        }
+        if (!found) fail_msg("%s: no metric %s", EV[i].rule, EV[i].metric);
+    }
+    assert_int_equal(rep->passed, passed);
+    assert_true(fabs(rep->score - (double)passed / n) < 1e-12);
+    /* failing rows of IsUnique "user_id" (rule 3): rows 3 and 4, both user_id 3 */
+    size_t len = 0;
+    char *keys = tu_read(failed, &len);
+    assert_non_null(keys);
+    assert_non_null(strstr(keys, "3\t3\t3\n3\t4\t3\n"));
+    /* ColumnValues 'plan' in [...] (rule 4): row 4 only */
+    assert_non_null(strstr(keys, "\n4\t4\t3\n"));
+    assert_null(strstr(keys, "\n4\t1\t"));
+    free(keys);
+    mdp_dq_report_free(rep);
+    mdp_dq_manifest_free(m);
+    mdp_dq_doc_free(doc);
+    mdp_buf_cleanup(&src);
+    tu_rmdir(dir);
+}
+
+static void test_manifest_errors(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/m.json", dir);
+    struct mdp_diag d = {0};
+    struct mdp_dq_manifest *m = NULL;
+    const char *bad =
+        "{\"tables\": {\"t\": {\"file\": \"t.csv\", \"columns\": [[\"a\", \"text\"]]}}}";
+    assert_int_equal(tu_write(path, bad, strlen(bad)), 0);
+    assert_int_equal(mdp_dq_manifest_load(path, &m, &d), MDP_ERR_INVALID);
+    assert_null(m);
+    assert_non_null(strstr(d.msg, "tables.t.columns[0]"));
+    bad = "{\"tables\": {\"t\": {\"file\": \"t.txt\", \"columns\": [[\"a\", \"int\"]]}}}";
+    assert_int_equal(tu_write(path, bad, strlen(bad)), 0);
+    assert_int_equal(mdp_dq_manifest_load(path, &m, &d), MDP_ERR_INVALID);
+    assert_non_null(strstr(d.msg, "tables.t.file"));
+    /* a typed column whose value does not parse: the table's load error names it */
+    const char *good =
+        "{\"tables\": {\"t\": {\"file\": \"t.csv\", \"columns\": [[\"a\", \"int\"]]}}}";
+    assert_int_equal(tu_write(path, good, strlen(good)), 0);
+    snprintf(path, sizeof path, "%s/t.csv", dir);
+    assert_int_equal(tu_write(path, "a\n1\nx\n", 6), 0);
+    snprintf(path, sizeof path, "%s/m.json", dir);
+    assert_int_equal(mdp_dq_manifest_load(path, &m, &d), 0);
+    struct mdp_dq_doc *doc = NULL;
+    assert_int_equal(mdp_dq_parse("Rules = [ RowCount > 0 ]", 24, &doc, NULL), 0);
+    struct mdp_dq_report *rep = NULL;
+    assert_int_equal(mdp_dq_eval(doc, m, NULL, &rep, &d), MDP_ERR_ENGINE);
+    assert_null(rep);
+    assert_non_null(strstr(d.msg, "table t"));
+    mdp_dq_doc_free(doc);
+    mdp_dq_manifest_free(m);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     enum { NOK = sizeof OK / sizeof OK[0], NBAD = sizeof BAD / sizeof BAD[0] };
-    struct CMUnitTest tests[NOK + NBAD + 2];
+    struct CMUnitTest tests[NOK + NBAD + 4];
     int n = 0;
     for (int i = 0; i < NOK; i++) {
         struct CMUnitTest t = {OK[i].name, run_ok, NULL, NULL, (void *)&OK[i]};
@@ -327,5 +527,9 @@ int main(void)
     struct CMUnitTest t2 = cmocka_unit_test(test_every_rule_type_has_a_case);
     tests[n++] = t1;
     tests[n++] = t2;
+    struct CMUnitTest t3 = cmocka_unit_test(test_eval_hand_computed);
+    struct CMUnitTest t4 = cmocka_unit_test(test_manifest_errors);
+    tests[n++] = t3;
+    tests[n++] = t4;
     return _cmocka_run_group_tests("test_dq", tests, (size_t)n, NULL, NULL);
 }
