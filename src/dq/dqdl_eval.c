@@ -243,6 +243,13 @@ struct ev {
     FILE *failed;
     int rule_no;
     struct mdp_diag d;
+    /* one scan: the aggregates of every rule, collected first, then computed in one query */
+    int collecting;
+    char **agg;
+    double *agg_v;
+    int *agg_null;
+    size_t nagg, agg_cap;
+    int agg_done;
 };
 
 static int has_col(const struct ev *ev, const char *c)
@@ -502,6 +509,7 @@ static int vals_row(void *ud, int n, const char *const *v)
 static int query_vals(struct ev *ev, const char *sql, struct vals *x, struct res *r)
 {
     memset(x, 0, sizeof *x);
+    if (ev->collecting) return set(r, MDP_DQ_ERROR, "collecting"), -1;
     struct mdp_rows_cb cb = {NULL, vals_row, x};
     memset(&ev->d, 0, sizeof ev->d);
     int rc = mdp_engine_query(ev->e, sql, &cb, &ev->d);
@@ -546,6 +554,117 @@ static long long failed_keys(struct ev *ev, const char *where, const char *pred)
     if (!rc) rc = mdp_engine_query(ev->e, b.data, &cb, &ev->d);
     mdp_buf_cleanup(&b);
     return rc ? -1 : k.n;
+}
+
+/* An aggregate over the rows in scope: fn, counted only where filter (if any) and the rule's
+ * where clause hold. */
+struct agg {
+    const char *fn, *filter;
+};
+
+static int agg_text(struct mdp_buf *b, const struct agg *a, const char *where)
+{
+    int rc = mdp_buf_puts(b, a->fn);
+    if (!rc && (a->filter || where)) {
+        rc = mdp_buf_puts(b, " FILTER (WHERE ");
+        if (!rc && a->filter) rc = mdp_buf_printf(b, "(%s)%s", a->filter, where ? " AND " : "");
+        if (!rc && where) rc = mdp_buf_printf(b, "(%s)", where);
+        if (!rc) rc = mdp_buf_putc(b, ')');
+    }
+    return rc;
+}
+
+/* The values of n aggregates (at most 8): from the shared scan when it computed them, else
+ * from a query of their own. While collecting, only records them. */
+static int agg_vals(struct ev *ev, const char *where, const struct agg *a, int n, struct vals *x,
+                    struct res *r)
+{
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    int found = 0, rc = 0;
+    memset(x, 0, sizeof *x);
+    for (int i = 0; i < n && !rc; i++) {
+        mdp_buf_reset(&b);
+        rc = agg_text(&b, &a[i], where);
+        if (rc) break;
+        size_t k = 0;
+        while (k < ev->nagg && strcmp(ev->agg[k], b.data) != 0)
+            k++;
+        if (ev->collecting) {
+            if (k < ev->nagg) continue;
+            rc = mdp_grow(&ev->agg, &ev->agg_cap, ev->nagg, sizeof *ev->agg, 32);
+            if (!rc) {
+                ev->agg[ev->nagg] = mdp_buf_steal(&b);
+                ev->nagg++;
+            }
+        } else if (ev->agg_done && k < ev->nagg) {
+            x->v[i] = ev->agg_v[k];
+            x->null[i] = ev->agg_null[k];
+            found++;
+        }
+    }
+    mdp_buf_cleanup(&b);
+    if (rc) {
+        r->nomem = 1;
+        return set(r, MDP_DQ_ERROR, "out of memory"), -1;
+    }
+    if (ev->collecting) return set(r, MDP_DQ_ERROR, "collecting"), -1;
+    if (found == n) {
+        x->n = n;
+        x->rows = 1;
+        return 0;
+    }
+    rc = mdp_buf_puts(&b, "SELECT ");
+    for (int i = 0; !rc && i < n; i++) {
+        if (i) rc = mdp_buf_puts(&b, ", ");
+        if (!rc) rc = agg_text(&b, &a[i], where);
+    }
+    if (!rc) rc = mdp_buf_puts(&b, " FROM ");
+    if (!rc) rc = qident(&b, ev->t->name);
+    if (rc) {
+        mdp_buf_cleanup(&b);
+        r->nomem = 1;
+        return set(r, MDP_DQ_ERROR, "out of memory"), -1;
+    }
+    int q = query_vals(ev, b.data, x, r);
+    mdp_buf_cleanup(&b);
+    return q;
+}
+
+static int scan_row(void *ud, int n, const char *const *v)
+{
+    struct ev *ev = ud;
+    for (int i = 0; i < n && (size_t)i < ev->nagg; i++) {
+        ev->agg_null[i] = v[i] == NULL;
+        ev->agg_v[i] = v[i] ? strtod(v[i], NULL) : 0;
+    }
+    return 0;
+}
+
+/* The shared scan: every collected aggregate in one query over the table. When it fails (a where
+ * clause DuckDB rejects), each rule runs its own query and the failing one reports the error. */
+static int shared_scan(struct ev *ev)
+{
+    if (!ev->nagg) return 0;
+    ev->agg_v = calloc(ev->nagg, sizeof *ev->agg_v);
+    ev->agg_null = calloc(ev->nagg, sizeof *ev->agg_null);
+    if (!ev->agg_v || !ev->agg_null) return MDP_ERR_NOMEM;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    int rc = mdp_buf_puts(&b, "SELECT ");
+    for (size_t i = 0; !rc && i < ev->nagg; i++)
+        rc = mdp_buf_printf(&b, "%s%s", i ? ", " : "", ev->agg[i]);
+    if (!rc) rc = mdp_buf_puts(&b, " FROM ");
+    if (!rc) rc = qident(&b, ev->t->name);
+    if (rc) {
+        mdp_buf_cleanup(&b);
+        return MDP_ERR_NOMEM;
+    }
+    struct mdp_rows_cb cb = {NULL, scan_row, ev};
+    struct mdp_diag d = {0};
+    ev->agg_done = mdp_engine_query(ev->e, b.data, &cb, &d) == 0;
+    mdp_buf_cleanup(&b);
+    return 0;
 }
 
 /* FROM t [WHERE w] */
@@ -602,19 +721,9 @@ static int column_rule(const char *type)
 static enum mdp_dq_outcome row_level(struct ev *ev, const struct mdp_dq_rule *rule, const char *col,
                                      const char *pred, const char *metric_name, struct res *r)
 {
-    struct mdp_buf b;
-    mdp_buf_init(&b);
     struct vals x;
-    int rc = mdp_buf_printf(&b, "SELECT count(*) FILTER (WHERE %s), count(*)", pred);
-    if (!rc) rc = from_where(&b, ev, rule->where);
-    if (rc) {
-        mdp_buf_cleanup(&b);
-        r->nomem = 1;
-        return MDP_DQ_ERROR;
-    }
-    int q = query_vals(ev, b.data, &x, r);
-    mdp_buf_cleanup(&b);
-    if (q) return MDP_DQ_ERROR;
+    const struct agg a[2] = {{"count(*)", pred}, {"count(*)", NULL}};
+    if (agg_vals(ev, rule->where, a, 2, &x, r)) return MDP_DQ_ERROR;
     double pass = x.v[0], total = x.v[1];
     double compliance = total > 0 ? pass / total : 1.0;
     metric(r, compliance, "Column.%s.%s", col, metric_name);
@@ -691,8 +800,8 @@ static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *ru
     }
     const char *col = rule->nparams ? rule->params[0] : "";
     if (strcmp(type, "RowCount") == 0) {
-        if (mdp_buf_puts(&b, "SELECT count(*)") || from_where(&b, ev, rule->where)) goto nomem;
-        if (query_vals(ev, b.data, &x, r)) goto out;
+        const struct agg a[1] = {{"count(*)", NULL}};
+        if (agg_vals(ev, rule->where, a, 1, &x, r)) goto out;
         metric(r, x.v[0], "Dataset.*.RowCount");
         o = compare(rule, x.v[0], "RowCount", r);
     } else if (strcmp(type, "ColumnCount") == 0) {
@@ -703,10 +812,9 @@ static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *ru
                 ? set(r, MDP_DQ_PASS, "column '%s' exists", col)
                 : set(r, MDP_DQ_FAIL, "column '%s' does not exist in table %s", col, ev->t->name);
     } else if (strcmp(type, "Completeness") == 0 || strcmp(type, "IsComplete") == 0) {
-        if (mdp_buf_printf(&b, "SELECT count(%s), count(*)", qc.data) ||
-            from_where(&b, ev, rule->where))
-            goto nomem;
-        if (query_vals(ev, b.data, &x, r)) goto out;
+        if (mdp_buf_printf(&b, "count(%s)", qc.data)) goto nomem;
+        const struct agg a[2] = {{b.data, NULL}, {"count(*)", NULL}};
+        if (agg_vals(ev, rule->where, a, 2, &x, r)) goto out;
         double c = x.v[1] > 0 ? x.v[0] / x.v[1] : 1.0;
         metric(r, c, "Column.%s.Completeness", col);
         if (type[0] == 'C') {
@@ -809,10 +917,9 @@ static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *ru
     } else if (strcmp(type, "Mean") == 0 || strcmp(type, "Sum") == 0 ||
                strcmp(type, "StandardDeviation") == 0) {
         const char *fn = type[0] == 'M' ? "avg" : type[1] == 'u' ? "sum" : "stddev_pop";
-        if (mdp_buf_printf(&b, "SELECT %s(%s)::DOUBLE", fn, qc.data) ||
-            from_where(&b, ev, rule->where))
-            goto nomem;
-        if (query_vals(ev, b.data, &x, r)) goto out;
+        if (mdp_buf_printf(&b, "%s(%s)::DOUBLE", fn, qc.data)) goto nomem;
+        const struct agg a[1] = {{b.data, NULL}};
+        if (agg_vals(ev, rule->where, a, 1, &x, r)) goto out;
         if (x.null[0]) {
             o = set(r, MDP_DQ_ERROR, "%s of '%s' is undefined: no non-NULL values", type, col);
             goto out;
@@ -827,11 +934,19 @@ static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *ru
         mdp_buf_init(&len);
         if (mdp_buf_printf(&len, "length(%s::VARCHAR)", qc.data)) goto nomem;
         int rc2 = pred_sql(ev, &pred, len.data, &rule->cond, r);
-        if (!rc2) rc2 = mdp_buf_printf(&b, "SELECT min(%s), max(%s)", len.data, len.data);
+        struct mdp_buf mx;
+        mdp_buf_init(&mx);
+        if (!rc2) rc2 = mdp_buf_printf(&b, "min(%s)", len.data);
+        if (!rc2) rc2 = mdp_buf_printf(&mx, "max(%s)", len.data);
         mdp_buf_cleanup(&len);
-        if (rc2) goto err_or_nomem;
-        if (from_where(&b, ev, rule->where)) goto nomem;
-        if (query_vals(ev, b.data, &x, r)) goto out;
+        if (rc2) {
+            mdp_buf_cleanup(&mx);
+            goto err_or_nomem;
+        }
+        const struct agg a[2] = {{b.data, NULL}, {mx.data, NULL}};
+        int q = agg_vals(ev, rule->where, a, 2, &x, r);
+        mdp_buf_cleanup(&mx);
+        if (q) goto out;
         if (!x.null[0]) {
             metric(r, x.v[0], "Column.%s.MinimumLength", col);
             metric(r, x.v[1], "Column.%s.MaximumLength", col);
@@ -1013,6 +1128,21 @@ int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
         rc = MDP_ERR_NOMEM;
         goto out;
     }
+    ev.collecting = 1;
+    for (int i = 0; i < doc->nrules; i++) {
+        struct res r;
+        memset(&r, 0, sizeof r);
+        eval_rule(&ev, doc->rules[i], &r);
+        for (int k = 0; k < r.nmetrics; k++)
+            free(r.metrics[k].name);
+        free(r.metrics);
+        if (r.nomem) {
+            rc = MDP_ERR_NOMEM;
+            goto out;
+        }
+    }
+    ev.collecting = 0;
+    if ((rc = shared_scan(&ev))) goto out;
     for (int i = 0; i < doc->nrules; i++) {
         struct res r;
         memset(&r, 0, sizeof r);
@@ -1044,6 +1174,11 @@ out:
     if (ev.failed && fclose(ev.failed) != 0 && !rc)
         rc = mdp_diag_set(d, MDP_ERR_IO, "%s: %s", opts->failed_rows, strerror(errno));
     mdp_engine_close(ev.e);
+    for (size_t i = 0; i < ev.nagg; i++)
+        free(ev.agg[i]);
+    free(ev.agg);
+    free(ev.agg_v);
+    free(ev.agg_null);
     if (rc) {
         mdp_dq_report_free(rep);
         return rc;
