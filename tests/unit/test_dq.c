@@ -3,6 +3,7 @@
  * are written by hand from Glue's documented syntax. */
 #include "testutil.h"
 #include "mdp/dq.h"
+#include "mdp/engine.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -490,6 +491,47 @@ static void test_eval_hand_computed_one_scan(void **st)
     eval_cases(1);
 }
 
+/* A Parquet table: written by DuckDB here, typed by the manifest. Values 1, NULL, 3, 3. */
+static void test_eval_parquet(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir();
+    char path[512], sql[1024];
+    snprintf(path, sizeof path, "%s/t.parquet", dir);
+    struct mdp_engine *e = NULL;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_engine_open(NULL, &e, &d), 0);
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT * FROM (VALUES (1), (NULL), (3), (3)) v(a)) TO '%s' (FORMAT parquet)",
+             path);
+    if (mdp_engine_exec(e, sql, &d)) fail_msg("%s", d.msg);
+    mdp_engine_close(e);
+    snprintf(path, sizeof path, "%s/m.json", dir);
+    const char *man = "{\"tables\": {\"t\": {\"file\": \"t.parquet\", \"columns\": "
+                      "[[\"a\", \"int\"]]}}}";
+    assert_int_equal(tu_write(path, man, strlen(man)), 0);
+    struct mdp_dq_manifest *m = NULL;
+    if (mdp_dq_manifest_load(path, &m, &d)) fail_msg("%s", d.msg);
+    const char *rules = "Rules = [ Completeness 'a' = 0.75, Sum \"a\" = 7, IsUnique \"a\" ]";
+    struct mdp_dq_doc *doc = NULL;
+    assert_int_equal(mdp_dq_parse(rules, strlen(rules), &doc, NULL), 0);
+    struct mdp_dq_report *rep = NULL;
+    if (mdp_dq_eval(doc, m, NULL, &rep, &d)) fail_msg("%s", d.msg);
+    assert_int_equal(rep->n, 3);
+    assert_int_equal(rep->results[0].outcome, MDP_DQ_PASS);
+    assert_string_equal(rep->results[0].metrics[0].name, "Column.a.Completeness");
+    assert_true(rep->results[0].metrics[0].value == 0.75);
+    assert_int_equal(rep->results[1].outcome, MDP_DQ_PASS);
+    /* only 1 occurs once; the NULL row counts in the denominator: 1/4 */
+    assert_int_equal(rep->results[2].outcome, MDP_DQ_FAIL);
+    assert_true(rep->results[2].metrics[0].value == 0.25);
+    assert_int_equal(rep->passed, 2);
+    mdp_dq_report_free(rep);
+    mdp_dq_doc_free(doc);
+    mdp_dq_manifest_free(m);
+    tu_rmdir(dir);
+}
+
 static void test_manifest_errors(void **st)
 {
     (void)st;
@@ -530,7 +572,7 @@ static void test_manifest_errors(void **st)
 int main(void)
 {
     enum { NOK = sizeof OK / sizeof OK[0], NBAD = sizeof BAD / sizeof BAD[0] };
-    struct CMUnitTest tests[NOK + NBAD + 5];
+    struct CMUnitTest tests[NOK + NBAD + 6];
     int n = 0;
     for (int i = 0; i < NOK; i++) {
         struct CMUnitTest t = {OK[i].name, run_ok, NULL, NULL, (void *)&OK[i]};
@@ -550,5 +592,7 @@ int main(void)
     tests[n++] = t4;
     struct CMUnitTest t5 = cmocka_unit_test(test_eval_hand_computed_one_scan);
     tests[n++] = t5;
+    struct CMUnitTest t6 = cmocka_unit_test(test_eval_parquet);
+    tests[n++] = t6;
     return _cmocka_run_group_tests("test_dq", tests, (size_t)n, NULL, NULL);
 }
