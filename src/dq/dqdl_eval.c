@@ -240,6 +240,7 @@ struct ev {
     struct mdp_engine *e;
     const struct mdp_dq_doc *doc;
     const struct mdp_dq_table *t;
+    const struct mdp_dq_manifest *m;
     FILE *failed;
     int rule_no;
     struct mdp_diag d;
@@ -388,6 +389,11 @@ static int val_sql(struct mdp_buf *b, const struct mdp_dq_value *v, struct res *
     case MDP_DQ_V_NOW:
         if (!v->sign) return mdp_buf_puts(b, "current_timestamp");
         return mdp_buf_printf(b, "(current_timestamp %c INTERVAL %lld %s)", v->sign, v->amount,
+                              strcmp(v->unit, "days") == 0    ? "DAY"
+                              : strcmp(v->unit, "hours") == 0 ? "HOUR"
+                                                              : "MINUTE");
+    case MDP_DQ_V_DURATION:
+        return mdp_buf_printf(b, "INTERVAL %lld %s", v->amount,
                               strcmp(v->unit, "days") == 0    ? "DAY"
                               : strcmp(v->unit, "hours") == 0 ? "HOUR"
                                                               : "MINUTE");
@@ -708,10 +714,22 @@ static int quote_primary(const char *sql, struct mdp_buf *out)
 
 static int column_rule(const char *type)
 {
-    static const char *const T[] = {
-        "Completeness",        "IsComplete",   "IsUnique",     "Uniqueness", "UniqueValueRatio",
-        "DistinctValuesCount", "Entropy",      "Mean",         "Sum",        "StandardDeviation",
-        "ColumnValues",        "ColumnLength", "IsPrimaryKey", NULL};
+    static const char *const T[] = {"Completeness",
+                                    "IsComplete",
+                                    "IsUnique",
+                                    "Uniqueness",
+                                    "UniqueValueRatio",
+                                    "DistinctValuesCount",
+                                    "Entropy",
+                                    "Mean",
+                                    "Sum",
+                                    "StandardDeviation",
+                                    "ColumnValues",
+                                    "ColumnLength",
+                                    "IsPrimaryKey",
+                                    "DataFreshness",
+                                    "ColumnCorrelation",
+                                    NULL};
     for (int i = 0; T[i]; i++)
         if (strcmp(T[i], type) == 0) return 1;
     return 0;
@@ -778,6 +796,116 @@ static int frequencies(struct ev *ev, const struct mdp_dq_rule *rule, const char
     int q = query_vals(ev, b.data, x, r);
     mdp_buf_cleanup(&b);
     return q;
+}
+
+/* Splits "a,b" (or "{a,b}") into trimmed names; returns the count (at most max). */
+static int split_names(const char *s, char names[][128], int max)
+{
+    int n = 0;
+    while (*s && n < max) {
+        while (*s == ' ' || *s == '{' || *s == ',')
+            s++;
+        size_t k = 0;
+        while (*s && *s != ',' && *s != '}' && k < 127)
+            names[n][k++] = *s++;
+        while (k && names[n][k - 1] == ' ')
+            k--;
+        names[n][k] = '\0';
+        if (k) n++;
+        while (*s && *s != ',')
+            s++;
+    }
+    return n;
+}
+
+static const struct mdp_dq_table *find_table(const struct mdp_dq_manifest *m, const char *name,
+                                             size_t n)
+{
+    for (int i = 0; i < m->ntables; i++)
+        if (strlen(m->tables[i].name) == n && strncmp(m->tables[i].name, name, n) == 0)
+            return &m->tables[i];
+    return NULL;
+}
+
+/* RowCountMatch "ref": rows of the primary / rows of ref. ReferentialIntegrity "a,b" "ref.{x,y}":
+ * the share of the primary's rows whose values exist in ref. */
+static enum mdp_dq_outcome reference_rule(struct ev *ev, const struct mdp_dq_rule *rule,
+                                          struct res *r)
+{
+    int rim = rule->type[0] == 'R' && rule->type[1] == 'e';
+    const char *ref = rule->params[rim ? 1 : 0];
+    const char *dot = rim ? strchr(ref, '.') : NULL;
+    size_t rn = rim ? (dot ? (size_t)(dot - ref) : strlen(ref)) : strlen(ref);
+    const struct mdp_dq_table *rt = find_table(ev->m, ref, rn);
+    if (!rt) return set(r, MDP_DQ_ERROR, "no table '%.*s' in the manifest", (int)rn, ref);
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    struct vals x;
+    int rc = 0;
+    if (!rim) {
+        rc = mdp_buf_puts(&b, "SELECT (SELECT count(*) FROM ");
+        if (!rc) rc = qident(&b, ev->t->name);
+        if (!rc) rc = mdp_buf_puts(&b, ")::DOUBLE / nullif((SELECT count(*) FROM ");
+        if (!rc) rc = qident(&b, rt->name);
+        if (!rc) rc = mdp_buf_puts(&b, "), 0)");
+        if (rc || query_vals(ev, b.data, &x, r)) goto done;
+        if (x.null[0]) {
+            set(r, MDP_DQ_ERROR, "the reference table %s has no rows", rt->name);
+            goto done;
+        }
+        metric(r, x.v[0], "Dataset.*.RowCountMatch");
+        compare(rule, x.v[0], "the row count ratio", r);
+        goto done;
+    }
+    char cols[8][128], refs[8][128];
+    int nc = split_names(rule->params[0], cols, 8);
+    int nr = dot ? split_names(dot + 1, refs, 8) : 0;
+    if (nc == 0 || nc != nr) {
+        set(r, MDP_DQ_ERROR,
+            "ReferentialIntegrity needs as many reference columns as columns "
+            "(\"a,b\" \"table.{x,y}\")");
+        goto done;
+    }
+    for (int i = 0; i < nc; i++) {
+        if (!has_col(ev, cols[i])) {
+            set(r, MDP_DQ_ERROR, "column '%s' does not exist in table %s", cols[i], ev->t->name);
+            goto done;
+        }
+        int found = 0;
+        for (int k = 0; k < rt->ncols; k++)
+            if (strcmp(rt->cols[k], refs[i]) == 0) found = 1;
+        if (!found) {
+            set(r, MDP_DQ_ERROR, "column '%s' does not exist in table %s", refs[i], rt->name);
+            goto done;
+        }
+    }
+    rc = mdp_buf_puts(&b, "SELECT count(__r.__m), count(*) FROM ");
+    if (!rc) rc = qident(&b, ev->t->name);
+    if (!rc) rc = mdp_buf_puts(&b, " AS __t LEFT JOIN (SELECT DISTINCT ");
+    for (int i = 0; !rc && i < nc; i++) {
+        if (!rc) rc = qident(&b, refs[i]);
+        if (!rc) rc = mdp_buf_printf(&b, " AS __k%d, ", i);
+    }
+    if (!rc) rc = mdp_buf_puts(&b, "1 AS __m FROM ");
+    if (!rc) rc = qident(&b, rt->name);
+    if (!rc) rc = mdp_buf_puts(&b, ") AS __r ON ");
+    for (int i = 0; !rc && i < nc; i++) {
+        if (i) rc = mdp_buf_puts(&b, " AND ");
+        if (!rc) rc = mdp_buf_puts(&b, "__t.");
+        if (!rc) rc = qident(&b, cols[i]);
+        if (!rc) rc = mdp_buf_printf(&b, " = __r.__k%d", i);
+    }
+    if (rc || query_vals(ev, b.data, &x, r)) goto done;
+    double share = x.v[1] > 0 ? x.v[0] / x.v[1] : 1.0;
+    metric(r, share, "Column.%s.ReferentialIntegrity", rule->params[0]);
+    compare(rule, share, "the share of rows found in the reference", r);
+done:
+    mdp_buf_cleanup(&b);
+    if (rc) {
+        r->nomem = 1;
+        return set(r, MDP_DQ_ERROR, "out of memory");
+    }
+    return r->outcome;
 }
 
 static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *rule, struct res *r)
@@ -929,6 +1057,31 @@ static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *ru
     } else if (strcmp(type, "ColumnValues") == 0) {
         if (pred_sql(ev, &pred, qc.data, &rule->cond, r)) goto err_or_nomem;
         o = row_level(ev, rule, col, pred.data, "ColumnValues.Compliance", r);
+    } else if (strcmp(type, "DataFreshness") == 0) {
+        /* each row's age (now minus the value) against the duration; NULL rows fail */
+        struct mdp_buf age;
+        mdp_buf_init(&age);
+        int rc2 = mdp_buf_printf(&age, "(current_timestamp - %s::TIMESTAMPTZ)", qc.data);
+        if (!rc2) rc2 = pred_sql(ev, &pred, age.data, &rule->cond, r);
+        mdp_buf_cleanup(&age);
+        if (rc2) goto err_or_nomem;
+        o = row_level(ev, rule, col, pred.data, "DataFreshness.Compliance", r);
+    } else if (strcmp(type, "ColumnCorrelation") == 0) {
+        if (mdp_buf_printf(&b, "corr(%s, ", qc.data) || qident(&b, rule->params[1]) ||
+            mdp_buf_puts(&b, ")"))
+            goto nomem;
+        const struct agg a[1] = {{b.data, NULL}};
+        if (agg_vals(ev, rule->where, a, 1, &x, r)) goto out;
+        if (x.null[0]) {
+            o = set(r, MDP_DQ_ERROR,
+                    "the correlation is undefined (fewer than two rows with both "
+                    "values, or a constant column)");
+            goto out;
+        }
+        metric(r, x.v[0], "Multicolumn.%s,%s.ColumnCorrelation", col, rule->params[1]);
+        o = compare(rule, x.v[0], "ColumnCorrelation", r);
+    } else if (strcmp(type, "RowCountMatch") == 0 || strcmp(type, "ReferentialIntegrity") == 0) {
+        o = reference_rule(ev, rule, r);
     } else if (strcmp(type, "ColumnLength") == 0) {
         struct mdp_buf len;
         mdp_buf_init(&len);
@@ -1088,6 +1241,7 @@ int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
     struct ev ev;
     memset(&ev, 0, sizeof ev);
     ev.doc = doc;
+    ev.m = m;
     struct mdp_dq_report *rep = NULL;
     int rc = 0;
     const char *primary = opts ? opts->primary : NULL;

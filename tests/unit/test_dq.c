@@ -314,20 +314,21 @@ static void test_every_rule_type_has_a_case(void **st)
 
 /* ------------------------------------------------------------------ evaluation */
 
-/* users.csv, by hand:
- *   row user_id plan age  email
- *   1   1       free 30   a@x.com
- *   2   2       pro  NULL b@x.com
- *   3   3       free 45   ""        (empty: kept, not NULL)
- *   4   3       team 200  "  "      (blank: kept) */
-static const char USERS_CSV[] = "user_id,plan,age,email\n"
-                                "1,free,30,a@x.com\n"
-                                "2,pro,\\N,b@x.com\n"
-                                "3,free,45,\n"
-                                "3,team,200,\"  \"\n";
+/* users.csv, by hand (seen: far in the future or past, so that ages do not depend on the clock):
+ *   row user_id plan age  email     seen
+ *   1   1       free 30   a@x.com   2999-01-01 00:00:00
+ *   2   2       pro  NULL b@x.com   2000-01-01 00:00:00
+ *   3   3       free 45   ""        NULL       (empty email: kept, not NULL)
+ *   4   3       team 200  "  "      2999-06-01 12:00:00   (blank: kept) */
+static const char USERS_CSV[] = "user_id,plan,age,email,seen\n"
+                                "1,free,30,a@x.com,2999-01-01 00:00:00\n"
+                                "2,pro,\\N,b@x.com,2000-01-01 00:00:00\n"
+                                "3,free,45,,\\N\n"
+                                "3,team,200,\"  \",2999-06-01 12:00:00\n";
 static const char MANIFEST[] =
     "{\"null_token\": \"\\\\N\", \"tables\": {\"users\": {\"file\": \"users.csv\", \"columns\": "
-    "[[\"user_id\",\"int\"],[\"plan\",\"string\"],[\"age\",\"int\"],[\"email\",\"string\"]]}, "
+    "[[\"user_id\",\"int\"],[\"plan\",\"string\"],[\"age\",\"int\"],[\"email\",\"string\"],"
+    "[\"seen\",\"timestamp\"]]}, "
     "\"plans\": {\"file\": \"plans.csv\", \"columns\": [[\"name\",\"string\"]]}}}";
 
 struct eval_case {
@@ -339,12 +340,12 @@ struct eval_case {
 
 static const struct eval_case EV[] = {
     /* the specification's four rules, both quote styles */
-    {"ColumnCount = 4", MDP_DQ_PASS, "Dataset.*.ColumnCount", 4},
+    {"ColumnCount = 5", MDP_DQ_PASS, "Dataset.*.ColumnCount", 5},
     {"IsComplete 'user_id'", MDP_DQ_PASS, "Column.user_id.Completeness", 1.0},
     {"IsUnique \"user_id\"", MDP_DQ_FAIL, "Column.user_id.Uniqueness", 0.5}, /* 1,2 once of 4 */
     {"ColumnValues 'plan' in [\"free\", \"pro\"]", MDP_DQ_FAIL,
      "Column.plan.ColumnValues.Compliance", 0.75},
-    {"ColumnCount = 5", MDP_DQ_FAIL, "Dataset.*.ColumnCount", 4},
+    {"ColumnCount = 4", MDP_DQ_FAIL, "Dataset.*.ColumnCount", 5},
     {"IsComplete \"age\"", MDP_DQ_FAIL, "Column.age.Completeness", 0.75},
     {"RowCount = 4", MDP_DQ_PASS, "Dataset.*.RowCount", 4},
     {"RowCount between 4 and 10", MDP_DQ_FAIL, "Dataset.*.RowCount", 4}, /* exclusive */
