@@ -1057,6 +1057,24 @@ static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *ru
     } else if (strcmp(type, "ColumnValues") == 0) {
         if (pred_sql(ev, &pred, qc.data, &rule->cond, r)) goto err_or_nomem;
         o = row_level(ev, rule, col, pred.data, "ColumnValues.Compliance", r);
+    } else if (strcmp(type, "ColumnNamesMatchPattern") == 0) {
+        /* the share of column names the pattern matches as a whole */
+        int rc2 = mdp_buf_puts(&b, "SELECT count(*) FILTER (WHERE regexp_full_match(n, ");
+        if (!rc2) rc2 = mdp_sql_quote(&b, rule->params[0]);
+        if (!rc2) rc2 = mdp_buf_puts(&b, ")), count(*) FROM (VALUES ");
+        for (int i = 0; !rc2 && i < ev->t->ncols; i++) {
+            if (i) rc2 = mdp_buf_puts(&b, ", ");
+            if (!rc2) rc2 = mdp_buf_putc(&b, '(');
+            if (!rc2) rc2 = mdp_sql_quote(&b, ev->t->cols[i]);
+            if (!rc2) rc2 = mdp_buf_putc(&b, ')');
+        }
+        if (!rc2) rc2 = mdp_buf_puts(&b, ") AS c(n)");
+        if (rc2) goto nomem;
+        if (query_vals(ev, b.data, &x, r)) goto out;
+        double ratio = x.v[1] > 0 ? x.v[0] / x.v[1] : 1.0;
+        metric(r, ratio, "Dataset.*.ColumnNamesPatternMatchRatio");
+        o = set(r, ratio == 1.0 ? MDP_DQ_PASS : MDP_DQ_FAIL, "%.0f of %.0f column names match",
+                x.v[0], x.v[1]);
     } else if (strcmp(type, "DataFreshness") == 0) {
         /* each row's age (now minus the value) against the duration; NULL rows fail */
         struct mdp_buf age;
