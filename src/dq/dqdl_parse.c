@@ -163,23 +163,27 @@ static void advance_char(struct parser *p)
 static void lex_string(struct parser *p, char q)
 {
     int line = p->line, col = p->col;
+    /* first find the end, so that the copy is the string's size, not the rest of the input's */
+    size_t end = p->pos + 1, n = 0;
+    for (;; end++, n++) {
+        if (end >= p->len) fail_at(p, line, col, "unterminated string");
+        if (p->src[end] == q) break;
+        if (p->src[end] == '\\' && end + 1 < p->len &&
+            (p->src[end + 1] == q || p->src[end + 1] == '\\'))
+            end++;
+    }
+    char *out = alloc(p, n + 1);
     advance_char(p);
-    size_t start = p->pos;
-    char *out = alloc(p, p->len - start + 1);
-    size_t n = 0;
-    for (;;) {
-        if (p->pos >= p->len) fail_at(p, line, col, "unterminated string");
+    for (size_t k = 0; k < n; k++) {
         char c = p->src[p->pos];
-        if (c == q) break;
-        if (c == '\\' && p->pos + 1 < p->len &&
-            (p->src[p->pos + 1] == q || p->src[p->pos + 1] == '\\')) {
+        if (c == '\\' && (p->src[p->pos + 1] == q || p->src[p->pos + 1] == '\\')) {
             advance_char(p);
             c = p->src[p->pos];
         }
-        out[n++] = c;
+        out[k] = c;
         advance_char(p);
     }
-    advance_char(p);
+    advance_char(p); /* the closing quote */
     out[n] = '\0';
     if (!mdp_utf8_valid(out, n))
         fail_at(p, line, col, "the string is not UTF-8 text (or holds a NUL byte)");

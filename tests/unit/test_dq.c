@@ -293,6 +293,29 @@ static void test_tree_shape(void **st)
     mdp_dq_doc_free(d);
 }
 
+/* A large ruleset (20000 rules, 1.2 MB): each string used to take a copy the size of the rest
+ * of the input (tens of GB here), now its own size. */
+static void test_large_ruleset(void **st)
+{
+    (void)st;
+    struct mdp_buf src;
+    mdp_buf_init(&src);
+    assert_int_equal(mdp_buf_puts(&src, "Rules = [\n"), 0);
+    for (int i = 0; i < 20000; i++)
+        assert_int_equal(mdp_buf_printf(&src, "%sColumnValues \"c%d\" in [\"a\", \"b\", NULL]\n",
+                                        i ? "," : "", i),
+                         0);
+    assert_int_equal(mdp_buf_puts(&src, "]\n"), 0);
+    struct mdp_dq_doc *d = NULL;
+    struct mdp_dq_error err;
+    if (mdp_dq_parse(src.data, src.len, &d, &err))
+        fail_msg("%d:%d: %s", err.line, err.col, err.msg);
+    assert_int_equal(d->nrules, 20000);
+    assert_string_equal(d->rules[19999]->params[0], "c19999");
+    mdp_dq_doc_free(d);
+    mdp_buf_cleanup(&src);
+}
+
 /* Every rule type of the registry has a hand-written case above that prints it. */
 static void test_every_rule_type_has_a_case(void **st)
 {
@@ -573,7 +596,7 @@ static void test_manifest_errors(void **st)
 int main(void)
 {
     enum { NOK = sizeof OK / sizeof OK[0], NBAD = sizeof BAD / sizeof BAD[0] };
-    struct CMUnitTest tests[NOK + NBAD + 6];
+    struct CMUnitTest tests[NOK + NBAD + 7];
     int n = 0;
     for (int i = 0; i < NOK; i++) {
         struct CMUnitTest t = {OK[i].name, run_ok, NULL, NULL, (void *)&OK[i]};
@@ -595,5 +618,7 @@ int main(void)
     tests[n++] = t5;
     struct CMUnitTest t6 = cmocka_unit_test(test_eval_parquet);
     tests[n++] = t6;
+    struct CMUnitTest t7 = cmocka_unit_test(test_large_ruleset);
+    tests[n++] = t7;
     return _cmocka_run_group_tests("test_dq", tests, (size_t)n, NULL, NULL);
 }
