@@ -64,8 +64,8 @@ int mdp_state_delete(struct mdp_state *s, const char *table, const char *pk, con
 /* Calls cb for the items of partition pk in ascending sort-key order (descending with reverse),
  * at most limit items (0 = all). A non-zero return of cb stops the walk and is returned. */
 typedef int (*mdp_state_cb)(const struct mdp_state_item *it, void *ud);
-/* Walks partition pk as described above. The item cb sees and its strings are borrowed for that call
- * only: copy what you keep. Returns 0, cb's non-zero value, or MDP_ERR_IO with d. */
+/* Walks partition pk as described above. The item cb sees and its strings are borrowed for that
+ * call only: copy what you keep. Returns 0, cb's non-zero value, or MDP_ERR_IO with d. */
 int mdp_state_query(struct mdp_state *s, const char *table, const char *pk, int reverse, int limit,
                     mdp_state_cb cb, void *ud, struct mdp_diag *d);
 

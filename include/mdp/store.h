@@ -117,9 +117,9 @@ int mdp_store_list_time(struct mdp_store *s, const char *prefix, mdp_store_list_
  */
 int mdp_store_orphans(struct mdp_store *s, int64_t before_ms, int remove, mdp_store_orphan_cb cb,
                       void *ud, struct mdp_diag *d);
-/* Puts the local file path of key (not checked; it need not exist) into out, the caller's buffer
- * (reset and filled; freed with mdp_buf_cleanup). Returns 0, MDP_ERR_UNSUPPORTED when the backend has
- * no local paths, or MDP_ERR_NOMEM (out's sticky error). No diag. */
+/* Puts the local file path of key (not checked; it need not exist) into out, the caller's
+ * buffer (reset and filled; freed with mdp_buf_cleanup). Returns 0, MDP_ERR_UNSUPPORTED when the
+ * backend has no local paths, or MDP_ERR_NOMEM (out's sticky error). No diag. */
 int mdp_store_local_path(struct mdp_store *s, const char *key, struct mdp_buf *out);
 
 /* The file backend's constructor (used by mdp_store_open): dir is a folder path; returns and frees
