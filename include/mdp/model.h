@@ -23,8 +23,8 @@ struct mdp_curate_opts {
     int64_t from_day, to_day;
 };
 /* Runs the models for what o asks (see above), publishes each table atomically, records a run per
- * model through ctx->on_run and adds the counts to run; when nothing new arrived it records "nothing
- * to rebuild" and succeeds. ctx, o and run are borrowed. Returns 0, or MDP_ERR_ENGINE /
+ * model through ctx->on_run and adds the counts to run; when nothing new arrived it records
+ * "nothing to rebuild" and succeeds. ctx, o and run are borrowed. Returns 0, or MDP_ERR_ENGINE /
  * MDP_ERR_NO_ENGINE (a model failed; d names it), MDP_ERR_CONFIG (a model file's header or
  * dependencies), MDP_ERR_IO / MDP_ERR_NOSPACE (lake), MDP_ERR_NOMEM, with d. */
 int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struct mdp_run *run,

@@ -37,10 +37,10 @@ int mdp_serve_key_new(char token_out[65], char hash_out[65]);
 int mdp_serve_keys_check(const struct mdp_config *cfg, struct mdp_diag *d);
 
 #include <stdio.h>
-/* Prints every arm's posterior (mean and a 95% interval, normal approximation of the Beta) and,
- * per personalize.fairness_groups key, the success rate of the bandit's choices per group and the
- * largest gap; *flagged is 1 when a gap exceeds 5 percentage points. cfg, lake and out are borrowed.
- * Returns 0, or MDP_ERR_CONFIG (an unknown personalize.fairness_groups key), MDP_ERR_IO /
+/* Prints every arm's posterior (mean and a 95% interval, normal approximation of the Beta) and, per
+ * personalize.fairness_groups key, the success rate of the bandit's choices per group and the
+ * largest gap; *flagged is 1 when a gap exceeds 5 percentage points. cfg, lake and out are
+ * borrowed. Returns 0, or MDP_ERR_CONFIG (an unknown personalize.fairness_groups key), MDP_ERR_IO /
  * MDP_ERR_NOMEM (state store), with d. */
 int mdp_bandit_report(const struct mdp_config *cfg, struct mdp_lake *lake, FILE *out, int json,
                       int *flagged, struct mdp_diag *d);
