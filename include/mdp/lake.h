@@ -59,7 +59,7 @@ struct mdp_quarantine {
 };
 /* Makes q, the caller's storage, an empty batch for source/dataset/day (both names copied into q).
  * Release it with mdp_quarantine_cleanup. Cannot report failure: out of memory leaves q->source or
- * q->dataset NULL (see the report of issue 11). */
+ * q->dataset NULL, which mdp_quarantine_flush does not check. */
 void mdp_quarantine_init(struct mdp_quarantine *q, const char *source, const char *dataset,
                          int64_t day);
 /* Adds a record: reason (machine-readable, e.g. "json_truncated"), location ("file:line" or
