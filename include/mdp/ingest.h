@@ -68,8 +68,8 @@ struct mdp_check {
 /* Helpers for connectors. Each record read ends in exactly one of these; they return 0, or
  * an error (out of memory, or the caller's stop from on_verdict) that the check returns.
  * mdp_check_bad counts a quarantined record and adds it to ck->q (when set; reason, location,
- * detail and payload are copied there, borrowed otherwise). Returns 0, MDP_ERR_NOMEM, or the stop.
- */
+ * detail and payload are copied there, borrowed otherwise). Returns 0, MDP_ERR_NOMEM or the
+ * stop. */
 int mdp_check_bad(struct mdp_check *ck, const char *reason, const char *location,
                   const char *detail, const void *payload, size_t len);
 /* Counts a valid record with its event time (-1: none) and reports it. Returns 0 or the stop. */

@@ -73,12 +73,12 @@ int mdp_quarantine_add(struct mdp_quarantine *q, const char *reason, const char 
  * atomically; batch_id is the id of what they came from (the raw object's hash), so a re-run
  * rewrites the same object. q keeps its records (flush does not clear it); lake and batch_id are
  * borrowed. Returns 0 (also when q holds no record: nothing is written), MDP_ERR_RANGE (day),
- * MDP_ERR_INVALID (a key the store refuses), MDP_ERR_IO / MDP_ERR_NOSPACE, MDP_ERR_NOMEM, with d.
- */
+ * MDP_ERR_INVALID (a key the store refuses), MDP_ERR_IO / MDP_ERR_NOSPACE, MDP_ERR_NOMEM, with
+ * d. */
 int mdp_quarantine_flush(struct mdp_quarantine *q, struct mdp_lake *lake, const char *batch_id,
                          struct mdp_diag *d);
-/* Frees what q owns (NULL is fine); q itself is the caller's storage. Unflushed records are lost.
- */
+/* Frees what q owns (NULL is fine); q itself is the caller's storage. Unflushed records are
+ * lost. */
 void mdp_quarantine_cleanup(struct mdp_quarantine *q);
 
 /* ---- publication of tables ---- */
@@ -108,8 +108,8 @@ int mdp_lake_publish(struct mdp_lake *lake, const char *table,
                      int64_t *out_version, struct mdp_diag *d);
 /* Calls cb for every published table (one with a CURRENT manifest pointer) whose name starts with
  * prefix ("curated/", "ml/", or "" for all), in name order; the name is borrowed for the call.
- * Returns 0, the non-zero value of cb that stopped the walk, or MDP_ERR_IO / MDP_ERR_NOMEM with d.
- */
+ * Returns 0, the non-zero value of cb that stopped the walk, or MDP_ERR_IO / MDP_ERR_NOMEM, with
+ * d. */
 int mdp_lake_tables(struct mdp_lake *lake, const char *prefix,
                     int (*cb)(const char *table, void *ud), void *ud, struct mdp_diag *d);
 /* Reads the current manifest of table into out, the caller's storage (zeroed first); the caller

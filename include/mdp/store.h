@@ -113,8 +113,8 @@ int mdp_store_list_time(struct mdp_store *s, const char *prefix, mdp_store_list_
  * folders), S3's incomplete multipart uploads. cb (may be NULL) sees each; with remove non-zero
  * each is then removed (an in-flight write touches its leftover, so pass a before_ms well in the
  * past). A non-zero return from cb stops and is returned. Never touches a whole object. Returns 0,
- * cb's value, MDP_ERR_UNSUPPORTED (backend without the sweep), MDP_ERR_IO / MDP_ERR_NOMEM, with d.
- */
+ * cb's value, MDP_ERR_UNSUPPORTED (backend without the sweep), MDP_ERR_IO / MDP_ERR_NOMEM, with
+ * d. */
 int mdp_store_orphans(struct mdp_store *s, int64_t before_ms, int remove, mdp_store_orphan_cb cb,
                       void *ud, struct mdp_diag *d);
 /* Puts the local file path of key (not checked; it need not exist) into out, the caller's
