@@ -12,8 +12,11 @@ struct mdp_state;
 struct mdp_state_item;
 struct mdp_bandit;
 
-/* Loads every arm of the store. */
+/* Loads every arm of the store st (borrowed for the call; NULL: start empty, memory only). *out is
+ * freed by the caller with mdp_bandit_close. Returns 0, or the store's error (MDP_ERR_IO) or
+ * MDP_ERR_NOMEM, with d; *out is then left as it was. */
 int mdp_bandit_open(struct mdp_state *st, struct mdp_bandit **out, struct mdp_diag *d);
+/* Frees b and its arms (NULL is fine). No other thread may use b any more. */
 void mdp_bandit_close(struct mdp_bandit *b);
 
 /* A per-thread random source (xorshift128+), seeded from the OS. */
@@ -22,29 +25,38 @@ struct mdp_rng {
     double spare; /* the second normal draw of a pair */
     int has_spare;
 };
+/* Seeds r, the caller's storage (splitmix64 of seed; the same seed gives the same sequence). An
+ * rng is not thread-safe: one per thread. */
 void mdp_rng_seed(struct mdp_rng *r, uint64_t seed);
+/* Returns the next 64 random bits. */
 uint64_t mdp_rng_next(struct mdp_rng *r);
-double mdp_rng_unit(struct mdp_rng *r); /* (0, 1) */
-/* A draw from Beta(a, b), a, b > 0 (two Gamma draws, Marsaglia-Tsang). */
+/* Returns a uniform draw in the open interval (0, 1). */
+double mdp_rng_unit(struct mdp_rng *r);
+/* Returns a draw from Beta(a, b), a, b > 0 (two Gamma draws, Marsaglia-Tsang). */
 double mdp_rng_beta(struct mdp_rng *r, double a, double b);
 
 enum mdp_bandit_policy { MDP_BANDIT_EXPLORE = 0, MDP_BANDIT_THOMPSON = 1 };
 /* Chooses among n variants (n <= 64) for context: returns the index, the policy used and the
  * propensity (the probability of this choice under the policy: 1/n when exploring; under
  * Thompson sampling estimated from 2,000 posterior draws, once per change of the context's
- * counts). Counts a decision for the arm. */
-/* The variant names must stay valid while the bandit lives (the catalogue's strings): a context
- * remembers its arms by them. */
+ * counts). Counts a decision for the arm. Returns the index (0 <= index < n, with *propensity and
+ * *policy set), or -1 when n is out of range or memory runs out (then neither is set). Safe to
+ * call from many threads at once, each with its own rng. The variant names must stay valid while
+ * the bandit lives (the catalogue's strings, borrowed: a context remembers its arms by them);
+ * context is copied. */
 int mdp_bandit_choose(struct mdp_bandit *b, const char *context, const char *const *variants, int n,
                       long min_events, struct mdp_rng *rng, double *propensity,
                       enum mdp_bandit_policy *policy);
-/* Records feedback: positive adds a success, else a failure; durable in the store first. */
+/* Records feedback: positive adds a success, else a failure; durable in the store st first (NULL:
+ * in memory only). Thread-safe. Returns 0, or the store's error (MDP_ERR_IO; nothing counted in
+ * memory) or MDP_ERR_NOMEM (counted in the store, not yet in memory), with d. */
 int mdp_bandit_feedback(struct mdp_bandit *b, struct mdp_state *st, const char *context,
                         const char *variant, int positive, struct mdp_diag *d);
 /* As mdp_bandit_feedback, once: the mark (an item of mark_table written only if absent, e.g.
  * "this decision's signal was counted") and the count are one transaction of the store, so that a
  * crash cannot keep one without the other. MDP_ERR_EXISTS (nothing counted) when the mark exists.
- * st must not be NULL; the mark is borrowed for the call. */
+ * st must not be NULL; the mark is borrowed for the call. Returns 0, MDP_ERR_EXISTS, or as
+ * mdp_bandit_feedback. */
 int mdp_bandit_feedback_once(struct mdp_bandit *b, struct mdp_state *st, const char *mark_table,
                              const struct mdp_state_item *mark, const char *context,
                              const char *variant, int positive, struct mdp_diag *d);
@@ -54,10 +66,15 @@ struct mdp_bandit_arm {
     const char *context, *variant;
     int64_t successes, failures, decisions;
 };
+/* Takes a copy of every arm under the lock, then calls cb without it (cb may use b); the arm and
+ * its strings are borrowed for the call. Returns 0, cb's non-zero value (which stops the walk), or
+ * MDP_ERR_NOMEM. */
 int mdp_bandit_each(struct mdp_bandit *b, int (*cb)(const struct mdp_bandit_arm *a, void *ud),
                     void *ud);
 
-/* The context key: the spec 6 dimensions joined by '|': persona|tone|address|onb bucket|surface. */
+/* The context key: the spec 6 dimensions joined by '|': persona|tone|address|onb bucket|surface,
+ * written to out, the caller's buffer of n bytes. A NULL or empty dimension reads "unknown";
+ * surface must not be NULL. Returns 0, or MDP_ERR_RANGE when the key does not fit in n bytes. */
 int mdp_bandit_context(char *out, size_t n, const char *persona, const char *tone,
                        const char *address, const char *bucket, const char *surface);
 

@@ -103,16 +103,22 @@ int mdp_config_defaults(struct mdp_config *cfg);
 /* Loads defaults, then the YAML file at path over them. On error returns MDP_ERR_CONFIG (or
  * NOT_FOUND / IO) with "file:line:col: ..." in diag, and cfg is cleaned up. */
 int mdp_config_load(const char *path, struct mdp_config *cfg, struct mdp_diag *diag);
-/* Same, from a buffer; name is used in messages. */
+/* Same, from a buffer; name is used in messages. text (len bytes, need not be NUL-terminated) and
+ * name are borrowed for the call; what cfg keeps is copied. Returns 0, or MDP_ERR_CONFIG (invalid
+ * YAML, unknown key, bad value) or MDP_ERR_NOMEM with diag; on error cfg is cleaned up. */
 int mdp_config_load_buffer(const char *name, const char *text, size_t len, struct mdp_config *cfg,
                            struct mdp_diag *diag);
+/* Frees every string and list cfg owns and sets them to NULL/empty (cfg itself is the caller's
+ * storage; NULL is fine). Safe to call twice. */
 void mdp_config_cleanup(struct mdp_config *cfg);
-/* The landing folder with {lake.dir} replaced; caller frees. NULL on out of memory. */
+/* Returns the landing folder with {lake.dir} replaced; the caller frees it with free(). NULL on out
+ * of memory. */
 char *mdp_config_landing_dir(const struct mdp_config *cfg);
 /* Replaces a list with the comma-separated items of csv. Returns 0, MDP_ERR_RANGE or NOMEM. */
 int mdp_strlist_set(struct mdp_strlist *l, const char *csv);
+/* Frees every item of l and empties it (l itself is the caller's storage). */
 void mdp_strlist_clear(struct mdp_strlist *l);
-/* 1 if s is in the list. */
+/* Returns 1 if s is in the list (exact, case-sensitive match), else 0. */
 int mdp_strlist_has(const struct mdp_strlist *l, const char *s);
 
 /* Prints the schema: every key, its type, default and meaning. markdown != 0 prints a table. */

@@ -18,11 +18,16 @@ struct mdp_consent_purpose {
     const char *description;
 };
 /* The purposes in use, terminated by a NULL name: the built-in five until mdp_consent_configure
- * sets those of consent.purposes (process-wide; call it once at startup, before other threads). */
+ * sets those of consent.purposes (process-wide; call it once at startup, before other threads).
+ * Returns the table: static, never freed (its entries change only with mdp_consent_configure). */
 const struct mdp_consent_purpose *mdp_consent_purposes(void);
 struct mdp_strlist;
-/* Takes the NAME:BASIS items of consent.purposes (validated by the config loader). */
+/* Takes the NAME:BASIS items of consent.purposes (validated by the config loader); the names are
+ * copied. Not thread-safe (see above). Returns 0, MDP_ERR_RANGE (too many purposes) or
+ * MDP_ERR_CONFIG (an item that is not NAME:BASIS), with d; on error the purposes stay as they
+ * were. */
 int mdp_consent_configure(const struct mdp_strlist *purposes, struct mdp_diag *d);
+/* Returns the purpose named name (an entry of the static table above), or NULL when unknown. */
 const struct mdp_consent_purpose *mdp_consent_purpose_find(const char *name);
 
 /* A decision in the future beyond this skew is rejected. */
@@ -42,32 +47,41 @@ struct mdp_consent_record {
     char hash[65];         /* filled by append */
 };
 
-/* Parses "granted" / "withdrawn". */
+/* Parses "granted" / "withdrawn" into *granted (1 / 0). Returns 0 or MDP_ERR_INVALID. */
 int mdp_consent_decision_parse(const char *s, int *granted);
 
-/* Fills r's subject, normalizing the email. Either may be NULL, not both. */
+/* Fills r's subject, normalizing the email (copied into r). Either may be NULL or empty, not both.
+ * Returns 0 or MDP_ERR_INVALID (no subject, an email without '@' or over 255 bytes, a user_id
+ * over 63 bytes) with d. */
 int mdp_consent_subject(struct mdp_consent_record *r, const char *email, const char *user_id,
                         struct mdp_diag *d);
 
 /* Checks a record before it is appended: a subject, a known purpose, a timestamp not later than
- * now + MDP_CONSENT_MAX_SKEW_MS, an expiry after the decision. */
+ * now + MDP_CONSENT_MAX_SKEW_MS, an expiry after the decision. Returns 0 or MDP_ERR_INVALID with
+ * the first problem in d. */
 int mdp_consent_validate(const struct mdp_consent_record *r, int64_t now_ms, struct mdp_diag *d);
 
 /* Validates and appends r; fills r->seq, r->prev_hash and r->hash. Safe against concurrent
- * appenders (conditional write, retried). */
+ * appenders (conditional write, retried). r is the caller's; the store keeps a copy. Returns 0
+ * (the record is durable), MDP_ERR_INVALID (validation, nothing written), MDP_ERR_PARSE (the last
+ * record is unreadable), MDP_ERR_EXISTS (20 attempts lost the race), MDP_ERR_IO, MDP_ERR_NOMEM,
+ * MDP_ERR_CRYPTO, with d. */
 int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_t now_ms,
                        struct mdp_diag *d);
 
 /* Calls cb with every journal record in seq order (hashes not checked: that is verify's job). A
- * non-zero return of cb stops the walk and is returned. */
+ * non-zero return of cb stops the walk and is returned. r is borrowed for the call. Returns 0, cb's
+ * value, MDP_ERR_PARSE (an unreadable record) or MDP_ERR_IO, with d. */
 int mdp_consent_each(struct mdp_state *s, int (*cb)(const struct mdp_consent_record *r, void *ud),
                      void *ud, struct mdp_diag *d);
 /* The same walk over the stored bodies as they are (JSON objects with the fields of struct
  * mdp_consent_record: seq, email_lower, user_id, purpose, decision, ts_ms, source, expires_at_ms,
- * evidence, prev_hash, hash), for bulk loading where the parsing happens elsewhere. */
+ * evidence, prev_hash, hash), for bulk loading where the parsing happens elsewhere. body is
+ * borrowed for the call. Returns 0, cb's non-zero value, or MDP_ERR_IO with d. */
 int mdp_consent_each_body(struct mdp_state *s, int (*cb)(const char *body, void *ud), void *ud,
                           struct mdp_diag *d);
-/* A consent time as ISO-8601 text or as epoch seconds (digits only). 0 or MDP_ERR_PARSE. */
+/* A consent time as ISO-8601 text or as epoch seconds (digits only), into *out_ms. Returns 0,
+ * MDP_ERR_PARSE, or MDP_ERR_RANGE (outside the supported years). No diag. */
 int mdp_consent_time_parse(const char *s, int64_t *out_ms);
 /* Imports the ConsentJournal INSERTs of the DynamoDB stream from the lake's raw zone
  * (raw/dynamodb/) into the journal, source "ddb", evidence "ddb:<eventID>". Idempotent: a change
@@ -78,6 +92,9 @@ struct mdp_lake;
 struct mdp_consent_import {
     int64_t objects, changes, imported, already, ignored; /* ignored: MODIFY/REMOVE, other tables */
 };
+/* Runs the import above; out, the caller's, is zeroed and gets the counts. Returns 0, or the
+ * journal's, the store's or the connector's error (MDP_ERR_IO, MDP_ERR_PARSE, MDP_ERR_NOMEM), with
+ * d; what was imported before a failure stays imported. */
 int mdp_consent_import(struct mdp_lake *lake, struct mdp_state *s, int64_t now_ms,
                        struct mdp_consent_import *out, struct mdp_diag *d);
 /* The result of a verification. bad_seq is 0 when the journal is intact, else the sequence number
@@ -87,6 +104,9 @@ struct mdp_consent_verify {
     int64_t bad_seq;
     char reason[256];
 };
+/* Walks the whole journal and its head; v is the caller's (zeroed first). Returns 0 whether the
+ * journal is intact or not (look at v->bad_seq), or MDP_ERR_IO / MDP_ERR_NOMEM when it could not
+ * be read, with d. */
 int mdp_consent_verify(struct mdp_state *s, struct mdp_consent_verify *v, struct mdp_diag *d);
 
 /* The validity of a subject's consent for one purpose at time at_ms: valid when the latest decision
@@ -99,7 +119,9 @@ struct mdp_consent_status {
     int64_t ts_ms, expires_at_ms, seq;
 };
 /* Fills out[i] for every purpose of mdp_consent_purposes() (in that order); *n_out their count.
- * The subject matches a record by its email (normalized) or its user_id; either may be NULL. */
+ * The subject matches a record by its email (normalized) or its user_id; either may be NULL, not
+ * both. out[i].purpose points into the static purpose table. Returns 0, MDP_ERR_INVALID (no
+ * subject, bad email), MDP_ERR_RANGE (more purposes than cap), MDP_ERR_IO, with d. */
 int mdp_consent_status_at(struct mdp_state *s, const char *email, const char *user_id,
                           int64_t at_ms, struct mdp_consent_status *out, int cap, int *n_out,
                           struct mdp_diag *d);
@@ -110,7 +132,9 @@ int mdp_consent_status_at(struct mdp_state *s, const char *email, const char *us
 #define MDP_DOI_TOKEN_LEN 64 /* hex characters of a token */
 
 /* Issues a token for email (requested from ip, may be NULL): writes the token (64 hex chars and a
- * NUL) to token_out, to be sent once and never stored. */
+ * NUL) to token_out, the caller's buffer, to be sent once and never stored (zeroed on failure).
+ * Returns 0, MDP_ERR_INVALID (no or bad email, bad ip), MDP_ERR_CRYPTO, MDP_ERR_NOMEM, MDP_ERR_IO,
+ * with d. */
 int mdp_doi_issue(struct mdp_state *s, const char *email, const char *ip, int64_t now_ms,
                   char token_out[MDP_DOI_TOKEN_LEN + 1], struct mdp_diag *d);
 
@@ -123,11 +147,16 @@ enum mdp_doi_result {
 /* Confirms a token: on success the address counts as verified and a vc_report grant is appended to
  * the journal (source "doi", evidence "doi:<token_hash>"); seq_out (may be NULL) gets its seq.
  * Returns 0 with *result set, or an error of the store. A token is confirmed at most once, also
- * when two confirmations race. */
+ * when two confirmations race. A malformed token is MDP_DOI_UNKNOWN, not an error. Errors:
+ * MDP_ERR_PARSE (an unreadable stored token), MDP_ERR_IO, MDP_ERR_CRYPTO, or mdp_consent_append's,
+ * with d. Not atomic: the confirmation mark is written before the grant is appended, so a failure
+ * (or a crash) between them leaves the token used without a grant in the journal, and a retry
+ * gets MDP_DOI_USED. */
 int mdp_doi_confirm(struct mdp_state *s, const char *token, int64_t now_ms, int *result,
                     int64_t *seq_out, struct mdp_diag *d);
 
-/* Removes tokens whose TTL has passed; *n_out (may be NULL) counts them. */
+/* Removes tokens whose TTL has passed; *n_out (may be NULL) counts them (confirmation marks
+ * included). Returns 0 or MDP_ERR_IO with d. */
 int mdp_doi_purge(struct mdp_state *s, int64_t now_ms, int *n_out, struct mdp_diag *d);
 
 #endif

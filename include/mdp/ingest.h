@@ -66,18 +66,26 @@ struct mdp_check {
 };
 
 /* Helpers for connectors. Each record read ends in exactly one of these; they return 0, or
- * an error (out of memory, or the caller's stop from on_verdict) that the check returns. */
+ * an error (out of memory, or the caller's stop from on_verdict) that the check returns.
+ * mdp_check_bad counts a quarantined record and adds it to ck->q (when set; reason, location,
+ * detail and payload are copied there, borrowed otherwise). Returns 0, MDP_ERR_NOMEM or the
+ * stop. */
 int mdp_check_bad(struct mdp_check *ck, const char *reason, const char *location,
                   const char *detail, const void *payload, size_t len);
+/* Counts a valid record with its event time (-1: none) and reports it. Returns 0 or the stop. */
 int mdp_check_ok(struct mdp_check *ck, int64_t event_ms);
-/* The same, with the connector's parsed form of the record for on_verdict (borrowed). */
+/* The same, with the connector's parsed form of the record for on_verdict (borrowed for the
+ * call). Returns 0 or the stop. */
 int mdp_check_ok_record(struct mdp_check *ck, int64_t event_ms, const void *record);
-/* Returns 1 (and counts a duplicate) if id was seen before in this run, 0 if new, <0 on error. */
+/* Returns 1 (and counts a duplicate) if id was seen before in this run, 0 if new (or when dedup is
+ * off: ck->seen or id NULL), < 0 on error or when on_verdict stopped the check (the stop itself
+ * is kept in ck->stop_rc). kind and id are copied into the set. A "kind:id" of 512 bytes or more
+ * is not deduplicated (taken as new). */
 int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id);
 /* 1 if id (already prefixed by its kind) was seen in this or the previous delivery day, else adds
  * it and returns 0; < 0 on error. Counts nothing. */
 int mdp_check_seen(struct mdp_check *ck, const char *id);
-/* Counts one duplicate record (for connectors that decide it themselves). 0 or the stop. */
+/* Counts one duplicate record (for connectors that decide it themselves). Returns 0 or the stop. */
 int mdp_check_duplicate(struct mdp_check *ck);
 
 /* Duplicate detection keeps the ids of the current and the previous delivery day per connector:
@@ -88,8 +96,12 @@ struct mdp_dedup_window {
     struct mdp_strset *cur, *prev;
     int64_t day;
 };
-/* Moves the window to day (rotating or resetting) and points ck's sets at it. 0 or NOMEM. */
+/* Moves the window to day (rotating or resetting) and points ck's sets at it: they stay owned by
+ * w, and ck borrows them until the next enter or the cleanup. Returns 0 or MDP_ERR_NOMEM (w
+ * unchanged). */
 int mdp_dedup_window_enter(struct mdp_dedup_window *w, int64_t day, struct mdp_check *ck);
+/* Frees both sets and zeroes w (the caller's storage); a check still pointing at them must not be
+ * used any more. */
 void mdp_dedup_window_cleanup(struct mdp_dedup_window *w);
 
 struct mdp_pull;
@@ -108,7 +120,7 @@ struct mdp_connector_run {
     void *state; /* set by init, handed to every check (mdp_check.state), freed by exit */
 };
 
-/* 1 if flag was given for this run. */
+/* Returns 1 if flag was given for this run, else 0. */
 int mdp_connector_run_has_flag(const struct mdp_connector_run *r, const char *flag);
 
 struct mdp_config_key;
@@ -151,8 +163,11 @@ struct mdp_pull {
     char note[256];           /* e.g. drift or watermark summary for the output */
 };
 
-const struct mdp_connector *const *mdp_connectors(void); /* NULL-terminated */
+/* Returns the registry: every connector, NULL-terminated, in connectors.def order; static. */
+const struct mdp_connector *const *mdp_connectors(void);
+/* Returns the connector named name (static), or NULL when there is none. */
 const struct mdp_connector *mdp_connector_find(const char *name);
+/* Returns the first connector whose landing_prefix begins landing_key (static), or NULL. */
 const struct mdp_connector *mdp_connector_for_key(const char *landing_key);
 
 /* Checks one delivery without a lake (tests, fuzzing): routes by key to its connector. Returns 0,

@@ -3,8 +3,8 @@
  *
  *   raw/<source>/<dataset>/dt=YYYY-MM-DD/<sha256-32>.<ext>     bytes as received, named by content
  *   raw/_quarantine/<source>/<dataset>/dt=YYYY-MM-DD/<batch>.ndjson   {reason, location, payload}
- *   curated/..., ml/...                                       data files, visible only via
- * manifests _meta/lake.json                                           marks the folder as a lake
+ *   curated/..., ml/...                                       data files, seen only via manifests
+ *   _meta/lake.json                                           marks the folder as a lake
  *   _meta/manifests/<table>/v0000000001.json + CURRENT        published table states
  *   _meta/runs/dt=YYYY-MM-DD/<run_id>.json                    one record per job run
  *
@@ -24,19 +24,29 @@ struct mdp_lake {
 };
 
 /* Opens the lake at location (folder or file:// URL). With create, makes the folder and the
- * zones; without, fails with MDP_ERR_NOT_FOUND unless _meta/lake.json exists. */
+ * zones; without, fails with MDP_ERR_NOT_FOUND unless _meta/lake.json exists. location is copied.
+ * *out (NULL on failure) is freed by the caller with mdp_lake_close; it owns its store. Returns 0,
+ * MDP_ERR_NOT_FOUND, mdp_store_open's errors (MDP_ERR_INVALID, MDP_ERR_UNSUPPORTED, MDP_ERR_IO,
+ * MDP_ERR_PERM), MDP_ERR_NOMEM, with d. */
 int mdp_lake_open(const char *location, int create, struct mdp_lake **out, struct mdp_diag *d);
+/* Closes the store and frees lake (NULL is fine). */
 void mdp_lake_close(struct mdp_lake *lake);
 
 /* ---- raw zone ---- */
 /* Stores bytes as received under raw/<source>/<dataset>/dt=<day>/<sha256[0:32]>.<ext>.
  * out_key (may be NULL) receives the key; *out_existed is 1 when identical bytes were already
- * there (a duplicate delivery), 0 when written now. */
+ * there (a duplicate delivery), 0 when written now; it may be NULL. out_key is the caller's buffer
+ * (reset and filled; freed with mdp_buf_cleanup); data is borrowed for the call. source, dataset
+ * and ext (NULL: no extension) are [a-z0-9_-]+. Returns 0 (also for a duplicate),
+ * MDP_ERR_INVALID (a name), MDP_ERR_RANGE (day), the store's MDP_ERR_IO / MDP_ERR_NOSPACE,
+ * MDP_ERR_NOMEM, with d. */
 int mdp_lake_raw_put(struct mdp_lake *lake, const char *source, const char *dataset, int64_t day,
                      const void *data, size_t len, const char *ext, struct mdp_buf *out_key,
                      int *out_existed, struct mdp_diag *d);
 
-/* The key mdp_lake_raw_put would use, without writing (out_key is reset and filled). */
+/* The key mdp_lake_raw_put would use, without writing: out_key is the caller's buffer (reset and
+ * filled; freed with mdp_buf_cleanup). Returns 0, MDP_ERR_INVALID (a name), MDP_ERR_RANGE (day),
+ * MDP_ERR_CRYPTO, or MDP_ERR_NOMEM (out_key's sticky error, not in d). */
 int mdp_lake_raw_key(const char *source, const char *dataset, int64_t day, const void *data,
                      size_t len, const char *ext, struct mdp_buf *out_key, struct mdp_diag *d);
 
@@ -47,18 +57,28 @@ struct mdp_quarantine {
     struct mdp_buf lines;
     int64_t count;
 };
+/* Makes q, the caller's storage, an empty batch for source/dataset/day (both names copied into q).
+ * Release it with mdp_quarantine_cleanup. Cannot report failure: out of memory leaves q->source or
+ * q->dataset NULL, which mdp_quarantine_flush does not check. */
 void mdp_quarantine_init(struct mdp_quarantine *q, const char *source, const char *dataset,
                          int64_t day);
 /* Adds a record: reason (machine-readable, e.g. "json_truncated"), location ("file:line" or
  * "key#record"), detail (human text, may be NULL) and the offending bytes (stored as text when they
- * are valid UTF-8, else base64 with payload_encoding "base64"). */
+ * are valid UTF-8, else base64 with payload_encoding "base64"). Everything is copied into q;
+ * nothing is written to the lake until mdp_quarantine_flush. Returns 0 or MDP_ERR_NOMEM (no diag;
+ * q's buffer then keeps its sticky error and every later add fails too). */
 int mdp_quarantine_add(struct mdp_quarantine *q, const char *reason, const char *location,
                        const char *detail, const void *payload, size_t len);
 /* Writes the records (if any) to raw/_quarantine/<source>/<dataset>/dt=<day>/<batch_id>.ndjson
  * atomically; batch_id is the id of what they came from (the raw object's hash), so a re-run
- * rewrites the same object. */
+ * rewrites the same object. q keeps its records (flush does not clear it); lake and batch_id are
+ * borrowed. Returns 0 (also when q holds no record: nothing is written), MDP_ERR_RANGE (day),
+ * MDP_ERR_INVALID (a key the store refuses), MDP_ERR_IO / MDP_ERR_NOSPACE, MDP_ERR_NOMEM, with
+ * d. */
 int mdp_quarantine_flush(struct mdp_quarantine *q, struct mdp_lake *lake, const char *batch_id,
                          struct mdp_diag *d);
+/* Frees what q owns (NULL is fine); q itself is the caller's storage. Unflushed records are
+ * lost. */
 void mdp_quarantine_cleanup(struct mdp_quarantine *q);
 
 /* ---- publication of tables ---- */
@@ -78,17 +98,27 @@ struct mdp_manifest {
 };
 /* Publishes a new state of table (e.g. "curated/facts/fact_email_events") made of files that are
  * already written: writes manifest v<N+1> with put-if-absent, then switches CURRENT to it in one
- * atomic put. Readers see the old or the new state. Files are checked to exist first. */
+ * atomic put. Readers see the old or the new state. Files are checked to exist first (with the size
+ * they declare, when >= 0). files, table and run_id are borrowed for the call; *out_version (may be
+ * NULL) gets the version published. Returns 0, MDP_ERR_INVALID (a table not under curated/, ml/ or
+ * serving/), MDP_ERR_NOT_FOUND (a data file is missing), MDP_ERR_IO (a data file's size differs, or
+ * the store), MDP_ERR_NOSPACE, MDP_ERR_NOMEM, with d. */
 int mdp_lake_publish(struct mdp_lake *lake, const char *table,
                      const struct mdp_manifest_file *files, size_t nfiles, const char *run_id,
                      int64_t *out_version, struct mdp_diag *d);
 /* Calls cb for every published table (one with a CURRENT manifest pointer) whose name starts with
- * prefix ("curated/", "ml/", or "" for all), in name order. A non-zero return from cb stops. */
+ * prefix ("curated/", "ml/", or "" for all), in name order; the name is borrowed for the call.
+ * Returns 0, the non-zero value of cb that stopped the walk, or MDP_ERR_IO / MDP_ERR_NOMEM, with
+ * d. */
 int mdp_lake_tables(struct mdp_lake *lake, const char *prefix,
                     int (*cb)(const char *table, void *ud), void *ud, struct mdp_diag *d);
-/* Reads the current manifest of table. MDP_ERR_NOT_FOUND if never published. */
+/* Reads the current manifest of table into out, the caller's storage (zeroed first); the caller
+ * frees what it holds with mdp_manifest_cleanup (on failure it holds nothing). Returns 0,
+ * MDP_ERR_NOT_FOUND if never published, MDP_ERR_PARSE (a corrupt CURRENT or manifest),
+ * MDP_ERR_IO, MDP_ERR_NOMEM, with d. */
 int mdp_lake_current(struct mdp_lake *lake, const char *table, struct mdp_manifest *out,
                      struct mdp_diag *d);
+/* Frees what m owns and zeroes it (NULL is fine); m itself is the caller's storage. */
 void mdp_manifest_cleanup(struct mdp_manifest *m);
 
 /* ---- run log ---- */
@@ -103,9 +133,13 @@ struct mdp_run {
 };
 /* Starts a record: new run id (UUIDv7), job name, start time, zero counts. */
 void mdp_run_begin(struct mdp_run *r, const char *job);
-/* Finishes and stores the record at _meta/runs/dt=<start day>/<run_id>.json. */
+/* Finishes and stores the record at _meta/runs/dt=<start day>/<run_id>.json: sets end time and
+ * status (copied) in r. Returns 0, or the store's error (MDP_ERR_IO, MDP_ERR_NOSPACE) or
+ * MDP_ERR_NOMEM with d. */
 int mdp_run_end(struct mdp_lake *lake, struct mdp_run *r, const char *status, struct mdp_diag *d);
-/* Calls cb for every stored record, oldest first. */
+/* Calls cb for every stored record, oldest first (by start day, then run id); r is borrowed for
+ * the call. A stored object that is not JSON is skipped. Returns 0, cb's non-zero value (which
+ * stops the walk), or MDP_ERR_IO / MDP_ERR_NOMEM with d. */
 int mdp_runlog_each(struct mdp_lake *lake, int (*cb)(const struct mdp_run *r, void *ud), void *ud,
                     struct mdp_diag *d);
 
@@ -166,8 +200,10 @@ int mdp_lake_vacuum(struct mdp_lake *lake, const struct mdp_vacuum_opts *o,
  * bytes = bytes removed, and a one-line message. */
 void mdp_vacuum_to_run(const struct mdp_vacuum_stats *st, struct mdp_run *r);
 /* 1 when the raw object key was compacted away by vacuum (its lines live on in a daily object,
- * whose key goes to out_object when not NULL), 0 when not, or < 0 on error. Ingest asks it before
- * landing a delivery again. */
+ * whose key goes to out_object when not NULL: the caller's buffer, reset and filled, freed with
+ * mdp_buf_cleanup), 0 when not. Ingest asks it before landing a delivery again. Returns 1, 0, or a
+ * negative error (MDP_ERR_IO, MDP_ERR_NOMEM) with d; a compaction record it cannot believe is
+ * skipped. */
 int mdp_lake_raw_compacted(struct mdp_lake *lake, const char *key, struct mdp_buf *out_object,
                            struct mdp_diag *d);
 

@@ -22,12 +22,19 @@ struct mdp_curate_opts {
     int full;
     int64_t from_day, to_day;
 };
+/* Runs the models for what o asks (see above), publishes each table atomically, records a run per
+ * model through ctx->on_run and adds the counts to run; when nothing new arrived it records
+ * "nothing to rebuild" and succeeds. ctx, o and run are borrowed. Returns 0, or MDP_ERR_ENGINE /
+ * MDP_ERR_NO_ENGINE (a model failed; d names it), MDP_ERR_CONFIG (a model file's header or
+ * dependencies), MDP_ERR_IO / MDP_ERR_NOSPACE (lake), MDP_ERR_NOMEM, with d. */
 int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struct mdp_run *run,
                struct mdp_diag *d);
-/* The curate stage of `mdp run`: incremental, as mdp_curate with no options. */
+/* The curate stage of `mdp run`: incremental, as mdp_curate with no options; returns as it does. */
 int mdp_curate_run(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
 
-/* The published curated and ml tables, for the catalog: calls cb per table name. */
+/* The published curated and ml tables, for the catalog: calls cb per table name (borrowed for the
+ * call). Returns 0, the first nonzero return of cb (which stops the walk), or the lake's error
+ * (MDP_ERR_IO, MDP_ERR_NOMEM) with d. */
 int mdp_curate_tables(struct mdp_lake *lake, int (*cb)(const char *table, void *ud), void *ud,
                       struct mdp_diag *d);
 
@@ -42,29 +49,38 @@ struct mdp__model_vars {
     long max_users;
     const char *date;
 };
+/* out is the caller's buffer (reset first; the caller frees it with mdp_buf_cleanup). Returns 0 or
+ * -1 as said above; out of memory is not in the return code but in out's sticky error: check
+ * mdp_buf_error(out). */
 int mdp__model_expand(const char *sql, const struct mdp__model_vars *v, struct mdp_buf *out);
 
 /* Loads the consent journal of st into e as the temp table consent_journal (seq, email_hash,
  * user_id, purpose, granted, ts, expires_at, source) for the gating SQL of curate and the derived
  * tables (internal); *n gets the number of records. The address enters only as its SHA-256. */
 struct mdp_state;
+/* e and st are borrowed. Returns 0, or the engine's error (MDP_ERR_ENGINE) or the state store's
+ * with d. */
 int mdp__consent_journal_load(struct mdp_engine *e, struct mdp_state *st, int64_t *n,
                               struct mdp_diag *d);
 
-/* The benchmark's baseline: the same models as bare DuckDB CREATE + COPY into dir (internal). */
+/* The benchmark's baseline: the same models as bare DuckDB CREATE + COPY into dir (internal).
+ * Returns 0 or the engine's error with d. */
 int mdp__curate_bare(struct mdp_stage_ctx *ctx, const char *dir, struct mdp_diag *d);
 
 /* The name the specification gives a published lake table (curated/facts/fact_email_events ->
  * fact_email_events, ml/features -> ml_user_features, ml/segments -> ml_user_segments): the name
  * of its view in `mdp query` and `mdp shell` and of its catalog table. out_alias gets the short
  * name kept as a second view for older queries (features, segments), or NULL when there is none.
- * Both point into table or into static storage; no errors. */
+ * Returns the view name; it and *out_alias point into table (borrowed: valid as long as table) or
+ * into static storage. out_alias may be NULL. No errors. */
 const char *mdp_table_spec_name(const char *table, const char **out_alias);
 
 /* Creates a view per published curated/ml table in e, over the files of its current manifest,
  * named as mdp_table_spec_name says, plus a view under the short alias where there is one.
  * Returns the number of tables attached via out_n (aliases not counted). */
 struct mdp_engine;
+/* A table without a current manifest is skipped; out_n may be NULL; e and lake are borrowed.
+ * Returns 0, or MDP_ERR_ENGINE, MDP_ERR_IO, MDP_ERR_NOMEM with d. */
 int mdp_curate_attach_all(struct mdp_engine *e, struct mdp_lake *lake, int *out_n,
                           struct mdp_diag *d);
 

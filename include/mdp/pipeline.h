@@ -28,8 +28,11 @@ struct mdp_stage {
     int (*run)(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
 };
 
+/* Returns the stage named name, or NULL when no stage has that name. The stage is static (never
+ * freed). */
 const struct mdp_stage *mdp_stage_find(const char *name);
-/* NULL-terminated list of every known stage. */
+/* Returns the NULL-terminated list of every known stage, in the registry's order; the list and its
+ * stages are static (never freed). */
 const struct mdp_stage *const *mdp_stage_all(void);
 
 /* Runs the stages named in cfg->pipeline_stages in order. Every stage name is checked before
@@ -37,10 +40,19 @@ const struct mdp_stage *const *mdp_stage_all(void);
 int mdp_pipeline_run(struct mdp_stage_ctx *ctx, struct mdp_diag *d);
 
 /* the stages */
+/* The ingest stage: returns mdp_ingest_run(ctx, NULL, run, d). */
 int mdp_stage_ingest(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
-/* The ingest stage for one connector (`mdp ingest NAME`), or all configured ones (only NULL). */
+/* The ingest stage for one connector (`mdp ingest NAME`), or all configured ones (only NULL): lands
+ * every delivery of the landing folder (a missing landing folder is nothing to ingest, not an
+ * error), records one run per connector and adds the counts to run. only and ctx are borrowed.
+ * Returns 0; MDP_ERR_STAGE when a connector's quarantined share exceeds
+ * ingest.max_quarantine_share (its records are landed and quarantined all the same); a connector
+ * init hook's error; MDP_ERR_IO / MDP_ERR_NOSPACE (store), MDP_ERR_NOMEM; each with d. */
 int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *run,
                    struct mdp_diag *d);
+/* The inventory stage: lists every raw and quarantine object of the lake (zone, source, dataset,
+ * dt, key, bytes) into the table _meta/tables/raw_inventory. Returns 0, or MDP_ERR_NO_ENGINE /
+ * MDP_ERR_ENGINE, MDP_ERR_IO, MDP_ERR_NOMEM with d. */
 int mdp_stage_inventory(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
 
 #endif

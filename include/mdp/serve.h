@@ -19,8 +19,8 @@ struct mdp_server;
 int mdp_serve_start(const struct mdp_config *cfg, struct mdp_lake *lake, struct mdp_server **out,
                     struct mdp_diag *d);
 
-/* The address the server accepts on, "http://HOST:PORT" (the bound port when serve.listen named
- * port 0); owned by the server. */
+/* Returns the address the server accepts on, "http://HOST:PORT" (the bound port when serve.listen
+ * named port 0); owned by the server, valid until mdp_serve_stop. */
 const char *mdp_serve_url(const struct mdp_server *s);
 
 /* Stops gracefully and frees s (NULL is fine): stops accepting, lets the requests in flight finish
@@ -28,16 +28,20 @@ const char *mdp_serve_url(const struct mdp_server *s);
 void mdp_serve_stop(struct mdp_server *s);
 
 /* A new API key: token_out gets the key (64 hex characters, shown once), hash_out its SHA-256 (what
- * serve.keys holds). */
+ * serve.keys holds); both are caller's buffers, NUL-terminated. Returns 0, MDP_ERR_IO when the
+ * system's random source fails, or MDP_ERR_CRYPTO when hashing fails. */
 int mdp_serve_key_new(char token_out[65], char hash_out[65]);
 
-/* Checks serve.keys (NAME:SCOPES:SHA256 items). */
+/* Checks serve.keys (NAME:SCOPES:SHA256 items). Returns 0, MDP_ERR_CONFIG naming the first bad
+ * item by its position (never its text), or MDP_ERR_NOMEM, with diag. */
 int mdp_serve_keys_check(const struct mdp_config *cfg, struct mdp_diag *d);
 
-/* Prints every arm's posterior (mean and a 95% interval, normal approximation of the Beta) and,
- * per personalize.fairness_groups key, the success rate of the bandit's choices per group and the
- * largest gap; *flagged is 1 when a gap exceeds 5 percentage points. */
 #include <stdio.h>
+/* Prints every arm's posterior (mean and a 95% interval, normal approximation of the Beta) and, per
+ * personalize.fairness_groups key, the success rate of the bandit's choices per group and the
+ * largest gap; *flagged is 1 when a gap exceeds 5 percentage points. cfg, lake and out are
+ * borrowed. Returns 0, or MDP_ERR_CONFIG (an unknown personalize.fairness_groups key), MDP_ERR_IO /
+ * MDP_ERR_NOMEM (state store), with d. */
 int mdp_bandit_report(const struct mdp_config *cfg, struct mdp_lake *lake, FILE *out, int json,
                       int *flagged, struct mdp_diag *d);
 
@@ -47,6 +51,10 @@ int mdp_bandit_report(const struct mdp_config *cfg, struct mdp_lake *lake, FILE 
 struct mdp_bandit_replay {
     long long rows, applied, already, unknown_variant, no_consent;
 };
+/* Runs the replay above, filling the caller's stats (zeroed first). Returns 0, or MDP_ERR_CONFIG
+ * (the catalogue), MDP_ERR_NOT_FOUND / MDP_ERR_IO (snapshot, state store, curated table),
+ * MDP_ERR_NO_ENGINE / MDP_ERR_ENGINE, MDP_ERR_NOMEM, with d. Events applied before a failure stay
+ * applied (and marked replayed). */
 int mdp_bandit_replay(const struct mdp_config *cfg, struct mdp_lake *lake,
                       struct mdp_bandit_replay *stats, struct mdp_diag *d);
 

@@ -45,24 +45,42 @@ struct mdp_snapshot_rec {
 };
 
 struct mdp_snapshot;
-/* Maps the snapshot file at path and checks its header, its size and the order of its records. */
+/* Maps the snapshot file at path and checks its header, its size and the order of its records.
+ * *out (NULL on failure) is freed by the caller with mdp_snapshot_close; every record and string
+ * it hands out lives in the mapping (lifetime: until mdp_snapshot_close). Read-only once open: any
+ * number of threads may read one snapshot. Returns 0, MDP_ERR_IO (cannot open or map),
+ * MDP_ERR_PARSE (too short, bad header or size, records not sorted), MDP_ERR_NOMEM, with d. */
 int mdp_snapshot_open(const char *path, struct mdp_snapshot **out, struct mdp_diag *d);
-/* The current snapshot of the lake at lake_dir (its serving/user_context manifest). */
 struct mdp_lake;
+/* Opens the current snapshot of lake (the file its serving/user_context manifest names) as
+ * mdp_snapshot_open does; *out is freed by the caller with mdp_snapshot_close. Returns 0,
+ * MDP_ERR_NOT_FOUND (no snapshot published yet), MDP_ERR_PARSE (a manifest without exactly one
+ * file, or a bad file), MDP_ERR_UNSUPPORTED (a store without local paths), MDP_ERR_IO,
+ * MDP_ERR_NOMEM, with d. */
 int mdp_snapshot_open_lake(struct mdp_lake *lake, struct mdp_snapshot **out, struct mdp_diag *d);
+/* Unmaps and frees s (NULL is fine); records and strings it handed out become invalid. */
 void mdp_snapshot_close(struct mdp_snapshot *s);
+/* Returns the number of records. */
 int64_t mdp_snapshot_count(const struct mdp_snapshot *s);
+/* Returns the snapshot's date (days since epoch). */
 int64_t mdp_snapshot_day(const struct mdp_snapshot *s);
-/* The i-th record (0 <= i < count), in user_id order. */
+/* Returns the i-th record (0 <= i < count), in user_id order, or NULL when i is out of range;
+ * owned by s (in its mapping). */
 const struct mdp_snapshot_rec *mdp_snapshot_at(const struct mdp_snapshot *s, int64_t i);
-/* Binary search by the 16 bytes of a user id; NULL when absent. */
+/* Binary search by the 16 bytes of a user id: returns the record, owned by s (in its mapping), or
+ * NULL when absent. */
 const struct mdp_snapshot_rec *mdp_snapshot_find(const struct mdp_snapshot *s,
                                                  const uint8_t user_id[16]);
-/* A string of the table, or NULL for MDP_SNAPSHOT_NONE / out of range. */
+/* Returns a string of the table, owned by s (in its mapping), or NULL for MDP_SNAPSHOT_NONE, out
+ * of range or a slot that is not NUL-terminated. */
 const char *mdp_snapshot_string(const struct mdp_snapshot *s, uint16_t idx);
-/* The text of a bucket / engagement / consent state code. */
+/* Returns the text of an onboarding bucket code ("0", "1-3", ... "15+"): a static string, or NULL
+ * for an unknown code. */
 const char *mdp_snapshot_bucket_name(int code);
+/* Returns the text of an MDP_ENG_* code ("low", "medium", "high"): a static string, or NULL. */
 const char *mdp_snapshot_engagement_name(int code);
+/* Returns the text of an MDP_CS_* code ("unverified", "email_only", "marketing_opted_in"): a
+ * static string, or NULL. */
 const char *mdp_snapshot_consent_name(int code);
 
 /* Writing (the features job): records in any order, strings by index. _bytes sorts the records and
@@ -73,12 +91,19 @@ struct mdp_snapshot_writer {
     char (*strings)[32];
     size_t nstrings;
 };
+/* Makes w, the caller's storage, an empty writer; allocates nothing. Release with
+ * mdp_snapshot_writer_cleanup. */
 void mdp_snapshot_writer_init(struct mdp_snapshot_writer *w);
-/* The index of string s (added when new); MDP_SNAPSHOT_NONE for NULL or on overflow. */
+/* Returns the index of string s (copied into w when new); MDP_SNAPSHOT_NONE for NULL, a string of
+ * 32 bytes or more, a full table, or out of memory (the field then reads as none). */
 uint16_t mdp_snapshot_writer_string(struct mdp_snapshot_writer *w, const char *s);
+/* Adds a copy of *r. Returns 0 or MDP_ERR_NOMEM (w unchanged). */
 int mdp_snapshot_writer_add(struct mdp_snapshot_writer *w, const struct mdp_snapshot_rec *r);
 struct mdp_buf;
+/* Sorts w's records by user_id and puts the whole file, dated day, into out, the caller's buffer
+ * (reset and filled; freed with mdp_buf_cleanup). Returns 0 or MDP_ERR_NOMEM. */
 int mdp_snapshot_writer_bytes(struct mdp_snapshot_writer *w, int64_t day, struct mdp_buf *out);
+/* Frees what w owns and empties it; w itself is the caller's storage. */
 void mdp_snapshot_writer_cleanup(struct mdp_snapshot_writer *w);
 
 #endif

@@ -26,8 +26,11 @@ struct mdp_state_item {
 
 enum { MDP_STATE_IF_ABSENT = 1 };
 
-/* Opens (creating when missing) the store at path (a SQLite file). */
+/* Opens (creating when missing) the store at path (a SQLite file; its folder must exist). *out
+ * (NULL on failure) is freed by the caller with mdp_state_close. Returns 0, MDP_ERR_IO (cannot open
+ * or initialize the file; the SQLite message in d) or MDP_ERR_NOMEM. */
 int mdp_state_open(const char *path, struct mdp_state **out, struct mdp_diag *d);
+/* Closes and frees s (NULL is fine). What a call returned 0 for is already durable. */
 void mdp_state_close(struct mdp_state *s);
 
 /* The durability level of s's connection, SQLite's PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL,
@@ -36,30 +39,40 @@ void mdp_state_close(struct mdp_state *s);
  * force, -1 on failure. Returns 0, MDP_ERR_INVALID for a level above 3, MDP_ERR_IO. */
 int mdp_state_synchronous(struct mdp_state *s, int set, int *out_level, struct mdp_diag *d);
 
-/* Writes an item. With MDP_STATE_IF_ABSENT returns MDP_ERR_EXISTS when (table, pk, sk) exists. */
+/* Writes an item (replacing one with the same key). table and it are borrowed for the call; the
+ * store keeps copies. Returns 0, MDP_ERR_EXISTS with MDP_STATE_IF_ABSENT when (table, pk, sk)
+ * exists (nothing written), or MDP_ERR_IO, with d. */
 int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                   int flags, struct mdp_diag *d);
 /* Writes an item only when it is absent or the number field of the stored body is below value
  * (DynamoDB: PutItem with ConditionExpression attribute_not_exists(pk) OR #field < :value); the
  * new body should carry field = value. MDP_ERR_EXISTS when the stored one is as new or newer: a
- * pointer that only moves forward (a journal's head) under racing writers. */
+ * pointer that only moves forward (a journal's head) under racing writers. field must be lower-case
+ * letters and '_' (else MDP_ERR_INVALID). Returns 0 when written, MDP_ERR_EXISTS, MDP_ERR_INVALID,
+ * MDP_ERR_IO, with d. */
 int mdp_state_put_if_newer(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                            const char *field, int64_t value, struct mdp_diag *d);
-/* Reads an item; *body_out is malloc'd (caller frees). MDP_ERR_NOT_FOUND when absent. */
+/* Reads an item; *body_out is malloc'd (the caller frees it with free(); NULL on failure),
+ * *expires_out (may be NULL) gets its expires_at. An expired item not yet purged is returned.
+ * Returns 0, MDP_ERR_NOT_FOUND when absent, MDP_ERR_IO, MDP_ERR_NOMEM, with d. */
 int mdp_state_get(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                   char **body_out, int64_t *expires_out, struct mdp_diag *d);
-/* Deletes an item (no error if absent). */
+/* Deletes an item. Returns 0 (also when it was absent) or MDP_ERR_IO with d. */
 int mdp_state_delete(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                      struct mdp_diag *d);
 
 /* Calls cb for the items of partition pk in ascending sort-key order (descending with reverse),
  * at most limit items (0 = all). A non-zero return of cb stops the walk and is returned. */
 typedef int (*mdp_state_cb)(const struct mdp_state_item *it, void *ud);
+/* Walks partition pk as described above. The item cb sees and its strings are borrowed for that
+ * call only: copy what you keep. Returns 0, cb's non-zero value, or MDP_ERR_IO with d. */
 int mdp_state_query(struct mdp_state *s, const char *table, const char *pk, int reverse, int limit,
                     mdp_state_cb cb, void *ud, struct mdp_diag *d);
 
 /* Adds delta to the number field of an item's JSON body (creating the item, or the field, at 0)
- * in one atomic step, as DynamoDB's UpdateItem ADD; *out (may be NULL) gets the new value. */
+ * in one atomic step, as DynamoDB's UpdateItem ADD; *out (may be NULL) gets the new value. field
+ * must be lower-case letters and '_'. Returns 0, MDP_ERR_INVALID (field), MDP_ERR_IO (also when
+ * the stored body is not JSON), with d. */
 int mdp_state_add(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                   const char *field, int64_t delta, int64_t *out, struct mdp_diag *d);
 /* One write of a transaction (mdp_state_transact). PUT writes item (with flags
@@ -82,10 +95,12 @@ struct mdp_state_write {
  * borrowed for the call. n is at most 100 (DynamoDB's limit): MDP_ERR_INVALID beyond. */
 int mdp_state_transact(struct mdp_state *s, const struct mdp_state_write *w, int n,
                        struct mdp_diag *d);
-/* Calls cb for every item of table, in (pk, sk) order (DynamoDB's Scan). */
+/* Calls cb for every item of table, in (pk, sk) order (DynamoDB's Scan); the item is borrowed for
+ * the call. Returns 0, cb's non-zero value (which stops the scan), or MDP_ERR_IO with d. */
 int mdp_state_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void *ud,
                    struct mdp_diag *d);
-/* Removes the items of table whose expires_at is set and <= now_s; *n_out (if not NULL) counts. */
+/* Removes the items of table whose expires_at is set and <= now_s; *n_out (if not NULL) counts.
+ * Returns 0 or MDP_ERR_IO with d. */
 int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_s, int *n_out,
                             struct mdp_diag *d);
 

@@ -64,40 +64,69 @@ struct mdp_store_writer {
     int (*commit)(struct mdp_store_writer *w, struct mdp_diag *d); /* frees w */
     void (*abort)(struct mdp_store_writer *w);                     /* frees w */
 };
+/* Starts a streaming write of key. *out (NULL on failure) is owned by the caller until it hands it
+ * back: commit and abort both free it, and exactly one of them must be called. Returns 0,
+ * MDP_ERR_INVALID (bad key), MDP_ERR_UNSUPPORTED (backend without streaming writes), MDP_ERR_IO /
+ * MDP_ERR_NOSPACE / MDP_ERR_PERM, MDP_ERR_NOMEM, with d. */
 int mdp_store_writer_open(struct mdp_store *s, const char *key, struct mdp_store_writer **out,
                           struct mdp_diag *d);
 
 /* Opens a store from a URL ("file:///abs/dir") or a plain folder path. The folder is created when
- * create is non-zero. Returns 0 or an error with the reason in d. Free with mdp_store_close. */
+ * create is non-zero. *out (NULL on failure) is freed by the caller with mdp_store_close. Returns
+ * 0, MDP_ERR_INVALID (empty url), MDP_ERR_UNSUPPORTED (another scheme), MDP_ERR_NOT_FOUND (no
+ * such folder and create is 0), MDP_ERR_IO / MDP_ERR_PERM (not a folder, cannot create or
+ * resolve it), MDP_ERR_NOMEM, with the reason in d. */
 int mdp_store_open(const char *url, int create, struct mdp_store **out, struct mdp_diag *d);
+/* Frees s and everything it holds (NULL is fine). Not while other threads use s. */
 void mdp_store_close(struct mdp_store *s);
 
-/* 1 if key is acceptable: non-empty, relative, no "." or ".." segments, no empty segments, no
- * control characters, no segment starting with ".tmp-" (reserved for in-flight writes). */
+/* Returns 1 if key is acceptable, else 0: non-empty, shorter than 1024 bytes, relative, no "." or
+ * ".." segments, no empty segments, no control characters or backslash, no segment starting with
+ * ".tmp-" (reserved for in-flight writes). */
 int mdp_store_key_valid(const char *key);
 
+/* Writes len bytes of data (borrowed for the call) as key, atomically; with MDP_PUT_IF_ABSENT only
+ * when key does not exist. Returns 0, MDP_ERR_INVALID (bad key), MDP_ERR_EXISTS (IF_ABSENT and the
+ * key exists; nothing written), MDP_ERR_IO / MDP_ERR_NOSPACE / MDP_ERR_PERM (the old object
+ * stays), MDP_ERR_NOMEM, with d. */
 int mdp_store_put(struct mdp_store *s, const char *key, const void *data, size_t len, int flags,
                   struct mdp_diag *d);
-/* out is reset and filled; caller cleans it up. MDP_ERR_NOT_FOUND if absent. */
+/* Reads key into out, the caller's buffer: reset and filled; the caller frees it with
+ * mdp_buf_cleanup. Returns 0, MDP_ERR_NOT_FOUND if absent (or a folder), MDP_ERR_INVALID (bad
+ * key), MDP_ERR_IO, MDP_ERR_NOMEM, with d. */
 int mdp_store_get(struct mdp_store *s, const char *key, struct mdp_buf *out, struct mdp_diag *d);
+/* The size of key in *out_size. Returns 0, MDP_ERR_NOT_FOUND if absent, MDP_ERR_INVALID (bad key),
+ * MDP_ERR_IO, with d. */
 int mdp_store_head(struct mdp_store *s, const char *key, int64_t *out_size, struct mdp_diag *d);
+/* Calls cb for every object whose key starts with prefix (NULL or "" for all), in key order; the
+ * key is borrowed for the call. In-flight writes are never listed; a missing folder lists nothing.
+ * Returns 0, the first non-zero return of cb (which stops the walk), or MDP_ERR_IO / MDP_ERR_NOMEM
+ * with d. */
 int mdp_store_list(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
                    struct mdp_diag *d);
+/* Deletes key. Returns 0, MDP_ERR_NOT_FOUND if absent, MDP_ERR_INVALID (bad key), MDP_ERR_IO /
+ * MDP_ERR_PERM, with d. */
 int mdp_store_delete(struct mdp_store *s, const char *key, struct mdp_diag *d);
-/* As mdp_store_list, with each object's last modification time. MDP_ERR_UNSUPPORTED when the
- * backend cannot tell. */
+/* As mdp_store_list, with each object's last modification time; returns as it does, or
+ * MDP_ERR_UNSUPPORTED when the backend cannot tell. */
 int mdp_store_list_time(struct mdp_store *s, const char *prefix, mdp_store_list_time_cb cb,
                         void *ud, struct mdp_diag *d);
 /* The leftovers of writes that never finished and were last modified before before_ms: the file
  * backend's temporary files (in <root>/_tmp/, and the .tmp-* files older versions left inside data
  * folders), S3's incomplete multipart uploads. cb (may be NULL) sees each; with remove non-zero
  * each is then removed (an in-flight write touches its leftover, so pass a before_ms well in the
- * past). A non-zero return from cb stops and is returned. Never touches a whole object. */
+ * past). A non-zero return from cb stops and is returned. Never touches a whole object. Returns 0,
+ * cb's value, MDP_ERR_UNSUPPORTED (backend without the sweep), MDP_ERR_IO / MDP_ERR_NOMEM, with
+ * d. */
 int mdp_store_orphans(struct mdp_store *s, int64_t before_ms, int remove, mdp_store_orphan_cb cb,
                       void *ud, struct mdp_diag *d);
+/* Puts the local file path of key (not checked; it need not exist) into out, the caller's
+ * buffer (reset and filled; freed with mdp_buf_cleanup). Returns 0, MDP_ERR_UNSUPPORTED when the
+ * backend has no local paths, or MDP_ERR_NOMEM (out's sticky error). No diag. */
 int mdp_store_local_path(struct mdp_store *s, const char *key, struct mdp_buf *out);
 
-/* The file backend's constructor (used by mdp_store_open). */
+/* The file backend's constructor (used by mdp_store_open): dir is a folder path; returns and frees
+ * as mdp_store_open. */
 int mdp__store_file_open(const char *dir, int create, struct mdp_store **out, struct mdp_diag *d);
 
 #endif
