@@ -146,12 +146,15 @@ struct mdp_dq_error {
  * MDP_ERR_NOMEM. Thread-safe (no shared state). */
 int mdp_dq_parse(const char *src, size_t len, struct mdp_dq_doc **out_doc,
                  struct mdp_dq_error *err);
-void mdp_dq_doc_free(struct mdp_dq_doc *doc); /* accepts NULL */
+/* Frees a document from mdp_dq_parse and everything in it; accepts NULL. Returns nothing. */
+void mdp_dq_doc_free(struct mdp_dq_doc *doc);
 
-/* Appends the canonical form of a rule (or analyzer) to out. 0 or MDP_ERR_NOMEM. */
+/* Appends the canonical form of a rule (or analyzer) to out (the caller's buffer; r is borrowed).
+ * Returns 0 or MDP_ERR_NOMEM. */
 int mdp_dq_print_rule(const struct mdp_dq_rule *r, struct mdp_buf *out);
 /* Appends the whole document in canonical form (sections, constants, one rule per line).
- * Parsing the output gives the same document. 0 or MDP_ERR_NOMEM. */
+ * Parsing the output gives the same document. doc is borrowed, out is the caller's. Returns 0 or
+ * MDP_ERR_NOMEM. */
 int mdp_dq_print_doc(const struct mdp_dq_doc *doc, struct mdp_buf *out);
 
 /* The rule types the parser accepts, NULL-terminated (static). */
@@ -176,9 +179,10 @@ struct mdp_dq_manifest {
     int ntables;
 };
 
-/* Reads a manifest. 0, MDP_ERR_IO, MDP_ERR_PARSE or MDP_ERR_INVALID (d says which key is wrong),
- * MDP_ERR_NOMEM. Free *out with mdp_dq_manifest_free (accepts NULL). */
+/* Reads a manifest. Returns 0, MDP_ERR_IO, MDP_ERR_PARSE or MDP_ERR_INVALID (d says which key is
+ * wrong), MDP_ERR_NOMEM. The caller frees *out with mdp_dq_manifest_free. */
 int mdp_dq_manifest_load(const char *path, struct mdp_dq_manifest **out, struct mdp_diag *d);
+/* Frees a manifest from mdp_dq_manifest_load; accepts NULL. Returns nothing. */
 void mdp_dq_manifest_free(struct mdp_dq_manifest *m);
 
 enum mdp_dq_outcome { MDP_DQ_PASS = 0, MDP_DQ_FAIL = 1, MDP_DQ_ERROR = 2 };
@@ -217,6 +221,7 @@ struct mdp_dq_eval_opts {
 int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
                 const struct mdp_dq_eval_opts *opts, struct mdp_dq_report **out,
                 struct mdp_diag *d);
+/* Frees a report from mdp_dq_eval and its results; accepts NULL. Returns nothing. */
 void mdp_dq_report_free(struct mdp_dq_report *r);
 
 #endif
