@@ -56,7 +56,8 @@ int mdp_quarantine_add(struct mdp_quarantine *q, const char *reason, const char 
                        const char *detail, const void *payload, size_t len);
 /* Writes the records (if any) to raw/_quarantine/<source>/<dataset>/dt=<day>/<batch_id>.ndjson
  * atomically; batch_id is the id of what they came from (the raw object's hash), so a re-run
- * rewrites the same object. */
+ * rewrites the same object. Returns 0, MDP_ERR_NOMEM when an add (or the init) ran out of memory
+ * (nothing is written then: never a batch with a record missing or cut off), or the store's error. */
 int mdp_quarantine_flush(struct mdp_quarantine *q, struct mdp_lake *lake, const char *batch_id,
                          struct mdp_diag *d);
 void mdp_quarantine_cleanup(struct mdp_quarantine *q);
