@@ -106,6 +106,8 @@ void mdp_quarantine_init(struct mdp_quarantine *q, const char *source, const cha
     q->day = day;
     q->count = 0;
     mdp_buf_init(&q->lines);
+    /* out of memory for the names: sticks on the lines, so every add and the flush report it */
+    if (!q->source || !q->dataset) mdp_buf_reserve(&q->lines, SIZE_MAX);
 }
 
 int mdp_quarantine_add(struct mdp_quarantine *q, const char *reason, const char *location,
