@@ -74,8 +74,9 @@ int mdp_lake_raw_key(const char *source, const char *dataset, int64_t day, const
     if ((rc = mdp_date_format(day, date, sizeof date)))
         return mdp_diag_set(d, rc, "raw: day out of range");
     mdp_buf_reset(out_key);
-    return mdp_buf_printf(out_key, "raw/%s/%s/dt=%s/%.32s%s%s", source, dataset, date, hex,
-                          ext ? "." : "", ext ? ext : "");
+    rc = mdp_buf_printf(out_key, "raw/%s/%s/dt=%s/%.32s%s%s", source, dataset, date, hex,
+                        ext ? "." : "", ext ? ext : "");
+    return rc ? mdp_diag_set(d, rc, "raw: out of memory building the key") : 0;
 }
 
 int mdp_lake_raw_put(struct mdp_lake *lake, const char *source, const char *dataset, int64_t day,

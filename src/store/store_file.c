@@ -209,10 +209,14 @@ static int fget(struct mdp_store *s, const char *key, struct mdp_buf *out, struc
     }
     if (st.st_size > 0 && (rc = mdp_buf_reserve(out, (size_t)st.st_size))) {
         close(fd);
+        mdp_diag_set(d, rc, "%s: out of memory reading it", key);
         goto out;
     }
     for (;;) {
-        if ((rc = mdp_buf_reserve(out, 65536))) break;
+        if ((rc = mdp_buf_reserve(out, 65536))) {
+            mdp_diag_set(d, rc, "%s: out of memory reading it", key);
+            break;
+        }
         ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
         if (n < 0) {
             if (errno == EINTR) continue;
