@@ -543,6 +543,10 @@ int mdp_engine_attach_table(struct mdp_engine *e, struct mdp_lake *lake, const c
     mdp_buf_puts(&sql, "SELECT * FROM read_parquet([");
     for (size_t i = 0; i < m.nfiles && !rc; i++) {
         rc = mdp_store_local_path(lake->store, m.files[i].key, &path);
+        if (rc) { /* path.data may be NULL */
+            mdp_diag_set(d, rc, "table %s: no local path for %s", table, m.files[i].key);
+            break;
+        }
         if (i) mdp_buf_putc(&sql, ',');
         mdp_sql_quote(&sql, path.data);
     }

@@ -487,7 +487,7 @@ int mdp__ml_bare(struct mdp_stage_ctx *ctx, int64_t day, const char *journal, co
         mdp_buf_init(&path);
         mdp_buf_printf(&path, "%s/%s", out_dir, outs[i][1]);
         mdp_buf_printf(&copy, "COPY (%s%s) TO ", i < 2 ? "SELECT * FROM " : "", outs[i][0]);
-        mdp_sql_quote(&copy, path.data);
+        if (!mdp_buf_error(&path)) mdp_sql_quote(&copy, path.data); /* else NULL: checked below */
         mdp_buf_puts(&copy, " (FORMAT parquet, COMPRESSION zstd)");
         if (!(rc = sql_built(&path, "the COPY of an ml output", d)) &&
             !(rc = sql_built(&copy, "the COPY of an ml output", d)))

@@ -499,7 +499,7 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
     mdp_buf_reset(&sql);
     mdp_buf_puts(&sql, "SET preserve_insertion_order = false; SET temp_directory = ");
     mdp_buf_printf(&exp, "%s/duckdb", tmp.data);
-    mdp_sql_quote(&sql, exp.data);
+    if (!mdp_buf_error(&exp)) mdp_sql_quote(&sql, exp.data); /* exp.data may be NULL else */
     if ((rc = mdp_buf_error(&exp)) || (rc = mdp_buf_error(&sql))) {
         rc = mdp_diag_set(d, rc, "out of memory building the SQL that sets up curate");
         goto out;
