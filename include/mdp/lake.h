@@ -72,9 +72,10 @@ int mdp_quarantine_add(struct mdp_quarantine *q, const char *reason, const char 
 /* Writes the records (if any) to raw/_quarantine/<source>/<dataset>/dt=<day>/<batch_id>.ndjson
  * atomically; batch_id is the id of what they came from (the raw object's hash), so a re-run
  * rewrites the same object. q keeps its records (flush does not clear it); lake and batch_id are
- * borrowed. Returns 0 (also when q holds no record: nothing is written), MDP_ERR_RANGE (day),
- * MDP_ERR_INVALID (a key the store refuses), MDP_ERR_IO / MDP_ERR_NOSPACE, MDP_ERR_NOMEM, with
- * d. */
+ * borrowed. Returns 0 (also when q holds no record: nothing is written), MDP_ERR_NOMEM when an add
+ * (or the init) ran out of memory (nothing is written then: never a batch with a record missing or
+ * cut off), MDP_ERR_RANGE (day), MDP_ERR_INVALID (a key the store refuses), MDP_ERR_IO /
+ * MDP_ERR_NOSPACE, with d. */
 int mdp_quarantine_flush(struct mdp_quarantine *q, struct mdp_lake *lake, const char *batch_id,
                          struct mdp_diag *d);
 /* Frees what q owns (NULL is fine); q itself is the caller's storage. Unflushed records are

@@ -1,6 +1,7 @@
 /* `mdp curate`, `mdp query` and `mdp lint`: build the curated tables, query what is published,
  * and check the curated zone for PII. */
 #include "cli.h"
+#include "mdp/alloc.h"
 #include "mdp/catalog.h"
 #include "mdp/engine.h"
 #include "mdp/model.h"
@@ -18,8 +19,8 @@ int cli_lake_option(const char *cmd, struct cli *c, int argc, char **argv, int *
     *handled = m != 0;
     if (m < 0) return cli_usage(cmd, "--dir needs a folder");
     if (m > 0) {
-        char *s = strdup(v);
-        if (!s) return EXIT_FAIL;
+        char *s = mdp_strdup(v);
+        if (!s) return cli_fail(cmd, EXIT_FAIL, "out of memory");
         free(c->cfg.lake_dir);
         c->cfg.lake_dir = s;
     }
@@ -129,12 +130,13 @@ static int q_header(void *ud, int ncols, const char *const *names)
     for (int i = 0; i < ncols; i++) {
         if (t->n == t->cap) {
             size_t cap = t->cap ? t->cap * 2 : 256;
-            char **nv = realloc(t->cells, cap * sizeof *nv);
+            char **nv = mdp_realloc(t->cells, cap * sizeof *nv);
             if (!nv) return MDP_ERR_NOMEM;
             t->cells = nv;
             t->cap = cap;
         }
-        t->cells[t->n++] = strdup(names[i]);
+        if (!(t->cells[t->n] = mdp_strdup(names[i]))) return MDP_ERR_NOMEM;
+        t->n++;
     }
     return 0;
 }
@@ -170,12 +172,13 @@ static int q_row(void *ud, int ncols, const char *const *v)
     for (int i = 0; i < ncols; i++) {
         if (t->n == t->cap) {
             size_t cap = t->cap * 2;
-            char **nv = realloc(t->cells, cap * sizeof *nv);
+            char **nv = mdp_realloc(t->cells, cap * sizeof *nv);
             if (!nv) return MDP_ERR_NOMEM;
             t->cells = nv;
             t->cap = cap;
         }
-        t->cells[t->n++] = strdup(v[i] ? v[i] : "NULL");
+        if (!(t->cells[t->n] = mdp_strdup(v[i] ? v[i] : "NULL"))) return MDP_ERR_NOMEM;
+        t->n++;
     }
     return 0;
 }
@@ -183,7 +186,11 @@ static int q_row(void *ud, int ncols, const char *const *v)
 static void print_table(struct table_out *t)
 {
     if (!t->ncols) return;
-    size_t *w = calloc((size_t)t->ncols, sizeof *w);
+    size_t *w = mdp_calloc((size_t)t->ncols, sizeof *w);
+    if (!w) {
+        fprintf(stderr, "error: out of memory printing the table\n");
+        return;
+    }
     for (size_t i = 0; i < t->n; i++) {
         size_t l = strlen(t->cells[i]);
         if (l > 60) l = 60;
@@ -244,6 +251,7 @@ static int query_run(struct cli *c, int argc, char **argv)
                 mdp_buf_append(&b, chunk, k);
             if (f != stdin) fclose(f);
             sql = sql_file = mdp_buf_steal(&b);
+            if (!sql) return cli_fail("query", EXIT_FAIL, "%s: out of memory reading the SQL", v);
         } else if (!sql) {
             sql = argv[i]; /* the SQL may well start with "--" (a comment) */
         } else {
@@ -266,7 +274,10 @@ static int query_run(struct cli *c, int argc, char **argv)
         mdp_buf_printf(&w, "SELECT to_json(q)::VARCHAR FROM (%s\n) q", sql);
         int first = 1;
         struct mdp_rows_cb cb = {NULL, json_row, &first};
-        rc = mdp_engine_query(e, w.data, &cb, &d);
+        if ((rc = mdp_buf_error(&w)))
+            mdp_diag_set(&d, rc, "out of memory building the query");
+        else
+            rc = mdp_engine_query(e, w.data, &cb, &d);
         if (!rc) printf("%s\n", first ? "[]" : "]");
         mdp_buf_cleanup(&w);
     } else if (!rc) {
@@ -433,6 +444,12 @@ static int shell_run(struct cli *c, int argc, char **argv)
         struct mdp_rows_cb cb = {q_header, q_row, &t};
         struct mdp_diag qd = {0};
         /* the statement without its ';' (the query is wrapped to render every type as text) */
+        if (mdp_buf_error(&stmt)) {
+            fprintf(stderr, "error: out of memory reading the statement\n");
+            failures++;
+            mdp_buf_reset(&stmt);
+            continue;
+        }
         char *semi = strrchr(stmt.data, ';');
         *semi = '\0';
         if (mdp_engine_query(e, stmt.data, &cb, &qd)) {

@@ -148,7 +148,10 @@ static int ids_resolve(struct cli *c, int argc, char **argv)
             printf("%-10s %-36s %-24s %-24s %s\n", "status", "user", "first seen", "last seen",
                    "source");
         struct mdp_rows_cb cb = {NULL, resolve_row, &r};
-        rc = mdp_engine_query(e, sql.data, &cb, &d);
+        if ((rc = mdp_buf_error(&lit)) || (rc = mdp_buf_error(&sql)))
+            mdp_diag_set(&d, rc, "out of memory building the query");
+        else
+            rc = mdp_engine_query(e, sql.data, &cb, &d);
         if (c->json && !rc) printf("%s\n", r.rows ? "]" : "[]");
     }
     mdp_buf_cleanup(&sql);

@@ -1,5 +1,6 @@
 /* Lake commands: `mdp init`, `mdp seed`, `mdp run`, `mdp demo` and `mdp runs`. */
 #include "cli.h"
+#include "mdp/alloc.h"
 #include "mdp/buf.h"
 #include "mdp/lake.h"
 #include "mdp/log.h"
@@ -12,8 +13,8 @@
 
 static int set_str(char **slot, const char *v)
 {
-    char *s = strdup(v);
-    if (!s) return -1;
+    char *s = mdp_strdup(v);
+    if (!s) return cli_fail(NULL, -1, "out of memory copying '%s'", v);
     free(*slot);
     *slot = s;
     return 0;
@@ -168,8 +169,8 @@ static int seed_run(struct cli *c, int argc, char **argv)
     struct seed_args sa = {NULL};
     int rc = seed_options("seed", c, argc, argv, 1, &sa, 0);
     if (rc) return rc;
-    char *landing = sa.out ? strdup(sa.out) : mdp_config_landing_dir(&c->cfg);
-    if (!landing) return EXIT_FAIL;
+    char *landing = sa.out ? mdp_strdup(sa.out) : mdp_config_landing_dir(&c->cfg);
+    if (!landing) return cli_fail("seed", EXIT_FAIL, "out of memory");
     struct mdp_seed_stats st;
     rc = do_seed("seed", c, landing, &st);
     if (!rc) {
@@ -230,7 +231,10 @@ void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
             mdp_buf_putc(&b, '}');
         }
         mdp_buf_putc(&b, ']');
-        fwrite(b.data, 1, b.len, f);
+        if (mdp_buf_error(&b)) /* nothing rather than a cut-off JSON array */
+            fprintf(stderr, "mdp: out of memory printing the runs as JSON\n");
+        else
+            fwrite(b.data, 1, b.len, f);
         mdp_buf_cleanup(&b);
         return;
     }
@@ -379,7 +383,7 @@ static int keep_run(const struct mdp_run *r, void *ud)
     struct runs_ud *u = ud;
     if (u->n == u->cap) {
         int cap = u->cap ? u->cap * 2 : 64;
-        struct mdp_run *nv = realloc(u->v, (size_t)cap * sizeof *nv);
+        struct mdp_run *nv = mdp_realloc(u->v, (size_t)cap * sizeof *nv);
         if (!nv) return MDP_ERR_NOMEM;
         u->v = nv;
         u->cap = cap;
@@ -475,8 +479,10 @@ static int vac_print(const struct mdp_vacuum_action *a, void *ud)
         if (a->what == MDP_VACUUM_COMPACT)
             mdp_buf_printf(&b, ",\"lines\":%lld", (long long)a->lines);
         mdp_buf_putc(&b, '}');
-        if (b.data) fputs(b.data, stdout);
+        int rc = mdp_buf_error(&b);
+        if (!rc) fputs(b.data, stdout);
         mdp_buf_cleanup(&b);
+        if (rc) return rc;
     } else if (a->what == MDP_VACUUM_COMPACT) {
         printf("%scompact     %s: %lld objects -> %s (%lld lines, %lld bytes)\n",
                p->dry ? "would " : "", a->key, (long long)a->objects, a->object,

@@ -3,6 +3,7 @@
  * Exit codes: 0 ok, 1 failure, 2 usage error. Results go to stdout, logs (JSON lines) and errors to
  * stderr. */
 #include "cli.h"
+#include "mdp/alloc.h"
 #include "mdp/consent.h"
 #include "mdp/engine.h"
 #include "mdp/lake.h"
@@ -24,12 +25,14 @@ static const struct cli_command *const COMMANDS[] = {
 
 int cli_fail(const char *cmd, int code, const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "mdp%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* an error path that left its diag empty still says something (oom_cli.sh fails on it) */
+    fprintf(stderr, "mdp%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "",
+            msg[0] ? msg : "failed, and the library gave no detail");
     return code;
 }
 
@@ -73,7 +76,7 @@ void cli_keep_run(const struct mdp_run *r, void *ud)
     struct cli_runs *rs = ud;
     if (rs->n == rs->cap) {
         int cap = rs->cap ? rs->cap * 2 : 32;
-        struct mdp_run *nv = realloc(rs->v, (size_t)cap * sizeof *nv);
+        struct mdp_run *nv = mdp_realloc(rs->v, (size_t)cap * sizeof *nv);
         if (!nv) return; /* a summary line lost, not the run */
         rs->v = nv;
         rs->cap = cap;
@@ -111,7 +114,7 @@ int cli_config(struct cli *c)
         if (rc) snprintf(d.msg, sizeof d.msg, "%s", mdp_strerror(rc));
     }
     if (!rc) rc = mdp_consent_configure(&c->cfg.consent_purposes, &d);
-    if (rc) return cli_fail(NULL, EXIT_FAIL, "%s", d.msg);
+    if (rc) return cli_fail(NULL, EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
     c->have_cfg = 1;
     enum mdp_log_level lvl;
     const char *level = c->log_level ? c->log_level : c->cfg.log_level;

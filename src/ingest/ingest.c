@@ -341,6 +341,7 @@ static int ingest_file(const char *key, int64_t size, void *ud)
                            .state = S->hook[ci].state,
                            .lake = S->ctx->lake};
     if ((rc = mdp_dedup_window_enter(&S->win[ci], day, &ck))) {
+        mdp_diag_set(S->d, rc, "%s: %s preparing the duplicate check", key, mdp_strerror(rc));
         mdp_quarantine_cleanup(&q);
         goto out;
     }

@@ -2,6 +2,7 @@
  * resolved with dlopen/dlsym into one table of function pointers, so libmdp links without DuckDB
  * and reports a missing or wrong library in its own words. */
 #include "mdp/engine.h"
+#include "mdp/alloc.h"
 #include "mdp/hash.h"
 
 #include <dlfcn.h>
@@ -102,6 +103,14 @@ struct mdp_engine {
     duckdb_connection con;
 };
 
+/* 0 when the SQL built in b is whole; else its error with "out of memory building WHAT" in d, so
+ * that a truncated statement never runs */
+static int sql_built(const struct mdp_buf *b, const char *what, struct mdp_diag *d)
+{
+    int rc = mdp_buf_error(b);
+    return rc ? mdp_diag_set(d, rc, "out of memory building %s", what) : 0;
+}
+
 int mdp_sql_quote(struct mdp_buf *out, const char *s)
 {
     int rc = mdp_buf_putc(out, '\'');
@@ -115,7 +124,7 @@ int mdp_engine_open(const struct mdp_engine_opts *opts, struct mdp_engine **out,
     *out = NULL;
     int rc = ensure_loaded(d);
     if (rc) return rc;
-    struct mdp_engine *e = calloc(1, sizeof *e);
+    struct mdp_engine *e = mdp_calloc(1, sizeof *e);
     if (!e) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     const char *path = opts && opts->db_path ? opts->db_path : NULL;
     if (api.duckdb_open(path, &e->db) != DuckDBSuccess) {
@@ -139,7 +148,8 @@ int mdp_engine_open(const struct mdp_engine_opts *opts, struct mdp_engine **out,
     /* the lake is the only storage we use: no extension auto-install from the network */
     mdp_buf_puts(&sql,
                  "SET autoinstall_known_extensions = false; SET autoload_known_extensions = true;");
-    rc = mdp_engine_exec(e, sql.data, d);
+    rc = sql_built(&sql, "the settings of the SQL engine", d);
+    if (!rc) rc = mdp_engine_exec(e, sql.data, d);
     mdp_buf_cleanup(&sql);
     if (rc) {
         mdp_engine_close(e);
@@ -175,8 +185,12 @@ int mdp_engine_query(struct mdp_engine *e, const char *sql, const struct mdp_row
     /* every column as text: DuckDB renders each type the way its own clients do */
     struct mdp_buf wrapped;
     mdp_buf_init(&wrapped);
-    int rc = mdp_buf_printf(&wrapped, "SELECT COLUMNS(*)::VARCHAR FROM (%s\n) AS mdp_q", sql);
-    if (rc) return rc;
+    mdp_buf_printf(&wrapped, "SELECT COLUMNS(*)::VARCHAR FROM (%s\n) AS mdp_q", sql);
+    int rc = sql_built(&wrapped, "a query", d);
+    if (rc) {
+        mdp_buf_cleanup(&wrapped);
+        return rc;
+    }
     duckdb_prepared_statement st = NULL;
     duckdb_pending_result pending = NULL;
     duckdb_result res;
@@ -199,8 +213,8 @@ int mdp_engine_query(struct mdp_engine *e, const char *sql, const struct mdp_row
     }
     have_res = 1;
     ncols = api.duckdb_column_count(&res);
-    names = calloc(ncols + 1, sizeof *names);
-    vals = calloc(ncols + 1, sizeof *vals);
+    names = mdp_calloc(ncols + 1, sizeof *names);
+    vals = mdp_calloc(ncols + 1, sizeof *vals);
     if (!names || !vals) {
         rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
         goto out;
@@ -227,7 +241,7 @@ int mdp_engine_query(struct mdp_engine *e, const char *sql, const struct mdp_row
                 duckdb_string_t *s = &cols[c][r];
                 uint32_t len = api.duckdb_string_t_length(*s);
                 const char *p = api.duckdb_string_t_data(s);
-                vals[c] = malloc(len + 1);
+                vals[c] = mdp_malloc(len + 1);
                 if (!vals[c]) {
                     rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
                     break;
@@ -274,7 +288,10 @@ int mdp_engine_scalar(struct mdp_engine *e, const char *sql, struct mdp_buf *out
     mdp_buf_reset(out);
     struct scalar_ud s = {out, 0};
     struct mdp_rows_cb cb = {NULL, scalar_row, &s};
-    return mdp_engine_query(e, sql, &cb, d);
+    int rc = mdp_engine_query(e, sql, &cb, d);
+    if (!rc && mdp_buf_error(out))
+        rc = mdp_diag_set(d, mdp_buf_error(out), "out of memory reading a query's value");
+    return rc;
 }
 
 struct mdp_appender {
@@ -286,7 +303,7 @@ int mdp_appender_open(struct mdp_engine *e, const char *table, struct mdp_append
                       struct mdp_diag *d)
 {
     *out = NULL;
-    struct mdp_appender *a = calloc(1, sizeof *a);
+    struct mdp_appender *a = mdp_calloc(1, sizeof *a);
     if (!a) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     if (api.duckdb_appender_create(e->con, NULL, table, &a->app) != DuckDBSuccess) {
         int rc = mdp_diag_set(d, MDP_ERR_ENGINE, "appender for %s: %s", table,
@@ -362,10 +379,12 @@ static int collect_file(const char *key, int64_t size, void *ud)
     struct files_ud *f = ud;
     size_t kl = strlen(key);
     if (kl < 8 || strcmp(key + kl - 8, ".parquet") != 0) return 0;
-    if (mdp_grow(&f->v, &f->cap, f->n, sizeof *f->v, 16)) return MDP_ERR_NOMEM;
+    if (mdp_grow(&f->v, &f->cap, f->n, sizeof *f->v, 16))
+        return mdp_diag_set(f->d, MDP_ERR_NOMEM, "out of memory listing %s", key);
     struct mdp_manifest_file *mf = &f->v[f->n];
     memset(mf, 0, sizeof *mf);
-    if (!(mf->key = strdup(key))) return MDP_ERR_NOMEM;
+    if (!(mf->key = mdp_strdup(key)))
+        return mdp_diag_set(f->d, MDP_ERR_NOMEM, "out of memory listing %s", key);
     f->n++;
     mf->bytes = size;
     struct mdp_buf bytes, path, sql, val;
@@ -380,7 +399,8 @@ static int collect_file(const char *key, int64_t size, void *ud)
         mdp_buf_puts(&sql, "SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(");
         mdp_sql_quote(&sql, path.data);
         mdp_buf_puts(&sql, ")");
-        rc = mdp_engine_scalar(f->e, sql.data, &val, f->d);
+        rc = sql_built(&sql, "the row count of a parquet file", f->d);
+        if (!rc) rc = mdp_engine_scalar(f->e, sql.data, &val, f->d);
         if (!rc) mf->rows = strtoll(val.data ? val.data : "0", NULL, 10);
     }
     mdp_buf_cleanup(&bytes);
@@ -442,7 +462,8 @@ int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, con
         struct mdp_buf k;
         mdp_buf_init(&k);
         mdp_buf_printf(&k, "%s/_run", prefix.data);
-        rc = mdp_store_put(lake->store, k.data, run_id, strlen(run_id), 0, d);
+        rc = sql_built(&k, "the key of a run folder", d);
+        if (!rc) rc = mdp_store_put(lake->store, k.data, run_id, strlen(run_id), 0, d);
         mdp_buf_cleanup(&k);
         if (rc) goto out;
     }
@@ -459,8 +480,12 @@ int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, con
         mdp_sql_quote(&copy, dir.data);
         mdp_buf_puts(&copy, " (FORMAT parquet, COMPRESSION zstd)");
     }
+    if ((rc = sql_built(&copy, "the COPY that writes a table", d)) ||
+        (rc = sql_built(&dir, "the COPY that writes a table", d)))
+        goto out;
     if ((rc = mdp_engine_exec(e, copy.data, d))) goto out;
     mdp_buf_puts(&prefix, "/");
+    if ((rc = sql_built(&prefix, "the prefix of a run folder", d))) goto out;
     if ((rc = mdp_store_list(lake->store, prefix.data, collect_file, &f, d))) goto out;
     int64_t rows = 0;
     for (size_t i = 0; i < f.n; i++)
@@ -475,11 +500,14 @@ int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, con
                 if (partition_key_of(cur.files[i].key, partition_by, &k) || in_set(keys, nkeys, k))
                     continue;
                 if (mdp_grow(&f.v, &f.cap, f.n, sizeof *f.v, 16)) {
-                    rc = MDP_ERR_NOMEM;
+                    rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory listing table %s", table);
                     break;
                 }
                 f.v[f.n] = cur.files[i];
-                f.v[f.n].key = strdup(cur.files[i].key);
+                if (!(f.v[f.n].key = mdp_strdup(cur.files[i].key))) {
+                    rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory listing table %s", table);
+                    break;
+                }
                 rows += cur.files[i].rows > 0 ? cur.files[i].rows : 0;
                 f.n++;
             }
@@ -515,10 +543,15 @@ int mdp_engine_attach_table(struct mdp_engine *e, struct mdp_lake *lake, const c
     mdp_buf_puts(&sql, "SELECT * FROM read_parquet([");
     for (size_t i = 0; i < m.nfiles && !rc; i++) {
         rc = mdp_store_local_path(lake->store, m.files[i].key, &path);
+        if (rc) { /* path.data may be NULL */
+            mdp_diag_set(d, rc, "table %s: no local path for %s", table, m.files[i].key);
+            break;
+        }
         if (i) mdp_buf_putc(&sql, ',');
         mdp_sql_quote(&sql, path.data);
     }
     mdp_buf_puts(&sql, "], hive_partitioning = false, union_by_name = true)");
+    if (!rc) rc = sql_built(&sql, "the view of a table", d);
     if (!rc) rc = mdp_engine_exec(e, sql.data, d);
 out:
     mdp_buf_cleanup(&sql);

@@ -1,5 +1,6 @@
 /* Lake layout, the raw writer and the quarantine writer (include/mdp/lake.h). */
 #include "mdp/lake.h"
+#include "mdp/alloc.h"
 #include "mdp/hash.h"
 #include "mdp/time.h"
 
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #define LAKE_MARKER "_meta/lake.json"
@@ -33,8 +35,8 @@ int mdp_lake_open(const char *location, int create, struct mdp_lake **out, struc
         mdp_store_close(st);
         return rc;
     }
-    struct mdp_lake *l = calloc(1, sizeof *l);
-    if (!l || !(l->location = strdup(location))) {
+    struct mdp_lake *l = mdp_calloc(1, sizeof *l);
+    if (!l || !(l->location = mdp_strdup(location))) {
         free(l);
         mdp_store_close(st);
         return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
@@ -72,8 +74,9 @@ int mdp_lake_raw_key(const char *source, const char *dataset, int64_t day, const
     if ((rc = mdp_date_format(day, date, sizeof date)))
         return mdp_diag_set(d, rc, "raw: day out of range");
     mdp_buf_reset(out_key);
-    return mdp_buf_printf(out_key, "raw/%s/%s/dt=%s/%.32s%s%s", source, dataset, date, hex,
-                          ext ? "." : "", ext ? ext : "");
+    rc = mdp_buf_printf(out_key, "raw/%s/%s/dt=%s/%.32s%s%s", source, dataset, date, hex,
+                        ext ? "." : "", ext ? ext : "");
+    return rc ? mdp_diag_set(d, rc, "raw: out of memory building the key") : 0;
 }
 
 int mdp_lake_raw_put(struct mdp_lake *lake, const char *source, const char *dataset, int64_t day,
@@ -99,11 +102,13 @@ int mdp_lake_raw_put(struct mdp_lake *lake, const char *source, const char *data
 void mdp_quarantine_init(struct mdp_quarantine *q, const char *source, const char *dataset,
                          int64_t day)
 {
-    q->source = strdup(source);
-    q->dataset = strdup(dataset);
+    q->source = mdp_strdup(source); /* NULL when out of memory: mdp_quarantine_flush says so */
+    q->dataset = mdp_strdup(dataset);
     q->day = day;
     q->count = 0;
     mdp_buf_init(&q->lines);
+    /* out of memory for the names: sticks on the lines, so every add and the flush report it */
+    if (!q->source || !q->dataset) mdp_buf_reserve(&q->lines, SIZE_MAX);
 }
 
 int mdp_quarantine_add(struct mdp_quarantine *q, const char *reason, const char *location,
@@ -124,8 +129,9 @@ int mdp_quarantine_add(struct mdp_quarantine *q, const char *reason, const char 
             if (!rc) rc = mdp_buf_json_strn(b, payload, len);
         } else {
             size_t need = 4 * ((len + 2) / 3) + 1;
-            unsigned char *enc = malloc(need);
-            if (!enc) return MDP_ERR_NOMEM;
+            unsigned char *enc = mdp_malloc(need);
+            if (!enc) /* the error sticks on the lines too, so flush refuses a batch without it */
+                return mdp_buf_reserve(b, SIZE_MAX);
             int n = EVP_EncodeBlock(enc, payload, (int)len);
             rc = mdp_buf_puts(b, ",\"payload_encoding\":\"base64\",\"payload\":");
             if (!rc) rc = mdp_buf_json_strn(b, (const char *)enc, (size_t)n);
@@ -140,6 +146,10 @@ int mdp_quarantine_add(struct mdp_quarantine *q, const char *reason, const char 
 int mdp_quarantine_flush(struct mdp_quarantine *q, struct mdp_lake *lake, const char *batch_id,
                          struct mdp_diag *d)
 {
+    /* a record that ran out of memory would be missing or cut off: write nothing rather (checked
+     * before the count: the first record may be the one that failed) */
+    if (mdp_buf_error(&q->lines) || !q->source || !q->dataset)
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory recording the quarantined records");
     if (q->count == 0) return 0;
     char date[11];
     if (mdp_date_format(q->day, date, sizeof date))
@@ -148,6 +158,7 @@ int mdp_quarantine_flush(struct mdp_quarantine *q, struct mdp_lake *lake, const 
     mdp_buf_init(&key);
     int rc = mdp_buf_printf(&key, "raw/_quarantine/%s/%s/dt=%s/%s.ndjson", q->source, q->dataset,
                             date, batch_id);
+    if (rc) mdp_diag_set(d, rc, "out of memory recording the quarantined records");
     if (!rc) rc = mdp_store_put(lake->store, key.data, q->lines.data, q->lines.len, 0, d);
     mdp_buf_cleanup(&key);
     return rc;

@@ -3,6 +3,7 @@
  * writes manifest v<N+1> with put-if-absent (two writers cannot both win a version), then replaces
  * the CURRENT pointer in one atomic put. A crash before the switch leaves the previous state; a
  * manifest that never became CURRENT is ignored and its version skipped by the next publisher. */
+#include "mdp/alloc.h"
 #include "mdp/lake.h"
 #include "mdp/time.h"
 
@@ -46,16 +47,19 @@ static int parse_manifest(const char *text, size_t len, struct mdp_manifest *m, 
         rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: not a valid manifest", key);
         goto out;
     }
-    if (json_object_object_get_ex(root, "table", &v)) m->table = strdup(json_object_get_string(v));
+    if (json_object_object_get_ex(root, "table", &v) &&
+        !(m->table = mdp_strdup(json_object_get_string(v))))
+        rc = MDP_ERR_NOMEM;
     if (json_object_object_get_ex(root, "version", &v)) m->version = json_object_get_int64(v);
-    if (json_object_object_get_ex(root, "run_id", &v))
-        m->run_id = strdup(json_object_get_string(v));
+    if (json_object_object_get_ex(root, "run_id", &v) &&
+        !(m->run_id = mdp_strdup(json_object_get_string(v))))
+        rc = MDP_ERR_NOMEM;
     if (json_object_object_get_ex(root, "published_ms", &v))
         m->published_ms = json_object_get_int64(v);
     size_t n = json_object_array_length(files);
-    m->files = calloc(n ? n : 1, sizeof *m->files);
+    m->files = rc ? NULL : mdp_calloc(n ? n : 1, sizeof *m->files);
     if (!m->files) {
-        rc = MDP_ERR_NOMEM;
+        rc = mdp_diag_set(d, MDP_ERR_NOMEM, "%s: out of memory reading the manifest", key);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -65,7 +69,10 @@ static int parse_manifest(const char *text, size_t len, struct mdp_manifest *m, 
             rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: file entry %zu has no key", key, i);
             goto out;
         }
-        mf->key = strdup(json_object_get_string(v));
+        if (!(mf->key = mdp_strdup(json_object_get_string(v)))) {
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "%s: out of memory reading the manifest", key);
+            goto out;
+        }
         m->nfiles++;
         mf->bytes = json_object_object_get_ex(f, "bytes", &v) ? json_object_get_int64(v) : -1;
         mf->rows = json_object_object_get_ex(f, "rows", &v) ? json_object_get_int64(v) : -1;
@@ -85,6 +92,7 @@ static int read_current(struct mdp_lake *lake, const char *table, int64_t *out_v
     mdp_buf_init(&key);
     mdp_buf_init(&val);
     int rc = mdp_buf_printf(&key, "_meta/manifests/%s/CURRENT", table);
+    if (rc) mdp_diag_set(d, rc, "out of memory reading the manifests");
     if (!rc) rc = mdp_store_get(lake->store, key.data, &val, d);
     if (!rc) {
         char *end;
@@ -112,6 +120,7 @@ int mdp_lake_current(struct mdp_lake *lake, const char *table, struct mdp_manife
     mdp_buf_init(&key);
     mdp_buf_init(&val);
     rc = mdp_buf_printf(&key, "_meta/manifests/%s/v%010lld.json", table, (long long)v);
+    if (rc) mdp_diag_set(d, rc, "out of memory reading the manifests");
     if (!rc) rc = mdp_store_get(lake->store, key.data, &val, d);
     if (!rc) rc = parse_manifest(val.data, val.len, out, key.data, d);
     mdp_buf_cleanup(&key);
@@ -159,6 +168,7 @@ int mdp_lake_publish(struct mdp_lake *lake, const char *table,
     mdp_buf_init(&body);
     struct maxv mv = {0};
     int rc = mdp_buf_printf(&prefix, "_meta/manifests/%s/v", table);
+    if (rc) mdp_diag_set(d, rc, "out of memory publishing %s", table);
     if (!rc) rc = mdp_store_list(lake->store, prefix.data, max_cb, &mv, d);
     int64_t version = mv.max;
     for (int attempt = 0; !rc && attempt < 100; attempt++) {
@@ -175,10 +185,13 @@ int mdp_lake_publish(struct mdp_lake *lake, const char *table,
             mdp_buf_printf(&body, ",\"bytes\":%lld,\"rows\":%lld,\"sha256\":\"%s\"}",
                            (long long)files[i].bytes, (long long)files[i].rows, files[i].sha256);
         }
-        rc = mdp_buf_puts(&body, "]}\n");
-        if (rc) break;
+        mdp_buf_puts(&body, "]}\n");
         mdp_buf_reset(&key);
         mdp_buf_printf(&key, "_meta/manifests/%s/v%010lld.json", table, (long long)version);
+        if ((rc = mdp_buf_error(&body)) || (rc = mdp_buf_error(&key))) {
+            mdp_diag_set(d, rc, "out of memory building the manifest of %s", table);
+            break;
+        }
         rc = mdp_store_put(lake->store, key.data, body.data, body.len, MDP_PUT_IF_ABSENT, d);
         if (rc == MDP_ERR_EXISTS) {
             rc = 0; /* a concurrent publisher took this version: take the next */
@@ -189,6 +202,10 @@ int mdp_lake_publish(struct mdp_lake *lake, const char *table,
         mdp_buf_printf(&key, "_meta/manifests/%s/CURRENT", table);
         char ptr[32];
         int n = snprintf(ptr, sizeof ptr, "v%010lld\n", (long long)version);
+        if ((rc = mdp_buf_error(&key))) {
+            mdp_diag_set(d, rc, "out of memory publishing %s", table);
+            break;
+        }
         rc = mdp_store_put(lake->store, key.data, ptr, (size_t)n, 0, d);
         if (!rc && out_version) *out_version = version;
         break;
@@ -222,6 +239,7 @@ int mdp_lake_tables(struct mdp_lake *lake, const char *prefix,
     struct mdp_buf p;
     mdp_buf_init(&p);
     int rc = mdp_buf_printf(&p, "_meta/manifests/%s", prefix ? prefix : "");
+    if (rc) mdp_diag_set(d, rc, "out of memory reading the manifests");
     struct tables_ud t = {cb, ud};
     if (!rc) rc = mdp_store_list(lake->store, p.data, table_of_key, &t, d);
     mdp_buf_cleanup(&p);

@@ -48,8 +48,9 @@ int mdp_run_end(struct mdp_lake *lake, struct mdp_run *r, const char *status, st
         mdp_buf_printf(&b, ",\"newest_event\":\"%s\"", newest);
     else
         mdp_buf_puts(&b, ",\"newest_event\":null");
-    int rc = mdp_buf_puts(&b, "}\n");
+    int rc = mdp_buf_puts(&b, "}\n"); /* or the first error of the appends above (sticky) */
     if (!rc) rc = mdp_buf_printf(&key, "_meta/runs/dt=%s/%s.json", date, r->run_id);
+    if (rc) mdp_diag_set(d, rc, "out of memory building the run record of %s", r->job);
     if (!rc) rc = mdp_store_put(lake->store, key.data, b.data, b.len, 0, d);
     mdp_buf_cleanup(&b);
     mdp_buf_cleanup(&key);

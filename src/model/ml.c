@@ -40,8 +40,18 @@ static char *read_file(const char *path, struct mdp_diag *d)
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         if (mdp_buf_append(&b, chunk, n)) break;
     fclose(f);
-    if (!b.data) mdp_buf_puts(&b, "");
-    return b.data;
+    char *text;
+    if (mdp_buf_take(&b, &text, NULL)) /* never a cut-off SQL file */
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "%s: out of memory reading it", path), NULL;
+    return text;
+}
+
+/* 0 when the SQL built in b is whole; else MDP_ERR_NOMEM with "out of memory building WHAT" in d,
+ * so that a truncated statement never runs */
+static int sql_built(const struct mdp_buf *b, const char *what, struct mdp_diag *d)
+{
+    int rc = mdp_buf_error(b);
+    return rc ? mdp_diag_set(d, rc, "out of memory building %s", what) : 0;
 }
 
 /* ---- the consent journal as a table ---- */
@@ -210,9 +220,11 @@ static int write_snapshot(struct mdp_engine *e, struct mdp_lake *lake, int64_t d
     if (!rc) rc = mdp_snapshot_writer_bytes(&s.w, day, &bytes);
     char date[11];
     mdp_date_format(day, date, sizeof date);
-    if (!rc)
-        rc =
-            mdp_buf_printf(&key, "%s/run-%s/user_context-%s.bin", MDP_SNAPSHOT_TABLE, run_id, date);
+    if (!rc) {
+        mdp_buf_printf(&key, "%s/run-%s/user_context-%s.bin", MDP_SNAPSHOT_TABLE, run_id, date);
+        rc = sql_built(&key, "the key of the snapshot", d);
+    }
+    if (!rc) rc = sql_built(&bytes, "the snapshot", d);
     if (!rc) rc = mdp_store_put(lake->store, key.data, bytes.data, bytes.len, 0, d);
     struct mdp_manifest_file f;
     memset(&f, 0, sizeof f);
@@ -286,6 +298,9 @@ static int expand_exec(struct job *j, const char *tmpl, const char *date, const 
         return mdp_diag_set(d, MDP_ERR_CONFIG, "%s: an unterminated '{{raw}}/...' path", what);
     mdp_buf_reset(&j->sql);
     mdp_buf_printf(&j->sql, "%s%s", prefix, j->exp.data);
+    if (mdp_buf_error(&j->exp) || mdp_buf_error(&j->sql))
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "%s (%s): out of memory building the SQL", what,
+                            date);
     struct mdp_diag ed = {0};
     if (mdp_engine_exec(j->e, j->sql.data, &ed))
         return mdp_diag_set(d, MDP_ERR_ENGINE, "%s (%s): %.400s", what, date, ed.msg);
@@ -385,6 +400,7 @@ static int job_open(struct job *j, struct mdp_stage_ctx *ctx, struct mdp_diag *d
                        "SELECT count(*) FROM duckdb_views() WHERE view_name = '%s' AND NOT "
                        "internal",
                        NEEDED[i].name);
+        if ((rc = sql_built(&j->sql, "the SQL that looks for the curated tables", d))) break;
         struct mdp_buf v;
         mdp_buf_init(&v);
         rc = mdp_engine_scalar(j->e, j->sql.data, &v, d);
@@ -399,7 +415,8 @@ static int job_open(struct job *j, struct mdp_stage_ctx *ctx, struct mdp_diag *d
         }
         mdp_buf_reset(&j->sql);
         mdp_buf_printf(&j->sql, "CREATE VIEW %s AS %s", NEEDED[i].name, NEEDED[i].empty);
-        rc = mdp_engine_exec(j->e, j->sql.data, d);
+        rc = sql_built(&j->sql, "the SQL of an empty curated table", d);
+        if (!rc) rc = mdp_engine_exec(j->e, j->sql.data, d);
     }
     return rc;
 }
@@ -424,7 +441,8 @@ static int exec_path(struct job *j, const char *pre, const char *path, const cha
     mdp_buf_puts(&j->sql, pre);
     mdp_sql_quote(&j->sql, path);
     mdp_buf_puts(&j->sql, post);
-    return mdp_engine_exec(j->e, j->sql.data, d);
+    int rc = sql_built(&j->sql, "a statement that names a file", d);
+    return rc ? rc : mdp_engine_exec(j->e, j->sql.data, d);
 }
 
 int mdp__ml_export_journal(struct mdp_stage_ctx *ctx, const char *path, struct mdp_diag *d)
@@ -469,9 +487,11 @@ int mdp__ml_bare(struct mdp_stage_ctx *ctx, int64_t day, const char *journal, co
         mdp_buf_init(&path);
         mdp_buf_printf(&path, "%s/%s", out_dir, outs[i][1]);
         mdp_buf_printf(&copy, "COPY (%s%s) TO ", i < 2 ? "SELECT * FROM " : "", outs[i][0]);
-        mdp_sql_quote(&copy, path.data);
+        if (!mdp_buf_error(&path)) mdp_sql_quote(&copy, path.data); /* else NULL: checked below */
         mdp_buf_puts(&copy, " (FORMAT parquet, COMPRESSION zstd)");
-        rc = mdp_engine_exec(j.e, copy.data, d);
+        if (!(rc = sql_built(&path, "the COPY of an ml output", d)) &&
+            !(rc = sql_built(&copy, "the COPY of an ml output", d)))
+            rc = mdp_engine_exec(j.e, copy.data, d);
         mdp_buf_cleanup(&copy);
         mdp_buf_cleanup(&path);
     }

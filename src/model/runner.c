@@ -3,6 +3,7 @@
  * that name a table as partitioned Parquet through the lake's manifests. Also attaches the
  * published state as views for queries, and the PII lint. */
 #include "mdp/model.h"
+#include "mdp/alloc.h"
 #include "mdp/engine.h"
 #include "mdp/hash.h"
 #include "mdp/strset.h"
@@ -72,7 +73,11 @@ static int load_model(const char *dir, const char *fname, struct model *m, struc
             else if (header_value(line, "depends", v, sizeof v))
                 for (char *t = strtok(v, ","); t && m->ndeps < MAX_DEPS; t = strtok(NULL, ",")) {
                     trim(t);
-                    if (*t) m->deps[m->ndeps++] = strdup(t);
+                    if (*t && !(m->deps[m->ndeps++] = mdp_strdup(t))) {
+                        fclose(f);
+                        mdp_buf_cleanup(&b);
+                        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory reading %s", m->file);
+                    }
                 }
         } else {
             in_header = 0;
@@ -81,6 +86,8 @@ static int load_model(const char *dir, const char *fname, struct model *m, struc
     }
     fclose(f);
     m->sql = mdp_buf_steal(&b);
+    if (!m->sql)
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory reading the SQL of %s", m->file);
     if (!m->name[0])
         return mdp_diag_set(d, MDP_ERR_CONFIG, "%s: the header has no '-- model: NAME'", m->file);
     char expect[80];
@@ -112,18 +119,28 @@ static int load_all(const char *dir, struct model *ms, int *n, struct mdp_diag *
         return mdp_diag_set(d, MDP_ERR_NOT_FOUND,
                             "%s: cannot open the models folder (curate.models_dir)", dir);
     char *names[MAX_MODELS];
-    int k = 0;
+    int k = 0, nomem = 0;
     for (struct dirent *e; (e = readdir(dh)) && k < MAX_MODELS;) {
         size_t l = strlen(e->d_name);
-        if (l > 4 && strcmp(e->d_name + l - 4, ".sql") == 0 && e->d_name[0] != '.')
-            names[k++] = strdup(e->d_name);
+        if (l > 4 && strcmp(e->d_name + l - 4, ".sql") == 0 && e->d_name[0] != '.') {
+            if ((names[k] = mdp_strdup(e->d_name)))
+                k++;
+            else
+                nomem = 1;
+        }
     }
     closedir(dh);
     qsort(names, (size_t)k, sizeof *names, cmp_str);
-    int rc = 0;
+    int rc =
+        nomem ? mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory listing the models in %s", dir) : 0;
     *n = 0;
+    int was = rc;
     for (int i = 0; i < k; i++) {
-        if (!rc && !(rc = load_model(dir, names[i], &ms[*n], d))) (*n)++;
+        if (!rc && !(rc = load_model(dir, names[i], &ms[*n], d)))
+            (*n)++;
+        else if (!was) /* the model that failed: what it had read so far */
+            free_models(&ms[*n], 1);
+        was = rc;
         free(names[i]);
     }
     for (int i = 0; !rc && i < *n; i++)
@@ -212,6 +229,15 @@ int mdp__model_expand(const char *sql, const struct mdp__model_vars *v, struct m
     return 0;
 }
 
+/* 0 when the text built in b is whole; else MDP_ERR_NOMEM with "out of memory building WHAT of
+ * model NAME" in d, so that a truncated statement is never run */
+static int built(const struct mdp_buf *b, const char *what, const char *name, struct mdp_diag *d)
+{
+    int rc = mdp_buf_error(b);
+    if (!rc) return 0;
+    return mdp_diag_set(d, rc, "out of memory building %s of model %s", what, name);
+}
+
 static int64_t scalar_i64(struct mdp_engine *e, const char *sql, struct mdp_diag *d)
 {
     struct mdp_buf b;
@@ -257,7 +283,8 @@ static int64_t quarantine_rows(struct mdp_engine *e, struct mdp_lake *lake, cons
     remove(path);
     char key[300];
     snprintf(key, sizeof key, "curated/_quarantine/%.63s.ndjson", m->name);
-    rc = mdp_store_put(lake->store, key, b.data ? b.data : "", b.len, 0, d);
+    rc = built(&b, "the quarantine file", m->name, d);
+    if (!rc) rc = mdp_store_put(lake->store, key, b.data ? b.data : "", b.len, 0, d);
     mdp_buf_cleanup(&b);
     return rc ? rc : n;
 }
@@ -306,7 +333,7 @@ static int add_key(struct scope *sc, int64_t day)
         if (sc->keys[i] == k) return 0;
     if (sc->n == sc->cap) {
         size_t cap = sc->cap ? sc->cap * 2 : 64;
-        int32_t *nv = realloc(sc->keys, cap * sizeof *nv);
+        int32_t *nv = mdp_realloc(sc->keys, cap * sizeof *nv);
         if (!nv) return MDP_ERR_NOMEM;
         sc->keys = nv;
         sc->cap = cap;
@@ -364,12 +391,19 @@ int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struc
         before = mdp_strset_new();
         for (char *p = prev.data, *nl; p && *p && before; p = nl + 1) {
             if (!(nl = strchr(p, '\n'))) break;
-            mdp_strset_add(before, p, (size_t)(nl - p));
+            if (mdp_strset_add(before, p, (size_t)(nl - p)) < 0) {
+                mdp_strset_free(before); /* then !before && have_prev: out of memory below */
+                before = NULL;
+            }
         }
     }
     struct mdp_strset *now = before ? mdp_strset_new() : NULL;
     struct seen_scan s = {&sc, before, now, ctx->cfg->curate_lookback_days, 0};
-    rc = before && !now ? MDP_ERR_NOMEM : mdp_store_list(ctx->lake->store, "raw/", scan_raw, &s, d);
+    if ((have_prev && !o->full && o->from_day < 0 && !before) || (before && !now))
+        rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory reading what curate took in before");
+    else
+        rc = mdp_store_list(ctx->lake->store, "raw/", scan_raw, &s, d);
+    if (!rc && mdp_buf_error(&sc.seen_now)) rc = MDP_ERR_NOMEM;
     /* an object taken in before and gone now (compacted by vacuum, dropped by retention) changes
      * its day as much as a new one does */
     for (char *p = prev.data, *nl; !rc && now && p && *p; p = nl + 1) {
@@ -382,6 +416,8 @@ int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struc
     if (!rc && o->from_day >= 0)
         for (int64_t day = o->from_day; day <= o->to_day && !rc; day++)
             rc = add_key(&sc, day);
+    if (rc == MDP_ERR_NOMEM && !strstr(d->msg, "out of memory"))
+        rc = mdp_diag_set(d, rc, "out of memory choosing the partitions to rebuild");
     int incremental = !o->full && (o->from_day >= 0 || before);
     if (!rc && incremental && sc.n == 0) sc.nothing_new = 1;
     if (!rc && !incremental) {
@@ -463,7 +499,11 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
     mdp_buf_reset(&sql);
     mdp_buf_puts(&sql, "SET preserve_insertion_order = false; SET temp_directory = ");
     mdp_buf_printf(&exp, "%s/duckdb", tmp.data);
-    mdp_sql_quote(&sql, exp.data);
+    if (!mdp_buf_error(&exp)) mdp_sql_quote(&sql, exp.data); /* exp.data may be NULL else */
+    if ((rc = mdp_buf_error(&exp)) || (rc = mdp_buf_error(&sql))) {
+        rc = mdp_diag_set(d, rc, "out of memory building the SQL that sets up curate");
+        goto out;
+    }
     if ((rc = mdp_engine_exec(e, sql.data, d))) goto out;
     /* the consent journal, for the models that gate on consent (fact_onboarding_steps: the app's
      * events need valid analytics consent at the event's time, docs/curated.md) */
@@ -500,9 +540,11 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
                                   m->file);
                 break;
             }
+            if ((rc = built(&exp, "the SQL", m->name, d))) break;
             /* on the SQL's first line, so DuckDB's LINE numbers are the file's */
             mdp_buf_reset(&sql);
             mdp_buf_printf(&sql, "CREATE OR REPLACE TABLE \"%s\" AS %s", m->name, exp.data);
+            if ((rc = built(&sql, "the SQL", m->name, d))) break;
             struct mdp_diag md = {0};
             if (bare_dir) { /* the baseline: the engine alone */
                 if (mdp_engine_exec(e, sql.data, &md) || withhold_rows(e, m, &md) < 0) {
@@ -522,6 +564,7 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
                                        "COMPRESSION zstd)",
                                        m->name, bare_dir, m->name);
                     }
+                    if ((rc = built(&sql, "the COPY", m->name, d))) break;
                     if (mdp_engine_exec(e, sql.data, &md))
                         rc = mdp_diag_set(d, MDP_ERR_ENGINE, "%.400s", md.msg);
                 }
@@ -561,9 +604,12 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
                         mdp_buf_putc(&sql, ')');
                     }
                     int64_t written = 0;
-                    rc = mdp_engine_write_partitions(
-                        e, ctx->lake, sql.data, m->table, m->partition[0] ? m->partition : NULL,
-                        run->run_id, partial ? sc->keys : NULL, partial ? sc->n : 0, &written, d);
+                    rc = built(&sql, "the SELECT that publishes", m->name, d);
+                    if (!rc)
+                        rc = mdp_engine_write_partitions(e, ctx->lake, sql.data, m->table,
+                                                         m->partition[0] ? m->partition : NULL,
+                                                         run->run_id, partial ? sc->keys : NULL,
+                                                         partial ? sc->n : 0, &written, d);
                     if (rc) {
                         char why[300];
                         snprintf(why, sizeof why, "%.290s", d->msg);

@@ -3,6 +3,7 @@
  * Appends nobody waits for (decision logs) are buffered per thread and written, merged into one
  * object per stream and day, every flush interval or when a thread's buffer is full (Firehose's
  * buffering hints), so the raw zone gets few large objects instead of one per round. */
+#include "mdp/alloc.h"
 #include "mdp/log.h"
 #include "serve_internal.h"
 
@@ -62,8 +63,8 @@ int mdp__committer_submit(struct mdp__committer *c, const char *source, const ch
                           int64_t day, const char *data, size_t len, mdp__commit_done done,
                           void *ud)
 {
-    struct job *j = calloc(1, sizeof *j);
-    if (!j || !(j->data = malloc(len ? len : 1))) {
+    struct job *j = mdp_calloc(1, sizeof *j);
+    if (!j || !(j->data = mdp_malloc(len ? len : 1))) {
         free(j);
         return MDP_ERR_NOMEM;
     }
@@ -99,12 +100,12 @@ static int lazy_add(struct mdp__committer *c, const char *source, const char *da
     while (j && !same_stream(j, &probe))
         j = j->next;
     if (!j) {
-        if (!(j = calloc(1, sizeof *j))) return MDP_ERR_NOMEM;
+        if (!(j = mdp_calloc(1, sizeof *j))) return MDP_ERR_NOMEM;
         *j = probe;
         j->next = c->lazy;
         c->lazy = j;
     }
-    char *nd = realloc(j->data, j->len + len + 1);
+    char *nd = mdp_realloc(j->data, j->len + len + 1);
     if (!nd) return MDP_ERR_NOMEM;
     memcpy(nd + j->len, data, len);
     j->data = nd;
@@ -119,7 +120,7 @@ static void collect_tbufs(struct mdp__committer *c)
 {
     for (struct tbuf *t = c->tbufs; t; t = t->next) {
         pthread_mutex_lock(&t->mu);
-        struct job *j = t->data.len ? calloc(1, sizeof *j) : NULL;
+        struct job *j = t->data.len ? mdp_calloc(1, sizeof *j) : NULL;
         if (j) {
             snprintf(j->source, sizeof j->source, "%s", t->source);
             snprintf(j->dataset, sizeof j->dataset, "%s", t->dataset);
@@ -158,7 +159,7 @@ struct mdp_buf *mdp__committer_begin(struct mdp__committer *c, const char *sourc
                                      const char *dataset, int64_t day)
 {
     if (!mine || mine->owner != c) {
-        struct tbuf *t = calloc(1, sizeof *t);
+        struct tbuf *t = mdp_calloc(1, sizeof *t);
         if (!t) return NULL;
         pthread_mutex_init(&t->mu, NULL);
         t->owner = c;
@@ -343,7 +344,7 @@ static void *run(void *arg)
 int mdp__committer_start(struct mdp_lake *lake, long flush_seconds, long flush_mb,
                          struct mdp__committer **out, struct mdp_diag *d)
 {
-    struct mdp__committer *c = calloc(1, sizeof *c);
+    struct mdp__committer *c = mdp_calloc(1, sizeof *c);
     if (!c) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     c->lake = lake;
     c->flush_ms = (flush_seconds > 0 ? flush_seconds : 60) * 1000;

@@ -26,6 +26,12 @@ static void events_committed(struct mdp__req *r)
         return;
     }
     r->status = st->rejected ? 400 : 202;
+    if (mdp_buf_error(&r->aux)) { /* the list of rejected events ran out of memory */
+        r->status = mdp__error(&r->resp, 503, "out_of_memory",
+                               "the server ran out of memory building the reply; the accepted "
+                               "events were written");
+        return;
+    }
     mdp_buf_printf(&r->resp, "{\"accepted\":%lld,\"rejected\":%lld,\"errors\":%s%s}",
                    (long long)st->accepted, (long long)st->rejected, r->aux.data,
                    st->rejected ? ",\"error\":{\"code\":\"invalid_events\",\"message\":\"some "
@@ -129,6 +135,10 @@ enum MHD_Result mdp__route_events(struct mdp__req *r)
         s->metrics.events_quarantined += st->rejected;
     }
     mdp_quarantine_cleanup(&q);
+    if (!st->accepted && mdp_buf_error(&r->aux)) {
+        mdp_buf_cleanup(&ok);
+        return mdp__fail(r, 503, "out_of_memory", "the server is short of memory; retry");
+    }
     if (!st->accepted) {
         mdp_buf_cleanup(&ok);
         r->status = 400;

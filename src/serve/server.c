@@ -6,6 +6,7 @@
  * off), connections suspended while their records are group-committed, and start and graceful
  * stop. The routes are in routes_*.c; the library prints nothing and leaves signals to its caller
  * (the CLI). */
+#include "mdp/alloc.h"
 #include "mdp/hash.h"
 #include "mdp/log.h"
 #include "mdp/ml.h"
@@ -76,7 +77,7 @@ static void pool_key_create(void)
 static struct reqpool *my_pool(void)
 {
     static __thread struct reqpool *mine;
-    if (!mine && (mine = calloc(1, sizeof *mine))) {
+    if (!mine && (mine = mdp_calloc(1, sizeof *mine))) {
         pthread_once(&pool_once, pool_key_create);
         pthread_setspecific(pool_key, mine); /* freed when the thread ends */
     }
@@ -89,7 +90,7 @@ static struct mdp__req *req_get(void)
     struct reqpool *pool = my_pool();
     struct mdp__req *r = pool ? pool->head : NULL;
     if (!r) {
-        if ((r = calloc(1, sizeof *r))) {
+        if ((r = mdp_calloc(1, sizeof *r))) {
             mdp_buf_init(&r->body);
             mdp_buf_init(&r->resp);
             mdp_buf_init(&r->aux);
@@ -133,12 +134,27 @@ static const char *allow(int methods)
     return methods == (MDP__GET | MDP__POST) ? "GET, POST" : methods == MDP__GET ? "GET" : "POST";
 }
 
+/* what a client gets instead of a body that ran out of memory while it was built (static: building
+ * another body could fail the same way) */
+static const char OOM_BODY[] =
+    "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"the server ran out of memory building "
+    "the response; retry\"}}";
+
 enum MHD_Result mdp__respond(struct mdp__req *r)
 {
     r->ready = 1;
-    /* the body stays in r->resp until the request completes: no copy */
-    struct MHD_Response *res = MHD_create_response_from_buffer(
-        r->resp.len, r->resp.data ? r->resp.data : (void *)"", MHD_RESPMEM_PERSISTENT);
+    /* the body stays in r->resp until the request completes: no copy. A body whose build failed
+     * (the buffer's error is sticky) is never sent cut off: a 503 says so instead. */
+    const char *body = r->resp.data ? r->resp.data : "";
+    size_t len = r->resp.len;
+    if (mdp_buf_error(&r->resp)) {
+        r->status = 503;
+        r->ctype = NULL;
+        body = OOM_BODY;
+        len = sizeof OOM_BODY - 1;
+    }
+    struct MHD_Response *res =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
     if (!res) return MHD_NO;
     MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE,
                             r->ctype ? r->ctype : "application/json");
@@ -177,8 +193,9 @@ enum MHD_Result mdp__commit_and_wait(struct mdp__req *r, const char *source, con
     r->waiting = 1;
     r->resumed = resumed;
     MHD_suspend_connection(r->conn);
-    if (mdp__committer_submit(r->s->committer, source, dataset, day, lines->data, lines->len,
-                              commit_done, r)) {
+    /* lines that ran out of memory while they were built are never committed in part */
+    if (mdp_buf_error(lines) || mdp__committer_submit(r->s->committer, source, dataset, day,
+                                                      lines->data, lines->len, commit_done, r)) {
         r->commit_rc = MDP_ERR_NOMEM;
         MHD_resume_connection(r->conn);
     }
@@ -340,7 +357,7 @@ int mdp_serve_start(const struct mdp_config *cfg, struct mdp_lake *lake, struct 
                     struct mdp_diag *d)
 {
     *out = NULL;
-    struct mdp_server *s = calloc(1, sizeof *s);
+    struct mdp_server *s = mdp_calloc(1, sizeof *s);
     if (!s) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     s->cfg = cfg;
     s->lake = lake;
@@ -350,8 +367,8 @@ int mdp_serve_start(const struct mdp_config *cfg, struct mdp_lake *lake, struct 
     pthread_rwlock_init(&s->snap.lock, NULL);
     struct mdp_buf cc;
     mdp_buf_init(&cc);
-    mdp_store_local_path(lake->store, "_meta/cache/sns-certs", &cc);
-    snprintf(s->cert_cache, sizeof s->cert_cache, "%s", cc.data ? cc.data : "");
+    if (mdp_store_local_path(lake->store, "_meta/cache/sns-certs", &cc) == 0 && !mdp_buf_error(&cc))
+        snprintf(s->cert_cache, sizeof s->cert_cache, "%s", cc.data ? cc.data : "");
     mdp_buf_cleanup(&cc);
     struct sockaddr_in sa;
     int rc = mdp__metrics_init(&s->metrics) ? mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory") : 0;

@@ -31,6 +31,13 @@ static int path_of(struct file_store *fs, const char *key, struct mdp_buf *out)
     return mdp_buf_printf(out, "%s/%s", fs->root, key);
 }
 
+/* path_of for an operation with a diag: out of memory says so (the key names the object) */
+static int path_d(struct file_store *fs, const char *key, struct mdp_buf *out, struct mdp_diag *d)
+{
+    int rc = path_of(fs, key, out);
+    return rc ? mdp_diag_set(d, rc, "%s: out of memory building its path", key) : 0;
+}
+
 static int fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
@@ -83,11 +90,15 @@ static int tmp_path_for(struct file_store *fs, const char *path, struct mdp_buf 
 {
     mdp_buf_reset(out);
     int rc = mdp_buf_printf(out, "%s/" TMP_DIR "/x", fs->root);
-    if (!rc) rc = mkdirs_for(out->data, d);
+    if (!rc)
+        rc = mkdirs_for(out->data, d);
+    else
+        mdp_diag_set(d, rc, "%s: out of memory building a temporary path", path);
     if (rc) return rc;
     mdp_buf_reset(out);
-    return mdp_buf_printf(out, "%s/" TMP_DIR "/.tmp-%ld-%u-%s", fs->root, (long)getpid(),
-                          atomic_fetch_add(&g_tmp_counter, 1), strrchr(path, '/') + 1);
+    rc = mdp_buf_printf(out, "%s/" TMP_DIR "/.tmp-%ld-%u-%s", fs->root, (long)getpid(),
+                        atomic_fetch_add(&g_tmp_counter, 1), strrchr(path, '/') + 1);
+    return rc ? mdp_diag_set(d, rc, "%s: out of memory building a temporary path", path) : 0;
 }
 
 /* removes what crashed writers left in _tmp/ (older than ORPHAN_AGE_S: a live writer touches its
@@ -119,7 +130,7 @@ static int fput(struct mdp_store *s, const char *key, const void *data, size_t l
     mdp_buf_init(&path);
     mdp_buf_init(&tmp);
     int fd = -1, rc = 0, have_tmp = 0;
-    if ((rc = path_of(fs, key, &path))) goto out;
+    if ((rc = path_d(fs, key, &path, d))) goto out;
     if ((rc = tmp_path_for(fs, path.data, &tmp, d))) goto out;
     fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -183,7 +194,7 @@ static int fget(struct mdp_store *s, const char *key, struct mdp_buf *out, struc
     struct file_store *fs = s->impl;
     struct mdp_buf path;
     mdp_buf_init(&path);
-    int rc = path_of(fs, key, &path);
+    int rc = path_d(fs, key, &path, d);
     if (rc) goto out;
     int fd = open(path.data, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -199,10 +210,14 @@ static int fget(struct mdp_store *s, const char *key, struct mdp_buf *out, struc
     }
     if (st.st_size > 0 && (rc = mdp_buf_reserve(out, (size_t)st.st_size))) {
         close(fd);
+        mdp_diag_set(d, rc, "%s: out of memory reading it", key);
         goto out;
     }
     for (;;) {
-        if ((rc = mdp_buf_reserve(out, 65536))) break;
+        if ((rc = mdp_buf_reserve(out, 65536))) {
+            mdp_diag_set(d, rc, "%s: out of memory reading it", key);
+            break;
+        }
         ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -224,7 +239,7 @@ static int fhead(struct mdp_store *s, const char *key, int64_t *out_size, struct
     struct file_store *fs = s->impl;
     struct mdp_buf path;
     mdp_buf_init(&path);
-    int rc = path_of(fs, key, &path);
+    int rc = path_d(fs, key, &path, d);
     struct stat st;
     if (!rc && (stat(path.data, &st) != 0 || !S_ISREG(st.st_mode))) {
         rc = errno == ENOENT || (rc == 0 && !S_ISREG(st.st_mode))
@@ -395,7 +410,7 @@ static int fdel(struct mdp_store *s, const char *key, struct mdp_diag *d)
     struct file_store *fs = s->impl;
     struct mdp_buf path;
     mdp_buf_init(&path);
-    int rc = path_of(fs, key, &path);
+    int rc = path_d(fs, key, &path, d);
     if (!rc && unlink(path.data) != 0) {
         rc = errno == ENOENT ? mdp_diag_set(d, MDP_ERR_NOT_FOUND, "%s: no such object", key)
                              : io_fail(d, errno, "cannot delete", path.data);
@@ -513,7 +528,7 @@ static int fwriter_open(struct mdp_store *s, const char *key, struct mdp_store_w
     struct mdp_buf path, tmp;
     mdp_buf_init(&path);
     mdp_buf_init(&tmp);
-    int rc = path_of(fs, key, &path);
+    int rc = path_d(fs, key, &path, d);
     if (!rc) rc = mkdirs_for(path.data, d);
     if (!rc) rc = tmp_path_for(fs, path.data, &tmp, d);
     if (!rc) {

@@ -12,6 +12,7 @@
 #include "mdp/ingest.h"
 #include "mdp/lake.h"
 #include "mdp/log.h"
+#include "mdp/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,103 @@ static struct outcome op_quarantine(void *ud)
     return o;
 }
 
+/* Issue 11 (sticky buffer errors): a caller that does not look at each add's result must still
+ * never get a quarantine batch with a record missing or cut off: the flush reports the error that
+ * stuck on the lines (before the fix it wrote the records that fitted and returned 0). */
+static struct outcome op_quarantine_unchecked(void *ud)
+{
+    struct qctx *x = ud;
+    struct mdp_quarantine q;
+    struct mdp_diag d = {0};
+    struct outcome o = {0, NULL};
+    mdp_quarantine_init(&q, "events", "app", 20362);
+    static const unsigned char bin[] = {0xff, 0xfe, 0x00, 0x41};
+    for (int i = 0; i < 20; i++) {
+        char loc[64];
+        snprintf(loc, sizeof loc, "events/dt=2025-10-01/e.ndjson:%d", i + 1);
+        if (i % 5 == 4)
+            mdp_quarantine_add(&q, "not_utf8", loc, NULL, bin, sizeof bin);
+        else
+            mdp_quarantine_add(&q, "json_truncated", loc, "cut", "{\"event_id\":\"x", 14);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/raw/_quarantine/events/app/dt=2025-10-01/unchecked.ndjson",
+             x->dir);
+    remove(path);
+    o.rc = mdp_quarantine_flush(&q, x->lake, "unchecked", &d);
+    if (o.rc == MDP_ERR_NOMEM && !d.msg[0]) o.rc = MDP_ERR_INVALID; /* an error must say why */
+    size_t n;
+    char *written = tu_read(path, &n);
+    if (!o.rc)
+        o.text = written ? written : (o.rc = MDP_ERR_IO, NULL);
+    else if (written) /* a failed flush that wrote something: handed on */
+        o.text = written;
+    mdp_quarantine_cleanup(&q);
+    return o;
+}
+
+/* ---- publishing a table: the manifest and its key are built, then written */
+
+static struct outcome op_publish(void *ud)
+{
+    struct qctx *x = ud;
+    struct mdp_diag d = {0};
+    struct outcome o = {0, NULL};
+    struct mdp_manifest_file f[3];
+    memset(f, 0, sizeof f);
+    char keys[3][96];
+    for (int i = 0; i < 3; i++) {
+        snprintf(keys[i], sizeof keys[i], "test/oom_t/run-r1/date_key=2025100%d/part_0.parquet",
+                 i + 1);
+        f[i].key = keys[i];
+        f[i].bytes = 3;
+        f[i].rows = i + 1;
+        snprintf(f[i].sha256, sizeof f[i].sha256, "%064d", i);
+    }
+    o.rc = mdp_lake_publish(x->lake, "test/oom_t", f, 3, "r1", NULL, &d);
+    if (o.rc == MDP_ERR_NOMEM && !d.msg[0]) o.rc = MDP_ERR_INVALID; /* an error must say why */
+    struct mdp_manifest m;
+    struct mdp_diag cd = {0};
+    if (!o.rc && !(o.rc = mdp_lake_current(x->lake, "test/oom_t", &m, &cd))) {
+        char text[1024];
+        int k = snprintf(text, sizeof text, "%s %s %zu", m.table ? m.table : "?",
+                         m.run_id ? m.run_id : "?", m.nfiles);
+        for (size_t i = 0; i < m.nfiles && k < (int)sizeof text; i++)
+            k += snprintf(text + k, sizeof text - (size_t)k, " %s:%lld", m.files[i].key,
+                          (long long)m.files[i].rows);
+        mdp_manifest_cleanup(&m);
+        o.text = strdup(text);
+    }
+    return o;
+}
+
+static void test_oom_quarantine_unchecked(void **st)
+{
+    (void)st;
+    struct qctx x = {NULL, tu_tmpdir()};
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_lake_open(x.dir, 1, &x.lake, &d), 0);
+    walk("quarantine_unchecked", op_quarantine_unchecked, &x);
+    mdp_lake_close(x.lake);
+    tu_rmdir(x.dir);
+}
+
+static void test_oom_publish(void **st)
+{
+    (void)st;
+    struct qctx x = {NULL, tu_tmpdir()};
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_lake_open(x.dir, 1, &x.lake, &d), 0);
+    for (int i = 0; i < 3; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "test/oom_t/run-r1/date_key=2025100%d/part_0.parquet", i + 1);
+        assert_int_equal(mdp_store_put(x.lake->store, key, "PAR", 3, 0, &d), 0);
+    }
+    walk("publish", op_publish, &x);
+    mdp_lake_close(x.lake);
+    tu_rmdir(x.dir);
+}
+
 static void test_oom_buf_sql(void **st)
 {
     (void)st;
@@ -287,9 +385,14 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_oom_buf_sql),      cmocka_unit_test(test_oom_json),
-        cmocka_unit_test(test_oom_log_line),     cmocka_unit_test(test_oom_config),
-        cmocka_unit_test(test_oom_ingest_check), cmocka_unit_test(test_oom_quarantine_writer),
+        cmocka_unit_test(test_oom_buf_sql),
+        cmocka_unit_test(test_oom_json),
+        cmocka_unit_test(test_oom_log_line),
+        cmocka_unit_test(test_oom_config),
+        cmocka_unit_test(test_oom_ingest_check),
+        cmocka_unit_test(test_oom_quarantine_writer),
+        cmocka_unit_test(test_oom_quarantine_unchecked),
+        cmocka_unit_test(test_oom_publish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

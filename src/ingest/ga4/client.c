@@ -6,6 +6,7 @@
  * full jitter, honouring Retry-After. Each page's response body is written, byte for byte, into
  * the landing folder; the propertyQuota figures are kept in _meta/state/ga4/quota.json. */
 #include "../ingest_internal.h"
+#include "mdp/alloc.h"
 #include "mdp/log.h"
 #include "mdp/time.h"
 
@@ -22,10 +23,11 @@ struct token_cache {
 };
 static struct token_cache g_token; /* one per process: a pull runs in one thread */
 
+/* appends base64url of the n bytes at in; an error sticks on out (reported where out is used) */
 static void b64url(const unsigned char *in, size_t n, struct mdp_buf *out)
 {
-    char *tmp = malloc(4 * ((n + 2) / 3) + 1);
-    if (!tmp) return;
+    if (mdp_buf_reserve(out, 4 * ((n + 2) / 3) + 1)) return;
+    char *tmp = out->data + out->len; /* encoded in place, then cut at the padding */
     int k = EVP_EncodeBlock((unsigned char *)tmp, in, (int)n);
     for (int i = 0; i < k; i++) {
         if (tmp[i] == '+')
@@ -37,8 +39,8 @@ static void b64url(const unsigned char *in, size_t n, struct mdp_buf *out)
             break;
         }
     }
-    mdp_buf_append(out, tmp, (size_t)k);
-    free(tmp);
+    out->len += (size_t)k;
+    out->data[out->len] = '\0';
 }
 
 /* An access token for the service account in the key file named by the credentials variable. */
@@ -75,6 +77,11 @@ static int access_token(const struct mdp_config *cfg, struct mdp_diag *d)
     mdp_buf_json_str(&cl, token_uri);
     mdp_buf_printf(&cl, ",\"iat\":%lld,\"exp\":%lld}", (long long)(now / 1000),
                    (long long)(now / 1000 + 3600));
+    if (mdp_buf_error(&cl)) {
+        mdp_buf_cleanup(&cl);
+        json_object_put(key);
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "ga4: out of memory building the token request");
+    }
     snprintf(claims, sizeof claims, "%s", cl.data);
     mdp_buf_cleanup(&cl);
     struct mdp_buf jwt, form;
@@ -83,17 +90,20 @@ static int access_token(const struct mdp_config *cfg, struct mdp_diag *d)
     b64url((const unsigned char *)hdr, strlen(hdr), &jwt);
     mdp_buf_putc(&jwt, '.');
     b64url((const unsigned char *)claims, strlen(claims), &jwt);
-    int rc = 0;
-    BIO *bio = BIO_new_mem_buf(pem, -1);
+    int rc = mdp_buf_error(&jwt);
+    if (rc) rc = mdp_diag_set(d, rc, "ga4: out of memory building the token request");
+    BIO *bio = rc ? NULL : BIO_new_mem_buf(pem, -1);
     EVP_PKEY *pk = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     size_t siglen = 0;
     unsigned char *sig = NULL;
-    if (!pk || !ctx || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pk) != 1 ||
-        EVP_DigestSign(ctx, NULL, &siglen, (unsigned char *)jwt.data, jwt.len) != 1 ||
-        !(sig = malloc(siglen)) ||
-        EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)jwt.data, jwt.len) != 1) {
+    if (rc) {
+        /* out of memory above: nothing to sign */
+    } else if (!pk || !ctx || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pk) != 1 ||
+               EVP_DigestSign(ctx, NULL, &siglen, (unsigned char *)jwt.data, jwt.len) != 1 ||
+               !(sig = mdp_malloc(siglen)) ||
+               EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)jwt.data, jwt.len) != 1) {
         rc = mdp_diag_set(d, MDP_ERR_CRYPTO,
                           "ga4: cannot sign the token request with the key in %s", path);
     } else {
@@ -112,9 +122,11 @@ static int access_token(const struct mdp_config *cfg, struct mdp_diag *d)
             &form,
             "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer&assertion=%s",
             jwt.data);
-        if (mdp__http_retry(cfg->http_max_retries, cfg->http_retry_base_ms, "POST", token_uri,
-                            "application/x-www-form-urlencoded", NULL, form.data, &resp, &attempts,
-                            err, sizeof err))
+        if ((rc = mdp_buf_error(&jwt)) || (rc = mdp_buf_error(&form)))
+            rc = mdp_diag_set(d, rc, "ga4: out of memory building the token request");
+        else if (mdp__http_retry(cfg->http_max_retries, cfg->http_retry_base_ms, "POST", token_uri,
+                                 "application/x-www-form-urlencoded", NULL, form.data, &resp,
+                                 &attempts, err, sizeof err))
             rc = mdp_diag_set(d, MDP_ERR_IO, "ga4: token endpoint %s: %s", token_uri, err);
         else if (resp.status != 200)
             rc = mdp_diag_set(
@@ -198,6 +210,10 @@ int mdp__ga4_pull(struct mdp_pull *p, struct mdp_diag *d)
     char err[256];
     while (!rc && (row_count < 0 || offset < row_count)) {
         request_body(cfg, from, to, offset, &body);
+        if ((rc = mdp_buf_error(&body))) {
+            rc = mdp_diag_set(d, rc, "ga4: out of memory building the runReport request");
+            break;
+        }
         int attempts = 0;
         if (mdp__http_retry(cfg->http_max_retries, cfg->http_retry_base_ms, "POST", url,
                             "application/json", g_token.token, body.data, &resp, &attempts, err,

@@ -9,6 +9,7 @@
 #include "../ingest_internal.h"
 #include "ses.h"
 #include "sns_verify.h"
+#include "mdp/alloc.h"
 #include "mdp/log.h"
 #include "mdp/time.h"
 
@@ -293,7 +294,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
 static int ses_init(struct mdp_connector_run *r, struct mdp_diag *d)
 {
     (void)d;
-    struct mdp__ses_state *st = calloc(1, sizeof *st);
+    struct mdp__ses_state *st = mdp_calloc(1, sizeof *st);
     if (!st) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     int flag = mdp_connector_run_has_flag(r, "--verify-signatures");
     st->verify = flag || strcmp(r->cfg->ses_verify, "always") == 0;
@@ -305,7 +306,11 @@ static int ses_init(struct mdp_connector_run *r, struct mdp_diag *d)
         /* the folder must exist for the cache to be written */
         mdp_store_put(r->lake->store, "_meta/cache/sns-certs/README",
                       "SNS signing certificates by SHA-256 of their URL\n", 50, 0, &cd);
-        st->cert_cache = mdp_buf_steal(&cache);
+        if (!(st->cert_cache = mdp_buf_steal(&cache))) { /* else certificates go uncached */
+            free(st);
+            return mdp_diag_set(d, MDP_ERR_NOMEM,
+                                "ses: out of memory naming the certificate cache");
+        }
     }
     mdp_buf_cleanup(&cache);
     mdp_log(MDP_LOG_INFO,

@@ -5,6 +5,7 @@
  * of their URL in a folder (fetched with libcurl on a miss), so a replay does not refetch them. */
 #include "sns_verify.h"
 #include "../ingest_internal.h"
+#include "mdp/alloc.h"
 #include "mdp/buf.h"
 #include "mdp/hash.h"
 
@@ -84,6 +85,11 @@ static X509 *load_cert(const char *url, const char *cache, int may_fetch, char *
             while ((k = fread(buf, 1, sizeof buf, f)) > 0)
                 mdp_buf_append(&pem, buf, k);
             fclose(f);
+            if (mdp_buf_error(&pem)) {
+                snprintf(why, wn, "out of memory reading the cached signing certificate");
+                mdp_buf_cleanup(&pem);
+                return NULL;
+            }
             have = pem.len > 0;
         }
     }
@@ -167,8 +173,16 @@ int mdp__sns_verify(json_object *env, const char *cert_cache, int may_fetch, cha
         mdp_buf_cleanup(&sts);
         return snprintf(why, wn, "a field that is signed is missing"), -1;
     }
+    if (mdp_buf_error(&sts)) {
+        mdp_buf_cleanup(&sts);
+        return snprintf(why, wn, "out of memory building the string to sign"), -1;
+    }
     size_t sl = strlen(sig64);
-    unsigned char *sig = malloc(sl + 3);
+    unsigned char *sig = mdp_malloc(sl + 3);
+    if (!sig) {
+        mdp_buf_cleanup(&sts);
+        return snprintf(why, wn, "out of memory decoding the Signature"), -1;
+    }
     int siglen = sig ? EVP_DecodeBlock(sig, (const unsigned char *)sig64, (int)sl) : -1;
     if (siglen > 0) /* EVP_DecodeBlock counts padding as data */
         for (size_t i = sl; i > 0 && sig64[i - 1] == '='; i--)

@@ -151,7 +151,8 @@ static int pull_table(struct mdp_pull *p, PGconn *c, const char *table, const ch
         if (!rc) rc = w->write(w, buf, (size_t)n, d);
         if (!rc) {
             mdp_buf_reset(&last);
-            rc = mdp_buf_append(&last, buf, (size_t)n);
+            if ((rc = mdp_buf_append(&last, buf, (size_t)n)))
+                mdp_diag_set(d, rc, "supabase: out of memory reading a row of %s", table);
         }
         rows++;
         PQfreemem(buf);
@@ -171,8 +172,14 @@ static int pull_table(struct mdp_pull *p, PGconn *c, const char *table, const ch
         w = NULL;
         /* rows are ordered by the watermark column: the last one holds the new watermark */
         if (!rc && csv_field(last.data, last.len, col_idx, &field) == 0 && field.len) {
-            state_key(key, sizeof key, table, "watermark.pending");
-            rc = mdp_store_put(p->lake->store, key, field.data, field.len, 0, d);
+            /* a cut-off watermark would skip rows on the next pull */
+            if ((rc = mdp_buf_error(&field))) {
+                rc = mdp_diag_set(d, rc, "supabase: out of memory reading the watermark of %s",
+                                  table);
+            } else {
+                state_key(key, sizeof key, table, "watermark.pending");
+                rc = mdp_store_put(p->lake->store, key, field.data, field.len, 0, d);
+            }
         }
         if (!rc) {
             p->rows += rows;

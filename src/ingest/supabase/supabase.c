@@ -34,7 +34,7 @@ static void record_header(struct mdp_check *ck, const char *header, size_t len)
     struct mdp_diag d = {0};
     int rc = mdp_store_get(ck->lake->store, key, &prev, &d);
     int changed = rc == 0 && (prev.len != len || memcmp(prev.data, header, len) != 0);
-    if (rc == MDP_ERR_NOT_FOUND || changed) mdp_store_put(ck->lake->store, key, header, len, 0, &d);
+    if (rc == MDP_ERR_NOT_FOUND) mdp_store_put(ck->lake->store, key, header, len, 0, &d);
     if (changed) {
         /* a drift record: what the columns were and are, and which delivery showed it */
         struct mdp_buf rec, rk;
@@ -50,10 +50,17 @@ static void record_header(struct mdp_check *ck, const char *header, size_t len)
         mdp_buf_json_strn(&rec, header, len);
         mdp_buf_puts(&rec, "}\n");
         char hex[65];
-        mdp_sha256_hex(rec.data, rec.len, hex);
-        mdp_buf_printf(&rk, "_meta/state/supabase/%s/drift/%.32s.json", table, hex);
-        mdp_store_put(ck->lake->store, rk.data, rec.data, rec.len, 0, &d);
-        ck->c->extra[X_SCHEMA_CHANGES]++;
+        if (!mdp_buf_error(&rec)) {
+            mdp_sha256_hex(rec.data, rec.len, hex);
+            mdp_buf_printf(&rk, "_meta/state/supabase/%s/drift/%.32s.json", table, hex);
+        }
+        /* out of memory: no cut-off drift record, and the old columns stay, so the next delivery
+         * shows the drift again */
+        if (!mdp_buf_error(&rec) && !mdp_buf_error(&rk) &&
+            mdp_store_put(ck->lake->store, rk.data, rec.data, rec.len, 0, &d) == 0) {
+            mdp_store_put(ck->lake->store, key, header, len, 0, &d);
+            ck->c->extra[X_SCHEMA_CHANGES]++;
+        }
         mdp_buf_cleanup(&rec);
         mdp_buf_cleanup(&rk);
     }
