@@ -43,22 +43,30 @@ static char *read_file(const char *path, size_t *out_len)
     return b.data ? mdp_buf_steal(&b) : calloc(1, 1);
 }
 
-static int dq_parse_cmd(struct cli *c, int argc, char **argv)
+/* Reads and parses the ruleset at path into *out_doc (free with mdp_dq_doc_free). Prints a parse
+ * error as FILE:LINE:COL: message, anything else through cli_fail. Returns 0 or EXIT_FAIL. */
+static int load_rules(const char *cmd, const char *path, struct mdp_dq_doc **out_doc)
 {
-    if (argc != 3) return cli_usage("dq", "expects: mdp dq parse FILE");
-    const char *path = argv[2];
     size_t len = 0;
     char *src = read_file(path, &len);
     if (!src) return EXIT_FAIL;
-    struct mdp_dq_doc *doc = NULL;
     struct mdp_dq_error err;
-    int rc = mdp_dq_parse(src, len, &doc, &err);
+    int rc = mdp_dq_parse(src, len, out_doc, &err);
     free(src);
     if (rc == MDP_ERR_PARSE) {
         fprintf(stderr, "%s:%d:%d: %s\n", path, err.line, err.col, err.msg);
         return EXIT_FAIL;
     }
-    if (rc) return cli_fail("dq parse", EXIT_FAIL, "%s", mdp_strerror(rc));
+    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", mdp_strerror(rc));
+    return 0;
+}
+
+static int dq_parse_cmd(struct cli *c, int argc, char **argv)
+{
+    if (argc != 3) return cli_usage("dq", "expects: mdp dq parse FILE");
+    struct mdp_dq_doc *doc = NULL;
+    int rc = load_rules("dq parse", argv[2], &doc);
+    if (rc) return rc;
     struct mdp_buf out;
     mdp_buf_init(&out);
     for (int i = 0; !rc && i < doc->nrules; i++) {
@@ -151,18 +159,9 @@ static int dq_eval_cmd(struct cli *c, int argc, char **argv)
     }
     if (!rules || !manifest)
         return cli_usage("dq", "eval needs --rules FILE and --datasets MANIFEST.json");
-    size_t len = 0;
-    char *src = read_file(rules, &len);
-    if (!src) return EXIT_FAIL;
     struct mdp_dq_doc *doc = NULL;
-    struct mdp_dq_error err;
-    int rc = mdp_dq_parse(src, len, &doc, &err);
-    free(src);
-    if (rc == MDP_ERR_PARSE) {
-        fprintf(stderr, "%s:%d:%d: %s\n", rules, err.line, err.col, err.msg);
-        return EXIT_FAIL;
-    }
-    if (rc) return cli_fail("dq eval", EXIT_FAIL, "%s", mdp_strerror(rc));
+    int rc = load_rules("dq eval", rules, &doc);
+    if (rc) return rc;
     struct mdp_diag d = {0};
     struct mdp_dq_manifest *m = NULL;
     struct mdp_dq_report *rep = NULL;
