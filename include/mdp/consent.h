@@ -128,8 +128,10 @@ int mdp_consent_status_at(struct mdp_state *s, const char *email, const char *us
 
 /* DOI tokens (spec 1: VcTokens, TTL 7 days). Only the token's SHA-256 is stored, with the address,
  * the requesting IP, the status and the expiry (the item's TTL). */
-#define MDP_DOI_TTL_MS    (7LL * 24 * 3600 * 1000)
-#define MDP_DOI_TOKEN_LEN 64 /* hex characters of a token */
+#define MDP_DOI_TTL_MS (7LL * 24 * 3600 * 1000)
+/* A claim without its grant this old is taken as interrupted, not in progress. */
+#define MDP_DOI_FINISH_AFTER_MS (60LL * 1000)
+#define MDP_DOI_TOKEN_LEN       64 /* hex characters of a token */
 
 /* Issues a token for email (requested from ip, may be NULL): writes the token (64 hex chars and a
  * NUL) to token_out, the caller's buffer, to be sent once and never stored (zeroed on failure).
@@ -149,9 +151,11 @@ enum mdp_doi_result {
  * Returns 0 with *result set, or an error of the store. A token is confirmed at most once, also
  * when two confirmations race. A malformed token is MDP_DOI_UNKNOWN, not an error. Errors:
  * MDP_ERR_PARSE (an unreadable stored token), MDP_ERR_IO, MDP_ERR_CRYPTO, or mdp_consent_append's,
- * with d. Not atomic: the confirmation mark is written before the grant is appended, so a failure
- * (or a crash) between them leaves the token used without a grant in the journal, and a retry
- * gets MDP_DOI_USED. */
+ * with d. Crash-safe: the claim (written with the token's new status in one transaction) is
+ * complete only once it notes the grant's seq; a confirmation whose claim is older than
+ * MDP_DOI_FINISH_AFTER_MS and has no seq (a failure or a crash between claim and grant) is finished
+ * by the next call (the grant appended once, found again in the journal if it was already there),
+ * which returns MDP_DOI_CONFIRMED; a younger one counts as in progress (MDP_DOI_USED). */
 int mdp_doi_confirm(struct mdp_state *s, const char *token, int64_t now_ms, int *result,
                     int64_t *seq_out, struct mdp_diag *d);
 

@@ -55,6 +55,50 @@ int mdp_doi_issue(struct mdp_state *s, const char *email, const char *ip, int64_
     return rc;
 }
 
+struct find_grant {
+    const char *evidence;
+    int64_t seq;
+};
+
+static int find_grant_cb(const struct mdp_consent_record *r, void *ud)
+{
+    struct find_grant *f = ud;
+    if (strcmp(r->evidence, f->evidence) == 0) f->seq = r->seq;
+    return 0;
+}
+
+/* Appends the vc_report grant r of token th unless the journal already holds it (a grant that was
+ * appended before a crash kept it from being noted on the claim), then notes its seq on the
+ * claim, which completes the confirmation; the claim expires with the token (exp_ms). r->seq gets
+ * the grant's seq. */
+static int finish_grant(struct mdp_state *s, const char *th, struct mdp_consent_record *r,
+                        int64_t now_ms, int64_t exp_ms, struct mdp_diag *d)
+{
+    struct find_grant f = {r->evidence, -1};
+    int rc = 0;
+    char *claim = NULL;
+    if (mdp_state_get(s, TOKENS, th, "confirmation", &claim, NULL, d) == 0 &&
+        strstr(claim, "\"finishing\"")) /* a finish was tried before: look for its grant */
+        rc = mdp_consent_each(s, find_grant_cb, &f, d);
+    free(claim);
+    if (rc) return rc;
+    if (f.seq >= 0) {
+        r->seq = f.seq;
+    } else {
+        /* mark the attempt first, so that a retry after a crash looks for this grant */
+        char mb[96];
+        snprintf(mb, sizeof mb, "{\"confirmed_ms\":%lld,\"finishing\":true}", (long long)r->ts_ms);
+        struct mdp_state_item m = {th, "confirmation", mb, ttl_seconds(exp_ms)};
+        if ((rc = mdp_state_put(s, TOKENS, &m, 0, d))) return rc;
+        if ((rc = mdp_consent_append(s, r, now_ms, d))) return rc;
+    }
+    char cb[96];
+    snprintf(cb, sizeof cb, "{\"confirmed_ms\":%lld,\"seq\":%lld}", (long long)r->ts_ms,
+             (long long)r->seq);
+    struct mdp_state_item c = {th, "confirmation", cb, ttl_seconds(exp_ms)};
+    return mdp_state_put(s, TOKENS, &c, 0, d);
+}
+
 int mdp_doi_confirm(struct mdp_state *s, const char *token, int64_t now_ms, int *result,
                     int64_t *seq_out, struct mdp_diag *d)
 {
@@ -84,44 +128,64 @@ int mdp_doi_confirm(struct mdp_state *s, const char *token, int64_t now_ms, int 
     struct mdp_consent_record r = {0};
     if (json_object_object_get_ex(o, "email_lower", &v))
         snprintf(r.email_lower, sizeof r.email_lower, "%s", json_object_get_string(v));
+    strcpy(r.purpose, "vc_report");
+    r.granted = 1;
+    strcpy(r.source, "doi");
+    snprintf(r.evidence, sizeof r.evidence, "doi:%s", th);
     char *claim = NULL;
     rc = mdp_state_get(s, TOKENS, th, "confirmation", &claim, NULL, d);
-    free(claim);
     if (rc == 0) {
+        /* claimed before: used, unless the claim never got its grant (a failure or a crash
+         * between the two) and is old enough that no confirmation is still writing it */
         *result = MDP_DOI_USED;
+        json_object *c = json_tokener_parse(claim), *cv;
+        int64_t claimed = c && json_object_object_get_ex(c, "confirmed_ms", &cv)
+                              ? json_object_get_int64(cv)
+                              : now_ms;
+        int granted = c && json_object_object_get_ex(c, "seq", &cv);
+        json_object_put(c);
+        if (!granted && now_ms - claimed >= MDP_DOI_FINISH_AFTER_MS) {
+            r.ts_ms = claimed;
+            rc = finish_grant(s, th, &r, now_ms, exp, d);
+            if (!rc) {
+                *result = MDP_DOI_CONFIRMED;
+                if (seq_out) *seq_out = r.seq;
+            }
+        }
     } else if (rc != MDP_ERR_NOT_FOUND) {
         /* keep rc */
     } else if (now_ms >= exp) {
         *result = MDP_DOI_EXPIRED;
         rc = 0;
     } else {
+        /* the claim and the token's new status in one transaction, then the grant, then the
+         * grant's seq on the claim (what marks the confirmation complete) */
         char cb[64];
         snprintf(cb, sizeof cb, "{\"confirmed_ms\":%lld}", (long long)now_ms);
-        struct mdp_state_item c = {th, "confirmation", cb, ttl_seconds(exp)};
-        rc = mdp_state_put(s, TOKENS, &c, MDP_STATE_IF_ABSENT, d);
+        json_object_object_add(o, "status", json_object_new_string("confirmed"));
+        struct mdp_state_write w[2] = {
+            {.op = MDP_STATE_PUT,
+             .table = TOKENS,
+             .item = {th, "confirmation", cb, ttl_seconds(exp)},
+             .flags = MDP_STATE_IF_ABSENT},
+            {.op = MDP_STATE_PUT,
+             .table = TOKENS,
+             .item = {th, "token", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                      ttl_seconds(exp)}}};
+        rc = mdp_state_transact(s, w, 2, d);
         if (rc == MDP_ERR_EXISTS) {
             *result = MDP_DOI_USED;
             rc = 0;
         } else if (rc == 0) {
-            json_object_object_add(o, "status", json_object_new_string("confirmed"));
-            struct mdp_state_item t = {th, "token",
-                                       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-                                       ttl_seconds(exp)};
-            rc = mdp_state_put(s, TOKENS, &t, 0, d);
-            if (!rc) {
-                strcpy(r.purpose, "vc_report");
-                r.granted = 1;
-                r.ts_ms = now_ms;
-                strcpy(r.source, "doi");
-                snprintf(r.evidence, sizeof r.evidence, "doi:%s", th);
-                rc = mdp_consent_append(s, &r, now_ms, d);
-            }
+            r.ts_ms = now_ms;
+            rc = finish_grant(s, th, &r, now_ms, exp, d);
             if (!rc) {
                 *result = MDP_DOI_CONFIRMED;
                 if (seq_out) *seq_out = r.seq;
             }
         }
     }
+    free(claim);
     json_object_put(o);
     return rc;
 }

@@ -270,6 +270,88 @@ static void test_state_put_if_newer(void **st)
     tu_rmdir(dir);
 }
 
+struct doi_grants {
+    const char *evidence;
+    int n;
+};
+
+static int count_doi_grants(const struct mdp_consent_record *r, void *ud)
+{
+    struct doi_grants *g = ud;
+    if (strcmp(r->evidence, g->evidence) == 0) g->n++;
+    return 0;
+}
+
+/* A confirmation interrupted between its claim and its grant (the crash the header of
+ * mdp_doi_confirm used to admit) is finished by the next call, with the grant in the journal exactly
+ * once; a young claim counts as in progress. Planted states stand in for the crash points. */
+static void test_doi_confirm_interrupted_issue11(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir);
+    struct mdp_diag d = {0};
+    const int64_t t0 = 1793491200000; /* 2026-11-01T00:00:00Z */
+    char tok[3][MDP_DOI_TOKEN_LEN + 1], th[3][65], ev[3][256];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(mdp_doi_issue(s, "ann@example.de", NULL, t0, tok[i], &d), 0);
+        assert_int_equal(mdp_sha256_hex(tok[i], MDP_DOI_TOKEN_LEN, th[i]), 0);
+        snprintf(ev[i], sizeof ev[i], "doi:%s", th[i]);
+    }
+    char claim[96];
+    snprintf(claim, sizeof claim, "{\"confirmed_ms\":%lld}", (long long)(t0 + 1000));
+    /* 0: crashed right after the claim; 1: crashed after the grant, before its seq was noted */
+    for (int i = 0; i < 2; i++) {
+        struct mdp_state_item c = {th[i], "confirmation", claim, 0};
+        assert_int_equal(mdp_state_put(s, "vc_tokens", &c, 0, &d), 0);
+    }
+    char fin[96];
+    snprintf(fin, sizeof fin, "{\"confirmed_ms\":%lld,\"finishing\":true}", (long long)(t0 + 1000));
+    struct mdp_state_item c1 = {th[1], "confirmation", fin, 0};
+    assert_int_equal(mdp_state_put(s, "vc_tokens", &c1, 0, &d), 0);
+    struct mdp_consent_record g = {0};
+    assert_int_equal(mdp_consent_subject(&g, "ann@example.de", NULL, &d), 0);
+    strcpy(g.purpose, "vc_report");
+    g.granted = 1;
+    g.ts_ms = t0 + 1000;
+    strcpy(g.source, "doi");
+    snprintf(g.evidence, sizeof g.evidence, "%s", ev[1]);
+    assert_int_equal(mdp_consent_append(s, &g, t0 + 2000, &d), 0);
+    const int64_t later = t0 + 1000 + MDP_DOI_FINISH_AFTER_MS;
+    int res = -1;
+    int64_t seq = -1;
+    /* young claims are in progress: used, nothing appended */
+    assert_int_equal(mdp_doi_confirm(s, tok[0], later - 1, &res, &seq, &d), 0);
+    assert_int_equal(res, MDP_DOI_USED);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(mdp_doi_confirm(s, tok[i], later, &res, &seq, &d), 0);
+        assert_int_equal(res, MDP_DOI_CONFIRMED);
+        if (i == 1) assert_int_equal(seq, g.seq); /* found, not appended again */
+        assert_int_equal(mdp_doi_confirm(s, tok[i], later + 1, &res, NULL, &d), 0);
+        assert_int_equal(res, MDP_DOI_USED);
+        struct doi_grants n = {ev[i], 0};
+        assert_int_equal(mdp_consent_each(s, count_doi_grants, &n, &d), 0);
+        assert_int_equal(n.n, 1);
+    }
+    /* an uninterrupted confirmation: one grant, the token confirmed, the claim complete */
+    assert_int_equal(mdp_doi_confirm(s, tok[2], t0 + 5000, &res, &seq, &d), 0);
+    assert_int_equal(res, MDP_DOI_CONFIRMED);
+    struct doi_grants n2 = {ev[2], 0};
+    assert_int_equal(mdp_consent_each(s, count_doi_grants, &n2, &d), 0);
+    assert_int_equal(n2.n, 1);
+    char *body = NULL;
+    assert_int_equal(mdp_state_get(s, "vc_tokens", th[2], "token", &body, NULL, &d), 0);
+    assert_non_null(strstr(body, "\"status\":\"confirmed\""));
+    free(body);
+    assert_int_equal(mdp_state_get(s, "vc_tokens", th[2], "confirmation", &body, NULL, &d), 0);
+    assert_non_null(strstr(body, "\"seq\":"));
+    free(body);
+    assert_int_equal(mdp_doi_confirm(s, tok[2], later * 2, &res, NULL, &d), 0);
+    assert_int_equal(res, MDP_DOI_USED);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
 static void test_doi_tokens(void **st)
 {
     (void)st;
@@ -547,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_consent_rules),
         cmocka_unit_test(test_consent_chain),
         cmocka_unit_test(test_doi_tokens),
+        cmocka_unit_test(test_doi_confirm_interrupted_issue11),
         cmocka_unit_test(test_state_add_scan),
         cmocka_unit_test(test_bandit_policy),
         cmocka_unit_test(test_state_put_if_newer),
