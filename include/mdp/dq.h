@@ -9,6 +9,8 @@
 #include "mdp/buf.h"
 #include "mdp/err.h"
 
+struct mdp_engine;
+
 /* Arithmetic in numeric operands: literals, unary minus, + - * / (usual precedence), function
  * calls (avg(last(5)): dynamic rules), parentheses (kept, so the printed form is what was
  * written) and NULL. */
@@ -175,6 +177,7 @@ struct mdp_dq_table {
 
 struct mdp_dq_manifest {
     char *null_token;
+    char *dir; /* the folder relative paths (tables, file rules) start from; "" for the current */
     struct mdp_dq_table *tables;
     int ntables;
 };
@@ -205,17 +208,31 @@ struct mdp_dq_report {
     struct mdp_dq_result *results;
     int n, passed;
     double score; /* passed / n (1.0 for an empty ruleset) */
+    /* the Analyzers section: metrics only (outcome PASS, or ERROR when not measurable) */
+    struct mdp_dq_result *analyzers;
+    int nanalyzers;
 };
+
+/* The history of earlier runs for dynamic rules (avg(last(5))) and DetectAnomalies: writes up
+ * to max earlier values of the metric named metric (Glue's name) into out, newest first, one per
+ * run, and returns how many (0: no history). ud is mdp_dq_eval_opts.history_ud. */
+typedef int (*mdp_dq_history_fn)(void *ud, const char *metric, double *out, int max);
 
 struct mdp_dq_eval_opts {
     const char *primary; /* the table the rules check; NULL: DataSources' Primary or the only one */
     const char *
         failed_rows; /* file for the keys of failing rows (rule number, row number, key), or NULL */
+    /* earlier runs' metrics, or NULL (dynamic rules and DetectAnomalies are then an ERROR) */
+    mdp_dq_history_fn history;
+    void *history_ud;
+    /* an open engine that already holds the manifest's tables as tables or views (the manifest's
+     * files are not loaded then; table files may be NULL); NULL: an in-memory one is opened */
+    struct mdp_engine *engine;
 };
 
-/* Evaluates doc's rules over the manifest's tables with DuckDB. A rule that cannot be evaluated
- * (unknown column, bad SQL in a where clause, a rule type we only parse) is an ERROR result, not a
- * failure of the call. Returns 0 (*out: free with mdp_dq_report_free), MDP_ERR_NO_ENGINE,
+/* Evaluates doc's rules (and its Analyzers) over the manifest's tables with DuckDB. A rule that
+ * cannot be evaluated (unknown column, bad SQL in a where clause, a dynamic rule without history)
+ * is an ERROR result, not a failure of the call. Returns 0 (*out: free with mdp_dq_report_free), MDP_ERR_NO_ENGINE,
  * MDP_ERR_ENGINE (a table could not be loaded: d says which and why), MDP_ERR_INVALID (no or an
  * unknown primary table), MDP_ERR_IO (failed-rows file), MDP_ERR_NOMEM. */
 int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,

@@ -6,8 +6,14 @@
  * denominator, StandardDeviation is the population's, `between` is exclusive. A rule that cannot
  * be measured (unknown column, SQL error in a where clause, a rule type we only parse) is an ERROR
  * result with the reason, never a failure of the whole evaluation. */
+#include "mdp/alloc.h"
 #include "mdp/dq.h"
 #include "mdp/engine.h"
+#include "mdp/hash.h"
+#include "mdp/time.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -36,6 +42,7 @@ void mdp_dq_manifest_free(struct mdp_dq_manifest *m)
     }
     free(m->tables);
     free(m->null_token);
+    free(m->dir);
     free(m);
 }
 
@@ -91,6 +98,10 @@ int mdp_dq_manifest_load(const char *path, struct mdp_dq_manifest **out, struct 
     size_t dirlen = 0;
     const char *slash = strrchr(path, '/');
     if (slash) dirlen = (size_t)(slash - path) + 1;
+    if (!(m->dir = mdp_strndup(path, dirlen))) {
+        rc = MDP_ERR_NOMEM;
+        goto out;
+    }
     m->tables = calloc((size_t)json_object_object_length(tables), sizeof *m->tables);
     if (!m->tables) {
         rc = MDP_ERR_NOMEM;
@@ -187,10 +198,21 @@ void mdp_dq_report_free(struct mdp_dq_report *r)
         free(x->metrics);
     }
     free(r->results);
+    for (int i = 0; i < r->nanalyzers; i++) {
+        struct mdp_dq_result *x = &r->analyzers[i];
+        free(x->rule);
+        free(x->message);
+        for (int k = 0; k < x->nmetrics; k++)
+            free(x->metrics[k].name);
+        free(x->metrics);
+    }
+    free(r->analyzers);
     free(r);
 }
 
+struct ev;
 struct res {
+    struct ev *ev; /* for dynamic rules: the history */
     enum mdp_dq_outcome outcome;
     char msg[600];
     struct mdp_dq_metric *metrics;
@@ -241,6 +263,7 @@ struct ev {
     const struct mdp_dq_doc *doc;
     const struct mdp_dq_table *t;
     const struct mdp_dq_manifest *m;
+    const struct mdp_dq_eval_opts *o;
     FILE *failed;
     int rule_no;
     struct mdp_diag d;
@@ -268,6 +291,8 @@ static int qident(struct mdp_buf *b, const char *s)
     return rc ? rc : mdp_buf_putc(b, '"');
 }
 
+static int dyn_eval(const struct mdp_dq_num *n, double *out, struct res *r);
+
 /* Numbers of conditions, evaluated in C. -1 (with msg) for what has no value here. */
 static int num_eval(const struct mdp_dq_num *n, double *out, struct res *r)
 {
@@ -286,11 +311,7 @@ static int num_eval(const struct mdp_dq_num *n, double *out, struct res *r)
     case MDP_DQ_N_PAREN:
         return num_eval(n->args[0], out, r);
     case MDP_DQ_N_CALL:
-        set(r, MDP_DQ_ERROR,
-            "%s(...) is a dynamic rule: it needs the history of earlier runs, which mdp dq eval "
-            "does not keep",
-            n->text);
-        return -1;
+        return dyn_eval(n, out, r);
     case MDP_DQ_N_BIN:
         if (num_eval(n->args[0], &a, r) || num_eval(n->args[1], &b, r)) return -1;
         *out = n->op == '+' ? a + b : n->op == '-' ? a - b : n->op == '*' ? a * b : a / b;
@@ -343,6 +364,105 @@ static int num_cond(const struct mdp_dq_cond *c, double m, struct res *r)
         set(r, MDP_DQ_ERROR, "a metric cannot be matched with a regular expression");
         return -1;
     }
+}
+
+/* Dynamic rules (Glue's avg(last(k)) and friends): the last k values of the metric the rule
+ * measured (its last metric, the one the condition compares) in earlier runs, newest first.
+ * avg, min, max, sum, std (population) of last(k); index(last(k), i) the i-th newest (0: the run
+ * before this one); abs(x). Fewer than k earlier runs: the ones there are; none: an ERROR. */
+static int dyn_eval(const struct mdp_dq_num *n, double *out, struct res *r)
+{
+    static const char *const AGG[] = {"avg", "min", "max", "sum", "std", "index", NULL};
+    const char *f = n->text;
+    if (strcmp(f, "abs") == 0) {
+        double a;
+        if (n->nargs != 1) {
+            set(r, MDP_DQ_ERROR, "abs(...) takes one argument");
+            return -1;
+        }
+        if (num_eval(n->args[0], &a, r)) return -1;
+        *out = fabs(a);
+        return 0;
+    }
+    int fi = 0;
+    while (AGG[fi] && strcmp(AGG[fi], f) != 0)
+        fi++;
+    if (!AGG[fi]) {
+        set(r, MDP_DQ_ERROR,
+            "unknown function %s(...): dynamic rules know avg, min, max, sum, std and index of "
+            "last(k), and abs",
+            f);
+        return -1;
+    }
+    int is_index = strcmp(f, "index") == 0;
+    const struct mdp_dq_num *l = n->nargs >= 1 ? n->args[0] : NULL;
+    if (n->nargs != (is_index ? 2 : 1) || l->kind != MDP_DQ_N_CALL ||
+        strcmp(l->text, "last") != 0 || l->nargs != 1) {
+        set(r, MDP_DQ_ERROR, "%s expects last(k)%s", f, is_index ? " and an index" : "");
+        return -1;
+    }
+    double kd, id = 0;
+    if (num_eval(l->args[0], &kd, r)) return -1;
+    if (is_index && num_eval(n->args[1], &id, r)) return -1;
+    if (kd < 1 || kd > 1000 || kd != floor(kd)) {
+        set(r, MDP_DQ_ERROR, "last(k) needs a whole k from 1 to 1000");
+        return -1;
+    }
+    if (id < 0 || id != floor(id) || id >= kd) {
+        set(r, MDP_DQ_ERROR, "index(last(k), i) needs a whole i from 0 to k - 1");
+        return -1;
+    }
+    int k = (int)kd;
+    struct ev *ev = r->ev;
+    if (!ev || !ev->o || !ev->o->history) {
+        set(r, MDP_DQ_ERROR,
+            "%s(last(%d)) is a dynamic rule: it needs the metrics of earlier runs, which mdp dq "
+            "run "
+            "keeps in dq_results (mdp dq eval has no history)",
+            f, k);
+        return -1;
+    }
+    if (!r->nmetrics) {
+        set(r, MDP_DQ_ERROR, "this rule measures no metric a dynamic rule could compare");
+        return -1;
+    }
+    const char *name = r->metrics[r->nmetrics - 1].name;
+    double *v = mdp_calloc((size_t)k, sizeof *v);
+    if (!v) {
+        r->nomem = 1;
+        set(r, MDP_DQ_ERROR, "out of memory");
+        return -1;
+    }
+    int got = ev->o->history(ev->o->history_ud, name, v, k);
+    if (got <= 0) {
+        free(v);
+        set(r, MDP_DQ_ERROR, "no earlier run measured %s yet: %s(last(%d)) has no history", name, f,
+            k);
+        return -1;
+    }
+    if (got > k) got = k;
+    if (is_index && (int)id >= got) {
+        free(v);
+        set(r, MDP_DQ_ERROR, "index(last(%d), %d): only %d earlier runs measured %s", k, (int)id,
+            got, name);
+        return -1;
+    }
+    double acc = is_index ? v[(int)id] : fi == 1 || fi == 2 ? v[0] : 0;
+    for (int i = 0; !is_index && i < got; i++) {
+        if (fi == 1 && v[i] < acc) acc = v[i];
+        if (fi == 2 && v[i] > acc) acc = v[i];
+        if (fi == 0 || fi == 3 || fi == 4) acc += v[i];
+    }
+    if (fi == 0) acc /= got;
+    if (fi == 4) {
+        double mean = acc / got, ss = 0;
+        for (int i = 0; i < got; i++)
+            ss += (v[i] - mean) * (v[i] - mean);
+        acc = sqrt(ss / got);
+    }
+    free(v);
+    *out = acc;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- SQL of operands */
@@ -446,6 +566,10 @@ static int pred_sql(const struct ev *ev, struct mdp_buf *b, const char *x,
         nvals = k->nvals;
     }
     static const char *const CMP[] = {"=", "!=", ">", ">=", "<", "<="};
+    if (nvals < 1) {
+        set(r, MDP_DQ_ERROR, "the rule has no condition to check rows with");
+        return 1;
+    }
     switch (c->op) {
     case MDP_DQ_OP_EQ:
     case MDP_DQ_OP_NE:
@@ -729,6 +853,8 @@ static int column_rule(const char *type)
                                     "IsPrimaryKey",
                                     "DataFreshness",
                                     "ColumnCorrelation",
+                                    "ColumnDataType",
+                                    "AllStatistics",
                                     NULL};
     for (int i = 0; T[i]; i++)
         if (strcmp(T[i], type) == 0) return 1;
@@ -765,6 +891,7 @@ static enum mdp_dq_outcome row_level(struct ev *ev, const struct mdp_dq_rule *ru
 static enum mdp_dq_outcome compare(const struct mdp_dq_rule *rule, double m, const char *what,
                                    struct res *r)
 {
+    if (!rule->has_cond) return set(r, MDP_DQ_PASS, "%s was %.6g", what, m); /* an analyzer */
     int ok = num_cond(&rule->cond, m, r);
     if (ok < 0) return MDP_DQ_ERROR;
     return set(r, ok ? MDP_DQ_PASS : MDP_DQ_FAIL, "%s was %.6g", what, m);
@@ -906,6 +1033,815 @@ done:
         return set(r, MDP_DQ_ERROR, "out of memory");
     }
     return r->outcome;
+}
+
+/* ---------------------------------------------------------------- the rules of point 1 */
+
+static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *rule, struct res *r);
+
+/* A manifest type (string, int, ...) or a DuckDB type as DuckDB names it. */
+static const char *duck_type(const char *t)
+{
+    const char *s = sql_type(t);
+    return s ? s : t;
+}
+
+static const char *col_type(const struct ev *ev, const struct mdp_dq_table *t, const char *c)
+{
+    (void)ev;
+    for (int i = 0; i < t->ncols; i++)
+        if (strcmp(t->cols[i], c) == 0) return duck_type(t->types[i]);
+    return NULL;
+}
+
+static int is_numeric_type(const char *t)
+{
+    static const char *const N[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
+                                    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT",
+                                    "DOUBLE",   "DECIMAL",   NULL};
+    for (int i = 0; N[i]; i++)
+        if (strncmp(t, N[i], strlen(N[i])) == 0) return 1;
+    return 0;
+}
+
+/* Glue's type names (ColumnDataType) as DuckDB types; NULL for an unknown one. */
+static const char *glue_type(const char *g)
+{
+    static const char *const MAP[][2] = {
+        {"BOOLEAN", "BOOLEAN"}, {"DATE", "DATE"},      {"TIMESTAMP", "TIMESTAMP"},
+        {"INTEGER", "INTEGER"}, {"INT", "INTEGER"},    {"LONG", "BIGINT"},
+        {"BIGINT", "BIGINT"},   {"SHORT", "SMALLINT"}, {"BYTE", "TINYINT"},
+        {"FLOAT", "FLOAT"},     {"DOUBLE", "DOUBLE"},  {"DECIMAL", "DECIMAL(38,10)"},
+        {"STRING", "VARCHAR"},  {"VARCHAR", "VARCHAR"}};
+    for (size_t i = 0; i < sizeof MAP / sizeof MAP[0]; i++)
+        if (strcasecmp(MAP[i][0], g) == 0) return MAP[i][1];
+    return NULL;
+}
+
+/* ColumnDataType "c" = "INTEGER" | in ["INTEGER", "LONG"]: the share of rows whose value is of
+ * (a string column: can be cast to) one of the types; NULL rows comply (Completeness is the rule
+ * for them). A column of a non-string type complies when its type is one of them. */
+static enum mdp_dq_outcome column_data_type(struct ev *ev, const struct mdp_dq_rule *rule,
+                                            const char *qc, struct res *r)
+{
+    const struct mdp_dq_cond *c = &rule->cond;
+    const struct mdp_dq_value *vals = c->vals;
+    int nvals = c->nvals;
+    if (!c->list && nvals == 1 && vals[0].kind == MDP_DQ_V_VAR) {
+        const struct mdp_dq_const *k = find_const(ev, vals[0].s);
+        if (!k) return set(r, MDP_DQ_ERROR, "unknown constant $%s", vals[0].s);
+        vals = k->vals;
+        nvals = k->nvals;
+    }
+    if (c->op != MDP_DQ_OP_EQ && c->op != MDP_DQ_OP_IN)
+        return set(r, MDP_DQ_ERROR, "ColumnDataType takes = \"TYPE\" or in [\"TYPE\", ...]");
+    const char *ct = col_type(ev, ev->t, rule->params[0]);
+    int is_str = ct && (strcmp(ct, "VARCHAR") == 0 || strcmp(ct, "string") == 0);
+    struct mdp_buf pred;
+    mdp_buf_init(&pred);
+    int rc = mdp_buf_printf(&pred, "%s IS NULL", qc), same = 0;
+    for (int i = 0; i < nvals; i++) {
+        const char *g = vals[i].kind == MDP_DQ_V_STR ? glue_type(vals[i].s) : NULL;
+        if (!g) {
+            mdp_buf_cleanup(&pred);
+            return set(r, MDP_DQ_ERROR,
+                       "ColumnDataType: '%s' is no type (BOOLEAN, DATE, TIMESTAMP, INTEGER, LONG, "
+                       "SHORT, BYTE, FLOAT, DOUBLE, DECIMAL, STRING)",
+                       vals[i].kind == MDP_DQ_V_STR ? vals[i].s : "?");
+        }
+        if (strncmp(ct, g, strlen(g)) == 0 ||
+            (strncmp(g, "DECIMAL", 7) == 0 && strncmp(ct, "DECIMAL", 7) == 0))
+            same = 1;
+        /* DuckDB casts '1.5' to INTEGER (rounding): whole numbers only for the integer types */
+        int whole = strstr(g, "INT") != NULL;
+        if (!rc && is_str && whole)
+            rc = mdp_buf_printf(&pred,
+                                " OR (regexp_full_match(trim(%s), '[+-]?[0-9]+') AND "
+                                "try_cast(trim(%s) AS %s) IS NOT NULL)",
+                                qc, qc, g);
+        else if (!rc && is_str && strcmp(g, "VARCHAR") != 0)
+            rc = mdp_buf_printf(&pred, " OR try_cast(%s AS %s) IS NOT NULL", qc, g);
+        if (!rc && is_str && strcmp(g, "VARCHAR") == 0) rc = mdp_buf_puts(&pred, " OR true");
+    }
+    if (!rc && !is_str && same) rc = mdp_buf_puts(&pred, " OR true");
+    if (rc) {
+        mdp_buf_cleanup(&pred);
+        r->nomem = 1;
+        return set(r, MDP_DQ_ERROR, "out of memory");
+    }
+    enum mdp_dq_outcome o =
+        row_level(ev, rule, rule->params[0], pred.data, "ColumnDataType.Compliance", r);
+    mdp_buf_cleanup(&pred);
+    return o;
+}
+
+/* "a->b,c" into left and right names (c: both c). Returns the count, or -1 when malformed. */
+static int split_mapping(const char *s, char left[][128], char right[][128], int max)
+{
+    char items[16][128];
+    int n = split_names(s, items, max < 16 ? max : 16);
+    for (int i = 0; i < n; i++) {
+        char *arrow = strstr(items[i], "->");
+        if (!arrow) {
+            snprintf(left[i], 128, "%s", items[i]);
+            snprintf(right[i], 128, "%s", items[i]);
+            continue;
+        }
+        *arrow = '\0';
+        char *a = items[i], *b = arrow + 2;
+        while (*b == ' ')
+            b++;
+        size_t al = strlen(a);
+        while (al && a[al - 1] == ' ')
+            a[--al] = '\0';
+        if (!*a || !*b) return -1;
+        snprintf(left[i], 128, "%s", a);
+        snprintf(right[i], 128, "%s", b);
+    }
+    return n;
+}
+
+static int table_has(const struct mdp_dq_table *t, const char *c)
+{
+    for (int i = 0; i < t->ncols; i++)
+        if (strcmp(t->cols[i], c) == 0) return 1;
+    return 0;
+}
+
+/* DatasetMatch "ref" "k->rk,..." ["v->rv,..."]: the share of the primary's rows that have a row
+ * in ref with the same keys and the same values (NULLs equal; without value columns: every
+ * column but the keys that ref has under the same name). */
+static enum mdp_dq_outcome dataset_match(struct ev *ev, const struct mdp_dq_rule *rule,
+                                         struct res *r)
+{
+    const struct mdp_dq_table *rt = find_table(ev->m, rule->params[0], strlen(rule->params[0]));
+    if (!rt) return set(r, MDP_DQ_ERROR, "no table '%s' to match with", rule->params[0]);
+    char kl[16][128], kr[16][128], vl[64][128], vr[64][128];
+    int nk = split_mapping(rule->params[1], kl, kr, 16), nv = 0;
+    if (nk <= 0)
+        return set(r, MDP_DQ_ERROR,
+                   "DatasetMatch needs key columns as \"key\" or \"key->reference_key\", "
+                   "comma-separated");
+    if (rule->nparams == 3) {
+        nv = split_mapping(rule->params[2], vl, vr, 16);
+        if (nv <= 0)
+            return set(r, MDP_DQ_ERROR,
+                       "DatasetMatch's value columns are \"col\" or \"col->reference_col\", "
+                       "comma-separated");
+    } else {
+        for (int i = 0; i < ev->t->ncols && nv < 64; i++) {
+            int key = 0;
+            for (int k = 0; k < nk; k++)
+                if (strcmp(kl[k], ev->t->cols[i]) == 0) key = 1;
+            if (key || !table_has(rt, ev->t->cols[i])) continue;
+            snprintf(vl[nv], 128, "%s", ev->t->cols[i]);
+            snprintf(vr[nv++], 128, "%s", ev->t->cols[i]);
+        }
+    }
+    for (int i = 0; i < nk + nv; i++) {
+        const char *a = i < nk ? kl[i] : vl[i - nk], *b = i < nk ? kr[i] : vr[i - nk];
+        if (!has_col(ev, a))
+            return set(r, MDP_DQ_ERROR, "column '%s' does not exist in table %s", a, ev->t->name);
+        if (!table_has(rt, b))
+            return set(r, MDP_DQ_ERROR, "column '%s' does not exist in table %s", b, rt->name);
+    }
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    int rc = mdp_buf_puts(&b, "SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM ");
+    if (!rc) rc = qident(&b, rt->name);
+    if (!rc) rc = mdp_buf_puts(&b, " AS __r WHERE ");
+    for (int i = 0; !rc && i < nk + nv; i++) {
+        const char *a = i < nk ? kl[i] : vl[i - nk], *c = i < nk ? kr[i] : vr[i - nk];
+        if (i) rc = mdp_buf_puts(&b, " AND ");
+        if (!rc) rc = mdp_buf_puts(&b, "__r.");
+        if (!rc) rc = qident(&b, c);
+        if (!rc) rc = mdp_buf_puts(&b, i < nk ? " = __t." : " IS NOT DISTINCT FROM __t.");
+        if (!rc) rc = qident(&b, a);
+    }
+    if (!rc) rc = mdp_buf_puts(&b, ")), count(*) FROM ");
+    if (!rc) rc = qident(&b, ev->t->name);
+    if (!rc) rc = mdp_buf_puts(&b, " AS __t");
+    if (rc) {
+        mdp_buf_cleanup(&b);
+        r->nomem = 1;
+        return set(r, MDP_DQ_ERROR, "out of memory");
+    }
+    struct vals x;
+    int q = query_vals(ev, b.data, &x, r);
+    mdp_buf_cleanup(&b);
+    if (q) return MDP_DQ_ERROR;
+    double share = x.v[1] > 0 ? x.v[0] / x.v[1] : 1.0;
+    metric(r, share, "Dataset.%s.DatasetMatch", rt->name);
+    compare(rule, share, "the share of rows matching the reference", r);
+    if (r->outcome != MDP_DQ_ERROR)
+        snprintf(r->msg, sizeof r->msg, "%.0f of %.0f rows match %s on %d key and %d value columns",
+                 x.v[0], x.v[1], rt->name, nk, nv);
+    return r->outcome;
+}
+
+/* One aggregate of AggregateMatch: "fn(col)" or "fn(table.col)", fn one of sum avg count min max;
+ * count(*) too. Writes "SELECT fn(col)::DOUBLE FROM table" into b and the column into col. */
+static int aggregate_sql(struct ev *ev, const char *expr, struct mdp_buf *b, char *col,
+                         size_t colsz, struct res *r)
+{
+    static const char *const FN[] = {"sum", "avg", "count", "min", "max", NULL};
+    char fn[16], arg[300];
+    const char *open = strchr(expr, '('), *close = strrchr(expr, ')');
+    size_t fl = open ? (size_t)(open - expr) : 0;
+    while (fl && expr[fl - 1] == ' ')
+        fl--;
+    if (!open || !close || close < open || fl == 0 || fl >= sizeof fn ||
+        (size_t)(close - open - 1) >= sizeof arg)
+        return set(r, MDP_DQ_ERROR, "'%s' is no aggregate (sum(col), avg(ref.col), count(*), ...)",
+                   expr),
+               -1;
+    memcpy(fn, expr, fl);
+    fn[fl] = '\0';
+    for (size_t i = 0; i < fl; i++)
+        fn[i] = (char)(fn[i] >= 'A' && fn[i] <= 'Z' ? fn[i] + 32 : fn[i]);
+    int ok = 0;
+    for (int i = 0; FN[i]; i++)
+        if (strcmp(FN[i], fn) == 0) ok = 1;
+    if (!ok)
+        return set(r, MDP_DQ_ERROR, "AggregateMatch knows sum, avg, count, min and max, not %s",
+                   fn),
+               -1;
+    const char *a = open + 1;
+    while (*a == ' ')
+        a++;
+    size_t al = (size_t)(close - a);
+    while (al && a[al - 1] == ' ')
+        al--;
+    memcpy(arg, a, al);
+    arg[al] = '\0';
+    const struct mdp_dq_table *t = ev->t;
+    char *c = arg, *dot = strchr(arg, '.');
+    if (dot) {
+        const struct mdp_dq_table *rt = find_table(ev->m, arg, (size_t)(dot - arg));
+        if (!rt)
+            return set(r, MDP_DQ_ERROR, "no table '%.*s' for '%s'", (int)(dot - arg), arg, expr),
+                   -1;
+        t = rt;
+        c = dot + 1;
+    }
+    int star = strcmp(c, "*") == 0;
+    if (star && strcmp(fn, "count") != 0)
+        return set(r, MDP_DQ_ERROR, "only count takes *: '%s'", expr), -1;
+    if (!star && !table_has(t, c))
+        return set(r, MDP_DQ_ERROR, "column '%s' does not exist in table %s", c, t->name), -1;
+    snprintf(col, colsz, "%s", c);
+    int rc = mdp_buf_printf(b, "(SELECT %s(", fn);
+    if (!rc) rc = star ? mdp_buf_putc(b, '*') : qident(b, c);
+    if (!rc) rc = mdp_buf_puts(b, ")::DOUBLE FROM ");
+    if (!rc) rc = qident(b, t->name);
+    if (!rc) rc = mdp_buf_putc(b, ')');
+    if (rc) {
+        r->nomem = 1;
+        return set(r, MDP_DQ_ERROR, "out of memory"), -1;
+    }
+    return 0;
+}
+
+/* AggregateMatch "sum(amount)" "sum(ref.amount)": the first aggregate divided by the second. */
+static enum mdp_dq_outcome aggregate_match(struct ev *ev, const struct mdp_dq_rule *rule,
+                                           struct res *r)
+{
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    char c1[300], c2[300];
+    struct vals x;
+    int rc = mdp_buf_puts(&b, "SELECT ");
+    if (rc) goto nomem;
+    if (aggregate_sql(ev, rule->params[0], &b, c1, sizeof c1, r)) goto out;
+    if (mdp_buf_puts(&b, ", ")) goto nomem;
+    if (aggregate_sql(ev, rule->params[1], &b, c2, sizeof c2, r)) goto out;
+    if (query_vals(ev, b.data, &x, r)) goto out;
+    if (x.null[0] || x.null[1]) {
+        set(r, MDP_DQ_ERROR, "an aggregate is NULL (no non-NULL values)");
+        goto out;
+    }
+    double ratio = x.v[1] != 0 ? x.v[0] / x.v[1] : x.v[0] == 0 ? 1.0 : NAN;
+    if (isnan(ratio)) {
+        set(r, MDP_DQ_ERROR, "the second aggregate is 0 and the first %.6g: no ratio", x.v[0]);
+        goto out;
+    }
+    if (strcmp(c1, c2) == 0)
+        metric(r, ratio, "Column.%s.AggregateMatch", c1);
+    else
+        metric(r, ratio, "Column.%s,%s.AggregateMatch", c1, c2);
+    compare(rule, ratio, "the ratio of the aggregates", r);
+    if (r->outcome != MDP_DQ_ERROR)
+        snprintf(r->msg, sizeof r->msg, "%.10g / %.10g = %.6g", x.v[0], x.v[1], ratio);
+    goto out;
+nomem:
+    r->nomem = 1;
+    set(r, MDP_DQ_ERROR, "out of memory");
+out:
+    mdp_buf_cleanup(&b);
+    return r->outcome;
+}
+
+/* SchemaMatch "ref": columns with the same name and type in both / columns of either (order does
+ * not matter; names are case sensitive). */
+static enum mdp_dq_outcome schema_match(struct ev *ev, const struct mdp_dq_rule *rule,
+                                        struct res *r)
+{
+    const struct mdp_dq_table *rt = find_table(ev->m, rule->params[0], strlen(rule->params[0]));
+    if (!rt) return set(r, MDP_DQ_ERROR, "no table '%s' to match with", rule->params[0]);
+    int same = 0, only_ref = 0;
+    for (int i = 0; i < ev->t->ncols; i++) {
+        const char *o = col_type(ev, rt, ev->t->cols[i]);
+        if (o && strcmp(o, duck_type(ev->t->types[i])) == 0) same++;
+    }
+    for (int i = 0; i < rt->ncols; i++)
+        if (!table_has(ev->t, rt->cols[i])) only_ref++;
+    int all = ev->t->ncols + only_ref;
+    double ratio = all ? (double)same / all : 1.0;
+    metric(r, ratio, "Dataset.%s.SchemaMatch", rt->name);
+    compare(rule, ratio, "SchemaMatch", r);
+    if (r->outcome != MDP_DQ_ERROR)
+        snprintf(r->msg, sizeof r->msg, "%d of %d columns match %s in name and type", same, all,
+                 rt->name);
+    return r->outcome;
+}
+
+/* The metric rules DetectAnomalies watches, with their column count. */
+static int anomaly_target(const char *t)
+{
+    static const char *const ZERO[] = {"RowCount", "ColumnCount", NULL};
+    static const char *const ONE[] = {"Completeness",
+                                      "Uniqueness",
+                                      "UniqueValueRatio",
+                                      "DistinctValuesCount",
+                                      "Entropy",
+                                      "Mean",
+                                      "Sum",
+                                      "StandardDeviation",
+                                      NULL};
+    for (int i = 0; ZERO[i]; i++)
+        if (strcmp(ZERO[i], t) == 0) return 0;
+    for (int i = 0; ONE[i]; i++)
+        if (strcmp(ONE[i], t) == 0) return 1;
+    return -1;
+}
+
+#define MDP_DQ_ANOMALY_RUNS     20 /* earlier runs an anomaly is judged against, at most */
+#define MDP_DQ_ANOMALY_MIN_RUNS 3
+
+/* DetectAnomalies "RowCount" | "Completeness" "col": the metric is measured, then compared with
+ * its values in the last (at most 20) earlier runs: outside mean +- 3 standard deviations
+ * (population) is an anomaly (FAIL). Needs at least 3 earlier runs. */
+static enum mdp_dq_outcome detect_anomalies(struct ev *ev, const struct mdp_dq_rule *rule,
+                                            struct res *r)
+{
+    int want = anomaly_target(rule->params[0]);
+    if (want < 0)
+        return set(r, MDP_DQ_ERROR,
+                   "DetectAnomalies watches RowCount, ColumnCount, Completeness, Uniqueness, "
+                   "UniqueValueRatio, DistinctValuesCount, Entropy, Mean, Sum or "
+                   "StandardDeviation, not '%s'",
+                   rule->params[0]);
+    if (rule->nparams - 1 != want)
+        return set(r, MDP_DQ_ERROR, "DetectAnomalies \"%s\" takes %s", rule->params[0],
+                   want ? "a column" : "no column");
+    struct mdp_dq_rule tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.kind = MDP_DQ_RULE;
+    tmp.type = rule->params[0];
+    tmp.params = rule->params + 1;
+    tmp.nparams = want;
+    if (eval_leaf(ev, &tmp, r) == MDP_DQ_ERROR) return MDP_DQ_ERROR;
+    if (!r->nmetrics) return set(r, MDP_DQ_ERROR, "nothing was measured");
+    const char *name = r->metrics[r->nmetrics - 1].name;
+    double m = r->metrics[r->nmetrics - 1].value;
+    if (!ev->o || !ev->o->history)
+        return set(r, MDP_DQ_ERROR,
+                   "DetectAnomalies needs the metrics of earlier runs, which mdp dq run keeps in "
+                   "dq_results (mdp dq eval has no history)");
+    double h[MDP_DQ_ANOMALY_RUNS];
+    int got = ev->o->history(ev->o->history_ud, name, h, MDP_DQ_ANOMALY_RUNS);
+    if (got > MDP_DQ_ANOMALY_RUNS) got = MDP_DQ_ANOMALY_RUNS;
+    if (got < MDP_DQ_ANOMALY_MIN_RUNS)
+        return set(r, MDP_DQ_ERROR,
+                   "DetectAnomalies needs %s from at least %d earlier runs, there %s %d", name,
+                   MDP_DQ_ANOMALY_MIN_RUNS, got == 1 ? "is" : "are", got < 0 ? 0 : got);
+    double mean = 0, ss = 0;
+    for (int i = 0; i < got; i++)
+        mean += h[i];
+    mean /= got;
+    for (int i = 0; i < got; i++)
+        ss += (h[i] - mean) * (h[i] - mean);
+    double sd = sqrt(ss / got), lo = mean - 3 * sd, hi = mean + 3 * sd;
+    char nm[512];
+    snprintf(nm, sizeof nm, "%s", name);
+    metric(r, lo, "%s.LowerBound", nm);
+    metric(r, hi, "%s.UpperBound", nm);
+    int ok = m >= lo && m <= hi;
+    return set(r, ok ? MDP_DQ_PASS : MDP_DQ_FAIL,
+               "%s = %.6g is %s the expected range [%.6g, %.6g] of %d earlier runs", nm, m,
+               ok ? "within" : "outside", lo, hi, got);
+}
+
+/* ---- file rules */
+
+struct flist {
+    char **v;
+    size_t n, cap;
+    int nomem;
+};
+
+static int fcmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Regular files at path (the file itself, or every file below a folder), depth-first. */
+static void list_files(const char *path, struct flist *f, int depth)
+{
+    struct stat st;
+    if (f->nomem || depth > 32 || stat(path, &st) != 0) return;
+    if (S_ISREG(st.st_mode)) {
+        if (mdp_grow(&f->v, &f->cap, f->n, sizeof *f->v, 16) || !(f->v[f->n] = mdp_strdup(path)))
+            f->nomem = 1;
+        else
+            f->n++;
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) return;
+    DIR *dir = opendir(path);
+    if (!dir) return;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        struct mdp_buf p;
+        mdp_buf_init(&p);
+        if (mdp_buf_printf(&p, "%s/%s", path, de->d_name))
+            f->nomem = 1;
+        else
+            list_files(p.data, f, depth + 1);
+        mdp_buf_cleanup(&p);
+    }
+    closedir(dir);
+}
+
+static void flist_free(struct flist *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i]);
+    free(f->v);
+    memset(f, 0, sizeof *f);
+}
+
+/* The files a file rule names: its path (relative to the manifest's folder), or the primary
+ * table's file. Non-zero (r set) when there are none. */
+static int rule_files(struct ev *ev, const char *param, struct flist *f, char *shown,
+                      size_t shownsz, struct res *r)
+{
+    memset(f, 0, sizeof *f);
+    const char *p = param ? param : ev->t->file;
+    if (!p) {
+        set(r, MDP_DQ_ERROR, "name the file or folder: table %s has no single file", ev->t->name);
+        return -1;
+    }
+    /* named as the manifest names it (relative to its folder) */
+    const char *mdir = ev->m->dir ? ev->m->dir : "";
+    size_t ml = strlen(mdir);
+    snprintf(shown, shownsz, "%s", param ? param : ml && strncmp(p, mdir, ml) == 0 ? p + ml : p);
+    struct mdp_buf full;
+    mdp_buf_init(&full);
+    const char *dir = ev->m->dir ? ev->m->dir : "";
+    int rc = param && p[0] != '/' && *dir
+                 ? mdp_buf_printf(&full, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", p)
+                 : mdp_buf_puts(&full, p);
+    if (rc) {
+        r->nomem = 1;
+        set(r, MDP_DQ_ERROR, "out of memory");
+        return -1;
+    }
+    list_files(full.data, f, 0);
+    mdp_buf_cleanup(&full);
+    if (f->nomem) {
+        r->nomem = 1;
+        set(r, MDP_DQ_ERROR, "out of memory");
+        flist_free(f);
+        return -1;
+    }
+    if (!f->n) {
+        set(r, MDP_DQ_ERROR, "no file at '%s'", shown);
+        return -1;
+    }
+    qsort(f->v, f->n, sizeof *f->v, fcmp);
+    return 0;
+}
+
+static double unit_seconds(const char *u)
+{
+    return strcmp(u, "days") == 0 ? 86400.0 : strcmp(u, "hours") == 0 ? 3600.0 : 60.0;
+}
+
+static double unit_bytes(const char *u)
+{
+    return strcmp(u, "KB") == 0   ? 1024.0
+           : strcmp(u, "MB") == 0 ? 1048576.0
+           : strcmp(u, "GB") == 0 ? 1073741824.0
+           : strcmp(u, "TB") == 0 ? 1099511627776.0
+                                  : 1.0;
+}
+
+/* An operand of a file rule as a number: seconds since the epoch (dates, now()), seconds
+ * (durations), bytes (sizes), or the number. */
+static int file_operand(const struct mdp_dq_value *v, double now, double *out, struct res *r)
+{
+    int64_t ms, days;
+    switch (v->kind) {
+    case MDP_DQ_V_NOW:
+        *out = now + (v->sign == '-'   ? -1
+                      : v->sign == '+' ? 1
+                                       : 0) *
+                         (double)v->amount * (v->sign ? unit_seconds(v->unit) : 0);
+        return 0;
+    case MDP_DQ_V_DURATION:
+        *out = (double)v->amount * unit_seconds(v->unit);
+        return 0;
+    case MDP_DQ_V_SIZE:
+        *out = (double)v->amount * unit_bytes(v->unit);
+        return 0;
+    case MDP_DQ_V_STR:
+        if (mdp_time_parse_iso(v->s, strlen(v->s), &ms) == 0) {
+            *out = (double)ms / 1000.0;
+            return 0;
+        }
+        if (mdp_date_parse(v->s, &days) == 0) {
+            *out = (double)days * 86400.0;
+            return 0;
+        }
+        set(r, MDP_DQ_ERROR, "'%s' is no date (YYYY-MM-DD or an ISO 8601 time)", v->s);
+        return -1;
+    case MDP_DQ_V_NUM:
+        return num_eval(v->num, out, r);
+    default:
+        set(r, MDP_DQ_ERROR, "this operand has no meaning for files");
+        return -1;
+    }
+}
+
+/* 1 if x meets c (operands as file_operand gives them), 0 if not, -1 (r set) on error. */
+static int file_cond(const struct mdp_dq_cond *c, double x, double now, struct res *r)
+{
+    double v[2] = {0, 0};
+    if (c->op == MDP_DQ_OP_IN || c->op == MDP_DQ_OP_NOT_IN) {
+        int in = 0;
+        for (int i = 0; i < c->nvals; i++) {
+            if (file_operand(&c->vals[i], now, &v[0], r)) return -1;
+            if (v[0] == x) in = 1;
+        }
+        return c->op == MDP_DQ_OP_IN ? in : !in;
+    }
+    for (int i = 0; i < c->nvals && i < 2; i++)
+        if (file_operand(&c->vals[i], now, &v[i], r)) return -1;
+    switch (c->op) {
+    case MDP_DQ_OP_EQ:
+        return x == v[0];
+    case MDP_DQ_OP_NE:
+        return x != v[0];
+    case MDP_DQ_OP_GT:
+        return x > v[0];
+    case MDP_DQ_OP_GE:
+        return x >= v[0];
+    case MDP_DQ_OP_LT:
+        return x < v[0];
+    case MDP_DQ_OP_LE:
+        return x <= v[0];
+    case MDP_DQ_OP_BETWEEN:
+        return x > v[0] && x < v[1];
+    case MDP_DQ_OP_NOT_BETWEEN:
+        return x <= v[0] || x >= v[1];
+    default:
+        set(r, MDP_DQ_ERROR, "files cannot be matched with a regular expression");
+        return -1;
+    }
+}
+
+#define MDP_DQ_HASH_MAX (1u << 30) /* files larger than this are not hashed */
+
+/* The checksum of a file: MD5 (Glue's default) or SHA-256, as lowercase hex. */
+static int file_hash(const char *path, int sha, char out[65], struct res *r)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return set(r, MDP_DQ_ERROR, "cannot read %s: %s", path, strerror(errno)), -1;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, fp)) > 0) {
+        if (b.len + n > MDP_DQ_HASH_MAX) {
+            rc = -1;
+            set(r, MDP_DQ_ERROR, "%s is larger than 1 GiB: not hashed", path);
+            break;
+        }
+        if (mdp_buf_append(&b, chunk, n)) {
+            rc = -1;
+            r->nomem = 1;
+            set(r, MDP_DQ_ERROR, "out of memory");
+        }
+    }
+    if (!rc && ferror(fp)) rc = -1, set(r, MDP_DQ_ERROR, "cannot read %s", path);
+    fclose(fp);
+    if (!rc) {
+        const void *data = b.data ? b.data : "";
+        rc = sha ? mdp_sha256_hex(data, b.len, out) : mdp_md5_hex(data, b.len, out);
+        if (rc) set(r, MDP_DQ_ERROR, "hashing %s failed", path);
+    }
+    mdp_buf_cleanup(&b);
+    return rc ? -1 : 0;
+}
+
+/* FileFreshness, FileSize, FileUniqueness, FileMatch. */
+static enum mdp_dq_outcome file_rule(struct ev *ev, const struct mdp_dq_rule *rule, struct res *r)
+{
+    if (ev->collecting) return set(r, MDP_DQ_ERROR, "collecting");
+    const char *type = rule->type;
+    double now = (double)mdp_time_now_ms() / 1000.0;
+    struct flist f, g;
+    memset(&g, 0, sizeof g);
+    char shown[512], shown2[512];
+    char(*h1)[65] = NULL, (*h2)[65] = NULL;
+    if (rule_files(ev, rule->nparams ? rule->params[0] : NULL, &f, shown, sizeof shown, r))
+        return MDP_DQ_ERROR;
+    size_t pass = 0;
+    if (strcmp(type, "FileFreshness") == 0 || strcmp(type, "FileSize") == 0) {
+        int size = type[4] == 'S';
+        int dur = !size && rule->cond.nvals && rule->cond.vals[0].kind == MDP_DQ_V_DURATION;
+        for (size_t i = 0; i < f.n; i++) {
+            struct stat st;
+            if (stat(f.v[i], &st) != 0) {
+                set(r, MDP_DQ_ERROR, "cannot stat %s: %s", f.v[i], strerror(errno));
+                goto out;
+            }
+            double mt = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
+            double x = size ? (double)st.st_size : dur ? now - mt : mt;
+            int ok = file_cond(&rule->cond, x, now, r);
+            if (ok < 0) goto out;
+            pass += (size_t)ok;
+        }
+        double c = (double)pass / (double)f.n;
+        metric(r, (double)f.n, "File.%s.FileCount", shown);
+        metric(r, c, "File.%s.%s.Compliance", shown, type);
+        set(r, pass == f.n ? MDP_DQ_PASS : MDP_DQ_FAIL, "%zu of %zu files at '%s' meet it", pass,
+            f.n, shown);
+        goto out;
+    }
+    int sha = strcmp(type, "FileUniqueness") == 0;
+    for (int i = 0; i < rule->ntags; i++) {
+        if (strcmp(rule->tags[i].name, "hashAlgorithm") != 0) {
+            set(r, MDP_DQ_ERROR, "unknown option 'with %s' (hashAlgorithm only)",
+                rule->tags[i].name);
+            goto out;
+        }
+        const struct mdp_dq_cond *c = &rule->tags[i].cond;
+        const char *a = c->op == MDP_DQ_OP_EQ && c->nvals == 1 && c->vals[0].kind == MDP_DQ_V_STR
+                            ? c->vals[0].s
+                            : "";
+        if (strcasecmp(a, "MD5") == 0)
+            sha = 0;
+        else if (strcasecmp(a, "SHA-256") == 0 || strcasecmp(a, "SHA256") == 0)
+            sha = 1;
+        else {
+            set(r, MDP_DQ_ERROR, "hashAlgorithm is \"MD5\" or \"SHA-256\"");
+            goto out;
+        }
+    }
+    h1 = mdp_calloc(f.n, sizeof *h1);
+    if (!h1) goto nomem;
+    for (size_t i = 0; i < f.n; i++)
+        if (file_hash(f.v[i], sha, h1[i], r)) goto out;
+    if (strcmp(type, "FileUniqueness") == 0) {
+        for (size_t i = 0; i < f.n; i++) {
+            int dup = 0;
+            for (size_t k = 0; k < f.n && !dup; k++)
+                if (k != i && strcmp(h1[i], h1[k]) == 0) dup = 1;
+            pass += !dup;
+        }
+        double u = (double)pass / (double)f.n;
+        metric(r, (double)f.n, "File.%s.FileCount", shown);
+        metric(r, u, "File.%s.FileUniqueness", shown);
+        compare(rule, u, "the share of unique files", r);
+        if (r->outcome != MDP_DQ_ERROR)
+            snprintf(r->msg, sizeof r->msg, "%zu of %zu files at '%s' are unique", pass, f.n,
+                     shown);
+        goto out;
+    }
+    /* FileMatch */
+    if (rule->nparams == 2) {
+        if (rule_files(ev, rule->params[1], &g, shown2, sizeof shown2, r)) goto out;
+        h2 = mdp_calloc(g.n, sizeof *h2);
+        if (!h2) goto nomem;
+        for (size_t i = 0; i < g.n; i++)
+            if (file_hash(g.v[i], sha, h2[i], r)) goto out;
+        for (size_t i = 0; i < f.n; i++) {
+            int found = 0;
+            for (size_t k = 0; k < g.n && !found; k++)
+                found = strcmp(h1[i], h2[k]) == 0;
+            pass += (size_t)found;
+        }
+    } else {
+        const struct mdp_dq_cond *c = &rule->cond;
+        if (!rule->has_cond || (c->op != MDP_DQ_OP_EQ && c->op != MDP_DQ_OP_IN)) {
+            set(r, MDP_DQ_ERROR,
+                "FileMatch with one path needs its checksums: in [\"...\"] or = \"...\"");
+            goto out;
+        }
+        for (size_t i = 0; i < f.n; i++) {
+            int found = 0;
+            for (int k = 0; k < c->nvals && !found; k++)
+                found = c->vals[k].kind == MDP_DQ_V_STR && strcasecmp(c->vals[k].s, h1[i]) == 0;
+            pass += (size_t)found;
+        }
+    }
+    double share = (double)pass / (double)f.n;
+    metric(r, share, "File.%s.FileMatch", shown);
+    set(r, pass == f.n ? MDP_DQ_PASS : MDP_DQ_FAIL, "%zu of %zu files at '%s' match (%s)", pass,
+        f.n, shown, sha ? "SHA-256" : "MD5");
+    goto out;
+nomem:
+    r->nomem = 1;
+    set(r, MDP_DQ_ERROR, "out of memory");
+out:
+    free(h1);
+    free(h2);
+    flist_free(&f);
+    flist_free(&g);
+    return r->outcome;
+}
+
+/* Analyzer forms of rules that check rows: ColumnValues gives the minimum and maximum (numbers) or
+ * the minimum and maximum length (text); ColumnLength the minimum and maximum length. */
+static enum mdp_dq_outcome value_range(struct ev *ev, const struct mdp_dq_rule *rule,
+                                       const char *qc, struct res *r)
+{
+    const char *t = col_type(ev, ev->t, rule->params[0]);
+    int num = strcmp(rule->type, "ColumnValues") == 0 && t && is_numeric_type(t);
+    struct mdp_buf a, b;
+    mdp_buf_init(&a);
+    mdp_buf_init(&b);
+    int rc = num ? mdp_buf_printf(&a, "min(%s)::DOUBLE", qc)
+                 : mdp_buf_printf(&a, "min(length(%s::VARCHAR))", qc);
+    if (!rc)
+        rc = num ? mdp_buf_printf(&b, "max(%s)::DOUBLE", qc)
+                 : mdp_buf_printf(&b, "max(length(%s::VARCHAR))", qc);
+    if (rc) {
+        mdp_buf_cleanup(&a);
+        mdp_buf_cleanup(&b);
+        r->nomem = 1;
+        return set(r, MDP_DQ_ERROR, "out of memory");
+    }
+    const struct agg ag[2] = {{a.data, NULL}, {b.data, NULL}};
+    struct vals x;
+    int q = agg_vals(ev, rule->where, ag, 2, &x, r);
+    mdp_buf_cleanup(&a);
+    mdp_buf_cleanup(&b);
+    if (q) return MDP_DQ_ERROR;
+    if (x.null[0]) return set(r, MDP_DQ_ERROR, "'%s' has no non-NULL values", rule->params[0]);
+    metric(r, x.v[0], "Column.%s.%s", rule->params[0], num ? "Minimum" : "MinimumLength");
+    metric(r, x.v[1], "Column.%s.%s", rule->params[0], num ? "Maximum" : "MaximumLength");
+    return set(r, MDP_DQ_PASS, "measured");
+}
+
+/* AllStatistics "c": RowCount, Completeness, Uniqueness, DistinctValuesCount, Entropy; numbers
+ * also Mean, Sum, StandardDeviation, Minimum, Maximum; text the minimum and maximum length. */
+static enum mdp_dq_outcome all_statistics(struct ev *ev, const struct mdp_dq_rule *rule,
+                                          struct res *r)
+{
+    const char *t = col_type(ev, ev->t, rule->params[0]);
+    int num = t && is_numeric_type(t), str = t && strcmp(t, "VARCHAR") == 0;
+    static const char *const BASE[] = {
+        "RowCount", "Completeness", "Uniqueness", "DistinctValuesCount", "Entropy", NULL};
+    static const char *const NUM[] = {"Mean", "Sum", "StandardDeviation", NULL};
+    const char *types[10];
+    int n = 0;
+    for (int i = 0; BASE[i]; i++)
+        types[n++] = BASE[i];
+    for (int i = 0; num && NUM[i]; i++)
+        types[n++] = NUM[i];
+    if (num || str) types[n++] = num ? "ColumnValues" : "ColumnLength";
+    enum mdp_dq_outcome o = MDP_DQ_PASS;
+    for (int i = 0; i < n; i++) {
+        struct mdp_dq_rule tmp;
+        memset(&tmp, 0, sizeof tmp);
+        tmp.kind = MDP_DQ_RULE;
+        tmp.type = types[i];
+        tmp.params = rule->params;
+        tmp.nparams = strcmp(types[i], "RowCount") == 0 ? 0 : 1;
+        char keep[600];
+        if (eval_leaf(ev, &tmp, r) == MDP_DQ_ERROR && o != MDP_DQ_ERROR) {
+            o = MDP_DQ_ERROR;
+            snprintf(keep, sizeof keep, "%s", r->msg);
+            set(r, MDP_DQ_ERROR, "%s", keep);
+        }
+    }
+    if (o == MDP_DQ_ERROR) return r->outcome = MDP_DQ_ERROR;
+    return set(r, MDP_DQ_PASS, "%d metrics of '%s'", r->nmetrics, rule->params[0]);
 }
 
 static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *rule, struct res *r)
@@ -1054,6 +1990,9 @@ static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *ru
         }
         metric(r, x.v[0], "Column.%s.%s", col, type);
         o = compare(rule, x.v[0], type, r);
+    } else if (!rule->has_cond &&
+               (strcmp(type, "ColumnValues") == 0 || strcmp(type, "ColumnLength") == 0)) {
+        o = value_range(ev, rule, qc.data, r);
     } else if (strcmp(type, "ColumnValues") == 0) {
         if (pred_sql(ev, &pred, qc.data, &rule->cond, r)) goto err_or_nomem;
         o = row_level(ev, rule, col, pred.data, "ColumnValues.Compliance", r);
@@ -1153,9 +2092,22 @@ static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *ru
             o = set(r, ok ? MDP_DQ_PASS : MDP_DQ_FAIL, "the query returned %.0f of %.0f rows",
                     x.v[0], x.v[1]);
         }
+    } else if (strcmp(type, "ColumnDataType") == 0) {
+        o = column_data_type(ev, rule, qc.data, r);
+    } else if (strcmp(type, "DatasetMatch") == 0) {
+        o = dataset_match(ev, rule, r);
+    } else if (strcmp(type, "AggregateMatch") == 0) {
+        o = aggregate_match(ev, rule, r);
+    } else if (strcmp(type, "SchemaMatch") == 0) {
+        o = schema_match(ev, rule, r);
+    } else if (strcmp(type, "DetectAnomalies") == 0) {
+        o = detect_anomalies(ev, rule, r);
+    } else if (strncmp(type, "File", 4) == 0) {
+        o = file_rule(ev, rule, r);
+    } else if (strcmp(type, "AllStatistics") == 0) {
+        o = all_statistics(ev, rule, r);
     } else {
-        o = set(r, MDP_DQ_ERROR,
-                "%s is parsed but not evaluated by mdp dq eval (see docs/quality.md)", type);
+        o = set(r, MDP_DQ_ERROR, "%s is not a rule type mdp evaluates", type);
     }
     goto out;
 err_or_nomem:
@@ -1180,6 +2132,7 @@ static enum mdp_dq_outcome eval_rule(struct ev *ev, const struct mdp_dq_rule *ru
     for (int i = 0; i < rule->nkids; i++) {
         struct res k;
         memset(&k, 0, sizeof k);
+        k.ev = ev;
         enum mdp_dq_outcome o = eval_rule(ev, rule->kids[i], &k);
         if (k.nomem) r->nomem = 1;
         for (int m = 0; m < k.nmetrics; m++) {
@@ -1273,15 +2226,20 @@ int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
     for (int i = 0; i < m->ntables; i++)
         if (strcmp(m->tables[i].name, primary) == 0) ev.t = &m->tables[i];
     if (!ev.t) return mdp_diag_set(d, MDP_ERR_INVALID, "no table '%s' in the manifest", primary);
-    struct mdp_engine_opts eo = {NULL, 1, NULL};
-    rc = mdp_engine_open(&eo, &ev.e, d);
-    if (rc) return rc;
-    for (int i = 0; !rc && i < m->ntables; i++)
-        rc = load_table(&ev, m, &m->tables[i], d);
+    ev.o = opts;
+    if (opts && opts->engine) {
+        ev.e = opts->engine;
+    } else {
+        struct mdp_engine_opts eo = {NULL, 1, NULL};
+        rc = mdp_engine_open(&eo, &ev.e, d);
+        if (rc) return rc;
+        for (int i = 0; !rc && i < m->ntables; i++)
+            rc = load_table(&ev, m, &m->tables[i], d);
+    }
     if (!rc && strcmp(primary, "primary") != 0) {
         struct mdp_buf b;
         mdp_buf_init(&b);
-        rc = mdp_buf_puts(&b, "CREATE VIEW \"primary\" AS SELECT * FROM ");
+        rc = mdp_buf_puts(&b, "CREATE OR REPLACE TEMP VIEW \"primary\" AS SELECT * FROM ");
         if (!rc) rc = qident(&b, primary);
         if (!rc) rc = mdp_engine_exec(ev.e, b.data, d);
         mdp_buf_cleanup(&b);
@@ -1300,11 +2258,17 @@ int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
         rc = MDP_ERR_NOMEM;
         goto out;
     }
+    if (doc->nanalyzers &&
+        !(rep->analyzers = mdp_calloc((size_t)doc->nanalyzers, sizeof *rep->analyzers))) {
+        rc = MDP_ERR_NOMEM;
+        goto out;
+    }
     ev.collecting = 1;
-    for (int i = 0; i < doc->nrules; i++) {
+    for (int i = 0; i < doc->nrules + doc->nanalyzers; i++) {
         struct res r;
         memset(&r, 0, sizeof r);
-        eval_rule(&ev, doc->rules[i], &r);
+        r.ev = &ev;
+        eval_rule(&ev, i < doc->nrules ? doc->rules[i] : doc->analyzers[i - doc->nrules], &r);
         for (int k = 0; k < r.nmetrics; k++)
             free(r.metrics[k].name);
         free(r.metrics);
@@ -1315,15 +2279,17 @@ int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
     }
     ev.collecting = 0;
     if ((rc = shared_scan(&ev))) goto out;
-    for (int i = 0; i < doc->nrules; i++) {
+    for (int i = 0; i < doc->nrules + doc->nanalyzers; i++) {
         struct res r;
         memset(&r, 0, sizeof r);
+        r.ev = &ev;
+        int an = i >= doc->nrules;
         ev.rule_no = i + 1;
-        const struct mdp_dq_rule *rule = doc->rules[i];
+        const struct mdp_dq_rule *rule = an ? doc->analyzers[i - doc->nrules] : doc->rules[i];
         struct mdp_buf text;
         mdp_buf_init(&text);
         enum mdp_dq_outcome o = eval_rule(&ev, rule, &r);
-        struct mdp_dq_result *x = &rep->results[rep->n++];
+        struct mdp_dq_result *x = an ? &rep->analyzers[rep->nanalyzers++] : &rep->results[rep->n++];
         x->outcome = o;
         if (mdp_dq_print_rule(rule, &text)) r.nomem = 1;
         x->rule = mdp_buf_steal(&text);
@@ -1335,7 +2301,7 @@ int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
             rc = MDP_ERR_NOMEM;
             goto out;
         }
-        if (o == MDP_DQ_PASS) rep->passed++;
+        if (o == MDP_DQ_PASS && !an) rep->passed++;
     }
     rep->score = rep->n ? (double)rep->passed / rep->n : 1.0;
     if (ev.failed && fflush(ev.failed) != 0) {
@@ -1345,7 +2311,7 @@ int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
 out:
     if (ev.failed && fclose(ev.failed) != 0 && !rc)
         rc = mdp_diag_set(d, MDP_ERR_IO, "%s: %s", opts->failed_rows, strerror(errno));
-    mdp_engine_close(ev.e);
+    if (!(opts && opts->engine)) mdp_engine_close(ev.e);
     for (size_t i = 0; i < ev.nagg; i++)
         free(ev.agg[i]);
     free(ev.agg);

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 
 struct ok_case {
     const char *name, *src;
@@ -352,7 +354,29 @@ static const char MANIFEST[] =
     "{\"null_token\": \"\\\\N\", \"tables\": {\"users\": {\"file\": \"users.csv\", \"columns\": "
     "[[\"user_id\",\"int\"],[\"plan\",\"string\"],[\"age\",\"int\"],[\"email\",\"string\"],"
     "[\"seen\",\"timestamp\"]]}, "
-    "\"plans\": {\"file\": \"plans.csv\", \"columns\": [[\"name\",\"string\"]]}}}";
+    "\"plans\": {\"file\": \"plans.csv\", \"columns\": [[\"name\",\"string\"]]}, "
+    "\"ref\": {\"file\": \"ref.csv\", \"columns\": "
+    "[[\"id\",\"int\"],[\"plan\",\"string\"],[\"age\",\"int\"]]}, "
+    "\"raw\": {\"file\": \"raw.csv\", \"columns\": [[\"v\",\"string\"],[\"n\",\"int\"]]}}}";
+
+/* ref.csv, the reference of DatasetMatch, AggregateMatch and SchemaMatch:
+ *   id plan age
+ *   1  free 30     (matches users row 1 on plan and age)
+ *   2  pro  NULL   (matches row 2: NULLs are equal)
+ *   3  free 46     (row 3 has age 45; row 4 plan team) */
+static const char REF_CSV[] = "id,plan,age\n1,free,30\n2,pro,\\N\n3,free,46\n";
+/* raw.csv, strings for ColumnDataType:
+ *   row v            n     INTEGER LONG DOUBLE DATE
+ *   1   "12"         1     yes     yes  yes    no
+ *   2   "1.5"        2     no      no   yes    no
+ *   3   "abc"        NULL  no      no   no     no
+ *   4   NULL         4     (NULL complies with every type)
+ *   5   "2024-01-31" 5     no      no   no     yes
+ *   6   " 7 "        6     yes     yes  yes    no    (blanks around a number are trimmed)
+ *   7   "true"       7     no      no   no     no
+ *   8   "3000000000" 8     no      yes  yes    no    (beyond INTEGER's range) */
+static const char RAW_CSV[] = "v,n\n12,1\n1.5,2\nabc,\\N\n\\N,4\n2024-01-31,5\n\" 7 \",6\ntrue,7\n"
+                              "3000000000,8\n";
 
 struct eval_case {
     const char *rule;
@@ -428,34 +452,182 @@ static const struct eval_case EV[] = {
     {"(IsComplete \"age\") and (RowCount = 4)", MDP_DQ_FAIL, "Column.age.Completeness", 0.75},
     {"(IsComplete \"phone\") or (RowCount = 4)", MDP_DQ_ERROR, NULL, 0},
     {"RowCount > avg(last(3))", MDP_DQ_ERROR, NULL, 0},          /* no history */
-    {"DataFreshness \"age\" <= 3 hours", MDP_DQ_ERROR, NULL, 0}, /* parse only */
+    {"DataFreshness \"age\" <= 3 hours", MDP_DQ_ERROR, NULL, 0}, /* an int is no time */
+    /* DatasetMatch against ref (see REF_CSV): keys user_id -> id */
+    {"DatasetMatch \"ref\" \"user_id->id\" \"plan,age\" = 0.5", MDP_DQ_PASS,
+     "Dataset.ref.DatasetMatch", 0.5}, /* rows 1, 2 */
+    {"DatasetMatch \"ref\" \"user_id->id\" \"plan\" >= 0.75", MDP_DQ_PASS,
+     "Dataset.ref.DatasetMatch", 0.75}, /* rows 1, 2, 3 */
+    {"DatasetMatch \"ref\" \"user_id->id\" > 0.5", MDP_DQ_FAIL, "Dataset.ref.DatasetMatch",
+     0.5}, /* value columns: those ref has too (plan, age) */
+    {"DatasetMatch \"ref\" \"user_id->id\" \"age->nosuch\" > 0.5", MDP_DQ_ERROR, NULL, 0},
+    {"DatasetMatch \"nosuch\" \"user_id\" > 0.5", MDP_DQ_ERROR, NULL, 0},
+    /* AggregateMatch: first / second */
+    {"AggregateMatch \"sum(age)\" \"sum(age)\" = 1.0", MDP_DQ_PASS, "Column.age.AggregateMatch",
+     1.0},
+    {"AggregateMatch \"count(user_id)\" \"count(ref.id)\" > 1.3", MDP_DQ_PASS,
+     "Column.user_id,id.AggregateMatch", 4.0 / 3},
+    {"AggregateMatch \"SUM(age)\" \"sum(ref.age)\" between 0.9 and 1.1", MDP_DQ_FAIL,
+     "Column.age.AggregateMatch", 275.0 / 76},
+    {"AggregateMatch \"max(age)\" \"max(ref.age)\" > 4", MDP_DQ_PASS, "Column.age.AggregateMatch",
+     200.0 / 46},
+    {"AggregateMatch \"median(age)\" \"sum(ref.age)\" > 0", MDP_DQ_ERROR, NULL, 0},
+    {"AggregateMatch \"count(*)\" \"count(ref.*)\" = 1", MDP_DQ_FAIL, "Column.*.AggregateMatch",
+     4.0 / 3},
+    /* SchemaMatch: same name and type / columns of either */
+    {"SchemaMatch \"users\" = 1.0", MDP_DQ_PASS, "Dataset.users.SchemaMatch", 1.0},
+    {"SchemaMatch \"ref\" > 0.3", MDP_DQ_PASS, "Dataset.ref.SchemaMatch",
+     2.0 / 6}, /* plan, age of user_id plan age email seen + id */
+    {"SchemaMatch \"plans\" = 0", MDP_DQ_PASS, "Dataset.plans.SchemaMatch", 0},
+    {"SchemaMatch \"nosuch\" = 1.0", MDP_DQ_ERROR, NULL, 0},
+    /* dynamic rules and DetectAnomalies without history */
+    {"RowCount > min(last(3)) * 2", MDP_DQ_ERROR, NULL, 0},
+    {"DetectAnomalies \"RowCount\"", MDP_DQ_ERROR, NULL, 0},
+    {"RowCount > abs(-3)", MDP_DQ_PASS, "Dataset.*.RowCount", 4}, /* abs needs no history */
+    /* file rules on the table's own file (users.csv, 153 bytes) */
+    {"FileSize = 153 B", MDP_DQ_PASS, "File.users.csv.FileSize.Compliance", 1.0},
+    {"FileSize > 1 KB", MDP_DQ_FAIL, "File.users.csv.FileSize.Compliance", 0},
 };
 
-/* Runs the cases (without the ones whose SQL DuckDB rejects when shared_scan is set: then the
- * aggregates of all rules come from one scan; with them that scan fails and every rule runs its
- * own query) and checks outcomes, metrics and the failing rows. */
-static void eval_cases(int shared_scan)
+/* Primary raw (RAW_CSV): ColumnDataType. */
+static const struct eval_case EV_RAW[] = {
+    {"ColumnDataType \"v\" = \"INTEGER\"", MDP_DQ_FAIL, "Column.v.ColumnDataType.Compliance",
+     3.0 / 8},
+    {"ColumnDataType 'v' = \"LONG\" with threshold >= 0.5", MDP_DQ_PASS,
+     "Column.v.ColumnDataType.Compliance", 0.5},
+    {"ColumnDataType \"v\" = \"DOUBLE\" with threshold > 0.6", MDP_DQ_PASS,
+     "Column.v.ColumnDataType.Compliance", 5.0 / 8},
+    {"ColumnDataType \"v\" = \"DATE\" with threshold > 0.25", MDP_DQ_FAIL,
+     "Column.v.ColumnDataType.Compliance", 2.0 / 8},
+    {"ColumnDataType \"v\" in [\"INTEGER\", \"DATE\"] with threshold = 0.5", MDP_DQ_PASS,
+     "Column.v.ColumnDataType.Compliance", 4.0 / 8},
+    {"ColumnDataType \"v\" = \"STRING\"", MDP_DQ_PASS, "Column.v.ColumnDataType.Compliance", 1.0},
+    {"ColumnDataType \"v\" = \"INTEGER\" where \"n > 4\" with threshold < 0.3", MDP_DQ_PASS,
+     "Column.v.ColumnDataType.Compliance", 0.25}, /* rows 5-8: only " 7 " */
+    {"ColumnDataType \"n\" = \"LONG\"", MDP_DQ_PASS, "Column.n.ColumnDataType.Compliance", 1.0},
+    {"ColumnDataType \"n\" = \"DOUBLE\"", MDP_DQ_FAIL, "Column.n.ColumnDataType.Compliance",
+     1.0 / 8}, /* a BIGINT column is not DOUBLE: only its NULL complies */
+    {"ColumnDataType \"v\" = \"UUID\"", MDP_DQ_ERROR, NULL, 0},
+    {"ColumnDataType \"nosuch\" = \"DATE\"", MDP_DQ_ERROR, NULL, 0},
+    {"ColumnCount = 2", MDP_DQ_PASS, "Dataset.*.ColumnCount", 2},
+};
+
+/* Primary users, with files (see file_fixture): a.txt "hello" (mtime 2000-01-01), b.txt "hello"
+ * and c.txt "world!" (mtime 2999-01-01), relative to the manifest's folder. */
+static const struct eval_case EV_FILES[] = {
+    {"FileFreshness \"files\" > (now() - 24 hours)", MDP_DQ_FAIL,
+     "File.files.FileFreshness.Compliance", 2.0 / 3},
+    {"FileFreshness \"files/b.txt\" > (now() - 24 hours)", MDP_DQ_PASS,
+     "File.files/b.txt.FileFreshness.Compliance", 1.0},
+    {"FileFreshness \"files/a.txt\" <= 24 hours", MDP_DQ_FAIL,
+     "File.files/a.txt.FileFreshness.Compliance", 0},
+    {"FileFreshness \"files/a.txt\" < \"2001-01-01\"", MDP_DQ_PASS,
+     "File.files/a.txt.FileFreshness.Compliance", 1.0},
+    {"FileFreshness \"files\" between \"1999-12-31\" and \"2000-01-02\"", MDP_DQ_FAIL,
+     "File.files.FileFreshness.Compliance", 1.0 / 3},
+    {"FileSize \"files/a.txt\" = 5 B", MDP_DQ_PASS, "File.files/a.txt.FileSize.Compliance", 1.0},
+    {"FileSize \"files\" < 1 KB", MDP_DQ_PASS, "File.files.FileCount", 3},
+    {"FileSize \"files\" > 5 B", MDP_DQ_FAIL, "File.files.FileSize.Compliance", 1.0 / 3},
+    {"FileUniqueness \"files\" > 0.3", MDP_DQ_PASS, "File.files.FileUniqueness", 1.0 / 3},
+    {"FileUniqueness \"files\" = 1.0", MDP_DQ_FAIL, "File.files.FileUniqueness", 1.0 / 3},
+    {"FileMatch \"files/a.txt\" \"files/b.txt\"", MDP_DQ_PASS, "File.files/a.txt.FileMatch", 1.0},
+    {"FileMatch \"files/a.txt\" \"files/c.txt\"", MDP_DQ_FAIL, "File.files/a.txt.FileMatch", 0},
+    {"FileMatch \"files\" \"files/b.txt\"", MDP_DQ_FAIL, "File.files.FileMatch", 2.0 / 3},
+    {"FileMatch \"files/a.txt\" in [\"5d41402abc4b2a76b9719d911017c592\"]", MDP_DQ_PASS,
+     "File.files/a.txt.FileMatch", 1.0},
+    {"FileMatch \"files/c.txt\" in [\"5d41402abc4b2a76b9719d911017c592\"]", MDP_DQ_FAIL,
+     "File.files/c.txt.FileMatch", 0},
+    {"FileMatch \"files/a.txt\" in "
+     "[\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"] with hashAlgorithm = "
+     "\"SHA-256\"",
+     MDP_DQ_PASS, "File.files/a.txt.FileMatch", 1.0},
+    {"FileMatch \"files/a.txt\" in [\"x\"] with hashAlgorithm = \"CRC32\"", MDP_DQ_ERROR, NULL, 0},
+    {"FileMatch \"nosuch.txt\" \"files/a.txt\"", MDP_DQ_ERROR, NULL, 0},
+    {"FileSize \"nosuch\" > 1 B", MDP_DQ_ERROR, NULL, 0},
+};
+
+/* Primary users, with this history of earlier runs (newest first):
+ *   Dataset.*.RowCount          4 4 5 3   (mean 4, population sd sqrt(1/2))
+ *   Column.age.Completeness     1 1 1     (sd 0)
+ *   Column.age.Mean             90 95     (two runs only) */
+static int history(void *ud, const char *metric, double *out, int max)
 {
-    char *dir = tu_tmpdir();
-    char path[512], rules_path[512], failed[512];
+    (void)ud;
+    static const double rc[] = {4, 4, 5, 3}, comp[] = {1, 1, 1}, mean[] = {90, 95};
+    const double *v = NULL;
+    int n = 0;
+    if (strcmp(metric, "Dataset.*.RowCount") == 0) v = rc, n = 4;
+    if (strcmp(metric, "Column.age.Completeness") == 0) v = comp, n = 3;
+    if (strcmp(metric, "Column.age.Mean") == 0) v = mean, n = 2;
+    if (n > max) n = max;
+    for (int i = 0; i < n; i++)
+        out[i] = v[i];
+    return n;
+}
+
+static const struct eval_case EV_HIST[] = {
+    {"RowCount > avg(last(3))", MDP_DQ_FAIL, "Dataset.*.RowCount", 4}, /* 4 > 13/3 */
+    {"RowCount >= min(last(4))", MDP_DQ_PASS, "Dataset.*.RowCount", 4},
+    {"RowCount <= max(last(2)) * 0.5", MDP_DQ_FAIL, "Dataset.*.RowCount", 4},
+    {"RowCount = index(last(3), 2)", MDP_DQ_FAIL, "Dataset.*.RowCount", 4},
+    {"RowCount = index(last(3), 0)", MDP_DQ_PASS, "Dataset.*.RowCount", 4},
+    {"RowCount between std(last(4)) and sum(last(2))", MDP_DQ_PASS, "Dataset.*.RowCount", 4},
+    {"RowCount > avg(last(100)) - 1", MDP_DQ_PASS, "Dataset.*.RowCount", 4}, /* 4 > 3 */
+    {"Completeness \"age\" >= avg(last(5))", MDP_DQ_FAIL, "Column.age.Completeness", 0.75},
+    {"Completeness \"email\" > avg(last(3))", MDP_DQ_ERROR, NULL, 0}, /* no history of it */
+    {"RowCount > median(last(3))", MDP_DQ_ERROR, NULL, 0},
+    {"RowCount > avg(3)", MDP_DQ_ERROR, NULL, 0},
+    {"DetectAnomalies \"RowCount\"", MDP_DQ_PASS, "Dataset.*.RowCount.UpperBound",
+     4 + 3 * 0.70710678118654752},
+    {"DetectAnomalies \"Completeness\" 'age'", MDP_DQ_FAIL, "Column.age.Completeness.LowerBound",
+     1.0},                                                       /* 0.75 outside [1, 1] */
+    {"DetectAnomalies \"Mean\" \"age\"", MDP_DQ_ERROR, NULL, 0}, /* 2 earlier runs < 3 */
+    {"DetectAnomalies \"IsComplete\" \"age\"", MDP_DQ_ERROR, NULL, 0},
+    {"DetectAnomalies \"Completeness\"", MDP_DQ_ERROR, NULL, 0}, /* needs a column */
+};
+
+/* The fixture: the manifest and its tables in dir, and three files for the file rules (a.txt is
+ * dated 2000-01-01, b.txt and c.txt 2999-01-01, so that ages do not depend on the clock). */
+static void fixture(const char *dir, char *manifest, size_t msz)
+{
+    char path[512];
     snprintf(path, sizeof path, "%s/users.csv", dir);
     assert_int_equal(tu_write(path, USERS_CSV, strlen(USERS_CSV)), 0);
     snprintf(path, sizeof path, "%s/plans.csv", dir);
     assert_int_equal(tu_write(path, "name\nfree\n", 10), 0);
-    snprintf(path, sizeof path, "%s/m.json", dir);
-    assert_int_equal(tu_write(path, MANIFEST, strlen(MANIFEST)), 0);
-    snprintf(failed, sizeof failed, "%s/failed.tsv", dir);
+    snprintf(path, sizeof path, "%s/ref.csv", dir);
+    assert_int_equal(tu_write(path, REF_CSV, strlen(REF_CSV)), 0);
+    snprintf(path, sizeof path, "%s/raw.csv", dir);
+    assert_int_equal(tu_write(path, RAW_CSV, strlen(RAW_CSV)), 0);
+    snprintf(path, sizeof path, "%s/files", dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    static const char *const F[][2] = {{"a.txt", "hello"}, {"b.txt", "hello"}, {"c.txt", "world!"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/files/%s", dir, F[i][0]);
+        assert_int_equal(tu_write(path, F[i][1], strlen(F[i][1])), 0);
+        struct timeval tv[2] = {{i ? 32472144000 : 946684800, 0}, {i ? 32472144000 : 946684800, 0}};
+        assert_int_equal(utimes(path, tv), 0);
+    }
+    snprintf(manifest, msz, "%s/m.json", dir);
+    assert_int_equal(tu_write(manifest, MANIFEST, strlen(MANIFEST)), 0);
+}
+
+static int eval_count; /* hand-computed cases evaluated, for the report */
+
+/* Evaluates the cases as one ruleset over primary (with the history callback if hist) and checks
+ * each outcome and metric; failed (may be NULL) gets the failing rows. Returns the report. */
+static struct mdp_dq_report *run_cases(const struct eval_case *const *cases, int n,
+                                       const char *primary, int hist, const char *failed)
+{
+    char *dir = tu_tmpdir();
+    char path[512];
+    fixture(dir, path, sizeof path);
     struct mdp_buf src;
     mdp_buf_init(&src);
     assert_int_equal(mdp_buf_puts(&src, "allowed = [\"free\", \"pro\", \"team\"]\nRules = [\n"), 0);
-    const struct eval_case *cases[sizeof EV / sizeof EV[0]];
-    int n = 0;
-    for (size_t i = 0; i < sizeof EV / sizeof EV[0]; i++)
-        if (!shared_scan || !strstr(EV[i].rule, "nosuch")) cases[n++] = &EV[i];
     for (int i = 0; i < n; i++)
         assert_int_equal(mdp_buf_printf(&src, "%s%s\n", cases[i]->rule, i + 1 < n ? "," : ""), 0);
     assert_int_equal(mdp_buf_puts(&src, "]\n"), 0);
-    snprintf(rules_path, sizeof rules_path, "%s/r.dqdl", dir);
     struct mdp_dq_doc *doc = NULL;
     struct mdp_dq_error err;
     if (mdp_dq_parse(src.data, src.len, &doc, &err))
@@ -464,12 +636,14 @@ static void eval_cases(int shared_scan)
     struct mdp_dq_manifest *m = NULL;
     struct mdp_dq_report *rep = NULL;
     if (mdp_dq_manifest_load(path, &m, &d)) fail_msg("%s", d.msg);
-    struct mdp_dq_eval_opts o = {"users", failed};
+    struct mdp_dq_eval_opts o = {.primary = primary, .failed_rows = failed};
+    if (hist) o.history = history;
     if (mdp_dq_eval(doc, m, &o, &rep, &d)) fail_msg("%s", d.msg);
     assert_int_equal(rep->n, n);
     int passed = 0;
     for (int i = 0; i < n; i++) {
         const struct mdp_dq_result *r = &rep->results[i];
+        eval_count++;
         if (r->outcome != cases[i]->want)
             fail_msg("%s: outcome %d, expected %d (%s)", cases[i]->rule, r->outcome, cases[i]->want,
                      r->message);
@@ -487,6 +661,26 @@ static void eval_cases(int shared_scan)
     }
     assert_int_equal(rep->passed, passed);
     assert_true(fabs(rep->score - (double)passed / n) < 1e-12);
+    mdp_dq_manifest_free(m);
+    mdp_dq_doc_free(doc);
+    mdp_buf_cleanup(&src);
+    tu_rmdir(dir);
+    return rep;
+}
+
+/* Runs the cases (without the ones whose SQL DuckDB rejects when shared_scan is set: then the
+ * aggregates of all rules come from one scan; with them that scan fails and every rule runs its
+ * own query) and checks outcomes, metrics and the failing rows. */
+static void eval_cases(int shared_scan)
+{
+    char *dir = tu_tmpdir();
+    char failed[512];
+    snprintf(failed, sizeof failed, "%s/failed.tsv", dir);
+    const struct eval_case *cases[sizeof EV / sizeof EV[0]];
+    int n = 0;
+    for (size_t i = 0; i < sizeof EV / sizeof EV[0]; i++)
+        if (!shared_scan || !strstr(EV[i].rule, "nosuch")) cases[n++] = &EV[i];
+    mdp_dq_report_free(run_cases(cases, n, "users", 0, failed));
     /* failing rows of IsUnique "user_id" (rule 3): rows 3 and 4, both user_id 3 */
     size_t len = 0;
     char *keys = tu_read(failed, &len);
@@ -496,11 +690,106 @@ static void eval_cases(int shared_scan)
     assert_non_null(strstr(keys, "\n4\t4\t3\n"));
     assert_null(strstr(keys, "\n4\t1\t"));
     free(keys);
+    tu_rmdir(dir);
+}
+
+static void run_list(const struct eval_case *list, size_t n, const char *primary, int hist)
+{
+    const struct eval_case *cases[64];
+    assert_true(n <= 64);
+    for (size_t i = 0; i < n; i++)
+        cases[i] = &list[i];
+    mdp_dq_report_free(run_cases(cases, (int)n, primary, hist, NULL));
+}
+
+static void test_eval_column_data_type(void **st)
+{
+    (void)st;
+    run_list(EV_RAW, sizeof EV_RAW / sizeof EV_RAW[0], "raw", 0);
+}
+
+static void test_eval_files(void **st)
+{
+    (void)st;
+    run_list(EV_FILES, sizeof EV_FILES / sizeof EV_FILES[0], "users", 0);
+}
+
+static void test_eval_history(void **st)
+{
+    (void)st;
+    run_list(EV_HIST, sizeof EV_HIST / sizeof EV_HIST[0], "users", 1);
+}
+
+/* The Analyzers section: metrics, no outcome, not in the score. */
+static void test_eval_analyzers(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir();
+    char path[512];
+    fixture(dir, path, sizeof path);
+    const char *src = "Rules = [ RowCount = 4 ]\n"
+                      "Analyzers = [ RowCount, AllStatistics \"age\", ColumnValues \"age\", "
+                      "ColumnLength 'email', Completeness \"nosuch\" ]";
+    struct mdp_dq_doc *doc = NULL;
+    assert_int_equal(mdp_dq_parse(src, strlen(src), &doc, NULL), 0);
+    struct mdp_diag d = {0};
+    struct mdp_dq_manifest *m = NULL;
+    struct mdp_dq_report *rep = NULL;
+    if (mdp_dq_manifest_load(path, &m, &d)) fail_msg("%s", d.msg);
+    struct mdp_dq_eval_opts o = {.primary = "users"};
+    if (mdp_dq_eval(doc, m, &o, &rep, &d)) fail_msg("%s", d.msg);
+    assert_int_equal(rep->n, 1);
+    assert_int_equal(rep->passed, 1);
+    assert_int_equal(rep->nanalyzers, 5);
+    static const struct {
+        int an;
+        const char *name;
+        double v;
+    } W[] = {{0, "Dataset.*.RowCount", 4},
+             {1, "Dataset.*.RowCount", 4},
+             {1, "Column.age.Completeness", 0.75},
+             {1, "Column.age.Uniqueness", 0.75}, /* 30, 45, 200 once each of 4 rows */
+             {1, "Column.age.DistinctValuesCount", 3},
+             {1, "Column.age.Mean", 275.0 / 3},
+             {1, "Column.age.Sum", 275},
+             {1, "Column.age.Minimum", 30},
+             {1, "Column.age.Maximum", 200},
+             {2, "Column.age.Minimum", 30},
+             {2, "Column.age.Maximum", 200},
+             {3, "Column.email.MinimumLength", 0},
+             {3, "Column.email.MaximumLength", 7}};
+    for (size_t i = 0; i < sizeof W / sizeof W[0]; i++) {
+        const struct mdp_dq_result *r = &rep->analyzers[W[i].an];
+        int found = 0;
+        eval_count++;
+        for (int k = 0; k < r->nmetrics; k++)
+            if (strcmp(r->metrics[k].name, W[i].name) == 0) {
+                found = 1;
+                if (fabs(r->metrics[k].value - W[i].v) > 1e-9)
+                    fail_msg("analyzer %d: %s = %g, expected %g", W[i].an, W[i].name,
+                             r->metrics[k].value, W[i].v);
+            }
+        if (!found) fail_msg("analyzer %d: no %s", W[i].an, W[i].name);
+        assert_int_equal(r->outcome, MDP_DQ_PASS);
+    }
+    assert_int_equal(rep->analyzers[4].outcome, MDP_DQ_ERROR);
     mdp_dq_report_free(rep);
     mdp_dq_manifest_free(m);
     mdp_dq_doc_free(doc);
-    mdp_buf_cleanup(&src);
     tu_rmdir(dir);
+}
+
+/* At least 80 hand-computed evaluation cases ran (issue 13). Runs last. */
+static void test_eval_case_count(void **st)
+{
+    (void)st;
+    int distinct =
+        (int)(sizeof EV / sizeof EV[0] + sizeof EV_RAW / sizeof EV_RAW[0] +
+              sizeof EV_FILES / sizeof EV_FILES[0] + sizeof EV_HIST / sizeof EV_HIST[0]) +
+        13 /* analyzer metrics */;
+    printf("hand-computed evaluation cases: %d distinct, %d checked\n", distinct, eval_count);
+    assert_true(distinct >= 80);
+    assert_true(eval_count >= distinct);
 }
 
 static void test_eval_hand_computed(void **st)
@@ -596,7 +885,7 @@ static void test_manifest_errors(void **st)
 int main(void)
 {
     enum { NOK = sizeof OK / sizeof OK[0], NBAD = sizeof BAD / sizeof BAD[0] };
-    struct CMUnitTest tests[NOK + NBAD + 7];
+    struct CMUnitTest tests[NOK + NBAD + 12];
     int n = 0;
     for (int i = 0; i < NOK; i++) {
         struct CMUnitTest t = {OK[i].name, run_ok, NULL, NULL, (void *)&OK[i]};
@@ -620,5 +909,15 @@ int main(void)
     tests[n++] = t6;
     struct CMUnitTest t7 = cmocka_unit_test(test_large_ruleset);
     tests[n++] = t7;
+    struct CMUnitTest t8 = cmocka_unit_test(test_eval_column_data_type);
+    struct CMUnitTest t9 = cmocka_unit_test(test_eval_files);
+    struct CMUnitTest t10 = cmocka_unit_test(test_eval_history);
+    struct CMUnitTest t11 = cmocka_unit_test(test_eval_analyzers);
+    struct CMUnitTest t12 = cmocka_unit_test(test_eval_case_count);
+    tests[n++] = t8;
+    tests[n++] = t9;
+    tests[n++] = t10;
+    tests[n++] = t11;
+    tests[n++] = t12;
     return _cmocka_run_group_tests("test_dq", tests, (size_t)n, NULL, NULL);
 }
