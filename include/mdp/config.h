@@ -95,6 +95,9 @@ struct mdp_config {
     /* pseudonymization */
     char *pseudo_key_id;
     char *pseudo_key_env;
+    /* data quality (mdp dq run) */
+    char *dq_rules_dir;
+    char *dq_fail_stage; /* never | on_error | on_fail */
 };
 
 /* Fills cfg with the built-in defaults. Returns 0 or MDP_ERR_NOMEM. Free with mdp_config_cleanup.

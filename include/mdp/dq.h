@@ -6,6 +6,8 @@
 #ifndef MDP_DQ_H
 #define MDP_DQ_H
 
+#include <stdint.h>
+
 #include "mdp/buf.h"
 #include "mdp/err.h"
 
@@ -240,5 +242,60 @@ int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
                 struct mdp_diag *d);
 /* Frees a report from mdp_dq_eval and its results; accepts NULL. Returns nothing. */
 void mdp_dq_report_free(struct mdp_dq_report *r);
+
+/* ------------------------------------------------------------------ mdp dq run */
+
+/* The lake table of rule outcomes, appended per run, partitioned by day (dt), and the history of
+ * dynamic rules and DetectAnomalies. Columns: run_id VARCHAR, evaluated_at TIMESTAMP (UTC),
+ * table_name VARCHAR, rule_index INTEGER (1-based, in the ruleset's order), rule VARCHAR (the
+ * canonical form), outcome VARCHAR (PASS, FAIL, ERROR), metrics VARCHAR (a JSON object of Glue's
+ * metric names and numbers), message VARCHAR, dt DATE. `mdp query` shows it as dq_results. */
+#define MDP_DQ_RESULTS_TABLE "_meta/tables/dq_results"
+
+struct mdp_lake;
+struct mdp_run;
+struct mdp_stage_ctx;
+
+struct mdp_dq_run_opts {
+    const char *rules_dir;    /* folder of TABLE.dqdl files; NULL or "{builtin}": config/dq */
+    const char *run_id;       /* run_id of the rows written; NULL: a new UUIDv7 */
+    int engine_threads;       /* DuckDB threads (0: every core) */
+    const char *memory_limit; /* DuckDB syntax, or NULL */
+};
+
+struct mdp_dq_table_result {
+    char *table, *file; /* the table (the ruleset's name) and the ruleset's path */
+    int skipped;        /* the table is not published: nothing evaluated, rep is NULL */
+    struct mdp_dq_report *rep;
+};
+
+struct mdp_dq_run_result {
+    char run_id[37];
+    int64_t evaluated_ms;               /* evaluated_at, ms since the epoch (UTC) */
+    struct mdp_dq_table_result *tables; /* one per ruleset, in table name order */
+    int ntables;
+    int rules, passed, failed, errors, skipped; /* skipped: rulesets of unpublished tables */
+};
+
+/* Evaluates every ruleset of o->rules_dir against the lake's published tables (the views of
+ * `mdp query`; reference tables of DatasetMatch and friends are other published tables; file
+ * rules' relative paths start at the lake's folder) and appends the outcomes to dq_results.
+ * Every ruleset is parsed first: a broken one is MDP_ERR_PARSE with "FILE:LINE:COL: message" in
+ * d, and nothing is evaluated or written. Rule outcomes (FAIL, ERROR) are results, not errors of
+ * the call: mdp_dq_run_fails applies the policy. lake and o are borrowed. Returns 0 (*out: free
+ * with mdp_dq_run_result_free), MDP_ERR_NOT_FOUND / MDP_ERR_IO (the rules folder),
+ * MDP_ERR_PARSE, MDP_ERR_NO_ENGINE / MDP_ERR_ENGINE, the lake's errors while writing, or
+ * MDP_ERR_NOMEM, each with d. */
+int mdp_dq_run(struct mdp_lake *lake, const struct mdp_dq_run_opts *o,
+               struct mdp_dq_run_result **out, struct mdp_diag *d);
+/* Frees a result of mdp_dq_run; accepts NULL. Returns nothing. */
+void mdp_dq_run_result_free(struct mdp_dq_run_result *r);
+/* 1 when policy (dq.fail_stage: never, on_error, on_fail) says a run with result r fails, else 0.
+ * No errors. */
+int mdp_dq_run_fails(const struct mdp_dq_run_result *r, const char *policy);
+/* The dq stage of `mdp run`: mdp_dq_run with dq.rules_dir and the stage's run id; the run record
+ * counts the rules evaluated (in) and those that did not pass (out). Returns mdp_dq_run's errors,
+ * or MDP_ERR_STAGE when dq.fail_stage says the outcomes fail the stage (after writing them). */
+int mdp_stage_dq(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
 
 #endif

@@ -49,7 +49,7 @@ static const struct mdp_config_key KEYS[] = {
     {"seed.start_date", K_DATE, OFF(seed_start_date), "2026-10-01", 0, 0, NULL,
      "First day (UTC) of the seeded activity; fixed so that seed output does not depend on today."},
     {"pipeline.stages", K_STRLIST, OFF(pipeline_stages),
-     "ingest,consent,curate,segments,features,inventory", 0, 0, NULL,
+     "ingest,consent,curate,dq,segments,features,dq,inventory", 0, 0, NULL,
      "Stages `mdp run` runs, in order (`mdp run --list` names the known ones)."},
     {"consent.purposes", K_STRLIST, OFF(consent_purposes),
      "vc_report:consent,marketing_email:consent,analytics:consent,personalization:consent,ml:"
@@ -134,6 +134,14 @@ static const struct mdp_config_key KEYS[] = {
      "Id of the HMAC key for keyed email pseudonyms; recorded next to every keyed hash."},
     {"pseudonymization.key_env", K_ENVNAME, OFF(pseudo_key_env), "MDP_PSEUDONYM_KEY", 0, 0, NULL,
      "Environment variable holding the HMAC key (secrets never come from this file)."},
+    {"dq.rules_dir", K_STR, OFF(dq_rules_dir), "{builtin}", 0, 0, NULL,
+     "Folder of the data-quality rulesets `mdp dq run` (and the dq stage) evaluates: one "
+     "TABLE.dqdl in Glue's DQDL per published table, named as `mdp query` names it; {builtin} is "
+     "the config/dq/ folder of the source tree mdp was built from."},
+    {"dq.fail_stage", K_ENUM, OFF(dq_fail_stage), "on_error", 0, 0, "never|on_error|on_fail",
+     "When `mdp dq run` and the dq stage fail (the results are written to dq_results first): "
+     "on_error when a rule could not be evaluated (ERROR), on_fail also when a rule failed, never "
+     "not for rule outcomes."},
 };
 #define NKEYS (sizeof KEYS / sizeof *KEYS)
 

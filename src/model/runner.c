@@ -721,12 +721,26 @@ const char *mdp_table_spec_name(const char *table, const char **out_alias)
     return last;
 }
 
+/* Tables of the lake's own bookkeeping that queries see as well (not curated, so neither in the
+ * catalog nor checked by the PII lint): lake table, view. */
+static const char *const META_VIEWS[][2] = {
+    {"_meta/tables/dq_results", "dq_results"},
+};
+
 int mdp_curate_attach_all(struct mdp_engine *e, struct mdp_lake *lake, int *out_n,
                           struct mdp_diag *d)
 {
     struct tables t;
     int rc = published_tables(lake, &t, d);
     int n = 0;
+    for (size_t i = 0; !rc && i < sizeof META_VIEWS / sizeof META_VIEWS[0]; i++) {
+        int r = mdp_engine_attach_table(e, lake, META_VIEWS[i][0], META_VIEWS[i][1], d);
+        if (r == 0)
+            n++;
+        else if (r != MDP_ERR_NOT_FOUND)
+            rc = r;
+    }
+
     for (int i = 0; i < t.n; i++) {
         if (!rc) {
             const char *alias = NULL, *view = mdp_table_spec_name(t.v[i], &alias);

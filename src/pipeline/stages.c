@@ -1,5 +1,6 @@
 /* The stage registry and the runner behind `mdp run` (include/mdp/pipeline.h). */
 #include "mdp/pipeline.h"
+#include "mdp/dq.h"
 #include "mdp/lake.h"
 #include "mdp/log.h"
 #include "mdp/ml.h"
@@ -43,6 +44,12 @@ static const struct mdp_stage FEATURES = {
     "time, and the serving snapshot serving/user_context",
     mdp_stage_features};
 
+static const struct mdp_stage DQ = {
+    "dq",
+    "the data-quality rulesets (dq.rules_dir, one TABLE.dqdl per published table, Glue's DQDL) "
+    "against the published tables; outcomes appended to dq_results; fails per dq.fail_stage",
+    mdp_stage_dq};
+
 /* `mdp lake vacuum` with its default grace period; not in the default list (removing is the
  * operator's choice), for a schedule that runs it after the others */
 static int stage_vacuum(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d)
@@ -60,8 +67,8 @@ static const struct mdp_stage VACUUM = {
     "a day), closed days' small raw objects of the collector compacted (not a default stage)",
     stage_vacuum};
 
-static const struct mdp_stage *const STAGES[] = {&INGEST,   &CURATE,    &CONSENT, &SEGMENTS,
-                                                 &FEATURES, &INVENTORY, &VACUUM,  NULL};
+static const struct mdp_stage *const STAGES[] = {
+    &INGEST, &CURATE, &CONSENT, &SEGMENTS, &FEATURES, &INVENTORY, &VACUUM, &DQ, NULL};
 
 const struct mdp_stage *const *mdp_stage_all(void)
 {
