@@ -56,7 +56,7 @@ fuzz: deps
 
 bench: build
 	@cmake --build $(BUILD) --target benchmarks -j $(JOBS)
-	@for b in land ingest curate features bandit state; do echo "== bench_$$b"; $(BUILD)/bench/bench_$$b || exit 1; done
+	@for b in land ingest curate features bandit state dq; do echo "== bench_$$b"; $(BUILD)/bench/bench_$$b || exit 1; done
 	@echo "== bench_supabase (PostgreSQL on a free loopback port)"; bench/supabase.sh $(BUILD)/bench/bench_supabase
 	@command -v wrk >/dev/null || scripts/install-deps.sh --bench
 	@echo "== bench serve (wrk against mdp serve and a bare libmicrohttpd)"; bench/serve.sh $(BUILD)

@@ -686,6 +686,16 @@ static long long failed_keys(struct ev *ev, const char *where, const char *pred)
     return rc ? -1 : k.n;
 }
 
+/* The failing rows of a row-level rule whose aggregates counted known of them: listed (and
+ * counted) only when there is a failed-rows file and something to list; one scan saved per
+ * passing rule. */
+static long long count_failed(struct ev *ev, const char *where, const char *pred, double known)
+{
+    if (known <= 0) return 0;
+    if (!ev->failed) return (long long)known;
+    return failed_keys(ev, where, pred);
+}
+
 /* An aggregate over the rows in scope: fn, counted only where filter (if any) and the rule's
  * where clause hold. */
 struct agg {
@@ -871,7 +881,7 @@ static enum mdp_dq_outcome row_level(struct ev *ev, const struct mdp_dq_rule *ru
     double pass = x.v[0], total = x.v[1];
     double compliance = total > 0 ? pass / total : 1.0;
     metric(r, compliance, "Column.%s.%s", col, metric_name);
-    long long nf = failed_keys(ev, rule->where, pred);
+    long long nf = count_failed(ev, rule->where, pred, total - pass);
     if (nf < 0) return set(r, MDP_DQ_ERROR, "listing the failing rows failed: %s", ev->d.msg);
     r->failed = nf;
     const struct mdp_dq_tag *thr = NULL;
@@ -1885,7 +1895,7 @@ static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *ru
             o = compare(rule, c, "Completeness", r);
         } else {
             if (mdp_buf_printf(&pred, "%s IS NOT NULL", qc.data)) goto nomem;
-            long long nf = failed_keys(ev, rule->where, pred.data);
+            long long nf = count_failed(ev, rule->where, pred.data, x.v[1] - x.v[0]);
             if (nf < 0) {
                 o = set(r, MDP_DQ_ERROR, "listing the failing rows failed: %s", ev->d.msg);
                 goto out;
@@ -1913,11 +1923,16 @@ static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *ru
                 /* the scope of the duplicates check is the where clause's rows */
                 struct mdp_buf sc;
                 mdp_buf_init(&sc);
-                int rc2 = mdp_buf_puts(&sc, "CREATE OR REPLACE TEMP VIEW __mdp_scope AS SELECT *");
-                if (!rc2) rc2 = from_where(&sc, ev, rule->where);
-                if (!rc2) rc2 = mdp_engine_exec(ev->e, sc.data, &ev->d);
+                int rc2 = 0;
+                long long nf = 0;
+                if (ev->failed && tot - once > 0) {
+                    rc2 = mdp_buf_puts(&sc, "CREATE OR REPLACE TEMP VIEW __mdp_scope AS SELECT *");
+                    if (!rc2) rc2 = from_where(&sc, ev, rule->where);
+                    if (!rc2) rc2 = mdp_engine_exec(ev->e, sc.data, &ev->d);
+                }
                 mdp_buf_cleanup(&sc);
-                long long nf = rc2 ? -1 : failed_keys(ev, rule->where, pred.data);
+                if (!rc2) nf = count_failed(ev, rule->where, pred.data, tot - once);
+                if (rc2) nf = -1;
                 if (nf < 0) {
                     o = set(r, MDP_DQ_ERROR, "listing the failing rows failed: %s", ev->d.msg);
                     goto out;
