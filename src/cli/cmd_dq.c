@@ -121,8 +121,34 @@ static void print_report(const struct mdp_dq_report *rep, int json)
             }
             (void)mdp_buf_puts(&b, "}}");
         }
+        (void)mdp_buf_puts(&b, "],\"analyzers\":[");
+        for (int i = 0; i < rep->nanalyzers; i++) {
+            const struct mdp_dq_result *r = &rep->analyzers[i];
+            (void)mdp_buf_printf(&b, "%s{\"analyzer\":", i ? "," : "");
+            (void)mdp_buf_json_str(&b, r->rule);
+            if (r->outcome == MDP_DQ_ERROR) {
+                (void)mdp_buf_puts(&b, ",\"error\":");
+                (void)mdp_buf_json_str(&b, r->message);
+            }
+            (void)mdp_buf_puts(&b, ",\"metrics\":{");
+            for (int k = 0; k < r->nmetrics; k++) {
+                if (k) (void)mdp_buf_putc(&b, ',');
+                (void)mdp_buf_json_str(&b, r->metrics[k].name);
+                (void)mdp_buf_printf(&b, ":%.17g", r->metrics[k].value);
+            }
+            (void)mdp_buf_puts(&b, "}}");
+        }
         (void)mdp_buf_puts(&b, "]}\n");
     } else {
+        for (int i = 0; i < rep->nanalyzers; i++) {
+            const struct mdp_dq_result *r = &rep->analyzers[i];
+            (void)mdp_buf_printf(&b, "%-8s %s\n", r->outcome == MDP_DQ_ERROR ? "ERROR" : "ANALYZER",
+                                 r->rule);
+            if (r->outcome == MDP_DQ_ERROR) (void)mdp_buf_printf(&b, "         %s\n", r->message);
+            for (int k = 0; k < r->nmetrics; k++)
+                (void)mdp_buf_printf(&b, "         %s = %.10g\n", r->metrics[k].name,
+                                     r->metrics[k].value);
+        }
         for (int i = 0; i < rep->n; i++) {
             const struct mdp_dq_result *r = &rep->results[i];
             (void)mdp_buf_printf(&b, "%-5s  %s\n       %s\n", OUT[r->outcome], r->rule, r->message);
@@ -335,7 +361,8 @@ const struct cli_command CMD_DQ = {
     "       Glue's names and a message; the score is passed / total. --primary names the table\n"
     "       the rules check (default: DataSources' Primary, or the only table). --failed-rows\n"
     "       writes the failing rows of row-level rules (rule number, row, first column) to\n"
-    "       FILE. Exit 1 unless every rule passed.\n"
+    "       FILE. The Analyzers section's metrics are printed too (no outcome, not scored).\n"
+    "       Exit 1 unless every rule passed.\n"
     "run    evaluates every ruleset of dq.rules_dir (TABLE.dqdl: one per published table, named\n"
     "       as mdp query names it) against the lake's current tables, prints the rules that did\n"
     "       not pass, and appends one row per rule to the lake table dq_results (run_id,\n"
