@@ -290,8 +290,8 @@ int mdp_dq_run(struct mdp_lake *lake, const struct mdp_dq_run_opts *o,
                struct mdp_dq_run_result **out, struct mdp_diag *d);
 /* Frees a result of mdp_dq_run; accepts NULL. Returns nothing. */
 void mdp_dq_run_result_free(struct mdp_dq_run_result *r);
-/* 1 when policy (dq.fail_stage: never, on_error, on_fail) says a run with result r fails, else 0.
- * No errors. */
+/* Whether policy (dq.fail_stage: never, on_error, on_fail) fails a run with result r. Returns 1
+ * when it does, 0 when not (also for NULL). r and policy are borrowed. */
 int mdp_dq_run_fails(const struct mdp_dq_run_result *r, const char *policy);
 /* The dq stage of `mdp run`: mdp_dq_run with dq.rules_dir and the stage's run id; the run record
  * counts the rules evaluated (in) and those that did not pass (out). Returns mdp_dq_run's errors,
