@@ -2,6 +2,7 @@
  * their canonical form; invalid ones fail at the expected line and column). The expected texts
  * are written by hand from Glue's documented syntax. */
 #include "testutil.h"
+#include "mdp/alloc.h"
 #include "mdp/dq.h"
 #include "mdp/engine.h"
 
@@ -779,6 +780,74 @@ static void test_eval_analyzers(void **st)
     tu_rmdir(dir);
 }
 
+/* Out of memory (a build with -DMDP_FAULT_INJECTION=ON; skipped otherwise): the rules of issue 13
+ * (file rules, DatasetMatch, AggregateMatch, SchemaMatch, ColumnDataType, dynamic rules,
+ * DetectAnomalies, analyzers) evaluated with each allocation through mdp/alloc.h failing in turn
+ * end in MDP_ERR_NOMEM with no report, or in the clean run's outcomes: never a crash, and under
+ * ASan never a leak. The tables are loaded once into an engine the evaluation borrows. */
+static void test_eval_oom(void **st)
+{
+    (void)st;
+    if (mdp_alloc_fail_at(0) == MDP_ERR_UNSUPPORTED) skip();
+    char *dir = tu_tmpdir();
+    char path[512];
+    fixture(dir, path, sizeof path);
+    const char *src =
+        "Rules = [ FileSize \"files\" < 1 KB, FileMatch \"files/a.txt\" \"files/b.txt\",\n"
+        "  FileUniqueness \"files\" > 0.3,\n"
+        "  DatasetMatch \"ref\" \"user_id->id\" \"plan\" >= 0.75,\n"
+        "  AggregateMatch \"sum(age)\" \"sum(ref.age)\" > 1, SchemaMatch \"ref\" > 0.3,\n"
+        "  ColumnDataType \"plan\" = \"STRING\", RowCount > avg(last(3)),\n"
+        "  (DetectAnomalies \"RowCount\") and (IsComplete \"age\") ]\n"
+        "Analyzers = [ AllStatistics \"age\" ]";
+    struct mdp_dq_doc *doc = NULL;
+    assert_int_equal(mdp_dq_parse(src, strlen(src), &doc, NULL), 0);
+    struct mdp_diag d = {0};
+    struct mdp_dq_manifest *m = NULL;
+    if (mdp_dq_manifest_load(path, &m, &d)) fail_msg("%s", d.msg);
+    /* load the tables through a clean evaluation of nothing, into an engine kept open */
+    struct mdp_engine *e = NULL;
+    assert_int_equal(mdp_engine_open(NULL, &e, &d), 0);
+    for (int i = 0; i < m->ntables; i++) {
+        char sql[1024];
+        snprintf(sql, sizeof sql,
+                 "CREATE TABLE \"%s\" AS SELECT * FROM read_csv('%s', header = true, nullstr = "
+                 "'\\N', all_varchar = %s)",
+                 m->tables[i].name, m->tables[i].file,
+                 strcmp(m->tables[i].name, "raw") == 0 ? "true" : "false");
+        if (mdp_engine_exec(e, sql, &d)) fail_msg("%s", d.msg);
+    }
+    struct mdp_dq_eval_opts o = {.primary = "users", .history = history, .engine = e};
+    mdp_alloc_fail_at(0);
+    struct mdp_dq_report *want = NULL;
+    if (mdp_dq_eval(doc, m, &o, &want, &d)) fail_msg("%s", d.msg);
+    long total = mdp_alloc_calls();
+    assert_true(total > 0);
+    for (long n = 1; n <= total; n++) {
+        struct mdp_dq_report *got = NULL;
+        mdp_alloc_fail_at(n);
+        int rc = mdp_dq_eval(doc, m, &o, &got, &d);
+        long reached = mdp_alloc_calls();
+        mdp_alloc_fail_at(0);
+        if (rc == MDP_ERR_NOMEM) {
+            assert_null(got);
+            continue;
+        }
+        if (rc) fail_msg("allocation %ld of %ld failed: %d (%s)", n, total, rc, d.msg);
+        if (reached >= n) fail_msg("allocation %ld of %ld failed and the call succeeded", n, total);
+        assert_int_equal(got->n, want->n);
+        for (int i = 0; i < want->n; i++)
+            assert_int_equal(got->results[i].outcome, want->results[i].outcome);
+        mdp_dq_report_free(got);
+    }
+    printf("dq eval: %ld allocations, each failed in turn\n", total);
+    mdp_dq_report_free(want);
+    mdp_engine_close(e);
+    mdp_dq_manifest_free(m);
+    mdp_dq_doc_free(doc);
+    tu_rmdir(dir);
+}
+
 /* At least 80 hand-computed evaluation cases ran (issue 13). Runs last. */
 static void test_eval_case_count(void **st)
 {
@@ -885,7 +954,7 @@ static void test_manifest_errors(void **st)
 int main(void)
 {
     enum { NOK = sizeof OK / sizeof OK[0], NBAD = sizeof BAD / sizeof BAD[0] };
-    struct CMUnitTest tests[NOK + NBAD + 12];
+    struct CMUnitTest tests[NOK + NBAD + 13];
     int n = 0;
     for (int i = 0; i < NOK; i++) {
         struct CMUnitTest t = {OK[i].name, run_ok, NULL, NULL, (void *)&OK[i]};
@@ -913,6 +982,8 @@ int main(void)
     struct CMUnitTest t9 = cmocka_unit_test(test_eval_files);
     struct CMUnitTest t10 = cmocka_unit_test(test_eval_history);
     struct CMUnitTest t11 = cmocka_unit_test(test_eval_analyzers);
+    struct CMUnitTest t13 = cmocka_unit_test(test_eval_oom);
+    tests[n++] = t13;
     struct CMUnitTest t12 = cmocka_unit_test(test_eval_case_count);
     tests[n++] = t8;
     tests[n++] = t9;
