@@ -23,8 +23,9 @@ static void test_defaults_without_file(void **st)
     assert_string_equal(cfg.lake_dir, "./mdp-lake");
     assert_int_equal(cfg.seed_users, 1000);
     assert_int_equal(cfg.seed_days, 30);
-    assert_int_equal(cfg.pipeline_stages.n, 6);
-    assert_string_equal(cfg.pipeline_stages.v[4], "features");
+    assert_int_equal(cfg.pipeline_stages.n, 8); /* dq after curate and after features */
+    assert_string_equal(cfg.pipeline_stages.v[5], "features");
+    assert_string_equal(cfg.pipeline_stages.v[6], "dq");
     assert_true(mdp_strlist_has(&cfg.consent_purposes, "ml:consent"));
     assert_string_equal(cfg.pipeline_stages.v[0], "ingest");
     assert_true(mdp_strlist_has(&cfg.ingest_sources, "ddb"));
