@@ -274,6 +274,7 @@ struct ev {
     int *agg_null;
     size_t nagg, agg_cap;
     int agg_done;
+    int nomem; /* an engine call ran out of memory: the evaluation fails with MDP_ERR_NOMEM */
 };
 
 static int has_col(const struct ev *ev, const char *c)
@@ -643,6 +644,7 @@ static int query_vals(struct ev *ev, const char *sql, struct vals *x, struct res
     struct mdp_rows_cb cb = {NULL, vals_row, x};
     memset(&ev->d, 0, sizeof ev->d);
     int rc = mdp_engine_query(ev->e, sql, &cb, &ev->d);
+    if (rc == MDP_ERR_NOMEM) ev->nomem = r->nomem = 1;
     if (rc) {
         set(r, MDP_DQ_ERROR, "the SQL of this rule failed: %s", ev->d.msg);
         return -1;
@@ -683,6 +685,7 @@ static long long failed_keys(struct ev *ev, const char *where, const char *pred)
     struct mdp_rows_cb cb = {NULL, key_row, &k};
     if (!rc) rc = mdp_engine_query(ev->e, b.data, &cb, &ev->d);
     mdp_buf_cleanup(&b);
+    if (rc == MDP_ERR_NOMEM) ev->nomem = 1;
     return rc ? -1 : k.n;
 }
 
@@ -802,9 +805,10 @@ static int shared_scan(struct ev *ev)
     }
     struct mdp_rows_cb cb = {NULL, scan_row, ev};
     struct mdp_diag d = {0};
-    ev->agg_done = mdp_engine_query(ev->e, b.data, &cb, &d) == 0;
+    int q = mdp_engine_query(ev->e, b.data, &cb, &d);
+    ev->agg_done = q == 0;
     mdp_buf_cleanup(&b);
-    return 0;
+    return q == MDP_ERR_NOMEM ? q : 0; /* any other failure: each rule runs its own query */
 }
 
 /* FROM t [WHERE w] */
@@ -1929,6 +1933,7 @@ static enum mdp_dq_outcome eval_leaf(struct ev *ev, const struct mdp_dq_rule *ru
                     rc2 = mdp_buf_puts(&sc, "CREATE OR REPLACE TEMP VIEW __mdp_scope AS SELECT *");
                     if (!rc2) rc2 = from_where(&sc, ev, rule->where);
                     if (!rc2) rc2 = mdp_engine_exec(ev->e, sc.data, &ev->d);
+                    if (rc2 == MDP_ERR_NOMEM) ev->nomem = 1;
                 }
                 mdp_buf_cleanup(&sc);
                 if (!rc2) nf = count_failed(ev, rule->where, pred.data, tot - once);
@@ -2162,8 +2167,9 @@ static enum mdp_dq_outcome eval_rule(struct ev *ev, const struct mdp_dq_rule *ru
             fail++;
         else
             err++;
-        if (o != MDP_DQ_PASS)
-            (void)mdp_buf_printf(&msg, "%s(%d) %s", msg.len ? "; " : "", i + 1, k.msg);
+        if (o != MDP_DQ_PASS &&
+            mdp_buf_printf(&msg, "%s(%d) %s", msg.len ? "; " : "", i + 1, k.msg))
+            r->nomem = 1;
     }
     enum mdp_dq_outcome o;
     if (err)
@@ -2287,7 +2293,7 @@ int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
         for (int k = 0; k < r.nmetrics; k++)
             free(r.metrics[k].name);
         free(r.metrics);
-        if (r.nomem) {
+        if (r.nomem || ev.nomem) {
             rc = MDP_ERR_NOMEM;
             goto out;
         }
@@ -2312,7 +2318,7 @@ int mdp_dq_eval(const struct mdp_dq_doc *doc, const struct mdp_dq_manifest *m,
         x->metrics = r.metrics;
         x->nmetrics = r.nmetrics;
         x->failed_rows = r.failed;
-        if (r.nomem || !x->message) {
+        if (r.nomem || ev.nomem || !x->message) {
             rc = MDP_ERR_NOMEM;
             goto out;
         }
