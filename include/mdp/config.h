@@ -95,6 +95,8 @@ struct mdp_config {
     /* pseudonymization */
     char *pseudo_key_id;
     char *pseudo_key_env;
+    /* governance */
+    char *gov_inventory; /* governance.inventory: the data inventory's file */
 };
 
 /* Fills cfg with the built-in defaults. Returns 0 or MDP_ERR_NOMEM. Free with mdp_config_cleanup.

@@ -134,6 +134,10 @@ static const struct mdp_config_key KEYS[] = {
      "Id of the HMAC key for keyed email pseudonyms; recorded next to every keyed hash."},
     {"pseudonymization.key_env", K_ENVNAME, OFF(pseudo_key_env), "MDP_PSEUDONYM_KEY", 0, 0, NULL,
      "Environment variable holding the HMAC key (secrets never come from this file)."},
+    {"governance.inventory", K_STR, OFF(gov_inventory), "config/inventory.yaml", 0, 0, NULL,
+     "The data inventory (docs/privacy.md): every dataset with purpose, legal basis, owner, PII "
+     "class per column, subject keys, retention rule and deletion path. `mdp inventory check|ropa` "
+     "and `mdp retention plan|apply` read it; a relative path is taken from the working folder."},
 };
 #define NKEYS (sizeof KEYS / sizeof *KEYS)
 
