@@ -178,4 +178,42 @@ const char *mdp_legal_basis_text(const char *tag);
  * d. */
 int mdp_inventory_ropa(const struct mdp_inventory *inv, FILE *f, int json, struct mdp_diag *d);
 
+/* ---- checking the inventory against what exists (src/gov/datamap_check.c) ---- */
+
+/* One thing `mdp inventory check` found wrong. Every string is borrowed for the callback. */
+struct mdp_inv_problem {
+    const char *dataset;  /* the inventory's dataset, or NULL when the thing is not in it */
+    const char *location; /* the table, raw dataset folder or state-store table concerned */
+    const char *column;   /* the column concerned, or NULL */
+    const char *kind;     /* "unclassified_column", "unknown_column", "unlisted_dataset",
+                             "missing_dataset" */
+    const char *detail;   /* a sentence for people */
+};
+/* Called per problem; a non-zero return stops the check and is returned. */
+typedef int (*mdp_inv_problem_cb)(const struct mdp_inv_problem *p, void *ud);
+
+struct mdp_lake;
+struct mdp_engine;
+/* Compares inv with the lake: every published table (curated/, ml/, serving/, _meta/tables/) must
+ * be a dataset of the inventory and, when it is Parquet, every column of its current files (read
+ * through the engine e) must be classified and every classified column must exist; every raw
+ * dataset folder (raw/<source>/<dataset>/) and every state-store table in the lake's state store
+ * must be in the inventory; every curated, ml and serving dataset of the inventory must be a
+ * published table of the lake or a table a model of models_dir declares (`-- table: ...`), and
+ * every raw dataset's source must be a connector or `serve`. cb sees each problem; out_problems
+ * (may be NULL) gets their number. Everything is borrowed. Returns 0 (also with problems: they are
+ * the result), cb's non-zero value, or the lake's, the engine's or the state store's error
+ * (MDP_ERR_IO, MDP_ERR_ENGINE, MDP_ERR_PARSE, MDP_ERR_NOMEM) with d. */
+int mdp_inventory_check_lake(const struct mdp_inventory *inv, struct mdp_lake *lake,
+                             struct mdp_engine *e, const char *models_dir, mdp_inv_problem_cb cb,
+                             void *ud, int64_t *out_problems, struct mdp_diag *d);
+/* Compares inv with a PostgreSQL database over libpq (conninfo: a libpq connection string, never
+ * logged): every table and column of schema (e.g. "public") must be classified by a supabase
+ * dataset whose location is "schema.table", and every supabase dataset and column of the inventory
+ * must exist. Reports as mdp_inventory_check_lake. Returns 0, cb's value, MDP_ERR_IO (cannot
+ * connect or query: the server's message in d, without the connection string) or MDP_ERR_NOMEM. */
+int mdp_inventory_check_supabase(const struct mdp_inventory *inv, const char *conninfo,
+                                 const char *schema, mdp_inv_problem_cb cb, void *ud,
+                                 int64_t *out_problems, struct mdp_diag *d);
+
 #endif
