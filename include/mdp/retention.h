@@ -83,4 +83,11 @@ int mdp_retention_ledger_verify(struct mdp_lake *lake, int64_t *out_entries, str
  * and is refused (docs/privacy.md §4). Returns 0, or MDP_ERR_IO / MDP_ERR_PARSE with d. */
 int mdp_retention_raw_horizon(struct mdp_lake *lake, int64_t *out_day, struct mdp_diag *d);
 
+/* The newest day of raw/<source>/<dataset>/ that retention removed (days since the epoch) into
+ * *out_day, or -1 when it removed none. Ingest skips a delivery of that day or older (it would bring
+ * back what retention removed: the landing folder keeps what the sources delivered). Returns 0, or
+ * MDP_ERR_IO / MDP_ERR_PARSE with d. */
+int mdp_retention_expired_day(struct mdp_lake *lake, const char *source, const char *dataset,
+                              int64_t *out_day, struct mdp_diag *d);
+
 #endif

@@ -27,6 +27,7 @@
 #define LEDGER      "_meta/ledger/"
 #define RAW_SEEN    "_meta/state/curate/raw_seen"
 #define RAW_HORIZON "_meta/state/retention/raw_horizon"
+#define EXPIRED     "_meta/state/retention/expired/" /* <source>/<dataset>: newest day removed */
 
 /* ---- the plan ---- */
 
@@ -52,7 +53,8 @@ static struct mdp_ret_step *add_step(struct mdp_ret_plan *p, const struct mdp_in
 
 static int add_key(struct mdp_ret_step *s, const char *key)
 {
-    if ((s->nkeys & (s->nkeys - 1)) == 0) { /* grows at powers of two */
+    /* capacity 4, then doubling: a full array has a power-of-two length of at least 4 */
+    if (s->nkeys == 0 || (s->nkeys >= 4 && (s->nkeys & (s->nkeys - 1)) == 0)) {
         size_t ncap = s->nkeys ? s->nkeys * 2 : 4;
         char **nk = mdp_realloc(s->keys, ncap * sizeof *nk);
         if (!nk) return MDP_ERR_NOMEM;
@@ -642,22 +644,47 @@ static int forget_raw(struct mdp_lake *lake, struct mdp_strset *gone, struct mdp
     return rc;
 }
 
-int mdp_retention_raw_horizon(struct mdp_lake *lake, int64_t *out_day, struct mdp_diag *d)
+/* Reads a day written by put_day ("YYYY-MM-DD") from key; -1 when absent. */
+static int get_day(struct mdp_lake *lake, const char *key, int64_t *out_day, struct mdp_diag *d)
 {
     *out_day = -1;
     struct mdp_buf b;
     mdp_buf_init(&b);
-    int rc = mdp_store_get(lake->store, RAW_HORIZON, &b, d);
+    int rc = mdp_store_get(lake->store, key, &b, d);
     if (rc == MDP_ERR_NOT_FOUND) {
         mdp_buf_cleanup(&b);
         return 0;
     }
     int64_t day;
     if (!rc && (!b.data || b.len < 10 || (b.data[10] = '\0', mdp_date_parse(b.data, &day))))
-        rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: not a date", RAW_HORIZON);
+        rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: not a date", key);
     if (!rc) *out_day = day;
     mdp_buf_cleanup(&b);
     return rc;
+}
+
+/* Writes day to key unless what is there is as new or newer. */
+static int put_day(struct mdp_lake *lake, const char *key, int64_t day, struct mdp_diag *d)
+{
+    int64_t have;
+    int rc = get_day(lake, key, &have, d);
+    if (rc || day <= have) return rc;
+    char text[16];
+    mdp_date_format(day, text, sizeof text);
+    return mdp_store_put(lake->store, key, text, strlen(text), 0, d);
+}
+
+int mdp_retention_raw_horizon(struct mdp_lake *lake, int64_t *out_day, struct mdp_diag *d)
+{
+    return get_day(lake, RAW_HORIZON, out_day, d);
+}
+
+int mdp_retention_expired_day(struct mdp_lake *lake, const char *source, const char *dataset,
+                              int64_t *out_day, struct mdp_diag *d)
+{
+    char key[300];
+    snprintf(key, sizeof key, EXPIRED "%s/%s", source, dataset);
+    return get_day(lake, key, out_day, d);
 }
 
 int mdp_retention_apply(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
@@ -703,9 +730,12 @@ int mdp_retention_apply(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
                         mdp_strset_add(gone, s->keys[x], strlen(s->keys[x])) < 0)
                         rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
                 }
-                if (!rc && s->unit == MDP_RET_DAY_FOLDER && ds->store == MDP_INV_RAW &&
-                    s->day > horizon)
-                    horizon = s->day;
+                if (!rc && s->unit == MDP_RET_DAY_FOLDER && ds->store == MDP_INV_RAW) {
+                    char key[300];
+                    snprintf(key, sizeof key, EXPIRED "%s", ds->location + 4);
+                    rc = put_day(lake, key, s->day, d);
+                    if (s->day > horizon) horizon = s->day;
+                }
                 break;
             case MDP_RET_ROWS:
                 rc = rewrite_rows(lake, e, s, d);
@@ -728,11 +758,7 @@ int mdp_retention_apply(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
         i = j;
     }
     if (!rc && mdp_strset_count(gone)) rc = forget_raw(lake, gone, d);
-    if (!rc && horizon > old_horizon) {
-        char day[16];
-        mdp_date_format(horizon, day, sizeof day);
-        rc = mdp_store_put(lake->store, RAW_HORIZON, day, strlen(day), 0, d);
-    }
+    if (!rc && horizon > old_horizon) rc = put_day(lake, RAW_HORIZON, horizon, d);
     mdp_state_close(state);
     mdp_strset_free(gone);
     if (out) *out = st;

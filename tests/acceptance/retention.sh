@@ -8,7 +8,8 @@
 # against the specification's periods, rows and tokens by direct queries before the run. Also: the
 # ledger's chain verifies and a tampered entry is named; curate after retention does not rebuild
 # what retention emptied; a features backfill inside the kept raw window works and one of a day
-# retention removed is refused. Usage: retention.sh /path/to/mdp
+# retention removed is refused; ingesting the landing folder again brings back nothing retention
+# removed. Usage: retention.sh /path/to/mdp
 MDP=${1:?usage: retention.sh /path/to/mdp}
 source "$(dirname "$0")/lib.sh"
 L=$T/lake
@@ -138,6 +139,11 @@ done
 for t in fact_onboarding_steps fact_login_oauth dim_user; do
   [ "$(rows_of "$t")" = "${before[$t]}" ] && ok || bad "curate after retention changed $t: $(rows_of "$t") rows, ${before[$t]} before"
 done
+# the landing folder still holds every delivery: ingesting it again brings nothing back
+rawn=$(find "$L/raw" -type f | wc -l)
+"$MDP" --log-level off run --stages ingest --dir "$L" >/dev/null || bad "ingest after retention"
+[ "$(find "$L/raw" -type f | wc -l)" = "$rawn" ] && ok || bad "ingest brought back $(( $(find "$L/raw" -type f | wc -l) - rawn )) raw objects retention removed"
+[ -z "$(ls "$L/raw/ga4/runreport" 2>/dev/null)" ] && ok || bad "the GA4 copy came back"
 # a backfill of a day retention removed is refused
 expect_rc 1 "a backfill of a removed raw day is refused" -- "$MDP" features --dir "$L" --date "$start"
 expect_in "$T/err" "cannot backfill $start: retention removed the raw data up to $end" "says why"
