@@ -2,7 +2,7 @@
  * removal. The plan lists per dataset what is due: raw day folders (dt=D) and quarantine day
  * folders, date partitions of published curated and ml tables, rows of inactive users in tables
  * that mix them with kept rows (clock since_last_activity, computed from the lake's own activity
- * facts), and state-store items past their TTL. Apply removes exactly the plan: a hash-chained
+ * facts), state-store items past their TTL, and the inactive users' rows in Supabase. Apply removes exactly the plan: a hash-chained
  * ledger entry per dataset first (_meta/ledger/), then new table versions through the manifest
  * mechanism (readers see the old or the new state), then the files and items themselves. */
 #ifndef MDP_RETENTION_H
@@ -23,7 +23,9 @@ enum mdp_ret_unit {
     MDP_RET_PARTITION = 2,  /* a date partition of a published table: target "<col>=<value>" */
     MDP_RET_ROWS = 3,       /* rows of subjects inside files that keep other rows: target the
                                table; rows = how many */
-    MDP_RET_ITEMS = 4       /* state-store items past their TTL: target the state-store table */
+    MDP_RET_ITEMS = 4,      /* state-store items past their TTL: target the state-store table */
+    MDP_RET_SOURCE_ROWS = 5 /* rows of inactive users in a source system (Supabase): target its
+                               table; keys = the user_ids; rows = -1 until deleted */
 };
 
 struct mdp_ret_step {
@@ -60,6 +62,8 @@ void mdp_ret_plan_free(struct mdp_ret_plan *plan);
 /* Totals of an apply. */
 struct mdp_ret_stats {
     int64_t steps, objects, rows, bytes, items, ledger_entries;
+    int64_t source_rows;    /* rows deleted in Supabase */
+    int64_t source_skipped; /* SOURCE_ROWS steps left alone (no connection given) */
 };
 /* Removes exactly what plan lists, dataset by dataset: a ledger entry first
  * (_meta/ledger/<seq>.json: the dataset, its rule, the clock, every target with its counts and
@@ -72,6 +76,14 @@ struct mdp_ret_stats {
  * MDP_ERR_EXISTS when another run wrote the same ledger entry, MDP_ERR_NOMEM) with d. */
 int mdp_retention_apply(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
                         struct mdp_engine *e, struct mdp_ret_stats *out, struct mdp_diag *d);
+/* As mdp_retention_apply, and with conninfo (a libpq connection string, never logged; NULL: the
+ * sources are left alone and their steps counted in source_skipped) also the SOURCE_ROWS steps of
+ * Supabase datasets: per dataset a ledger entry, then one transaction deleting the users' rows
+ * (`DELETE FROM table WHERE user_id = ANY(...)`; foreign keys cascade). Returns as
+ * mdp_retention_apply, or MDP_ERR_IO with the server's message. */
+int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
+                             struct mdp_engine *e, const char *conninfo, struct mdp_ret_stats *out,
+                             struct mdp_diag *d);
 
 /* Walks the ledger in order and checks its chain (every entry's hash over its content and the
  * previous hash). *out_entries (may be NULL) counts them. Returns 0, MDP_ERR_PARSE naming the

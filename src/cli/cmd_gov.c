@@ -225,6 +225,8 @@ static const char *unit_name(enum mdp_ret_unit u)
         return "rows";
     case MDP_RET_ITEMS:
         return "items";
+    case MDP_RET_SOURCE_ROWS:
+        return "source_rows";
     }
     return "?";
 }
@@ -293,8 +295,18 @@ static int retention_plan_apply(struct cli *c, int argc, char **argv, int apply)
 {
     const char *cmd = apply ? "retention apply" : "retention plan";
     struct gov_opts o = {0};
-    int rc = gov_options(cmd, c, argc, argv, "fn", &o);
+    int rc = gov_options(cmd, c, argc, argv, apply ? "fns" : "fn", &o);
     if (rc) return rc;
+    const char *dsn = NULL;
+    if (o.supabase) {
+        const char *var = c->cfg.supabase_dsn_env;
+        dsn = var ? getenv(var) : NULL;
+        if (!dsn || !*dsn)
+            return cli_fail(cmd, EXIT_FAIL,
+                            "--supabase: no connection configured: set the environment variable "
+                            "%s (sources.supabase.dsn_env) to a libpq connection string",
+                            var ? var : "(none)");
+    }
     int64_t now = mdp_time_now_ms();
     if (o.now && parse_now(o.now, &now))
         return cli_usage(cmd, "--now '%s' is not a date (YYYY-MM-DD) or ISO 8601 time", o.now);
@@ -309,13 +321,20 @@ static int retention_plan_apply(struct cli *c, int argc, char **argv, int apply)
     struct mdp_engine_opts eo = {NULL, c->cfg.engine_threads, c->cfg.engine_memory_limit};
     if (!rc) rc = mdp_engine_open(&eo, &e, &d);
     if (!rc) rc = mdp_retention_plan(inv, lake, e, now, &plan, &d);
-    if (!rc && apply) rc = mdp_retention_apply(plan, lake, e, &st, &d);
+    if (!rc && apply) rc = mdp_retention_apply_with(plan, lake, e, dsn, &st, &d);
     if (!rc) print_plan(plan, c->json, apply ? "applied" : "plan");
     if (!rc && apply && !c->json)
         printf("removed %lld object(s), %lld row(s), %lld item(s), %lld byte(s); %lld ledger "
                "entr%s in _meta/ledger/\n",
                (long long)st.objects, (long long)st.rows, (long long)st.items, (long long)st.bytes,
                (long long)st.ledger_entries, st.ledger_entries == 1 ? "y" : "ies");
+    if (!rc && apply && !c->json && dsn)
+        printf("deleted %lld row(s) of inactive users in Supabase\n", (long long)st.source_rows);
+    if (!rc && apply && st.source_skipped)
+        fprintf(stderr,
+                "mdp retention apply: %lld Supabase table(s) hold users due for deletion; left "
+                "alone without --supabase\n",
+                (long long)st.source_skipped);
     mdp_ret_plan_free(plan);
     mdp_engine_close(e);
     mdp_lake_close(lake);
@@ -356,18 +375,22 @@ static int retention_run(struct cli *c, int argc, char **argv)
 const struct cli_command CMD_RETENTION = {
     "retention", "what the inventory's retention rules make due, and its removal with a ledger",
     "Usage: mdp retention plan [--now T] [--dir LAKE] [--file INVENTORY] [--json]\n"
-    "       mdp retention apply [--now T] [--dir LAKE] [--file INVENTORY] [--json]\n"
+    "       mdp retention apply [--now T] [--supabase] [--dir LAKE] [--file INVENTORY] [--json]\n"
     "       mdp retention verify [--dir LAKE]\n"
     "\n"
     "plan    lists per dataset of the inventory what its rule makes due at T (default now;\n"
     "        YYYY-MM-DD or ISO 8601): raw and quarantine day folders (dt=D), date partitions\n"
     "        of curated and ml tables, rows of users inactive for longer than the rule's\n"
     "        period (from the lake's activity facts) in tables that keep other users' rows,\n"
-    "        and state-store items past their TTL. Changes nothing.\n"
+    "        state-store items past their TTL, and the users due in Supabase (source_rows).\n"
+    "        Changes nothing.\n"
     "apply   removes exactly the plan: per dataset a ledger entry first (_meta/ledger/,\n"
     "        hash-chained: what, how many, bytes, the rule), then a new table version\n"
     "        without the due partitions or rows (readers see the old or the new state), then\n"
     "        the files, raw objects and items. Run it again after a crash: it finishes.\n"
+    "        --supabase also deletes the inactive users' rows in the app's database over\n"
+    "        libpq (one transaction per table; the connection string comes from the\n"
+    "        variable named by sources.supabase.dsn_env); without it they are left alone.\n"
     "verify  checks the ledger's hash chain; exit 1 naming the first broken entry.\n"
     "\n"
     "A raw day retention removed cannot be backfilled: `mdp segments|features --date D` for\n"

@@ -20,6 +20,7 @@
 #include "mdp/uuid.h"
 
 #include <json-c/json.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,50 @@ static int plan_inactive(struct mdp_ret_plan *p, const struct mdp_inventory *inv
     return rc;
 }
 
+/* The users of a source table (Supabase) inactive since cutoff by the lake's activity: one step
+ * listing them, when the table is found by user_id. */
+static int plan_source_inactive(struct mdp_ret_plan *p, const struct mdp_inventory *inv,
+                                const struct mdp_inv_dataset *ds, struct mdp_lake *lake,
+                                struct mdp_engine *e, int64_t cutoff, struct mdp_diag *d)
+{
+    int by_user = 0;
+    for (size_t i = 0; i < ds->nsubject_keys; i++)
+        by_user |= ds->subject_keys[i].kind == MDP_SUBJ_USER_ID &&
+                   strcmp(ds->subject_keys[i].column, "user_id") == 0;
+    if (!by_user) return 0;
+    struct mdp_buf act, q;
+    mdp_buf_init(&act);
+    mdp_buf_init(&q);
+    int parts = 0;
+    int rc = activity_sql(inv, lake, e, &act, &parts, d);
+    char cut[40];
+    mdp_time_format_ms(cutoff, cut, sizeof cut);
+    cut[19] = '\0';
+    if (!rc && parts) {
+        mdp_buf_printf(&q, "SELECT user_id FROM (%s) WHERE last < TIMESTAMP '%s' ORDER BY 1",
+                       act.data, cut);
+        struct mdp_ret_step *s = add_step(p, ds, MDP_RET_SOURCE_ROWS, ds->location, -1);
+        if (!s || mdp_buf_error(&q)) {
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory planning %s", ds->location);
+        } else {
+            struct ids x = {s, 0};
+            struct mdp_rows_cb cb = {NULL, id_row, &x};
+            rc = mdp_engine_query(e, q.data, &cb, d);
+            if (!rc && x.err) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+            s->rows = -1;
+            s->objects = (int64_t)s->nkeys; /* the users */
+            if (!rc && !s->nkeys) {
+                free(s->target);
+                free(s->keys);
+                p->nsteps--;
+            }
+        }
+    }
+    mdp_buf_cleanup(&act);
+    mdp_buf_cleanup(&q);
+    return rc;
+}
+
 /* ---- state-store items ---- */
 
 static int plan_items(struct mdp_ret_plan *p, const struct mdp_inv_dataset *ds,
@@ -363,8 +408,12 @@ int mdp_retention_plan(const struct mdp_inventory *inv, struct mdp_lake *lake, s
                 if (!rc) rc = plan_items(p, ds, st, now_ms, d);
             }
             break;
+        case MDP_INV_SUPABASE:
+            if (clock == MDP_CLOCK_SINCE_LAST_ACTIVITY && ds->deletion == MDP_DEL_CASCADE)
+                rc = plan_source_inactive(p, inv, ds, lake, e, cutoff, d);
+            break;
         default:
-            break; /* sources and vendors: deleted where they live (docs/privacy.md) */
+            break; /* vendors: their own retention settings (docs/privacy.md) */
         }
     }
     mdp_state_close(st);
@@ -687,9 +736,68 @@ int mdp_retention_expired_day(struct mdp_lake *lake, const char *source, const c
     return get_day(lake, key, out_day, d);
 }
 
+/* Deletes the step's users from its Supabase table in one transaction; *out_rows the rows. */
+static int delete_source_rows(PGconn *pg, const struct mdp_ret_step *s, int64_t *out_rows,
+                              struct mdp_diag *d)
+{
+    struct mdp_buf arr, sql;
+    mdp_buf_init(&arr);
+    mdp_buf_init(&sql);
+    mdp_buf_putc(&arr, '{');
+    for (size_t i = 0; i < s->nkeys; i++)
+        mdp_buf_printf(&arr, "%s%s", i ? "," : "", s->keys[i]);
+    mdp_buf_putc(&arr, '}');
+    /* the location is the inventory's "schema.table" (`mdp inventory check --supabase` proves it
+     * exists), each part quoted as an identifier */
+    const char *dot = strchr(s->target, '.');
+    if (dot)
+        mdp_buf_printf(&sql, "DELETE FROM \"%.*s\".\"%s\" WHERE user_id = ANY($1::uuid[])",
+                       (int)(dot - s->target), s->target, dot + 1);
+    int rc = 0;
+    if (!dot || strchr(s->target, '"'))
+        rc = mdp_diag_set(d, MDP_ERR_INVALID, "%s: not a schema.table name", s->target);
+    else if (mdp_buf_error(&arr) || mdp_buf_error(&sql))
+        rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    PGresult *r = NULL;
+    if (!rc) {
+        r = PQexec(pg, "BEGIN");
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = MDP_ERR_IO;
+        PQclear(r);
+    }
+    if (!rc) {
+        const char *params[1] = {arr.data};
+        r = PQexecParams(pg, sql.data, 1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            rc = MDP_ERR_IO;
+        else
+            *out_rows = strtoll(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+        if (rc)
+            mdp_diag_set(d, rc, "PostgreSQL: deleting inactive users from %s: %s", s->target,
+                         PQerrorMessage(pg));
+        r = PQexec(pg, rc ? "ROLLBACK" : "COMMIT");
+        if (!rc && PQresultStatus(r) != PGRES_COMMAND_OK) rc = MDP_ERR_IO;
+        PQclear(r);
+    }
+    if (rc == MDP_ERR_IO && !strstr(d->msg, "PostgreSQL"))
+        mdp_diag_set(d, rc, "PostgreSQL: deleting inactive users from %s: %s", s->target,
+                     PQerrorMessage(pg));
+    mdp_buf_cleanup(&arr);
+    mdp_buf_cleanup(&sql);
+    return rc;
+}
+
 int mdp_retention_apply(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
                         struct mdp_engine *e, struct mdp_ret_stats *out, struct mdp_diag *d)
 {
+    return mdp_retention_apply_with(plan, lake, e, NULL, out, d);
+}
+
+int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
+                             struct mdp_engine *e, const char *conninfo, struct mdp_ret_stats *out,
+                             struct mdp_diag *d)
+{
+    PGconn *pg = NULL;
     struct mdp_ret_stats st = {0};
     struct mdp_state *state = NULL;
     struct mdp_strset *gone = mdp_strset_new();
@@ -702,6 +810,19 @@ int mdp_retention_apply(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
         size_t j = i;
         while (j < plan->nsteps && plan->steps[j].dataset == plan->steps[i].dataset)
             j++;
+        if (plan->steps[i].unit == MDP_RET_SOURCE_ROWS && !conninfo) {
+            st.source_skipped += (int64_t)(j - i);
+            i = j;
+            continue;
+        }
+        if (plan->steps[i].unit == MDP_RET_SOURCE_ROWS && !pg) {
+            pg = PQconnectdb(conninfo);
+            if (!pg || PQstatus(pg) != CONNECTION_OK) {
+                rc = mdp_diag_set(d, MDP_ERR_IO, "cannot connect to PostgreSQL: %s",
+                                  pg ? PQerrorMessage(pg) : "out of memory");
+                break;
+            }
+        }
         rc = ledger_write(lake, plan, i, j, d);
         if (!rc) st.ledger_entries++;
         const struct mdp_inv_dataset *ds = plan->steps[i].dataset;
@@ -740,6 +861,12 @@ int mdp_retention_apply(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
             case MDP_RET_ROWS:
                 rc = rewrite_rows(lake, e, s, d);
                 break;
+            case MDP_RET_SOURCE_ROWS: {
+                int64_t n = 0;
+                rc = delete_source_rows(pg, s, &n, d);
+                st.source_rows += n;
+                break;
+            }
             case MDP_RET_ITEMS: {
                 int n = 0;
                 if (!state) rc = mdp_state_open_lake(lake, &state, d);
@@ -761,6 +888,7 @@ int mdp_retention_apply(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
     if (!rc && horizon > old_horizon) rc = put_day(lake, RAW_HORIZON, horizon, d);
     mdp_state_close(state);
     mdp_strset_free(gone);
+    if (pg) PQfinish(pg);
     if (out) *out = st;
     return rc;
 }
