@@ -98,6 +98,8 @@ struct mdp_config {
     /* data quality (mdp dq run) */
     char *dq_rules_dir;
     char *dq_fail_stage; /* never | on_error | on_fail */
+    /* governance */
+    char *gov_inventory; /* governance.inventory: the data inventory's file */
 };
 
 /* Fills cfg with the built-in defaults. Returns 0 or MDP_ERR_NOMEM. Free with mdp_config_cleanup.

@@ -104,4 +104,15 @@ int mdp_state_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void
 int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_s, int *n_out,
                             struct mdp_diag *d);
 
+/* Calls cb for every table that holds at least one item, in name order, with its item count; the
+ * name is borrowed for the call. Returns 0, cb's non-zero value (which stops the walk), or
+ * MDP_ERR_IO with d. (The data inventory's check: every kind of item must be classified.) */
+int mdp_state_tables(struct mdp_state *s, int (*cb)(const char *table, int64_t items, void *ud),
+                     void *ud, struct mdp_diag *d);
+/* Counts the items of table whose expires_at is set and <= now_s (what mdp_state_purge_expired
+ * would remove) into *out_n, and their bodies' bytes into *out_bytes (may be NULL). Returns 0 or
+ * MDP_ERR_IO with d. */
+int mdp_state_count_expired(struct mdp_state *s, const char *table, int64_t now_s, int64_t *out_n,
+                            int64_t *out_bytes, struct mdp_diag *d);
+
 #endif

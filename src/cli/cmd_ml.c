@@ -2,6 +2,7 @@
  * snapshot (include/mdp/ml.h, include/mdp/snapshot.h). */
 #include "cli.h"
 #include "mdp/ml.h"
+#include "mdp/retention.h"
 #include "mdp/snapshot.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
@@ -25,6 +26,23 @@ static int derive(struct cli *c, const char *cmd, int seg, int feat, int argc, c
     struct mdp_lake *lake;
     struct mdp_diag d = {0};
     if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d)) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    /* a point-in-time backfill needs the raw of its date: refused once retention removed it
+     * (docs/privacy.md §4) */
+    int64_t horizon = -1;
+    if (mdp_retention_raw_horizon(lake, &horizon, &d) ||
+        (o.from_day >= 0 && o.from_day <= horizon)) {
+        char day[16], hz[16];
+        mdp_date_format(o.from_day, day, sizeof day);
+        mdp_date_format(horizon, hz, sizeof hz);
+        mdp_lake_close(lake);
+        if (horizon < 0) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+        return cli_fail(cmd, EXIT_FAIL,
+                        "cannot backfill %s: retention removed the raw data up to %s (raw is "
+                        "kept for its retention period only), so the point-in-time inputs of "
+                        "that date are gone; the published partitions of older dates stay until "
+                        "their own retention (docs/privacy.md)",
+                        day, hz);
+    }
     struct mdp_stage_ctx ctx = {&c->cfg, lake, -1, NULL, NULL, 0};
     struct mdp_run run;
     mdp_run_begin(&run, cmd);

@@ -142,6 +142,10 @@ static const struct mdp_config_key KEYS[] = {
      "When `mdp dq run` and the dq stage fail (the results are written to dq_results first): "
      "on_error when a rule could not be evaluated (ERROR), on_fail also when a rule failed, never "
      "not for rule outcomes."},
+    {"governance.inventory", K_STR, OFF(gov_inventory), "config/inventory.yaml", 0, 0, NULL,
+     "The data inventory (docs/privacy.md): every dataset with purpose, legal basis, owner, PII "
+     "class per column, subject keys, retention rule and deletion path. `mdp inventory check|ropa` "
+     "and `mdp retention plan|apply` read it; a relative path is taken from the working folder."},
 };
 #define NKEYS (sizeof KEYS / sizeof *KEYS)
 

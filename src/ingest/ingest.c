@@ -7,6 +7,7 @@
 #include "mdp/hash.h"
 #include "mdp/log.h"
 #include "mdp/pipeline.h"
+#include "mdp/retention.h"
 #include "mdp/time.h"
 
 #include <stdio.h>
@@ -313,6 +314,14 @@ static int ingest_file(const char *key, int64_t size, void *ud)
         const char *seg = key + strlen(k->landing_prefix), *sl = strchr(seg, '/');
         if (sl && sl > seg && (size_t)(sl - seg) < sizeof dataset)
             snprintf(dataset, sizeof dataset, "%.*s", (int)(sl - seg), seg);
+    }
+    /* a delivery of a day retention removed stays out: the landing folder still holds it */
+    int64_t expired = -1;
+    if ((rc = mdp_retention_expired_day(S->ctx->lake, k->source, dataset, &expired, S->d)))
+        goto out;
+    if (day <= expired) {
+        c->files_seen++;
+        goto out;
     }
     /* The raw object is the commit point: check, write the quarantine batch, then land the bytes.
      * A crash before the raw put leaves the delivery untaken, and the re-run rewrites the same

@@ -302,3 +302,40 @@ int mdp_state_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     return each_row(s, st, cb, ud, d, "scan");
 }
+
+int mdp_state_tables(struct mdp_state *s, int (*cb)(const char *table, int64_t items, void *ud),
+                     void *ud, struct mdp_diag *d)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, "SELECT tbl, count(*) FROM items GROUP BY tbl ORDER BY tbl", &st, d);
+    if (rc) return rc;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), ud);
+        if (rc) break;
+    }
+    if (!rc && r != SQLITE_DONE) rc = fail(s, d, "list tables");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int mdp_state_count_expired(struct mdp_state *s, const char *table, int64_t now_s, int64_t *out_n,
+                            int64_t *out_bytes, struct mdp_diag *d)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "SELECT count(*), coalesce(sum(length(body)), 0) FROM items "
+                     "WHERE tbl=?1 AND expires_at > 0 AND expires_at <= ?2",
+                     &st, d);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_s);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        rc = fail(s, d, "count expired");
+    } else {
+        *out_n = sqlite3_column_int64(st, 0);
+        if (out_bytes) *out_bytes = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}

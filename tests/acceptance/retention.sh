@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Acceptance of retention (issue 12 part 2) with an injected clock on a demo lake whose six days
+# end five days ago: +8 days (DOI tokens past their TTL gone), +15 months (the GA4 copy and every
+# 90-day raw dataset gone, SES kept), +19 months (email events gone: raw SES and
+# fact_email_events), +25 months (curated and ml partitions gone, the consent journal intact),
+# inactive users at 36 months (a clock chosen so that only some are inactive), then all of them.
+# Every expected count is computed here independently: the raw files by walking the folders
+# against the specification's periods, rows and tokens by direct queries before the run. Also: the
+# ledger's chain verifies and a tampered entry is named; curate after retention does not rebuild
+# what retention emptied; a features backfill inside the kept raw window works and one of a day
+# retention removed is refused; ingesting the landing folder again brings back nothing retention
+# removed. Usage: retention.sh /path/to/mdp
+MDP=${1:?usage: retention.sh /path/to/mdp}
+source "$(dirname "$0")/lib.sh"
+L=$T/lake
+INV=$ROOT/config/inventory.yaml
+export INV
+
+py() { python3 - "$@"; }
+q() { "$MDP" --log-level off query --dir "$L" --format csv "$1" 2>>"$T/q.err" | tail -n +2; }
+plan() { "$MDP" --log-level off --json retention plan --dir "$L" --file "$INV" --now "$1"; }
+apply() { "$MDP" --log-level off --json retention apply --dir "$L" --file "$INV" --now "$1"; }
+
+start=$(date -u -d '10 days ago' +%F)
+end=$(date -u -d '5 days ago' +%F)
+expect_rc 0 "demo" -- "$MDP" --log-level off demo --dir "$L" --users 60 --days 6 --start "$start"
+for e in a b c; do
+  "$MDP" --log-level off consent doi issue --dir "$L" --email "$e@example.com" >/dev/null || bad "doi issue"
+done
+
+# the specification's periods (spec 7 and spec 1), written here, not read from the inventory
+cat >"$T/rules.py" <<'PY'
+import datetime as dt, os, sys, json, sqlite3
+RAW = {"ses": (0, 18), "ga4": (0, 14)}  # (days, months); every other raw dataset: 90 days
+def months_before(t, m):
+    y, mo = divmod(t.year * 12 + t.month - 1 - m, 12)
+    import calendar
+    d = min(t.day, calendar.monthrange(y, mo + 1)[1])
+    return t.replace(year=y, month=mo + 1, day=d)
+def cutoff(t, days=0, months=0):
+    return months_before(t, months) - dt.timedelta(days=days)
+def due(day, cut):  # a day folder is due when the whole day lies before the cutoff
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone.utc) <= cut
+def raw_due(lake, t):
+    out = {}
+    for src in sorted(os.listdir(f"{lake}/raw")):
+        if src == "_quarantine": continue
+        for ds in sorted(os.listdir(f"{lake}/raw/{src}")):
+            days, months = RAW.get(src, (90, 0))
+            cut = cutoff(t, days, months)
+            n = 0
+            for f in os.listdir(f"{lake}/raw/{src}/{ds}"):
+                day = dt.date.fromisoformat(f[3:])
+                if due(day, cut): n += len(os.listdir(f"{lake}/raw/{src}/{ds}/{f}"))
+            out[f"raw.{src}.{ds}"] = n
+    return out
+def parse_t(s):
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+PY
+export PYTHONPATH=$T
+
+# the clock of each step, from the demo's last day
+at() { py "$end" "$1" "$2" <<'PY'
+import sys, datetime as dt, calendar
+e = dt.date.fromisoformat(sys.argv[1]); m, d = int(sys.argv[2]), int(sys.argv[3])
+y, mo = divmod(e.year * 12 + e.month - 1 + m, 12)
+t = dt.date(y, mo + 1, min(e.day, calendar.monthrange(y, mo + 1)[1])) + dt.timedelta(days=d)
+print(t.isoformat() + "T12:00:00Z")
+PY
+}
+# per dataset of the lake: objects and rows the plan lists (Supabase's own rows: see below and
+# tests/integration/retention_supabase.sh)
+by_ds() { py "$1" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1])); out = {}
+for s in p["steps"]:
+    if s["unit"] == "source_rows": continue
+    o = out.setdefault(s["dataset"], [0, 0]); o[0] += s["objects"]; o[1] += s["rows"] if s["rows"] > 0 else 0
+print(json.dumps(out, sort_keys=True))
+PY
+}
+rows_of() { q "SELECT count(*) FROM $1"; }
+
+# ---- +8 days: the DOI tokens go, nothing else is due
+T1=$(date -u -d '8 days' +%FT%TZ)
+tokens=$(py "$L/_meta/state.sqlite" "$T1" <<'PY'
+import sqlite3, sys, rules
+t = int(rules.parse_t(sys.argv[2]).timestamp())
+print(sqlite3.connect(sys.argv[1]).execute(
+    "SELECT count(*) FROM items WHERE tbl='vc_tokens' AND expires_at > 0 AND expires_at <= ?", (t,)).fetchone()[0])
+PY
+)
+[ "$tokens" = 3 ] && ok || bad "3 tokens issued, $tokens expire by +8 days"
+plan "$T1" >"$T/p1.json"
+[ "$(by_ds "$T/p1.json")" = "{\"state.vc_tokens\": [$tokens, $tokens]}" ] && ok || bad "+8 days plan: $(by_ds "$T/p1.json")"
+plan "$(date -u -d '6 days' +%FT%TZ)" >"$T/p0.json"
+[ "$(by_ds "$T/p0.json")" = "{}" ] && ok || bad "+6 days: nothing due yet: $(by_ds "$T/p0.json")"
+apply "$T1" >/dev/null && ok || bad "apply +8 days"
+left=$(py "$L/_meta/state.sqlite" <<'PY'
+import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM items WHERE tbl='vc_tokens'").fetchone()[0])
+PY
+)
+[ "$left" = 0 ] && ok || bad "$left tokens left after +8 days"
+# a backfill inside the kept raw window still works
+expect_rc 0 "features backfill inside the raw window" -- "$MDP" --log-level off features --dir "$L" --date "$start"
+
+# before: rows of every published table, the consent journal
+declare -A before
+for t in fact_email_events fact_login_oauth fact_onboarding_steps fact_visibility_check ml_user_segments ml_user_features dim_user identity_links; do
+  before[$t]=$(rows_of "$t")
+done
+journal=$("$MDP" --log-level off consent verify --dir "$L")
+"$MDP" --log-level off curate --dir "$L" >/dev/null
+
+# ---- +15 months: GA4 and the 90-day raw datasets go; SES and the curated zone stay
+T2=$(at 15 0)
+py "$L" "$T2" >"$T/want2.json" <<'PY'
+import json, sys, rules
+print(json.dumps({k: v for k, v in rules.raw_due(sys.argv[1], rules.parse_t(sys.argv[2])).items() if v}, sort_keys=True))
+PY
+plan "$T2" >"$T/p2.json"
+py "$T/p2.json" "$T/want2.json" <<'PY' && ok || bad "+15 months plan differs from the walk: $(cat "$T/want2.json")"
+import json, sys
+p = json.load(open(sys.argv[1])); want = json.load(open(sys.argv[2])); got = {}
+for s in p["steps"]:
+    if s["dataset"].startswith("raw."): got[s["dataset"]] = got.get(s["dataset"], 0) + s["objects"]
+assert got == want, (got, want)
+assert "raw.ga4.runreport" in want and "raw.events.app_events" in want and "raw.ses.sqs" not in want
+assert not [s for s in p["steps"] if s["dataset"].startswith(("curated.", "ml.", "raw.ses."))], p
+PY
+apply "$T2" >/dev/null && ok || bad "apply +15 months"
+[ ! -d "$L/raw/ga4/runreport" ] || [ -z "$(ls "$L/raw/ga4/runreport")" ] && ok || bad "GA4 copy left"
+[ -z "$(ls "$L/raw/events/app_events" 2>/dev/null)" ] && ok || bad "app events left after 90 days"
+[ -n "$(ls "$L/raw/ses/sqs")" ] && ok || bad "SES went before 18 months"
+for t in fact_email_events fact_onboarding_steps ml_user_features; do
+  [ "$(rows_of "$t")" = "${before[$t]}" ] && ok || bad "$t changed at +15 months"
+done
+# curate afterwards does not rebuild the days retention emptied
+"$MDP" --log-level off curate --dir "$L" >/dev/null || bad "curate after retention"
+for t in fact_onboarding_steps fact_login_oauth dim_user; do
+  [ "$(rows_of "$t")" = "${before[$t]}" ] && ok || bad "curate after retention changed $t: $(rows_of "$t") rows, ${before[$t]} before"
+done
+# the landing folder still holds every delivery: ingesting it again brings nothing back
+rawn=$(find "$L/raw" -type f | wc -l)
+"$MDP" --log-level off run --stages ingest --dir "$L" >/dev/null || bad "ingest after retention"
+[ "$(find "$L/raw" -type f | wc -l)" = "$rawn" ] && ok || bad "ingest brought back $(( $(find "$L/raw" -type f | wc -l) - rawn )) raw objects retention removed"
+[ -z "$(ls "$L/raw/ga4/runreport" 2>/dev/null)" ] && ok || bad "the GA4 copy came back"
+# a backfill of a day retention removed is refused
+expect_rc 1 "a backfill of a removed raw day is refused" -- "$MDP" features --dir "$L" --date "$start"
+expect_in "$T/err" "cannot backfill $start: retention removed the raw data up to $end" "says why"
+expect_rc 1 "segments too" -- "$MDP" segments --dir "$L" --date "$end"
+
+# ---- +19 months: email events go (raw SES and fact_email_events), the other facts stay
+T3=$(at 19 0)
+sesfiles=$(find "$L/raw/ses" -type f | wc -l)
+plan "$T3" >"$T/p3.json"
+[ "$(by_ds "$T/p3.json")" = "{\"curated.fact_email_events\": [6, ${before[fact_email_events]}], \"raw.ses.sqs\": [$sesfiles, 0]}" ] \
+  && ok || bad "+19 months plan: $(by_ds "$T/p3.json"), want $sesfiles SES files, ${before[fact_email_events]} email rows"
+apply "$T3" >/dev/null && ok || bad "apply +19 months"
+[ "$(rows_of fact_email_events 2>/dev/null || echo 0)" = 0 ] || [ -z "$(rows_of fact_email_events)" ] && ok || bad "email events left"
+[ "$(find "$L/raw/ses" -type f 2>/dev/null | wc -l)" = 0 ] && ok || bad "raw SES left"
+[ "$(find "$L/curated/facts/fact_email_events" -name '*.parquet' | wc -l)" = 0 ] && ok || bad "email Parquet left on disk"
+[ "$(rows_of fact_onboarding_steps)" = "${before[fact_onboarding_steps]}" ] && ok || bad "onboarding facts went early"
+
+# ---- +25 months: the curated and ml partitions go; the consent journal survives
+T4=$(at 25 0)
+plan "$T4" >"$T/p4.json"
+want4="{\"curated.fact_login_oauth\": [$(find "$L/curated/facts/fact_login_oauth" -name '*.parquet' | wc -l), ${before[fact_login_oauth]}], \"curated.fact_onboarding_steps\": [$(find "$L/curated/facts/fact_onboarding_steps" -name '*.parquet' | wc -l), ${before[fact_onboarding_steps]}], \"curated.fact_visibility_check\": [$(find "$L/curated/facts/fact_visibility_check" -name '*.parquet' | wc -l), ${before[fact_visibility_check]}], \"ml.features\": [$(find "$L/ml/features" -name '*.parquet' | wc -l), ${before[ml_user_features]}], \"ml.segments\": [$(find "$L/ml/segments" -name '*.parquet' | wc -l), ${before[ml_user_segments]}]}"
+[ "$(by_ds "$T/p4.json")" = "$want4" ] && ok || bad "+25 months plan: $(by_ds "$T/p4.json"), want $want4"
+apply "$T4" >/dev/null && ok || bad "apply +25 months"
+n=$(find "$L/curated/facts" "$L/ml" -name '*.parquet' | wc -l)
+[ "$n" = 0 ] && ok || bad "$n fact/ml files left at +25 months"
+[ "$("$MDP" --log-level off consent verify --dir "$L")" = "$journal" ] && ok || bad "the consent journal changed"
+[ "$(rows_of dim_user)" = "${before[dim_user]}" ] && ok || bad "users went before 36 months"
+
+# ---- 36 months after the median user's last activity: exactly the users inactive since then go
+act="SELECT CAST(u.user_id AS VARCHAR) AS u, greatest(CAST(u.signup_date AS TIMESTAMP), coalesce(u.last_login, TIMESTAMP '1970-01-01'), coalesce(max(l.last_seen), TIMESTAMP '1970-01-01')) AS last FROM dim_user u LEFT JOIN identity_links l ON l.user_id = u.user_id GROUP BY u.user_id, u.signup_date, u.last_login"
+mid=$(q "SELECT strftime(quantile_disc(last, 0.5), '%Y-%m-%dT%H:%M:%SZ') FROM ($act)")
+T5=$(py "$mid" <<'PY'
+import sys, rules, datetime as dt
+t = rules.parse_t(sys.argv[1]) + dt.timedelta(seconds=1)
+y, m = divmod(t.year * 12 + t.month - 1 + 36, 12)
+print(t.replace(year=y, month=m + 1).strftime("%Y-%m-%dT%H:%M:%SZ"))
+PY
+)
+cut=$(q "SELECT strftime(TIMESTAMP '${mid/T/ } ' + INTERVAL 1 SECOND, '%Y-%m-%d %H:%M:%S')" | tr -d Z)
+inactive=$(q "SELECT count(*) FROM ($act) WHERE last < TIMESTAMP '$cut'")
+links=$(q "SELECT count(*) FROM identity_links WHERE CAST(user_id AS VARCHAR) IN (SELECT u FROM ($act) WHERE last < TIMESTAMP '$cut')")
+[ "$inactive" -gt 0 ] && [ "$inactive" -lt "${before[dim_user]}" ] && ok || bad "the clock should split the users: $inactive of ${before[dim_user]}"
+plan "$T5" >"$T/p5.json"
+[ "$(by_ds "$T/p5.json")" = "{\"curated.dim_user\": [1, $inactive], \"curated.identity_links\": [1, $links]}" ] \
+  && ok || bad "36 months plan: $(by_ds "$T/p5.json"), want $inactive users and $links links"
+py "$T/p5.json" "$inactive" <<'PY' && ok || bad "the plan lists other users due in Supabase than in the lake"
+import json, sys
+p = json.load(open(sys.argv[1]))
+up = [s for s in p["steps"] if s["dataset"] == "supabase.user_profiles"]
+assert len(up) == 1 and up[0]["unit"] == "source_rows" and up[0]["objects"] == int(sys.argv[2]), up
+PY
+apply "$T5" >/dev/null 2>"$T/apply5.err" && ok || bad "apply 36 months"
+expect_in "$T/apply5.err" "left alone without --supabase" "says Supabase was not touched"
+[ "$(rows_of dim_user)" = "$((before[dim_user] - inactive))" ] && ok || bad "dim_user: $(rows_of dim_user) rows"
+[ "$(rows_of identity_links)" = "$((before[identity_links] - links))" ] && ok || bad "identity_links: $(rows_of identity_links) rows"
+[ "$(q "SELECT count(*) FROM ($act) WHERE last < TIMESTAMP '$cut'")" = 0 ] && ok || bad "an inactive user survived"
+[ "$(find "$L/curated/dimensions/dim_user" -name '*.parquet' | wc -l)" = 1 ] && ok || bad "the old dim_user file is still there"
+
+# ---- +37 months: everybody is inactive now
+apply "$(at 37 0)" >"$T/p6.json" 2>/dev/null && ok || bad "apply +37 months"
+[ "$(rows_of dim_user 2>/dev/null)" = 0 ] || [ -z "$(rows_of dim_user 2>/dev/null)" ] && ok || bad "users left at +37 months"
+[ "$("$MDP" --log-level off consent verify --dir "$L")" = "$journal" ] && ok || bad "the consent journal changed at +37 months"
+plan "$(at 37 0)" >"$T/p7.json"
+[ "$(by_ds "$T/p7.json")" = "{}" ] && ok || bad "a second run finds more: $(by_ds "$T/p7.json")"
+
+# ---- the ledger: one entry per dataset applied, chained
+entries=$(ls "$L/_meta/ledger" | wc -l)
+expect_rc 0 "ledger verifies" -- "$MDP" retention verify --dir "$L"
+expect_in "$T/out" "ledger intact: $entries entries" "every entry counted"
+py "$L/_meta/ledger" <<'PY' && ok || bad "ledger entries lack what, how many, bytes or the rule"
+import json, os, sys
+d = sys.argv[1]
+for f in sorted(os.listdir(d)):
+    e = json.load(open(os.path.join(d, f)))
+    assert e["dataset"] and e["rule"]["period"] and e["rule"]["clock"] and e["targets"], f
+    assert e["objects"] + e["rows"] > 0 and e["bytes"] > 0 and len(e["hash"]) == 64, f
+PY
+sed -i 's/"objects":1,/"objects":2,/' "$L/_meta/ledger/0000000004.json"
+expect_rc 1 "a tampered entry is found" -- "$MDP" retention verify --dir "$L"
+expect_in "$T/err" "0000000004.json was altered" "the entry named"
+finish retention
