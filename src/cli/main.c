@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 static const struct cli_command *const COMMANDS[] = {
-    &CMD_INIT,  &CMD_SEED,    &CMD_RUN,     &CMD_INGEST,   &CMD_CURATE,   &CMD_QUERY,
-    &CMD_LINT,  &CMD_CATALOG, &CMD_SHELL,   &CMD_DEMO,     &CMD_RUNS,     &CMD_IDS,
-    &CMD_HASH,  &CMD_CONFIG,  &CMD_CONSENT, &CMD_SEGMENTS, &CMD_FEATURES, &CMD_SNAPSHOT,
-    &CMD_SERVE, &CMD_BANDIT,  &CMD_LAKE,    &CMD_DQ,       NULL};
+    &CMD_INIT,  &CMD_SEED,    &CMD_RUN,     &CMD_INGEST,   &CMD_CURATE,    &CMD_QUERY,
+    &CMD_LINT,  &CMD_CATALOG, &CMD_SHELL,   &CMD_DEMO,     &CMD_RUNS,      &CMD_IDS,
+    &CMD_HASH,  &CMD_CONFIG,  &CMD_CONSENT, &CMD_SEGMENTS, &CMD_FEATURES,  &CMD_SNAPSHOT,
+    &CMD_SERVE, &CMD_BANDIT,  &CMD_LAKE,    &CMD_DQ,       &CMD_FRESHNESS, NULL};
 
 int cli_fail(const char *cmd, int code, const char *fmt, ...)
 {
