@@ -186,7 +186,8 @@ int mdp__fresh_load(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t
     for (size_t i = 0; i < out->n; i++)
         L.last_run[i] = L.newest_real[i] = -1;
     rc = mdp_runlog_each(lake, on_run, &L, d);
-    if (rc == MDP_ERR_NOMEM && !d->msg[0]) mdp_diag_set(d, rc, "out of memory reading the run log");
+    if (rc == MDP_ERR_NOMEM && d && !d->msg[0])
+        mdp_diag_set(d, rc, "out of memory reading the run log");
     for (size_t i = 0; !rc && i < out->n; i++) {
         const struct mdp_connector *k = mdp_connector_find(out->v[i].source);
         mdp_buf_reset(&prefix);
@@ -198,7 +199,7 @@ int mdp__fresh_load(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t
         L.cur = i;
         rc = mdp_store_list_time(lake->store, prefix.data, on_raw, &L, d);
         if (rc == MDP_ERR_UNSUPPORTED) rc = 0; /* a store without times: the run log alone */
-        if (rc == MDP_ERR_NOMEM && !d->msg[0]) mdp_diag_set(d, rc, "out of memory");
+        if (rc == MDP_ERR_NOMEM && d && !d->msg[0]) mdp_diag_set(d, rc, "out of memory");
     }
     for (size_t i = 0; !rc && i < out->n; i++)
         if (finish_hist(&out->v[i])) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
