@@ -145,9 +145,11 @@ static void print_result(const struct mdp_alarm_result *r, void *ud)
         if (!mdp_buf_putc(&b, '}')) fputs(b.data, stdout);
         mdp_buf_cleanup(&b);
     } else {
-        printf("%-28s %-17s %s%s\n", r->alarm->name, mdp_alarm_state_name(r->to),
-               r->to != r->from ? "(was " : "",
-               r->to != r->from ? mdp_alarm_state_name(r->from) : "");
+        if (r->to != r->from)
+            printf("%-28s %-17s (was %s)\n", r->alarm->name, mdp_alarm_state_name(r->to),
+                   mdp_alarm_state_name(r->from));
+        else
+            printf("%-28s %s\n", r->alarm->name, mdp_alarm_state_name(r->to));
         printf("    %s%s\n", r->reason,
                r->actions_failed ? " [an action failed: see mdp alarms history]" : "");
     }
