@@ -159,6 +159,23 @@ static const struct mdp_config_key KEYS[] = {
     {"cost.dynamodb_reads_per_request", K_DBL, OFF(cost_ddb_reads_per_request), "1", 0, 1000, NULL,
      "Read request units per request `mdp serve` answers (the context's bandit counters, one "
      "strongly consistent read up to 4 KB)."},
+    {"freshness.slas", K_STRLIST, OFF(freshness_slas),
+     "ga4:24h,supabase:24h,ddb:5m,ses:1m,gbp:48h,meta:48h,events:1h", 0, 0, NULL,
+     "Freshness SLA per source as SOURCE:DURATION (units s, m, h, d): `mdp freshness` reports a "
+     "source LATE when its newest event is older than this, NEVER when it never delivered."},
+    {"alarms.file", K_STR, OFF(alarms_file), "{builtin}", 0, 0, NULL,
+     "The alarms definitions (docs/quality.md \"Alarms\") that `mdp alarms` evaluates; "
+     "{builtin} is config/alarms.yaml of the source tree mdp was built from."},
+    {"alarms.webhook_retries", K_INT, OFF(alarms_webhook_retries), "3", 0, 10, NULL,
+     "Retries of a webhook action answered 429, 5xx or not at all (backoff 0.5 s, doubling)."},
+    {"alarms.webhook_timeout_ms", K_INT, OFF(alarms_webhook_timeout_ms), "5000", 100, 60000, NULL,
+     "Time limit of one webhook attempt; an action never takes longer than its attempts' limits "
+     "and backoffs together."},
+    {"alarms.action_timeout_seconds", K_INT, OFF(alarms_action_timeout_s), "10", 1, 600, NULL,
+     "A command action still running after this long is killed (and recorded as failed)."},
+    {"serve.metrics_snapshot_seconds", K_INT, OFF(serve_metrics_snapshot_s), "60", 1, 86400, NULL,
+     "How often `mdp serve` writes its latency histogram to _meta/metrics/serve/ (the alarms' "
+     "serve.latency_p99_ms and the report read it)."},
 };
 #define NKEYS (sizeof KEYS / sizeof *KEYS)
 
