@@ -72,4 +72,18 @@ int mdp_cost_json(const struct mdp_cost *c, struct mdp_buf *out);
 int mdp_cost_query_scan(struct mdp_lake *lake, const char *sql, int64_t *out_bytes,
                         struct mdp_diag *d);
 
+/* What mdp_cost_metric reads: borrowed, they must outlive its registration. */
+struct mdp_cost_source {
+    struct mdp_lake *lake;
+    const struct mdp_config *cfg;
+};
+/* The cost metrics for the alarms (an mdp_metric_source_fn of include/mdp/quality.h; ud is a
+ * struct mdp_cost_source): cost.s3_usd_month_forecast, cost.athena_usd_month_forecast,
+ * cost.dynamodb_usd_month_forecast, cost.total_usd_month_forecast and cost.total_usd (month to
+ * date) as of now_ms. Sets *out_value and returns 1; returns 0 for a metric it does not know, or
+ * mdp_cost_figures' negative error with d. Register it with
+ * mdp_metric_source_set(mdp_cost_metric, &src) before evaluating alarms. */
+int mdp_cost_metric(const char *metric, int64_t now_ms, double *out_value, void *ud,
+                    struct mdp_diag *d);
+
 #endif

@@ -225,3 +225,23 @@ int mdp_cost_query_scan(struct mdp_lake *lake, const char *sql, int64_t *out_byt
     if (!rc) *out_bytes = s.bytes;
     return rc;
 }
+
+int mdp_cost_metric(const char *metric, int64_t now_ms, double *out_value, void *ud,
+                    struct mdp_diag *d)
+{
+    const struct mdp_cost_source *src = ud;
+    static const char *const names[] = {
+        "cost.s3_usd_month_forecast", "cost.athena_usd_month_forecast",
+        "cost.dynamodb_usd_month_forecast", "cost.total_usd_month_forecast", "cost.total_usd"};
+    size_t i = 0;
+    while (i < sizeof names / sizeof *names && strcmp(metric, names[i]) != 0)
+        i++;
+    if (i == sizeof names / sizeof *names || !src) return 0;
+    struct mdp_cost c;
+    int rc = mdp_cost_figures(src->lake, src->cfg, now_ms * 1000, &c, d);
+    if (rc) return rc;
+    const double v[] = {c.s3_usd_month_forecast, c.athena_usd_month_forecast,
+                        c.dynamodb_usd_month_forecast, c.total_usd_month_forecast, c.total};
+    *out_value = v[i];
+    return 1;
+}

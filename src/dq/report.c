@@ -4,11 +4,15 @@
  * that document into the page src/dq/report.html (compiled in as REPORT_PAGE), whose script
  * draws the charts. Each section says in "note" why it is empty when it is. */
 #include "mdp/report.h"
+#include "mdp/alloc.h"
 #include "mdp/cost.h"
 #include "mdp/engine.h"
 #include "mdp/model.h"
+#include "mdp/quality.h"
 #include "mdp/time.h"
 
+#include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +224,131 @@ static int64_t user_count(struct mdp_engine *e)
     return n;
 }
 
+/* ---- service latency: the snapshots `mdp serve` writes to _meta/metrics/serve/ ---- */
+
+#define MAX_SNAPS 2000
+
+struct snap {
+    int64_t ms;
+    double p50, p95, p99, requests; /* NAN when the snapshot does not say */
+};
+
+struct snaps {
+    struct mdp_lake *lake;
+    int64_t from_ms, to_ms;
+    char from_key[64];
+    struct snap v[MAX_SNAPS];
+    int n;
+    struct mdp_diag *d;
+};
+
+static double num(json_object *o, const char *k)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, k, &v)) return NAN;
+    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+        return NAN;
+    return json_object_get_double(v);
+}
+
+static int on_snapshot(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    struct snaps *s = ud;
+    if (strcmp(key, s->from_key) < 0 || s->n == MAX_SNAPS) return 0;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    int rc = mdp_store_get(s->lake->store, key, &b, s->d);
+    if (rc) {
+        mdp_buf_cleanup(&b);
+        return rc == MDP_ERR_NOT_FOUND ? 0 : rc;
+    }
+    json_object *o = json_tokener_parse(b.data ? b.data : ""), *t, *iv = NULL;
+    mdp_buf_cleanup(&b);
+    int64_t ms;
+    if (o && json_object_object_get_ex(o, "time", &t) &&
+        mdp_time_parse_iso(json_object_get_string(t), (size_t)-1, &ms) == 0 &&
+        json_object_object_get_ex(o, "interval", &iv) && ms > s->from_ms && ms <= s->to_ms) {
+        struct snap *p = &s->v[s->n];
+        p->ms = ms;
+        p->p50 = num(iv, "p50_ms");
+        p->p95 = num(iv, "p95_ms");
+        p->p99 = num(iv, "p99_ms");
+        p->requests = num(iv, "requests");
+        if (!isnan(p->p99)) s->n++;
+    }
+    json_object_put(o);
+    return 0;
+}
+
+static void put_num(struct mdp_buf *b, const char *k, double v)
+{
+    if (isnan(v))
+        mdp_buf_printf(b, ",\"%s\":null", k);
+    else
+        mdp_buf_printf(b, ",\"%s\":%.6g", k, v);
+}
+
+/* The latency section: the newest snapshot's percentiles, the p99 of every snapshot of the
+ * window (oldest first), and the window's highest p99 in *out_worst (NAN: no snapshot). */
+static int latency_section(struct mdp_lake *lake, int64_t from_ms, int64_t to_ms,
+                           struct mdp_buf *out, double *out_worst, struct mdp_diag *d)
+{
+    struct snaps *s = mdp_calloc(1, sizeof *s);
+    if (!s) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory reading the service metrics");
+    s->lake = lake;
+    s->from_ms = from_ms;
+    s->to_ms = to_ms;
+    s->d = d;
+    char date[11];
+    mdp_date_format(mdp_days_from_ms(from_ms > 0 ? from_ms : 0), date, sizeof date);
+    snprintf(s->from_key, sizeof s->from_key, "_meta/metrics/serve/dt=%s/", date);
+    int rc = mdp_store_list(lake->store, "_meta/metrics/serve/", on_snapshot, s, d);
+    if (rc) {
+        mdp_free(s);
+        return rc;
+    }
+    *out_worst = NAN;
+    mdp_buf_puts(out, "\"latency\":{\"note\":");
+    mdp_buf_puts(out, s->n ? "null" : "\"no service metrics snapshots in the last 30 days\"");
+    mdp_buf_puts(out, ",\"routes\":[");
+    if (s->n) {
+        const struct snap *p = &s->v[s->n - 1]; /* keys sort by day, then time: the newest */
+        char t[32];
+        mdp_time_format_ms(p->ms, t, sizeof t);
+        mdp_buf_printf(out, "{\"route\":\"personalize\",\"time\":\"%s\"", t);
+        put_num(out, "p50_ms", p->p50);
+        put_num(out, "p95_ms", p->p95);
+        put_num(out, "p99_ms", p->p99);
+        put_num(out, "requests", p->requests);
+        mdp_buf_putc(out, '}');
+    }
+    mdp_buf_puts(out, "],\"p99_trend\":[");
+    for (int i = 0; i < s->n; i++) {
+        char t[32];
+        mdp_time_format_ms(s->v[i].ms, t, sizeof t);
+        mdp_buf_printf(out, "%s{\"time\":\"%s\",\"p99_ms\":%.6g}", i ? "," : "", t, s->v[i].p99);
+        if (isnan(*out_worst) || s->v[i].p99 > *out_worst) *out_worst = s->v[i].p99;
+    }
+    mdp_buf_puts(out, "]}");
+    mdp_free(s);
+    return mdp_buf_error(out);
+}
+
+/* A section from another module's JSON writer, or {"note": why} when it fails for a reason of
+ * its input (a configuration it cannot read): the report still stands. */
+static int embedded(struct mdp_buf *out, const char *name, int rc, const struct mdp_buf *part,
+                    const char *why, const char *empty)
+{
+    mdp_buf_printf(out, "\"%s\":", name);
+    if (!rc) return mdp_buf_append(out, part->data, part->len);
+    char note[600];
+    snprintf(note, sizeof note, "%s: %.500s", name, why);
+    mdp_buf_puts(out, "{\"note\":");
+    mdp_buf_json_str(out, note);
+    return mdp_buf_printf(out, ",\"%s\":[]}", empty);
+}
+
 /* ---- the document ---- */
 
 static void metric(struct mdp_buf *b, int first, const char *id, const char *name,
@@ -274,6 +403,27 @@ int mdp_report_json(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t
         return mdp_diag_set(d, rc, "out of memory building the report");
     }
 
+    /* freshness, alarms (src/dq/freshness.c, alarms.c) and latency */
+    struct mdp_freshness fr;
+    struct mdp_diag fd = {0}, ad = {0};
+    int frc = mdp_freshness_compute(lake, cfg, now_ms, &fr, &fd);
+    double compliance = 0;
+    for (size_t i = 0; !frc && i < fr.n; i++)
+        compliance += fr.v[i].compliance_pct / (double)fr.n;
+    int have_fresh = !frc && fr.n > 0;
+    mdp_freshness_cleanup(&fr);
+    struct mdp_buf fj, aj, lat;
+    mdp_buf_init(&fj);
+    mdp_buf_init(&aj);
+    mdp_buf_init(&lat);
+    if (!frc) frc = mdp_freshness_json(lake, cfg, now_ms * 1000, &fj, &fd);
+    int arc = mdp_alarms_json(lake, cfg, now_ms * 1000, &aj, &ad);
+    double worst_p99 = NAN;
+    rc = latency_section(lake, from_ms, now_ms, &lat, &worst_p99, d);
+    if (!rc && (frc == MDP_ERR_IO || frc == MDP_ERR_NOMEM)) rc = mdp_diag_set(d, frc, "%s", fd.msg);
+    if (!rc && (arc == MDP_ERR_IO || arc == MDP_ERR_NOMEM)) rc = mdp_diag_set(d, arc, "%s", ad.msg);
+    if (rc) goto out;
+
     char now[32], from[32];
     mdp_time_format_ms(now_ms, now, sizeof now);
     mdp_time_format_ms(from_ms, from, sizeof from);
@@ -282,14 +432,20 @@ int mdp_report_json(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t
                    now, from, now, WINDOW_DAYS);
 
     /* the success metrics of spec section 10 */
+    char note[256];
     mdp_buf_puts(out, "\"metrics\":[");
-    metric(out, 1, "freshness", "Data freshness", "95% SLA compliance", 0, 0, "%", 0,
-           "freshness figures are not available in this build");
+    if (have_fresh)
+        snprintf(note, sizeof note, "mean of the sources' 30-day compliance (freshness.slas)");
+    else
+        snprintf(note, sizeof note, "%s",
+                 frc ? "freshness cannot be computed (see below)"
+                     : "no source has an SLA (freshness.slas)");
+    metric(out, 1, "freshness", "Data freshness", "95% SLA compliance", have_fresh, compliance, "%",
+           compliance >= 95.0, note);
     double pct = dq_rules ? 100.0 * (double)dq_bad / (double)dq_rules : 0;
     metric(out, 0, "dq", "Data quality", "< 1% DQ rule violations", dq_rules > 0, pct, "%",
            pct < 1.0,
            dq_rules ? "rules not passed / rules evaluated, last 30 days" : "no DQ runs yet");
-    char note[256];
     double per10k = users > 0 ? cost.total_usd_month_forecast * 10000.0 / (double)users : 0;
     if (users > 0)
         snprintf(note, sizeof note,
@@ -301,19 +457,20 @@ int mdp_report_json(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t
            "USD/month", per10k < 1000.0, note);
     metric(out, 0, "audit", "GDPR compliance", "100% audit success", 0, 0, "%", 0,
            "none: no erasure or export has been audited yet");
-    metric(out, 0, "latency", "Performance", "< 200 ms personalization API (p99)", 0, 0, "ms", 0,
-           "no service metrics snapshots");
+    metric(out, 0, "latency", "Performance", "< 200 ms personalization API (p99)",
+           !isnan(worst_p99), isnan(worst_p99) ? 0 : worst_p99, "ms", worst_p99 < 200.0,
+           isnan(worst_p99) ? "no service metrics snapshots in the last 30 days"
+                            : "highest p99 of the service's snapshots, last 30 days");
     mdp_buf_puts(out, "],");
 
-    mdp_buf_puts(out, "\"freshness\":{\"note\":\"freshness figures are not available in this "
-                      "build\",\"sources\":[]},");
+    embedded(out, "freshness", frc, &fj, fd.msg, "sources");
+    mdp_buf_putc(out, ',');
     mdp_buf_append(out, dq.data, dq.len);
-    mdp_buf_cleanup(&dq);
     mdp_buf_puts(out, ",\"cost\":");
     mdp_cost_json(&cost, out);
-    mdp_buf_puts(out, ",\"alarms\":{\"note\":\"alarm states are not available in this build\","
-                      "\"alarms\":[]},");
-
+    mdp_buf_putc(out, ',');
+    embedded(out, "alarms", arc, &aj, ad.msg, "alarms");
+    mdp_buf_putc(out, ',');
     mdp_buf_puts(out, "\"quarantine\":{\"note\":");
     mdp_buf_puts(out, runs.nsrc ? "null" : "\"no ingest runs in the last 30 days\"");
     mdp_buf_puts(out, ",\"sources\":[");
@@ -327,7 +484,8 @@ int mdp_report_json(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t
     }
     mdp_buf_printf(out, "]},\"runs\":{\"total\":%lld,\"failed\":%lld},", (long long)runs.total,
                    (long long)runs.failed);
-    mdp_buf_puts(out, "\"latency\":{\"note\":\"no service metrics snapshots\",\"routes\":[]},");
+    mdp_buf_append(out, lat.data, lat.len);
+    mdp_buf_putc(out, ',');
     mdp_buf_puts(out, "\"audit\":{\"note\":\"none: no erasure or export has been audited yet\","
                       "\"erasure\":null,\"export\":null},");
     if (users >= 0)
@@ -335,7 +493,15 @@ int mdp_report_json(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t
     else
         mdp_buf_puts(out, "\"users\":null}");
     rc = mdp_buf_error(out);
-    return rc ? mdp_diag_set(d, rc, "out of memory building the report") : 0;
+    if (!rc && (mdp_buf_error(&fj) || mdp_buf_error(&aj) || mdp_buf_error(&lat)))
+        rc = MDP_ERR_NOMEM;
+    if (rc) rc = mdp_diag_set(d, rc, "out of memory building the report");
+out:
+    mdp_buf_cleanup(&dq);
+    mdp_buf_cleanup(&fj);
+    mdp_buf_cleanup(&aj);
+    mdp_buf_cleanup(&lat);
+    return rc;
 }
 
 /* ---- the page ---- */
