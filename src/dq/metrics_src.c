@@ -32,8 +32,8 @@ void mdp_metric_source_set(mdp_metric_source_fn fn, void *ud)
     g_source_ud = ud;
 }
 
-/* the dq_results table as the dq run publishes it: the first of these that exists */
-static const char *const DQ_TABLES[] = {"_meta/tables/dq_results", "curated/dq_results", NULL};
+/* the dq_results table as `mdp dq run` publishes it (MDP_DQ_RESULTS_TABLE of its branch) */
+static const char *const DQ_TABLES[] = {"_meta/tables/dq_results", NULL};
 
 static const char *const COST_METRICS[] = {"cost.s3_usd_month_forecast",
                                            "cost.athena_usd_month_forecast", NULL};

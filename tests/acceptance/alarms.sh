@@ -79,7 +79,7 @@ srv.serve_forever()
 PY
 python3 "$T/hooks.py" "$T/hooks.log" "$T/ports" &
 HOOKS=$!
-trap 'kill $HOOKS 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $HOOKS 2>/dev/null; [ -n "${SERVE:-}" ] && kill $SERVE 2>/dev/null; rm -rf "$T"' EXIT
 for _ in $(seq 50); do [ -s "$T/ports" ] && break; sleep 0.1; done
 read -r FLAKY SILENT < "$T/ports"
 cat > "$T/alarms.yaml" <<YAML
@@ -148,4 +148,42 @@ expect_rc 0 "history of one alarm" -- "$MDP" alarms history --alarm job_failure
 expect_in "$T/out" "job_failure                  INSUFFICIENT_DATA -> ALARM" "one line"
 expect_rc 1 "unknown alarm" -- "$MDP" alarms eval --alarm nope
 expect_rc 2 "unknown subcommand" -- "$MDP" alarms silence
+
+# the service leaves its latency figures in the lake; the latency alarm reads them
+cat >> mdp.yaml <<YAML
+serve:
+  listen: 127.0.0.1:0
+  metrics_snapshot_seconds: 1
+YAML
+"$MDP" serve >"$T/serve.out" 2>"$T/serve.err" &
+SERVE=$!
+for _ in $(seq 100); do grep -q "listening on" "$T/serve.out" 2>/dev/null && break; sleep 0.1; done
+URL=$(grep -o 'http://[0-9.:]*' "$T/serve.out" | head -1)
+for _ in 1 2 3 4 5 6 7 8; do curl -s "$URL/healthz" >/dev/null; done
+sleep 1.5
+kill -TERM $SERVE; wait $SERVE
+ls lake/_meta/metrics/serve/dt=*/*.json >/dev/null 2>&1 && ok || bad "no metrics snapshot in the lake"
+python3 - lake/_meta/metrics/serve <<'PY' || bad "snapshot format"
+import glob, json, sys
+snaps = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/dt=*/*.json"))]
+assert sum(s["interval"]["requests"] for s in snaps) == 8, [s["interval"] for s in snaps]
+last = snaps[-1]
+h = [r for r in last["routes"] if r["route"] == "/healthz"][0]
+assert h["requests"] == 8 and sum(h["hist"]) == 8 and h["status"]["2xx"] == 8, h
+assert len(last["buckets_le_s"]) == len(h["hist"]) and last["buckets_le_s"][-1] is None
+busy = [s for s in snaps if s["interval"]["requests"]]
+assert all(0 < s["interval"]["p99_ms"] <= 1000 for s in busy), busy
+PY
+cat > "$T/alarms.yaml" <<'YAML'
+alarms:
+  - name: serve_latency_p99
+    metric: serve.latency_p99_ms
+    statistic: Maximum
+    period: 60
+    evaluation_periods: 1
+    threshold: 0
+    comparison_operator: GreaterThanThreshold
+YAML
+expect_rc 0 "latency alarm" -- "$MDP" alarms eval
+expect_in "$T/out" "serve_latency_p99            ALARM" "a p99 above 0 ms breaches a 0 ms threshold"
 finish alarms

@@ -4,6 +4,7 @@
  * an injected clock (state, history, actions only on a change); freshness over a run log with
  * known landings (age, state, daily compliance). */
 #include "mdp/config.h"
+#include "mdp/engine.h"
 #include "mdp/lake.h"
 #include "mdp/quality.h"
 #include "mdp/time.h"
@@ -326,6 +327,29 @@ static void test_metric_periods(void **state)
                                            3600, now, 4, dp, &d),
                      0);
     assert_true(isnan(dp[3]));
+    /* a dq_results table as `mdp dq run` publishes it: run a (10 rules, one FAIL, one ERROR)
+     * 30 minutes before now, run b (4 rules, all PASS) 90 minutes before */
+    struct mdp_engine *e = NULL;
+    assert_int_equal(mdp_engine_open(NULL, &e, &d), 0);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT run_id, make_timestamp(%lld::BIGINT * 1000) AS evaluated_at, 't' AS "
+             "table_name, i AS rule_index, 'RowCount > 0' AS rule, CASE WHEN run_id = 'a' AND i "
+             "= 0 THEN 'FAIL' WHEN run_id = 'a' AND i = 1 THEN 'ERROR' ELSE 'PASS' END AS "
+             "outcome, '{}' AS metrics, '' AS message, DATE '2026-11-01' AS dt FROM (VALUES "
+             "('a')) r(run_id), range(10) t(i) UNION ALL SELECT 'b', make_timestamp(%lld::BIGINT "
+             "* 1000), 't', i, 'RowCount > 0', 'PASS', '{}', '', DATE '2026-11-01' FROM range(4) "
+             "t(i)",
+             (long long)(now - H / 2), (long long)(now - 3 * H / 2));
+    assert_int_equal(mdp_engine_write_table(e, f.lake, sql, "_meta/tables/dq_results", NULL,
+                                            "019a0000-0000-7000-8000-000000000099", NULL, &d),
+                     0);
+    mdp_engine_close(e);
+    assert_int_equal(mdp_metric_datapoints(f.lake, &f.cfg, "dq.violation_pct", MDP_STAT_MAXIMUM,
+                                           3600, now, 4, dp, &d),
+                     0);
+    assert_true(isnan(dp[0]) && isnan(dp[1]));
+    assert_true(dp[2] == 0.0 && fabs(dp[3] - 20.0) < 1e-9);
     assert_int_equal(mdp_metric_datapoints(f.lake, &f.cfg, "cost.s3_usd_month_forecast",
                                            MDP_STAT_MAXIMUM, 3600, now, 4, dp, &d),
                      0);
