@@ -42,6 +42,7 @@ struct mdp_cost {
     int64_t scan_queries;  /* runs that scanned (each billed at least the minimum) */
     int64_t billed_scanned_bytes;
     int64_t requests_served; /* by `mdp serve`, from its metrics snapshots; -1: no snapshot */
+    int64_t state_requests;  /* of those, personalize and feedback (the state store's work) */
     double ddb_read_units, ddb_write_units;
     /* USD, month to date */
     double s3_storage, s3_requests, athena, dynamodb, total;

@@ -4,6 +4,7 @@
 #include "mdp/cost.h"
 #include "mdp/model.h"
 #include "mdp/time.h"
+#include "snapshots.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -78,6 +79,19 @@ static int on_run(const struct mdp_run *r, void *ud)
     return 0;
 }
 
+/* requests served: every route's; the state store (DynamoDB) works for personalize and feedback */
+static int on_snap(const struct mdp__snap *s, void *ud)
+{
+    struct mdp_cost *c = ud;
+    if (c->requests_served < 0) c->requests_served = 0;
+    c->requests_served += (int64_t)s->all.requests;
+    for (int i = 0; i < s->nroutes; i++)
+        if (strcmp(s->routes[i].route, "/v1/personalize") == 0 ||
+            strcmp(s->routes[i].route, "/v1/feedback") == 0)
+            c->state_requests += (int64_t)s->routes[i].requests;
+    return 0;
+}
+
 int mdp_cost_figures(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t now_us,
                      struct mdp_cost *out, struct mdp_diag *d)
 {
@@ -115,9 +129,11 @@ int mdp_cost_figures(struct mdp_lake *lake, const struct mdp_config *cfg, int64_
     c->s3_requests = (double)(c->puts + c->lists) / 1000.0 * cfg->cost_s3_put_1000 +
                      (double)c->gets / 1000.0 * cfg->cost_s3_get_1000;
     c->athena = (double)c->billed_scanned_bytes / TIB * cfg->cost_athena_tb;
-    if (c->requests_served > 0) {
-        c->ddb_read_units = (double)c->requests_served * cfg->cost_ddb_reads_per_request;
-        c->ddb_write_units = (double)c->requests_served * cfg->cost_ddb_writes_per_request;
+    if ((rc = mdp__snapshots_each(lake, c->month_start_ms - 1, c->now_ms, on_snap, c, d)))
+        return rc;
+    if (c->state_requests > 0) {
+        c->ddb_read_units = (double)c->state_requests * cfg->cost_ddb_reads_per_request;
+        c->ddb_write_units = (double)c->state_requests * cfg->cost_ddb_writes_per_request;
         c->dynamodb = c->ddb_read_units / 1e6 * cfg->cost_ddb_read_million +
                       c->ddb_write_units / 1e6 * cfg->cost_ddb_write_million;
     }
@@ -163,9 +179,10 @@ int mdp_cost_json(const struct mdp_cost *c, struct mdp_buf *out)
                    (long long)c->scanned_bytes, (long long)c->scan_queries,
                    (long long)c->billed_scanned_bytes);
     if (c->requests_served >= 0)
-        mdp_buf_printf(out, "\"requests_served\":%lld,", (long long)c->requests_served);
+        mdp_buf_printf(out, "\"requests_served\":%lld,\"state_store_requests\":%lld,",
+                       (long long)c->requests_served, (long long)c->state_requests);
     else
-        mdp_buf_puts(out, "\"requests_served\":null,");
+        mdp_buf_puts(out, "\"requests_served\":null,\"state_store_requests\":0,");
     mdp_buf_printf(out,
                    "\"dynamodb_read_units\":%.1f,\"dynamodb_write_units\":%.1f},"
                    "\"usd\":{\"s3_storage\":%.9g,\"s3_requests\":%.9g,\"athena\":%.9g,"

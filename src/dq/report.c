@@ -10,8 +10,8 @@
 #include "mdp/model.h"
 #include "mdp/quality.h"
 #include "mdp/time.h"
+#include "snapshots.h"
 
-#include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +43,7 @@ static int on_run(const struct mdp_run *r, void *ud)
     if (r->start_ms < s->from_ms || r->start_ms > s->to_ms) return 0;
     s->total++;
     if (strcmp(r->status, "failed") == 0) s->failed++;
-    if (strncmp(r->job, "ingest.", 7) != 0) return 0;
+    if (strncmp(r->job, "ingest.", 7) != 0 || r->in <= 0) return 0; /* no records: no share */
     const char *name = r->job + 7;
     int i = 0;
     while (i < s->nsrc && strcmp(s->src[i].source, name) != 0)
@@ -226,59 +226,41 @@ static int64_t user_count(struct mdp_engine *e)
 
 /* ---- service latency: the snapshots `mdp serve` writes to _meta/metrics/serve/ ---- */
 
-#define MAX_SNAPS 2000
+#define PERSONALIZE "/v1/personalize"
 
-struct snap {
-    int64_t ms;
-    double p50, p95, p99, requests; /* NAN when the snapshot does not say */
-};
-
-struct snaps {
-    struct mdp_lake *lake;
-    int64_t from_ms, to_ms;
-    char from_key[64];
-    struct snap v[MAX_SNAPS];
+struct lat {
+    struct mdp__snap_figures last[MDP__SNAP_ROUTES]; /* per route, its newest busy interval */
     int n;
-    struct mdp_diag *d;
+    struct mdp_buf *trend; /* {"time", "p99_ms"} of the personalization route, oldest first */
+    int ntrend;
+    double worst; /* the highest of those p99s */
+    int64_t last_ms[MDP__SNAP_ROUTES];
 };
 
-static double num(json_object *o, const char *k)
+static int on_snap(const struct mdp__snap *s, void *ud)
 {
-    json_object *v;
-    if (!o || !json_object_object_get_ex(o, k, &v)) return NAN;
-    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
-        return NAN;
-    return json_object_get_double(v);
-}
-
-static int on_snapshot(const char *key, int64_t size, void *ud)
-{
-    (void)size;
-    struct snaps *s = ud;
-    if (strcmp(key, s->from_key) < 0 || s->n == MAX_SNAPS) return 0;
-    struct mdp_buf b;
-    mdp_buf_init(&b);
-    int rc = mdp_store_get(s->lake->store, key, &b, s->d);
-    if (rc) {
-        mdp_buf_cleanup(&b);
-        return rc == MDP_ERR_NOT_FOUND ? 0 : rc;
+    struct lat *l = ud;
+    for (int i = 0; i < s->nroutes; i++) {
+        const struct mdp__snap_figures *f = &s->routes[i];
+        if (f->requests <= 0 || isnan(f->p99_ms)) continue;
+        int k = 0;
+        while (k < l->n && strcmp(l->last[k].route, f->route) != 0)
+            k++;
+        if (k == l->n) {
+            if (l->n == MDP__SNAP_ROUTES) continue;
+            l->n++;
+        }
+        l->last[k] = *f;
+        l->last_ms[k] = s->time_ms;
+        if (strcmp(f->route, PERSONALIZE) == 0) {
+            char t[32];
+            mdp_time_format_ms(s->time_ms, t, sizeof t);
+            mdp_buf_printf(l->trend, "%s{\"time\":\"%s\",\"p99_ms\":%.6g}", l->ntrend++ ? "," : "",
+                           t, f->p99_ms);
+            if (isnan(l->worst) || f->p99_ms > l->worst) l->worst = f->p99_ms;
+        }
     }
-    json_object *o = json_tokener_parse(b.data ? b.data : ""), *t, *iv = NULL;
-    mdp_buf_cleanup(&b);
-    int64_t ms;
-    if (o && json_object_object_get_ex(o, "time", &t) &&
-        mdp_time_parse_iso(json_object_get_string(t), (size_t)-1, &ms) == 0 &&
-        json_object_object_get_ex(o, "interval", &iv) && ms > s->from_ms && ms <= s->to_ms) {
-        struct snap *p = &s->v[s->n];
-        p->ms = ms;
-        p->p50 = num(iv, "p50_ms");
-        p->p95 = num(iv, "p95_ms");
-        p->p99 = num(iv, "p99_ms");
-        p->requests = num(iv, "requests");
-        if (!isnan(p->p99)) s->n++;
-    }
-    json_object_put(o);
-    return 0;
+    return mdp_buf_error(l->trend);
 }
 
 static void put_num(struct mdp_buf *b, const char *k, double v)
@@ -289,50 +271,43 @@ static void put_num(struct mdp_buf *b, const char *k, double v)
         mdp_buf_printf(b, ",\"%s\":%.6g", k, v);
 }
 
-/* The latency section: the newest snapshot's percentiles, the p99 of every snapshot of the
- * window (oldest first), and the window's highest p99 in *out_worst (NAN: no snapshot). */
+/* The latency section: per route the percentiles of its newest interval with requests, the p99
+ * of the personalization route per snapshot, and the highest of those in *out_worst (NAN: no
+ * snapshot with personalization requests). */
 static int latency_section(struct mdp_lake *lake, int64_t from_ms, int64_t to_ms,
                            struct mdp_buf *out, double *out_worst, struct mdp_diag *d)
 {
-    struct snaps *s = mdp_calloc(1, sizeof *s);
-    if (!s) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory reading the service metrics");
-    s->lake = lake;
-    s->from_ms = from_ms;
-    s->to_ms = to_ms;
-    s->d = d;
-    char date[11];
-    mdp_date_format(mdp_days_from_ms(from_ms > 0 ? from_ms : 0), date, sizeof date);
-    snprintf(s->from_key, sizeof s->from_key, "_meta/metrics/serve/dt=%s/", date);
-    int rc = mdp_store_list(lake->store, "_meta/metrics/serve/", on_snapshot, s, d);
-    if (rc) {
-        mdp_free(s);
-        return rc;
+    struct mdp_buf trend;
+    mdp_buf_init(&trend);
+    struct lat *l = mdp_calloc(1, sizeof *l);
+    if (!l) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory reading the service metrics");
+    l->trend = &trend;
+    l->worst = NAN;
+    int rc = mdp__snapshots_each(lake, from_ms, to_ms, on_snap, l, d);
+    if (!rc) {
+        *out_worst = l->worst;
+        mdp_buf_puts(out, "\"latency\":{\"note\":");
+        mdp_buf_puts(out, l->n ? "null" : "\"no service metrics snapshots in the last 30 days\"");
+        mdp_buf_puts(out, ",\"routes\":[");
+        for (int i = 0; i < l->n; i++) {
+            char t[32];
+            mdp_time_format_ms(l->last_ms[i], t, sizeof t);
+            mdp_buf_printf(out, "%s{\"route\":", i ? "," : "");
+            mdp_buf_json_str(out, l->last[i].route);
+            mdp_buf_printf(out, ",\"time\":\"%s\",\"requests\":%.0f", t, l->last[i].requests);
+            put_num(out, "p50_ms", l->last[i].p50_ms);
+            put_num(out, "p90_ms", l->last[i].p90_ms);
+            put_num(out, "p99_ms", l->last[i].p99_ms);
+            mdp_buf_putc(out, '}');
+        }
+        mdp_buf_puts(out, "],\"p99_trend\":[");
+        if (trend.len) mdp_buf_append(out, trend.data, trend.len);
+        mdp_buf_puts(out, "]}");
+        rc = mdp_buf_error(out);
     }
-    *out_worst = NAN;
-    mdp_buf_puts(out, "\"latency\":{\"note\":");
-    mdp_buf_puts(out, s->n ? "null" : "\"no service metrics snapshots in the last 30 days\"");
-    mdp_buf_puts(out, ",\"routes\":[");
-    if (s->n) {
-        const struct snap *p = &s->v[s->n - 1]; /* keys sort by day, then time: the newest */
-        char t[32];
-        mdp_time_format_ms(p->ms, t, sizeof t);
-        mdp_buf_printf(out, "{\"route\":\"personalize\",\"time\":\"%s\"", t);
-        put_num(out, "p50_ms", p->p50);
-        put_num(out, "p95_ms", p->p95);
-        put_num(out, "p99_ms", p->p99);
-        put_num(out, "requests", p->requests);
-        mdp_buf_putc(out, '}');
-    }
-    mdp_buf_puts(out, "],\"p99_trend\":[");
-    for (int i = 0; i < s->n; i++) {
-        char t[32];
-        mdp_time_format_ms(s->v[i].ms, t, sizeof t);
-        mdp_buf_printf(out, "%s{\"time\":\"%s\",\"p99_ms\":%.6g}", i ? "," : "", t, s->v[i].p99);
-        if (isnan(*out_worst) || s->v[i].p99 > *out_worst) *out_worst = s->v[i].p99;
-    }
-    mdp_buf_puts(out, "]}");
-    mdp_free(s);
-    return mdp_buf_error(out);
+    mdp_free(l);
+    mdp_buf_cleanup(&trend);
+    return rc;
 }
 
 /* A section from another module's JSON writer, or {"note": why} when it fails for a reason of
@@ -459,8 +434,9 @@ int mdp_report_json(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t
            "none: no erasure or export has been audited yet");
     metric(out, 0, "latency", "Performance", "< 200 ms personalization API (p99)",
            !isnan(worst_p99), isnan(worst_p99) ? 0 : worst_p99, "ms", worst_p99 < 200.0,
-           isnan(worst_p99) ? "no service metrics snapshots in the last 30 days"
-                            : "highest p99 of the service's snapshots, last 30 days");
+           isnan(worst_p99)
+               ? "no personalization requests in the service's snapshots, last 30 days"
+               : "highest p99 of /v1/personalize in the service's snapshots, last 30 days");
     mdp_buf_puts(out, "],");
 
     embedded(out, "freshness", frc, &fj, fd.msg, "sources");

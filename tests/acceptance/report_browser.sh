@@ -21,6 +21,10 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 NOW=2026-10-16T12:00:00Z
 "$FIXTURE" "$T/lake" || { echo "FAIL: fixture"; exit 1; }
+# alarm states and history: the shipped alarms evaluated on three days (no actions)
+for t in 2026-10-14T12:00:00Z 2026-10-15T12:00:00Z "$NOW"; do
+  "$MDP" alarms eval --dir "$T/lake" --now "$t" --no-actions >/dev/null 2>"$T/err" || bad "alarms eval: $(cat "$T/err")"
+done
 "$MDP" report --dir "$T/lake" --now "$NOW" --out "$T/report.html" >"$T/out" 2>"$T/err" && ok || bad "report: $(cat "$T/err")"
 "$MDP" --json report --dir "$T/lake" --now "$NOW" >"$T/report.json" 2>"$T/err" && ok || bad "report --json: $(cat "$T/err")"
 [ -s "$T/report.html" ] && ok || bad "no report.html"
@@ -63,6 +67,7 @@ want = {
     "alarms": sum(len(a.get("history") or []) for a in alarms),
     "quarantine": len(r["quarantine"]["sources"]),
     "latency": 3 * len(r["latency"]["routes"]),
+    "latency-trend": len(r["latency"]["p99_trend"]),
 }
 for chart, n in want.items():
     print(chart, n, points(chart))
@@ -76,7 +81,7 @@ while read -r chart want got; do
   [ "$want" = "$got" ] && ok || bad "chart $chart: $got points, the JSON has $want"
 done <"$T/charts"
 # the fixture fills these charts: they must not be empty
-for c in dq-trend violations cost quarantine; do
+for c in sla dq-trend violations cost alarms quarantine latency latency-trend; do
   grep -q "^$c [1-9]" "$T/charts" && ok || bad "chart $c has no data in the fixture"
 done
 

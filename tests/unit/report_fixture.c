@@ -15,19 +15,28 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static int run_record(struct mdp_lake *lake, const char *id, const char *job, const char *status,
-                      const char *start, long long in, long long quarantined)
+static int run_record_ev(struct mdp_lake *lake, const char *id, const char *job, const char *status,
+                         const char *start, long long in, long long quarantined,
+                         const char *newest_event)
 {
-    char key[256], body[1024];
+    char key[256], body[1024], ev[64] = "null";
+    if (newest_event) snprintf(ev, sizeof ev, "\"%s\"", newest_event);
     snprintf(key, sizeof key, "_meta/runs/dt=%.10s/%s.json", start, id);
+    /* the freshness runs carry no request counts: the cost figures come from the others */
     snprintf(body, sizeof body,
              "{\"run_id\":\"%s\",\"job\":\"%s\",\"status\":\"%s\",\"start\":\"%s\",\"end\":\"%s\","
              "\"duration_ms\":0,\"in\":%lld,\"out\":%lld,\"quarantined\":%lld,\"duplicates\":0,"
-             "\"bytes\":0,\"message\":\"\",\"requests\":{\"put\":10,\"get\":20,\"list\":1},"
-             "\"scanned_bytes\":0,\"newest_event\":null}\n",
-             id, job, status, start, start, in, in - quarantined, quarantined);
+             "\"bytes\":0,\"message\":\"\",%s\"scanned_bytes\":0,\"newest_event\":%s}\n",
+             id, job, status, start, start, in, in - quarantined, quarantined,
+             newest_event ? "" : "\"requests\":{\"put\":10,\"get\":20,\"list\":1},", ev);
     struct mdp_diag d = {0};
     return mdp_store_put(lake->store, key, body, strlen(body), 0, &d);
+}
+
+static int run_record(struct mdp_lake *lake, const char *id, const char *job, const char *status,
+                      const char *start, long long in, long long quarantined)
+{
+    return run_record_ev(lake, id, job, status, start, in, quarantined, NULL);
 }
 
 /* run r (1..3) on day 2026-10-(9+r): fact_email_events fails rule 3 in run 2; dim_user's rule 4
@@ -61,6 +70,31 @@ int report_fixture_build(const char *dir, char *err, size_t errsz)
     if (!rc) rc = run_record(lake, "a4", "curate", "failed", "2026-10-12T01:00:00.000Z", 0, 0);
     /* more than 30 days before now: outside the window */
     if (!rc) rc = run_record(lake, "a0", "ingest.ses", "ok", "2026-09-01T01:00:00.000Z", 99, 99);
+    /* ga4 lands every 12 hours from 1 October, fresh: its SLA (24 h) is met from then on */
+    for (int k = 0; !rc && k < 32; k++) {
+        char id[16], t[32];
+        snprintf(id, sizeof id, "g%02d", k);
+        snprintf(t, sizeof t, "2026-10-%02dT%s:00:00.000Z", 1 + k / 2, k % 2 ? "12" : "00");
+        rc = run_record_ev(lake, id, "ingest.ga4", "ok", t, 5, 0, t);
+    }
+    /* the service's metrics snapshots: personalization p99 40, 60, 150 ms */
+    static const char *const SNAPS[][2] = {{"2026-10-14", "2026-10-14T10:00:00.000Z"},
+                                           {"2026-10-15", "2026-10-15T10:00:00.000Z"},
+                                           {"2026-10-16", "2026-10-16T10:00:00.000Z"}};
+    static const double P99[] = {40, 60, 150};
+    for (int k = 0; !rc && k < 3; k++) {
+        char key[128], body[1024];
+        snprintf(key, sizeof key, "_meta/metrics/serve/dt=%s/%013d-1.json", SNAPS[k][0], k);
+        snprintf(body, sizeof body,
+                 "{\"time\":\"%s\",\"interval_s\":60,\"routes\":["
+                 "{\"route\":\"/v1/personalize\",\"requests\":%d,\"interval\":{\"requests\":100,"
+                 "\"p50_ms\":5,\"p90_ms\":20,\"p99_ms\":%g}},"
+                 "{\"route\":\"/v1/events\",\"requests\":%d,\"interval\":{\"requests\":50,"
+                 "\"p50_ms\":1,\"p90_ms\":2,\"p99_ms\":3}}],"
+                 "\"interval\":{\"requests\":150,\"p50_ms\":3,\"p90_ms\":15,\"p99_ms\":%g}}\n",
+                 SNAPS[k][1], 100 * (k + 1), P99[k], 50 * (k + 1), P99[k]);
+        rc = mdp_store_put(lake->store, key, body, strlen(body), 0, &d);
+    }
     if (!rc) {
         char path[1024];
         snprintf(path, sizeof path, "%s/raw/ses/big/dt=2026-09-20", dir);

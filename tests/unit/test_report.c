@@ -71,7 +71,7 @@ static void test_report_figures(void **st)
     assert_false(json_object_get_boolean(get(r, "metrics.1.met")));
     /* cost: 1 GiB stored for half of October, 4 runs of 10 put, 20 get, 1 list; 100 users */
     double storage = 0.5 * 0.0245, requests = 44 / 1000.0 * 0.0054 + 80 / 1000.0 * 0.00043;
-    double forecast = storage + 0.5 * 0.0245 + 2 * requests;
+    double forecast = storage + 0.5 * 0.0245 + 2 * requests + 2 * 300 * (0.1525 + 0.7625) / 1e6;
     assert_float_equal(D(r, "cost.usd.s3_storage"), storage, 1e-9);
     assert_float_equal(D(r, "cost.usd.s3_requests"), requests, 1e-9);
     assert_float_equal(D(r, "cost.forecast_usd.total"), forecast, 1e-8);
@@ -79,19 +79,53 @@ static void test_report_figures(void **st)
     assert_string_equal(S(r, "metrics.2.id"), "cost");
     assert_float_equal(D(r, "metrics.2.value"), forecast * 100, 1e-5);
     assert_true(json_object_get_boolean(get(r, "metrics.2.met")));
+    /* DynamoDB: 300 personalization requests this month, one read and one write unit each */
+    assert_int_equal(I(r, "cost.usage.requests_served"), 450);
+    assert_int_equal(I(r, "cost.usage.state_store_requests"), 300);
+    double ddb = 300 * (0.1525 + 0.7625) / 1e6;
+    assert_float_equal(D(r, "cost.usd.dynamodb"), ddb, 1e-12);
+    /* latency: the highest personalization p99 of the window; per route its newest interval */
+    assert_string_equal(S(r, "metrics.4.id"), "latency");
+    assert_float_equal(D(r, "metrics.4.value"), 150, 1e-9);
+    assert_true(json_object_get_boolean(get(r, "metrics.4.met")));
+    assert_int_equal(json_object_array_length(get(r, "latency.p99_trend")), 3);
+    assert_float_equal(D(r, "latency.p99_trend.0.p99_ms"), 40, 1e-9);
+    assert_string_equal(S(r, "latency.routes.0.route"), "/v1/personalize");
+    assert_float_equal(D(r, "latency.routes.0.p90_ms"), 20, 1e-9);
+    assert_string_equal(S(r, "latency.routes.0.time"), "2026-10-16T10:00:00.000Z");
+    assert_string_equal(S(r, "latency.routes.1.route"), "/v1/events");
+    /* freshness: ga4 met its SLA on the 16 days from 1 October (of 30); the others never
+     * delivered or are late, so the mean compliance is ga4's share over the 7 sources */
+    json_object *ga4 = NULL, *srcs = get(r, "freshness.sources");
+    for (size_t i = 0; i < json_object_array_length(srcs); i++)
+        if (!strcmp(S(json_object_array_get_idx(srcs, i), "source"), "ga4"))
+            ga4 = json_object_array_get_idx(srcs, i);
+    assert_non_null(ga4);
+    assert_string_equal(S(ga4, "state"), "OK");
+    assert_int_equal(json_object_array_length(get(ga4, "daily")), 30);
+    double ga4_pct = D(ga4, "compliance_30d_pct");
+    assert_float_equal(ga4_pct, 100.0 * 16 / 30, 0.05); /* printed with one decimal */
+    assert_float_equal(D(r, "metrics.0.value"), 100.0 * 16 / 30 / json_object_array_length(srcs),
+                       1e-4);
+    assert_false(json_object_get_boolean(get(r, "metrics.0.met")));
+    /* alarms: the shipped alarms, never evaluated here */
+    assert_true(json_object_array_length(get(r, "alarms.alarms")) > 0);
+    assert_string_equal(S(r, "alarms.alarms.0.state"), "INSUFFICIENT_DATA");
     /* audits: none exist */
     assert_null(get(r, "metrics.3.met"));
     assert_null(get(r, "audit.erasure"));
     assert_non_null(strstr(S(r, "audit.note"), "none"));
 
-    /* quarantine per ingest source, in the window only (a0 is older than 30 days) */
-    assert_int_equal(json_object_array_length(get(r, "quarantine.sources")), 2);
-    assert_string_equal(S(r, "quarantine.sources.0.source"), "ses");
-    assert_int_equal(I(r, "quarantine.sources.0.records"), 2000);
-    assert_int_equal(I(r, "quarantine.sources.0.quarantined"), 40);
-    assert_float_equal(D(r, "quarantine.sources.0.share_pct"), 2.0, 1e-9);
-    assert_string_equal(S(r, "quarantine.sources.1.source"), "events");
-    assert_int_equal(I(r, "runs.total"), 4);
+    /* quarantine per ingest source (first seen first), in the window only (a0 is older) */
+    assert_int_equal(json_object_array_length(get(r, "quarantine.sources")), 3);
+    assert_string_equal(S(r, "quarantine.sources.0.source"), "ga4");
+    assert_int_equal(I(r, "quarantine.sources.0.records"), 32 * 5);
+    assert_string_equal(S(r, "quarantine.sources.1.source"), "ses");
+    assert_int_equal(I(r, "quarantine.sources.1.records"), 2000);
+    assert_int_equal(I(r, "quarantine.sources.1.quarantined"), 40);
+    assert_float_equal(D(r, "quarantine.sources.1.share_pct"), 2.0, 1e-9);
+    assert_string_equal(S(r, "quarantine.sources.2.source"), "events");
+    assert_int_equal(I(r, "runs.total"), 4 + 32);
     assert_int_equal(I(r, "runs.failed"), 1);
     json_object_put(r);
 
