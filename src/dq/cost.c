@@ -61,16 +61,24 @@ struct usage {
     int64_t min_bytes;
 };
 
+/* A counter of a run record as the model takes it: a value no run can have (negative, or more
+ * than 2^50: a petabyte, a quadrillion requests) is a damaged record and counts as 0, which also
+ * keeps the sums far from overflowing. */
+static int64_t sane(int64_t v)
+{
+    return v >= 0 && v <= (1LL << 50) ? v : 0;
+}
+
 static int on_run(const struct mdp_run *r, void *ud)
 {
     struct usage *u = ud;
     struct mdp_cost *c = u->c;
     if (r->start_ms < c->month_start_ms || r->start_ms > c->now_ms) return 0;
     c->runs++;
-    c->puts += r->puts;
-    c->gets += r->gets;
-    c->lists += r->lists;
-    if (r->scanned_bytes > 0) {
+    c->puts += sane(r->puts);
+    c->gets += sane(r->gets);
+    c->lists += sane(r->lists);
+    if (sane(r->scanned_bytes) > 0) {
         c->scan_queries++;
         c->scanned_bytes += r->scanned_bytes;
         c->billed_scanned_bytes +=

@@ -29,7 +29,9 @@ static void figures(json_object *interval, const char *route, struct mdp__snap_f
 {
     snprintf(f->route, sizeof f->route, "%s", route);
     f->requests = num(interval, "requests");
-    if (isnan(f->requests)) f->requests = 0;
+    /* a count that cannot be one (negative, fractional, absurdly large) counts as none */
+    if (!(f->requests >= 0 && f->requests <= 1e12) || f->requests != floor(f->requests))
+        f->requests = 0;
     f->p50_ms = num(interval, "p50_ms");
     f->p90_ms = num(interval, "p90_ms");
     f->p99_ms = num(interval, "p99_ms");
