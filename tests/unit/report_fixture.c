@@ -57,8 +57,8 @@ int report_fixture_build(const char *dir, char *err, size_t errsz)
     int rc = mdp_lake_open(dir, 1, &lake, &d);
     if (!rc) rc = mdp_engine_open(NULL, &e, &d);
     if (!rc)
-        rc = mdp_engine_write_table(e, lake, DQ_SQL, "_meta/tables/dq_results", "dt", "fx1",
-                                    NULL, &d);
+        rc = mdp_engine_write_table(e, lake, DQ_SQL, "_meta/tables/dq_results", "dt", "fx1", NULL,
+                                    &d);
     if (!rc)
         rc = mdp_engine_write_table(e, lake,
                                     "SELECT 'u' || (i % 100) AS user_id, i AS version FROM "
