@@ -106,7 +106,7 @@ int report_fixture_build(const char *dir, char *err, size_t errsz)
         if (!f || fclose(f) || truncate(path, 1LL << 30)) rc = MDP_ERR_IO;
         struct timeval tv[2] = {{1789862400, 0}, {1789862400, 0}}; /* 2026-09-20T00:00:00Z */
         if (!rc && utimes(path, tv)) rc = MDP_ERR_IO;
-        if (rc && !d.msg[0]) snprintf(d.msg, sizeof d.msg, "cannot make %s", path);
+        if (rc && !d.msg[0]) snprintf(d.msg, sizeof d.msg, "cannot make %.400s", path);
     }
     mdp_engine_close(e);
     mdp_lake_close(lake);
