@@ -48,7 +48,7 @@ grep -E 'CONSOLE|Uncaught|Content Security Policy' "$T/chrome.err" >"$T/console"
 [ -s "$T/console" ] && bad "console messages: $(head -5 "$T/console")" || ok
 
 # every chart: SVG points (class "pt") against the JSON's data points
-python3 - "$T/report.json" "$T/dom.html" >"$T/charts" <<'EOF'
+python3 - "$T/report.json" "$T/dom.html" "$T/report.html" >"$T/charts" <<'EOF'
 import json, re, sys
 r = json.load(open(sys.argv[1]))
 dom = open(sys.argv[2]).read()
@@ -76,6 +76,16 @@ ys = [float(y) for y in re.findall(r'data-chart="dq-trend".*?</svg>', dom, re.S)
       re.findall(r'class="pt"[^>]*data-y="([0-9.]+)"', re.search(r'data-chart="dq-trend".*?</svg>', dom, re.S).group(0))]
 exp = [run["score"] for t in r["dq"]["tables"] for run in t["runs"]]
 print("dq-values", len(exp), sum(1 for a, b in zip(sorted(ys), sorted(exp)) if abs(a - b) < 1e-9))
+# the cost bars carry the JSON's dollars, in the page's order
+cost = re.search(r'data-chart="cost".*?</svg>', dom, re.S).group(0)
+got = [float(y) for y in re.findall(r'class="pt"[^>]*data-y="([-0-9.e]+)"', cost)]
+u, f = r["cost"]["usd"], r["cost"]["forecast_usd"]
+exp = [u["s3_storage"] + u["s3_requests"], f["s3"], u["athena"], f["athena"], u["dynamodb"],
+       f["dynamodb"], u["total"], f["total"]]
+print("cost-values", len(exp), sum(1 for a, b in zip(got, exp) if abs(a - b) <= 1e-12 + 1e-9 * abs(b)))
+# the page embeds exactly the document --json prints
+m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', open(sys.argv[3]).read(), re.S)
+print("embedded-json", 1, 1 if m and json.loads(m.group(1)) == r else 0)
 EOF
 while read -r chart want got; do
   [ "$want" = "$got" ] && ok || bad "chart $chart: $got points, the JSON has $want"
