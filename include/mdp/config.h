@@ -95,6 +95,11 @@ struct mdp_config {
     /* pseudonymization */
     char *pseudo_key_id;
     char *pseudo_key_env;
+    /* cost model (docs/quality.md "Cost"): prices in USD */
+    double cost_s3_gb_month, cost_s3_put_1000, cost_s3_get_1000, cost_athena_tb;
+    long cost_athena_min_bytes;
+    double cost_ddb_write_million, cost_ddb_read_million;
+    double cost_ddb_writes_per_request, cost_ddb_reads_per_request;
     /* freshness and alarms (include/mdp/quality.h) */
     struct mdp_strlist freshness_slas; /* SOURCE:DURATION items */
     char *alarms_file;

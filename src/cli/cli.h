@@ -31,6 +31,7 @@ struct cli_command {
 extern const struct cli_command CMD_INIT, CMD_SEED, CMD_RUN, CMD_DEMO, CMD_RUNS, CMD_IDS, CMD_HASH,
     CMD_CONFIG, CMD_INGEST, CMD_CURATE, CMD_QUERY, CMD_LINT, CMD_CATALOG, CMD_SHELL, CMD_CONSENT,
     CMD_SEGMENTS, CMD_FEATURES, CMD_SNAPSHOT, CMD_SERVE, CMD_BANDIT, CMD_LAKE, CMD_DQ;
+extern const struct cli_command CMD_COST, CMD_REPORT;
 extern const struct cli_command CMD_FRESHNESS, CMD_ALARMS;
 
 /* Loads the configuration (--config, else ./mdp.yaml when present, else defaults) once. Prints the

@@ -1,6 +1,7 @@
 /* `mdp freshness` (the sources' age against their SLAs) and `mdp alarms eval|list|history` (the
  * CloudWatch-style alarms); the work is in src/dq/ (include/mdp/quality.h). */
 #include "cli.h"
+#include "mdp/cost.h"
 #include "mdp/quality.h"
 #include "mdp/time.h"
 
@@ -256,7 +257,10 @@ static int alarms_run(struct cli *c, int argc, char **argv)
     if (strcmp(sub, "eval") == 0) {
         if (c->json) fputs("{\"alarms\":[", stdout);
         struct mdp_alarm_set some = {set.v, eval_n};
+        struct mdp_cost_source cs = {lake, &c->cfg}; /* the cost.* metrics */
+        mdp_metric_source_set(mdp_cost_metric, &cs);
         rc = mdp_alarms_eval(lake, &c->cfg, &some, now, !no_actions, print_result, &o, &d);
+        mdp_metric_source_set(NULL, NULL);
         if (c->json) fputs("]}\n", stdout);
     } else if (strcmp(sub, "history") == 0) {
         if (c->json) fputs("{\"history\":[", stdout);

@@ -25,6 +25,7 @@ static const struct cli_command *const COMMANDS[] = {
     &CMD_HASH,  &CMD_CONFIG,  &CMD_CONSENT, &CMD_SEGMENTS, &CMD_FEATURES, &CMD_SNAPSHOT,
     &CMD_SERVE, &CMD_BANDIT,  &CMD_LAKE,    &CMD_DQ,
     &CMD_FRESHNESS, &CMD_ALARMS,
+    &CMD_COST, &CMD_REPORT,
     NULL};
 /* clang-format on */
 

@@ -134,6 +134,31 @@ static const struct mdp_config_key KEYS[] = {
      "Id of the HMAC key for keyed email pseudonyms; recorded next to every keyed hash."},
     {"pseudonymization.key_env", K_ENVNAME, OFF(pseudo_key_env), "MDP_PSEUDONYM_KEY", 0, 0, NULL,
      "Environment variable holding the HMAC key (secrets never come from this file)."},
+    {"cost.s3_standard_usd_per_gb_month", K_DBL, OFF(cost_s3_gb_month), "0.0245", 0, 1000, NULL,
+     "Price of S3 Standard storage per GB-month (GB = 2^30 bytes); default: AWS list price in "
+     "eu-central-1 (first 50 TB). `mdp cost` prices every lake object with it."},
+    {"cost.s3_put_usd_per_1000", K_DBL, OFF(cost_s3_put_1000), "0.0054", 0, 1000, NULL,
+     "Price of 1,000 S3 PUT, COPY, POST or LIST requests (eu-central-1 list price)."},
+    {"cost.s3_get_usd_per_1000", K_DBL, OFF(cost_s3_get_1000), "0.00043", 0, 1000, NULL,
+     "Price of 1,000 S3 GET or HEAD requests (eu-central-1 list price)."},
+    {"cost.athena_usd_per_tb", K_DBL, OFF(cost_athena_tb), "5", 0, 100000, NULL,
+     "Price of Athena per TB (2^40 bytes) scanned (eu-central-1 list price); applied to the bytes "
+     "`mdp query` and curate read."},
+    {"cost.athena_min_bytes_per_query", K_INT, OFF(cost_athena_min_bytes), "10485760", 0,
+     1099511627776.0, NULL,
+     "Athena bills at least this many bytes per query (10 MB); the cost model does the same."},
+    {"cost.dynamodb_usd_per_million_writes", K_DBL, OFF(cost_ddb_write_million), "0.7625", 0,
+     100000, NULL,
+     "DynamoDB on-demand price per million write request units (eu-central-1 list price)."},
+    {"cost.dynamodb_usd_per_million_reads", K_DBL, OFF(cost_ddb_read_million), "0.1525", 0, 100000,
+     NULL, "DynamoDB on-demand price per million read request units (eu-central-1 list price)."},
+    {"cost.dynamodb_writes_per_request", K_DBL, OFF(cost_ddb_writes_per_request), "1", 0, 1000,
+     NULL,
+     "Write request units the state store (DynamoDB in AWS mode) takes per request `mdp serve` "
+     "answers: the model's assumption (a bandit counter or decision write)."},
+    {"cost.dynamodb_reads_per_request", K_DBL, OFF(cost_ddb_reads_per_request), "1", 0, 1000, NULL,
+     "Read request units per request `mdp serve` answers (the context's bandit counters, one "
+     "strongly consistent read up to 4 KB)."},
     {"freshness.slas", K_STRLIST, OFF(freshness_slas),
      "ga4:24h,supabase:24h,ddb:5m,ses:1m,gbp:48h,meta:48h,events:1h", 0, 0, NULL,
      "Freshness SLA per source as SOURCE:DURATION (units s, m, h, d): `mdp freshness` reports a "
