@@ -63,23 +63,27 @@ static int freshness_run(struct cli *c, int argc, char **argv)
     if (open_lake("freshness", c, &lake)) return EXIT_FAIL;
     struct mdp_diag d = {0};
     struct mdp_freshness f;
-    int rc = 0, never = 0, late = 0;
-    if (c->json) {
-        struct mdp_buf b;
-        mdp_buf_init(&b);
-        rc = mdp_freshness_json(lake, &c->cfg, now * 1000, &b, &d);
-        if (!rc) printf("%s\n", b.data);
-        mdp_buf_cleanup(&b);
-    }
-    if (!rc) rc = mdp_freshness_compute(lake, &c->cfg, now, &f, &d);
+    int never = 0, late = 0;
+    int rc = mdp_freshness_compute(lake, &c->cfg, now, &f, &d);
     mdp_lake_close(lake);
     if (rc) {
         mdp_freshness_cleanup(&f);
         return cli_fail("freshness", EXIT_FAIL, "%s", d.msg);
     }
-    if (!c->json)
+    if (c->json) {
+        struct mdp_buf b;
+        mdp_buf_init(&b);
+        if (mdp_freshness_to_json(&f, &b)) {
+            mdp_buf_cleanup(&b);
+            mdp_freshness_cleanup(&f);
+            return cli_fail("freshness", EXIT_FAIL, "out of memory");
+        }
+        printf("%s\n", b.data);
+        mdp_buf_cleanup(&b);
+    } else {
         printf("%-10s %-6s %-9s %-7s %-25s %-25s %s\n", "source", "state", "age", "sla",
                "newest event", "newest landing", "30d SLA met");
+    }
     for (size_t i = 0; i < f.n; i++) {
         const struct mdp_fresh_source *s = &f.v[i];
         never += s->state == MDP_FRESH_NEVER;
