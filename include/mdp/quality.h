@@ -64,6 +64,9 @@ void mdp_freshness_cleanup(struct mdp_freshness *f);
  * Returns as mdp_freshness_compute; on error out keeps what it held before the call. */
 int mdp_freshness_json(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t now_us,
                        struct mdp_buf *out, struct mdp_diag *d);
+/* Appends f (computed by mdp_freshness_compute, borrowed) to out as mdp_freshness_json does.
+ * Returns 0 or the buffer's sticky error (MDP_ERR_NOMEM); on error out keeps what it held. */
+int mdp_freshness_to_json(const struct mdp_freshness *f, struct mdp_buf *out);
 /* Parses a duration: a whole number with a unit s, m, h or d ("90s", "5m", "24h", "2d") into
  * *out_ms. Returns 0 or MDP_ERR_PARSE (no diag). */
 int mdp_duration_parse(const char *s, int64_t *out_ms);
@@ -183,8 +186,10 @@ struct mdp_alarm_result {
  * (_meta/alarms/history/dt=D/<ms>-<name>.json) with the outcome of the actions it ran (each
  * bounded in time, webhooks retried with backoff per alarms.webhook_retries), then the new state.
  * with_actions 0 records changes without running actions. on_result (may be NULL) sees each
- * result. A failed action is recorded, never an error. Returns 0, or an error reading metrics or
- * writing the lake with d (alarms evaluated before it keep their new state). */
+ * result. A failed action is recorded, never an error. Returns 0, MDP_ERR_INVALID (an alarm whose
+ * M of N is out of range, a metric without its source), MDP_ERR_PARSE (a stored state that is not
+ * one), or an error reading metrics or writing the lake (MDP_ERR_IO, MDP_ERR_ENGINE,
+ * MDP_ERR_NOMEM), with d; alarms evaluated before the failing one keep their new state. */
 int mdp_alarms_eval(struct mdp_lake *lake, const struct mdp_config *cfg,
                     const struct mdp_alarm_set *set, int64_t now_ms, int with_actions,
                     void (*on_result)(const struct mdp_alarm_result *r, void *ud), void *ud,

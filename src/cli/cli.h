@@ -66,6 +66,10 @@ int cli_date_option(const char *cmd, int argc, char **argv, int *i, int64_t *fro
                     int *handled);
 /* Both set or both unset (-1), to on or after from; else a usage error (EXIT_USAGE). */
 int cli_date_range_check(const char *cmd, int64_t from, int64_t to);
+/* Prints the sources' freshness and evaluates the alarms (with their actions), for the demo's
+ * summary; problems are printed, not returned. */
+struct mdp_lake;
+void cli_quality_summary(struct cli *c, struct mdp_lake *lake);
 /* Parses a whole decimal number in [min, max]. */
 int cli_parse_long(const char *s, long min, long max, long *out);
 

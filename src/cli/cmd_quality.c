@@ -63,23 +63,27 @@ static int freshness_run(struct cli *c, int argc, char **argv)
     if (open_lake("freshness", c, &lake)) return EXIT_FAIL;
     struct mdp_diag d = {0};
     struct mdp_freshness f;
-    int rc = 0, never = 0, late = 0;
-    if (c->json) {
-        struct mdp_buf b;
-        mdp_buf_init(&b);
-        rc = mdp_freshness_json(lake, &c->cfg, now * 1000, &b, &d);
-        if (!rc) printf("%s\n", b.data);
-        mdp_buf_cleanup(&b);
-    }
-    if (!rc) rc = mdp_freshness_compute(lake, &c->cfg, now, &f, &d);
+    int never = 0, late = 0;
+    int rc = mdp_freshness_compute(lake, &c->cfg, now, &f, &d);
     mdp_lake_close(lake);
     if (rc) {
         mdp_freshness_cleanup(&f);
         return cli_fail("freshness", EXIT_FAIL, "%s", d.msg);
     }
-    if (!c->json)
+    if (c->json) {
+        struct mdp_buf b;
+        mdp_buf_init(&b);
+        if (mdp_freshness_to_json(&f, &b)) {
+            mdp_buf_cleanup(&b);
+            mdp_freshness_cleanup(&f);
+            return cli_fail("freshness", EXIT_FAIL, "out of memory");
+        }
+        printf("%s\n", b.data);
+        mdp_buf_cleanup(&b);
+    } else {
         printf("%-10s %-6s %-9s %-7s %-25s %-25s %s\n", "source", "state", "age", "sla",
                "newest event", "newest landing", "30d SLA met");
+    }
     for (size_t i = 0; i < f.n; i++) {
         const struct mdp_fresh_source *s = &f.v[i];
         never += s->state == MDP_FRESH_NEVER;
@@ -317,3 +321,42 @@ const struct cli_command CMD_ALARMS = {
     "or\n"
     "value is named with file, line and column). docs/quality.md lists the metrics.\n",
     alarms_run, 0};
+
+/* ---- the demo's summary ---- */
+
+void cli_quality_summary(struct cli *c, struct mdp_lake *lake)
+{
+    int64_t now = mdp_time_now_ms();
+    struct mdp_diag d = {0};
+    struct mdp_freshness f;
+    if (mdp_freshness_compute(lake, &c->cfg, now, &f, &d) == 0) {
+        printf("\nfreshness (mdp freshness):");
+        for (size_t i = 0; i < f.n; i++) {
+            char age[32];
+            fmt_age(f.v[i].age_ms, age, sizeof age);
+            printf(" %s %s%s%s", f.v[i].source,
+                   f.v[i].state == MDP_FRESH_OK     ? "OK"
+                   : f.v[i].state == MDP_FRESH_LATE ? "LATE"
+                                                    : "NEVER",
+                   f.v[i].age_ms >= 0 ? " " : "", f.v[i].age_ms >= 0 ? age : "");
+            if (i + 1 < f.n) putchar(',');
+        }
+        printf("\n");
+    } else {
+        printf("\nfreshness: %s\n", d.msg);
+    }
+    mdp_freshness_cleanup(&f);
+    struct mdp_alarm_set set;
+    if (mdp_alarms_load(mdp_alarms_file(&c->cfg), &set, &d)) {
+        printf("alarms: %s\n", d.msg);
+        return;
+    }
+    struct mdp_cost_source cs = {lake, &c->cfg};
+    mdp_metric_source_set(mdp_cost_metric, &cs);
+    struct eval_out o = {0, 0, 0};
+    printf("alarms (mdp alarms eval):\n");
+    if (mdp_alarms_eval(lake, &c->cfg, &set, now, 1, print_result, &o, &d))
+        printf("alarms: %s\n", d.msg);
+    mdp_metric_source_set(NULL, NULL);
+    mdp_alarm_set_cleanup(&set);
+}

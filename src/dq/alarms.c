@@ -626,6 +626,12 @@ int mdp_alarms_eval(struct mdp_lake *lake, const struct mdp_config *cfg,
     mdp_buf_init(&acts);
     for (size_t i = 0; !rc && i < set->n; i++) {
         const struct mdp_alarm *a = &set->v[i];
+        if (a->evaluation_periods < 1 || a->evaluation_periods > MAX_N ||
+            a->datapoints_to_alarm < 1 || a->datapoints_to_alarm > a->evaluation_periods) {
+            rc = mdp_diag_set(d, MDP_ERR_INVALID, "alarm '%s': %d of %d datapoints is no M of N",
+                              a->name, a->datapoints_to_alarm, a->evaluation_periods);
+            break;
+        }
         struct stored_state st;
         if ((rc = read_state(lake, a->name, &st, d))) break;
         /* CloudWatch reads a range longer than N so that older real datapoints can stand in for

@@ -310,24 +310,16 @@ static void put_time(struct mdp_buf *b, int64_t ms)
 
 static const char *const STATE[] = {"OK", "LATE", "NEVER"};
 
-int mdp_freshness_json(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t now_us,
-                       struct mdp_buf *out, struct mdp_diag *d)
+int mdp_freshness_to_json(const struct mdp_freshness *f, struct mdp_buf *out)
 {
-    int64_t now_ms = now_us / 1000;
-    struct mdp_freshness f;
-    int rc = mdp_freshness_compute(lake, cfg, now_ms, &f, d);
-    if (rc) {
-        mdp_freshness_cleanup(&f);
-        return rc;
-    }
     struct mdp_buf b;
     mdp_buf_init(&b);
     mdp_buf_puts(&b, "{\"now\":");
-    put_time(&b, now_ms);
+    put_time(&b, f->now_ms);
     mdp_buf_puts(&b, ",\"sources\":[");
-    int64_t today = mdp_days_from_ms(now_ms);
-    for (size_t i = 0; i < f.n; i++) {
-        const struct mdp_fresh_source *s = &f.v[i];
+    int64_t today = mdp_days_from_ms(f->now_ms);
+    for (size_t i = 0; i < f->n; i++) {
+        const struct mdp_fresh_source *s = &f->v[i];
         mdp_buf_printf(&b, "%s{\"source\":", i ? "," : "");
         mdp_buf_json_str(&b, s->source);
         mdp_buf_puts(&b, ",\"newest_event\":");
@@ -349,10 +341,19 @@ int mdp_freshness_json(struct mdp_lake *lake, const struct mdp_config *cfg, int6
         }
         mdp_buf_puts(&b, "]}");
     }
-    rc = mdp_buf_puts(&b, "]}");
+    int rc = mdp_buf_puts(&b, "]}");
     if (!rc) rc = mdp_buf_append(out, b.data, b.len);
-    if (rc) mdp_diag_set(d, rc, "out of memory building the freshness JSON");
     mdp_buf_cleanup(&b);
+    return rc;
+}
+
+int mdp_freshness_json(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t now_us,
+                       struct mdp_buf *out, struct mdp_diag *d)
+{
+    struct mdp_freshness f;
+    int rc = mdp_freshness_compute(lake, cfg, now_us / 1000, &f, d);
+    if (!rc && (rc = mdp_freshness_to_json(&f, out)))
+        mdp_diag_set(d, rc, "out of memory building the freshness JSON");
     mdp_freshness_cleanup(&f);
     return rc;
 }

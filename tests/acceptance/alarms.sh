@@ -183,7 +183,15 @@ alarms:
     evaluation_periods: 1
     threshold: 0
     comparison_operator: GreaterThanThreshold
+  - name: s3_storage_cost
+    metric: cost.s3_usd_month_forecast
+    statistic: Maximum
+    period: 86400
+    evaluation_periods: 1
+    threshold: -1
+    comparison_operator: GreaterThanThreshold
 YAML
 expect_rc 0 "latency alarm" -- "$MDP" alarms eval
 expect_in "$T/out" "serve_latency_p99            ALARM" "a p99 above 0 ms breaches a 0 ms threshold"
+expect_in "$T/out" "s3_storage_cost              ALARM" "the cost model's forecast reaches the alarm"
 finish alarms

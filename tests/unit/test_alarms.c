@@ -3,6 +3,7 @@
  * missing data; the strict alarms file; the periods of the metrics; an evaluation over a lake with
  * an injected clock (state, history, actions only on a change); freshness over a run log with
  * known landings (age, state, daily compliance). */
+#include "mdp/alloc.h"
 #include "mdp/config.h"
 #include "mdp/engine.h"
 #include "mdp/lake.h"
@@ -540,6 +541,46 @@ static void test_duration(void **state)
         assert_int_equal(mdp_duration_parse(bad[i], &ms), MDP_ERR_PARSE);
 }
 
+/* every allocation of parsing, freshness and the report's JSON fails in turn: a clean
+ * MDP_ERR_NOMEM with a message, nothing leaked (ASan), never a crash (fault-injection builds) */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    if (mdp_alloc_fail_at(0) == MDP_ERR_UNSUPPORTED) skip();
+    struct fixture f;
+    open_fixture(&f);
+    assert_int_equal(mdp_strlist_set(&f.cfg.freshness_slas, "ga4:24h,ses:1m"), 0);
+    for (int i = 0; i < 5; i++)
+        put_run(f.lake, i + 1, "ingest.ga4", "ok", T0 + i * H, 10, 1, T0 + i * H - 60000);
+    int done = 0;
+    long n = 1;
+    for (; n < 100000 && done != 3; n++) {
+        struct mdp_alarm_set s;
+        struct mdp_freshness fr;
+        struct mdp_buf b;
+        mdp_buf_init(&b);
+        struct mdp_diag d = {0};
+        mdp_alloc_fail_at(n);
+        int r1 = mdp_alarms_parse("a.yaml", GOOD, strlen(GOOD), &s, &d);
+        int r2 = r1 ? 0 : mdp_freshness_compute(f.lake, &f.cfg, T0 + 10 * H, &fr, &d);
+        int r3 = r1 || r2 ? 0 : mdp_freshness_json(f.lake, &f.cfg, (T0 + 10 * H) * 1000, &b, &d);
+        mdp_alloc_fail_at(0);
+        if (r1 == 0) mdp_alarm_set_cleanup(&s);
+        if (r1 == 0) mdp_freshness_cleanup(&fr);
+        mdp_buf_cleanup(&b);
+        int rc = r1 ? r1 : r2 ? r2 : r3;
+        if (rc == 0) {
+            done = 3;
+            break;
+        }
+        if (rc != MDP_ERR_NOMEM || !d.msg[0])
+            fail_msg("allocation %ld: rc %d, message '%s'", n, rc, d.msg);
+    }
+    assert_int_equal(done, 3);
+    assert_true(n > 20); /* it did fail allocations before succeeding */
+    close_fixture(&f);
+}
+
 int main(void)
 {
     T0 = mdp_days_from_civil(2026, 11, 1) * MDP_MS_PER_DAY;
@@ -553,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_eval_with_clock),
         cmocka_unit_test(test_freshness),
         cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
