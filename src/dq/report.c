@@ -386,12 +386,13 @@ int mdp_report_json(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t
     for (size_t i = 0; !frc && i < fr.n; i++)
         compliance += fr.v[i].compliance_pct / (double)fr.n;
     int have_fresh = !frc && fr.n > 0;
-    mdp_freshness_cleanup(&fr);
     struct mdp_buf fj, aj, lat;
     mdp_buf_init(&fj);
     mdp_buf_init(&aj);
     mdp_buf_init(&lat);
-    if (!frc) frc = mdp_freshness_json(lake, cfg, now_ms * 1000, &fj, &fd);
+    if (!frc && mdp_freshness_to_json(&fr, &fj))
+        frc = mdp_diag_set(&fd, MDP_ERR_NOMEM, "out of memory");
+    mdp_freshness_cleanup(&fr);
     int arc = mdp_alarms_json(lake, cfg, now_ms * 1000, &aj, &ad);
     double worst_p99 = NAN;
     rc = latency_section(lake, from_ms, now_ms, &lat, &worst_p99, d);
