@@ -100,6 +100,16 @@ struct mdp_config {
     char *dq_fail_stage; /* never | on_error | on_fail */
     /* governance */
     char *gov_inventory; /* governance.inventory: the data inventory's file */
+    /* cost model (docs/quality.md "Cost"): prices in USD */
+    double cost_s3_gb_month, cost_s3_put_1000, cost_s3_get_1000, cost_athena_tb;
+    long cost_athena_min_bytes;
+    double cost_ddb_write_million, cost_ddb_read_million;
+    double cost_ddb_writes_per_request, cost_ddb_reads_per_request;
+    /* freshness and alarms (include/mdp/quality.h) */
+    struct mdp_strlist freshness_slas; /* SOURCE:DURATION items */
+    char *alarms_file;
+    long alarms_webhook_retries, alarms_webhook_timeout_ms, alarms_action_timeout_s;
+    long serve_metrics_snapshot_s;
 };
 
 /* Fills cfg with the built-in defaults. Returns 0 or MDP_ERR_NOMEM. Free with mdp_config_cleanup.

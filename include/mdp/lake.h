@@ -131,12 +131,16 @@ struct mdp_run {
     int64_t in, out, quarantined, duplicates, bytes;
     int64_t newest_event_ms; /* newest event time the run saw (freshness), or -1 */
     char message[512];
+    /* the cost model: object store requests this run made (set by mdp_run_end: the process's
+     * requests not yet claimed by an earlier record, so nested runs never count one twice) and
+     * the bytes its SQL read (set by the job: query, curate) */
+    int64_t puts, gets, lists, scanned_bytes;
 };
 /* Starts a record: new run id (UUIDv7), job name, start time, zero counts. */
 void mdp_run_begin(struct mdp_run *r, const char *job);
-/* Finishes and stores the record at _meta/runs/dt=<start day>/<run_id>.json: sets end time and
- * status (copied) in r. Returns 0, or the store's error (MDP_ERR_IO, MDP_ERR_NOSPACE) or
- * MDP_ERR_NOMEM with d. */
+/* Finishes and stores the record at _meta/runs/dt=<start day>/<run_id>.json: sets end time,
+ * status (copied) and the request counts (puts, gets, lists; the record's own put included) in
+ * r. Returns 0, or the store's error (MDP_ERR_IO, MDP_ERR_NOSPACE) or MDP_ERR_NOMEM with d. */
 int mdp_run_end(struct mdp_lake *lake, struct mdp_run *r, const char *status, struct mdp_diag *d);
 /* Calls cb for every stored record, oldest first (by start day, then run id); r is borrowed for
  * the call. A stored object that is not JSON is skipped. Returns 0, cb's non-zero value (which

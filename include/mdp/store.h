@@ -125,6 +125,16 @@ int mdp_store_orphans(struct mdp_store *s, int64_t before_ms, int remove, mdp_st
  * backend has no local paths, or MDP_ERR_NOMEM (out's sticky error). No diag. */
 int mdp_store_local_path(struct mdp_store *s, const char *key, struct mdp_buf *out);
 
+/* ---- request counts (the cost model, docs/quality.md "Cost") ---- */
+/* Requests this process made of object stores, counted as S3 bills them: put (put, conditional
+ * put, a committed streaming write), get (get, head) and list (one per call and per further 1,000
+ * keys listed). Deletes are free on S3 and not counted. */
+struct mdp_store_requests {
+    int64_t put, get, list;
+};
+/* Fills out with the process's totals since it started (all stores). Thread-safe. */
+void mdp_store_requests_total(struct mdp_store_requests *out);
+
 /* The file backend's constructor (used by mdp_store_open): dir is a folder path; returns and frees
  * as mdp_store_open. */
 int mdp__store_file_open(const char *dir, int create, struct mdp_store **out, struct mdp_diag *d);

@@ -32,6 +32,8 @@ extern const struct cli_command CMD_INIT, CMD_SEED, CMD_RUN, CMD_DEMO, CMD_RUNS,
     CMD_CONFIG, CMD_INGEST, CMD_CURATE, CMD_QUERY, CMD_LINT, CMD_CATALOG, CMD_SHELL, CMD_CONSENT,
     CMD_SEGMENTS, CMD_FEATURES, CMD_SNAPSHOT, CMD_SERVE, CMD_BANDIT, CMD_LAKE, CMD_DQ;
 extern const struct cli_command CMD_INVENTORY, CMD_RETENTION; /* cmd_gov.c */
+extern const struct cli_command CMD_COST, CMD_REPORT;
+extern const struct cli_command CMD_FRESHNESS, CMD_ALARMS;
 
 /* Loads the configuration (--config, else ./mdp.yaml when present, else defaults) once. Prints the
  * error and returns non-zero on failure. */
@@ -65,6 +67,10 @@ int cli_date_option(const char *cmd, int argc, char **argv, int *i, int64_t *fro
                     int *handled);
 /* Both set or both unset (-1), to on or after from; else a usage error (EXIT_USAGE). */
 int cli_date_range_check(const char *cmd, int64_t from, int64_t to);
+/* Prints the sources' freshness and evaluates the alarms (with their actions), for the demo's
+ * summary; problems are printed, not returned. */
+struct mdp_lake;
+void cli_quality_summary(struct cli *c, struct mdp_lake *lake);
 /* Parses a whole decimal number in [min, max]. */
 int cli_parse_long(const char *s, long min, long max, long *out);
 

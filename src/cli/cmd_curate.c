@@ -1,6 +1,7 @@
 /* `mdp curate`, `mdp query` and `mdp lint`: build the curated tables, query what is published,
  * and check the curated zone for PII. */
 #include "cli.h"
+#include "mdp/cost.h"
 #include "mdp/alloc.h"
 #include "mdp/catalog.h"
 #include "mdp/engine.h"
@@ -291,6 +292,15 @@ static int query_run(struct cli *c, int argc, char **argv)
         free(t.cells);
     }
     mdp_engine_close(e);
+    if (!rc) { /* the cost model's bytes scanned: a run record per query (best effort) */
+        struct mdp_run r;
+        struct mdp_diag qd = {0};
+        mdp_run_begin(&r, "query");
+        if (mdp_cost_query_scan(lake, sql, &r.scanned_bytes, &qd) == 0) {
+            snprintf(r.message, sizeof r.message, "scanned %lld bytes", (long long)r.scanned_bytes);
+            mdp_run_end(lake, &r, "ok", &qd);
+        }
+    }
     mdp_lake_close(lake);
     free(sql_file);
     return rc ? cli_fail("query", EXIT_FAIL, "%s", d.msg) : EXIT_OK;

@@ -351,6 +351,7 @@ static int demo_run(struct cli *c, int argc, char **argv)
             printf("\ntotal %.2f s. Quarantined records: %s/raw/_quarantine/; run log: "
                    "%s/_meta/runs/ (mdp runs).\n",
                    (double)(mdp_time_now_ms() - t0) / 1000.0, c->cfg.lake_dir, c->cfg.lake_dir);
+            cli_quality_summary(c, lake);
         }
     }
     cli_runs_free(sum);
@@ -366,7 +367,8 @@ const struct cli_command CMD_DEMO = {
     "\n"
     "The platform's main job on the embedded default, end to end: creates the lake (default\n"
     "./mdp-lake), seeds its landing folder (default 1000 users, 30 days), runs `mdp run` and\n"
-    "prints per stage what went in, came out, was quarantined, and the time. Running it again\n"
+    "prints per stage what went in, came out, was quarantined, and the time, then the sources'\n"
+    "freshness and the alarms' states (config/alarms.yaml, evaluated now). Running it again\n"
     "gives the same lake content: the same seed makes the same bytes, and the raw zone is\n"
     "content-addressed, so nothing lands twice.\n",
     demo_run, 0};

@@ -17,12 +17,18 @@
 #include <string.h>
 #include <unistd.h>
 
+/* one line per group of commands, so that adding one is a one-line change */
+/* clang-format off */
 static const struct cli_command *const COMMANDS[] = {
-    &CMD_INIT,     &CMD_SEED,     &CMD_RUN,       &CMD_INGEST,    &CMD_CURATE,
-    &CMD_QUERY,    &CMD_LINT,     &CMD_CATALOG,   &CMD_SHELL,     &CMD_DEMO,
-    &CMD_RUNS,     &CMD_IDS,      &CMD_HASH,      &CMD_CONFIG,    &CMD_CONSENT,
-    &CMD_SEGMENTS, &CMD_FEATURES, &CMD_SNAPSHOT,  &CMD_SERVE,     &CMD_BANDIT,
-    &CMD_LAKE,     &CMD_DQ,       &CMD_INVENTORY, &CMD_RETENTION, NULL};
+    &CMD_INIT,  &CMD_SEED,    &CMD_RUN,     &CMD_INGEST,   &CMD_CURATE,   &CMD_QUERY,
+    &CMD_LINT,  &CMD_CATALOG, &CMD_SHELL,   &CMD_DEMO,     &CMD_RUNS,     &CMD_IDS,
+    &CMD_HASH,  &CMD_CONFIG,  &CMD_CONSENT, &CMD_SEGMENTS, &CMD_FEATURES, &CMD_SNAPSHOT,
+    &CMD_SERVE, &CMD_BANDIT,  &CMD_LAKE,    &CMD_DQ,
+    &CMD_FRESHNESS, &CMD_ALARMS,
+    &CMD_COST, &CMD_REPORT,
+    &CMD_INVENTORY, &CMD_RETENTION,
+    NULL};
+/* clang-format on */
 
 int cli_fail(const char *cmd, int code, const char *fmt, ...)
 {

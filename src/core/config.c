@@ -146,6 +146,48 @@ static const struct mdp_config_key KEYS[] = {
      "The data inventory (docs/privacy.md): every dataset with purpose, legal basis, owner, PII "
      "class per column, subject keys, retention rule and deletion path. `mdp inventory check|ropa` "
      "and `mdp retention plan|apply` read it; a relative path is taken from the working folder."},
+    {"cost.s3_standard_usd_per_gb_month", K_DBL, OFF(cost_s3_gb_month), "0.0245", 0, 1000, NULL,
+     "Price of S3 Standard storage per GB-month (GB = 2^30 bytes); default: AWS list price in "
+     "eu-central-1 (first 50 TB). `mdp cost` prices every lake object with it."},
+    {"cost.s3_put_usd_per_1000", K_DBL, OFF(cost_s3_put_1000), "0.0054", 0, 1000, NULL,
+     "Price of 1,000 S3 PUT, COPY, POST or LIST requests (eu-central-1 list price)."},
+    {"cost.s3_get_usd_per_1000", K_DBL, OFF(cost_s3_get_1000), "0.00043", 0, 1000, NULL,
+     "Price of 1,000 S3 GET or HEAD requests (eu-central-1 list price)."},
+    {"cost.athena_usd_per_tb", K_DBL, OFF(cost_athena_tb), "5", 0, 100000, NULL,
+     "Price of Athena per TB (2^40 bytes) scanned (eu-central-1 list price); applied to the bytes "
+     "`mdp query` and curate read."},
+    {"cost.athena_min_bytes_per_query", K_INT, OFF(cost_athena_min_bytes), "10485760", 0,
+     1099511627776.0, NULL,
+     "Athena bills at least this many bytes per query (10 MB); the cost model does the same."},
+    {"cost.dynamodb_usd_per_million_writes", K_DBL, OFF(cost_ddb_write_million), "0.7625", 0,
+     100000, NULL,
+     "DynamoDB on-demand price per million write request units (eu-central-1 list price)."},
+    {"cost.dynamodb_usd_per_million_reads", K_DBL, OFF(cost_ddb_read_million), "0.1525", 0, 100000,
+     NULL, "DynamoDB on-demand price per million read request units (eu-central-1 list price)."},
+    {"cost.dynamodb_writes_per_request", K_DBL, OFF(cost_ddb_writes_per_request), "1", 0, 1000,
+     NULL,
+     "Write request units the state store (DynamoDB in AWS mode) takes per request `mdp serve` "
+     "answers: the model's assumption (a bandit counter or decision write)."},
+    {"cost.dynamodb_reads_per_request", K_DBL, OFF(cost_ddb_reads_per_request), "1", 0, 1000, NULL,
+     "Read request units per request `mdp serve` answers (the context's bandit counters, one "
+     "strongly consistent read up to 4 KB)."},
+    {"freshness.slas", K_STRLIST, OFF(freshness_slas),
+     "ga4:24h,supabase:24h,ddb:5m,ses:1m,gbp:48h,meta:48h,events:1h", 0, 0, NULL,
+     "Freshness SLA per source as SOURCE:DURATION (units s, m, h, d): `mdp freshness` reports a "
+     "source LATE when its newest event is older than this, NEVER when it never delivered."},
+    {"alarms.file", K_STR, OFF(alarms_file), "{builtin}", 0, 0, NULL,
+     "The alarms definitions (docs/quality.md \"Alarms\") that `mdp alarms` evaluates; "
+     "{builtin} is config/alarms.yaml of the source tree mdp was built from."},
+    {"alarms.webhook_retries", K_INT, OFF(alarms_webhook_retries), "3", 0, 10, NULL,
+     "Retries of a webhook action answered 429, 5xx or not at all (backoff 0.5 s, doubling)."},
+    {"alarms.webhook_timeout_ms", K_INT, OFF(alarms_webhook_timeout_ms), "5000", 100, 60000, NULL,
+     "Time limit of one webhook attempt; an action never takes longer than its attempts' limits "
+     "and backoffs together."},
+    {"alarms.action_timeout_seconds", K_INT, OFF(alarms_action_timeout_s), "10", 1, 600, NULL,
+     "A command action still running after this long is killed (and recorded as failed)."},
+    {"serve.metrics_snapshot_seconds", K_INT, OFF(serve_metrics_snapshot_s), "60", 1, 86400, NULL,
+     "How often `mdp serve` writes its latency histogram to _meta/metrics/serve/ (the alarms' "
+     "serve.latency_p99_ms and the report read it)."},
 };
 #define NKEYS (sizeof KEYS / sizeof *KEYS)
 

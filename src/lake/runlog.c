@@ -21,9 +21,24 @@ void mdp_run_begin(struct mdp_run *r, const char *job)
     r->newest_event_ms = -1;
 }
 
+/* The requests already written into a record: a record claims what came after (relaxed atomics
+ * are enough; two records ending at once may each claim a little of the other's, never twice). */
+static int64_t claimed_put, claimed_get, claimed_list;
+
+static int64_t claim(int64_t *claimed, int64_t total)
+{
+    int64_t before = __atomic_exchange_n(claimed, total, __ATOMIC_RELAXED);
+    return total > before ? total - before : 0;
+}
+
 int mdp_run_end(struct mdp_lake *lake, struct mdp_run *r, const char *status, struct mdp_diag *d)
 {
     r->end_ms = mdp_time_now_ms();
+    struct mdp_store_requests t;
+    mdp_store_requests_total(&t);
+    r->puts = claim(&claimed_put, t.put + 1); /* + 1: this record's own put */
+    r->gets = claim(&claimed_get, t.get);
+    r->lists = claim(&claimed_list, t.list);
     snprintf(r->status, sizeof r->status, "%s", status);
     char start[32], end[32], date[11];
     mdp_time_format_ms(r->start_ms, start, sizeof start);
@@ -42,6 +57,9 @@ int mdp_run_end(struct mdp_lake *lake, struct mdp_run *r, const char *status, st
                    (long long)r->out, (long long)r->quarantined, (long long)r->duplicates,
                    (long long)r->bytes);
     mdp_buf_json_str(&b, r->message);
+    mdp_buf_printf(
+        &b, ",\"requests\":{\"put\":%lld,\"get\":%lld,\"list\":%lld},\"scanned_bytes\":%lld",
+        (long long)r->puts, (long long)r->gets, (long long)r->lists, (long long)r->scanned_bytes);
     char newest[32];
     if (r->newest_event_ms >= 0 &&
         mdp_time_format_ms(r->newest_event_ms, newest, sizeof newest) == 0)
@@ -106,6 +124,12 @@ static int each_cb(const char *key, int64_t size, void *ud)
     r.quarantined = get_i64(o, "quarantined");
     r.duplicates = get_i64(o, "duplicates");
     r.bytes = get_i64(o, "bytes");
+    r.scanned_bytes = get_i64(o, "scanned_bytes");
+    if (json_object_object_get_ex(o, "requests", &v) && json_object_is_type(v, json_type_object)) {
+        r.puts = get_i64(v, "put");
+        r.gets = get_i64(v, "get");
+        r.lists = get_i64(v, "list");
+    }
     r.newest_event_ms = -1;
     if (json_object_object_get_ex(o, "newest_event", &v) &&
         json_object_is_type(v, json_type_string))

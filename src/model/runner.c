@@ -347,6 +347,7 @@ struct seen_scan {
     struct mdp_strset *before, *now; /* now: the keys listed, when there is a before */
     long lookback;
     int rc;
+    int64_t raw_bytes; /* what the models' raw globs cover (the cost model's bytes scanned) */
 };
 
 /* the day of a raw key and the lookback days before it become partitions to rebuild */
@@ -366,9 +367,9 @@ static int add_key_days(struct seen_scan *s, const char *key)
 
 static int scan_raw(const char *key, int64_t size, void *ud)
 {
-    (void)size;
     struct seen_scan *s = ud;
     if (strncmp(key, "raw/_quarantine/", 16) == 0) return 0;
+    s->raw_bytes += size;
     mdp_buf_printf(&s->sc->seen_now, "%s\n", key);
     if (s->now && mdp_strset_add(s->now, key, strlen(key)) < 0) return s->rc = MDP_ERR_NOMEM;
     if (!s->before || mdp_strset_has(s->before, key, strlen(key))) return 0;
@@ -398,7 +399,7 @@ int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struc
         }
     }
     struct mdp_strset *now = before ? mdp_strset_new() : NULL;
-    struct seen_scan s = {&sc, before, now, ctx->cfg->curate_lookback_days, 0};
+    struct seen_scan s = {&sc, before, now, ctx->cfg->curate_lookback_days, 0, 0};
     if ((have_prev && !o->full && o->from_day < 0 && !before) || (before && !now))
         rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory reading what curate took in before");
     else
@@ -433,6 +434,7 @@ int mdp_curate(struct mdp_stage_ctx *ctx, const struct mdp_curate_opts *o, struc
         mdp_run_end(ctx->lake, &r, "ok", &nd);
         if (ctx->on_run) ctx->on_run(&r, ctx->ud);
     } else if (!rc) {
+        run->scanned_bytes += s.raw_bytes;
         rc = run_models(ctx, run, NULL, &sc, d);
         /* the next incremental run starts from what this one took in */
         if (!rc)

@@ -1,5 +1,7 @@
 /* The service's background thread (server.h): reloads the serving snapshot when a newer one is
- * published, and runs a micro-batch curate of the days that got SES messages over HTTP. */
+ * published, runs a micro-batch curate of the days that got SES messages over HTTP, and writes the
+ * latency figures to the lake every serve.metrics_snapshot_seconds (and once more at stop). */
+#include "mdp/alloc.h"
 #include "mdp/log.h"
 #include "mdp/model.h"
 #include "mdp/pipeline.h"
@@ -8,6 +10,7 @@
 #include "server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 void mdp__ses_day_dirty(struct mdp_server *s, int64_t day)
@@ -43,12 +46,40 @@ static void micro_batch(struct mdp_server *s)
     s->metrics.curate_runs++;
 }
 
+/* Leaves the latency figures in the lake (_meta/metrics/serve/dt=D/<ms>-<pid>.json) for the
+ * alarms and the report; a failed write is logged and tried again next time. */
+static void metrics_snapshot(struct mdp_server *s, int64_t now, int64_t since,
+                             struct mdp__metrics_prev *prev)
+{
+    struct mdp_buf b, key;
+    mdp_buf_init(&b);
+    mdp_buf_init(&key);
+    char date[11];
+    mdp_date_format(mdp_days_from_ms(now), date, sizeof date);
+    mdp__metrics_snapshot(s, now, now - since, prev, &b);
+    int rc = mdp_buf_printf(&key, "_meta/metrics/serve/dt=%s/%013lld-%ld.json", date,
+                            (long long)now, (long)getpid());
+    if (!rc) rc = mdp_buf_error(&b);
+    struct mdp_diag d = {0};
+    if (!rc) rc = mdp_store_put(s->lake->store, key.data, b.data, b.len, 0, &d);
+    if (rc)
+        mdp_log(MDP_LOG_ERROR, "metrics snapshot not written",
+                LOG_STR("error", d.msg[0] ? d.msg : mdp_strerror(rc)), MDP_LF_END);
+    mdp_buf_cleanup(&b);
+    mdp_buf_cleanup(&key);
+}
+
 static void *background(void *arg)
 {
     struct mdp_server *s = arg;
-    int64_t last_reload = 0, last_curate = 0;
+    int64_t last_reload = 0, last_curate = 0, last_snapshot = mdp_time_now_ms();
+    struct mdp__metrics_prev *prev = mdp_calloc(1, sizeof *prev);
     while (!s->bg_stop) {
         int64_t now = mdp_time_now_ms();
+        if (prev && now - last_snapshot >= s->cfg->serve_metrics_snapshot_s * 1000) {
+            metrics_snapshot(s, now, last_snapshot, prev);
+            last_snapshot = now;
+        }
         if (now - last_reload >= s->cfg->serve_reload_s * 1000) {
             struct mdp_diag d = {0};
             int r = mdp__snap_reload(&s->snap, s->lake, &d);
@@ -65,6 +96,10 @@ static void *background(void *arg)
             last_curate = mdp_time_now_ms();
         }
         usleep(100000);
+    }
+    if (prev) { /* what was served since the last one */
+        metrics_snapshot(s, mdp_time_now_ms(), last_snapshot, prev);
+        free(prev);
     }
     return NULL;
 }

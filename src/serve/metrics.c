@@ -1,6 +1,7 @@
 /* The service's Prometheus metrics (server.h): requests by route and status class and a latency
  * histogram per route, counted on one slot per thread (no shared cache lines on the hot path) and
  * summed when /metrics is read; the collector's and the committer's counters; the bandit's arms. */
+#include "mdp/time.h"
 #include "server.h"
 
 #include <stdlib.h>
@@ -151,4 +152,72 @@ void mdp__metrics_render(struct mdp_server *s, struct mdp_buf *o)
                     "# TYPE mdp_bandit_decisions_total counter\n"
                     "# TYPE mdp_bandit_feedback_total counter\n");
     mdp_bandit_each(s->bandit, metric_arm, o);
+}
+
+/* The q-quantile (0..1) of a histogram of n requests in ms, interpolated linearly inside its
+ * bucket as Prometheus's histogram_quantile does (the +Inf bucket gives the last finite bound). */
+static double quantile_ms(const long long *h, long long n, double q)
+{
+    double rank = q * (double)n, lo = 0, cum = 0;
+    for (int b = 0; b < MDP__NBUCKETS - 1; b++) {
+        if (cum + (double)h[b] >= rank && h[b] > 0)
+            return 1000.0 * (lo + (BUCKETS[b] - lo) * (rank - cum) / (double)h[b]);
+        cum += (double)h[b];
+        lo = BUCKETS[b];
+    }
+    return 1000.0 * BUCKETS[MDP__NBUCKETS - 2];
+}
+
+static void put_interval(struct mdp_buf *o, const long long *h)
+{
+    long long n = 0;
+    for (int b = 0; b < MDP__NBUCKETS; b++)
+        n += h[b];
+    if (!n) {
+        mdp_buf_puts(o, "{\"requests\":0,\"p50_ms\":null,\"p90_ms\":null,\"p99_ms\":null}");
+        return;
+    }
+    mdp_buf_printf(o, "{\"requests\":%lld,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f}", n,
+                   quantile_ms(h, n, 0.5), quantile_ms(h, n, 0.9), quantile_ms(h, n, 0.99));
+}
+
+void mdp__metrics_snapshot(struct mdp_server *s, int64_t now_ms, int64_t interval_ms,
+                           struct mdp__metrics_prev *prev, struct mdp_buf *o)
+{
+    const struct mdp__metrics *m = &s->metrics;
+    char t[32];
+    mdp_time_format_ms(now_ms, t, sizeof t);
+    mdp_buf_reset(o);
+    mdp_buf_printf(o, "{\"time\":\"%s\",\"interval_s\":%.3f,\"buckets_le_s\":[", t,
+                   (double)interval_ms / 1000.0);
+    for (int b = 0; b < MDP__NBUCKETS - 1; b++)
+        mdp_buf_printf(o, "%s%g", b ? "," : "", BUCKETS[b]);
+    mdp_buf_puts(o, ",null],\"routes\":[");
+    long long all[MDP__NBUCKETS] = {0};
+    int first = 1;
+    for (int rt = 0; rt < NR; rt++) {
+        long long cur[MDP__NBUCKETS], delta[MDP__NBUCKETS], total = 0;
+        for (int b = 0; b < MDP__NBUCKETS; b++) {
+            cur[b] = sum_hist(m, rt, b);
+            delta[b] = cur[b] - prev->hist[rt][b];
+            all[b] += delta[b];
+            total += cur[b];
+            prev->hist[rt][b] = cur[b];
+        }
+        if (!total) continue;
+        mdp_buf_printf(o, "%s{\"route\":\"%s\",\"requests\":%lld,\"status\":{", first ? "" : ",",
+                       mdp__route_name(rt), total);
+        for (int c = 1; c <= 5; c++)
+            mdp_buf_printf(o, "%s\"%dxx\":%lld", c > 1 ? "," : "", c, sum_status(m, rt, c));
+        mdp_buf_printf(o, "},\"latency_sum_s\":%.6f,\"hist\":[", sum_lat(m, rt) / 1e6);
+        for (int b = 0; b < MDP__NBUCKETS; b++)
+            mdp_buf_printf(o, "%s%lld", b ? "," : "", cur[b]);
+        mdp_buf_puts(o, "],\"interval\":");
+        put_interval(o, delta);
+        mdp_buf_putc(o, '}');
+        first = 0;
+    }
+    mdp_buf_puts(o, "],\"interval\":");
+    put_interval(o, all);
+    mdp_buf_puts(o, "}\n");
 }

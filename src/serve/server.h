@@ -167,6 +167,14 @@ void mdp__metrics_cleanup(struct mdp__metrics *m);
 void mdp__metrics_request(struct mdp_server *s, int route, int status, int64_t us);
 /* The Prometheus text of every metric into o. */
 void mdp__metrics_render(struct mdp_server *s, struct mdp_buf *o);
+/* The request counts per route and latency bucket since start, kept between two snapshots. */
+struct mdp__metrics_prev {
+    long long hist[MDP__NROUTES + 1][MDP__NBUCKETS];
+};
+/* The latency snapshot the lake keeps (docs/quality.md "Service metrics snapshots") into o: the
+ * histograms since start, and the requests and p50/p90/p99 since prev, which it then updates. */
+void mdp__metrics_snapshot(struct mdp_server *s, int64_t now_ms, int64_t interval_ms,
+                           struct mdp__metrics_prev *prev, struct mdp_buf *o);
 
 /* ---- background work (background.c) ---- */
 /* Starts / stops the thread that reloads the snapshot and runs the SES micro-batches. */

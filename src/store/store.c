@@ -5,6 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Process-wide request counts (the cost model): relaxed atomics, the totals need no ordering. */
+static int64_t n_put, n_get, n_list;
+#define COUNT(v, k) __atomic_fetch_add(&(v), (k), __ATOMIC_RELAXED)
+
+void mdp_store_requests_total(struct mdp_store_requests *out)
+{
+    out->put = __atomic_load_n(&n_put, __ATOMIC_RELAXED);
+    out->get = __atomic_load_n(&n_get, __ATOMIC_RELAXED);
+    out->list = __atomic_load_n(&n_list, __ATOMIC_RELAXED);
+}
+
 int mdp_store_key_valid(const char *key)
 {
     if (!key || !*key || *key == '/') return 0;
@@ -51,6 +62,7 @@ int mdp_store_put(struct mdp_store *s, const char *key, const void *data, size_t
                   struct mdp_diag *d)
 {
     CHECK_KEY(key);
+    COUNT(n_put, 1);
     return s->ops->put(s, key, data, len, flags, d);
 }
 
@@ -58,19 +70,45 @@ int mdp_store_get(struct mdp_store *s, const char *key, struct mdp_buf *out, str
 {
     CHECK_KEY(key);
     mdp_buf_reset(out);
+    COUNT(n_get, 1);
     return s->ops->get(s, key, out, d);
 }
 
 int mdp_store_head(struct mdp_store *s, const char *key, int64_t *out_size, struct mdp_diag *d)
 {
     CHECK_KEY(key);
+    COUNT(n_get, 1);
     return s->ops->head(s, key, out_size, d);
+}
+
+/* A listing is billed per page of 1,000 keys: the callbacks count the keys on their way. */
+struct counted {
+    mdp_store_list_cb cb;
+    mdp_store_list_time_cb tcb;
+    void *ud;
+    int64_t keys;
+};
+
+static int counted_cb(const char *key, int64_t size, void *ud)
+{
+    struct counted *c = ud;
+    if (++c->keys % 1000 == 0) COUNT(n_list, 1);
+    return c->cb(key, size, c->ud);
+}
+
+static int counted_tcb(const char *key, int64_t size, int64_t mtime_ms, void *ud)
+{
+    struct counted *c = ud;
+    if (++c->keys % 1000 == 0) COUNT(n_list, 1);
+    return c->tcb(key, size, mtime_ms, c->ud);
 }
 
 int mdp_store_list(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
                    struct mdp_diag *d)
 {
-    return s->ops->list(s, prefix ? prefix : "", cb, ud, d);
+    struct counted c = {cb, NULL, ud, 0};
+    COUNT(n_list, 1);
+    return s->ops->list(s, prefix ? prefix : "", counted_cb, &c, d);
 }
 
 int mdp_store_delete(struct mdp_store *s, const char *key, struct mdp_diag *d)
@@ -84,7 +122,9 @@ int mdp_store_list_time(struct mdp_store *s, const char *prefix, mdp_store_list_
 {
     if (!s->ops->list_time)
         return mdp_diag_set(d, MDP_ERR_UNSUPPORTED, "listing with times not supported");
-    return s->ops->list_time(s, prefix ? prefix : "", cb, ud, d);
+    struct counted c = {NULL, cb, ud, 0};
+    COUNT(n_list, 1);
+    return s->ops->list_time(s, prefix ? prefix : "", counted_tcb, &c, d);
 }
 
 int mdp_store_orphans(struct mdp_store *s, int64_t before_ms, int remove, mdp_store_orphan_cb cb,
@@ -102,6 +142,7 @@ int mdp_store_writer_open(struct mdp_store *s, const char *key, struct mdp_store
     CHECK_KEY(key);
     if (!s->ops->writer_open)
         return mdp_diag_set(d, MDP_ERR_UNSUPPORTED, "streaming writes not supported");
+    COUNT(n_put, 1); /* one object put, however many parts it is written in */
     return s->ops->writer_open(s, key, out, d);
 }
 
