@@ -67,9 +67,6 @@ int mdp_freshness_json(struct mdp_lake *lake, const struct mdp_config *cfg, int6
 /* Appends f (computed by mdp_freshness_compute, borrowed) to out as mdp_freshness_json does.
  * Returns 0 or the buffer's sticky error (MDP_ERR_NOMEM); on error out keeps what it held. */
 int mdp_freshness_to_json(const struct mdp_freshness *f, struct mdp_buf *out);
-/* Parses a duration: a whole number with a unit s, m, h or d ("90s", "5m", "24h", "2d") into
- * *out_ms. Returns 0 or MDP_ERR_PARSE (no diag). */
-int mdp_duration_parse(const char *s, int64_t *out_ms);
 
 /* ---- alarms ---- */
 

@@ -26,6 +26,9 @@ int mdp_time_parse_epoch_s(const char *s, int64_t *out_ms);
 /* Parses epoch milliseconds (possibly with a fraction) into *out_ms. Returns 0 or MDP_ERR_PARSE /
  * MDP_ERR_RANGE. */
 int mdp_time_parse_epoch_ms(const char *s, int64_t *out_ms);
+/* Parses a span: a whole number with a unit s, m, h or d ("90s", "5m", "24h", "2d") into
+ * *out_ms. Returns 0 or MDP_ERR_PARSE (no diag). */
+int mdp_time_parse_span(const char *s, int64_t *out_ms);
 /* Parses YYYY-MM-DD or YYYYMMDD into days since the epoch. Returns 0 or MDP_ERR_PARSE /
  * MDP_ERR_RANGE. */
 int mdp_date_parse(const char *s, int64_t *out_days);

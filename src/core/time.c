@@ -260,3 +260,34 @@ int32_t mdp_date_key(int64_t ms)
 {
     return mdp_date_key_from_days(mdp_days_from_ms(ms));
 }
+
+int mdp_time_parse_span(const char *s, int64_t *out_ms)
+{
+    if (!s || *s < '0' || *s > '9') return MDP_ERR_PARSE;
+    int64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > 1000000000LL) return MDP_ERR_PARSE;
+        v = v * 10 + (*p - '0');
+    }
+    int64_t unit;
+    switch (*p) {
+    case 's':
+        unit = 1000;
+        break;
+    case 'm':
+        unit = 60000;
+        break;
+    case 'h':
+        unit = 3600000;
+        break;
+    case 'd':
+        unit = MDP_MS_PER_DAY;
+        break;
+    default:
+        return MDP_ERR_PARSE;
+    }
+    if (p[1] != '\0' || v <= 0 || v > 3650 * MDP_MS_PER_DAY / unit) return MDP_ERR_PARSE;
+    *out_ms = v * unit;
+    return 0;
+}

@@ -15,37 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int mdp_duration_parse(const char *s, int64_t *out_ms)
-{
-    if (!s || *s < '0' || *s > '9') return MDP_ERR_PARSE;
-    int64_t v = 0;
-    const char *p = s;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > 1000000000LL) return MDP_ERR_PARSE;
-        v = v * 10 + (*p - '0');
-    }
-    int64_t unit;
-    switch (*p) {
-    case 's':
-        unit = 1000;
-        break;
-    case 'm':
-        unit = 60000;
-        break;
-    case 'h':
-        unit = 3600000;
-        break;
-    case 'd':
-        unit = MDP_MS_PER_DAY;
-        break;
-    default:
-        return MDP_ERR_PARSE;
-    }
-    if (p[1] != '\0' || v <= 0 || v > 3650 * MDP_MS_PER_DAY / unit) return MDP_ERR_PARSE;
-    *out_ms = v * unit;
-    return 0;
-}
-
 void mdp__fresh_all_cleanup(struct mdp__fresh_all *a)
 {
     if (!a) return;
@@ -154,7 +123,7 @@ static int parse_slas(const struct mdp_config *cfg, struct mdp__fresh_all *out, 
             return mdp_diag_set(
                 d, MDP_ERR_CONFIG,
                 "freshness.slas: '%s' is no source (`mdp ingest --list` names them)", h->source);
-        if (mdp_duration_parse(colon + 1, &h->sla_ms))
+        if (mdp_time_parse_span(colon + 1, &h->sla_ms))
             return mdp_diag_set(d, MDP_ERR_CONFIG,
                                 "freshness.slas: '%s' of %s is no duration (a whole number with s, "
                                 "m, h or d, e.g. 24h)",

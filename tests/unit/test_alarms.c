@@ -530,15 +530,15 @@ static void test_duration(void **state)
 {
     (void)state;
     int64_t ms;
-    assert_int_equal(mdp_duration_parse("90s", &ms), 0);
+    assert_int_equal(mdp_time_parse_span("90s", &ms), 0);
     assert_int_equal(ms, 90000);
-    assert_int_equal(mdp_duration_parse("5m", &ms), 0);
+    assert_int_equal(mdp_time_parse_span("5m", &ms), 0);
     assert_int_equal(ms, 300000);
-    assert_int_equal(mdp_duration_parse("2d", &ms), 0);
+    assert_int_equal(mdp_time_parse_span("2d", &ms), 0);
     assert_int_equal(ms, 2 * MDP_MS_PER_DAY);
     const char *bad[] = {"", "h", "0h", "-1h", "1.5h", "24", "24hh", "1w", "99999999999d"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(mdp_duration_parse(bad[i], &ms), MDP_ERR_PARSE);
+        assert_int_equal(mdp_time_parse_span(bad[i], &ms), MDP_ERR_PARSE);
 }
 
 /* every allocation of parsing, freshness and the report's JSON fails in turn: a clean
