@@ -1,6 +1,7 @@
 /* `mdp freshness` (the sources' age against their SLAs) and `mdp alarms eval|list|history` (the
  * CloudWatch-style alarms); the work is in src/dq/ (include/mdp/quality.h). */
 #include "cli.h"
+#include "mdp/alloc.h"
 #include "mdp/cost.h"
 #include "mdp/quality.h"
 #include "mdp/time.h"
@@ -274,6 +275,13 @@ static int alarms_run(struct cli *c, int argc, char **argv)
     } else { /* list */
         struct mdp_buf b;
         mdp_buf_init(&b);
+        if (file) { /* the states of the alarms of that file */
+            char *copy = mdp_strdup(file);
+            if (copy) {
+                free(c->cfg.alarms_file);
+                c->cfg.alarms_file = copy;
+            }
+        }
         rc = mdp_alarms_json(lake, &c->cfg, now * 1000, &b, &d);
         if (!rc && c->json) printf("%s\n", b.data);
         mdp_buf_cleanup(&b);
