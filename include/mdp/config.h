@@ -110,6 +110,7 @@ struct mdp_config {
     char *alarms_file;
     long alarms_webhook_retries, alarms_webhook_timeout_ms, alarms_action_timeout_s;
     long serve_metrics_snapshot_s;
+    long serve_cost_refresh_s;
 };
 
 /* Fills cfg with the built-in defaults. Returns 0 or MDP_ERR_NOMEM. Free with mdp_config_cleanup.

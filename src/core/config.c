@@ -188,6 +188,9 @@ static const struct mdp_config_key KEYS[] = {
     {"serve.metrics_snapshot_seconds", K_INT, OFF(serve_metrics_snapshot_s), "60", 1, 86400, NULL,
      "How often `mdp serve` writes its latency histogram to _meta/metrics/serve/ (the alarms' "
      "serve.latency_p99_ms and the report read it)."},
+    {"serve.cost_refresh_seconds", K_INT, OFF(serve_cost_refresh_s), "600", 10, 86400, NULL,
+     "How often `mdp serve` recomputes the cost model (one listing of the lake and the run log, on "
+     "its background thread) for the mdp_cost_* gauges of /metrics; the first time at start."},
 };
 #define NKEYS (sizeof KEYS / sizeof *KEYS)
 

@@ -1,7 +1,9 @@
 /* The service's background thread (server.h): reloads the serving snapshot when a newer one is
  * published, runs a micro-batch curate of the days that got SES messages over HTTP, and writes the
- * latency figures to the lake every serve.metrics_snapshot_seconds (and once more at stop). */
+ * latency figures to the lake every serve.metrics_snapshot_seconds (and once more at stop), and
+ * recomputes the cost model for /metrics every serve.cost_refresh_seconds. */
 #include "mdp/alloc.h"
+#include "mdp/cost.h"
 #include "mdp/log.h"
 #include "mdp/model.h"
 #include "mdp/pipeline.h"
@@ -69,16 +71,35 @@ static void metrics_snapshot(struct mdp_server *s, int64_t now, int64_t since,
     mdp_buf_cleanup(&key);
 }
 
+/* Recomputes the cost model for /metrics' gauges; a failure is logged and the old figures stay. */
+static void cost_refresh(struct mdp_server *s)
+{
+    struct mdp_cost *c = mdp_calloc(1, sizeof *c);
+    struct mdp_diag d = {0};
+    int rc = c ? mdp_cost_figures(s->lake, s->cfg, 0, c, &d) : MDP_ERR_NOMEM;
+    if (rc) {
+        mdp_log(MDP_LOG_ERROR, "cost figures not computed",
+                LOG_STR("error", d.msg[0] ? d.msg : mdp_strerror(rc)), MDP_LF_END);
+        free(c);
+        return;
+    }
+    mdp__metrics_set_cost(&s->metrics, c);
+}
+
 static void *background(void *arg)
 {
     struct mdp_server *s = arg;
-    int64_t last_reload = 0, last_curate = 0, last_snapshot = mdp_time_now_ms();
+    int64_t last_reload = 0, last_curate = 0, last_snapshot = mdp_time_now_ms(), last_cost = 0;
     struct mdp__metrics_prev *prev = mdp_calloc(1, sizeof *prev);
     while (!s->bg_stop) {
         int64_t now = mdp_time_now_ms();
         if (prev && now - last_snapshot >= s->cfg->serve_metrics_snapshot_s * 1000) {
             metrics_snapshot(s, now, last_snapshot, prev);
             last_snapshot = now;
+        }
+        if (!last_cost || now - last_cost >= s->cfg->serve_cost_refresh_s * 1000) {
+            cost_refresh(s);
+            last_cost = mdp_time_now_ms();
         }
         if (now - last_reload >= s->cfg->serve_reload_s * 1000) {
             struct mdp_diag d = {0};

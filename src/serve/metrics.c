@@ -1,6 +1,7 @@
 /* The service's Prometheus metrics (server.h): requests by route and status class and a latency
  * histogram per route, counted on one slot per thread (no shared cache lines on the hot path) and
  * summed when /metrics is read; the collector's and the committer's counters; the bandit's arms. */
+#include "mdp/cost.h"
 #include "mdp/time.h"
 #include "server.h"
 
@@ -20,13 +21,63 @@ struct mdp__slot {
 int mdp__metrics_init(struct mdp__metrics *m)
 {
     m->slots = calloc(MDP__MAX_SLOTS, sizeof *m->slots);
-    return m->slots ? 0 : MDP_ERR_NOMEM;
+    if (!m->slots) return MDP_ERR_NOMEM;
+    m->cost = NULL;
+    pthread_mutex_init(&m->cost_mu, NULL);
+    return 0;
 }
 
 void mdp__metrics_cleanup(struct mdp__metrics *m)
 {
+    if (!m->slots) return;
     free(m->slots);
     m->slots = NULL;
+    free(m->cost);
+    m->cost = NULL;
+    pthread_mutex_destroy(&m->cost_mu);
+}
+
+void mdp__metrics_set_cost(struct mdp__metrics *m, struct mdp_cost *c)
+{
+    pthread_mutex_lock(&m->cost_mu);
+    struct mdp_cost *old = m->cost;
+    m->cost = c;
+    pthread_mutex_unlock(&m->cost_mu);
+    free(old);
+}
+
+/* The cost model's figures as gauges (docs/quality.md "Cost"): what the month has cost so far and
+ * its forecast per item, and the bytes stored per zone and storage class. */
+static void render_cost(struct mdp__metrics *m, struct mdp_buf *o)
+{
+    pthread_mutex_lock(&m->cost_mu);
+    const struct mdp_cost *c = m->cost;
+    if (c) {
+        mdp_buf_printf(o,
+                       "# HELP mdp_cost_usd_month_to_date The cost model's USD of the month so far "
+                       "(month %s).\n# TYPE mdp_cost_usd_month_to_date gauge\n"
+                       "mdp_cost_usd_month_to_date{item=\"s3_storage\"} %.6f\n"
+                       "mdp_cost_usd_month_to_date{item=\"s3_requests\"} %.6f\n"
+                       "mdp_cost_usd_month_to_date{item=\"athena\"} %.6f\n"
+                       "mdp_cost_usd_month_to_date{item=\"dynamodb\"} %.6f\n"
+                       "mdp_cost_usd_month_to_date{item=\"total\"} %.6f\n"
+                       "# HELP mdp_cost_usd_month_forecast The cost model's month-end forecast in "
+                       "USD.\n# TYPE mdp_cost_usd_month_forecast gauge\n"
+                       "mdp_cost_usd_month_forecast{item=\"s3\"} %.6f\n"
+                       "mdp_cost_usd_month_forecast{item=\"athena\"} %.6f\n"
+                       "mdp_cost_usd_month_forecast{item=\"dynamodb\"} %.6f\n"
+                       "mdp_cost_usd_month_forecast{item=\"total\"} %.6f\n"
+                       "# HELP mdp_lake_stored_bytes Bytes stored in the lake per zone and storage "
+                       "class, when the cost model last ran.\n# TYPE mdp_lake_stored_bytes gauge\n",
+                       c->month, c->s3_storage, c->s3_requests, c->athena, c->dynamodb, c->total,
+                       c->s3_usd_month_forecast, c->athena_usd_month_forecast,
+                       c->dynamodb_usd_month_forecast, c->total_usd_month_forecast);
+        for (int i = 0; i < c->nzones; i++)
+            mdp_buf_printf(o, "mdp_lake_stored_bytes{zone=\"%s\",storage_class=\"%s\"} %lld\n",
+                           c->zones[i].zone, c->zones[i].storage_class,
+                           (long long)c->zones[i].bytes);
+    }
+    pthread_mutex_unlock(&m->cost_mu);
 }
 
 /* this thread's slot (threads beyond MDP__MAX_SLOTS share the last one) */
@@ -98,7 +149,7 @@ static int metric_arm(const struct mdp_bandit_arm *a, void *ud)
 
 void mdp__metrics_render(struct mdp_server *s, struct mdp_buf *o)
 {
-    const struct mdp__metrics *m = &s->metrics;
+    struct mdp__metrics *m = &s->metrics;
     mdp_buf_reset(o);
     mdp_buf_puts(o, "# HELP mdp_http_requests_total HTTP requests by route and status class.\n"
                     "# TYPE mdp_http_requests_total counter\n");
@@ -152,6 +203,7 @@ void mdp__metrics_render(struct mdp_server *s, struct mdp_buf *o)
                     "# TYPE mdp_bandit_decisions_total counter\n"
                     "# TYPE mdp_bandit_feedback_total counter\n");
     mdp_bandit_each(s->bandit, metric_arm, o);
+    render_cost(m, o);
 }
 
 /* The q-quantile (0..1) of a histogram of n requests in ms, interpolated linearly inside its

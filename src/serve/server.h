@@ -85,11 +85,16 @@ struct mdp__key {
 #define MDP__NBUCKETS  14
 #define MDP__MAX_SLOTS 128
 struct mdp__slot; /* a thread's request metrics (metrics.c) */
+struct mdp_cost;
 struct mdp__metrics {
     struct mdp__slot *slots; /* one per thread: no shared cache lines */
     atomic_int nslots;
     atomic_llong events_accepted, events_quarantined, ses_accepted, ses_quarantined;
     atomic_llong curate_runs;
+    /* the cost model's figures (include/mdp/cost.h), refreshed by the background thread every
+     * serve.cost_refresh_seconds and read by /metrics; guarded by cost_mu */
+    pthread_mutex_t cost_mu;
+    struct mdp_cost *cost; /* NULL until the first refresh succeeded */
 };
 
 struct mdp_server {
@@ -167,6 +172,8 @@ void mdp__metrics_cleanup(struct mdp__metrics *m);
 void mdp__metrics_request(struct mdp_server *s, int route, int status, int64_t us);
 /* The Prometheus text of every metric into o. */
 void mdp__metrics_render(struct mdp_server *s, struct mdp_buf *o);
+/* Replaces the cost figures /metrics shows by c (malloc'd; taken over, the old ones freed). */
+void mdp__metrics_set_cost(struct mdp__metrics *m, struct mdp_cost *c);
 /* The request counts per route and latency bucket since start, kept between two snapshots. */
 struct mdp__metrics_prev {
     long long hist[MDP__NROUTES + 1][MDP__NBUCKETS];

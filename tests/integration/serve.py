@@ -179,6 +179,19 @@ def main():
     st, _, body = req(s, "GET", "/metrics", key=A)
     check(st == 200 and b"mdp_http_requests_total" in body, f"metrics with admin: {st}")
     check(req(s, "GET", "/metrics", key=C)[0] == 403, "metrics need admin")
+    # the cost model's gauges (computed by the background thread at start): the ml zone's bytes
+    # are what the lake's ml/ folder holds (serve never writes there), the forecast is positive
+    gauges, t0 = {}, time.time()
+    while time.time() - t0 < 20 and 'mdp_cost_usd_month_forecast{item="total"}' not in gauges:
+        body = req(s, "GET", "/metrics", key=A)[2].decode()
+        gauges = {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1]) for ln in body.splitlines()
+                  if ln.startswith(("mdp_cost_", "mdp_lake_stored_bytes"))}
+        time.sleep(0.2)
+    ml_bytes = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(LAKE, "ml"))
+                   for f in fs)
+    check(gauges.get('mdp_cost_usd_month_forecast{item="total"}', 0) > 0
+          and gauges.get('mdp_lake_stored_bytes{zone="ml",storage_class="STANDARD"}') == ml_bytes,
+          f"cost gauges on /metrics: ml bytes {ml_bytes}, {sorted(gauges.items())[:12]}")
     check(req(s, "GET", "/nope")[0] == 404, "unknown route 404")
     st, js, _ = req(s, "GET", "/v1/events", key=C)
     check(st == 405 and js["error"]["code"] == "method_not_allowed", f"GET events: {st}")
