@@ -399,7 +399,7 @@ int mdp_dsar_export(const struct mdp_subject_ctx *ctx, const struct mdp_subject 
         if (rc) mdp_diag_set(d, rc, "out of memory");
     }
     if (!rc) {
-        qsort(b.v, b.n, sizeof *b.v, cmp_bfile);
+        if (b.n) qsort(b.v, b.n, sizeof *b.v, cmp_bfile);
         for (size_t i = 0; !rc && i < b.n; i++)
             if (mdp_sha256_hex(b.v[i].data.data ? b.v[i].data.data : "", b.v[i].data.len,
                                b.v[i].sha))
@@ -456,7 +456,7 @@ int mdp_dsar_export(const struct mdp_subject_ctx *ctx, const struct mdp_subject 
         } else {
             f->data = m;
             mdp_sha256_hex(f->data.data, f->data.len, f->sha);
-            qsort(b.v, b.n, sizeof *b.v, cmp_bfile);
+            if (b.n) qsort(b.v, b.n, sizeof *b.v, cmp_bfile);
         }
     }
     st.files = (int64_t)b.n;
