@@ -96,6 +96,15 @@ int mdp_subject_rows(const struct mdp_subject_ctx *ctx, const struct mdp_subject
                      const struct mdp_subject_hit *h, struct mdp_buf *out, int64_t *out_rows,
                      struct mdp_diag *d);
 
+/* Applies the matching rule to one JSON value of a raw object of dataset ds (a line of NDJSON, or
+ * a whole JSON object): *out_records (may be NULL) gets the number of records it holds (the
+ * elements of its one top-level array of objects, else 1), *out_matches (may be NULL) how many
+ * hold s. text (len bytes, need not be NUL-terminated) and everything else are borrowed.
+ * Returns 0, MDP_ERR_PARSE (not one JSON value) or MDP_ERR_NOMEM. */
+int mdp_subject_json_match(const struct mdp_inv_dataset *ds, const struct mdp_subject *s,
+                           const char *text, size_t len, int64_t *out_records,
+                           int64_t *out_matches);
+
 /* Returns 1 when dataset ds can hold a person (it has subject keys) and its store is one the
  * locator reads in this context (see mdp_subject_locate), else 0. */
 int mdp_subject_readable(const struct mdp_subject_ctx *ctx, const struct mdp_inv_dataset *ds);

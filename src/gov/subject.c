@@ -527,6 +527,49 @@ static int64_t json_records(const struct matcher *m, const char *text,
     return n;
 }
 
+int mdp_subject_json_match(const struct mdp_inv_dataset *ds, const struct mdp_subject *s,
+                           const char *text, size_t len, int64_t *out_records, int64_t *out_matches)
+{
+    if (out_records) *out_records = 0;
+    if (out_matches) *out_matches = 0;
+    char *copy = mdp_strndup(text, len);
+    if (!copy) return MDP_ERR_NOMEM;
+    json_object *o = NULL;
+    if (strlen(copy) == len) { /* a NUL inside is no JSON text */
+        json_tokener *tok = json_tokener_new();
+        if (!tok) {
+            free(copy);
+            return MDP_ERR_NOMEM;
+        }
+        o = json_tokener_parse_ex(tok, copy, (int)len);
+        /* one value and nothing after it but white space */
+        if (o && json_tokener_get_error(tok) == json_tokener_success) {
+            for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+                if (!strchr(" \t\r\n", copy[i])) {
+                    json_object_put(o);
+                    o = NULL;
+                    break;
+                }
+        } else {
+            json_object_put(o);
+            o = NULL;
+        }
+        json_tokener_free(tok);
+    }
+    free(copy);
+    if (!o) return MDP_ERR_PARSE;
+    struct matcher m = {ds, s, !has_person_key(ds)};
+    json_object *arr = records_array(o);
+    size_t cnt = arr ? json_object_array_length(arr) : 1;
+    int64_t hits = 0;
+    for (size_t i = 0; i < cnt; i++)
+        hits += json_holds(&m, arr ? json_object_array_get_idx(arr, i) : o, 0, 0);
+    json_object_put(o);
+    if (out_records) *out_records = (int64_t)cnt;
+    if (out_matches) *out_matches = hits;
+    return 0;
+}
+
 /* ---- locating per store ---- */
 
 struct json_scan {

@@ -306,6 +306,36 @@ static void test_unknown_and_bad(void **state)
     assert_null(s);
 }
 
+static void test_json_match(void **state)
+{
+    struct fx *f = *state;
+    struct mdp_diag d = {0};
+    struct mdp_subject *s = NULL;
+    assert_int_equal(mdp_subject_resolve(&f->ctx, ANN, NULL, &s, &d), 0);
+    const struct mdp_inv_dataset *sqs = mdp_inventory_find(f->inv, "raw.t.sqs");
+    int64_t rec = -1, hit = -1;
+    static const char batch[] = "{\"Records\":[{\"destination\":\" ANN@example.com\"},"
+                                "{\"destination\":\"xann@example.com\"},{\"x\":1}]}";
+    assert_int_equal(mdp_subject_json_match(sqs, s, batch, strlen(batch), &rec, &hit), 0);
+    assert_int_equal(rec, 3);
+    assert_int_equal(hit, 1);
+    /* a document inside a string inside a string */
+    static const char nested[] =
+        "{\"body\":\"{\\\"destination\\\":\\\"{\\\\\\\"destination\\\\\\\":"
+        "\\\\\\\"ann.new@example.com\\\\\\\"}\\\"}\"}";
+    assert_int_equal(mdp_subject_json_match(sqs, s, nested, strlen(nested), &rec, &hit), 0);
+    assert_int_equal(rec, 1);
+    assert_int_equal(hit, 1);
+    /* a value outside a key column does not count */
+    static const char other[] = "{\"note\":\"ann@example.com\"}";
+    assert_int_equal(mdp_subject_json_match(sqs, s, other, strlen(other), &rec, &hit), 0);
+    assert_int_equal(hit, 0);
+    assert_int_equal(mdp_subject_json_match(sqs, s, "{\"a\":1} {\"b\":2}", 15, &rec, &hit),
+                     MDP_ERR_PARSE);
+    assert_int_equal(mdp_subject_json_match(sqs, s, "{", 1, &rec, &hit), MDP_ERR_PARSE);
+    mdp_subject_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_only_without_person_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_and_bad, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_match, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
