@@ -28,12 +28,31 @@ def norm_email(v):
     return v.strip(" \t\r\n\v\f").lower()
 
 
+_ROWS = {}
+
+
 def parquet_rows(node_modules, paths):
-    if not paths:
-        return []
-    out = subprocess.run(["node", os.path.join(HERE, "parquet_rows.mjs"), node_modules] + paths,
-                         check=True, capture_output=True, text=True).stdout
-    return [json.loads(line) for line in out.splitlines() if line]
+    """The rows of each file (read once per process: one node run for all files not read yet)."""
+    todo = [p for p in paths if p not in _ROWS]
+    if todo:
+        for p in todo:
+            _ROWS[p] = []
+        out = subprocess.run(["node", os.path.join(HERE, "parquet_rows.mjs"), node_modules] + todo,
+                             check=True, capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line:
+                r = json.loads(line)
+                _ROWS[r["path"]].append(r)
+    return [r for p in paths for r in _ROWS[p]]
+
+
+def prefetch(lake, inv, node_modules):
+    files = []
+    for ds in inv.values():
+        if ds["store"] in ("curated", "ml") and ds["subject_keys"]:
+            files += [os.path.join(lake, k) for k in current_files(lake, ds["location"])
+                      if k.endswith(".parquet")]
+    parquet_rows(node_modules, files)
 
 
 def current_files(lake, table):
@@ -249,6 +268,7 @@ def main():
     psql = sys.argv[6:]
     inv = yaml.safe_load(open(inventory))["datasets"]
     subj = Subject(user_id)
+    prefetch(lake, inv, node_modules)
     resolve(lake, inv, node_modules, subj, psql)
     want = expected(lake, inv, node_modules, subj, psql)
     bad = []

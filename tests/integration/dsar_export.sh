@@ -18,7 +18,7 @@ psql=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres)
 INV=$ROOT/config/inventory.yaml
 NM=$ROOT/deps/node/node_modules
 L=$T/lake
-"$MDP" --log-level off demo --dir "$L" --users 40 --days 5 --bad-rate 0 --start 2026-10-01 >/dev/null || bad "demo"
+"$MDP" --log-level off demo --dir "$L" --users 20 --days 4 --bad-rate 0 --start 2026-10-01 >/dev/null || bad "demo"
 for t in accounts user_profiles communication_prefs onboarding_progress locations visibility_checks oauth_logins; do
   pk=$(head -1 "$(ls "$L"/landing/supabase/$t/dt=*/$t.csv | head -1)" | cut -d, -f1)
   ts=updated_at; [ "$t" = oauth_logins ] && ts=created_at
