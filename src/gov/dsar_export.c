@@ -213,6 +213,24 @@ static void art15(struct mdp_buf *b, const struct mdp_subject_ctx *ctx, const st
     mdp_buf_puts(b, "]}\n");
 }
 
+/* The SHA-256 of the file at path into hex. Returns 0 or -1 (unreadable). */
+static int file_sha256(const char *path, char hex[65])
+{
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    int rc = f ? 0 : -1;
+    char chunk[8192];
+    size_t n;
+    while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        mdp_buf_append(&b, chunk, n);
+    if (f && ferror(f)) rc = -1;
+    if (f) fclose(f);
+    if (!rc && (mdp_buf_error(&b) || mdp_sha256_hex(b.data ? b.data : "", b.len, hex))) rc = -1;
+    mdp_buf_cleanup(&b);
+    return rc;
+}
+
 /* ---- writing ---- */
 
 static int write_file(const char *path, const void *p, size_t n, struct mdp_diag *d)
@@ -418,8 +436,14 @@ int mdp_dsar_export(const struct mdp_subject_ctx *ctx, const struct mdp_subject 
         json_keys(&m, &s->account_ids);
         mdp_buf_puts(&m, ",\"external_ids\":");
         json_keys(&m, &s->external_ids);
-        mdp_buf_printf(&m, "},\"inventory\":");
-        mdp_buf_json_str(&m, inv->file);
+        /* which inventory decided what was searched: its hash, not its path (a path differs
+         * between machines, the bytes do not) */
+        char ihex[65];
+        mdp_buf_printf(&m, "},\"inventory_sha256\":");
+        if (file_sha256(inv->file, ihex) == 0)
+            mdp_buf_printf(&m, "\"%s\"", ihex);
+        else
+            mdp_buf_puts(&m, "null");
         mdp_buf_puts(&m, ",\"files\":[");
         for (size_t i = 0; i < b.n; i++) {
             const struct bfile *f = &b.v[i];

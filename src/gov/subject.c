@@ -224,9 +224,12 @@ static int sql_where(struct mdp_buf *b, const struct mdp_inv_dataset *ds,
     return n;
 }
 
+static int ends_with(const char *s, const char *suffix);
+
 /* A file of the lake: its key and its local path (what DuckDB's filename column gives back). */
 struct lfile {
     char *key, *path;
+    int gz; /* JSON objects: gzip bytes (a Firehose delivery kept as received) */
 };
 struct lfiles {
     struct lfile *v;
@@ -243,6 +246,17 @@ static void lfiles_cleanup(struct lfiles *f)
     memset(f, 0, sizeof *f);
 }
 
+/* 1 when the file at path starts with the gzip magic bytes. */
+static int is_gzip(const char *path)
+{
+    unsigned char m[2] = {0, 0};
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
+    size_t n = fread(m, 1, 2, fp);
+    fclose(fp);
+    return n == 2 && m[0] == 0x1f && m[1] == 0x8b;
+}
+
 static int lfiles_add(struct mdp_lake *lake, struct lfiles *f, const char *key)
 {
     struct mdp_buf p;
@@ -257,6 +271,8 @@ static int lfiles_add(struct mdp_lake *lake, struct lfiles *f, const char *key)
             free(f->v[f->n].path);
             rc = MDP_ERR_NOMEM;
         } else {
+            f->v[f->n].gz =
+                ends_with(key, ".json") || ends_with(key, ".ndjson") ? is_gzip(f->v[f->n].path) : 0;
             f->n++;
         }
     }
@@ -271,7 +287,7 @@ static int cmp_path(const void *a, const void *b)
 
 static const char *lfiles_key(const struct lfiles *f, const char *path)
 {
-    struct lfile probe = {NULL, (char *)path};
+    struct lfile probe = {NULL, (char *)path, 0};
     const struct lfile *hit = bsearch(&probe, f->v, f->n, sizeof *f->v, cmp_path);
     return hit ? hit->key : NULL;
 }
@@ -338,7 +354,7 @@ static int table_files(const struct mdp_subject_ctx *ctx, const struct mdp_inv_d
 
 /* Appends "read_xxx([paths], options)" for files (all, or only the one at `only`). */
 static void sql_from(struct mdp_buf *b, enum rawfmt fmt, int parquet, const struct lfiles *f,
-                     const char *only, int filename)
+                     int gz, int filename)
 {
     if (parquet)
         mdp_buf_puts(b, "read_parquet([");
@@ -348,7 +364,7 @@ static void sql_from(struct mdp_buf *b, enum rawfmt fmt, int parquet, const stru
         mdp_buf_puts(b, "read_json_objects([");
     int first = 1;
     for (size_t i = 0; i < f->n; i++) {
-        if (only && strcmp(f->v[i].path, only) != 0) continue;
+        if (gz >= 0 && f->v[i].gz != gz) continue;
         if (!first) mdp_buf_putc(b, ',');
         first = 0;
         mdp_sql_quote(b, f->v[i].path);
@@ -359,7 +375,9 @@ static void sql_from(struct mdp_buf *b, enum rawfmt fmt, int parquet, const stru
         mdp_buf_puts(b, "], header = true, all_varchar = true, delim = ',', quote = '\"', "
                         "escape = '\"', hive_partitioning = false, union_by_name = true");
     else
-        mdp_buf_puts(b, "], format = 'auto', hive_partitioning = false");
+        mdp_buf_puts(b, gz == 1
+                            ? "], format = 'auto', compression = 'gzip', hive_partitioning = false"
+                            : "], format = 'auto', hive_partitioning = false");
     mdp_buf_puts(b, filename ? ", filename = true)" : ")");
 }
 
@@ -659,7 +677,7 @@ static int locate_files(const struct mdp_subject_ctx *ctx, const struct mdp_inv_
     struct mdp_buf sql;
     mdp_buf_init(&sql);
     mdp_buf_puts(&sql, "SELECT filename, count(*) FROM ");
-    sql_from(&sql, fmt, parquet, f, NULL, 1);
+    sql_from(&sql, fmt, parquet, f, -1, 1);
     mdp_buf_puts(&sql, " WHERE ");
     int rc = 0;
     if (sql_where(&sql, ds, s, 0)) {
@@ -686,10 +704,15 @@ static int locate_raw(const struct mdp_subject_ctx *ctx, const struct mdp_inv_da
     int rc = raw_files(ctx, ds, FMT_CSV, &csv, d);
     if (!rc) rc = raw_files(ctx, ds, FMT_JSON, &json, d);
     if (!rc) rc = locate_files(ctx, ds, s, FMT_CSV, 0, &csv, h, d);
-    if (!rc && json.n) {
+    int have[2] = {0, 0};
+    for (size_t i = 0; i < json.n; i++)
+        have[json.v[i].gz] = 1;
+    for (int gz = 0; !rc && gz < 2; gz++) {
+        if (!have[gz]) continue;
         struct matcher m = {ds, s, !has_person_key(ds)};
+        mdp_buf_reset(&sql);
         mdp_buf_puts(&sql, "SELECT filename, json FROM ");
-        sql_from(&sql, FMT_JSON, 0, &json, NULL, 1);
+        sql_from(&sql, FMT_JSON, 0, &json, gz, 1);
         mdp_buf_puts(&sql, " WHERE ");
         if (sql_contains(&sql, ds, s)) {
             mdp_buf_puts(&sql, " ORDER BY filename");
@@ -992,7 +1015,7 @@ static int follow(const struct mdp_subject_ctx *ctx, PGconn *pg, const struct md
                 mdp_buf_puts(&sql, "SELECT DISTINCT CAST(");
                 quote_ident(&sql, col);
                 mdp_buf_puts(&sql, " AS VARCHAR) FROM ");
-                sql_from(&sql, FMT_CSV, table, &f, NULL, 0);
+                sql_from(&sql, FMT_CSV, table, &f, -1, 0);
                 mdp_buf_puts(&sql, " WHERE ");
                 if (sql_where(&sql, ds, s, 1)) {
                     rc = sql_ready(&sql, d);
@@ -1268,7 +1291,7 @@ static int rows_file(const struct mdp_subject_ctx *ctx, const struct mdp_subject
         mdp_snapshot_close(sn);
     } else if (!rc && (parquet || csv)) {
         mdp_buf_puts(&sql, "SELECT CAST(to_json(t) AS VARCHAR) AS j FROM (SELECT * FROM ");
-        sql_from(&sql, FMT_CSV, parquet, &one, NULL, 0);
+        sql_from(&sql, FMT_CSV, parquet, &one, -1, 0);
         mdp_buf_puts(&sql, " WHERE ");
         if (sql_where(&sql, ds, s, 0)) {
             mdp_buf_puts(&sql, ") t ORDER BY j");
@@ -1279,7 +1302,7 @@ static int rows_file(const struct mdp_subject_ctx *ctx, const struct mdp_subject
     } else if (!rc) {
         struct matcher m = {ds, s, !has_person_key(ds)};
         mdp_buf_puts(&sql, "SELECT json FROM ");
-        sql_from(&sql, FMT_JSON, 0, &one, NULL, 0);
+        sql_from(&sql, FMT_JSON, 0, &one, one.n ? one.v[0].gz : 0, 0);
         rc = sql_ready(&sql, d);
         struct json_rows j = {&m, l, 0, h->location, d};
         struct mdp_rows_cb cb = {NULL, json_rows_row, &j};

@@ -9,6 +9,7 @@ hashes and sizes, and that the tar holds exactly the folder's files.
 Usage: dsar_check.py LAKE INVENTORY BUNDLE_DIR NODE_MODULES USER_ID [PSQL_ARGS...]
 Prints one line per mismatch and "dsar_check: N datasets checked, M rows" on success."""
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -150,7 +151,10 @@ def csv_rows(path):
 
 
 def json_values(path):
-    text = open(path, encoding="utf-8").read()
+    data = open(path, "rb").read()
+    if data[:2] == b"\x1f\x8b":  # a Firehose delivery kept gzip'd, as received
+        data = gzip.decompress(data)
+    text = data.decode("utf-8")
     if path.endswith(".ndjson"):
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     # one JSON value, or several written one after the other (Firehose concatenates records)

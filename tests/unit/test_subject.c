@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define ANN   "01890a5d-ac96-774b-bcce-b302099a8001"
 #define BOB   "01890a5d-ac96-774b-bcce-b302099a8002"
@@ -83,6 +84,24 @@ static void put(struct fx *f, const char *key, const char *text)
     if (rc) fail_msg("%s: %s", key, d.msg);
 }
 
+/* Puts text gzip'd (as Firehose delivers it when compression is on). */
+static void put_gz(struct fx *f, const char *key, const char *text)
+{
+    unsigned char out[1024];
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (unsigned char *)text;
+    z.avail_in = (unsigned)strlen(text);
+    z.next_out = out;
+    z.avail_out = sizeof out;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t n = sizeof out - z.avail_out;
+    deflateEnd(&z);
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_store_put(f->lake->store, key, out, n, 0, &d), 0);
+}
+
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
@@ -108,6 +127,8 @@ static int setup(void **state)
         "[\\\\\\\"ann@example.com\\\\\\\"]}}\\\"}\"},"
         "{\"body\":\"{\\\"Message\\\":\\\"{\\\\\\\"mail\\\\\\\":{\\\\\\\"destination\\\\\\\":"
         "[\\\\\\\"xann@example.com\\\\\\\"]}}\\\"}\"}]}");
+    put_gz(f, "raw/t/sqs/dt=2026-10-03/h.json",
+           "{\"Records\":[{\"destination\":[\"ann@example.com\"]},{\"destination\":[]}]}");
     put(f, "raw/t/sqs/dt=2026-10-02/e.json",
         "{\"Records\":[{\"destination\":[\"bob@example.com\"]}]}");
     /* events: Ann's, an anonymous one with her GA4 id, and Bob's on the shared account */
@@ -175,6 +196,7 @@ static const char ANN_HITS[] = "raw.t.profiles raw/t/profiles/dt=2026-10-01/a.cs
                                "raw.t.profiles raw/t/profiles/dt=2026-10-02/b.csv 1\n"
                                "raw.t.accounts raw/t/accounts/dt=2026-10-01/c.csv 1\n"
                                "raw.t.sqs raw/t/sqs/dt=2026-10-01/d.json 1\n"
+                               "raw.t.sqs raw/t/sqs/dt=2026-10-03/h.json 1\n"
                                "raw.t.events raw/t/events/dt=2026-10-01/f.ndjson 2\n"
                                "curated.t.links curated/dimensions/links/run-r1 1\n"
                                "state.t.journal journal_t#0001 1\n";
