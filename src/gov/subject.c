@@ -4,6 +4,7 @@
  * lake's Parquet, CSV and JSON framing; json-c parses JSON records, whose key columns may sit at
  * any depth; libpq reads Supabase. Hits are collected and sorted before the caller sees them, so
  * the caller may run queries of its own from the callback. */
+#define _GNU_SOURCE /* memmem */
 #include "mdp/subject.h"
 #include "mdp/alloc.h"
 #include "mdp/engine.h"
@@ -19,6 +20,7 @@
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define MAX_DEPTH 12 /* JSON nesting the matcher follows (documents inside strings included) */
 
@@ -229,7 +231,6 @@ static int ends_with(const char *s, const char *suffix);
 /* A file of the lake: its key and its local path (what DuckDB's filename column gives back). */
 struct lfile {
     char *key, *path;
-    int gz; /* JSON objects: gzip bytes (a Firehose delivery kept as received) */
 };
 struct lfiles {
     struct lfile *v;
@@ -246,17 +247,6 @@ static void lfiles_cleanup(struct lfiles *f)
     memset(f, 0, sizeof *f);
 }
 
-/* 1 when the file at path starts with the gzip magic bytes. */
-static int is_gzip(const char *path)
-{
-    unsigned char m[2] = {0, 0};
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return 0;
-    size_t n = fread(m, 1, 2, fp);
-    fclose(fp);
-    return n == 2 && m[0] == 0x1f && m[1] == 0x8b;
-}
-
 static int lfiles_add(struct mdp_lake *lake, struct lfiles *f, const char *key)
 {
     struct mdp_buf p;
@@ -271,8 +261,6 @@ static int lfiles_add(struct mdp_lake *lake, struct lfiles *f, const char *key)
             free(f->v[f->n].path);
             rc = MDP_ERR_NOMEM;
         } else {
-            f->v[f->n].gz =
-                ends_with(key, ".json") || ends_with(key, ".ndjson") ? is_gzip(f->v[f->n].path) : 0;
             f->n++;
         }
     }
@@ -287,7 +275,7 @@ static int cmp_path(const void *a, const void *b)
 
 static const char *lfiles_key(const struct lfiles *f, const char *path)
 {
-    struct lfile probe = {NULL, (char *)path, 0};
+    struct lfile probe = {NULL, (char *)path};
     const struct lfile *hit = bsearch(&probe, f->v, f->n, sizeof *f->v, cmp_path);
     return hit ? hit->key : NULL;
 }
@@ -352,32 +340,19 @@ static int table_files(const struct mdp_subject_ctx *ctx, const struct mdp_inv_d
     return rc;
 }
 
-/* Appends "read_xxx([paths], options)" for files (all, or only the one at `only`). */
-static void sql_from(struct mdp_buf *b, enum rawfmt fmt, int parquet, const struct lfiles *f,
-                     int gz, int filename)
+/* Appends "read_parquet([paths], options)" or "read_csv(...)" for the files f. */
+static void sql_from(struct mdp_buf *b, int parquet, const struct lfiles *f, int filename)
 {
-    if (parquet)
-        mdp_buf_puts(b, "read_parquet([");
-    else if (fmt == FMT_CSV)
-        mdp_buf_puts(b, "read_csv([");
-    else
-        mdp_buf_puts(b, "read_json_objects([");
-    int first = 1;
+    mdp_buf_puts(b, parquet ? "read_parquet([" : "read_csv([");
     for (size_t i = 0; i < f->n; i++) {
-        if (gz >= 0 && f->v[i].gz != gz) continue;
-        if (!first) mdp_buf_putc(b, ',');
-        first = 0;
+        if (i) mdp_buf_putc(b, ',');
         mdp_sql_quote(b, f->v[i].path);
     }
     if (parquet)
         mdp_buf_puts(b, "], hive_partitioning = false, union_by_name = true");
-    else if (fmt == FMT_CSV)
+    else
         mdp_buf_puts(b, "], header = true, all_varchar = true, delim = ',', quote = '\"', "
                         "escape = '\"', hive_partitioning = false, union_by_name = true");
-    else
-        mdp_buf_puts(b, gz == 1
-                            ? "], format = 'auto', compression = 'gzip', hive_partitioning = false"
-                            : "], format = 'auto', hive_partitioning = false");
     mdp_buf_puts(b, filename ? ", filename = true)" : ")");
 }
 
@@ -522,27 +497,145 @@ static json_object *records_array(json_object *o)
     return n == 1 ? found : NULL;
 }
 
-/* Calls each(record) for every record of text that holds the subject; returns how many, or a
- * negative error (MDP_ERR_PARSE when text is not JSON). */
-static int64_t json_records(const struct matcher *m, const char *text,
-                            int (*each)(json_object *rec, void *ud), void *ud)
+/* ---- raw JSON objects: read through the store, framed and parsed by json-c ---- */
+
+/* Called per record that holds the subject: a parsed record, or the text of a part that is no
+ * JSON (a truncated or broken delivery ingest quarantined) which names one of the keys. */
+typedef int (*rec_cb)(json_object *rec, const char *unparsed, size_t ulen, void *ud);
+
+/* The bytes of the raw object key into out (reset first), gzip'd deliveries inflated. */
+static int raw_read(const struct mdp_subject_ctx *ctx, const char *key, struct mdp_buf *out,
+                    struct mdp_diag *d)
 {
-    json_object *o = json_tokener_parse(text);
-    if (!o) return MDP_ERR_PARSE;
-    int64_t n = 0;
-    json_object *arr = records_array(o);
-    size_t cnt = arr ? json_object_array_length(arr) : 1;
-    for (size_t i = 0; i < cnt && n >= 0; i++) {
-        json_object *rec = arr ? json_object_array_get_idx(arr, i) : o;
-        if (!json_holds(m, rec, 0, 0)) continue;
-        if (each) {
-            int rc = each(rec, ud);
-            if (rc) n = rc;
+    struct mdp_buf raw;
+    mdp_buf_init(&raw);
+    mdp_buf_reset(out);
+    int rc = mdp_store_get(ctx->lake->store, key, &raw, d);
+    if (!rc && raw.len >= 2 && (unsigned char)raw.data[0] == 0x1f &&
+        (unsigned char)raw.data[1] == 0x8b) {
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        if (inflateInit2(&z, 15 + 32) != Z_OK) {
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "%s: cannot start inflating", key);
+        } else {
+            z.next_in = (Bytef *)raw.data;
+            z.avail_in = (uInt)raw.len;
+            while (!rc && z.avail_in > 0) {
+                if (mdp_buf_reserve(out, 1 << 16)) {
+                    rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory inflating %s", key);
+                    break;
+                }
+                z.next_out = (Bytef *)out->data + out->len;
+                z.avail_out = 1 << 16;
+                int zr = inflate(&z, Z_NO_FLUSH);
+                out->len = (size_t)((char *)z.next_out - out->data);
+                out->data[out->len] = '\0';
+                if (zr == Z_STREAM_END && z.avail_in > 0)
+                    zr = inflateReset(&z); /* concatenated members */
+                if (zr != Z_OK && zr != Z_STREAM_END)
+                    rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: a gzip'd object that does not inflate",
+                                      key);
+                else if (zr == Z_STREAM_END)
+                    break;
+            }
+            inflateEnd(&z);
         }
-        if (n >= 0) n++;
+    } else if (!rc) {
+        *out = raw;
+        mdp_buf_init(&raw);
     }
-    json_object_put(o);
-    return n;
+    mdp_buf_cleanup(&raw);
+    if (rc) mdp_buf_reset(out);
+    return rc;
+}
+
+static int has_kind_text(const struct matcher *m, const char *text, size_t len, const char *lower)
+{
+    for (size_t i = 0; i < m->ds->nsubject_keys; i++) {
+        enum mdp_subject_kind k = m->ds->subject_keys[i].kind;
+        if (!kind_usable(m->s, k, m->use_account)) continue;
+        int folded = is_email_kind(k) || k == MDP_SUBJ_EMAIL_SHA256 || k == MDP_SUBJ_EMAIL_HMAC;
+        const char *hay = folded ? lower : text;
+        if (k == MDP_SUBJ_USER_ID) {
+            if (memmem(text, len, m->s->user_id, strlen(m->s->user_id))) return 1;
+            continue;
+        }
+        const struct mdp_subject_keys *ks = keys_of(m->s, k, m->use_account);
+        for (size_t x = 0; x < ks->n; x++)
+            if (memmem(hay, len, ks->v[x], strlen(ks->v[x]))) return 1;
+    }
+    return 0;
+}
+
+/* Finds the records of one raw object (text) that hold the subject: NDJSON by line, JSON as one
+ * or more values written one after the other; a value is split into records by records_array.
+ * A part that does not parse counts as one record when its text names one of the keys (a
+ * conservative reading: what cannot be parsed is still the person's if it names them). each
+ * (may be NULL) sees every match; *out_n gets their number. Returns 0, each's value, or
+ * MDP_ERR_NOMEM with d. */
+static int raw_records(const struct matcher *m, const char *key, const struct mdp_buf *text,
+                       rec_cb each, void *ud, int64_t *out_n, struct mdp_diag *d)
+{
+    *out_n = 0;
+    if (!text->len) return 0;
+    const char *t = text->data;
+    size_t len = text->len;
+    /* the text with ASCII folded, for addresses and hashes (the keys are lower-case) */
+    char *lower = mdp_malloc(len + 1);
+    if (!lower) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory reading %s", key);
+    for (size_t i = 0; i < len; i++)
+        lower[i] = (char)tolower((unsigned char)t[i]);
+    lower[len] = '\0';
+    int rc = 0;
+    if (!has_kind_text(m, t, len, lower)) goto out; /* names none of the keys: nothing to parse */
+    json_tokener *tok = json_tokener_new();
+    if (!tok) {
+        rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory reading %s", key);
+        goto out;
+    }
+    int ndjson = ends_with(key, ".ndjson");
+    size_t a = 0;
+    while (!rc && a < len) {
+        while (a < len && strchr(" \t\r\n", t[a]) && t[a])
+            a++;
+        if (a >= len) break;
+        size_t b = len;
+        if (ndjson) {
+            const char *nl = memchr(t + a, '\n', len - a);
+            b = nl ? (size_t)(nl - t) : len;
+        }
+        json_tokener_reset(tok);
+        json_object *o = json_tokener_parse_ex(tok, t + a, (int)(b - a));
+        size_t end = a + json_tokener_get_parse_end(tok);
+        int ok = o && json_tokener_get_error(tok) == json_tokener_success;
+        if (ok && ndjson) /* the line holds one value and nothing else */
+            for (size_t i = end; i < b && ok; i++)
+                ok = strchr(" \t\r", t[i]) != NULL && t[i];
+        if (!ok) {
+            json_object_put(o);
+            /* a line of NDJSON, or the rest of a JSON object, that is not JSON */
+            if (has_kind_text(m, t + a, b - a, lower + a)) {
+                (*out_n)++;
+                if (each) rc = each(NULL, t + a, b - a, ud);
+            }
+            a = b;
+            continue;
+        }
+        json_object *arr = records_array(o);
+        size_t cnt = arr ? json_object_array_length(arr) : 1;
+        for (size_t i = 0; !rc && i < cnt; i++) {
+            json_object *rec = arr ? json_object_array_get_idx(arr, i) : o;
+            if (!json_holds(m, rec, 0, 0)) continue;
+            (*out_n)++;
+            if (each) rc = each(rec, NULL, 0, ud);
+        }
+        json_object_put(o);
+        a = ndjson ? b : end;
+    }
+    json_tokener_free(tok);
+out:
+    free(lower);
+    return rc;
 }
 
 int mdp_subject_json_match(const struct mdp_inv_dataset *ds, const struct mdp_subject *s,
@@ -590,69 +683,6 @@ int mdp_subject_json_match(const struct mdp_inv_dataset *ds, const struct mdp_su
 
 /* ---- locating per store ---- */
 
-struct json_scan {
-    const struct matcher *m;
-    const struct lfiles *f;
-    struct hits *h;
-    const char *cur_key;
-    int64_t cur_rows;
-    int rc;
-    struct mdp_diag *d;
-};
-
-static int json_scan_flush(struct json_scan *j)
-{
-    int rc = 0;
-    if (j->cur_key && j->cur_rows > 0) rc = hits_add(j->h, j->cur_key, NULL, NULL, j->cur_rows);
-    j->cur_key = NULL;
-    j->cur_rows = 0;
-    return rc;
-}
-
-static int json_scan_row(void *ud, int ncols, const char *const *v)
-{
-    struct json_scan *j = ud;
-    if (ncols < 2 || !v[0] || !v[1]) return 0;
-    const char *key = lfiles_key(j->f, v[0]);
-    if (!key) return 0;
-    if (j->cur_key && strcmp(j->cur_key, key) != 0 && (j->rc = json_scan_flush(j)))
-        return mdp_diag_set(j->d, j->rc, "out of memory locating a subject");
-    j->cur_key = key;
-    int64_t n = json_records(j->m, v[1], NULL, NULL);
-    if (n < 0) return j->rc = mdp_diag_set(j->d, (int)n, "%s: a record is not JSON", key);
-    j->cur_rows += n;
-    return 0;
-}
-
-/* Appends a prefilter: the object's text contains one of the keys the dataset can match. */
-static int sql_contains(struct mdp_buf *b, const struct mdp_inv_dataset *ds,
-                        const struct mdp_subject *s)
-{
-    int use_account = !has_person_key(ds), n = 0;
-    for (size_t i = 0; i < ds->nsubject_keys; i++) {
-        enum mdp_subject_kind k = ds->subject_keys[i].kind;
-        if (!kind_usable(s, k, use_account)) continue;
-        if (k == MDP_SUBJ_USER_ID) {
-            mdp_buf_puts(b, n++ ? " OR contains(json, " : "(contains(json, ");
-            mdp_sql_quote(b, s->user_id);
-            mdp_buf_putc(b, ')');
-            continue;
-        }
-        const struct mdp_subject_keys *ks = keys_of(s, k, use_account);
-        for (size_t x = 0; x < ks->n; x++) {
-            mdp_buf_puts(b, n++ ? " OR " : "(");
-            mdp_buf_puts(b,
-                         is_email_kind(k) || k == MDP_SUBJ_EMAIL_SHA256 || k == MDP_SUBJ_EMAIL_HMAC
-                             ? "contains(lower(json), "
-                             : "contains(json, ");
-            mdp_sql_quote(b, ks->v[x]);
-            mdp_buf_putc(b, ')');
-        }
-    }
-    if (n) mdp_buf_putc(b, ')');
-    return n;
-}
-
 struct count_scan {
     const struct lfiles *f;
     struct hits *h;
@@ -670,14 +700,14 @@ static int count_row(void *ud, int ncols, const char *const *v)
 
 /* Counts the subject's rows per file of a CSV or Parquet file set with one query. */
 static int locate_files(const struct mdp_subject_ctx *ctx, const struct mdp_inv_dataset *ds,
-                        const struct mdp_subject *s, enum rawfmt fmt, int parquet,
-                        const struct lfiles *f, struct hits *h, struct mdp_diag *d)
+                        const struct mdp_subject *s, int parquet, const struct lfiles *f,
+                        struct hits *h, struct mdp_diag *d)
 {
     if (f->n == 0) return 0;
     struct mdp_buf sql;
     mdp_buf_init(&sql);
     mdp_buf_puts(&sql, "SELECT filename, count(*) FROM ");
-    sql_from(&sql, fmt, parquet, f, -1, 1);
+    sql_from(&sql, parquet, f, 1);
     mdp_buf_puts(&sql, " WHERE ");
     int rc = 0;
     if (sql_where(&sql, ds, s, 0)) {
@@ -699,32 +729,20 @@ static int locate_raw(const struct mdp_subject_ctx *ctx, const struct mdp_inv_da
                       const struct mdp_subject *s, struct hits *h, struct mdp_diag *d)
 {
     struct lfiles csv = {0}, json = {0};
-    struct mdp_buf sql;
-    mdp_buf_init(&sql);
+    struct mdp_buf text;
+    mdp_buf_init(&text);
     int rc = raw_files(ctx, ds, FMT_CSV, &csv, d);
     if (!rc) rc = raw_files(ctx, ds, FMT_JSON, &json, d);
-    if (!rc) rc = locate_files(ctx, ds, s, FMT_CSV, 0, &csv, h, d);
-    int have[2] = {0, 0};
-    for (size_t i = 0; i < json.n; i++)
-        have[json.v[i].gz] = 1;
-    for (int gz = 0; !rc && gz < 2; gz++) {
-        if (!have[gz]) continue;
-        struct matcher m = {ds, s, !has_person_key(ds)};
-        mdp_buf_reset(&sql);
-        mdp_buf_puts(&sql, "SELECT filename, json FROM ");
-        sql_from(&sql, FMT_JSON, 0, &json, gz, 1);
-        mdp_buf_puts(&sql, " WHERE ");
-        if (sql_contains(&sql, ds, s)) {
-            mdp_buf_puts(&sql, " ORDER BY filename");
-            rc = sql_ready(&sql, d);
-            struct json_scan j = {&m, &json, h, NULL, 0, 0, d};
-            struct mdp_rows_cb cb = {NULL, json_scan_row, &j};
-            if (!rc) rc = mdp_engine_query(ctx->e, sql.data, &cb, d);
-            if (!rc && (rc = json_scan_flush(&j)))
-                mdp_diag_set(d, rc, "out of memory locating a subject");
-        }
+    if (!rc) rc = locate_files(ctx, ds, s, 0, &csv, h, d);
+    struct matcher m = {ds, s, !has_person_key(ds)};
+    for (size_t i = 0; !rc && i < json.n; i++) {
+        int64_t n = 0;
+        rc = raw_read(ctx, json.v[i].key, &text, d);
+        if (!rc) rc = raw_records(&m, json.v[i].key, &text, NULL, NULL, &n, d);
+        if (!rc && n > 0 && hits_add(h, json.v[i].key, NULL, NULL, n))
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory locating a subject");
     }
-    mdp_buf_cleanup(&sql);
+    mdp_buf_cleanup(&text);
     lfiles_cleanup(&csv);
     lfiles_cleanup(&json);
     return rc;
@@ -758,7 +776,7 @@ static int locate_table(const struct mdp_subject_ctx *ctx, const struct mdp_inv_
             mdp_snapshot_close(sn);
         }
     } else if (!rc) {
-        rc = locate_files(ctx, ds, s, 0, 1, &f, h, d);
+        rc = locate_files(ctx, ds, s, 1, &f, h, d);
     }
     lfiles_cleanup(&f);
     return rc;
@@ -1015,7 +1033,7 @@ static int follow(const struct mdp_subject_ctx *ctx, PGconn *pg, const struct md
                 mdp_buf_puts(&sql, "SELECT DISTINCT CAST(");
                 quote_ident(&sql, col);
                 mdp_buf_puts(&sql, " AS VARCHAR) FROM ");
-                sql_from(&sql, FMT_CSV, table, &f, -1, 0);
+                sql_from(&sql, table, &f, 0);
                 mdp_buf_puts(&sql, " WHERE ");
                 if (sql_where(&sql, ds, s, 1)) {
                     rc = sql_ready(&sql, d);
@@ -1189,29 +1207,20 @@ static int line_row(void *ud, int ncols, const char *const *v)
     return ncols >= 1 && v[0] ? lines_add(ud, v[0]) : 0;
 }
 
-static int line_record(json_object *rec, void *ud)
+static int line_record(json_object *rec, const char *unparsed, size_t ulen, void *ud)
 {
-    return lines_add(ud, json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-struct json_rows {
-    const struct matcher *m;
-    struct lines *l;
-    int rc;
-    const char *key;
-    struct mdp_diag *d;
-};
-
-static int json_rows_row(void *ud, int ncols, const char *const *v)
-{
-    struct json_rows *j = ud;
-    if (ncols < 1 || !v[0]) return 0;
-    int64_t n = json_records(j->m, v[0], line_record, j->l);
-    if (n < 0)
-        return j->rc = mdp_diag_set(j->d, (int)n, "%s: %s", j->key,
-                                    n == MDP_ERR_PARSE ? "a record is not JSON" : "out of memory");
-    return 0;
+    struct lines *l = ud;
+    if (rec)
+        return lines_add(l, json_object_to_json_string_ext(
+                                rec, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    mdp_buf_puts(&b, "{\"unparsed\":");
+    mdp_buf_json_strn(&b, unparsed, ulen);
+    mdp_buf_putc(&b, '}');
+    int rc = mdp_buf_error(&b) ? (l->rc = MDP_ERR_NOMEM) : lines_add(l, b.data);
+    mdp_buf_cleanup(&b);
+    return rc;
 }
 
 static int key_path(const struct mdp_subject_ctx *ctx, const char *key, struct mdp_buf *p,
@@ -1291,7 +1300,7 @@ static int rows_file(const struct mdp_subject_ctx *ctx, const struct mdp_subject
         mdp_snapshot_close(sn);
     } else if (!rc && (parquet || csv)) {
         mdp_buf_puts(&sql, "SELECT CAST(to_json(t) AS VARCHAR) AS j FROM (SELECT * FROM ");
-        sql_from(&sql, FMT_CSV, parquet, &one, -1, 0);
+        sql_from(&sql, parquet, &one, 0);
         mdp_buf_puts(&sql, " WHERE ");
         if (sql_where(&sql, ds, s, 0)) {
             mdp_buf_puts(&sql, ") t ORDER BY j");
@@ -1301,13 +1310,13 @@ static int rows_file(const struct mdp_subject_ctx *ctx, const struct mdp_subject
         }
     } else if (!rc) {
         struct matcher m = {ds, s, !has_person_key(ds)};
-        mdp_buf_puts(&sql, "SELECT json FROM ");
-        sql_from(&sql, FMT_JSON, 0, &one, one.n ? one.v[0].gz : 0, 0);
-        rc = sql_ready(&sql, d);
-        struct json_rows j = {&m, l, 0, h->location, d};
-        struct mdp_rows_cb cb = {NULL, json_rows_row, &j};
-        if (!rc) rc = mdp_engine_query(ctx->e, sql.data, &cb, d);
-        if (j.rc) rc = j.rc;
+        struct mdp_buf text;
+        mdp_buf_init(&text);
+        int64_t n = 0;
+        rc = raw_read(ctx, h->location, &text, d);
+        if (!rc) rc = raw_records(&m, h->location, &text, line_record, l, &n, d);
+        if (rc == MDP_ERR_NOMEM) mdp_diag_set(d, rc, "out of memory reading %s", h->location);
+        mdp_buf_cleanup(&text);
     }
     lfiles_cleanup(&one);
     mdp_buf_cleanup(&path);
