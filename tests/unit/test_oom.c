@@ -13,6 +13,11 @@
 #include "mdp/lake.h"
 #include "mdp/log.h"
 #include "mdp/store.h"
+#include "mdp/engine.h"
+#include "mdp/inventory.h"
+#include "mdp/ml.h"
+#include "mdp/state.h"
+#include "mdp/subject.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +383,130 @@ static void test_oom_quarantine_writer(void **st)
     tu_rmdir(x.dir);
 }
 
+/* ---- the subject locator: resolve, locate and the rows of every hit over a small lake ---- */
+
+#define OOM_ANN "01890a5d-ac96-774b-bcce-b302099a8001"
+#define OOM_ACC "01890a5d-ac96-774b-bcce-b302099aa001"
+
+static const char OOM_INVENTORY[] =
+    "controller: c\ndpo: d\nsecurity: s\ndatasets:\n"
+    "  raw.t.profiles:\n    store: raw\n    location: raw/t/profiles\n    purpose: &p p\n"
+    "    legal_basis: contract\n    owner: &o o\n    subjects: &s s\n    recipients: &r r\n"
+    "    transfers: &t none\n    source: &src src\n"
+    "    retention: &ret {period: P90D, clock: since_event}\n    deletion: lifecycle\n"
+    "    subject_keys: {user_id: user_id, email: email, account_id: account_id}\n"
+    "    columns: {user_id: pseudonymous, email: direct, account_id: pseudonymous}\n"
+    "  raw.t.sqs:\n    store: raw\n    location: raw/t/sqs\n    purpose: *p\n"
+    "    legal_basis: contract\n    owner: *o\n    subjects: *s\n    recipients: *r\n"
+    "    transfers: *t\n    source: *src\n    retention: *ret\n    deletion: lifecycle\n"
+    "    subject_keys: {destination: email, user_id: user_id}\n"
+    "    columns: {destination: direct, user_id: pseudonymous}\n"
+    "  state.t.journal:\n    store: state\n    location: journal_t\n    purpose: *p\n"
+    "    legal_basis: legal_obligation\n    owner: *o\n    subjects: *s\n    recipients: *r\n"
+    "    transfers: *t\n    source: *src\n    retention: *ret\n    deletion: batch_job\n"
+    "    subject_keys: {email_lower: email_lower}\n"
+    "    columns: {email_lower: direct}\n";
+
+struct subj_ctx {
+    struct mdp_subject_ctx ctx;
+    struct mdp_buf *out;
+    struct mdp_subject *s;
+};
+
+static int oom_hit(const struct mdp_subject_hit *h, void *ud)
+{
+    struct subj_ctx *x = ud;
+    struct mdp_diag d = {0};
+    mdp_buf_printf(x->out, "%s %s %lld\n", h->dataset->name, h->location, (long long)h->rows);
+    return mdp_subject_rows(&x->ctx, x->s, h, x->out, NULL, &d);
+}
+
+/* resolving by user_id: the address and the account are followed */
+static struct outcome op_subject_resolve(void *ud)
+{
+    struct subj_ctx *x = ud;
+    struct mdp_diag d = {0};
+    struct mdp_subject *s = NULL;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    struct outcome o = {0, NULL};
+    o.rc = mdp_subject_resolve(&x->ctx, OOM_ANN, NULL, &s, &d);
+    if (!o.rc) {
+        mdp_buf_printf(&b, "%s %zu %zu %zu", s->user_id, s->emails.n, s->email_sha.n,
+                       s->account_ids.n);
+        for (size_t i = 0; i < s->emails.n; i++)
+            mdp_buf_printf(&b, " %s", s->emails.v[i]);
+        o.rc = mdp_buf_take(&b, &o.text, NULL);
+    }
+    mdp_subject_free(s);
+    mdp_buf_cleanup(&b);
+    return o;
+}
+
+/* locating a resolved subject and reading the rows of every hit */
+static struct outcome op_subject_locate(void *ud)
+{
+    struct subj_ctx *x = ud;
+    struct mdp_diag d = {0};
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    struct outcome o = {0, NULL};
+    x->out = &b;
+    o.rc = mdp_subject_locate(&x->ctx, x->s, oom_hit, x, NULL, &d);
+    if (!o.rc) o.rc = mdp_buf_take(&b, &o.text, NULL);
+    mdp_buf_cleanup(&b);
+    return o;
+}
+
+static void test_oom_subject(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir();
+    struct mdp_diag d = {0};
+    struct mdp_lake *lake = NULL;
+    struct mdp_engine *e = NULL;
+    struct mdp_state *state = NULL;
+    struct mdp_inventory *inv = NULL;
+    assert_int_equal(mdp_lake_open(dir, 1, &lake, &d), 0);
+    assert_int_equal(mdp_engine_open(NULL, &e, &d), 0);
+    assert_int_equal(mdp_state_open_lake(lake, &state, &d), 0);
+    assert_int_equal(
+        mdp_inventory_load_buffer("oom.yaml", OOM_INVENTORY, sizeof OOM_INVENTORY - 1, &inv, &d),
+        0);
+    static const char csv[] = "user_id,email,account_id\n" OOM_ANN ",ann@example.com," OOM_ACC
+                              "\n01890a5d-ac96-774b-bcce-b302099a8002,bob@example.com,\n";
+    static const char sqs[] =
+        "{\"Records\":[{\"destination\":[\"ann@example.com\"]},"
+        "{\"destination\":[\"bob@example.com\"]},{\"user_id\":\"" OOM_ANN "\"}]}";
+    static const char nd[] = "{\"user_id\":\"" OOM_ANN "\"}\n{\"user_id\":null}\n";
+    assert_int_equal(mdp_store_put(lake->store, "raw/t/profiles/dt=2026-10-01/a.csv", csv,
+                                   sizeof csv - 1, 0, &d),
+                     0);
+    assert_int_equal(
+        mdp_store_put(lake->store, "raw/t/sqs/dt=2026-10-01/b.json", sqs, sizeof sqs - 1, 0, &d),
+        0);
+    assert_int_equal(
+        mdp_store_put(lake->store, "raw/t/sqs/dt=2026-10-02/c.ndjson", nd, sizeof nd - 1, 0, &d),
+        0);
+    struct mdp_state_item it = {"journal", "1", "{\"email_lower\":\"ann@example.com\"}", 0};
+    assert_int_equal(mdp_state_put(state, "journal_t", &it, 0, &d), 0);
+    struct subj_ctx x;
+    memset(&x, 0, sizeof x);
+    x.ctx.inv = inv;
+    x.ctx.lake = lake;
+    x.ctx.e = e;
+    x.ctx.state = state;
+    walk("subject_resolve", op_subject_resolve, &x);
+    assert_int_equal(mdp_subject_resolve(&x.ctx, OOM_ANN, NULL, &x.s, &d), 0);
+    walk("subject_locate", op_subject_locate, &x);
+    mdp_subject_free(x.s);
+    mdp_inventory_free(inv);
+    mdp_state_close(state);
+    mdp_engine_close(e);
+    mdp_lake_close(lake);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     if (mdp_alloc_fail_at(0) == MDP_ERR_UNSUPPORTED) {
@@ -393,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_oom_quarantine_writer),
         cmocka_unit_test(test_oom_quarantine_unchecked),
         cmocka_unit_test(test_oom_publish),
+        cmocka_unit_test(test_oom_subject),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
