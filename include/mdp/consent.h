@@ -165,9 +165,10 @@ struct mdp_consent_migration {
  * old head hash to the new one. Refuses a journal whose chain does not verify (nothing changed).
  * Crash-safe: a progress item (consent_head, sort key "migration") is written in the same
  * transaction as each batch of records, and a re-run continues from it (the ledger entry is not
- * written twice). Run it while nothing else appends (stop `mdp serve`). out (the caller's) is
- * zeroed and filled. Returns 0 (also when there is nothing to migrate), MDP_ERR_PARSE (the chain is
- * broken, with the first bad seq), MDP_ERR_EXISTS (another migration is running), MDP_ERR_IO,
+ * written twice). Run it while nothing else appends (stop `mdp serve`). When there is nothing to
+ * do it reads one record (out->records stays 0). out (the caller's) is zeroed and filled.
+ * Returns 0 (also when there is nothing to migrate), MDP_ERR_PARSE (the chain is broken, with the
+ * first bad seq), MDP_ERR_EXISTS (another migration is running), MDP_ERR_IO,
  * MDP_ERR_NOMEM, MDP_ERR_CRYPTO, with d. */
 int mdp_consent_migrate(struct mdp_lake *lake, struct mdp_state *s,
                         struct mdp_consent_migration *out, struct mdp_diag *d);

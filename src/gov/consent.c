@@ -959,7 +959,20 @@ int mdp_consent_migrate(struct mdp_lake *lake, struct mdp_state *s,
     memset(out, 0, sizeof *out);
     struct bodies b = {0};
     struct progress p;
-    int rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 0, collect_body, &b, d);
+    /* the cheap answer first: a migration rewrites from seq 1 on and every later append is
+     * pseudonymous, so with no migration in progress a pseudonymous first record (or none) means
+     * there is nothing to do */
+    int rc = progress_get(s, &p, d);
+    if (rc == MDP_ERR_NOT_FOUND) {
+        rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 1, collect_body, &b, d);
+        int done = !rc && b.clear == 0;
+        bodies_free(&b);
+        memset(&b, 0, sizeof b);
+        if (rc || done) return rc == MDP_ERR_NOMEM ? mdp_diag_set(d, rc, "out of memory") : rc;
+    } else if (rc) {
+        return rc;
+    }
+    rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 0, collect_body, &b, d);
     if (rc == MDP_ERR_NOMEM) rc = mdp_diag_set(d, rc, "out of memory reading the journal");
     out->records = (int64_t)b.n;
     int resumed = 0;
