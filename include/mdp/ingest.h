@@ -174,19 +174,19 @@ const struct mdp_connector *mdp_connector_for_key(const char *landing_key);
 
 struct mdp_suppress_set;
 /* Removes from a delivery every record that names a suppressed subject (mdp_suppress_match), so
- * that nothing of it reaches raw or quarantine. Records are the top-level JSON values of a delivery that
- * starts with '{' or '[' (NDJSON, concatenated Firehose JSON; the bytes between values, such as an
- * unparseable line, count as records too), else its lines (CSV, text); a dropped record takes its
- * line end with it, every other byte is kept as it was. A JSON document that batches records of
- * several people in an array member (Records[] of an SQS or Lambda event, rows[]) loses only the
- * elements that name the subject, and is then written back compactly by json-c (same content,
- * other whitespace); when the subject is named outside such an array, the document goes whole. A
- * gzip delivery is inflated first and, when something is dropped, the rest is kept uncompressed; a
- * corrupt gzip stream is left as it is (the connector quarantines it whole). *dropped gets the number of records removed;
- * when it is 0, kept is left empty and the delivery is to be taken as it is, else kept (the
- * caller's, initialized) holds the remaining bytes (possibly none). The erasure job's rewrite of a
- * raw object uses the same function, so a redelivery lands under the same content-addressed name.
- * Returns 0 or MDP_ERR_NOMEM, with d. */
+ * that nothing of it reaches raw or quarantine. Records are the top-level JSON values of a
+ * delivery that starts with '{' or '[' (NDJSON, concatenated Firehose JSON; the bytes between
+ * values, such as an unparseable line, count as records too), else its lines (CSV, text); a
+ * dropped record takes its line end with it, every other byte is kept as it was. A JSON document
+ * that batches records of several people in an array member (Records[] of an SQS or Lambda event,
+ * rows[]) loses only the elements that name the subject, and is then written back compactly by
+ * json-c (same content, other whitespace); when the subject is named outside such an array, the
+ * document goes whole. A gzip delivery is inflated first and, when something is dropped, the rest
+ * is kept uncompressed; a corrupt gzip stream is left as it is (the connector quarantines it
+ * whole). *dropped gets the number of records removed; when it is 0, kept is left empty and the
+ * delivery is to be taken as it is, else kept (the caller's, initialized) holds the remaining
+ * bytes (possibly none). The erasure job's rewrite of a raw object uses the same function, so a
+ * redelivery lands under the same content-addressed name. Returns 0 or MDP_ERR_NOMEM, with d. */
 int mdp_ingest_suppress(const struct mdp_suppress_set *set, const char *data, size_t len,
                         struct mdp_buf *kept, int64_t *dropped, struct mdp_diag *d);
 

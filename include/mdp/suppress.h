@@ -1,6 +1,7 @@
 /* The suppression list (docs/privacy.md §6): keyed pseudonyms (mdp/pseudonym.h) of erased
- * subjects' user ids and addresses, kept in the state store (table "suppression"), so that a later ingest
- * cannot bring an erased person back: ingest drops every record that names a suppressed id,
+ * subjects' user ids and addresses, kept in the state store (table "suppression"), so that a
+ * later ingest cannot bring an erased person back: ingest drops every record that names a
+ * suppressed id,
  * address or address SHA-256 before anything of it reaches raw or quarantine, and counts it as
  * `suppressed`. The list holds no clear value: an address is stored as two pseudonyms (of the
  * address and of its SHA-256, spec 7's analytics key), a user id as one.
