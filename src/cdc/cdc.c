@@ -346,7 +346,7 @@ struct cdc {
     uint64_t txn_lsn;
     int64_t txn_time_us, txn_seq;
     uint32_t xid;
-    uint32_t *warned; /* relations warned about (no key) in this session */
+    uint64_t *warned; /* relations warned about in this session (bit 32: about a delete) */
     int nwarned, capwarned;
     struct mdp_buf line;
     char ckpt_key[256], pending_key[256];
@@ -628,13 +628,13 @@ static int dataset_of(const struct mdp_pgo_rel *rel, char *out, size_t n, uint64
     return 0;
 }
 
-static int warned(struct cdc *x, uint32_t oid)
+static int warned(struct cdc *x, uint64_t oid)
 {
     for (int i = 0; i < x->nwarned; i++)
         if (x->warned[i] == oid) return 1;
     if (x->nwarned == x->capwarned) {
         int cap = x->capwarned ? x->capwarned * 2 : 8;
-        uint32_t *nv = mdp_realloc(x->warned, (size_t)cap * sizeof *nv);
+        uint64_t *nv = mdp_realloc(x->warned, (size_t)cap * sizeof *nv);
         if (!nv) return 0;
         x->warned = nv;
         x->capwarned = cap;
@@ -771,11 +771,11 @@ static int on_change(struct cdc *x, const struct mdp_pgo_msg *m, const struct md
         if (any) mdp_buf_putc(b, ']');
     }
     mdp_buf_puts(b, "}\n");
-    if (m->kind == 'D' && !has_key(rel)) {
+    if (m->kind == 'D' && rel->replident == 'f' && !warned(x, rel->oid | 1ULL << 32)) {
         x->st->warnings++;
         mdp_log(MDP_LOG_WARN,
                 "cdc: delete from a table without primary key: the row is identified by all its "
-                "columns (REPLICA IDENTITY FULL)",
+                "columns (REPLICA IDENTITY FULL; logged once per table and connection)",
                 LOG_STR("table", ds), LOG_STR("lsn", l), MDP_LF_END);
     }
     if ((rc = mdp_buf_error(b))) return mdp_diag_set(d, rc, "cdc: out of memory at LSN %s", l);
@@ -864,9 +864,16 @@ static int on_message(struct cdc *x, const unsigned char *p, size_t n, uint64_t 
     return 0;
 }
 
-static int start_stream(struct cdc *x, uint64_t *out_target, struct mdp_diag *d)
+/* Connects and starts streaming from the confirmed position. *out_transient is 1 when a retry may
+ * succeed: no connection, or the slot still held by a consumer that died (the server notices
+ * that with a delay). */
+static int start_stream(struct cdc *x, uint64_t *out_target, int *out_transient, struct mdp_diag *d)
 {
-    if (!(x->c = connect_db(x->o->dsn, 1, d))) return MDP_ERR_IO;
+    *out_transient = 0;
+    if (!(x->c = connect_db(x->o->dsn, 1, d))) {
+        *out_transient = 1;
+        return MDP_ERR_IO;
+    }
     PGresult *r = NULL;
     int rc = q(x->c, "SELECT pg_current_wal_lsn()::text", NULL, NULL, &r, d);
     if (!rc && out_target && mdp_lsn_parse(PQgetvalue(r, 0, 0), out_target))
@@ -880,7 +887,11 @@ static int start_stream(struct cdc *x, uint64_t *out_target, struct mdp_diag *d)
              "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names '%s')",
              x->o->slot, l, x->o->publication);
     r = PQexec(x->c, sql);
-    if (PQresultStatus(r) != PGRES_COPY_BOTH) rc = pq_fail(d, x->c, r, "START_REPLICATION");
+    if (PQresultStatus(r) != PGRES_COPY_BOTH) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        *out_transient = state && strcmp(state, "55006") == 0; /* object_in_use */
+        rc = pq_fail(d, x->c, r, "START_REPLICATION");
+    }
     PQclear(r);
     if (rc) return rc;
     mdp_pgo_free(x->dec);
@@ -919,7 +930,17 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
     uint64_t target = 0;
     int64_t start = mdp_time_now_ms(), last_msg = start, last_status = start, last_lag = 0,
             last_reply_req = 0, lost_at = 0, backoff = 250;
-    if (!rc) rc = start_stream(&x, &target, d);
+    int transient = 0, started = 0;
+    if (!rc && !(rc = start_stream(&x, &target, &transient, d))) started = 1;
+    if (rc && transient) {
+        /* the slot may still be held by a consumer that just died: retry like a lost connection */
+        drop_conn(&x);
+        lost_at = start;
+        rc = 0;
+        mdp_log(MDP_LOG_WARN, "cdc: cannot start yet, retrying", LOG_STR("error", d->msg),
+                MDP_LF_END);
+        memset(d, 0, sizeof *d);
+    }
     while (!rc) {
         int64_t now = mdp_time_now_ms();
         int stopping =
@@ -927,15 +948,17 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
         if (!x.c) { /* reconnecting */
             if (stopping) break;
             struct mdp_diag cd = {0};
-            if (start_stream(&x, NULL, &cd) == 0) {
-                st->reconnects++;
+            int r = start_stream(&x, target ? NULL : &target, &transient, &cd);
+            if (r == 0) {
+                st->reconnects += started;
+                started = 1;
                 lost_at = 0;
                 backoff = 250;
                 last_msg = last_status = mdp_time_now_ms();
                 continue;
             }
             drop_conn(&x);
-            if (now - lost_at >= o->reconnect_ms) {
+            if (!transient || now - lost_at >= o->reconnect_ms) {
                 *d = cd;
                 rc = cd.code ? cd.code : MDP_ERR_IO;
                 break;
@@ -959,8 +982,10 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
             last_msg = now;
             if (p[0] == 'w' && n >= 25) {
                 uint64_t at = get64(p + 1);
+                /* messages the server sends outside a change (a Relation before the first one)
+                 * carry no position: name the last one */
+                rc = on_message(&x, p + 25, (size_t)n - 25, at ? at : x.received_lsn, d);
                 if (at > x.received_lsn) x.received_lsn = at;
-                rc = on_message(&x, p + 25, (size_t)n - 25, at, d);
             } else if (p[0] == 'k' && n >= 18) {
                 uint64_t end = get64(p + 1);
                 if (end > x.received_lsn) x.received_lsn = end;
