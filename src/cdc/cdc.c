@@ -588,9 +588,20 @@ static void json_value(struct mdp_buf *b, const struct mdp_pgo_value *v)
     }
 }
 
-/* {"col": value, ...} of a tuple; keys_only: the identity columns (all when there are none) */
+/* The value of column i of t, or of old (the whole old row, REPLICA IDENTITY FULL) when t has an
+ * unchanged TOASTed value there. */
+static const struct mdp_pgo_value *value_at(const struct mdp_pgo_tuple *t,
+                                            const struct mdp_pgo_tuple *old, int i)
+{
+    if (t->v[i].kind == 'u' && old && i < old->ncols && old->v[i].kind != 'u') return &old->v[i];
+    return &t->v[i];
+}
+
+/* {"col": value, ...} of a tuple; keys_only: the identity columns (all when there are none);
+ * old (may be NULL) fills unchanged TOASTed values */
 static void json_tuple(struct mdp_buf *b, const struct mdp_pgo_rel *rel,
-                       const struct mdp_pgo_tuple *t, int keys_only)
+                       const struct mdp_pgo_tuple *t, int keys_only,
+                       const struct mdp_pgo_tuple *old)
 {
     int any_key = 0;
     for (int i = 0; i < rel->ncols; i++)
@@ -598,13 +609,14 @@ static void json_tuple(struct mdp_buf *b, const struct mdp_pgo_rel *rel,
     mdp_buf_putc(b, '{');
     int first = 1;
     for (int i = 0; i < t->ncols && i < rel->ncols; i++) {
-        if (t->v[i].kind == 'u') continue;
+        const struct mdp_pgo_value *v = value_at(t, old, i);
+        if (v->kind == 'u') continue;
         if (keys_only && any_key && !rel->cols[i].key) continue;
         if (!first) mdp_buf_putc(b, ',');
         first = 0;
         mdp_buf_json_str(b, rel->cols[i].name);
         mdp_buf_putc(b, ':');
-        json_value(b, &t->v[i]);
+        json_value(b, v);
     }
     mdp_buf_putc(b, '}');
 }
@@ -745,25 +757,26 @@ static int on_change(struct cdc *x, const struct mdp_pgo_msg *m, const struct md
     if (m->kind == 'T')
         mdp_buf_puts(b, "null");
     else if (m->old_kind)
-        json_tuple(b, rel, &m->old_tuple, 1);
+        json_tuple(b, rel, &m->old_tuple, 1, NULL);
     else if (has_key(rel))
-        json_tuple(b, rel, &m->new_tuple, 1);
+        json_tuple(b, rel, &m->new_tuple, 1, NULL);
     else
         mdp_buf_puts(b, "null");
     if (m->old_kind == 'O') {
         mdp_buf_puts(b, ",\"old\":");
-        json_tuple(b, rel, &m->old_tuple, 0);
+        json_tuple(b, rel, &m->old_tuple, 0, NULL);
     }
     mdp_buf_puts(b, ",\"row\":");
+    const struct mdp_pgo_tuple *full_old = m->old_kind == 'O' ? &m->old_tuple : NULL;
     if (m->kind == 'I' || m->kind == 'U')
-        json_tuple(b, rel, &m->new_tuple, 0);
+        json_tuple(b, rel, &m->new_tuple, 0, full_old);
     else
         mdp_buf_puts(b, "null");
     if (m->kind == 'T') mdp_buf_printf(b, ",\"truncate_options\":%u", (unsigned)m->flags);
     if (m->kind == 'U') { /* TOASTed values the update did not touch are not sent */
         int any = 0;
         for (int i = 0; i < m->new_tuple.ncols && i < rel->ncols; i++)
-            if (m->new_tuple.v[i].kind == 'u') {
+            if (value_at(&m->new_tuple, full_old, i)->kind == 'u') {
                 mdp_buf_puts(b, any ? "," : ",\"unchanged_toast\":[");
                 mdp_buf_json_str(b, rel->cols[i].name);
                 any = 1;
