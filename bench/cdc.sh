@@ -31,15 +31,16 @@ mdp cdc setup >/dev/null
 "$bin/pg_recvlogical" -h 127.0.0.1 -p "$port" -U postgres -d app --slot base --create-slot -P pgoutput
 
 # one transaction: an account, its user profile and a login (3 inserts), as the app writes them
+# (no colon inside literals: pgbench would take it for a variable)
 cat >"$T/tx.sql" <<'EOF'
 \set n random(1, 1000000000)
 BEGIN;
-INSERT INTO accounts (account_id, business_name, main_category) VALUES (gen_random_uuid(), 'bench ' || :n, 'gcid:restaurant') RETURNING account_id \gset
-INSERT INTO user_profiles (user_id, account_id, email, name, persona, signup_at, preferences) VALUES (gen_random_uuid(), :'account_id', 'u' || :n || '@example.com', 'Bench User', 'solo-sarah', now(), '{"tone": "brief"}') RETURNING user_id \gset
-INSERT INTO oauth_logins (event_id, user_id, provider, success) VALUES (gen_random_uuid(), :'user_id', 'google', true);
+INSERT INTO accounts (account_id, business_name, price_range) VALUES (gen_random_uuid(), 'bench ' || :n, '€€') RETURNING account_id \gset
+INSERT INTO user_profiles (user_id, account_id, email, name, persona, signup_at, preferences) VALUES (gen_random_uuid(), :account_id, 'u' || :n || '@example.com', 'Bench User', 'solo-sarah', now(), '{"tone": "brief"}') RETURNING user_id \gset
+INSERT INTO oauth_logins (event_id, user_id, provider, success) VALUES (gen_random_uuid(), :user_id, 'google', true);
 COMMIT;
 EOF
-"$bin/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c 2 -t $((N / 2)) -f "$T/tx.sql" app >/dev/null
+"$bin/pgbench" -n -M extended -h 127.0.0.1 -p "$port" -U postgres -c 2 -t $((N / 2)) -f "$T/tx.sql" app >/dev/null
 end=$("${psql[@]}" -d app -At -c "SELECT pg_current_wal_lsn()")
 changes=$((N / 2 * 2 * 3))
 
@@ -65,13 +66,13 @@ EOF
 
 # latency: mdp follows a steady load of RATE transactions/s for 10 s
 rm -rf "$T/lake/raw/supabase_cdc"
-mdp cdc run >/dev/null 2>"$T/follow.err" &
+"$MDP" --config "$T/mdp.yaml" --log-level warn cdc run >"$T/follow.out" 2>"$T/follow.err" & # the process, not a subshell
 pid=$!
 sleep 1
-"$bin/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c 2 -R "$RATE" -T 10 -f "$T/tx.sql" app >/dev/null
+"$bin/pgbench" -n -M extended -h 127.0.0.1 -p "$port" -U postgres -c 2 -R "$RATE" -T 10 -f "$T/tx.sql" app >/dev/null
 sleep 2
 kill -TERM "$pid"
-wait "$pid"
+wait "$pid" || { echo "mdp cdc run failed: $(cat "$T/follow.err")" >&2; exit 1; }
 python3 - "$T/lake" <<'EOF'
 import glob, json, os, sys
 from datetime import datetime
