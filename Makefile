@@ -61,6 +61,7 @@ bench: build
 	@command -v wrk >/dev/null || scripts/install-deps.sh --bench
 	@echo "== bench serve (wrk against mdp serve and a bare libmicrohttpd)"; bench/serve.sh $(BUILD)
 	@echo "== bench seed (mdp seed --users 100000: peak RSS and time against 200 MB, 60 s)"; bench/seed.sh $(BUILD)/mdp
+	@echo "== bench cdc (changes/s against pg_recvlogical, commit->raw latency)"; bench/cdc.sh $(BUILD)/mdp
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

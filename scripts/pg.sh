@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts or stops a throwaway PostgreSQL for the tests: initdb into DIR/data, listening only on
+# Starts or stops a throwaway PostgreSQL for the tests (wal_level=logical, for the CDC tests): initdb into DIR/data, listening only on
 # 127.0.0.1 at a free port (written to DIR/port), run as the postgres user when we are root.
 # Usage: scripts/pg.sh start DIR | stop DIR
 set -euo pipefail
@@ -17,7 +17,7 @@ start)
   "${as[@]}" "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
   "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -w -t 60 -l "$dir/pg.log" \
-    -o "-p $port -h 127.0.0.1 -k $dir/sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null \
+    -o "-p $port -h 127.0.0.1 -k $dir/sock -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c wal_level=logical" start >/dev/null \
     || { cat "$dir/pg.log" >&2; exit 1; }
   echo "$port" >"$dir/port"
   echo "$port"

@@ -112,6 +112,11 @@ struct mdp_config {
     long alarms_webhook_retries, alarms_webhook_timeout_ms, alarms_action_timeout_s;
     long serve_metrics_snapshot_s;
     long serve_cost_refresh_s;
+    /* change data capture (include/mdp/cdc.h, docs/cdc.md) */
+    char *cdc_slot, *cdc_publication;
+    struct mdp_strlist cdc_tables;
+    long cdc_flush_ms, cdc_status_interval_s, cdc_lag_interval_s, cdc_reconnect_timeout_s,
+        cdc_group_max_mb;
 };
 
 /* Fills cfg with the built-in defaults. Returns 0 or MDP_ERR_NOMEM. Free with mdp_config_cleanup.

@@ -28,6 +28,7 @@ static const struct cli_command *const COMMANDS[] = {
     &CMD_COST, &CMD_REPORT,
     &CMD_INVENTORY, &CMD_RETENTION,
     &CMD_DSAR,
+    &CMD_CDC,
     NULL};
 /* clang-format on */
 

@@ -191,6 +191,28 @@ static const struct mdp_config_key KEYS[] = {
     {"serve.cost_refresh_seconds", K_INT, OFF(serve_cost_refresh_s), "600", 10, 86400, NULL,
      "How often `mdp serve` recomputes the cost model (one listing of the lake and the run log, on "
      "its background thread) for the mdp_cost_* gauges of /metrics; the first time at start."},
+    {"cdc.slot", K_STR, OFF(cdc_slot), "mdp_cdc", 0, 0, NULL,
+     "The logical replication slot `mdp cdc setup` creates and `mdp cdc run` reads ([a-z0-9_]+; "
+     "one consumer per slot)."},
+    {"cdc.publication", K_STR, OFF(cdc_publication), "mdp_cdc", 0, 0, NULL,
+     "The publication (the tables whose changes the slot sends) `mdp cdc setup` creates."},
+    {"cdc.tables", K_STRLIST, OFF(cdc_tables),
+     "accounts,user_profiles,communication_prefs,onboarding_progress,locations,visibility_checks,"
+     "oauth_logins",
+     0, 0, NULL, "Tables of schema public that `mdp cdc setup` puts into the publication."},
+    {"cdc.flush_ms", K_INT, OFF(cdc_flush_ms), "500", 1, 600000, NULL,
+     "The longest a committed change waits in memory before its group is written to raw and "
+     "confirmed (groups are also written whenever the stream goes idle)."},
+    {"cdc.group_max_mb", K_INT, OFF(cdc_group_max_mb), "16", 1, 4096, NULL,
+     "A group of committed transactions is written once its objects reach this size."},
+    {"cdc.status_interval_seconds", K_INT, OFF(cdc_status_interval_s), "10", 1, 3600, NULL,
+     "Standby status updates (the confirmed position) go to the server at least this often; keep "
+     "it below the server's wal_sender_timeout."},
+    {"cdc.lag_interval_seconds", K_INT, OFF(cdc_lag_interval_s), "60", 0, 86400, NULL,
+     "How often `mdp cdc run` writes the slot's lag to _meta/metrics/cdc/ (the alarms' "
+     "cdc.slot_lag_bytes and cdc.slot_lag_s); 0: never."},
+    {"cdc.reconnect_timeout_seconds", K_INT, OFF(cdc_reconnect_timeout_s), "300", 0, 86400, NULL,
+     "`mdp cdc run` retries a lost connection for this long, then fails."},
 };
 #define NKEYS (sizeof KEYS / sizeof *KEYS)
 

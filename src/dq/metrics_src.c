@@ -10,7 +10,9 @@
  *   dq.violation_pct           per dq run (dq_results): rules not PASS / rules, percent
  *   serve.latency_p99_ms       per snapshot the service wrote (_meta/metrics/serve/): its p99
  *   cost.s3_usd_month_forecast, cost.athena_usd_month_forecast   from the registered source
- *                                                              (mdp_metric_source_set), at now */
+ *                                                              (mdp_metric_source_set), at now
+ *   cdc.slot_lag_bytes, cdc.slot_lag_s   per lag snapshot of the replication slot (mdp cdc run, mdp
+ *                                        cdc lag --record: _meta/metrics/cdc/, docs/cdc.md) */
 #include "mdp/alloc.h"
 #include "mdp/engine.h"
 #include "mdp/quality.h"
@@ -41,7 +43,8 @@ static const char *const COST_METRICS[] = {"cost.s3_usd_month_forecast",
 int mdp_metric_known(const char *m)
 {
     if (strcmp(m, "runs.failed") == 0 || strcmp(m, "ingest.quarantine_pct") == 0 ||
-        strcmp(m, "dq.violation_pct") == 0 || strcmp(m, "serve.latency_p99_ms") == 0)
+        strcmp(m, "dq.violation_pct") == 0 || strcmp(m, "serve.latency_p99_ms") == 0 ||
+        strcmp(m, "cdc.slot_lag_bytes") == 0 || strcmp(m, "cdc.slot_lag_s") == 0)
         return 1;
     for (int i = 0; COST_METRICS[i]; i++)
         if (strcmp(m, COST_METRICS[i]) == 0) return 1;
@@ -123,6 +126,7 @@ struct snap_ud {
     struct agg *g;
     char from_key[64]; /* keys before this one's day are older than the range */
     struct mdp_diag *d;
+    const char *field; /* NULL: the serve snapshot's interval.p99_ms; else a top-level number */
 };
 
 static int on_snapshot(const char *key, int64_t size, void *ud)
@@ -141,6 +145,15 @@ static int on_snapshot(const char *key, int64_t size, void *ud)
     mdp_buf_cleanup(&b);
     json_object *t, *iv, *p99;
     int64_t ms;
+    if (u->field) { /* a lag snapshot: {"time": ..., "lag_bytes": N, "lag_s": X, ...} */
+        if (o && json_object_object_get_ex(o, "time", &t) &&
+            mdp_time_parse_iso(json_object_get_string(t), (size_t)-1, &ms) == 0 &&
+            json_object_object_get_ex(o, u->field, &iv) &&
+            (json_object_is_type(iv, json_type_double) || json_object_is_type(iv, json_type_int)))
+            add_sample(u->g, ms, json_object_get_double(iv));
+        json_object_put(o);
+        return 0;
+    }
     if (o && json_object_object_get_ex(o, "time", &t) &&
         mdp_time_parse_iso(json_object_get_string(t), (size_t)-1, &ms) == 0 &&
         json_object_object_get_ex(o, "interval", &iv) &&
@@ -224,12 +237,20 @@ int mdp_metric_datapoints(struct mdp_lake *lake, const struct mdp_config *cfg, c
     } else if (strcmp(metric, "dq.violation_pct") == 0) {
         rc = dq_samples(lake, cfg, &g, d);
     } else if (strcmp(metric, "serve.latency_p99_ms") == 0) {
-        struct snap_ud u = {lake, &g, "", d};
+        struct snap_ud u = {lake, &g, "", d, NULL};
         char date[11];
         int64_t from = now_ms - (int64_t)n * g.period_ms;
         mdp_date_format(mdp_days_from_ms(from > 0 ? from : 0), date, sizeof date);
         snprintf(u.from_key, sizeof u.from_key, "_meta/metrics/serve/dt=%s/", date);
         rc = mdp_store_list(lake->store, "_meta/metrics/serve/", on_snapshot, &u, d);
+    } else if (strncmp(metric, "cdc.slot_lag_", 13) == 0) {
+        struct snap_ud u = {lake, &g, "", d,
+                            strcmp(metric, "cdc.slot_lag_s") == 0 ? "lag_s" : "lag_bytes"};
+        char date[11];
+        int64_t from = now_ms - (int64_t)n * g.period_ms;
+        mdp_date_format(mdp_days_from_ms(from > 0 ? from : 0), date, sizeof date);
+        snprintf(u.from_key, sizeof u.from_key, "_meta/metrics/cdc/dt=%s/", date);
+        rc = mdp_store_list(lake->store, "_meta/metrics/cdc/", on_snapshot, &u, d);
     } else if (g_source) { /* cost.* */
         double v;
         int r = g_source(metric, now_ms, &v, g_source_ud, d);

@@ -172,13 +172,14 @@ static int raw_key(const char *key, int64_t size, void *ud)
 }
 
 /* 1 when the raw location's source is something that writes to raw: a connector (the first
- * folder of its landing prefix) or the service (serve). */
+ * folder of its landing prefix), the service (serve) or the CDC consumer (supabase_cdc). */
 static int raw_source_known(const char *loc)
 {
     const char *src = loc + 4, *slash = strchr(src, '/');
     if (!slash) return 0;
     size_t n = (size_t)(slash - src);
     if (n == 5 && strncmp(src, "serve", 5) == 0) return 1;
+    if (n == 12 && strncmp(src, "supabase_cdc", 12) == 0) return 1;
     const struct mdp_connector *const *cs = mdp_connectors();
     for (size_t i = 0; cs && cs[i]; i++) {
         const char *lp = cs[i]->landing_prefix;
