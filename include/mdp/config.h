@@ -105,6 +105,9 @@ struct mdp_config {
     long cost_athena_min_bytes;
     double cost_ddb_write_million, cost_ddb_read_million;
     double cost_ddb_writes_per_request, cost_ddb_reads_per_request;
+    /* the state store's backend (include/mdp/state.h) */
+    char *state_backend; /* sqlite | dynamodb */
+    char *state_dynamodb_table;
     /* freshness and alarms (include/mdp/quality.h) */
     struct mdp_strlist freshness_slas; /* SOURCE:DURATION items */
     char *alarms_file;

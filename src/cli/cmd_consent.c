@@ -1,6 +1,7 @@
 /* `mdp consent`: the consent journal (spec 7): record a decision, show a subject's status per
  * purpose at a point in time, verify the journal's hash chain, list the purposes. The journal lives
- * in the state store, <lake.dir>/_meta/state.sqlite on the embedded default. */
+ * in the state store, <lake.dir>/_meta/state.sqlite on the embedded default, the DynamoDB table
+ * in AWS mode (state.backend). */
 #include "cli.h"
 #include "mdp/consent.h"
 #include "mdp/lake.h"
@@ -16,12 +17,15 @@
 static int open_state(struct cli *c, const char *cmd, struct mdp_state **s)
 {
     if (cli_config(c)) return EXIT_FAIL;
+    struct mdp_diag d = {0};
+    if (mdp_state_location()) /* AWS mode: the DynamoDB table */
+        return mdp_state_open(mdp_state_location(), s, &d) ? cli_fail(cmd, EXIT_FAIL, "%s", d.msg)
+                                                           : 0;
     char path[4096];
     snprintf(path, sizeof path, "%s/_meta", c->cfg.lake_dir);
     if ((mkdir(c->cfg.lake_dir, 0755) && errno != EEXIST) || (mkdir(path, 0755) && errno != EEXIST))
         return cli_fail(cmd, EXIT_FAIL, "cannot create %s: %s", path, strerror(errno));
     snprintf(path, sizeof path, "%s/_meta/state.sqlite", c->cfg.lake_dir);
-    struct mdp_diag d = {0};
     if (mdp_state_open(path, s, &d)) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
     return 0;
 }

@@ -171,6 +171,13 @@ static const struct mdp_config_key KEYS[] = {
     {"cost.dynamodb_reads_per_request", K_DBL, OFF(cost_ddb_reads_per_request), "1", 0, 1000, NULL,
      "Read request units per request `mdp serve` answers (the context's bandit counters, one "
      "strongly consistent read up to 4 KB)."},
+    {"state.backend", K_ENUM, OFF(state_backend), "sqlite", 0, 0, "sqlite|dynamodb",
+     "Where the state store lives (consent journal, DOI tokens, bandit counters, feedback "
+     "dedup): sqlite is the lake's _meta/state.sqlite; dynamodb is the table "
+     "state.dynamodb_table through the aws.* settings (AWS mode, docs/aws.md \"State\")."},
+    {"state.dynamodb_table", K_STR, OFF(state_dynamodb_table), "matbakh-state", 0, 0, NULL,
+     "The DynamoDB table of the state store with state.backend dynamodb; `mdp aws bootstrap` "
+     "creates it (TTL on expires_at, the by_subject index)."},
     {"freshness.slas", K_STRLIST, OFF(freshness_slas),
      "ga4:24h,supabase:24h,ddb:5m,ses:1m,gbp:48h,meta:48h,events:1h", 0, 0, NULL,
      "Freshness SLA per source as SOURCE:DURATION (units s, m, h, d): `mdp freshness` reports a "

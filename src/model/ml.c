@@ -18,6 +18,7 @@
 
 int mdp_state_open_lake(struct mdp_lake *lake, struct mdp_state **out, struct mdp_diag *d)
 {
+    if (mdp_state_location()) return mdp_state_open(mdp_state_location(), out, d);
     struct mdp_buf path;
     mdp_buf_init(&path);
     int rc = mdp_store_local_path(lake->store, "_meta/state.sqlite", &path);
