@@ -4,6 +4,7 @@
  * stderr. */
 #include "cli.h"
 #include "mdp/alloc.h"
+#include "mdp/aws.h"
 #include "mdp/consent.h"
 #include "mdp/engine.h"
 #include "mdp/lake.h"
@@ -121,6 +122,7 @@ int cli_config(struct cli *c)
         if (rc) snprintf(d.msg, sizeof d.msg, "%s", mdp_strerror(rc));
     }
     if (!rc) rc = mdp_consent_configure(&c->cfg.consent_purposes, &d);
+    if (!rc) rc = mdp_aws_configure(&c->cfg, &d);
     if (rc) return cli_fail(NULL, EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
     c->have_cfg = 1;
     enum mdp_log_level lvl;
