@@ -113,6 +113,9 @@ struct mdp_config {
     char *alarms_file;
     long alarms_webhook_retries, alarms_webhook_timeout_ms, alarms_action_timeout_s;
     long serve_metrics_snapshot_s;
+    /* AWS mode (include/mdp/aws.h) */
+    char *aws_region, *aws_endpoint_url, *aws_s3_addressing, *aws_kms_key_id, *aws_cache_dir;
+    long aws_max_retries, aws_retry_base_ms, aws_cache_mb;
 };
 
 /* Fills cfg with the built-in defaults. Returns 0 or MDP_ERR_NOMEM. Free with mdp_config_cleanup.
