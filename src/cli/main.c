@@ -29,6 +29,7 @@ static const struct cli_command *const COMMANDS[] = {
     &CMD_FRESHNESS, &CMD_ALARMS,
     &CMD_COST, &CMD_REPORT,
     &CMD_INVENTORY, &CMD_RETENTION,
+    &CMD_AWS,
     NULL};
 /* clang-format on */
 
