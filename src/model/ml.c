@@ -23,7 +23,9 @@ int mdp_state_open_lake(struct mdp_lake *lake, struct mdp_state **out, struct md
     mdp_buf_init(&path);
     int rc = mdp_store_local_path(lake->store, "_meta/state.sqlite", &path);
     if (rc)
-        mdp_diag_set(d, rc, "the lake's store has no local paths for the state store");
+        mdp_diag_set(d, rc,
+                     "the lake's store has no local paths for the state store's SQLite file (an "
+                     "s3:// lake keeps its state in DynamoDB: set state.backend: dynamodb)");
     else
         rc = mdp_state_open(path.data, out, d);
     mdp_buf_cleanup(&path);
