@@ -437,7 +437,6 @@ static int upload_part(struct s3_writer *w, struct mdp_diag *d)
                               s->bucket, w->key);
             goto out;
         }
-        if ((rc = check_sse(s, w->key + strlen(s->prefix), &r, d))) goto out;
     }
     if ((rc = mdp_grow(&w->etags, &w->cap, w->nparts, sizeof *w->etags, 16))) {
         mdp_diag_set(d, rc, "out of memory");
@@ -566,6 +565,16 @@ static int s3_writer_commit(struct mdp_store_writer *ww, struct mdp_diag *d)
     if (!rc && r.body.data && strstr(r.body.data, "<Error>"))
         rc = mdp_diag_set(d, MDP_ERR_IO, "s3://%s/%s CompleteMultipartUpload failed: %.200s",
                           s->bucket, w->key, r.body.data);
+    if (!rc) {
+        /* the encryption S3 applied (CompleteMultipartUpload's answer may not say: ask) */
+        struct mdp_aws_request hq = {.method = "HEAD",
+                                     .service = "s3",
+                                     .op = "HeadObject",
+                                     .bucket = s->bucket,
+                                     .key = w->key};
+        if (!r.sse[0]) rc = mdp_aws_request(s->aws, &hq, &r, d);
+        if (!rc) rc = check_sse(s, w->key + strlen(s->prefix), &r, d);
+    }
     mdp_aws_response_cleanup(&r);
     mdp_buf_cleanup(&x);
     if (rc) {
