@@ -7,10 +7,16 @@ which percent-escapes the client sent are decoded and re-quoted by werkzeug's ru
 back as '=', '%2F' in a query value as '/'. S3 (and SigV4 in general) signs the path and query
 exactly as sent, so every request for a key or a query value with '=' (the lake's partitions:
 dt=2026-10-01) failed moto's check with SignatureDoesNotMatch while AWS accepts it. We let moto
-check against the raw request line (RAW_URI, which werkzeug's server keeps)."""
+check against the raw request line (RAW_URI, which werkzeug's server keeps).
+
+And one more: moto's threaded server tests If-None-Match and stores the object in two steps
+without a lock, so two concurrent conditional puts of one key may both succeed (S3 guarantees that
+exactly one does). Conditional puts are serialized here, which gives S3's guarantee."""
 import sys
+import threading
 
 from moto.core import authorization, responses
+from moto.moto_server import werkzeug_app
 
 _setup_class = responses.BaseResponse.setup_class
 _authenticate = authorization.ActionAuthenticatorMixin._authenticate_and_authorize_action
@@ -35,6 +41,19 @@ def authenticate(self, iam_request_cls, resource="*"):
         self.uri = saved
 
 
+_call = werkzeug_app.DomainDispatcherApplication.__call__
+_conditional = threading.Lock()
+
+
+def call(self, environ, start_response):
+    if environ.get("REQUEST_METHOD") == "PUT" and environ.get("HTTP_IF_NONE_MATCH"):
+        with _conditional:
+            # the whole answer is produced inside the lock
+            return list(_call(self, environ, start_response))
+    return _call(self, environ, start_response)
+
+
+werkzeug_app.DomainDispatcherApplication.__call__ = call
 responses.BaseResponse.setup_class = setup_class
 authorization.ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate
 

@@ -62,6 +62,9 @@ void mdp_aws_close(struct mdp_aws *a);
 const char *mdp_aws_region(const struct mdp_aws *a);
 /* Returns the client's settings (borrowed copy; lives as long as a). */
 const struct mdp_aws_settings *mdp_aws_client_settings(const struct mdp_aws *a);
+/* Returns the endpoint in use ("http://127.0.0.1:5000"), or "the AWS endpoints" (static or a's
+ * storage, borrowed). */
+const char *mdp_aws_endpoint(const struct mdp_aws *a);
 /* Returns where the credentials came from ("environment", "shared credentials file (profile
  * NAME)", "container endpoint", "instance metadata"): static or a's storage, borrowed. */
 const char *mdp_aws_credentials_source(const struct mdp_aws *a);

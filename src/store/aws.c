@@ -217,6 +217,11 @@ const struct mdp_aws_settings *mdp_aws_client_settings(const struct mdp_aws *a)
     return &a->set;
 }
 
+const char *mdp_aws_endpoint(const struct mdp_aws *a)
+{
+    return a->endpoint[0] ? a->endpoint : "the AWS endpoints";
+}
+
 const char *mdp_aws_credentials_source(const struct mdp_aws *a)
 {
     return a->src_name;
@@ -904,6 +909,12 @@ static int map_error(struct mdp_aws *a, const struct mdp_aws_request *rq,
         !strcmp(code, "EntityNotFoundException"))
         return mdp_diag_set(d, MDP_ERR_NOT_FOUND, "%s %s %s: not found %s", rq->service, op, what,
                             tail);
+    if ((st == 401 || st == 403) && !code[0])
+        return mdp_diag_set(d, MDP_ERR_PERM,
+                            "%s %s %s: refused without details: a wrong secret access key for "
+                            "access key %s, or an IAM policy that does not allow it (credentials "
+                            "from %s) %s",
+                            rq->service, op, what, a->ak ? a->ak : "?", a->src_name, tail);
     if (st == 401 || st == 403 || !strcmp(code, "AccessDeniedException") ||
         !strcmp(code, "AccessDenied"))
         return mdp_diag_set(d, MDP_ERR_PERM,

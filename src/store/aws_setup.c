@@ -2,7 +2,8 @@
  * setting read, then written only when it differs) and the least-privilege policy of each job.
  *
  * The policies follow what the code calls (docs/aws.md "IAM"): the object store uses
- * ListObjectsV2 (s3:ListBucket), GetObject/HeadObject (s3:GetObject), PutObject and multipart
+ * ListObjectsV2 (s3:ListBucket), GetBucketEncryption at open (s3:GetEncryptionConfiguration),
+ * GetObject/HeadObject (s3:GetObject), PutObject and multipart
  * uploads (s3:PutObject), AbortMultipartUpload and ListMultipartUploads (cleaning up), DeleteObject;
  * the state store DescribeTable on open, GetItem/Query/Scan, PutItem/UpdateItem/DeleteItem,
  * BatchWriteItem (purges) and TransactWriteItems (whose writes IAM checks as PutItem and UpdateItem);
@@ -284,8 +285,9 @@ int mdp_aws_policy(const struct mdp_aws_policy_target *t, const char *job, struc
     json_object *doc = json_object_new_object(), *sts = json_object_new_array(), *res;
     json_object_object_add(doc, "Version", json_object_new_string("2012-10-17"));
     /* listing the bucket (every job lists what it reads; writers find unfinished uploads) */
-    static const char *const list[] = {"s3:ListBucket", "s3:ListBucketMultipartUploads", NULL};
-    static const char *const list_ro[] = {"s3:ListBucket", NULL};
+    static const char *const list[] = {"s3:ListBucket", "s3:ListBucketMultipartUploads",
+                                       "s3:GetEncryptionConfiguration", NULL};
+    static const char *const list_ro[] = {"s3:ListBucket", "s3:GetEncryptionConfiguration", NULL};
     res = json_object_new_array();
     snprintf(arn, sizeof arn, "arn:aws:s3:::%s", t->bucket);
     add_str(res, arn);
