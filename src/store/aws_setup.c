@@ -36,7 +36,7 @@ static int bucket_call(struct mdp_aws *a, const char *method, const char *op, co
                        struct mdp_diag *d)
 {
     const char *query[] = {subresource, NULL, NULL};
-    char md5h[64] = "", md5[80] = "";
+    char md5h[128] = "", md5[80] = "";
     const char *headers[] = {md5h, "Content-Type: application/xml", NULL};
     if (body) {
         unsigned char raw[EVP_MAX_MD_SIZE];
