@@ -191,10 +191,10 @@ personalize:
           f"only 2026-10-03 moved: {loc} -> {loc2}")
     # ingest's user may not touch the catalog: a clear error, exit 1
     p = mdp("catalog", "apply", "--env", "test", "--bucket", BUCKET, creds=INGEST, ok=False)
-    check(p.returncode == 1 and re.search(r"denied|not authorized|AccessDenied", p.stderr, re.I),
+    check(p.returncode == 1 and re.search(r"denied|not authorized|policy that does not allow it", p.stderr, re.I),
           f"ingest's policy and the catalog: {p.returncode} {p.stderr}")
     p = mdp("consent", "verify", creds=INGEST, ok=False)
-    check(p.returncode == 1 and re.search(r"denied|not authorized|AccessDenied", p.stderr, re.I),
+    check(p.returncode == 1 and re.search(r"denied|not authorized|policy that does not allow it", p.stderr, re.I),
           f"ingest's policy and the state table: {p.returncode} {p.stderr}")
 
     # ---- serve's user: bandit counters and feedback in DynamoDB
