@@ -11,7 +11,11 @@ check against the raw request line (RAW_URI, which werkzeug's server keeps).
 
 And one more: moto's threaded server tests If-None-Match and stores the object in two steps
 without a lock, so two concurrent conditional puts of one key may both succeed (S3 guarantees that
-exactly one does). Conditional puts are serialized here, which gives S3's guarantee."""
+exactly one does). Conditional puts are serialized here, which gives S3's guarantee. The same holds
+for DynamoDB: moto evaluates a ConditionExpression (put-if-absent, put-if-newer, a transaction's
+conditions) and writes without a lock, so two racing appenders of the consent journal could both
+take one sequence number, where DynamoDB lets exactly one win. DynamoDB requests are serialized
+too."""
 import sys
 import threading
 
@@ -46,7 +50,8 @@ _conditional = threading.Lock()
 
 
 def call(self, environ, start_response):
-    if environ.get("REQUEST_METHOD") == "PUT" and environ.get("HTTP_IF_NONE_MATCH"):
+    conditional = environ.get("REQUEST_METHOD") == "PUT" and environ.get("HTTP_IF_NONE_MATCH")
+    if conditional or environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
         with _conditional:
             # the whole answer is produced inside the lock
             return list(_call(self, environ, start_response))
