@@ -62,6 +62,8 @@ bench: build
 	@echo "== bench serve (wrk against mdp serve and a bare libmicrohttpd)"; bench/serve.sh $(BUILD)
 	@echo "== bench seed (mdp seed --users 100000: peak RSS and time against 200 MB, 60 s)"; bench/seed.sh $(BUILD)/mdp
 	@echo "== bench cdc (changes/s against pg_recvlogical, commit->raw latency)"; bench/cdc.sh $(BUILD)/mdp
+	@cmake --build $(BUILD) --target aws_store -j $(JOBS)
+	@echo "== bench aws (ingest into moto's S3 vs file mode; 1 GiB streamed upload)"; bench/aws.sh $(BUILD)/mdp $(BUILD)/tests/aws_store
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -106,6 +106,9 @@ struct mdp_config {
     long cost_athena_min_bytes;
     double cost_ddb_write_million, cost_ddb_read_million;
     double cost_ddb_writes_per_request, cost_ddb_reads_per_request;
+    /* the state store's backend (include/mdp/state.h) */
+    char *state_backend; /* sqlite | dynamodb */
+    char *state_dynamodb_table;
     /* freshness and alarms (include/mdp/quality.h) */
     struct mdp_strlist freshness_slas; /* SOURCE:DURATION items */
     char *alarms_file;
@@ -117,6 +120,9 @@ struct mdp_config {
     struct mdp_strlist cdc_tables;
     long cdc_flush_ms, cdc_status_interval_s, cdc_lag_interval_s, cdc_reconnect_timeout_s,
         cdc_group_max_mb;
+    /* AWS mode (include/mdp/aws.h) */
+    char *aws_region, *aws_endpoint_url, *aws_s3_addressing, *aws_kms_key_id, *aws_cache_dir;
+    long aws_max_retries, aws_retry_base_ms, aws_cache_mb;
 };
 
 /* Fills cfg with the built-in defaults. Returns 0 or MDP_ERR_NOMEM. Free with mdp_config_cleanup.

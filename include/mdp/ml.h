@@ -36,8 +36,9 @@ int mdp__ml_export_journal(struct mdp_stage_ctx *ctx, const char *path, struct m
 int mdp__ml_bare(struct mdp_stage_ctx *ctx, int64_t day, const char *journal, const char *out_dir,
                  struct mdp_diag *d);
 
-/* Opens the lake's state store (<lake>/_meta/state.sqlite) as mdp_state_open does: *out (NULL on
- * failure) is freed by the caller with mdp_state_close. Returns 0, MDP_ERR_UNSUPPORTED when the
+/* Opens the state store: the process-wide location of mdp_state_configure when one is set
+ * (AWS mode: dynamodb://TABLE), else the lake's <lake>/_meta/state.sqlite, as mdp_state_open
+ * does: *out (NULL on failure) is freed by the caller with mdp_state_close. Returns 0, MDP_ERR_UNSUPPORTED when the
  * lake's store has no local paths, or mdp_state_open's errors, with d. */
 int mdp_state_open_lake(struct mdp_lake *lake, struct mdp_state **out, struct mdp_diag *d);
 

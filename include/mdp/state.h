@@ -1,14 +1,20 @@
-/* The state store: small, mutable, keyed state (consent journal, DOI tokens, later bandit counters
- * and the audit log), as opposed to the immutable lake. The interface follows DynamoDB's model so
- * that an AWS backend can implement it one to one: items live in named tables under a partition
- * key and a sort key, are read by key or by a partition in sort-key order, are written
+/* The state store: small, mutable, keyed state (consent journal, DOI tokens, bandit counters,
+ * feedback dedup, SNS subscriptions), as opposed to the immutable lake. The interface follows
+ * DynamoDB's model so that both backends implement it one to one: items live in named tables under
+ * a partition key and a sort key, are read by key or by a partition in sort-key order, are written
  * unconditionally or only if absent (a conditional write), and may carry a TTL (expires_at, epoch
  * seconds) after which a purge removes them. Bodies are opaque text (JSON by convention).
  *
- * Backend now: SQLite (the embedded default) in WAL mode with a busy timeout, so the server and the
- * CLI can use one file at once, and synchronous=FULL: a write that returned 0 survives a power
- * loss (consent, DOI and erasure records are acknowledged to people and to the app). Not
- * thread-safe per handle: open one handle per thread. */
+ * Two backends, chosen by the location mdp_state_open gets (docs/aws.md "State"):
+ * - a SQLite file (the embedded default, <lake>/_meta/state.sqlite) in WAL mode with a busy
+ *   timeout, so the server and the CLI can use one file at once, and synchronous=FULL: a write that
+ *   returned 0 survives a power loss (consent, DOI and erasure records are acknowledged to people
+ *   and to the app);
+ * - dynamodb://TABLE (AWS mode, state.backend: dynamodb): one DynamoDB table holds every state
+ *   table, the state table folded into the partition key ("TABLE#pk"); requests go through the
+ *   process-wide AWS client settings (mdp/aws.h). Counters (mdp_state_add) live on items of their
+ *   own, as number attributes: an item written with a body cannot also be counted on there.
+ * Not thread-safe per handle: open one handle per thread. */
 #ifndef MDP_STATE_H
 #define MDP_STATE_H
 
@@ -16,6 +22,7 @@
 #include "mdp/err.h"
 
 struct mdp_state;
+struct mdp_config;
 
 struct mdp_state_item {
     const char *pk;
@@ -26,17 +33,35 @@ struct mdp_state_item {
 
 enum { MDP_STATE_IF_ABSENT = 1 };
 
-/* Opens (creating when missing) the store at path (a SQLite file; its folder must exist). *out
- * (NULL on failure) is freed by the caller with mdp_state_close. Returns 0, MDP_ERR_IO (cannot open
- * or initialize the file; the SQLite message in d) or MDP_ERR_NOMEM. */
+/* Opens the store at path: "dynamodb://TABLE" (the table must exist: `mdp aws bootstrap` or
+ * mdp_state_dynamodb_create make it; opening checks it with DescribeTable), else a SQLite file
+ * (created when missing; its folder must exist). path is borrowed. *out (NULL on failure) is freed
+ * by the caller with mdp_state_close. Returns 0, MDP_ERR_IO (cannot open or initialize the file;
+ * the SQLite message in d), MDP_ERR_NOT_FOUND (no such DynamoDB table), mdp_aws_open's
+ * MDP_ERR_CONFIG (no region or credentials), MDP_ERR_PERM, MDP_ERR_INVALID (an empty table name),
+ * or MDP_ERR_NOMEM, with d. */
 int mdp_state_open(const char *path, struct mdp_state **out, struct mdp_diag *d);
-/* Closes and frees s (NULL is fine). What a call returned 0 for is already durable. */
+/* Closes and frees s (NULL is fine). What a call returned 0 for is already durable. Returns
+ * nothing. */
 void mdp_state_close(struct mdp_state *s);
+/* Returns the backend's name, "sqlite" or "dynamodb" (static storage). */
+const char *mdp_state_backend(const struct mdp_state *s);
+
+/* Sets the process-wide location from cfg (borrowed): state.backend dynamodb makes it
+ * "dynamodb://<state.dynamodb_table>", sqlite makes it NULL (the lake's own file). Not
+ * thread-safe: the CLI calls it once after loading the config. Returns 0, MDP_ERR_CONFIG (dynamodb
+ * without a table name) or MDP_ERR_NOMEM, with d (the previous choice stays). */
+int mdp_state_configure(const struct mdp_config *cfg, struct mdp_diag *d);
+/* Returns the location mdp_state_configure chose (static storage, valid until the next call), or
+ * NULL for the lake's SQLite file (mdp_state_open_lake in mdp/ml.h opens either). */
+const char *mdp_state_location(void);
 
 /* The durability level of s's connection, SQLite's PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL,
  * 3 EXTRA. set >= 0 changes it first (only bench/ does, to measure what FULL costs; every handle
  * mdp_state_open returns is FULL), -1 only reads it. out_level (may be NULL) gets the level in
- * force, -1 on failure. Returns 0, MDP_ERR_INVALID for a level above 3, MDP_ERR_IO. */
+ * force, -1 on failure. DynamoDB acknowledges only durable writes: it reads as 2 and cannot be
+ * changed (MDP_ERR_UNSUPPORTED). Returns 0, MDP_ERR_INVALID for a level above 3, MDP_ERR_IO,
+ * MDP_ERR_UNSUPPORTED. */
 int mdp_state_synchronous(struct mdp_state *s, int set, int *out_level, struct mdp_diag *d);
 
 /* Writes an item (replacing one with the same key). table and it are borrowed for the call; the
@@ -114,5 +139,29 @@ int mdp_state_tables(struct mdp_state *s, int (*cb)(const char *table, int64_t i
  * MDP_ERR_IO with d. */
 int mdp_state_count_expired(struct mdp_state *s, const char *table, int64_t now_s, int64_t *out_n,
                             int64_t *out_bytes, struct mdp_diag *d);
+
+/* ---- the DynamoDB backend's table (AWS mode; docs/aws.md "State") ---- */
+struct mdp_aws;
+/* The name of the per-subject global secondary index (partition key "subject", the owner's
+ * pseudonymous id, on items that carry one), which erasure queries instead of scanning. */
+#define MDP_STATE_SUBJECT_INDEX "by_subject"
+/* Creates the DynamoDB table name (on-demand billing, keys pk/sk strings, the by_subject index) if
+ * it does not exist, waits until it is ACTIVE and makes sure its TTL is on attribute expires_at.
+ * a (borrowed) is the client to use. *out_created (may be NULL) is 1 when the table was made now,
+ * 0 when it was there; *out_ttl_enabled (may be NULL) 1 when TTL was turned on now. Idempotent.
+ * Returns 0, the client's errors (MDP_ERR_PERM, MDP_ERR_INVALID, MDP_ERR_IO, ...) or MDP_ERR_IO
+ * when the table does not become ACTIVE within a minute, with d. */
+int mdp_state_dynamodb_create(struct mdp_aws *a, const char *name, int *out_created,
+                              int *out_ttl_enabled, struct mdp_diag *d);
+/* Decodes one DynamoDB item of the state table (the JSON text of an "Item" map: {"pk":{"S":..},
+ * "sk":{"S":..}, "body":{"S":..} | "n_<field>":{"N":..}..., "expires_at":{"N":..}}) into its
+ * state table, item and body (a counter item's body is the JSON object of its n_ numbers).
+ * *out_table, *out_pk, *out_sk and *out_body are malloc'd, freed by the caller with free() (all
+ * NULL on failure); *out_expires gets expires_at (0 when absent). Returns 0, MDP_ERR_PARSE (not
+ * a JSON object, a key missing or not a string, a pk without its table, a number that is not an
+ * integer) or MDP_ERR_NOMEM, with d. */
+int mdp_state_dynamodb_decode(const char *json, size_t len, char **out_table, char **out_pk,
+                              char **out_sk, char **out_body, int64_t *out_expires,
+                              struct mdp_diag *d);
 
 #endif

@@ -71,7 +71,7 @@ struct mdp_store_writer {
 int mdp_store_writer_open(struct mdp_store *s, const char *key, struct mdp_store_writer **out,
                           struct mdp_diag *d);
 
-/* Opens a store from a URL ("file:///abs/dir") or a plain folder path. The folder is created when
+/* Opens a store from a URL ("file:///abs/dir", "s3://bucket/prefix") or a plain folder path. The folder is created when
  * create is non-zero. *out (NULL on failure) is freed by the caller with mdp_store_close. Returns
  * 0, MDP_ERR_INVALID (empty url), MDP_ERR_UNSUPPORTED (another scheme), MDP_ERR_NOT_FOUND (no
  * such folder and create is 0), MDP_ERR_IO / MDP_ERR_PERM (not a folder, cannot create or
@@ -138,5 +138,11 @@ void mdp_store_requests_total(struct mdp_store_requests *out);
 /* The file backend's constructor (used by mdp_store_open): dir is a folder path; returns and frees
  * as mdp_store_open. */
 int mdp__store_file_open(const char *dir, int create, struct mdp_store **out, struct mdp_diag *d);
+/* The S3 backend's constructor (used by mdp_store_open): url is s3://BUCKET[/PREFIX]; the bucket
+ * must exist (create does not make buckets: `mdp aws bootstrap` does). Uses the process-wide AWS
+ * settings (mdp_aws_configure). Returns and frees as mdp_store_open; MDP_ERR_CONFIG for a missing
+ * region or credentials, MDP_ERR_NOT_FOUND for an unknown bucket, MDP_ERR_PERM for refused
+ * credentials, each naming the setting. */
+int mdp__store_s3_open(const char *url, int create, struct mdp_store **out, struct mdp_diag *d);
 
 #endif

@@ -1,6 +1,7 @@
 /* `mdp consent`: the consent journal (spec 7): record a decision, show a subject's status per
  * purpose at a point in time, verify the journal's hash chain, list the purposes. The journal lives
- * in the state store, <lake.dir>/_meta/state.sqlite on the embedded default. */
+ * in the state store, <lake.dir>/_meta/state.sqlite on the embedded default, the DynamoDB table
+ * in AWS mode (state.backend). */
 #include "cli.h"
 #include "mdp/consent.h"
 #include "mdp/lake.h"
@@ -17,12 +18,15 @@
 static int open_state(struct cli *c, const char *cmd, struct mdp_state **s)
 {
     if (cli_config(c)) return EXIT_FAIL;
+    struct mdp_diag d = {0};
+    if (mdp_state_location()) /* AWS mode: the DynamoDB table */
+        return mdp_state_open(mdp_state_location(), s, &d) ? cli_fail(cmd, EXIT_FAIL, "%s", d.msg)
+                                                           : 0;
     char path[4096];
     snprintf(path, sizeof path, "%s/_meta", c->cfg.lake_dir);
     if ((mkdir(c->cfg.lake_dir, 0755) && errno != EEXIST) || (mkdir(path, 0755) && errno != EEXIST))
         return cli_fail(cmd, EXIT_FAIL, "cannot create %s: %s", path, strerror(errno));
     snprintf(path, sizeof path, "%s/_meta/state.sqlite", c->cfg.lake_dir);
-    struct mdp_diag d = {0};
     if (mdp_state_open(path, s, &d)) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
     return 0;
 }
@@ -273,7 +277,8 @@ static const char CONSENT_HELP[] =
     "       mdp consent doi purge\n"
     "\n"
     "The consent journal (spec 7, ConsentJournal): append-only, each record chained to the one\n"
-    "before by SHA-256, kept in the state store (<lake.dir>/_meta/state.sqlite).\n"
+    "before by SHA-256, kept in the state store (<lake.dir>/_meta/state.sqlite, or the DynamoDB\n"
+    "table state.dynamodb_table with state.backend: dynamodb).\n"
     "\n"
     "record    appends a decision. The chain names the subject only by keyed pseudonyms\n"
     "          (HMAC-SHA256 with the lake's subject key); the address (trimmed, lower-cased) and\n"

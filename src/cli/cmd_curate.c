@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "mdp/cost.h"
 #include "mdp/alloc.h"
+#include "mdp/aws.h"
 #include "mdp/catalog.h"
 #include "mdp/engine.h"
 #include "mdp/model.h"
@@ -367,10 +368,17 @@ const struct cli_command CMD_LINT = {
 
 /* ---- catalog ---- */
 
+static void catalog_line(const char *line, void *ud)
+{
+    (void)ud;
+    printf("%s\n", line);
+}
+
 static int catalog_run(struct cli *c, int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "ddl") != 0)
-        return cli_usage("catalog", "expects: mdp catalog ddl");
+    if (argc < 2 || (strcmp(argv[1], "ddl") != 0 && strcmp(argv[1], "apply") != 0))
+        return cli_usage("catalog", "expects: mdp catalog ddl|apply");
+    int apply = strcmp(argv[1], "apply") == 0;
     if (cli_config(c)) return EXIT_FAIL;
     const char *bucket = NULL, *env = "dev";
     int glue = 0;
@@ -379,7 +387,7 @@ static int catalog_run(struct cli *c, int argc, char **argv)
         int handled, m, rc = cli_lake_option("catalog", c, argc, argv, &i, &handled);
         if (rc) return rc;
         if (handled) continue;
-        if (strcmp(argv[i], "--glue-json") == 0) {
+        if (!apply && strcmp(argv[i], "--glue-json") == 0) {
             glue = 1;
         } else if ((m = cli_opt(argc, argv, &i, "--bucket", &v))) {
             if (m < 0) return cli_usage("catalog", "--bucket needs a name");
@@ -397,7 +405,21 @@ static int catalog_run(struct cli *c, int argc, char **argv)
     struct mdp_diag d = {0};
     if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d))
         return cli_fail("catalog", EXIT_FAIL, "%s", d.msg);
-    int rc = mdp_catalog(lake, bucket, env, glue, stdout, &d);
+    int rc;
+    if (apply) {
+        struct mdp_aws *a = NULL;
+        struct mdp_catalog_applied n;
+        rc = mdp_aws_open(NULL, &a, &d);
+        if (!rc) rc = mdp_catalog_apply(lake, a, bucket, env, catalog_line, NULL, &n, &d);
+        if (!rc)
+            printf("catalog applied: %ld tables created, %ld updated; %ld partitions created, %ld "
+                   "moved, %ld unchanged\n",
+                   n.tables_created, n.tables_updated, n.partitions_created, n.partitions_updated,
+                   n.partitions_unchanged);
+        mdp_aws_close(a);
+    } else {
+        rc = mdp_catalog(lake, bucket, env, glue, stdout, &d);
+    }
     mdp_lake_close(lake);
     return rc ? cli_fail("catalog", EXIT_FAIL, "%s", d.msg) : EXIT_OK;
 }
@@ -405,13 +427,18 @@ static int catalog_run(struct cli *c, int argc, char **argv)
 const struct cli_command CMD_CATALOG = {
     "catalog", "Athena DDL / Glue tables for the published tables",
     "Usage: mdp catalog ddl [--bucket NAME] [--env ENV] [--glue-json] [--dir LAKE]\n"
+    "       mdp catalog apply [--bucket NAME] [--env ENV] [--dir LAKE]\n"
     "\n"
     "Prints CREATE EXTERNAL TABLE statements (Athena, STORED AS PARQUET, partition projection on\n"
     "date_key for the facts) for every published curated and ml table, in database matbakh_<env>,\n"
     "located in s3://<bucket>/ (default matbakh-data-<env>) at the table's current run folder;\n"
     "with --glue-json, the same as a JSON array of Glue CreateTable inputs. After each publish,\n"
     "apply it again (or Glue UpdateTable): that is Athena's atomic switch to the new state. The\n"
-    "lake folder is synced to the bucket as it is (docs/curated.md).\n",
+    "lake folder is synced to the bucket as it is (docs/curated.md).\n"
+    "\n"
+    "apply does that through the Glue API (the aws.* settings; docs/aws.md \"Catalog\"): creates\n"
+    "the database when missing, creates or updates every table at its current run folder, and\n"
+    "creates or moves its partitions; it prints what it did. Run it after each publish.\n",
     catalog_run, 0};
 
 /* ---- shell ---- */

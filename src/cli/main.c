@@ -4,10 +4,12 @@
  * stderr. */
 #include "cli.h"
 #include "mdp/alloc.h"
+#include "mdp/aws.h"
 #include "mdp/consent.h"
 #include "mdp/engine.h"
 #include "mdp/lake.h"
 #include "mdp/log.h"
+#include "mdp/state.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -29,6 +31,7 @@ static const struct cli_command *const COMMANDS[] = {
     &CMD_INVENTORY, &CMD_RETENTION,
     &CMD_DSAR,
     &CMD_CDC,
+    &CMD_AWS,
     NULL};
 /* clang-format on */
 
@@ -123,6 +126,8 @@ int cli_config(struct cli *c)
         if (rc) snprintf(d.msg, sizeof d.msg, "%s", mdp_strerror(rc));
     }
     if (!rc) rc = mdp_consent_configure(&c->cfg.consent_purposes, &d);
+    if (!rc) rc = mdp_aws_configure(&c->cfg, &d);
+    if (!rc) rc = mdp_state_configure(&c->cfg, &d);
     if (rc) return cli_fail(NULL, EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
     c->have_cfg = 1;
     enum mdp_log_level lvl;

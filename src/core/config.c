@@ -171,6 +171,13 @@ static const struct mdp_config_key KEYS[] = {
     {"cost.dynamodb_reads_per_request", K_DBL, OFF(cost_ddb_reads_per_request), "1", 0, 1000, NULL,
      "Read request units per request `mdp serve` answers (the context's bandit counters, one "
      "strongly consistent read up to 4 KB)."},
+    {"state.backend", K_ENUM, OFF(state_backend), "sqlite", 0, 0, "sqlite|dynamodb",
+     "Where the state store lives (consent journal, DOI tokens, bandit counters, feedback "
+     "dedup): sqlite is the lake's _meta/state.sqlite; dynamodb is the table "
+     "state.dynamodb_table through the aws.* settings (AWS mode, docs/aws.md \"State\")."},
+    {"state.dynamodb_table", K_STR, OFF(state_dynamodb_table), "matbakh-state", 0, 0, NULL,
+     "The DynamoDB table of the state store with state.backend dynamodb; `mdp aws bootstrap` "
+     "creates it (TTL on expires_at, the by_subject index)."},
     {"freshness.slas", K_STRLIST, OFF(freshness_slas),
      "ga4:24h,supabase:24h,ddb:5m,ses:1m,gbp:48h,meta:48h,events:1h", 0, 0, NULL,
      "Freshness SLA per source as SOURCE:DURATION (units s, m, h, d): `mdp freshness` reports a "
@@ -213,6 +220,31 @@ static const struct mdp_config_key KEYS[] = {
      "cdc.slot_lag_bytes and cdc.slot_lag_s); 0: never."},
     {"cdc.reconnect_timeout_seconds", K_INT, OFF(cdc_reconnect_timeout_s), "300", 0, 86400, NULL,
      "`mdp cdc run` retries a lost connection for this long, then fails."},
+    {"aws.region", K_STR, OFF(aws_region), "{env}", 0, 0, NULL,
+     "AWS region of the lake's bucket and of every AWS call (eu-central-1, ...); {env} takes "
+     "AWS_REGION, then AWS_DEFAULT_REGION. AWS mode without a region is an error naming this key."},
+    {"aws.endpoint_url", K_STR, OFF(aws_endpoint_url), "{env}", 0, 0, NULL,
+     "Endpoint of every AWS service (http://127.0.0.1:5000 for moto, a MinIO address); {env} "
+     "takes AWS_ENDPOINT_URL, else the regional AWS endpoints (https://SERVICE.REGION.amazonaws."
+     "com)."},
+    {"aws.s3_addressing", K_ENUM, OFF(aws_s3_addressing), "virtual", 0, 0, "path|virtual",
+     "How S3 requests name the bucket: virtual (https://BUCKET.s3.REGION.amazonaws.com/KEY, what "
+     "AWS recommends) or path (ENDPOINT/BUCKET/KEY: moto, MinIO, an endpoint given as an IP)."},
+    {"aws.kms_key_id", K_STR, OFF(aws_kms_key_id), "aws/s3", 0, 0, NULL,
+     "KMS key (id or ARN) the lake's objects are encrypted with (SSE-KMS). Set: the bucket's "
+     "default encryption must be aws:kms with this key (checked when the lake opens) and every "
+     "put's answer must name it; aws/s3: every put asks for aws:kms with S3's managed key "
+     "(docs/aws.md explains why the key id is not sent per request)."},
+    {"aws.max_retries", K_INT, OFF(aws_max_retries), "5", 0, 20, NULL,
+     "Retries of an AWS request answered 5xx, throttled (429, SlowDown, "
+     "ProvisionedThroughputExceeded, ...) or not at all: exponential backoff with full jitter."},
+    {"aws.retry_base_ms", K_INT, OFF(aws_retry_base_ms), "100", 1, 60000, NULL,
+     "First backoff of those retries; it doubles each time, up to 200 times this (at most 20 s)."},
+    {"aws.cache_mb", K_INT, OFF(aws_cache_mb), "2048", 16, 1000000, NULL,
+     "Bound of the local cache folder where curate, segments and features stage the S3 objects "
+     "they read (DuckDB reads local files); least recently used objects are removed beyond it."},
+    {"aws.cache_dir", K_STR, OFF(aws_cache_dir), "{tmp}", 0, 0, NULL,
+     "The local cache folder of AWS mode; {tmp} is $TMPDIR (else /tmp)/mdp-cache-UID."},
 };
 #define NKEYS (sizeof KEYS / sizeof *KEYS)
 

@@ -18,11 +18,14 @@
 
 int mdp_state_open_lake(struct mdp_lake *lake, struct mdp_state **out, struct mdp_diag *d)
 {
+    if (mdp_state_location()) return mdp_state_open(mdp_state_location(), out, d);
     struct mdp_buf path;
     mdp_buf_init(&path);
     int rc = mdp_store_local_path(lake->store, "_meta/state.sqlite", &path);
     if (rc)
-        mdp_diag_set(d, rc, "the lake's store has no local paths for the state store");
+        mdp_diag_set(d, rc,
+                     "the lake's store has no local paths for the state store's SQLite file (an "
+                     "s3:// lake keeps its state in DynamoDB: set state.backend: dynamodb)");
     else
         rc = mdp_state_open(path.data, out, d);
     mdp_buf_cleanup(&path);

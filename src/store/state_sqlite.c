@@ -5,36 +5,40 @@
  * loss once the caller has been told they were recorded (issue 11, defect 3; docs/consent.md has
  * the measured cost). NORMAL, the WAL default, may lose the last commits on power loss.
  */
-#include "mdp/state.h"
+#include "state_impl.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct mdp_state {
+struct sq {
+    struct mdp_state base; /* first: the handle state.c dispatches on */
     sqlite3 *db;
 };
+#define DB(s) (((struct sq *)(s))->db)
+
+static const struct mdp__state_ops SQLITE_OPS;
 
 static int fail(struct mdp_state *s, struct mdp_diag *d, const char *what)
 {
-    return mdp_diag_set(d, MDP_ERR_IO, "state store: %s: %s", what, sqlite3_errmsg(s->db));
+    return mdp_diag_set(d, MDP_ERR_IO, "state store: %s: %s", what, sqlite3_errmsg(DB(s)));
 }
 
-int mdp_state_open(const char *path, struct mdp_state **out, struct mdp_diag *d)
+int mdp__state_sqlite_open(const char *path, struct mdp_state **out, struct mdp_diag *d)
 {
     *out = NULL;
-    struct mdp_state *s = calloc(1, sizeof *s);
+    struct sq *s = calloc(1, sizeof *s);
     if (!s) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+    if (sqlite3_open_v2(path, &DB(s), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         int rc = mdp_diag_set(d, MDP_ERR_IO, "state store: cannot open %s: %s", path,
-                              s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        sqlite3_close(s->db);
+                              DB(s) ? sqlite3_errmsg(DB(s)) : "out of memory");
+        sqlite3_close(DB(s));
         free(s);
         return rc;
     }
-    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_busy_timeout(DB(s), 10000);
     static const char *const ddl =
         "PRAGMA journal_mode=WAL;"
         "PRAGMA synchronous=FULL;"
@@ -42,34 +46,35 @@ int mdp_state_open(const char *path, struct mdp_state **out, struct mdp_diag *d)
         " tbl TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL, body TEXT NOT NULL,"
         " expires_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, pk, sk)) WITHOUT ROWID;"
         "CREATE INDEX IF NOT EXISTS items_ttl ON items (tbl, expires_at) WHERE expires_at > 0;";
-    if (sqlite3_exec(s->db, ddl, NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(DB(s), ddl, NULL, NULL, NULL) != SQLITE_OK) {
         int rc = mdp_diag_set(d, MDP_ERR_IO, "state store: cannot initialize %s: %s", path,
-                              sqlite3_errmsg(s->db));
-        mdp_state_close(s);
+                              sqlite3_errmsg(DB(s)));
+        sqlite3_close(DB(s));
+        free(s);
         return rc;
     }
-    *out = s;
+    s->base.ops = &SQLITE_OPS;
+    *out = &s->base;
     return 0;
 }
 
-void mdp_state_close(struct mdp_state *s)
+static void sq_close(struct mdp_state *s)
 {
-    if (!s) return;
-    sqlite3_close(s->db);
+    sqlite3_close(DB(s));
     free(s);
 }
 
-int mdp_state_synchronous(struct mdp_state *s, int set, int *out_level, struct mdp_diag *d)
+static int sq_synchronous(struct mdp_state *s, int set, int *out_level, struct mdp_diag *d)
 {
     if (out_level) *out_level = -1;
     if (set >= 0) {
         char sql[48];
         snprintf(sql, sizeof sql, "PRAGMA synchronous=%d", set);
-        if (set > 3 || sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        if (set > 3 || sqlite3_exec(DB(s), sql, NULL, NULL, NULL) != SQLITE_OK)
             return mdp_diag_set(d, MDP_ERR_INVALID, "state store: synchronous level %d", set);
     }
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
+    int rc = sqlite3_prepare_v2(DB(s), "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
                      sqlite3_step(st) == SQLITE_ROW
                  ? 0
                  : fail(s, d, "PRAGMA synchronous");
@@ -80,7 +85,7 @@ int mdp_state_synchronous(struct mdp_state *s, int set, int *out_level, struct m
 
 static int prepare(struct mdp_state *s, const char *sql, sqlite3_stmt **st, struct mdp_diag *d)
 {
-    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) return fail(s, d, "prepare");
+    if (sqlite3_prepare_v2(DB(s), sql, -1, st, NULL) != SQLITE_OK) return fail(s, d, "prepare");
     return 0;
 }
 
@@ -100,7 +105,7 @@ static void bind_item(sqlite3_stmt *st, const char *table, const struct mdp_stat
     sqlite3_bind_int64(st, 5, it->expires_at);
 }
 
-int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+static int sq_put(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                   int flags, struct mdp_diag *d)
 {
     sqlite3_stmt *st;
@@ -120,19 +125,10 @@ int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state
     return rc;
 }
 
-/* a field name of a JSON body in a path: lower-case words only */
-static int field_ok(const char *field, struct mdp_diag *d)
-{
-    for (const char *p = field; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
-            return mdp_diag_set(d, MDP_ERR_INVALID, "state store: bad field name '%s'", field);
-    return *field ? 0 : mdp_diag_set(d, MDP_ERR_INVALID, "state store: empty field name");
-}
-
-int mdp_state_put_if_newer(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+static int sq_put_if_newer(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                            const char *field, int64_t value, struct mdp_diag *d)
 {
-    int rc = field_ok(field, d);
+    int rc = mdp__state_field_ok(field, d);
     if (rc) return rc;
     sqlite3_stmt *st;
     /* one statement: the check and the write cannot be split by another writer */
@@ -149,14 +145,14 @@ int mdp_state_put_if_newer(struct mdp_state *s, const char *table, const struct 
     int r = sqlite3_step(st);
     if (r != SQLITE_DONE)
         rc = fail(s, d, "put");
-    else if (sqlite3_changes(s->db) == 0)
+    else if (sqlite3_changes(DB(s)) == 0)
         rc = mdp_diag_set(d, MDP_ERR_EXISTS, "state store: %s item %s/%s has %s >= %lld", table,
                           it->pk, it->sk, field, (long long)value);
     sqlite3_finalize(st);
     return rc;
 }
 
-int mdp_state_get(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+static int sq_get(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                   char **body_out, int64_t *expires_out, struct mdp_diag *d)
 {
     *body_out = NULL;
@@ -179,7 +175,7 @@ int mdp_state_get(struct mdp_state *s, const char *table, const char *pk, const 
     return rc;
 }
 
-int mdp_state_delete(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+static int sq_delete(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                      struct mdp_diag *d)
 {
     sqlite3_stmt *st;
@@ -207,7 +203,7 @@ static int each_row(struct mdp_state *s, sqlite3_stmt *st, mdp_state_cb cb, void
     return rc;
 }
 
-int mdp_state_query(struct mdp_state *s, const char *table, const char *pk, int reverse, int limit,
+static int sq_query(struct mdp_state *s, const char *table, const char *pk, int reverse, int limit,
                     mdp_state_cb cb, void *ud, struct mdp_diag *d)
 {
     sqlite3_stmt *st;
@@ -223,7 +219,7 @@ int mdp_state_query(struct mdp_state *s, const char *table, const char *pk, int 
     return each_row(s, st, cb, ud, d, "query");
 }
 
-int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_s, int *n_out,
+static int sq_purge_expired(struct mdp_state *s, const char *table, int64_t now_s, int *n_out,
                             struct mdp_diag *d)
 {
     sqlite3_stmt *st;
@@ -235,15 +231,15 @@ int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = fail(s, d, "purge");
     else if (n_out)
-        *n_out = sqlite3_changes(s->db);
+        *n_out = sqlite3_changes(DB(s));
     sqlite3_finalize(st);
     return rc;
 }
 
-int mdp_state_add(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+static int sq_add(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                   const char *field, int64_t delta, int64_t *out, struct mdp_diag *d)
 {
-    int rc = field_ok(field, d);
+    int rc = mdp__state_field_ok(field, d);
     if (rc) return rc;
     sqlite3_stmt *st;
     rc = prepare(s,
@@ -267,32 +263,32 @@ int mdp_state_add(struct mdp_state *s, const char *table, const char *pk, const 
     return rc;
 }
 
-int mdp_state_transact(struct mdp_state *s, const struct mdp_state_write *w, int n,
+static int sq_transact(struct mdp_state *s, const struct mdp_state_write *w, int n,
                        struct mdp_diag *d)
 {
     if (n < 0 || n > 100)
         return mdp_diag_set(d, MDP_ERR_INVALID, "state store: a transaction holds 0 to 100 writes");
     /* IMMEDIATE: the write lock is taken up front, so no other writer's commit fails ours half way
      */
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(DB(s), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return fail(s, d, "begin");
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         if (w[i].op == MDP_STATE_PUT)
-            rc = mdp_state_put(s, w[i].table, &w[i].item, w[i].flags, d);
+            rc = sq_put(s, w[i].table, &w[i].item, w[i].flags, d);
         else if (w[i].op == MDP_STATE_ADD)
-            rc = mdp_state_add(s, w[i].table, w[i].item.pk, w[i].item.sk, w[i].field, w[i].delta,
-                               w[i].out, d);
+            rc = sq_add(s, w[i].table, w[i].item.pk, w[i].item.sk, w[i].field, w[i].delta, w[i].out,
+                        d);
         else
             rc = mdp_diag_set(d, MDP_ERR_INVALID, "state store: write %d has no operation", i + 1);
     }
-    if (!rc && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    if (!rc && sqlite3_exec(DB(s), "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = fail(s, d, "commit");
-    if (rc) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* a no-op when none is open */
+    if (rc) sqlite3_exec(DB(s), "ROLLBACK", NULL, NULL, NULL); /* a no-op when none is open */
     return rc;
 }
 
-int mdp_state_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void *ud,
+static int sq_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void *ud,
                    struct mdp_diag *d)
 {
     sqlite3_stmt *st;
@@ -303,7 +299,7 @@ int mdp_state_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void
     return each_row(s, st, cb, ud, d, "scan");
 }
 
-int mdp_state_tables(struct mdp_state *s, int (*cb)(const char *table, int64_t items, void *ud),
+static int sq_tables(struct mdp_state *s, int (*cb)(const char *table, int64_t items, void *ud),
                      void *ud, struct mdp_diag *d)
 {
     sqlite3_stmt *st;
@@ -319,7 +315,7 @@ int mdp_state_tables(struct mdp_state *s, int (*cb)(const char *table, int64_t i
     return rc;
 }
 
-int mdp_state_count_expired(struct mdp_state *s, const char *table, int64_t now_s, int64_t *out_n,
+static int sq_count_expired(struct mdp_state *s, const char *table, int64_t now_s, int64_t *out_n,
                             int64_t *out_bytes, struct mdp_diag *d)
 {
     sqlite3_stmt *st;
@@ -339,3 +335,8 @@ int mdp_state_count_expired(struct mdp_state *s, const char *table, int64_t now_
     sqlite3_finalize(st);
     return rc;
 }
+
+static const struct mdp__state_ops SQLITE_OPS = {
+    "sqlite", sq_close, sq_synchronous, sq_put,  sq_put_if_newer,  sq_get,    sq_delete,
+    sq_query, sq_add,   sq_transact,    sq_scan, sq_purge_expired, sq_tables, sq_count_expired,
+};

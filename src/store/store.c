@@ -40,9 +40,11 @@ int mdp_store_open(const char *url, int create, struct mdp_store **out, struct m
     *out = NULL;
     if (!url || !*url) return mdp_diag_set(d, MDP_ERR_INVALID, "empty store location");
     if (strncmp(url, "file://", 7) == 0) return mdp__store_file_open(url + 7, create, out, d);
+    if (strncmp(url, "s3://", 5) == 0) return mdp__store_s3_open(url, create, out, d);
     if (strstr(url, "://"))
         return mdp_diag_set(d, MDP_ERR_UNSUPPORTED,
-                            "%s: unsupported store scheme (supported: file:// or a folder path)",
+                            "%s: unsupported store scheme (supported: file://, s3:// or a folder "
+                            "path)",
                             url);
     return mdp__store_file_open(url, create, out, d);
 }

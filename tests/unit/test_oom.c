@@ -12,6 +12,7 @@
 #include "mdp/ingest.h"
 #include "mdp/lake.h"
 #include "mdp/log.h"
+#include "mdp/state.h"
 #include "mdp/store.h"
 #include "mdp/engine.h"
 #include "mdp/inventory.h"
@@ -505,6 +506,34 @@ static void test_oom_subject(void **st)
     mdp_engine_close(e);
     mdp_lake_close(lake);
     tu_rmdir(dir);
+/* ---- the DynamoDB state backend's item decoder: a counter item's body is built from its numbers */
+
+static struct outcome op_state_ddb_decode(void *ud)
+{
+    const char *item = ud;
+    char *t, *pk, *sk, *body;
+    int64_t exp;
+    struct mdp_diag d = {0};
+    struct outcome o = {0, NULL};
+    o.rc = mdp_state_dynamodb_decode(item, strlen(item), &t, &pk, &sk, &body, &exp, &d);
+    if (o.rc) return o;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    mdp_buf_printf(&b, "%s|%s|%s|%s|%lld", t, pk, sk, body, (long long)exp);
+    free(t);
+    free(pk);
+    free(sk);
+    free(body);
+    o.rc = mdp_buf_take(&b, &o.text, NULL);
+    return o;
+}
+
+static void test_oom_state_ddb_decode(void **st)
+{
+    (void)st;
+    walk("state_ddb_decode", op_state_ddb_decode,
+         "{\"pk\":{\"S\":\"bandit#solo|du|tip\"},\"sk\":{\"S\":\"a\"},\"tbl\":{\"S\":\"bandit\"},"
+         "\"n_s\":{\"N\":\"3\"},\"n_f\":{\"N\":\"5\"},\"expires_at\":{\"N\":\"99\"}}");
 }
 
 int main(void)
@@ -515,6 +544,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oom_buf_sql),
+        cmocka_unit_test(test_oom_state_ddb_decode),
         cmocka_unit_test(test_oom_json),
         cmocka_unit_test(test_oom_log_line),
         cmocka_unit_test(test_oom_config),

@@ -1,26 +1,72 @@
-/* Unit tests of the state store's SQLite backend (conditional writes, reads by key and by
- * partition in sort-key order, TTL purge) and of the consent journal's rules on top of it. */
+/* Unit tests of the state store (conditional writes, reads by key and by partition in sort-key
+ * order, TTL purge, counters, transactions) and of the consent journal, DOI tokens and bandit on
+ * top of it. They run against each backend: the SQLite file by default, and DynamoDB when
+ * MDP_TEST_STATE_DYNAMODB=1 (tests/integration/state_dynamodb.sh starts moto and sets the AWS_*
+ * variables; every test gets a table of its own, made as `mdp aws bootstrap` makes one). */
 #include "testutil.h"
+#include "mdp/aws.h"
 #include "mdp/bandit.h"
 #include "mdp/consent.h"
 #include "mdp/hash.h"
 #include "mdp/state.h"
 
+#include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
+
+static int g_dynamodb;  /* the backend under test: 0 SQLite, 1 DynamoDB */
+static char g_loc[512]; /* what open_tmp opened: a second handle opens the same */
 
 static struct mdp_state *open_tmp(char **dir)
 {
     *dir = tu_tmpdir();
-    char path[512];
-    snprintf(path, sizeof path, "%s/state.sqlite", *dir);
     struct mdp_state *s = NULL;
     struct mdp_diag d = {0};
-    assert_int_equal(mdp_state_open(path, &s, &d), 0);
+    if (g_dynamodb) {
+        static int seq;
+        char name[128];
+        snprintf(name, sizeof name, "mdp-test-state-%ld-%d", (long)getpid(), ++seq);
+        struct mdp_aws *a = NULL;
+        int created = 0, ttl = 0;
+        if (mdp_aws_open(NULL, &a, &d) || mdp_state_dynamodb_create(a, name, &created, &ttl, &d))
+            fail_msg("%s", d.msg);
+        assert_int_equal(created, 1);
+        assert_int_equal(ttl, 1);
+        /* a second bootstrap finds it all in place */
+        assert_int_equal(mdp_state_dynamodb_create(a, name, &created, &ttl, &d), 0);
+        assert_int_equal(created + ttl, 0);
+        mdp_aws_close(a);
+        snprintf(g_loc, sizeof g_loc, "dynamodb://%s", name);
+    } else {
+        snprintf(g_loc, sizeof g_loc, "%s/state.sqlite", *dir);
+    }
+    if (mdp_state_open(g_loc, &s, &d)) fail_msg("%s", d.msg);
+    assert_string_equal(mdp_state_backend(s), g_dynamodb ? "dynamodb" : "sqlite");
     return s;
+}
+
+/* a counter item's body holds exactly s and f (the order of the fields is the backend's) */
+static void assert_counts(const char *body, int64_t s, int64_t f)
+{
+    json_object *o = json_tokener_parse(body), *v;
+    assert_non_null(o);
+    int n = 0;
+    if (s >= 0) {
+        assert_true(json_object_object_get_ex(o, "s", &v));
+        assert_int_equal(json_object_get_int64(v), s);
+        n++;
+    }
+    if (f >= 0) {
+        assert_true(json_object_object_get_ex(o, "f", &v));
+        assert_int_equal(json_object_get_int64(v), f);
+        n++;
+    }
+    assert_int_equal(json_object_object_length(o), n);
+    json_object_put(o);
 }
 
 struct seen {
@@ -195,8 +241,7 @@ static void test_consent_racing_appenders(void **st)
     char *dir;
     struct mdp_state *s = open_tmp(&dir);
     struct mdp_diag d = {0};
-    char path[512];
-    snprintf(path, sizeof path, "%s/state.sqlite", dir);
+    const char *path = g_loc;
     pthread_t t[4];
     struct appender a[4];
     for (int i = 0; i < 4; i++) {
@@ -227,9 +272,8 @@ static void test_state_put_if_newer(void **st)
     char *dir;
     struct mdp_state *s = open_tmp(&dir), *s2;
     struct mdp_diag d = {0};
-    char path[512], *body = NULL;
-    snprintf(path, sizeof path, "%s/state.sqlite", dir);
-    assert_int_equal(mdp_state_open(path, &s2, &d), 0);
+    char *body = NULL;
+    assert_int_equal(mdp_state_open(g_loc, &s2, &d), 0);
     struct mdp_state_item h5 = {"j", "head", "{\"seq\":5,\"hash\":\"e\"}", 0};
     struct mdp_state_item h4 = {"j", "head", "{\"seq\":4,\"hash\":\"d\"}", 0};
     struct mdp_state_item h6 = {"j", "head", "{\"seq\":6,\"hash\":\"f\"}", 0};
@@ -434,9 +478,7 @@ static void test_state_add_scan(void **st)
     char *dir;
     struct mdp_state *s = open_tmp(&dir), *s2;
     struct mdp_diag d = {0};
-    char path[512];
-    snprintf(path, sizeof path, "%s/state.sqlite", dir);
-    assert_int_equal(mdp_state_open(path, &s2, &d), 0);
+    assert_int_equal(mdp_state_open(g_loc, &s2, &d), 0);
     int64_t v = 0;
     assert_int_equal(mdp_state_add(s, "bandit", "ctx", "a", "s", 1, &v, &d), 0);
     assert_int_equal(v, 1);
@@ -448,7 +490,7 @@ static void test_state_add_scan(void **st)
                      MDP_ERR_INVALID);
     char *body = NULL;
     assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
-    assert_string_equal(body, "{\"s\":3,\"f\":5}");
+    assert_counts(body, 3, 5);
     free(body);
     assert_int_equal(mdp_state_add(s, "bandit", "b-ctx", "z", "s", 1, NULL, &d), 0);
     assert_int_equal(mdp_state_add(s, "other", "ctx", "a", "s", 1, NULL, &d), 0);
@@ -462,7 +504,7 @@ static void test_state_add_scan(void **st)
     assert_int_equal(mdp_bandit_open(s2, &b, &d), 0);
     assert_int_equal(mdp_bandit_feedback(b, s2, "ctx", "a", 1, &d), 0);
     assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
-    assert_string_equal(body, "{\"s\":4,\"f\":5}");
+    assert_counts(body, 4, 5);
     free(body);
     mdp_bandit_close(b);
     mdp_state_close(s2);
@@ -597,7 +639,7 @@ static void test_state_transact_feedback(void **st)
     assert_int_equal(mdp_bandit_feedback_once(b, s, "feedback", &mark, "ctx", "a", 1, &d),
                      MDP_ERR_EXISTS);
     assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
-    assert_string_equal(body, "{\"s\":1}");
+    assert_counts(body, 1, -1);
     free(body);
     assert_int_equal(mdp_state_get(s, "feedback", "dec-1|click", "fb", &body, NULL, &d), 0);
     free(body);
@@ -613,7 +655,7 @@ static void test_state_transact_feedback(void **st)
     };
     assert_int_equal(mdp_state_transact(s, w, 2, &d), MDP_ERR_EXISTS);
     assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
-    assert_string_equal(body, "{\"s\":1}");
+    assert_counts(body, 1, -1);
     free(body);
     assert_int_equal(mdp_state_transact(s, w, 1, &d), 0);
     assert_int_equal(mdp_state_transact(s, w, 101, &d), MDP_ERR_INVALID);
@@ -622,9 +664,96 @@ static void test_state_transact_feedback(void **st)
     tu_rmdir(dir);
 }
 
+/* DynamoDB acknowledges only durable writes: the level reads FULL and cannot be lowered */
+static void test_state_synchronous_dynamodb(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir);
+    struct mdp_diag d = {0};
+    int level = -1;
+    assert_int_equal(mdp_state_synchronous(s, -1, &level, &d), 0);
+    assert_int_equal(level, 2);
+    assert_int_equal(mdp_state_synchronous(s, 1, &level, &d), MDP_ERR_UNSUPPORTED);
+    assert_int_equal(level, -1);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
+/* The DynamoDB backend's own rules: a table that does not exist, a counter on an item with a
+ * body (counters live on items of their own there), an empty sort key (DynamoDB refuses it) */
+static void test_state_dynamodb_rules(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir), *none = NULL;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_state_open("dynamodb://no-such-table", &none, &d), MDP_ERR_NOT_FOUND);
+    assert_null(none);
+    assert_non_null(strstr(d.msg, "no-such-table does not exist"));
+    struct mdp_state_item b = {"ctx", "a", "{\"s\":1}", 0};
+    assert_int_equal(mdp_state_put(s, "bandit", &b, 0, &d), 0);
+    assert_int_equal(mdp_state_add(s, "bandit", "ctx", "a", "s", 1, NULL, &d), MDP_ERR_IO);
+    assert_non_null(strstr(d.msg, "holds a body"));
+    struct mdp_state_item e = {"p", "", "{}", 0};
+    assert_int_equal(mdp_state_put(s, "t", &e, 0, &d), MDP_ERR_INVALID);
+    assert_int_equal(mdp_state_put(s, "a#b", &b, 0, &d), MDP_ERR_INVALID);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
+static int count_big(const struct mdp_state_item *it, void *ud)
+{
+    int *n = ud;
+    char want[16];
+    snprintf(want, sizeof want, "%04d", 2 * *n + 1); /* the odd ones never expire */
+    assert_string_equal(it->sk, want);
+    assert_int_equal(strlen(it->body), 64 * 1024 - 1);
+    (*n)++;
+    return 0;
+}
+
+/* pagination: a partition and a table of 20 items of 64 KB each (more than one 1 MB page) come
+ * back whole and in order, through Query (both directions, with a limit) and Scan */
+static void test_state_pages(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir);
+    struct mdp_diag d = {0};
+    static char big[64 * 1024];
+    memset(big, 'y', sizeof big - 1);
+    for (int i = 0; i < 40; i++) {
+        char sk[16];
+        snprintf(sk, sizeof sk, "%04d", i);
+        struct mdp_state_item it = {"p", sk, big, i % 2 ? 0 : 100};
+        assert_int_equal(mdp_state_put(s, "big", &it, 0, &d), 0);
+    }
+    int64_t ne = -1, bytes = -1;
+    assert_int_equal(mdp_state_count_expired(s, "big", 100, &ne, &bytes, &d), 0);
+    assert_int_equal(ne, 20);
+    assert_int_equal(bytes, 20 * (int64_t)(sizeof big - 1));
+    int n = 0;
+    assert_int_equal(mdp_state_purge_expired(s, "big", 100, &n, &d), 0);
+    assert_int_equal(n, 20);
+    n = 0;
+    assert_int_equal(mdp_state_query(s, "big", "p", 0, 0, count_big, &n, &d), 0);
+    assert_int_equal(n, 20);
+    n = 0;
+    assert_int_equal(mdp_state_scan(s, "big", count_big, &n, &d), 0);
+    assert_int_equal(n, 20);
+    struct seen seen = {0};
+    assert_int_equal(mdp_state_query(s, "big", "p", 1, 3, collect, &seen, &d), 0);
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.sks[0], "0039");
+    assert_string_equal(seen.sks[2], "0035");
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest shared[] = {
         cmocka_unit_test(test_state_items),
         cmocka_unit_test(test_consent_rules),
         cmocka_unit_test(test_consent_chain),
@@ -635,7 +764,22 @@ int main(void)
         cmocka_unit_test(test_state_put_if_newer),
         cmocka_unit_test(test_consent_racing_appenders),
         cmocka_unit_test(test_state_transact_feedback),
+        cmocka_unit_test(test_state_pages),
+    };
+    const struct CMUnitTest sqlite_only[] = {
         cmocka_unit_test(test_state_synchronous_full_issue11),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest dynamodb_only[] = {
+        cmocka_unit_test(test_state_synchronous_dynamodb),
+        cmocka_unit_test(test_state_dynamodb_rules),
+    };
+    const char *e = getenv("MDP_TEST_STATE_DYNAMODB");
+    g_dynamodb = e && strcmp(e, "1") == 0;
+    int rc = cmocka_run_group_tests_name(g_dynamodb ? "state (dynamodb)" : "state (sqlite)", shared,
+                                         NULL, NULL);
+    if (g_dynamodb)
+        rc += cmocka_run_group_tests_name("dynamodb backend", dynamodb_only, NULL, NULL);
+    else
+        rc += cmocka_run_group_tests_name("sqlite backend", sqlite_only, NULL, NULL);
+    return rc;
 }

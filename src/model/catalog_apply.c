@@ -1,0 +1,258 @@
+/* `mdp catalog apply` (include/mdp/catalog.h): the Glue inputs mdp_catalog makes, applied through
+ * the Glue API. The database is created when missing; a table is created, or updated when it
+ * exists (UpdateTable replaces its input: the location moves to the current run folder, the
+ * columns follow the published schema); partitions are read with GetPartitions, the missing ones
+ * created with BatchCreatePartition, the ones at another location moved with BatchUpdatePartition.
+ * So after every publish, one apply makes Athena read exactly the current state. */
+#include "mdp/aws.h"
+#include "mdp/catalog.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct apply {
+    struct mdp_aws *aws;
+    mdp_catalog_report_fn report;
+    void *ud;
+    struct mdp_catalog_applied *n;
+    struct mdp_diag *d;
+};
+
+static void say(struct apply *ap, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct apply *ap, const char *fmt, ...)
+{
+    char line[600];
+    va_list va;
+    va_start(va, fmt);
+    vsnprintf(line, sizeof line, fmt, va);
+    va_end(va);
+    if (ap->report) ap->report(line, ap->ud);
+}
+
+/* POSTs req (consumed) as Glue operation op; *out (may be NULL: dropped) gets the answer. */
+static int glue(struct apply *ap, const char *op, json_object *req, json_object **out, char *err,
+                size_t err_len)
+{
+    if (out) *out = NULL;
+    if (!req) return mdp_diag_set(ap->d, MDP_ERR_NOMEM, "out of memory");
+    const char *body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE);
+    char target[80];
+    snprintf(target, sizeof target, "AWSGlue.%s", op);
+    json_object *ans = NULL;
+    int rc = body ? mdp_aws_json(ap->aws, "glue", "1.1", target, body, &ans, err, err_len, ap->d)
+                  : mdp_diag_set(ap->d, MDP_ERR_NOMEM, "out of memory");
+    json_object_put(req);
+    if (out)
+        *out = ans;
+    else
+        json_object_put(ans);
+    return rc;
+}
+
+static const char *str_at(json_object *o, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+static int ensure_database(struct apply *ap, const char *db)
+{
+    json_object *req = json_object_new_object();
+    json_object_object_add(req, "Name", json_object_new_string(db));
+    int rc = glue(ap, "GetDatabase", req, NULL, NULL, 0);
+    if (rc != MDP_ERR_NOT_FOUND) {
+        if (!rc) say(ap, "database %s: exists", db);
+        return rc;
+    }
+    json_object *in = json_object_new_object();
+    req = json_object_new_object();
+    json_object_object_add(in, "Name", json_object_new_string(db));
+    json_object_object_add(in, "Description",
+                           json_object_new_string("matbakh-dp lake (mdp catalog apply)"));
+    json_object_object_add(req, "DatabaseInput", in);
+    rc = glue(ap, "CreateDatabase", req, NULL, NULL, 0);
+    if (rc == MDP_ERR_EXISTS) rc = 0; /* a racing apply */
+    if (!rc) say(ap, "database %s: created", db);
+    return rc;
+}
+
+static int apply_table(struct apply *ap, json_object *input)
+{
+    const char *db = str_at(input, "DatabaseName");
+    json_object *ti;
+    if (!db || !json_object_object_get_ex(input, "TableInput", &ti))
+        return mdp_diag_set(ap->d, MDP_ERR_INVALID, "catalog: a table input without its names");
+    const char *name = str_at(ti, "Name");
+    char err[96];
+    int rc = glue(ap, "CreateTable", json_object_get(input), NULL, err, sizeof err);
+    if (!rc) {
+        ap->n->tables_created++;
+        say(ap, "table %s.%s: created", db, name ? name : "?");
+    } else if (rc == MDP_ERR_EXISTS) {
+        rc = glue(ap, "UpdateTable", json_object_get(input), NULL, NULL, 0);
+        if (!rc) {
+            ap->n->tables_updated++;
+            say(ap, "table %s.%s: updated (location and columns of the current state)", db,
+                name ? name : "?");
+        }
+    }
+    return rc;
+}
+
+/* the stored partitions of db.table: values[0] -> location, into an object */
+static int stored_partitions(struct apply *ap, const char *db, const char *table, json_object *out)
+{
+    const char *next = NULL;
+    json_object *prev = NULL;
+    int rc = 0;
+    do {
+        json_object *req = json_object_new_object(), *ans = NULL, *parts;
+        json_object_object_add(req, "DatabaseName", json_object_new_string(db));
+        json_object_object_add(req, "TableName", json_object_new_string(table));
+        if (next) json_object_object_add(req, "NextToken", json_object_new_string(next));
+        json_object_put(prev);
+        prev = NULL;
+        next = NULL;
+        rc = glue(ap, "GetPartitions", req, &ans, NULL, 0);
+        if (rc) break;
+        if (json_object_object_get_ex(ans, "Partitions", &parts) &&
+            json_object_is_type(parts, json_type_array)) {
+            for (size_t i = 0; i < json_object_array_length(parts); i++) {
+                json_object *p = json_object_array_get_idx(parts, i), *vals, *sd;
+                if (!json_object_object_get_ex(p, "Values", &vals) ||
+                    json_object_array_length(vals) < 1)
+                    continue;
+                const char *loc = json_object_object_get_ex(p, "StorageDescriptor", &sd)
+                                      ? str_at(sd, "Location")
+                                      : NULL;
+                json_object_object_add(out,
+                                       json_object_get_string(json_object_array_get_idx(vals, 0)),
+                                       json_object_new_string(loc ? loc : ""));
+            }
+        }
+        next = str_at(ans, "NextToken");
+        if (next && *next)
+            prev = ans; /* keeps next alive */
+        else {
+            next = NULL;
+            json_object_put(ans);
+        }
+    } while (next);
+    json_object_put(prev);
+    return rc;
+}
+
+/* an answer's Errors (BatchCreatePartition, BatchUpdatePartition) as the request's failure */
+static int batch_errors(struct apply *ap, const char *op, const char *table, json_object *ans)
+{
+    json_object *errs;
+    if (!json_object_object_get_ex(ans, "Errors", &errs) ||
+        !json_object_is_type(errs, json_type_array) || json_object_array_length(errs) == 0)
+        return 0;
+    return mdp_diag_set(ap->d, MDP_ERR_IO,
+                        "catalog: %s of %s: %zu partitions refused, first: %.200s", op, table,
+                        json_object_array_length(errs),
+                        json_object_to_json_string(json_object_array_get_idx(errs, 0)));
+}
+
+static int apply_partitions(struct apply *ap, json_object *input)
+{
+    const char *db = str_at(input, "DatabaseName"), *table = str_at(input, "TableName");
+    json_object *list;
+    if (!db || !table || !json_object_object_get_ex(input, "PartitionInputList", &list))
+        return mdp_diag_set(ap->d, MDP_ERR_INVALID, "catalog: a partition input without names");
+    json_object *stored = json_object_new_object(), *create = json_object_new_array(),
+                *update = json_object_new_array();
+    int rc = stored_partitions(ap, db, table, stored);
+    long same = 0;
+    for (size_t i = 0; !rc && i < json_object_array_length(list); i++) {
+        json_object *p = json_object_array_get_idx(list, i), *vals, *sd, *have;
+        if (!json_object_object_get_ex(p, "Values", &vals) || json_object_array_length(vals) < 1)
+            continue;
+        const char *v = json_object_get_string(json_object_array_get_idx(vals, 0));
+        const char *loc =
+            json_object_object_get_ex(p, "StorageDescriptor", &sd) ? str_at(sd, "Location") : NULL;
+        if (!json_object_object_get_ex(stored, v, &have)) {
+            json_object_array_add(create, json_object_get(p));
+        } else if (!loc || strcmp(loc, json_object_get_string(have)) != 0) {
+            json_object *e = json_object_new_object();
+            json_object_object_add(e, "PartitionValueList", json_object_get(vals));
+            json_object_object_add(e, "PartitionInput", json_object_get(p));
+            json_object_array_add(update, e);
+        } else {
+            same++;
+        }
+    }
+    /* Glue takes 100 partitions a call */
+    size_t nc = json_object_array_length(create), nu = json_object_array_length(update);
+    for (size_t at = 0; !rc && at < nc; at += 100) {
+        json_object *req = json_object_new_object(), *chunk = json_object_new_array(), *ans = NULL;
+        for (size_t i = at; i < nc && i < at + 100; i++)
+            json_object_array_add(chunk, json_object_get(json_object_array_get_idx(create, i)));
+        json_object_object_add(req, "DatabaseName", json_object_new_string(db));
+        json_object_object_add(req, "TableName", json_object_new_string(table));
+        json_object_object_add(req, "PartitionInputList", chunk);
+        rc = glue(ap, "BatchCreatePartition", req, &ans, NULL, 0);
+        if (!rc) rc = batch_errors(ap, "BatchCreatePartition", table, ans);
+        json_object_put(ans);
+    }
+    for (size_t at = 0; !rc && at < nu; at += 100) {
+        json_object *req = json_object_new_object(), *chunk = json_object_new_array(), *ans = NULL;
+        for (size_t i = at; i < nu && i < at + 100; i++)
+            json_object_array_add(chunk, json_object_get(json_object_array_get_idx(update, i)));
+        json_object_object_add(req, "DatabaseName", json_object_new_string(db));
+        json_object_object_add(req, "TableName", json_object_new_string(table));
+        json_object_object_add(req, "Entries", chunk);
+        rc = glue(ap, "BatchUpdatePartition", req, &ans, NULL, 0);
+        if (!rc) rc = batch_errors(ap, "BatchUpdatePartition", table, ans);
+        json_object_put(ans);
+    }
+    if (!rc) {
+        ap->n->partitions_created += (long)nc;
+        ap->n->partitions_updated += (long)nu;
+        ap->n->partitions_unchanged += same;
+        say(ap, "partitions of %s.%s: %zu created, %zu moved to the current run, %ld unchanged", db,
+            table, nc, nu, same);
+    }
+    json_object_put(stored);
+    json_object_put(create);
+    json_object_put(update);
+    return rc;
+}
+
+int mdp_catalog_apply(struct mdp_lake *lake, struct mdp_aws *a, const char *bucket, const char *env,
+                      mdp_catalog_report_fn report, void *ud, struct mdp_catalog_applied *out_n,
+                      struct mdp_diag *d)
+{
+    memset(out_n, 0, sizeof *out_n);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    int rc = mdp_catalog(lake, bucket, env, 1, f, d);
+    if (fclose(f) && !rc) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    json_object *inputs = NULL;
+    if (!rc) {
+        inputs = json_tokener_parse(text);
+        if (!inputs || !json_object_is_type(inputs, json_type_array))
+            rc = mdp_diag_set(d, MDP_ERR_PARSE, "catalog: the Glue inputs are not a JSON array");
+    }
+    free(text);
+    struct apply ap = {a, report, ud, out_n, d};
+    char db[80];
+    snprintf(db, sizeof db, "matbakh_%s", env);
+    if (!rc) rc = ensure_database(&ap, db);
+    for (size_t i = 0; !rc && i < json_object_array_length(inputs); i++) {
+        json_object *in = json_object_array_get_idx(inputs, i), *x;
+        rc = json_object_object_get_ex(in, "TableInput", &x) ? apply_table(&ap, in)
+                                                             : apply_partitions(&ap, in);
+    }
+    json_object_put(inputs);
+    return rc;
+}

@@ -1,0 +1,728 @@
+/* The s3:// object store backend (include/mdp/store.h) on the AWS client (include/mdp/aws.h).
+ * A lake at s3://BUCKET/PREFIX keeps its keys under PREFIX/. Every put is atomic by S3's own
+ * semantics (an object appears whole or not at all); MDP_PUT_IF_ABSENT is a conditional write
+ * (If-None-Match: *, answered 412 when the key exists); a streaming write is a multipart upload
+ * (8 MiB parts, never the whole object in memory) that is completed on commit and aborted on
+ * abort, so nothing is visible under the key before commit.
+ *
+ * Encryption: with aws.kms_key_id set, the bucket's default encryption must be SSE-KMS with that
+ * key (checked at open) and each put's answer must report aws:kms and that key. The key id is not
+ * sent per request: curl 7.88's SigV4 sorts the signed headers as "name:value" lines, which puts
+ * x-amz-server-side-encryption-aws-kms-key-id before x-amz-server-side-encryption, and S3 rejects
+ * the signature (docs/aws.md). With no key configured every put asks for aws:kms (S3's managed
+ * key). */
+#include "mdp/alloc.h"
+#include "mdp/aws.h"
+#include "mdp/hash.h"
+#include "mdp/store.h"
+#include "mdp/time.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PART_SIZE (8u << 20)
+
+struct s3 {
+    struct mdp_aws *aws;
+    char bucket[64];
+    char prefix[1024]; /* "" or "PREFIX/" */
+    char kms_key[256]; /* the configured key, "" for S3's managed key */
+};
+
+static struct s3 *S3(struct mdp_store *s)
+{
+    return s->impl;
+}
+
+/* PREFIX/key into out. */
+static int full_key(const struct s3 *s, const char *key, struct mdp_buf *out)
+{
+    mdp_buf_reset(out);
+    mdp_buf_puts(out, s->prefix);
+    mdp_buf_puts(out, key);
+    return mdp_buf_error(out);
+}
+
+/* Does the key S3 reports (an id or an ARN) name the configured key? */
+static int kms_matches(const char *configured, const char *reported)
+{
+    if (!strcmp(configured, reported)) return 1;
+    const char *a = strrchr(configured, '/'), *b = strrchr(reported, '/');
+    const char *ca = a ? a + 1 : configured, *cb = b ? b + 1 : reported;
+    return !strncmp(configured, "alias/", 6) ? 0 : !strcmp(ca, cb);
+}
+
+static const char *const SSE_KMS[] = {"x-amz-server-side-encryption: aws:kms", NULL};
+static const char *const SSE_KMS_ABSENT[] = {"x-amz-server-side-encryption: aws:kms",
+                                             "If-None-Match: *", NULL};
+static const char *const ABSENT[] = {"If-None-Match: *", NULL};
+
+/* The headers of a put or CreateMultipartUpload. */
+static const char *const *put_headers(const struct s3 *s, int if_absent)
+{
+    if (s->kms_key[0]) return if_absent ? ABSENT : NULL;
+    return if_absent ? SSE_KMS_ABSENT : SSE_KMS;
+}
+
+/* After a put: the answer must say the object is SSE-KMS encrypted (with the configured key). */
+static int check_sse(const struct s3 *s, const char *key, const struct mdp_aws_response *r,
+                     struct mdp_diag *d)
+{
+    if (strcmp(r->sse, "aws:kms"))
+        return mdp_diag_set(d, MDP_ERR_PERM,
+                            "s3://%s/%s%s was stored without SSE-KMS (the answer says '%s'): check "
+                            "the bucket's default encryption",
+                            s->bucket, s->prefix, key, r->sse);
+    if (s->kms_key[0] && r->sse_kms_key[0] && !kms_matches(s->kms_key, r->sse_kms_key))
+        return mdp_diag_set(d, MDP_ERR_PERM,
+                            "s3://%s/%s%s was encrypted with KMS key %s, not aws.kms_key_id %s: "
+                            "the bucket's default encryption names another key",
+                            s->bucket, s->prefix, key, r->sse_kms_key, s->kms_key);
+    return 0;
+}
+
+static int s3_put(struct mdp_store *st, const char *key, const void *data, size_t len, int flags,
+                  struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    struct mdp_buf k;
+    mdp_buf_init(&k);
+    if (full_key(s, key, &k)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    int if_absent = flags & MDP_PUT_IF_ABSENT;
+    struct mdp_aws_request rq = {.method = "PUT",
+                                 .service = "s3",
+                                 .op = "PutObject",
+                                 .bucket = s->bucket,
+                                 .key = k.data,
+                                 .headers = put_headers(s, if_absent),
+                                 .body = data ? data : "",
+                                 .body_len = len};
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    int rc = mdp_aws_request(s->aws, &rq, &r, d);
+    if (rc == MDP_ERR_EXISTS && if_absent && r.attempts > 1) {
+        /* a retried conditional put may have lost only to its own first attempt: the object
+         * is ours when its ETag is the MD5 of our bytes (single-part puts) */
+        char md5[33], want[40];
+        struct mdp_aws_request hq = {.method = "HEAD",
+                                     .service = "s3",
+                                     .op = "HeadObject",
+                                     .bucket = s->bucket,
+                                     .key = k.data};
+        if (!mdp_md5_hex(data ? data : "", len, md5) && !mdp_aws_request(s->aws, &hq, &r, NULL)) {
+            snprintf(want, sizeof want, "\"%s\"", md5);
+            if (!strcmp(r.etag, want)) rc = 0;
+        }
+        if (rc)
+            mdp_diag_set(d, MDP_ERR_EXISTS, "s3://%s/%s exists (conditional put lost)", s->bucket,
+                         k.data);
+    } else if (!rc) {
+        rc = check_sse(s, key, &r, d);
+    } else if (rc == MDP_ERR_EXISTS) {
+        mdp_diag_set(d, MDP_ERR_EXISTS, "s3://%s/%s exists (conditional put lost)", s->bucket,
+                     k.data);
+    }
+    mdp_aws_response_cleanup(&r);
+    mdp_buf_cleanup(&k);
+    return rc;
+}
+
+static int s3_get(struct mdp_store *st, const char *key, struct mdp_buf *out, struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    struct mdp_buf k;
+    mdp_buf_init(&k);
+    if (full_key(s, key, &k)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    struct mdp_aws_request rq = {
+        .method = "GET", .service = "s3", .op = "GetObject", .bucket = s->bucket, .key = k.data};
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    int rc = mdp_aws_request(s->aws, &rq, &r, d);
+    if (!rc) {
+        if (mdp_buf_error(&r.body))
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        else {
+            mdp_buf_cleanup(out);
+            *out = r.body; /* hand the buffer over */
+            mdp_buf_init(&r.body);
+        }
+    } else if (rc == MDP_ERR_NOT_FOUND && strcmp(r.error_code, "NoSuchBucket")) {
+        mdp_diag_set(d, rc, "s3://%s/%s: no such object", s->bucket, k.data);
+    }
+    mdp_aws_response_cleanup(&r);
+    mdp_buf_cleanup(&k);
+    return rc;
+}
+
+static int s3_head(struct mdp_store *st, const char *key, int64_t *out_size, struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    struct mdp_buf k;
+    mdp_buf_init(&k);
+    if (full_key(s, key, &k)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    struct mdp_aws_request rq = {
+        .method = "HEAD", .service = "s3", .op = "HeadObject", .bucket = s->bucket, .key = k.data};
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    int rc = mdp_aws_request(s->aws, &rq, &r, d);
+    if (!rc)
+        *out_size = r.content_length < 0 ? 0 : r.content_length;
+    else if (rc == MDP_ERR_NOT_FOUND)
+        mdp_diag_set(d, rc, "s3://%s/%s: no such object", s->bucket, k.data);
+    mdp_aws_response_cleanup(&r);
+    mdp_buf_cleanup(&k);
+    return rc;
+}
+
+/* ---- listing (ListObjectsV2, 1,000 keys a page, with continuation) ---- */
+
+static const char *xml_text(xmlNode *parent, const char *name, xmlChar **hold)
+{
+    for (xmlNode *c = parent->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && !strcmp((const char *)c->name, name)) {
+            *hold = xmlNodeGetContent(c);
+            return *hold ? (const char *)*hold : "";
+        }
+    return NULL;
+}
+
+static int s3_list_any(struct mdp_store *st, const char *prefix, mdp_store_list_cb cb,
+                       mdp_store_list_time_cb tcb, void *ud, struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    struct mdp_buf p, token;
+    mdp_buf_init(&p);
+    mdp_buf_init(&token);
+    if (full_key(s, prefix ? prefix : "", &p))
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    size_t strip = strlen(s->prefix);
+    int rc = 0, more = 1;
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    while (more && !rc) {
+        const char *q[] = {"list-type",
+                           "2",
+                           "prefix",
+                           p.data,
+                           token.len ? "continuation-token" : NULL,
+                           token.len ? token.data : NULL,
+                           NULL};
+        struct mdp_aws_request rq = {.method = "GET",
+                                     .service = "s3",
+                                     .op = "ListObjectsV2",
+                                     .bucket = s->bucket,
+                                     .query = q};
+        if ((rc = mdp_aws_request(s->aws, &rq, &r, d))) break;
+        xmlDoc *doc = r.body.data ? xmlReadMemory(r.body.data, (int)r.body.len, "list.xml", NULL,
+                                                  XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                                      XML_PARSE_NOWARNING | XML_PARSE_HUGE)
+                                  : NULL;
+        xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+        if (!root) {
+            if (doc) xmlFreeDoc(doc);
+            rc = mdp_diag_set(d, MDP_ERR_PARSE, "s3://%s ListObjectsV2: the answer is not XML",
+                              s->bucket);
+            break;
+        }
+        xmlChar *h = NULL;
+        const char *t = xml_text(root, "IsTruncated", &h);
+        more = t && !strcmp(t, "true");
+        xmlFree(h);
+        h = NULL;
+        t = xml_text(root, "NextContinuationToken", &h);
+        mdp_buf_reset(&token);
+        if (more && t) mdp_buf_puts(&token, t);
+        xmlFree(h);
+        if (more && (!token.len || mdp_buf_error(&token))) {
+            xmlFreeDoc(doc);
+            rc = mdp_diag_set(d, mdp_buf_error(&token) ? MDP_ERR_NOMEM : MDP_ERR_PARSE,
+                              "s3://%s ListObjectsV2: truncated without a continuation token",
+                              s->bucket);
+            break;
+        }
+        for (xmlNode *c = root->children; c && !rc; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "Contents")) continue;
+            xmlChar *hk = NULL, *hs = NULL, *hm = NULL;
+            const char *key = xml_text(c, "Key", &hk), *size = xml_text(c, "Size", &hs),
+                       *mod = xml_text(c, "LastModified", &hm);
+            if (key && strlen(key) > strip) {
+                int64_t ms = 0;
+                if (mod) mdp_time_parse_iso(mod, strlen(mod), &ms);
+                int64_t sz = size ? strtoll(size, NULL, 10) : 0;
+                rc = cb ? cb(key + strip, sz, ud) : tcb(key + strip, sz, ms, ud);
+            }
+            xmlFree(hk);
+            xmlFree(hs);
+            xmlFree(hm);
+        }
+        xmlFreeDoc(doc);
+    }
+    mdp_aws_response_cleanup(&r);
+    mdp_buf_cleanup(&p);
+    mdp_buf_cleanup(&token);
+    return rc;
+}
+
+static int s3_list(struct mdp_store *st, const char *prefix, mdp_store_list_cb cb, void *ud,
+                   struct mdp_diag *d)
+{
+    return s3_list_any(st, prefix, cb, NULL, ud, d);
+}
+
+static int s3_list_time(struct mdp_store *st, const char *prefix, mdp_store_list_time_cb cb,
+                        void *ud, struct mdp_diag *d)
+{
+    return s3_list_any(st, prefix, NULL, cb, ud, d);
+}
+
+static int s3_del(struct mdp_store *st, const char *key, struct mdp_diag *d)
+{
+    int64_t size;
+    int rc = s3_head(st, key, &size, d); /* S3 deletes a missing key silently */
+    if (rc) return rc;
+    struct s3 *s = S3(st);
+    struct mdp_buf k;
+    mdp_buf_init(&k);
+    if (full_key(s, key, &k)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    struct mdp_aws_request rq = {.method = "DELETE",
+                                 .service = "s3",
+                                 .op = "DeleteObject",
+                                 .bucket = s->bucket,
+                                 .key = k.data};
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    rc = mdp_aws_request(s->aws, &rq, &r, d);
+    mdp_aws_response_cleanup(&r);
+    mdp_buf_cleanup(&k);
+    return rc;
+}
+
+/* ---- unfinished multipart uploads ---- */
+
+static int abort_upload(struct s3 *s, const char *full, const char *upload_id, struct mdp_diag *d)
+{
+    const char *q[] = {"uploadId", upload_id, NULL};
+    struct mdp_aws_request rq = {.method = "DELETE",
+                                 .service = "s3",
+                                 .op = "AbortMultipartUpload",
+                                 .bucket = s->bucket,
+                                 .key = full,
+                                 .query = q};
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    int rc = mdp_aws_request(s->aws, &rq, &r, d);
+    if (rc == MDP_ERR_NOT_FOUND) rc = 0; /* already gone */
+    mdp_aws_response_cleanup(&r);
+    return rc;
+}
+
+static int s3_orphans(struct mdp_store *st, int64_t before_ms, int remove, mdp_store_orphan_cb cb,
+                      void *ud, struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    struct mdp_buf km, um;
+    mdp_buf_init(&km);
+    mdp_buf_init(&um);
+    int rc = 0, more = 1;
+    while (more && !rc) {
+        const char *q[9] = {"uploads", NULL, "prefix", s->prefix, NULL};
+        if (km.len) {
+            q[4] = "key-marker";
+            q[5] = km.data;
+            q[6] = "upload-id-marker";
+            q[7] = um.len ? um.data : "";
+            q[8] = NULL;
+        }
+        struct mdp_aws_request rq = {.method = "GET",
+                                     .service = "s3",
+                                     .op = "ListMultipartUploads",
+                                     .bucket = s->bucket,
+                                     .query = q};
+        if ((rc = mdp_aws_request(s->aws, &rq, &r, d))) break;
+        xmlDoc *doc = r.body.data
+                          ? xmlReadMemory(r.body.data, (int)r.body.len, "uploads.xml", NULL,
+                                          XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+                          : NULL;
+        xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+        if (!root) {
+            if (doc) xmlFreeDoc(doc);
+            rc = mdp_diag_set(d, MDP_ERR_PARSE, "s3://%s ListMultipartUploads: not XML", s->bucket);
+            break;
+        }
+        xmlChar *h = NULL;
+        const char *t = xml_text(root, "IsTruncated", &h);
+        more = t && !strcmp(t, "true");
+        xmlFree(h);
+        mdp_buf_reset(&km);
+        mdp_buf_reset(&um);
+        if (more) {
+            h = NULL;
+            if ((t = xml_text(root, "NextKeyMarker", &h))) mdp_buf_puts(&km, t);
+            xmlFree(h);
+            h = NULL;
+            if ((t = xml_text(root, "NextUploadIdMarker", &h))) mdp_buf_puts(&um, t);
+            xmlFree(h);
+            if (!km.len) more = 0;
+        }
+        for (xmlNode *c = root->children; c && !rc; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "Upload")) continue;
+            xmlChar *hk = NULL, *hu = NULL, *hi = NULL;
+            const char *key = xml_text(c, "Key", &hk), *id = xml_text(c, "UploadId", &hu),
+                       *init = xml_text(c, "Initiated", &hi);
+            int64_t ms = 0;
+            if (init) mdp_time_parse_iso(init, strlen(init), &ms);
+            if (key && id && ms < before_ms) {
+                if (cb) rc = cb(key, 0, ms, ud);
+                if (!rc && remove) rc = abort_upload(s, key, id, d);
+            }
+            xmlFree(hk);
+            xmlFree(hu);
+            xmlFree(hi);
+        }
+        xmlFreeDoc(doc);
+    }
+    mdp_aws_response_cleanup(&r);
+    mdp_buf_cleanup(&km);
+    mdp_buf_cleanup(&um);
+    return rc;
+}
+
+/* ---- streaming writes: multipart upload ---- */
+
+struct s3_writer {
+    struct mdp_store_writer w;
+    struct s3 *s;
+    char *key; /* full key */
+    char *upload_id;
+    struct mdp_buf part; /* at most PART_SIZE bytes waiting */
+    char **etags;
+    size_t nparts, cap;
+    int failed;
+};
+
+static int upload_part(struct s3_writer *w, struct mdp_diag *d)
+{
+    struct s3 *s = w->s;
+    int rc;
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    if (!w->upload_id) {
+        const char *q[] = {"uploads", NULL, NULL};
+        struct mdp_aws_request rq = {.method = "POST",
+                                     .service = "s3",
+                                     .op = "CreateMultipartUpload",
+                                     .bucket = s->bucket,
+                                     .key = w->key,
+                                     .query = q,
+                                     .headers = put_headers(s, 0)};
+        if ((rc = mdp_aws_request(s->aws, &rq, &r, d))) goto out;
+        xmlDoc *doc = r.body.data
+                          ? xmlReadMemory(r.body.data, (int)r.body.len, "c.xml", NULL,
+                                          XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+                          : NULL;
+        xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+        xmlChar *h = NULL;
+        const char *id = root ? xml_text(root, "UploadId", &h) : NULL;
+        if (id && *id) w->upload_id = mdp_strdup(id);
+        xmlFree(h);
+        if (doc) xmlFreeDoc(doc);
+        if (!w->upload_id) {
+            rc = mdp_diag_set(d, id ? MDP_ERR_NOMEM : MDP_ERR_PARSE,
+                              "s3://%s/%s CreateMultipartUpload: no UploadId in the answer",
+                              s->bucket, w->key);
+            goto out;
+        }
+    }
+    if ((rc = mdp_grow(&w->etags, &w->cap, w->nparts, sizeof *w->etags, 16))) {
+        mdp_diag_set(d, rc, "out of memory");
+        goto out;
+    }
+    char num[24];
+    snprintf(num, sizeof num, "%zu", w->nparts + 1);
+    const char *q[] = {"partNumber", num, "uploadId", w->upload_id, NULL};
+    struct mdp_aws_request rq = {.method = "PUT",
+                                 .service = "s3",
+                                 .op = "UploadPart",
+                                 .bucket = s->bucket,
+                                 .key = w->key,
+                                 .query = q,
+                                 .body = w->part.data ? w->part.data : "",
+                                 .body_len = w->part.len};
+    if ((rc = mdp_aws_request(s->aws, &rq, &r, d))) goto out;
+    if (!r.etag[0]) {
+        rc = mdp_diag_set(d, MDP_ERR_PARSE, "s3://%s/%s UploadPart %s: no ETag in the answer",
+                          s->bucket, w->key, num);
+        goto out;
+    }
+    if (!(w->etags[w->nparts] = mdp_strdup(r.etag))) {
+        rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    w->nparts++;
+    mdp_buf_reset(&w->part);
+out:
+    mdp_aws_response_cleanup(&r);
+    return rc;
+}
+
+static void writer_free(struct s3_writer *w)
+{
+    for (size_t i = 0; i < w->nparts; i++)
+        free(w->etags[i]);
+    free(w->etags);
+    free(w->key);
+    free(w->upload_id);
+    mdp_buf_cleanup(&w->part);
+    free(w);
+}
+
+static void s3_writer_abort(struct mdp_store_writer *ww)
+{
+    struct s3_writer *w = (struct s3_writer *)ww;
+    if (w->upload_id) abort_upload(w->s, w->key, w->upload_id, NULL);
+    writer_free(w);
+}
+
+static int s3_writer_write(struct mdp_store_writer *ww, const void *p, size_t n, struct mdp_diag *d)
+{
+    struct s3_writer *w = (struct s3_writer *)ww;
+    if (w->failed)
+        return mdp_diag_set(d, MDP_ERR_IO, "s3://%s/%s: an earlier write failed", w->s->bucket,
+                            w->key);
+    const char *c = p;
+    while (n) {
+        size_t room = PART_SIZE - w->part.len, k = n < room ? n : room;
+        if (mdp_buf_append(&w->part, c, k)) {
+            w->failed = 1;
+            return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        }
+        c += k;
+        n -= k;
+        if (w->part.len == PART_SIZE) {
+            int rc = upload_part(w, d);
+            if (rc) {
+                w->failed = 1;
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+static int s3_writer_commit(struct mdp_store_writer *ww, struct mdp_diag *d)
+{
+    struct s3_writer *w = (struct s3_writer *)ww;
+    struct s3 *s = w->s;
+    int rc = 0;
+    if (w->failed) {
+        rc = mdp_diag_set(d, MDP_ERR_IO, "s3://%s/%s: an earlier write failed", s->bucket, w->key);
+        s3_writer_abort(ww);
+        return rc;
+    }
+    if (!w->upload_id) { /* small: one put */
+        struct mdp_store tmp = {NULL, s};
+        rc = s3_put(&tmp, w->key + strlen(s->prefix), w->part.data ? w->part.data : "", w->part.len,
+                    0, d);
+        writer_free(w);
+        return rc;
+    }
+    if (w->part.len && (rc = upload_part(w, d))) {
+        s3_writer_abort(ww);
+        return rc;
+    }
+    struct mdp_buf x;
+    mdp_buf_init(&x);
+    mdp_buf_puts(&x, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    for (size_t i = 0; i < w->nparts; i++)
+        mdp_buf_printf(&x, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>", i + 1,
+                       w->etags[i]);
+    mdp_buf_puts(&x, "</CompleteMultipartUpload>");
+    if (mdp_buf_error(&x)) {
+        mdp_buf_cleanup(&x);
+        s3_writer_abort(ww);
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    }
+    const char *q[] = {"uploadId", w->upload_id, NULL};
+    const char *h[] = {"Content-Type: application/xml", NULL};
+    struct mdp_aws_request rq = {.method = "POST",
+                                 .service = "s3",
+                                 .op = "CompleteMultipartUpload",
+                                 .bucket = s->bucket,
+                                 .key = w->key,
+                                 .query = q,
+                                 .headers = h,
+                                 .body = x.data,
+                                 .body_len = x.len};
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    rc = mdp_aws_request(s->aws, &rq, &r, d);
+    /* S3 may answer 200 with an <Error> body when completing fails late */
+    if (!rc && r.body.data && strstr(r.body.data, "<Error>"))
+        rc = mdp_diag_set(d, MDP_ERR_IO, "s3://%s/%s CompleteMultipartUpload failed: %.200s",
+                          s->bucket, w->key, r.body.data);
+    if (!rc) {
+        /* the encryption S3 applied (CompleteMultipartUpload's answer may not say: ask) */
+        struct mdp_aws_request hq = {.method = "HEAD",
+                                     .service = "s3",
+                                     .op = "HeadObject",
+                                     .bucket = s->bucket,
+                                     .key = w->key};
+        if (!r.sse[0]) rc = mdp_aws_request(s->aws, &hq, &r, d);
+        if (!rc) rc = check_sse(s, w->key + strlen(s->prefix), &r, d);
+    }
+    mdp_aws_response_cleanup(&r);
+    mdp_buf_cleanup(&x);
+    if (rc) {
+        s3_writer_abort(ww);
+        return rc;
+    }
+    writer_free(w);
+    return 0;
+}
+
+static int s3_writer_open(struct mdp_store *st, const char *key, struct mdp_store_writer **out,
+                          struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    struct s3_writer *w = mdp_calloc(1, sizeof *w);
+    struct mdp_buf k;
+    mdp_buf_init(&k);
+    if (!w || full_key(s, key, &k) || !(w->key = mdp_buf_steal(&k))) {
+        free(w);
+        mdp_buf_cleanup(&k);
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    }
+    w->s = s;
+    mdp_buf_init(&w->part);
+    w->w.write = s3_writer_write;
+    w->w.commit = s3_writer_commit;
+    w->w.abort = s3_writer_abort;
+    *out = &w->w;
+    return 0;
+}
+
+static void s3_close(struct mdp_store *st)
+{
+    struct s3 *s = S3(st);
+    mdp_aws_close(s->aws);
+    free(s);
+    free(st);
+}
+
+static const struct mdp_store_ops S3_OPS = {.scheme = "s3",
+                                            .put = s3_put,
+                                            .get = s3_get,
+                                            .head = s3_head,
+                                            .list = s3_list,
+                                            .del = s3_del,
+                                            .list_time = s3_list_time,
+                                            .orphans = s3_orphans,
+                                            .writer_open = s3_writer_open,
+                                            .local_path = NULL,
+                                            .close = s3_close};
+
+/* The bucket must exist and be reachable with these credentials; with aws.kms_key_id set its
+ * default encryption must be SSE-KMS with that key. */
+static int check_bucket(struct s3 *s, const char *url, struct mdp_diag *d)
+{
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    /* a listing of one key, not HeadBucket: its errors come with a body that says why (a wrong
+     * secret key, an unknown access key, a missing bucket), and the lake needs ListBucket anyway */
+    const char *lq[] = {"list-type", "2", "max-keys", "1", "prefix", s->prefix, NULL};
+    struct mdp_aws_request rq = {
+        .method = "GET", .service = "s3", .op = "ListObjectsV2", .bucket = s->bucket, .query = lq};
+    int rc = mdp_aws_request(s->aws, &rq, &r, d);
+    if (rc == MDP_ERR_NOT_FOUND)
+        rc = mdp_diag_set(d, rc,
+                          "%s: bucket '%s' does not exist (lake location; aws.region %s, "
+                          "aws.endpoint_url %s)",
+                          url, s->bucket, mdp_aws_region(s->aws), mdp_aws_endpoint(s->aws));
+    if (rc || !s->kms_key[0]) goto out;
+    const char *q[] = {"encryption", NULL, NULL};
+    struct mdp_aws_request eq = {.method = "GET",
+                                 .service = "s3",
+                                 .op = "GetBucketEncryption",
+                                 .bucket = s->bucket,
+                                 .query = q};
+    rc = mdp_aws_request(s->aws, &eq, &r, d);
+    if (rc == MDP_ERR_NOT_FOUND) {
+        rc = mdp_diag_set(d, MDP_ERR_CONFIG,
+                          "%s: bucket '%s' has no default encryption, but aws.kms_key_id is %s: "
+                          "set the bucket's default encryption to aws:kms with that key "
+                          "(docs/aws.md)",
+                          url, s->bucket, s->kms_key);
+        goto out;
+    }
+    if (rc) goto out;
+    char alg[64] = "", key[256] = "";
+    xmlDoc *doc = r.body.data
+                      ? xmlReadMemory(r.body.data, (int)r.body.len, "enc.xml", NULL,
+                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+                      : NULL;
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    for (xmlNode *rule = root ? root->children : NULL; rule; rule = rule->next) {
+        if (rule->type != XML_ELEMENT_NODE || strcmp((const char *)rule->name, "Rule")) continue;
+        for (xmlNode *c = rule->children; c; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE ||
+                strcmp((const char *)c->name, "ApplyServerSideEncryptionByDefault"))
+                continue;
+            xmlChar *h = NULL;
+            const char *t = xml_text(c, "SSEAlgorithm", &h);
+            if (t) snprintf(alg, sizeof alg, "%s", t);
+            xmlFree(h);
+            h = NULL;
+            t = xml_text(c, "KMSMasterKeyID", &h);
+            if (t) snprintf(key, sizeof key, "%s", t);
+            xmlFree(h);
+        }
+    }
+    if (doc) xmlFreeDoc(doc);
+    if (strcmp(alg, "aws:kms") || !kms_matches(s->kms_key, key))
+        rc = mdp_diag_set(d, MDP_ERR_CONFIG,
+                          "%s: bucket '%s' encrypts by default with %s%s%s, but aws.kms_key_id is "
+                          "%s: set the bucket's default encryption to aws:kms with that key "
+                          "(docs/aws.md)",
+                          url, s->bucket, alg[0] ? alg : "nothing", key[0] ? " key " : "", key,
+                          s->kms_key);
+out:
+    mdp_aws_response_cleanup(&r);
+    return rc;
+}
+
+int mdp__store_s3_open(const char *url, int create, struct mdp_store **out, struct mdp_diag *d)
+{
+    *out = NULL;
+    struct s3 *s = mdp_calloc(1, sizeof *s);
+    struct mdp_store *st = mdp_calloc(1, sizeof *st);
+    if (!s || !st) {
+        free(s);
+        free(st);
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    }
+    char prefix[1000];
+    int rc = mdp_aws_parse_s3_url(url, s->bucket, sizeof s->bucket, prefix, sizeof prefix, d);
+    if (!rc) {
+        if (prefix[0]) snprintf(s->prefix, sizeof s->prefix, "%s/", prefix);
+        rc = mdp_aws_open(NULL, &s->aws, d);
+    }
+    if (!rc) {
+        snprintf(s->kms_key, sizeof s->kms_key, "%s", mdp_aws_client_settings(s->aws)->kms_key_id);
+        rc = check_bucket(s, url, d);
+    }
+    if (rc) {
+        mdp_aws_close(s->aws);
+        free(s);
+        free(st);
+        return rc;
+    }
+    st->ops = &S3_OPS;
+    st->impl = s;
+    *out = st;
+    return 0;
+}
