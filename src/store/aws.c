@@ -1147,6 +1147,10 @@ int mdp_aws_request(struct mdp_aws *a, const struct mdp_aws_request *rq,
                     LOG_INT("attempt", attempt + 1), MDP_LF_END);
         } else if ((status >= 200 && status < 300) || status == 304) {
             rc = 0;
+            if (mdp_log_get_level() <= MDP_LOG_DEBUG)
+                mdp_log(MDP_LOG_DEBUG, "aws request", LOG_STR("service", rq->service),
+                        LOG_STR("op", op), LOG_INT("status", status),
+                        LOG_INT("attempt", attempt + 1), MDP_LF_END);
             goto out;
         } else {
             parse_error_body(rs);
@@ -1163,6 +1167,11 @@ int mdp_aws_request(struct mdp_aws *a, const struct mdp_aws_request *rq,
                 continue;
             }
             retry = retryable(status, rs->error_code);
+            if (mdp_log_get_level() <= MDP_LOG_DEBUG)
+                mdp_log(MDP_LOG_DEBUG, "aws request", LOG_STR("service", rq->service),
+                        LOG_STR("op", op), LOG_INT("status", status),
+                        LOG_STR("code", rs->error_code), LOG_INT("attempt", attempt + 1),
+                        MDP_LF_END);
             if (!retry || attempt >= max_retries) {
                 rc = map_error(a, rq, rs, d);
                 goto out;

@@ -617,10 +617,15 @@ static int s3_writer_open(struct mdp_store *st, const char *key, struct mdp_stor
 
 /* ---- the local cache (DuckDB reads and writes local files) ---- */
 
+static int mkdirs(const char *path, int whole, struct mdp_diag *d);
+
+/* The key's place in the cache; its folder is created (best effort: a failure shows when the
+ * caller opens the file), so a caller may create the file there (the embedded state store). */
 static int s3_local_path(struct mdp_store *st, const char *key, struct mdp_buf *out)
 {
     mdp_buf_reset(out);
     mdp_buf_printf(out, "%s/%s", S3(st)->cache, key);
+    if (!mdp_buf_error(out)) mkdirs(out->data, 0, NULL);
     return mdp_buf_error(out);
 }
 
@@ -823,9 +828,17 @@ static struct {
     int64_t total;
 } g_scan;
 
+static size_t g_scan_root; /* length of the cache root in the paths nftw gives */
+
 static int scan_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
     if (type != FTW_F) return 0;
+    /* only copies of objects may go: raw, curated, ml and serving files; _meta/ holds local
+     * state (the embedded state store) and scratch files that a running job uses */
+    const char *rel = path + g_scan_root + 1;
+    if (strncmp(rel, "raw/", 4) && strncmp(rel, "curated/", 8) && strncmp(rel, "ml/", 3) &&
+        strncmp(rel, "serving/", 8))
+        return 0;
     if (mdp_grow(&g_scan.v, &g_scan.cap, g_scan.n, sizeof *g_scan.v, 256)) return 1;
     if (!(g_scan.v[g_scan.n].path = mdp_strdup(path))) return 1;
     g_scan.v[g_scan.n].size = sb->st_size;
@@ -845,6 +858,7 @@ static void cache_trim(struct s3 *s)
 {
     pthread_mutex_lock(&g_up_lock);
     memset(&g_scan, 0, sizeof g_scan);
+    g_scan_root = strlen(s->cache);
     nftw(s->cache, scan_one, 16, FTW_PHYS);
     if (g_scan.total > s->cache_max) {
         qsort(g_scan.v, g_scan.n, sizeof *g_scan.v, by_atime);
