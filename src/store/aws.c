@@ -1014,7 +1014,7 @@ static CURLcode perform(struct mdp_aws *a, CURL *h, const struct mdp_aws_request
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     /* a request that moves less than 1 KB/s for 60 s is dead (large bodies take their time) */
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, rq->idle_timeout_s > 0 ? rq->idle_timeout_s : 60L);
     curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 300L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);

@@ -566,10 +566,26 @@ static int s3_writer_commit(struct mdp_store_writer *ww, struct mdp_diag *d)
                                  .query = q,
                                  .headers = h,
                                  .body = x.data,
-                                 .body_len = x.len};
+                                 .body_len = x.len,
+                                 .idle_timeout_s = 900};
     struct mdp_aws_response r;
     mdp_aws_response_init(&r);
     rc = mdp_aws_request(s->aws, &rq, &r, d);
+    if (rc == MDP_ERR_NOT_FOUND && r.attempts > 1 && !strcmp(r.error_code, "NoSuchUpload")) {
+        /* a retry after an attempt that completed the upload but lost its answer: the object
+         * is ours when its ETag names as many parts as we uploaded */
+        char tail[32];
+        snprintf(tail, sizeof tail, "-%zu\"", w->nparts);
+        struct mdp_aws_request hq = {.method = "HEAD",
+                                     .service = "s3",
+                                     .op = "HeadObject",
+                                     .bucket = s->bucket,
+                                     .key = w->key};
+        size_t el;
+        if (!mdp_aws_request(s->aws, &hq, &r, NULL) && (el = strlen(r.etag)) > strlen(tail) &&
+            !strcmp(r.etag + el - strlen(tail), tail))
+            rc = 0;
+    }
     /* S3 may answer 200 with an <Error> body when completing fails late */
     if (!rc && r.body.data && strstr(r.body.data, "<Error>"))
         rc = mdp_diag_set(d, MDP_ERR_IO, "s3://%s/%s CompleteMultipartUpload failed: %.200s",

@@ -144,8 +144,10 @@ import sys, boto3
 keys = [o["Key"] for p in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=sys.argv[1], Prefix="lake/")
         for o in p.get("Contents", [])]
 for want in ("lake/curated/facts/fact_email_events/run-", "lake/curated/dimensions/dim_user/run-",
-             "lake/_meta/manifests/fact_email_events/CURRENT", "lake/ml/segments/run-", "lake/ml/features/run-"):
+             "lake/ml/segments/run-", "lake/ml/features/run-"):
     assert any(k.startswith(want) for k in keys), want
+assert any(k.startswith("lake/_meta/manifests/") and "fact_email_events" in k and k.endswith("/CURRENT")
+           for k in keys), "no CURRENT manifest pointer of fact_email_events"
 assert any(k.endswith(".parquet") for k in keys)
 PY
 
