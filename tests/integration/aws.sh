@@ -80,7 +80,7 @@ conf() { # file lake-dir
   printf 'lake:\n  dir: %s\n  landing_dir: %s\naws:\n  s3_addressing: path\n  kms_key_id: %s\n  retry_base_ms: 5\n  cache_dir: %s\n' \
     "$2" "$T/landing" "$MDP_TEST_KMS_KEY" "$T/cache" >"$1"
 }
-"$MDP" --log-level off seed --users 40 --days 3 --out "$T/landing" >/dev/null && ok || bad "seed"
+"$MDP" --log-level off seed --users 25 --days 2 --out "$T/landing" >/dev/null && ok || bad "seed"
 conf "$T/file.yaml" "$T/filelake"
 conf "$T/s3.yaml" "s3://$BUCKET/lake"
 "$MDP" --config "$T/file.yaml" --log-level off init >/dev/null && ok || bad "init (file)"
