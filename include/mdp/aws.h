@@ -98,6 +98,9 @@ struct mdp_aws_request {
     mdp_aws_sink_reset_fn sink_reset;
     void *sink_ud;
     int no_retry; /* 1: one attempt only (conditional writes whose first attempt may have landed) */
+    /* Seconds without a byte moving before an attempt is given up (0: 60). S3 may think for
+     * minutes over a CompleteMultipartUpload of many parts. */
+    long idle_timeout_s;
 };
 
 /* What came back. Fill with mdp_aws_response_init, free with mdp_aws_response_cleanup. */

@@ -49,6 +49,10 @@ struct mdp_store_ops {
                        struct mdp_diag *d);
     /* Local path of a key when the backend has one (the engine reads files directly), else NULL. */
     int (*local_path)(struct mdp_store *s, const char *key, struct mdp_buf *out);
+    /* Optional (NULL: nothing to do, the local paths are the objects): a backend whose local
+     * paths are a cache (S3) copies objects there, and uploads files written there. */
+    int (*stage)(struct mdp_store *s, const char *prefix, struct mdp_diag *d);
+    int (*upload_local)(struct mdp_store *s, const char *prefix, struct mdp_diag *d);
     void (*close)(struct mdp_store *s);
 };
 
@@ -124,6 +128,17 @@ int mdp_store_orphans(struct mdp_store *s, int64_t before_ms, int remove, mdp_st
  * buffer (reset and filled; freed with mdp_buf_cleanup). Returns 0, MDP_ERR_UNSUPPORTED when the
  * backend has no local paths, or MDP_ERR_NOMEM (out's sticky error). No diag. */
 int mdp_store_local_path(struct mdp_store *s, const char *key, struct mdp_buf *out);
+
+/* Makes every object whose key starts with prefix readable at its mdp_store_local_path, and the
+ * local folder of prefix exist (so an engine may write into it): a no-op for the file backend;
+ * S3 downloads into its bounded local cache what is missing there (objects are immutable, so a
+ * cached copy of the same size is current). Returns 0, MDP_ERR_INVALID (bad prefix), MDP_ERR_IO /
+ * MDP_ERR_NOSPACE / MDP_ERR_PERM, MDP_ERR_NOMEM, or the store's request errors, with d. */
+int mdp_store_stage(struct mdp_store *s, const char *prefix, struct mdp_diag *d);
+/* Uploads every file below the local folder of prefix (an engine wrote them at local paths) as
+ * the object of the same key: a no-op for the file backend. Returns 0 or the errors of
+ * mdp_store_stage, with d. */
+int mdp_store_upload_local(struct mdp_store *s, const char *prefix, struct mdp_diag *d);
 
 /* ---- request counts (the cost model, docs/quality.md "Cost") ---- */
 /* Requests this process made of object stores, counted as S3 bills them: put (put, conditional

@@ -465,6 +465,13 @@ int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, con
         rc = sql_built(&k, "the key of a run folder", d);
         if (!rc) rc = mdp_store_put(lake->store, k.data, run_id, strlen(run_id), 0, d);
         mdp_buf_cleanup(&k);
+        /* an S3 lake: the run folder's local copy in the cache, where DuckDB writes */
+        if (!rc) {
+            mdp_buf_puts(&prefix, "/");
+            rc = sql_built(&prefix, "the prefix of a run folder", d);
+            if (!rc) rc = mdp_store_stage(lake->store, prefix.data, d);
+            mdp_buf_truncate(&prefix, prefix.len - 1);
+        }
         if (rc) goto out;
     }
     mdp_buf_printf(&copy, "COPY (%s\n) TO ", sql);
@@ -485,6 +492,10 @@ int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, con
         goto out;
     if ((rc = mdp_engine_exec(e, copy.data, d))) goto out;
     mdp_buf_puts(&prefix, "/");
+    /* an S3 lake: what DuckDB wrote into the local run folder becomes the run folder's objects */
+    if ((rc = sql_built(&prefix, "the prefix of a run folder", d)) ||
+        (rc = mdp_store_upload_local(lake->store, prefix.data, d)))
+        goto out;
     if ((rc = sql_built(&prefix, "the prefix of a run folder", d))) goto out;
     if ((rc = mdp_store_list(lake->store, prefix.data, collect_file, &f, d))) goto out;
     int64_t rows = 0;
@@ -542,6 +553,8 @@ int mdp_engine_attach_table(struct mdp_engine *e, struct mdp_lake *lake, const c
     }
     mdp_buf_puts(&sql, "SELECT * FROM read_parquet([");
     for (size_t i = 0; i < m.nfiles && !rc; i++) {
+        /* an S3 lake: the file is read from the local cache */
+        if ((rc = mdp_store_stage(lake->store, m.files[i].key, d))) break;
         rc = mdp_store_local_path(lake->store, m.files[i].key, &path);
         if (rc) { /* path.data may be NULL */
             mdp_diag_set(d, rc, "table %s: no local path for %s", table, m.files[i].key);

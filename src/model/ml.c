@@ -387,10 +387,13 @@ static int job_open(struct job *j, struct mdp_stage_ctx *ctx, struct mdp_diag *d
         if (!mdp_consent_purpose_find(*p))
             rc = mdp_diag_set(d, MDP_ERR_CONFIG,
                               "consent.purposes lacks '%s', which the derived tables need", *p);
-    if (!rc && ((rc = mdp_store_put(ctx->lake->store, "_meta/tmp/empty.csv", "", 0, 0, d)) ||
-                (rc = mdp_store_local_path(ctx->lake->store, "raw", &j->raw)) ||
-                (rc = mdp_store_local_path(ctx->lake->store, "_meta/tmp", &j->tmp))))
-        if (!d->msg[0]) mdp_diag_set(d, rc, "the lake's store has no local paths");
+    if (!rc && !(rc = mdp_store_put(ctx->lake->store, "_meta/tmp/empty.csv", "", 0, 0, d)) &&
+        ((rc = mdp_store_local_path(ctx->lake->store, "raw", &j->raw)) ||
+         (rc = mdp_store_local_path(ctx->lake->store, "_meta/tmp", &j->tmp))))
+        mdp_diag_set(d, rc, "the lake's store has no local paths");
+    /* an S3 lake: DuckDB reads the raw zone and scratch files from the local cache */
+    if (!rc && !(rc = mdp_store_stage(ctx->lake->store, "raw/", d)))
+        rc = mdp_store_stage(ctx->lake->store, "_meta/tmp/", d);
     struct mdp_engine_opts eo = {NULL, ctx->cfg->engine_threads, ctx->cfg->engine_memory_limit};
     if (!rc) rc = mdp_engine_open(&eo, &j->e, d);
     struct mdp_diag nd = {0};

@@ -489,6 +489,11 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
         rc = mdp_diag_set(d, rc, "curate: the lake's store has no local paths");
         goto out;
     }
+    /* DuckDB reads local files: an S3 lake's raw zone and scratch files are staged into its
+     * local cache (only what is not there yet: raw objects never change) */
+    if ((rc = mdp_store_stage(ctx->lake->store, "raw/", d)) ||
+        (rc = mdp_store_stage(ctx->lake->store, "_meta/tmp/", d)))
+        goto out;
     /* a scratch database on disk: its tables are buffer-managed, so a build larger than
      * memory_limit is evicted to disk instead of failing; removed when the run ends */
     char scratch[1200];

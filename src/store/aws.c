@@ -1014,7 +1014,7 @@ static CURLcode perform(struct mdp_aws *a, CURL *h, const struct mdp_aws_request
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     /* a request that moves less than 1 KB/s for 60 s is dead (large bodies take their time) */
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, rq->idle_timeout_s > 0 ? rq->idle_timeout_s : 60L);
     curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 300L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -1147,6 +1147,10 @@ int mdp_aws_request(struct mdp_aws *a, const struct mdp_aws_request *rq,
                     LOG_INT("attempt", attempt + 1), MDP_LF_END);
         } else if ((status >= 200 && status < 300) || status == 304) {
             rc = 0;
+            if (mdp_log_get_level() <= MDP_LOG_DEBUG)
+                mdp_log(MDP_LOG_DEBUG, "aws request", LOG_STR("service", rq->service),
+                        LOG_STR("op", op), LOG_INT("status", status),
+                        LOG_INT("attempt", attempt + 1), MDP_LF_END);
             goto out;
         } else {
             parse_error_body(rs);
@@ -1163,6 +1167,11 @@ int mdp_aws_request(struct mdp_aws *a, const struct mdp_aws_request *rq,
                 continue;
             }
             retry = retryable(status, rs->error_code);
+            if (mdp_log_get_level() <= MDP_LOG_DEBUG)
+                mdp_log(MDP_LOG_DEBUG, "aws request", LOG_STR("service", rq->service),
+                        LOG_STR("op", op), LOG_INT("status", status),
+                        LOG_STR("code", rs->error_code), LOG_INT("attempt", attempt + 1),
+                        MDP_LF_END);
             if (!retry || attempt >= max_retries) {
                 rc = map_error(a, rq, rs, d);
                 goto out;

@@ -153,3 +153,15 @@ int mdp_store_local_path(struct mdp_store *s, const char *key, struct mdp_buf *o
     if (!s->ops->local_path) return MDP_ERR_UNSUPPORTED;
     return s->ops->local_path(s, key, out);
 }
+
+int mdp_store_stage(struct mdp_store *s, const char *prefix, struct mdp_diag *d)
+{
+    if (!s->ops->stage) return 0;
+    return s->ops->stage(s, prefix ? prefix : "", d);
+}
+
+int mdp_store_upload_local(struct mdp_store *s, const char *prefix, struct mdp_diag *d)
+{
+    if (!s->ops->upload_local) return 0;
+    return s->ops->upload_local(s, prefix ? prefix : "", d);
+}

@@ -11,17 +11,24 @@
  * x-amz-server-side-encryption-aws-kms-key-id before x-amz-server-side-encryption, and S3 rejects
  * the signature (docs/aws.md). With no key configured every put asks for aws:kms (S3's managed
  * key). */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "mdp/alloc.h"
 #include "mdp/aws.h"
 #include "mdp/hash.h"
 #include "mdp/store.h"
 #include "mdp/time.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define PART_SIZE (8u << 20)
 
@@ -30,6 +37,8 @@ struct s3 {
     char bucket[64];
     char prefix[1024]; /* "" or "PREFIX/" */
     char kms_key[256]; /* the configured key, "" for S3's managed key */
+    char cache[2200];  /* the local mirror: CACHE_DIR/BUCKET[/PREFIX] (aws.cache_dir) */
+    int64_t cache_max; /* aws.cache_mb in bytes */
 };
 
 static struct s3 *S3(struct mdp_store *s)
@@ -557,10 +566,26 @@ static int s3_writer_commit(struct mdp_store_writer *ww, struct mdp_diag *d)
                                  .query = q,
                                  .headers = h,
                                  .body = x.data,
-                                 .body_len = x.len};
+                                 .body_len = x.len,
+                                 .idle_timeout_s = 900};
     struct mdp_aws_response r;
     mdp_aws_response_init(&r);
     rc = mdp_aws_request(s->aws, &rq, &r, d);
+    if (rc == MDP_ERR_NOT_FOUND && r.attempts > 1 && !strcmp(r.error_code, "NoSuchUpload")) {
+        /* a retry after an attempt that completed the upload but lost its answer: the object
+         * is ours when its ETag names as many parts as we uploaded */
+        char tail[32];
+        snprintf(tail, sizeof tail, "-%zu\"", w->nparts);
+        struct mdp_aws_request hq = {.method = "HEAD",
+                                     .service = "s3",
+                                     .op = "HeadObject",
+                                     .bucket = s->bucket,
+                                     .key = w->key};
+        size_t el;
+        if (!mdp_aws_request(s->aws, &hq, &r, NULL) && (el = strlen(r.etag)) > strlen(tail) &&
+            !strcmp(r.etag + el - strlen(tail), tail))
+            rc = 0;
+    }
     /* S3 may answer 200 with an <Error> body when completing fails late */
     if (!rc && r.body.data && strstr(r.body.data, "<Error>"))
         rc = mdp_diag_set(d, MDP_ERR_IO, "s3://%s/%s CompleteMultipartUpload failed: %.200s",
@@ -606,9 +631,267 @@ static int s3_writer_open(struct mdp_store *st, const char *key, struct mdp_stor
     return 0;
 }
 
+/* ---- the local cache (DuckDB reads and writes local files) ---- */
+
+static int mkdirs(const char *path, int whole, struct mdp_diag *d);
+
+/* The key's place in the cache; its folder is created (best effort: a failure shows when the
+ * caller opens the file), so a caller may create the file there (the embedded state store). */
+static int s3_local_path(struct mdp_store *st, const char *key, struct mdp_buf *out)
+{
+    mdp_buf_reset(out);
+    mdp_buf_printf(out, "%s/%s", S3(st)->cache, key);
+    if (!mdp_buf_error(out)) mkdirs(out->data, 0, NULL);
+    return mdp_buf_error(out);
+}
+
+/* mkdir -p of path's folders (all of path when whole, else up to its last '/'). */
+static int mkdirs(const char *path, int whole, struct mdp_diag *d)
+{
+    char p[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof p) return mdp_diag_set(d, MDP_ERR_INVALID, "%s: path too long", path);
+    memcpy(p, path, n + 1);
+    if (!whole) {
+        char *sl = strrchr(p, '/');
+        if (!sl) return 0;
+        *sl = 0;
+    }
+    for (char *q = p + 1;; q++) {
+        if (*q == '/' || !*q) {
+            char c = *q;
+            *q = 0;
+            if (mkdir(p, 0700) && errno != EEXIST) {
+                int e = errno;
+                return mdp_diag_set(d, mdp_err_from_errno(e),
+                                    "cannot create the cache folder %s: %s", p, strerror(e));
+            }
+            if (!c) break;
+            *q = c;
+        }
+    }
+    return 0;
+}
+
+struct dl {
+    int fd;
+    const char *path;
+};
+
+static int dl_sink(const void *p, size_t n, void *ud)
+{
+    struct dl *x = ud;
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(x->fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int dl_reset(void *ud)
+{
+    struct dl *x = ud;
+    return ftruncate(x->fd, 0) || lseek(x->fd, 0, SEEK_SET) ? MDP_ERR_IO : 0;
+}
+
+struct stage_ud {
+    struct s3 *s;
+    struct mdp_diag *d;
+    int64_t fetched;
+};
+
+/* One object into the cache, unless a copy of its size is there (objects never change in place:
+ * raw is named by its hash, published files live in fresh run folders). */
+static int stage_one(const char *key, int64_t size, void *ud)
+{
+    struct stage_ud *u = ud;
+    struct s3 *s = u->s;
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s", s->cache, key);
+    struct stat sb;
+    if (!stat(path, &sb) && S_ISREG(sb.st_mode) && sb.st_size == size) return 0;
+    int rc = mkdirs(path, 0, u->d);
+    if (rc) return rc;
+    snprintf(tmp, sizeof tmp, "%s/.staging", s->cache);
+    if ((rc = mkdirs(tmp, 1, u->d))) return rc;
+    snprintf(tmp, sizeof tmp, "%s/.staging/%ld-XXXXXX", s->cache, (long)getpid());
+    struct dl x = {mkstemp(tmp), tmp};
+    if (x.fd < 0)
+        return mdp_diag_set(u->d, mdp_err_from_errno(errno), "cannot create %s: %s", tmp,
+                            strerror(errno));
+    struct mdp_buf k;
+    mdp_buf_init(&k);
+    if (full_key(s, key, &k)) {
+        close(x.fd);
+        unlink(tmp);
+        return mdp_diag_set(u->d, MDP_ERR_NOMEM, "out of memory");
+    }
+    struct mdp_aws_request rq = {.method = "GET",
+                                 .service = "s3",
+                                 .op = "GetObject",
+                                 .bucket = s->bucket,
+                                 .key = k.data,
+                                 .sink = dl_sink,
+                                 .sink_reset = dl_reset,
+                                 .sink_ud = &x};
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    rc = mdp_aws_request(s->aws, &rq, &r, u->d);
+    mdp_aws_response_cleanup(&r);
+    if (close(x.fd) && !rc)
+        rc = mdp_diag_set(u->d, MDP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    if (!rc && rename(tmp, path))
+        rc = mdp_diag_set(u->d, mdp_err_from_errno(errno), "cannot rename %s to %s: %s", tmp, path,
+                          strerror(errno));
+    if (rc)
+        unlink(tmp);
+    else
+        u->fetched += size;
+    mdp_buf_cleanup(&k);
+    return rc;
+}
+
+static int s3_stage(struct mdp_store *st, const char *prefix, struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", s->cache, prefix);
+    int rc = mkdirs(dir, prefix[0] && prefix[strlen(prefix) - 1] == '/', d);
+    struct stage_ud u = {s, d, 0};
+    if (!rc) rc = s3_list_any(st, prefix, stage_one, NULL, &u, d);
+    return rc;
+}
+
+struct up_ud {
+    struct mdp_store *st;
+    size_t root_len;
+    struct mdp_diag *d;
+    int rc;
+};
+static struct up_ud *g_up; /* nftw has no user data; uploads run one at a time (g_up_lock) */
+static pthread_mutex_t g_up_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int up_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    struct up_ud *u = g_up;
+    if (type != FTW_F) return 0;
+    const char *key = path + u->root_len + 1;
+    if (!mdp_store_key_valid(key)) return 0; /* .staging leftovers and the like */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        u->rc = mdp_diag_set(u->d, mdp_err_from_errno(errno), "cannot read %s: %s", path,
+                             strerror(errno));
+        return 1;
+    }
+    struct mdp_store_writer *w;
+    int rc = s3_writer_open(u->st, key, &w, u->d);
+    static _Thread_local char chunk[1 << 20];
+    while (!rc) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = mdp_diag_set(u->d, MDP_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+            w->abort(w);
+            break;
+        }
+        if (n == 0) {
+            rc = w->commit(w, u->d);
+            break;
+        }
+        if ((rc = w->write(w, chunk, (size_t)n, u->d))) w->abort(w);
+    }
+    close(fd);
+    u->rc = rc;
+    return rc ? 1 : 0;
+}
+
+static int s3_upload_local(struct mdp_store *st, const char *prefix, struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", s->cache, prefix);
+    size_t n = strlen(dir);
+    while (n && dir[n - 1] == '/')
+        dir[--n] = 0;
+    struct stat sb;
+    if (stat(dir, &sb)) return 0; /* nothing written */
+    struct up_ud u = {st, strlen(s->cache), d, 0};
+    pthread_mutex_lock(&g_up_lock);
+    g_up = &u;
+    if (S_ISREG(sb.st_mode))
+        up_one(dir, &sb, FTW_F, NULL);
+    else
+        nftw(dir, up_one, 16, FTW_PHYS);
+    g_up = NULL;
+    pthread_mutex_unlock(&g_up_lock);
+    return u.rc;
+}
+
+/* Bounds the cache: beyond aws.cache_mb, the least recently used files go (oldest access
+ * first). Every cached file is a copy of an immutable object, so any may go. */
+struct cfile {
+    char *path;
+    int64_t size;
+    int64_t atime;
+};
+static struct {
+    struct cfile *v;
+    size_t n, cap;
+    int64_t total;
+} g_scan;
+
+static size_t g_scan_root; /* length of the cache root in the paths nftw gives */
+
+static int scan_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    if (type != FTW_F) return 0;
+    /* only copies of objects may go: raw, curated, ml and serving files; _meta/ holds local
+     * state (the embedded state store) and scratch files that a running job uses */
+    const char *rel = path + g_scan_root + 1;
+    if (strncmp(rel, "raw/", 4) && strncmp(rel, "curated/", 8) && strncmp(rel, "ml/", 3) &&
+        strncmp(rel, "serving/", 8))
+        return 0;
+    if (mdp_grow(&g_scan.v, &g_scan.cap, g_scan.n, sizeof *g_scan.v, 256)) return 1;
+    if (!(g_scan.v[g_scan.n].path = mdp_strdup(path))) return 1;
+    g_scan.v[g_scan.n].size = sb->st_size;
+    g_scan.v[g_scan.n].atime = (int64_t)sb->st_atime;
+    g_scan.total += sb->st_size;
+    g_scan.n++;
+    return 0;
+}
+
+static int by_atime(const void *a, const void *b)
+{
+    const struct cfile *x = a, *y = b;
+    return x->atime < y->atime ? -1 : x->atime > y->atime;
+}
+
+static void cache_trim(struct s3 *s)
+{
+    pthread_mutex_lock(&g_up_lock);
+    memset(&g_scan, 0, sizeof g_scan);
+    g_scan_root = strlen(s->cache);
+    nftw(s->cache, scan_one, 16, FTW_PHYS);
+    if (g_scan.total > s->cache_max) {
+        qsort(g_scan.v, g_scan.n, sizeof *g_scan.v, by_atime);
+        for (size_t i = 0; i < g_scan.n && g_scan.total > s->cache_max; i++)
+            if (!unlink(g_scan.v[i].path)) g_scan.total -= g_scan.v[i].size;
+    }
+    for (size_t i = 0; i < g_scan.n; i++)
+        free(g_scan.v[i].path);
+    free(g_scan.v);
+    memset(&g_scan, 0, sizeof g_scan);
+    pthread_mutex_unlock(&g_up_lock);
+}
+
 static void s3_close(struct mdp_store *st)
 {
     struct s3 *s = S3(st);
+    cache_trim(s);
     mdp_aws_close(s->aws);
     free(s);
     free(st);
@@ -623,7 +906,9 @@ static const struct mdp_store_ops S3_OPS = {.scheme = "s3",
                                             .list_time = s3_list_time,
                                             .orphans = s3_orphans,
                                             .writer_open = s3_writer_open,
-                                            .local_path = NULL,
+                                            .local_path = s3_local_path,
+                                            .stage = s3_stage,
+                                            .upload_local = s3_upload_local,
                                             .close = s3_close};
 
 /* The bucket must exist and be reachable with these credentials; with aws.kms_key_id set its
@@ -713,6 +998,17 @@ int mdp__store_s3_open(const char *url, int create, struct mdp_store **out, stru
     }
     if (!rc) {
         snprintf(s->kms_key, sizeof s->kms_key, "%s", mdp_aws_client_settings(s->aws)->kms_key_id);
+        const struct mdp_aws_settings *as = mdp_aws_client_settings(s->aws);
+        const char *tmp = getenv("TMPDIR");
+        char base[1100];
+        if (as->cache_dir[0])
+            snprintf(base, sizeof base, "%s", as->cache_dir);
+        else
+            snprintf(base, sizeof base, "%s/mdp-cache-%ld", tmp && *tmp ? tmp : "/tmp",
+                     (long)getuid());
+        snprintf(s->cache, sizeof s->cache, "%s/%s%s%s", base, s->bucket, prefix[0] ? "/" : "",
+                 prefix);
+        s->cache_max = (int64_t)as->cache_mb << 20;
         rc = check_bucket(s, url, d);
     }
     if (rc) {

@@ -172,8 +172,12 @@ static void test_unusable_lake_paths(void **st)
     snprintf(path, sizeof path, "%s/file/lake", dir);
     assert_int_not_equal(mdp_lake_open(path, 1, &lake, &d), 0);
     assert_non_null(strstr(d.msg, "file"));
-    assert_int_equal(mdp_store_open("s3://bucket/x", 0, &(struct mdp_store *){0}, &d),
+    /* s3:// is a backend now (tests/integration/aws.sh); other schemes are refused */
+    assert_int_equal(mdp_store_open("gs://bucket/x", 0, &(struct mdp_store *){0}, &d),
                      MDP_ERR_UNSUPPORTED);
+    assert_int_equal(mdp_store_open("s3://Not_A_Bucket/x", 0, &(struct mdp_store *){0}, &d),
+                     MDP_ERR_INVALID);
+    assert_non_null(strstr(d.msg, "not a valid S3 bucket name"));
     tu_rmdir(dir);
 }
 
