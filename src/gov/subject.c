@@ -544,6 +544,7 @@ static int raw_read(const struct mdp_subject_ctx *ctx, const char *key, struct m
             inflateEnd(&z);
         }
     } else if (!rc) {
+        mdp_buf_cleanup(out); /* its old bytes: out takes raw's */
         *out = raw;
         mdp_buf_init(&raw);
     }
