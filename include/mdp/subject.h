@@ -11,8 +11,9 @@
  * in datasets that have no user_id or address key (an account may have several users: their
  * rows are found by their own ids). In raw JSON the column may sit at any depth, also inside a
  * JSON document carried as a string (SNS inside SQS); an object whose top level holds one array
- * of objects (an SQS batch, a page of results) is that many records. The SQL runs in DuckDB
- * (Parquet, CSV, the framing of JSON and NDJSON objects); json-c parses the records. */
+ * of objects (an SQS batch, a page of results) is that many records. DuckDB reads Parquet and
+ * CSV; raw JSON and NDJSON objects are read through the store and parsed by json-c (a part that
+ * does not parse counts when its text names one of the keys). */
 #ifndef MDP_SUBJECT_H
 #define MDP_SUBJECT_H
 

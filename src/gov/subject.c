@@ -1,8 +1,9 @@
 /* The subject locator (include/mdp/subject.h, docs/privacy.md §3): resolves a person into keys and
  * finds the records that hold them in every store of the data inventory. The inventory says which
  * columns are subject keys and of which kind; this file has no list of datasets. DuckDB reads the
- * lake's Parquet, CSV and JSON framing; json-c parses JSON records, whose key columns may sit at
- * any depth; libpq reads Supabase. Hits are collected and sorted before the caller sees them, so
+ * lake's Parquet and CSV; raw JSON is read through the store and parsed by json-c (DuckDB's JSON
+ * reader fails a whole query on one broken delivery, and raw keeps those as received), its key
+ * columns found at any depth; libpq reads Supabase. Hits are collected and sorted before the caller sees them, so
  * the caller may run queries of its own from the callback. */
 #define _GNU_SOURCE /* memmem */
 #include "mdp/subject.h"
@@ -357,8 +358,10 @@ static void sql_from(struct mdp_buf *b, int parquet, const struct lfiles *f, int
     if (parquet)
         mdp_buf_puts(b, "], hive_partitioning = false, union_by_name = true");
     else
+        /* no union_by_name: sniffing every file's header costs seconds on a month of daily
+         * exports; a header that changed between days fails the query (loudly) instead */
         mdp_buf_puts(b, "], header = true, all_varchar = true, delim = ',', quote = '\"', "
-                        "escape = '\"', hive_partitioning = false, union_by_name = true");
+                        "escape = '\"', hive_partitioning = false");
     mdp_buf_puts(b, filename ? ", filename = true)" : ")");
 }
 
@@ -547,6 +550,7 @@ static int raw_read(const struct mdp_subject_ctx *ctx, const char *key, struct m
             inflateEnd(&z);
         }
     } else if (!rc) {
+        mdp_buf_cleanup(out); /* its old bytes: out takes raw's */
         *out = raw;
         mdp_buf_init(&raw);
     }
