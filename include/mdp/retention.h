@@ -85,6 +85,15 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
                              struct mdp_engine *e, const char *conninfo, struct mdp_ret_stats *out,
                              struct mdp_diag *d);
 
+/* Appends one entry to the hash-chained ledger (_meta/ledger/<seq>.json, put-if-absent) for a
+ * removal that is not a retention rule (erasure, docs/privacy.md §1): {"seq", "what", "applied_at",
+ * the members in fields (JSON members without braces, borrowed), "prev_hash", "hash"}, so that
+ * mdp_retention_ledger_verify checks it with the rest. *out_seq and out_hash (65 bytes; both may be
+ * NULL) get the entry's number and hash. Returns 0, MDP_ERR_EXISTS (another writer took the
+ * number: retry), MDP_ERR_IO / MDP_ERR_PARSE / MDP_ERR_NOMEM, with d. */
+int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *fields,
+                      int64_t *out_seq, char out_hash[65], struct mdp_diag *d);
+
 /* Walks the ledger in order and checks its chain (every entry's hash over its content and the
  * previous hash). *out_entries (may be NULL) counts them. Returns 0, MDP_ERR_PARSE naming the
  * first entry that was altered, removed or reordered, or MDP_ERR_IO / MDP_ERR_NOMEM, with d. */

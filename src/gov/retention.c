@@ -518,6 +518,35 @@ static int ledger_write(struct mdp_lake *lake, const struct mdp_ret_plan *p, siz
     return rc;
 }
 
+int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *fields,
+                      int64_t *out_seq, char out_hash[65], struct mdp_diag *d)
+{
+    int64_t seq;
+    char prev[65], applied[40], hash[65];
+    int rc = ledger_head(lake, &seq, prev, d);
+    if (rc) return rc;
+    mdp_time_format_ms(mdp_time_now_ms(), applied, sizeof applied);
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    mdp_buf_printf(&b, "{\"seq\":%lld,\"what\":", (long long)seq + 1);
+    mdp_buf_json_str(&b, what);
+    mdp_buf_printf(&b, ",\"applied_at\":\"%s\",%s,\"prev_hash\":\"%s\"", applied, fields, prev);
+    if (mdp_buf_error(&b)) {
+        mdp_buf_cleanup(&b);
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory writing the ledger");
+    }
+    mdp_sha256_hex(b.data, b.len, hash);
+    mdp_buf_printf(&b, "%s%s\"}\n", HASH_TAG, hash);
+    char key[128];
+    snprintf(key, sizeof key, LEDGER "%010lld.json", (long long)seq + 1);
+    rc = mdp_buf_error(&b) ? mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory")
+                           : mdp_store_put(lake->store, key, b.data, b.len, MDP_PUT_IF_ABSENT, d);
+    mdp_buf_cleanup(&b);
+    if (!rc && out_seq) *out_seq = seq + 1;
+    if (!rc && out_hash) memcpy(out_hash, hash, 65);
+    return rc;
+}
+
 struct verify {
     struct mdp_buf keys;
     int64_t n;

@@ -240,6 +240,24 @@ int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_
     return rc;
 }
 
+int mdp_state_compact(struct mdp_state *s, struct mdp_diag *d)
+{
+    /* the WAL holds page images of deleted items until a checkpoint; VACUUM rewrites the file
+     * without free pages; the second checkpoint empties the WAL VACUUM itself wrote */
+    static const char *const SQL[] = {"PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM",
+                                      "PRAGMA wal_checkpoint(TRUNCATE)"};
+    for (size_t i = 0; i < sizeof SQL / sizeof *SQL; i++) {
+        char *err = NULL;
+        if (sqlite3_exec(s->db, SQL[i], NULL, NULL, &err) != SQLITE_OK) {
+            int rc = mdp_diag_set(d, MDP_ERR_IO, "state store: %s: %s", SQL[i],
+                                  err ? err : sqlite3_errmsg(s->db));
+            sqlite3_free(err);
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int mdp_state_add(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                   const char *field, int64_t delta, int64_t *out, struct mdp_diag *d)
 {
