@@ -34,6 +34,7 @@ extern const struct cli_command CMD_INIT, CMD_SEED, CMD_RUN, CMD_DEMO, CMD_RUNS,
 extern const struct cli_command CMD_INVENTORY, CMD_RETENTION; /* cmd_gov.c */
 extern const struct cli_command CMD_COST, CMD_REPORT;
 extern const struct cli_command CMD_FRESHNESS, CMD_ALARMS;
+extern const struct cli_command CMD_DSAR; /* cmd_dsar.c */
 
 /* Loads the configuration (--config, else ./mdp.yaml when present, else defaults) once. Prints the
  * error and returns non-zero on failure. */

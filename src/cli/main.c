@@ -27,6 +27,7 @@ static const struct cli_command *const COMMANDS[] = {
     &CMD_FRESHNESS, &CMD_ALARMS,
     &CMD_COST, &CMD_REPORT,
     &CMD_INVENTORY, &CMD_RETENTION,
+    &CMD_DSAR,
     NULL};
 /* clang-format on */
 

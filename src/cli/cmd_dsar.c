@@ -1,0 +1,201 @@
+/* `mdp dsar`: data subject requests (docs/privacy.md §5, §6). One table of subcommands: add a line
+ * to SUBS (name, summary, help, run) for a new one. */
+#include "cli.h"
+#include "mdp/dsar.h"
+#include "mdp/engine.h"
+#include "mdp/inventory.h"
+#include "mdp/lake.h"
+#include "mdp/ml.h"
+#include "mdp/state.h"
+#include "mdp/subject.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct dsar_sub {
+    const char *name;
+    const char *summary;
+    const char *help;
+    int (*run)(struct cli *c, int argc, char **argv);
+};
+
+/* What every subcommand opens: the inventory, the lake, the engine, the state store and, when
+ * configured, the connection string of Supabase. */
+struct dsar_env {
+    struct mdp_inventory *inv;
+    struct mdp_lake *lake;
+    struct mdp_engine *e;
+    struct mdp_state *state;
+    struct mdp_subject_ctx ctx;
+};
+
+static void dsar_env_close(struct dsar_env *v)
+{
+    mdp_state_close(v->state);
+    mdp_engine_close(v->e);
+    mdp_lake_close(v->lake);
+    mdp_inventory_free(v->inv);
+    memset(v, 0, sizeof *v);
+}
+
+/* Opens everything; prints the error and returns EXIT_FAIL on failure. */
+static int dsar_env_open(const char *cmd, struct cli *c, const char *inventory, struct dsar_env *v)
+{
+    struct mdp_diag d = {0};
+    memset(v, 0, sizeof *v);
+    int rc = mdp_inventory_load(inventory ? inventory : c->cfg.gov_inventory, &v->inv, &d);
+    if (!rc) rc = mdp_lake_open(c->cfg.lake_dir, 0, &v->lake, &d);
+    struct mdp_engine_opts eo = {NULL, c->cfg.engine_threads, c->cfg.engine_memory_limit};
+    if (!rc) rc = mdp_engine_open(&eo, &v->e, &d);
+    if (!rc) rc = mdp_state_open_lake(v->lake, &v->state, &d);
+    if (rc) {
+        dsar_env_close(v);
+        return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    }
+    v->ctx.inv = v->inv;
+    v->ctx.lake = v->lake;
+    v->ctx.e = v->e;
+    v->ctx.state = v->state;
+    const char *var = c->cfg.supabase_dsn_env;
+    const char *dsn = var ? getenv(var) : NULL;
+    v->ctx.pg_conninfo = dsn && *dsn ? dsn : NULL;
+    const char *key = c->cfg.pseudo_key_env ? getenv(c->cfg.pseudo_key_env) : NULL;
+    if (key && strlen(key) >= 16) {
+        v->ctx.hmac_key = key;
+        v->ctx.hmac_keylen = strlen(key);
+    }
+    return 0;
+}
+
+/* ---- export ---- */
+
+static const char EXPORT_HELP[] =
+    "Usage: mdp dsar export USER_ID|--email ADDRESS --out DIR [--dir LAKE] [--file INVENTORY]\n"
+    "                       [--json]\n"
+    "\n"
+    "Exports everything the platform holds about one person (GDPR Art. 15 and 20) as a\n"
+    "bundle: the folder DIR and the archive DIR.tar with the same files:\n"
+    "  <dataset>.ndjson  one per dataset of the data inventory that can hold a person and is\n"
+    "                    read here (raw objects, curated and ml tables, the serving snapshot,\n"
+    "                    the state store: consent journal, DOI tokens; Supabase when\n"
+    "                    configured); a line per record, {\"location\":...,\"record\":...};\n"
+    "                    empty when the dataset holds nothing about the person\n"
+    "  art15.json        purposes, legal bases, recipients, retention, sources and transfers\n"
+    "                    per dataset, from the inventory\n"
+    "  manifest.json     the keys searched, each file's SHA-256, size and row count, and the\n"
+    "                    datasets not read here (vendors' systems, AWS tables) with why\n"
+    "The person is found by user_id or by address (trimmed, lower-cased), then by everything\n"
+    "those lead to: the addresses and their SHA-256 (and keyed pseudonym), account ids, and\n"
+    "external ids through identity_links. Supabase is read over libpq when the variable named\n"
+    "by sources.supabase.dsn_env is set; if it cannot be reached the export fails.\n"
+    "Deterministic: the same lake gives the same bytes. Exit 1 when nothing is held about the\n"
+    "person, when DIR or DIR.tar exists, or when a store cannot be read; nothing is written\n"
+    "then.\n";
+
+static int dsar_export(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = "dsar export", *user = NULL, *email = NULL, *outdir = NULL, *file = NULL;
+    for (int i = 2; i < argc; i++) {
+        int handled = 0, m;
+        int rc = cli_lake_option(cmd, c, argc, argv, &i, &handled);
+        if (rc) return rc;
+        if (handled) continue;
+        const char *v;
+        if ((m = cli_opt(argc, argv, &i, "--email", &v))) {
+            if (m < 0) return cli_usage(cmd, "--email needs an address");
+            email = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--out", &v))) {
+            if (m < 0) return cli_usage(cmd, "--out needs a folder");
+            outdir = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--file", &v))) {
+            if (m < 0) return cli_usage(cmd, "--file needs the inventory's path");
+            file = v;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage(cmd, "unexpected option '%s'", argv[i]);
+        } else if (!user) {
+            user = argv[i];
+        } else {
+            return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!user == !email) return cli_usage(cmd, "expects a USER_ID or --email ADDRESS (one)");
+    if (!outdir) return cli_usage(cmd, "expects --out DIR");
+    struct dsar_env v;
+    if (dsar_env_open(cmd, c, file, &v)) return EXIT_FAIL;
+    struct mdp_diag d = {0};
+    struct mdp_subject *s = NULL;
+    struct mdp_dsar_export_stats st;
+    int rc = mdp_subject_resolve(&v.ctx, user, email, &s, &d);
+    if (!rc) rc = mdp_dsar_export(&v.ctx, s, outdir, &st, &d);
+    if (!rc) {
+        if (c->json) {
+            printf("{\"out\":");
+            fflush(stdout);
+            struct mdp_buf b;
+            mdp_buf_init(&b);
+            mdp_buf_json_str(&b, outdir);
+            mdp_buf_puts(&b, ",\"user_id\":");
+            if (s->user_id)
+                mdp_buf_json_str(&b, s->user_id);
+            else
+                mdp_buf_puts(&b, "null");
+            if (!mdp_buf_error(&b)) fputs(b.data, stdout);
+            mdp_buf_cleanup(&b);
+            printf(",\"datasets\":%lld,\"not_read\":%lld,\"files\":%lld,\"hits\":%lld,"
+                   "\"rows\":%lld,\"tar_sha256\":\"%s\"}\n",
+                   (long long)st.datasets, (long long)st.not_read, (long long)st.files,
+                   (long long)st.hits, (long long)st.rows, st.tar_sha256);
+        } else {
+            printf("exported %lld record(s) of %s from %lld place(s) in %lld dataset(s) into %s "
+                   "and %s.tar (sha256 %s); %lld dataset(s) not read here are listed in the "
+                   "manifest\n",
+                   (long long)st.rows, s->user_id ? s->user_id : "the address", (long long)st.hits,
+                   (long long)st.datasets, outdir, outdir, st.tar_sha256, (long long)st.not_read);
+        }
+    }
+    mdp_subject_free(s);
+    dsar_env_close(&v);
+    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
+    return EXIT_OK;
+}
+
+/* ---- the table ---- */
+
+static const struct dsar_sub SUBS[] = {
+    {"export", "export everything held about one person as a bundle (Art. 15)", EXPORT_HELP,
+     dsar_export},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void dsar_help(FILE *f)
+{
+    fputs("Usage: mdp dsar SUBCOMMAND ... (mdp dsar SUBCOMMAND --help)\n"
+          "\n"
+          "Data subject requests over every store of the data inventory (docs/privacy.md):\n",
+          f);
+    for (const struct dsar_sub *s = SUBS; s->name; s++)
+        fprintf(f, "  %-8s %s\n", s->name, s->summary);
+}
+
+static int dsar_run(struct cli *c, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        dsar_help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    for (const struct dsar_sub *s = SUBS; s->name; s++) {
+        if (strcmp(argv[1], s->name) != 0) continue;
+        if (cli_wants_help(argc, argv)) {
+            fputs(s->help, stdout);
+            return EXIT_OK;
+        }
+        if (cli_config(c)) return EXIT_FAIL;
+        return s->run(c, argc, argv);
+    }
+    return cli_usage("dsar", "unknown subcommand '%s'", argv[1]);
+}
+
+const struct cli_command CMD_DSAR = {
+    "dsar", "data subject requests: export everything held about one person",
+    "Usage: mdp dsar export USER_ID|--email ADDRESS --out DIR (mdp dsar export --help)\n", dsar_run,
+    1};
