@@ -45,11 +45,11 @@ int mdp_erase_key_load(struct mdp_lake *lake, const char *env_name, struct mdp_e
                        struct mdp_diag *d);
 
 struct mdp_erase_opts {
-    const char *user_id;   /* the subject: a user_id, or NULL with email */
-    const char *email;     /* or the address */
-    const char *conninfo;  /* Supabase (libpq connection string, never logged); NULL: skipped */
+    const char *user_id;  /* the subject: a user_id, or NULL with email */
+    const char *email;    /* or the address */
+    const char *conninfo; /* Supabase (libpq connection string, never logged); NULL: skipped */
     const struct mdp_erase_key *key;
-    int dry_run;           /* only the plan: nothing written */
+    int dry_run;             /* only the plan: nothing written */
     const char *crash_after; /* fault-injection builds: a step after which the job kills itself */
 };
 
@@ -79,8 +79,8 @@ typedef int (*mdp_erase_survivor_cb)(const char *where, const char *what, int64_
  * survivors), or MDP_ERR_IO / MDP_ERR_ENGINE / MDP_ERR_NOMEM with d. */
 int mdp_erase_scan(const struct mdp_inventory *inv, struct mdp_lake *lake, struct mdp_engine *e,
                    const char *user_id, const char *email, const char *conninfo,
-                   mdp_erase_survivor_cb cb, void *ud, int64_t *out_files,
-                   int64_t *out_survivors, struct mdp_diag *d);
+                   mdp_erase_survivor_cb cb, void *ud, int64_t *out_files, int64_t *out_survivors,
+                   struct mdp_diag *d);
 
 /* Checks a certificate (text, len bytes, borrowed): its SHA-256 and HMAC under key, that the
  * erasure log holds it unchanged at its seq, and the log's chain up to it. With user_id or email

@@ -91,8 +91,8 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
  * mdp_retention_ledger_verify checks it with the rest. *out_seq and out_hash (65 bytes; both may be
  * NULL) get the entry's number and hash. Returns 0, MDP_ERR_EXISTS (another writer took the
  * number: retry), MDP_ERR_IO / MDP_ERR_PARSE / MDP_ERR_NOMEM, with d. */
-int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *fields,
-                      int64_t *out_seq, char out_hash[65], struct mdp_diag *d);
+int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *fields, int64_t *out_seq,
+                      char out_hash[65], struct mdp_diag *d);
 
 /* Walks the ledger in order and checks its chain (every entry's hash over its content and the
  * previous hash). *out_entries (may be NULL) counts them. Returns 0, MDP_ERR_PARSE naming the

@@ -33,7 +33,7 @@ int mdp_rewrite_records(const char *key, const char *data, size_t len, mdp_rewri
                         struct mdp_diag *d);
 
 /* Writes the rows of the Parquet file src_path that do not satisfy drop_where (a SQL condition
- * over the file's own columns; borrowed) to dst_path as ZSTD Parquet with the file's schema.
+ * over the file's own columns, the row itself being `t`; borrowed) to dst_path as ZSTD Parquet with the file's schema.
  * Hive partition columns of the path are not added (hive_partitioning off). *out_kept (may be
  * NULL) gets the rows written. Returns 0, MDP_ERR_ENGINE with DuckDB's message, or MDP_ERR_NOMEM,
  * with d. */

@@ -518,8 +518,8 @@ static int ledger_write(struct mdp_lake *lake, const struct mdp_ret_plan *p, siz
     return rc;
 }
 
-int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *fields,
-                      int64_t *out_seq, char out_hash[65], struct mdp_diag *d)
+int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *fields, int64_t *out_seq,
+                      char out_hash[65], struct mdp_diag *d)
 {
     int64_t seq;
     char prev[65], applied[40], hash[65];

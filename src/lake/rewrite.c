@@ -189,8 +189,10 @@ int mdp_rewrite_records(const char *key, const char *data, size_t len, mdp_rewri
             size_t last = (size_t)-1;
             for (size_t k = 0; k < el.n; k++) {
                 keep[k] = !match(data + el.v[k].s, el.v[k].e - el.v[k].s, ud);
-                if (keep[k]) last = k, kept++;
-                else dropped++;
+                if (keep[k])
+                    last = k, kept++;
+                else
+                    dropped++;
             }
             size_t head_end = el.n ? el.v[0].s : close;
             mdp_buf_append(out, data, head_end);
@@ -206,8 +208,7 @@ int mdp_rewrite_records(const char *key, const char *data, size_t len, mdp_rewri
             if (!mdp_buf_error(out) && dropped) {
                 json_object *o = json_tokener_parse(out->data);
                 if (!o)
-                    rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: the rewritten batch is not JSON",
-                                      key);
+                    rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: the rewritten batch is not JSON", key);
                 json_object_put(o);
             }
             goto out;
@@ -243,7 +244,7 @@ int mdp_rewrite_parquet(struct mdp_engine *e, const char *src_path, const char *
     mdp_buf_init(&n);
     mdp_buf_puts(&src, "read_parquet(");
     mdp_sql_quote(&src, src_path);
-    mdp_buf_puts(&src, ", hive_partitioning = false)");
+    mdp_buf_puts(&src, ", hive_partitioning = false) t");
     mdp_buf_printf(&sql, "COPY (SELECT * FROM %s WHERE NOT coalesce((%s), false)) TO ",
                    src.data ? src.data : "", drop_where);
     mdp_sql_quote(&sql, dst_path);
