@@ -184,13 +184,14 @@ static const char ERASE_HELP[] =
     "survivors found by the re-scan (the certificate says where, by hash).\n";
 
 static const char VERIFY_HELP[] =
-    "Usage: mdp dsar verify CERT [USER_ID|--email ADDRESS] [--dir LAKE] [--file INVENTORY]\n"
+    "Usage: mdp dsar verify CERT [USER_ID] [--email ADDRESS] [--dir LAKE] [--file INVENTORY]\n"
     "\n"
     "Checks an erasure certificate: its SHA-256 and HMAC, that the erasure log holds it\n"
     "unchanged, and the log's hash chain up to it. Given the person's id or address (the\n"
     "certificate names them only by keyed hash), also that it is about them and that a\n"
-    "re-scan of every store finds nothing of them. Exit 0 when all hold, 1 naming the first\n"
-    "check that fails.\n";
+    "re-scan of every store finds nothing of them (the scan looks for what it is given: give\n"
+    "both to search for the id, the address and its SHA-256). Exit 0 when all hold, 1 naming\n"
+    "the first check that fails.\n";
 
 static int load_key(struct cli *c, struct dsar_env *v, struct mdp_erase_key *k)
 {
@@ -292,7 +293,6 @@ static int dsar_verify(struct cli *c, int argc, char **argv)
         }
     }
     if (!cert) return cli_usage(cmd, "expects the certificate's file");
-    if (user && email) return cli_usage(cmd, "expects a USER_ID or --email ADDRESS, not both");
     FILE *f = fopen(cert, "rb");
     if (!f) return cli_fail(cmd, EXIT_FAIL, "cannot read %s", cert);
     struct mdp_buf text;

@@ -1684,7 +1684,8 @@ int mdp_erase_verify(const struct mdp_inventory *inv, struct mdp_lake *lake, str
             keyed(key, "user", user_id, h);
             if (strcmp(h, jstr(c, "subject_hmac")) != 0)
                 rc = mdp_diag_set(d, MDP_ERR_PARSE, "the certificate is about another subject");
-        } else {
+        }
+        if (!rc && email) {
             char low[320];
             json_object *a;
             int hit = 0;
