@@ -4,7 +4,22 @@
  *
  * Journal records are chained: each stores the SHA-256 of the previous record, and its own hash
  * covers its exact stored bytes, so altering, deleting or reordering a record breaks the chain at
- * that record. A head item remembers the last record so that cutting off the tail is caught too. */
+ * that record. A head item remembers the last record so that cutting off the tail is caught too.
+ *
+ * Pseudonymous chain (docs/privacy.md §6): a record names its subject only by keyed pseudonyms
+ * (email_hmac, user_hmac: mdp/pseudonym.h); the clear address and user id live beside the chain in
+ * the contact table (state table "consent_contact", one item per pseudonym), which the readers
+ * join back in. Erasure deletes the contact rows (mdp_consent_forget): the records and their
+ * chain stay and still verify, but no longer name the person. A journal written before this
+ * (records with email_lower / user_id in clear) is re-chained once by mdp_consent_migrate.
+ *
+ * Usage (the erasure job):
+ *     struct mdp_consent_migration m;   // once, before the first erasure; a no-op afterwards
+ *     if (mdp_consent_migrate(lake, state, &m, &d)) ...fail...
+ *     struct mdp_consent_forgotten f;
+ *     if (mdp_consent_forget(state, email_or_NULL, user_id_or_NULL, &f, &d)) ...fail...
+ *     // f.records: the subject's journal records (kept); f.email_rows, f.user_rows: contact rows
+ *     // deleted; mdp_consent_verify still reports the journal intact */
 #ifndef MDP_CONSENT_H
 #define MDP_CONSENT_H
 
@@ -35,8 +50,14 @@ const struct mdp_consent_purpose *mdp_consent_purpose_find(const char *name);
 
 struct mdp_consent_record {
     int64_t seq;           /* filled by append: 1, 2, ... */
-    char email_lower[256]; /* "" when the record names only a user_id */
-    char user_id[64];      /* "" when the record names only an email */
+    char email_lower[256]; /* "" when the record names only a user_id, or its contact row was
+                              deleted (the subject was erased) */
+    char user_id[64];      /* "" when the record names only an email, or was erased */
+    char email_hmac[65];   /* the address's keyed pseudonym (mdp/pseudonym.h), filled by append
+                              and by the readers; "" without an address */
+    char user_hmac[65];    /* the user id's keyed pseudonym; "" without a user id */
+    int clear_subject;     /* readers: 1 for a record written before pseudonymization (it holds
+                              the subject in clear; mdp_consent_migrate re-chains it) */
     char purpose[32];
     int granted;           /* 1 granted, 0 withdrawn */
     int64_t ts_ms;         /* when the decision was made */
@@ -69,15 +90,19 @@ int mdp_consent_validate(const struct mdp_consent_record *r, int64_t now_ms, str
 int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_t now_ms,
                        struct mdp_diag *d);
 
-/* Calls cb with every journal record in seq order (hashes not checked: that is verify's job). A
- * non-zero return of cb stops the walk and is returned. r is borrowed for the call. Returns 0, cb's
- * value, MDP_ERR_PARSE (an unreadable record) or MDP_ERR_IO, with d. */
+/* Calls cb with every journal record in seq order (hashes not checked: that is verify's job), its
+ * clear subject joined back in from the contact table (empty once erased). A non-zero return of cb
+ * stops the walk and is returned. r is borrowed for the call. Returns 0, cb's value, MDP_ERR_PARSE
+ * (an unreadable record or contact row), MDP_ERR_IO or MDP_ERR_NOMEM, with d. */
 int mdp_consent_each(struct mdp_state *s, int (*cb)(const struct mdp_consent_record *r, void *ud),
                      void *ud, struct mdp_diag *d);
-/* The same walk over the stored bodies as they are (JSON objects with the fields of struct
- * mdp_consent_record: seq, email_lower, user_id, purpose, decision, ts_ms, source, expires_at_ms,
- * evidence, prev_hash, hash), for bulk loading where the parsing happens elsewhere. body is
- * borrowed for the call. Returns 0, cb's non-zero value, or MDP_ERR_IO with d. */
+/* The same walk over the records as JSON text, for bulk loading where the parsing happens
+ * elsewhere: objects with seq first, then email_lower and user_id (the contact table's clear
+ * values, null when absent or erased), then the stored fields (email_hmac, user_hmac, purpose,
+ * decision, ts_ms, source, expires_at_ms, evidence, prev_hash, hash). A record written before
+ * pseudonymization is handed over as stored (it has email_lower and user_id itself). body is
+ * borrowed for the call. Returns 0, cb's non-zero value, MDP_ERR_PARSE (an unreadable contact
+ * row), MDP_ERR_IO or MDP_ERR_NOMEM, with d. */
 int mdp_consent_each_body(struct mdp_state *s, int (*cb)(const char *body, void *ud), void *ud,
                           struct mdp_diag *d);
 /* A consent time as ISO-8601 text or as epoch seconds (digits only), into *out_ms. Returns 0,
@@ -87,7 +112,7 @@ int mdp_consent_time_parse(const char *s, int64_t *out_ms);
  * (raw/dynamodb/) into the journal, source "ddb", evidence "ddb:<eventID>". Idempotent: a change
  * whose eventID is in the journal already is skipped, so re-running (also after a crash) adds
  * nothing twice. Records the ingest quarantined are skipped (the connector's own validation runs
- * again). */
+ * again). A journal written before pseudonymization is migrated first (mdp_consent_migrate). */
 struct mdp_lake;
 struct mdp_consent_import {
     int64_t objects, changes, imported, already, ignored; /* ignored: MODIFY/REMOVE, other tables */
@@ -108,6 +133,44 @@ struct mdp_consent_verify {
  * journal is intact or not (look at v->bad_seq), or MDP_ERR_IO / MDP_ERR_NOMEM when it could not
  * be read, with d. */
 int mdp_consent_verify(struct mdp_state *s, struct mdp_consent_verify *v, struct mdp_diag *d);
+
+/* What mdp_consent_forget found and did. */
+struct mdp_consent_forgotten {
+    int64_t records;    /* journal records of the subject (kept, now without a clear subject) */
+    int64_t email_rows; /* contact rows of addresses deleted */
+    int64_t user_rows;  /* contact rows of user ids deleted */
+};
+/* Deletes one subject's contact rows: those of email and of user_id (either may be NULL, not
+ * both), and of every address or user id that a journal record names together with one of them
+ * (so erasing a user id also removes the addresses the user consented with). The records stay, and
+ * so does the chain (it never hashed the clear values). out, the caller's, is zeroed and gets the
+ * counts; a subject without contact rows is not an error (0 deleted). Returns 0, MDP_ERR_INVALID
+ * (no subject, a bad address), MDP_ERR_UNSUPPORTED (a record of the subject was written before
+ * pseudonymization: run mdp_consent_migrate first; nothing deleted), MDP_ERR_IO, MDP_ERR_NOMEM,
+ * MDP_ERR_CRYPTO, with d. */
+int mdp_consent_forget(struct mdp_state *s, const char *email, const char *user_id,
+                       struct mdp_consent_forgotten *out, struct mdp_diag *d);
+
+/* What mdp_consent_migrate did. */
+struct mdp_consent_migration {
+    int64_t records;    /* records in the journal */
+    int64_t migrated;   /* records re-chained by this call (0: nothing to do) */
+    int64_t ledger_seq; /* the ledger entry linking the old head to the new (0: none written) */
+    char old_head[65], new_head[65];
+};
+/* Re-chains a journal written before pseudonymization, once: every record keeps its seq, purpose,
+ * decision, times, source and evidence, its clear subject moves to the contact table and the record
+ * names it by pseudonyms; the hashes are recomputed from the first record on. Before the first
+ * record is rewritten, a ledger entry (_meta/ledger/, what "consent_journal_migration") links the
+ * old head hash to the new one. Refuses a journal whose chain does not verify (nothing changed).
+ * Crash-safe: a progress item (consent_head, sort key "migration") is written in the same
+ * transaction as each batch of records, and a re-run continues from it (the ledger entry is not
+ * written twice). Run it while nothing else appends (stop `mdp serve`). out (the caller's) is
+ * zeroed and filled. Returns 0 (also when there is nothing to migrate), MDP_ERR_PARSE (the chain is
+ * broken, with the first bad seq), MDP_ERR_EXISTS (another migration is running), MDP_ERR_IO,
+ * MDP_ERR_NOMEM, MDP_ERR_CRYPTO, with d. */
+int mdp_consent_migrate(struct mdp_lake *lake, struct mdp_state *s,
+                        struct mdp_consent_migration *out, struct mdp_diag *d);
 
 /* The validity of a subject's consent for one purpose at time at_ms: valid when the latest decision
  * with ts <= at_ms is granted and not expired at at_ms. */

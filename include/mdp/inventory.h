@@ -43,9 +43,10 @@ enum mdp_subject_kind {
     MDP_SUBJ_EMAIL = 2,        /* the address as given */
     MDP_SUBJ_EMAIL_LOWER = 3,  /* trimmed, lower-cased address */
     MDP_SUBJ_EMAIL_SHA256 = 4, /* SHA-256 hex of email_lower (spec 7's analytics pseudonym) */
-    MDP_SUBJ_EMAIL_HMAC = 5,   /* keyed pseudonym of email_lower (the lake's pseudonym key) */
+    MDP_SUBJ_EMAIL_HMAC = 5,   /* keyed pseudonym of email_lower (mdp/pseudonym.h) */
     MDP_SUBJ_EXTERNAL_ID = 6,  /* an external id, resolved through identity_links */
-    MDP_SUBJ_ACCOUNT_ID = 7    /* the account a user belongs to */
+    MDP_SUBJ_ACCOUNT_ID = 7,   /* the account a user belongs to */
+    MDP_SUBJ_USER_ID_HMAC = 8  /* keyed pseudonym of the user_id (mdp/pseudonym.h) */
 };
 
 /* The clock a retention period runs on. Never renumbered. */

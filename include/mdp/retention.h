@@ -85,19 +85,25 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
                              struct mdp_engine *e, const char *conninfo, struct mdp_ret_stats *out,
                              struct mdp_diag *d);
 
-/* Appends one entry to the hash-chained ledger (_meta/ledger/<seq>.json, put-if-absent) for a
- * removal that is not a retention rule (erasure, docs/privacy.md §1): {"seq", "what", "applied_at",
- * the members in fields (JSON members without braces, borrowed), "prev_hash", "hash"}, so that
- * mdp_retention_ledger_verify checks it with the rest. *out_seq and out_hash (65 bytes; both may be
- * NULL) get the entry's number and hash. Returns 0, MDP_ERR_EXISTS (another writer took the
- * number: retry), MDP_ERR_IO / MDP_ERR_PARSE / MDP_ERR_NOMEM, with d. */
-int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *fields, int64_t *out_seq,
-                      char out_hash[65], struct mdp_diag *d);
-
 /* Walks the ledger in order and checks its chain (every entry's hash over its content and the
  * previous hash). *out_entries (may be NULL) counts them. Returns 0, MDP_ERR_PARSE naming the
  * first entry that was altered, removed or reordered, or MDP_ERR_IO / MDP_ERR_NOMEM, with d. */
 int mdp_retention_ledger_verify(struct mdp_lake *lake, int64_t *out_entries, struct mdp_diag *d);
+
+/* The ledger for other writers than retention (the consent journal's migration, erasure). Appends
+ * one entry: {"seq":N,"what":what,"applied_at":"<now>",<members>,"prev_hash":"...","hash":"..."},
+ * members being JSON object members without braces (may be NULL or empty; it must not hold a
+ * member named prev_hash or hash, also not nested: verification finds the first), with put-if-absent, chained to the newest entry so mdp_retention_ledger_verify
+ * checks it like every other. *seq_out and hash_out (each may be NULL) get the entry's seq and hash.
+ * Returns 0, MDP_ERR_EXISTS (another writer took the seq: read again and retry), MDP_ERR_IO,
+ * MDP_ERR_PARSE (an unreadable newest entry) or MDP_ERR_NOMEM, with d. */
+int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *members,
+                      int64_t *seq_out, char hash_out[65], struct mdp_diag *d);
+/* The newest ledger entry: *seq (0 for an empty ledger), hash (65 bytes, "" when empty) and, when
+ * body_out is not NULL, its text (malloc'd, NUL-terminated, the caller frees it; NULL when empty).
+ * Returns 0, MDP_ERR_IO, MDP_ERR_PARSE or MDP_ERR_NOMEM, with d. */
+int mdp_ledger_last(struct mdp_lake *lake, int64_t *seq, char hash[65], char **body_out,
+                    struct mdp_diag *d);
 
 /* The newest raw day retention removed (days since the epoch) into *out_day, or -1 when it has
  * removed none. A point-in-time backfill of a date on or before it cannot be reproduced from raw

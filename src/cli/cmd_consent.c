@@ -263,6 +263,7 @@ static const char CONSENT_HELP[] =
     "       mdp consent status (--email E | --user-id U) [--at TIME]\n"
     "       mdp consent verify\n"
     "       mdp consent import\n"
+    "       mdp consent migrate\n"
     "       mdp consent purposes\n"
     "       mdp consent doi issue --email E [--ip IP]\n"
     "       mdp consent doi confirm TOKEN\n"
@@ -271,7 +272,9 @@ static const char CONSENT_HELP[] =
     "The consent journal (spec 7, ConsentJournal): append-only, each record chained to the one\n"
     "before by SHA-256, kept in the state store (<lake.dir>/_meta/state.sqlite).\n"
     "\n"
-    "record    appends a decision. The email is stored trimmed and lower-cased (email_lower).\n"
+    "record    appends a decision. The chain names the subject only by keyed pseudonyms\n"
+    "          (HMAC-SHA256 with the lake's subject key); the address (trimmed, lower-cased) and\n"
+    "          the user id are kept beside it in a contact table that erasure deletes.\n"
     "          TIME is ISO-8601 (default now); a time more than 5 minutes in the future, an\n"
     "          unknown purpose or another decision word is rejected and nothing is written.\n"
     "status    per purpose: whether consent is valid at TIME (default now): the latest decision\n"
@@ -282,6 +285,9 @@ static const char CONSENT_HELP[] =
     "          journal (source ddb, evidence ddb:<eventID>), and VcTokens confirmations as\n"
     "          vc_report grants (source ddb-doi); a change already imported is skipped, so\n"
     "          running it again adds nothing. `mdp run` does this in its consent stage.\n"
+    "migrate   re-chains a journal written before pseudonymization, once (a ledger entry links\n"
+    "          the old head hash to the new); import and `mdp run` do it first by themselves.\n"
+    "          Run it while nothing else appends (stop mdp serve).\n"
     "purposes  the purposes and their legal basis (consent.purposes).\n"
     "doi       double opt-in (spec VcTokens): issue prints a new token once and stores only its\n"
     "          SHA-256 with the address, the IP and a 7-day expiry; confirm verifies the address\n"
@@ -319,6 +325,39 @@ static int consent_import(struct cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+static int consent_migrate(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = "consent migrate";
+    const struct opt opts[] = {{NULL, NULL, NULL}};
+    if (parse_opts(cmd, argc, argv, 2, opts, NULL)) return EXIT_USAGE;
+    struct mdp_lake *lake;
+    struct mdp_diag d = {0};
+    if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d)) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    struct mdp_state *s;
+    int rc = open_state(c, cmd, &s);
+    if (rc) {
+        mdp_lake_close(lake);
+        return rc;
+    }
+    struct mdp_consent_migration m;
+    rc = mdp_consent_migrate(lake, s, &m, &d);
+    mdp_state_close(s);
+    mdp_lake_close(lake);
+    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    if (c->json)
+        printf("{\"records\":%lld,\"migrated\":%lld,\"ledger_seq\":%lld,\"old_head\":\"%s\","
+               "\"new_head\":\"%s\"}\n",
+               (long long)m.records, (long long)m.migrated, (long long)m.ledger_seq, m.old_head,
+               m.new_head);
+    else if (!m.migrated && !m.ledger_seq)
+        printf("nothing to migrate: %lld records, every one pseudonymous\n", (long long)m.records);
+    else
+        printf("migrated %lld of %lld records; ledger entry %lld links head %s to %s\n",
+               (long long)m.migrated, (long long)m.records, (long long)m.ledger_seq, m.old_head,
+               m.new_head);
+    return EXIT_OK;
+}
+
 static int consent_run(struct cli *c, int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
@@ -337,6 +376,7 @@ static int consent_run(struct cli *c, int argc, char **argv)
     }
     if (strcmp(argv[1], "record") == 0) return consent_record(c, argc, argv);
     if (strcmp(argv[1], "import") == 0) return consent_import(c, argc, argv);
+    if (strcmp(argv[1], "migrate") == 0) return consent_migrate(c, argc, argv);
     if (strcmp(argv[1], "status") == 0) return consent_status(c, argc, argv);
     if (strcmp(argv[1], "verify") == 0) return consent_verify(c, argc, argv);
     if (strcmp(argv[1], "purposes") == 0) return consent_purposes(c);

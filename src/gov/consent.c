@@ -1,20 +1,29 @@
 /* The consent journal: purposes, validation, the hash-chained append, verification and the
  * point-in-time status of a subject (see mdp/consent.h). The journal lives in the state store
- * under table "consent_journal", partition "journal", sort key = the 16-digit sequence number. */
+ * under table "consent_journal", partition "journal", sort key = the 16-digit sequence number.
+ * Records name their subject by keyed pseudonyms; the clear values are in table "consent_contact"
+ * (partition key the pseudonym, sort key "email" or "user_id"). */
 #include "mdp/consent.h"
 #include "mdp/config.h"
+#include "mdp/buf.h"
 #include "mdp/hash.h"
+#include "mdp/pseudonym.h"
+#include "mdp/retention.h"
 #include "mdp/time.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define JOURNAL    "consent_journal"
 #define HEAD       "consent_head"
 #define PARTITION  "journal"
 #define HASH_FIELD ",\"hash\":\""
+#define CONTACT    "consent_contact"
+#define SK_EMAIL   "email"
+#define SK_USER    "user_id"
 
 /* The purposes the platform knows a description for; consent.purposes chooses which are in use. */
 static const struct {
@@ -158,15 +167,17 @@ int mdp_consent_validate(const struct mdp_consent_record *r, int64_t now_ms, str
     return 0;
 }
 
-/* The record's bytes without its hash: a JSON object in a fixed key order. Caller frees. */
+/* The record's bytes without its hash: a JSON object in a fixed key order, the subject by its
+ * pseudonyms only. Caller frees. */
 static char *canonical(const struct mdp_consent_record *r)
 {
     json_object *o = json_object_new_object();
     if (!o) return NULL;
     json_object_object_add(o, "seq", json_object_new_int64(r->seq));
-    json_object_object_add(o, "email_lower",
-                           r->email_lower[0] ? json_object_new_string(r->email_lower) : NULL);
-    json_object_object_add(o, "user_id", r->user_id[0] ? json_object_new_string(r->user_id) : NULL);
+    json_object_object_add(o, "email_hmac",
+                           r->email_hmac[0] ? json_object_new_string(r->email_hmac) : NULL);
+    json_object_object_add(o, "user_hmac",
+                           r->user_hmac[0] ? json_object_new_string(r->user_hmac) : NULL);
     json_object_object_add(o, "purpose", json_object_new_string(r->purpose));
     json_object_object_add(o, "decision",
                            json_object_new_string(r->granted ? "granted" : "withdrawn"));
@@ -179,6 +190,42 @@ static char *canonical(const struct mdp_consent_record *r)
     char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
     return s;
+}
+
+/* The stored body of r: canonical(r) with its hash, which is computed into r->hash. Caller frees;
+ * NULL on failure (*err: MDP_ERR_NOMEM or MDP_ERR_CRYPTO). */
+static char *seal(struct mdp_consent_record *r, int *err)
+{
+    char *c = canonical(r);
+    *err = MDP_ERR_NOMEM;
+    if (!c) return NULL;
+    if (mdp_sha256_hex(c, strlen(c), r->hash)) {
+        free(c);
+        *err = MDP_ERR_CRYPTO;
+        return NULL;
+    }
+    size_t n = strlen(c);
+    char *body = malloc(n + sizeof HASH_FIELD + 66);
+    if (body) {
+        memcpy(body, c, n - 1); /* drop the closing brace */
+        sprintf(body + n - 1, "%s%s\"}", HASH_FIELD, r->hash);
+    }
+    free(c);
+    return body;
+}
+
+/* Fills r's pseudonyms from its clear subject. */
+static int pseudonyms(struct mdp_state *s, struct mdp_consent_record *r, struct mdp_diag *d)
+{
+    unsigned char key[MDP_SUBJECT_KEY_LEN];
+    int rc = mdp_subject_key(s, key, d);
+    r->email_hmac[0] = r->user_hmac[0] = '\0';
+    if (!rc && r->email_lower[0])
+        rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_EMAIL, r->email_lower, r->email_hmac, d);
+    if (!rc && r->user_id[0])
+        rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_USER_ID, r->user_id, r->user_hmac, d);
+    memset(key, 0, sizeof key);
+    return rc;
 }
 
 /* Splits a stored body into the hashed part (with its closing brace restored) and the hash. */
@@ -227,6 +274,10 @@ static int parse_record(const char *body, struct mdp_consent_record *r)
     r->seq = get_i64(o, "seq");
     copy_str(o, "email_lower", r->email_lower, sizeof r->email_lower);
     copy_str(o, "user_id", r->user_id, sizeof r->user_id);
+    copy_str(o, "email_hmac", r->email_hmac, sizeof r->email_hmac);
+    copy_str(o, "user_hmac", r->user_hmac, sizeof r->user_hmac);
+    r->clear_subject = json_object_object_get_ex(o, "email_lower", NULL) ||
+                       json_object_object_get_ex(o, "user_id", NULL);
     copy_str(o, "purpose", r->purpose, sizeof r->purpose);
     copy_str(o, "decision", dec, sizeof dec);
     r->ts_ms = get_i64(o, "ts_ms");
@@ -239,6 +290,29 @@ static int parse_record(const char *body, struct mdp_consent_record *r)
     return mdp_consent_decision_parse(dec, &r->granted) ? MDP_ERR_PARSE : 0;
 }
 
+/* The contact rows of r's clear subject as writes (appended to w at *nw); their bodies go into
+ * bodies, the caller's, which must outlive the writes. */
+static int contact_writes(const struct mdp_consent_record *r, struct mdp_state_write *w, int *nw,
+                          char bodies[2][1600], struct mdp_diag *d)
+{
+    struct mdp_buf b;
+    for (int k = 0; k < 2; k++) {
+        const char *hm = k ? r->user_hmac : r->email_hmac, *v = k ? r->user_id : r->email_lower;
+        if (!hm[0] || !v[0]) continue;
+        mdp_buf_init(&b);
+        mdp_buf_puts(&b, k ? "{\"user_id\":" : "{\"email_lower\":");
+        mdp_buf_json_str(&b, v);
+        mdp_buf_putc(&b, '}');
+        int bad = mdp_buf_error(&b) || b.len >= 1600;
+        if (!bad) memcpy(bodies[k], b.data, b.len + 1);
+        mdp_buf_cleanup(&b);
+        if (bad) return mdp_diag_set(d, MDP_ERR_NOMEM, "a contact row does not fit");
+        w[(*nw)++] = (struct mdp_state_write){
+            MDP_STATE_PUT, CONTACT, {hm, k ? SK_USER : SK_EMAIL, bodies[k], 0}, 0, NULL, 0, NULL};
+    }
+    return 0;
+}
+
 static int take_last(const struct mdp_state_item *it, void *ud)
 {
     struct mdp_consent_record *r = ud;
@@ -249,7 +323,9 @@ int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_
                        struct mdp_diag *d)
 {
     int rc = mdp_consent_validate(r, now_ms, d);
+    if (!rc) rc = pseudonyms(s, r, d);
     if (rc) return rc;
+    char cbody[2][1600];
     for (int attempt = 0; attempt < 20; attempt++) {
         struct mdp_consent_record last = {0};
         rc = mdp_state_query(s, JOURNAL, PARTITION, 1, 1, take_last, &last, d);
@@ -260,26 +336,19 @@ int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_
         if (rc) return rc;
         r->seq = last.seq + 1;
         snprintf(r->prev_hash, sizeof r->prev_hash, "%s", last.seq ? last.hash : "");
-        char *c = canonical(r);
-        if (!c) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-        if (mdp_sha256_hex(c, strlen(c), r->hash)) {
-            free(c);
-            return mdp_diag_set(d, MDP_ERR_CRYPTO, "SHA-256 failed");
-        }
-        size_t n = strlen(c);
-        char *body = malloc(n + sizeof HASH_FIELD + 66);
-        if (!body) {
-            free(c);
-            return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-        }
-        memcpy(body, c, n - 1); /* drop the closing brace */
-        sprintf(body + n - 1, "%s%s\"}", HASH_FIELD, r->hash);
-        free(c);
+        char *body = seal(r, &rc);
+        if (!body)
+            return mdp_diag_set(d, rc, rc == MDP_ERR_CRYPTO ? "SHA-256 failed" : "out of memory");
         char sk[24];
         snprintf(sk, sizeof sk, "%016lld", (long long)r->seq);
-        /* The journal is kept for 3 years (spec 7); the retention job, not a TTL, removes it. */
-        struct mdp_state_item it = {PARTITION, sk, body, 0};
-        rc = mdp_state_put(s, JOURNAL, &it, MDP_STATE_IF_ABSENT, d);
+        /* The journal is kept for 3 years (spec 7); the retention job, not a TTL, removes it. The
+         * record and the contact rows of its clear subject are written together or not at all. */
+        struct mdp_state_write w[3];
+        int nw = 0;
+        w[nw++] = (struct mdp_state_write){
+            MDP_STATE_PUT, JOURNAL, {PARTITION, sk, body, 0}, MDP_STATE_IF_ABSENT, NULL, 0, NULL};
+        rc = contact_writes(r, w, &nw, cbody, d);
+        if (!rc) rc = mdp_state_transact(s, w, nw, d);
         free(body);
         if (rc == MDP_ERR_EXISTS) continue; /* another appender took this seq: read again */
         if (rc) return rc;
@@ -294,9 +363,99 @@ int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_
     return mdp_diag_set(d, MDP_ERR_EXISTS, "the journal is contended: 20 appends lost the race");
 }
 
+/* ---- the contact table, joined back into the records ---- */
+
+struct contact {
+    char hmac[65];
+    char kind; /* 'e' address, 'u' user id */
+    char *value;
+};
+
+struct contacts {
+    struct contact *v;
+    size_t n, cap;
+    int bad;
+};
+
+static int contact_one(const struct mdp_state_item *it, void *ud)
+{
+    struct contacts *c = ud;
+    int is_email = strcmp(it->sk, SK_EMAIL) == 0;
+    if (strlen(it->pk) != 64 || (!is_email && strcmp(it->sk, SK_USER) != 0)) return c->bad = 1, 0;
+    json_object *o = json_tokener_parse(it->body), *v;
+    if (!o || !json_object_object_get_ex(o, is_email ? "email_lower" : "user_id", &v) ||
+        !json_object_is_type(v, json_type_string)) {
+        json_object_put(o);
+        c->bad = 1;
+        return 0;
+    }
+    if (mdp_grow(&c->v, &c->cap, c->n + 1, sizeof *c->v, 64)) {
+        json_object_put(o);
+        return MDP_ERR_NOMEM;
+    }
+    struct contact *x = &c->v[c->n];
+    memcpy(x->hmac, it->pk, 65);
+    x->kind = is_email ? 'e' : 'u';
+    x->value = strdup(json_object_get_string(v));
+    json_object_put(o);
+    if (!x->value) return MDP_ERR_NOMEM;
+    c->n++;
+    return 0;
+}
+
+static int cmp_contact(const void *a, const void *b)
+{
+    const struct contact *x = a, *y = b;
+    int c = strcmp(x->hmac, y->hmac);
+    return c ? c : (x->kind > y->kind) - (x->kind < y->kind);
+}
+
+static void contacts_free(struct contacts *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].value);
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+/* Loads the whole contact table (sorted for lookups). */
+static int contacts_load(struct mdp_state *s, struct contacts *c, struct mdp_diag *d)
+{
+    memset(c, 0, sizeof *c);
+    int rc = mdp_state_scan(s, CONTACT, contact_one, c, d);
+    if (rc == MDP_ERR_NOMEM) rc = mdp_diag_set(d, rc, "out of memory loading %s", CONTACT);
+    if (!rc && c->bad)
+        rc =
+            mdp_diag_set(d, MDP_ERR_PARSE, "state store table %s holds an unreadable row", CONTACT);
+    if (rc)
+        contacts_free(c);
+    else if (c->n)
+        qsort(c->v, c->n, sizeof *c->v, cmp_contact);
+    return rc;
+}
+
+static const char *contact_find(const struct contacts *c, const char *hmac, char kind)
+{
+    if (!hmac[0] || !c->n) return NULL;
+    struct contact key = {{0}, kind, NULL};
+    snprintf(key.hmac, sizeof key.hmac, "%s", hmac);
+    const struct contact *x = bsearch(&key, c->v, c->n, sizeof *c->v, cmp_contact);
+    return x ? x->value : NULL;
+}
+
+/* Fills the clear subject of a pseudonymous record from the contact table. */
+static void resolve(const struct contacts *c, struct mdp_consent_record *r)
+{
+    if (r->clear_subject) return;
+    const char *e = contact_find(c, r->email_hmac, 'e'), *u = contact_find(c, r->user_hmac, 'u');
+    snprintf(r->email_lower, sizeof r->email_lower, "%s", e ? e : "");
+    snprintf(r->user_id, sizeof r->user_id, "%s", u ? u : "");
+}
+
 struct each {
     int (*cb)(const struct mdp_consent_record *r, void *ud);
     void *ud;
+    struct contacts c;
 };
 
 static int each_one(const struct mdp_state_item *it, void *ud)
@@ -304,14 +463,18 @@ static int each_one(const struct mdp_state_item *it, void *ud)
     struct each *e = ud;
     struct mdp_consent_record r;
     if (parse_record(it->body, &r)) return MDP_ERR_PARSE;
+    resolve(&e->c, &r);
     return e->cb(&r, e->ud);
 }
 
 int mdp_consent_each(struct mdp_state *s, int (*cb)(const struct mdp_consent_record *r, void *ud),
                      void *ud, struct mdp_diag *d)
 {
-    struct each e = {cb, ud};
-    int rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 0, each_one, &e, d);
+    struct each e = {cb, ud, {0}};
+    int rc = contacts_load(s, &e.c, d);
+    if (rc) return rc;
+    rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 0, each_one, &e, d);
+    contacts_free(&e.c);
     if (rc == MDP_ERR_PARSE)
         return mdp_diag_set(d, rc, "a journal record is unreadable; run mdp consent verify");
     return rc;
@@ -320,19 +483,57 @@ int mdp_consent_each(struct mdp_state *s, int (*cb)(const struct mdp_consent_rec
 struct each_raw {
     int (*cb)(const char *body, void *ud);
     void *ud;
+    struct contacts c;
+    struct mdp_buf b;
 };
+
+/* The 64 hex characters after "key":" in body, or "" (null, absent). */
+static void hmac_at(const char *body, const char *tag, char out[65])
+{
+    const char *p = strstr(body, tag);
+    out[0] = '\0';
+    if (!p) return;
+    p += strlen(tag);
+    size_t n = strspn(p, "0123456789abcdef");
+    if (n == 64 && p[64] == '"') {
+        memcpy(out, p, 64);
+        out[64] = '\0';
+    }
+}
 
 static int each_raw_one(const struct mdp_state_item *it, void *ud)
 {
     struct each_raw *e = ud;
-    return e->cb(it->body, e->ud);
+    const char *body = it->body, *rest = strchr(body, ',');
+    /* a record written before pseudonymization carries its clear subject itself */
+    if (!rest || strncmp(body, "{\"seq\":", 7) != 0 || !strstr(body, "\"email_hmac\":"))
+        return e->cb(body, e->ud);
+    char eh[65], uh[65];
+    hmac_at(body, "\"email_hmac\":\"", eh);
+    hmac_at(body, "\"user_hmac\":\"", uh);
+    const char *em = contact_find(&e->c, eh, 'e'), *u = contact_find(&e->c, uh, 'u');
+    mdp_buf_reset(&e->b);
+    mdp_buf_append(&e->b, body, (size_t)(rest - body));
+    mdp_buf_puts(&e->b, ",\"email_lower\":");
+    em ? mdp_buf_json_str(&e->b, em) : mdp_buf_puts(&e->b, "null");
+    mdp_buf_puts(&e->b, ",\"user_id\":");
+    u ? mdp_buf_json_str(&e->b, u) : mdp_buf_puts(&e->b, "null");
+    mdp_buf_puts(&e->b, rest);
+    if (mdp_buf_error(&e->b)) return MDP_ERR_NOMEM;
+    return e->cb(e->b.data, e->ud);
 }
 
 int mdp_consent_each_body(struct mdp_state *s, int (*cb)(const char *body, void *ud), void *ud,
                           struct mdp_diag *d)
 {
-    struct each_raw e = {cb, ud};
-    return mdp_state_query(s, JOURNAL, PARTITION, 0, 0, each_raw_one, &e, d);
+    struct each_raw e = {cb, ud, {0}, {0}};
+    mdp_buf_init(&e.b);
+    int rc = contacts_load(s, &e.c, d);
+    if (!rc) rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 0, each_raw_one, &e, d);
+    if (rc == MDP_ERR_NOMEM) mdp_diag_set(d, rc, "out of memory reading the journal");
+    contacts_free(&e.c);
+    mdp_buf_cleanup(&e.b);
+    return rc;
 }
 
 int mdp_consent_time_parse(const char *s, int64_t *out_ms)
@@ -418,6 +619,7 @@ int mdp_consent_verify(struct mdp_state *s, struct mdp_consent_verify *v, struct
 
 struct status_walk {
     const char *email, *user_id;
+    char email_hmac[65], user_hmac[65];
     int64_t at;
     struct mdp_consent_status *out;
     int n;
@@ -428,8 +630,11 @@ static int status_one(const struct mdp_state_item *it, void *ud)
     struct status_walk *w = ud;
     struct mdp_consent_record r;
     if (parse_record(it->body, &r)) return 0; /* verify reports it */
-    int match = (w->email && r.email_lower[0] && strcmp(w->email, r.email_lower) == 0) ||
-                (w->user_id && r.user_id[0] && strcmp(w->user_id, r.user_id) == 0);
+    int match = r.clear_subject
+                    ? (w->email && r.email_lower[0] && strcmp(w->email, r.email_lower) == 0) ||
+                          (w->user_id && r.user_id[0] && strcmp(w->user_id, r.user_id) == 0)
+                    : (w->email && r.email_hmac[0] && strcmp(w->email_hmac, r.email_hmac) == 0) ||
+                          (w->user_id && r.user_hmac[0] && strcmp(w->user_hmac, r.user_hmac) == 0);
     if (!match || r.ts_ms > w->at) return 0;
     for (int i = 0; i < w->n; i++) {
         struct mdp_consent_status *st = &w->out[i];
@@ -466,12 +671,395 @@ int mdp_consent_status_at(struct mdp_state *s, const char *email, const char *us
         memset(&out[n], 0, sizeof out[n]);
         out[n++].purpose = p->name;
     }
-    struct status_walk w = {email, user_id, at_ms, out, n};
-    int rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 0, status_one, &w, d);
+    struct status_walk w = {email, user_id, "", "", at_ms, out, n};
+    unsigned char key[MDP_SUBJECT_KEY_LEN];
+    int rc = mdp_subject_key(s, key, d);
+    if (!rc && email) rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_EMAIL, email, w.email_hmac, d);
+    if (!rc && user_id)
+        rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_USER_ID, user_id, w.user_hmac, d);
+    memset(key, 0, sizeof key);
+    if (!rc) rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 0, status_one, &w, d);
     if (rc) return rc;
     for (int i = 0; i < n; i++)
         out[i].valid = out[i].has_decision && out[i].granted &&
                        (!out[i].expires_at_ms || out[i].expires_at_ms > at_ms);
     *n_out = n;
     return 0;
+}
+
+/* ---- erasure: forgetting a subject's clear values ---- */
+
+#define MAX_LINKED 64
+
+struct forget_walk {
+    char hm[MAX_LINKED][65]; /* pseudonyms of the subject: [0] email, [1] user, then linked */
+    char kind[MAX_LINKED];   /* 'e' / 'u' */
+    int n;
+    const char *email, *user_id; /* normalized clear values, for records in the old format */
+    int64_t records;
+    int clear_hit, overflow;
+};
+
+static int has_hmac(const struct forget_walk *w, const char *h, char kind)
+{
+    for (int i = 0; i < w->n; i++)
+        if (w->kind[i] == kind && strcmp(w->hm[i], h) == 0) return 1;
+    return 0;
+}
+
+static void add_hmac(struct forget_walk *w, const char *h, char kind)
+{
+    if (!h[0] || has_hmac(w, h, kind)) return;
+    if (w->n == MAX_LINKED) {
+        w->overflow = 1;
+        return;
+    }
+    memcpy(w->hm[w->n], h, 65);
+    w->kind[w->n++] = kind;
+}
+
+static int forget_one(const struct mdp_state_item *it, void *ud)
+{
+    struct forget_walk *w = ud;
+    struct mdp_consent_record r;
+    if (parse_record(it->body, &r)) return 0; /* verify reports it */
+    if (r.clear_subject) {
+        char norm[256] = "";
+        if (r.email_lower[0]) mdp_email_normalize(r.email_lower, norm, sizeof norm);
+        if ((w->email && strcmp(norm, w->email) == 0) ||
+            (w->user_id && r.user_id[0] && strcasecmp(r.user_id, w->user_id) == 0))
+            w->clear_hit = 1;
+        return 0;
+    }
+    if ((r.email_hmac[0] && has_hmac(w, r.email_hmac, 'e')) ||
+        (r.user_hmac[0] && has_hmac(w, r.user_hmac, 'u'))) {
+        w->records++;
+        add_hmac(w, r.email_hmac, 'e');
+        add_hmac(w, r.user_hmac, 'u');
+    }
+    return 0;
+}
+
+int mdp_consent_forget(struct mdp_state *s, const char *email, const char *user_id,
+                       struct mdp_consent_forgotten *out, struct mdp_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    if (email && !*email) email = NULL;
+    if (user_id && !*user_id) user_id = NULL;
+    if (!email && !user_id)
+        return mdp_diag_set(d, MDP_ERR_INVALID, "forgetting a subject needs an email or a user_id");
+    struct forget_walk *w = calloc(1, sizeof *w);
+    if (!w) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    char norm_e[256], norm_u[256], h[65];
+    unsigned char key[MDP_SUBJECT_KEY_LEN];
+    int rc = mdp_subject_key(s, key, d);
+    if (!rc && email) {
+        rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_EMAIL, email, h, d);
+        if (!rc) add_hmac(w, h, 'e');
+        if (!rc && mdp_email_normalize(email, norm_e, sizeof norm_e) > 0) w->email = norm_e;
+    }
+    if (!rc && user_id) {
+        rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_USER_ID, user_id, h, d);
+        if (!rc) add_hmac(w, h, 'u');
+        if (!rc && mdp_email_normalize(user_id, norm_u, sizeof norm_u) > 0) w->user_id = norm_u;
+    }
+    memset(key, 0, sizeof key);
+    /* two passes: a record linking an address to a user id found in the first pass brings in the
+     * records of that address in the second */
+    for (int pass = 0; !rc && pass < 2; pass++) {
+        w->records = 0;
+        rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 0, forget_one, w, d);
+    }
+    if (!rc && w->clear_hit)
+        rc = mdp_diag_set(d, MDP_ERR_UNSUPPORTED,
+                          "the consent journal holds this subject in clear (records written "
+                          "before pseudonymization): run `mdp consent migrate` first");
+    if (!rc && w->overflow)
+        rc = mdp_diag_set(d, MDP_ERR_RANGE,
+                          "the subject is linked to more than %d addresses and user ids in the "
+                          "consent journal",
+                          MAX_LINKED);
+    for (int i = 0; !rc && i < w->n; i++) {
+        const char *sk = w->kind[i] == 'e' ? SK_EMAIL : SK_USER;
+        char *body = NULL;
+        rc = mdp_state_get(s, CONTACT, w->hm[i], sk, &body, NULL, d);
+        free(body);
+        if (rc == MDP_ERR_NOT_FOUND) {
+            rc = 0;
+            continue;
+        }
+        if (!rc) rc = mdp_state_delete(s, CONTACT, w->hm[i], sk, d);
+        if (!rc) {
+            if (w->kind[i] == 'e')
+                out->email_rows++;
+            else
+                out->user_rows++;
+        }
+    }
+    if (!rc) out->records = w->records;
+    free(w);
+    return rc;
+}
+
+/* ---- the one-time migration of a journal written before pseudonymization ---- */
+
+#define MIGRATION_SK "migration"
+#define LEDGER_WHAT  "consent_journal_migration"
+#define BATCH        20
+
+struct bodies {
+    char **v;
+    size_t n, cap;
+    int64_t clear;
+};
+
+static int collect_body(const struct mdp_state_item *it, void *ud)
+{
+    struct bodies *b = ud;
+    if (mdp_grow(&b->v, &b->cap, b->n + 1, sizeof *b->v, 256)) return MDP_ERR_NOMEM;
+    if (!(b->v[b->n] = strdup(it->body))) return MDP_ERR_NOMEM;
+    if (!strstr(it->body, "\"email_hmac\":")) b->clear++;
+    b->n++;
+    return 0;
+}
+
+static void bodies_free(struct bodies *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->v[i]);
+    free(b->v);
+}
+
+struct progress {
+    int64_t done, old_seq;
+    char old_k[65], new_k[65], old_head[65], new_head[65];
+    int ledger;
+    int64_t ledger_seq;
+};
+
+static int progress_put(struct mdp_state *s, const struct progress *p, int flags,
+                        struct mdp_diag *d)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"done\":%lld,\"old_k\":\"%s\",\"new_k\":\"%s\",\"old_seq\":%lld,\"old_head\":"
+             "\"%s\",\"new_head\":\"%s\",\"ledger\":%d,\"ledger_seq\":%lld}",
+             (long long)p->done, p->old_k, p->new_k, (long long)p->old_seq, p->old_head,
+             p->new_head, p->ledger, (long long)p->ledger_seq);
+    struct mdp_state_item it = {PARTITION, MIGRATION_SK, body, 0};
+    return mdp_state_put(s, HEAD, &it, flags, d);
+}
+
+static int progress_get(struct mdp_state *s, struct progress *p, struct mdp_diag *d)
+{
+    char *body = NULL;
+    memset(p, 0, sizeof *p);
+    int rc = mdp_state_get(s, HEAD, PARTITION, MIGRATION_SK, &body, NULL, d);
+    if (rc) return rc;
+    json_object *o = json_tokener_parse(body);
+    free(body);
+    if (!o) return mdp_diag_set(d, MDP_ERR_PARSE, "the journal's migration record is unreadable");
+    p->done = get_i64(o, "done");
+    p->old_seq = get_i64(o, "old_seq");
+    p->ledger = (int)get_i64(o, "ledger");
+    p->ledger_seq = get_i64(o, "ledger_seq");
+    copy_str(o, "old_k", p->old_k, sizeof p->old_k);
+    copy_str(o, "new_k", p->new_k, sizeof p->new_k);
+    copy_str(o, "old_head", p->old_head, sizeof p->old_head);
+    copy_str(o, "new_head", p->new_head, sizeof p->new_head);
+    json_object_put(o);
+    return 0;
+}
+
+/* Re-chains one stored record after prev_new: *r gets the new record (pseudonyms, clear subject
+ * kept for the contact rows), *body_out its stored bytes (caller frees), old_hash its current
+ * hash. Checks that the record is whole and follows prev_old (the old chain) or prev_new (a record
+ * appended in the new format after the migration reached it). */
+static int rechain(struct mdp_state *s, const char *stored, const char *prev_old,
+                   const char *prev_new, struct mdp_consent_record *r, char **body_out,
+                   char old_hash[65], struct mdp_diag *d)
+{
+    char *hashed = NULL, hex[65], got[65];
+    *body_out = NULL;
+    if (split_body(stored, &hashed, hex) || parse_record(stored, r)) {
+        free(hashed);
+        return mdp_diag_set(d, MDP_ERR_PARSE, "journal record is unreadable");
+    }
+    int rc = mdp_sha256_hex(hashed, strlen(hashed), got);
+    free(hashed);
+    if (rc) return mdp_diag_set(d, MDP_ERR_CRYPTO, "SHA-256 failed");
+    if (strcmp(got, hex) != 0)
+        return mdp_diag_set(d, MDP_ERR_PARSE,
+                            "journal record %lld does not match its hash (altered)",
+                            (long long)r->seq);
+    if (strcmp(r->prev_hash, prev_old) != 0 && strcmp(r->prev_hash, prev_new) != 0)
+        return mdp_diag_set(d, MDP_ERR_PARSE,
+                            "journal record %lld does not follow the record before it",
+                            (long long)r->seq);
+    memcpy(old_hash, hex, 65);
+    if (r->clear_subject) {
+        char e[256];
+        if (r->email_lower[0] && mdp_email_normalize(r->email_lower, e, sizeof e) > 0)
+            memcpy(r->email_lower, e, sizeof e);
+        rc = pseudonyms(s, r, d);
+        if (rc) return rc;
+    }
+    snprintf(r->prev_hash, sizeof r->prev_hash, "%s", prev_new);
+    *body_out = seal(r, &rc);
+    return *body_out ? 0 : mdp_diag_set(d, rc, "out of memory");
+}
+
+/* Computes the new head hash of the whole journal without writing (pass 1). */
+static int dry_chain(struct mdp_state *s, const struct bodies *b, char new_head[65],
+                     struct mdp_diag *d)
+{
+    char prev_old[65] = "", prev_new[65] = "";
+    for (size_t i = 0; i < b->n; i++) {
+        struct mdp_consent_record r;
+        char *body, oh[65];
+        int rc = rechain(s, b->v[i], prev_old, prev_new, &r, &body, oh, d);
+        free(body);
+        if (rc) return rc;
+        memcpy(prev_old, oh, 65);
+        memcpy(prev_new, r.hash, 65);
+    }
+    memcpy(new_head, prev_new, 65);
+    return 0;
+}
+
+static int ledger_once(struct mdp_lake *lake, struct progress *p, int64_t records,
+                       struct mdp_diag *d)
+{
+    int64_t seq;
+    char hash[65], *last = NULL;
+    int rc = mdp_ledger_last(lake, &seq, hash, &last, d);
+    if (rc) return rc;
+    char want[160];
+    snprintf(want, sizeof want, "\"old_head_seq\":%lld,\"old_head_hash\":\"%s\"",
+             (long long)p->old_seq, p->old_head);
+    if (last && strstr(last, "\"what\":\"" LEDGER_WHAT "\"") && strstr(last, want)) {
+        p->ledger_seq = seq; /* written before a crash */
+        free(last);
+        return 0;
+    }
+    free(last);
+    char members[640];
+    snprintf(members, sizeof members,
+             "\"dataset\":\"state.consent_journal\",\"location\":\"consent_journal\","
+             "\"reason\":\"the subject moves out of the hash chain into the deletable contact "
+             "table (keyed pseudonyms, docs/privacy.md)\",\"records\":%lld,%s,"
+             "\"new_head_seq\":%lld,\"new_head_hash\":\"%s\"",
+             (long long)records, want, (long long)p->old_seq, p->new_head);
+    return mdp_ledger_append(lake, LEDGER_WHAT, members, &p->ledger_seq, NULL, d);
+}
+
+int mdp_consent_migrate(struct mdp_lake *lake, struct mdp_state *s,
+                        struct mdp_consent_migration *out, struct mdp_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    struct bodies b = {0};
+    struct progress p;
+    int rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 0, collect_body, &b, d);
+    if (rc == MDP_ERR_NOMEM) rc = mdp_diag_set(d, rc, "out of memory reading the journal");
+    out->records = (int64_t)b.n;
+    int resumed = 0;
+    if (!rc) {
+        rc = progress_get(s, &p, d);
+        if (rc == 0)
+            resumed = 1;
+        else if (rc == MDP_ERR_NOT_FOUND)
+            rc = 0;
+    }
+    if (!rc && !resumed && b.clear == 0) { /* nothing to do */
+        bodies_free(&b);
+        return 0;
+    }
+    if (!rc && !resumed) {
+        struct mdp_consent_verify v;
+        rc = mdp_consent_verify(s, &v, d);
+        if (!rc && v.bad_seq)
+            rc = mdp_diag_set(d, MDP_ERR_PARSE,
+                              "the consent journal is broken at seq %lld (%s): it is not migrated",
+                              (long long)v.bad_seq, v.reason);
+        if (!rc && b.n) {
+            struct mdp_consent_record last;
+            char *hashed = NULL;
+            if (split_body(b.v[b.n - 1], &hashed, p.old_head) || parse_record(b.v[b.n - 1], &last))
+                rc = mdp_diag_set(d, MDP_ERR_PARSE, "the last journal record is unreadable");
+            free(hashed);
+            p.old_seq = last.seq;
+        }
+        if (!rc) rc = dry_chain(s, &b, p.new_head, d);
+        if (!rc) {
+            rc = progress_put(s, &p, MDP_STATE_IF_ABSENT, d);
+            if (rc == MDP_ERR_EXISTS)
+                rc = mdp_diag_set(d, rc, "another migration of the consent journal is running");
+        }
+    }
+    if (!rc && !p.ledger) {
+        rc = ledger_once(lake, &p, out->records, d);
+        if (!rc) {
+            p.ledger = 1;
+            rc = progress_put(s, &p, 0, d);
+        }
+    }
+    /* pass 2: rewrite in batches, each with the progress record in the same transaction */
+    struct mdp_state_write w[BATCH * 3 + 1];
+    char *nb[BATCH] = {0}, sks[BATCH][24];
+    /* the writes borrow the records' pseudonyms and the contact bodies until the transaction */
+    struct batch_rec {
+        struct mdp_consent_record r;
+        char cb[2][1600];
+    } *br = rc ? NULL : calloc(BATCH, sizeof *br);
+    if (!rc && !br) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    size_t i = 0;
+    while (!rc && i < b.n && (int64_t)i < p.done)
+        i++; /* records before p.done are in the new chain already */
+    while (!rc && i < b.n) {
+        int nw = 0, k = 0;
+        for (; !rc && k < BATCH && i < b.n; k++, i++) {
+            struct mdp_consent_record *r = &br[k].r;
+            char oh[65];
+            rc = rechain(s, b.v[i], p.old_k, p.new_k, r, &nb[k], oh, d);
+            if (rc) break;
+            snprintf(sks[k], sizeof sks[k], "%016lld", (long long)r->seq);
+            w[nw++] = (struct mdp_state_write){
+                MDP_STATE_PUT, JOURNAL, {PARTITION, sks[k], nb[k], 0}, 0, NULL, 0, NULL};
+            rc = contact_writes(r, w, &nw, br[k].cb, d);
+            memcpy(p.old_k, oh, 65);
+            memcpy(p.new_k, r->hash, 65);
+            p.done = r->seq;
+            if (r->clear_subject) out->migrated++;
+        }
+        char pb[512];
+        if (!rc) {
+            snprintf(pb, sizeof pb,
+                     "{\"done\":%lld,\"old_k\":\"%s\",\"new_k\":\"%s\",\"old_seq\":%lld,"
+                     "\"old_head\":\"%s\",\"new_head\":\"%s\",\"ledger\":%d,\"ledger_seq\":%lld}",
+                     (long long)p.done, p.old_k, p.new_k, (long long)p.old_seq, p.old_head,
+                     p.new_head, p.ledger, (long long)p.ledger_seq);
+            w[nw++] = (struct mdp_state_write){
+                MDP_STATE_PUT, HEAD, {PARTITION, MIGRATION_SK, pb, 0}, 0, NULL, 0, NULL};
+            rc = mdp_state_transact(s, w, nw, d);
+        }
+        for (int j = 0; j < BATCH; j++) {
+            free(nb[j]);
+            nb[j] = NULL;
+        }
+    }
+    if (!rc && b.n) {
+        char head[160];
+        snprintf(head, sizeof head, "{\"seq\":%lld,\"hash\":\"%s\"}", (long long)p.done, p.new_k);
+        struct mdp_state_item h = {PARTITION, "head", head, 0};
+        rc = mdp_state_put(s, HEAD, &h, 0, d);
+    }
+    if (!rc) rc = mdp_state_delete(s, HEAD, PARTITION, MIGRATION_SK, d);
+    if (!rc) {
+        memcpy(out->old_head, p.old_head, 65);
+        memcpy(out->new_head, p.new_k, 65);
+        out->ledger_seq = p.ledger_seq;
+    }
+    free(br);
+    bodies_free(&b);
+    return rc;
 }

@@ -168,7 +168,10 @@ int mdp_consent_import(struct mdp_lake *lake, struct mdp_state *s, int64_t now_m
     struct import im = {s, mdp_strset_new(), out, d, now_ms};
     struct objects objs = {0};
     if (!im.done) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    int rc = mdp_consent_each(s, remember, &im, d);
+    /* a journal written before pseudonymization is re-chained first (once; a no-op after) */
+    struct mdp_consent_migration mig;
+    int rc = mdp_consent_migrate(lake, s, &mig, d);
+    if (!rc) rc = mdp_consent_each(s, remember, &im, d);
     char prefix[64];
     snprintf(prefix, sizeof prefix, "raw/%s/", mdp_connector_find("ddb")->source);
     if (!rc) rc = mdp_store_list(lake->store, prefix, collect, &objs, d);

@@ -37,11 +37,15 @@ static const struct name_val PIIS[] = {{"none", MDP_PII_NONE},
                                        {"pseudonymous", MDP_PII_PSEUDONYMOUS},
                                        {"direct", MDP_PII_DIRECT},
                                        {NULL, 0}};
-static const struct name_val KINDS[] = {
-    {"user_id", MDP_SUBJ_USER_ID},         {"email", MDP_SUBJ_EMAIL},
-    {"email_lower", MDP_SUBJ_EMAIL_LOWER}, {"email_sha256", MDP_SUBJ_EMAIL_SHA256},
-    {"email_hmac", MDP_SUBJ_EMAIL_HMAC},   {"external_id", MDP_SUBJ_EXTERNAL_ID},
-    {"account_id", MDP_SUBJ_ACCOUNT_ID},   {NULL, 0}};
+static const struct name_val KINDS[] = {{"user_id", MDP_SUBJ_USER_ID},
+                                        {"email", MDP_SUBJ_EMAIL},
+                                        {"email_lower", MDP_SUBJ_EMAIL_LOWER},
+                                        {"email_sha256", MDP_SUBJ_EMAIL_SHA256},
+                                        {"email_hmac", MDP_SUBJ_EMAIL_HMAC},
+                                        {"external_id", MDP_SUBJ_EXTERNAL_ID},
+                                        {"account_id", MDP_SUBJ_ACCOUNT_ID},
+                                        {"user_id_hmac", MDP_SUBJ_USER_ID_HMAC},
+                                        {NULL, 0}};
 static const struct name_val CLOCKS[] = {{"since_event", MDP_CLOCK_SINCE_EVENT},
                                          {"since_last_activity", MDP_CLOCK_SINCE_LAST_ACTIVITY},
                                          {"ttl", MDP_CLOCK_TTL},

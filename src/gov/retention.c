@@ -518,8 +518,25 @@ static int ledger_write(struct mdp_lake *lake, const struct mdp_ret_plan *p, siz
     return rc;
 }
 
-int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *fields, int64_t *out_seq,
-                      char out_hash[65], struct mdp_diag *d)
+int mdp_ledger_last(struct mdp_lake *lake, int64_t *seq, char hash[65], char **body_out,
+                    struct mdp_diag *d)
+{
+    if (body_out) *body_out = NULL;
+    int rc = ledger_head(lake, seq, hash, d);
+    if (rc || !body_out || *seq == 0) return rc;
+    char key[128];
+    snprintf(key, sizeof key, LEDGER "%010lld.json", (long long)*seq);
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    rc = mdp_store_get(lake->store, key, &b, d);
+    if (!rc && !(*body_out = mdp_buf_steal(&b)))
+        rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    mdp_buf_cleanup(&b);
+    return rc;
+}
+
+int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *members,
+                      int64_t *seq_out, char hash_out[65], struct mdp_diag *d)
 {
     int64_t seq;
     char prev[65], applied[40], hash[65];
@@ -530,7 +547,12 @@ int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *field
     mdp_buf_init(&b);
     mdp_buf_printf(&b, "{\"seq\":%lld,\"what\":", (long long)seq + 1);
     mdp_buf_json_str(&b, what);
-    mdp_buf_printf(&b, ",\"applied_at\":\"%s\",%s,\"prev_hash\":\"%s\"", applied, fields, prev);
+    mdp_buf_printf(&b, ",\"applied_at\":\"%s\"", applied);
+    if (members && *members) {
+        mdp_buf_putc(&b, ',');
+        mdp_buf_puts(&b, members);
+    }
+    mdp_buf_printf(&b, ",\"prev_hash\":\"%s\"", prev);
     if (mdp_buf_error(&b)) {
         mdp_buf_cleanup(&b);
         return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory writing the ledger");
@@ -542,9 +564,10 @@ int mdp_ledger_append(struct mdp_lake *lake, const char *what, const char *field
     rc = mdp_buf_error(&b) ? mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory")
                            : mdp_store_put(lake->store, key, b.data, b.len, MDP_PUT_IF_ABSENT, d);
     mdp_buf_cleanup(&b);
-    if (!rc && out_seq) *out_seq = seq + 1;
-    if (!rc && out_hash) memcpy(out_hash, hash, 65);
-    return rc;
+    if (rc) return rc;
+    if (seq_out) *seq_out = seq + 1;
+    if (hash_out) memcpy(hash_out, hash, 65);
+    return 0;
 }
 
 struct verify {
