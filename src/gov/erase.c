@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* nftw with FTW_ACTIONRETVAL, memmem */
 #include "mdp/erase.h"
 #include "mdp/alloc.h"
+#include "mdp/consent.h"
 #include "mdp/engine.h"
 #include "mdp/hash.h"
 #include "mdp/inventory.h"
@@ -671,7 +672,26 @@ static int step_supabase(struct job *j, const char *conninfo)
 static int step_state(struct job *j, struct mdp_state *st)
 {
     json_object *items;
-    int rc = 0;
+    /* the consent journal keeps its records and its chain; the person's contact rows (the only
+     * place that names them in clear) go. A journal written before pseudonymization is re-chained
+     * once first (a no-op afterwards). */
+    struct mdp_consent_migration mig;
+    int rc = mdp_consent_migrate(j->lake, st, &mig, j->d);
+    json_object *subj = json_object_object_get(j->plan, "subject"), *em;
+    int64_t forgotten = jint(j->plan, "consent_contact_rows");
+    struct mdp_consent_forgotten f;
+    if (!rc) rc = mdp_consent_forget(st, NULL, jstr(subj, "user_id"), &f, j->d);
+    if (!rc) forgotten += f.email_rows + f.user_rows;
+    if (json_object_object_get_ex(subj, "emails", &em))
+        for (size_t i = 0; !rc && i < json_object_array_length(em); i++) {
+            rc = mdp_consent_forget(st, json_object_get_string(json_object_array_get_idx(em, i)),
+                                    NULL, &f, j->d);
+            if (!rc) forgotten += f.email_rows + f.user_rows;
+        }
+    if (!rc) {
+        json_object_object_add(j->plan, "consent_contact_rows", json_object_new_int64(forgotten));
+        json_object_object_add(j->plan, "consent_migrated", json_object_new_int64(mig.migrated));
+    }
     if (json_object_object_get_ex(j->plan, "state", &items))
         for (size_t i = 0; !rc && i < json_object_array_length(items); i++) {
             json_object *x = json_object_array_get_idx(items, i);
@@ -1312,6 +1332,10 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
     json_object_object_add(st, "deleted", copy_fields(json_object_object_get(p, "state"), ST));
     json_object_object_add(st, "kept_legal_obligation",
                            copy_fields(json_object_object_get(p, "kept"), ST));
+    json_object_object_add(st, "consent_contact_rows_deleted",
+                           json_object_new_int64(jint(p, "consent_contact_rows")));
+    json_object_object_add(st, "consent_records_rechained",
+                           json_object_new_int64(jint(p, "consent_migrated")));
     json_object_object_add(st, "compacted", json_object_new_boolean(1));
     json_object_object_add(stores, "state", st);
     /* raw */

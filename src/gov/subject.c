@@ -111,6 +111,12 @@ static const struct mdp_subject_keys *keys_of(const struct mdp_subject *s, enum 
         return use_account ? &s->account_ids : NULL;
     case MDP_SUBJ_USER_ID:
         return NULL;
+    case MDP_SUBJ_USER_ID_HMAC: {
+        /* the consent journal's keyed user pseudonym (i12-journal): not a key the locator
+         * derives; the journal is found by its contact rows */
+        static const struct mdp_subject_keys NONE = {0};
+        return &NONE;
+    }
     }
     return NULL;
 }
@@ -809,6 +815,9 @@ static int pg_sql(PGconn *pg, struct mdp_buf *b, const struct mdp_inv_dataset *d
             break;
         case MDP_SUBJ_ACCOUNT_ID:
             mdp_buf_printf(b, "t.%s::text = ANY($6::text[])", qc);
+            break;
+        case MDP_SUBJ_USER_ID_HMAC:
+            mdp_buf_puts(b, "false");
             break;
         }
         PQfreemem(qc);

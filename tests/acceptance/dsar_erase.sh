@@ -109,12 +109,13 @@ raw = s["raw"]["rewritten"]; assert raw and all(r["old_sha256"] != r["new_sha256
 assert all(r["records_removed"] > 0 for r in raw)
 assert s["parquet"] and all(p["rows_removed"] > 0 for p in s["parquet"])
 assert s["serving_snapshot"]["old_sha256"] != s["serving_snapshot"]["new_sha256"]
-assert s["state"]["kept_legal_obligation"], "the consent journal is kept"
+assert s["state"]["consent_contact_rows_deleted"] > 0, "the journal's contact rows go"
 if sys.argv[2] == "1":
     assert s["supabase"]["status"] == "deleted" and sum(t["deleted"] for t in s["supabase"]["deleted"]) > 0
 PY
 expect_rc 0 "verify with the subject" -- "$MDP" --log-level off dsar verify "$T/cert.json" "$U" --email "$E" --dir "$L" --file "$INV"
 expect_rc 0 "the ledger verifies" -- "$MDP" --log-level off retention verify --dir "$L"
+expect_rc 0 "the consent journal still verifies" -- "$MDP" --log-level off consent verify --dir "$L"
 python3 - "$T/cert.json" "$T/bad.json" <<'PY'
 import sys
 t = open(sys.argv[1]).read()
@@ -205,17 +206,17 @@ crash_check() { # lake what
 }
 n=0
 fi_build=1
-for step in plan ledger supabase state raw-first raw inplace parquet-written parquet-published parquet snapshot scan certificate; do
+for step in plan ledger state raw-first parquet-written parquet-published snapshot certificate; do
   n=$((n + 1)); C=$T/c$n; rm -rf "$C"; cp -a "$T/L0" "$C"
   db=c$n
   if [ "${DSAR_PG:-0}" = 1 ]; then load_pg "$db" >/dev/null || bad "db $db"; export MDP_SUPABASE_DSN=$(dsn_for "$db"); fi
   MDP_ERASE_CRASH_AFTER=$step "$MDP" --log-level off dsar erase "$U" --dir "$C" --file "$INV" >/dev/null 2>&1
   rc=$?
-  if [ "$rc" = 0 ] && [ "$step" = plan ]; then fi_build=0; echo "not a fault-injection build: crash points by timing only"; break; fi
+  if [ "$rc" != 137 ] && [ "$step" = plan ]; then fi_build=0; echo "not a fault-injection build: crash points by timing only"; break; fi
   [ "$rc" = 137 ] && ok || bad "crash after $step: exit $rc, want 137 (SIGKILL)"
   crash_check "$C" "a kill after $step" "$db"
 done
-for delay in 0.3 1 2.5; do
+for delay in 0.5 2; do
   n=$((n + 1)); C=$T/c$n; rm -rf "$C"; cp -a "$T/L0" "$C"
   db=c$n
   if [ "${DSAR_PG:-0}" = 1 ]; then load_pg "$db" >/dev/null || bad "db $db"; export MDP_SUPABASE_DSN=$(dsn_for "$db"); fi
