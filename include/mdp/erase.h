@@ -39,18 +39,20 @@ struct mdp_erase_key {
 
 /* Fills k with the configured pseudonym key when the environment variable env_name (may be NULL)
  * is set and not empty (its bytes, at most MDP_ERASE_KEY_MAX), else with the lake's own erasure
- * key: 32 random bytes kept in the state store (table "erasure", item "hmac_key"), made on first
- * use. Returns 0, MDP_ERR_IO, MDP_ERR_CRYPTO or MDP_ERR_NOMEM, with d. */
-int mdp_erase_key_load(struct mdp_lake *lake, const char *env_name, struct mdp_erase_key *k,
-                       struct mdp_diag *d);
+ * key: 32 random bytes kept in the state store (table "erasure", item "hmac_key"), made when
+ * missing if create is non-zero. Returns 0, MDP_ERR_NOT_FOUND (no key yet and create is 0: k is
+ * empty, len 0), MDP_ERR_IO, MDP_ERR_CRYPTO or MDP_ERR_NOMEM, with d. */
+int mdp_erase_key_load(struct mdp_lake *lake, const char *env_name, int create,
+                       struct mdp_erase_key *k, struct mdp_diag *d);
 
 struct mdp_erase_opts {
-    const char *user_id;  /* the subject: a user_id, or NULL with email */
-    const char *email;    /* or the address */
-    const char *conninfo; /* Supabase (libpq connection string, never logged); NULL: skipped */
-    const struct mdp_erase_key *key;
-    int dry_run;             /* only the plan: nothing written */
-    const char *crash_after; /* fault-injection builds: a step after which the job kills itself */
+    const char *user_id;       /* the subject: a user_id, or NULL with email */
+    const char *email;         /* or the address */
+    const char *conninfo;      /* Supabase (libpq connection string, never logged); NULL: skipped */
+    struct mdp_erase_key *key; /* len 0: the lake has no key yet; the run makes it (not a
+                                  dry run, and only for a subject that exists) */
+    int dry_run;               /* only the plan: nothing written */
+    const char *crash_after;   /* fault-injection builds: a step after which the job kills itself */
 };
 
 /* Erases the subject of o from every store of the lake (see above). e runs the Parquet rewrites

@@ -193,11 +193,14 @@ static const char VERIFY_HELP[] =
     "both to search for the id, the address and its SHA-256). Exit 0 when all hold, 1 naming\n"
     "the first check that fails.\n";
 
-static int load_key(struct cli *c, struct dsar_env *v, struct mdp_erase_key *k)
+/* The HMAC key; with create 0 a lake without one yet gives an empty key (erase makes it when it
+ * has a subject to erase; verify then fails: no certificate can exist). */
+static int load_key(struct cli *c, struct dsar_env *v, int create, struct mdp_erase_key *k)
 {
     struct mdp_diag d = {0};
-    if (mdp_erase_key_load(v->lake, c->cfg.pseudo_key_env, k, &d))
-        return cli_fail("dsar", EXIT_FAIL, "%s", d.msg);
+    int rc = mdp_erase_key_load(v->lake, c->cfg.pseudo_key_env, create, k, &d);
+    if (rc == MDP_ERR_NOT_FOUND && !create) return 0;
+    if (rc) return cli_fail("dsar", EXIT_FAIL, "%s", d.msg);
     return 0;
 }
 
@@ -234,7 +237,7 @@ static int dsar_erase(struct cli *c, int argc, char **argv)
     struct dsar_env v;
     if (dsar_env_open(cmd, c, file, &v)) return EXIT_FAIL;
     struct mdp_erase_key key;
-    if (load_key(c, &v, &key)) {
+    if (load_key(c, &v, 0, &key)) {
         dsar_env_close(&v);
         return EXIT_FAIL;
     }
@@ -312,8 +315,11 @@ static int dsar_verify(struct cli *c, int argc, char **argv)
         return EXIT_FAIL;
     }
     struct mdp_erase_key key;
-    int rc = load_key(c, &v, &key) ? MDP_ERR_IO : 0;
     struct mdp_diag d = {0};
+    int rc = load_key(c, &v, 0, &key) ? MDP_ERR_IO : 0;
+    if (!rc && !key.len)
+        rc = mdp_diag_set(&d, MDP_ERR_NOT_FOUND,
+                          "this lake has no erasure key: no erasure ran here");
     struct mdp_buf report;
     mdp_buf_init(&report);
     if (!rc)

@@ -43,8 +43,8 @@ static const char HASH_TAG[] = ",\"hash\":\"";
 
 /* ---- the key ---- */
 
-int mdp_erase_key_load(struct mdp_lake *lake, const char *env_name, struct mdp_erase_key *k,
-                       struct mdp_diag *d)
+int mdp_erase_key_load(struct mdp_lake *lake, const char *env_name, int create,
+                       struct mdp_erase_key *k, struct mdp_diag *d)
 {
     memset(k, 0, sizeof *k);
     const char *v = env_name ? getenv(env_name) : NULL;
@@ -59,6 +59,10 @@ int mdp_erase_key_load(struct mdp_lake *lake, const char *env_name, struct mdp_e
     char *body = NULL;
     int64_t exp = 0;
     if (!rc) rc = mdp_state_get(st, "erasure", "hmac_key", "k", &body, &exp, d);
+    if (rc == MDP_ERR_NOT_FOUND && !create) {
+        mdp_state_close(st);
+        return rc;
+    }
     if (rc == MDP_ERR_NOT_FOUND) {
         unsigned char raw[32];
         char hex[65], item[96];
@@ -1518,7 +1522,8 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
     struct mdp_state *st = NULL;
     struct mdp_subject *s = NULL;
     int rc = mdp_state_open_lake(lake, &st, d);
-    if (!rc) rc = load_pending(&j, o->user_id, o->email);
+    /* without a key no erasure ever ran here: nothing can be pending */
+    if (!rc && o->key->len) rc = load_pending(&j, o->user_id, o->email);
     /* the locator reads raw JSON strictly, and raw objects keep malformed records as received
      * (quarantined at ingest, still the person's bytes): raw is found here by its bytes, and the
      * locator sees every other dataset (and the app's raw CSV exports, for the addresses) */
@@ -1549,6 +1554,8 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
                                   o->conninfo ? " or Supabase" : "",
                                   o->user_id ? "this user_id" : "this address");
         }
+        /* the lake's own key is made only now, for a subject that exists, by a real run */
+        if (!rc && !o->key->len && !o->dry_run) rc = mdp_erase_key_load(lake, NULL, 1, o->key, d);
         if (!rc) {
             char h[65];
             keyed(o->key, "user", s->user_id, h);
