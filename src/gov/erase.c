@@ -862,7 +862,16 @@ static int step_parquet_table(struct job *j, const char *table, json_object *lis
     mdp_buf_init(&src);
     mdp_buf_init(&dst);
     mdp_buf_init(&cond);
-    if (!rc && row_holds_sql(&j->all, "t", &cond))
+    /* tables found by the person's id or address lose the rows holding those; tables found only
+     * by account or external id (dim_account, identity_held_back) the rows holding the person's
+     * own accounts or external ids */
+    const struct mdp_inv_dataset *ds =
+        list && json_object_array_length(list)
+            ? mdp_inventory_find(j->inv, jstr(json_object_array_get_idx(list, 0), "dataset"))
+            : NULL;
+    int wide = ds && !ds_has_kind(ds, MDP_SUBJ_USER_ID) && !ds_has_kind(ds, MDP_SUBJ_EMAIL) &&
+               !ds_has_kind(ds, MDP_SUBJ_EMAIL_LOWER) && !ds_has_kind(ds, MDP_SUBJ_EMAIL_SHA256);
+    if (!rc && row_holds_sql(wide ? &j->wide : &j->all, "t", &cond))
         rc = mdp_diag_set(j->d, MDP_ERR_NOMEM, "out of memory");
     /* the condition reads each row as the struct t (the rewrite's alias of the file) */
     for (size_t i = 0; !rc && i < m.nfiles; i++) {
@@ -884,6 +893,9 @@ static int step_parquet_table(struct job *j, const char *table, json_object *lis
         if (!rc) rc = mdp_rewrite_parquet(j->e, src.data, dst.data, cond.data, &kept, j->d);
         if (rc) break;
         changed = 1;
+        json_object_object_add(hit, "rows_removed",
+                               json_object_new_int64(m.files[i].rows >= 0 ? m.files[i].rows - kept
+                                                                           : -1));
         int64_t bytes = 0;
         char sha[65];
         if (kept == 0) {
@@ -1373,7 +1385,11 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
             json_object_object_add(y, "dataset",
                                    json_object_get(json_object_object_get(x, "dataset")));
             json_object_object_add(y, "old", json_object_get(json_object_object_get(x, "key")));
-            json_object_object_add(y, "rows_removed", json_object_new_int64(jint(x, "rows")));
+            json_object *rr;
+            json_object_object_add(y, "rows_removed",
+                                   json_object_new_int64(json_object_object_get_ex(x, "rows_removed", &rr)
+                                                             ? json_object_get_int64(rr)
+                                                             : jint(x, "rows")));
             char nk[1024], sha[65] = "";
             int64_t bytes = 0;
             parquet_new_key(jstr(x, "key"), jstr(p, "run_id"), nk, sizeof nk);
