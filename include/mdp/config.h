@@ -76,6 +76,7 @@ struct mdp_config {
     char *ga4_time_zone;
     char *ga4_credentials_env;
     char *ga4_api_base;
+    char *ga4_user_deletion_base;
     struct mdp_strlist ga4_dimensions, ga4_metrics;
     long ga4_page_size;
     long http_max_retries, http_retry_base_ms;

@@ -24,6 +24,8 @@ struct mdp_ingest_counts {
     int64_t extra[4];                 /* connector-specific counters, named by its extra_names */
     int64_t non_v7_ids;               /* valid records taken with an id that is a UUID but not v7
                                          (ingest.non_v7_ids: count) */
+    int64_t suppressed;               /* records dropped before landing: they name an erased
+                                         subject (the suppression list, mdp/suppress.h) */
 };
 
 /* What happened to one record of a delivery (mdp_ingest_verdicts). */
@@ -169,6 +171,52 @@ const struct mdp_connector *const *mdp_connectors(void);
 const struct mdp_connector *mdp_connector_find(const char *name);
 /* Returns the first connector whose landing_prefix begins landing_key (static), or NULL. */
 const struct mdp_connector *mdp_connector_for_key(const char *landing_key);
+
+struct mdp_suppress_set;
+/* Removes from a delivery every record that names a suppressed subject (mdp_suppress_match), so that
+ * nothing of it reaches raw or quarantine. Records are the top-level JSON values of a delivery that
+ * starts with '{' or '[' (NDJSON, concatenated Firehose JSON; the bytes between values, such as an
+ * unparseable line, count as records too), else its lines (CSV, text); a dropped record takes its
+ * line end with it, every other byte is kept as it was. A JSON document that batches records of
+ * several people in an array member (Records[] of an SQS or Lambda event, rows[]) loses only the
+ * elements that name the subject, and is then written back compactly by json-c (same content,
+ * other whitespace); when the subject is named outside such an array, the document goes whole. A gzip delivery is inflated first and, when
+ * something is dropped, the rest is kept uncompressed. *dropped gets the number of records removed;
+ * when it is 0, kept is left empty and the delivery is to be taken as it is, else kept (the
+ * caller's, initialized) holds the remaining bytes (possibly none). The erasure job's rewrite of a
+ * raw object uses the same function, so a redelivery lands under the same content-addressed name.
+ * Returns 0, MDP_ERR_NOMEM or MDP_ERR_PARSE (a corrupt gzip stream), with d. */
+int mdp_ingest_suppress(const struct mdp_suppress_set *set, const char *data, size_t len,
+                        struct mdp_buf *kept, int64_t *dropped, struct mdp_diag *d);
+
+/* The Google Analytics User Deletion API (erasure, docs/privacy.md §6): what Google answered. */
+struct mdp_ga4_deletion {
+    long http_status;
+    int attempts;                   /* requests made (retries on 429/5xx included) */
+    char deletion_request_time[64]; /* the response's deletionRequestTime (RFC 3339): Google
+                                       deletes the user's data received up to this time */
+    char *response;                 /* the response body as received (malloc'd; the caller frees
+                                       it); holds the id sent, so record it as the erasure's
+                                       policy on ids allows */
+};
+/* Asks Google Analytics to delete one person's data: POST
+ * <sources.ga4.user_deletion_base>/userDeletion/userDeletionRequests:upsert with
+ * {"kind":"analytics#userDeletionRequest","id":{"type":id_type,"userId":id},"propertyId":
+ * sources.ga4.property_id}, authenticated as the service account of sources.ga4.credentials_env
+ * (scope analytics.user.deletion), retried on 429 and 5xx. id_type is "CLIENT_ID" (the GA4
+ * client id of identity_links), "USER_ID" or "APP_INSTANCE_ID"; id is borrowed. Upsert is
+ * idempotent on Google's side: asking twice is safe. out (the caller's) is zeroed and filled;
+ * out->response is set only on success. Usage (the erasure job):
+ *     struct mdp_ga4_deletion g;
+ *     if (mdp_ga4_user_deletion(cfg, "CLIENT_ID", client_id, &g, &d) == 0) {
+ *         ...record g.deletion_request_time...; free(g.response);
+ *     }
+ * Returns 0, MDP_ERR_INVALID (a bad id type or id, or HTTP 400), MDP_ERR_CONFIG (no key file, a
+ * property id that is not digits), MDP_ERR_PERM (the token endpoint refused the key, HTTP 401/403),
+ * MDP_ERR_IO (transport, other statuses), MDP_ERR_PARSE (no deletionRequestTime),
+ * MDP_ERR_CRYPTO, MDP_ERR_NOMEM, with d. The access token is never logged. */
+int mdp_ga4_user_deletion(const struct mdp_config *cfg, const char *id_type, const char *id,
+                          struct mdp_ga4_deletion *out, struct mdp_diag *d);
 
 /* Checks one delivery without a lake (tests, fuzzing): routes by key to its connector. Returns 0,
  * MDP_ERR_NOT_FOUND when no connector handles the key, or MDP_ERR_NOMEM. */

@@ -135,6 +135,7 @@ struct mdp_run {
      * requests not yet claimed by an earlier record, so nested runs never count one twice) and
      * the bytes its SQL read (set by the job: query, curate) */
     int64_t puts, gets, lists, scanned_bytes;
+    int64_t suppressed; /* ingest: records of erased subjects dropped (mdp/suppress.h) */
 };
 /* Starts a record: new run id (UUIDv7), job name, start time, zero counts. */
 void mdp_run_begin(struct mdp_run *r, const char *job);

@@ -25,7 +25,7 @@ struct mdp_state;
 #define MDP_SUBJECT_KEY_LEN 32
 
 enum mdp_pseudonym_kind {
-    MDP_PSEUDONYM_EMAIL = 1,  /* an address: trimmed and ASCII-lowercased first (email_lower) */
+    MDP_PSEUDONYM_EMAIL = 1,   /* an address: trimmed and ASCII-lowercased first (email_lower) */
     MDP_PSEUDONYM_USER_ID = 2, /* a user id: trimmed and ASCII-lowercased first (UUID text) */
     MDP_PSEUDONYM_EMAIL_SHA256 = 3 /* an address's SHA-256 (64 hex), lowercased first */
 };

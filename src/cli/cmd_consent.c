@@ -5,6 +5,7 @@
 #include "mdp/consent.h"
 #include "mdp/lake.h"
 #include "mdp/state.h"
+#include "mdp/suppress.h"
 #include "mdp/time.h"
 
 #include <errno.h>
@@ -264,6 +265,8 @@ static const char CONSENT_HELP[] =
     "       mdp consent verify\n"
     "       mdp consent import\n"
     "       mdp consent migrate\n"
+    "       mdp consent suppress add|check (--email E | --user-id U) [--reason TEXT]\n"
+    "       mdp consent suppress list\n"
     "       mdp consent purposes\n"
     "       mdp consent doi issue --email E [--ip IP]\n"
     "       mdp consent doi confirm TOKEN\n"
@@ -288,6 +291,10 @@ static const char CONSENT_HELP[] =
     "migrate   re-chains a journal written before pseudonymization, once (a ledger entry links\n"
     "          the old head hash to the new); import and `mdp run` do it first by themselves.\n"
     "          Run it while nothing else appends (stop mdp serve).\n"
+    "suppress  the suppression list of erased subjects (keyed pseudonyms of the address, its\n"
+    "          SHA-256 and the user id; no clear value): ingest drops their records before raw\n"
+    "          and quarantine and counts them as suppressed. add is idempotent; check prints\n"
+    "          true or false; --reason must not hold personal data (an erasure id).\n"
     "purposes  the purposes and their legal basis (consent.purposes).\n"
     "doi       double opt-in (spec VcTokens): issue prints a new token once and stores only its\n"
     "          SHA-256 with the address, the IP and a 7-day expiry; confirm verifies the address\n"
@@ -358,6 +365,54 @@ static int consent_migrate(struct cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+static int print_entry(const struct mdp_suppress_entry *e, void *ud)
+{
+    int *json = ud;
+    if (*json)
+        printf("%s{\"pseudonym\":\"%s\",\"kind\":\"%s\",\"added_ms\":%lld}", json[1]++ ? "," : "",
+               e->pseudonym, e->kind, (long long)e->added_ms);
+    else
+        printf("%s %-12s %lld %s\n", e->pseudonym, e->kind, (long long)e->added_ms, e->reason);
+    return 0;
+}
+
+static int consent_suppress(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = "consent suppress";
+    const char *what = argc > 2 ? argv[2] : "";
+    if (strcmp(what, "add") != 0 && strcmp(what, "check") != 0 && strcmp(what, "list") != 0)
+        return cli_usage(cmd, "add, check or list");
+    const char *email = NULL, *user = NULL, *reason = "cli";
+    const struct opt opts[] = {{"--email", &email, NULL},
+                               {"--user-id", &user, NULL},
+                               {"--reason", &reason, NULL},
+                               {NULL, NULL, NULL}};
+    if (parse_opts(cmd, argc, argv, 3, opts, NULL)) return EXIT_USAGE;
+    if (strcmp(what, "list") != 0 && !email && !user)
+        return cli_usage(cmd, "%s needs --email or --user-id", what);
+    struct mdp_state *s;
+    int rc = open_state(c, cmd, &s);
+    if (rc) return rc;
+    struct mdp_diag d = {0};
+    int n = 0, found = 0;
+    if (strcmp(what, "add") == 0) {
+        rc = mdp_suppress_add(s, email, user, reason, mdp_time_now_ms(), &n, &d);
+        if (!rc)
+            printf(c->json ? "{\"added\":%d}\n" : "added %d entries to the suppression list\n", n);
+    } else if (strcmp(what, "check") == 0) {
+        rc = mdp_suppress_contains(s, email, user, &found, &d);
+        if (!rc) printf(c->json ? "{\"suppressed\":%s}\n" : "%s\n", found ? "true" : "false");
+    } else {
+        int ud[2] = {c->json, 0};
+        if (c->json) fputc('[', stdout);
+        rc = mdp_suppress_list(s, print_entry, ud, &d);
+        if (c->json) fputs("]\n", stdout);
+    }
+    mdp_state_close(s);
+    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    return EXIT_OK;
+}
+
 static int consent_run(struct cli *c, int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
@@ -377,6 +432,7 @@ static int consent_run(struct cli *c, int argc, char **argv)
     if (strcmp(argv[1], "record") == 0) return consent_record(c, argc, argv);
     if (strcmp(argv[1], "import") == 0) return consent_import(c, argc, argv);
     if (strcmp(argv[1], "migrate") == 0) return consent_migrate(c, argc, argv);
+    if (strcmp(argv[1], "suppress") == 0) return consent_suppress(c, argc, argv);
     if (strcmp(argv[1], "status") == 0) return consent_status(c, argc, argv);
     if (strcmp(argv[1], "verify") == 0) return consent_verify(c, argc, argv);
     if (strcmp(argv[1], "purposes") == 0) return consent_purposes(c);

@@ -217,11 +217,12 @@ void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
                 mdp_time_format_ms(r->newest_event_ms, newest, sizeof newest);
             mdp_buf_printf(&b,
                            "%s{\"job\":\"%s\",\"run_id\":\"%s\",\"status\":\"%s\",\"in\":%lld,"
-                           "\"out\":%lld,\"quarantined\":%lld,\"duplicates\":%lld,\"bytes\":%lld,"
-                           "\"ms\":%lld,\"newest_event\":",
+                           "\"out\":%lld,\"quarantined\":%lld,\"duplicates\":%lld,"
+                           "\"suppressed\":%lld,\"bytes\":%lld,\"ms\":%lld,\"newest_event\":",
                            i ? "," : "", r->job, r->run_id, r->status, (long long)r->in,
                            (long long)r->out, (long long)r->quarantined, (long long)r->duplicates,
-                           (long long)r->bytes, (long long)(r->end_ms - r->start_ms));
+                           (long long)r->suppressed, (long long)r->bytes,
+                           (long long)(r->end_ms - r->start_ms));
             if (newest[0])
                 mdp_buf_json_str(&b, newest);
             else

@@ -93,7 +93,7 @@ int mdp_subject_pseudonym(const unsigned char key[MDP_SUBJECT_KEY_LEN],
         return mdp_diag_set(d, MDP_ERR_INVALID, "unknown subject kind %d", (int)kind);
     /* mdp_email_normalize trims and lower-cases; the same normalization serves ids */
     int n = mdp_email_normalize(value ? value : "", buf + pre, sizeof buf - pre);
-    const char *what = kind == MDP_PSEUDONYM_EMAIL ? "address"
+    const char *what = kind == MDP_PSEUDONYM_EMAIL     ? "address"
                        : kind == MDP_PSEUDONYM_USER_ID ? "user id"
                                                        : "SHA-256";
     if (n == MDP_ERR_RANGE) return mdp_diag_set(d, n, "the %s is longer than 255 bytes", what);

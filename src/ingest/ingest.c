@@ -6,13 +6,17 @@
 #include "ingest_internal.h"
 #include "mdp/hash.h"
 #include "mdp/log.h"
+#include "mdp/ml.h"
 #include "mdp/pipeline.h"
 #include "mdp/retention.h"
+#include "mdp/state.h"
+#include "mdp/suppress.h"
 #include "mdp/time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 static const struct mdp_connector *const CONNECTORS[] = {
 #define MDP_CONNECTOR(n) &MDP__CONNECTOR_##n,
@@ -205,6 +209,137 @@ int mdp_ingest_verdicts(const char *connector, const char *key, const char *data
     return rc;
 }
 
+/* ---- suppression: erased subjects stay out ---- */
+
+static int gunzip_all(const char *p, size_t n, struct mdp_buf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return -1;
+    z.next_in = (unsigned char *)p;
+    z.avail_in = (uInt)n;
+    int rc;
+    do {
+        if (mdp_buf_reserve(out, 65536)) {
+            inflateEnd(&z);
+            return MDP_ERR_NOMEM;
+        }
+        z.next_out = (unsigned char *)out->data + out->len;
+        z.avail_out = (uInt)(out->cap - out->len - 1);
+        rc = inflate(&z, Z_NO_FLUSH);
+        out->len = out->cap - 1 - z.avail_out;
+        out->data[out->len] = '\0';
+        if (rc == Z_STREAM_END && z.avail_in > 0) { /* concatenated gzip members */
+            if (inflateReset(&z) != Z_OK) break;
+            rc = Z_OK;
+        }
+    } while (rc == Z_OK);
+    inflateEnd(&z);
+    return rc == Z_STREAM_END ? 0 : -1;
+}
+
+/* Removes the elements of o's array members that name a suppressed subject (a batch of records
+ * in one document: Records[] of an SQS or Lambda event, rows[] of a report). Returns how many. */
+static int64_t prune(const struct mdp_suppress_set *set, json_object *o)
+{
+    int64_t n = 0;
+    if (!json_object_is_type(o, json_type_object)) return 0;
+    json_object_object_foreach(o, k, v)
+    {
+        (void)k;
+        if (!json_object_is_type(v, json_type_array)) continue;
+        for (size_t i = json_object_array_length(v); i-- > 0;) {
+            const char *t = json_object_to_json_string_ext(json_object_array_get_idx(v, i),
+                                                           JSON_C_TO_STRING_PLAIN);
+            if (t && mdp_suppress_match(set, t, strlen(t))) {
+                json_object_array_del_idx(v, i, 1);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+/* The record [a, b) of p (o: its parsed form, or NULL): kept, dropped with the line end after it,
+ * or, for a document whose batch holds the subject's records among others', replaced by the
+ * document without them. */
+static void unit(const struct mdp_suppress_set *set, const char *p, size_t n, size_t a, size_t b,
+                 json_object *o, size_t *copied, struct mdp_buf *kept, int64_t *dropped)
+{
+    while (b > a && strchr(" \t\r\n", p[b - 1])) /* a value's span may end in whitespace */
+        b--;
+    if (b <= a || !mdp_suppress_match(set, p + a, b - a)) return;
+    int64_t pruned = o ? prune(set, o) : 0;
+    const char *rest = pruned ? json_object_to_json_string_ext(
+                                    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                              : NULL;
+    mdp_buf_append(kept, p + *copied, a - *copied);
+    if (rest && !mdp_suppress_match(set, rest, strlen(rest))) {
+        mdp_buf_puts(kept, rest); /* the other records of the batch stay */
+        *copied = b;
+        *dropped += pruned;
+        return;
+    }
+    size_t end = b;
+    while (end < n && (p[end] == ' ' || p[end] == '\t' || p[end] == '\r'))
+        end++;
+    if (end < n && p[end] == '\n') end++;
+    *copied = end;
+    (*dropped)++;
+}
+
+int mdp_ingest_suppress(const struct mdp_suppress_set *set, const char *data, size_t len,
+                        struct mdp_buf *kept, int64_t *dropped, struct mdp_diag *d)
+{
+    *dropped = 0;
+    if (!set || !len) return 0;
+    struct mdp_buf plain;
+    mdp_buf_init(&plain);
+    if (len >= 2 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b) {
+        int rc = gunzip_all(data, len, &plain);
+        if (rc) {
+            mdp_buf_cleanup(&plain);
+            return rc == MDP_ERR_NOMEM ? mdp_diag_set(d, rc, "out of memory inflating")
+                                       : 0; /* corrupt: the connector quarantines it whole */
+        }
+        data = plain.data ? plain.data : "";
+        len = plain.len;
+    }
+    size_t first = 0, copied = 0;
+    while (first < len && strchr(" \t\r\n", data[first]))
+        first++;
+    if (first < len && (data[first] == '{' || data[first] == '[')) {
+        struct mdp__splitter sp;
+        mdp__splitter_init(&sp, data, len);
+        json_object *o;
+        size_t start, n, prev = 0;
+        enum json_tokener_error err;
+        while (mdp__splitter_next(&sp, &o, &start, &n, &err)) {
+            if (start > prev) { /* what lies between two values is a record of its own */
+                size_t a = prev;
+                while (a < start && strchr(" \t\r\n", data[a]))
+                    a++;
+                if (a < start) unit(set, data, len, a, start, NULL, &copied, kept, dropped);
+            }
+            if (start >= copied) unit(set, data, len, start, start + n, o, &copied, kept, dropped);
+            json_object_put(o);
+            prev = start + n > copied ? start + n : copied;
+        }
+        if (prev < len && copied <= prev)
+            unit(set, data, len, prev, len, NULL, &copied, kept, dropped);
+    } else {
+        size_t pos = 0, s0, ln, lineno = 0;
+        while (mdp__next_line(data, len, &pos, &s0, &ln, &lineno))
+            if (s0 >= copied) unit(set, data, len, s0, s0 + ln, NULL, &copied, kept, dropped);
+    }
+    if (*dropped) mdp_buf_append(kept, data + copied, len - copied);
+    mdp_buf_cleanup(&plain);
+    if (*dropped && mdp_buf_error(kept))
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory removing suppressed records");
+    if (!*dropped) mdp_buf_reset(kept);
+    return 0;
+}
+
 /* ---- the ingest stage ---- */
 
 #define MAXC 16
@@ -219,6 +354,7 @@ struct run_state {
     struct mdp_dedup_window win[MAXC];
     struct mdp_connector_run hook[MAXC]; /* each connector's run, from its init hook */
     unsigned char started[MAXC];         /* init ran (and succeeded): exit is due */
+    struct mdp_suppress_set *sup;        /* erased subjects, or NULL (none) */
     struct mdp_diag *d;
 };
 
@@ -294,9 +430,10 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     if (key_day(key, k ? strlen(k->landing_prefix) : 0, &day) != 0) day = -1;
     if (S->ctx->day >= 0 && day != S->ctx->day) return 0;
     int64_t t0 = mdp_time_now_ms();
-    struct mdp_buf data, rawkey;
+    struct mdp_buf data, rawkey, kept;
     mdp_buf_init(&data);
     mdp_buf_init(&rawkey);
+    mdp_buf_init(&kept);
     int rc = mdp_store_get(S->landing, key, &data, S->d);
     if (rc) goto out;
     if (day < 0) day = mdp_days_from_ms(t0); /* undated deliveries land on the day they arrive */
@@ -327,7 +464,23 @@ static int ingest_file(const char *key, int64_t size, void *ud)
      * A crash before the raw put leaves the delivery untaken, and the re-run rewrites the same
      * quarantine object (named by the delivery's hash): nothing lost, nothing twice. */
     const char *bytes = data.data ? data.data : "";
-    rc = mdp_lake_raw_key(k->source, dataset, day, bytes, data.len, k->ext, &rawkey, S->d);
+    size_t blen = data.len;
+    /* records of erased subjects never reach raw or quarantine */
+    int64_t suppressed = 0;
+    if (S->sup && (rc = mdp_ingest_suppress(S->sup, bytes, blen, &kept, &suppressed, S->d)))
+        goto out;
+    if (suppressed) {
+        bytes = kept.data ? kept.data : "";
+        blen = kept.len;
+        size_t sp = 0;
+        while (sp < blen && strchr(" \t\r\n", bytes[sp]))
+            sp++;
+        if (sp == blen) { /* nothing but the erased subject's records: nothing to land */
+            c->suppressed += suppressed;
+            goto out;
+        }
+    }
+    rc = mdp_lake_raw_key(k->source, dataset, day, bytes, blen, k->ext, &rawkey, S->d);
     if (rc) goto out;
     int64_t have;
     rc = mdp_store_head(S->ctx->lake->store, rawkey.data, &have, NULL);
@@ -337,6 +490,7 @@ static int ingest_file(const char *key, int64_t size, void *ud)
         c->files_seen++;
         goto out;
     }
+    c->suppressed += suppressed;
     if (rc != MDP_ERR_NOT_FOUND) {
         mdp_diag_set(S->d, rc, "%s: %s", rawkey.data, mdp_strerror(rc));
         goto out;
@@ -354,15 +508,15 @@ static int ingest_file(const char *key, int64_t size, void *ud)
         mdp_quarantine_cleanup(&q);
         goto out;
     }
-    rc = k->check(&ck, bytes, data.len);
+    rc = k->check(&ck, bytes, blen);
     if (!rc) {
         char batch[40];
         snprintf(batch, sizeof batch, "%.32s", strrchr(rawkey.data, '/') + 1);
         rc = mdp_quarantine_flush(&q, S->ctx->lake, batch, S->d);
         int existed = 0;
         if (!rc)
-            rc = mdp_lake_raw_put(S->ctx->lake, k->source, dataset, day, bytes, data.len, k->ext,
-                                  NULL, &existed, S->d);
+            rc = mdp_lake_raw_put(S->ctx->lake, k->source, dataset, day, bytes, blen, k->ext, NULL,
+                                  &existed, S->d);
     } else {
         mdp_diag_set(S->d, rc, "%s: %s while checking", key, mdp_strerror(rc));
     }
@@ -371,6 +525,7 @@ static int ingest_file(const char *key, int64_t size, void *ud)
 out:
     mdp_buf_cleanup(&data);
     mdp_buf_cleanup(&rawkey);
+    mdp_buf_cleanup(&kept);
     return rc;
 }
 
@@ -387,6 +542,7 @@ static void record_run(struct run_state *S, const char *name, const struct mdp_i
     sub.out = c->out;
     sub.quarantined = c->quarantined;
     sub.duplicates = c->duplicates;
+    sub.suppressed = c->suppressed;
     sub.bytes = c->bytes;
     sub.newest_event_ms = c->newest_event_ms;
     int n = snprintf(sub.message, sizeof sub.message, "%lld deliveries, %lld taken before",
@@ -397,6 +553,9 @@ static void record_run(struct run_state *S, const char *name, const struct mdp_i
     if (c->non_v7_ids && n > 0 && (size_t)n < sizeof sub.message)
         n += snprintf(sub.message + n, sizeof sub.message - (size_t)n, ", %lld ids not UUIDv7",
                       (long long)c->non_v7_ids);
+    if (c->suppressed && n > 0 && (size_t)n < sizeof sub.message)
+        n += snprintf(sub.message + n, sizeof sub.message - (size_t)n,
+                      ", %lld suppressed (erased subjects)", (long long)c->suppressed);
     if (why && n > 0 && (size_t)n < sizeof sub.message)
         snprintf(sub.message + n, sizeof sub.message - (size_t)n, "; %s", why);
     struct mdp_diag ld = {0};
@@ -426,6 +585,15 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
         if (k->init && (rc = k->init(&S->hook[i], d))) break;
         S->started[i] = 1;
     }
+    if (!rc) { /* the suppression list: erased subjects' records stay out */
+        struct mdp_state *st = NULL;
+        rc = mdp_state_open_lake(ctx->lake, &st, d);
+        if (rc == MDP_ERR_UNSUPPORTED)
+            rc = 0; /* a lake without local paths has no embedded state store */
+        else if (!rc)
+            rc = mdp_suppress_load(st, &S->sup, d);
+        mdp_state_close(st);
+    }
     char *dir = rc ? NULL : mdp_config_landing_dir(ctx->cfg);
     if (!rc && !dir) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     int orc = rc ? rc : mdp_store_open(dir, 0, &S->landing, d);
@@ -445,6 +613,7 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
         run->out += c->out;
         run->quarantined += c->quarantined;
         run->duplicates += c->duplicates;
+        run->suppressed += c->suppressed;
         run->bytes += c->bytes;
         if (c->newest_event_ms > run->newest_event_ms) run->newest_event_ms = c->newest_event_ms;
         if (!c->files) continue;
@@ -476,6 +645,7 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
         mdp_dedup_window_cleanup(&S->win[i]);
         if (S->started[i] && CONNECTORS[i]->exit) CONNECTORS[i]->exit(&S->hook[i]);
     }
+    mdp_suppress_set_free(S->sup);
     free(dir);
     free(S);
     return rc;

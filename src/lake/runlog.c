@@ -52,10 +52,10 @@ int mdp_run_end(struct mdp_lake *lake, struct mdp_run *r, const char *status, st
     mdp_buf_printf(&b,
                    ",\"status\":\"%s\",\"start\":\"%s\",\"end\":\"%s\",\"duration_ms\":%lld,"
                    "\"in\":%lld,\"out\":%lld,\"quarantined\":%lld,\"duplicates\":%lld,"
-                   "\"bytes\":%lld,\"message\":",
+                   "\"suppressed\":%lld,\"bytes\":%lld,\"message\":",
                    r->status, start, end, (long long)(r->end_ms - r->start_ms), (long long)r->in,
                    (long long)r->out, (long long)r->quarantined, (long long)r->duplicates,
-                   (long long)r->bytes);
+                   (long long)r->suppressed, (long long)r->bytes);
     mdp_buf_json_str(&b, r->message);
     mdp_buf_printf(
         &b, ",\"requests\":{\"put\":%lld,\"get\":%lld,\"list\":%lld},\"scanned_bytes\":%lld",
@@ -123,6 +123,7 @@ static int each_cb(const char *key, int64_t size, void *ud)
     r.out = get_i64(o, "out");
     r.quarantined = get_i64(o, "quarantined");
     r.duplicates = get_i64(o, "duplicates");
+    r.suppressed = get_i64(o, "suppressed");
     r.bytes = get_i64(o, "bytes");
     r.scanned_bytes = get_i64(o, "scanned_bytes");
     if (json_object_object_get_ex(o, "requests", &v) && json_object_is_type(v, json_type_object)) {

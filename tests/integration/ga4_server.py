@@ -5,6 +5,11 @@ RS256 signature with the given public key and its claims, and returns an access 
 answers with positional headers, string metric values, rowCount, metadata and propertyQuota,
 paging by limit/offset (strings). To exercise the client's retries, the first runReport request
 is answered 429 RESOURCE_EXHAUSTED with Retry-After and the second 503. Every request is logged.
+It also speaks the Google Analytics User Deletion API (v3 userDeletion/userDeletionRequests:upsert):
+a token granted for the analytics.user.deletion scope, a JSON userDeletionRequest resource (kind,
+id.type one of APP_INSTANCE_ID, CLIENT_ID, USER_ID, a non-empty id.userId, exactly one of
+propertyId, webPropertyId, firebaseProjectId; the property must be the test property), answered
+with the resource and its deletionRequestTime; the first upsert is answered 503 (a retry).
 
 Usage: ga4_server.py PORTFILE LOGFILE PUBLIC_KEY_PEM
 """
@@ -16,7 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import padding
 PORTFILE, LOGFILE, PUBKEY = sys.argv[1:4]
 public_key = serialization.load_pem_public_key(open(PUBKEY, "rb").read())
 lock = threading.Lock()
-state = {"tokens": 0, "reports": 0}
+state = {"tokens": 0, "reports": 0, "deletions": 0, "scopes": {}}
+SCOPE_READ = "https://www.googleapis.com/auth/analytics.readonly"
+SCOPE_DELETE = "https://www.googleapis.com/auth/analytics.user.deletion"
+PROPERTY = "495696125"
 EVENTS = ["first_visit", "page_view", "scroll", "session_start", "user_engagement"]
 
 
@@ -58,7 +66,7 @@ class H(BaseHTTPRequestHandler):
                 hdr, claims = json.loads(b64d(h)), json.loads(b64d(c))
                 now = datetime.datetime.now(datetime.timezone.utc).timestamp()
                 ok = ok and hdr.get("alg") == "RS256" and claims["aud"].endswith("/token") \
-                    and claims["scope"] == "https://www.googleapis.com/auth/analytics.readonly" \
+                    and claims["scope"] in (SCOPE_READ, SCOPE_DELETE) \
                     and claims["iat"] <= now + 5 and claims["exp"] > now and claims["iss"].endswith(".iam.gserviceaccount.com")
             except Exception as e:  # a bad signature, a malformed token
                 ok = False
@@ -68,7 +76,12 @@ class H(BaseHTTPRequestHandler):
             with lock:
                 state["tokens"] += 1
                 n = state["tokens"]
+                state["scopes"][f"ya29.test-{n}"] = claims["scope"]
+            if claims["scope"] == SCOPE_DELETE:
+                log("token scope user.deletion")
             return self.reply(200, {"access_token": f"ya29.test-{n}", "expires_in": 3599, "token_type": "Bearer"})
+        if self.path == "/analytics/v3/userDeletion/userDeletionRequests:upsert":
+            return self.upsert(body)
         if self.path.startswith("/v1beta/properties/") and self.path.endswith(":runReport"):
             if not self.headers.get("Authorization", "").startswith("Bearer ya29.test-"):
                 log("report unauthenticated")
@@ -111,6 +124,63 @@ class H(BaseHTTPRequestHandler):
         self.error(404, "NOT_FOUND", "no such method")
 
 
+def v3_error(h, status, reason, msg):
+    h.reply(status, {"error": {"errors": [{"domain": "global", "reason": reason, "message": msg}],
+                               "code": status, "message": msg}})
+
+
+def upsert(self, body):
+    auth = self.headers.get("Authorization", "")
+    token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+    scope = state["scopes"].get(token)
+    if scope is None:
+        log("deletion unauthenticated")
+        return v3_error(self, 401, "authError", "Invalid Credentials")
+    if scope != SCOPE_DELETE:
+        log("deletion insufficient scope")
+        return v3_error(self, 403, "insufficientPermissions", "Request had insufficient authentication scopes.")
+    if not self.headers.get("Content-Type", "").startswith("application/json"):
+        return v3_error(self, 400, "parseError", "This API does not support parsing form-encoded input.")
+    try:
+        req = json.loads(body)
+        assert isinstance(req, dict)
+    except Exception:
+        log("deletion parse error")
+        return v3_error(self, 400, "parseError", "Parse Error")
+    uid = req.get("id")
+    targets = [k for k in ("propertyId", "webPropertyId", "firebaseProjectId") if req.get(k)]
+    if req.get("kind", "analytics#userDeletionRequest") != "analytics#userDeletionRequest":
+        problem = "kind must be analytics#userDeletionRequest"
+    elif not isinstance(uid, dict) or uid.get("type") not in ("APP_INSTANCE_ID", "CLIENT_ID", "USER_ID"):
+        problem = "Invalid value for id.type"
+    elif not isinstance(uid.get("userId"), str) or not uid["userId"]:
+        problem = "Required field id.userId is missing"
+    elif len(targets) != 1:
+        problem = "Exactly one of propertyId, webPropertyId or firebaseProjectId is required"
+    else:
+        problem = None
+    if problem:
+        log(f"deletion invalid: {problem}")
+        return v3_error(self, 400, "invalidParameter", problem)
+    if req.get("propertyId") != PROPERTY:
+        log("deletion forbidden property")
+        return v3_error(self, 403, "insufficientPermissions",
+                        "User does not have sufficient permissions for this property.")
+    with lock:
+        state["deletions"] += 1
+        n = state["deletions"]
+    if n == 1:
+        log("deletion 503")
+        return v3_error(self, 503, "backendError", "Backend Error")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    t = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    log(f"deletion ok type={uid['type']}")
+    return self.reply(200, {"kind": "analytics#userDeletionRequest",
+                            "id": {"type": uid["type"], "userId": uid["userId"]},
+                            "propertyId": PROPERTY, "deletionRequestTime": t})
+
+
+H.upsert = upsert
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
 with open(PORTFILE + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))

@@ -3,11 +3,14 @@
  * journal written before pseudonymization (with its ledger entry), and the suppression list. */
 #include "testutil.h"
 #include "mdp/consent.h"
+#include "mdp/buf.h"
 #include "mdp/hash.h"
+#include "mdp/ingest.h"
 #include "mdp/lake.h"
 #include "mdp/pseudonym.h"
 #include "mdp/retention.h"
 #include "mdp/state.h"
+#include "mdp/suppress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,6 +422,96 @@ static void test_migration_refuses_broken_and_resumes(void **st)
     env_close(&e);
 }
 
+static void test_suppression(void **st)
+{
+    (void)st;
+    struct env e;
+    env_open(&e);
+    struct mdp_diag d = {0};
+    struct mdp_suppress_set *set = NULL;
+    /* an empty list: nothing loaded, no key made */
+    assert_int_equal(mdp_suppress_load(e.s, &set, &d), 0);
+    assert_null(set);
+    char *kb = NULL;
+    assert_int_equal(mdp_state_get(e.s, "subject_key", "key", "v1", &kb, NULL, &d),
+                     MDP_ERR_NOT_FOUND);
+    const char *uid = "0190F5C2-0000-7000-8000-0000000000CC";
+    int added = -1, found = -1;
+    assert_int_equal(mdp_suppress_add(e.s, "Erin@Example.de", uid, "erasure:e1", 1000, &added, &d),
+                     0);
+    assert_int_equal(added, 3);
+    assert_int_equal(mdp_suppress_add(e.s, "erin@example.de", NULL, "erasure:e2", 2000, &added, &d),
+                     0);
+    assert_int_equal(added, 0);
+    assert_int_equal(
+        mdp_suppress_contains(e.s, NULL, "0190f5c2-0000-7000-8000-0000000000cc", &found, &d), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(mdp_suppress_contains(e.s, "frank@example.de", NULL, &found, &d), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(mdp_suppress_add(e.s, NULL, "", NULL, 0, NULL, &d), MDP_ERR_INVALID);
+    struct all *a = malloc(sizeof *a);
+    table_text(e.s, "suppression", a);
+    assert_int_equal(a->items, 3);
+    assert_null(strstr(a->buf, "erin"));
+    assert_null(strstr(a->buf, "0190"));
+    assert_non_null(strstr(a->buf, "erasure:e1")); /* the first reason stays */
+    char sha[65];
+    assert_int_equal(mdp_email_hash("erin@example.de", sha), 0);
+    assert_null(strstr(a->buf, sha));
+
+    assert_int_equal(mdp_suppress_load(e.s, &set, &d), 0);
+    assert_non_null(set);
+    assert_int_equal(mdp_suppress_set_count(set), 3);
+#define M(text) mdp_suppress_match(set, text, strlen(text))
+    assert_true(M("{\"email\":\"ERIN@example.DE\"}"));
+    assert_true(M("To: Erin <erin@example.de>"));
+    assert_true(M("x,0190f5c2-0000-7000-8000-0000000000cc,y"));
+    char line[200];
+    snprintf(line, sizeof line, "{\"email_hash\":\"%s\"}", sha);
+    assert_true(M(line));
+    assert_false(M("{\"email\":\"erin@example.dev\"}"));      /* another domain */
+    assert_false(M("{\"email\":\"xerin@example.de\"}"));      /* another local part */
+    assert_false(M("a0190f5c2-0000-7000-8000-0000000000cc")); /* inside a longer token */
+    assert_false(M("0190f5c2-0000-7000-8000-0000000000cd"));
+    assert_false(M(""));
+#undef M
+    /* deliveries: NDJSON lines, CSV lines, a batch document, concatenated JSON */
+    struct mdp_buf kept;
+    mdp_buf_init(&kept);
+    int64_t dropped = -1;
+    const char *nd = "{\"id\":1,\"user_id\":\"a\"}\n{\"id\":2,\"e\":\"erin@example.de\"}\n"
+                     "not json erin@example.de\n{\"id\":3}\n";
+    assert_int_equal(mdp_ingest_suppress(set, nd, strlen(nd), &kept, &dropped, &d), 0);
+    assert_int_equal(dropped, 2);
+    assert_string_equal(kept.data, "{\"id\":1,\"user_id\":\"a\"}\n{\"id\":3}\n");
+    mdp_buf_reset(&kept);
+    const char *csv = "user_id,email\r\nu1,a@b.de\r\n0190f5c2-0000-7000-8000-0000000000cc,x\r\n"
+                      "u3,c@d.de";
+    assert_int_equal(mdp_ingest_suppress(set, csv, strlen(csv), &kept, &dropped, &d), 0);
+    assert_int_equal(dropped, 1);
+    assert_string_equal(kept.data, "user_id,email\r\nu1,a@b.de\r\nu3,c@d.de");
+    mdp_buf_reset(&kept);
+    const char *batch = "{\n  \"Records\": [\n {\"body\": \"to a@b.de\"},\n"
+                        "  {\"body\": \"to erin@example.de\"}, {\"body\": \"x/y\"}\n  ]\n}\n";
+    assert_int_equal(mdp_ingest_suppress(set, batch, strlen(batch), &kept, &dropped, &d), 0);
+    assert_int_equal(dropped, 1);
+    assert_string_equal(kept.data, "{\"Records\":[{\"body\":\"to a@b.de\"},{\"body\":\"x/y\"}]}\n");
+    mdp_buf_reset(&kept);
+    const char *cat = "{\"a\":\"erin@example.de\"}{\"a\":\"b\"}";
+    assert_int_equal(mdp_ingest_suppress(set, cat, strlen(cat), &kept, &dropped, &d), 0);
+    assert_int_equal(dropped, 1);
+    assert_string_equal(kept.data, "{\"a\":\"b\"}");
+    mdp_buf_reset(&kept);
+    const char *clean = "{\"a\":1}\n";
+    assert_int_equal(mdp_ingest_suppress(set, clean, strlen(clean), &kept, &dropped, &d), 0);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(kept.len, 0);
+    mdp_buf_cleanup(&kept);
+    mdp_suppress_set_free(set);
+    free(a);
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_journal_pseudonymous_and_forget),
         cmocka_unit_test(test_journal_migration),
         cmocka_unit_test(test_migration_refuses_broken_and_resumes),
+        cmocka_unit_test(test_suppression),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@ struct token_cache {
     char token[2048];
     int64_t expires_ms;
     char key_id[128];
+    char scope[128]; /* what the token was granted for */
 };
 static struct token_cache g_token; /* one per process: a pull runs in one thread */
 
@@ -44,10 +45,15 @@ static void b64url(const unsigned char *in, size_t n, struct mdp_buf *out)
 }
 
 /* An access token for the service account in the key file named by the credentials variable. */
-static int access_token(const struct mdp_config *cfg, struct mdp_diag *d)
+#define SCOPE_READ   "https://www.googleapis.com/auth/analytics.readonly"
+#define SCOPE_DELETE "https://www.googleapis.com/auth/analytics.user.deletion"
+
+static int access_token(const struct mdp_config *cfg, const char *scope, struct mdp_diag *d)
 {
     int64_t now = mdp_time_now_ms();
-    if (g_token.token[0] && g_token.expires_ms - 60000 > now) return 0;
+    if (g_token.token[0] && g_token.expires_ms - 60000 > now && strcmp(g_token.scope, scope) == 0)
+        return 0;
+    g_token.token[0] = '\0';
     const char *var = cfg->ga4_credentials_env, *path = getenv(var);
     if (!path || !*path)
         return mdp_diag_set(
@@ -73,7 +79,9 @@ static int access_token(const struct mdp_config *cfg, struct mdp_diag *d)
     mdp_buf_init(&cl);
     mdp_buf_puts(&cl, "{\"iss\":");
     mdp_buf_json_str(&cl, email);
-    mdp_buf_puts(&cl, ",\"scope\":\"https://www.googleapis.com/auth/analytics.readonly\",\"aud\":");
+    mdp_buf_puts(&cl, ",\"scope\":");
+    mdp_buf_json_str(&cl, scope);
+    mdp_buf_puts(&cl, ",\"aud\":");
     mdp_buf_json_str(&cl, token_uri);
     mdp_buf_printf(&cl, ",\"iat\":%lld,\"exp\":%lld}", (long long)(now / 1000),
                    (long long)(now / 1000 + 3600));
@@ -142,6 +150,7 @@ static int access_token(const struct mdp_config *cfg, struct mdp_diag *d)
             rc = mdp_diag_set(d, MDP_ERR_IO, "ga4: the token endpoint gave no access_token");
         } else {
             snprintf(g_token.token, sizeof g_token.token, "%s", at);
+            snprintf(g_token.scope, sizeof g_token.scope, "%s", scope);
             int64_t secs =
                 json_object_object_get_ex(t, "expires_in", &ex) ? json_object_get_int64(ex) : 3600;
             g_token.expires_ms = now + secs * 1000;
@@ -200,7 +209,7 @@ int mdp__ga4_pull(struct mdp_pull *p, struct mdp_diag *d)
             return mdp_diag_set(d, MDP_ERR_CONFIG, "sources.ga4.property_id must be digits");
     snprintf(url, sizeof url, "%s/v1beta/properties/%s:runReport", cfg->ga4_api_base,
              cfg->ga4_property_id);
-    int rc = access_token(cfg, d);
+    int rc = access_token(cfg, SCOPE_READ, d);
     struct mdp_buf body;
     struct mdp__http_response resp;
     mdp_buf_init(&body);
@@ -261,6 +270,82 @@ int mdp__ga4_pull(struct mdp_pull *p, struct mdp_diag *d)
     }
     snprintf(p->note, sizeof p->note, "pulled %lld rows of %s..%s in %d pages (%d retries)",
              (long long)p->rows, from, to, page, retries);
+    mdp_buf_cleanup(&body);
+    mdp_buf_cleanup(&resp.body);
+    return rc;
+}
+
+/* ---- the User Deletion API (erasure) ---- */
+
+int mdp_ga4_user_deletion(const struct mdp_config *cfg, const char *id_type, const char *id,
+                          struct mdp_ga4_deletion *out, struct mdp_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    static const char *const TYPES[] = {"CLIENT_ID", "USER_ID", "APP_INSTANCE_ID"};
+    int known = 0;
+    for (size_t i = 0; id_type && i < sizeof TYPES / sizeof *TYPES; i++)
+        known |= strcmp(id_type, TYPES[i]) == 0;
+    if (!known)
+        return mdp_diag_set(d, MDP_ERR_INVALID,
+                            "ga4 user deletion: the id type must be CLIENT_ID, USER_ID or "
+                            "APP_INSTANCE_ID");
+    if (!id || !*id || strlen(id) > 256)
+        return mdp_diag_set(d, MDP_ERR_INVALID, "ga4 user deletion: the id is empty or too long");
+    const char *prop = cfg->ga4_property_id;
+    if (!*prop || strspn(prop, "0123456789") != strlen(prop))
+        return mdp_diag_set(d, MDP_ERR_CONFIG, "sources.ga4.property_id must be digits");
+    char url[1024];
+    snprintf(url, sizeof url, "%s/userDeletion/userDeletionRequests:upsert",
+             cfg->ga4_user_deletion_base);
+    int rc = access_token(cfg, SCOPE_DELETE, d);
+    struct mdp_buf body;
+    struct mdp__http_response resp;
+    mdp_buf_init(&body);
+    mdp_buf_init(&resp.body);
+    if (!rc) {
+        mdp_buf_puts(&body, "{\"kind\":\"analytics#userDeletionRequest\",\"id\":{\"type\":");
+        mdp_buf_json_str(&body, id_type);
+        mdp_buf_puts(&body, ",\"userId\":");
+        mdp_buf_json_str(&body, id);
+        mdp_buf_puts(&body, "},\"propertyId\":");
+        mdp_buf_json_str(&body, prop);
+        mdp_buf_putc(&body, '}');
+        if (mdp_buf_error(&body))
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "ga4 user deletion: out of memory");
+    }
+    char err[256];
+    int attempts = 0;
+    if (!rc && mdp__http_retry(cfg->http_max_retries, cfg->http_retry_base_ms, "POST", url,
+                               "application/json", g_token.token, body.data, &resp, &attempts, err,
+                               sizeof err))
+        rc = mdp_diag_set(d, MDP_ERR_IO, "ga4 user deletion: %s: %s", url, err);
+    if (!rc) {
+        out->http_status = resp.status;
+        out->attempts = attempts;
+        json_object *r = json_tokener_parse(resp.body.data ? resp.body.data : "");
+        const char *t = mdp__jget(r, "deletionRequestTime");
+        json_object *e = mdp__jobj(r, "error");
+        const char *msg = e ? mdp__jget(e, "message") : NULL;
+        if (resp.status == 401 || resp.status == 403) {
+            g_token.token[0] = '\0';
+            rc = mdp_diag_set(d, MDP_ERR_PERM,
+                              "ga4 user deletion answered HTTP %ld: the service account may not "
+                              "delete users of property %s (%s)",
+                              resp.status, prop, msg ? msg : "no message");
+        } else if (resp.status != 200) {
+            rc = mdp_diag_set(d, resp.status == 400 ? MDP_ERR_INVALID : MDP_ERR_IO,
+                              "ga4 user deletion answered HTTP %ld: %s", resp.status,
+                              msg ? msg : "no message");
+        } else if (!t || strlen(t) >= sizeof out->deletion_request_time) {
+            rc = mdp_diag_set(d, MDP_ERR_PARSE,
+                              "ga4 user deletion: the response has no deletionRequestTime");
+        } else {
+            snprintf(out->deletion_request_time, sizeof out->deletion_request_time, "%s", t);
+            out->response = mdp_buf_steal(&resp.body);
+            if (!out->response) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        }
+        json_object_put(r);
+    }
     mdp_buf_cleanup(&body);
     mdp_buf_cleanup(&resp.body);
     return rc;

@@ -169,6 +169,10 @@ static const struct mdp_config_key CONFIG[] = {
     {"sources.ga4.api_base", MDP_CFG_STR, MDP_CONFIG_OFF(ga4_api_base),
      "https://analyticsdata.googleapis.com", 0, 0, NULL,
      "Base URL of the GA4 Data API (a test server in the tests)."},
+    {"sources.ga4.user_deletion_base", MDP_CFG_STR, MDP_CONFIG_OFF(ga4_user_deletion_base),
+     "https://www.googleapis.com/analytics/v3", 0, 0, NULL,
+     "Base URL of the Google Analytics User Deletion API (userDeletionRequests:upsert), which "
+     "erasure calls for sources.ga4.property_id (a test server in the tests)."},
     {"sources.ga4.dimensions", MDP_CFG_STRLIST, MDP_CONFIG_OFF(ga4_dimensions), "date,eventName", 0,
      0, NULL, "Dimensions of the runReport request."},
     {"sources.ga4.metrics", MDP_CFG_STRLIST, MDP_CONFIG_OFF(ga4_metrics),
