@@ -27,6 +27,7 @@
 struct mdp_inventory;
 struct mdp_lake;
 struct mdp_engine;
+struct mdp_config;
 
 #define MDP_ERASE_KEY_MAX 64
 
@@ -51,8 +52,9 @@ struct mdp_erase_opts {
     const char *conninfo;      /* Supabase (libpq connection string, never logged); NULL: skipped */
     struct mdp_erase_key *key; /* len 0: the lake has no key yet; the run makes it (not a
                                   dry run, and only for a subject that exists) */
-    int dry_run;               /* only the plan: nothing written */
-    const char *crash_after;   /* fault-injection builds: a step after which the job kills itself */
+    const struct mdp_config *cfg; /* the GA4 source (user deletion requests); NULL: none */
+    int dry_run;                  /* only the plan: nothing written */
+    const char *crash_after; /* fault-injection builds: a step after which the job kills itself */
 };
 
 /* Erases the subject of o from every store of the lake (see above). e runs the Parquet rewrites

@@ -244,8 +244,8 @@ static int dsar_erase(struct cli *c, int argc, char **argv)
     /* the locator and the erasure open the state store themselves */
     mdp_state_close(v.state);
     v.state = NULL;
-    struct mdp_erase_opts o = {user, email, v.ctx.pg_conninfo,
-                               &key, dry,   getenv("MDP_ERASE_CRASH_AFTER")};
+    struct mdp_erase_opts o = {
+        user, email, v.ctx.pg_conninfo, &key, &c->cfg, dry, getenv("MDP_ERASE_CRASH_AFTER")};
     struct mdp_diag d = {0};
     struct mdp_buf b;
     mdp_buf_init(&b);

@@ -7,9 +7,11 @@
 #define _GNU_SOURCE /* nftw with FTW_ACTIONRETVAL, memmem */
 #include "mdp/erase.h"
 #include "mdp/alloc.h"
+#include "mdp/config.h"
 #include "mdp/consent.h"
 #include "mdp/engine.h"
 #include "mdp/hash.h"
+#include "mdp/ingest.h"
 #include "mdp/inventory.h"
 #include "mdp/lake.h"
 #include "mdp/ml.h"
@@ -18,6 +20,7 @@
 #include "mdp/snapshot.h"
 #include "mdp/state.h"
 #include "mdp/subject.h"
+#include "mdp/suppress.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
 
@@ -692,6 +695,24 @@ static int step_state(struct job *j, struct mdp_state *st)
                                     NULL, &f, j->d);
             if (!rc) forgotten += f.email_rows + f.user_rows;
         }
+    /* the suppression list: a later ingest or replay drops the person's records */
+    int64_t suppressed = 0;
+    int added = 0, nemails = 0;
+    if (!rc && json_object_object_get_ex(subj, "emails", &em))
+        for (size_t i = 0; !rc && i < json_object_array_length(em); i++, nemails++) {
+            rc = mdp_suppress_add(st, json_object_get_string(json_object_array_get_idx(em, i)),
+                                  jstr(subj, "user_id"), j->id, mdp_time_now_ms(), &added, j->d);
+            suppressed += added;
+        }
+    if (!rc && !nemails) {
+        rc = mdp_suppress_add(st, NULL, jstr(subj, "user_id"), j->id, mdp_time_now_ms(), &added,
+                              j->d);
+        suppressed += added;
+    }
+    if (!rc)
+        json_object_object_add(
+            j->plan, "suppressed_entries",
+            json_object_new_int64(jint(j->plan, "suppressed_entries") + suppressed));
     if (!rc) {
         json_object_object_add(j->plan, "consent_contact_rows", json_object_new_int64(forgotten));
         json_object_object_add(j->plan, "consent_migrated", json_object_new_int64(mig.migrated));
@@ -705,6 +726,70 @@ static int step_state(struct job *j, struct mdp_state *st)
             rc = mdp_state_delete(st, d->location, jstr(x, "pk"), jstr(x, "sk"), j->d);
         }
     return rc;
+}
+
+/* 1 when an external id has the shape of a GA4 client id ("<digits>.<digits>"). */
+static int ga4_client_id(const char *s)
+{
+    const char *dot = strchr(s, '.');
+    if (!dot || dot == s || !dot[1]) return 0;
+    for (const char *p = s; *p; p++)
+        if (p != dot && !isdigit((unsigned char)*p)) return 0;
+    return 1;
+}
+
+/* GA4: a User Deletion API request per client id linked to the person, when the GA4 source is
+ * configured (its service account's variable set); upsert is idempotent, so a rerun asks again
+ * for what has no answer recorded. */
+static int step_ga4(struct job *j)
+{
+    const struct mdp_config *cfg = j->o->cfg;
+    json_object *ext, *done;
+    if (json_object_object_get_ex(j->plan, "ga4", &done)) return 0;
+    const char *var = cfg ? cfg->ga4_credentials_env : NULL;
+    const char *cred = var ? getenv(var) : NULL;
+    json_object *ga = json_object_new_object();
+    if (!cfg || !cred || !*cred || !cfg->ga4_property_id || !*cfg->ga4_property_id) {
+        json_object_object_add(ga, "status",
+                               json_object_new_string("not requested: the GA4 source is not "
+                                                      "configured (sources.ga4.credentials_env)"));
+        json_object_object_add(j->plan, "ga4", ga);
+        return 0;
+    }
+    json_object *reqs = json_object_new_array();
+    int rc = 0;
+    json_object *subj = json_object_object_get(j->plan, "subject");
+    if (json_object_object_get_ex(subj, "external_ids", &ext))
+        for (size_t i = 0; !rc && i < json_object_array_length(ext); i++) {
+            const char *id = json_object_get_string(json_object_array_get_idx(ext, i));
+            if (!ga4_client_id(id)) continue;
+            struct mdp_ga4_deletion g;
+            rc = mdp_ga4_user_deletion(cfg, "CLIENT_ID", id, &g, j->d);
+            if (rc) break;
+            char h[65];
+            keyed(j->o->key, "ga4", id, h);
+            json_object *x = json_object_new_object();
+            json_object_object_add(x, "id_type", json_object_new_string("CLIENT_ID"));
+            json_object_object_add(x, "id_hmac", json_object_new_string(h));
+            json_object_object_add(x, "deletion_request_time",
+                                   json_object_new_string(g.deletion_request_time));
+            json_object_object_add(x, "attempts", json_object_new_int(g.attempts));
+            json_object_array_add(reqs, x);
+            free(g.response); /* it repeats the client id: the certificate keeps its keyed hash */
+        }
+    if (rc) {
+        json_object_put(reqs);
+        json_object_put(ga);
+        return rc;
+    }
+    json_object_object_add(
+        ga, "status",
+        json_object_new_string(json_object_array_length(reqs)
+                                   ? "requested"
+                                   : "no GA4 client id is linked to the person"));
+    json_object_object_add(ga, "requests", reqs);
+    json_object_object_add(j->plan, "ga4", ga);
+    return 0;
 }
 
 /* raw/ objects: new object first, then the old one goes; curate's record follows. */
@@ -893,9 +978,9 @@ static int step_parquet_table(struct job *j, const char *table, json_object *lis
         if (!rc) rc = mdp_rewrite_parquet(j->e, src.data, dst.data, cond.data, &kept, j->d);
         if (rc) break;
         changed = 1;
-        json_object_object_add(hit, "rows_removed",
-                               json_object_new_int64(m.files[i].rows >= 0 ? m.files[i].rows - kept
-                                                                           : -1));
+        json_object_object_add(
+            hit, "rows_removed",
+            json_object_new_int64(m.files[i].rows >= 0 ? m.files[i].rows - kept : -1));
         int64_t bytes = 0;
         char sha[65];
         if (kept == 0) {
@@ -1386,10 +1471,11 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
                                    json_object_get(json_object_object_get(x, "dataset")));
             json_object_object_add(y, "old", json_object_get(json_object_object_get(x, "key")));
             json_object *rr;
-            json_object_object_add(y, "rows_removed",
-                                   json_object_new_int64(json_object_object_get_ex(x, "rows_removed", &rr)
-                                                             ? json_object_get_int64(rr)
-                                                             : jint(x, "rows")));
+            json_object_object_add(
+                y, "rows_removed",
+                json_object_new_int64(json_object_object_get_ex(x, "rows_removed", &rr)
+                                          ? json_object_get_int64(rr)
+                                          : jint(x, "rows")));
             char nk[1024], sha[65] = "";
             int64_t bytes = 0;
             parquet_new_key(jstr(x, "key"), jstr(p, "run_id"), nk, sizeof nk);
@@ -1415,9 +1501,9 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
     json_object_object_add(stores, "temporary_files_removed",
                            json_object_new_int64(jint(p, "tmp_removed")));
     json_object *ext = json_object_new_object();
-    json_object_object_add(
-        ext, "ga4",
-        json_object_new_string("not requested: no GA4 user deletion client configured"));
+    json_object_object_add(stores, "ga4", json_object_get(json_object_object_get(p, "ga4")));
+    json_object_object_add(stores, "suppression_entries_added",
+                           json_object_new_int64(jint(p, "suppressed_entries")));
     json_object_object_add(ext, "bandit_counters",
                            json_object_new_string("aggregates without user ids; not recomputed"));
     json_object_object_add(
@@ -1601,6 +1687,8 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
     if (!rc) rc = step_ledger(&j);
     if (!rc) crash_point(&j, "ledger");
     if (!rc) rc = step_supabase(&j, o->conninfo);
+    if (!rc) rc = step_ga4(&j);
+    if (!rc) rc = put_plan(&j); /* GA4's answers are not asked for twice */
     if (!rc) crash_point(&j, "supabase");
     if (!rc) rc = step_state(&j, st);
     if (!rc) crash_point(&j, "state");
