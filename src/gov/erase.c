@@ -133,8 +133,32 @@ static void needles_free(struct needles *nd)
     nd->n = 0;
 }
 
-/* 1 when the n bytes at p hold one of the needles, ASCII case-insensitively. */
+/* 1 when the n bytes at p hold one of the needles, ASCII case-insensitively. Large inputs are
+ * lower-cased in chunks (overlapping by the longest needle) and searched with memmem. */
+static int holds_slow(const struct needles *nd, const char *p, size_t n);
+
 static int holds(const struct needles *nd, const char *p, size_t n)
+{
+    enum { CHUNK = 1 << 20 };
+    if (n <= 4096) return holds_slow(nd, p, n);
+    size_t longest = 0;
+    for (size_t k = 0; k < nd->n; k++)
+        if (strlen(nd->v[k]) > longest) longest = strlen(nd->v[k]);
+    char *low = mdp_malloc(CHUNK + longest);
+    if (!low) return holds_slow(nd, p, n);
+    int hit = 0;
+    for (size_t off = 0; off < n && !hit; off += CHUNK) {
+        size_t len = n - off < CHUNK + longest ? n - off : CHUNK + longest;
+        for (size_t i = 0; i < len; i++)
+            low[i] = (char)tolower((unsigned char)p[off + i]);
+        for (size_t k = 0; k < nd->n && !hit; k++)
+            hit = memmem(low, len, nd->v[k], strlen(nd->v[k])) != NULL;
+    }
+    free(low);
+    return hit;
+}
+
+static int holds_slow(const struct needles *nd, const char *p, size_t n)
 {
     for (size_t k = 0; k < nd->n; k++) {
         size_t m = strlen(nd->v[k]);

@@ -315,7 +315,7 @@ static int raw_files(const struct mdp_subject_ctx *ctx, const struct mdp_inv_dat
     struct list_raw l = {ctx->lake, out, fmt};
     int rc = mdp_store_list(ctx->lake->store, prefix, list_raw_one, &l, d);
     if (rc == MDP_ERR_NOMEM) return mdp_diag_set(d, rc, "out of memory listing %s", prefix);
-    if (!rc) qsort(out->v, out->n, sizeof *out->v, cmp_path);
+    if (!rc && out->n) qsort(out->v, out->n, sizeof *out->v, cmp_path);
     return rc;
 }
 
@@ -338,7 +338,7 @@ static int table_files(const struct mdp_subject_ctx *ctx, const struct mdp_inv_d
     }
     mdp_manifest_cleanup(&m);
     if (rc == MDP_ERR_NOMEM) return mdp_diag_set(d, rc, "out of memory reading %s", ds->location);
-    qsort(out->v, out->n, sizeof *out->v, cmp_path);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_path);
     return rc;
 }
 
@@ -1093,7 +1093,7 @@ int mdp_subject_locate(const struct mdp_subject_ctx *ctx, const struct mdp_subje
             break;
         }
         if (rc == MDP_ERR_NOMEM && d && !d->code) mdp_diag_set(d, rc, "out of memory");
-        if (!rc) qsort(h.v, h.n, sizeof *h.v, cmp_hit);
+        if (!rc && h.n) qsort(h.v, h.n, sizeof *h.v, cmp_hit);
         for (size_t k = 0; !rc && k < h.n; k++) {
             struct mdp_subject_hit x = {ds, h.v[k].location, h.v[k].pk, h.v[k].sk, h.v[k].rows};
             total++;
@@ -1331,7 +1331,7 @@ int mdp_subject_rows(const struct mdp_subject_ctx *ctx, const struct mdp_subject
         break;
     }
     if (!rc && l.rc) rc = l.rc;
-    if (!rc) qsort(l.v, l.n, sizeof *l.v, cmp_str);
+    if (!rc && l.n) qsort(l.v, l.n, sizeof *l.v, cmp_str);
     for (size_t i = 0; !rc && i < l.n; i++) {
         mdp_buf_puts(out, l.v[i]);
         mdp_buf_putc(out, '\n');
