@@ -26,8 +26,9 @@ typedef int (*mdp_rewrite_match)(const char *rec, size_t n, void *ud);
 /* Cuts data (len bytes, borrowed) into records by the format of key and puts into out, the
  * caller's buffer (reset and filled; freed with mdp_buf_cleanup), the same bytes without the
  * records match drops. *out_dropped and *out_kept (may be NULL) count records. When nothing is
- * dropped out equals data. Returns 0, MDP_ERR_PARSE (JSON whose values do not close: nothing is
- * dropped then, the caller must not guess), or MDP_ERR_NOMEM, with d. */
+ * dropped out equals data. A JSON value that does not close (cut off as received) is a record
+ * reaching up to the next value that closes. Returns 0, MDP_ERR_PARSE (a rewritten SQS batch that
+ * no longer parses: nothing is to be written), or MDP_ERR_NOMEM, with d. */
 int mdp_rewrite_records(const char *key, const char *data, size_t len, mdp_rewrite_match match,
                         void *ud, struct mdp_buf *out, int64_t *out_dropped, int64_t *out_kept,
                         struct mdp_diag *d);

@@ -162,9 +162,15 @@ int mdp_rewrite_records(const char *key, const char *data, size_t len, mdp_rewri
     while (i < len) {
         size_t e = value_end(data, i, len);
         if (!e) {
-            rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: a JSON value at byte %zu does not close", key,
-                              i);
-            goto out;
+            /* a value cut off as received (raw keeps malformed records): it is a record of its
+             * own, up to the next value that closes */
+            for (e = i + 1; e < len; e++) {
+                if ((data[e] != '{' && data[e] != '[') || !value_end(data, e, len)) continue;
+                size_t b = e; /* a value nested in the cut one follows ':', ',' or '[' */
+                while (b > i && strchr(" \t\r\n", data[b - 1]))
+                    b--;
+                if (!strchr(":,[", data[b - 1])) break;
+            }
         }
         if ((rc = spans_add(&sp, i, e))) goto out;
         i = skip_ws(data, e, len);
