@@ -124,6 +124,10 @@ int mdp_state_transact(struct mdp_state *s, const struct mdp_state_write *w, int
  * the call. Returns 0, cb's non-zero value (which stops the scan), or MDP_ERR_IO with d. */
 int mdp_state_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void *ud,
                    struct mdp_diag *d);
+/* Makes deleted items unreadable from the file itself (erasure, docs/privacy.md §6): checkpoints
+ * the write-ahead log, rewrites the database without free pages (VACUUM) and empties the log
+ * again (DynamoDB: nothing to do). Not inside a transaction. Returns 0 or MDP_ERR_IO with d. */
+int mdp_state_compact(struct mdp_state *s, struct mdp_diag *d);
 /* Removes the items of table whose expires_at is set and <= now_s; *n_out (if not NULL) counts.
  * Returns 0 or MDP_ERR_IO with d. */
 int mdp_state_purge_expired(struct mdp_state *s, const char *table, int64_t now_s, int *n_out,

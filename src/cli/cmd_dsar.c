@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "mdp/dsar.h"
 #include "mdp/engine.h"
+#include "mdp/erase.h"
 #include "mdp/inventory.h"
 #include "mdp/lake.h"
 #include "mdp/ml.h"
@@ -159,11 +160,189 @@ static int dsar_export(struct cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* ---- erase and verify ---- */
+
+static const char ERASE_HELP[] =
+    "Usage: mdp dsar erase USER_ID|--email ADDRESS [--dry-run] [--out CERT] [--dir LAKE]\n"
+    "                      [--file INVENTORY] [--json]\n"
+    "\n"
+    "Erases one person from every store of the data inventory (GDPR Art. 17) as a journaled\n"
+    "job: the plan is written first (_meta/erasure/pending/), each step can be repeated, and\n"
+    "running the same command again after a crash finishes the job. Steps: Supabase rows (one\n"
+    "transaction, child tables first; when the variable named by sources.supabase.dsn_env is\n"
+    "set), state-store items (DOI tokens; the consent journal is kept: legal obligation), raw\n"
+    "objects rewritten without the person's records (new content-addressed names, a ledger\n"
+    "entry in _meta/ledger/), landing and quarantine objects, the Parquet files of published\n"
+    "tables holding the person (a new table version), superseded files, the serving snapshot,\n"
+    "leftovers of unfinished writes; the state store is compacted. Then every store is scanned\n"
+    "again for the id, the address and its SHA-256, and a certificate without personal data\n"
+    "(the subject by keyed hash, an HMAC over it) is appended to _meta/erasure/log/ and printed\n"
+    "(or written to CERT). The HMAC key: the pseudonym key (pseudonymization.key_env) when set,\n"
+    "else the lake's own erasure key in the state store.\n"
+    "--dry-run prints the plan (the subject by keyed hash) and changes nothing.\n"
+    "Exit 1 for an unknown person (nothing changed), a failed step (rerun to finish), or\n"
+    "survivors found by the re-scan (the certificate says where, by hash).\n";
+
+static const char VERIFY_HELP[] =
+    "Usage: mdp dsar verify CERT [USER_ID] [--email ADDRESS] [--dir LAKE] [--file INVENTORY]\n"
+    "\n"
+    "Checks an erasure certificate: its SHA-256 and HMAC, that the erasure log holds it\n"
+    "unchanged, and the log's hash chain up to it. Given the person's id or address (the\n"
+    "certificate names them only by keyed hash), also that it is about them and that a\n"
+    "re-scan of every store finds nothing of them (the scan looks for what it is given: give\n"
+    "both to search for the id, the address and its SHA-256). Exit 0 when all hold, 1 naming\n"
+    "the first check that fails.\n";
+
+/* The HMAC key; with create 0 a lake without one yet gives an empty key (erase makes it when it
+ * has a subject to erase; verify then fails: no certificate can exist). */
+static int load_key(struct cli *c, struct dsar_env *v, int create, struct mdp_erase_key *k)
+{
+    struct mdp_diag d = {0};
+    int rc = mdp_erase_key_load(v->lake, c->cfg.pseudo_key_env, create, k, &d);
+    if (rc == MDP_ERR_NOT_FOUND && !create) return 0;
+    if (rc) return cli_fail("dsar", EXIT_FAIL, "%s", d.msg);
+    return 0;
+}
+
+static int dsar_erase(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = "dsar erase", *user = NULL, *email = NULL, *file = NULL, *out = NULL;
+    int dry = 0;
+    for (int i = 2; i < argc; i++) {
+        int handled = 0, m;
+        int rc = cli_lake_option(cmd, c, argc, argv, &i, &handled);
+        if (rc) return rc;
+        if (handled) continue;
+        const char *v;
+        if ((m = cli_opt(argc, argv, &i, "--email", &v))) {
+            if (m < 0) return cli_usage(cmd, "--email needs an address");
+            email = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--file", &v))) {
+            if (m < 0) return cli_usage(cmd, "--file needs the inventory's path");
+            file = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--out", &v))) {
+            if (m < 0) return cli_usage(cmd, "--out needs a file");
+            out = v;
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            dry = 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage(cmd, "unexpected option '%s'", argv[i]);
+        } else if (!user) {
+            user = argv[i];
+        } else {
+            return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!user == !email) return cli_usage(cmd, "expects a USER_ID or --email ADDRESS (one)");
+    struct dsar_env v;
+    if (dsar_env_open(cmd, c, file, &v)) return EXIT_FAIL;
+    struct mdp_erase_key key;
+    if (load_key(c, &v, 0, &key)) {
+        dsar_env_close(&v);
+        return EXIT_FAIL;
+    }
+    /* the locator and the erasure open the state store themselves */
+    mdp_state_close(v.state);
+    v.state = NULL;
+    struct mdp_erase_opts o = {
+        user, email, v.ctx.pg_conninfo, &key, &c->cfg, dry, getenv("MDP_ERASE_CRASH_AFTER")};
+    struct mdp_diag d = {0};
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    int rc = mdp_erase_run(v.inv, v.lake, v.e, &o, &b, &d);
+    int wrote = 0;
+    if ((!rc || rc == MDP_ERR_EXISTS) && b.data) {
+        if (out && !dry) {
+            FILE *f = fopen(out, "w");
+            if (!f || fwrite(b.data, 1, b.len, f) != b.len) {
+                if (!rc) rc = mdp_diag_set(&d, MDP_ERR_IO, "cannot write %s", out);
+            } else {
+                wrote = 1;
+            }
+            if (f && fclose(f) && !rc) rc = mdp_diag_set(&d, MDP_ERR_IO, "cannot write %s", out);
+        }
+        if (!wrote) fputs(b.data, stdout);
+    }
+    mdp_buf_cleanup(&b);
+    dsar_env_close(&v);
+    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
+    if (wrote && !c->json) printf("erasure done; certificate written to %s\n", out);
+    return EXIT_OK;
+}
+
+static int dsar_verify(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = "dsar verify", *cert = NULL, *user = NULL, *email = NULL, *file = NULL;
+    for (int i = 2; i < argc; i++) {
+        int handled = 0, m;
+        int rc = cli_lake_option(cmd, c, argc, argv, &i, &handled);
+        if (rc) return rc;
+        if (handled) continue;
+        const char *v;
+        if ((m = cli_opt(argc, argv, &i, "--email", &v))) {
+            if (m < 0) return cli_usage(cmd, "--email needs an address");
+            email = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--file", &v))) {
+            if (m < 0) return cli_usage(cmd, "--file needs the inventory's path");
+            file = v;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage(cmd, "unexpected option '%s'", argv[i]);
+        } else if (!cert) {
+            cert = argv[i];
+        } else if (!user) {
+            user = argv[i];
+        } else {
+            return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!cert) return cli_usage(cmd, "expects the certificate's file");
+    FILE *f = fopen(cert, "rb");
+    if (!f) return cli_fail(cmd, EXIT_FAIL, "cannot read %s", cert);
+    struct mdp_buf text;
+    mdp_buf_init(&text);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        mdp_buf_append(&text, chunk, n);
+    fclose(f);
+    if (mdp_buf_error(&text) || !text.data) {
+        mdp_buf_cleanup(&text);
+        return cli_fail(cmd, EXIT_FAIL, "%s: empty or unreadable", cert);
+    }
+    struct dsar_env v;
+    if (dsar_env_open(cmd, c, file, &v)) {
+        mdp_buf_cleanup(&text);
+        return EXIT_FAIL;
+    }
+    struct mdp_erase_key key;
+    struct mdp_diag d = {0};
+    int rc = load_key(c, &v, 0, &key) ? MDP_ERR_IO : 0;
+    if (!rc && !key.len)
+        rc = mdp_diag_set(&d, MDP_ERR_NOT_FOUND,
+                          "this lake has no erasure key: no erasure ran here");
+    struct mdp_buf report;
+    mdp_buf_init(&report);
+    if (!rc)
+        rc = mdp_erase_verify(v.inv, v.lake, v.e, &key, text.data, text.len, user, email,
+                              v.ctx.pg_conninfo, &report, &d);
+    if (report.data) fputs(report.data, stdout);
+    mdp_buf_cleanup(&report);
+    mdp_buf_cleanup(&text);
+    dsar_env_close(&v);
+    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s: %s", cert, d.msg[0] ? d.msg : mdp_strerror(rc));
+    printf("certificate %s verified\n", cert);
+    return EXIT_OK;
+}
+
 /* ---- the table ---- */
 
 static const struct dsar_sub SUBS[] = {
     {"export", "export everything held about one person as a bundle (Art. 15)", EXPORT_HELP,
      dsar_export},
+    {"erase", "erase one person from every store, with a certificate (Art. 17)", ERASE_HELP,
+     dsar_erase},
+    {"verify", "check an erasure certificate, its log chain, and re-scan for the person",
+     VERIFY_HELP, dsar_verify},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -196,6 +375,5 @@ static int dsar_run(struct cli *c, int argc, char **argv)
 }
 
 const struct cli_command CMD_DSAR = {
-    "dsar", "data subject requests: export everything held about one person",
-    "Usage: mdp dsar export USER_ID|--email ADDRESS --out DIR (mdp dsar export --help)\n", dsar_run,
-    1};
+    "dsar", "data subject requests: export, erase (with a certificate), verify",
+    "Usage: mdp dsar export|erase|verify ... (mdp dsar SUBCOMMAND --help)\n", dsar_run, 1};

@@ -148,3 +148,8 @@ int mdp_state_count_expired(struct mdp_state *s, const char *table, int64_t now_
 {
     return s->ops->count_expired(s, table, now_s, out_n, out_bytes, d);
 }
+
+int mdp_state_compact(struct mdp_state *s, struct mdp_diag *d)
+{
+    return s->ops->compact(s, d);
+}

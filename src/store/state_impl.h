@@ -32,6 +32,7 @@ struct mdp__state_ops {
                   void *ud, struct mdp_diag *d);
     int (*count_expired)(struct mdp_state *s, const char *table, int64_t now_s, int64_t *out_n,
                          int64_t *out_bytes, struct mdp_diag *d);
+    int (*compact)(struct mdp_state *s, struct mdp_diag *d);
 };
 
 struct mdp_state {

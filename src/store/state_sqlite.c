@@ -236,6 +236,24 @@ static int sq_purge_expired(struct mdp_state *s, const char *table, int64_t now_
     return rc;
 }
 
+static int sq_compact(struct mdp_state *s, struct mdp_diag *d)
+{
+    /* the WAL holds page images of deleted items until a checkpoint; VACUUM rewrites the file
+     * without free pages; the second checkpoint empties the WAL VACUUM itself wrote */
+    static const char *const SQL[] = {"PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM",
+                                      "PRAGMA wal_checkpoint(TRUNCATE)"};
+    for (size_t i = 0; i < sizeof SQL / sizeof *SQL; i++) {
+        char *err = NULL;
+        if (sqlite3_exec(DB(s), SQL[i], NULL, NULL, &err) != SQLITE_OK) {
+            int rc = mdp_diag_set(d, MDP_ERR_IO, "state store: %s: %s", SQL[i],
+                                  err ? err : sqlite3_errmsg(DB(s)));
+            sqlite3_free(err);
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int sq_add(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                   const char *field, int64_t delta, int64_t *out, struct mdp_diag *d)
 {
@@ -339,4 +357,5 @@ static int sq_count_expired(struct mdp_state *s, const char *table, int64_t now_
 static const struct mdp__state_ops SQLITE_OPS = {
     "sqlite", sq_close, sq_synchronous, sq_put,  sq_put_if_newer,  sq_get,    sq_delete,
     sq_query, sq_add,   sq_transact,    sq_scan, sq_purge_expired, sq_tables, sq_count_expired,
+    sq_compact,
 };

@@ -1,0 +1,63 @@
+"""Independent survivor scan for the erasure tests (shares no code with mdp): every file under the
+lake folder is read as bytes and searched, ASCII case-insensitively, for the user id, the address
+and the SHA-256 of the address (the serving snapshot also for the id's 16 bytes); every Parquet
+file is decoded by hyparquet (parquet_rows.mjs, not DuckDB) and its rows searched the same way;
+with a PostgreSQL connection every table of the app schema is dumped with row_to_json and
+searched. Prints one line per survivor and exits 1 when there is any.
+Usage: dsar_scan.py LAKE USER_ID EMAIL NODE_MODULES PARQUET_ROWS_MJS [PSQL ARGS...]"""
+import hashlib
+import os
+import subprocess
+import sys
+import uuid
+
+lake, uid, email, nm, mjs = sys.argv[1:6]
+psql = sys.argv[6:]
+low = email.strip().lower()
+needles = [uid.lower().encode(), low.encode(), hashlib.sha256(low.encode()).hexdigest().encode()]
+uid16 = uuid.UUID(uid).bytes
+found = []
+parquet = []
+files = 0
+for root, dirs, names in os.walk(lake):
+    rel_root = os.path.relpath(root, lake)
+    if rel_root == os.path.join("_meta", "erasure", "log"):
+        continue  # certificates: checked on their own (no personal data in them)
+    for n in names:
+        p = os.path.join(root, n)
+        files += 1
+        if n.endswith(".parquet"):
+            parquet.append(p)
+            continue
+        with open(p, "rb") as f:
+            b = f.read()
+        lb = b.lower()
+        rel = os.path.relpath(p, lake)
+        for nd in needles:
+            if nd in lb or nd in rel.lower().encode():
+                found.append(f"{rel}: bytes ({nd[:8].decode()}...)")
+                break
+        else:
+            if uid16 in b:
+                found.append(f"{rel}: the id's 16 bytes")
+for i in range(0, len(parquet), 200):
+    out = subprocess.run(["node", mjs, nm] + parquet[i:i + 200], check=True,
+                         capture_output=True).stdout.lower()
+    for line in out.splitlines():
+        if any(nd in line for nd in needles):
+            found.append("parquet row: " + line[:120].decode(errors="replace"))
+if psql:
+    tables = subprocess.run(psql + ["-At", "-c", "SELECT tablename FROM pg_tables WHERE "
+                                    "schemaname = 'public' ORDER BY 1"],
+                            check=True, capture_output=True, text=True).stdout.split()
+    for t in tables:
+        rows = subprocess.run(psql + ["-At", "-c", f"SELECT row_to_json(x)::text FROM public.{t} x"],
+                              check=True, capture_output=True).stdout.lower()
+        for line in rows.splitlines():
+            if any(nd in line for nd in needles):
+                found.append(f"supabase {t}: a row")
+for s in found:
+    print("SURVIVOR", s)
+print(f"scanned {files} files, {len(parquet)} Parquet, {len(psql) and 'supabase' or 'no supabase'}:"
+      f" {len(found)} survivor(s)")
+sys.exit(1 if found else 0)
