@@ -315,14 +315,93 @@ int mdp__bad(struct mdp__seed *s)
 }
 
 /* ---- spool ----
- * A day's records sit in its buffer until all buffers together pass the budget; then every buffer
- * is sorted and appended to its day's scratch file as one sorted run. Draining a day merges its
- * runs (reading each sequentially through a small window) or, when it never spilled, sorts the
- * buffer. Ties keep the order of adding: within a run by position, between runs by run number. */
+ * A day's records sit in its chain of blocks until all days together pass the budget; then every
+ * day is sorted and appended to its day's scratch file as one sorted run, and its blocks go back to
+ * the pool. Draining a day merges its runs (reading each sequentially through a small window) or,
+ * when it never spilled, sorts the day in place. Ties keep the order of adding: within a run by
+ * position, between runs by run number. Every record is followed by a NUL, in blocks and in runs,
+ * so the text handed to a drain callback is used where it lies. */
+
+#define BLOCK (64u << 10) /* bytes of a pooled block; a bigger record gets a block of its own */
+
+struct mdp__block {
+    struct mdp__block *next;
+    size_t len, cap;
+    char data[];
+};
+
+/* Shared by the spools of a run, also by a writer draining its days on threads of its own (a
+ * shallow copy of the run's context points at the same pool). */
+struct mdp__pool {
+    pthread_mutex_t mu;
+    struct mdp__block *free; /* blocks of BLOCK bytes */
+    size_t buffered;         /* block bytes held by all spools' days */
+};
+
+static size_t rec_size(uint32_t len)
+{
+    return REC_HEAD + (size_t)len + 1;
+}
+
+static struct mdp__block *block_get(struct mdp__seed *s, size_t need)
+{
+    struct mdp__pool *p = s->pool;
+    size_t cap = need > BLOCK ? need : BLOCK;
+    struct mdp__block *b = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (cap == BLOCK && p->free) {
+        b = p->free;
+        p->free = b->next;
+    }
+    if (b) p->buffered += cap;
+    pthread_mutex_unlock(&p->mu);
+    if (!b) {
+        b = malloc(sizeof *b + cap);
+        if (!b) return NULL;
+        pthread_mutex_lock(&p->mu);
+        s->pool->buffered += cap;
+        pthread_mutex_unlock(&p->mu);
+    }
+    b->next = NULL;
+    b->len = 0;
+    b->cap = cap;
+    return b;
+}
+
+/* Gives a day's blocks back to the pool (bigger ones to the allocator) and empties the day. */
+static void day_release(struct mdp__seed *s, struct mdp__dayq *q)
+{
+    struct mdp__pool *p = s->pool;
+    if (!q->head) return;
+    pthread_mutex_lock(&p->mu);
+    for (struct mdp__block *b = q->head, *n; b; b = n) {
+        n = b->next;
+        s->pool->buffered -= b->cap;
+        if (b->cap == BLOCK) {
+            b->next = p->free;
+            p->free = b;
+        } else {
+            free(b);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    q->head = q->tail = NULL;
+    q->bytes = 0;
+    q->nrec = 0;
+}
+
+static size_t buffered(struct mdp__seed *s)
+{
+    pthread_mutex_lock(&s->pool->mu);
+    size_t n = s->pool->buffered;
+    pthread_mutex_unlock(&s->pool->mu);
+    return n;
+}
 
 struct rec {
     int64_t ts;
-    uint64_t off;
+    uint64_t seq; /* order of adding */
+    const char *text;
     uint32_t len;
 };
 
@@ -330,37 +409,28 @@ static int cmp_rec(const void *a, const void *b)
 {
     const struct rec *x = a, *y = b;
     if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
-    return x->off < y->off ? -1 : x->off > y->off;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Indexes and sorts the records of a buffer. *out is NULL when there are none. */
-static int index_buf(struct mdp__seed *s, const struct mdp_buf *b, struct rec **out, size_t *out_n)
+/* Indexes and sorts the records of a day's blocks. *out is NULL when there are none. */
+static int index_day(struct mdp__seed *s, const struct mdp__dayq *q, struct rec **out)
 {
-    size_t n = 0, cap = 0;
-    struct rec *v = NULL;
     *out = NULL;
-    *out_n = 0;
-    for (uint64_t off = 0; off + REC_HEAD <= b->len;) {
-        struct rec r;
-        memcpy(&r.ts, b->data + off, 8);
-        memcpy(&r.len, b->data + off + 8, 4);
-        r.off = off;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            struct rec *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                free(v);
-                return mdp__nomem(s);
-            }
-            v = nv;
-            cap = nc;
+    if (!q->nrec) return 0;
+    struct rec *v = malloc(q->nrec * sizeof *v);
+    if (!v) return mdp__nomem(s);
+    size_t n = 0;
+    for (const struct mdp__block *b = q->head; b; b = b->next)
+        for (size_t off = 0; off + REC_HEAD <= b->len && n < q->nrec;) {
+            struct rec *r = &v[n];
+            memcpy(&r->ts, b->data + off, 8);
+            memcpy(&r->len, b->data + off + 8, 4);
+            r->text = b->data + off + REC_HEAD;
+            r->seq = n++;
+            off += rec_size(r->len);
         }
-        v[n++] = r;
-        off += REC_HEAD + r.len;
-    }
-    if (n) qsort(v, n, sizeof *v, cmp_rec);
+    qsort(v, n, sizeof *v, cmp_rec);
     *out = v;
-    *out_n = n;
     return 0;
 }
 
@@ -370,6 +440,11 @@ int mdp__spool_init(struct mdp__seed *s, struct mdp__spool *sp, const char *name
     sp->name = name;
     if (s->nspools == MDP__MAX_SPOOLS)
         return mdp_diag_set(s->d, MDP_ERR_INVALID, "seed: too many spools");
+    if (!s->pool) {
+        s->pool = calloc(1, sizeof *s->pool);
+        if (!s->pool) return mdp__nomem(s);
+        pthread_mutex_init(&s->pool->mu, NULL);
+    }
     sp->day = calloc((size_t)s->ndays, sizeof *sp->day);
     sp->runs = calloc((size_t)s->ndays, sizeof *sp->runs);
     if (!sp->day || !sp->runs) return mdp__nomem(s);
@@ -379,7 +454,7 @@ int mdp__spool_init(struct mdp__seed *s, struct mdp__spool *sp, const char *name
 
 int mdp__spool_empty(const struct mdp__spool *sp, int64_t day)
 {
-    return sp->day[day].len == 0 && sp->runs[day].n == 0;
+    return sp->day[day].nrec == 0 && sp->runs[day].n == 0;
 }
 
 static void scratch_file(struct mdp__seed *s, const struct mdp__spool *sp, int64_t day,
@@ -408,12 +483,12 @@ static int write_all(struct mdp__seed *s, int fd, const char *p, size_t left, co
     return 0;
 }
 
-/* Appends one day's buffer, sorted, to its scratch file as a run and frees the buffer. */
+/* Appends one day's records, sorted, to its scratch file as a run and frees its blocks. */
 static int spill_day(struct mdp__seed *s, struct mdp__spool *sp, int64_t day)
 {
-    struct mdp_buf *b = &sp->day[day];
+    struct mdp__dayq *q = &sp->day[day];
     struct mdp__runs *runs = &sp->runs[day];
-    if (!b->len) return 0;
+    if (!q->nrec) return 0;
     if (!s->scratch[0]) {
         const char *tmp = getenv("TMPDIR");
         snprintf(s->scratch, sizeof s->scratch, "%s/mdp-seed-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -431,11 +506,12 @@ static int spill_day(struct mdp__seed *s, struct mdp__spool *sp, int64_t day)
         runs->cap = nc;
     }
     struct rec *v;
-    size_t n;
-    int rc = index_buf(s, b, &v, &n);
+    int rc = index_day(s, q, &v);
     if (rc) return rc;
+    size_t n = q->nrec;
     struct mdp_buf out;
     mdp_buf_init(&out);
+    uint64_t written = 0;
     char path[320];
     scratch_file(s, sp, day, path);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -444,35 +520,36 @@ static int spill_day(struct mdp__seed *s, struct mdp__spool *sp, int64_t day)
         goto out;
     }
     for (size_t i = 0; i < n && !rc; i++) {
-        if (mdp_buf_append(&out, b->data + v[i].off, REC_HEAD + v[i].len)) rc = mdp__nomem(s);
+        if (mdp_buf_append(&out, v[i].text - REC_HEAD, rec_size(v[i].len))) rc = mdp__nomem(s);
         if (!rc && (out.len >= (1u << 20) || i + 1 == n)) {
             rc = write_all(s, fd, out.data, out.len, path);
+            written += out.len;
             mdp_buf_reset(&out);
         }
     }
     if (close(fd) != 0 && !rc) rc = io_fail(s, "cannot write", path);
     if (rc) goto out;
     runs->start[runs->n++] = runs->end;
-    runs->end += b->len;
-    s->buffered -= b->len;
-    mdp_buf_cleanup(b);
+    runs->end += written;
+    day_release(s, q);
 out:
     mdp_buf_cleanup(&out);
     free(v);
     return rc;
 }
 
-/* Spills the big buffers first (fewer, longer runs; fewer files touched), then, if that freed
- * less than half the budget, all of them. */
+/* Spills the big days first (fewer, longer runs; fewer files touched), then, if that freed less
+ * than half the budget, all of them. */
 static int spill_all(struct mdp__seed *s, size_t budget)
 {
     int rc = 0;
     for (int pass = 0; pass < 2 && !rc; pass++) {
         size_t min = pass == 0 ? 256u << 10 : 0;
-        if (pass == 1 && s->buffered <= budget / 2) break;
+        if (pass == 1 && buffered(s) <= budget / 2) break;
         for (int i = 0; i < s->nspools && !rc; i++)
             for (int64_t day = 0; day < s->ndays && !rc; day++)
-                if (s->spools[i]->day[day].len >= min) rc = spill_day(s, s->spools[i], day);
+                if (s->spools[i]->day[day].nrec && s->spools[i]->day[day].bytes >= min)
+                    rc = spill_day(s, s->spools[i], day);
     }
     return rc;
 }
@@ -482,18 +559,34 @@ int mdp__spool_add(struct mdp__seed *s, struct mdp__spool *sp, int64_t ts, const
 {
     int64_t day = ts < s->start_ms ? 0 : (ts - s->start_ms) / MDP_MS_PER_DAY;
     if (day >= s->ndays) day = s->ndays - 1;
-    struct mdp_buf *b = &sp->day[day];
-    size_t before = b->len;
+    if (len > UINT32_MAX - REC_HEAD - 1)
+        return mdp_diag_set(s->d, MDP_ERR_INVALID, "seed: a %s record of %zu bytes is too long",
+                            sp->name, len);
+    struct mdp__dayq *q = &sp->day[day];
     uint32_t n = (uint32_t)len;
-    if (mdp_buf_reserve(b, REC_HEAD + len)) return mdp__nomem(s);
-    memcpy(b->data + b->len, &ts, 8);
-    memcpy(b->data + b->len + 8, &n, 4);
-    memcpy(b->data + b->len + REC_HEAD, text, len);
-    b->len += REC_HEAD + len;
-    b->data[b->len] = '\0';
-    s->buffered += b->len - before;
+    size_t need = rec_size(n);
+    struct mdp__block *b = q->tail;
+    int grew = 0;
+    if (!b || b->cap - b->len < need) {
+        if (!(b = block_get(s, need))) return mdp__nomem(s);
+        if (q->tail)
+            q->tail->next = b;
+        else
+            q->head = b;
+        q->tail = b;
+        q->bytes += b->cap;
+        grew = 1;
+    }
+    char *p = b->data + b->len;
+    memcpy(p, &ts, 8);
+    memcpy(p + 8, &n, 4);
+    memcpy(p + REC_HEAD, text, len);
+    p[REC_HEAD + len] = '\0';
+    b->len += need;
+    q->nrec++;
+    if (!grew) return 0;
     size_t budget = s->o->spool_budget ? s->o->spool_budget : SPOOL_BUDGET;
-    return s->buffered > budget ? spill_all(s, budget) : 0;
+    return buffered(s) > budget ? spill_all(s, budget) : 0;
 }
 
 /* One run being merged: a window of the scratch file. */
@@ -535,7 +628,7 @@ static int window(struct mdp__seed *s, int fd, struct reader *r, size_t need, si
 static int reader_next(struct mdp__seed *s, int fd, struct reader *r, size_t chunk,
                        const char *path)
 {
-    if (r->live) r->at += REC_HEAD + r->len;
+    if (r->live) r->at += rec_size(r->len);
     if (r->win.len - r->at == 0 && r->pos == r->end) {
         r->live = 0;
         return 0;
@@ -544,7 +637,7 @@ static int reader_next(struct mdp__seed *s, int fd, struct reader *r, size_t chu
     if (!rc) {
         memcpy(&r->ts, r->win.data + r->at, 8);
         memcpy(&r->len, r->win.data + r->at + 8, 4);
-        rc = window(s, fd, r, REC_HEAD + r->len, chunk, path);
+        rc = window(s, fd, r, rec_size(r->len), chunk, path);
     }
     r->live = !rc;
     return rc;
@@ -570,14 +663,6 @@ static void sift_down(const struct reader *rd, int *heap, size_t n, size_t i)
     }
 }
 
-static int call(struct mdp__seed *s, struct mdp_buf *text, mdp__spool_cb cb, void *ud, int64_t ts,
-                const char *p, uint32_t len)
-{
-    mdp_buf_reset(text);
-    if (mdp_buf_append(text, p, len)) return mdp__nomem(s);
-    return cb(s, ud, ts, text->data, len);
-}
-
 int mdp__spool_drain(struct mdp__seed *s, struct mdp__spool *sp, int64_t day, mdp__spool_cb cb,
                      void *ud)
 {
@@ -585,17 +670,14 @@ int mdp__spool_drain(struct mdp__seed *s, struct mdp__spool *sp, int64_t day, md
     struct rec *v = NULL;
     struct reader *rd = NULL;
     int *heap = NULL;
-    struct mdp_buf text;
-    mdp_buf_init(&text);
     int fd = -1, rc = 0;
     char path[320] = "";
     size_t nr = 0;
-    if (!runs->n) { /* never spilled: sort the buffer */
-        size_t n;
-        const struct mdp_buf *b = &sp->day[day];
-        if ((rc = index_buf(s, b, &v, &n))) goto out;
-        for (size_t i = 0; i < n && !rc; i++)
-            rc = call(s, &text, cb, ud, v[i].ts, b->data + v[i].off + REC_HEAD, v[i].len);
+    if (!runs->n) { /* never spilled: sort the day where it lies */
+        const struct mdp__dayq *q = &sp->day[day];
+        if ((rc = index_day(s, q, &v))) goto out;
+        for (size_t i = 0; i < q->nrec && !rc; i++)
+            rc = cb(s, ud, v[i].ts, v[i].text, v[i].len);
         goto out;
     }
     if ((rc = spill_day(s, sp, day))) goto out;
@@ -605,8 +687,8 @@ int mdp__spool_drain(struct mdp__seed *s, struct mdp__spool *sp, int64_t day, md
         goto out;
     }
     nr = runs->n;
-    /* windows of 4-256 KiB, about 32 MiB in all */
-    size_t chunk = (32u << 20) / nr;
+    /* windows of 4-256 KiB, about 16 MiB in all (days may be drained on two threads at once) */
+    size_t chunk = (16u << 20) / nr;
     chunk = chunk < (4u << 10) ? (4u << 10) : chunk > (256u << 10) ? (256u << 10) : chunk;
     rd = calloc(nr, sizeof *rd);
     heap = calloc(nr, sizeof *heap);
@@ -626,7 +708,7 @@ int mdp__spool_drain(struct mdp__seed *s, struct mdp__spool *sp, int64_t day, md
         sift_down(rd, heap, nh, i);
     while (nh && !rc) {
         struct reader *r = &rd[heap[0]];
-        rc = call(s, &text, cb, ud, r->ts, r->win.data + r->at + REC_HEAD, r->len);
+        rc = cb(s, ud, r->ts, r->win.data + r->at + REC_HEAD, r->len);
         if (!rc) rc = reader_next(s, fd, r, chunk, path);
         if (!r->live) heap[0] = heap[--nh];
         sift_down(rd, heap, nh, 0);
@@ -642,9 +724,7 @@ out:
     free(v);
     runs->n = 0;
     runs->end = 0;
-    s->buffered -= sp->day[day].len;
-    mdp_buf_cleanup(&sp->day[day]);
-    mdp_buf_cleanup(&text);
+    day_release(s, &sp->day[day]);
     return rc;
 }
 
@@ -658,8 +738,7 @@ void mdp__spool_cleanup(struct mdp__seed *s, struct mdp__spool *sp)
             unlink(path);
         }
         if (sp->runs) free(sp->runs[day].start);
-        s->buffered -= sp->day[day].len;
-        mdp_buf_cleanup(&sp->day[day]);
+        day_release(s, &sp->day[day]);
     }
     free(sp->day);
     free(sp->runs);
@@ -671,4 +750,13 @@ void mdp__scratch_cleanup(struct mdp__seed *s)
 {
     if (s->scratch[0]) rmdir(s->scratch);
     s->scratch[0] = '\0';
+    if (s->pool) {
+        for (struct mdp__block *b = s->pool->free, *n; b; b = n) {
+            n = b->next;
+            free(b);
+        }
+        pthread_mutex_destroy(&s->pool->mu);
+        free(s->pool);
+        s->pool = NULL;
+    }
 }
