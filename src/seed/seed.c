@@ -27,7 +27,10 @@ int mdp_seed_generate(const struct mdp_seed_opts *o, struct mdp_store *out,
     s.end_ms = s.start_ms + s.ndays * MDP_MS_PER_DAY;
     int rc = mdp__io_start(&s);
     if (!rc) rc = mdp__writers_init(&s);
+    if (!rc) rc = mdp__spool_thread_start(&s);
     if (!rc) rc = mdp__world_run(&s);
+    int feed_rc = mdp__spool_thread_stop(&s); /* every record stored before the spools drain */
+    if (!rc) rc = feed_rc;
     if (!rc) rc = mdp__writers_finish(&s);
     int io_rc = mdp__io_finish(&s); /* every queued put done (or failed) before returning */
     if (!rc) rc = io_rc;

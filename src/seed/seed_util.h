@@ -61,6 +61,7 @@ struct mdp__seed {
     int nspools;
     void *writer_state[16]; /* per writer, indexed like the writer table */
     struct mdp__io *io;     /* the landing writes in flight (mdp__io_start) */
+    struct mdp__feed *feed; /* the spools' thread (mdp__spool_thread_start) */
 };
 
 /* day index of ts in the window, or -1 */
@@ -92,9 +93,19 @@ int mdp__nomem(struct mdp__seed *s);
 
 /* Registers sp with the run (name borrowed). 0 or MDP_ERR_NOMEM. */
 int mdp__spool_init(struct mdp__seed *s, struct mdp__spool *sp, const char *name);
-/* Adds a record at ts (days outside the window go to the nearest day). Copies text. */
+/* Adds a record at ts (days outside the window go to the nearest day). Copies text. While the
+ * spools' thread runs, the record is handed to it (the order of adding kept) and an error of an
+ * earlier add is returned by a later one or by mdp__spool_thread_stop. */
 int mdp__spool_add(struct mdp__seed *s, struct mdp__spool *sp, int64_t ts, const char *text,
                    size_t len);
+/* Starts the spools' thread, which stores and spills the records added from then on while the
+ * world goes on (every spool must be registered before). Without it (no thread to be had) adds are
+ * made in place. 0 or MDP_ERR_NOMEM. */
+int mdp__spool_thread_start(struct mdp__seed *s);
+/* Hands over what is left, waits for the thread to store it and stops it: afterwards the spools
+ * are the calling thread's again. Returns the first add's error (detail in s->d) or 0. Accepts a
+ * run that never started it. */
+int mdp__spool_thread_stop(struct mdp__seed *s);
 /* 1 if the spool holds no record of day */
 int mdp__spool_empty(const struct mdp__spool *sp, int64_t day);
 /* Calls cb for the records of one day in (ts, order of adding) order and forgets them. The text

@@ -554,8 +554,8 @@ static int spill_all(struct mdp__seed *s, size_t budget)
     return rc;
 }
 
-int mdp__spool_add(struct mdp__seed *s, struct mdp__spool *sp, int64_t ts, const char *text,
-                   size_t len)
+static int spool_add_now(struct mdp__seed *s, struct mdp__spool *sp, int64_t ts, const char *text,
+                         size_t len)
 {
     int64_t day = ts < s->start_ms ? 0 : (ts - s->start_ms) / MDP_MS_PER_DAY;
     if (day >= s->ndays) day = s->ndays - 1;
@@ -587,6 +587,190 @@ int mdp__spool_add(struct mdp__seed *s, struct mdp__spool *sp, int64_t ts, const
     if (!grew) return 0;
     size_t budget = s->o->spool_budget ? s->o->spool_budget : SPOOL_BUDGET;
     return buffered(s) > budget ? spill_all(s, budget) : 0;
+}
+
+/* ---- the spools' thread ----
+ * Storing records (copying them into blocks, sorting and writing runs to the scratch files) is a
+ * good part of the world's time and needs no random number, so it runs on a thread of its own:
+ * adds are copied into hand-over batches of 256 KiB, which the thread stores in the order they were
+ * made (so the bytes do not depend on it). At most FEED_QUEUED batches wait; the thread works on a
+ * shallow copy of the run's context with an error detail of its own. */
+
+#define FEED_BATCH  (256u << 10)
+#define FEED_QUEUED 16
+
+struct feed_batch {
+    struct feed_batch *next;
+    size_t len, cap;
+    char data[];
+};
+
+struct feed_rec { /* followed by len bytes, padded to 8 */
+    struct mdp__spool *sp;
+    int64_t ts;
+    size_t len;
+};
+
+struct mdp__feed {
+    pthread_mutex_t mu;
+    pthread_cond_t more, room;
+    struct feed_batch *head, *tail, *free, *cur;
+    int queued, stop, rc;
+    struct mdp_diag err;
+    struct mdp__seed ctx; /* the thread's view of the run */
+    pthread_t t;
+};
+
+static size_t feed_size(size_t len)
+{
+    return sizeof(struct feed_rec) + ((len + 7) & ~(size_t)7);
+}
+
+static void *feed_main(void *arg)
+{
+    struct mdp__feed *f = arg;
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        while (!f->head && !f->stop)
+            pthread_cond_wait(&f->more, &f->mu);
+        struct feed_batch *b = f->head;
+        if (!b) break;
+        f->head = b->next;
+        if (!f->head) f->tail = NULL;
+        int failed = f->rc;
+        pthread_mutex_unlock(&f->mu);
+        int rc = 0;
+        for (size_t off = 0; off < b->len && !rc && !failed;) {
+            struct feed_rec r;
+            memcpy(&r, b->data + off, sizeof r);
+            rc = spool_add_now(&f->ctx, r.sp, r.ts, b->data + off + sizeof r, r.len);
+            off += feed_size(r.len);
+        }
+        pthread_mutex_lock(&f->mu);
+        if (rc && !f->rc) f->rc = rc; /* the detail is in f->err (f->ctx.d) */
+        f->queued--;
+        if (b->cap == FEED_BATCH) {
+            b->next = f->free;
+            f->free = b;
+        } else {
+            free(b);
+        }
+        pthread_cond_broadcast(&f->room);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+int mdp__spool_thread_start(struct mdp__seed *s)
+{
+    struct mdp__feed *f = calloc(1, sizeof *f);
+    if (!f) return mdp__nomem(s);
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->more, NULL);
+    pthread_cond_init(&f->room, NULL);
+    f->ctx = *s;
+    f->ctx.d = &f->err;
+    f->ctx.feed = NULL;
+    if (pthread_create(&f->t, NULL, feed_main, f) != 0) { /* adds in place, then */
+        pthread_mutex_destroy(&f->mu);
+        pthread_cond_destroy(&f->more);
+        pthread_cond_destroy(&f->room);
+        free(f);
+        return 0;
+    }
+    s->feed = f;
+    return 0;
+}
+
+/* Queues the batch being filled (if any); waits while FEED_QUEUED are waiting. Returns the
+ * thread's first error (detail in s->d) or 0. */
+static int feed_push(struct mdp__seed *s, struct mdp__feed *f)
+{
+    pthread_mutex_lock(&f->mu);
+    while (f->queued >= FEED_QUEUED && !f->rc)
+        pthread_cond_wait(&f->room, &f->mu);
+    struct feed_batch *b = f->cur;
+    f->cur = NULL;
+    if (b && b->len) {
+        b->next = NULL;
+        if (f->tail)
+            f->tail->next = b;
+        else
+            f->head = b;
+        f->tail = b;
+        f->queued++;
+        pthread_cond_signal(&f->more);
+    } else if (b) {
+        b->next = f->free;
+        f->free = b;
+    }
+    int rc = f->rc;
+    if (rc && s->d) *s->d = f->err;
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+static int feed_add(struct mdp__seed *s, struct mdp__feed *f, struct mdp__spool *sp, int64_t ts,
+                    const char *text, size_t len)
+{
+    size_t need = feed_size(len);
+    if (f->cur && f->cur->cap - f->cur->len < need) {
+        int rc = feed_push(s, f);
+        if (rc) return rc;
+    }
+    if (!f->cur) {
+        size_t cap = need > FEED_BATCH ? need : FEED_BATCH;
+        if (cap == FEED_BATCH) {
+            pthread_mutex_lock(&f->mu);
+            f->cur = f->free;
+            if (f->cur) f->free = f->cur->next;
+            pthread_mutex_unlock(&f->mu);
+        }
+        if (!f->cur && !(f->cur = malloc(sizeof *f->cur + cap))) return mdp__nomem(s);
+        f->cur->cap = cap;
+        f->cur->len = 0;
+    }
+    struct feed_rec r = {sp, ts, len};
+    char *p = f->cur->data + f->cur->len;
+    memcpy(p, &r, sizeof r);
+    memcpy(p + sizeof r, text, len);
+    f->cur->len += need;
+    return 0;
+}
+
+int mdp__spool_thread_stop(struct mdp__seed *s)
+{
+    struct mdp__feed *f = s->feed;
+    if (!f) return 0;
+    int rc = feed_push(s, f);
+    pthread_mutex_lock(&f->mu);
+    f->stop = 1;
+    pthread_cond_broadcast(&f->more);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->t, NULL);
+    if (!rc && f->rc) {
+        rc = f->rc;
+        if (s->d) *s->d = f->err;
+    }
+    if (!s->scratch[0] && f->ctx.scratch[0]) /* the thread's first spill made the folder */
+        memcpy(s->scratch, f->ctx.scratch, sizeof s->scratch);
+    for (struct feed_batch *b = f->free, *n; b; b = n) {
+        n = b->next;
+        free(b);
+    }
+    free(f->cur);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->more);
+    pthread_cond_destroy(&f->room);
+    free(f);
+    s->feed = NULL;
+    return rc;
+}
+
+int mdp__spool_add(struct mdp__seed *s, struct mdp__spool *sp, int64_t ts, const char *text,
+                   size_t len)
+{
+    return s->feed ? feed_add(s, s->feed, sp, ts, text, len) : spool_add_now(s, sp, ts, text, len);
 }
 
 /* One run being merged: a window of the scratch file. */
