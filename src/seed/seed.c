@@ -25,9 +25,9 @@ int mdp_seed_generate(const struct mdp_seed_opts *o, struct mdp_store *out,
     s.ndays = o->days;
     s.start_ms = o->start_day * MDP_MS_PER_DAY;
     s.end_ms = s.start_ms + s.ndays * MDP_MS_PER_DAY;
-    int rc = mdp__io_start(&s);
+    int rc = o->single_thread ? 0 : mdp__io_start(&s);
     if (!rc) rc = mdp__writers_init(&s);
-    if (!rc) rc = mdp__spool_thread_start(&s);
+    if (!rc && !o->single_thread) rc = mdp__spool_thread_start(&s);
     if (!rc) rc = mdp__world_run(&s);
     int feed_rc = mdp__spool_thread_stop(&s); /* every record stored before the spools drain */
     if (!rc) rc = feed_rc;

@@ -275,11 +275,11 @@ static int events_finish(struct mdp__seed *s, void *state)
         f->s.st = &f->st;
         f->s.d = &f->d;
     }
-    for (int i = 0; i < FINISH_THREADS; i++) {
+    for (int i = 0; i < FINISH_THREADS && !s->o->single_thread; i++) {
         if (pthread_create(&w->fin[i].t, NULL, finish_main, &w->fin[i]) != 0) break;
         w->nthreads++;
     }
-    if (!w->nthreads) finish_main(&w->fin[0]); /* no thread to be had: the days in place */
+    if (!w->nthreads) finish_main(&w->fin[0]); /* single-threaded (or no thread to be had) */
     return 0;
 }
 
