@@ -1,8 +1,10 @@
 /* `mdp seed`'s entry point (include/mdp/seed.h): sets up the run (options, window, the one PRNG),
  * opens the source writers, lets the world simulate its users one by one while the writers spool
- * or write their deliveries, then has each writer write what is left; two threads make the
- * landing puts meanwhile (util.c). Memory stays flat in the number of users: the world holds one
- * user, the writers spool per day to scratch files. */
+ * or write their deliveries, then has each writer write what is left. Beside the main thread (the
+ * only one that draws random numbers) two threads make the landing puts (util.c), one stores the
+ * spooled records while the world goes on (util.c), and two write the app events' days at the end
+ * (w_events.c). Memory stays flat in the number of users: the world holds one user, the writers
+ * spool per day to scratch files. */
 #include "seed_world.h"
 #include "mdp/time.h"
 
