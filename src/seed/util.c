@@ -264,9 +264,33 @@ void mdp__digits(struct mdp__seed *s, char *out, int n)
     out[n] = '\0';
 }
 
+/* Formats as mdp_time_format_ms does, without printf: most records carry a time, and a run's
+ * times fall on few days, so the date part is kept per thread for the last day seen. */
 void mdp__iso(int64_t ms, char out[32])
 {
-    mdp_time_format_ms(ms, out, 32);
+    static _Thread_local int64_t day = INT64_MIN;
+    static _Thread_local char date[12];
+    int64_t d = mdp_days_from_ms(ms);
+    if (d != day) {
+        if (mdp_time_format_ms(ms, out, 32) != 0) return; /* out of range: as it formats it */
+        memcpy(date, out, 11);
+        day = d;
+    }
+    int64_t rem = ms - d * MDP_MS_PER_DAY;
+    int v[4] = {(int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
+                (int)(rem % 1000)};
+    memcpy(out, date, 11); /* YYYY-MM-DDT */
+    char *p = out + 11;
+    for (int i = 0; i < 3; i++) {
+        *p++ = (char)('0' + v[i] / 10);
+        *p++ = (char)('0' + v[i] % 10);
+        *p++ = i < 2 ? ':' : '.';
+    }
+    *p++ = (char)('0' + v[3] / 100);
+    *p++ = (char)('0' + v[3] / 10 % 10);
+    *p++ = (char)('0' + v[3] % 10);
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 void mdp__pg_ts(int64_t ms, char out[40])
