@@ -99,7 +99,7 @@ int main(void)
     struct mdp_store *s;
     struct mdp_diag d = {0};
     if (mdp_store_open(dir, 1, &s, &d)) return 1;
-    struct mdp_seed_opts o = {2000, 30, 42, 0.01, 20362, "495696125", "Europe/Berlin", 0};
+    struct mdp_seed_opts o = {2000, 30, 42, 0.01, 20362, "495696125", "Europe/Berlin", 0, 0};
     struct mdp_seed_stats st;
     double t0 = now_s();
     if (mdp_seed_generate(&o, s, &st, &d)) {

@@ -91,7 +91,7 @@ int bench_lake_open(struct bench_lake *b, const char *name)
         fprintf(stderr, "%s: %s\n", name, d.msg);
         return 1;
     }
-    struct mdp_seed_opts so = {users, 30, 42, 0.01, 20362, "495696125", "Europe/Berlin", 0};
+    struct mdp_seed_opts so = {users, 30, 42, 0.01, 20362, "495696125", "Europe/Berlin", 0, 0};
     struct mdp_seed_stats st;
     double t0 = bench_now_s();
     if (mdp_seed_generate(&so, ls, &st, &d)) {

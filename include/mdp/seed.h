@@ -31,6 +31,10 @@ struct mdp_seed_opts {
     /* Bytes the per-day spools may hold in memory before they go to scratch files under $TMPDIR
      * (0: 32 MiB). Changes memory and speed, never the bytes written. */
     size_t spool_budget;
+    /* Non-zero: everything on the calling thread (no writer threads for the landing puts, no
+     * spools' thread, the app events' days one after the other). Changes speed, never the bytes
+     * written; tests use it to check exactly that. */
+    int single_thread;
 };
 
 /* What was written, per source, for summaries and tests. */
@@ -46,6 +50,8 @@ struct mdp_seed_stats {
 /* Generates into out (a store rooted at the landing folder), user by user in flat memory: records
  * that must come out per day in time order are spooled to a scratch folder under $TMPDIR (default
  * /tmp), removed before returning. Objects are put atomically but not fsync'd (MDP_PUT_NO_SYNC).
+ * Unless opts->single_thread, the run uses up to five threads of its own (landing puts, spools,
+ * the app events' days), all joined before returning; out must take puts from several threads.
  * Returns 0, MDP_ERR_INVALID for bad options, or the store's / the scratch folder's error, with the
  * detail in d; stats counts what was written, also on failure. Runs share no state: two runs
  * into different stores may go on at once. */

@@ -136,8 +136,12 @@ struct mdp__writer {
     const char *name;
     int (*init)(struct mdp__seed *s, void **state);
     int (*on)(struct mdp__seed *s, void *state, const struct mdp__happening *h);
-    int (*finish)(struct mdp__seed *s, void *state); /* writes what is left */
+    int (*finish)(struct mdp__seed *s, void *state); /* writes what is left (or starts to) */
     void (*cleanup)(struct mdp__seed *s, void *state);
+    /* Optional: waits for what finish left running on threads of the writer's own (which must use
+     * no random number: the other writers finish meanwhile); runs after every finish, also after a
+     * failed one, and also for a writer whose finish never ran. Returns finish's error, if any. */
+    int (*wait)(struct mdp__seed *s, void *state);
 };
 
 extern const struct mdp__writer mdp__writer_supabase, mdp__writer_events, mdp__writer_ses,

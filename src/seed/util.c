@@ -264,9 +264,33 @@ void mdp__digits(struct mdp__seed *s, char *out, int n)
     out[n] = '\0';
 }
 
+/* Formats as mdp_time_format_ms does, without printf: most records carry a time, and a run's
+ * times fall on few days, so the date part is kept per thread for the last day seen. */
 void mdp__iso(int64_t ms, char out[32])
 {
-    mdp_time_format_ms(ms, out, 32);
+    static _Thread_local int64_t day = INT64_MIN;
+    static _Thread_local char date[12];
+    int64_t d = mdp_days_from_ms(ms);
+    if (d != day) {
+        if (mdp_time_format_ms(ms, out, 32) != 0) return; /* out of range: as it formats it */
+        memcpy(date, out, 11);
+        day = d;
+    }
+    int64_t rem = ms - d * MDP_MS_PER_DAY;
+    int v[4] = {(int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
+                (int)(rem % 1000)};
+    memcpy(out, date, 11); /* YYYY-MM-DDT */
+    char *p = out + 11;
+    for (int i = 0; i < 3; i++) {
+        *p++ = (char)('0' + v[i] / 10);
+        *p++ = (char)('0' + v[i] % 10);
+        *p++ = i < 2 ? ':' : '.';
+    }
+    *p++ = (char)('0' + v[3] / 100);
+    *p++ = (char)('0' + v[3] / 10 % 10);
+    *p++ = (char)('0' + v[3] % 10);
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 void mdp__pg_ts(int64_t ms, char out[40])
@@ -315,14 +339,93 @@ int mdp__bad(struct mdp__seed *s)
 }
 
 /* ---- spool ----
- * A day's records sit in its buffer until all buffers together pass the budget; then every buffer
- * is sorted and appended to its day's scratch file as one sorted run. Draining a day merges its
- * runs (reading each sequentially through a small window) or, when it never spilled, sorts the
- * buffer. Ties keep the order of adding: within a run by position, between runs by run number. */
+ * A day's records sit in its chain of blocks until all days together pass the budget; then every
+ * day is sorted and appended to its day's scratch file as one sorted run, and its blocks go back to
+ * the pool. Draining a day merges its runs (reading each sequentially through a small window) or,
+ * when it never spilled, sorts the day in place. Ties keep the order of adding: within a run by
+ * position, between runs by run number. Every record is followed by a NUL, in blocks and in runs,
+ * so the text handed to a drain callback is used where it lies. */
+
+#define BLOCK (64u << 10) /* bytes of a pooled block; a bigger record gets a block of its own */
+
+struct mdp__block {
+    struct mdp__block *next;
+    size_t len, cap;
+    char data[];
+};
+
+/* Shared by the spools of a run, also by a writer draining its days on threads of its own (a
+ * shallow copy of the run's context points at the same pool). */
+struct mdp__pool {
+    pthread_mutex_t mu;
+    struct mdp__block *free; /* blocks of BLOCK bytes */
+    size_t buffered;         /* block bytes held by all spools' days */
+};
+
+static size_t rec_size(uint32_t len)
+{
+    return REC_HEAD + (size_t)len + 1;
+}
+
+static struct mdp__block *block_get(struct mdp__seed *s, size_t need)
+{
+    struct mdp__pool *p = s->pool;
+    size_t cap = need > BLOCK ? need : BLOCK;
+    struct mdp__block *b = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (cap == BLOCK && p->free) {
+        b = p->free;
+        p->free = b->next;
+    }
+    if (b) p->buffered += cap;
+    pthread_mutex_unlock(&p->mu);
+    if (!b) {
+        b = malloc(sizeof *b + cap);
+        if (!b) return NULL;
+        pthread_mutex_lock(&p->mu);
+        s->pool->buffered += cap;
+        pthread_mutex_unlock(&p->mu);
+    }
+    b->next = NULL;
+    b->len = 0;
+    b->cap = cap;
+    return b;
+}
+
+/* Gives a day's blocks back to the pool (bigger ones to the allocator) and empties the day. */
+static void day_release(struct mdp__seed *s, struct mdp__dayq *q)
+{
+    struct mdp__pool *p = s->pool;
+    if (!q->head) return;
+    pthread_mutex_lock(&p->mu);
+    for (struct mdp__block *b = q->head, *n; b; b = n) {
+        n = b->next;
+        s->pool->buffered -= b->cap;
+        if (b->cap == BLOCK) {
+            b->next = p->free;
+            p->free = b;
+        } else {
+            free(b);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    q->head = q->tail = NULL;
+    q->bytes = 0;
+    q->nrec = 0;
+}
+
+static size_t buffered(struct mdp__seed *s)
+{
+    pthread_mutex_lock(&s->pool->mu);
+    size_t n = s->pool->buffered;
+    pthread_mutex_unlock(&s->pool->mu);
+    return n;
+}
 
 struct rec {
     int64_t ts;
-    uint64_t off;
+    uint64_t seq; /* order of adding */
+    const char *text;
     uint32_t len;
 };
 
@@ -330,37 +433,28 @@ static int cmp_rec(const void *a, const void *b)
 {
     const struct rec *x = a, *y = b;
     if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
-    return x->off < y->off ? -1 : x->off > y->off;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Indexes and sorts the records of a buffer. *out is NULL when there are none. */
-static int index_buf(struct mdp__seed *s, const struct mdp_buf *b, struct rec **out, size_t *out_n)
+/* Indexes and sorts the records of a day's blocks. *out is NULL when there are none. */
+static int index_day(struct mdp__seed *s, const struct mdp__dayq *q, struct rec **out)
 {
-    size_t n = 0, cap = 0;
-    struct rec *v = NULL;
     *out = NULL;
-    *out_n = 0;
-    for (uint64_t off = 0; off + REC_HEAD <= b->len;) {
-        struct rec r;
-        memcpy(&r.ts, b->data + off, 8);
-        memcpy(&r.len, b->data + off + 8, 4);
-        r.off = off;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            struct rec *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                free(v);
-                return mdp__nomem(s);
-            }
-            v = nv;
-            cap = nc;
+    if (!q->nrec) return 0;
+    struct rec *v = malloc(q->nrec * sizeof *v);
+    if (!v) return mdp__nomem(s);
+    size_t n = 0;
+    for (const struct mdp__block *b = q->head; b; b = b->next)
+        for (size_t off = 0; off + REC_HEAD <= b->len && n < q->nrec;) {
+            struct rec *r = &v[n];
+            memcpy(&r->ts, b->data + off, 8);
+            memcpy(&r->len, b->data + off + 8, 4);
+            r->text = b->data + off + REC_HEAD;
+            r->seq = n++;
+            off += rec_size(r->len);
         }
-        v[n++] = r;
-        off += REC_HEAD + r.len;
-    }
-    if (n) qsort(v, n, sizeof *v, cmp_rec);
+    qsort(v, n, sizeof *v, cmp_rec);
     *out = v;
-    *out_n = n;
     return 0;
 }
 
@@ -370,6 +464,11 @@ int mdp__spool_init(struct mdp__seed *s, struct mdp__spool *sp, const char *name
     sp->name = name;
     if (s->nspools == MDP__MAX_SPOOLS)
         return mdp_diag_set(s->d, MDP_ERR_INVALID, "seed: too many spools");
+    if (!s->pool) {
+        s->pool = calloc(1, sizeof *s->pool);
+        if (!s->pool) return mdp__nomem(s);
+        pthread_mutex_init(&s->pool->mu, NULL);
+    }
     sp->day = calloc((size_t)s->ndays, sizeof *sp->day);
     sp->runs = calloc((size_t)s->ndays, sizeof *sp->runs);
     if (!sp->day || !sp->runs) return mdp__nomem(s);
@@ -379,7 +478,7 @@ int mdp__spool_init(struct mdp__seed *s, struct mdp__spool *sp, const char *name
 
 int mdp__spool_empty(const struct mdp__spool *sp, int64_t day)
 {
-    return sp->day[day].len == 0 && sp->runs[day].n == 0;
+    return sp->day[day].nrec == 0 && sp->runs[day].n == 0;
 }
 
 static void scratch_file(struct mdp__seed *s, const struct mdp__spool *sp, int64_t day,
@@ -408,12 +507,12 @@ static int write_all(struct mdp__seed *s, int fd, const char *p, size_t left, co
     return 0;
 }
 
-/* Appends one day's buffer, sorted, to its scratch file as a run and frees the buffer. */
+/* Appends one day's records, sorted, to its scratch file as a run and frees its blocks. */
 static int spill_day(struct mdp__seed *s, struct mdp__spool *sp, int64_t day)
 {
-    struct mdp_buf *b = &sp->day[day];
+    struct mdp__dayq *q = &sp->day[day];
     struct mdp__runs *runs = &sp->runs[day];
-    if (!b->len) return 0;
+    if (!q->nrec) return 0;
     if (!s->scratch[0]) {
         const char *tmp = getenv("TMPDIR");
         snprintf(s->scratch, sizeof s->scratch, "%s/mdp-seed-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -431,11 +530,12 @@ static int spill_day(struct mdp__seed *s, struct mdp__spool *sp, int64_t day)
         runs->cap = nc;
     }
     struct rec *v;
-    size_t n;
-    int rc = index_buf(s, b, &v, &n);
+    int rc = index_day(s, q, &v);
     if (rc) return rc;
+    size_t n = q->nrec;
     struct mdp_buf out;
     mdp_buf_init(&out);
+    uint64_t written = 0;
     char path[320];
     scratch_file(s, sp, day, path);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -444,56 +544,257 @@ static int spill_day(struct mdp__seed *s, struct mdp__spool *sp, int64_t day)
         goto out;
     }
     for (size_t i = 0; i < n && !rc; i++) {
-        if (mdp_buf_append(&out, b->data + v[i].off, REC_HEAD + v[i].len)) rc = mdp__nomem(s);
+        if (mdp_buf_append(&out, v[i].text - REC_HEAD, rec_size(v[i].len))) rc = mdp__nomem(s);
         if (!rc && (out.len >= (1u << 20) || i + 1 == n)) {
             rc = write_all(s, fd, out.data, out.len, path);
+            written += out.len;
             mdp_buf_reset(&out);
         }
     }
     if (close(fd) != 0 && !rc) rc = io_fail(s, "cannot write", path);
     if (rc) goto out;
     runs->start[runs->n++] = runs->end;
-    runs->end += b->len;
-    s->buffered -= b->len;
-    mdp_buf_cleanup(b);
+    runs->end += written;
+    day_release(s, q);
 out:
     mdp_buf_cleanup(&out);
     free(v);
     return rc;
 }
 
-/* Spills the big buffers first (fewer, longer runs; fewer files touched), then, if that freed
- * less than half the budget, all of them. */
+/* Spills the big days first (fewer, longer runs; fewer files touched), then, if that freed less
+ * than half the budget, all of them. */
 static int spill_all(struct mdp__seed *s, size_t budget)
 {
     int rc = 0;
     for (int pass = 0; pass < 2 && !rc; pass++) {
         size_t min = pass == 0 ? 256u << 10 : 0;
-        if (pass == 1 && s->buffered <= budget / 2) break;
+        if (pass == 1 && buffered(s) <= budget / 2) break;
         for (int i = 0; i < s->nspools && !rc; i++)
             for (int64_t day = 0; day < s->ndays && !rc; day++)
-                if (s->spools[i]->day[day].len >= min) rc = spill_day(s, s->spools[i], day);
+                if (s->spools[i]->day[day].nrec && s->spools[i]->day[day].bytes >= min)
+                    rc = spill_day(s, s->spools[i], day);
     }
+    return rc;
+}
+
+static int spool_add_now(struct mdp__seed *s, struct mdp__spool *sp, int64_t ts, const char *text,
+                         size_t len)
+{
+    int64_t day = ts < s->start_ms ? 0 : (ts - s->start_ms) / MDP_MS_PER_DAY;
+    if (day >= s->ndays) day = s->ndays - 1;
+    if (len > UINT32_MAX - REC_HEAD - 1)
+        return mdp_diag_set(s->d, MDP_ERR_INVALID, "seed: a %s record of %zu bytes is too long",
+                            sp->name, len);
+    struct mdp__dayq *q = &sp->day[day];
+    uint32_t n = (uint32_t)len;
+    size_t need = rec_size(n);
+    struct mdp__block *b = q->tail;
+    int grew = 0;
+    if (!b || b->cap - b->len < need) {
+        if (!(b = block_get(s, need))) return mdp__nomem(s);
+        if (q->tail)
+            q->tail->next = b;
+        else
+            q->head = b;
+        q->tail = b;
+        q->bytes += b->cap;
+        grew = 1;
+    }
+    char *p = b->data + b->len;
+    memcpy(p, &ts, 8);
+    memcpy(p + 8, &n, 4);
+    memcpy(p + REC_HEAD, text, len);
+    p[REC_HEAD + len] = '\0';
+    b->len += need;
+    q->nrec++;
+    if (!grew) return 0;
+    size_t budget = s->o->spool_budget ? s->o->spool_budget : SPOOL_BUDGET;
+    return buffered(s) > budget ? spill_all(s, budget) : 0;
+}
+
+/* ---- the spools' thread ----
+ * Storing records (copying them into blocks, sorting and writing runs to the scratch files) is a
+ * good part of the world's time and needs no random number, so it runs on a thread of its own:
+ * adds are copied into hand-over batches of 256 KiB, which the thread stores in the order they were
+ * made (so the bytes do not depend on it). At most FEED_QUEUED batches wait; the thread works on a
+ * shallow copy of the run's context with an error detail of its own. */
+
+#define FEED_BATCH  (256u << 10)
+#define FEED_QUEUED 16
+
+struct feed_batch {
+    struct feed_batch *next;
+    size_t len, cap;
+    char data[];
+};
+
+struct feed_rec { /* followed by len bytes, padded to 8 */
+    struct mdp__spool *sp;
+    int64_t ts;
+    size_t len;
+};
+
+struct mdp__feed {
+    pthread_mutex_t mu;
+    pthread_cond_t more, room;
+    struct feed_batch *head, *tail, *free, *cur;
+    int queued, stop, rc;
+    struct mdp_diag err;
+    struct mdp__seed ctx; /* the thread's view of the run */
+    pthread_t t;
+};
+
+static size_t feed_size(size_t len)
+{
+    return sizeof(struct feed_rec) + ((len + 7) & ~(size_t)7);
+}
+
+static void *feed_main(void *arg)
+{
+    struct mdp__feed *f = arg;
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        while (!f->head && !f->stop)
+            pthread_cond_wait(&f->more, &f->mu);
+        struct feed_batch *b = f->head;
+        if (!b) break;
+        f->head = b->next;
+        if (!f->head) f->tail = NULL;
+        int failed = f->rc;
+        pthread_mutex_unlock(&f->mu);
+        int rc = 0;
+        for (size_t off = 0; off < b->len && !rc && !failed;) {
+            struct feed_rec r;
+            memcpy(&r, b->data + off, sizeof r);
+            rc = spool_add_now(&f->ctx, r.sp, r.ts, b->data + off + sizeof r, r.len);
+            off += feed_size(r.len);
+        }
+        pthread_mutex_lock(&f->mu);
+        if (rc && !f->rc) f->rc = rc; /* the detail is in f->err (f->ctx.d) */
+        f->queued--;
+        if (b->cap == FEED_BATCH) {
+            b->next = f->free;
+            f->free = b;
+        } else {
+            free(b);
+        }
+        pthread_cond_broadcast(&f->room);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+int mdp__spool_thread_start(struct mdp__seed *s)
+{
+    struct mdp__feed *f = calloc(1, sizeof *f);
+    if (!f) return mdp__nomem(s);
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->more, NULL);
+    pthread_cond_init(&f->room, NULL);
+    f->ctx = *s;
+    f->ctx.d = &f->err;
+    f->ctx.feed = NULL;
+    if (pthread_create(&f->t, NULL, feed_main, f) != 0) { /* adds in place, then */
+        pthread_mutex_destroy(&f->mu);
+        pthread_cond_destroy(&f->more);
+        pthread_cond_destroy(&f->room);
+        free(f);
+        return 0;
+    }
+    s->feed = f;
+    return 0;
+}
+
+/* Queues the batch being filled (if any); waits while FEED_QUEUED are waiting. Returns the
+ * thread's first error (detail in s->d) or 0. */
+static int feed_push(struct mdp__seed *s, struct mdp__feed *f)
+{
+    pthread_mutex_lock(&f->mu);
+    while (f->queued >= FEED_QUEUED && !f->rc)
+        pthread_cond_wait(&f->room, &f->mu);
+    struct feed_batch *b = f->cur;
+    f->cur = NULL;
+    if (b && b->len) {
+        b->next = NULL;
+        if (f->tail)
+            f->tail->next = b;
+        else
+            f->head = b;
+        f->tail = b;
+        f->queued++;
+        pthread_cond_signal(&f->more);
+    } else if (b) {
+        b->next = f->free;
+        f->free = b;
+    }
+    int rc = f->rc;
+    if (rc && s->d) *s->d = f->err;
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+static int feed_add(struct mdp__seed *s, struct mdp__feed *f, struct mdp__spool *sp, int64_t ts,
+                    const char *text, size_t len)
+{
+    size_t need = feed_size(len);
+    if (f->cur && f->cur->cap - f->cur->len < need) {
+        int rc = feed_push(s, f);
+        if (rc) return rc;
+    }
+    if (!f->cur) {
+        size_t cap = need > FEED_BATCH ? need : FEED_BATCH;
+        if (cap == FEED_BATCH) {
+            pthread_mutex_lock(&f->mu);
+            f->cur = f->free;
+            if (f->cur) f->free = f->cur->next;
+            pthread_mutex_unlock(&f->mu);
+        }
+        if (!f->cur && !(f->cur = malloc(sizeof *f->cur + cap))) return mdp__nomem(s);
+        f->cur->cap = cap;
+        f->cur->len = 0;
+    }
+    struct feed_rec r = {sp, ts, len};
+    char *p = f->cur->data + f->cur->len;
+    memcpy(p, &r, sizeof r);
+    memcpy(p + sizeof r, text, len);
+    f->cur->len += need;
+    return 0;
+}
+
+int mdp__spool_thread_stop(struct mdp__seed *s)
+{
+    struct mdp__feed *f = s->feed;
+    if (!f) return 0;
+    int rc = feed_push(s, f);
+    pthread_mutex_lock(&f->mu);
+    f->stop = 1;
+    pthread_cond_broadcast(&f->more);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->t, NULL);
+    if (!rc && f->rc) {
+        rc = f->rc;
+        if (s->d) *s->d = f->err;
+    }
+    if (!s->scratch[0] && f->ctx.scratch[0]) /* the thread's first spill made the folder */
+        memcpy(s->scratch, f->ctx.scratch, sizeof s->scratch);
+    for (struct feed_batch *b = f->free, *n; b; b = n) {
+        n = b->next;
+        free(b);
+    }
+    free(f->cur);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->more);
+    pthread_cond_destroy(&f->room);
+    free(f);
+    s->feed = NULL;
     return rc;
 }
 
 int mdp__spool_add(struct mdp__seed *s, struct mdp__spool *sp, int64_t ts, const char *text,
                    size_t len)
 {
-    int64_t day = ts < s->start_ms ? 0 : (ts - s->start_ms) / MDP_MS_PER_DAY;
-    if (day >= s->ndays) day = s->ndays - 1;
-    struct mdp_buf *b = &sp->day[day];
-    size_t before = b->len;
-    uint32_t n = (uint32_t)len;
-    if (mdp_buf_reserve(b, REC_HEAD + len)) return mdp__nomem(s);
-    memcpy(b->data + b->len, &ts, 8);
-    memcpy(b->data + b->len + 8, &n, 4);
-    memcpy(b->data + b->len + REC_HEAD, text, len);
-    b->len += REC_HEAD + len;
-    b->data[b->len] = '\0';
-    s->buffered += b->len - before;
-    size_t budget = s->o->spool_budget ? s->o->spool_budget : SPOOL_BUDGET;
-    return s->buffered > budget ? spill_all(s, budget) : 0;
+    return s->feed ? feed_add(s, s->feed, sp, ts, text, len) : spool_add_now(s, sp, ts, text, len);
 }
 
 /* One run being merged: a window of the scratch file. */
@@ -535,7 +836,7 @@ static int window(struct mdp__seed *s, int fd, struct reader *r, size_t need, si
 static int reader_next(struct mdp__seed *s, int fd, struct reader *r, size_t chunk,
                        const char *path)
 {
-    if (r->live) r->at += REC_HEAD + r->len;
+    if (r->live) r->at += rec_size(r->len);
     if (r->win.len - r->at == 0 && r->pos == r->end) {
         r->live = 0;
         return 0;
@@ -544,7 +845,7 @@ static int reader_next(struct mdp__seed *s, int fd, struct reader *r, size_t chu
     if (!rc) {
         memcpy(&r->ts, r->win.data + r->at, 8);
         memcpy(&r->len, r->win.data + r->at + 8, 4);
-        rc = window(s, fd, r, REC_HEAD + r->len, chunk, path);
+        rc = window(s, fd, r, rec_size(r->len), chunk, path);
     }
     r->live = !rc;
     return rc;
@@ -570,14 +871,6 @@ static void sift_down(const struct reader *rd, int *heap, size_t n, size_t i)
     }
 }
 
-static int call(struct mdp__seed *s, struct mdp_buf *text, mdp__spool_cb cb, void *ud, int64_t ts,
-                const char *p, uint32_t len)
-{
-    mdp_buf_reset(text);
-    if (mdp_buf_append(text, p, len)) return mdp__nomem(s);
-    return cb(s, ud, ts, text->data, len);
-}
-
 int mdp__spool_drain(struct mdp__seed *s, struct mdp__spool *sp, int64_t day, mdp__spool_cb cb,
                      void *ud)
 {
@@ -585,17 +878,14 @@ int mdp__spool_drain(struct mdp__seed *s, struct mdp__spool *sp, int64_t day, md
     struct rec *v = NULL;
     struct reader *rd = NULL;
     int *heap = NULL;
-    struct mdp_buf text;
-    mdp_buf_init(&text);
     int fd = -1, rc = 0;
     char path[320] = "";
     size_t nr = 0;
-    if (!runs->n) { /* never spilled: sort the buffer */
-        size_t n;
-        const struct mdp_buf *b = &sp->day[day];
-        if ((rc = index_buf(s, b, &v, &n))) goto out;
-        for (size_t i = 0; i < n && !rc; i++)
-            rc = call(s, &text, cb, ud, v[i].ts, b->data + v[i].off + REC_HEAD, v[i].len);
+    if (!runs->n) { /* never spilled: sort the day where it lies */
+        const struct mdp__dayq *q = &sp->day[day];
+        if ((rc = index_day(s, q, &v))) goto out;
+        for (size_t i = 0; i < q->nrec && !rc; i++)
+            rc = cb(s, ud, v[i].ts, v[i].text, v[i].len);
         goto out;
     }
     if ((rc = spill_day(s, sp, day))) goto out;
@@ -605,8 +895,8 @@ int mdp__spool_drain(struct mdp__seed *s, struct mdp__spool *sp, int64_t day, md
         goto out;
     }
     nr = runs->n;
-    /* windows of 4-256 KiB, about 32 MiB in all */
-    size_t chunk = (32u << 20) / nr;
+    /* windows of 4-256 KiB, about 16 MiB in all (days may be drained on two threads at once) */
+    size_t chunk = (16u << 20) / nr;
     chunk = chunk < (4u << 10) ? (4u << 10) : chunk > (256u << 10) ? (256u << 10) : chunk;
     rd = calloc(nr, sizeof *rd);
     heap = calloc(nr, sizeof *heap);
@@ -626,7 +916,7 @@ int mdp__spool_drain(struct mdp__seed *s, struct mdp__spool *sp, int64_t day, md
         sift_down(rd, heap, nh, i);
     while (nh && !rc) {
         struct reader *r = &rd[heap[0]];
-        rc = call(s, &text, cb, ud, r->ts, r->win.data + r->at + REC_HEAD, r->len);
+        rc = cb(s, ud, r->ts, r->win.data + r->at + REC_HEAD, r->len);
         if (!rc) rc = reader_next(s, fd, r, chunk, path);
         if (!r->live) heap[0] = heap[--nh];
         sift_down(rd, heap, nh, 0);
@@ -642,9 +932,7 @@ out:
     free(v);
     runs->n = 0;
     runs->end = 0;
-    s->buffered -= sp->day[day].len;
-    mdp_buf_cleanup(&sp->day[day]);
-    mdp_buf_cleanup(&text);
+    day_release(s, &sp->day[day]);
     return rc;
 }
 
@@ -658,8 +946,7 @@ void mdp__spool_cleanup(struct mdp__seed *s, struct mdp__spool *sp)
             unlink(path);
         }
         if (sp->runs) free(sp->runs[day].start);
-        s->buffered -= sp->day[day].len;
-        mdp_buf_cleanup(&sp->day[day]);
+        day_release(s, &sp->day[day]);
     }
     free(sp->day);
     free(sp->runs);
@@ -671,4 +958,13 @@ void mdp__scratch_cleanup(struct mdp__seed *s)
 {
     if (s->scratch[0]) rmdir(s->scratch);
     s->scratch[0] = '\0';
+    if (s->pool) {
+        for (struct mdp__block *b = s->pool->free, *n; b; b = n) {
+            n = b->next;
+            free(b);
+        }
+        pthread_mutex_destroy(&s->pool->mu);
+        free(s->pool);
+        s->pool = NULL;
+    }
 }

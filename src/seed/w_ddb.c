@@ -304,4 +304,4 @@ static void ddb_cleanup(struct mdp__seed *s, void *state)
     free(w);
 }
 
-const struct mdp__writer mdp__writer_ddb = {"ddb", ddb_init, ddb_on, ddb_finish, ddb_cleanup};
+const struct mdp__writer mdp__writer_ddb = {"ddb", ddb_init, ddb_on, ddb_finish, ddb_cleanup, NULL};

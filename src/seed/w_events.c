@@ -4,13 +4,32 @@
 #include "seed_world.h"
 #include "mdp/time.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define FINISH_THREADS 2 /* threads writing the days' files at finish */
+
+struct events;
+struct events_fin {
+    pthread_t t;
+    struct events *w;
+    struct mdp__seed s; /* the run's context with st and d of its own */
+    struct mdp_seed_stats st;
+    struct mdp_diag d;
+    int rc;
+    int64_t day; /* the day that failed */
+};
+
 struct events {
     struct mdp__spool lines;
     struct mdp_buf line, props;
+    /* finish: the days' threads */
+    pthread_mutex_t mu;
+    int64_t next_day;
+    int failed, started, nthreads;
+    struct events_fin fin[FINISH_THREADS];
 };
 
 /* Appends "key":"value" (value a JSON string), with the comma before it unless first. */
@@ -156,6 +175,7 @@ static int events_init(struct mdp__seed *s, void **state)
 {
     struct events *w = calloc(1, sizeof *w);
     if (!w) return mdp__nomem(s);
+    pthread_mutex_init(&w->mu, NULL);
     *state = w;
     return mdp__spool_init(s, &w->lines, "events");
 }
@@ -186,17 +206,17 @@ static int day_line(struct mdp__seed *s, void *ud, int64_t ts, const char *text,
     return o->b.len >= CHUNK ? day_flush(s, o) : 0;
 }
 
-static int events_finish(struct mdp__seed *s, void *state)
+/* Writes one day's events.ndjson (nothing for a day without events); b is the chunk buffer. */
+static int write_day(struct mdp__seed *s, struct events *w, int64_t day, struct mdp_buf *b)
 {
-    struct events *w = state;
-    int rc = 0;
-    for (int64_t day = 0; day < s->ndays && !rc; day++) {
-        if (mdp__spool_empty(&w->lines, day)) continue; /* a day without events */
-        char date[11], key[96];
-        mdp_date_format(s->o->start_day + day, date, sizeof date);
-        snprintf(key, sizeof key, "events/dt=%s/events.ndjson", date);
-        struct day_out o = {NULL, {NULL, 0, 0, 0}, 0};
-        if ((rc = mdp_store_writer_open(s->out, key, &o.sw, s->d))) break;
+    if (mdp__spool_empty(&w->lines, day)) return 0; /* a day without events */
+    char date[11], key[96];
+    mdp_date_format(s->o->start_day + day, date, sizeof date);
+    snprintf(key, sizeof key, "events/dt=%s/events.ndjson", date);
+    struct day_out o = {NULL, *b, 0};
+    mdp_buf_reset(&o.b);
+    int rc = mdp_store_writer_open(s->out, key, &o.sw, s->d);
+    if (!rc) {
         rc = mdp__spool_drain(s, &w->lines, day, day_line, &o);
         if (!rc) rc = day_flush(s, &o);
         if (!rc) {
@@ -208,7 +228,82 @@ static int events_finish(struct mdp__seed *s, void *state)
         } else {
             o.sw->abort(o.sw);
         }
-        mdp_buf_cleanup(&o.b);
+    }
+    *b = o.b; /* the buffer is kept for the next day */
+    return rc;
+}
+
+/* Draining a day is most of a run's finishing (the events are most of its bytes), and it needs no
+ * random number: the days go to threads of their own, taking the next day not yet taken, while the
+ * other writers finish on the calling thread. Each thread has a shallow copy of the run's context
+ * with its own counters and error detail, merged in events_wait; the bytes of a day do not depend
+ * on the thread that writes it. */
+static void *finish_main(void *arg)
+{
+    struct events_fin *f = arg;
+    struct events *w = f->w;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        int64_t day = w->failed ? f->s.ndays : w->next_day++;
+        pthread_mutex_unlock(&w->mu);
+        if (day >= f->s.ndays) break;
+        if ((f->rc = write_day(&f->s, w, day, &b))) {
+            f->day = day;
+            pthread_mutex_lock(&w->mu);
+            w->failed = 1;
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+    }
+    mdp_buf_cleanup(&b);
+    return NULL;
+}
+
+static int events_finish(struct mdp__seed *s, void *state)
+{
+    struct events *w = state;
+    w->next_day = 0;
+    w->failed = 0;
+    w->started = 1;
+    for (int i = 0; i < FINISH_THREADS; i++) {
+        struct events_fin *f = &w->fin[i];
+        memset(f, 0, sizeof *f);
+        f->w = w;
+        f->s = *s;
+        f->s.st = &f->st;
+        f->s.d = &f->d;
+    }
+    for (int i = 0; i < FINISH_THREADS && !s->o->single_thread; i++) {
+        if (pthread_create(&w->fin[i].t, NULL, finish_main, &w->fin[i]) != 0) break;
+        w->nthreads++;
+    }
+    if (!w->nthreads) finish_main(&w->fin[0]); /* single-threaded (or no thread to be had) */
+    return 0;
+}
+
+/* Waits for the days' threads; merges their counters and returns the error of the earliest day
+ * that failed (detail in s->d), or 0. */
+static int events_wait(struct mdp__seed *s, void *state)
+{
+    struct events *w = state;
+    if (!w || !w->started) return 0;
+    for (int i = 0; i < w->nthreads; i++)
+        pthread_join(w->fin[i].t, NULL);
+    w->nthreads = 0;
+    w->started = 0;
+    int rc = 0;
+    int64_t first = s->ndays;
+    for (int i = 0; i < FINISH_THREADS; i++) {
+        struct events_fin *f = &w->fin[i];
+        s->st->files += f->st.files;
+        s->st->bytes += f->st.bytes;
+        if (f->rc && f->day < first) {
+            first = f->day;
+            rc = f->rc;
+            if (s->d) *s->d = f->d;
+        }
     }
     return rc;
 }
@@ -217,11 +312,13 @@ static void events_cleanup(struct mdp__seed *s, void *state)
 {
     struct events *w = state;
     if (!w) return;
+    events_wait(s, w); /* a run that failed before the wait: its threads end first */
+    pthread_mutex_destroy(&w->mu);
     mdp__spool_cleanup(s, &w->lines);
     mdp_buf_cleanup(&w->line);
     mdp_buf_cleanup(&w->props);
     free(w);
 }
 
-const struct mdp__writer mdp__writer_events = {"events", events_init, events_on, events_finish,
-                                               events_cleanup};
+const struct mdp__writer mdp__writer_events = {"events",      events_init,    events_on,
+                                               events_finish, events_cleanup, events_wait};

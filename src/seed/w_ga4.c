@@ -189,4 +189,4 @@ static void ga4_cleanup(struct mdp__seed *s, void *state)
     free(w);
 }
 
-const struct mdp__writer mdp__writer_ga4 = {"ga4", ga4_init, ga4_on, ga4_finish, ga4_cleanup};
+const struct mdp__writer mdp__writer_ga4 = {"ga4", ga4_init, ga4_on, ga4_finish, ga4_cleanup, NULL};

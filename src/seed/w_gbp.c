@@ -119,4 +119,4 @@ static int gbp_on(struct mdp__seed *s, void *state, const struct mdp__happening 
     return rc;
 }
 
-const struct mdp__writer mdp__writer_gbp = {"gbp", NULL, gbp_on, NULL, NULL};
+const struct mdp__writer mdp__writer_gbp = {"gbp", NULL, gbp_on, NULL, NULL, NULL};

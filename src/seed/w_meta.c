@@ -125,4 +125,4 @@ static int meta_on(struct mdp__seed *s, void *state, const struct mdp__happening
     return rc;
 }
 
-const struct mdp__writer mdp__writer_meta = {"meta", NULL, meta_on, NULL, NULL};
+const struct mdp__writer mdp__writer_meta = {"meta", NULL, meta_on, NULL, NULL, NULL};

@@ -549,4 +549,4 @@ static void ses_cleanup(struct mdp__seed *s, void *state)
     free(w);
 }
 
-const struct mdp__writer mdp__writer_ses = {"ses", ses_init, ses_on, ses_finish, ses_cleanup};
+const struct mdp__writer mdp__writer_ses = {"ses", ses_init, ses_on, ses_finish, ses_cleanup, NULL};

@@ -249,5 +249,5 @@ static void supabase_cleanup(struct mdp__seed *s, void *state)
     free(w);
 }
 
-const struct mdp__writer mdp__writer_supabase = {"supabase", supabase_init, supabase_on,
-                                                 supabase_finish, supabase_cleanup};
+const struct mdp__writer mdp__writer_supabase = {"supabase",      supabase_init,    supabase_on,
+                                                 supabase_finish, supabase_cleanup, NULL};

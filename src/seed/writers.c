@@ -34,6 +34,13 @@ int mdp__writers_finish(struct mdp__seed *s)
     int rc = 0;
     for (size_t i = 0; i < NWRITERS && !rc; i++)
         if (WRITERS[i]->finish) rc = WRITERS[i]->finish(s, s->writer_state[i]);
+    for (size_t i = 0; i < NWRITERS; i++) { /* the threads a finish left running, always */
+        struct mdp_diag keep = {0};
+        if (rc && s->d) keep = *s->d;
+        int wrc = WRITERS[i]->wait ? WRITERS[i]->wait(s, s->writer_state[i]) : 0;
+        if (rc && s->d) *s->d = keep; /* the first error's detail stays */
+        if (!rc) rc = wrc;
+    }
     return rc;
 }
 

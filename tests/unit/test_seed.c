@@ -37,13 +37,14 @@ static int digest_cb(const char *key, int64_t size, void *ud)
     return 0;
 }
 
-static void seed_budget(const char *dir, uint64_t seed, double bad, size_t budget,
-                        struct mdp_seed_stats *st, struct digest *g)
+static void seed_opts(const char *dir, uint64_t seed, double bad, size_t budget, int single,
+                      struct mdp_seed_stats *st, struct digest *g)
 {
     struct mdp_store *s;
     struct mdp_diag d = {0};
     assert_int_equal(mdp_store_open(dir, 1, &s, &d), 0);
-    struct mdp_seed_opts o = {60, 10, seed, bad, 20362, "495696125", "Europe/Berlin", budget};
+    struct mdp_seed_opts o = {60,     10,    seed, bad, 20362, "495696125", "Europe/Berlin",
+                              budget, single};
     int rc = mdp_seed_generate(&o, s, st, &d);
     if (rc) fail_msg("%s", d.msg);
     g->s = s;
@@ -52,6 +53,12 @@ static void seed_budget(const char *dir, uint64_t seed, double bad, size_t budge
     g->files = 0;
     assert_int_equal(mdp_store_list(s, "", digest_cb, g, &d), 0);
     mdp_store_close(s);
+}
+
+static void seed_budget(const char *dir, uint64_t seed, double bad, size_t budget,
+                        struct mdp_seed_stats *st, struct digest *g)
+{
+    seed_opts(dir, seed, bad, budget, 0, st, g);
 }
 
 static void seed_into(const char *dir, uint64_t seed, double bad, struct mdp_seed_stats *st,
@@ -104,6 +111,50 @@ static void test_seed_spilled_spools_same_bytes(void **st)
     tu_rmdir(scratch);
 }
 
+/* Issue 11, defect 8: the run uses both cores (landing puts, the spools' stores and spills, the
+ * app events' days on threads of their own). Threads must not change a byte nor a count: a run on
+ * one thread and a threaded one, both spilling (and the threaded one also without spilling), make
+ * the same files with the same bytes, and leave no scratch files. */
+static void test_seed_threads_same_bytes(void **st)
+{
+    (void)st;
+    char *a = tu_tmpdir(), *b = tu_tmpdir(), *c = tu_tmpdir(), *scratch = tu_tmpdir();
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TMPDIR", scratch, 1);
+    struct mdp_seed_stats sa, sb, sc;
+    struct digest ga, gb, gc;
+    seed_opts(a, 11, 0.05, 8192, 1, &sa, &ga);
+    seed_opts(b, 11, 0.05, 8192, 0, &sb, &gb);
+    seed_opts(c, 11, 0.05, 0, 0, &sc, &gc);
+    assert_int_equal(entries(scratch), 0);
+    if (saved) {
+        setenv("TMPDIR", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("TMPDIR");
+    }
+    assert_true(ga.files > 100); /* every source, many days */
+    assert_int_equal(sa.files, ga.files);
+    assert_memory_equal(&sa, &sb, sizeof sa);
+    assert_memory_equal(&sa, &sc, sizeof sa);
+    assert_int_equal(ga.files, gb.files);
+    assert_int_equal(ga.files, gc.files);
+    assert_int_equal(ga.all.len, gb.all.len);
+    assert_memory_equal(ga.all.data, gb.all.data, ga.all.len);
+    assert_int_equal(ga.all.len, gc.all.len);
+    assert_memory_equal(ga.all.data, gc.all.data, ga.all.len);
+    struct digest *gs[] = {&ga, &gb, &gc};
+    for (int i = 0; i < 3; i++) {
+        mdp_buf_cleanup(&gs[i]->all);
+        mdp_buf_cleanup(&gs[i]->keys);
+    }
+    tu_rmdir(a);
+    tu_rmdir(b);
+    tu_rmdir(c);
+    tu_rmdir(scratch);
+}
+
 /* A landing folder that cannot take a source's files: the run fails with the store's precise
  * error (also when the failing put was made by a writer thread) and leaves no scratch files. */
 static void test_seed_failed_put_is_reported(void **st)
@@ -118,7 +169,7 @@ static void test_seed_failed_put_is_reported(void **st)
     struct mdp_store *s;
     struct mdp_diag d = {0};
     assert_int_equal(mdp_store_open(a, 1, &s, &d), 0);
-    struct mdp_seed_opts o = {60, 10, 4, 0.01, 20362, "495696125", "Europe/Berlin", 4096};
+    struct mdp_seed_opts o = {60, 10, 4, 0.01, 20362, "495696125", "Europe/Berlin", 4096, 0};
     struct mdp_seed_stats stats;
     assert_int_not_equal(mdp_seed_generate(&o, s, &stats, &d), 0);
     if (!strstr(d.msg, "gbp")) fail_msg("the error does not name the folder: %s", d.msg);
@@ -239,7 +290,7 @@ static void test_seed_no_bad_records_at_rate_zero(void **st)
 static void test_seed_rejects_bad_options(void **st)
 {
     (void)st;
-    struct mdp_seed_opts o = {0, 10, 1, 0, 20362, "1", "UTC", 0};
+    struct mdp_seed_opts o = {0, 10, 1, 0, 20362, "1", "UTC", 0, 0};
     struct mdp_seed_stats s;
     struct mdp_diag d = {0};
     assert_int_equal(mdp_seed_generate(&o, NULL, &s, &d), MDP_ERR_INVALID);
@@ -336,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_seed_same_seed_same_bytes),
         cmocka_unit_test(test_seed_no_bad_records_at_rate_zero),
         cmocka_unit_test(test_seed_spilled_spools_same_bytes),
+        cmocka_unit_test(test_seed_threads_same_bytes),
         cmocka_unit_test(test_seed_ids_are_uuid7),
         cmocka_unit_test(test_seed_failed_put_is_reported),
         cmocka_unit_test(test_seed_rejects_bad_options),
