@@ -4,10 +4,10 @@
 # files that hold the user before (found independently by tests/acceptance/dsar_scan.py: bytes
 # and hyparquet rows). Target: only those files (plus the ones holding only the user's external
 # ids or own accounts, which erasure also rewrites), under 60 s on this machine's 2 cores.
-# Usage: bench/dsar.sh path/to/mdp [users] [lake]   (an existing lake is copied, not changed;
+# Usage: bench/dsar_erase.sh path/to/mdp [users] [lake]   (an existing lake is copied, not changed;
 # exit 1 when a target is missed)
 set -uo pipefail
-mdp=${1:?usage: dsar.sh path/to/mdp [users] [lake]}
+mdp=${1:?usage: dsar_erase.sh path/to/mdp [users] [lake]}
 users=${2:-10000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d /tmp/mdp-bench-dsar-XXXXXX)
