@@ -35,8 +35,8 @@ extern const struct cli_command CMD_INVENTORY, CMD_RETENTION; /* cmd_gov.c */
 extern const struct cli_command CMD_COST, CMD_REPORT;
 extern const struct cli_command CMD_FRESHNESS, CMD_ALARMS;
 extern const struct cli_command CMD_DSAR; /* cmd_dsar.c */
-extern const struct cli_command CMD_CDC; /* cmd_cdc.c */
-extern const struct cli_command CMD_AWS; /* cmd_aws.c */
+extern const struct cli_command CMD_CDC;  /* cmd_cdc.c */
+extern const struct cli_command CMD_AWS;  /* cmd_aws.c */
 
 /* Loads the configuration (--config, else ./mdp.yaml when present, else defaults) once. Prints the
  * error and returns non-zero on failure. */

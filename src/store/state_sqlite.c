@@ -355,7 +355,7 @@ static int sq_count_expired(struct mdp_state *s, const char *table, int64_t now_
 }
 
 static const struct mdp__state_ops SQLITE_OPS = {
-    "sqlite", sq_close, sq_synchronous, sq_put,  sq_put_if_newer,  sq_get,    sq_delete,
-    sq_query, sq_add,   sq_transact,    sq_scan, sq_purge_expired, sq_tables, sq_count_expired,
-    sq_compact,
+    "sqlite", sq_close,         sq_synchronous, sq_put,           sq_put_if_newer,
+    sq_get,   sq_delete,        sq_query,       sq_add,           sq_transact,
+    sq_scan,  sq_purge_expired, sq_tables,      sq_count_expired, sq_compact,
 };

@@ -506,6 +506,8 @@ static void test_oom_subject(void **st)
     mdp_engine_close(e);
     mdp_lake_close(lake);
     tu_rmdir(dir);
+}
+
 /* ---- the DynamoDB state backend's item decoder: a counter item's body is built from its numbers */
 
 static struct outcome op_state_ddb_decode(void *ud)
