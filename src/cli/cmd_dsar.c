@@ -93,9 +93,18 @@ static const char EXPORT_HELP[] =
     "person, when DIR or DIR.tar exists, or when a store cannot be read; nothing is written\n"
     "then.\n";
 
-static int dsar_export(struct cli *c, int argc, char **argv)
+/* The options of the dsar subcommands: what each accepts is a set of DA_ flags; positional
+ * arguments fill cert (DA_CERT only) and then user. */
+enum { DA_OUT_DIR = 1, DA_OUT_FILE = 2, DA_DRY_RUN = 4, DA_CERT = 8 };
+struct dsar_args {
+    const char *user, *email, *file, *out, *cert;
+    int dry_run;
+};
+
+static int dsar_args(const char *cmd, struct cli *c, int argc, char **argv, int accepts,
+                     struct dsar_args *a)
 {
-    const char *cmd = "dsar export", *user = NULL, *email = NULL, *outdir = NULL, *file = NULL;
+    memset(a, 0, sizeof *a);
     for (int i = 2; i < argc; i++) {
         int handled = 0, m;
         int rc = cli_lake_option(cmd, c, argc, argv, &i, &handled);
@@ -104,21 +113,37 @@ static int dsar_export(struct cli *c, int argc, char **argv)
         const char *v;
         if ((m = cli_opt(argc, argv, &i, "--email", &v))) {
             if (m < 0) return cli_usage(cmd, "--email needs an address");
-            email = v;
-        } else if ((m = cli_opt(argc, argv, &i, "--out", &v))) {
-            if (m < 0) return cli_usage(cmd, "--out needs a folder");
-            outdir = v;
+            a->email = v;
         } else if ((m = cli_opt(argc, argv, &i, "--file", &v))) {
             if (m < 0) return cli_usage(cmd, "--file needs the inventory's path");
-            file = v;
+            a->file = v;
+        } else if ((accepts & (DA_OUT_DIR | DA_OUT_FILE)) &&
+                   (m = cli_opt(argc, argv, &i, "--out", &v))) {
+            if (m < 0)
+                return cli_usage(cmd, "--out needs a %s", accepts & DA_OUT_DIR ? "folder" : "file");
+            a->out = v;
+        } else if ((accepts & DA_DRY_RUN) && strcmp(argv[i], "--dry-run") == 0) {
+            a->dry_run = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage(cmd, "unexpected option '%s'", argv[i]);
-        } else if (!user) {
-            user = argv[i];
+        } else if ((accepts & DA_CERT) && !a->cert) {
+            a->cert = argv[i];
+        } else if (!a->user) {
+            a->user = argv[i];
         } else {
             return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
         }
     }
+    return 0;
+}
+
+static int dsar_export(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = "dsar export";
+    struct dsar_args a;
+    int arc = dsar_args(cmd, c, argc, argv, DA_OUT_DIR, &a);
+    if (arc) return arc;
+    const char *user = a.user, *email = a.email, *outdir = a.out, *file = a.file;
     if (!user == !email) return cli_usage(cmd, "expects a USER_ID or --email ADDRESS (one)");
     if (!outdir) return cli_usage(cmd, "expects --out DIR");
     struct dsar_env v;
@@ -206,33 +231,12 @@ static int load_key(struct cli *c, struct dsar_env *v, int create, struct mdp_er
 
 static int dsar_erase(struct cli *c, int argc, char **argv)
 {
-    const char *cmd = "dsar erase", *user = NULL, *email = NULL, *file = NULL, *out = NULL;
-    int dry = 0;
-    for (int i = 2; i < argc; i++) {
-        int handled = 0, m;
-        int rc = cli_lake_option(cmd, c, argc, argv, &i, &handled);
-        if (rc) return rc;
-        if (handled) continue;
-        const char *v;
-        if ((m = cli_opt(argc, argv, &i, "--email", &v))) {
-            if (m < 0) return cli_usage(cmd, "--email needs an address");
-            email = v;
-        } else if ((m = cli_opt(argc, argv, &i, "--file", &v))) {
-            if (m < 0) return cli_usage(cmd, "--file needs the inventory's path");
-            file = v;
-        } else if ((m = cli_opt(argc, argv, &i, "--out", &v))) {
-            if (m < 0) return cli_usage(cmd, "--out needs a file");
-            out = v;
-        } else if (strcmp(argv[i], "--dry-run") == 0) {
-            dry = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage(cmd, "unexpected option '%s'", argv[i]);
-        } else if (!user) {
-            user = argv[i];
-        } else {
-            return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
-        }
-    }
+    const char *cmd = "dsar erase";
+    struct dsar_args a;
+    int arc = dsar_args(cmd, c, argc, argv, DA_OUT_FILE | DA_DRY_RUN, &a);
+    if (arc) return arc;
+    const char *user = a.user, *email = a.email, *file = a.file, *out = a.out;
+    int dry = a.dry_run;
     if (!user == !email) return cli_usage(cmd, "expects a USER_ID or --email ADDRESS (one)");
     struct dsar_env v;
     if (dsar_env_open(cmd, c, file, &v)) return EXIT_FAIL;
@@ -272,29 +276,11 @@ static int dsar_erase(struct cli *c, int argc, char **argv)
 
 static int dsar_verify(struct cli *c, int argc, char **argv)
 {
-    const char *cmd = "dsar verify", *cert = NULL, *user = NULL, *email = NULL, *file = NULL;
-    for (int i = 2; i < argc; i++) {
-        int handled = 0, m;
-        int rc = cli_lake_option(cmd, c, argc, argv, &i, &handled);
-        if (rc) return rc;
-        if (handled) continue;
-        const char *v;
-        if ((m = cli_opt(argc, argv, &i, "--email", &v))) {
-            if (m < 0) return cli_usage(cmd, "--email needs an address");
-            email = v;
-        } else if ((m = cli_opt(argc, argv, &i, "--file", &v))) {
-            if (m < 0) return cli_usage(cmd, "--file needs the inventory's path");
-            file = v;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage(cmd, "unexpected option '%s'", argv[i]);
-        } else if (!cert) {
-            cert = argv[i];
-        } else if (!user) {
-            user = argv[i];
-        } else {
-            return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
-        }
-    }
+    const char *cmd = "dsar verify";
+    struct dsar_args a;
+    int arc = dsar_args(cmd, c, argc, argv, DA_CERT, &a);
+    if (arc) return arc;
+    const char *cert = a.cert, *user = a.user, *email = a.email, *file = a.file;
     if (!cert) return cli_usage(cmd, "expects the certificate's file");
     FILE *f = fopen(cert, "rb");
     if (!f) return cli_fail(cmd, EXIT_FAIL, "cannot read %s", cert);
