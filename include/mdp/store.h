@@ -108,6 +108,14 @@ int mdp_store_head(struct mdp_store *s, const char *key, int64_t *out_size, stru
  * with d. */
 int mdp_store_list(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
                    struct mdp_diag *d);
+/* The keys under prefix (as mdp_store_list) that end in suffix ("" or NULL: every key), in key
+ * order, appended to the array *keys of *n strings (both may start NULL / 0; the array and its
+ * strings are malloc'd, the caller frees them with mdp_store_keys_free, also after an error).
+ * Returns 0, or the listing's MDP_ERR_IO / MDP_ERR_NOMEM with d. */
+int mdp_store_list_keys(struct mdp_store *s, const char *prefix, const char *suffix, char ***keys,
+                        size_t *n, struct mdp_diag *d);
+/* Frees what mdp_store_list_keys collected (keys may be NULL). */
+void mdp_store_keys_free(char **keys, size_t n);
 /* Deletes key. Returns 0, MDP_ERR_NOT_FOUND if absent, MDP_ERR_INVALID (bad key), MDP_ERR_IO /
  * MDP_ERR_PERM, with d. */
 int mdp_store_delete(struct mdp_store *s, const char *key, struct mdp_diag *d);

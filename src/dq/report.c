@@ -352,20 +352,6 @@ struct audit {
     size_t nkeys;
 };
 
-static int audit_key(const char *key, int64_t size, void *ud)
-{
-    (void)size;
-    struct audit *a = ud;
-    size_t n = strlen(key);
-    if (n < 5 || strcmp(key + n - 5, ".json") != 0) return 0;
-    char **nv = mdp_realloc(a->keys, (a->nkeys + 1) * sizeof *nv);
-    if (!nv) return MDP_ERR_NOMEM;
-    a->keys = nv;
-    if (!(a->keys[a->nkeys] = mdp_strdup(key))) return MDP_ERR_NOMEM;
-    a->nkeys++;
-    return 0;
-}
-
 /* Checks every certificate of the erasure log as `mdp dsar verify CERT` does without a subject
  * (its SHA-256 and HMAC under the lake's erasure key, its place in the hash chain) and reads the
  * survivors its re-scan counted. An unreadable log is an error; a certificate that fails is
@@ -373,7 +359,8 @@ static int audit_key(const char *key, int64_t size, void *ud)
 static int audit_section(struct mdp_lake *lake, const struct mdp_config *cfg, struct audit *a,
                          struct mdp_diag *d)
 {
-    int rc = mdp_store_list(lake->store, "_meta/erasure/log/", audit_key, a, d);
+    int rc =
+        mdp_store_list_keys(lake->store, "_meta/erasure/log/", ".json", &a->keys, &a->nkeys, d);
     if (rc || !a->nkeys) return rc;
     struct mdp_erase_key key;
     memset(&key, 0, sizeof key);
@@ -404,9 +391,7 @@ static int audit_section(struct mdp_lake *lake, const struct mdp_config *cfg, st
 
 static void audit_free(struct audit *a)
 {
-    for (size_t i = 0; i < a->nkeys; i++)
-        free(a->keys[i]);
-    free(a->keys);
+    mdp_store_keys_free(a->keys, a->nkeys);
 }
 
 int mdp_report_json(struct mdp_lake *lake, const struct mdp_config *cfg, int64_t now_us,

@@ -360,25 +360,9 @@ struct files {
     size_t n;
 };
 
-static int collect_parquet(const char *key, int64_t size, void *ud)
-{
-    (void)size;
-    struct files *f = ud;
-    size_t n = strlen(key);
-    if (n < 8 || strcmp(key + n - 8, ".parquet") != 0) return 0;
-    char **nv = mdp_realloc(f->v, (f->n + 1) * sizeof *nv);
-    if (!nv) return MDP_ERR_NOMEM;
-    f->v = nv;
-    if (!(f->v[f->n] = mdp_strdup(key))) return MDP_ERR_NOMEM;
-    f->n++;
-    return 0;
-}
-
 static void files_free(struct files *f)
 {
-    for (size_t i = 0; i < f->n; i++)
-        free(f->v[i]);
-    free(f->v);
+    mdp_store_keys_free(f->v, f->n);
 }
 
 /* A SQL condition: the row (as text) holds one of the needles. */
@@ -429,7 +413,7 @@ static int plan_superseded(struct job *j)
         struct files f = {0};
         char prefix[600];
         snprintf(prefix, sizeof prefix, "%s/", ds->location);
-        rc = mdp_store_list(j->lake->store, prefix, collect_parquet, &f, j->d);
+        rc = mdp_store_list_keys(j->lake->store, prefix, ".parquet", &f.v, &f.n, j->d);
         for (size_t k = 0; !rc && k < f.n; k++) {
             int current = 0;
             for (size_t x = 0; x < m.nfiles && !current; x++)
@@ -1579,26 +1563,12 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
 
 /* ---- the run ---- */
 
-static int collect_json(const char *key, int64_t size, void *ud)
-{
-    (void)size;
-    struct files *f = ud;
-    size_t n = strlen(key);
-    if (n < 5 || strcmp(key + n - 5, ".json") != 0) return 0;
-    char **nv = mdp_realloc(f->v, (f->n + 1) * sizeof *nv);
-    if (!nv) return MDP_ERR_NOMEM;
-    f->v = nv;
-    if (!(f->v[f->n] = mdp_strdup(key))) return MDP_ERR_NOMEM;
-    f->n++;
-    return 0;
-}
-
 /* A pending plan for the subject: by user_id's keyed hash, or by an address's. */
 static int load_pending(struct job *j, const char *user_id, const char *email)
 {
     char h[65], eh[65] = "";
     struct files f = {0};
-    int rc = mdp_store_list(j->lake->store, PENDING, collect_json, &f, j->d);
+    int rc = mdp_store_list_keys(j->lake->store, PENDING, ".json", &f.v, &f.n, j->d);
     if (user_id) keyed(j->o->key, "user", user_id, h);
     if (email) {
         char low[320];

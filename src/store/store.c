@@ -1,6 +1,7 @@
 /* Object store front end (include/mdp/store.h): key validation and dispatch to the backend's table
  * of operations, so callers never depend on which backend holds the lake. */
 #include "mdp/store.h"
+#include "mdp/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,43 @@ int mdp_store_list(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb
     struct counted c = {cb, NULL, ud, 0};
     COUNT(n_list, 1);
     return s->ops->list(s, prefix ? prefix : "", counted_cb, &c, d);
+}
+
+struct key_list {
+    const char *suffix;
+    size_t slen;
+    char ***keys;
+    size_t *n;
+};
+
+static int key_list_add(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    struct key_list *l = ud;
+    size_t n = strlen(key);
+    if (n < l->slen || strcmp(key + n - l->slen, l->suffix) != 0) return 0;
+    char **nv = mdp_realloc(*l->keys, (*l->n + 1) * sizeof *nv);
+    if (!nv) return MDP_ERR_NOMEM;
+    *l->keys = nv;
+    if (!(nv[*l->n] = mdp_strdup(key))) return MDP_ERR_NOMEM;
+    (*l->n)++;
+    return 0;
+}
+
+int mdp_store_list_keys(struct mdp_store *s, const char *prefix, const char *suffix, char ***keys,
+                        size_t *n, struct mdp_diag *d)
+{
+    struct key_list l = {suffix ? suffix : "", suffix ? strlen(suffix) : 0, keys, n};
+    int rc = mdp_store_list(s, prefix, key_list_add, &l, d);
+    if (rc == MDP_ERR_NOMEM) rc = mdp_diag_set(d, rc, "out of memory listing %s", prefix);
+    return rc;
+}
+
+void mdp_store_keys_free(char **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
 }
 
 int mdp_store_delete(struct mdp_store *s, const char *key, struct mdp_diag *d)
