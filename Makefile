@@ -64,6 +64,10 @@ bench: build
 	@echo "== bench cdc (changes/s against pg_recvlogical, commit->raw latency)"; bench/cdc.sh $(BUILD)/mdp
 	@cmake --build $(BUILD) --target aws_store -j $(JOBS)
 	@echo "== bench aws (ingest into moto's S3 vs file mode; 1 GiB streamed upload)"; bench/aws.sh $(BUILD)/mdp $(BUILD)/tests/aws_store
+	@echo "== bench dsar (export, then erasure, of one user of the 10,000-user demo lake: < 10 s, < 60 s)"; \
+	  d=$$(mktemp -d /tmp/mdp-bench-dsar-XXXXXX); trap 'rm -rf "$$d"' EXIT; \
+	  $(BUILD)/mdp --log-level off demo --dir "$$d/lake" --users 10000 >/dev/null && \
+	  bench/dsar.sh $(BUILD)/mdp "$$d/lake"; e=$$?; bench/dsar_erase.sh $(BUILD)/mdp 10000 "$$d/lake" && exit $$e
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
