@@ -54,20 +54,12 @@ fuzz: deps
 	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(FUZZ_BUILD)/corpus/$$n $$c || exit 1; \
 	done
 
+# Every benchmark, then one summary table (bench/run.sh). QUICK=1: every part at a reduced size
+# (a few minutes in all, for before and after a hot-path change); the full size is the default.
+QUICK ?= 0
 bench: build
 	@cmake --build $(BUILD) --target benchmarks -j $(JOBS)
-	@for b in land ingest curate features bandit state dq; do echo "== bench_$$b"; $(BUILD)/bench/bench_$$b || exit 1; done
-	@echo "== bench_supabase (PostgreSQL on a free loopback port)"; bench/supabase.sh $(BUILD)/bench/bench_supabase
-	@command -v wrk >/dev/null || scripts/install-deps.sh --bench
-	@echo "== bench serve (wrk against mdp serve and a bare libmicrohttpd)"; bench/serve.sh $(BUILD)
-	@echo "== bench seed (mdp seed --users 100000: peak RSS and time against 200 MB, 60 s)"; bench/seed.sh $(BUILD)/mdp
-	@echo "== bench cdc (changes/s against pg_recvlogical, commit->raw latency)"; bench/cdc.sh $(BUILD)/mdp
-	@cmake --build $(BUILD) --target aws_store -j $(JOBS)
-	@echo "== bench aws (ingest into moto's S3 vs file mode; 1 GiB streamed upload)"; bench/aws.sh $(BUILD)/mdp $(BUILD)/tests/aws_store
-	@echo "== bench dsar (export, then erasure, of one user of the 10,000-user demo lake: < 10 s, < 60 s)"; \
-	  d=$$(mktemp -d /tmp/mdp-bench-dsar-XXXXXX); trap 'rm -rf "$$d"' EXIT; \
-	  $(BUILD)/mdp --log-level off demo --dir "$$d/lake" --users 10000 >/dev/null && \
-	  bench/dsar.sh $(BUILD)/mdp "$$d/lake"; e=$$?; bench/dsar_erase.sh $(BUILD)/mdp 10000 "$$d/lake" && exit $$e
+	@QUICK=$(QUICK) bench/run.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -4,6 +4,7 @@
  * arm's, summed) of our policy (mdp_bandit_choose: uniform below 30 events per context, then
  * Thompson sampling with Beta(s+1, f+1)) against uniform random and epsilon-greedy (epsilon 0.1).
  * Ours must be the lowest (exit 1 otherwise). Run by `make bench`. */
+#include "benchlib.h"
 #include "mdp/bandit.h"
 
 #include <stdio.h>
@@ -74,5 +75,9 @@ int main(void)
            regret_ours, regret_eps, regret_uniform);
     printf("ratio ours / epsilon-greedy: %.2f, ours / uniform: %.2f (target: ours lowest)\n",
            regret_ours / regret_eps, regret_ours / regret_uniform);
+    bench_summary("bandit regret (vs epsilon-greedy)", "", regret_ours, regret_eps,
+                  regret_ours / regret_eps, "< 1", regret_ours < regret_eps);
+    bench_summary("bandit regret (vs uniform)", "", regret_ours, regret_uniform,
+                  regret_ours / regret_uniform, "< 1", regret_ours < regret_uniform);
     return regret_ours < regret_eps && regret_ours < regret_uniform ? 0 : 1;
 }

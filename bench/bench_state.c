@@ -88,5 +88,10 @@ int main(void)
            full.confirms / normal.confirms);
     printf("  %-28s %12.0f %12.0f %8.2f\n", "bandit counter updates", normal.counters,
            full.counters, full.counters / normal.counters);
+    /* no target: what synchronous=FULL (the baseline column) costs against NORMAL */
+    bench_summary("state consent appends (NORMAL vs FULL)", "/s", normal.appends, full.appends,
+                  normal.appends / full.appends, "-", -1);
+    bench_summary("state bandit counter updates (NORMAL vs FULL)", "/s", normal.counters,
+                  full.counters, normal.counters / full.counters, "-", -1);
     return 0;
 }

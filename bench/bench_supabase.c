@@ -3,6 +3,7 @@
  * same query drained in memory, measured in the same run (best of 3 each). The target is a ratio
  * of at least 0.8 (export throughput / bare COPY throughput). Needs a PostgreSQL with the table:
  * bench/supabase.sh starts one and loads it. Usage: MDP_SUPABASE_DSN=... bench_supabase */
+#include "benchlib.h"
 #include "mdp/config.h"
 #include "mdp/ingest.h"
 #include "mdp/lake.h"
@@ -92,6 +93,8 @@ int main(void)
            "folder and fsync'd)\n",
            pulled / best_pull, best_pull, pulled);
     printf("ratio export / bare COPY throughput: %.2f (target >= 0.80)\n", best_bare / best_pull);
+    bench_summary("supabase export (rows/s)", "rows/s", pulled / best_pull, rows / best_bare,
+                  best_bare / best_pull, ">= 0.80", best_bare / best_pull >= 0.80);
     mdp_store_close(landing);
     mdp_lake_close(lake);
     mdp_config_cleanup(&cfg);

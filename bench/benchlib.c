@@ -38,6 +38,30 @@ double bench_measure(const char *name, int (*fn)(void *), void *ud, long *peak_k
     return bench_now_s() - t0;
 }
 
+int bench_quick(void)
+{
+    const char *q = getenv("QUICK");
+    return q && *q && strcmp(q, "0") != 0;
+}
+
+void bench_summary(const char *name, const char *unit, double ours, double baseline, double ratio,
+                   const char *target, int verdict)
+{
+    const char *path = getenv("MDP_BENCH_SUMMARY");
+    if (!path || !*path) return;
+    FILE *f = fopen(path, "a");
+    if (!f) return;
+    char b[64] = "-", r[64] = "-";
+    const char *sp = *unit ? " " : "";
+    if (baseline >= 0) snprintf(b, sizeof b, "%.4g%s%s", baseline, sp, unit);
+    if (ratio >= 0) snprintf(r, sizeof r, "%.2f", ratio);
+    fprintf(f, "%s\t%.4g%s%s\t%s\t%s\t%s\t%s\n", name, ours, sp, unit, b, r, target,
+            verdict > 0    ? "PASS"
+            : verdict == 0 ? "FAIL"
+                           : "-");
+    fclose(f);
+}
+
 /* the raw records and bytes of a reused lake: the last ingest run of each source */
 static void reused_counts(struct bench_lake *b)
 {
@@ -64,11 +88,14 @@ int bench_lake_open(struct bench_lake *b, const char *name)
     const char *u = getenv("MDP_BENCH_USERS"), *mem = getenv("MDP_BENCH_MEMORY");
     const char *reuse = getenv("MDP_BENCH_LAKE");
     mdp_log_set_level(MDP_LOG_WARN);
-    long users = u ? atol(u) : 100000;
+    long users = u ? atol(u) : bench_quick() ? 1000 : 100000;
     memset(b, 0, sizeof *b);
     snprintf(b->dir, sizeof b->dir, "%s", reuse ? reuse : "/tmp/mdp-bench-XXXXXX");
     b->reused = reuse != NULL;
     if (!reuse && !mkdtemp(b->dir)) return 1;
+    char meta[300];
+    snprintf(meta, sizeof meta, "%s/_meta", b->dir);
+    int fresh = !reuse || access(meta, F_OK) != 0; /* a named but empty lake is seeded, then kept */
     mdp_config_defaults(&b->cfg);
     free(b->cfg.lake_dir);
     b->cfg.lake_dir = strdup(b->dir);
@@ -80,7 +107,7 @@ int bench_lake_open(struct bench_lake *b, const char *name)
         free(b->cfg.engine_memory_limit);
         b->cfg.engine_memory_limit = strdup(mem);
     }
-    if (reuse) {
+    if (!fresh) {
         reused_counts(b);
         return 0;
     }

@@ -6,6 +6,7 @@
 set -euo pipefail
 mdp=${1:?usage: seed.sh path/to/mdp [users]}
 users=${2:-100000}
+[ "${QUICK:-0}" != 0 ] && [ -z "${2:-}" ] && users=20000
 out=$(mktemp -d /tmp/mdp-bench-seed-XXXXXX)
 trap 'rm -rf "$out"' EXIT
 /usr/bin/time -v "$mdp" --json seed --users "$users" --out "$out/landing" >"$out/stats.json" \
@@ -29,5 +30,11 @@ print(f"  peak RSS   {rss_mb:8.1f} MB   target < 200 MB   {'PASS' if ok_rss else
 print(f"  wall       {wall:8.1f} s    target < 60 s     {'PASS' if ok_wall else 'FAIL'}"
       f"   (CPU {cpu:.1f} s: the machine's other load counts in wall time)")
 print(f"  throughput {records / wall:8.0f} records/s, {st['bytes'] / 1048576 / wall:.1f} MiB/s")
+import os
+summary = os.environ.get("MDP_BENCH_SUMMARY")
+if summary:
+    with open(summary, "a") as f:
+        f.write(f"seed {sys.argv[3]} users peak RSS\t{rss_mb:.1f} MB\t-\t-\t< 200 MB\t{'PASS' if ok_rss else 'FAIL'}\n")
+        f.write(f"seed {sys.argv[3]} users wall\t{wall:.1f} s\t-\t-\t< 60 s\t{'PASS' if ok_wall else 'FAIL'}\n")
 sys.exit(0 if ok_rss and ok_wall else 1)
 PY
