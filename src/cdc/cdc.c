@@ -1376,7 +1376,7 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
         }
         /* (a streamed transaction still open at the server's position may yet commit) */
         if (o->once && !x.in_txn && x.nparts == 0 && x.nspools == 0 && x.group_lsn <= x.ckpt_lsn &&
-            (x.received_lsn >= target || x.confirmed_lsn >= target) && now - last_msg >= 100)
+            (x.received_lsn >= target || x.confirmed_lsn >= target) && now - last_msg >= 20)
             break;
         if (o->once && !x.in_txn && x.nparts == 0 && now - last_msg >= 1500) break;
         char *buf = NULL;
@@ -1448,7 +1448,7 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
             last_status = now;
             if (rc) break;
         }
-        if (o->once && now - last_msg >= 200 && now - last_reply_req >= 200) {
+        if (o->once && now - last_msg >= 20 && now - last_reply_req >= 200) {
             rc = send_status(&x, 1, d); /* the server answers with its position */
             last_reply_req = now;
             if (rc) break;
