@@ -2,17 +2,21 @@
 # Benchmark of `mdp cdc run` (docs/cdc.md) against a throwaway PostgreSQL (scripts/pg.sh):
 #  1. throughput: a write-heavy backlog (pgbench, pgbench-style inserts into the app's tables) is
 #     drained by `mdp cdc run --once` and, from a second slot over the same WAL, by the server's own
-#     pg_recvlogical with the same plugin and publication writing the raw messages to a file (the
+#     pg_recvlogical with the same plugin, protocol (2, streaming on) and publication writing the raw messages to a file (the
 #     bare baseline: no decoding, no JSON, one file). Prints changes/s of both and the ratio
 #     (target >= 0.8);
 #  2. latency commit -> raw: a steady rate-limited load while `mdp cdc run` follows; per change,
 #     the time its raw object was written minus its commit time; p50 and p99 (target < 1 s).
+# QUICK=1: a smaller load (10,000 transactions, 5 s of latency load; under a minute). When
+# MDP_BENCH_SUMMARY names a file, one line per figure is appended to it:
+# name<TAB>ours<TAB>baseline<TAB>ratio<TAB>target<TAB>PASS|FAIL.
 # Usage: bench/cdc.sh path/to/mdp [TRANSACTIONS] [RATE_PER_S]
 set -euo pipefail
 MDP=${1:?usage: cdc.sh path/to/mdp [TRANSACTIONS] [RATE]}
 MDP=$(cd "$(dirname "$MDP")" && pwd)/$(basename "$MDP")
-N=${2:-20000}
+if [ "${QUICK:-0}" = 1 ]; then N=${2:-10000} SECS=5; else N=${2:-20000} SECS=10; fi
 RATE=${3:-200}
+export MDP_BENCH_SUMMARY=${MDP_BENCH_SUMMARY:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 T=$(mktemp -d /tmp/mdp-bench-cdc-XXXXXX)
@@ -47,14 +51,14 @@ changes=$((N / 2 * 2 * 3))
 now_ns() { date +%s%N; }
 t0=$(now_ns)
 "$bin/pg_recvlogical" -h 127.0.0.1 -p "$port" -U postgres -d app --slot base --start --endpos="$end" \
-  -o proto_version=1 -o publication_names=mdp_cdc -f "$T/base.bin" --no-loop
+  -o proto_version=2 -o streaming=on -o publication_names=mdp_cdc -f "$T/base.bin" --no-loop
 t1=$(now_ns)
 mdp --json cdc run --once >"$T/run.json"
 t2=$(now_ns)
 got=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["changes"])' "$T/run.json")
 [ "$got" = "$changes" ] || { echo "cdc run took $got changes, want $changes" >&2; exit 1; }
 python3 - "$changes" "$t0" "$t1" "$t2" "$(stat -c %s "$T/base.bin")" <<'EOF'
-import sys
+import os, sys
 n, t0, t1, t2, size = map(int, sys.argv[1:])
 base = n / ((t1 - t0) / 1e9)
 mine = n / ((t2 - t1) / 1e9)
@@ -62,14 +66,18 @@ print(f"throughput: {n} changes in {n // 3} transactions")
 print(f"  pg_recvlogical (pgoutput to a file, {size} bytes): {base:,.0f} changes/s ({(t1 - t0) / 1e9:.2f} s)")
 print(f"  mdp cdc run --once (decoded, NDJSON to raw, checkpointed): {mine:,.0f} changes/s ({(t2 - t1) / 1e9:.2f} s)")
 print(f"  ratio {mine / base:.2f} (target >= 0.8)")
+out = os.environ.get("MDP_BENCH_SUMMARY")
+if out:
+    with open(out, "a") as f:
+        f.write(f"cdc changes/s\t{mine:.0f}\t{base:.0f}\t{mine / base:.2f}\t>=0.8\t{'PASS' if mine / base >= 0.8 else 'FAIL'}\n")
 EOF
 
-# latency: mdp follows a steady load of RATE transactions/s for 10 s
+# latency: mdp follows a steady load of RATE transactions/s for SECS s
 rm -rf "$T/lake/raw/supabase_cdc"
 "$MDP" --config "$T/mdp.yaml" --log-level warn cdc run >"$T/follow.out" 2>"$T/follow.err" & # the process, not a subshell
 pid=$!
 sleep 1
-"$bin/pgbench" -n -M extended -h 127.0.0.1 -p "$port" -U postgres -c 2 -R "$RATE" -T 10 -f "$T/tx.sql" app >/dev/null
+"$bin/pgbench" -n -M extended -h 127.0.0.1 -p "$port" -U postgres -c 2 -R "$RATE" -T "$SECS" -f "$T/tx.sql" app >/dev/null
 sleep 2
 kill -TERM "$pid"
 wait "$pid" || { echo "mdp cdc run failed: $(cat "$T/follow.err")" >&2; exit 1; }
@@ -88,4 +96,9 @@ if not lat:
     sys.exit("no changes arrived")
 p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
 print(f"latency commit -> raw over {len(lat)} changes: p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, max {lat[-1] * 1000:.0f} ms (target < 1000 ms)")
+out = os.environ.get("MDP_BENCH_SUMMARY")
+if out:
+    with open(out, "a") as f:
+        for q, name in ((0.5, "p50"), (0.99, "p99")):
+            f.write(f"cdc commit->raw {name} ms\t{p(q):.0f}\t-\t-\t<1000\t{'PASS' if p(q) < 1000 else 'FAIL'}\n")
 EOF

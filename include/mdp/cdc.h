@@ -104,10 +104,24 @@ struct mdp_cdc_opts {
     int64_t reconnect_ms;        /* give up after this long without a connection */
     size_t group_bytes;          /* write a group once its objects reach this many bytes */
     volatile sig_atomic_t *stop; /* set by a signal handler: finish the group and stop */
+    int64_t curate_every_ms;     /* run curate this often while streaming (0: never) */
+    /* What a curate tick runs (`mdp curate`'s code path), called in a child process of its own
+     * (fork) so that the stream goes on; it opens what it needs itself (DuckDB, the lake, the
+     * state store) and returns 0 or an error with d. Between its start and its end no group is
+     * written, so it sees only groups whose checkpoint is written and confirmed. */
+    int (*curate)(void *ud, struct mdp_diag *d);
+    void *curate_ud;
+    int stream; /* ask for protocol version 2 with streaming of in-progress transactions when the
+                   server offers it (PostgreSQL 14+); else version 1 */
+    const char *spill_dir;   /* where streamed transactions spill (NULL: TMPDIR or /tmp) */
+    int64_t spill_max_bytes; /* the most a streamed transaction may spill (0: 8 GiB) */
 };
 
 struct mdp_cdc_stats {
     int64_t txns, changes, objects, bytes, skipped_txns, reconnects, drift, warnings;
+    int64_t curate_runs, curate_failures;   /* curate ticks finished, and of those failed */
+    int64_t streamed_txns, streamed_aborts; /* v2: streamed transactions committed, aborted */
+    int proto;                              /* the protocol version of the last session */
     uint64_t confirmed_lsn;
 };
 
@@ -120,10 +134,14 @@ struct mdp_cdc_stats {
 int mdp_cdc_setup(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_buf *report,
                   struct mdp_diag *d);
 /* Streams changes from the slot into the lake until told to stop (opts: once, duration, stop),
- * resuming after its checkpoint and across dropped connections. Fills *stats (the caller's).
- * Returns 0, MDP_ERR_PARSE (a message it cannot decode: nothing after the last checkpoint is
+ * resuming after its checkpoint and across dropped connections. With curate_every_ms it runs
+ * o->curate in a child process at that interval; a failed tick is logged and counted, and the
+ * next tick retries (CDC goes on). With o->stream, transactions the server streams before their
+ * commit are buffered per transaction (spilled to an unlinked file under spill_dir) and written
+ * at their Stream Commit, dropped at their (or a subtransaction's) Stream Abort. Fills *stats
+ * (the caller's). Not thread-safe (it forks). Returns 0, MDP_ERR_PARSE (a message it cannot decode: nothing after the last checkpoint is
  * confirmed), MDP_ERR_IO (connection lost for longer than reconnect_ms, SQL, the store),
- * MDP_ERR_NOSPACE, MDP_ERR_NOMEM, with d. */
+ * MDP_ERR_NOSPACE (also a streamed transaction over spill_max_bytes), MDP_ERR_NOMEM, with d. */
 int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_cdc_stats *stats,
                 struct mdp_diag *d);
 

@@ -27,8 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/select.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PG_EPOCH_US 946684800000000LL /* 2000-01-01 in microseconds since 1970 */
 
@@ -327,6 +331,15 @@ struct part {
     size_t mark; /* length at the open transaction's Begin */
 };
 
+struct spool {
+    uint32_t xid;       /* the streamed top-level transaction */
+    struct mdp_buf mem; /* its records while small */
+    FILE *f;            /* then all of them, in an unlinked file */
+    int64_t bytes;      /* what it holds */
+    uint32_t *aborted;  /* subtransactions a Stream Abort dropped */
+    int naborted, capaborted;
+};
+
 struct cdc {
     struct mdp_lake *lake;
     const struct mdp_cdc_opts *o;
@@ -348,8 +361,13 @@ struct cdc {
     uint32_t xid;
     uint64_t *warned; /* relations warned about in this session (bit 32: about a delete) */
     int nwarned, capwarned;
-    struct mdp_buf line;
+    struct mdp_buf line, tail;
     char ckpt_key[256], pending_key[256];
+    struct spool *spools; /* streamed transactions not yet committed or aborted */
+    int nspools, capspools;
+    int in_stream;        /* between Stream Start and Stream Stop */
+    struct spool *stream; /* the one being streamed */
+    int holding;          /* a curate child runs: write no group */
 };
 
 static struct part *part_for(struct cdc *x, const char *table, int64_t day)
@@ -730,26 +748,19 @@ out:
     return rc;
 }
 
-/* One line for a change of the open transaction. */
-static int on_change(struct cdc *x, const struct mdp_pgo_msg *m, const struct mdp_pgo_rel *rel,
-                     uint64_t lsn, struct mdp_diag *d)
+/* The part of a change's line after its transaction's fields: "op":... to the end of the line
+ * (the commit LSN and time of a streamed transaction are known only at its Stream Commit). */
+static int render_change(struct cdc *x, const struct mdp_pgo_msg *m, const struct mdp_pgo_rel *rel,
+                         uint64_t lsn, const char *ds, struct mdp_buf *b, struct mdp_diag *d)
 {
-    char ds[160], l[18], cl[18], t[40];
-    int rc = dataset_of(rel, ds, sizeof ds, lsn, d);
-    if (rc) return rc;
+    char l[18];
     const char *op = m->kind == 'I'   ? "insert"
                      : m->kind == 'U' ? "update"
                      : m->kind == 'D' ? "delete"
                                       : "truncate";
     mdp_lsn_format(lsn, l);
-    mdp_lsn_format(x->txn_lsn, cl);
-    iso_us(x->txn_time_us + PG_EPOCH_US, t, sizeof t);
-    struct mdp_buf *b = &x->line;
     mdp_buf_reset(b);
-    mdp_buf_printf(b,
-                   "{\"lsn\":\"%s\",\"commit_lsn\":\"%s\",\"xid\":%" PRIu32
-                   ",\"commit_time\":\"%s\",\"seq\":%" PRId64 ",\"op\":\"%s\",\"schema\":",
-                   l, cl, x->xid, t, x->txn_seq, op);
+    mdp_buf_printf(b, "\"op\":\"%s\",\"schema\":", op);
     mdp_buf_json_str(b, rel->nspname);
     mdp_buf_puts(b, ",\"table\":");
     mdp_buf_json_str(b, rel->relname);
@@ -791,7 +802,28 @@ static int on_change(struct cdc *x, const struct mdp_pgo_msg *m, const struct md
                 "columns (REPLICA IDENTITY FULL; logged once per table and connection)",
                 LOG_STR("table", ds), LOG_STR("lsn", l), MDP_LF_END);
     }
-    if ((rc = mdp_buf_error(b))) return mdp_diag_set(d, rc, "cdc: out of memory at LSN %s", l);
+    int rc = mdp_buf_error(b);
+    return rc ? mdp_diag_set(d, rc, "cdc: out of memory at LSN %s", l) : 0;
+}
+
+/* Adds a change's line (its tail rendered by render_change) to the open transaction's part of
+ * its table. */
+static int emit_change(struct cdc *x, const char *ds, uint64_t lsn, const char *tail,
+                       size_t taillen, struct mdp_diag *d)
+{
+    char l[18], cl[18], t[40];
+    mdp_lsn_format(lsn, l);
+    mdp_lsn_format(x->txn_lsn, cl);
+    iso_us(x->txn_time_us + PG_EPOCH_US, t, sizeof t);
+    struct mdp_buf *b = &x->line;
+    mdp_buf_reset(b);
+    mdp_buf_printf(b,
+                   "{\"lsn\":\"%s\",\"commit_lsn\":\"%s\",\"xid\":%" PRIu32
+                   ",\"commit_time\":\"%s\",\"seq\":%" PRId64 ",",
+                   l, cl, x->xid, t, x->txn_seq);
+    mdp_buf_append(b, tail, taillen);
+    int rc = mdp_buf_error(b);
+    if (rc) return mdp_diag_set(d, rc, "cdc: out of memory at LSN %s", l);
     struct part *p = part_for(x, ds, mdp_days_from_ms((x->txn_time_us + PG_EPOCH_US) / 1000));
     if (!p) return mdp_diag_set(d, MDP_ERR_NOMEM, "cdc: out of memory at LSN %s", l);
     if (p->b.len == 0) p->mark = 0;
@@ -801,6 +833,169 @@ static int on_change(struct cdc *x, const struct mdp_pgo_msg *m, const struct md
     x->txn_seq++;
     x->st->changes++;
     return 0;
+}
+
+/* ---- streamed transactions (protocol version 2) ----
+ * The changes of a transaction the server streams before its commit are kept per top-level xid
+ * as records (subtransaction xid, LSN, dataset, line tail), in memory up to SPOOL_MEM and then in
+ * an unlinked file, and become lines only at the Stream Commit, which brings the commit LSN and
+ * time; a Stream Abort drops the transaction, or only a subtransaction's records. Nothing of a
+ * streamed transaction is confirmed before its commit is in the lake, and after a reconnect the
+ * server streams it again from its start, so the spools are dropped with the connection. */
+#define SPOOL_MEM ((size_t)4 << 20)
+
+static struct spool *spool_find(struct cdc *x, uint32_t xid)
+{
+    for (int i = 0; i < x->nspools; i++)
+        if (x->spools[i].xid == xid) return &x->spools[i];
+    return NULL;
+}
+
+static void spool_drop(struct cdc *x, struct spool *sp)
+{
+    mdp_buf_cleanup(&sp->mem);
+    if (sp->f) fclose(sp->f);
+    free(sp->aborted);
+    int i = (int)(sp - x->spools);
+    x->spools[i] = x->spools[--x->nspools];
+}
+
+static void spools_clear(struct cdc *x)
+{
+    while (x->nspools)
+        spool_drop(x, &x->spools[0]);
+    x->in_stream = 0;
+}
+
+static int spool_add(struct cdc *x, struct spool *sp, uint32_t subxid, uint64_t lsn, const char *ds,
+                     const struct mdp_buf *tail, struct mdp_diag *d)
+{
+    char l[18];
+    mdp_lsn_format(lsn, l);
+    unsigned char h[18];
+    size_t dl = strlen(ds);
+    for (int i = 0; i < 4; i++)
+        h[i] = (unsigned char)(subxid >> (24 - 8 * i));
+    put64(h + 4, lsn);
+    h[12] = (unsigned char)(dl >> 8);
+    h[13] = (unsigned char)dl;
+    for (int i = 0; i < 4; i++)
+        h[14 + i] = (unsigned char)(tail->len >> (24 - 8 * i));
+    int64_t add = (int64_t)(sizeof h + dl + tail->len);
+    int64_t max = x->o->spill_max_bytes > 0 ? x->o->spill_max_bytes : (int64_t)8 << 30;
+    if (sp->bytes + add > max)
+        return mdp_diag_set(d, MDP_ERR_NOSPACE,
+                            "cdc: streamed transaction %" PRIu32 " exceeds the spill limit of "
+                            "%" PRId64 " bytes at LSN %s (nothing of it is confirmed)",
+                            sp->xid, max, l);
+    sp->bytes += add;
+    if (!sp->f && sp->mem.len + (size_t)add > SPOOL_MEM) { /* spill */
+        const char *dir = x->o->spill_dir;
+        if (!dir || !*dir) dir = getenv("TMPDIR");
+        if (!dir || !*dir) dir = "/tmp";
+        char path[4096];
+        snprintf(path, sizeof path, "%s/mdp-cdc-spill-XXXXXX", dir);
+        int fd = mkstemp(path);
+        if (fd < 0 || !(sp->f = fdopen(fd, "w+b"))) {
+            int e = errno;
+            if (fd >= 0) close(fd);
+            if (fd >= 0) unlink(path);
+            return mdp_diag_set(d, MDP_ERR_IO,
+                                "cdc: cannot spill streamed transaction %" PRIu32 " to %s: %s",
+                                sp->xid, dir, strerror(e));
+        }
+        unlink(path); /* gone with the process, whatever happens */
+        if (sp->mem.len && fwrite(sp->mem.data, 1, sp->mem.len, sp->f) != sp->mem.len)
+            goto write_err;
+        mdp_buf_cleanup(&sp->mem);
+    }
+    if (sp->f) {
+        if (fwrite(h, 1, sizeof h, sp->f) != sizeof h || fwrite(ds, 1, dl, sp->f) != dl ||
+            fwrite(tail->data, 1, tail->len, sp->f) != tail->len)
+            goto write_err;
+        return 0;
+    }
+    mdp_buf_append(&sp->mem, h, sizeof h);
+    mdp_buf_append(&sp->mem, ds, dl);
+    mdp_buf_append(&sp->mem, tail->data, tail->len);
+    int rc = mdp_buf_error(&sp->mem);
+    return rc ? mdp_diag_set(d, rc, "cdc: out of memory at LSN %s", l) : 0;
+write_err:
+    return mdp_diag_set(d, errno == ENOSPC ? MDP_ERR_NOSPACE : MDP_ERR_IO,
+                        "cdc: cannot spill streamed transaction %" PRIu32 ": %s", sp->xid,
+                        strerror(errno));
+}
+
+static int spool_aborted(const struct spool *sp, uint32_t subxid)
+{
+    for (int i = 0; i < sp->naborted; i++)
+        if (sp->aborted[i] == subxid) return 1;
+    return 0;
+}
+
+/* Turns a committed streamed transaction's records into lines of the open group. */
+static int spool_commit(struct cdc *x, struct spool *sp, struct mdp_diag *d)
+{
+    struct mdp_buf *rec = &x->tail;
+    if (sp->f && (fflush(sp->f) != 0 || fseek(sp->f, 0, SEEK_SET) != 0))
+        return mdp_diag_set(d, MDP_ERR_IO,
+                            "cdc: cannot read back streamed transaction %" PRIu32 ": %s", sp->xid,
+                            strerror(errno));
+    size_t off = 0;
+    for (;;) {
+        unsigned char h[18];
+        const unsigned char *hp = h;
+        if (sp->f) {
+            size_t got = fread(h, 1, sizeof h, sp->f);
+            if (got == 0 && feof(sp->f)) break;
+            if (got != sizeof h) goto read_err;
+        } else {
+            if (off >= sp->mem.len) break;
+            hp = (const unsigned char *)sp->mem.data + off;
+            off += sizeof h;
+        }
+        uint32_t subxid =
+            (uint32_t)hp[0] << 24 | (uint32_t)hp[1] << 16 | (uint32_t)hp[2] << 8 | hp[3];
+        uint64_t lsn = get64(hp + 4);
+        size_t dl = (size_t)hp[12] << 8 | hp[13];
+        size_t tl = (size_t)hp[14] << 24 | (size_t)hp[15] << 16 | (size_t)hp[16] << 8 | hp[17];
+        char ds[160];
+        const char *tail;
+        if (dl >= sizeof ds) goto read_err;
+        if (sp->f) {
+            mdp_buf_reset(rec);
+            if (mdp_buf_reserve(rec, tl + 1))
+                return mdp_diag_set(d, MDP_ERR_NOMEM, "cdc: out of memory");
+            if (fread(ds, 1, dl, sp->f) != dl || fread(rec->data, 1, tl, sp->f) != tl)
+                goto read_err;
+            tail = rec->data;
+        } else {
+            memcpy(ds, sp->mem.data + off, dl);
+            tail = sp->mem.data + off + dl;
+            off += dl + tl;
+        }
+        ds[dl] = '\0';
+        if (spool_aborted(sp, subxid)) continue;
+        int rc = emit_change(x, ds, lsn, tail, tl, d);
+        if (rc) return rc;
+    }
+    return 0;
+read_err:
+    return mdp_diag_set(d, MDP_ERR_IO,
+                        "cdc: cannot read back streamed transaction %" PRIu32 " (spill file)",
+                        sp->xid);
+}
+
+/* One change: a line of the open transaction, or a record of a streamed one. */
+static int on_change(struct cdc *x, const struct mdp_pgo_msg *m, const struct mdp_pgo_rel *rel,
+                     uint64_t lsn, struct mdp_diag *d)
+{
+    char ds[160];
+    int rc = dataset_of(rel, ds, sizeof ds, lsn, d);
+    if (!rc) rc = render_change(x, m, rel, lsn, ds, &x->tail, d);
+    if (rc) return rc;
+    if (x->in_stream) return spool_add(x, x->stream, m->xid, lsn, ds, &x->tail, d);
+    return emit_change(x, ds, lsn, x->tail.data, x->tail.len, d);
 }
 
 /* One XLogData payload. */
@@ -813,7 +1008,7 @@ static int on_message(struct cdc *x, const unsigned char *p, size_t n, uint64_t 
     char l[18];
     switch (m.kind) {
     case 'B':
-        if (x->in_txn) {
+        if (x->in_txn || x->in_stream) {
             mdp_lsn_format(lsn, l);
             return mdp_diag_set(d, MDP_ERR_PARSE, "cdc: a Begin inside a transaction at LSN %s", l);
         }
@@ -847,6 +1042,7 @@ static int on_message(struct cdc *x, const unsigned char *p, size_t n, uint64_t 
     case 'I':
     case 'U':
     case 'D':
+        if (x->in_stream) return on_change(x, &m, m.rel, lsn, d);
         if (!x->in_txn) {
             mdp_lsn_format(lsn, l);
             return mdp_diag_set(d, MDP_ERR_PARSE, "cdc: a change outside a transaction at LSN %s",
@@ -855,6 +1051,9 @@ static int on_message(struct cdc *x, const unsigned char *p, size_t n, uint64_t 
         if (x->skip_txn) break;
         return on_change(x, &m, m.rel, lsn, d);
     case 'T':
+        for (int i = 0; x->in_stream && i < m.nrels; i++)
+            if ((rc = on_change(x, &m, m.rels[i], lsn, d))) return rc;
+        if (x->in_stream) break;
         if (!x->in_txn) {
             mdp_lsn_format(lsn, l);
             return mdp_diag_set(d, MDP_ERR_PARSE, "cdc: a Truncate outside a transaction at LSN %s",
@@ -867,12 +1066,97 @@ static int on_message(struct cdc *x, const unsigned char *p, size_t n, uint64_t 
     case 'Y': /* a type's name: values are in text form anyway */
     case 'M': /* logical decoding messages are not requested */
         break;
-    default: /* streaming messages: protocol version 1 is requested, so they are a server bug */
+    case 'S': { /* Stream Start: the changes up to Stream Stop belong to m.xid */
+        if (x->in_txn || x->in_stream) {
+            mdp_lsn_format(lsn, l);
+            return mdp_diag_set(d, MDP_ERR_PARSE, "cdc: a Stream Start inside a %s at LSN %s",
+                                x->in_txn ? "transaction" : "stream", l);
+        }
+        struct spool *sp = spool_find(x, m.xid);
+        if (!sp) {
+            if (x->nspools == x->capspools) {
+                int cap = x->capspools ? x->capspools * 2 : 8;
+                struct spool *nv = mdp_realloc(x->spools, (size_t)cap * sizeof *nv);
+                if (!nv) return mdp_diag_set(d, MDP_ERR_NOMEM, "cdc: out of memory");
+                x->spools = nv;
+                x->capspools = cap;
+            }
+            sp = &x->spools[x->nspools++];
+            memset(sp, 0, sizeof *sp);
+            sp->xid = m.xid;
+            mdp_buf_init(&sp->mem);
+        }
+        x->stream = sp;
+        x->in_stream = 1;
+        break;
+    }
+    case 'E':
+        if (!x->in_stream) {
+            mdp_lsn_format(lsn, l);
+            return mdp_diag_set(d, MDP_ERR_PARSE,
+                                "cdc: a Stream Stop without a Stream Start at "
+                                "LSN %s",
+                                l);
+        }
+        x->in_stream = 0;
+        x->stream = NULL;
+        break;
+    case 'c': { /* Stream Commit: the streamed transaction is written like a committed one */
+        if (x->in_txn || x->in_stream) {
+            mdp_lsn_format(lsn, l);
+            return mdp_diag_set(d, MDP_ERR_PARSE, "cdc: a Stream Commit inside a %s at LSN %s",
+                                x->in_txn ? "transaction" : "stream", l);
+        }
+        struct spool *sp = spool_find(x, m.xid);
+        if (m.lsn < x->ckpt_lsn || m.lsn < x->confirmed_lsn) { /* a replay after a crash */
+            x->st->skipped_txns++;
+            if (sp) spool_drop(x, sp);
+            break;
+        }
+        x->in_txn = 1; /* so that an error drops what it added (txn_rollback) */
+        x->txn_lsn = m.lsn;
+        x->txn_time_us = m.time_us;
+        x->xid = m.xid;
+        x->txn_seq = 0;
+        for (int i = 0; i < x->nparts; i++)
+            x->parts[i].mark = x->parts[i].b.len;
+        if (!x->group_start_ms) x->group_start_ms = mdp_time_now_ms();
+        if (sp && (rc = spool_commit(x, sp, d))) return rc;
+        if (sp) spool_drop(x, sp);
+        x->in_txn = 0;
+        x->st->txns++;
+        x->st->streamed_txns++;
+        x->group_txns++;
+        if (m.end_lsn > x->group_lsn) x->group_lsn = m.end_lsn;
+        break;
+    }
+    case 'A': { /* Stream Abort: of the transaction, or of one subtransaction of it */
+        if (x->in_stream) {
+            mdp_lsn_format(lsn, l);
+            return mdp_diag_set(d, MDP_ERR_PARSE, "cdc: a Stream Abort inside a stream at LSN %s",
+                                l);
+        }
+        struct spool *sp = spool_find(x, m.xid);
+        if (!sp) break; /* nothing of it was streamed in this session */
+        if (m.subxid == m.xid || m.subxid == 0) {
+            spool_drop(x, sp);
+            x->st->streamed_aborts++;
+            break;
+        }
+        if (sp->naborted == sp->capaborted) {
+            int cap = sp->capaborted ? sp->capaborted * 2 : 8;
+            uint32_t *nv = mdp_realloc(sp->aborted, (size_t)cap * sizeof *nv);
+            if (!nv) return mdp_diag_set(d, MDP_ERR_NOMEM, "cdc: out of memory");
+            sp->aborted = nv;
+            sp->capaborted = cap;
+        }
+        sp->aborted[sp->naborted++] = m.subxid;
+        break;
+    }
+    default:
         mdp_lsn_format(lsn, l);
-        return mdp_diag_set(d, MDP_ERR_PARSE,
-                            "cdc: a streaming message '%c' at LSN %s, but streaming was not "
-                            "requested",
-                            m.kind, l);
+        return mdp_diag_set(d, MDP_ERR_PARSE, "cdc: an unexpected message '%c' at LSN %s", m.kind,
+                            l);
     }
     return 0;
 }
@@ -896,9 +1180,11 @@ static int start_stream(struct cdc *x, uint64_t *out_target, int *out_transient,
     if (rc) return rc;
     char sql[512], l[18];
     mdp_lsn_format(x->confirmed_lsn, l);
+    /* streaming of in-progress transactions came with PostgreSQL 14 (protocol version 2) */
+    int proto = x->o->stream && PQserverVersion(x->c) >= 140000 ? 2 : 1;
     snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names '%s')",
-             x->o->slot, l, x->o->publication);
+             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '%d', publication_names '%s'%s)",
+             x->o->slot, l, proto, x->o->publication, proto >= 2 ? ", streaming 'on'" : "");
     r = PQexec(x->c, sql);
     if (PQresultStatus(r) != PGRES_COPY_BOTH) {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -909,11 +1195,13 @@ static int start_stream(struct cdc *x, uint64_t *out_target, int *out_transient,
     if (rc) return rc;
     mdp_pgo_free(x->dec);
     x->dec = NULL;
-    if (mdp_pgo_new(1, &x->dec))
+    spools_clear(x); /* the server streams open transactions again from their start */
+    x->st->proto = proto;
+    if (mdp_pgo_new(proto, &x->dec))
         return mdp_diag_set(d, MDP_ERR_NOMEM, "cdc: out of memory for the decoder");
     x->nwarned = 0;
     mdp_log(MDP_LOG_INFO, "cdc: streaming", LOG_STR("slot", x->o->slot), LOG_STR("from", l),
-            MDP_LF_END);
+            LOG_INT("protocol", proto), MDP_LF_END);
     return 0;
 }
 
@@ -921,6 +1209,90 @@ static void drop_conn(struct cdc *x)
 {
     if (x->c) PQfinish(x->c);
     x->c = NULL;
+}
+
+/* ---- curate ticks (--curate-every) ----
+ * Curate runs in a child process: DuckDB and the lake are opened fresh there (the parent has not
+ * touched DuckDB, and forks with no thread of its own), and the replication stream goes on in the
+ * parent, which keeps answering the server. While the child runs the parent writes no group (the
+ * changes wait in memory, and once group_bytes are waiting it stops reading, which the server
+ * sees as backpressure, not as a dead consumer: status updates go on), so the child sees exactly
+ * the groups whose checkpoint was written and confirmed before it started. */
+struct curate_child {
+    pid_t pid;
+    int fd; /* the read end of the pipe the child writes its error to */
+    int64_t started_ms;
+};
+
+static int curate_start(struct cdc *x, struct curate_child *cc, struct mdp_diag *d)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return mdp_diag_set(d, MDP_ERR_IO, "cdc: cannot start curate (pipe): %s", strerror(errno));
+    fflush(NULL); /* nothing buffered twice */
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return mdp_diag_set(d, MDP_ERR_IO, "cdc: cannot start curate (fork): %s", strerror(e));
+    }
+    if (pid == 0) { /* the child: never touches the replication connection, leaves by _exit */
+        close(p[0]);
+        signal(SIGINT, SIG_IGN); /* the parent waits for the tick it started */
+        signal(SIGTERM, SIG_IGN);
+        struct mdp_diag cd = {0};
+        int rc = x->o->curate(x->o->curate_ud, &cd);
+        if (rc) {
+            const char *m = cd.msg[0] ? cd.msg : "curate failed";
+            ssize_t w = write(p[1], m, strlen(m));
+            (void)w;
+        }
+        _exit(rc ? 1 : 0);
+    }
+    close(p[1]);
+    cc->pid = pid;
+    cc->fd = p[0];
+    cc->started_ms = mdp_time_now_ms();
+    x->holding = 1;
+    mdp_log(MDP_LOG_INFO, "cdc: curate started", LOG_INT("pid", (int64_t)pid), MDP_LF_END);
+    return 0;
+}
+
+/* Collects a finished child (wait: block until it finishes). A failure is logged and counted:
+ * the next tick retries, CDC goes on. */
+static void curate_reap(struct cdc *x, struct curate_child *cc, int wait)
+{
+    if (!cc->pid) return;
+    int status = 0;
+    pid_t r;
+    do
+        r = waitpid(cc->pid, &status, wait ? 0 : WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0) return;
+    char msg[512] = "";
+    ssize_t n = r > 0 ? read(cc->fd, msg, sizeof msg - 1) : -1;
+    msg[n > 0 ? n : 0] = '\0';
+    close(cc->fd);
+    int64_t ms = mdp_time_now_ms() - cc->started_ms;
+    cc->pid = 0;
+    cc->fd = -1;
+    x->holding = 0;
+    x->st->curate_runs++;
+    if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        mdp_log(MDP_LOG_INFO, "cdc: curate finished", LOG_INT("ms", ms), MDP_LF_END);
+        return;
+    }
+    x->st->curate_failures++;
+    if (!msg[0]) {
+        if (r > 0 && WIFSIGNALED(status))
+            snprintf(msg, sizeof msg, "curate was killed by signal %d", WTERMSIG(status));
+        else
+            snprintf(msg, sizeof msg, "curate exited with status %d",
+                     r > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    mdp_log(MDP_LOG_ERROR, "cdc: curate failed; retrying at the next tick", LOG_STR("error", msg),
+            LOG_INT("ms", ms), MDP_LF_END);
 }
 
 int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_cdc_stats *st,
@@ -937,6 +1309,7 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
     x.o = o;
     x.st = st;
     mdp_buf_init(&x.line);
+    mdp_buf_init(&x.tail);
     state_key(x.ckpt_key, sizeof x.ckpt_key, o->slot, "checkpoint");
     state_key(x.pending_key, sizeof x.pending_key, o->slot, "pending");
     int rc = recover(&x, d);
@@ -944,6 +1317,10 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
     int64_t start = mdp_time_now_ms(), last_msg = start, last_status = start, last_lag = 0,
             last_reply_req = 0, lost_at = 0, backoff = 250;
     int transient = 0, started = 0;
+    struct curate_child cc = {0, -1, 0};
+    int64_t last_curate = start;
+    if (o->curate_every_ms > 0 && !o->curate)
+        rc = mdp_diag_set(d, MDP_ERR_INVALID, "cdc: curate_every_ms without a curate function");
     if (!rc && !(rc = start_stream(&x, &target, &transient, d))) started = 1;
     if (rc && transient) {
         /* the slot may still be held by a consumer that just died: retry like a lost connection */
@@ -956,6 +1333,7 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
     }
     while (!rc) {
         int64_t now = mdp_time_now_ms();
+        curate_reap(&x, &cc, 0);
         int stopping =
             (o->stop && *o->stop) || (o->duration_ms > 0 && now - start >= o->duration_ms);
         if (!x.c) { /* reconnecting */
@@ -984,12 +1362,27 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
             continue;
         }
         if (stopping && !x.in_txn) break;
-        if (o->once && !x.in_txn && x.nparts == 0 && x.group_lsn <= x.ckpt_lsn &&
-            (x.received_lsn >= target || x.confirmed_lsn >= target) && now - last_msg >= 100)
+        if (o->curate_every_ms > 0 && !cc.pid && !x.in_txn &&
+            now - last_curate >= o->curate_every_ms) {
+            /* what is committed goes to the lake first, so that the tick sees it */
+            if ((rc = write_group(&x, d))) break;
+            struct mdp_diag cd = {0};
+            if (curate_start(&x, &cc, &cd)) {
+                x.st->curate_failures++;
+                mdp_log(MDP_LOG_ERROR, "cdc: curate failed; retrying at the next tick",
+                        LOG_STR("error", cd.msg), MDP_LF_END);
+            }
+            last_curate = now;
+        }
+        /* (a streamed transaction still open at the server's position may yet commit) */
+        if (o->once && !x.in_txn && x.nparts == 0 && x.nspools == 0 && x.group_lsn <= x.ckpt_lsn &&
+            (x.received_lsn >= target || x.confirmed_lsn >= target) && now - last_msg >= 20)
             break;
         if (o->once && !x.in_txn && x.nparts == 0 && now - last_msg >= 1500) break;
         char *buf = NULL;
-        int n = PQgetCopyData(x.c, &buf, 1);
+        /* a curate child runs and a full group waits: read no more (backpressure) */
+        int full = x.holding && x.group_bytes >= o->group_bytes;
+        int n = full ? 0 : PQgetCopyData(x.c, &buf, 1);
         if (n > 0) {
             const unsigned char *p = (const unsigned char *)buf;
             last_msg = now;
@@ -1021,7 +1414,7 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
                                   (uint32_t)x.received_lsn);
             }
             PQfreemem(buf);
-            if (!rc && !x.in_txn &&
+            if (!rc && !x.in_txn && !x.holding &&
                 (x.group_bytes >= o->group_bytes ||
                  (x.group_start_ms && now - x.group_start_ms >= o->flush_ms)))
                 rc = write_group(&x, d);
@@ -1033,6 +1426,8 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
             why[strcspn(why, "\n")] = '\0';
             if (x.in_txn) txn_rollback(&x);
             drop_conn(&x);
+            spools_clear(&x);
+            curate_reap(&x, &cc, 1); /* the group waits for the tick that runs */
             rc = write_group(&x, d);
             if (rc) break;
             if (x.confirmed_ms && x.confirmed_lsn > x.ckpt_lsn) rc = write_checkpoint(&x, d);
@@ -1041,7 +1436,7 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
             continue;
         }
         /* nothing to read: write what is committed, tell the server, wait */
-        if (!x.in_txn && (x.nparts || x.group_lsn > x.ckpt_lsn)) {
+        if (!x.in_txn && !x.holding && (x.nparts || x.group_lsn > x.ckpt_lsn)) {
             rc = write_group(&x, d);
             last_status = now;
             if (rc) break;
@@ -1053,7 +1448,7 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
             last_status = now;
             if (rc) break;
         }
-        if (o->once && now - last_msg >= 200 && now - last_reply_req >= 200) {
+        if (o->once && now - last_msg >= 20 && now - last_reply_req >= 200) {
             rc = send_status(&x, 1, d); /* the server answers with its position */
             last_reply_req = now;
             if (rc) break;
@@ -1065,6 +1460,11 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
                 mdp_log(MDP_LOG_WARN, "cdc: cannot measure the slot's lag",
                         LOG_STR("error", ld.msg), MDP_LF_END);
             last_lag = now;
+        }
+        if (full) { /* the socket is readable: do not spin on it */
+            struct timespec ts = {0, 50000000L};
+            nanosleep(&ts, NULL);
+            continue;
         }
         int sock = PQsocket(x.c);
         fd_set rs;
@@ -1083,6 +1483,7 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
      * transaction it is in, whose changes are dropped) */
     struct mdp_diag fd = {0};
     if (x.in_txn) txn_rollback(&x);
+    curate_reap(&x, &cc, 1);
     int frc = write_group(&x, rc ? &fd : d);
     if (!rc) rc = frc;
     if (!rc && x.confirmed_lsn > x.ckpt_lsn) rc = write_checkpoint(&x, d);
@@ -1095,7 +1496,10 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
     group_clear(&x);
     free(x.parts);
     free(x.warned);
+    spools_clear(&x);
+    free(x.spools);
     mdp_pgo_free(x.dec);
     mdp_buf_cleanup(&x.line);
+    mdp_buf_cleanup(&x.tail);
     return rc;
 }

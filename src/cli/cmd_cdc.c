@@ -5,6 +5,8 @@
 #include "mdp/cdc.h"
 #include "mdp/lake.h"
 #include "mdp/log.h"
+#include "mdp/model.h"
+#include "mdp/pipeline.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -19,9 +21,46 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
+/* A duration: whole seconds with an optional unit s, m or h ("60s", "5m", "90"), 1 s to 1 day.
+ * Returns 0 with *out_ms, or -1. */
+static int parse_duration(const char *s, int64_t *out_ms)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9') return -1;
+    long long v = strtoll(s, &end, 10);
+    long long mult = 1000;
+    if (*end == 's')
+        end++;
+    else if (*end == 'm')
+        mult = 60000, end++;
+    else if (*end == 'h')
+        mult = 3600000, end++;
+    if (*end || v < 1 || v > 86400 || v * mult > 86400000LL) return -1;
+    *out_ms = v * mult;
+    return 0;
+}
+
+/* A --curate-every tick, in the child process mdp_cdc_run forks: `mdp curate`'s code path
+ * (incremental) on a lake of its own. */
+static int curate_tick(void *ud, struct mdp_diag *d)
+{
+    struct cli *c = ud;
+    struct mdp_lake *lake;
+    int rc = mdp_lake_open(c->cfg.lake_dir, 0, &lake, d);
+    if (rc) return rc;
+    struct mdp_stage_ctx ctx = {&c->cfg, lake, -1, NULL, NULL, 0};
+    struct mdp_curate_opts co = {0, -1, -1};
+    struct mdp_run run;
+    mdp_run_begin(&run, "curate");
+    rc = mdp_curate(&ctx, &co, &run, d);
+    mdp_lake_close(lake);
+    return rc;
+}
+
 static const char HELP[] =
     "Usage: mdp cdc setup [--slot NAME] [--publication NAME] [--dir LAKE]\n"
-    "       mdp cdc run [--slot NAME] [--publication NAME] [--once | --duration S] [--dir LAKE]\n"
+    "       mdp cdc run [--slot NAME] [--publication NAME] [--once | --duration S]\n"
+    "                   [--curate-every DURATION] [--protocol 1|2] [--dir LAKE]\n"
     "       mdp cdc lag [--slot NAME] [--record] [--dir LAKE]\n"
     "\n"
     "Change data capture from Supabase's PostgreSQL by logical replication (pgoutput).\n"
@@ -33,13 +72,22 @@ static const char HELP[] =
     "         group of committed transactions before confirming it to the server, so a crash\n"
     "         loses and duplicates nothing. Resumes after a lost connection. Stops at SIGINT or\n"
     "         SIGTERM (after writing what is committed), with --duration S after S seconds, or\n"
-    "         with --once when it caught up with the server.\n"
+    "         with --once when it caught up with the server. On PostgreSQL 14+ it asks for\n"
+    "         protocol version 2, which streams large transactions before their commit: they\n"
+    "         are buffered (spilled to a file under TMPDIR when large) and written at their\n"
+    "         commit, dropped at their abort.\n"
     "  lag    prints the slot's lag (bytes of WAL it retains, seconds since the consumer last\n"
     "         confirmed); --record also writes it to _meta/metrics/cdc/ for the alarms.\n"
     "\n"
     "Options:\n"
     "  --slot NAME         the replication slot (default: cdc.slot)\n"
     "  --publication NAME  the publication (default: cdc.publication)\n"
+    "  --curate-every DURATION  (run) also run `mdp curate` every DURATION (60s, 5m, 1h)\n"
+    "                      while streaming, in a child process: a row deleted in PostgreSQL\n"
+    "                      leaves dim_user etc. within about one interval; a failed curate is\n"
+    "                      logged and retried at the next tick, CDC goes on\n"
+    "  --protocol 1|2      (run) pgoutput protocol version: 2 (default) streams in-progress\n"
+    "                      transactions when the server offers it, 1 never does\n"
     "  --dir LAKE          the lake (default: lake.dir)\n"
     "The connection string is read from the variable named by sources.supabase.dsn_env\n"
     "(default MDP_SUPABASE_DSN). docs/cdc.md describes the privileges it needs.\n";
@@ -60,7 +108,7 @@ static int cdc_run(struct cli *c, int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.slot = c->cfg.cdc_slot;
     o.publication = c->cfg.cdc_publication;
-    int record = 0;
+    int record = 0, proto_given = 0;
     for (int i = 2; i < argc; i++) {
         const char *v;
         int m, handled = 0;
@@ -77,6 +125,15 @@ static int cdc_run(struct cli *c, int argc, char **argv)
             if (m < 0 || cli_parse_long(v, 1, 31L * 86400, &s))
                 return cli_usage("cdc", "--duration needs whole seconds (1 to 2678400)");
             o.duration_ms = s * 1000;
+        } else if (strcmp(sub, "run") == 0 && (m = cli_opt(argc, argv, &i, "--curate-every", &v))) {
+            if (m < 0 || parse_duration(v, &o.curate_every_ms))
+                return cli_usage("cdc", "--curate-every needs a duration such as 60s, 5m or 1h "
+                                        "(1 s to 1 day)");
+        } else if (strcmp(sub, "run") == 0 && (m = cli_opt(argc, argv, &i, "--protocol", &v))) {
+            if (m < 0 || (strcmp(v, "1") != 0 && strcmp(v, "2") != 0))
+                return cli_usage("cdc", "--protocol is 1 or 2");
+            o.stream = v[0] == '2';
+            proto_given = 1;
         } else if (strcmp(sub, "lag") == 0 && strcmp(argv[i], "--record") == 0) {
             record = 1;
         } else {
@@ -106,6 +163,9 @@ static int cdc_run(struct cli *c, int argc, char **argv)
     o.reconnect_ms = c->cfg.cdc_reconnect_timeout_s * 1000;
     o.group_bytes = (size_t)c->cfg.cdc_group_max_mb << 20;
     o.stop = &g_stop;
+    if (!proto_given) o.stream = 1;
+    o.curate = curate_tick;
+    o.curate_ud = c;
 
     struct mdp_lake *lake;
     struct mdp_diag d = {0};
@@ -148,19 +208,27 @@ static int cdc_run(struct cli *c, int argc, char **argv)
         run.duplicates = st.skipped_txns;
         snprintf(run.message, sizeof run.message,
                  "%lld transactions, %lld changes, %lld objects, %lld replayed transactions "
-                 "dropped, %lld reconnects, %lld schema changes, confirmed up to %s%s%s",
+                 "dropped, %lld reconnects, %lld schema changes, %lld streamed transactions "
+                 "(%lld aborted), %lld curate runs (%lld failed), protocol %d, confirmed up to "
+                 "%s%s%s",
                  (long long)st.txns, (long long)st.changes, (long long)st.objects,
-                 (long long)st.skipped_txns, (long long)st.reconnects, (long long)st.drift, lsn,
+                 (long long)st.skipped_txns, (long long)st.reconnects, (long long)st.drift,
+                 (long long)st.streamed_txns, (long long)st.streamed_aborts,
+                 (long long)st.curate_runs, (long long)st.curate_failures, st.proto, lsn,
                  rc ? ": " : "", rc ? "failed (the error follows)" : "");
         struct mdp_diag rd = {0};
         mdp_run_end(lake, &run, rc ? "failed" : "ok", &rd);
         if (c->json)
             printf("{\"slot\":\"%s\",\"transactions\":%lld,\"changes\":%lld,\"objects\":%lld,"
                    "\"bytes\":%lld,\"replayed_transactions\":%lld,\"reconnects\":%lld,"
-                   "\"schema_changes\":%lld,\"warnings\":%lld,\"confirmed_lsn\":\"%s\"}\n",
+                   "\"schema_changes\":%lld,\"warnings\":%lld,\"streamed_transactions\":%lld,"
+                   "\"streamed_aborts\":%lld,\"curate_runs\":%lld,\"curate_failures\":%lld,"
+                   "\"protocol\":%d,\"confirmed_lsn\":\"%s\"}\n",
                    o.slot, (long long)st.txns, (long long)st.changes, (long long)st.objects,
                    (long long)st.bytes, (long long)st.skipped_txns, (long long)st.reconnects,
-                   (long long)st.drift, (long long)st.warnings, lsn);
+                   (long long)st.drift, (long long)st.warnings, (long long)st.streamed_txns,
+                   (long long)st.streamed_aborts, (long long)st.curate_runs,
+                   (long long)st.curate_failures, st.proto, lsn);
         else
             printf("cdc %s: %s\n", o.slot, run.message);
     }

@@ -1,6 +1,7 @@
 /* Unit tests of the pgoutput decoder (src/cdc/pgoutput.c) on messages a real PostgreSQL 15 sent
  * (tests/fuzz/corpus/cdc/session_v1.bin: a fuzz-framed session of the app's tables, captured with
- * pg_logical_slot_peek_binary_changes) and on broken ones: every real message decodes, and bad
+ * pg_logical_slot_peek_binary_changes; session_v2.bin the same in protocol version 2 with streaming
+ * on, tests/integration/cdc_capture_v2.sh) and on broken ones: every real message decodes, and bad
  * input is an error that names the LSN. */
 #include "testutil.h"
 
@@ -17,7 +18,7 @@
 /* The messages of a fuzz-framed file: a protocol byte, then 4-byte big-endian lengths. */
 struct frames {
     unsigned char *data;
-    size_t len, off[256], n[256];
+    size_t len, off[2048], n[2048];
     int count, proto;
 };
 
@@ -30,7 +31,7 @@ static void load(const char *name, struct frames *f)
     assert_non_null(f->data);
     f->proto = 1 + f->data[0] % 2;
     size_t i = 1;
-    while (i + 4 <= f->len && f->count < 256) {
+    while (i + 4 <= f->len && f->count < 2048) {
         size_t n = (size_t)f->data[i] << 24 | (size_t)f->data[i + 1] << 16 |
                    (size_t)f->data[i + 2] << 8 | f->data[i + 3];
         i += 4;
@@ -117,6 +118,80 @@ static void test_bad_input(void **state)
     expect_failure("bad_stream_in_v1.bin", 1, "Stream Start in protocol version 1");
     expect_failure("bad_truncate_count.bin", 1, "cut short");
     expect_failure("bad_empty.bin", 1, "empty message");
+    expect_failure("bad_v2_commit_cut.bin", 2, "cut short (message 'c'");
+    expect_failure("bad_v2_abort_cut.bin", 2, "cut short (message 'A'");
+    expect_failure("bad_v2_start_trailing.bin", 2, "trailing bytes (message 'S'");
+    expect_failure("bad_v2_stream_insert_cut.bin", 2, "cut short (message 'I'");
+}
+
+/* A real protocol version 2 session with streaming (logical_decoding_work_mem = 64kB): a streamed
+ * transaction with a rolled-back savepoint that commits, one that aborts, then an ordinary
+ * transaction whose UPDATE leaves a TOASTed column unchanged. */
+static void test_real_session_v2(void **state)
+{
+    (void)state;
+    struct frames f;
+    load("session_v2.bin", &f);
+    assert_int_equal(f.proto, 2);
+    struct mdp_pgo *p = NULL;
+    assert_int_equal(mdp_pgo_new(2, &p), 0);
+    int kinds[128] = {0}, in_stream = 0, sub_aborts = 0, top_aborts = 0, toast_u = 0;
+    uint32_t stream_xid = 0, committed = 0;
+    for (int k = 0; k < f.count; k++) {
+        struct mdp_pgo_msg m;
+        struct mdp_diag d = {0};
+        if (mdp_pgo_decode(p, f.data + f.off[k], f.n[k], 0x2000 + (uint64_t)k, &m, &d))
+            fail_msg("message %d: %s", k, d.msg);
+        kinds[(unsigned char)m.kind & 127]++;
+        switch (m.kind) {
+        case 'S':
+            assert_false(in_stream);
+            in_stream = 1;
+            stream_xid = m.xid;
+            break;
+        case 'E':
+            assert_true(in_stream);
+            in_stream = 0;
+            break;
+        case 'I':
+        case 'R':
+            /* inside a stream every change names its (sub)transaction, outside none does */
+            if (in_stream)
+                assert_true(m.xid >= stream_xid);
+            else
+                assert_int_equal(m.xid, 0);
+            break;
+        case 'A':
+            assert_false(in_stream);
+            if (m.subxid == m.xid)
+                top_aborts++;
+            else
+                sub_aborts++, assert_true(m.subxid > m.xid);
+            break;
+        case 'c':
+            assert_false(in_stream);
+            assert_true(m.end_lsn > m.lsn && m.time_us > 0);
+            committed = m.xid;
+            break;
+        case 'U':
+            for (int i = 0; i < m.new_tuple.ncols; i++)
+                if (m.new_tuple.v[i].kind == 'u') {
+                    toast_u++;
+                    assert_string_equal(m.rel->cols[i].name, "big");
+                }
+            break;
+        }
+    }
+    assert_true(kinds['S'] >= 2 && kinds['S'] == kinds['E']);
+    assert_int_equal(kinds['c'], 1);
+    assert_true(committed > 0);
+    assert_int_equal(sub_aborts, 1);
+    assert_int_equal(top_aborts, 1);
+    assert_true(kinds['I'] > 1000);
+    assert_int_equal(toast_u, 1);
+    assert_int_equal(kinds['B'], kinds['C']);
+    mdp_pgo_free(p);
+    free(f.data);
 }
 
 static void test_stream_v2(void **state)
@@ -173,9 +248,8 @@ static void test_lsn(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_real_session),
-        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_stream_v2),
+        cmocka_unit_test(test_real_session), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_stream_v2),    cmocka_unit_test(test_real_session_v2),
         cmocka_unit_test(test_lsn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
