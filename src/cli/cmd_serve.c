@@ -157,11 +157,12 @@ static int bandit_run(struct cli *c, int argc, char **argv)
         rc = mdp_bandit_replay(&c->cfg, lake, &st, &d);
         if (!rc)
             printf(c->json ? "{\"rows\":%lld,\"applied\":%lld,\"already\":%lld,"
-                             "\"unknown_variant\":%lld,\"no_consent\":%lld}\n"
+                             "\"unknown_variant\":%lld,\"no_consent\":%lld,\"suppressed\":%lld}\n"
                            : "email clicks and bounces: %lld; applied %lld, replayed before %lld, "
                              "variant not in the catalogue %lld, no personalization consent "
-                             "%lld\n",
-                   st.rows, st.applied, st.already, st.unknown_variant, st.no_consent);
+                             "%lld, erased people (suppressed) %lld\n",
+                   st.rows, st.applied, st.already, st.unknown_variant, st.no_consent,
+                   st.suppressed);
     }
     mdp_lake_close(lake);
     if (rc) return cli_fail("bandit", EXIT_FAIL, "%s", d.msg);

@@ -650,8 +650,8 @@ static void test_state_transact_feedback(void **st)
     assert_int_equal(seen.s, 1);
     /* a condition that fails anywhere in the transaction writes nothing */
     struct mdp_state_write w[2] = {
-        {MDP_STATE_ADD, "bandit", {"ctx", "a", NULL, 0}, 0, "s", 5, NULL},
-        {MDP_STATE_PUT, "feedback", mark, MDP_STATE_IF_ABSENT, NULL, 0, NULL},
+        {MDP_STATE_ADD, "bandit", {"ctx", "a", NULL, 0}, 0, "s", 5, NULL, NULL},
+        {MDP_STATE_PUT, "feedback", mark, MDP_STATE_IF_ABSENT, NULL, 0, NULL, NULL},
     };
     assert_int_equal(mdp_state_transact(s, w, 2, &d), MDP_ERR_EXISTS);
     assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
