@@ -791,10 +791,37 @@ static void plan_count(struct job *j, const char *obj, const char *name, int64_t
     json_object_object_add(o, name, json_object_new_int64(jint(o, name) + n));
 }
 
-/* The bandit's counters without the person (mdp_bandit_forget: their rewards subtracted, so the
- * posteriors equal a replay without them), then every other state item that carries one of the
- * person's pseudonyms (user id, each address, each address's SHA-256), found through the state
- * store's per-subject index and deleted. Both are idempotent: a rerun finds what is left. */
+static int put_plan(struct job *j);
+
+/* The bandit's counters without the person: mdp_bandit_forget subtracts their rewards (found
+ * through the per-subject index), so the posteriors equal a replay without them. It runs before
+ * the state step, which deletes the located items (the reward records among them) by key.
+ * Idempotent: a rerun takes back what is left. */
+static int step_bandit(struct job *j, struct mdp_state *st)
+{
+    json_object *subj = json_object_object_get(j->plan, "subject");
+    const char *uid = jstr(subj, "user_id");
+    if (!uid || !*uid) return 0;
+    unsigned char key[MDP_SUBJECT_KEY_LEN];
+    char p[65];
+    struct mdp_bandit_forgotten f;
+    int rc = mdp_subject_key(st, key, j->d);
+    if (!rc) rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_USER_ID, uid, p, j->d);
+    OPENSSL_cleanse(key, sizeof key);
+    if (!rc) rc = mdp_bandit_forget(st, p, &f, j->d);
+    if (!rc) {
+        plan_count(j, "bandit", "rewards_removed", f.rewards);
+        plan_count(j, "bandit", "successes_removed", f.successes);
+        plan_count(j, "bandit", "failures_removed", f.failures);
+        plan_count(j, "bandit", "arms_changed", f.arms);
+        rc = put_plan(j); /* a rerun's certificate keeps what this run took back */
+    }
+    return rc;
+}
+
+/* Every state item that carries one of the person's pseudonyms (user id, each address, each
+ * address's SHA-256), found through the state store's per-subject index and deleted: what the
+ * locator's plan did not name (items written since the plan). Idempotent. */
 static int step_state_indexed(struct job *j, struct mdp_state *st)
 {
     json_object *subj = json_object_object_get(j->plan, "subject"), *em = NULL;
@@ -805,16 +832,6 @@ static int step_state_indexed(struct job *j, struct mdp_state *st)
     const char *uid = jstr(subj, "user_id");
     if (!rc && uid && *uid)
         rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_USER_ID, uid, ps[np++], j->d);
-    if (!rc && uid && *uid) {
-        struct mdp_bandit_forgotten f;
-        rc = mdp_bandit_forget(st, ps[0], &f, j->d);
-        if (!rc) {
-            plan_count(j, "bandit", "rewards_removed", f.rewards);
-            plan_count(j, "bandit", "successes_removed", f.successes);
-            plan_count(j, "bandit", "failures_removed", f.failures);
-            plan_count(j, "bandit", "arms_changed", f.arms);
-        }
-    }
     if (json_object_object_get_ex(subj, "emails", &em))
         for (size_t i = 0; !rc && i < json_object_array_length(em) && np + 2 <= 64; i++) {
             const char *e = json_object_get_string(json_object_array_get_idx(em, i));
@@ -1807,6 +1824,7 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
     if (!rc) rc = step_ga4(&j);
     if (!rc) rc = put_plan(&j); /* GA4's answers are not asked for twice */
     if (!rc) crash_point(&j, "supabase");
+    if (!rc) rc = step_bandit(&j, st);
     if (!rc) rc = step_state(&j, st);
     if (!rc) rc = step_state_indexed(&j, st);
     if (!rc) rc = put_plan(&j); /* the counts of the bandit's and the indexed items' deletions */
