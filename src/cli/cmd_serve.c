@@ -128,7 +128,8 @@ static const char BANDIT_HELP[] =
     "        interval; per personalize.fairness_groups key the success rate of the bandit's\n"
     "        choices per group and the largest gap, flagged above 5 points (exit 1 then).\n"
     "replay  feeds the curated email clicks (success) and bounces (failure) of the catalogue's\n"
-    "        variants into the bandit, in the user's current context, each event once.\n";
+    "        variants into the bandit, in the user's current context, each event once;\n"
+    "        erased people's events (the suppression list) are skipped and counted.\n";
 
 static int bandit_run(struct cli *c, int argc, char **argv)
 {
