@@ -85,7 +85,8 @@ print(f"  files rewritten or deleted by the erasure: {n_touched} (raw {len(raw)}
 print(f"  held but not rewritten: {len(missed)} {missed} "
       f"({'the state store: its items deleted and the file compacted in place' if state_only else 'A BUG'})")
 print(f"  rewritten though holding none of id/address/hash: {sum(extra.values())} {dict(extra)} "
-      f"(the user's own accounts and locations, found through the account and external ids)")
+      f"(records naming the user only by an external id or an own account, which erasure follows "
+      f"and the scan does not look for)")
 ok_time = secs < 60 and surv == 0
 ok_files = state_only
 if summary:
