@@ -3,7 +3,9 @@
 # target (< 10 s), by user_id and by address, with what the bundle holds. Supabase is not
 # configured here (the export then reads the lake and its state store; Supabase adds one indexed
 # query per table). The lake is built with `mdp demo --users 10000` unless one is given.
-# Usage: bench/dsar.sh path/to/mdp [LAKE]   (exit 1 when the target is missed)
+# Usage: bench/dsar.sh path/to/mdp [LAKE]   (exit 1 when the target is missed). QUICK=1: a
+# 1,000-user lake instead of 10,000. MDP_BENCH_SUMMARY=FILE: one line per figure appended to FILE,
+# name<TAB>ours<TAB>baseline<TAB>ratio<TAB>target<TAB>PASS|FAIL.
 set -euo pipefail
 mdp=${1:?usage: dsar.sh path/to/mdp [LAKE]}
 work=$(mktemp -d /tmp/mdp-bench-dsar-XXXXXX)
@@ -11,8 +13,9 @@ trap 'rm -rf "$work"' EXIT
 lake=${2:-}
 if [ -z "$lake" ]; then
   lake=$work/lake
-  echo "building the 10,000-user demo lake (minutes) ..."
-  "$mdp" --log-level off demo --dir "$lake" --users 10000 >/dev/null
+  n=$([ "${QUICK:-0}" = 1 ] && echo 1000 || echo 10000)
+  echo "building the $n-user demo lake (minutes) ..."
+  "$mdp" --log-level off demo --dir "$lake" --users "$n" >/dev/null
 fi
 export MDP_SUPABASE_DSN=
 users=$("$mdp" --log-level off query --dir "$lake" --format csv "SELECT count(*) FROM dim_user" | tail -1)
@@ -31,12 +34,16 @@ run() { # name args...
   t0=$(date +%s.%N)
   out=$("$mdp" --log-level off --json dsar export "$@")
   t1=$(date +%s.%N)
-  python3 - "$name" "$t0" "$t1" "$out" <<'PY' || fail=1
+  python3 - "$name" "$t0" "$t1" "$out" "${MDP_BENCH_SUMMARY:-}" "$users" <<'PY' || fail=1
 import json, sys
 name, t0, t1, out = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4])
 s = t1 - t0
 print(f"  {name:<28} {s:6.2f} s  target < 10 s  {'PASS' if s < 10 else 'FAIL'}   "
       f"{out['rows']} rows from {out['hits']} places in {out['datasets']} datasets")
+if sys.argv[5]:
+    with open(sys.argv[5], "a") as f:
+        f.write(f"dsar export seconds, {name}, {sys.argv[6]} users\t{s:.2f}\t-\t-\t<10\t"
+                f"{'PASS' if s < 10 else 'FAIL'}\n")
 sys.exit(0 if s < 10 else 1)
 PY
 }

@@ -61,6 +61,38 @@ int mdp_bandit_feedback_once(struct mdp_bandit *b, struct mdp_state *st, const c
                              const struct mdp_state_item *mark, const char *context,
                              const char *variant, int positive, struct mdp_diag *d);
 
+/* As mdp_bandit_feedback_once, for a reward that belongs to a person: subject (borrowed; NULL or
+ * "": nobody, then exactly mdp_bandit_feedback_once) is the person's pseudonym (mdp/pseudonym.h,
+ * the user id's). The mark then carries the subject, and one more item in the same transaction
+ * (table MDP_BANDIT_REWARDS, key "<mark_table>|<mark pk>" / mark sk, body {"c":context,"v":variant,
+ * "p":0|1}, the subject) remembers which arm this person's reward counted on, so that
+ * mdp_bandit_forget can take it back. Returns as mdp_bandit_feedback_once. */
+int mdp_bandit_feedback_owned(struct mdp_bandit *b, struct mdp_state *st, const char *mark_table,
+                              const struct mdp_state_item *mark, const char *subject,
+                              const char *context, const char *variant, int positive,
+                              struct mdp_diag *d);
+/* The state table of the per-person reward records of mdp_bandit_feedback_owned. */
+#define MDP_BANDIT_REWARDS "bandit_reward"
+
+/* What mdp_bandit_forget took back. */
+struct mdp_bandit_forgotten {
+    int64_t rewards;   /* reward records found and taken back */
+    int64_t successes; /* of them successes */
+    int64_t failures;  /* of them failures */
+    int64_t arms;      /* distinct (context, variant) arms whose counts changed */
+};
+/* The erasure of a person from the bandit: every reward mdp_bandit_feedback_owned counted for
+ * subject (found through the state store's per-subject index, never a scan) is subtracted from its
+ * arm and its record deleted, one transaction per reward, so that the counters equal those of a
+ * replay of the same feedback without this person, and a crash at any point leaves each reward
+ * either counted with its record or neither (a rerun finishes). Rewards counted without a subject
+ * (anonymous feedback) cannot be attributed and stay. A running server's in-memory counts catch up
+ * at the arm's next feedback or restart. out (the caller's) is zeroed first. Returns 0,
+ * MDP_ERR_INVALID (empty subject), MDP_ERR_PARSE (a reward record that is not {"c","v","p"}),
+ * the store's errors, MDP_ERR_NOMEM, with d. */
+int mdp_bandit_forget(struct mdp_state *st, const char *subject, struct mdp_bandit_forgotten *out,
+                      struct mdp_diag *d);
+
 /* The arms, for reports and metrics: cb per (context, variant) in name order. */
 struct mdp_bandit_arm {
     const char *context, *variant;

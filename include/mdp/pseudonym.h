@@ -37,6 +37,13 @@ enum mdp_pseudonym_kind {
 int mdp_subject_key(struct mdp_state *s, unsigned char key[MDP_SUBJECT_KEY_LEN],
                     struct mdp_diag *d);
 
+/* As mdp_subject_key, but only reads: *found (the caller's) is 0 when the store has no key yet
+ * (then nothing was ever pseudonymized there, and key is left as it was), 1 with key filled.
+ * For look-ups that must not change the store (an export, a dry run). Returns 0, MDP_ERR_PARSE,
+ * MDP_ERR_IO or MDP_ERR_NOMEM, with d. */
+int mdp_subject_key_find(struct mdp_state *s, unsigned char key[MDP_SUBJECT_KEY_LEN], int *found,
+                         struct mdp_diag *d);
+
 /* The pseudonym of value (borrowed) as 64 lowercase hex characters and a NUL into out (the
  * caller's): HMAC-SHA256 under key of "email:" + email_lower, of "user_id:" + the normalized
  * id, or of "email_sha256:" + the hex digest (the prefix keeps kinds from ever sharing a

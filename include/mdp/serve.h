@@ -50,6 +50,7 @@ int mdp_bandit_report(const struct mdp_config *cfg, struct mdp_lake *lake, FILE 
  * personalization consent in the serving snapshot, in their current context. */
 struct mdp_bandit_replay {
     long long rows, applied, already, unknown_variant, no_consent;
+    long long suppressed; /* events of erased people (the suppression list): never counted */
 };
 /* Runs the replay above, filling the caller's stats (zeroed first). Returns 0, or MDP_ERR_CONFIG
  * (the catalogue), MDP_ERR_NOT_FOUND / MDP_ERR_IO (snapshot, state store, curated table),

@@ -77,6 +77,12 @@ int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state
  * MDP_ERR_IO, with d. */
 int mdp_state_put_if_newer(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                            const char *field, int64_t value, struct mdp_diag *d);
+/* As mdp_state_put, and the item carries subject (borrowed; NULL or "": none), the pseudonym of the
+ * person it belongs to (mdp/pseudonym.h), by which mdp_state_query_subject finds it without a scan
+ * (SQLite: an indexed column; DynamoDB: the attribute of the by_subject index). A later put of the
+ * same key replaces the subject with its own. Returns as mdp_state_put. */
+int mdp_state_put_subject(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+                          const char *subject, int flags, struct mdp_diag *d);
 /* Reads an item; *body_out is malloc'd (the caller frees it with free(); NULL on failure),
  * *expires_out (may be NULL) gets its expires_at. An expired item not yet purged is returned.
  * Returns 0, MDP_ERR_NOT_FOUND when absent, MDP_ERR_IO, MDP_ERR_NOMEM, with d. */
@@ -102,8 +108,9 @@ int mdp_state_add(struct mdp_state *s, const char *table, const char *pk, const 
                   const char *field, int64_t delta, int64_t *out, struct mdp_diag *d);
 /* One write of a transaction (mdp_state_transact). PUT writes item (with flags
  * MDP_STATE_IF_ABSENT: only when absent); ADD adds delta to the number field of item (pk, sk) as
- * mdp_state_add does, and stores the new value in *out when out is not NULL. */
-enum mdp_state_op { MDP_STATE_PUT = 1, MDP_STATE_ADD = 2 };
+ * mdp_state_add does, and stores the new value in *out when out is not NULL; DELETE removes item
+ * (pk, sk) (also when absent). A PUT's subject (NULL: none) is indexed as by mdp_state_put_subject. */
+enum mdp_state_op { MDP_STATE_PUT = 1, MDP_STATE_ADD = 2, MDP_STATE_DELETE = 3 };
 struct mdp_state_write {
     enum mdp_state_op op;
     const char *table;
@@ -112,6 +119,7 @@ struct mdp_state_write {
     const char *field;          /* ADD */
     int64_t delta;              /* ADD */
     int64_t *out;               /* ADD, may be NULL */
+    const char *subject;        /* PUT, may be NULL */
 };
 /* Applies the n writes all or none (DynamoDB's TransactWriteItems: a Put with the condition
  * attribute_not_exists(pk), an Update ADD; that backend reads ADD's new values back afterwards,
@@ -124,6 +132,16 @@ int mdp_state_transact(struct mdp_state *s, const struct mdp_state_write *w, int
  * the call. Returns 0, cb's non-zero value (which stops the scan), or MDP_ERR_IO with d. */
 int mdp_state_scan(struct mdp_state *s, const char *table, mdp_state_cb cb, void *ud,
                    struct mdp_diag *d);
+/* Called per item of mdp_state_query_subject with its state table; both borrowed for the call. */
+typedef int (*mdp_state_subject_cb)(const char *table, const struct mdp_state_item *it, void *ud);
+/* Calls cb for every item, of any table, written with this subject (mdp_state_put_subject or a
+ * transaction's PUT), in (table, pk, sk) order, through the per-subject index (SQLite: the index
+ * items_subject; DynamoDB: a Query of the by_subject index, then a consistent GetItem per key). A
+ * non-zero return of cb stops the walk and is returned. Items written before the index existed
+ * (state files older than the subject column) carry none and are not found. Returns 0, cb's value,
+ * MDP_ERR_INVALID (an empty subject), MDP_ERR_IO or MDP_ERR_NOMEM, with d. */
+int mdp_state_query_subject(struct mdp_state *s, const char *subject, mdp_state_subject_cb cb,
+                            void *ud, struct mdp_diag *d);
 /* Makes deleted items unreadable from the file itself (erasure, docs/privacy.md §6): checkpoints
  * the write-ahead log, rewrites the database without free pages (VACUUM) and empties the log
  * again (DynamoDB: nothing to do). Not inside a transaction. Returns 0 or MDP_ERR_IO with d. */

@@ -68,4 +68,34 @@ size_t mdp_suppress_set_count(const struct mdp_suppress_set *set);
  * concurrent readers. */
 int mdp_suppress_match(const struct mdp_suppress_set *set, const char *p, size_t n);
 
+/* ---- the list in a long-running process (the server's collector, issue 12) ----
+ * Loaded once, matched without touching the store, and reloaded only when the list changed: every
+ * mdp_suppress_add that adds an entry also bumps a version counter (item "~version"/"n" of the
+ * list's table, never an entry), which a refresh reads with one get.
+ *
+ *     struct mdp_suppress_live *l;
+ *     mdp_suppress_live_new(&l, &d);
+ *     mdp_suppress_live_refresh(l, state, NULL, &d);   // at start, then now and then
+ *     if (mdp_suppress_live_match(l, record, len)) ...drop it, count it...
+ *     mdp_suppress_live_free(l);
+ */
+struct mdp_suppress_live;
+/* An empty live list into *out (freed with mdp_suppress_live_free). Returns 0 or MDP_ERR_NOMEM,
+ * with d. */
+int mdp_suppress_live_new(struct mdp_suppress_live **out, struct mdp_diag *d);
+/* Frees l (NULL is fine). No other thread may use it any more. */
+void mdp_suppress_live_free(struct mdp_suppress_live *l);
+/* Reads the list's version from s (borrowed; the caller serializes its use of s) and, when it
+ * differs from the one loaded (or nothing was loaded yet), loads the list again and swaps it in.
+ * *out_reloaded (may be NULL) is 1 when it did. Thread-safe against mdp_suppress_live_match. On
+ * failure the previous list stays in force. Returns 0 or mdp_suppress_load's errors, with d. */
+int mdp_suppress_live_refresh(struct mdp_suppress_live *l, struct mdp_state *s, int *out_reloaded,
+                              struct mdp_diag *d);
+/* As mdp_suppress_match over the list in force: returns 1 when the n bytes at p name a suppressed
+ * subject, else 0 (also when none is loaded or l is NULL). Thread-safe: many threads may match
+ * while one refreshes. */
+int mdp_suppress_live_match(struct mdp_suppress_live *l, const char *p, size_t n);
+/* Returns the number of entries in force (0 for NULL). Thread-safe. */
+size_t mdp_suppress_live_count(struct mdp_suppress_live *l);
+
 #endif

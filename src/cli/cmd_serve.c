@@ -128,7 +128,8 @@ static const char BANDIT_HELP[] =
     "        interval; per personalize.fairness_groups key the success rate of the bandit's\n"
     "        choices per group and the largest gap, flagged above 5 points (exit 1 then).\n"
     "replay  feeds the curated email clicks (success) and bounces (failure) of the catalogue's\n"
-    "        variants into the bandit, in the user's current context, each event once.\n";
+    "        variants into the bandit, in the user's current context, each event once;\n"
+    "        erased people's events (the suppression list) are skipped and counted.\n";
 
 static int bandit_run(struct cli *c, int argc, char **argv)
 {
@@ -157,11 +158,12 @@ static int bandit_run(struct cli *c, int argc, char **argv)
         rc = mdp_bandit_replay(&c->cfg, lake, &st, &d);
         if (!rc)
             printf(c->json ? "{\"rows\":%lld,\"applied\":%lld,\"already\":%lld,"
-                             "\"unknown_variant\":%lld,\"no_consent\":%lld}\n"
+                             "\"unknown_variant\":%lld,\"no_consent\":%lld,\"suppressed\":%lld}\n"
                            : "email clicks and bounces: %lld; applied %lld, replayed before %lld, "
                              "variant not in the catalogue %lld, no personalization consent "
-                             "%lld\n",
-                   st.rows, st.applied, st.already, st.unknown_variant, st.no_consent);
+                             "%lld, erased people (suppressed) %lld\n",
+                   st.rows, st.applied, st.already, st.unknown_variant, st.no_consent,
+                   st.suppressed);
     }
     mdp_lake_close(lake);
     if (rc) return cli_fail("bandit", EXIT_FAIL, "%s", d.msg);

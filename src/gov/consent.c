@@ -308,7 +308,8 @@ static int contact_writes(const struct mdp_consent_record *r, struct mdp_state_w
         mdp_buf_cleanup(&b);
         if (bad) return mdp_diag_set(d, MDP_ERR_NOMEM, "a contact row does not fit");
         w[(*nw)++] = (struct mdp_state_write){
-            MDP_STATE_PUT, CONTACT, {hm, k ? SK_USER : SK_EMAIL, bodies[k], 0}, 0, NULL, 0, NULL};
+            MDP_STATE_PUT, CONTACT, {hm, k ? SK_USER : SK_EMAIL, bodies[k], 0}, 0, NULL, 0,
+            NULL,          hm};
     }
     return 0;
 }
@@ -346,7 +347,8 @@ int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_
         struct mdp_state_write w[3];
         int nw = 0;
         w[nw++] = (struct mdp_state_write){
-            MDP_STATE_PUT, JOURNAL, {PARTITION, sk, body, 0}, MDP_STATE_IF_ABSENT, NULL, 0, NULL};
+            MDP_STATE_PUT, JOURNAL, {PARTITION, sk, body, 0}, MDP_STATE_IF_ABSENT, NULL, 0,
+            NULL,          NULL};
         rc = contact_writes(r, w, &nw, cbody, d);
         if (!rc) rc = mdp_state_transact(s, w, nw, d);
         free(body);
@@ -1037,7 +1039,7 @@ int mdp_consent_migrate(struct mdp_lake *lake, struct mdp_state *s,
             if (rc) break;
             snprintf(sks[k], sizeof sks[k], "%016lld", (long long)r->seq);
             w[nw++] = (struct mdp_state_write){
-                MDP_STATE_PUT, JOURNAL, {PARTITION, sks[k], nb[k], 0}, 0, NULL, 0, NULL};
+                MDP_STATE_PUT, JOURNAL, {PARTITION, sks[k], nb[k], 0}, 0, NULL, 0, NULL, NULL};
             rc = contact_writes(r, w, &nw, br[k].cb, d);
             memcpy(p.old_k, oh, 65);
             memcpy(p.new_k, r->hash, 65);
@@ -1052,7 +1054,7 @@ int mdp_consent_migrate(struct mdp_lake *lake, struct mdp_state *s,
                      (long long)p.done, p.old_k, p.new_k, (long long)p.old_seq, p.old_head,
                      p.new_head, p.ledger, (long long)p.ledger_seq);
             w[nw++] = (struct mdp_state_write){
-                MDP_STATE_PUT, HEAD, {PARTITION, MIGRATION_SK, pb, 0}, 0, NULL, 0, NULL};
+                MDP_STATE_PUT, HEAD, {PARTITION, MIGRATION_SK, pb, 0}, 0, NULL, 0, NULL, NULL};
             rc = mdp_state_transact(s, w, nw, d);
         }
         for (int j = 0; j < BATCH; j++) {

@@ -4,10 +4,12 @@
  * with a conditional put so that a token is confirmed exactly once even when two requests race. */
 #include "mdp/consent.h"
 #include "mdp/hash.h"
+#include "mdp/pseudonym.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +51,14 @@ int mdp_doi_issue(struct mdp_state *s, const char *email, const char *ip, int64_
     json_object_object_add(o, "expires_at_ms", json_object_new_int64(exp));
     struct mdp_state_item it = {
         th, "token", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), ttl_seconds(exp)};
-    rc = mdp_state_put(s, TOKENS, &it, MDP_STATE_IF_ABSENT, d);
+    /* the token names the address: indexed by its pseudonym, so erasure and export find it
+     * without a scan */
+    unsigned char key[MDP_SUBJECT_KEY_LEN];
+    char subject[65];
+    rc = mdp_subject_key(s, key, d);
+    if (!rc) rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_EMAIL, subj.email_lower, subject, d);
+    OPENSSL_cleanse(key, sizeof key);
+    if (!rc) rc = mdp_state_put_subject(s, TOKENS, &it, subject, MDP_STATE_IF_ABSENT, d);
     json_object_put(o);
     if (rc) memset(token_out, 0, MDP_DOI_TOKEN_LEN + 1);
     return rc;

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* nftw with FTW_ACTIONRETVAL, memmem */
 #include "mdp/erase.h"
 #include "mdp/alloc.h"
+#include "mdp/bandit.h"
 #include "mdp/config.h"
 #include "mdp/consent.h"
 #include "mdp/engine.h"
@@ -15,6 +16,7 @@
 #include "mdp/inventory.h"
 #include "mdp/lake.h"
 #include "mdp/ml.h"
+#include "mdp/pseudonym.h"
 #include "mdp/retention.h"
 #include "mdp/rewrite.h"
 #include "mdp/snapshot.h"
@@ -30,6 +32,7 @@
 #include <ftw.h>
 #include <json-c/json.h>
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
@@ -733,6 +736,125 @@ static int step_state(struct job *j, struct mdp_state *st)
             if (!d) continue;
             rc = mdp_state_delete(st, d->location, jstr(x, "pk"), jstr(x, "sk"), j->d);
         }
+    return rc;
+}
+
+/* ---- state items found through the per-subject index ---- */
+
+struct owned {
+    char **table, **pk, **sk;
+    size_t n, cap;
+};
+
+static int owned_one(const char *table, const struct mdp_state_item *it, void *ud)
+{
+    struct owned *o = ud;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 16;
+        char **t = mdp_realloc(o->table, cap * sizeof *t);
+        if (t) o->table = t;
+        char **p = t ? mdp_realloc(o->pk, cap * sizeof *p) : NULL;
+        if (p) o->pk = p;
+        char **k = p ? mdp_realloc(o->sk, cap * sizeof *k) : NULL;
+        if (k) o->sk = k;
+        if (!k) return MDP_ERR_NOMEM;
+        o->cap = cap;
+    }
+    o->table[o->n] = mdp_strdup(table);
+    o->pk[o->n] = mdp_strdup(it->pk);
+    o->sk[o->n] = mdp_strdup(it->sk);
+    o->n++;
+    return o->table[o->n - 1] && o->pk[o->n - 1] && o->sk[o->n - 1] ? 0 : MDP_ERR_NOMEM;
+}
+
+static void owned_free(struct owned *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        free(o->table[i]);
+        free(o->pk[i]);
+        free(o->sk[i]);
+    }
+    free(o->table);
+    free(o->pk);
+    free(o->sk);
+    memset(o, 0, sizeof *o);
+}
+
+/* adds n to the number at plan[obj][name] (a rerun adds what it did on top of the crashed run's) */
+static void plan_count(struct job *j, const char *obj, const char *name, int64_t n)
+{
+    json_object *o;
+    if (!json_object_object_get_ex(j->plan, obj, &o)) {
+        o = json_object_new_object();
+        json_object_object_add(j->plan, obj, o);
+    }
+    json_object_object_add(o, name, json_object_new_int64(jint(o, name) + n));
+}
+
+static int put_plan(struct job *j);
+
+/* The bandit's counters without the person: mdp_bandit_forget subtracts their rewards (found
+ * through the per-subject index), so the posteriors equal a replay without them. It runs before
+ * the state step, which deletes the located items (the reward records among them) by key.
+ * Idempotent: a rerun takes back what is left. */
+static int step_bandit(struct job *j, struct mdp_state *st)
+{
+    json_object *subj = json_object_object_get(j->plan, "subject");
+    const char *uid = jstr(subj, "user_id");
+    if (!uid || !*uid) return 0;
+    unsigned char key[MDP_SUBJECT_KEY_LEN];
+    char p[65];
+    struct mdp_bandit_forgotten f;
+    int rc = mdp_subject_key(st, key, j->d);
+    if (!rc) rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_USER_ID, uid, p, j->d);
+    OPENSSL_cleanse(key, sizeof key);
+    if (!rc) rc = mdp_bandit_forget(st, p, &f, j->d);
+    if (!rc) {
+        plan_count(j, "bandit", "rewards_removed", f.rewards);
+        plan_count(j, "bandit", "successes_removed", f.successes);
+        plan_count(j, "bandit", "failures_removed", f.failures);
+        plan_count(j, "bandit", "arms_changed", f.arms);
+        rc = put_plan(j); /* a rerun's certificate keeps what this run took back */
+    }
+    return rc;
+}
+
+/* Every state item that carries one of the person's pseudonyms (user id, each address, each
+ * address's SHA-256), found through the state store's per-subject index and deleted: what the
+ * locator's plan did not name (items written since the plan). Idempotent. */
+static int step_state_indexed(struct job *j, struct mdp_state *st)
+{
+    json_object *subj = json_object_object_get(j->plan, "subject"), *em = NULL;
+    unsigned char key[MDP_SUBJECT_KEY_LEN];
+    char ps[64][65];
+    int np = 0;
+    int rc = mdp_subject_key(st, key, j->d);
+    const char *uid = jstr(subj, "user_id");
+    if (!rc && uid && *uid)
+        rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_USER_ID, uid, ps[np++], j->d);
+    if (json_object_object_get_ex(subj, "emails", &em))
+        for (size_t i = 0; !rc && i < json_object_array_length(em) && np + 2 <= 64; i++) {
+            const char *e = json_object_get_string(json_object_array_get_idx(em, i));
+            char lower[300], sha[65];
+            size_t k = 0;
+            for (; e[k] && k + 1 < sizeof lower; k++)
+                lower[k] = (char)tolower((unsigned char)e[k]);
+            lower[k] = '\0';
+            rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_EMAIL, e, ps[np++], j->d);
+            if (!rc) rc = mdp_sha256_hex(lower, strlen(lower), sha) ? MDP_ERR_CRYPTO : 0;
+            if (!rc)
+                rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_EMAIL_SHA256, sha, ps[np++], j->d);
+        }
+    OPENSSL_cleanse(key, sizeof key);
+    struct owned o = {0};
+    for (int i = 0; !rc && i < np; i++)
+        rc = mdp_state_query_subject(st, ps[i], owned_one, &o, j->d);
+    if (rc == MDP_ERR_NOMEM) mdp_diag_set(j->d, rc, "out of memory listing the person's items");
+    for (size_t i = 0; !rc && i < o.n; i++) {
+        rc = mdp_state_delete(st, o.table[i], o.pk[i], o.sk[i], j->d);
+        if (!rc) plan_count(j, "state_indexed", o.table[i], 1);
+    }
+    owned_free(&o);
     return rc;
 }
 
@@ -1445,8 +1567,24 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
                            json_object_new_int64(jint(p, "consent_contact_rows")));
     json_object_object_add(st, "consent_records_rechained",
                            json_object_new_int64(jint(p, "consent_migrated")));
+    json_object *ix = json_object_object_get(p, "state_indexed");
+    json_object_object_add(st, "indexed_items_deleted",
+                           ix ? json_object_get(ix) : json_object_new_object());
     json_object_object_add(st, "compacted", json_object_new_boolean(1));
     json_object_object_add(stores, "state", st);
+    /* the bandit: the person's rewards subtracted from their arms (a replay without them) */
+    json_object *bd = json_object_new_object(), *bp = json_object_object_get(p, "bandit");
+    json_object_object_add(
+        bd, "method",
+        json_object_new_string("every reward counted for the person's pseudonym (state table "
+                               "bandit_reward, found through the per-subject index) subtracted "
+                               "from its arm with its record deleted in one transaction: the "
+                               "counters equal a replay of the feedback without the person"));
+    static const char *const BN[] = {"rewards_removed", "successes_removed", "failures_removed",
+                                     "arms_changed", NULL};
+    for (int i = 0; BN[i]; i++)
+        json_object_object_add(bd, BN[i], json_object_new_int64(jint(bp, BN[i])));
+    json_object_object_add(stores, "bandit_counters", bd);
     /* raw */
     static const char *const RAW[] = {"dataset",      "key",        "new",
                                       "old_sha256",   "new_sha256", "records_removed",
@@ -1512,8 +1650,10 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
     json_object_object_add(stores, "ga4", json_object_get(json_object_object_get(p, "ga4")));
     json_object_object_add(stores, "suppression_entries_added",
                            json_object_new_int64(jint(p, "suppressed_entries")));
-    json_object_object_add(ext, "bandit_counters",
-                           json_object_new_string("aggregates without user ids; not recomputed"));
+    json_object_object_add(
+        ext, "bandit_anonymous_feedback",
+        json_object_new_string("feedback counted without a user (decision ids, anonymous "
+                               "signals) cannot be attributed and stays in the counters"));
     json_object_object_add(
         ext, "backups",
         json_object_new_string("Supabase point-in-time recovery and S3 noncurrent versions keep "
@@ -1684,7 +1824,10 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
     if (!rc) rc = step_ga4(&j);
     if (!rc) rc = put_plan(&j); /* GA4's answers are not asked for twice */
     if (!rc) crash_point(&j, "supabase");
+    if (!rc) rc = step_bandit(&j, st);
     if (!rc) rc = step_state(&j, st);
+    if (!rc) rc = step_state_indexed(&j, st);
+    if (!rc) rc = put_plan(&j); /* the counts of the bandit's and the indexed items' deletions */
     if (!rc) crash_point(&j, "state");
     if (!rc) rc = step_raw(&j);
     if (!rc) crash_point(&j, "raw");

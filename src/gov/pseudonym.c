@@ -42,6 +42,27 @@ static int parse_key(const char *body, unsigned char key[MDP_SUBJECT_KEY_LEN])
     return unhex(hex, key, MDP_SUBJECT_KEY_LEN);
 }
 
+int mdp_subject_key_find(struct mdp_state *s, unsigned char key[MDP_SUBJECT_KEY_LEN], int *found,
+                         struct mdp_diag *d)
+{
+    *found = 0;
+    char *body = NULL;
+    int rc = mdp_state_get(s, KEY_TABLE, KEY_PK, KEY_SK, &body, NULL, d);
+    if (rc == MDP_ERR_NOT_FOUND) {
+        if (d) memset(d, 0, sizeof *d);
+        return 0;
+    }
+    if (rc) return rc;
+    int bad = parse_key(body, key);
+    free(body);
+    if (bad)
+        return mdp_diag_set(d, MDP_ERR_PARSE,
+                            "state store table %s: the subject key is not 64 hex characters",
+                            KEY_TABLE);
+    *found = 1;
+    return 0;
+}
+
 int mdp_subject_key(struct mdp_state *s, unsigned char key[MDP_SUBJECT_KEY_LEN], struct mdp_diag *d)
 {
     for (int attempt = 0; attempt < 2; attempt++) {

@@ -11,6 +11,7 @@
 #include "mdp/engine.h"
 #include "mdp/hash.h"
 #include "mdp/lake.h"
+#include "mdp/pseudonym.h"
 #include "mdp/snapshot.h"
 #include "mdp/state.h"
 #include "mdp/store.h"
@@ -18,6 +19,7 @@
 
 #include <ctype.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
@@ -799,9 +801,20 @@ struct state_scan {
     int rc;
 };
 
+/* whether (loc, pk, sk) is a hit already (the index found it) */
+static int hit_has(const struct hits *h, const char *loc, const char *pk, const char *sk)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].pk && h->v[i].sk && strcmp(h->v[i].location, loc) == 0 &&
+            strcmp(h->v[i].pk, pk) == 0 && strcmp(h->v[i].sk, sk) == 0)
+            return 1;
+    return 0;
+}
+
 static int state_one(const struct mdp_state_item *it, void *ud)
 {
     struct state_scan *st = ud;
+    if (hit_has(st->h, st->table, it->pk, it->sk)) return 0;
     json_object *o = json_tokener_parse(it->body ? it->body : "");
     if (!o) return 0; /* not a JSON body: an item the inventory describes otherwise */
     int holds = json_holds(st->m, o, 0, 0);
@@ -810,12 +823,54 @@ static int state_one(const struct mdp_state_item *it, void *ud)
     return 0;
 }
 
+struct indexed {
+    const char *table;
+    struct hits *h;
+};
+
+static int indexed_one(const char *table, const struct mdp_state_item *it, void *ud)
+{
+    struct indexed *x = ud;
+    if (strcmp(table, x->table) != 0 || hit_has(x->h, table, it->pk, it->sk)) return 0;
+    return hits_add(x->h, table, it->pk, it->sk, 1) ? MDP_ERR_NOMEM : 0;
+}
+
+/* The items of ds the state store's per-subject index holds for s (its user id's and addresses'
+ * pseudonyms, mdp/pseudonym.h). The lake's subject key is only read: a lake without one has no
+ * indexed item, and a look-up (an export, a dry run) must not create it. */
+static int locate_indexed(const struct mdp_subject_ctx *ctx, const struct mdp_inv_dataset *ds,
+                          const struct mdp_subject *s, struct hits *h, struct mdp_diag *d)
+{
+    unsigned char key[MDP_SUBJECT_KEY_LEN];
+    int found = 0;
+    int rc = mdp_subject_key_find(ctx->state, key, &found, d);
+    if (rc || !found) return rc;
+    struct indexed x = {ds->location, h};
+    char p[65];
+    if (!rc && s->user_id &&
+        !(rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_USER_ID, s->user_id, p, d)))
+        rc = mdp_state_query_subject(ctx->state, p, indexed_one, &x, d);
+    for (size_t i = 0; !rc && i < s->emails.n; i++)
+        if (!(rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_EMAIL, s->emails.v[i], p, d)))
+            rc = mdp_state_query_subject(ctx->state, p, indexed_one, &x, d);
+    for (size_t i = 0; !rc && i < s->email_sha.n; i++)
+        if (!(rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_EMAIL_SHA256, s->email_sha.v[i], p, d)))
+            rc = mdp_state_query_subject(ctx->state, p, indexed_one, &x, d);
+    OPENSSL_cleanse(key, sizeof key);
+    if (rc == MDP_ERR_NOMEM) mdp_diag_set(d, rc, "out of memory locating a subject");
+    return rc;
+}
+
 static int locate_state(const struct mdp_subject_ctx *ctx, const struct mdp_inv_dataset *ds,
                         const struct mdp_subject *s, struct hits *h, struct mdp_diag *d)
 {
+    /* the index first; the scan then finds what was written before the index existed (state
+     * files older than the subject column) by the subject keys in the items' bodies */
+    int rc = locate_indexed(ctx, ds, s, h, d);
+    if (rc) return rc;
     struct matcher m = {ds, s, !has_person_key(ds)};
     struct state_scan st = {&m, h, ds->location, 0};
-    int rc = mdp_state_scan(ctx->state, ds->location, state_one, &st, d);
+    rc = mdp_state_scan(ctx->state, ds->location, state_one, &st, d);
     if (st.rc) rc = mdp_diag_set(d, st.rc, "out of memory scanning %s", ds->location);
     return rc;
 }

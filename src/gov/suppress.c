@@ -8,11 +8,15 @@
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TABLE "suppression"
+/* the version counter's key in TABLE: never a pseudonym (64 hex) nor a kind */
+#define VERSION_PK "~version"
+#define VERSION_SK "n"
 
 /* The pseudonyms of a subject: up to three (address, its SHA-256, user id), with their kinds. */
 struct keys {
@@ -53,6 +57,7 @@ int mdp_suppress_add(struct mdp_state *s, const char *email, const char *user_id
 {
     if (added_out) *added_out = 0;
     struct keys k;
+    int added = 0;
     int rc = subject_keys(s, email, user_id, &k, d);
     for (int i = 0; !rc && i < k.n; i++) {
         json_object *o = json_object_new_object();
@@ -66,9 +71,13 @@ int mdp_suppress_add(struct mdp_state *s, const char *email, const char *user_id
         json_object_put(o);
         if (rc == MDP_ERR_EXISTS)
             rc = 0; /* on the list already: the first entry (and its reason) stays */
-        else if (!rc && added_out)
-            (*added_out)++;
+        else if (!rc) {
+            added++;
+            if (added_out) (*added_out)++;
+        }
     }
+    /* long-running readers (the collector) reload when this moves */
+    if (!rc && added) rc = mdp_state_add(s, TABLE, VERSION_PK, VERSION_SK, "n", 1, NULL, d);
     return rc;
 }
 
@@ -96,6 +105,7 @@ struct list_walk {
 static int list_one(const struct mdp_state_item *it, void *ud)
 {
     struct list_walk *w = ud;
+    if (strcmp(it->pk, VERSION_PK) == 0) return 0;
     json_object *o = json_tokener_parse(it->body), *v;
     const char *reason = "";
     int64_t added = 0;
@@ -124,6 +134,7 @@ struct mdp_suppress_set {
 static int load_one(const struct mdp_state_item *it, void *ud)
 {
     struct mdp_suppress_set *set = ud;
+    if (strcmp(it->pk, VERSION_PK) == 0) return 0;
     if (strlen(it->pk) != 64) return MDP_ERR_PARSE;
     return mdp_strset_add(set->h, it->pk, 64) < 0 ? MDP_ERR_NOMEM : 0;
 }
@@ -230,4 +241,77 @@ int mdp_suppress_match(const struct mdp_suppress_set *set, const char *p, size_t
         }
     }
     return 0;
+}
+
+/* ---- the live list ---- */
+
+struct mdp_suppress_live {
+    pthread_rwlock_t mu; /* guards set */
+    struct mdp_suppress_set *set;
+    int64_t version; /* -1: nothing loaded */
+};
+
+int mdp_suppress_live_new(struct mdp_suppress_live **out, struct mdp_diag *d)
+{
+    struct mdp_suppress_live *l = calloc(1, sizeof *l);
+    if (!l) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    pthread_rwlock_init(&l->mu, NULL);
+    l->version = -1;
+    *out = l;
+    return 0;
+}
+
+void mdp_suppress_live_free(struct mdp_suppress_live *l)
+{
+    if (!l) return;
+    mdp_suppress_set_free(l->set);
+    pthread_rwlock_destroy(&l->mu);
+    free(l);
+}
+
+int mdp_suppress_live_refresh(struct mdp_suppress_live *l, struct mdp_state *s, int *out_reloaded,
+                              struct mdp_diag *d)
+{
+    if (out_reloaded) *out_reloaded = 0;
+    char *body = NULL;
+    int64_t version = 0;
+    int rc = mdp_state_get(s, TABLE, VERSION_PK, VERSION_SK, &body, NULL, d);
+    if (rc == 0) {
+        json_object *o = json_tokener_parse(body), *v;
+        if (o && json_object_object_get_ex(o, "n", &v)) version = json_object_get_int64(v);
+        json_object_put(o);
+    } else if (rc == MDP_ERR_NOT_FOUND) {
+        rc = 0; /* a list never added to since versions exist: version 0 */
+    }
+    free(body);
+    if (rc || version == l->version) return rc;
+    struct mdp_suppress_set *set = NULL, *old;
+    rc = mdp_suppress_load(s, &set, d);
+    if (rc) return rc;
+    pthread_rwlock_wrlock(&l->mu);
+    old = l->set;
+    l->set = set;
+    l->version = version;
+    pthread_rwlock_unlock(&l->mu);
+    mdp_suppress_set_free(old);
+    if (out_reloaded) *out_reloaded = 1;
+    return 0;
+}
+
+int mdp_suppress_live_match(struct mdp_suppress_live *l, const char *p, size_t n)
+{
+    if (!l) return 0;
+    pthread_rwlock_rdlock(&l->mu);
+    int hit = mdp_suppress_match(l->set, p, n);
+    pthread_rwlock_unlock(&l->mu);
+    return hit;
+}
+
+size_t mdp_suppress_live_count(struct mdp_suppress_live *l)
+{
+    if (!l) return 0;
+    pthread_rwlock_rdlock(&l->mu);
+    size_t n = mdp_suppress_set_count(l->set);
+    pthread_rwlock_unlock(&l->mu);
+    return n;
 }

@@ -8,6 +8,7 @@
 #include "mdp/model.h"
 #include "mdp/pipeline.h"
 #include "mdp/snapshot.h"
+#include "mdp/suppress.h"
 #include "mdp/time.h"
 #include "server.h"
 
@@ -109,6 +110,13 @@ static void *background(void *arg)
                         LOG_INT("users", mdp_snapshot_count(s->snap.snap)), MDP_LF_END);
             else if (r < 0)
                 mdp_log(MDP_LOG_ERROR, "serving snapshot not loaded", LOG_STR("error", d.msg),
+                        MDP_LF_END);
+            /* the suppression list: one get, a reload only after an erasure */
+            pthread_mutex_lock(&s->state_mu);
+            r = mdp_suppress_live_refresh(s->suppress, s->state, NULL, &d);
+            pthread_mutex_unlock(&s->state_mu);
+            if (r)
+                mdp_log(MDP_LOG_ERROR, "suppression list not reloaded", LOG_STR("error", d.msg),
                         MDP_LF_END);
             last_reload = now;
         }

@@ -408,11 +408,156 @@ int mdp_bandit_feedback_once(struct mdp_bandit *b, struct mdp_state *st, const c
 {
     int64_t v = 0;
     struct mdp_state_write w[2] = {
-        {MDP_STATE_PUT, mark_table, *mark, MDP_STATE_IF_ABSENT, NULL, 0, NULL},
-        {MDP_STATE_ADD, TABLE, {context, variant, NULL, 0}, 0, positive ? "s" : "f", 1, &v},
+        {MDP_STATE_PUT, mark_table, *mark, MDP_STATE_IF_ABSENT, NULL, 0, NULL, NULL},
+        {MDP_STATE_ADD, TABLE, {context, variant, NULL, 0}, 0, positive ? "s" : "f", 1, &v, NULL},
     };
     int rc = mdp_state_transact(st, w, 2, d);
     return rc ? rc : feedback_apply(b, st, context, variant, positive, v, d);
+}
+
+int mdp_bandit_feedback_owned(struct mdp_bandit *b, struct mdp_state *st, const char *mark_table,
+                              const struct mdp_state_item *mark, const char *subject,
+                              const char *context, const char *variant, int positive,
+                              struct mdp_diag *d)
+{
+    if (!subject || !*subject)
+        return mdp_bandit_feedback_once(b, st, mark_table, mark, context, variant, positive, d);
+    struct mdp_buf pk, body;
+    mdp_buf_init(&pk);
+    mdp_buf_init(&body);
+    mdp_buf_printf(&pk, "%s|%s", mark_table, mark->pk);
+    mdp_buf_puts(&body, "{\"c\":");
+    mdp_buf_json_str(&body, context);
+    mdp_buf_puts(&body, ",\"v\":");
+    mdp_buf_json_str(&body, variant);
+    mdp_buf_printf(&body, ",\"p\":%d}", positive ? 1 : 0);
+    int rc = mdp_buf_error(&pk) || mdp_buf_error(&body)
+                 ? mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory")
+                 : 0;
+    int64_t v = 0;
+    if (!rc) {
+        struct mdp_state_write w[3] = {
+            {MDP_STATE_PUT, mark_table, *mark, MDP_STATE_IF_ABSENT, NULL, 0, NULL, subject},
+            {MDP_STATE_ADD,
+             TABLE,
+             {context, variant, NULL, 0},
+             0,
+             positive ? "s" : "f",
+             1,
+             &v,
+             NULL},
+            {MDP_STATE_PUT,
+             MDP_BANDIT_REWARDS,
+             {pk.data, mark->sk, body.data, 0},
+             0,
+             NULL,
+             0,
+             NULL,
+             subject},
+        };
+        rc = mdp_state_transact(st, w, 3, d);
+    }
+    mdp_buf_cleanup(&pk);
+    mdp_buf_cleanup(&body);
+    return rc ? rc : feedback_apply(b, st, context, variant, positive, v, d);
+}
+
+/* ---- forgetting a person ---- */
+
+struct reward {
+    char *pk, *sk, *context, *variant;
+    int positive;
+};
+
+struct rewards {
+    struct reward *v;
+    size_t n, cap;
+    struct mdp_diag *d;
+};
+
+static int reward_one(const char *table, const struct mdp_state_item *it, void *ud)
+{
+    struct rewards *r = ud;
+    if (strcmp(table, MDP_BANDIT_REWARDS) != 0) return 0;
+    json_object *o = json_tokener_parse(it->body), *c, *v, *p;
+    int ok = o && json_object_object_get_ex(o, "c", &c) &&
+             json_object_is_type(c, json_type_string) && json_object_object_get_ex(o, "v", &v) &&
+             json_object_is_type(v, json_type_string) && json_object_object_get_ex(o, "p", &p) &&
+             json_object_is_type(p, json_type_int);
+    int rc = 0;
+    if (!ok) {
+        rc = mdp_diag_set(r->d, MDP_ERR_PARSE, "state store: %s item %s/%s is not {c, v, p}", table,
+                          it->pk, it->sk);
+    } else if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 16;
+        struct reward *nv = realloc(r->v, cap * sizeof *nv);
+        if (!nv) {
+            rc = mdp_diag_set(r->d, MDP_ERR_NOMEM, "out of memory");
+        } else {
+            r->v = nv;
+            r->cap = cap;
+        }
+    }
+    if (!rc) {
+        struct reward *x = &r->v[r->n];
+        x->pk = strdup(it->pk);
+        x->sk = strdup(it->sk);
+        x->context = strdup(json_object_get_string(c));
+        x->variant = strdup(json_object_get_string(v));
+        x->positive = json_object_get_int(p) != 0;
+        r->n++;
+        if (!x->pk || !x->sk || !x->context || !x->variant)
+            rc = mdp_diag_set(r->d, MDP_ERR_NOMEM, "out of memory");
+    }
+    json_object_put(o);
+    return rc;
+}
+
+static int by_arm(const void *x, const void *y)
+{
+    const struct reward *a = x, *b = y;
+    int c = strcmp(a->context, b->context);
+    return c ? c : strcmp(a->variant, b->variant);
+}
+
+int mdp_bandit_forget(struct mdp_state *st, const char *subject, struct mdp_bandit_forgotten *out,
+                      struct mdp_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    struct rewards r = {NULL, 0, 0, d};
+    int rc = mdp_state_query_subject(st, subject, reward_one, &r, d);
+    if (!rc && r.n) qsort(r.v, r.n, sizeof *r.v, by_arm);
+    for (size_t i = 0; i < r.n && !rc; i++) {
+        const struct reward *x = &r.v[i];
+        /* the count and its record go together: a rerun finds only what is still counted */
+        struct mdp_state_write w[2] = {
+            {MDP_STATE_ADD,
+             TABLE,
+             {x->context, x->variant, NULL, 0},
+             0,
+             x->positive ? "s" : "f",
+             -1,
+             NULL,
+             NULL},
+            {MDP_STATE_DELETE, MDP_BANDIT_REWARDS, {x->pk, x->sk, NULL, 0}, 0, NULL, 0, NULL, NULL},
+        };
+        rc = mdp_state_transact(st, w, 2, d);
+        if (rc) break;
+        out->rewards++;
+        if (x->positive)
+            out->successes++;
+        else
+            out->failures++;
+        if (i == 0 || by_arm(x, &r.v[i - 1]) != 0) out->arms++;
+    }
+    for (size_t i = 0; i < r.n; i++) {
+        free(r.v[i].pk);
+        free(r.v[i].sk);
+        free(r.v[i].context);
+        free(r.v[i].variant);
+    }
+    free(r.v);
+    return rc;
 }
 
 static int by_key(const void *x, const void *y)

@@ -5,11 +5,14 @@
 #include "mdp/log.h"
 #include "mdp/ml.h"
 #include "mdp/model.h"
+#include "mdp/pseudonym.h"
+#include "mdp/suppress.h"
 #include "mdp/serve.h"
 #include "mdp/uuid.h"
 #include "serve_internal.h"
 
 #include <math.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +154,8 @@ struct replay {
     struct mdp_bandit *b;
     struct mdp_bandit_replay *stats;
     struct mdp_diag *d;
+    struct mdp_suppress_set *suppressed; /* NULL: nobody erased */
+    unsigned char key[MDP_SUBJECT_KEY_LEN];
 };
 
 static int replay_row(void *ud, int ncols, const char *const *v)
@@ -158,6 +163,9 @@ static int replay_row(void *ud, int ncols, const char *const *v)
     struct replay *r = ud;
     if (ncols != 4 || !v[0] || !v[1] || !v[2] || !v[3]) return 0;
     r->stats->rows++;
+    /* an erased person's events never count again, even if a copy of them came back */
+    if (r->suppressed && mdp_suppress_match(r->suppressed, v[1], strlen(v[1])))
+        return r->stats->suppressed++, 0;
     const struct mdp__variant *var = NULL;
     for (int i = 0; i < r->cat.n && !var; i++)
         if (strcmp(r->cat.v[i].name, v[3]) == 0) var = &r->cat.v[i];
@@ -170,9 +178,13 @@ static int replay_row(void *ud, int ncols, const char *const *v)
                        mdp_snapshot_string(r->snap, rec->tone), NULL,
                        mdp_snapshot_bucket_name(rec->onb_bucket), var->surface);
     /* once per event, whoever replays and however often: the mark and the count together */
+    /* the reward carries the user's pseudonym, so that an erasure can take it back */
+    char subject[65];
     struct mdp_state_item it = {v[0], "replay", "{}", 0};
-    int rc = mdp_bandit_feedback_once(r->b, r->st, "bandit_replayed", &it, context, var->name,
-                                      strcmp(v[2], "click") == 0, r->d);
+    int rc = mdp_subject_pseudonym(r->key, MDP_PSEUDONYM_USER_ID, v[1], subject, r->d);
+    if (!rc)
+        rc = mdp_bandit_feedback_owned(r->b, r->st, "bandit_replayed", &it, subject, context,
+                                       var->name, strcmp(v[2], "click") == 0, r->d);
     if (rc == MDP_ERR_EXISTS) {
         memset(r->d, 0, sizeof *r->d);
         return r->stats->already++, 0;
@@ -194,6 +206,8 @@ int mdp_bandit_replay(const struct mdp_config *cfg, struct mdp_lake *lake,
     if (!rc) rc = mdp_snapshot_open_lake(lake, &r.snap, d);
     if (!rc) rc = mdp_state_open_lake(lake, &r.st, d);
     if (!rc) rc = mdp_bandit_open(r.st, &r.b, d);
+    if (!rc) rc = mdp_subject_key(r.st, r.key, d);
+    if (!rc) rc = mdp_suppress_load(r.st, &r.suppressed, d);
     struct mdp_engine_opts eo = {NULL, cfg->engine_threads, cfg->engine_memory_limit};
     if (!rc) rc = mdp_engine_open(&eo, &e, d);
     if (!rc)
@@ -209,6 +223,8 @@ int mdp_bandit_replay(const struct mdp_config *cfg, struct mdp_lake *lake,
                               "user_id IS NOT NULL ORDER BY \"timestamp\", event_id",
                               &cb, d);
     mdp_engine_close(e);
+    mdp_suppress_set_free(r.suppressed);
+    OPENSSL_cleanse(r.key, sizeof r.key);
     mdp_bandit_close(r.b);
     mdp_state_close(r.st);
     mdp_snapshot_close(r.snap);

@@ -2,6 +2,7 @@
  * connector's own check; the valid ones are group-committed to raw/events/app_events/ and the
  * answer waits until they are durable; the rejected ones are quarantined and listed by index. */
 #include "mdp/log.h"
+#include "mdp/suppress.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
 #include "server.h"
@@ -12,7 +13,7 @@
 
 /* what the answer tells once committed; the rejected ones' JSON array is in r->aux */
 struct events_state {
-    int64_t accepted, rejected;
+    int64_t accepted, rejected, suppressed;
 };
 
 static void events_committed(struct mdp__req *r)
@@ -32,8 +33,10 @@ static void events_committed(struct mdp__req *r)
                                "events were written");
         return;
     }
-    mdp_buf_printf(&r->resp, "{\"accepted\":%lld,\"rejected\":%lld,\"errors\":%s%s}",
-                   (long long)st->accepted, (long long)st->rejected, r->aux.data,
+    mdp_buf_printf(&r->resp, "{\"accepted\":%lld,\"rejected\":%lld,", (long long)st->accepted,
+                   (long long)st->rejected);
+    if (st->suppressed) mdp_buf_printf(&r->resp, "\"suppressed\":%lld,", (long long)st->suppressed);
+    mdp_buf_printf(&r->resp, "\"errors\":%s%s}", r->aux.data,
                    st->rejected ? ",\"error\":{\"code\":\"invalid_events\",\"message\":\"some "
                                   "events were rejected and quarantined; the others are accepted\"}"
                                 : "");
@@ -112,18 +115,40 @@ enum MHD_Result mdp__route_events(struct mdp__req *r)
         mdp_buf_cleanup(&lines);
         return mdp__fail(r, 503, "out_of_memory", "the server is short of memory; retry");
     }
+    /* a rejected event of an erased person is not quarantined either (it would name them) */
+    if (q.count && mdp_suppress_live_count(s->suppress)) {
+        struct mdp_buf kept;
+        mdp_buf_init(&kept);
+        for (const char *e = q.lines.data; e && *e;) {
+            const char *nl = strchr(e, '\n');
+            size_t len = nl ? (size_t)(nl - e) + 1 : strlen(e);
+            if (mdp_suppress_live_match(s->suppress, e, len)) {
+                st->suppressed++;
+                q.count--;
+            } else {
+                mdp_buf_append(&kept, e, len);
+            }
+            e += len;
+        }
+        mdp_buf_cleanup(&q.lines);
+        q.lines = kept;
+    }
     /* the rejected ones, by index, with the connector's reason and detail */
     st->rejected = list_rejected(&q, &r->aux);
     size_t index = 0;
     for (char *line = lines.data, *end; line && *line; line = end ? end + 1 : NULL, index++) {
         end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
-        if (!rejected[index]) {
-            mdp_buf_append(&ok, line, len);
-            st->accepted++;
+        if (rejected[index]) continue;
+        if (mdp_suppress_live_match(s->suppress, line, len)) {
+            st->suppressed++; /* an erased person's event: acknowledged, never written */
+            continue;
         }
+        mdp_buf_append(&ok, line, len);
+        st->accepted++;
     }
     mdp_buf_cleanup(&lines);
+    s->metrics.events_suppressed += st->suppressed;
     if (q.count) {
         char batch[64];
         struct mdp_uuid u;
@@ -138,6 +163,15 @@ enum MHD_Result mdp__route_events(struct mdp__req *r)
     if (!st->accepted && mdp_buf_error(&r->aux)) {
         mdp_buf_cleanup(&ok);
         return mdp__fail(r, 503, "out_of_memory", "the server is short of memory; retry");
+    }
+    if (!st->accepted && !st->rejected) { /* only erased people's events: nothing to write */
+        mdp_buf_cleanup(&ok);
+        r->status = 202;
+        mdp_buf_reset(&r->resp);
+        mdp_buf_printf(&r->resp,
+                       "{\"accepted\":0,\"rejected\":0,\"suppressed\":%lld,\"errors\":[]}",
+                       (long long)st->suppressed);
+        return mdp__respond(r);
     }
     if (!st->accepted) {
         mdp_buf_cleanup(&ok);

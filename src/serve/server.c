@@ -6,6 +6,7 @@
  * off), connections suspended while their records are group-committed, and start and graceful
  * stop. The routes are in routes_*.c; the library prints nothing and leaves signals to its caller
  * (the CLI). */
+#include "mdp/suppress.h"
 #include "mdp/alloc.h"
 #include "mdp/hash.h"
 #include "mdp/log.h"
@@ -342,6 +343,7 @@ static void server_free(struct mdp_server *s)
 {
     mdp__committer_stop(s->committer); /* writes and fsyncs what was queued */
     mdp_bandit_close(s->bandit);
+    mdp_suppress_live_free(s->suppress);
     mdp__catalogue_free(&s->pz.cat);
     mdp_state_close(s->state);
     if (s->snap.snap) mdp_snapshot_close(s->snap.snap);
@@ -377,6 +379,8 @@ int mdp_serve_start(const struct mdp_config *cfg, struct mdp_lake *lake, struct 
     if (!rc) rc = mdp_state_open_lake(lake, &s->state, d);
     if (!rc) rc = decision_key(s, d);
     if (!rc) rc = mdp_bandit_open(s->state, &s->bandit, d);
+    if (!rc) rc = mdp_suppress_live_new(&s->suppress, d);
+    if (!rc) rc = mdp_suppress_live_refresh(s->suppress, s->state, NULL, d);
     if (!rc) rc = mdp__catalogue_load(cfg, &s->pz.cat, d);
     if (!rc)
         rc = mdp__committer_start(lake, cfg->serve_log_flush_s, cfg->serve_log_flush_mb,

@@ -90,6 +90,7 @@ struct mdp__metrics {
     struct mdp__slot *slots; /* one per thread: no shared cache lines */
     atomic_int nslots;
     atomic_llong events_accepted, events_quarantined, ses_accepted, ses_quarantined;
+    atomic_llong events_suppressed; /* events of erased people dropped (mdp/suppress.h) */
     atomic_llong curate_runs;
     /* the cost model's figures (include/mdp/cost.h), refreshed by the background thread every
      * serve.cost_refresh_seconds and read by /metrics; guarded by cost_mu */
@@ -108,6 +109,7 @@ struct mdp_server {
     struct mdp_state *state; /* guarded by state_mu */
     pthread_mutex_t state_mu;
     struct mdp_bandit *bandit;
+    struct mdp_suppress_live *suppress; /* erased people; refreshed by background.c */
     struct mdp__pz pz;
     char cert_cache[1200];
     int verify_sns;

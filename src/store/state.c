@@ -74,7 +74,21 @@ int mdp_state_synchronous(struct mdp_state *s, int set, int *out_level, struct m
 int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                   int flags, struct mdp_diag *d)
 {
-    return s->ops->put(s, table, it, flags, d);
+    return s->ops->put(s, table, it, NULL, flags, d);
+}
+
+int mdp_state_put_subject(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+                          const char *subject, int flags, struct mdp_diag *d)
+{
+    return s->ops->put(s, table, it, subject && *subject ? subject : NULL, flags, d);
+}
+
+int mdp_state_query_subject(struct mdp_state *s, const char *subject, mdp_state_subject_cb cb,
+                            void *ud, struct mdp_diag *d)
+{
+    if (!subject || !*subject)
+        return mdp_diag_set(d, MDP_ERR_INVALID, "state store: an empty subject to look up");
+    return s->ops->query_subject(s, subject, cb, ud, d);
 }
 
 int mdp_state_put_if_newer(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
@@ -116,7 +130,7 @@ int mdp_state_transact(struct mdp_state *s, const struct mdp_state_write *w, int
     if (n < 0 || n > 100)
         return mdp_diag_set(d, MDP_ERR_INVALID, "state store: a transaction holds 0 to 100 writes");
     for (int i = 0; i < n; i++) {
-        if (w[i].op != MDP_STATE_PUT && w[i].op != MDP_STATE_ADD)
+        if (w[i].op != MDP_STATE_PUT && w[i].op != MDP_STATE_ADD && w[i].op != MDP_STATE_DELETE)
             return mdp_diag_set(d, MDP_ERR_INVALID, "state store: write %d has no operation",
                                 i + 1);
         int rc = w[i].op == MDP_STATE_ADD ? mdp__state_field_ok(w[i].field, d) : 0;

@@ -302,12 +302,13 @@ static int ddb_synchronous(struct mdp_state *s, int set, int *out_level, struct 
 
 /* The whole item of it (plus extra number attribute n_<field> = value when field is set). */
 static json_object *item_of(const char *table, const struct mdp_state_item *it, const char *field,
-                            int64_t value)
+                            int64_t value, const char *subject)
 {
     json_object *item = key_of(table, it->pk, it->sk);
     if (!item) return NULL;
     json_object_object_add(item, "tbl", av_s(table));
     json_object_object_add(item, "body", av_s(it->body));
+    if (subject) json_object_object_add(item, "subject", av_s(subject));
     if (it->expires_at > 0) json_object_object_add(item, "expires_at", av_n(it->expires_at));
     if (field) {
         char name[80];
@@ -318,12 +319,12 @@ static json_object *item_of(const char *table, const struct mdp_state_item *it, 
 }
 
 static int ddb_put(struct mdp_state *st, const char *table, const struct mdp_state_item *it,
-                   int flags, struct mdp_diag *d)
+                   const char *subject, int flags, struct mdp_diag *d)
 {
     struct ddb *s = DDB(st);
     int rc = check_key(table, it->pk, it->sk, d);
     if (rc) return rc;
-    json_object *req = request(s), *item = item_of(table, it, NULL, 0);
+    json_object *req = request(s), *item = item_of(table, it, NULL, 0, subject);
     if (!item) {
         json_object_put(req);
         return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
@@ -345,7 +346,7 @@ static int ddb_put_if_newer(struct mdp_state *st, const char *table,
     struct ddb *s = DDB(st);
     int rc = check_key(table, it->pk, it->sk, d);
     if (rc) return rc;
-    json_object *req = request(s), *item = item_of(table, it, field, value);
+    json_object *req = request(s), *item = item_of(table, it, field, value, NULL);
     if (!item) {
         json_object_put(req);
         return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
@@ -819,12 +820,17 @@ static int ddb_transact(struct mdp_state *st, const struct mdp_state_write *w, i
         if (rc) break;
         json_object *op = json_object_new_object();
         if (w[i].op == MDP_STATE_PUT) {
-            json_object *put = request(s), *item = item_of(w[i].table, &w[i].item, NULL, 0);
+            json_object *put = request(s),
+                        *item = item_of(w[i].table, &w[i].item, NULL, 0, w[i].subject);
             json_object_object_add(put, "Item", item);
             if (w[i].flags & MDP_STATE_IF_ABSENT)
                 json_object_object_add(put, "ConditionExpression",
                                        json_object_new_string("attribute_not_exists(pk)"));
             json_object_object_add(op, "Put", put);
+        } else if (w[i].op == MDP_STATE_DELETE) {
+            json_object *del = request(s);
+            json_object_object_add(del, "Key", key_of(w[i].table, w[i].item.pk, w[i].item.sk));
+            json_object_object_add(op, "Delete", del);
         } else {
             json_object_object_add(
                 op, "Update",
@@ -986,8 +992,63 @@ static int ddb_compact(struct mdp_state *st, struct mdp_diag *d)
     return 0;
 }
 
+/* ---- the per-subject index ---- */
+
+struct by_subject {
+    struct ddb *s;
+    const char *subject;
+    struct collected c;
+};
+
+/* one key of the index (KEYS_ONLY: pk, sk, subject): the item itself, read consistently, since
+ * the index is eventually consistent (an item deleted or given another subject since is skipped) */
+static int subject_key_one(json_object *o, void *ud)
+{
+    struct by_subject *b = ud;
+    const char *pk = attr_s(o, "pk"), *sk = attr_s(o, "sk"), *hash = pk ? strchr(pk, '#') : NULL;
+    if (!pk || !sk || !hash || hash == pk)
+        return mdp_diag_set(b->c.d, MDP_ERR_PARSE, "state store: a by_subject key without pk/sk");
+    char *table = mdp_strndup(pk, (size_t)(hash - pk));
+    if (!table) return mdp_diag_set(b->c.d, MDP_ERR_NOMEM, "out of memory");
+    json_object *item = NULL;
+    int rc = get_item(b->s, table, hash + 1, sk, &item, b->c.d);
+    free(table);
+    const char *now = item ? attr_s(item, "subject") : NULL;
+    if (!rc && now && strcmp(now, b->subject) == 0) rc = collect_one(item, &b->c);
+    json_object_put(item);
+    return rc;
+}
+
+static int by_table_key(const void *a, const void *b)
+{
+    const struct item *x = a, *y = b;
+    int c = strcmp(x->table, y->table);
+    return c ? c : by_key(a, b);
+}
+
+static int ddb_query_subject(struct mdp_state *st, const char *subject, mdp_state_subject_cb cb,
+                             void *ud, struct mdp_diag *d)
+{
+    struct ddb *s = DDB(st);
+    struct by_subject b = {s, subject, {NULL, 0, 0, d}};
+    json_object *req = request(s), *vals = json_object_new_object();
+    json_object_object_add(req, "IndexName", json_object_new_string(MDP_STATE_SUBJECT_INDEX));
+    json_object_object_add(vals, ":s", av_s(subject));
+    json_object_object_add(req, "KeyConditionExpression", json_object_new_string("subject = :s"));
+    json_object_object_add(req, "ExpressionAttributeValues", vals);
+    int rc = pages(s, "Query", req, 0, subject_key_one, &b, d);
+    if (!rc && b.c.n) qsort(b.c.v, b.c.n, sizeof *b.c.v, by_table_key);
+    for (size_t i = 0; i < b.c.n && !rc; i++) {
+        struct mdp_state_item x = {b.c.v[i].pk, b.c.v[i].sk, b.c.v[i].body, b.c.v[i].expires_at};
+        rc = cb(b.c.v[i].table, &x, ud);
+    }
+    collected_free(&b.c);
+    return rc;
+}
+
 static const struct mdp__state_ops DDB_OPS = {
-    "dynamodb", ddb_close,         ddb_synchronous, ddb_put,           ddb_put_if_newer,
-    ddb_get,    ddb_delete,        ddb_query,       ddb_add,           ddb_transact,
-    ddb_scan,   ddb_purge_expired, ddb_tables,      ddb_count_expired, ddb_compact,
+    "dynamodb",       ddb_close,         ddb_synchronous, ddb_put,
+    ddb_put_if_newer, ddb_get,           ddb_delete,      ddb_query,
+    ddb_add,          ddb_transact,      ddb_scan,        ddb_purge_expired,
+    ddb_tables,       ddb_count_expired, ddb_compact,     ddb_query_subject,
 };

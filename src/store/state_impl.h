@@ -10,8 +10,8 @@ struct mdp__state_ops {
     const char *name; /* "sqlite", "dynamodb" */
     void (*close)(struct mdp_state *s);
     int (*synchronous)(struct mdp_state *s, int set, int *out_level, struct mdp_diag *d);
-    int (*put)(struct mdp_state *s, const char *table, const struct mdp_state_item *it, int flags,
-               struct mdp_diag *d);
+    int (*put)(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+               const char *subject, int flags, struct mdp_diag *d);
     int (*put_if_newer)(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                         const char *field, int64_t value, struct mdp_diag *d);
     int (*get)(struct mdp_state *s, const char *table, const char *pk, const char *sk,
@@ -33,6 +33,8 @@ struct mdp__state_ops {
     int (*count_expired)(struct mdp_state *s, const char *table, int64_t now_s, int64_t *out_n,
                          int64_t *out_bytes, struct mdp_diag *d);
     int (*compact)(struct mdp_state *s, struct mdp_diag *d);
+    int (*query_subject)(struct mdp_state *s, const char *subject, mdp_state_subject_cb cb,
+                         void *ud, struct mdp_diag *d);
 };
 
 struct mdp_state {

@@ -1,5 +1,6 @@
 /* The SQLite backend of the state store (see mdp/state.h): one table of items keyed by
- * (tbl, pk, sk), WAL journal, a busy timeout so that concurrent processes wait instead of failing.
+ * (tbl, pk, sk), with an optional subject column indexed for erasure and export (state files made
+ * before it get the column and the index when first opened), WAL journal, a busy timeout so that concurrent processes wait instead of failing.
  * synchronous=FULL: a write is on disk (the WAL fsynced) before it is acknowledged, because this
  * store holds consent decisions, DOI confirmations and erasure records that must survive a power
  * loss once the caller has been told they were recorded (issue 11, defect 3; docs/consent.md has
@@ -25,6 +26,29 @@ static int fail(struct mdp_state *s, struct mdp_diag *d, const char *what)
     return mdp_diag_set(d, MDP_ERR_IO, "state store: %s: %s", what, sqlite3_errmsg(DB(s)));
 }
 
+/* The migration of state files made before the subject column: the column (NULL on the old
+ * items) and its index, in one write transaction so that two processes opening the same old file
+ * cannot both add it. */
+static int migrate(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return SQLITE_ERROR;
+    int has = 0, r = sqlite3_prepare_v2(db, "PRAGMA table_info(items)", -1, &st, NULL);
+    while (r == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        has |= strcmp((const char *)sqlite3_column_text(st, 1), "subject") == 0;
+    sqlite3_finalize(st);
+    if (r == SQLITE_OK && !has)
+        r = sqlite3_exec(db, "ALTER TABLE items ADD COLUMN subject TEXT", NULL, NULL, NULL);
+    if (r == SQLITE_OK)
+        r = sqlite3_exec(db,
+                         "CREATE INDEX IF NOT EXISTS items_subject ON items (subject, tbl, pk, sk) "
+                         "WHERE subject IS NOT NULL",
+                         NULL, NULL, NULL);
+    if (r == SQLITE_OK) r = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (r != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
 int mdp__state_sqlite_open(const char *path, struct mdp_state **out, struct mdp_diag *d)
 {
     *out = NULL;
@@ -44,9 +68,10 @@ int mdp__state_sqlite_open(const char *path, struct mdp_state **out, struct mdp_
         "PRAGMA synchronous=FULL;"
         "CREATE TABLE IF NOT EXISTS items ("
         " tbl TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL, body TEXT NOT NULL,"
-        " expires_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, pk, sk)) WITHOUT ROWID;"
+        " expires_at INTEGER NOT NULL DEFAULT 0, subject TEXT, PRIMARY KEY (tbl, pk, sk))"
+        " WITHOUT ROWID;"
         "CREATE INDEX IF NOT EXISTS items_ttl ON items (tbl, expires_at) WHERE expires_at > 0;";
-    if (sqlite3_exec(DB(s), ddl, NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(DB(s), ddl, NULL, NULL, NULL) != SQLITE_OK || migrate(DB(s)) != SQLITE_OK) {
         int rc = mdp_diag_set(d, MDP_ERR_IO, "state store: cannot initialize %s: %s", path,
                               sqlite3_errmsg(DB(s)));
         sqlite3_close(DB(s));
@@ -106,15 +131,18 @@ static void bind_item(sqlite3_stmt *st, const char *table, const struct mdp_stat
 }
 
 static int sq_put(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
-                  int flags, struct mdp_diag *d)
+                  const char *subject, int flags, struct mdp_diag *d)
 {
     sqlite3_stmt *st;
     const char *sql = (flags & MDP_STATE_IF_ABSENT)
-                          ? "INSERT INTO items VALUES (?1, ?2, ?3, ?4, ?5)"
-                          : "INSERT OR REPLACE INTO items VALUES (?1, ?2, ?3, ?4, ?5)";
+                          ? "INSERT INTO items (tbl, pk, sk, body, expires_at, subject) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                          : "INSERT OR REPLACE INTO items (tbl, pk, sk, body, expires_at, subject) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
     int rc = prepare(s, sql, &st, d);
     if (rc) return rc;
     bind_item(st, table, it);
+    if (subject) sqlite3_bind_text(st, 6, subject, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
     if (r == SQLITE_CONSTRAINT)
         rc = mdp_diag_set(d, MDP_ERR_EXISTS, "state store: %s item %s/%s exists", table, it->pk,
@@ -133,7 +161,7 @@ static int sq_put_if_newer(struct mdp_state *s, const char *table, const struct 
     sqlite3_stmt *st;
     /* one statement: the check and the write cannot be split by another writer */
     rc = prepare(s,
-                 "INSERT INTO items VALUES (?1, ?2, ?3, ?4, ?5) "
+                 "INSERT INTO items (tbl, pk, sk, body, expires_at) VALUES (?1, ?2, ?3, ?4, ?5) "
                  "ON CONFLICT (tbl, pk, sk) DO UPDATE SET body = excluded.body, "
                  "expires_at = excluded.expires_at "
                  "WHERE coalesce(json_extract(items.body, '$.' || ?6), -9223372036854775808) < ?7",
@@ -293,7 +321,9 @@ static int sq_transact(struct mdp_state *s, const struct mdp_state_write *w, int
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         if (w[i].op == MDP_STATE_PUT)
-            rc = sq_put(s, w[i].table, &w[i].item, w[i].flags, d);
+            rc = sq_put(s, w[i].table, &w[i].item, w[i].subject, w[i].flags, d);
+        else if (w[i].op == MDP_STATE_DELETE)
+            rc = sq_delete(s, w[i].table, w[i].item.pk, w[i].item.sk, d);
         else if (w[i].op == MDP_STATE_ADD)
             rc = sq_add(s, w[i].table, w[i].item.pk, w[i].item.sk, w[i].field, w[i].delta, w[i].out,
                         d);
@@ -354,8 +384,31 @@ static int sq_count_expired(struct mdp_state *s, const char *table, int64_t now_
     return rc;
 }
 
+static int sq_query_subject(struct mdp_state *s, const char *subject, mdp_state_subject_cb cb,
+                            void *ud, struct mdp_diag *d)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "SELECT tbl, pk, sk, body, expires_at FROM items INDEXED BY items_subject "
+                     "WHERE subject=?1 ORDER BY tbl, pk, sk",
+                     &st, d);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        struct mdp_state_item it = {
+            (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2),
+            (const char *)sqlite3_column_text(st, 3), sqlite3_column_int64(st, 4)};
+        if ((rc = cb((const char *)sqlite3_column_text(st, 0), &it, ud))) break;
+    }
+    if (!rc && r != SQLITE_DONE) rc = fail(s, d, "query by subject");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static const struct mdp__state_ops SQLITE_OPS = {
-    "sqlite", sq_close,         sq_synchronous, sq_put,           sq_put_if_newer,
-    sq_get,   sq_delete,        sq_query,       sq_add,           sq_transact,
-    sq_scan,  sq_purge_expired, sq_tables,      sq_count_expired, sq_compact,
+    "sqlite",        sq_close,         sq_synchronous, sq_put,
+    sq_put_if_newer, sq_get,           sq_delete,      sq_query,
+    sq_add,          sq_transact,      sq_scan,        sq_purge_expired,
+    sq_tables,       sq_count_expired, sq_compact,     sq_query_subject,
 };

@@ -260,6 +260,9 @@ for delay in $delays; do
   kill -9 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   rc=$? # 137: killed; 0: it finished first (a fast machine)
-  crash_check "$C" "a kill at ${delay}s" "$db" export "$([ "$rc" = 0 ] && echo finished)"
+  # a kill after the plan's removal (the job's last write) but before the exit finds it finished too
+  done_=$([ "$rc" = 0 ] || { [ -z "$(ls -A "$C/_meta/erasure/pending" 2>/dev/null)" ] &&
+    ls "$C"/_meta/erasure/log/*.json >/dev/null 2>&1; } && echo finished)
+  crash_check "$C" "a kill at ${delay}s" "$db" export "$done_"
 done
 finish dsar_erase

@@ -42,10 +42,15 @@ for root, dirs, names in os.walk(lake):
                 found.append(f"{rel}: the id's 16 bytes")
 for i in range(0, len(parquet), 200):
     out = subprocess.run(["node", mjs, nm] + parquet[i:i + 200], check=True,
-                         capture_output=True).stdout.lower()
-    for line in out.splitlines():
+                         capture_output=True).stdout
+    for orig in out.splitlines():
+        line = orig.lower()
         if any(nd in line for nd in needles):
-            found.append("parquet row: " + line[:120].decode(errors="replace"))
+            # the file in full (a row names its file first; as given, not lowercased), then the
+            # start of the row
+            path = orig.split(b'"path":"', 1)[-1].split(b'"', 1)[0].decode(errors="replace")
+            found.append(f"parquet row: {os.path.relpath(path, lake)}: "
+                         + line[:120].decode(errors="replace"))
 if psql:
     tables = subprocess.run(psql + ["-At", "-c", "SELECT tablename FROM pg_tables WHERE "
                                     "schemaname = 'public' ORDER BY 1"],

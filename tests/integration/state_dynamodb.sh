@@ -12,12 +12,12 @@ trap 'bash "$ROOT/scripts/moto.sh" stop "$T/moto"; rm -rf "$T"' EXIT
 bash "$ROOT/scripts/moto.sh" start "$T/moto" >/dev/null || { bad "moto did not start"; finish state_dynamodb; exit 1; }
 source "$T/moto/env"
 MDP_TEST_STATE_DYNAMODB=1 "$TEST_STATE" >"$T/out" 2>&1 && ok || { bad "test_state against DynamoDB"; cat "$T/out" >&2; }
-grep -qF "PASSED  ] 11 test" "$T/out" && ok || bad "not the DynamoDB run of every shared test"
+grep -qF "PASSED  ] 12 test" "$T/out" && ok || bad "not the DynamoDB run of every shared test"
 python3 - <<'PY' && ok || bad "boto3 read-back"
 import boto3, os
 ddb = boto3.client("dynamodb", region_name=os.environ["AWS_REGION"], endpoint_url=os.environ["AWS_ENDPOINT_URL"])
 names = [n for n in ddb.list_tables()["TableNames"] if n.startswith("mdp-test-state-")]
-assert len(names) == 11, names  # one per test that opens a store
+assert len(names) == 12, names  # one per test that opens a store
 # every table as bootstrap makes it: keys pk/sk, TTL on expires_at, the by_subject index
 for n in names:
     t = ddb.describe_table(TableName=n)["Table"]
@@ -35,5 +35,16 @@ for n in names:
         if it["tbl"]["S"] == "bandit" and "body" not in it:
             assert it["pk"]["S"].startswith("bandit#") and "N" in (it.get("n_s") or it.get("n_f")), it
 assert found >= 3, found
+# the per-subject index (issue 12): the items written with a subject carry it, and the by_subject
+# index finds them with a Query
+subj = 0
+for n in names:
+    for it in ddb.scan(TableName=n)["Items"]:
+        if "subject" in it:
+            q = ddb.query(TableName=n, IndexName="by_subject", KeyConditionExpression="subject = :s",
+                          ExpressionAttributeValues={":s": it["subject"]})["Items"]
+            assert any(x["pk"] == it["pk"] and x["sk"] == it["sk"] for x in q), (it, q)
+            subj += 1
+assert subj >= 3, subj
 PY
 finish state_dynamodb

@@ -451,7 +451,7 @@ static void test_suppression(void **st)
     assert_int_equal(mdp_suppress_add(e.s, NULL, "", NULL, 0, NULL, &d), MDP_ERR_INVALID);
     struct all *a = malloc(sizeof *a);
     table_text(e.s, "suppression", a);
-    assert_int_equal(a->items, 3);
+    assert_int_equal(a->items, 4); /* the three entries and the list's version counter */
     assert_null(strstr(a->buf, "erin"));
     assert_null(strstr(a->buf, "0190"));
     assert_non_null(strstr(a->buf, "erasure:e1")); /* the first reason stays */
@@ -475,6 +475,26 @@ static void test_suppression(void **st)
     assert_false(M("0190f5c2-0000-7000-8000-0000000000cd"));
     assert_false(M(""));
 #undef M
+    /* issue 12: the list in a long-running process reloads only when it changed */
+    struct mdp_suppress_live *live = NULL;
+    int reloaded = -1;
+    assert_int_equal(mdp_suppress_live_new(&live, &d), 0);
+    assert_false(mdp_suppress_live_match(live, "erin@example.de", 15));
+    assert_int_equal(mdp_suppress_live_refresh(live, e.s, &reloaded, &d), 0);
+    assert_int_equal(reloaded, 1);
+    assert_int_equal(mdp_suppress_live_count(live), 3);
+    assert_true(mdp_suppress_live_match(live, "erin@example.de", 15));
+    assert_false(mdp_suppress_live_match(live, "frank@example.de", 16));
+    assert_int_equal(mdp_suppress_live_refresh(live, e.s, &reloaded, &d), 0);
+    assert_int_equal(reloaded, 0); /* unchanged: one get, no reload */
+    assert_int_equal(
+        mdp_suppress_add(e.s, "frank@example.de", NULL, "erasure:e3", 3000, &added, &d), 0);
+    assert_int_equal(added, 2);
+    assert_int_equal(mdp_suppress_live_refresh(live, e.s, &reloaded, &d), 0);
+    assert_int_equal(reloaded, 1);
+    assert_int_equal(mdp_suppress_live_count(live), 5);
+    assert_true(mdp_suppress_live_match(live, "frank@example.de", 16));
+    mdp_suppress_live_free(live);
     /* deliveries: NDJSON lines, CSV lines, a batch document, concatenated JSON */
     struct mdp_buf kept;
     mdp_buf_init(&kept);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -650,8 +651,8 @@ static void test_state_transact_feedback(void **st)
     assert_int_equal(seen.s, 1);
     /* a condition that fails anywhere in the transaction writes nothing */
     struct mdp_state_write w[2] = {
-        {MDP_STATE_ADD, "bandit", {"ctx", "a", NULL, 0}, 0, "s", 5, NULL},
-        {MDP_STATE_PUT, "feedback", mark, MDP_STATE_IF_ABSENT, NULL, 0, NULL},
+        {MDP_STATE_ADD, "bandit", {"ctx", "a", NULL, 0}, 0, "s", 5, NULL, NULL},
+        {MDP_STATE_PUT, "feedback", mark, MDP_STATE_IF_ABSENT, NULL, 0, NULL, NULL},
     };
     assert_int_equal(mdp_state_transact(s, w, 2, &d), MDP_ERR_EXISTS);
     assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
@@ -661,6 +662,138 @@ static void test_state_transact_feedback(void **st)
     assert_int_equal(mdp_state_transact(s, w, 101, &d), MDP_ERR_INVALID);
     mdp_bandit_close(b);
     mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
+/* Issue 12: items that belong to a person carry their subject and are found through the
+ * per-subject index (not a scan), across tables, in (table, pk, sk) order; a later put of the same
+ * key without a subject leaves the index; a transaction's PUT indexes and its DELETE removes. */
+struct owned_seen {
+    char what[8][64];
+    int n;
+};
+
+static int owned_cb(const char *table, const struct mdp_state_item *it, void *ud)
+{
+    struct owned_seen *o = ud;
+    if (o->n < 8) snprintf(o->what[o->n++], 64, "%s/%s/%s", table, it->pk, it->sk);
+    return 0;
+}
+
+static void test_state_subject_index(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir);
+    struct mdp_diag d = {0};
+    struct mdp_state_item a = {"p1", "1", "{\"v\":1}", 0}, b = {"p2", "1", "{\"v\":2}", 0},
+                          c = {"p3", "1", "{\"v\":3}", 0};
+    assert_int_equal(mdp_state_put_subject(s, "tokens", &a, "alice", 0, &d), 0);
+    assert_int_equal(mdp_state_put_subject(s, "contact", &b, "alice", 0, &d), 0);
+    assert_int_equal(mdp_state_put_subject(s, "contact", &c, "bob", 0, &d), 0);
+    assert_int_equal(mdp_state_put(s, "contact", &a, 0, &d), 0); /* nobody's */
+    struct owned_seen o = {0};
+    assert_int_equal(mdp_state_query_subject(s, "alice", owned_cb, &o, &d), 0);
+    assert_int_equal(o.n, 2);
+    assert_string_equal(o.what[0], "contact/p2/1");
+    assert_string_equal(o.what[1], "tokens/p1/1");
+    assert_int_equal(mdp_state_query_subject(s, "", owned_cb, &o, &d), MDP_ERR_INVALID);
+    /* replaced without a subject: no longer the person's */
+    assert_int_equal(mdp_state_put(s, "contact", &b, 0, &d), 0);
+    o.n = 0;
+    assert_int_equal(mdp_state_query_subject(s, "alice", owned_cb, &o, &d), 0);
+    assert_int_equal(o.n, 1);
+    assert_string_equal(o.what[0], "tokens/p1/1");
+    /* a transaction: the PUT is indexed, the DELETE goes with it */
+    struct mdp_state_write w[2] = {
+        {MDP_STATE_PUT, "marks", {"m1", "x", "{}", 0}, 0, NULL, 0, NULL, "bob"},
+        {MDP_STATE_DELETE, "contact", {"p3", "1", NULL, 0}, 0, NULL, 0, NULL, NULL},
+    };
+    assert_int_equal(mdp_state_transact(s, w, 2, &d), 0);
+    o.n = 0;
+    assert_int_equal(mdp_state_query_subject(s, "bob", owned_cb, &o, &d), 0);
+    assert_int_equal(o.n, 1);
+    assert_string_equal(o.what[0], "marks/m1/x");
+    /* the bandit: a person's rewards come off their arms, anonymous ones stay (issue 12) */
+    struct mdp_bandit *bd;
+    assert_int_equal(mdp_bandit_open(s, &bd, &d), 0);
+    struct mdp_state_item m1 = {"e1", "replay", "{}", 0}, m2 = {"e2", "replay", "{}", 0},
+                          m3 = {"e3", "replay", "{}", 0}, m4 = {"e4", "replay", "{}", 0};
+    assert_int_equal(mdp_bandit_feedback_owned(bd, s, "replayed", &m1, "carol", "ctx", "a", 1, &d),
+                     0);
+    assert_int_equal(mdp_bandit_feedback_owned(bd, s, "replayed", &m2, "carol", "ctx", "b", 0, &d),
+                     0);
+    assert_int_equal(mdp_bandit_feedback_owned(bd, s, "replayed", &m3, "dave", "ctx", "a", 1, &d),
+                     0);
+    assert_int_equal(mdp_bandit_feedback_owned(bd, s, "replayed", &m4, NULL, "ctx", "a", 0, &d), 0);
+    assert_int_equal(mdp_bandit_feedback_owned(bd, s, "replayed", &m1, "carol", "ctx", "a", 1, &d),
+                     MDP_ERR_EXISTS);
+    struct mdp_bandit_forgotten f;
+    assert_int_equal(mdp_bandit_forget(s, "carol", &f, &d), 0);
+    assert_int_equal(f.rewards, 2);
+    assert_int_equal(f.successes, 1);
+    assert_int_equal(f.failures, 1);
+    assert_int_equal(f.arms, 2);
+    char *body = NULL;
+    assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
+    assert_counts(body, 1, 1); /* dave's success and the anonymous failure */
+    free(body);
+    assert_int_equal(mdp_state_get(s, "bandit", "ctx", "b", &body, NULL, &d), 0);
+    assert_counts(body, -1, 0);
+    free(body);
+    /* idempotent: nothing of carol's is left to take back */
+    assert_int_equal(mdp_bandit_forget(s, "carol", &f, &d), 0);
+    assert_int_equal(f.rewards, 0);
+    mdp_bandit_close(bd);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
+/* Issue 12: a state file made before the subject column gets it (and its index) when opened;
+ * its old items stay readable and carry no subject. */
+static void test_state_subject_migration(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir(), path[600];
+    snprintf(path, sizeof path, "%s/state.sqlite", dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE items (tbl TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL, "
+                     "body TEXT NOT NULL, expires_at INTEGER NOT NULL DEFAULT 0, "
+                     "PRIMARY KEY (tbl, pk, sk)) WITHOUT ROWID;"
+                     "INSERT INTO items VALUES ('contact', 'old', '1', '{}', 0);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    struct mdp_state *s = NULL, *s2 = NULL;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_state_open(path, &s, &d), 0);
+    assert_int_equal(mdp_state_open(path, &s2, &d), 0); /* a second open: already migrated */
+    char *body = NULL;
+    assert_int_equal(mdp_state_get(s, "contact", "old", "1", &body, NULL, &d), 0);
+    assert_string_equal(body, "{}");
+    free(body);
+    struct mdp_state_item it = {"new", "1", "{}", 0};
+    assert_int_equal(mdp_state_put_subject(s2, "contact", &it, "erin", 0, &d), 0);
+    struct owned_seen o = {0};
+    assert_int_equal(mdp_state_query_subject(s, "erin", owned_cb, &o, &d), 0);
+    assert_int_equal(o.n, 1);
+    assert_string_equal(o.what[0], "contact/new/1");
+    mdp_state_close(s);
+    mdp_state_close(s2);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM sqlite_master WHERE type='index' "
+                                        "AND name='items_subject'",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
     tu_rmdir(dir);
 }
 
@@ -765,9 +898,11 @@ int main(void)
         cmocka_unit_test(test_consent_racing_appenders),
         cmocka_unit_test(test_state_transact_feedback),
         cmocka_unit_test(test_state_pages),
+        cmocka_unit_test(test_state_subject_index),
     };
     const struct CMUnitTest sqlite_only[] = {
         cmocka_unit_test(test_state_synchronous_full_issue11),
+        cmocka_unit_test(test_state_subject_migration),
     };
     const struct CMUnitTest dynamodb_only[] = {
         cmocka_unit_test(test_state_synchronous_dynamodb),
