@@ -1,5 +1,6 @@
-/* A set of strings (open addressing, FNV-1a), used to recognise ids seen before: event_id, SNS
- * MessageId, SES feedbackId, DynamoDB eventID. Strings are copied. Not thread-safe. */
+/* A set of strings (open addressing), used to recognise ids seen before: event_id, SNS
+ * MessageId, SES feedbackId, DynamoDB eventID. Strings are copied (into chunks the set owns, not
+ * one allocation each). Not thread-safe. */
 #ifndef MDP_STRSET_H
 #define MDP_STRSET_H
 
