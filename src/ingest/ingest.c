@@ -120,8 +120,11 @@ int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
 {
     if (!ck->seen || !id) return 0;
     char buf[512];
-    int n = snprintf(buf, sizeof buf, "%s:%s", kind, id);
-    if (n < 0 || (size_t)n >= sizeof buf) return 0;
+    size_t k = strlen(kind), n = strlen(id); /* no snprintf: this runs for every record */
+    if (k + 1 + n >= sizeof buf) return 0;
+    memcpy(buf, kind, k);
+    buf[k] = ':';
+    memcpy(buf + k + 1, id, n + 1);
     int rc = mdp_check_seen(ck, buf);
     if (rc == 1) {
         int stop = mdp_check_duplicate(ck);
