@@ -126,6 +126,30 @@ int mdp__next_line(const char *p, size_t n, size_t *pos, size_t *start, size_t *
     return 0;
 }
 
+unsigned mdp__jmembers(json_object *o, const char *const *names, json_object **out)
+{
+    unsigned has = 0;
+    int n = 0;
+    while (names[n])
+        out[n++] = NULL;
+    if (!o || !json_object_is_type(o, json_type_object)) return 0;
+    json_object_object_foreach(o, k, v)
+    {
+        for (int i = 0; i < n; i++)
+            if (k[0] == names[i][0] && strcmp(k, names[i]) == 0) {
+                out[i] = v;
+                has |= 1u << i;
+                break;
+            }
+    }
+    return has;
+}
+
+const char *mdp__jtext(json_object *v)
+{
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
 const char *mdp__jget(json_object *o, const char *k)
 {
     json_object *v;
