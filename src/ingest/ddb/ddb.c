@@ -458,31 +458,33 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
         p = plain.data;
         n = plain.len;
     }
-    /* a Lambda stream event is one object with Records; a Firehose object is records back to back
-     * (so parsing it as one value stops at the second record, and it is split below) */
+    /* A Lambda stream event is one object with Records; a Firehose object is records back to
+     * back. The first value is parsed once: it is the event when nothing but whitespace follows
+     * it and it has Records, else the first record. */
     enum json_tokener_error err;
-    size_t first = 0;
-    while (first < n && strchr(" \t\r\n", p[first]))
-        first++;
     tok = mdp__json_tokener(); /* one for the delivery; NULL: one per record */
-    json_object *top = first < n && p[first] == '{' ? mdp__json_exact_tok(tok, p, n, &err) : NULL;
-    json_object *recs = mdp__jarr(top, "Records");
-    if (recs) {
-        for (size_t i = 0; i < json_object_array_length(recs) && !rc; i++) {
-            json_object *r = json_object_array_get_idx(recs, i);
-            struct at a = {1, i, 0, NULL, 0, r};
-            rc = take(ck, r, &a);
-        }
-        json_object_put(top);
-        goto out;
-    }
-    json_object_put(top);
     struct mdp__splitter sp;
     mdp__splitter_init(&sp, p, n);
     sp.tok = tok;
     json_object *r;
     size_t start, len;
-    while (!rc && mdp__splitter_next(&sp, &r, &start, &len, &err)) {
+    int more = mdp__splitter_next(&sp, &r, &start, &len, &err);
+    if (more && r && p[start] == '{') {
+        size_t rest = sp.pos;
+        while (rest < n && strchr(" \t\r\n", p[rest]))
+            rest++;
+        json_object *recs = rest == n ? mdp__jarr(r, "Records") : NULL;
+        for (size_t i = 0; recs && i < json_object_array_length(recs) && !rc; i++) {
+            json_object *e = json_object_array_get_idx(recs, i);
+            struct at a = {1, i, 0, NULL, 0, e};
+            rc = take(ck, e, &a);
+        }
+        if (recs) {
+            json_object_put(r);
+            goto out;
+        }
+    }
+    for (; more; more = rc ? 0 : mdp__splitter_next(&sp, &r, &start, &len, &err)) {
         struct at a = {0, (size_t)(sp.idx - 1), start, p + start, len, NULL};
         if (!r)
             rc = bad(ck, &a, mdp__json_reason(err), json_tokener_error_desc(err));
