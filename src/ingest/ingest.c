@@ -110,9 +110,7 @@ int mdp_check_duplicate(struct mdp_check *ck)
 int mdp_check_seen(struct mdp_check *ck, const char *id)
 {
     if (!ck->seen || !id) return 0;
-    size_t n = strlen(id);
-    if (ck->seen_prev && mdp_strset_has(ck->seen_prev, id, n)) return 1;
-    int rc = mdp_strset_add(ck->seen, id, n);
+    int rc = mdp_strset_add_unless(ck->seen, ck->seen_prev, id, strlen(id));
     return rc < 0 ? rc : rc == 0;
 }
 
