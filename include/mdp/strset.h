@@ -1,5 +1,6 @@
-/* A set of strings (open addressing, FNV-1a), used to recognise ids seen before: event_id, SNS
- * MessageId, SES feedbackId, DynamoDB eventID. Strings are copied. Not thread-safe. */
+/* A set of strings (open addressing), used to recognise ids seen before: event_id, SNS
+ * MessageId, SES feedbackId, DynamoDB eventID. Strings are copied (into chunks the set owns, not
+ * one allocation each). Not thread-safe. */
 #ifndef MDP_STRSET_H
 #define MDP_STRSET_H
 
@@ -14,6 +15,10 @@ void mdp_strset_free(struct mdp_strset *s);
 /* Adds s (len bytes; borrowed, the set keeps a copy). Returns 1 if it was new, 0 if it was already
  * there, MDP_ERR_NOMEM. */
 int mdp_strset_add(struct mdp_strset *s, const char *str, size_t len);
+/* Adds s (as mdp_strset_add) unless other (may be NULL) holds it, hashing once. Returns 1 if it was
+ * added, 0 if other or s held it already, MDP_ERR_NOMEM. */
+int mdp_strset_add_unless(struct mdp_strset *s, const struct mdp_strset *other, const char *str,
+                          size_t len);
 /* Returns the number of strings in the set. */
 size_t mdp_strset_count(const struct mdp_strset *s);
 /* Returns 1 if the string (len bytes) is in the set, else 0. */

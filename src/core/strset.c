@@ -1,4 +1,7 @@
-/* String set (include/mdp/strset.h): linear probing over a power-of-two table, grown at 70%. */
+/* String set (include/mdp/strset.h): linear probing over a power-of-two table, grown at 70%. The
+ * copies of the strings live in chunks of 64 KiB, one after the other, so that adding an id costs
+ * no allocation of its own (the duplicate index of an ingest run adds one per record), and the
+ * hash reads eight bytes at a time. */
 #include "mdp/strset.h"
 #include "mdp/alloc.h"
 #include "mdp/err.h"
@@ -7,23 +10,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CHUNK (64 * 1024)
+
+/* 16 bytes, so that a probe touches one cache line; the length is kept before the copy */
 struct slot {
-    char *s;
-    size_t len;
+    const char *s; /* the copy in a chunk, NUL-terminated, or NULL: free */
     uint64_t h;
+};
+
+struct chunk {
+    struct chunk *next;
+    size_t used, cap;
+    _Alignas(8) char data[];
 };
 
 struct mdp_strset {
     struct slot *t;
     size_t cap, n;
+    struct chunk *chunks; /* the newest first */
 };
 
-static uint64_t fnv1a(const char *p, size_t n)
+static uint64_t hash(const char *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
+    const uint64_t m = 0xff51afd7ed558ccdULL;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n, w;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * m;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * m;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
 }
 
 struct mdp_strset *mdp_strset_new(void)
@@ -42,8 +63,10 @@ struct mdp_strset *mdp_strset_new(void)
 void mdp_strset_free(struct mdp_strset *s)
 {
     if (!s) return;
-    for (size_t i = 0; i < s->cap; i++)
-        free(s->t[i].s);
+    for (struct chunk *c = s->chunks, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
     free(s->t);
     free(s);
 }
@@ -66,30 +89,86 @@ static int grow(struct mdp_strset *s)
     return 0;
 }
 
-int mdp_strset_add(struct mdp_strset *s, const char *str, size_t len)
+static size_t len_of(const char *c)
 {
-    if ((s->n + 1) * 10 > s->cap * 7 && grow(s)) return MDP_ERR_NOMEM;
-    uint64_t h = fnv1a(str, len);
+    size_t n;
+    memcpy(&n, c - sizeof n, sizeof n);
+    return n;
+}
+
+static int same(const struct slot *t, uint64_t h, const char *str, size_t len)
+{
+    return t->h == h && len_of(t->s) == len && memcmp(t->s, str, len) == 0;
+}
+
+/* A copy of str (after its length) in the newest chunk (a new one when it is full), or NULL
+ * when out of memory. */
+static const char *copy(struct mdp_strset *s, const char *str, size_t len)
+{
+    struct chunk *c = s->chunks;
+    size_t need = sizeof len + len + 1;
+    need = (need + 7) & ~(size_t)7;
+    if (!c || c->cap - c->used < need) {
+        size_t cap = need > CHUNK ? need : CHUNK;
+        c = mdp_malloc(sizeof *c + cap);
+        if (!c) return NULL;
+        c->used = 0;
+        c->cap = cap;
+        c->next = s->chunks;
+        s->chunks = c;
+    }
+    char *d = c->data + c->used;
+    memcpy(d, &len, sizeof len);
+    memcpy(d + sizeof len, str, len);
+    d[sizeof len + len] = '\0';
+    c->used += need;
+    return d + sizeof len;
+}
+
+static int add_h(struct mdp_strset *s, const char *str, size_t len, uint64_t h)
+{
     size_t i = h & (s->cap - 1);
     while (s->t[i].s) {
-        if (s->t[i].h == h && s->t[i].len == len && memcmp(s->t[i].s, str, len) == 0) return 0;
+        if (same(&s->t[i], h, str, len)) return 0;
         i = (i + 1) & (s->cap - 1);
     }
-    char *c = mdp_malloc(len + 1);
+    const char *c = copy(s, str, len);
     if (!c) return MDP_ERR_NOMEM;
-    memcpy(c, str, len);
-    c[len] = '\0';
-    s->t[i] = (struct slot){c, len, h};
+    s->t[i] = (struct slot){c, h};
     s->n++;
     return 1;
 }
 
+static int has_h(const struct mdp_strset *s, const char *str, size_t len, uint64_t h)
+{
+    for (size_t i = h & (s->cap - 1); s->t[i].s; i = (i + 1) & (s->cap - 1))
+        if (same(&s->t[i], h, str, len)) return 1;
+    return 0;
+}
+
+int mdp_strset_add(struct mdp_strset *s, const char *str, size_t len)
+{
+    if ((s->n + 1) * 10 > s->cap * 7 && grow(s)) return MDP_ERR_NOMEM;
+    return add_h(s, str, len, hash(str, len));
+}
+
 int mdp_strset_has(const struct mdp_strset *s, const char *str, size_t len)
 {
-    uint64_t h = fnv1a(str, len);
-    for (size_t i = h & (s->cap - 1); s->t[i].s; i = (i + 1) & (s->cap - 1))
-        if (s->t[i].h == h && s->t[i].len == len && memcmp(s->t[i].s, str, len) == 0) return 1;
-    return 0;
+    return has_h(s, str, len, hash(str, len));
+}
+
+int mdp_strset_add_unless(struct mdp_strset *s, const struct mdp_strset *other, const char *str,
+                          size_t len)
+{
+    uint64_t h = hash(str, len);
+    /* both probes are cache misses in sets of a day of ids: start both loads at once */
+    __builtin_prefetch(&s->t[h & (s->cap - 1)]);
+    if (other) {
+        __builtin_prefetch(&other->t[h & (other->cap - 1)]);
+        if (has_h(other, str, len, h)) return 0;
+    }
+    if ((s->n + 1) * 10 > s->cap * 7 && grow(s)) return MDP_ERR_NOMEM;
+    return add_h(s, str, len, h);
 }
 
 size_t mdp_strset_count(const struct mdp_strset *s)

@@ -110,9 +110,7 @@ int mdp_check_duplicate(struct mdp_check *ck)
 int mdp_check_seen(struct mdp_check *ck, const char *id)
 {
     if (!ck->seen || !id) return 0;
-    size_t n = strlen(id);
-    if (ck->seen_prev && mdp_strset_has(ck->seen_prev, id, n)) return 1;
-    int rc = mdp_strset_add(ck->seen, id, n);
+    int rc = mdp_strset_add_unless(ck->seen, ck->seen_prev, id, strlen(id));
     return rc < 0 ? rc : rc == 0;
 }
 
@@ -120,8 +118,11 @@ int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
 {
     if (!ck->seen || !id) return 0;
     char buf[512];
-    int n = snprintf(buf, sizeof buf, "%s:%s", kind, id);
-    if (n < 0 || (size_t)n >= sizeof buf) return 0;
+    size_t k = strlen(kind), n = strlen(id); /* no snprintf: this runs for every record */
+    if (k + 1 + n >= sizeof buf) return 0;
+    memcpy(buf, kind, k);
+    buf[k] = ':';
+    memcpy(buf + k + 1, id, n + 1);
     int rc = mdp_check_seen(ck, buf);
     if (rc == 1) {
         int stop = mdp_check_duplicate(ck);

@@ -11,6 +11,13 @@
 
 /* Parses exactly [p, p+n) as one JSON value (whitespace around it allowed); NULL with *err set. */
 json_object *mdp__json_exact(const char *p, size_t n, enum json_tokener_error *err);
+/* A tokener for the functions below (the depth limit of mdp__json_exact), or NULL when out of
+ * memory; json_tokener_free releases it. A check makes one per delivery and reuses it for every
+ * record: a tokener per record costs an allocation of its parse stack per record. */
+json_tokener *mdp__json_tokener(void);
+/* mdp__json_exact with tok (reset here; NULL: one of its own). The value outlives a reset. */
+json_object *mdp__json_exact_tok(json_tokener *tok, const char *p, size_t n,
+                                 enum json_tokener_error *err);
 /* "json_truncated" when the input ended inside a value, else "json_invalid". */
 const char *mdp__json_reason(enum json_tokener_error e);
 
@@ -23,6 +30,7 @@ struct mdp__splitter {
     const char *lead;
     size_t ll;
     int idx;
+    json_tokener *tok; /* borrowed from the caller (mdp__json_tokener), or NULL: one per value */
 };
 void mdp__splitter_init(struct mdp__splitter *s, const char *p, size_t n);
 /* Next value: returns 1 with *out (NULL when it did not parse, then *err says why) and its span,
@@ -34,6 +42,13 @@ int mdp__splitter_next(struct mdp__splitter *s, json_object **out, size_t *start
 int mdp__next_line(const char *p, size_t n, size_t *pos, size_t *start, size_t *len,
                    size_t *lineno);
 
+/* Finds the members names[] (NULL-terminated, at most 32) of o in one walk over its members,
+ * which costs less than a hash lookup each: out[i] is the value of names[i], NULL when missing or
+ * JSON null (or when o is no object). json-c keeps one member per key (the last), as a lookup
+ * would find. Returns a mask with bit i set when names[i] is present, null included. */
+unsigned mdp__jmembers(json_object *o, const char *const *names, json_object **out);
+/* v's text when v is a string, else NULL. */
+const char *mdp__jtext(json_object *v);
 /* The string member k of o, or NULL when missing or not a string. */
 const char *mdp__jget(json_object *o, const char *k);
 /* The object/array member k of o, or NULL. */

@@ -15,13 +15,16 @@ const char *mdp__json_reason(enum json_tokener_error e)
     return e == json_tokener_continue ? "json_truncated" : "json_invalid";
 }
 
-json_object *mdp__json_exact(const char *p, size_t n, enum json_tokener_error *err)
+json_tokener *mdp__json_tokener(void)
 {
-    json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
-    if (!tok) {
-        *err = json_tokener_error_size;
-        return NULL;
-    }
+    return json_tokener_new_ex(MAX_DEPTH);
+}
+
+json_object *mdp__json_exact_tok(json_tokener *tok, const char *p, size_t n,
+                                 enum json_tokener_error *err)
+{
+    if (!tok) return mdp__json_exact(p, n, err);
+    json_tokener_reset(tok);
     json_object *o = n > (size_t)INT32_MAX ? NULL : json_tokener_parse_ex(tok, p, (int)n);
     *err = n > (size_t)INT32_MAX ? json_tokener_error_size : json_tokener_get_error(tok);
     if (o && json_tokener_get_parse_end(tok) < n) {
@@ -35,6 +38,17 @@ json_object *mdp__json_exact(const char *p, size_t n, enum json_tokener_error *e
     } else if (!o && *err == json_tokener_success) {
         *err = json_tokener_continue; /* only whitespace, or a value cut before its end */
     }
+    return o;
+}
+
+json_object *mdp__json_exact(const char *p, size_t n, enum json_tokener_error *err)
+{
+    json_tokener *tok = mdp__json_tokener();
+    if (!tok) {
+        *err = json_tokener_error_size;
+        return NULL;
+    }
+    json_object *o = mdp__json_exact_tok(tok, p, n, err);
     json_tokener_free(tok);
     return o;
 }
@@ -71,17 +85,18 @@ int mdp__splitter_next(struct mdp__splitter *s, json_object **out, size_t *start
     while (s->pos < s->n && strchr(" \t\r\n", s->p[s->pos]))
         s->pos++;
     if (s->pos >= s->n) return 0;
-    json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
+    json_tokener *tok = s->tok ? s->tok : mdp__json_tokener();
     *out = NULL;
     *err = json_tokener_error_size;
     size_t remain = s->n - s->pos, used = 0;
     if (tok && remain <= (size_t)INT32_MAX) {
+        json_tokener_reset(tok);
         *out = json_tokener_parse_ex(tok, s->p + s->pos, (int)remain);
         *err = json_tokener_get_error(tok);
         used = json_tokener_get_parse_end(tok);
         if (!*out && *err == json_tokener_success) *err = json_tokener_continue;
     }
-    json_tokener_free(tok);
+    if (tok != s->tok) json_tokener_free(tok);
     *start = s->pos;
     if (*out && used > 0) {
         if (!s->lead && (s->ll = lead_len(s->p + s->pos, used))) s->lead = s->p + s->pos;
@@ -109,6 +124,30 @@ int mdp__next_line(const char *p, size_t n, size_t *pos, size_t *start, size_t *
         if (*len) return 1;
     }
     return 0;
+}
+
+unsigned mdp__jmembers(json_object *o, const char *const *names, json_object **out)
+{
+    unsigned has = 0;
+    int n = 0;
+    while (names[n])
+        out[n++] = NULL;
+    if (!o || !json_object_is_type(o, json_type_object)) return 0;
+    json_object_object_foreach(o, k, v)
+    {
+        for (int i = 0; i < n; i++)
+            if (k[0] == names[i][0] && strcmp(k, names[i]) == 0) {
+                out[i] = v;
+                has |= 1u << i;
+                break;
+            }
+    }
+    return has;
+}
+
+const char *mdp__jtext(json_object *v)
+{
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
 const char *mdp__jget(json_object *o, const char *k)

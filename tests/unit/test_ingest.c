@@ -1011,6 +1011,62 @@ static void test_dedup_window(void **st)
     mdp_dedup_window_cleanup(&w);
 }
 
+/* Issue 16: the checks make a bad record's location, attribute path and quarantined bytes only when
+ * it is bad (and parse each layer with one reused tokener). What they write must be what they
+ * wrote when every record had them made up front. */
+#define REC16(img)                                                                                 \
+    "{\"awsRegion\":\"x\",\"eventID\":\"e1\",\"eventName\":\"INSERT\",\"userIdentity\":null,"      \
+    "\"tableName\":\"VcTokens\",\"dynamodb\":{\"ApproximateCreationDateTime\":1730815407512,"      \
+    "\"Keys\":{\"token_hash\":{\"S\":\"h\"}},\"NewImage\":" img "}}"
+static void test_issue16_lazy_locations(void **st)
+{
+    (void)st;
+    /* ses: an SQS body that does not parse, in Records[1] */
+    struct result r = check_str("ses/sqs/dt=2026-10-01/b.json",
+                                "{\"Records\":[{\"body\":\"{}\"},{\"body\":\"{\\\"Type\"}]}");
+    assert_non_null(strstr(r.reasons, "\"location\":\"ses/sqs/dt=2026-10-01/b.json#Records[1]\""));
+    assert_non_null(strstr(r.reasons, "\"reason\":\"sns_body_truncated\""));
+    assert_non_null(strstr(r.reasons, "\"payload\":\"{\\\"Type\""));
+    /* ses: an Sns record without TopicArn: its bytes are the Sns object, serialized */
+    r = check_str("ses/lambda/dt=2026-10-01/e.json",
+                  "{\"Records\":[{\"Sns\":{\"Type\":\"Notification\",\"MessageId\":\"m1\"}}]}");
+    assert_non_null(strstr(r.reasons, "\"reason\":\"sns_envelope_invalid\",\"location\":\"ses/"
+                                      "lambda/dt=2026-10-01/e.json#Records[0]\""));
+    assert_non_null(strstr(r.reasons, "\"payload\":\"{\\\"Type\\\":\\\"Notification\\\","
+                                      "\\\"MessageId\\\":\\\"m1\\\"}\""));
+    /* ses: neither body nor Sns: the record, serialized */
+    r = check_str("ses/sqs/dt=2026-10-01/b.json", "{\"Records\":[{\"x\":1}]}");
+    assert_non_null(strstr(r.reasons, "\"reason\":\"sqs_record_invalid\""));
+    assert_non_null(strstr(r.reasons, "#Records[0]\""));
+    assert_non_null(strstr(r.reasons, "\"payload\":\"{\\\"x\\\":1}\""));
+    /* ses: a bare body (no Records) is the delivery itself: located by the key alone */
+    r = check_str("ses/http/dt=2026-10-01/p.json",
+                  "{\"Type\":\"Notification\",\"TopicArn\":\"a\"}");
+    assert_non_null(strstr(r.reasons, "\"location\":\"ses/http/dt=2026-10-01/p.json\""));
+    /* ddb, Firehose: the second record, at its byte offset, with its path inside a list */
+    const char *k = "dynamodb/firehose/2024/11/05/14/o";
+    const char *good = REC16("{}");
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s%s", good,
+             REC16("{\"m\":{\"M\":{\"l\":{\"L\":[{\"S\":\"x\"},{\"N\":\"1e\"}]}}}}"));
+    r = check_str(k, buf);
+    assert_int_equal(r.c.out, 1);
+    char want[512];
+    snprintf(want, sizeof want, "\"location\":\"%s#record[1]@%zu\"", k, strlen(good));
+    assert_non_null(strstr(r.reasons, want));
+    assert_non_null(
+        strstr(r.reasons, "\"detail\":\"NewImage.m.l[1]: N is decimal text of up to 38 digits\""));
+    /* ddb, Lambda: Records[1], its bytes serialized */
+    r = check_str("dynamodb/lambda/dt=2024-11-05/e.json",
+                  "{\"Records\":[{\"eventName\":\"INSERT\"},{\"eventName\":\"UPSERT\"}]}");
+    assert_int_equal(r.c.quarantined, 2);
+    assert_non_null(strstr(r.reasons, "e.json#Records[1]\",\"detail\":\"UPSERT\""));
+    assert_non_null(strstr(r.reasons, "\"payload\":\"{\\\"eventName\\\":\\\"UPSERT\\\"}\""));
+    /* ddb: one record that is the only value of the object is still a Firehose record */
+    expect(k, good, 1, 0, 0, NULL);
+    expect(k, "  {\"Records\":[]}  \n", 0, 0, 0, NULL); /* an empty Lambda event */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1029,6 +1085,7 @@ int main(void)
         cmocka_unit_test(test_issue11_verdicts),
         cmocka_unit_test(test_issue11_consent_vocabulary),
         cmocka_unit_test(test_issue11_connector_flags),
+        cmocka_unit_test(test_issue16_lazy_locations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "mdp/time.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,23 +80,60 @@ static int base64_ok(const char *s)
     return 1;
 }
 
-/* Validates one attribute value; on failure writes its path into where. */
-static int valid_av(json_object *v, char *where, size_t wn, const char *path, int depth)
+/* The path of an attribute value (NewImage.tags[2].name), as links up to its image: it is
+ * written out only when the value is bad, not for every attribute of every record. */
+struct seg {
+    const struct seg *up; /* NULL: the image itself (key is its name) */
+    const char *key;      /* a member name, or NULL: an index */
+    size_t idx;
+};
+
+/* The path into out (on bytes; 256 as the path was kept), each level cut to on - 1 bytes as the
+ * text kept per level was. */
+static void path_text(const struct seg *at, char *out, size_t on)
+{
+    if (!at->up) {
+        snprintf(out, on, "%s", at->key);
+        return;
+    }
+    char up[256];
+    path_text(at->up, up, sizeof up);
+    int k = at->key ? snprintf(out, on, "%s.%s", up, at->key)
+                    : snprintf(out, on, "%s[%zu]", up, at->idx);
+    if (k < 0) out[0] = '\0';
+}
+
+/* where = "<path>: <message>". */
+static void __attribute__((format(printf, 4, 5)))
+say(char *where, size_t wn, const struct seg *at, const char *fmt, ...)
+{
+    char path[256];
+    path_text(at, path, sizeof path);
+    int k = snprintf(where, wn, "%s: ", path);
+    if (k >= 0 && (size_t)k < wn) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(where + k, wn - (size_t)k, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* Validates one attribute value; on failure writes its path and what is wrong into where. */
+static int valid_av(json_object *v, char *where, size_t wn, const struct seg *at, int depth)
 {
     if (depth > 32 || !json_object_is_type(v, json_type_object) ||
         json_object_object_length(v) != 1) {
-        snprintf(where, wn, "%s: an attribute value has exactly one type key", path);
+        say(where, wn, at, "an attribute value has exactly one type key");
         return 0;
     }
     json_object_object_foreach(v, type, x)
     {
-        char sub[256];
         if (strcmp(type, "S") == 0) {
             if (json_object_is_type(x, json_type_string)) return 1;
         } else if (strcmp(type, "N") == 0) {
             if (json_object_is_type(x, json_type_string) && ddb_number(json_object_get_string(x)))
                 return 1;
-            snprintf(where, wn, "%s: N is decimal text of up to 38 digits", path);
+            say(where, wn, at, "N is decimal text of up to 38 digits");
             return 0;
         } else if (strcmp(type, "B") == 0) {
             if (json_object_is_type(x, json_type_string) && base64_ok(json_object_get_string(x)))
@@ -112,15 +150,15 @@ static int valid_av(json_object *v, char *where, size_t wn, const char *path, in
                 const char *s =
                     json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
                 if (!s || (type[0] == 'N' && !ddb_number(s)) || (type[0] == 'B' && !base64_ok(s))) {
-                    snprintf(where, wn, "%s: %s holds %s", path, type,
-                             type[0] == 'N'   ? "numbers as text"
-                             : type[0] == 'B' ? "base64"
-                                              : "strings");
+                    say(where, wn, at, "%s holds %s", type,
+                        type[0] == 'N'   ? "numbers as text"
+                        : type[0] == 'B' ? "base64"
+                                         : "strings");
                     return 0;
                 }
                 for (size_t j = 0; j < i; j++)
                     if (strcmp(s, json_object_get_string(json_object_array_get_idx(x, j))) == 0) {
-                        snprintf(where, wn, "%s: %s repeats a member", path, type);
+                        say(where, wn, at, "%s repeats a member", type);
                         return 0;
                     }
             }
@@ -129,22 +167,23 @@ static int valid_av(json_object *v, char *where, size_t wn, const char *path, in
             if (!json_object_is_type(x, json_type_object)) break;
             json_object_object_foreach(x, k, e)
             {
-                snprintf(sub, sizeof sub, "%s.%s", path, k);
-                if (!valid_av(e, where, wn, sub, depth + 1)) return 0;
+                struct seg sub = {at, k, 0};
+                if (!valid_av(e, where, wn, &sub, depth + 1)) return 0;
             }
             return 1;
         } else if (strcmp(type, "L") == 0) {
             if (!json_object_is_type(x, json_type_array)) break;
             for (size_t i = 0; i < json_object_array_length(x); i++) {
-                snprintf(sub, sizeof sub, "%s[%zu]", path, i);
-                if (!valid_av(json_object_array_get_idx(x, i), where, wn, sub, depth + 1)) return 0;
+                struct seg sub = {at, NULL, i};
+                if (!valid_av(json_object_array_get_idx(x, i), where, wn, &sub, depth + 1))
+                    return 0;
             }
             return 1;
         } else {
-            snprintf(where, wn, "%s: unknown type key %s", path, type);
+            say(where, wn, at, "unknown type key %s", type);
             return 0;
         }
-        snprintf(where, wn, "%s: a %s value of the wrong JSON type", path, type);
+        say(where, wn, at, "a %s value of the wrong JSON type", type);
         return 0;
     }
     return 0;
@@ -152,21 +191,21 @@ static int valid_av(json_object *v, char *where, size_t wn, const char *path, in
 
 static int valid_image(json_object *img, const char *name, char *where, size_t wn)
 {
+    struct seg root = {NULL, name, 0};
     json_object_object_foreach(img, k, v)
     {
-        char path[256];
-        snprintf(path, sizeof path, "%s.%s", name, k);
-        if (!valid_av(v, where, wn, path, 0)) return 0;
+        struct seg at = {&root, k, 0};
+        if (!valid_av(v, where, wn, &at, 0)) return 0;
     }
     return 1;
 }
 
-/* The S (or, with n_ok, N) value of attribute name in an image, or NULL. */
-static const char *image_str(json_object *img, const char *name, int n_ok)
+/* The S (or, with n_ok, N) value of an attribute value a of an image, or NULL. */
+static const char *image_str(json_object *a, int n_ok)
 {
-    json_object *a = mdp__jobj(img, name);
-    const char *s = a ? mdp__jget(a, "S") : NULL;
-    return s ? s : a && n_ok ? mdp__jget(a, "N") : NULL;
+    if (!json_object_is_type(a, json_type_object)) return NULL;
+    const char *s = mdp__jget(a, "S");
+    return s ? s : n_ok ? mdp__jget(a, "N") : NULL;
 }
 
 /* The consent vocabulary, read here without the consent module (gov/ reads ingest's verdicts, so
@@ -201,14 +240,19 @@ static int consent_time(const char *s, int64_t *ms)
 static const char *consent_check(const struct mdp_check *ck, json_object *ni, int64_t stream_ms,
                                  char *detail, size_t dn, int *non_v7)
 {
-    const char *email = image_str(ni, "email", 0), *uid = image_str(ni, "user_id", 0), *why;
+    enum { EMAIL, USER_ID, TYPE, DECISION, TS, EXPIRES };
+    static const char *const NAMES[] = {"email",      "user_id", "consent_type", "decision", "ts",
+                                        "expires_at", NULL};
+    json_object *a[6];
+    mdp__jmembers(ni, NAMES, a);
+    const char *email = image_str(a[EMAIL], 0), *uid = image_str(a[USER_ID], 0), *why;
     if ((!email || !*email) && (!uid || !*uid))
         return snprintf(detail, dn, "NewImage has neither email nor user_id"),
                "consent_missing_subject";
     if (uid && *uid &&
         (why = mdp__v7_id(ck, "NewImage.user_id", uid, strlen(uid), non_v7, detail, dn)))
         return why;
-    const char *purpose = image_str(ni, "consent_type", 0), *dec = image_str(ni, "decision", 0);
+    const char *purpose = image_str(a[TYPE], 0), *dec = image_str(a[DECISION], 0);
     if (!purpose || !purpose_known(ck, purpose))
         return snprintf(detail, dn, "consent_type %.64s is not a configured purpose",
                         purpose ? purpose : "(missing)"),
@@ -217,7 +261,7 @@ static const char *consent_check(const struct mdp_check *ck, json_object *ni, in
         return snprintf(detail, dn, "decision %.64s is not granted or withdrawn",
                         dec ? dec : "(missing)"),
                "consent_invalid_decision";
-    const char *ts = image_str(ni, "ts", 0);
+    const char *ts = image_str(a[TS], 0);
     int64_t t, exp;
     if (!ts || mdp_time_parse_iso(ts, strlen(ts), &t))
         return snprintf(detail, dn, "ts %.64s is not an ISO-8601 time", ts ? ts : "(missing)"),
@@ -225,7 +269,7 @@ static const char *consent_check(const struct mdp_check *ck, json_object *ni, in
     if (t > stream_ms + CONSENT_MAX_SKEW_MS)
         return snprintf(detail, dn, "ts %.64s is later than the change itself", ts),
                "consent_future_ts";
-    const char *ex = image_str(ni, "expires_at", 1);
+    const char *ex = image_str(a[EXPIRES], 1);
     if (ex && (consent_time(ex, &exp) || exp <= t))
         return snprintf(detail, dn, "expires_at %.64s is no time after ts", ex),
                "consent_invalid_expiry";
@@ -235,19 +279,34 @@ static const char *consent_check(const struct mdp_check *ck, json_object *ni, in
 /* Validates one change record. lambda: the Lambda/Streams shape (seconds, SequenceNumber, table in
  * eventSourceARN); else the Firehose shape (ms, tableName). */
 static const char *validate(const struct mdp_check *ck, json_object *r, int lambda, char *detail,
-                            size_t dn, int64_t *ts, int *kind, int *non_v7)
+                            size_t dn, int64_t *ts, int *kind, int *non_v7, const char **id)
 {
-    const char *ev = mdp__jget(r, "eventName");
+    /* the members are found in one walk over each object, not a hash lookup each */
+    enum { EV_NAME, EV_ID, TABLE, ARN, DYNAMODB, IDENTITY };
+    static const char *const RN[] = {"eventName", "eventID",      "tableName", "eventSourceARN",
+                                     "dynamodb",  "userIdentity", NULL};
+    enum { KEYS, NEW_IMAGE, OLD_IMAGE, TIME, PRECISION, SEQ };
+    static const char *const DN[] = {"Keys",
+                                     "NewImage",
+                                     "OldImage",
+                                     "ApproximateCreationDateTime",
+                                     "ApproximateCreationDateTimePrecision",
+                                     "SequenceNumber",
+                                     NULL};
+    json_object *m[6], *dm[6];
+    mdp__jmembers(r, RN, m);
+    const char *ev = mdp__jtext(m[EV_NAME]);
     if (!ev) return snprintf(detail, dn, "eventName"), "ddb_missing_event_name";
     int ins = strcmp(ev, "INSERT") == 0, mod = strcmp(ev, "MODIFY") == 0,
         rem = strcmp(ev, "REMOVE") == 0;
     if (!ins && !mod && !rem) return snprintf(detail, dn, "%s", ev), "ddb_unknown_event_name";
-    if (!mdp__jget(r, "eventID")) return snprintf(detail, dn, "eventID"), "ddb_missing_event_id";
-    const char *table = mdp__jget(r, "tableName");
+    if (!(*id = mdp__jtext(m[EV_ID])))
+        return snprintf(detail, dn, "eventID"), "ddb_missing_event_id";
+    const char *table = mdp__jtext(m[TABLE]);
     char tbuf[256];
     if (lambda) {
         /* arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label> */
-        const char *arn = mdp__jget(r, "eventSourceARN"), *t = arn ? strstr(arn, ":table/") : NULL;
+        const char *arn = mdp__jtext(m[ARN]), *t = arn ? strstr(arn, ":table/") : NULL;
         if (t) {
             t += 7;
             const char *e = strchr(t, '/');
@@ -260,12 +319,14 @@ static const char *validate(const struct mdp_check *ck, json_object *r, int lamb
         known |= strcmp(table, TABLES[i]) == 0;
     if (!known)
         return snprintf(detail, dn, "%s", table ? table : "no table name"), "ddb_unknown_table";
-    json_object *d = mdp__jobj(r, "dynamodb"), *v;
+    json_object *d = json_object_is_type(m[DYNAMODB], json_type_object) ? m[DYNAMODB] : NULL, *v;
     if (!d) return snprintf(detail, dn, "dynamodb"), "ddb_missing_dynamodb";
-    json_object *keys = mdp__jobj(d, "Keys");
+    mdp__jmembers(d, DN, dm);
+    json_object *keys = json_object_is_type(dm[KEYS], json_type_object) ? dm[KEYS] : NULL;
     if (!keys || json_object_object_length(keys) == 0)
         return snprintf(detail, dn, "dynamodb.Keys"), "ddb_missing_keys";
-    json_object *ni = mdp__jobj(d, "NewImage"), *oi = mdp__jobj(d, "OldImage");
+    json_object *ni = json_object_is_type(dm[NEW_IMAGE], json_type_object) ? dm[NEW_IMAGE] : NULL;
+    json_object *oi = json_object_is_type(dm[OLD_IMAGE], json_type_object) ? dm[OLD_IMAGE] : NULL;
     /* images by eventName: INSERT new, MODIFY both, REMOVE old (KEYS_ONLY streams have none) */
     if ((ni || oi) && ((ins && (!ni || oi)) || (rem && (ni || !oi))))
         return snprintf(detail, dn, "%s with the wrong images", ev), "ddb_invalid_images";
@@ -275,12 +336,12 @@ static const char *validate(const struct mdp_check *ck, json_object *r, int lamb
         (ni && !valid_image(ni, "NewImage", detail, dn)) ||
         (oi && !valid_image(oi, "OldImage", detail, dn)))
         return "ddb_invalid_attribute_value";
-    if (!json_object_object_get_ex(d, "ApproximateCreationDateTime", &v) ||
-        !(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+    v = dm[TIME];
+    if (!(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
         return snprintf(detail, dn, "dynamodb.ApproximateCreationDateTime is a number"),
                "ddb_invalid_time";
     double t = json_object_get_double(v);
-    const char *prec = mdp__jget(d, "ApproximateCreationDateTimePrecision");
+    const char *prec = mdp__jtext(dm[PRECISION]);
     /* Streams/Lambda: epoch seconds (maybe fractional); Firehose: ms, or us with MICROSECOND */
     *ts = lambda                                     ? (int64_t)(t * 1000.0)
           : prec && strcmp(prec, "MICROSECOND") == 0 ? (int64_t)(t / 1000.0)
@@ -288,7 +349,7 @@ static const char *validate(const struct mdp_check *ck, json_object *r, int lamb
     if (*ts < 0 || *ts > MDP_TIME_MAX_MS)
         return snprintf(detail, dn, "ApproximateCreationDateTime"), "ddb_invalid_time";
     if (lambda) {
-        const char *seq = mdp__jget(d, "SequenceNumber");
+        const char *seq = mdp__jtext(dm[SEQ]);
         if (!seq || !digits_only(seq, 1, 40))
             return snprintf(detail, dn, "SequenceNumber is a digit string"),
                    "ddb_invalid_sequence_number";
@@ -298,7 +359,7 @@ static const char *validate(const struct mdp_check *ck, json_object *r, int lamb
         if (why) return why;
     }
     /* a TTL expiry is a REMOVE by the DynamoDB service principal */
-    json_object *ui = mdp__jobj(r, "userIdentity");
+    json_object *ui = json_object_is_type(m[IDENTITY], json_type_object) ? m[IDENTITY] : NULL;
     int ttl = rem && ui && mdp__jget(ui, "principalId") &&
               strcmp(mdp__jget(ui, "principalId"), "dynamodb.amazonaws.com") == 0 &&
               mdp__jget(ui, "type") && strcmp(mdp__jget(ui, "type"), "Service") == 0;
@@ -306,18 +367,44 @@ static const char *validate(const struct mdp_check *ck, json_object *r, int lamb
     return NULL;
 }
 
-static int take(struct mdp_check *ck, json_object *r, int lambda, const char *loc, const char *raw,
-                size_t len)
+/* Where a record is and what it came as, for its verdict: the location and (for a Records[]
+ * element) its bytes are made only when the record is bad. */
+struct at {
+    int lambda; /* Records[idx] of a Lambda event, else record idx at byte start */
+    size_t idx, start;
+    const char *raw; /* the record's bytes, or NULL: obj, serialized */
+    size_t len;
+    json_object *obj;
+};
+
+static int bad(struct mdp_check *ck, const struct at *a, const char *why, const char *detail)
 {
-    char detail[300] = "";
+    char loc[600];
+    const char *raw = a->raw;
+    size_t len = a->len;
+    if (!raw) {
+        raw = json_object_to_json_string_ext(a->obj, JSON_C_TO_STRING_PLAIN);
+        len = strlen(raw);
+    }
+    if (a->lambda)
+        mdp__loc(loc, sizeof loc, ck->key, "#Records[%zu]", a->idx);
+    else
+        mdp__loc(loc, sizeof loc, ck->key, "#record[%zu]@%zu", a->idx, a->start);
+    return mdp_check_bad(ck, why, loc, detail, raw, len);
+}
+
+static int take(struct mdp_check *ck, json_object *r, const struct at *a)
+{
+    char detail[300];
     int64_t ts = -1;
     int kind = 0, non_v7 = 0;
+    detail[0] = '\0';
     if (!json_object_is_type(r, json_type_object))
-        return mdp_check_bad(ck, "json_not_object", loc, "a change record is a JSON object", raw,
-                             len);
-    const char *why = validate(ck, r, lambda, detail, sizeof detail, &ts, &kind, &non_v7);
-    if (why) return mdp_check_bad(ck, why, loc, detail, raw, len);
-    int dup = mdp_check_dup(ck, "ddb", mdp__jget(r, "eventID"));
+        return bad(ck, a, "json_not_object", "a change record is a JSON object");
+    const char *id = NULL;
+    const char *why = validate(ck, r, a->lambda, detail, sizeof detail, &ts, &kind, &non_v7, &id);
+    if (why) return bad(ck, a, why, detail);
+    int dup = mdp_check_dup(ck, "ddb", id);
     if (dup < 0) return dup;
     if (!dup) {
         ck->c->extra[kind]++;
@@ -360,7 +447,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
     struct mdp_buf plain;
     mdp_buf_init(&plain);
     int rc = 0;
-    char loc[600];
+    json_tokener *tok = NULL;
     if (n >= 2 && (unsigned char)p[0] == 0x1f && (unsigned char)p[1] == 0x8b) {
         if (gunzip(p, n, &plain)) {
             /* what inflated before the damage is still read; the damaged object is quarantined */
@@ -371,39 +458,42 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
         p = plain.data;
         n = plain.len;
     }
-    /* a Lambda stream event is one object with Records; a Firehose object is records back to back
-     * (so parsing it as one value stops at the second record, and it is split below) */
+    /* A Lambda stream event is one object with Records; a Firehose object is records back to
+     * back. The first value is parsed once: it is the event when nothing but whitespace follows
+     * it and it has Records, else the first record. */
     enum json_tokener_error err;
-    size_t first = 0;
-    while (first < n && strchr(" \t\r\n", p[first]))
-        first++;
-    json_object *top = first < n && p[first] == '{' ? mdp__json_exact(p, n, &err) : NULL;
-    json_object *recs = mdp__jarr(top, "Records");
-    if (recs) {
-        for (size_t i = 0; i < json_object_array_length(recs) && !rc; i++) {
-            json_object *r = json_object_array_get_idx(recs, i);
-            const char *t = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
-            rc = take(ck, r, 1, mdp__loc(loc, sizeof loc, ck->key, "#Records[%zu]", i), t,
-                      strlen(t));
-        }
-        json_object_put(top);
-        goto out;
-    }
-    json_object_put(top);
+    tok = mdp__json_tokener(); /* one for the delivery; NULL: one per record */
     struct mdp__splitter sp;
     mdp__splitter_init(&sp, p, n);
+    sp.tok = tok;
     json_object *r;
     size_t start, len;
-    while (!rc && mdp__splitter_next(&sp, &r, &start, &len, &err)) {
-        mdp__loc(loc, sizeof loc, ck->key, "#record[%d]@%zu", sp.idx - 1, start);
+    int more = mdp__splitter_next(&sp, &r, &start, &len, &err);
+    if (more && r && p[start] == '{') {
+        size_t rest = sp.pos;
+        while (rest < n && strchr(" \t\r\n", p[rest]))
+            rest++;
+        json_object *recs = rest == n ? mdp__jarr(r, "Records") : NULL;
+        for (size_t i = 0; recs && i < json_object_array_length(recs) && !rc; i++) {
+            json_object *e = json_object_array_get_idx(recs, i);
+            struct at a = {1, i, 0, NULL, 0, e};
+            rc = take(ck, e, &a);
+        }
+        if (recs) {
+            json_object_put(r);
+            goto out;
+        }
+    }
+    for (; more; more = rc ? 0 : mdp__splitter_next(&sp, &r, &start, &len, &err)) {
+        struct at a = {0, (size_t)(sp.idx - 1), start, p + start, len, NULL};
         if (!r)
-            rc = mdp_check_bad(ck, mdp__json_reason(err), loc, json_tokener_error_desc(err),
-                               p + start, len);
+            rc = bad(ck, &a, mdp__json_reason(err), json_tokener_error_desc(err));
         else
-            rc = take(ck, r, 0, loc, p + start, len);
+            rc = take(ck, r, &a);
         json_object_put(r);
     }
 out:
+    if (tok) json_tokener_free(tok);
     mdp_buf_cleanup(&plain);
     return rc;
 }

@@ -5,6 +5,8 @@
  * timestamp ISO-8601, event_type in sources.events.types, external_ids a map of strings,
  * properties an object) and deduplicated on event_id within the run. */
 #include "../ingest_internal.h"
+#include "mdp/time.h"
+#include "mdp/uuid.h"
 
 #include <string.h>
 
@@ -21,45 +23,110 @@ static int known_type(const struct mdp_check *ck, const char *t)
     return 0;
 }
 
-/* Returns the reason an event is invalid, or NULL; *detail names the field (in buf when it says
- * more). *non_v7 counts ids taken under ingest.non_v7_ids: count. */
-static const char *validate(const struct mdp_check *ck, json_object *e, const char **detail,
-                            char *buf, size_t bn, int64_t *ts, int *non_v7)
+/* The members validate() reads, found in one walk over the event's members (json-c keeps one
+ * entry per key: a repeated key's last value wins, as a lookup would find). A member present as
+ * JSON null has its bit in `has` and a NULL value. */
+enum {
+    M_EVENT_ID,
+    M_USER_ID,
+    M_ACCOUNT_ID,
+    M_LOCATION_ID,
+    M_TIMESTAMP,
+    M_EVENT_TYPE,
+    M_EXT,
+    M_PROPS
+};
+
+struct members {
+    json_object *v[8];
+    unsigned has;
+};
+
+static void find_members(json_object *e, struct members *m)
 {
-    json_object *v;
+    memset(m, 0, sizeof *m);
+    json_object_object_foreach(e, k, v)
+    {
+        int i;
+        switch (k[0]) {
+        case 'e':
+            i = strcmp(k, "event_id") == 0       ? M_EVENT_ID
+                : strcmp(k, "event_type") == 0   ? M_EVENT_TYPE
+                : strcmp(k, "external_ids") == 0 ? M_EXT
+                                                 : -1;
+            break;
+        case 'u':
+            i = strcmp(k, "user_id") == 0 ? M_USER_ID : -1;
+            break;
+        case 'a':
+            i = strcmp(k, "account_id") == 0 ? M_ACCOUNT_ID : -1;
+            break;
+        case 'l':
+            i = strcmp(k, "location_id") == 0 ? M_LOCATION_ID : -1;
+            break;
+        case 't':
+            i = strcmp(k, "timestamp") == 0 ? M_TIMESTAMP : -1;
+            break;
+        case 'p':
+            i = strcmp(k, "properties") == 0 ? M_PROPS : -1;
+            break;
+        default:
+            i = -1;
+        }
+        if (i >= 0) {
+            m->v[i] = v;
+            m->has |= 1u << i;
+        }
+    }
+}
+
+static const char *str_of(json_object *v, size_t *len)
+{
+    if (!json_object_is_type(v, json_type_string)) return NULL;
+    *len = (size_t)json_object_get_string_len(v);
+    return json_object_get_string(v);
+}
+
+/* Returns the reason an event is invalid, or NULL; *detail names the field (in buf when it says
+ * more). *non_v7 counts ids taken under ingest.non_v7_ids: count. *id: the event_id. The checks
+ * run in a fixed order, so an event with several faults always gets the same reason. */
+static const char *validate(const struct mdp_check *ck, json_object *e, const char **detail,
+                            char *buf, size_t bn, int64_t *ts, int *non_v7, const char **id)
+{
+    struct members m;
     const char *s, *why;
-    if (!json_object_object_get_ex(e, "event_id", &v))
-        return *detail = "event_id", "missing_event_id";
-    if (!(s = mdp__jget(e, "event_id")) || !mdp__is_uuid(s, 7))
+    size_t len = 0;
+    struct mdp_uuid u;
+    find_members(e, &m);
+    if (!(m.has & 1u << M_EVENT_ID)) return *detail = "event_id", "missing_event_id";
+    if (!(s = str_of(m.v[M_EVENT_ID], &len)) || len != 36 || mdp_uuid_parse(s, &u) ||
+        mdp_uuid_version(&u) != 7)
         return *detail = "event_id must be a UUIDv7 string", "invalid_event_id";
-    if (!json_object_object_get_ex(e, "user_id", &v) || json_object_is_type(v, json_type_null))
-        return *detail = "user_id", "missing_user_id";
-    if (!(s = mdp__jget(e, "user_id")))
+    *id = s;
+    if (!m.v[M_USER_ID]) return *detail = "user_id", "missing_user_id";
+    if (!(s = str_of(m.v[M_USER_ID], &len)))
         return *detail = "user_id must be a UUID string", "invalid_user_id";
-    if ((why = mdp__v7_id(ck, "user_id", s, strlen(s), non_v7, buf, bn))) { /* one parse */
+    if ((why = mdp__v7_id(ck, "user_id", s, len, non_v7, buf, bn))) { /* one parse */
         if (strcmp(why, "invalid_id") == 0)
             return *detail = "user_id must be a UUID string", "invalid_user_id";
         return *detail = buf, why;
     }
     static const char *opt_ids[] = {"account_id", "location_id"};
     for (int i = 0; i < 2; i++) {
-        if (!json_object_object_get_ex(e, opt_ids[i], &v) || json_object_is_type(v, json_type_null))
-            continue;
-        if (!(s = mdp__jget(e, opt_ids[i]))) return *detail = opt_ids[i], "invalid_id";
-        if ((why = mdp__v7_id(ck, opt_ids[i], s, strlen(s), non_v7, buf, bn)))
-            return *detail = buf, why;
+        json_object *v = m.v[M_ACCOUNT_ID + i];
+        if (!v) continue; /* missing or null */
+        if (!(s = str_of(v, &len))) return *detail = opt_ids[i], "invalid_id";
+        if ((why = mdp__v7_id(ck, opt_ids[i], s, len, non_v7, buf, bn))) return *detail = buf, why;
     }
-    if (!json_object_object_get_ex(e, "timestamp", &v))
-        return *detail = "timestamp", "missing_timestamp";
-    if (mdp__jtime(e, "timestamp", ts))
+    if (!(m.has & 1u << M_TIMESTAMP)) return *detail = "timestamp", "missing_timestamp";
+    if (!(s = str_of(m.v[M_TIMESTAMP], &len)) || mdp_time_parse_iso(s, len, ts))
         return *detail = "timestamp must be ISO-8601 with a zone", "invalid_timestamp";
-    if (!json_object_object_get_ex(e, "event_type", &v))
-        return *detail = "event_type", "missing_event_type";
-    if (!(s = mdp__jget(e, "event_type")))
+    if (!(m.has & 1u << M_EVENT_TYPE)) return *detail = "event_type", "missing_event_type";
+    if (!(s = str_of(m.v[M_EVENT_TYPE], &len)))
         return *detail = "event_type must be a string", "invalid_event_type";
     if (!known_type(ck, s)) return *detail = "not in sources.events.types", "unknown_event_type";
-    if (json_object_object_get_ex(e, "external_ids", &v) &&
-        !json_object_is_type(v, json_type_null)) {
+    json_object *v = m.v[M_EXT];
+    if (v) {
         if (!json_object_is_type(v, json_type_object))
             return *detail = "external_ids must be an object", "invalid_external_ids";
         json_object_object_foreach(v, key, val)
@@ -70,38 +137,45 @@ static const char *validate(const struct mdp_check *ck, json_object *e, const ch
                        "invalid_external_ids";
         }
     }
-    if (json_object_object_get_ex(e, "properties", &v) && !json_object_is_type(v, json_type_null) &&
-        !json_object_is_type(v, json_type_object))
+    if (m.v[M_PROPS] && !json_object_is_type(m.v[M_PROPS], json_type_object))
         return *detail = "properties must be an object", "invalid_properties";
     return NULL;
+}
+
+/* Quarantines the line; its location "key:line" is formatted here, for bad lines only. */
+static int bad(struct mdp_check *ck, size_t line, const char *why, const char *detail,
+               const char *p, size_t len)
+{
+    char loc[512];
+    mdp__loc(loc, sizeof loc, ck->key, ":%zu", line);
+    return mdp_check_bad(ck, why, loc, detail, p, len);
 }
 
 static int check(struct mdp_check *ck, const char *p, size_t n)
 {
     size_t pos = 0, start, len, line = 0;
     int rc = 0;
-    char loc[512];
+    json_tokener *tok = mdp__json_tokener(); /* one for the delivery; NULL: one per line */
     while (!rc && mdp__next_line(p, n, &pos, &start, &len, &line)) {
         enum json_tokener_error err;
-        json_object *e = mdp__json_exact(p + start, len, &err);
-        mdp__loc(loc, sizeof loc, ck->key, ":%zu", line);
+        json_object *e = mdp__json_exact_tok(tok, p + start, len, &err);
         ck->line = (long)line;
         if (!e || !json_object_is_type(e, json_type_object)) {
-            rc = mdp_check_bad(ck, e ? "json_not_object" : mdp__json_reason(err), loc,
-                               e ? "a line holds one JSON object" : json_tokener_error_desc(err),
-                               p + start, len);
+            rc = bad(ck, line, e ? "json_not_object" : mdp__json_reason(err),
+                     e ? "a line holds one JSON object" : json_tokener_error_desc(err), p + start,
+                     len);
             json_object_put(e);
             continue;
         }
-        const char *detail = NULL;
+        const char *detail = NULL, *id = NULL;
         char buf[160];
         int64_t ts = -1;
         int non_v7 = 0;
-        const char *why = validate(ck, e, &detail, buf, sizeof buf, &ts, &non_v7);
+        const char *why = validate(ck, e, &detail, buf, sizeof buf, &ts, &non_v7, &id);
         if (why) {
-            rc = mdp_check_bad(ck, why, loc, detail, p + start, len);
+            rc = bad(ck, line, why, detail, p + start, len);
         } else {
-            int dup = mdp_check_dup(ck, "event_id", mdp__jget(e, "event_id"));
+            int dup = mdp_check_dup(ck, "event_id", id);
             if (dup < 0)
                 rc = dup;
             else if (!dup) {
@@ -111,6 +185,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
         }
         json_object_put(e);
     }
+    if (tok) json_tokener_free(tok);
     return rc;
 }
 

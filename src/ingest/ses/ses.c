@@ -73,6 +73,30 @@ static int recipients(json_object *m, const char *k)
     return 1;
 }
 
+/* The parts one after the other into dst (dn bytes, cut like snprintf): the dedup ids are made
+ * for every record, and snprintf's format parsing is most of what they would cost. */
+static void join(char *dst, size_t dn, const char *const *parts)
+{
+    size_t k = 0;
+    for (; *parts; parts++)
+        for (const char *q = *parts; *q && k + 1 < dn; q++)
+            dst[k++] = *q;
+    dst[k] = '\0';
+}
+
+/* v in decimal, in buf (24 bytes). */
+static const char *i64(char *buf, int64_t v)
+{
+    char *q = buf + 23;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    *q = '\0';
+    do
+        *--q = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--q = '-';
+    return q;
+}
+
 /* Validates the SES JSON. Returns NULL or the reason (detail says more); sets the event time and
  * the SES-level dedup id (feedbackId, or messageId/type/time for events without one). */
 static const char *validate_ses(json_object *r, const char **detail, int64_t *ts, char *id,
@@ -132,10 +156,11 @@ static const char *validate_ses(json_object *r, const char **detail, int64_t *ts
     } else if (strcmp(t->member, "click") == 0) {
         if (!mdp__jget(m, "link")) return *detail = "click.link", "ses_invalid_click";
     }
+    char num[24];
     if (fid)
-        snprintf(id, idn, "feedback:%s", fid);
+        join(id, idn, (const char *[]){"feedback:", fid, NULL});
     else
-        snprintf(id, idn, "event:%s:%s:%lld", mid, t->name, (long long)*ts);
+        join(id, idn, (const char *[]){"event:", mid, ":", t->name, ":", i64(num, *ts), NULL});
     return NULL;
 }
 
@@ -158,16 +183,42 @@ static int seen_any(struct mdp_check *ck, const char *a, const char *b)
     return dup;
 }
 
+/* Where a record is and what it came as, for its verdict: the location and the quarantined bytes
+ * are made only when the record is bad. */
+struct where {
+    size_t rec;      /* its index in Records[] */
+    int in_records;  /* 0: the delivery is the record (location: the key) */
+    const char *raw; /* the record's bytes, or NULL: obj, serialized */
+    size_t rawlen;
+    json_object *obj;  /* the record (Records[] element) when raw is NULL */
+    json_tokener *tok; /* the delivery's, reused for every layer; NULL: one per parse */
+};
+
+static int bad(struct mdp_check *ck, const struct where *w, const char *why, const char *detail)
+{
+    char loc[600];
+    const char *raw = w->raw;
+    size_t len = w->rawlen;
+    if (!raw) {
+        raw = json_object_to_json_string_ext(w->obj, JSON_C_TO_STRING_PLAIN);
+        len = strlen(raw);
+    }
+    if (w->in_records)
+        mdp__loc(loc, sizeof loc, ck->key, "#Records[%zu]", w->rec);
+    else
+        snprintf(loc, sizeof loc, "%s", ck->key);
+    return mdp_check_bad(ck, why, loc, detail, raw, len);
+}
+
 /* One SES JSON (raw delivery or an envelope's Message). env_id: "sns:<MessageId>" or NULL. */
-static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, const char *loc,
-                    const char *raw, size_t rawlen)
+static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, const struct where *w)
 {
     const char *detail = NULL;
     int64_t ts = -1;
     char id[512] = "";
     int is_event = 0;
     const char *why = validate_ses(r, &detail, &ts, id, sizeof id, &is_event);
-    if (why) return mdp_check_bad(ck, why, loc, detail, raw, rawlen);
+    if (why) return bad(ck, w, why, detail);
     if (detail && strcmp(detail, "control") == 0) {
         ck->c->extra[X_CONTROL]++;
         return mdp_check_ok(ck, -1);
@@ -181,22 +232,20 @@ static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, co
     return 0;
 }
 
-static int take_envelope(struct mdp_check *ck, json_object *env, const char *loc, const char *raw,
-                         size_t rawlen)
+static int take_envelope(struct mdp_check *ck, json_object *env, const struct where *w)
 {
     const char *type = mdp__jget(env, "Type"), *mid = mdp__jget(env, "MessageId");
     if (!type || !mid || !mdp__jget(env, "TopicArn"))
-        return mdp_check_bad(ck, "sns_envelope_invalid", loc,
-                             "Type, MessageId and TopicArn are required", raw, rawlen);
+        return bad(ck, w, "sns_envelope_invalid", "Type, MessageId and TopicArn are required");
     const struct mdp__ses_state *st = ck->state;
     if (st && st->verify) {
         char why[256];
         if (mdp__sns_verify(env, st->cert_cache, 1, why, sizeof why))
-            return mdp_check_bad(ck, "sns_signature_invalid", loc, why, raw, rawlen);
+            return bad(ck, w, "sns_signature_invalid", why);
         ck->c->extra[X_VERIFIED]++;
     }
     char env_id[300];
-    snprintf(env_id, sizeof env_id, "sns:%s", mid);
+    join(env_id, sizeof env_id, (const char *[]){"sns:", mid, NULL});
     if (strcmp(type, "SubscriptionConfirmation") == 0 ||
         strcmp(type, "UnsubscribeConfirmation") == 0) {
         int dup = seen_any(ck, env_id, NULL);
@@ -207,43 +256,45 @@ static int take_envelope(struct mdp_check *ck, json_object *env, const char *loc
         }
         return 0;
     }
-    if (strcmp(type, "Notification") != 0)
-        return mdp_check_bad(ck, "sns_unknown_type", loc, type, raw, rawlen);
+    if (strcmp(type, "Notification") != 0) return bad(ck, w, "sns_unknown_type", type);
     json_object *msg;
     if (!json_object_object_get_ex(env, "Message", &msg) ||
         !json_object_is_type(msg, json_type_string))
-        return mdp_check_bad(ck, "sns_envelope_invalid", loc, "no Message string", raw, rawlen);
+        return bad(ck, w, "sns_envelope_invalid", "no Message string");
     enum json_tokener_error err;
-    json_object *r =
-        mdp__json_exact(json_object_get_string(msg), (size_t)json_object_get_string_len(msg), &err);
+    json_object *r = mdp__json_exact_tok(w->tok, json_object_get_string(msg),
+                                         (size_t)json_object_get_string_len(msg), &err);
     int rc;
     if (!r || !json_object_is_type(r, json_type_object))
-        rc = mdp_check_bad(ck, r ? "sns_message_not_object" : "sns_message_invalid", loc,
-                           r ? "Message must hold a JSON object" : json_tokener_error_desc(err),
-                           raw, rawlen);
+        rc = bad(ck, w, r ? "sns_message_not_object" : "sns_message_invalid",
+                 r ? "Message must hold a JSON object" : json_tokener_error_desc(err));
     else
-        rc = take_ses(ck, r, env_id, loc, raw, rawlen);
+        rc = take_ses(ck, r, env_id, w);
     json_object_put(r);
     return rc;
 }
 
-/* An SQS body or HTTP POST body: an SNS envelope, or (raw message delivery) the SES JSON. */
-static int take_body(struct mdp_check *ck, const char *body, size_t len, const char *loc)
+/* A body, parsed: an SNS envelope, or (raw message delivery) the SES JSON. */
+static int take_object(struct mdp_check *ck, json_object *o, const struct where *w)
+{
+    if (mdp__jget(o, "Type") && mdp__jget(o, "TopicArn")) return take_envelope(ck, o, w);
+    return take_ses(ck, o, NULL, w);
+}
+
+/* An SQS body or HTTP POST body (w->raw): an SNS envelope, or (raw message delivery) the SES
+ * JSON. */
+static int take_body(struct mdp_check *ck, const struct where *w)
 {
     enum json_tokener_error err;
-    json_object *o = mdp__json_exact(body, len, &err);
+    json_object *o = mdp__json_exact_tok(w->tok, w->raw, w->rawlen, &err);
     int rc;
     if (!o) {
-        rc = mdp_check_bad(ck,
-                           err == json_tokener_continue ? "sns_body_truncated" : "sns_body_invalid",
-                           loc, json_tokener_error_desc(err), body, len);
+        rc = bad(ck, w, err == json_tokener_continue ? "sns_body_truncated" : "sns_body_invalid",
+                 json_tokener_error_desc(err));
     } else if (!json_object_is_type(o, json_type_object)) {
-        rc = mdp_check_bad(ck, "sns_body_not_object", loc, "the body must be a JSON object", body,
-                           len);
-    } else if (mdp__jget(o, "Type") && mdp__jget(o, "TopicArn")) {
-        rc = take_envelope(ck, o, loc, body, len);
+        rc = bad(ck, w, "sns_body_not_object", "the body must be a JSON object");
     } else {
-        rc = take_ses(ck, o, NULL, loc, body, len);
+        rc = take_object(ck, o, w);
     }
     json_object_put(o);
     return rc;
@@ -252,39 +303,39 @@ static int take_body(struct mdp_check *ck, const char *body, size_t len, const c
 static int check(struct mdp_check *ck, const char *p, size_t n)
 {
     enum json_tokener_error err;
-    json_object *top = mdp__json_exact(p, n, &err);
-    char loc[600];
+    json_tokener *tok = mdp__json_tokener(); /* one for the delivery; NULL: one per parse */
+    json_object *top = mdp__json_exact_tok(tok, p, n, &err);
+    int rc = 0;
     if (!top || !json_object_is_type(top, json_type_object)) {
-        json_object_put(top);
-        return mdp_check_bad(ck, top ? "json_not_object" : mdp__json_reason(err), ck->key,
-                             top ? "a delivery is a JSON object" : json_tokener_error_desc(err), p,
-                             n);
+        rc =
+            mdp_check_bad(ck, top ? "json_not_object" : mdp__json_reason(err), ck->key,
+                          top ? "a delivery is a JSON object" : json_tokener_error_desc(err), p, n);
+        goto out;
     }
     json_object *recs = mdp__jarr(top, "Records");
-    int rc = 0;
-    if (!recs) {
-        rc = take_body(ck, p, n, ck->key);
-        json_object_put(top);
-        return rc;
+    if (!recs) { /* the delivery is one body: parsed above, not again */
+        struct where w = {0, 0, p, n, NULL, tok};
+        rc = take_object(ck, top, &w);
+        goto out;
     }
     for (size_t i = 0; i < json_object_array_length(recs) && !rc; i++) {
-        json_object *r = json_object_array_get_idx(recs, i), *v;
-        mdp__loc(loc, sizeof loc, ck->key, "#Records[%zu]", i);
+        json_object *r = json_object_array_get_idx(recs, i), *v, *sns;
+        struct where w = {i, 1, NULL, 0, r, tok};
         if (json_object_is_type(r, json_type_object) && json_object_object_get_ex(r, "body", &v) &&
             json_object_is_type(v, json_type_string)) {
-            rc = take_body(ck, json_object_get_string(v), (size_t)json_object_get_string_len(v),
-                           loc);
-        } else if (mdp__jobj(r, "Sns")) {
-            const char *t =
-                json_object_to_json_string_ext(mdp__jobj(r, "Sns"), JSON_C_TO_STRING_PLAIN);
-            rc = take_envelope(ck, mdp__jobj(r, "Sns"), loc, t, strlen(t));
+            w.raw = json_object_get_string(v);
+            w.rawlen = (size_t)json_object_get_string_len(v);
+            rc = take_body(ck, &w);
+        } else if ((sns = mdp__jobj(r, "Sns"))) {
+            w.obj = sns; /* its bytes are the Sns object's, serialized when it is bad */
+            rc = take_envelope(ck, sns, &w);
         } else {
-            const char *t = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
-            rc = mdp_check_bad(ck, "sqs_record_invalid", loc,
-                               "neither an SQS body nor an SNS record", t, strlen(t));
+            rc = bad(ck, &w, "sqs_record_invalid", "neither an SQS body nor an SNS record");
         }
     }
+out:
     json_object_put(top);
+    if (tok) json_tokener_free(tok);
     return rc;
 }
 
