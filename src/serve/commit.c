@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct job {
     char source[32], dataset[32];
@@ -46,6 +47,7 @@ struct mdp__committer {
     int stop;
     int64_t flush_ms;   /* the appends are written at least this often */
     size_t flush_bytes; /* ... or when a thread has buffered this much */
+    size_t flush_slack; /* reserved past flush_bytes: appends until the committer takes it */
     int64_t next_flush; /* monotonic ms */
     atomic_int flush_now;
     atomic_llong objects;
@@ -153,6 +155,21 @@ static void recycle(struct mdp__committer *c, struct job *j)
     free(j->data);
 }
 
+/* Asks for transparent huge pages under a large buffer: its first fill then takes one page fault
+ * per 2 MiB instead of one per 4 KiB (a fresh 16 MiB buffer cost 4,096 faults on a request's
+ * thread, a microsecond each under this machine's paravirtualized MMU). Advice only: the kernel
+ * may ignore it, and nothing depends on it. */
+static void huge_pages(struct mdp_buf *b)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t page = 4096, start = ((uintptr_t)b->data + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)b->data + b->cap) & ~(page - 1);
+    if (end > start + (2u << 20)) madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)b;
+#endif
+}
+
 static __thread struct tbuf *mine;
 
 struct mdp_buf *mdp__committer_begin(struct mdp__committer *c, const char *source,
@@ -172,6 +189,16 @@ struct mdp_buf *mdp__committer_begin(struct mdp__committer *c, const char *sourc
     }
     struct tbuf *t = mine;
     pthread_mutex_lock(&t->mu);
+    /* room for a whole flush up front: a buffer that doubles on the way to flush_bytes copies
+     * itself on a request's thread (16 MiB at the last step, into fresh pages: milliseconds that
+     * every connection of the thread waits for; it was the personalize path's p99). Untouched
+     * pages cost no memory; recycled buffers keep theirs. Failing only costs that speed. */
+    if (t->data.cap < c->flush_bytes + c->flush_slack) {
+        if (mdp_buf_reserve(&t->data, c->flush_bytes + c->flush_slack - t->data.len))
+            mdp_buf_truncate(&t->data, t->data.len); /* clears the error the failed reserve left */
+        else
+            huge_pages(&t->data);
+    }
     if (t->day != day || strcmp(t->source, source) || strcmp(t->dataset, dataset)) {
         /* another stream or a new day: hand the buffered lines over first (rare) */
         if (t->data.len) {
@@ -253,7 +280,9 @@ static int write_group(struct mdp__committer *c, const struct job *group)
         total += j->len;
     mdp_buf_reset(&c->merged);
     int rc = 0;
+    size_t had = c->merged.cap;
     if (!mdp_buf_reserve(&c->merged, total)) {
+        if (c->merged.cap != had) huge_pages(&c->merged);
         for (const struct job *j = group; j; j = j->next)
             mdp_buf_append(&c->merged, j->data, j->len); /* reserved: cannot fail */
         rc = write_object(c, group, c->merged.data, c->merged.len);
@@ -349,6 +378,7 @@ int mdp__committer_start(struct mdp_lake *lake, long flush_seconds, long flush_m
     c->lake = lake;
     c->flush_ms = (flush_seconds > 0 ? flush_seconds : 60) * 1000;
     c->flush_bytes = (size_t)(flush_mb > 0 ? flush_mb : 16) << 20;
+    c->flush_slack = c->flush_bytes / 8 + 65536;
     c->next_flush = mono_ms() + c->flush_ms;
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
