@@ -2,7 +2,9 @@
  * object per stream and day per round, so a round pays one fsync whatever the number of requests.
  * Appends nobody waits for (decision logs) are buffered per thread and written, merged into one
  * object per stream and day, every flush interval or when a thread's buffer is full (Firehose's
- * buffering hints), so the raw zone gets few large objects instead of one per round. */
+ * buffering hints), so the raw zone gets few large objects instead of one per round. Those
+ * appends are written by a log writer thread of low priority, so their hashing and copying yields
+ * to the request threads and never delays a commit someone waits for. */
 #include "mdp/alloc.h"
 #include "mdp/log.h"
 #include "serve_internal.h"
@@ -12,6 +14,10 @@
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct job {
     char source[32], dataset[32];
@@ -46,11 +52,25 @@ struct mdp__committer {
     int stop;
     int64_t flush_ms;   /* the appends are written at least this often */
     size_t flush_bytes; /* ... or when a thread has buffered this much */
+    size_t flush_slack; /* reserved past flush_bytes: appends until the committer takes it */
     int64_t next_flush; /* monotonic ms */
     atomic_int flush_now;
     atomic_llong objects;
     struct mdp_buf merged; /* the committer's buffer for merged groups: its pages stay mapped */
+    /* the log writer: a thread of low priority that writes the appends (the decision log), so its
+     * hashing and copying (tens of milliseconds of CPU per 16 MiB) yields to the request threads
+     * and never delays a group commit someone waits for; guarded by mu */
+    pthread_t logger;
+    int logger_started, log_stop;
+    pthread_cond_t log_cv;
+    struct job *logq; /* rounds of appends, in order */
+    int log_rounds;   /* queued; past LOG_BACKLOG the committer writes them itself */
+    struct mdp_buf log_merged;
 };
+
+/* rounds of appends the log writer may fall behind by before the committer writes them itself
+ * (a machine that never idles must not grow the queue without bound) */
+#define LOG_BACKLOG 2
 
 static int64_t mono_ms(void)
 {
@@ -153,6 +173,21 @@ static void recycle(struct mdp__committer *c, struct job *j)
     free(j->data);
 }
 
+/* Asks for transparent huge pages under a large buffer: its first fill then takes one page fault
+ * per 2 MiB instead of one per 4 KiB (a fresh 16 MiB buffer cost 4,096 faults on a request's
+ * thread, a microsecond each under this machine's paravirtualized MMU). Advice only: the kernel
+ * may ignore it, and nothing depends on it. */
+static void huge_pages(struct mdp_buf *b)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t page = 4096, start = ((uintptr_t)b->data + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)b->data + b->cap) & ~(page - 1);
+    if (end > start + (2u << 20)) madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)b;
+#endif
+}
+
 static __thread struct tbuf *mine;
 
 struct mdp_buf *mdp__committer_begin(struct mdp__committer *c, const char *source,
@@ -172,6 +207,16 @@ struct mdp_buf *mdp__committer_begin(struct mdp__committer *c, const char *sourc
     }
     struct tbuf *t = mine;
     pthread_mutex_lock(&t->mu);
+    /* room for a whole flush up front: a buffer that doubles on the way to flush_bytes copies
+     * itself on a request's thread (16 MiB at the last step, into fresh pages: milliseconds that
+     * every connection of the thread waits for; it was the personalize path's p99). Untouched
+     * pages cost no memory; recycled buffers keep theirs. Failing only costs that speed. */
+    if (t->data.cap < c->flush_bytes + c->flush_slack) {
+        if (mdp_buf_reserve(&t->data, c->flush_bytes + c->flush_slack - t->data.len))
+            mdp_buf_truncate(&t->data, t->data.len); /* clears the error the failed reserve left */
+        else
+            huge_pages(&t->data);
+    }
     if (t->day != day || strcmp(t->source, source) || strcmp(t->dataset, dataset)) {
         /* another stream or a new day: hand the buffered lines over first (rare) */
         if (t->data.len) {
@@ -245,18 +290,20 @@ static struct job *take_group(struct job **list)
 /* Writes a group (one stream and day) as one object: one fsync for all of it. The merged copy
  * goes to a buffer the committer keeps (fresh pages for every flush cost page faults); without
  * memory for it each job becomes its own object, so nothing is lost. */
-static int write_group(struct mdp__committer *c, const struct job *group)
+static int write_group(struct mdp__committer *c, const struct job *group, struct mdp_buf *merged)
 {
     if (!group->next) return write_object(c, group, group->data, group->len);
     size_t total = 0;
     for (const struct job *j = group; j; j = j->next)
         total += j->len;
-    mdp_buf_reset(&c->merged);
+    mdp_buf_reset(merged);
     int rc = 0;
-    if (!mdp_buf_reserve(&c->merged, total)) {
+    size_t had = merged->cap;
+    if (!mdp_buf_reserve(merged, total)) {
+        if (merged->cap != had) huge_pages(merged);
         for (const struct job *j = group; j; j = j->next)
-            mdp_buf_append(&c->merged, j->data, j->len); /* reserved: cannot fail */
-        rc = write_object(c, group, c->merged.data, c->merged.len);
+            mdp_buf_append(merged, j->data, j->len); /* reserved: cannot fail */
+        rc = write_object(c, group, merged->data, merged->len);
     } else {
         for (const struct job *j = group; j && !rc; j = j->next)
             rc = write_object(c, j, j->data, j->len);
@@ -266,7 +313,7 @@ static int write_group(struct mdp__committer *c, const struct job *group)
 
 /* Writes one round, one object per stream and day: the appends (nobody waits; their buffers go
  * back to the pool), then the jobs someone waits for, whose submitters are told the result. */
-static void commit_round(struct mdp__committer *c, struct job *list)
+static void commit_round(struct mdp__committer *c, struct job *list, struct mdp_buf *merged)
 {
     struct job *waiting = NULL, **wt = &waiting, *appends = NULL, **at = &appends;
     for (struct job *j = list, *next; j; j = next) {
@@ -282,7 +329,7 @@ static void commit_round(struct mdp__committer *c, struct job *list)
     }
     while (appends) {
         struct job *group = take_group(&appends);
-        write_group(c, group);
+        write_group(c, group, merged);
         for (struct job *j = group, *next; j; j = next) {
             next = j->next;
             recycle(c, j);
@@ -291,7 +338,7 @@ static void commit_round(struct mdp__committer *c, struct job *list)
     }
     while (waiting) {
         struct job *group = take_group(&waiting);
-        int rc = write_group(c, group);
+        int rc = write_group(c, group, merged);
         for (struct job *j = group, *next; j; j = next) {
             next = j->next;
             j->done(j->ud, rc);
@@ -322,6 +369,15 @@ static void *run(void *arg)
             c->lazy = NULL;
             c->next_flush = now + c->flush_ms;
         }
+        if (lazy && c->logger_started && !c->stop && c->log_rounds < LOG_BACKLOG) {
+            struct job **lt = &c->logq;
+            while (*lt)
+                lt = &(*lt)->next;
+            *lt = lazy;
+            c->log_rounds++;
+            lazy = NULL;
+            pthread_cond_signal(&c->log_cv);
+        }
         struct job *list = c->head, *last = c->tail;
         c->head = c->tail = NULL;
         /* the appends ride along, after the submitted work someone waits for */
@@ -334,7 +390,29 @@ static void *run(void *arg)
             continue;
         }
         pthread_mutex_unlock(&c->mu);
-        commit_round(c, list);
+        commit_round(c, list, &c->merged);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static void *log_run(void *arg)
+{
+    struct mdp__committer *c = arg;
+    /* nice 10: a tenth of a request thread's weight when they compete for a core (Linux sets a
+     * thread's nice value by its id); failing leaves it at normal priority */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->logq && !c->log_stop)
+            pthread_cond_wait(&c->log_cv, &c->mu);
+        struct job *list = c->logq;
+        c->logq = NULL;
+        c->log_rounds = 0;
+        if (!list) break; /* stopping, and everything written */
+        pthread_mutex_unlock(&c->mu);
+        commit_round(c, list, &c->log_merged);
         pthread_mutex_lock(&c->mu);
     }
     pthread_mutex_unlock(&c->mu);
@@ -349,6 +427,7 @@ int mdp__committer_start(struct mdp_lake *lake, long flush_seconds, long flush_m
     c->lake = lake;
     c->flush_ms = (flush_seconds > 0 ? flush_seconds : 60) * 1000;
     c->flush_bytes = (size_t)(flush_mb > 0 ? flush_mb : 16) << 20;
+    c->flush_slack = c->flush_bytes / 8 + 65536;
     c->next_flush = mono_ms() + c->flush_ms;
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
@@ -356,7 +435,18 @@ int mdp__committer_start(struct mdp_lake *lake, long flush_seconds, long flush_m
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&c->log_cv, NULL);
+    /* without the log writer the committer writes the appends itself */
+    c->logger_started = pthread_create(&c->logger, NULL, log_run, c) == 0;
     if (pthread_create(&c->thread, NULL, run, c)) {
+        if (c->logger_started) {
+            pthread_mutex_lock(&c->mu);
+            c->log_stop = 1;
+            pthread_cond_signal(&c->log_cv);
+            pthread_mutex_unlock(&c->mu);
+            pthread_join(c->logger, NULL);
+        }
+        pthread_cond_destroy(&c->log_cv);
         pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);
         free(c);
@@ -378,10 +468,18 @@ void mdp__committer_stop(struct mdp__committer *c)
     c->stop = 1;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
-    pthread_join(c->thread, NULL);
+    pthread_join(c->thread, NULL); /* its last round wrote what the threads had buffered */
+    if (c->logger_started) {       /* the log writer finishes its queue first */
+        pthread_mutex_lock(&c->mu);
+        c->log_stop = 1;
+        pthread_cond_signal(&c->log_cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->logger, NULL);
+    }
     for (int i = 0; i < c->npool; i++)
         mdp_buf_cleanup(&c->pool[i]);
     mdp_buf_cleanup(&c->merged);
+    mdp_buf_cleanup(&c->log_merged);
     for (struct tbuf *t = c->tbufs, *next; t; t = next) {
         next = t->next;
         mdp_buf_cleanup(&t->data);
@@ -390,5 +488,6 @@ void mdp__committer_stop(struct mdp__committer *c)
     }
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    pthread_cond_destroy(&c->log_cv);
     free(c);
 }
