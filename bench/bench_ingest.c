@@ -234,8 +234,8 @@ int main(int argc, char **argv)
         if (c.quarantined)
             printf("  (%lld quarantined: the generator is wrong)\n", (long long)c.quarantined);
         char name[64];
-        snprintf(name, sizeof name, "ingest %s validate MB/s", sources[s]);
-        bench_summary(name, mb / t_check, mb / t_base, t_check / t_base, "<=1.2",
+        snprintf(name, sizeof name, "ingest %s validate", sources[s]);
+        bench_summary(name, "MB/s", mb / t_check, mb / t_base, t_check / t_base, "<= 1.2",
                       t_check / t_base <= 1.2 && !c.quarantined);
         json_tokener_free(tok);
         printf("  ids kept for duplicates at the end: %zu (two delivery days); memory %s: "

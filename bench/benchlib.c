@@ -155,24 +155,3 @@ int bench_lake_close(struct bench_lake *b)
     mdp_config_cleanup(&b->cfg);
     return rc;
 }
-
-int bench_quick(void)
-{
-    const char *q = getenv("QUICK");
-    return q && *q && strcmp(q, "0") != 0;
-}
-
-void bench_summary(const char *name, double ours, double baseline, double ratio, const char *target,
-                   int pass)
-{
-    const char *path = getenv("MDP_BENCH_SUMMARY");
-    if (!path || !*path) return;
-    FILE *f = fopen(path, "a");
-    if (!f) {
-        fprintf(stderr, "MDP_BENCH_SUMMARY: cannot append to %s\n", path);
-        return;
-    }
-    fprintf(f, "%s\t%.1f\t%.1f\t%.2f\t%s\t%s\n", name, ours, baseline, ratio, target,
-            pass ? "PASS" : "FAIL");
-    fclose(f);
-}

@@ -1,17 +1,11 @@
-/* Shared helpers of the benchmarks: a monotonic clock, the QUICK size switch, the summary line, measuring a step in its own process (wall
- * time and peak RSS), and a seeded, ingested lake to measure on. */
+/* Shared helpers of the benchmarks: a monotonic clock, measuring a step in its own process (wall
+ * time and peak RSS), a seeded, ingested lake to measure on, the QUICK size switch and the lines of
+ * the summary table. */
 #ifndef MDP_BENCHLIB_H
 #define MDP_BENCHLIB_H
 #include "mdp/config.h"
 
 double bench_now_s(void);
-/* 1 when QUICK is set in the environment (and not "0"): run at a size that finishes in seconds. */
-int bench_quick(void);
-/* When MDP_BENCH_SUMMARY names a file, appends one line to it for `make bench`'s summary table:
- * name, our figure, the baseline's, ratio, target (as text, e.g. "<=1.2") and PASS or FAIL,
- * tab-separated. Does nothing otherwise. */
-void bench_summary(const char *name, double ours, double baseline, double ratio, const char *target,
-                   int pass);
 /* Runs fn(ud) in a child process; returns its wall time in seconds and its peak RSS in KB. Exits
  * the benchmark when the step fails. */
 double bench_measure(const char *name, int (*fn)(void *), void *ud, long *peak_kb);
