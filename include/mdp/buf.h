@@ -16,6 +16,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 struct mdp_buf {
@@ -93,5 +94,10 @@ size_t mdp_join(char *out, size_t n, const char *sep, const char *const *parts, 
 /* Returns 1 if the n bytes are well-formed UTF-8 without NUL bytes (no overlong forms, surrogates
  * or code points past U+10FFFF), else 0; s is borrowed. Cannot fail. */
 int mdp_utf8_valid(const void *s, size_t n);
+/* Checks that the n bytes at s are well-formed UTF-8 (NUL bytes allowed) and, when they are not,
+ * writes into out (reset first) a copy where each offending byte is replaced by U+FFFD, and sets
+ * *first_bad (if not NULL) to the offset of the first. Returns the number of replacements: 0 when
+ * s is well-formed (out untouched), or -MDP_ERR_NOMEM when out could not grow. s is borrowed. */
+int64_t mdp_utf8_repair(const void *s, size_t n, struct mdp_buf *out, size_t *first_bad);
 
 #endif

@@ -4,10 +4,10 @@
 #include "mdp/alloc.h"
 #include "mdp/err.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 
 void mdp_buf_init(struct mdp_buf *b)
 {
@@ -213,38 +213,94 @@ char *mdp_buf_steal(struct mdp_buf *b)
     return p;
 }
 
+/* The length of the well-formed UTF-8 sequence of a non-ASCII lead byte at s[i] (2 to 4), or 0
+ * when it is not one (a stray continuation byte, a truncated sequence, an overlong form, a
+ * surrogate or a code point past U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t i, size_t n)
+{
+    unsigned char c = s[i];
+    size_t k;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0)
+        k = 1, cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0)
+        k = 2, cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0)
+        k = 3, cp = c & 0x07;
+    else
+        return 0;
+    if (i + k >= n) return 0; /* truncated sequence */
+    for (size_t j = 1; j <= k; j++) {
+        if ((s[i + j] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (s[i + j] & 0x3f);
+    }
+    if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return k + 1;
+}
+
+/* The number of leading bytes of s[i..n) that are ASCII, eight at a time where it can. */
+static size_t ascii_run(const unsigned char *s, size_t i, size_t n)
+{
+    size_t j = i;
+    while (j + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + j, 8);
+        if (w & 0x8080808080808080ull) break;
+        j += 8;
+    }
+    while (j < n && s[j] < 0x80)
+        j++;
+    return j - i;
+}
+
 int mdp_utf8_valid(const void *p, size_t n)
 {
     const unsigned char *s = p;
     size_t i = 0;
     while (i < n) {
-        unsigned char c = s[i];
-        size_t k;
-        uint32_t cp;
-        if (c < 0x80) {
-            if (c == 0) return 0;
+        if (s[i] < 0x80) {
+            if (s[i] == 0) return 0;
             i++;
             continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            k = 1, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            k = 2, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            k = 3, cp = c & 0x07;
-        } else {
-            return 0;
         }
-        if (i + k >= n) return 0; /* truncated sequence */
-        for (size_t j = 1; j <= k; j++) {
-            if (i + j >= n || (s[i + j] & 0xc0) != 0x80) return 0;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += k + 1;
+        size_t k = utf8_seq(s, i, n);
+        if (!k) return 0;
+        i += k;
     }
     return 1;
+}
+
+int64_t mdp_utf8_repair(const void *p, size_t n, struct mdp_buf *out, size_t *first_bad)
+{
+    const unsigned char *s = p;
+    size_t i = 0, done = 0;
+    int64_t bad = 0;
+    while (i < n) {
+        i += ascii_run(s, i, n);
+        if (i >= n) break;
+        size_t k = utf8_seq(s, i, n);
+        if (k) {
+            i += k;
+            continue;
+        }
+        if (!bad) {
+            if (first_bad) *first_bad = i;
+            mdp_buf_reset(out);
+        }
+        bad++;
+        /* the valid stretch before it, then U+FFFD for the one offending byte (as decoders that
+         * replace do, e.g. Python's errors="replace"); the next byte starts afresh */
+        mdp_buf_append(out, s + done, i - done);
+        mdp_buf_append(out, "\xef\xbf\xbd", 3);
+        done = ++i;
+    }
+    if (bad) {
+        mdp_buf_append(out, s + done, n - done);
+        if (mdp_buf_error(out)) return -mdp_buf_error(out);
+    }
+    return bad;
 }
 
 size_t mdp_join(char *out, size_t n, const char *sep, const char *const *parts, int nparts)

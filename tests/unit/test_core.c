@@ -149,6 +149,33 @@ static void test_buf_reset_truncate_clear(void **st)
     mdp_buf_cleanup(&b);
 }
 
+/* the raw zone's guard against bytes DuckDB's JSON reader refuses (ingest.c): each offending byte
+ * becomes U+FFFD, everything else is kept byte for byte, and a well-formed text is left alone */
+static void test_utf8_repair(void **st)
+{
+    (void)st;
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    size_t at = 99;
+    const char ok[] = "F\xc3\xbcr mehr G\xc3\xa4ste \xf0\x9f\x8d\xbd plain ascii text here";
+    assert_int_equal(mdp_utf8_repair(ok, sizeof ok - 1, &b, &at), 0);
+    assert_null(b.data);
+    assert_int_equal(at, 99);
+    /* a sequence cut by truncation, a stray continuation byte, an overlong '/', a surrogate */
+    const char bad[] = "3 Tipps f\xc3\xbcr mehr G\xc3\",\x80x\xc0\xafy\xed\xa0\x80z";
+    int64_t n = mdp_utf8_repair(bad, sizeof bad - 1, &b, &at);
+    assert_int_equal(n, 7);
+    assert_int_equal(at, 19);
+    assert_string_equal(b.data, "3 Tipps f\xc3\xbcr mehr G\xef\xbf\xbd\",\xef\xbf\xbdx"
+                                "\xef\xbf\xbd\xef\xbf\xbdy\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz");
+    assert_true(mdp_utf8_valid(b.data, b.len));
+    /* the cut at the very end (the last byte a lead byte) */
+    assert_int_equal(mdp_utf8_repair("ab\xe2\x82", 4, &b, &at), 2);
+    assert_int_equal(at, 2);
+    assert_string_equal(b.data, "ab\xef\xbf\xbd\xef\xbf\xbd");
+    mdp_buf_cleanup(&b);
+}
+
 static void test_time_iso_forms(void **st)
 {
     (void)st;
@@ -343,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_buf_json_escaping),
         cmocka_unit_test(test_buf_errors_stick),
         cmocka_unit_test(test_buf_reset_truncate_clear),
+        cmocka_unit_test(test_utf8_repair),
         cmocka_unit_test(test_time_iso_forms),
         cmocka_unit_test(test_time_epoch_and_date_key),
         cmocka_unit_test(test_time_roundtrip_many),
