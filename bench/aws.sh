@@ -24,6 +24,7 @@ conf() {
 conf "$T/file.yaml" "$T/filelake"
 conf "$T/s3.yaml" "s3://mdp-bench-lake/lake"
 "$mdp" --log-level off seed --out "$T/landing" >/dev/null
+sync # seed does not fsync: its write-back would otherwise land in the file ingest's fsyncs
 secs() { python3 -c 'import time; print(time.monotonic())'; }
 for m in file s3; do
   "$mdp" --config "$T/$m.yaml" --log-level off init >/dev/null
