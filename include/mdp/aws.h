@@ -153,6 +153,13 @@ int mdp_aws_json(struct mdp_aws *a, const char *service, const char *json_versio
                  const char *target, const char *body, struct json_object **out, char *err_type,
                  size_t err_type_len, struct mdp_diag *d);
 
+/* Fills r->error_code and r->error_message from r->body, an error answer: S3's XML <Error>, the
+ * query protocol's <ErrorResponse><Error> (IAM, STS) or the JSON services' {"__type" | "code",
+ * "message" | "Message"} (a "namespace#Type" keeps its Type). Both stay "" when the body says
+ * nothing readable. The body must end in a NUL (mdp_buf keeps one). Internal; public for the fuzz
+ * target fuzz_s3_xml. Returns nothing. */
+void mdp__aws_parse_error_body(struct mdp_aws_response *r);
+
 /* Appends s %-escaped the AWS way (RFC 3986 unreserved characters kept, every other byte as
  * %XX with upper-case hex; '/' kept when keep_slash) to out. Returns 0 or out's sticky error. */
 int mdp_aws_uri_escape(struct mdp_buf *out, const char *s, int keep_slash);

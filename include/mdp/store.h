@@ -168,4 +168,21 @@ int mdp__store_file_open(const char *dir, int create, struct mdp_store **out, st
  * credentials, each naming the setting. */
 int mdp__store_s3_open(const char *url, int create, struct mdp_store **out, struct mdp_diag *d);
 
+/* ---- the S3 backend's answer walkers (internal; public for the fuzz target fuzz_s3_xml) ---- */
+/* One ListObjectsV2 page (body: len bytes, borrowed, need not end in NUL): cb sees each Contents
+ * entry's Key (with its first strip bytes cut off; keys not longer than strip are skipped), Size
+ * and LastModified (0 when absent or unreadable). out_token (the caller's buffer, reset) receives
+ * NextContinuationToken and *out_more 1 when IsTruncated is "true". Returns 0, cb's non-zero
+ * value (which stops the walk), MDP_ERR_PARSE (not XML, or truncated without a token) or
+ * MDP_ERR_NOMEM, with d for the last two. */
+int mdp__s3_list_page(const char *body, size_t len, size_t strip, mdp_store_list_time_cb cb,
+                      void *ud, struct mdp_buf *out_token, int *out_more, struct mdp_diag *d);
+/* The UploadId of a CreateMultipartUpload answer (InitiateMultipartUploadResult) into *out_id
+ * (malloc'd, the caller frees it; NULL on failure). Returns 0, MDP_ERR_PARSE (not that XML, or no
+ * or an empty UploadId), MDP_ERR_NOMEM. No diag. */
+int mdp__s3_upload_id(const char *body, size_t len, char **out_id);
+/* Returns 1 when a CompleteMultipartUpload answered 200 carries an <Error> (S3 fails late that
+ * way), else 0. body may be NULL. */
+int mdp__s3_complete_failed(const char *body, size_t len);
+
 #endif

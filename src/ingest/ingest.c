@@ -11,8 +11,10 @@
 #include "mdp/retention.h"
 #include "mdp/state.h"
 #include "mdp/suppress.h"
+#include "mdp/strset.h"
 #include "mdp/time.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +359,20 @@ struct run_state {
     unsigned char started[MAXC];         /* init ran (and succeeded): exit is due */
     struct mdp_suppress_set *sup;        /* erased subjects, or NULL (none) */
     struct mdp_diag *d;
+    /* What the lake holds, read once per run instead of asked per delivery (on S3 each question
+     * is a request): the retention horizon per source/dataset, the keys of every raw day folder a
+     * delivery went to (listed once, then kept up to date with this run's puts), and the raw
+     * folders that have compaction records at all (listed once). */
+    struct expired_day {
+        char source[64], dataset[64];
+        int64_t day;
+    } expired[32];
+    int nexpired;
+    struct mdp_strset *raw_keys;       /* raw objects known to exist */
+    struct mdp_strset *raw_listed;     /* raw day folders listed into raw_keys */
+    struct mdp_strset *compacted_dirs; /* "source/dataset/dt=D/" with compaction records */
+    int compacted_loaded;
+    struct uploader *up;
 };
 
 static int index_of(const struct mdp_connector *k)
@@ -419,6 +435,234 @@ static int deliver_unknown(struct run_state *S, const char *key, const struct md
     return rc;
 }
 
+/* ---- what the lake holds, read once per run ---- */
+
+/* The compaction records' folder, as include/mdp/lake.h lays it out (vacuum writes them). */
+#define COMPACTED_RECORDS "_meta/state/vacuum/compacted/"
+
+/* The newest day retention removed of source/dataset (-1: none), read once per run. */
+static int expired_day(struct run_state *S, const char *source, const char *dataset, int64_t *out)
+{
+    for (int i = 0; i < S->nexpired; i++)
+        if (!strcmp(S->expired[i].source, source) && !strcmp(S->expired[i].dataset, dataset)) {
+            *out = S->expired[i].day;
+            return 0;
+        }
+    int rc = mdp_retention_expired_day(S->ctx->lake, source, dataset, out, S->d);
+    int n = S->nexpired;
+    if (!rc && n < (int)(sizeof S->expired / sizeof S->expired[0]) && strlen(source) < 64 &&
+        strlen(dataset) < 64) { /* else asked again next time: correct, only slower */
+        snprintf(S->expired[n].source, 64, "%s", source);
+        snprintf(S->expired[n].dataset, 64, "%s", dataset);
+        S->expired[n].day = *out;
+        S->nexpired++;
+    }
+    return rc;
+}
+
+static int add_key_cb(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    int rc = mdp_strset_add(ud, key, strlen(key));
+    return rc < 0 ? rc : 0;
+}
+
+/* Adds the folder part after COMPACTED_RECORDS ("source/dataset/dt=D/") of a record's key. */
+static int add_record_dir_cb(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    const char *rel = key + strlen(COMPACTED_RECORDS), *sl = strrchr(rel, '/');
+    if (strncmp(key, COMPACTED_RECORDS, strlen(COMPACTED_RECORDS)) != 0 || !sl) return 0;
+    int rc = mdp_strset_add(ud, rel, (size_t)(sl - rel) + 1);
+    return rc < 0 ? rc : 0;
+}
+
+/* Whether the raw object rawkey (raw/source/dataset/dt=D/hash.ext) was taken before: 1 when it
+ * exists (its day folder is listed once per run) or was compacted away by vacuum (asked only when
+ * its folder has compaction records, which are listed once per run), else 0; or an error. */
+static int raw_taken(struct run_state *S, const char *rawkey)
+{
+    const char *sl = strrchr(rawkey, '/');
+    size_t flen = (size_t)(sl - rawkey) + 1;
+    int rc = 0;
+    if (!S->raw_keys && !(S->raw_keys = mdp_strset_new())) rc = MDP_ERR_NOMEM;
+    if (!rc && !S->raw_listed && !(S->raw_listed = mdp_strset_new())) rc = MDP_ERR_NOMEM;
+    if (rc) return mdp_diag_set(S->d, rc, "out of memory");
+    if (!mdp_strset_has(S->raw_listed, rawkey, flen)) {
+        char folder[1024];
+        snprintf(folder, sizeof folder, "%.*s", (int)flen, rawkey);
+        if ((rc = mdp_store_list(S->ctx->lake->store, folder, add_key_cb, S->raw_keys, S->d)))
+            return rc == MDP_ERR_NOMEM ? mdp_diag_set(S->d, rc, "out of memory listing %s", folder)
+                                       : rc;
+        if ((rc = mdp_strset_add(S->raw_listed, rawkey, flen)) < 0)
+            return mdp_diag_set(S->d, rc, "out of memory");
+    }
+    if (mdp_strset_has(S->raw_keys, rawkey, strlen(rawkey))) return 1;
+    if (!S->compacted_loaded) {
+        if (!(S->compacted_dirs = mdp_strset_new()))
+            return mdp_diag_set(S->d, MDP_ERR_NOMEM, "out of memory");
+        rc = mdp_store_list(S->ctx->lake->store, COMPACTED_RECORDS, add_record_dir_cb,
+                            S->compacted_dirs, S->d);
+        if (rc) return rc == MDP_ERR_NOMEM ? mdp_diag_set(S->d, rc, "out of memory") : rc;
+        S->compacted_loaded = 1;
+    }
+    if (strncmp(rawkey, "raw/", 4) != 0 || !mdp_strset_has(S->compacted_dirs, rawkey + 4, flen - 4))
+        return 0;
+    return mdp_lake_raw_compacted(S->ctx->lake, rawkey, NULL, S->d);
+}
+
+/* ---- landing: a bounded pool of uploads for remote lakes ----
+ * On S3 each put is a round trip, so a run that lands one delivery at a time waits on the network
+ * for most of its time. A remote lake gets UP_THREADS workers (the AWS client is thread-safe and
+ * keeps a handle per request) fed by a queue bounded in jobs and bytes; a file lake lands inline,
+ * as before. Each job keeps the order that makes the raw object the commit point: its quarantine
+ * batch first, then the raw object (conditional, content-addressed, atomic). The first failure
+ * stops the run: no new job is taken, the queued ones still land (each is whole), and the error is
+ * the run's. */
+#define UP_THREADS   8
+#define UP_MAX_JOBS  32
+#define UP_MAX_BYTES ((size_t)64 << 20)
+
+struct up_job {
+    struct up_job *next;
+    struct mdp_buf key, bytes;
+    struct mdp_quarantine q;
+    char batch[40];
+};
+
+struct uploader {
+    pthread_mutex_t mu;
+    pthread_cond_t more, room;
+    struct up_job *head, *tail;
+    size_t njobs, nbytes; /* queued and in flight */
+    int closing, rc;
+    struct mdp_diag d; /* the first failure */
+    struct mdp_lake *lake;
+    pthread_t th[UP_THREADS];
+    int nth;
+};
+
+/* Lands one delivery: the quarantine batch, then the raw object. */
+static int land(struct mdp_lake *lake, struct up_job *j, struct mdp_diag *d)
+{
+    int rc = mdp_quarantine_flush(&j->q, lake, j->batch, d);
+    if (!rc)
+        rc = mdp_store_put(lake->store, j->key.data, j->bytes.data ? j->bytes.data : "",
+                           j->bytes.len, MDP_PUT_IF_ABSENT, d);
+    return rc == MDP_ERR_EXISTS ? 0 : rc; /* the same bytes, landed by a concurrent run */
+}
+
+static void job_free(struct up_job *j)
+{
+    if (!j) return;
+    mdp_buf_cleanup(&j->key);
+    mdp_buf_cleanup(&j->bytes);
+    mdp_quarantine_cleanup(&j->q);
+    free(j);
+}
+
+static void *up_worker(void *arg)
+{
+    struct uploader *u = arg;
+    pthread_mutex_lock(&u->mu);
+    for (;;) {
+        while (!u->head && !u->closing)
+            pthread_cond_wait(&u->more, &u->mu);
+        struct up_job *j = u->head;
+        if (!j) break; /* closing and drained */
+        u->head = j->next;
+        if (!u->head) u->tail = NULL;
+        pthread_mutex_unlock(&u->mu);
+        struct mdp_diag d = {0};
+        int rc = land(u->lake, j, &d);
+        pthread_mutex_lock(&u->mu);
+        if (rc && !u->rc) {
+            u->rc = rc;
+            u->d = d;
+        }
+        u->njobs--;
+        u->nbytes -= j->bytes.len;
+        pthread_cond_broadcast(&u->room);
+        pthread_mutex_unlock(&u->mu);
+        job_free(j);
+        pthread_mutex_lock(&u->mu);
+    }
+    pthread_mutex_unlock(&u->mu);
+    return NULL;
+}
+
+/* A pool for a remote lake, or NULL (a file lake, or no thread could start): land inline. */
+static struct uploader *uploader_new(struct mdp_lake *lake)
+{
+    if (!strcmp(lake->store->ops->scheme, "file")) return NULL;
+    struct uploader *u = calloc(1, sizeof *u);
+    if (!u) return NULL;
+    pthread_mutex_init(&u->mu, NULL);
+    pthread_cond_init(&u->more, NULL);
+    pthread_cond_init(&u->room, NULL);
+    u->lake = lake;
+    while (u->nth < UP_THREADS && pthread_create(&u->th[u->nth], NULL, up_worker, u) == 0)
+        u->nth++;
+    if (u->nth) return u;
+    pthread_cond_destroy(&u->more);
+    pthread_cond_destroy(&u->room);
+    pthread_mutex_destroy(&u->mu);
+    free(u);
+    return NULL;
+}
+
+/* Hands j (owned from here on) to the pool, waiting for room; lands it inline without a pool.
+ * Returns 0, or the first failure of any job so far (with S->d). */
+static int uploader_submit(struct run_state *S, struct up_job *j)
+{
+    struct uploader *u = S->up;
+    if (!u) {
+        int rc = land(S->ctx->lake, j, S->d);
+        job_free(j);
+        return rc;
+    }
+    pthread_mutex_lock(&u->mu);
+    while (!u->rc && u->njobs > 0 &&
+           (u->njobs >= UP_MAX_JOBS || u->nbytes + j->bytes.len > UP_MAX_BYTES))
+        pthread_cond_wait(&u->room, &u->mu);
+    int rc = u->rc;
+    if (!rc) {
+        u->njobs++;
+        u->nbytes += j->bytes.len;
+        if (u->tail)
+            u->tail->next = j;
+        else
+            u->head = j;
+        u->tail = j;
+        pthread_cond_signal(&u->more);
+    } else {
+        *S->d = u->d;
+    }
+    pthread_mutex_unlock(&u->mu);
+    if (rc) job_free(j);
+    return rc;
+}
+
+/* Waits for every queued job and frees the pool (NULL is fine). Returns the first failure (its
+ * message into d) or 0. */
+static int uploader_finish(struct uploader *u, struct mdp_diag *d)
+{
+    if (!u) return 0;
+    pthread_mutex_lock(&u->mu);
+    u->closing = 1;
+    pthread_cond_broadcast(&u->more);
+    pthread_mutex_unlock(&u->mu);
+    for (int i = 0; i < u->nth; i++)
+        pthread_join(u->th[i], NULL);
+    int rc = u->rc;
+    if (rc && d) *d = u->d;
+    pthread_cond_destroy(&u->more);
+    pthread_cond_destroy(&u->room);
+    pthread_mutex_destroy(&u->mu);
+    free(u);
+    return rc;
+}
+
 static int ingest_file(const char *key, int64_t size, void *ud)
 {
     (void)size;
@@ -455,8 +699,7 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     }
     /* a delivery of a day retention removed stays out: the landing folder still holds it */
     int64_t expired = -1;
-    if ((rc = mdp_retention_expired_day(S->ctx->lake, k->source, dataset, &expired, S->d)))
-        goto out;
+    if ((rc = expired_day(S, k->source, dataset, &expired))) goto out;
     if (day <= expired) {
         c->files_seen++;
         goto out;
@@ -483,45 +726,49 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     }
     rc = mdp_lake_raw_key(k->source, dataset, day, bytes, blen, k->ext, &rawkey, S->d);
     if (rc) goto out;
-    int64_t have;
-    rc = mdp_store_head(S->ctx->lake->store, rawkey.data, &have, NULL);
-    if (rc == MDP_ERR_NOT_FOUND) /* or taken before and compacted since by mdp lake vacuum */
-        rc = mdp_lake_raw_compacted(S->ctx->lake, rawkey.data, NULL, S->d) == 1 ? 0 : rc;
-    if (rc == 0) { /* taken before: same bytes, nothing new */
+    if ((rc = raw_taken(S, rawkey.data)) < 0) goto out;
+    if (rc == 1) { /* taken before: same bytes, nothing new */
+        rc = 0;
         c->files_seen++;
         goto out;
     }
     c->suppressed += suppressed;
-    if (rc != MDP_ERR_NOT_FOUND) {
-        mdp_diag_set(S->d, rc, "%s: %s", rawkey.data, mdp_strerror(rc));
+    struct up_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        rc = mdp_diag_set(S->d, MDP_ERR_NOMEM, "%s: out of memory", key);
         goto out;
     }
-    struct mdp_quarantine q;
-    mdp_quarantine_init(&q, k->source, dataset, day);
+    mdp_quarantine_init(&j->q, k->source, dataset, day);
     struct mdp_check ck = {.key = key,
                            .c = c,
-                           .q = &q,
+                           .q = &j->q,
                            .cfg = S->ctx->cfg,
                            .state = S->hook[ci].state,
                            .lake = S->ctx->lake};
     if ((rc = mdp_dedup_window_enter(&S->win[ci], day, &ck))) {
         mdp_diag_set(S->d, rc, "%s: %s preparing the duplicate check", key, mdp_strerror(rc));
-        mdp_quarantine_cleanup(&q);
+        job_free(j);
         goto out;
     }
     rc = k->check(&ck, bytes, blen);
-    if (!rc) {
-        char batch[40];
-        snprintf(batch, sizeof batch, "%.32s", strrchr(rawkey.data, '/') + 1);
-        rc = mdp_quarantine_flush(&q, S->ctx->lake, batch, S->d);
-        int existed = 0;
-        if (!rc)
-            rc = mdp_lake_raw_put(S->ctx->lake, k->source, dataset, day, bytes, blen, k->ext, NULL,
-                                  &existed, S->d);
-    } else {
+    if (rc) {
+        S->busy_ms[ci] += mdp_time_now_ms() - t0;
         mdp_diag_set(S->d, rc, "%s: %s while checking", key, mdp_strerror(rc));
+        job_free(j);
+        goto out;
     }
-    mdp_quarantine_cleanup(&q);
+    /* a later delivery of the same bytes in this run is taken before */
+    if ((rc = mdp_strset_add(S->raw_keys, rawkey.data, rawkey.len)) < 0) {
+        mdp_diag_set(S->d, rc, "out of memory");
+        job_free(j);
+        goto out;
+    }
+    snprintf(j->batch, sizeof j->batch, "%.32s", strrchr(rawkey.data, '/') + 1);
+    j->key = rawkey; /* moved into the job */
+    mdp_buf_init(&rawkey);
+    j->bytes = suppressed ? kept : data;
+    mdp_buf_init(suppressed ? &kept : &data);
+    rc = uploader_submit(S, j);
     S->busy_ms[ci] += mdp_time_now_ms() - t0;
 out:
     mdp_buf_cleanup(&data);
@@ -603,7 +850,11 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
         mdp_log(MDP_LOG_WARN, "landing folder does not exist; nothing to ingest",
                 LOG_STR("dir", dir), MDP_LF_END);
     } else if (!rc && (rc = orc) == 0) {
+        S->up = uploader_new(ctx->lake);
         rc = mdp_store_list(S->landing, "", ingest_file, S, d);
+        struct mdp_diag ud = {0};
+        int urc = uploader_finish(S->up, &ud); /* what was queued lands, even after a failure */
+        if (urc && !rc) rc = mdp_diag_set(d, urc, "%s", ud.msg);
         mdp_store_close(S->landing);
     }
     int lrc = 0, over = 0;
@@ -647,6 +898,9 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
         if (S->started[i] && CONNECTORS[i]->exit) CONNECTORS[i]->exit(&S->hook[i]);
     }
     mdp_suppress_set_free(S->sup);
+    mdp_strset_free(S->raw_keys);
+    mdp_strset_free(S->raw_listed);
+    mdp_strset_free(S->compacted_dirs);
     free(dir);
     free(S);
     return rc;

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -782,11 +783,11 @@ static void xml_child_text(xmlNode *root, const char *name, char *out, size_t n)
     }
 }
 
-/* Fills error_code/error_message from an error body: S3's XML or the JSON services'. */
-static void parse_error_body(struct mdp_aws_response *r)
+/* (include/mdp/aws.h) Fills error_code/error_message from an error body: S3's XML or the JSON services'. */
+void mdp__aws_parse_error_body(struct mdp_aws_response *r)
 {
     r->error_code[0] = r->error_message[0] = 0;
-    if (!r->body.data || !r->body.len || mdp_buf_error(&r->body)) return;
+    if (!r->body.data || !r->body.len || r->body.len > INT_MAX || mdp_buf_error(&r->body)) return;
     const char *s = r->body.data;
     while (isspace((unsigned char)*s))
         s++;
@@ -1153,7 +1154,7 @@ int mdp_aws_request(struct mdp_aws *a, const struct mdp_aws_request *rq,
                         LOG_INT("attempt", attempt + 1), MDP_LF_END);
             goto out;
         } else {
-            parse_error_body(rs);
+            mdp__aws_parse_error_body(rs);
             if (!rs->error_code[0] && status == 404 && !strcmp(rq->method, "HEAD"))
                 snprintf(rs->error_code, sizeof rs->error_code, "NotFound");
             if (!refreshed && code_in(rs->error_code, EXPIRED) && a->src != SRC_ENV &&

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -198,6 +199,65 @@ static const char *xml_text(xmlNode *parent, const char *name, xmlChar **hold)
     return NULL;
 }
 
+int mdp__s3_list_page(const char *body, size_t len, size_t strip, mdp_store_list_time_cb cb,
+                      void *ud, struct mdp_buf *out_token, int *out_more, struct mdp_diag *d)
+{
+    *out_more = 0;
+    mdp_buf_reset(out_token);
+    xmlDoc *doc = body && len && len <= INT_MAX
+                      ? xmlReadMemory(body, (int)len, "list.xml", NULL,
+                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                          XML_PARSE_HUGE)
+                      : NULL;
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!root) {
+        if (doc) xmlFreeDoc(doc);
+        return mdp_diag_set(d, MDP_ERR_PARSE, "the answer is not XML");
+    }
+    int rc = 0;
+    xmlChar *h = NULL;
+    const char *t = xml_text(root, "IsTruncated", &h);
+    int more = t && !strcmp(t, "true");
+    xmlFree(h);
+    h = NULL;
+    t = xml_text(root, "NextContinuationToken", &h);
+    if (more && t) mdp_buf_puts(out_token, t);
+    xmlFree(h);
+    if (more && (!out_token->len || mdp_buf_error(out_token)))
+        rc = mdp_diag_set(d, mdp_buf_error(out_token) ? MDP_ERR_NOMEM : MDP_ERR_PARSE,
+                          "truncated without a continuation token");
+    for (xmlNode *c = root->children; c && !rc; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "Contents")) continue;
+        xmlChar *hk = NULL, *hs = NULL, *hm = NULL;
+        const char *key = xml_text(c, "Key", &hk), *size = xml_text(c, "Size", &hs),
+                   *mod = xml_text(c, "LastModified", &hm);
+        if (key && strlen(key) > strip) {
+            int64_t ms = 0;
+            if (mod) mdp_time_parse_iso(mod, strlen(mod), &ms);
+            int64_t sz = size ? strtoll(size, NULL, 10) : 0;
+            rc = cb(key + strip, sz, ms, ud);
+        }
+        xmlFree(hk);
+        xmlFree(hs);
+        xmlFree(hm);
+    }
+    xmlFreeDoc(doc);
+    if (!rc) *out_more = more;
+    return rc;
+}
+
+struct list_adapter {
+    mdp_store_list_cb cb;
+    mdp_store_list_time_cb tcb;
+    void *ud;
+};
+
+static int list_adapt(const char *key, int64_t size, int64_t mtime_ms, void *ud)
+{
+    struct list_adapter *a = ud;
+    return a->cb ? a->cb(key, size, a->ud) : a->tcb(key, size, mtime_ms, a->ud);
+}
+
 static int s3_list_any(struct mdp_store *st, const char *prefix, mdp_store_list_cb cb,
                        mdp_store_list_time_cb tcb, void *ud, struct mdp_diag *d)
 {
@@ -211,6 +271,7 @@ static int s3_list_any(struct mdp_store *st, const char *prefix, mdp_store_list_
     int rc = 0, more = 1;
     struct mdp_aws_response r;
     mdp_aws_response_init(&r);
+    struct list_adapter ad = {cb, tcb, ud};
     while (more && !rc) {
         const char *q[] = {"list-type",
                            "2",
@@ -225,49 +286,10 @@ static int s3_list_any(struct mdp_store *st, const char *prefix, mdp_store_list_
                                      .bucket = s->bucket,
                                      .query = q};
         if ((rc = mdp_aws_request(s->aws, &rq, &r, d))) break;
-        xmlDoc *doc = r.body.data ? xmlReadMemory(r.body.data, (int)r.body.len, "list.xml", NULL,
-                                                  XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                                      XML_PARSE_NOWARNING | XML_PARSE_HUGE)
-                                  : NULL;
-        xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-        if (!root) {
-            if (doc) xmlFreeDoc(doc);
-            rc = mdp_diag_set(d, MDP_ERR_PARSE, "s3://%s ListObjectsV2: the answer is not XML",
-                              s->bucket);
-            break;
-        }
-        xmlChar *h = NULL;
-        const char *t = xml_text(root, "IsTruncated", &h);
-        more = t && !strcmp(t, "true");
-        xmlFree(h);
-        h = NULL;
-        t = xml_text(root, "NextContinuationToken", &h);
-        mdp_buf_reset(&token);
-        if (more && t) mdp_buf_puts(&token, t);
-        xmlFree(h);
-        if (more && (!token.len || mdp_buf_error(&token))) {
-            xmlFreeDoc(doc);
-            rc = mdp_diag_set(d, mdp_buf_error(&token) ? MDP_ERR_NOMEM : MDP_ERR_PARSE,
-                              "s3://%s ListObjectsV2: truncated without a continuation token",
-                              s->bucket);
-            break;
-        }
-        for (xmlNode *c = root->children; c && !rc; c = c->next) {
-            if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "Contents")) continue;
-            xmlChar *hk = NULL, *hs = NULL, *hm = NULL;
-            const char *key = xml_text(c, "Key", &hk), *size = xml_text(c, "Size", &hs),
-                       *mod = xml_text(c, "LastModified", &hm);
-            if (key && strlen(key) > strip) {
-                int64_t ms = 0;
-                if (mod) mdp_time_parse_iso(mod, strlen(mod), &ms);
-                int64_t sz = size ? strtoll(size, NULL, 10) : 0;
-                rc = cb ? cb(key + strip, sz, ud) : tcb(key + strip, sz, ms, ud);
-            }
-            xmlFree(hk);
-            xmlFree(hs);
-            xmlFree(hm);
-        }
-        xmlFreeDoc(doc);
+        struct mdp_diag pd = {0};
+        rc = mdp__s3_list_page(r.body.data, r.body.len, strip, list_adapt, &ad, &token, &more, &pd);
+        if (rc && pd.msg[0]) /* a parse error (else the callback's value, as it set d) */
+            mdp_diag_set(d, rc, "s3://%s ListObjectsV2: %s", s->bucket, pd.msg);
     }
     mdp_aws_response_cleanup(&r);
     mdp_buf_cleanup(&p);
@@ -414,6 +436,34 @@ struct s3_writer {
     int failed;
 };
 
+int mdp__s3_upload_id(const char *body, size_t len, char **out_id)
+{
+    *out_id = NULL;
+    xmlDoc *doc = body && len && len <= INT_MAX
+                      ? xmlReadMemory(body, (int)len, "c.xml", NULL,
+                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+                      : NULL;
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlChar *h = NULL;
+    const char *id = root && !strcmp((const char *)root->name, "InitiateMultipartUploadResult")
+                         ? xml_text(root, "UploadId", &h)
+                         : NULL;
+    int rc = MDP_ERR_PARSE;
+    if (id && *id) rc = (*out_id = mdp_strdup(id)) ? 0 : MDP_ERR_NOMEM;
+    xmlFree(h);
+    if (doc) xmlFreeDoc(doc);
+    return rc;
+}
+
+int mdp__s3_complete_failed(const char *body, size_t len)
+{
+    static const char tag[] = "<Error>";
+    if (!body) return 0;
+    for (size_t i = 0; i + sizeof tag - 1 <= len; i++)
+        if (body[i] == '<' && !memcmp(body + i, tag, sizeof tag - 1)) return 1;
+    return 0;
+}
+
 static int upload_part(struct s3_writer *w, struct mdp_diag *d)
 {
     struct s3 *s = w->s;
@@ -430,19 +480,9 @@ static int upload_part(struct s3_writer *w, struct mdp_diag *d)
                                      .query = q,
                                      .headers = put_headers(s, 0)};
         if ((rc = mdp_aws_request(s->aws, &rq, &r, d))) goto out;
-        xmlDoc *doc = r.body.data
-                          ? xmlReadMemory(r.body.data, (int)r.body.len, "c.xml", NULL,
-                                          XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-                          : NULL;
-        xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-        xmlChar *h = NULL;
-        const char *id = root ? xml_text(root, "UploadId", &h) : NULL;
-        if (id && *id) w->upload_id = mdp_strdup(id);
-        xmlFree(h);
-        if (doc) xmlFreeDoc(doc);
-        if (!w->upload_id) {
-            rc = mdp_diag_set(d, id ? MDP_ERR_NOMEM : MDP_ERR_PARSE,
-                              "s3://%s/%s CreateMultipartUpload: no UploadId in the answer",
+        int irc = mdp__s3_upload_id(r.body.data, r.body.len, &w->upload_id);
+        if (irc) {
+            rc = mdp_diag_set(d, irc, "s3://%s/%s CreateMultipartUpload: no UploadId in the answer",
                               s->bucket, w->key);
             goto out;
         }
@@ -587,7 +627,7 @@ static int s3_writer_commit(struct mdp_store_writer *ww, struct mdp_diag *d)
             rc = 0;
     }
     /* S3 may answer 200 with an <Error> body when completing fails late */
-    if (!rc && r.body.data && strstr(r.body.data, "<Error>"))
+    if (!rc && mdp__s3_complete_failed(r.body.data, r.body.len))
         rc = mdp_diag_set(d, MDP_ERR_IO, "s3://%s/%s CompleteMultipartUpload failed: %.200s",
                           s->bucket, w->key, r.body.data);
     if (!rc) {
