@@ -26,6 +26,9 @@ struct mdp_ingest_counts {
                                          (ingest.non_v7_ids: count) */
     int64_t suppressed;               /* records dropped before landing: they name an erased
                                          subject (the suppression list, mdp/suppress.h) */
+    int64_t repaired;                 /* deliveries that were not well-formed UTF-8: landed with
+                                         each offending byte replaced by U+FFFD, the delivered bytes
+                                         kept in quarantine (reason invalid_utf8) */
 };
 
 /* What happened to one record of a delivery (mdp_ingest_verdicts). */

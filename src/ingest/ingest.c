@@ -675,10 +675,11 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     if (key_day(key, k ? strlen(k->landing_prefix) : 0, &day) != 0) day = -1;
     if (S->ctx->day >= 0 && day != S->ctx->day) return 0;
     int64_t t0 = mdp_time_now_ms();
-    struct mdp_buf data, rawkey, kept;
+    struct mdp_buf data, rawkey, kept, fixed;
     mdp_buf_init(&data);
     mdp_buf_init(&rawkey);
     mdp_buf_init(&kept);
+    mdp_buf_init(&fixed);
     int rc = mdp_store_get(S->landing, key, &data, S->d);
     if (rc) goto out;
     if (day < 0) day = mdp_days_from_ms(t0); /* undated deliveries land on the day they arrive */
@@ -724,6 +725,22 @@ static int ingest_file(const char *key, int64_t size, void *ud)
             goto out;
         }
     }
+    /* DuckDB reads raw as UTF-8 and refuses a whole object over one bad byte (an SQS body cut in
+     * transit inside a character), which would stop curate: such a delivery lands repaired, each
+     * offending byte replaced by U+FFFD, and its delivered bytes go to the quarantine beside the
+     * verdicts on its records, so nothing is lost. The same delivery repairs to the same bytes,
+     * hence the same raw key: a re-run takes it as before. */
+    const char *orig = bytes;
+    size_t orig_len = blen, bad_at = 0;
+    int64_t bad = mdp_utf8_repair(bytes, blen, &fixed, &bad_at);
+    if (bad < 0) {
+        rc = mdp_diag_set(S->d, MDP_ERR_NOMEM, "%s: out of memory repairing its UTF-8", key);
+        goto out;
+    }
+    if (bad) {
+        bytes = fixed.data;
+        blen = fixed.len;
+    }
     rc = mdp_lake_raw_key(k->source, dataset, day, bytes, blen, k->ext, &rawkey, S->d);
     if (rc) goto out;
     if ((rc = raw_taken(S, rawkey.data)) < 0) goto out;
@@ -750,6 +767,23 @@ static int ingest_file(const char *key, int64_t size, void *ud)
         job_free(j);
         goto out;
     }
+    if (bad) {
+        char where[600], why[200];
+        snprintf(where, sizeof where, "%s@%zu", key, bad_at);
+        snprintf(why, sizeof why,
+                 "%lld byte(s) not well-formed UTF-8 (the first at byte %zu) replaced by U+FFFD "
+                 "in raw; the payload is the delivery as it came",
+                 (long long)bad, bad_at);
+        if ((rc = mdp_quarantine_add(&j->q, "invalid_utf8", where, why, orig, orig_len))) {
+            mdp_diag_set(S->d, rc, "%s: out of memory", key);
+            job_free(j);
+            goto out;
+        }
+        c->repaired++;
+        mdp_log(MDP_LOG_WARN, "delivery not UTF-8: landed repaired, kept in quarantine",
+                LOG_STR("key", key), LOG_INT("bytes_replaced", bad),
+                LOG_INT("first_at", (int64_t)bad_at), MDP_LF_END);
+    }
     rc = k->check(&ck, bytes, blen);
     if (rc) {
         S->busy_ms[ci] += mdp_time_now_ms() - t0;
@@ -766,14 +800,16 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     snprintf(j->batch, sizeof j->batch, "%.32s", strrchr(rawkey.data, '/') + 1);
     j->key = rawkey; /* moved into the job */
     mdp_buf_init(&rawkey);
-    j->bytes = suppressed ? kept : data;
-    mdp_buf_init(suppressed ? &kept : &data);
+    struct mdp_buf *landed = bad ? &fixed : suppressed ? &kept : &data;
+    j->bytes = *landed; /* moved into the job */
+    mdp_buf_init(landed);
     rc = uploader_submit(S, j);
     S->busy_ms[ci] += mdp_time_now_ms() - t0;
 out:
     mdp_buf_cleanup(&data);
     mdp_buf_cleanup(&rawkey);
     mdp_buf_cleanup(&kept);
+    mdp_buf_cleanup(&fixed);
     return rc;
 }
 
@@ -804,6 +840,10 @@ static void record_run(struct run_state *S, const char *name, const struct mdp_i
     if (c->suppressed && n > 0 && (size_t)n < sizeof sub.message)
         n += snprintf(sub.message + n, sizeof sub.message - (size_t)n,
                       ", %lld suppressed (erased subjects)", (long long)c->suppressed);
+    if (c->repaired && n > 0 && (size_t)n < sizeof sub.message)
+        n += snprintf(sub.message + n, sizeof sub.message - (size_t)n,
+                      ", %lld landed with invalid UTF-8 replaced (originals in quarantine)",
+                      (long long)c->repaired);
     if (why && n > 0 && (size_t)n < sizeof sub.message)
         snprintf(sub.message + n, sizeof sub.message - (size_t)n, "; %s", why);
     struct mdp_diag ld = {0};
