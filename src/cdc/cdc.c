@@ -1172,7 +1172,9 @@ static int start_stream(struct cdc *x, uint64_t *out_target, int *out_transient,
         return MDP_ERR_IO;
     }
     PGresult *r = NULL;
-    int rc = q(x->c, "SELECT pg_current_wal_lsn()::text", NULL, NULL, &r, d);
+    /* the insert position, not the write position: with synchronous_commit off a transaction
+     * the client saw commit may not be written yet, and --once must still wait for it */
+    int rc = q(x->c, "SELECT pg_current_wal_insert_lsn()::text", NULL, NULL, &r, d);
     if (!rc && out_target && mdp_lsn_parse(PQgetvalue(r, 0, 0), out_target))
         rc = mdp_diag_set(d, MDP_ERR_PARSE, "cdc: the server's WAL position '%s' is not an LSN",
                           PQgetvalue(r, 0, 0));
@@ -1315,7 +1317,8 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
     int rc = recover(&x, d);
     uint64_t target = 0;
     int64_t start = mdp_time_now_ms(), last_msg = start, last_status = start, last_lag = 0,
-            last_reply_req = 0, lost_at = 0, backoff = 250;
+            last_reply_req = 0, lost_at = 0, backoff = 250, last_progress = start,
+            last_keepalive = 0;
     int transient = 0, started = 0;
     struct curate_child cc = {0, -1, 0};
     int64_t last_curate = start;
@@ -1376,9 +1379,24 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
         }
         /* (a streamed transaction still open at the server's position may yet commit) */
         if (o->once && !x.in_txn && x.nparts == 0 && x.nspools == 0 && x.group_lsn <= x.ckpt_lsn &&
-            (x.received_lsn >= target || x.confirmed_lsn >= target) && now - last_msg >= 20)
+            (x.received_lsn >= target || x.confirmed_lsn >= target) && now - last_msg >= 20) {
+            char t[18], r[18], c[18];
+            mdp_lsn_format(target, t);
+            mdp_lsn_format(x.received_lsn, r);
+            mdp_lsn_format(x.confirmed_lsn, c);
+            mdp_log(MDP_LOG_DEBUG, "cdc: caught up with the server", LOG_STR("target", t),
+                    LOG_STR("received", r), LOG_STR("confirmed", c), MDP_LF_END);
             break;
-        if (o->once && !x.in_txn && x.nparts == 0 && now - last_msg >= 1500) break;
+        }
+        /* --once where the server's position never reaches the target: it answers our requests
+         * (a keepalive just came) but its position has not moved for 3 s. A server that is slow
+         * (decoding, a loaded machine) answers nothing meanwhile, so this never cuts it short. */
+        if (o->once && !x.in_txn && x.nparts == 0 && x.nspools == 0 && x.group_lsn <= x.ckpt_lsn &&
+            last_keepalive && now - last_keepalive < 300 && now - last_progress >= 3000) {
+            mdp_log(MDP_LOG_DEBUG, "cdc: the server's position stands still short of the target",
+                    MDP_LF_END);
+            break;
+        }
         char *buf = NULL;
         /* a curate child runs and a full group waits: read no more (backpressure) */
         int full = x.holding && x.group_bytes >= o->group_bytes;
@@ -1391,10 +1409,15 @@ int mdp_cdc_run(struct mdp_lake *lake, const struct mdp_cdc_opts *o, struct mdp_
                 /* messages the server sends outside a change (a Relation before the first one)
                  * carry no position: name the last one */
                 rc = on_message(&x, p + 25, (size_t)n - 25, at ? at : x.received_lsn, d);
+                last_progress = now;
                 if (at > x.received_lsn) x.received_lsn = at;
             } else if (p[0] == 'k' && n >= 18) {
                 uint64_t end = get64(p + 1);
-                if (end > x.received_lsn) x.received_lsn = end;
+                last_keepalive = now;
+                if (end > x.received_lsn) {
+                    x.received_lsn = end;
+                    last_progress = now;
+                }
                 /* nothing open and nothing unwritten: everything before end is in the lake */
                 if (!x.in_txn && x.nparts == 0 && x.group_lsn <= x.ckpt_lsn &&
                     end > x.confirmed_lsn) {
