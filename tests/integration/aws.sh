@@ -15,7 +15,8 @@
 # - clear one-line errors and exit 1: wrong secret key, unknown access key, unknown bucket, no
 #   region, no credentials, a bucket whose default encryption is not the configured key;
 # - the credentials chain: shared credentials file with AWS_PROFILE, the container credentials
-#   endpoint with its authorization token, instance metadata with IMDSv2 tokens.
+#   endpoint with its authorization token, instance metadata with IMDSv2 tokens;
+# - retention at three clocks: the same plan, deletions, raw zone, tables and ledger as file mode.
 # Usage: aws.sh path/to/mdp path/to/aws_store
 MDP=${1:?usage: aws.sh path/to/mdp path/to/aws_store}
 TOOL=${2:?usage: aws.sh path/to/mdp path/to/aws_store}
@@ -87,10 +88,10 @@ conf "$T/s3.yaml" "s3://$BUCKET/lake"
 "$MDP" --config "$T/file.yaml" --log-level off run --stages ingest >"$T/file.out" 2>&1 && ok || bad "ingest (file): $(tail -3 "$T/file.out")"
 expect_rc 0 "init (s3)" -- "$MDP" --config "$T/s3.yaml" --log-level off init
 expect_rc 0 "ingest (s3)" -- "$MDP" --config "$T/s3.yaml" --log-level off run --stages ingest
-compare_raw() { # prefix what : the raw zone under s3://BUCKET/prefix equals the file lake's
-  python3 - "$BUCKET" "$1" "$T/filelake" "$MDP_TEST_KMS_KEY" <<'PY' && ok || bad "$2"
+compare_raw() { # prefix what [empty-ok]: the raw zone under s3://BUCKET/prefix equals the file lake's
+  python3 - "$BUCKET" "$1" "$T/filelake" "$MDP_TEST_KMS_KEY" "${3:-}" <<'PY' && ok || bad "$2"
 import os, sys, boto3
-bucket, prefix, local, kms = sys.argv[1:]
+bucket, prefix, local, kms, empty_ok = sys.argv[1:]
 s3 = boto3.client("s3")
 want = {}
 for d, _, files in os.walk(os.path.join(local, "raw")):
@@ -103,7 +104,7 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=p
         r = s3.get_object(Bucket=bucket, Key=o["Key"])
         assert r["ServerSideEncryption"] == "aws:kms" and r["SSEKMSKeyId"].endswith(kms), o["Key"]
         got[o["Key"][len(prefix) + 1:]] = r["Body"].read()
-assert want, "the file lake has no raw zone"
+assert want or empty_ok, "the file lake has no raw zone"
 missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
 assert not missing and not extra, f"missing {missing[:3]} extra {extra[:3]}"
 diff = [k for k in want if want[k] != got[k]]
@@ -204,4 +205,56 @@ expect_in "$T/err" "the container credentials endpoint (AWS_CONTAINER_CREDENTIAL
 expect_rc 0 "instance metadata (IMDSv2)" -- env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY HOME="$T/nohome" \
   AWS_EC2_METADATA_DISABLED=false AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$CP" \
   "$MDP" --config "$T/s3.yaml" init
+
+# ---- retention on the S3 lake: the same plan, the same deletions, the same ledger as file mode ----
+# (last, since it removes the file lake's raw days that the sections above compare with). The
+# seed's days are 2026-10-01/02: at the first clock the 90-day raw datasets are due, at the second
+# the curated partitions (24 months), GA4 (14) and SES (18), at the third the inactive users (36).
+INV=$ROOT/config/inventory.yaml
+both_same() { # what cmd...: the JSON answers of the file and the S3 lake are equal and non-empty
+  # (the sizes of Parquet files aside)
+  local what=$1; shift
+  "$MDP" --config "$T/file.yaml" --log-level warn --json "$@" >"$T/rf.json" 2>"$T/rf.err" || bad "$what (file): $(tail -2 "$T/rf.err")"
+  "$MDP" --config "$T/s3.yaml" --log-level warn --json "$@" >"$T/rs.json" 2>"$T/rs.err" || bad "$what (s3): $(tail -2 "$T/rs.err")"
+  python3 - "$T/rf.json" "$T/rs.json" <<'PY' && ok || bad "$what: the S3 lake's answer differs from the file lake's"
+import json, sys
+f, s = (json.load(open(p)) for p in sys.argv[1:])
+assert f["steps"], "nothing due"
+for x in f["steps"] + s["steps"]:  # a Parquet file's size differs by its metadata; raw bytes do not
+    if x["unit"] != "day_folder":
+        x.pop("bytes")
+diff = [(a, b) for a, b in zip(f["steps"], s["steps"]) if a != b]
+assert f == s, diff[:2] or (len(f["steps"]), len(s["steps"]))
+PY
+}
+tables_same() { # what: the same tables with the same rows in both lakes
+  "$MDP" --config "$T/file.yaml" --log-level off query "SHOW TABLES" --format csv >"$T/tf" 2>&1
+  "$MDP" --config "$T/s3.yaml" --log-level off query "SHOW TABLES" --format csv >"$T/ts" 2>&1
+  cmp -s "$T/tf" "$T/ts" && ok || bad "$1: the lakes publish different tables: $(tr '\n' ' ' <"$T/tf") / $(tr '\n' ' ' <"$T/ts")"
+  for t in $(tail -n +2 "$T/tf"); do
+    "$MDP" --config "$T/file.yaml" --log-level off query "SELECT * FROM $t ORDER BY ALL" --format csv >"$T/f.csv" 2>&1
+    "$MDP" --config "$T/s3.yaml" --log-level off query "SELECT * FROM $t ORDER BY ALL" --format csv >"$T/s.csv" 2>&1
+    cmp -s "$T/f.csv" "$T/s.csv" && ok || bad "$1: $t differs between the file and the S3 lake"
+  done
+}
+for now in 2027-01-05T00:00:00Z 2028-12-01T00:00:00Z 2029-12-01T00:00:00Z; do
+  both_same "retention plan at $now" retention plan --file "$INV" --now "$now"
+  both_same "retention apply at $now" retention apply --file "$INV" --now "$now"
+  compare_raw lake "raw zone after retention at $now = file lake" empty-ok
+  tables_same "after retention at $now"
+  "$MDP" --config "$T/s3.yaml" --log-level off --json retention plan --file "$INV" --now "$now" >"$T/again.json" \
+    && grep -q '"steps":\[\]' "$T/again.json" && ok || bad "nothing is due after apply at $now: $(head -c 300 "$T/again.json")"
+done
+python3 - "$T/filelake" "$BUCKET" <<'PY' && ok || bad "retention removed the due raw days and kept the ledger in the bucket"
+import os, sys, boto3
+local, bucket = sys.argv[1:]
+keys = [o["Key"] for p in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="lake/")
+        for o in p.get("Contents", [])]
+assert not [k for k in keys if k.startswith("lake/raw/supabase/")], "raw Supabase days survived 90 days"
+assert not [k for k in keys if k.startswith("lake/raw/ses/")], "raw SES days survived 18 months"
+ledger = sorted(k for k in keys if k.startswith("lake/_meta/ledger/"))
+assert ledger and len(ledger) == len(os.listdir(os.path.join(local, "_meta/ledger"))), len(ledger)
+PY
+"$MDP" --config "$T/s3.yaml" --log-level off retention verify >"$T/rv.out" 2>&1 && ok || bad "retention verify (s3): $(cat "$T/rv.out")"
+expect_in "$T/rv.out" "ledger intact" "the S3 lake's ledger chain verifies"
 finish integration_aws
