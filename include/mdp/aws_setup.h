@@ -16,13 +16,18 @@ typedef void (*mdp_aws_setup_report_fn)(const char *line, void *ud);
 
 /* Makes bucket exist in a's region with versioning enabled, default encryption aws:kms with
  * kms_key_id (an id, ARN or alias/NAME; "" or NULL: the AWS managed key aws/s3) and the bucket
- * key, and all four public access blocks on. Each setting is read first and only written when it
- * differs, so a second run changes nothing; report (may be NULL) gets one line per setting.
+ * key, all four public access blocks on, and a lifecycle that expires noncurrent versions
+ * noncurrent_days (>= 1) after they became noncurrent (what retention and erasure deleted or
+ * overwrote), then their delete markers, and aborts multipart uploads unfinished after a day; a
+ * lifecycle with rules of its own is left alone and reported. Each setting is read first and only
+ * written when it differs, so a second run changes nothing; report (may be NULL) gets one line
+ * per setting.
  * Everything is borrowed. Returns 0, or the client's errors (MDP_ERR_PERM: the key may not do
  * it; MDP_ERR_EXISTS: the bucket name belongs to another account; MDP_ERR_INVALID,
  * MDP_ERR_IO, MDP_ERR_NOMEM), with d naming the step. */
 int mdp_aws_bootstrap_bucket(struct mdp_aws *a, const char *bucket, const char *kms_key_id,
-                             mdp_aws_setup_report_fn report, void *ud, struct mdp_diag *d);
+                             int noncurrent_days, mdp_aws_setup_report_fn report, void *ud,
+                             struct mdp_diag *d);
 
 /* What a policy is about; every string is borrowed. */
 struct mdp_aws_policy_target {

@@ -38,7 +38,7 @@ static int lake_bucket(struct cli *c, const char *opt, char *bucket, size_t bl, 
 static int bootstrap(struct cli *c, int argc, char **argv)
 {
     const char *bucket_opt = NULL, *table = c->cfg.state_dynamodb_table;
-    int no_bucket = 0;
+    int no_bucket = 0, noncurrent_days = 30;
     for (int i = 2; i < argc; i++) {
         const char *v;
         int m;
@@ -48,6 +48,12 @@ static int bootstrap(struct cli *c, int argc, char **argv)
         } else if ((m = cli_opt(argc, argv, &i, "--table", &v))) {
             if (m < 0 || !*v) return cli_usage("aws", "--table needs a name");
             table = v;
+        } else if ((m = cli_opt(argc, argv, &i, "--noncurrent-days", &v))) {
+            char *end = NULL;
+            long n = m < 0 ? 0 : strtol(v, &end, 10);
+            if (m < 0 || !end || *end || n < 1 || n > 3650)
+                return cli_usage("aws", "--noncurrent-days needs a number of days from 1 to 3650");
+            noncurrent_days = (int)n;
         } else if (strcmp(argv[i], "--no-bucket") == 0) {
             no_bucket = 1;
         } else {
@@ -72,8 +78,8 @@ static int bootstrap(struct cli *c, int argc, char **argv)
         printf("table %s: TTL on expires_at %s\n", table, ttl ? "enabled" : "already enabled");
     }
     if (!rc && !no_bucket)
-        rc = mdp_aws_bootstrap_bucket(a, bucket, mdp_aws_client_settings(a)->kms_key_id, print_line,
-                                      NULL, &d);
+        rc = mdp_aws_bootstrap_bucket(a, bucket, mdp_aws_client_settings(a)->kms_key_id,
+                                      noncurrent_days, print_line, NULL, &d);
     mdp_aws_close(a);
     return rc ? cli_fail("aws", EXIT_FAIL, "bootstrap: %s", d.msg) : EXIT_OK;
 }
@@ -138,16 +144,20 @@ static int aws_run(struct cli *c, int argc, char **argv)
 
 const struct cli_command CMD_AWS = {
     "aws", "set up AWS mode: the state table and bucket, IAM policies",
-    "Usage: mdp aws bootstrap [--bucket NAME[/PREFIX]] [--table NAME] [--no-bucket]\n"
+    "Usage: mdp aws bootstrap [--bucket NAME[/PREFIX]] [--table NAME] [--noncurrent-days N]\n"
+    "                         [--no-bucket]\n"
     "       mdp aws policy [--job ingest|curate|serve|dsar|all] [--account ID] [--bucket NAME]\n"
     "                      [--env ENV]\n"
     "\n"
     "bootstrap creates what AWS mode needs, idempotently, and prints what it found or did:\n"
     "the state table (state.dynamodb_table; keys pk and sk, on-demand, TTL on expires_at, the\n"
     "by_subject index for erasure) and the lake's bucket (from lake.dir s3://BUCKET/PREFIX, or\n"
-    "--bucket) with versioning, default encryption SSE-KMS with aws.kms_key_id and every public\n"
-    "access block on. Credentials and region come from the aws.* settings and the standard AWS\n"
-    "chain.\n"
+    "--bucket) with versioning, default encryption SSE-KMS with aws.kms_key_id, every public\n"
+    "access block on, and a lifecycle: versions that retention, erasure or a republish made\n"
+    "noncurrent expire after --noncurrent-days (default 30; until then they still hold the\n"
+    "data), unfinished multipart uploads after a day. A lifecycle with rules of its own is left\n"
+    "alone and reported. Credentials and region come from the aws.* settings and the standard\n"
+    "AWS chain.\n"
     "\n"
     "policy prints the IAM policy (JSON) a job needs and no more: S3 actions on the lake prefixes\n"
     "it reads and writes, DynamoDB actions on the state table (and its index for dsar), Glue\n"

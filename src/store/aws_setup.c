@@ -68,8 +68,78 @@ static int has(const struct mdp_aws_response *r, const char *needle)
 
 #define S3NS "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""
 
+static int count(const struct mdp_aws_response *r, const char *needle)
+{
+    int n = 0;
+    for (const char *p = r->body.data; p && (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* The lifecycle rules of the bucket: versions made noncurrent by an overwrite or a delete
+ * (retention, erasure, a republished manifest) expire after noncurrent_days, then their delete
+ * markers; unfinished multipart uploads are aborted after a day. A configuration holding rules
+ * of someone else's is left alone (a put would replace it) and reported. */
+static int bootstrap_lifecycle(struct mdp_aws *a, const char *bucket, int noncurrent_days,
+                               mdp_aws_setup_report_fn report, void *ud, struct mdp_aws_response *r,
+                               struct mdp_diag *d)
+{
+    char days[64], line[256];
+    snprintf(days, sizeof days, "<NoncurrentDays>%d</NoncurrentDays>", noncurrent_days);
+    int rc =
+        bucket_call(a, "GET", "GetBucketLifecycleConfiguration", bucket, "lifecycle", NULL, r, d);
+    int rules = 0, ours = 0;
+    if (!rc) {
+        rules = count(r, "<Rule>");
+        ours = count(r, "<ID>mdp-noncurrent-versions</ID>") +
+               count(r, "<ID>mdp-incomplete-uploads</ID>");
+    } else if (rc == MDP_ERR_NOT_FOUND ||
+               (rc == MDP_ERR_INVALID && strstr(r->error_code, "NoSuchLifecycle"))) {
+        rc = 0; /* NoSuchLifecycleConfiguration */
+    }
+    if (rc) return rc;
+    if (rules > ours) {
+        snprintf(line, sizeof line,
+                 "bucket %s: lifecycle has %d rule(s) of its own, left alone; add the rules "
+                 "mdp-noncurrent-versions (NoncurrentDays %d) and mdp-incomplete-uploads "
+                 "(docs/aws.md)",
+                 bucket, rules - ours, noncurrent_days);
+        say(report, ud, "%s%s", line, NULL);
+        return 0;
+    }
+    if (ours == 2 && rules == 2 && count(r, days) == 1) {
+        snprintf(line, sizeof line,
+                 "bucket %s: lifecycle already expires noncurrent versions after %d days", bucket,
+                 noncurrent_days);
+        say(report, ud, "%s%s", line, NULL);
+        return 0;
+    }
+    char xml[1024];
+    snprintf(xml, sizeof xml,
+             "<LifecycleConfiguration " S3NS ">"
+             "<Rule><ID>mdp-noncurrent-versions</ID><Filter><Prefix></Prefix></Filter>"
+             "<Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>true"
+             "</ExpiredObjectDeleteMarker></Expiration><NoncurrentVersionExpiration>%s"
+             "</NoncurrentVersionExpiration></Rule>"
+             "<Rule><ID>mdp-incomplete-uploads</ID><Filter><Prefix></Prefix></Filter>"
+             "<Status>Enabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>1"
+             "</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>"
+             "</LifecycleConfiguration>",
+             days);
+    rc = bucket_call(a, "PUT", "PutBucketLifecycleConfiguration", bucket, "lifecycle", xml, r, d);
+    if (!rc) {
+        snprintf(line, sizeof line,
+                 "bucket %s: lifecycle set: noncurrent versions expire after %d days, "
+                 "unfinished uploads after 1",
+                 bucket, noncurrent_days);
+        say(report, ud, "%s%s", line, NULL);
+    }
+    return rc;
+}
+
 int mdp_aws_bootstrap_bucket(struct mdp_aws *a, const char *bucket, const char *kms_key_id,
-                             mdp_aws_setup_report_fn report, void *ud, struct mdp_diag *d)
+                             int noncurrent_days, mdp_aws_setup_report_fn report, void *ud,
+                             struct mdp_diag *d)
 {
     struct mdp_aws_response r;
     mdp_aws_response_init(&r);
@@ -154,6 +224,7 @@ int mdp_aws_bootstrap_bucket(struct mdp_aws *a, const char *bucket, const char *
         if (!rc)
             say(report, ud, "bucket %s: public access blocked (all four settings)%s", bucket, NULL);
     }
+    if (!rc) rc = bootstrap_lifecycle(a, bucket, noncurrent_days, report, ud, &r, d);
     mdp_aws_response_cleanup(&r);
     return rc;
 }

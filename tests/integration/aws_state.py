@@ -2,8 +2,9 @@
 """Integration test of AWS mode's state, setup and catalog half, against moto with SigV4 verified
 (scripts/moto.sh) and boto3 as the independent reader:
 - `mdp aws bootstrap` twice: the state table (keys, TTL on expires_at, the by_subject index) and
-  the bucket (versioning, SSE-KMS with the configured key, public access block); the second run
-  changes nothing and says so;
+  the bucket (versioning, SSE-KMS with the configured key, public access block, the lifecycle of
+  noncurrent versions and unfinished uploads); the second run changes nothing and says so; another
+  period is applied, a lifecycle with rules of its own is left alone;
 - `mdp demo` with state.backend dynamodb: the consent stage's journal lands in DynamoDB (the state
   table folded into pk) and segments/features read it from there;
 - `mdp aws policy`: each job's policy; users holding only one job's policy run that job's calls
@@ -85,7 +86,10 @@ personalize:
     check("versioning enabled" in first and "public access blocked" in first, first)
     check(f"table {TABLE}: exists" in second and "already enabled" in second
           and "versioning already enabled" in second and f"already aws:kms {KEY}" in second
-          and "public access already blocked" in second, f"a second bootstrap changes nothing: {second}")
+          and "public access already blocked" in second
+          and "lifecycle already expires noncurrent versions after 30 days" in second,
+          f"a second bootstrap changes nothing: {second}")
+    check("lifecycle set: noncurrent versions expire after 30 days" in first, first)
     t = ddb.describe_table(TableName=TABLE)["Table"]
     check([k["AttributeName"] for k in t["KeySchema"]] == ["pk", "sk"], t["KeySchema"])
     check([g["IndexName"] for g in t.get("GlobalSecondaryIndexes", [])] == ["by_subject"], t)
@@ -98,6 +102,25 @@ personalize:
     pab = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
     check(all(pab[k] for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
                                "RestrictPublicBuckets")), pab)
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]}
+    check(sorted(rules) == ["mdp-incomplete-uploads", "mdp-noncurrent-versions"], rules)
+    check(rules["mdp-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+          and rules["mdp-noncurrent-versions"]["Status"] == "Enabled", rules)
+    check(rules["mdp-incomplete-uploads"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1,
+          rules)
+    # another period is applied; a lifecycle with someone else's rule is left alone and said so
+    third = mdp("aws", "bootstrap", "--bucket", BUCKET, "--noncurrent-days", "7").stdout
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]}
+    check("noncurrent versions expire after 7 days" in third
+          and rules["mdp-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 7, third)
+    other = {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 5}}
+    s3.put_bucket_lifecycle_configuration(Bucket=BUCKET, LifecycleConfiguration={"Rules": [other]})
+    fourth = mdp("aws", "bootstrap", "--bucket", BUCKET).stdout
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    check("lifecycle has 1 rule(s) of its own, left alone" in fourth and [r["ID"] for r in rules] == ["logs"],
+          (fourth, rules))
+    p = mdp("aws", "bootstrap", "--bucket", BUCKET, "--noncurrent-days", "0", ok=False)
+    check(p.returncode == 2 and "--noncurrent-days needs a number of days" in p.stderr, p.stderr)
     p = mdp("aws", "bootstrap", ok=False)
     check(p.returncode == 2 and "no bucket" in p.stderr, f"bootstrap without a bucket: {p.stderr}")
 
