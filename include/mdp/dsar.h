@@ -37,4 +37,34 @@ struct mdp_dsar_export_stats {
 int mdp_dsar_export(const struct mdp_subject_ctx *ctx, const struct mdp_subject *s,
                     const char *out_dir, struct mdp_dsar_export_stats *out, struct mdp_diag *d);
 
+/* ---- the backfill of the per-subject index (`mdp dsar reindex`, docs/privacy.md §8) ---- */
+
+struct mdp_state;
+/* The state tables whose items name their owner and get a subject: the consent journal's contact
+ * rows (the key is the pseudonym) and the DOI tokens (the address in the body). */
+#define MDP_DSAR_REINDEX_CONTACT "consent_contact"
+#define MDP_DSAR_REINDEX_TOKENS  "vc_tokens"
+/* What mdp_dsar_reindex found in one table. */
+struct mdp_dsar_reindex_table {
+    const char *table;  /* static storage */
+    int64_t items;      /* items that belong to a person */
+    int64_t set;        /* of them given their subject now (a dry run: that would be) */
+    int64_t already;    /* of them that carried it already */
+    int64_t unreadable; /* items whose owner cannot be read from them (left as they are) */
+};
+struct mdp_dsar_reindex {
+    struct mdp_dsar_reindex_table t[2];
+    int n;
+    int64_t set, unreadable; /* the sums over t */
+};
+/* Gives every item of the tables above that belongs to a person and carries no subject (written
+ * before the per-subject index existed) the subject its writer gives it today
+ * (mdp_state_set_subject), so that erasure and export find it through the index. Idempotent;
+ * items already indexed are not written. dry_run counts and changes nothing (not even the subject
+ * key: without one, the DOI tokens' owners cannot be computed and count as to be set). st is
+ * borrowed; out (the caller's) is zeroed first. Returns 0, or mdp_subject_key's or the store's
+ * errors (MDP_ERR_IO, MDP_ERR_PARSE, MDP_ERR_CRYPTO), MDP_ERR_NOMEM, with d. */
+int mdp_dsar_reindex(struct mdp_state *st, int dry_run, struct mdp_dsar_reindex *out,
+                     struct mdp_diag *d);
+
 #endif

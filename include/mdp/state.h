@@ -142,6 +142,13 @@ typedef int (*mdp_state_subject_cb)(const char *table, const struct mdp_state_it
  * MDP_ERR_INVALID (an empty subject), MDP_ERR_IO or MDP_ERR_NOMEM, with d. */
 int mdp_state_query_subject(struct mdp_state *s, const char *subject, mdp_state_subject_cb cb,
                             void *ud, struct mdp_diag *d);
+/* Sets the subject (borrowed, not empty) of the existing item (table, pk, sk), its body, TTL and
+ * counters left as they are: the backfill of the per-subject index on items written before it
+ * existed (`mdp dsar reindex`). *out_changed (may be NULL) is 1 when the item carried no subject or
+ * another one, 0 when it carried this one already (nothing written). Returns 0, MDP_ERR_INVALID
+ * (an empty subject), MDP_ERR_NOT_FOUND (no such item), MDP_ERR_IO, MDP_ERR_NOMEM, with d. */
+int mdp_state_set_subject(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+                          const char *subject, int *out_changed, struct mdp_diag *d);
 /* Makes deleted items unreadable from the file itself (erasure, docs/privacy.md §6): checkpoints
  * the write-ahead log, rewrites the database without free pages (VACUUM) and empties the log
  * again (DynamoDB: nothing to do). Not inside a transaction. Returns 0 or MDP_ERR_IO with d. */

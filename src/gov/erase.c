@@ -1652,8 +1652,10 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
                            json_object_new_int64(jint(p, "suppressed_entries")));
     json_object_object_add(
         ext, "bandit_anonymous_feedback",
-        json_object_new_string("feedback counted without a user (decision ids, anonymous "
-                               "signals) cannot be attributed and stays in the counters"));
+        json_object_new_string("feedback counted without an owner (decision ids made before "
+                               "they named the user, feedback counted before the server "
+                               "recorded owners) cannot be attributed and stays in the "
+                               "counters"));
     json_object_object_add(
         ext, "backups",
         json_object_new_string("Supabase point-in-time recovery and S3 noncurrent versions keep "

@@ -121,7 +121,12 @@ int mdp__snap_reload(struct mdp__snap_holder *h, struct mdp_lake *lake, struct m
     return 1;
 }
 
-/* ---- decision ids: <uuid7>.<hex of context \x1f variant \x1f policy>.<tag> ---- */
+/* ---- decision ids ----
+ * <uuid7>.<hex of context \x1f variant \x1f policy>[.<owner>].<tag>: owner, 32 hex digits of the
+ * user id's 16 bytes, is there when the decision log names the user (they consented to
+ * personalization), so that their feedback can be counted as theirs and an erasure can take it
+ * back; the id carries no more than the decision log holds. Ids without it (made before issue 12,
+ * or for users without consent) are still valid; their feedback counts without an owner. */
 
 /* appends the hex digits of s at out + *k, as far as they fit in n bytes (the NUL included) */
 static void hex_into(const char *s, char *out, size_t *k, size_t n)
@@ -164,6 +169,18 @@ static int unhex(const char *s, size_t len, char *out, size_t n)
         out[i / 2] = (char)v;
     }
     out[len / 2] = '\0';
+    return 0;
+}
+
+/* n bytes from 2n lowercase hex digits at s (as mdp_hex_encode writes them): 0, or -1 */
+static int hex_bytes(const char *s, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < 2 * n; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0) return -1;
+        out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
+    }
     return 0;
 }
 
@@ -241,9 +258,10 @@ static void sign(const struct mdp__pz *p, const char *body, char out[17])
 }
 
 /* Writes the decision id into out (n > 37 bytes): <uuid7>.<hex of context 0x1f variant 0x1f
- * policy>.<tag>, built in place (this is on every decision). */
+ * policy>[.<owner's 32 hex>].<tag>, built in place (this is on every decision). owner (NULL:
+ * none) is the user the decision log names. */
 static void decision_id(const struct mdp__pz *p, const char *context, const char *variant,
-                        const char *policy, char *out, size_t n)
+                        const char *policy, const struct mdp_uuid *owner, char *out, size_t n)
 {
     struct mdp_uuid u;
     thread_uuid7(&u);
@@ -255,6 +273,12 @@ static void decision_id(const struct mdp__pz *p, const char *context, const char
         if (i) hex_into("\x1f", out, &k, n);
         hex_into(in[i], out, &k, n);
     }
+    if (owner && k + 34 <= n) {
+        out[k] = '.';
+        mdp_hex_encode(owner->b, 16, out + k + 1);
+        k += 33;
+        out[k] = '\0';
+    }
     char tag[17];
     sign(p, out, tag);
     if (k + 18 <= n) {
@@ -263,9 +287,10 @@ static void decision_id(const struct mdp__pz *p, const char *context, const char
     }
 }
 
-/* Parses and checks a decision id: its signature, its age. */
+/* Parses and checks a decision id: its signature, its age. owner (37 bytes) gets the user id the
+ * id names, "" for an id without one. */
 static int parse_decision(const struct mdp__pz *p, const char *id, char *context, size_t cn,
-                          char *variant, size_t vn, char *policy, size_t pn, char *uid,
+                          char *variant, size_t vn, char *policy, size_t pn, char *uid, char *owner,
                           const char **why)
 {
     const char *dot1 = strchr(id, '.'), *dot2 = dot1 ? strrchr(id, '.') : NULL;
@@ -273,6 +298,9 @@ static int parse_decision(const struct mdp__pz *p, const char *id, char *context
         *why = "not a decision id of this service";
         return -1;
     }
+    /* the owner's segment, when there is one, ends the signed part */
+    const char *dot3 = strchr(dot1 + 1, '.');
+    owner[0] = '\0';
     char body[900], mac[17];
     snprintf(body, sizeof body, "%.*s", (int)(dot2 - id), id);
     sign(p, body, mac);
@@ -281,6 +309,16 @@ static int parse_decision(const struct mdp__pz *p, const char *id, char *context
         return -1;
     }
     snprintf(uid, 37, "%.36s", id);
+    if (dot3 != dot2) {
+        struct mdp_uuid o;
+        if (dot2 - dot3 - 1 != 32 || strchr(dot3 + 1, '.') != dot2 ||
+            hex_bytes(dot3 + 1, 16, o.b) != 0) {
+            *why = "the decision id is damaged";
+            return -1;
+        }
+        mdp_uuid_format(&o, owner);
+        dot2 = dot3;
+    }
     char pair[400];
     if (unhex(dot1 + 1, (size_t)(dot2 - dot1 - 1), pair, sizeof pair)) {
         *why = "the decision id is damaged";
@@ -344,11 +382,13 @@ struct answer {
     char context[300];
 };
 
-static int respond(struct mdp__pz *p, const struct answer *a, const char *user, int log_user,
-                   struct mdp_buf *out)
+/* owner (NULL: none), the user's parsed id, when the decision log may name them (consent): the
+ * decision id then names them too */
+static int respond(struct mdp__pz *p, const struct answer *a, const char *user,
+                   const struct mdp_uuid *owner, struct mdp_buf *out)
 {
     char id[1000];
-    decision_id(p, a->context, a->v->name, a->policy, id, sizeof id);
+    decision_id(p, a->context, a->v->name, a->policy, owner, id, sizeof id);
     /* catalogue names are checked words, reason and policy constants, the id hex: no escaping */
     /* propensity with 6 decimals, without printf's float formatting (this is the hot path) */
     char prop[16];
@@ -407,7 +447,7 @@ static int respond(struct mdp__pz *p, const struct answer *a, const char *user, 
                 MDP_LIT("\",\"surface\":\""), surface,  MDP_LIT("\",\"context\":")};
             int bad = mdp_buf_cat(line, lp, sizeof lp / sizeof *lp);
             bad |= mdp_buf_json_str(line, a->context);
-            if (log_user && user) {
+            if (owner && user) {
                 /* a parsed UUID: nothing to escape */
                 const struct mdp_piece up[] = {MDP_LIT(",\"user_id\":\""), MDP_STR(user),
                                                MDP_LIT("\"")};
@@ -541,11 +581,11 @@ int mdp__personalize_req(struct mdp__pz *p, const struct mdp__pz_req *rq, struct
         return mdp__error(out, 400, "invalid_context", "the context values are too long");
     if (!r) {
         a.reason = user ? "unknown_user" : "no_user";
-        return respond(p, &a, user, 0, out);
+        return respond(p, &a, user, NULL, out);
     }
     if (!consent) {
         a.reason = "no_personalization_consent";
-        return respond(p, &a, user, 0, out);
+        return respond(p, &a, user, NULL, out);
     }
     /* spec 9: rules first */
     const char *want = engagement == MDP_ENG_LOW    ? "encouraging"
@@ -556,7 +596,7 @@ int mdp__personalize_req(struct mdp__pz *p, const struct mdp__pz_req *rq, struct
             a.v = vs[i];
             a.reason = engagement == MDP_ENG_LOW ? "engagement_low" : "tone_facts";
             a.policy = "rule";
-            return respond(p, &a, user, 1, out);
+            return respond(p, &a, user, &uid, out);
         }
     const char *names[64];
     for (int i = 0; i < n; i++)
@@ -567,7 +607,7 @@ int mdp__personalize_req(struct mdp__pz *p, const struct mdp__pz_req *rq, struct
     a.v = vs[pick < 0 ? 0 : pick];
     a.policy = pol == MDP_BANDIT_THOMPSON ? "thompson" : "explore";
     a.reason = pol == MDP_BANDIT_THOMPSON ? "bandit" : "bandit_exploration";
-    return respond(p, &a, user, 1, out);
+    return respond(p, &a, user, &uid, out);
 }
 
 /* ---- feedback ---- */
@@ -594,6 +634,36 @@ static int idem_key_ok(const char *k)
     for (const char *c = k; *c; c++)
         if (*c < 0x21 || *c > 0x7e) return 0;
     return n >= 1 && n <= 255;
+}
+
+/* The owner of a feedback (the user id text, borrowed): *suppressed is 1 when they were erased
+ * (the suppression list, reloaded first if an erasure changed it), else subject gets their
+ * pseudonym (as `mdp bandit replay` and the erasure name them; "" without a state store). Returns
+ * 0, or the store's error with d. */
+static int owner_subject(struct mdp__pz *p, const char *owner, char subject[65], int *suppressed,
+                         struct mdp_diag *d)
+{
+    int rc = 0;
+    subject[0] = '\0';
+    if (p->state_mu) pthread_mutex_lock(p->state_mu);
+    if (p->state && p->suppress) rc = mdp_suppress_live_refresh(p->suppress, p->state, NULL, d);
+    if (!rc && p->state && !p->has_subject_key) {
+        rc = mdp_subject_key(p->state, p->subject_key, d);
+        p->has_subject_key = !rc;
+    }
+    if (p->state_mu) pthread_mutex_unlock(p->state_mu);
+    if (rc) return rc;
+    *suppressed = mdp_suppress_live_match(p->suppress, owner, strlen(owner));
+    if (!*suppressed && p->has_subject_key)
+        rc = mdp_subject_pseudonym(p->subject_key, MDP_PSEUDONYM_USER_ID, owner, subject, d);
+    return rc;
+}
+
+static int suppressed_answer(struct mdp_buf *out)
+{
+    mdp_buf_reset(out);
+    mdp_buf_puts(out, "{\"counted\":false,\"reason\":\"suppressed\"}");
+    return 200;
 }
 
 int mdp__feedback(struct mdp__pz *p, json_object *req, const char *idem_key, struct mdp_buf *out)
@@ -623,13 +693,22 @@ int mdp__feedback(struct mdp__pz *p, json_object *req, const char *idem_key, str
     /* dedup: the mark that this feedback was counted; fp: what the request said, for a key reused
      * with another request */
     char context[300], variant[64], uid[37] = "", dedup[300], policy[16] = "", fp[80] = "{}";
+    /* owner: the user the feedback is counted for, by their pseudonym (subject), so that an
+     * erasure takes it back (docs/privacy.md §6 "The bandit"); "" when unknown */
+    char owner[37] = "", subject[65] = "";
+    int suppressed = 0;
+    struct mdp_diag od = {0};
     if (did) {
         const char *why = NULL;
         int r = parse_decision(p, did, context, sizeof context, variant, sizeof variant, policy,
-                               sizeof policy, uid, &why);
+                               sizeof policy, uid, owner, &why);
         if (r)
             return mdp__error(out, r == -2 ? 410 : 400,
                               r == -2 ? "decision_expired" : "unknown_decision", "%s", why);
+        if (owner[0] && owner_subject(p, owner, subject, &suppressed, &od))
+            return mdp__error(out, 503, "state_store", "cannot check the suppression list: %s",
+                              od.msg);
+        if (suppressed) return suppressed_answer(out);
         /* only the bandit's own choices teach it: a rule or the default copy was not randomized
          * (and the default goes to users who did not consent to personalization) */
         if (strcmp(policy, "thompson") != 0 && strcmp(policy, "explore") != 0) {
@@ -644,6 +723,11 @@ int mdp__feedback(struct mdp__pz *p, json_object *req, const char *idem_key, str
         if (!v) return mdp__error(out, 400, "unknown_variant", "variant '%.64s' is unknown", vname);
         if (mdp_uuid_parse(user, &u))
             return mdp__error(out, 400, "invalid_user_id", "user_id is not a UUID");
+        mdp_uuid_format(&u, owner);
+        if (owner_subject(p, owner, subject, &suppressed, &od))
+            return mdp__error(out, 503, "state_store", "cannot check the suppression list: %s",
+                              od.msg);
+        if (suppressed) return suppressed_answer(out);
         /* the user's context now (from the snapshot) */
         char persona[32] = "", tone[32] = "";
         const char *bucket = NULL;
@@ -665,9 +749,15 @@ int mdp__feedback(struct mdp__pz *p, json_object *req, const char *idem_key, str
                               "the user has no valid personalization consent");
         mdp_bandit_context(context, sizeof context, persona, tone, NULL, bucket, v->surface);
         snprintf(variant, sizeof variant, "%s", v->name);
-        /* without a decision only the client's Idempotency-Key tells a replay from a new signal */
-        dedup[0] = '\0';
-        if (idem_key) {
+        /* without a decision only the client's Idempotency-Key tells a replay from a new signal;
+         * without one the request gets a mark of its own (a fresh UUIDv7), so that the count and
+         * the owner's reward record are still one transaction */
+        if (!idem_key) {
+            struct mdp_uuid fresh;
+            thread_uuid7(&fresh);
+            memcpy(dedup, "new|", 4);
+            mdp_uuid_format(&fresh, dedup + 4);
+        } else {
             char raw[600], hash[65];
             snprintf(dedup, sizeof dedup, "idem|%s", idem_key);
             snprintf(raw, sizeof raw, "%s|%s|%s|%d", user, v->name, signal, value);
@@ -689,8 +779,8 @@ int mdp__feedback(struct mdp__pz *p, json_object *req, const char *idem_key, str
              * sends it twice: the mark and the count are one transaction of the store */
             struct mdp_state_item it = {dedup, "fb", fp,
                                         mdp_time_now_ms() / 1000 + p->cfg->pz_ttl_h * 3600};
-            rc = mdp_bandit_feedback_once(p->bandit, p->state, "feedback", &it, context, variant,
-                                          value, &d);
+            rc = mdp_bandit_feedback_owned(p->bandit, p->state, "feedback", &it, subject, context,
+                                           variant, value, &d);
             if (rc == MDP_ERR_EXISTS && fp[1] != '}') { /* a key: was it this request? */
                 char *was = NULL;
                 reused = mdp_state_get(p->state, "feedback", dedup, "fb", &was, NULL, &d) == 0 &&

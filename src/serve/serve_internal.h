@@ -12,8 +12,10 @@
 #include "mdp/buf.h"
 #include "mdp/config.h"
 #include "mdp/lake.h"
+#include "mdp/pseudonym.h"
 #include "mdp/snapshot.h"
 #include "mdp/state.h"
+#include "mdp/suppress.h"
 
 /* ---- group commit ---- */
 /* Records submitted by concurrent requests are written together: one raw object per stream and
@@ -72,6 +74,11 @@ struct mdp__pz {
     pthread_mutex_t *state_mu;
     char key[65]; /* the decision ids' key: 64 hex digits (the tag uses the first 16 bytes) */
     struct mdp__committer *committer;
+    /* the suppression list (NULL: none), refreshed under state_mu before an owned feedback */
+    struct mdp_suppress_live *suppress;
+    /* the lake's subject key (mdp/pseudonym.h), read under state_mu at the first owned feedback */
+    unsigned char subject_key[MDP_SUBJECT_KEY_LEN];
+    int has_subject_key;
 };
 /* Answers a personalization request. The request is a JSON object {user_id, surface, context}
  * (GET's query arguments are turned into one). Fills out with the JSON response; returns the

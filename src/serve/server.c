@@ -17,6 +17,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -345,6 +346,7 @@ static void server_free(struct mdp_server *s)
     mdp_bandit_close(s->bandit);
     mdp_suppress_live_free(s->suppress);
     mdp__catalogue_free(&s->pz.cat);
+    OPENSSL_cleanse(s->pz.subject_key, sizeof s->pz.subject_key);
     mdp_state_close(s->state);
     if (s->snap.snap) mdp_snapshot_close(s->snap.snap);
     pthread_rwlock_destroy(&s->snap.lock);
@@ -395,6 +397,7 @@ int mdp_serve_start(const struct mdp_config *cfg, struct mdp_lake *lake, struct 
     s->pz.state = s->state;
     s->pz.state_mu = &s->state_mu;
     s->pz.committer = s->committer;
+    s->pz.suppress = s->suppress;
     long threads = cfg->serve_threads ? cfg->serve_threads : sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1) threads = 1;
     s->mhd = MHD_start_daemon(

@@ -91,6 +91,15 @@ int mdp_state_query_subject(struct mdp_state *s, const char *subject, mdp_state_
     return s->ops->query_subject(s, subject, cb, ud, d);
 }
 
+int mdp_state_set_subject(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+                          const char *subject, int *out_changed, struct mdp_diag *d)
+{
+    if (out_changed) *out_changed = 0;
+    if (!subject || !*subject)
+        return mdp_diag_set(d, MDP_ERR_INVALID, "state store: an empty subject to set");
+    return s->ops->set_subject(s, table, pk, sk, subject, out_changed, d);
+}
+
 int mdp_state_put_if_newer(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                            const char *field, int64_t value, struct mdp_diag *d)
 {

@@ -1046,9 +1046,47 @@ static int ddb_query_subject(struct mdp_state *st, const char *subject, mdp_stat
     return rc;
 }
 
+/* UpdateItem SET subject, only on an item that exists and carries another subject or none (so
+ * that an unchanged item is not written); the condition's failure is told apart by a GetItem */
+static int ddb_set_subject(struct mdp_state *st, const char *table, const char *pk, const char *sk,
+                           const char *subject, int *out_changed, struct mdp_diag *d)
+{
+    struct ddb *s = DDB(st);
+    int rc = check_key(table, pk, sk, d);
+    if (rc) return rc;
+    json_object *req = request(s), *key = key_of(table, pk, sk);
+    if (!key) {
+        json_object_put(req);
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    }
+    json_object *names = json_object_new_object(), *vals = json_object_new_object();
+    json_object_object_add(names, "#s", json_object_new_string("subject"));
+    json_object_object_add(vals, ":s", av_s(subject));
+    json_object_object_add(req, "Key", key);
+    json_object_object_add(req, "UpdateExpression", json_object_new_string("SET #s = :s"));
+    json_object_object_add(
+        req, "ConditionExpression",
+        json_object_new_string("attribute_exists(pk) AND (attribute_not_exists(#s) OR #s <> :s)"));
+    json_object_object_add(req, "ExpressionAttributeNames", names);
+    json_object_object_add(req, "ExpressionAttributeValues", vals);
+    rc = call(s, "UpdateItem", req, NULL, NULL, 0, d);
+    if (!rc) {
+        if (out_changed) *out_changed = 1;
+        return 0;
+    }
+    if (rc != MDP_ERR_EXISTS) return rc;
+    json_object *item = NULL;
+    if (d) memset(d, 0, sizeof *d);
+    rc = get_item(s, table, pk, sk, &item, d);
+    if (!rc && !item)
+        rc = mdp_diag_set(d, MDP_ERR_NOT_FOUND, "state store: no %s item %s/%s", table, pk, sk);
+    json_object_put(item);
+    return rc;
+}
+
 static const struct mdp__state_ops DDB_OPS = {
-    "dynamodb",       ddb_close,         ddb_synchronous, ddb_put,
-    ddb_put_if_newer, ddb_get,           ddb_delete,      ddb_query,
-    ddb_add,          ddb_transact,      ddb_scan,        ddb_purge_expired,
-    ddb_tables,       ddb_count_expired, ddb_compact,     ddb_query_subject,
+    "dynamodb",        ddb_close,         ddb_synchronous, ddb_put,           ddb_put_if_newer,
+    ddb_get,           ddb_delete,        ddb_query,       ddb_add,           ddb_transact,
+    ddb_scan,          ddb_purge_expired, ddb_tables,      ddb_count_expired, ddb_compact,
+    ddb_query_subject, ddb_set_subject,
 };

@@ -35,6 +35,8 @@ struct mdp__state_ops {
     int (*compact)(struct mdp_state *s, struct mdp_diag *d);
     int (*query_subject)(struct mdp_state *s, const char *subject, mdp_state_subject_cb cb,
                          void *ud, struct mdp_diag *d);
+    int (*set_subject)(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+                       const char *subject, int *out_changed, struct mdp_diag *d);
 };
 
 struct mdp_state {

@@ -406,9 +406,40 @@ static int sq_query_subject(struct mdp_state *s, const char *subject, mdp_state_
     return rc;
 }
 
+/* one UPDATE that writes only when the subject differs; no change: the item is there or absent */
+static int sq_set_subject(struct mdp_state *s, const char *table, const char *pk, const char *sk,
+                          const char *subject, int *out_changed, struct mdp_diag *d)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s,
+                     "UPDATE items SET subject=?4 WHERE tbl=?1 AND pk=?2 AND sk=?3 AND "
+                     "subject IS NOT ?4",
+                     &st, d);
+    if (rc) return rc;
+    bind_key(st, table, pk, sk);
+    sqlite3_bind_text(st, 4, subject, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = fail(s, d, "set subject");
+    sqlite3_finalize(st);
+    if (rc) return rc;
+    if (sqlite3_changes(DB(s)) == 1) {
+        if (out_changed) *out_changed = 1;
+        return 0;
+    }
+    if ((rc = prepare(s, "SELECT 1 FROM items WHERE tbl=?1 AND pk=?2 AND sk=?3", &st, d)))
+        return rc;
+    bind_key(st, table, pk, sk);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_DONE)
+        rc = mdp_diag_set(d, MDP_ERR_NOT_FOUND, "state store: no %s item %s/%s", table, pk, sk);
+    else if (r != SQLITE_ROW)
+        rc = fail(s, d, "set subject");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static const struct mdp__state_ops SQLITE_OPS = {
-    "sqlite",        sq_close,         sq_synchronous, sq_put,
-    sq_put_if_newer, sq_get,           sq_delete,      sq_query,
-    sq_add,          sq_transact,      sq_scan,        sq_purge_expired,
-    sq_tables,       sq_count_expired, sq_compact,     sq_query_subject,
+    "sqlite",         sq_close,         sq_synchronous, sq_put,           sq_put_if_newer,
+    sq_get,           sq_delete,        sq_query,       sq_add,           sq_transact,
+    sq_scan,          sq_purge_expired, sq_tables,      sq_count_expired, sq_compact,
+    sq_query_subject, sq_set_subject,
 };

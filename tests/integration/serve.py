@@ -327,10 +327,16 @@ def main():
     st, fb, _ = req(s, "POST", "/v1/feedback", json.dumps({"decision_id": "x" * 40, "signal": "email_click"}), key=P)
     check(st == 400 and fb["error"]["code"] == "unknown_decision", f"unknown decision: {st} {fb}")
     # a forged id: another context under the genuine tag, or the genuine body with a changed tag
-    uid, body_hex, tag = js["decision_id"].split(".")
+    # (a consenting user's id names them, issue 12: <uuid7>.<body>.<user id's 32 hex>.<tag>; taking
+    # the owner out or putting another in breaks the signature too)
+    parts = js["decision_id"].split(".")
+    check(len(parts) == 4 and parts[2] == uuid.UUID(free[0]).hex,
+          f"a consenting user's decision id names them: {js['decision_id']}")
+    uid, body_hex, owner, tag = (parts + [""] * 4)[:4]
     other_ctx = bytes.fromhex(body_hex).replace(b"onboarding_tip", b"onboarding_tiq").hex()
     flipped = tag[:-1] + ("0" if tag[-1] != "0" else "1")
-    for forged in (f"{uid}.{other_ctx}.{tag}", f"{uid}.{body_hex}.{flipped}"):
+    for forged in (f"{uid}.{other_ctx}.{owner}.{tag}", f"{uid}.{body_hex}.{owner}.{flipped}",
+                   f"{uid}.{body_hex}.{tag}", f"{uid}.{body_hex}.{uuid.uuid4().hex}.{tag}"):
         st, fb, _ = req(s, "POST", "/v1/feedback", json.dumps({"decision_id": forged, "signal": "email_click"}), key=P)
         check(st == 400 and "signature" in fb["error"]["message"], f"forged decision id: {st} {fb}")
     st, fb, _ = req(s, "POST", "/v1/feedback", json.dumps({"decision_id": js["decision_id"], "signal": "like"}), key=P)

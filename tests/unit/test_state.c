@@ -749,6 +749,63 @@ static void test_state_subject_index(void **st)
     tu_rmdir(dir);
 }
 
+/* Issue 12's backfill (`mdp dsar reindex`): mdp_state_set_subject gives an existing item a subject
+ * (body, TTL and counters untouched), says whether it changed anything, moves an item from one
+ * subject to another, and refuses a missing item or an empty subject. */
+static void test_state_set_subject_issue12(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir);
+    struct mdp_diag d = {0};
+    struct mdp_state_item a = {"p1", "1", "{\"v\":1}", 4102444800};
+    assert_int_equal(mdp_state_put(s, "contact", &a, 0, &d), 0);
+    assert_int_equal(mdp_state_add(s, "bandit", "ctx", "a", "s", 2, NULL, &d), 0);
+    struct owned_seen o = {0};
+    assert_int_equal(mdp_state_query_subject(s, "alice", owned_cb, &o, &d), 0);
+    assert_int_equal(o.n, 0); /* written without a subject: not found */
+    int changed = -1;
+    assert_int_equal(mdp_state_set_subject(s, "contact", "p1", "1", "alice", &changed, &d), 0);
+    assert_int_equal(changed, 1);
+    assert_int_equal(mdp_state_set_subject(s, "bandit", "ctx", "a", "alice", &changed, &d), 0);
+    assert_int_equal(changed, 1);
+    assert_int_equal(mdp_state_query_subject(s, "alice", owned_cb, &o, &d), 0);
+    assert_int_equal(o.n, 2);
+    assert_string_equal(o.what[0], "bandit/ctx/a");
+    assert_string_equal(o.what[1], "contact/p1/1");
+    /* the item itself is as it was */
+    char *body = NULL;
+    int64_t exp = 0;
+    assert_int_equal(mdp_state_get(s, "contact", "p1", "1", &body, &exp, &d), 0);
+    assert_string_equal(body, "{\"v\":1}");
+    assert_int_equal(exp, 4102444800);
+    free(body);
+    assert_int_equal(mdp_state_get(s, "bandit", "ctx", "a", &body, NULL, &d), 0);
+    assert_counts(body, 2, -1);
+    free(body);
+    /* again: nothing to change; another subject: moved */
+    assert_int_equal(mdp_state_set_subject(s, "contact", "p1", "1", "alice", &changed, &d), 0);
+    assert_int_equal(changed, 0);
+    assert_int_equal(mdp_state_set_subject(s, "contact", "p1", "1", "bob", NULL, &d), 0);
+    o.n = 0;
+    assert_int_equal(mdp_state_query_subject(s, "alice", owned_cb, &o, &d), 0);
+    assert_int_equal(o.n, 1);
+    o.n = 0;
+    assert_int_equal(mdp_state_query_subject(s, "bob", owned_cb, &o, &d), 0);
+    assert_int_equal(o.n, 1);
+    assert_string_equal(o.what[0], "contact/p1/1");
+    /* no such item (and nothing made), an empty subject */
+    changed = -1;
+    assert_int_equal(mdp_state_set_subject(s, "contact", "nope", "1", "alice", &changed, &d),
+                     MDP_ERR_NOT_FOUND);
+    assert_int_equal(changed, 0);
+    assert_int_equal(mdp_state_get(s, "contact", "nope", "1", &body, NULL, &d), MDP_ERR_NOT_FOUND);
+    assert_int_equal(mdp_state_set_subject(s, "contact", "p1", "1", "", &changed, &d),
+                     MDP_ERR_INVALID);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
 /* Issue 12: a state file made before the subject column gets it (and its index) when opened;
  * its old items stay readable and carry no subject. */
 static void test_state_subject_migration(void **st)
@@ -781,6 +838,15 @@ static void test_state_subject_migration(void **st)
     assert_int_equal(mdp_state_query_subject(s, "erin", owned_cb, &o, &d), 0);
     assert_int_equal(o.n, 1);
     assert_string_equal(o.what[0], "contact/new/1");
+    /* the old item gets its subject afterwards (the backfill) */
+    int changed = 0;
+    assert_int_equal(mdp_state_set_subject(s, "contact", "old", "1", "erin", &changed, &d), 0);
+    assert_int_equal(changed, 1);
+    o.n = 0;
+    assert_int_equal(mdp_state_query_subject(s, "erin", owned_cb, &o, &d), 0);
+    assert_int_equal(o.n, 2);
+    assert_string_equal(o.what[0], "contact/new/1");
+    assert_string_equal(o.what[1], "contact/old/1");
     mdp_state_close(s);
     mdp_state_close(s2);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -899,6 +965,7 @@ int main(void)
         cmocka_unit_test(test_state_transact_feedback),
         cmocka_unit_test(test_state_pages),
         cmocka_unit_test(test_state_subject_index),
+        cmocka_unit_test(test_state_set_subject_issue12),
     };
     const struct CMUnitTest sqlite_only[] = {
         cmocka_unit_test(test_state_synchronous_full_issue11),
