@@ -93,6 +93,19 @@ static json_object *request(const struct ddb *s)
     return r;
 }
 
+/* A request naming the state table and the item's Key, or NULL (out of memory). */
+static json_object *keyed_request(const struct ddb *s, const char *table, const char *pk,
+                                  const char *sk)
+{
+    json_object *r = request(s), *key = key_of(table, pk, sk);
+    if (!key) {
+        json_object_put(r);
+        return NULL;
+    }
+    json_object_object_add(r, "Key", key);
+    return r;
+}
+
 /* Sends req (consumed) as operation op; *out (may be NULL: dropped) gets the answer. */
 static int call(struct ddb *s, const char *op, json_object *req, json_object **out, char *err_type,
                 size_t err_len, struct mdp_diag *d)
@@ -375,12 +388,8 @@ static int ddb_delete(struct mdp_state *st, const char *table, const char *pk, c
     struct ddb *s = DDB(st);
     int rc = check_key(table, pk, sk, d);
     if (rc) return rc;
-    json_object *req = request(s), *key = key_of(table, pk, sk);
-    if (!key) {
-        json_object_put(req);
-        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    }
-    json_object_object_add(req, "Key", key);
+    json_object *req = keyed_request(s, table, pk, sk);
+    if (!req) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     return call(s, "DeleteItem", req, NULL, NULL, 0, d);
 }
 
@@ -389,11 +398,8 @@ static int ddb_delete(struct mdp_state *st, const char *table, const char *pk, c
 static json_object *add_update(struct ddb *s, const char *table, const char *pk, const char *sk,
                                const char *field, int64_t delta)
 {
-    json_object *u = request(s), *key = key_of(table, pk, sk);
-    if (!key) {
-        json_object_put(u);
-        return NULL;
-    }
+    json_object *u = keyed_request(s, table, pk, sk);
+    if (!u) return NULL;
     char name[80];
     snprintf(name, sizeof name, "n_%s", field);
     json_object *names = json_object_new_object(), *vals = json_object_new_object();
@@ -402,7 +408,6 @@ static json_object *add_update(struct ddb *s, const char *table, const char *pk,
     json_object_object_add(names, "#b", json_object_new_string("body"));
     json_object_object_add(vals, ":d", av_n(delta));
     json_object_object_add(vals, ":t", av_s(table));
-    json_object_object_add(u, "Key", key);
     json_object_object_add(u, "UpdateExpression", json_object_new_string("SET #t = :t ADD #f :d"));
     json_object_object_add(u, "ConditionExpression",
                            json_object_new_string("attribute_not_exists(#b)"));
@@ -450,12 +455,8 @@ static int get_item(struct ddb *s, const char *table, const char *pk, const char
                     json_object **out_item, struct mdp_diag *d)
 {
     *out_item = NULL;
-    json_object *req = request(s), *key = key_of(table, pk, sk), *ans = NULL, *item;
-    if (!key) {
-        json_object_put(req);
-        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    }
-    json_object_object_add(req, "Key", key);
+    json_object *req = keyed_request(s, table, pk, sk), *ans = NULL, *item;
+    if (!req) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     json_object_object_add(req, "ConsistentRead", json_object_new_boolean(1));
     int rc = call(s, "GetItem", req, &ans, NULL, 0, d);
     if (!rc && json_object_object_get_ex(ans, "Item", &item) &&
@@ -1054,15 +1055,11 @@ static int ddb_set_subject(struct mdp_state *st, const char *table, const char *
     struct ddb *s = DDB(st);
     int rc = check_key(table, pk, sk, d);
     if (rc) return rc;
-    json_object *req = request(s), *key = key_of(table, pk, sk);
-    if (!key) {
-        json_object_put(req);
-        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    }
+    json_object *req = keyed_request(s, table, pk, sk);
+    if (!req) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     json_object *names = json_object_new_object(), *vals = json_object_new_object();
     json_object_object_add(names, "#s", json_object_new_string("subject"));
     json_object_object_add(vals, ":s", av_s(subject));
-    json_object_object_add(req, "Key", key);
     json_object_object_add(req, "UpdateExpression", json_object_new_string("SET #s = :s"));
     json_object_object_add(
         req, "ConditionExpression",
