@@ -3,7 +3,9 @@
  * (include/mdp/subject.h) over the data inventory; the places the locator does not read (the
  * landing folder, the quarantines, superseded Parquet files, leftovers of unfinished writes) are
  * found here by their bytes. The survivor scan (mdp_erase_scan) shares nothing with the deletion
- * path: it walks the folder on disk and looks at bytes and rows. */
+ * path: it walks the folder on disk (an S3 lake's local cache) and looks at bytes and rows, and on
+ * AWS also at every version of every object and every DynamoDB state item. On a versioned bucket
+ * each object the erasure deletes or overwrites loses its old versions too (docs/privacy.md §7). */
 #define _GNU_SOURCE /* nftw with FTW_ACTIONRETVAL, memmem */
 #include "mdp/erase.h"
 #include "mdp/alloc.h"
@@ -1893,6 +1895,10 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
     json_object_object_add(stores, "serving_snapshot", sn);
     json_object_object_add(stores, "temporary_files_removed",
                            json_object_new_int64(jint(p, "tmp_removed")));
+    /* a versioned bucket's old versions and delete markers of the objects that held the person
+     * (0 on a file lake, which keeps none) */
+    json_object_object_add(stores, "object_versions_purged",
+                           json_object_new_int64(jint(p, "versions_purged")));
     json_object *ext = json_object_new_object();
     json_object_object_add(stores, "ga4", json_object_get(json_object_object_get(p, "ga4")));
     json_object_object_add(stores, "suppression_entries_added",
@@ -1903,19 +1909,20 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
                                "signals) cannot be attributed and stays in the counters"));
     json_object_object_add(
         ext, "backups",
-        json_object_new_string("Supabase point-in-time recovery and S3 noncurrent versions keep "
-                               "data until their own expiry"));
+        json_object_new_string("Supabase point-in-time recovery, DynamoDB backups and copies "
+                               "outside the lake's bucket (replication, exports) keep data until "
+                               "their own expiry"));
     json_object_object_add(stores, "not_erased_here", ext);
     json_object_object_add(c, "stores", stores);
     json_object *ver = json_object_new_object();
     json_object_object_add(
         ver, "method",
         json_object_new_string(
-            "re-scan of every file of the lake folder on disk (bytes, ASCII case-insensitive: "
-            "user_id, "
+            "re-scan of every file of the lake folder on disk (S3: its local cache, and every "
+            "version of every object of the bucket) (bytes, ASCII case-insensitive: user_id, "
             "address, SHA-256 of the address; the user_id's 16 bytes), every Parquet file through "
-            "DuckDB (each row as text), every Supabase table of the inventory by its subject keys; "
-            "_meta/erasure/ excluded"));
+            "DuckDB (each row as text), every item of a DynamoDB state table, every Supabase table "
+            "of the inventory by its subject keys; _meta/erasure/ excluded"));
     json_object_object_add(ver, "files_scanned", json_object_new_int64(files));
     json_object_object_add(ver, "supabase", json_object_new_boolean(connected));
     json_object_object_add(ver, "survivors", json_object_new_int64(survivors));

@@ -131,6 +131,7 @@ c = json.load(open(sys.argv[1])); s = c["stores"]
 assert c["verification"]["survivors"] == 0, c["verification"]
 assert s["raw"]["rewritten"] and all(r["records_removed"] > 0 for r in s["raw"]["rewritten"])
 assert s["parquet"] and all(p["rows_removed"] > 0 for p in s["parquet"])
+assert s["object_versions_purged"] > 0, "a versioned bucket keeps what the erasure replaced"
 PY
 grep -qiF -e "$U" -e "$E" "$T/cert.json" "$T/out" "$T/err" && bad "the certificate or the output holds personal data" || ok
 
