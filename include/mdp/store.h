@@ -220,6 +220,16 @@ int mdp__store_s3_open(const char *url, int create, struct mdp_store **out, stru
  * MDP_ERR_NOMEM, with d for the last two. */
 int mdp__s3_list_page(const char *body, size_t len, size_t strip, mdp_store_list_time_cb cb,
                       void *ud, struct mdp_buf *out_token, int *out_more, struct mdp_diag *d);
+/* One ListObjectVersions page (body: len bytes, borrowed, need not end in NUL): cb sees each
+ * Version and DeleteMarker entry's Key (first strip bytes cut off; keys not longer than strip and
+ * entries without a VersionId are skipped), VersionId, Size, IsLatest. When IsTruncated is "true",
+ * *out_more is 1 and out_key_marker / out_vid_marker (the caller's buffers, reset) receive
+ * NextKeyMarker / NextVersionIdMarker. Returns 0, cb's non-zero value (which stops the walk),
+ * MDP_ERR_PARSE (not XML, or truncated without a key marker) or MDP_ERR_NOMEM, with d for the
+ * last two. */
+int mdp__s3_versions_page(const char *body, size_t len, size_t strip, mdp_store_version_cb cb,
+                          void *ud, struct mdp_buf *out_key_marker, struct mdp_buf *out_vid_marker,
+                          int *out_more, struct mdp_diag *d);
 /* The UploadId of a CreateMultipartUpload answer (InitiateMultipartUploadResult) into *out_id
  * (malloc'd, the caller frees it; NULL on failure). Returns 0, MDP_ERR_PARSE (not that XML, or no
  * or an empty UploadId), MDP_ERR_NOMEM. No diag. */

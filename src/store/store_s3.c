@@ -333,6 +333,60 @@ static int s3_del(struct mdp_store *st, const char *key, struct mdp_diag *d)
 
 /* ---- versions (ListObjectVersions; a versioned bucket keeps what was overwritten or deleted) ---- */
 
+int mdp__s3_versions_page(const char *body, size_t len, size_t strip, mdp_store_version_cb cb,
+                          void *ud, struct mdp_buf *out_key_marker, struct mdp_buf *out_vid_marker,
+                          int *out_more, struct mdp_diag *d)
+{
+    *out_more = 0;
+    mdp_buf_reset(out_key_marker);
+    mdp_buf_reset(out_vid_marker);
+    xmlDoc *doc = body && len && len <= INT_MAX
+                      ? xmlReadMemory(body, (int)len, "versions.xml", NULL,
+                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                          XML_PARSE_HUGE)
+                      : NULL;
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!root) {
+        if (doc) xmlFreeDoc(doc);
+        return mdp_diag_set(d, MDP_ERR_PARSE, "the answer is not XML");
+    }
+    int rc = 0;
+    xmlChar *h = NULL;
+    const char *t = xml_text(root, "IsTruncated", &h);
+    int more = t && !strcmp(t, "true");
+    xmlFree(h);
+    if (more) {
+        h = NULL;
+        if ((t = xml_text(root, "NextKeyMarker", &h))) mdp_buf_puts(out_key_marker, t);
+        xmlFree(h);
+        h = NULL;
+        if ((t = xml_text(root, "NextVersionIdMarker", &h))) mdp_buf_puts(out_vid_marker, t);
+        xmlFree(h);
+        if (mdp_buf_error(out_key_marker) || mdp_buf_error(out_vid_marker))
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        else if (!out_key_marker->len)
+            rc = mdp_diag_set(d, MDP_ERR_PARSE, "truncated without a key marker");
+    }
+    for (xmlNode *c = root->children; c && !rc; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        int marker = !strcmp((const char *)c->name, "DeleteMarker");
+        if (!marker && strcmp((const char *)c->name, "Version")) continue;
+        xmlChar *hk = NULL, *hv = NULL, *hl = NULL, *hs = NULL;
+        const char *key = xml_text(c, "Key", &hk), *vid = xml_text(c, "VersionId", &hv),
+                   *latest = xml_text(c, "IsLatest", &hl), *size = xml_text(c, "Size", &hs);
+        if (key && vid && *vid && strlen(key) > strip)
+            rc = cb(key + strip, vid, size ? strtoll(size, NULL, 10) : 0,
+                    latest && !strcmp(latest, "true"), marker, ud);
+        xmlFree(hk);
+        xmlFree(hv);
+        xmlFree(hl);
+        xmlFree(hs);
+    }
+    xmlFreeDoc(doc);
+    if (!rc) *out_more = more;
+    return rc;
+}
+
 static int s3_versions(struct mdp_store *st, const char *prefix, mdp_store_version_cb cb, void *ud,
                        struct mdp_diag *d)
 {
@@ -361,54 +415,10 @@ static int s3_versions(struct mdp_store *st, const char *prefix, mdp_store_versi
                                      .bucket = s->bucket,
                                      .query = q};
         if ((rc = mdp_aws_request(s->aws, &rq, &r, d))) break;
-        xmlDoc *doc = r.body.data && r.body.len <= INT_MAX
-                          ? xmlReadMemory(r.body.data, (int)r.body.len, "versions.xml", NULL,
-                                          XML_PARSE_NONET | XML_PARSE_NOERROR |
-                                              XML_PARSE_NOWARNING | XML_PARSE_HUGE)
-                          : NULL;
-        xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-        if (!root) {
-            if (doc) xmlFreeDoc(doc);
-            rc = mdp_diag_set(d, MDP_ERR_PARSE, "s3://%s ListObjectVersions: the answer is not XML",
-                              s->bucket);
-            break;
-        }
-        xmlChar *h = NULL;
-        const char *t = xml_text(root, "IsTruncated", &h);
-        more = t && !strcmp(t, "true");
-        xmlFree(h);
-        mdp_buf_reset(&km);
-        mdp_buf_reset(&vm);
-        if (more) {
-            h = NULL;
-            if ((t = xml_text(root, "NextKeyMarker", &h))) mdp_buf_puts(&km, t);
-            xmlFree(h);
-            h = NULL;
-            if ((t = xml_text(root, "NextVersionIdMarker", &h))) mdp_buf_puts(&vm, t);
-            xmlFree(h);
-            if (!km.len)
-                rc = mdp_diag_set(d, MDP_ERR_PARSE,
-                                  "s3://%s ListObjectVersions: truncated without a key marker",
-                                  s->bucket);
-            else if (mdp_buf_error(&km) || mdp_buf_error(&vm))
-                rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-        }
-        for (xmlNode *c = root->children; c && !rc; c = c->next) {
-            if (c->type != XML_ELEMENT_NODE) continue;
-            int marker = !strcmp((const char *)c->name, "DeleteMarker");
-            if (!marker && strcmp((const char *)c->name, "Version")) continue;
-            xmlChar *hk = NULL, *hv = NULL, *hl = NULL, *hs = NULL;
-            const char *key = xml_text(c, "Key", &hk), *vid = xml_text(c, "VersionId", &hv),
-                       *latest = xml_text(c, "IsLatest", &hl), *size = xml_text(c, "Size", &hs);
-            if (key && vid && *vid && strlen(key) > strip)
-                rc = cb(key + strip, vid, size ? strtoll(size, NULL, 10) : 0,
-                        latest && !strcmp(latest, "true"), marker, ud);
-            xmlFree(hk);
-            xmlFree(hv);
-            xmlFree(hl);
-            xmlFree(hs);
-        }
-        xmlFreeDoc(doc);
+        struct mdp_diag pd = {0};
+        rc = mdp__s3_versions_page(r.body.data, r.body.len, strip, cb, ud, &km, &vm, &more, &pd);
+        if (rc && pd.msg[0]) /* a parse error (else the callback's value, as it set d) */
+            mdp_diag_set(d, rc, "s3://%s ListObjectVersions: %s", s->bucket, pd.msg);
     }
     mdp_aws_response_cleanup(&r);
     mdp_buf_cleanup(&p);
