@@ -13,7 +13,8 @@
 #   and the local cache holds none of it either;
 # - three other users' exports hold the same records before and after, and every current Parquet
 #   file's rows of other users are unchanged;
-# - `mdp dsar verify CERT USER --email ADDRESS` passes; a tampered certificate fails.
+# - `mdp dsar verify CERT USER --email ADDRESS` passes; a tampered certificate fails; a user whose
+#   policy lacks the version actions (s3:ListBucketVersions, ...) gets a clear permission error.
 # Usage: aws_dsar.sh path/to/mdp
 MDP=${1:?usage: aws_dsar.sh path/to/mdp}
 source "$(dirname "$0")/../acceptance/lib.sh"
@@ -206,4 +207,29 @@ expect_in "$T/out" "no survivor" "verify re-scans"
 sed 's/"survivors":0/"survivors":1/' "$T/cert.json" >"$T/bad.json"
 d3 dsar verify "$T/bad.json" --file "$INV" >/dev/null 2>&1
 [ $? = 1 ] && ok || bad "a tampered certificate must fail"
+
+# ---- the version actions are needed: without them (moto enforces IAM) verify fails, clearly
+read -r NK NS < <(python3 - "$MDP" "$T/s3.yaml" <<'PY'
+import json, subprocess, sys, boto3
+mdp, cfg = sys.argv[1:]
+doc = json.loads(subprocess.run([mdp, "--config", cfg, "--log-level", "off", "aws", "policy", "--job",
+                                 "dsar"], check=True, capture_output=True, text=True).stdout)
+for s in doc["Statement"]:
+    if any(a.startswith(("dynamodb:", "kms:")) for a in s["Action"]):
+        s["Resource"] = "*"
+    s["Action"] = [a for a in s["Action"] if "Version" not in a]
+doc["Statement"] = [s for s in doc["Statement"] if s["Action"]]
+iam = boto3.client("iam")
+iam.create_user(UserName="mdp-dsar-noversions")
+iam.put_user_policy(UserName="mdp-dsar-noversions", PolicyName="dsar", PolicyDocument=json.dumps(doc))
+k = iam.create_access_key(UserName="mdp-dsar-noversions")["AccessKey"]
+print(k["AccessKeyId"], k["SecretAccessKey"])
+PY
+)
+AWS_ACCESS_KEY_ID=$NK AWS_SECRET_ACCESS_KEY=$NS "$MDP" --config "$T/s3.yaml" --log-level off \
+  dsar verify "$T/cert.json" "$U" --email "$E" --file "$INV" >/dev/null 2>"$T/err"
+[ $? = 1 ] && ok || bad "verify without the version actions must fail"
+grep -qiE "denied|not authorized|policy that does not allow it" "$T/err" && ok || bad "a clear permission error: $(cat "$T/err")"
+[ "$(wc -l <"$T/err")" = 1 ] && ok || bad "one line: $(cat "$T/err")"
+grep -qiF -e "$U" -e "$E" "$T/err" && bad "the error names the person" || ok
 finish aws_dsar
