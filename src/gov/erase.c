@@ -234,16 +234,14 @@ static void crash_point(const struct job *j, const char *step)
 #endif
 }
 
-/* Needles from the subject lists of the plan. */
-/* An object that held the person was deleted (gone 1) or overwritten (gone 0): a versioned bucket
- * still keeps what it was (and a delete marker whose key may name the person), and the local
- * cache (S3) a copy; both go (docs/privacy.md §7). No-ops on a file lake. */
-static int forget(struct job *j, const char *key, int gone)
+/* An object that held the person was deleted or overwritten: a versioned bucket still keeps what
+ * it was (and a delete marker whose key may name the person), and the local cache (S3) a stale
+ * copy; both go (docs/privacy.md §7). No-ops on a file lake. */
+static int forget(struct job *j, const char *key)
 {
     int64_t n = 0;
     int rc = mdp_store_purge_versions(j->lake->store, key, &n, j->d);
     if (!rc) j->versions_purged += n;
-    (void)gone; /* deleted or overwritten: the cached copy is stale either way */
     if (!rc) rc = mdp_store_evict(j->lake->store, key, 0, j->d);
     return rc;
 }
@@ -253,9 +251,10 @@ static int delete_forget(struct job *j, const char *key)
 {
     int rc = mdp_store_delete(j->lake->store, key, j->d);
     if (rc == MDP_ERR_NOT_FOUND) rc = 0;
-    return rc ? rc : forget(j, key, 1);
+    return rc ? rc : forget(j, key);
 }
 
+/* Needles from the subject lists of the plan. */
 static int needles_from_plan(struct job *j)
 {
     json_object *s, *v;
@@ -961,7 +960,7 @@ static int step_raw(struct job *j)
         const char *key = jstr(x, "key"), *nk = jstr(x, "new");
         rc = mdp_store_get(j->lake->store, key, &data, j->d);
         if (rc == MDP_ERR_NOT_FOUND) { /* done before a crash (its old versions may not be) */
-            rc = forget(j, key, 1);
+            rc = forget(j, key);
             continue;
         }
         int64_t dropped = 0, kept = 0;
@@ -1018,7 +1017,7 @@ static int step_inplace(struct job *j)
         const char *key = jstr(x, "key");
         rc = mdp_store_get(j->lake->store, key, &data, j->d);
         if (rc == MDP_ERR_NOT_FOUND) {
-            rc = forget(j, key, 1);
+            rc = forget(j, key);
             continue;
         }
         int64_t dropped = 0, kept = 0;
@@ -1034,7 +1033,7 @@ static int step_inplace(struct job *j)
             rc = delete_forget(j, key);
         else if (!rc && dropped)
             rc = mdp_store_put(j->lake->store, key, out.data, out.len, 0, j->d);
-        if (!rc && !(whole || kept == 0)) rc = forget(j, key, 0);
+        if (!rc && !(whole || kept == 0)) rc = forget(j, key);
         if (!rc && !json_object_object_get(x, "records_removed")) {
             json_object_object_add(x, "records_removed", json_object_new_int64(dropped));
             json_object_object_add(x, "whole", json_object_new_boolean(whole || kept == 0));
@@ -1438,7 +1437,7 @@ static int step_versions(struct job *j)
                 rc = version_holds(j->lake, j->e, &j->wide, NULL, x->key, vs.v[k].vid, &rows, j->d);
             hit |= rows > 0;
         }
-        if (!rc && hit) rc = forget(j, x->key, 1);
+        if (!rc && hit) rc = forget(j, x->key);
     }
     vers_free(&vs);
     /* the cache (S3) must not keep copies of what the bucket no longer holds */
@@ -2118,8 +2117,8 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
         mdp_store_delete(lake->store, marker, NULL);
         rc = mdp_store_delete(lake->store, j.pending_key, d);
         /* a versioned bucket keeps every version of the plan, which names the person */
-        if (!rc) rc = forget(&j, marker, 1);
-        if (!rc) rc = forget(&j, j.pending_key, 1);
+        if (!rc) rc = forget(&j, marker);
+        if (!rc) rc = forget(&j, j.pending_key);
     }
     if (!rc && survivors)
         rc = mdp_diag_set(d, MDP_ERR_EXISTS,
