@@ -26,6 +26,11 @@ typedef int (*mdp_store_list_cb)(const char *key, int64_t size, void *ud);
 /* As mdp_store_list_cb, with the object's last modification time (ms since the epoch; S3's
  * LastModified). */
 typedef int (*mdp_store_list_time_cb)(const char *key, int64_t size, int64_t mtime_ms, void *ud);
+/* One version of an object (mdp_store_versions): version_id is the backend's ("null" for an object
+ * written before versioning was on), latest 1 for the current version (or the delete marker that
+ * hides the object), marker 1 for a delete marker (size 0). All borrowed for the call. */
+typedef int (*mdp_store_version_cb)(const char *key, const char *version_id, int64_t size,
+                                    int latest, int marker, void *ud);
 /* One leftover of a write that never finished (name: where the backend keeps it, for messages). */
 typedef int (*mdp_store_orphan_cb)(const char *name, int64_t size, int64_t mtime_ms, void *ud);
 
@@ -53,6 +58,17 @@ struct mdp_store_ops {
      * paths are a cache (S3) copies objects there, and uploads files written there. */
     int (*stage)(struct mdp_store *s, const char *prefix, struct mdp_diag *d);
     int (*upload_local)(struct mdp_store *s, const char *prefix, struct mdp_diag *d);
+    /* Optional (NULL: the backend keeps no old versions; S3 with versioning does): every version
+     * and delete marker of the keys under prefix, one version read, one version deleted. */
+    int (*versions)(struct mdp_store *s, const char *prefix, mdp_store_version_cb cb, void *ud,
+                    struct mdp_diag *d);
+    int (*get_version)(struct mdp_store *s, const char *key, const char *version_id,
+                       struct mdp_buf *out, struct mdp_diag *d);
+    int (*delete_version)(struct mdp_store *s, const char *key, const char *version_id,
+                          struct mdp_diag *d);
+    /* Optional (NULL: the local paths are the objects): drops local cached copies under prefix,
+     * all of them, or with gone_only those whose object no longer exists. */
+    int (*evict)(struct mdp_store *s, const char *prefix, int gone_only, struct mdp_diag *d);
     void (*close)(struct mdp_store *s);
 };
 
@@ -148,6 +164,33 @@ int mdp_store_stage(struct mdp_store *s, const char *prefix, struct mdp_diag *d)
  * mdp_store_stage, with d. */
 int mdp_store_upload_local(struct mdp_store *s, const char *prefix, struct mdp_diag *d);
 
+/* ---- old versions and the local cache (erasure, docs/privacy.md §7) ---- */
+/* Calls cb for every version and delete marker of every key starting with prefix, in key order
+ * (S3's ListObjectVersions; the newest version of a key first). Returns 0, cb's non-zero value
+ * (which stops the walk), MDP_ERR_UNSUPPORTED (a backend without versions: file://), MDP_ERR_IO /
+ * MDP_ERR_PARSE / MDP_ERR_PERM / MDP_ERR_NOMEM, with d. */
+int mdp_store_versions(struct mdp_store *s, const char *prefix, mdp_store_version_cb cb, void *ud,
+                       struct mdp_diag *d);
+/* Reads one version of key (version_id as mdp_store_versions reported it) into out, as
+ * mdp_store_get. Returns 0, MDP_ERR_NOT_FOUND, MDP_ERR_INVALID (bad key or empty version id),
+ * MDP_ERR_UNSUPPORTED (file://), the request's errors, with d. */
+int mdp_store_get_version(struct mdp_store *s, const char *key, const char *version_id,
+                          struct mdp_buf *out, struct mdp_diag *d);
+/* Deletes every noncurrent version and every delete marker of exactly key (not of the keys it
+ * is a prefix of), so that only the current object, if there is one, remains: what an erasure
+ * does after deleting or overwriting an object that held a person in a versioned bucket.
+ * *out_n (may be NULL) counts what went. A no-op for a backend without versions (file://).
+ * Returns 0, MDP_ERR_INVALID (bad key), the listing's or the deletions' errors, with d. */
+int mdp_store_purge_versions(struct mdp_store *s, const char *key, int64_t *out_n,
+                             struct mdp_diag *d);
+/* Drops the local cached copies of the objects under prefix (a key or a folder): all of them, or
+ * with gone_only only those whose object the store no longer has (one listing). A no-op for a
+ * backend whose local paths are the objects (file://). Never touches the store's objects, nor
+ * local files outside the object zones (S3: raw/, landing/, curated/, ml/, serving/; the cache's
+ * _meta/ may hold an embedded state file). Returns 0, MDP_ERR_INVALID (bad prefix), the
+ * listing's errors, MDP_ERR_IO (a file that cannot be removed), with d. */
+int mdp_store_evict(struct mdp_store *s, const char *prefix, int gone_only, struct mdp_diag *d);
+
 /* ---- request counts (the cost model, docs/quality.md "Cost") ---- */
 /* Requests this process made of object stores, counted as S3 bills them: put (put, conditional
  * put, a committed streaming write), get (get, head) and list (one per call and per further 1,000
@@ -177,6 +220,16 @@ int mdp__store_s3_open(const char *url, int create, struct mdp_store **out, stru
  * MDP_ERR_NOMEM, with d for the last two. */
 int mdp__s3_list_page(const char *body, size_t len, size_t strip, mdp_store_list_time_cb cb,
                       void *ud, struct mdp_buf *out_token, int *out_more, struct mdp_diag *d);
+/* One ListObjectVersions page (body: len bytes, borrowed, need not end in NUL): cb sees each
+ * Version and DeleteMarker entry's Key (first strip bytes cut off; keys not longer than strip and
+ * entries without a VersionId are skipped), VersionId, Size, IsLatest. When IsTruncated is "true",
+ * *out_more is 1 and out_key_marker / out_vid_marker (the caller's buffers, reset) receive
+ * NextKeyMarker / NextVersionIdMarker. Returns 0, cb's non-zero value (which stops the walk),
+ * MDP_ERR_PARSE (not XML, or truncated without a key marker) or MDP_ERR_NOMEM, with d for the
+ * last two. */
+int mdp__s3_versions_page(const char *body, size_t len, size_t strip, mdp_store_version_cb cb,
+                          void *ud, struct mdp_buf *out_key_marker, struct mdp_buf *out_vid_marker,
+                          int *out_more, struct mdp_diag *d);
 /* The UploadId of a CreateMultipartUpload answer (InitiateMultipartUploadResult) into *out_id
  * (malloc'd, the caller frees it; NULL on failure). Returns 0, MDP_ERR_PARSE (not that XML, or no
  * or an empty UploadId), MDP_ERR_NOMEM. No diag. */

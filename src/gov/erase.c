@@ -3,7 +3,9 @@
  * (include/mdp/subject.h) over the data inventory; the places the locator does not read (the
  * landing folder, the quarantines, superseded Parquet files, leftovers of unfinished writes) are
  * found here by their bytes. The survivor scan (mdp_erase_scan) shares nothing with the deletion
- * path: it walks the folder on disk and looks at bytes and rows. */
+ * path: it walks the folder on disk (an S3 lake's local cache) and looks at bytes and rows, and on
+ * AWS also at every version of every object and every DynamoDB state item. On a versioned bucket
+ * each object the erasure deletes or overwrites loses its old versions too (docs/privacy.md §7). */
 #define _GNU_SOURCE /* nftw with FTW_ACTIONRETVAL, memmem */
 #include "mdp/erase.h"
 #include "mdp/alloc.h"
@@ -197,6 +199,7 @@ struct job {
     struct needles narrow; /* all + external ids (raw datasets keyed by a person's ids) */
     struct needles wide;   /* all + account ids + external ids (datasets keyed by them) */
     struct mdp_diag *d;
+    int64_t versions_purged; /* old object versions deleted (versioned S3 buckets) */
 };
 
 static json_object *jarr(json_object *o, const char *k)
@@ -229,6 +232,26 @@ static void crash_point(const struct job *j, const char *step)
     (void)j;
     (void)step;
 #endif
+}
+
+/* An object that held the person was deleted or overwritten: a versioned bucket still keeps what
+ * it was (and a delete marker whose key may name the person), and the local cache (S3) a stale
+ * copy; both go (docs/privacy.md §7). No-ops on a file lake. */
+static int forget(struct job *j, const char *key)
+{
+    int64_t n = 0;
+    int rc = mdp_store_purge_versions(j->lake->store, key, &n, j->d);
+    if (!rc) j->versions_purged += n;
+    if (!rc) rc = mdp_store_evict(j->lake->store, key, 0, j->d);
+    return rc;
+}
+
+/* Deletes key and forgets it; absent is fine (done before a crash). */
+static int delete_forget(struct job *j, const char *key)
+{
+    int rc = mdp_store_delete(j->lake->store, key, j->d);
+    if (rc == MDP_ERR_NOT_FOUND) rc = 0;
+    return rc ? rc : forget(j, key);
 }
 
 /* Needles from the subject lists of the plan. */
@@ -388,7 +411,8 @@ static int parquet_holds(struct job *j, const struct needles *nd, const char *ke
     mdp_buf_init(&path);
     mdp_buf_init(&sql);
     mdp_buf_init(&n);
-    int rc = mdp_store_local_path(j->lake->store, key, &path);
+    int rc = mdp_store_stage(j->lake->store, key, j->d); /* S3: into the local cache */
+    if (!rc) rc = mdp_store_local_path(j->lake->store, key, &path);
     mdp_buf_puts(&sql, "SELECT count(*) FROM read_parquet(");
     mdp_sql_quote(&sql, path.data ? path.data : "");
     mdp_buf_puts(&sql, ", hive_partitioning = false) t WHERE ");
@@ -935,8 +959,8 @@ static int step_raw(struct job *j)
         json_object *x = json_object_array_get_idx(raw, i);
         const char *key = jstr(x, "key"), *nk = jstr(x, "new");
         rc = mdp_store_get(j->lake->store, key, &data, j->d);
-        if (rc == MDP_ERR_NOT_FOUND) { /* done before a crash */
-            rc = 0;
+        if (rc == MDP_ERR_NOT_FOUND) { /* done before a crash (its old versions may not be) */
+            rc = forget(j, key);
             continue;
         }
         int64_t dropped = 0, kept = 0;
@@ -946,8 +970,7 @@ static int step_raw(struct job *j)
             rc = mdp_rewrite_records(key, data.data ? data.data : "", data.len, match_record,
                                      wide ? &j->wide : &j->narrow, &out, &dropped, &kept, j->d);
         if (!rc && nk && *nk) rc = mdp_store_put(j->lake->store, nk, out.data, out.len, 0, j->d);
-        if (!rc && strcmp(nk ? nk : "", key) != 0) rc = mdp_store_delete(j->lake->store, key, j->d);
-        if (rc == MDP_ERR_NOT_FOUND) rc = 0;
+        if (!rc && strcmp(nk ? nk : "", key) != 0) rc = delete_forget(j, key);
         if (!rc && i == 0) crash_point(j, "raw-first");
     }
     /* curate's record of what it took in names the new objects, not the old ones */
@@ -994,7 +1017,7 @@ static int step_inplace(struct job *j)
         const char *key = jstr(x, "key");
         rc = mdp_store_get(j->lake->store, key, &data, j->d);
         if (rc == MDP_ERR_NOT_FOUND) {
-            rc = 0;
+            rc = forget(j, key);
             continue;
         }
         int64_t dropped = 0, kept = 0;
@@ -1007,10 +1030,10 @@ static int step_inplace(struct job *j)
             whole = 1;
         }
         if (!rc && (whole || kept == 0))
-            rc = mdp_store_delete(j->lake->store, key, j->d);
+            rc = delete_forget(j, key);
         else if (!rc && dropped)
             rc = mdp_store_put(j->lake->store, key, out.data, out.len, 0, j->d);
-        if (rc == MDP_ERR_NOT_FOUND) rc = 0;
+        if (!rc && !(whole || kept == 0)) rc = forget(j, key);
         if (!rc && !json_object_object_get(x, "records_removed")) {
             json_object_object_add(x, "records_removed", json_object_new_int64(dropped));
             json_object_object_add(x, "whole", json_object_new_boolean(whole || kept == 0));
@@ -1100,7 +1123,8 @@ static int step_parquet_table(struct job *j, const char *table, json_object *lis
             continue;
         }
         parquet_new_key(m.files[i].key, run_id, keys[i], sizeof keys[i]);
-        rc = mdp_store_local_path(j->lake->store, m.files[i].key, &src);
+        rc = mdp_store_stage(j->lake->store, m.files[i].key, j->d); /* S3: into the cache */
+        if (!rc) rc = mdp_store_local_path(j->lake->store, m.files[i].key, &src);
         if (!rc) rc = mdp_store_local_path(j->lake->store, keys[i], &dst);
         if (!rc && mkdirs(dst.data))
             rc = mdp_diag_set(j->d, MDP_ERR_IO, "cannot make the folder of %s", keys[i]);
@@ -1118,7 +1142,9 @@ static int step_parquet_table(struct job *j, const char *table, json_object *lis
             json_object_object_add(hit, "new", json_object_new_string(""));
             continue;
         }
-        rc = file_sha(j->lake, keys[i], sha, &bytes, j->d);
+        /* S3: the rewritten file goes up from the cache (file: already in place) */
+        rc = mdp_store_upload_local(j->lake->store, keys[i], j->d);
+        if (!rc) rc = file_sha(j->lake, keys[i], sha, &bytes, j->d);
         if (rc) break;
         nf[nn] = m.files[i];
         nf[nn].key = keys[i];
@@ -1133,11 +1159,8 @@ static int step_parquet_table(struct job *j, const char *table, json_object *lis
         if (!rc) crash_point(j, "parquet-published");
     }
     /* the old files of every planned entry go (also after a crash past the publication) */
-    for (size_t k = 0; !rc && k < json_object_array_length(list); k++) {
-        int r =
-            mdp_store_delete(j->lake->store, jstr(json_object_array_get_idx(list, k), "key"), j->d);
-        if (r && r != MDP_ERR_NOT_FOUND) rc = r;
-    }
+    for (size_t k = 0; !rc && k < json_object_array_length(list); k++)
+        rc = delete_forget(j, jstr(json_object_array_get_idx(list, k), "key"));
     mdp_buf_cleanup(&src);
     mdp_buf_cleanup(&dst);
     mdp_buf_cleanup(&cond);
@@ -1171,11 +1194,8 @@ static int step_parquet(struct job *j)
     }
     json_object *sup;
     if (!rc && json_object_object_get_ex(j->plan, "superseded", &sup))
-        for (size_t i = 0; !rc && i < json_object_array_length(sup); i++) {
-            int r = mdp_store_delete(j->lake->store, jstr(json_object_array_get_idx(sup, i), "key"),
-                                     j->d);
-            if (r && r != MDP_ERR_NOT_FOUND) rc = r;
-        }
+        for (size_t i = 0; !rc && i < json_object_array_length(sup); i++)
+            rc = delete_forget(j, jstr(json_object_array_get_idx(sup, i), "key"));
     return rc;
 }
 
@@ -1243,10 +1263,7 @@ static int step_snapshot(struct job *j)
         json_object_object_add(j->plan, "snapshot_new_sha256", json_object_new_string(f.sha256));
         rc = mdp_lake_publish(j->lake, MDP_SNAPSHOT_TABLE, &f, 1, jstr(j->plan, "run_id"), NULL,
                               j->d);
-        if (!rc) {
-            int r = mdp_store_delete(j->lake->store, m.files[0].key, j->d);
-            if (r && r != MDP_ERR_NOT_FOUND) rc = r;
-        }
+        if (!rc) rc = delete_forget(j, m.files[0].key);
     }
     mdp_manifest_cleanup(&m);
     mdp_buf_cleanup(&b);
@@ -1296,6 +1313,141 @@ static int step_tmp(struct job *j)
     }
     json_object_object_add(j->plan, "tmp_removed", json_object_new_int64(t.removed));
     return 0;
+}
+
+/* ---- old versions (a versioned S3 bucket; file lakes keep none) ---- */
+
+/* Does one stored version of key hold the person (nd, or the 16 bytes of uid when not NULL)?
+ * *out_rows: the Parquet rows that do, 1 for other bytes, 0 for none. A Parquet version is read
+ * by the engine from a scratch copy in the local _meta/tmp/, removed afterwards. */
+static int version_holds(struct mdp_lake *lake, struct mdp_engine *e, const struct needles *nd,
+                         const uint8_t *uid, const char *key, const char *vid, int64_t *out_rows,
+                         struct mdp_diag *d)
+{
+    *out_rows = 0;
+    struct mdp_buf b, path, sql, n;
+    mdp_buf_init(&b);
+    mdp_buf_init(&path);
+    mdp_buf_init(&sql);
+    mdp_buf_init(&n);
+    int rc = mdp_store_get_version(lake->store, key, vid, &b, d);
+    if (rc == MDP_ERR_NOT_FOUND) rc = 0; /* gone meanwhile */
+    size_t kl = strlen(key);
+    if (!rc && kl > 8 && strcmp(key + kl - 8, ".parquet") == 0 && b.len) {
+        char scratch[96];
+        snprintf(scratch, sizeof scratch, "_meta/tmp/erase-version-%ld.parquet", (long)getpid());
+        rc = mdp_store_local_path(lake->store, scratch, &path);
+        FILE *f = rc ? NULL : fopen(path.data, "wb");
+        if (!rc && (!f || fwrite(b.data, 1, b.len, f) != b.len))
+            rc = mdp_diag_set(d, MDP_ERR_IO, "cannot write the scratch file %s: %s", path.data,
+                              strerror(errno));
+        if (f && fclose(f) && !rc)
+            rc = mdp_diag_set(d, MDP_ERR_IO, "cannot write the scratch file %s", path.data);
+        mdp_buf_puts(&sql, "SELECT count(*) FROM read_parquet(");
+        mdp_sql_quote(&sql, path.data ? path.data : "");
+        mdp_buf_puts(&sql, ", hive_partitioning = false) t WHERE ");
+        row_holds_sql(nd, "t", &sql);
+        if (!rc && mdp_buf_error(&sql)) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        if (!rc) rc = mdp_engine_scalar(e, sql.data, &n, d);
+        if (!rc) *out_rows = strtoll(n.data ? n.data : "0", NULL, 10);
+        if (path.data) unlink(path.data);
+    } else if (!rc && b.len) {
+        *out_rows = holds(nd, b.data, b.len) ||
+                    (uid && b.len >= 16 && memmem(b.data, b.len, uid, 16) != NULL);
+    }
+    mdp_buf_cleanup(&b);
+    mdp_buf_cleanup(&path);
+    mdp_buf_cleanup(&sql);
+    mdp_buf_cleanup(&n);
+    return rc;
+}
+
+struct ver {
+    char *key, *vid;
+    int latest, marker;
+};
+struct vers {
+    struct ver *v;
+    size_t n, cap;
+    int noncurrent_only;
+    int rc;
+};
+
+static int ver_add(const char *key, const char *vid, int64_t size, int latest, int marker, void *ud)
+{
+    (void)size;
+    struct vers *vs = ud;
+    if (strncmp(key, "_meta/erasure/", 14) == 0) return 0; /* erasure's own records */
+    if (vs->noncurrent_only && latest && !marker) return 0;
+    if (mdp_grow(&vs->v, &vs->cap, vs->n, sizeof *vs->v, 64)) return vs->rc = MDP_ERR_NOMEM;
+    struct ver *x = &vs->v[vs->n];
+    x->key = mdp_strdup(key);
+    x->vid = mdp_strdup(vid);
+    x->latest = latest;
+    x->marker = marker;
+    if (!x->key || !x->vid) {
+        free(x->key);
+        free(x->vid);
+        return vs->rc = MDP_ERR_NOMEM;
+    }
+    vs->n++;
+    return 0;
+}
+
+static void vers_free(struct vers *vs)
+{
+    for (size_t i = 0; i < vs->n; i++) {
+        free(vs->v[i].key);
+        free(vs->v[i].vid);
+    }
+    free(vs->v);
+    memset(vs, 0, sizeof *vs);
+}
+
+/* Collects the versions of the whole lake (MDP_ERR_UNSUPPORTED: a store without versions). */
+static int vers_list(struct mdp_lake *lake, int noncurrent_only, struct vers *vs,
+                     struct mdp_diag *d)
+{
+    memset(vs, 0, sizeof *vs);
+    vs->noncurrent_only = noncurrent_only;
+    struct mdp_diag quiet = {0};
+    int rc = mdp_store_versions(lake->store, "", ver_add, vs, &quiet);
+    if (rc == MDP_ERR_UNSUPPORTED) return rc;
+    if (vs->rc) return mdp_diag_set(d, vs->rc, "out of memory listing the object versions");
+    if (rc) mdp_diag_set(d, rc, "%s", quiet.msg);
+    return rc;
+}
+
+/* Versions older than the current objects, and delete markers, that hold the person (objects
+ * deleted or overwritten before this erasure, by vacuum or retention): purged, so that a versioned
+ * bucket keeps nothing of the person the erasure did not delete itself. */
+static int step_versions(struct job *j)
+{
+    struct vers vs;
+    int rc = vers_list(j->lake, 1, &vs, j->d);
+    if (rc == MDP_ERR_UNSUPPORTED) return 0;
+    for (size_t i = 0; !rc && i < vs.n; i++) {
+        const struct ver *x = &vs.v[i];
+        if (i && strcmp(vs.v[i - 1].key, x->key) == 0) continue; /* the key is purged whole */
+        int hit = 0;
+        for (size_t k = i; !rc && !hit && k < vs.n && strcmp(vs.v[k].key, x->key) == 0; k++) {
+            int64_t rows = 0;
+            hit = holds(&j->wide, x->key, strlen(x->key));
+            if (!hit && !vs.v[k].marker)
+                rc = version_holds(j->lake, j->e, &j->wide, NULL, x->key, vs.v[k].vid, &rows, j->d);
+            hit |= rows > 0;
+        }
+        if (!rc && hit) rc = forget(j, x->key);
+    }
+    vers_free(&vs);
+    /* the cache (S3) must not keep copies of what the bucket no longer holds */
+    static const char *const ZONES[] = {"raw/", "landing/", "curated/", "ml/", "serving/", NULL};
+    for (int k = 0; !rc && ZONES[k]; k++)
+        rc = mdp_store_evict(j->lake->store, ZONES[k], 1, j->d);
+    if (!rc)
+        json_object_object_add(j->plan, "versions_purged",
+                               json_object_new_int64(j->versions_purged));
+    return rc;
 }
 
 /* ---- the survivor scan ---- */
@@ -1352,6 +1504,100 @@ static int scan_visit(const char *path, const struct stat *sb, int type, struct 
     return 0;
 }
 
+/* The state store on DynamoDB (a SQLite file is in the lake, or the S3 cache, and read by its
+ * bytes above): every item of every table, its keys and body. */
+struct names {
+    char **v;
+    size_t n, cap;
+};
+
+static int name_add(const char *table, int64_t items, void *ud)
+{
+    (void)items;
+    struct names *t = ud;
+    if (mdp_grow(&t->v, &t->cap, t->n, sizeof *t->v, 16) || !(t->v[t->n] = mdp_strdup(table)))
+        return MDP_ERR_NOMEM;
+    t->n++;
+    return 0;
+}
+
+struct item_scan {
+    const struct needles *nd;
+    int64_t hits;
+};
+
+static int item_holds(const struct mdp_state_item *it, void *ud)
+{
+    struct item_scan *x = ud;
+    const char *f[3] = {it->pk, it->sk, it->body};
+    for (int i = 0; i < 3; i++)
+        if (f[i] && holds(x->nd, f[i], strlen(f[i]))) {
+            x->hits++;
+            break;
+        }
+    return 0;
+}
+
+static int scan_dynamodb(struct mdp_lake *lake, const struct needles *nd, struct scan *s,
+                         struct mdp_diag *d)
+{
+    const char *loc = mdp_state_location();
+    if (!loc || strncmp(loc, "dynamodb://", 11) != 0) return 0;
+    struct mdp_state *st = NULL;
+    struct names t = {0};
+    int rc = mdp_state_open_lake(lake, &st, d);
+    if (!rc) rc = mdp_state_tables(st, name_add, &t, d);
+    if (rc == MDP_ERR_NOMEM) rc = mdp_diag_set(d, rc, "out of memory listing the state tables");
+    for (size_t i = 0; !rc && i < t.n; i++) {
+        struct item_scan x = {nd, 0};
+        rc = mdp_state_scan(st, t.v[i], item_holds, &x, d);
+        s->files++;
+        if (!rc && x.hits) {
+            char where[300];
+            snprintf(where, sizeof where, "dynamodb:%s", t.v[i]);
+            s->survivors++;
+            if (s->cb) s->cb(where, "items", x.hits, s->ud);
+        }
+    }
+    for (size_t i = 0; i < t.n; i++)
+        free(t.v[i]);
+    free(t.v);
+    mdp_state_close(st);
+    return rc;
+}
+
+/* Every version of every object of a versioned store (S3): the current objects themselves, and
+ * what the bucket keeps of overwritten and deleted ones. */
+static int scan_versions(struct mdp_lake *lake, struct mdp_engine *e, const struct needles *nd,
+                         struct scan *s, struct mdp_diag *d)
+{
+    struct vers vs;
+    int rc = vers_list(lake, 0, &vs, d);
+    if (rc == MDP_ERR_UNSUPPORTED) return 0;
+    for (size_t i = 0; !rc && i < vs.n; i++) {
+        const struct ver *x = &vs.v[i];
+        int64_t rows = 0;
+        s->files++;
+        int hit = holds(nd, x->key, strlen(x->key));
+        if (!x->marker)
+            rc = version_holds(lake, e, nd, s->have_uid ? s->uid : NULL, x->key, x->vid, &rows, d);
+        if (!rc && (hit || rows > 0)) {
+            char where[1200];
+            snprintf(where, sizeof where, "%s (version %s%s)", x->key, x->vid,
+                     x->marker   ? ", delete marker"
+                     : x->latest ? ", current"
+                                 : "");
+            s->survivors++;
+            size_t kl = strlen(x->key);
+            int pq = kl > 8 && strcmp(x->key + kl - 8, ".parquet") == 0;
+            if (s->cb && s->cb(where, pq && rows ? "rows" : "bytes", pq && rows ? rows : -1, s->ud))
+                break;
+        }
+    }
+    vers_free(&vs);
+    return rc;
+}
+
 int mdp_erase_scan(const struct mdp_inventory *inv, struct mdp_lake *lake, struct mdp_engine *e,
                    const char *user_id, const char *email, const char *conninfo,
                    mdp_erase_survivor_cb cb, void *ud, int64_t *out_files, int64_t *out_survivors,
@@ -1406,6 +1652,8 @@ int mdp_erase_scan(const struct mdp_inventory *inv, struct mdp_lake *lake, struc
             if (cb) cb(s.parquet.v[i] + s.root_len + 1, "rows", rows, ud);
         }
     }
+    if (!rc) rc = scan_versions(lake, e, &nd, &s, d);
+    if (!rc) rc = scan_dynamodb(lake, &nd, &s, d);
     /* Supabase: every table of the inventory by its subject keys */
     PGconn *pg = NULL;
     if (!rc && conninfo) {
@@ -1646,6 +1894,10 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
     json_object_object_add(stores, "serving_snapshot", sn);
     json_object_object_add(stores, "temporary_files_removed",
                            json_object_new_int64(jint(p, "tmp_removed")));
+    /* a versioned bucket's old versions and delete markers of the objects that held the person
+     * (0 on a file lake, which keeps none) */
+    json_object_object_add(stores, "object_versions_purged",
+                           json_object_new_int64(jint(p, "versions_purged")));
     json_object *ext = json_object_new_object();
     json_object_object_add(stores, "ga4", json_object_get(json_object_object_get(p, "ga4")));
     json_object_object_add(stores, "suppression_entries_added",
@@ -1658,19 +1910,20 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
                                "counters"));
     json_object_object_add(
         ext, "backups",
-        json_object_new_string("Supabase point-in-time recovery and S3 noncurrent versions keep "
-                               "data until their own expiry"));
+        json_object_new_string("Supabase point-in-time recovery, DynamoDB backups and copies "
+                               "outside the lake's bucket (replication, exports) keep data until "
+                               "their own expiry"));
     json_object_object_add(stores, "not_erased_here", ext);
     json_object_object_add(c, "stores", stores);
     json_object *ver = json_object_new_object();
     json_object_object_add(
         ver, "method",
         json_object_new_string(
-            "re-scan of every file of the lake folder on disk (bytes, ASCII case-insensitive: "
-            "user_id, "
+            "re-scan of every file of the lake folder on disk (S3: its local cache, and every "
+            "version of every object of the bucket) (bytes, ASCII case-insensitive: user_id, "
             "address, SHA-256 of the address; the user_id's 16 bytes), every Parquet file through "
-            "DuckDB (each row as text), every Supabase table of the inventory by its subject keys; "
-            "_meta/erasure/ excluded"));
+            "DuckDB (each row as text), every item of a DynamoDB state table, every Supabase table "
+            "of the inventory by its subject keys; _meta/erasure/ excluded"));
     json_object_object_add(ver, "files_scanned", json_object_new_int64(files));
     json_object_object_add(ver, "supabase", json_object_new_boolean(connected));
     json_object_object_add(ver, "survivors", json_object_new_int64(survivors));
@@ -1840,6 +2093,8 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
     if (!rc) rc = step_snapshot(&j);
     if (!rc) crash_point(&j, "snapshot");
     if (!rc) rc = step_tmp(&j);
+    if (!rc) rc = step_versions(&j);
+    if (!rc) crash_point(&j, "versions");
     if (!rc) rc = mdp_state_compact(st, d);
     if (!rc) rc = put_plan(&j); /* what the steps learnt (counts, hashes) for a rerun's cert */
     int64_t files = 0, survivors = 0;
@@ -1863,6 +2118,9 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
         snprintf(marker, sizeof marker, PENDING "%s.ledger", j.id);
         mdp_store_delete(lake->store, marker, NULL);
         rc = mdp_store_delete(lake->store, j.pending_key, d);
+        /* a versioned bucket keeps every version of the plan, which names the person */
+        if (!rc) rc = forget(&j, marker);
+        if (!rc) rc = forget(&j, j.pending_key);
     }
     if (!rc && survivors)
         rc = mdp_diag_set(d, MDP_ERR_EXISTS,

@@ -256,11 +256,15 @@ static void lfiles_cleanup(struct lfiles *f)
     memset(f, 0, sizeof *f);
 }
 
-static int lfiles_add(struct mdp_lake *lake, struct lfiles *f, const char *key)
+/* The local path of key; an S3 lake's object is staged into its cache first (a no-op on file://),
+ * so that the engine reads the same bytes in both modes. */
+static int lfiles_add(struct mdp_lake *lake, struct lfiles *f, const char *key, struct mdp_diag *d)
 {
     struct mdp_buf p;
     mdp_buf_init(&p);
-    int rc = mdp_store_local_path(lake->store, key, &p);
+    int rc = mdp_store_stage(lake->store, key, d);
+    if (rc) return rc;
+    rc = mdp_store_local_path(lake->store, key, &p);
     if (!rc && mdp_grow(&f->v, &f->cap, f->n + 1, sizeof *f->v, 16)) rc = MDP_ERR_NOMEM;
     if (!rc) {
         f->v[f->n].key = mdp_strdup(key);
@@ -301,6 +305,7 @@ struct list_raw {
     struct mdp_lake *lake;
     struct lfiles *f;
     enum rawfmt fmt;
+    struct mdp_diag *d;
 };
 
 static int list_raw_one(const char *key, int64_t size, void *ud)
@@ -310,7 +315,7 @@ static int list_raw_one(const char *key, int64_t size, void *ud)
     int csv = ends_with(key, ".csv");
     int json = ends_with(key, ".json") || ends_with(key, ".ndjson");
     if ((l->fmt == FMT_CSV && !csv) || (l->fmt == FMT_JSON && !json)) return 0;
-    return lfiles_add(l->lake, l->f, key) ? MDP_ERR_NOMEM : 0;
+    return lfiles_add(l->lake, l->f, key, l->d);
 }
 
 /* The raw objects of ds in format fmt. */
@@ -319,7 +324,7 @@ static int raw_files(const struct mdp_subject_ctx *ctx, const struct mdp_inv_dat
 {
     char prefix[600];
     snprintf(prefix, sizeof prefix, "%s/", ds->location);
-    struct list_raw l = {ctx->lake, out, fmt};
+    struct list_raw l = {ctx->lake, out, fmt, d};
     int rc = mdp_store_list(ctx->lake->store, prefix, list_raw_one, &l, d);
     if (rc == MDP_ERR_NOMEM) return mdp_diag_set(d, rc, "out of memory listing %s", prefix);
     if (!rc && out->n) qsort(out->v, out->n, sizeof *out->v, cmp_path);
@@ -338,10 +343,11 @@ static int table_files(const struct mdp_subject_ctx *ctx, const struct mdp_inv_d
     for (size_t i = 0; !rc && i < m.nfiles; i++) {
         if (!ends_with(m.files[i].key, ".parquet")) {
             if (ends_with(m.files[i].key, ".bin")) *out_snapshot = 1;
-            if (ends_with(m.files[i].key, ".bin")) rc = lfiles_add(ctx->lake, out, m.files[i].key);
+            if (ends_with(m.files[i].key, ".bin"))
+                rc = lfiles_add(ctx->lake, out, m.files[i].key, d);
             continue;
         }
-        rc = lfiles_add(ctx->lake, out, m.files[i].key);
+        rc = lfiles_add(ctx->lake, out, m.files[i].key, d);
     }
     mdp_manifest_cleanup(&m);
     if (rc == MDP_ERR_NOMEM) return mdp_diag_set(d, rc, "out of memory reading %s", ds->location);
@@ -1308,7 +1314,7 @@ static int rows_file(const struct mdp_subject_ctx *ctx, const struct mdp_subject
     mdp_buf_init(&sql);
     struct lfiles one = {0};
     int rc = key_path(ctx, h->location, &path, d);
-    if (!rc) rc = lfiles_add(ctx->lake, &one, h->location);
+    if (!rc) rc = lfiles_add(ctx->lake, &one, h->location, d);
     int parquet = ends_with(h->location, ".parquet");
     int csv = ends_with(h->location, ".csv");
     if (!rc && ends_with(h->location, ".bin")) {

@@ -238,7 +238,11 @@ enum {
     DDB_READ = 8,     /* DescribeTable, GetItem, Query, Scan */
     DDB_WRITE = 16,   /* PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems */
     DDB_SUBJECT = 32, /* Query on the by_subject index */
-    GLUE = 64         /* the catalog */
+    GLUE = 64,        /* the catalog */
+    /* the old versions a versioned bucket keeps (erasure, docs/privacy.md §7); either bit also
+     * grants s3:ListBucketVersions on the bucket */
+    S3_READ_VERSIONS = 128,  /* s3:GetObjectVersion */
+    S3_DELETE_VERSIONS = 256 /* s3:DeleteObjectVersion */
 };
 
 struct grant {
@@ -280,12 +284,15 @@ static const struct job JOBS[] = {
       {NULL, 0}}},
     {"dsar",
      DDB_READ | DDB_WRITE | DDB_SUBJECT,
-     {{"", S3_READ}, /* an export reads every zone */
-      {"raw/", S3_DELETE | S3_WRITE},
-      {"curated/", S3_WRITE | S3_DELETE},
-      {"ml/", S3_WRITE | S3_DELETE},
-      {"serving/", S3_WRITE | S3_DELETE},
-      {"_meta/", S3_WRITE | S3_DELETE},
+     /* an export reads every zone, an erasure's survivor scan every version of every object;
+      * an erasure rewrites and deletes objects, and purges their old versions */
+     {{"", S3_READ | S3_READ_VERSIONS},
+      {"raw/", S3_DELETE | S3_WRITE | S3_DELETE_VERSIONS},
+      {"landing/", S3_DELETE | S3_WRITE | S3_DELETE_VERSIONS},
+      {"curated/", S3_WRITE | S3_DELETE | S3_DELETE_VERSIONS},
+      {"ml/", S3_WRITE | S3_DELETE | S3_DELETE_VERSIONS},
+      {"serving/", S3_WRITE | S3_DELETE | S3_DELETE_VERSIONS},
+      {"_meta/", S3_WRITE | S3_DELETE | S3_DELETE_VERSIONS},
       {NULL, 0}}},
 };
 #define NJOBS (sizeof JOBS / sizeof *JOBS)
@@ -359,10 +366,17 @@ int mdp_aws_policy(const struct mdp_aws_policy_target *t, const char *job, struc
     static const char *const list[] = {"s3:ListBucket", "s3:ListBucketMultipartUploads",
                                        "s3:GetEncryptionConfiguration", NULL};
     static const char *const list_ro[] = {"s3:ListBucket", "s3:GetEncryptionConfiguration", NULL};
+    static const char *const list_v[] = {"s3:ListBucket", "s3:ListBucketMultipartUploads",
+                                         "s3:GetEncryptionConfiguration", "s3:ListBucketVersions",
+                                         NULL};
     res = json_object_new_array();
     snprintf(arn, sizeof arn, "arn:aws:s3:::%s", t->bucket);
     add_str(res, arn);
-    json_object_array_add(sts, statement("ListLake", objects & S3_WRITE ? list : list_ro, res));
+    json_object_array_add(sts, statement("ListLake",
+                                         objects & (S3_READ_VERSIONS | S3_DELETE_VERSIONS) ? list_v
+                                         : objects & S3_WRITE                              ? list
+                                                              : list_ro,
+                                         res));
     static const char *const get[] = {"s3:GetObject", NULL};
     static const char *const put[] = {"s3:PutObject", "s3:AbortMultipartUpload", NULL};
     static const char *const del[] = {"s3:DeleteObject", NULL};
@@ -373,6 +387,14 @@ int mdp_aws_policy(const struct mdp_aws_policy_target *t, const char *job, struc
     if (objects & S3_DELETE)
         json_object_array_add(sts,
                               statement("DeleteObjects", del, object_arns(t, mask, S3_DELETE)));
+    static const char *const getv[] = {"s3:GetObjectVersion", NULL};
+    static const char *const delv[] = {"s3:DeleteObjectVersion", NULL};
+    if (objects & S3_READ_VERSIONS)
+        json_object_array_add(
+            sts, statement("ReadObjectVersions", getv, object_arns(t, mask, S3_READ_VERSIONS)));
+    if (objects & S3_DELETE_VERSIONS)
+        json_object_array_add(
+            sts, statement("PurgeObjectVersions", delv, object_arns(t, mask, S3_DELETE_VERSIONS)));
     /* the lake's KMS key: every put is encrypted with it (GenerateDataKey), every get decrypts */
     static const char *const kms_rw[] = {"kms:GenerateDataKey", "kms:Decrypt", NULL};
     static const char *const kms_ro[] = {"kms:Decrypt", NULL};

@@ -203,3 +203,83 @@ int mdp_store_upload_local(struct mdp_store *s, const char *prefix, struct mdp_d
     if (!s->ops->upload_local) return 0;
     return s->ops->upload_local(s, prefix ? prefix : "", d);
 }
+
+int mdp_store_versions(struct mdp_store *s, const char *prefix, mdp_store_version_cb cb, void *ud,
+                       struct mdp_diag *d)
+{
+    if (!s->ops->versions)
+        return mdp_diag_set(d, MDP_ERR_UNSUPPORTED, "this store keeps no object versions");
+    COUNT(n_list, 1);
+    return s->ops->versions(s, prefix ? prefix : "", cb, ud, d);
+}
+
+int mdp_store_get_version(struct mdp_store *s, const char *key, const char *version_id,
+                          struct mdp_buf *out, struct mdp_diag *d)
+{
+    CHECK_KEY(key);
+    if (!version_id || !*version_id)
+        return mdp_diag_set(d, MDP_ERR_INVALID, "%s: an empty version id", key);
+    if (!s->ops->get_version)
+        return mdp_diag_set(d, MDP_ERR_UNSUPPORTED, "this store keeps no object versions");
+    COUNT(n_get, 1);
+    return s->ops->get_version(s, key, version_id, out, d);
+}
+
+/* The versions to purge, collected first: deleting while the listing pages would move its
+ * markers. */
+struct purge {
+    const char *key;
+    char **ids;
+    size_t n, cap;
+    int rc;
+};
+
+static int purge_one(const char *key, const char *version_id, int64_t size, int latest, int marker,
+                     void *ud)
+{
+    (void)size;
+    struct purge *p = ud;
+    if (strcmp(key, p->key) != 0 || (latest && !marker)) return 0;
+    if (mdp_grow(&p->ids, &p->cap, p->n, sizeof *p->ids, 8) ||
+        !(p->ids[p->n] = mdp_strdup(version_id)))
+        return p->rc = MDP_ERR_NOMEM;
+    p->n++;
+    return 0;
+}
+
+int mdp_store_purge_versions(struct mdp_store *s, const char *key, int64_t *out_n,
+                             struct mdp_diag *d)
+{
+    if (out_n) *out_n = 0;
+    CHECK_KEY(key);
+    if (!s->ops->versions || !s->ops->delete_version) return 0;
+    struct purge p = {key, NULL, 0, 0, 0};
+    COUNT(n_list, 1);
+    int rc = s->ops->versions(s, key, purge_one, &p, d);
+    if (p.rc) rc = mdp_diag_set(d, p.rc, "out of memory listing the versions of %s", key);
+    for (size_t i = 0; !rc && i < p.n; i++) {
+        rc = s->ops->delete_version(s, key, p.ids[i], d);
+        if (rc == MDP_ERR_NOT_FOUND) rc = 0; /* gone meanwhile */
+        if (!rc && out_n) (*out_n)++;
+    }
+    for (size_t i = 0; i < p.n; i++)
+        free(p.ids[i]);
+    free(p.ids);
+    return rc;
+}
+
+int mdp_store_evict(struct mdp_store *s, const char *prefix, int gone_only, struct mdp_diag *d)
+{
+    if (prefix && *prefix) { /* a key, or a folder: a key and '/' */
+        char k[1024];
+        size_t n = strlen(prefix);
+        if (n >= sizeof k) n = sizeof k - 1;
+        memcpy(k, prefix, n);
+        k[n] = '\0';
+        if (n && k[n - 1] == '/') k[n - 1] = '\0';
+        if (!mdp_store_key_valid(k))
+            return mdp_diag_set(d, MDP_ERR_INVALID, "'%s' is not a valid key or prefix", prefix);
+    }
+    if (!s->ops->evict) return 0;
+    return s->ops->evict(s, prefix ? prefix : "", gone_only, d);
+}

@@ -331,6 +331,157 @@ static int s3_del(struct mdp_store *st, const char *key, struct mdp_diag *d)
     return rc;
 }
 
+/* ---- versions (ListObjectVersions; a versioned bucket keeps what was overwritten or deleted) ---- */
+
+int mdp__s3_versions_page(const char *body, size_t len, size_t strip, mdp_store_version_cb cb,
+                          void *ud, struct mdp_buf *out_key_marker, struct mdp_buf *out_vid_marker,
+                          int *out_more, struct mdp_diag *d)
+{
+    *out_more = 0;
+    mdp_buf_reset(out_key_marker);
+    mdp_buf_reset(out_vid_marker);
+    xmlDoc *doc = body && len && len <= INT_MAX
+                      ? xmlReadMemory(body, (int)len, "versions.xml", NULL,
+                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                          XML_PARSE_HUGE)
+                      : NULL;
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!root) {
+        if (doc) xmlFreeDoc(doc);
+        return mdp_diag_set(d, MDP_ERR_PARSE, "the answer is not XML");
+    }
+    int rc = 0;
+    xmlChar *h = NULL;
+    const char *t = xml_text(root, "IsTruncated", &h);
+    int more = t && !strcmp(t, "true");
+    xmlFree(h);
+    if (more) {
+        h = NULL;
+        if ((t = xml_text(root, "NextKeyMarker", &h))) mdp_buf_puts(out_key_marker, t);
+        xmlFree(h);
+        h = NULL;
+        if ((t = xml_text(root, "NextVersionIdMarker", &h))) mdp_buf_puts(out_vid_marker, t);
+        xmlFree(h);
+        if (mdp_buf_error(out_key_marker) || mdp_buf_error(out_vid_marker))
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        else if (!out_key_marker->len)
+            rc = mdp_diag_set(d, MDP_ERR_PARSE, "truncated without a key marker");
+    }
+    for (xmlNode *c = root->children; c && !rc; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        int marker = !strcmp((const char *)c->name, "DeleteMarker");
+        if (!marker && strcmp((const char *)c->name, "Version")) continue;
+        xmlChar *hk = NULL, *hv = NULL, *hl = NULL, *hs = NULL;
+        const char *key = xml_text(c, "Key", &hk), *vid = xml_text(c, "VersionId", &hv),
+                   *latest = xml_text(c, "IsLatest", &hl), *size = xml_text(c, "Size", &hs);
+        if (key && vid && *vid && strlen(key) > strip)
+            rc = cb(key + strip, vid, size ? strtoll(size, NULL, 10) : 0,
+                    latest && !strcmp(latest, "true"), marker, ud);
+        xmlFree(hk);
+        xmlFree(hv);
+        xmlFree(hl);
+        xmlFree(hs);
+    }
+    xmlFreeDoc(doc);
+    if (!rc) *out_more = more;
+    return rc;
+}
+
+static int s3_versions(struct mdp_store *st, const char *prefix, mdp_store_version_cb cb, void *ud,
+                       struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    struct mdp_buf p, km, vm;
+    mdp_buf_init(&p);
+    mdp_buf_init(&km);
+    mdp_buf_init(&vm);
+    if (full_key(s, prefix, &p)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    size_t strip = strlen(s->prefix);
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    int rc = 0, more = 1;
+    while (more && !rc) {
+        const char *q[9] = {"prefix", p.data, "versions", NULL, NULL};
+        if (km.len) {
+            q[4] = "key-marker";
+            q[5] = km.data;
+            q[6] = "version-id-marker";
+            q[7] = vm.len ? vm.data : "";
+            q[8] = NULL;
+        }
+        struct mdp_aws_request rq = {.method = "GET",
+                                     .service = "s3",
+                                     .op = "ListObjectVersions",
+                                     .bucket = s->bucket,
+                                     .query = q};
+        if ((rc = mdp_aws_request(s->aws, &rq, &r, d))) break;
+        struct mdp_diag pd = {0};
+        rc = mdp__s3_versions_page(r.body.data, r.body.len, strip, cb, ud, &km, &vm, &more, &pd);
+        if (rc && pd.msg[0]) /* a parse error (else the callback's value, as it set d) */
+            mdp_diag_set(d, rc, "s3://%s ListObjectVersions: %s", s->bucket, pd.msg);
+    }
+    mdp_aws_response_cleanup(&r);
+    mdp_buf_cleanup(&p);
+    mdp_buf_cleanup(&km);
+    mdp_buf_cleanup(&vm);
+    return rc;
+}
+
+static int s3_get_version(struct mdp_store *st, const char *key, const char *version_id,
+                          struct mdp_buf *out, struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    struct mdp_buf k;
+    mdp_buf_init(&k);
+    if (full_key(s, key, &k)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    const char *q[] = {"versionId", version_id, NULL};
+    struct mdp_aws_request rq = {.method = "GET",
+                                 .service = "s3",
+                                 .op = "GetObjectVersion",
+                                 .bucket = s->bucket,
+                                 .key = k.data,
+                                 .query = q};
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    int rc = mdp_aws_request(s->aws, &rq, &r, d);
+    if (!rc) {
+        if (mdp_buf_error(&r.body)) {
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        } else {
+            mdp_buf_cleanup(out);
+            *out = r.body; /* hand the buffer over */
+            mdp_buf_init(&r.body);
+        }
+    } else if (rc == MDP_ERR_NOT_FOUND && strcmp(r.error_code, "NoSuchBucket")) {
+        mdp_diag_set(d, rc, "s3://%s/%s: no such version", s->bucket, k.data);
+    }
+    mdp_aws_response_cleanup(&r);
+    mdp_buf_cleanup(&k);
+    return rc;
+}
+
+static int s3_delete_version(struct mdp_store *st, const char *key, const char *version_id,
+                             struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    struct mdp_buf k;
+    mdp_buf_init(&k);
+    if (full_key(s, key, &k)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    const char *q[] = {"versionId", version_id, NULL};
+    struct mdp_aws_request rq = {.method = "DELETE",
+                                 .service = "s3",
+                                 .op = "DeleteObjectVersion",
+                                 .bucket = s->bucket,
+                                 .key = k.data,
+                                 .query = q};
+    struct mdp_aws_response r;
+    mdp_aws_response_init(&r);
+    int rc = mdp_aws_request(s->aws, &rq, &r, d);
+    mdp_aws_response_cleanup(&r);
+    mdp_buf_cleanup(&k);
+    return rc;
+}
+
 /* ---- unfinished multipart uploads ---- */
 
 static int abort_upload(struct s3 *s, const char *full, const char *upload_id, struct mdp_diag *d)
@@ -928,6 +1079,101 @@ static void cache_trim(struct s3 *s)
     pthread_mutex_unlock(&g_up_lock);
 }
 
+/* Drops cached copies (erasure: the cache must not keep what the bucket no longer holds). Only the
+ * object zones: the cache's _meta/ may hold an embedded state file, which is no copy. */
+struct evict {
+    struct s3 *s;
+    const char *prefix;
+    int gone_only;
+    char **keys; /* gone_only: the keys the bucket has under prefix, sorted */
+    size_t n, cap;
+    int64_t removed;
+    int rc;
+    struct mdp_diag *d;
+};
+static struct evict *g_ev; /* nftw has no user data; under g_up_lock */
+
+static int ev_collect(const char *key, int64_t size, void *ud)
+{
+    (void)size;
+    struct evict *e = ud;
+    if (mdp_grow(&e->keys, &e->cap, e->n, sizeof *e->keys, 256) ||
+        !(e->keys[e->n] = mdp_strdup(key)))
+        return e->rc = MDP_ERR_NOMEM;
+    e->n++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int object_zone(const char *key)
+{
+    static const char *const Z[] = {"raw/", "landing/", "curated/", "ml/", "serving/", NULL};
+    for (int i = 0; Z[i]; i++)
+        if (!strncmp(key, Z[i], strlen(Z[i]))) return 1;
+    return 0;
+}
+
+static int ev_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    struct evict *e = g_ev;
+    if (type != FTW_F) return 0;
+    const char *key = path + strlen(e->s->cache) + 1;
+    if (!object_zone(key) || strncmp(key, e->prefix, strlen(e->prefix))) return 0;
+    if (e->gone_only && bsearch(&key, e->keys, e->n, sizeof *e->keys, cmp_str)) return 0;
+    if (unlink(path) && errno != ENOENT) {
+        e->rc = mdp_diag_set(e->d, MDP_ERR_IO, "cannot remove the cached copy %s: %s", path,
+                             strerror(errno));
+        return 1;
+    }
+    e->removed++;
+    return 0;
+}
+
+static int s3_evict(struct mdp_store *st, const char *prefix, int gone_only, struct mdp_diag *d)
+{
+    struct s3 *s = S3(st);
+    struct evict e = {s, prefix, gone_only, NULL, 0, 0, 0, 0, d};
+    int rc = 0;
+    if (gone_only) {
+        rc = s3_list_any(st, prefix, ev_collect, NULL, &e, d);
+        if (e.rc) rc = mdp_diag_set(d, e.rc, "out of memory listing %s", prefix);
+        if (!rc && e.n) qsort(e.keys, e.n, sizeof *e.keys, cmp_str);
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", s->cache, prefix);
+    size_t n = strlen(dir);
+    while (n && dir[n - 1] == '/')
+        dir[--n] = 0;
+    /* a prefix that is not a whole folder name ("raw/x/dt=1" of "dt=10") walks its folder */
+    struct stat sb;
+    if (!rc && stat(dir, &sb) != 0) {
+        char *sl = strrchr(dir, '/');
+        if (sl && sl > dir + strlen(s->cache)) *sl = 0;
+        if (stat(dir, &sb) != 0) dir[0] = 0;
+    }
+    if (!rc && dir[0]) {
+        pthread_mutex_lock(&g_up_lock);
+        g_ev = &e;
+        if (S_ISREG(sb.st_mode))
+            ev_one(dir, &sb, FTW_F, NULL);
+        else
+            nftw(dir, ev_one, 16, FTW_PHYS);
+        g_ev = NULL;
+        pthread_mutex_unlock(&g_up_lock);
+        rc = e.rc;
+    }
+    for (size_t i = 0; i < e.n; i++)
+        free(e.keys[i]);
+    free(e.keys);
+    return rc;
+}
+
 static void s3_close(struct mdp_store *st)
 {
     struct s3 *s = S3(st);
@@ -949,6 +1195,10 @@ static const struct mdp_store_ops S3_OPS = {.scheme = "s3",
                                             .local_path = s3_local_path,
                                             .stage = s3_stage,
                                             .upload_local = s3_upload_local,
+                                            .versions = s3_versions,
+                                            .get_version = s3_get_version,
+                                            .delete_version = s3_delete_version,
+                                            .evict = s3_evict,
                                             .close = s3_close};
 
 /* The bucket must exist and be reachable with these credentials; with aws.kms_key_id set its

@@ -88,6 +88,43 @@ static void test_file_store_roundtrip(void **st)
     tu_rmdir(dir);
 }
 
+static int no_version(const char *key, const char *vid, int64_t size, int latest, int marker,
+                      void *ud)
+{
+    (void)key, (void)vid, (void)size, (void)latest, (void)marker, (void)ud;
+    fail_msg("a file store has no versions");
+    return 1;
+}
+
+/* What erasure calls on a versioned bucket is harmless on a file lake: it keeps no versions, its
+ * local paths are the objects themselves (nothing evicted), and bad keys are refused. */
+static void test_file_store_versions_and_evict(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir();
+    struct mdp_store *s;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_store_open(dir, 0, &s, &d), 0);
+    assert_int_equal(mdp_store_put(s, "raw/a/x.json", "{}", 2, 0, &d), 0);
+    assert_int_equal(mdp_store_versions(s, "", no_version, NULL, &d), MDP_ERR_UNSUPPORTED);
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    assert_int_equal(mdp_store_get_version(s, "raw/a/x.json", "v1", &b, &d), MDP_ERR_UNSUPPORTED);
+    assert_int_equal(mdp_store_get_version(s, "raw/a/x.json", "", &b, &d), MDP_ERR_INVALID);
+    assert_int_equal(mdp_store_get_version(s, "../x", "v1", &b, &d), MDP_ERR_INVALID);
+    int64_t n = -1;
+    assert_int_equal(mdp_store_purge_versions(s, "raw/a/x.json", &n, &d), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(mdp_store_purge_versions(s, "a//b", &n, &d), MDP_ERR_INVALID);
+    assert_int_equal(mdp_store_evict(s, "raw/", 0, &d), 0);
+    assert_int_equal(mdp_store_evict(s, "raw/a/x.json", 1, &d), 0);
+    assert_int_equal(mdp_store_evict(s, "raw/../x", 0, &d), MDP_ERR_INVALID);
+    assert_int_equal(mdp_store_get(s, "raw/a/x.json", &b, &d), 0); /* still there */
+    mdp_buf_cleanup(&b);
+    mdp_store_close(s);
+    tu_rmdir(dir);
+}
+
 static void test_streaming_writer(void **st)
 {
     (void)st;
@@ -745,6 +782,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys_are_validated),
         cmocka_unit_test(test_file_store_roundtrip),
+        cmocka_unit_test(test_file_store_versions_and_evict),
         cmocka_unit_test(test_streaming_writer),
         cmocka_unit_test(test_unusable_lake_paths),
         cmocka_unit_test(test_full_disk_leaves_old_object),
