@@ -171,6 +171,34 @@ int mdp_strset_add_unless(struct mdp_strset *s, const struct mdp_strset *other, 
     return add_h(s, str, len, h);
 }
 
+void mdp_strset_clear(struct mdp_strset *s)
+{
+    if (!s) return;
+    /* the newest chunk stays (a set refilled to its old size needs the others again soon, but
+     * they would hold memory a smaller refill never uses) */
+    struct chunk *keep = s->chunks;
+    if (keep) {
+        for (struct chunk *c = keep->next, *next; c; c = next) {
+            next = c->next;
+            free(c);
+        }
+        keep->next = NULL;
+        keep->used = 0;
+    }
+    s->chunks = keep;
+    /* a table the last fill used little of goes back to the first size: a set reused for every
+     * delivery must not clear a big delivery's table again for every small one after it */
+    struct slot *t = s->cap > 1024 && s->n * 8 < s->cap ? mdp_calloc(1024, sizeof *t) : NULL;
+    if (t) {
+        free(s->t);
+        s->t = t;
+        s->cap = 1024;
+    } else {
+        memset(s->t, 0, s->cap * sizeof *s->t);
+    }
+    s->n = 0;
+}
+
 size_t mdp_strset_count(const struct mdp_strset *s)
 {
     return s->n;

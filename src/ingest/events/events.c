@@ -99,7 +99,7 @@ static const char *validate(const struct mdp_check *ck, json_object *e, const ch
     struct mdp_uuid u;
     find_members(e, &m);
     if (!(m.has & 1u << M_EVENT_ID)) return *detail = "event_id", "missing_event_id";
-    if (!(s = str_of(m.v[M_EVENT_ID], &len)) || len != 36 || mdp_uuid_parse(s, &u) ||
+    if (!(s = str_of(m.v[M_EVENT_ID], &len)) || len != 36 || mdp_uuid_parse_n(s, 36, &u) ||
         mdp_uuid_version(&u) != 7)
         return *detail = "event_id must be a UUIDv7 string", "invalid_event_id";
     *id = s;
@@ -155,7 +155,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
 {
     size_t pos = 0, start, len, line = 0;
     int rc = 0;
-    json_tokener *tok = mdp__json_tokener(); /* one for the delivery; NULL: one per line */
+    json_tokener *tok = mdp__json_tokener(); /* the thread's; NULL: one per line */
     while (!rc && mdp__next_line(p, n, &pos, &start, &len, &line)) {
         enum json_tokener_error err;
         json_object *e = mdp__json_exact_tok(tok, p + start, len, &err);
@@ -185,7 +185,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
         }
         json_object_put(e);
     }
-    if (tok) json_tokener_free(tok);
+    mdp__json_tokener_put(tok);
     return rc;
 }
 

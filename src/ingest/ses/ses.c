@@ -75,13 +75,14 @@ static int recipients(json_object *m, const char *k)
 
 /* The parts one after the other into dst (dn bytes, cut like snprintf): the dedup ids are made
  * for every record, and snprintf's format parsing is most of what they would cost. */
-static void join(char *dst, size_t dn, const char *const *parts)
+static const char *join(char *dst, size_t dn, const char *const *parts)
 {
     size_t k = 0;
     for (; *parts; parts++)
         for (const char *q = *parts; *q && k + 1 < dn; q++)
             dst[k++] = *q;
     dst[k] = '\0';
+    return dst;
 }
 
 /* v in decimal, in buf (24 bytes). */
@@ -164,15 +165,17 @@ static const char *validate_ses(json_object *r, const char **detail, int64_t *ts
     return NULL;
 }
 
-/* Counts one record as a duplicate if any of its ids was seen; adds all of them. */
-static int seen_any(struct mdp_check *ck, const char *a, const char *b)
+/* Counts one record as a duplicate if any of its ids (a: alen bytes, from mdp__dedup_key; b: text)
+ * was seen; adds all of them. */
+static int seen_any(struct mdp_check *ck, const char *a, size_t alen, const char *b)
 {
     if (!ck->seen) return 0;
     int dup = 0;
     const char *ids[2] = {a, b};
+    size_t lens[2] = {alen, b ? strlen(b) : 0};
     for (int i = 0; i < 2; i++) {
         if (!ids[i]) continue;
-        int rc = mdp_check_seen(ck, ids[i]);
+        int rc = mdp__check_seen_n(ck, ids[i], lens[i]);
         if (rc < 0) return rc;
         if (rc == 1) dup = 1;
     }
@@ -210,8 +213,10 @@ static int bad(struct mdp_check *ck, const struct where *w, const char *why, con
     return mdp_check_bad(ck, why, loc, detail, raw, len);
 }
 
-/* One SES JSON (raw delivery or an envelope's Message). env_id: "sns:<MessageId>" or NULL. */
-static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, const struct where *w)
+/* One SES JSON (raw delivery or an envelope's Message). env_id: the key of the SNS MessageId
+ * (env_len bytes) or NULL. */
+static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, size_t env_len,
+                    const struct where *w)
 {
     const char *detail = NULL;
     int64_t ts = -1;
@@ -223,7 +228,7 @@ static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, co
         ck->c->extra[X_CONTROL]++;
         return mdp_check_ok(ck, -1);
     }
-    int dup = seen_any(ck, env_id, id);
+    int dup = seen_any(ck, env_id, env_len, id);
     if (dup < 0) return dup;
     if (!dup) {
         ck->c->extra[is_event ? X_EVENTS : X_NOTIFICATIONS]++;
@@ -245,10 +250,12 @@ static int take_envelope(struct mdp_check *ck, json_object *env, const struct wh
         ck->c->extra[X_VERIFIED]++;
     }
     char env_id[300];
-    join(env_id, sizeof env_id, (const char *[]){"sns:", mid, NULL});
+    size_t env_len = mdp__dedup_key("sns", mid, strlen(mid), env_id, sizeof env_id);
+    if (!env_len) /* as cut before: the first 299 bytes of "sns:<MessageId>" */
+        env_len = strlen(join(env_id, sizeof env_id, (const char *[]){"sns:", mid, NULL}));
     if (strcmp(type, "SubscriptionConfirmation") == 0 ||
         strcmp(type, "UnsubscribeConfirmation") == 0) {
-        int dup = seen_any(ck, env_id, NULL);
+        int dup = seen_any(ck, env_id, env_len, NULL);
         if (dup < 0) return dup;
         if (!dup) {
             ck->c->extra[X_CONTROL]++;
@@ -269,7 +276,7 @@ static int take_envelope(struct mdp_check *ck, json_object *env, const struct wh
         rc = bad(ck, w, r ? "sns_message_not_object" : "sns_message_invalid",
                  r ? "Message must hold a JSON object" : json_tokener_error_desc(err));
     else
-        rc = take_ses(ck, r, env_id, w);
+        rc = take_ses(ck, r, env_id, env_len, w);
     json_object_put(r);
     return rc;
 }
@@ -278,7 +285,7 @@ static int take_envelope(struct mdp_check *ck, json_object *env, const struct wh
 static int take_object(struct mdp_check *ck, json_object *o, const struct where *w)
 {
     if (mdp__jget(o, "Type") && mdp__jget(o, "TopicArn")) return take_envelope(ck, o, w);
-    return take_ses(ck, o, NULL, w);
+    return take_ses(ck, o, NULL, 0, w);
 }
 
 /* An SQS body or HTTP POST body (w->raw): an SNS envelope, or (raw message delivery) the SES
@@ -303,7 +310,7 @@ static int take_body(struct mdp_check *ck, const struct where *w)
 static int check(struct mdp_check *ck, const char *p, size_t n)
 {
     enum json_tokener_error err;
-    json_tokener *tok = mdp__json_tokener(); /* one for the delivery; NULL: one per parse */
+    json_tokener *tok = mdp__json_tokener(); /* the thread's; NULL: one per parse */
     json_object *top = mdp__json_exact_tok(tok, p, n, &err);
     int rc = 0;
     if (!top || !json_object_is_type(top, json_type_object)) {
@@ -335,7 +342,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
     }
 out:
     json_object_put(top);
-    if (tok) json_tokener_free(tok);
+    mdp__json_tokener_put(tok);
     return rc;
 }
 
