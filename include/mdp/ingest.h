@@ -88,7 +88,8 @@ int mdp_check_ok_record(struct mdp_check *ck, int64_t event_ms, const void *reco
  * its 16 bytes). A "kind:id" of 512 bytes or more is not deduplicated (taken as new). */
 int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id);
 /* 1 if id (already prefixed by its kind) was seen in this or the previous delivery day, else adds
- * it and returns 0; < 0 on error. Counts nothing. */
+ * it and returns 0; < 0 on error. Counts nothing. It keeps the text as it is, so it does not meet
+ * what mdp_check_dup kept of a UUID: a kind's ids go through one of the two. */
 int mdp_check_seen(struct mdp_check *ck, const char *id);
 /* Counts one duplicate record (for connectors that decide it themselves). Returns 0 or the stop. */
 int mdp_check_duplicate(struct mdp_check *ck);

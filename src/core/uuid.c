@@ -94,34 +94,39 @@ static const signed char HEX[256] = {
 static const signed char LOWER[256] = {DIGITS};
 #undef DIGITS
 
-/* 16 bytes from 32 hex digits of s, with hyphens before bytes 4, 6, 8, 10 when hyphens is set. */
-static int parse_with(const signed char *val, const char *s, int hyphens, struct mdp_uuid *out)
+/* where byte i's two digits start, with and without the hyphens of 8-4-4-4-12 */
+static const unsigned char AT36[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+static const unsigned char AT32[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+
+/* 16 bytes from the 32 hex digits of s at the offsets at (val: the digits taken). Every id of
+ * every ingested record is parsed here: one pass of table lookups, one branch at the end. */
+static int parse_with(const signed char *val, const unsigned char *at, const char *s,
+                      struct mdp_uuid *out)
 {
     const unsigned char *p = (const unsigned char *)s;
     int bad = 0;
     for (int i = 0; i < 16; i++) {
-        if (hyphens && (i == 4 || i == 6 || i == 8 || i == 10)) {
-            if (*p != '-') return MDP_ERR_PARSE;
-            p++;
-        }
-        int hi = val[p[0]] - 1, lo = val[p[1]] - 1;
-        bad |= hi | lo; /* negative when either is no digit: one branch for all 32 */
+        int hi = val[p[at[i]]] - 1, lo = val[p[at[i] + 1]] - 1;
+        bad |= hi | lo; /* negative when either is no digit */
         out->b[i] = (uint8_t)((unsigned)hi << 4 | (unsigned)lo);
-        p += 2;
     }
     return bad < 0 ? MDP_ERR_PARSE : 0;
 }
 
+static int hyphens_at(const char *s)
+{
+    return s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-';
+}
+
 int mdp_uuid_parse_n(const char *s, size_t n, struct mdp_uuid *out)
 {
-    if (n != 36 && n != 32) return MDP_ERR_PARSE;
-    return parse_with(HEX, s, n == 36, out);
+    if (n == 36) return hyphens_at(s) ? parse_with(HEX, AT36, s, out) : MDP_ERR_PARSE;
+    return n == 32 ? parse_with(HEX, AT32, s, out) : MDP_ERR_PARSE;
 }
 
 int mdp_uuid_parse_canonical(const char *s, size_t n, struct mdp_uuid *out)
 {
-    if (n != 36) return MDP_ERR_PARSE;
-    return parse_with(LOWER, s, 1, out);
+    return n == 36 && hyphens_at(s) ? parse_with(LOWER, AT36, s, out) : MDP_ERR_PARSE;
 }
 
 int mdp_uuid_parse(const char *s, struct mdp_uuid *out)

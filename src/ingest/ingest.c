@@ -122,16 +122,22 @@ int mdp_check_seen(struct mdp_check *ck, const char *id)
     return id ? mdp__check_seen_n(ck, id, strlen(id)) : 0;
 }
 
+/* The binary key of u of kind into buf (bn bytes): its length, or 0 when it does not fit. */
+static size_t uuid_key(const char *kind, size_t k, const struct mdp_uuid *u, char *buf, size_t bn)
+{
+    if (1 + sizeof u->b + k > bn) return 0;
+    buf[0] = (char)0xff;
+    memcpy(buf + 1, u->b, sizeof u->b);
+    memcpy(buf + 1 + sizeof u->b, kind, k);
+    return 1 + sizeof u->b + k;
+}
+
 size_t mdp__dedup_key(const char *kind, const char *id, size_t n, char *buf, size_t bn)
 {
-    size_t k = strlen(kind); /* no snprintf: this runs for every record */
+    size_t k = strlen(kind), len; /* no snprintf: this runs for every record */
     struct mdp_uuid u;
-    if (mdp_uuid_parse_canonical(id, n, &u) == 0 && 1 + sizeof u.b + k <= bn) {
-        buf[0] = (char)0xff;
-        memcpy(buf + 1, u.b, sizeof u.b);
-        memcpy(buf + 1 + sizeof u.b, kind, k);
-        return 1 + sizeof u.b + k;
-    }
+    if (mdp_uuid_parse_canonical(id, n, &u) == 0 && (len = uuid_key(kind, k, &u, buf, bn)))
+        return len;
     if (k + 1 + n >= bn) return 0;
     memcpy(buf, kind, k);
     buf[k] = ':';
@@ -140,11 +146,9 @@ size_t mdp__dedup_key(const char *kind, const char *id, size_t n, char *buf, siz
     return k + 1 + n;
 }
 
-int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
+/* mdp_check_dup of a key made by mdp__dedup_key. */
+static int check_dup_key(struct mdp_check *ck, const char *buf, size_t len)
 {
-    if (!ck->seen || !id) return 0;
-    char buf[512];
-    size_t len = mdp__dedup_key(kind, id, strlen(id), buf, sizeof buf);
     if (!len) return 0;
     int rc = mdp__check_seen_n(ck, buf, len);
     if (rc == 1) {
@@ -152,6 +156,20 @@ int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
         if (stop) return stop < 0 ? stop : -1;
     }
     return rc;
+}
+
+int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
+{
+    if (!ck->seen || !id) return 0;
+    char buf[512];
+    return check_dup_key(ck, buf, mdp__dedup_key(kind, id, strlen(id), buf, sizeof buf));
+}
+
+int mdp__check_dup_uuid(struct mdp_check *ck, const char *kind, const struct mdp_uuid *u)
+{
+    if (!ck->seen) return 0;
+    char buf[512];
+    return check_dup_key(ck, buf, uuid_key(kind, strlen(kind), u, buf, sizeof buf));
 }
 
 int mdp_dedup_window_enter(struct mdp_dedup_window *w, int64_t day, struct mdp_check *ck)

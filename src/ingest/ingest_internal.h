@@ -35,6 +35,10 @@ const char *mdp__json_reason(enum json_tokener_error e);
  * two forms never meet; a smaller key hashes faster and keeps two days of ids in less memory.
  * Returns the key's length, or 0 when it does not fit (the id then goes unchecked, as before). */
 size_t mdp__dedup_key(const char *kind, const char *id, size_t n, char *buf, size_t bn);
+/* mdp_check_dup of an id known to be u in canonical text (mdp_uuid_parse_canonical succeeded):
+ * the same key, without parsing the text again. */
+struct mdp_uuid;
+int mdp__check_dup_uuid(struct mdp_check *ck, const char *kind, const struct mdp_uuid *u);
 /* mdp_check_seen of a key of len bytes (e.g. from mdp__dedup_key). */
 int mdp__check_seen_n(struct mdp_check *ck, const char *key, size_t len);
 

@@ -272,6 +272,21 @@ static void test_uuid_rfc9562_vector(void **st)
     assert_int_not_equal(mdp_uuid_parse("017f22e2-79b0-7cc3-98c4-dc0c0c07398", &u), 0);
     assert_int_not_equal(mdp_uuid_parse("017f22e2-79b0-7cc3-98c4-dc0c0c07398g", &u), 0);
     assert_int_not_equal(mdp_uuid_parse("017f22e2+79b0-7cc3-98c4-dc0c0c07398f", &u), 0);
+    /* issue 16: the length-given and the canonical parse (lowercase 8-4-4-4-12 only) */
+    struct mdp_uuid w;
+    const char *id = "017f22e2-79b0-7cc3-98c4-dc0c0c07398f",
+               *up = "017F22E2-79B0-7CC3-98C4-DC0C0C07398F";
+    assert_int_equal(mdp_uuid_parse_n(id, 36, &u), 0);
+    assert_int_equal(mdp_uuid_parse_canonical(id, 36, &w), 0);
+    assert_memory_equal(u.b, w.b, 16);
+    assert_int_equal(mdp_uuid_parse_n(up, 36, &w), 0);
+    assert_memory_equal(u.b, w.b, 16);
+    assert_int_not_equal(mdp_uuid_parse_canonical(up, 36, &w), 0);
+    assert_int_not_equal(mdp_uuid_parse_canonical("017f22e279b07cc398c4dc0c0c07398f", 32, &w), 0);
+    assert_int_not_equal(mdp_uuid_parse_n("017f22e2-79b0-7cc3-98c4-dc0c0c0739\0f", 36, &w), 0);
+    assert_int_not_equal(mdp_uuid_parse_n("017f22e2-79b0-7cc3-98c4-dc0c0c07398f", 35, &w), 0);
+    assert_int_not_equal(mdp_uuid_parse_canonical("017f22e2-79b0-7cc3-98c4+dc0c0c07398f", 36, &w),
+                         0);
 }
 
 static uint64_t fixed_rng(void *state)

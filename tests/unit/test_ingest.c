@@ -1008,6 +1008,38 @@ static void test_dedup_window(void **st)
     assert_int_equal(mdp_dedup_window_enter(&w, 50, &ck), 0); /* a step back starts over */
     assert_null(ck.seen_prev);
     assert_int_equal(c.duplicates, 3);
+    /* issue 16: the sets are emptied and reused, never carrying ids into another day */
+    assert_int_equal(mdp_check_dup(&ck, "e", "b"), 0);
+    assert_int_equal(mdp_dedup_window_enter(&w, 51, &ck), 0);
+    assert_int_equal(mdp_check_dup(&ck, "e", "c"), 0);
+    assert_int_equal(mdp_dedup_window_enter(&w, 52, &ck), 0); /* 50's set comes back empty */
+    assert_int_equal(mdp_check_dup(&ck, "e", "b"), 0);
+    assert_int_equal(mdp_check_dup(&ck, "e", "c"), 1);
+    assert_int_equal(mdp_dedup_window_enter(&w, 60, &ck), 0); /* a gap: nothing known */
+    assert_int_equal(mdp_check_dup(&ck, "e", "b"), 0);
+    assert_int_equal(mdp_check_dup(&ck, "e", "c"), 0);
+    assert_int_equal(c.duplicates, 4);
+    mdp_dedup_window_cleanup(&w);
+}
+
+/* Issue 16: a canonical UUID id is kept as its 16 bytes; which ids count as the same must not
+ * change: the same text is a duplicate, another case or another kind is not. */
+static void test_issue16_uuid_dedup_keys(void **st)
+{
+    (void)st;
+    struct mdp_dedup_window w = {0};
+    struct mdp_ingest_counts c;
+    memset(&c, 0, sizeof c);
+    struct mdp_check ck = {.key = "events/x", .c = &c};
+    const char *id = "01900000-0000-7000-8000-00000000002a";
+    const char *up = "01900000-0000-7000-8000-00000000002A";
+    assert_int_equal(mdp_dedup_window_enter(&w, 1, &ck), 0);
+    assert_int_equal(mdp_check_dup(&ck, "event_id", id), 0);
+    assert_int_equal(mdp_check_dup(&ck, "event_id", id), 1);
+    assert_int_equal(mdp_check_dup(&ck, "event_id", up), 0); /* as text: not the same id */
+    assert_int_equal(mdp_check_dup(&ck, "event_id", up), 1);
+    assert_int_equal(mdp_check_dup(&ck, "ddb", id), 0); /* another kind */
+    assert_int_equal(c.duplicates, 2);
     mdp_dedup_window_cleanup(&w);
 }
 
@@ -1080,6 +1112,7 @@ int main(void)
         cmocka_unit_test(test_supabase_csv),
         cmocka_unit_test(test_stage_drift_and_threshold),
         cmocka_unit_test(test_dedup_window),
+        cmocka_unit_test(test_issue16_uuid_dedup_keys),
         cmocka_unit_test(test_issue11_delivery_day_from_path),
         cmocka_unit_test(test_issue11_ids_uuidv7),
         cmocka_unit_test(test_issue11_verdicts),
