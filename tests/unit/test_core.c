@@ -4,11 +4,13 @@
 #include "mdp/buf.h"
 #include "mdp/err.h"
 #include "mdp/hash.h"
+#include "mdp/strset.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <json-c/json.h>
 #include <string.h>
 
@@ -289,6 +291,35 @@ static void test_uuid_rfc9562_vector(void **st)
                          0);
 }
 
+/* Issue 16: a cleared set knows nothing and refills (past its first table and chunk, and again
+ * after shrinking back) as a new one would. */
+static void test_strset_clear(void **st)
+{
+    (void)st;
+    struct mdp_strset *s = mdp_strset_new();
+    assert_non_null(s);
+    char k[32];
+    for (int round = 0; round < 3; round++) {
+        int n = round == 1 ? 10 : 5000; /* 5000 ids: a bigger table and several chunks */
+        for (int i = 0; i < n; i++) {
+            int len = snprintf(k, sizeof k, "id-%d-%d", round, i);
+            assert_int_equal(mdp_strset_add(s, k, (size_t)len), 1);
+        }
+        assert_int_equal(mdp_strset_count(s), n);
+        for (int i = 0; i < n; i++) {
+            int len = snprintf(k, sizeof k, "id-%d-%d", round, i);
+            assert_int_equal(mdp_strset_add(s, k, (size_t)len), 0);
+        }
+        int len = snprintf(k, sizeof k, "id-%d-0", round - 1);
+        assert_int_equal(mdp_strset_has(s, k, (size_t)len), 0);
+        mdp_strset_clear(s);
+        assert_int_equal(mdp_strset_count(s), 0);
+        assert_int_equal(mdp_strset_has(s, "id-0-0", 6), 0);
+    }
+    mdp_strset_clear(NULL);
+    mdp_strset_free(s);
+}
+
 static uint64_t fixed_rng(void *state)
 {
     uint64_t *s = state;
@@ -390,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_time_epoch_and_date_key),
         cmocka_unit_test(test_time_roundtrip_many),
         cmocka_unit_test(test_uuid_rfc9562_vector),
+        cmocka_unit_test(test_strset_clear),
         cmocka_unit_test(test_uuid7_monotonic_within_ms),
         cmocka_unit_test(test_hash_fixture_vectors),
         cmocka_unit_test(test_hash_normalize_and_keyed),
