@@ -39,6 +39,7 @@ static void scratch_free(void *p)
     if (sc->tok) json_tokener_free(sc->tok);
     mdp_strset_free(sc->seen);
     free(sc);
+    scratch = NULL; /* a check from a later destructor of this thread makes a new one */
 }
 
 static void scratch_key_create(void)
