@@ -1043,6 +1043,44 @@ static void test_issue16_uuid_dedup_keys(void **st)
     mdp_dedup_window_cleanup(&w);
 }
 
+/* Issue 16: a check lends the thread's tokener and duplicate set; a check run from inside a verdict
+ * callback (while the outer one holds them) gets its own, and neither sees the other's ids. */
+struct nested {
+    int inner_rc, calls;
+    struct mdp_ingest_counts inner;
+};
+
+static int nested_verdict(void *ud, const struct mdp_verdict *v)
+{
+    struct nested *n = ud;
+    (void)v;
+    const char *batch = EV(ID1, "") "\n" EV(ID1, "") "\n";
+    n->calls++;
+    n->inner_rc = mdp_ingest_verdicts("events", "inner", batch, strlen(batch), NULL, NULL, NULL,
+                                      NULL, &n->inner);
+    return 0;
+}
+
+static void test_issue16_nested_checks(void **st)
+{
+    (void)st;
+    const char *batch = EV(ID1, "") "\n" EV(ID2, "") "\n" EV(ID1, "") "\n";
+    struct nested n = {0};
+    struct mdp_ingest_counts c;
+    for (int round = 0; round < 2; round++) { /* the second finds the lent state given back */
+        memset(&n, 0, sizeof n);
+        assert_int_equal(mdp_ingest_verdicts("events", "outer", batch, strlen(batch), NULL, NULL,
+                                             nested_verdict, &n, &c),
+                         0);
+        assert_int_equal(n.calls, 3);
+        assert_int_equal(n.inner_rc, 0);
+        assert_int_equal(n.inner.out, 1);
+        assert_int_equal(n.inner.duplicates, 1);
+        assert_int_equal(c.out, 2);
+        assert_int_equal(c.duplicates, 1);
+    }
+}
+
 /* Issue 16: the checks make a bad record's location, attribute path and quarantined bytes only when
  * it is bad (and parse each layer with one reused tokener). What they write must be what they
  * wrote when every record had them made up front. */
@@ -1113,6 +1151,7 @@ int main(void)
         cmocka_unit_test(test_stage_drift_and_threshold),
         cmocka_unit_test(test_dedup_window),
         cmocka_unit_test(test_issue16_uuid_dedup_keys),
+        cmocka_unit_test(test_issue16_nested_checks),
         cmocka_unit_test(test_issue11_delivery_day_from_path),
         cmocka_unit_test(test_issue11_ids_uuidv7),
         cmocka_unit_test(test_issue11_verdicts),
