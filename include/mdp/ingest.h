@@ -84,11 +84,12 @@ int mdp_check_ok(struct mdp_check *ck, int64_t event_ms);
 int mdp_check_ok_record(struct mdp_check *ck, int64_t event_ms, const void *record);
 /* Returns 1 (and counts a duplicate) if id was seen before in this run, 0 if new (or when dedup is
  * off: ck->seen or id NULL), < 0 on error or when on_verdict stopped the check (the stop itself
- * is kept in ck->stop_rc). kind and id are copied into the set. A "kind:id" of 512 bytes or more
- * is not deduplicated (taken as new). */
+ * is kept in ck->stop_rc). kind and id are copied into the set (a lowercase canonical UUID id as
+ * its 16 bytes). A "kind:id" of 512 bytes or more is not deduplicated (taken as new). */
 int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id);
 /* 1 if id (already prefixed by its kind) was seen in this or the previous delivery day, else adds
- * it and returns 0; < 0 on error. Counts nothing. */
+ * it and returns 0; < 0 on error. Counts nothing. It keeps the text as it is, so it does not meet
+ * what mdp_check_dup kept of a UUID: a kind's ids go through one of the two. */
 int mdp_check_seen(struct mdp_check *ck, const char *id);
 /* Counts one duplicate record (for connectors that decide it themselves). Returns 0 or the stop. */
 int mdp_check_duplicate(struct mdp_check *ck);
@@ -99,6 +100,7 @@ int mdp_check_duplicate(struct mdp_check *ck);
  * history a run ingests. Deliveries are taken in key order, which is day order per channel. */
 struct mdp_dedup_window {
     struct mdp_strset *cur, *prev;
+    struct mdp_strset *spare; /* an emptied set for the next day, or NULL */
     int64_t day;
 };
 /* Moves the window to day (rotating or resetting) and points ck's sets at it: they stay owned by

@@ -12,6 +12,11 @@ struct mdp_strset;
 struct mdp_strset *mdp_strset_new(void);
 /* Frees the set and the copies of its strings. Accepts NULL. */
 void mdp_strset_free(struct mdp_strset *s);
+/* Empties the set (accepts NULL), keeping its table and the chunks of copies for the strings to
+ * come: a set refilled to the same size (a day of ids after a day) allocates nothing. A set whose
+ * last fill used an eighth of its table or less goes back to its first size and one chunk, so a
+ * set reused per delivery does not keep a big delivery's memory. */
+void mdp_strset_clear(struct mdp_strset *s);
 /* Adds s (len bytes; borrowed, the set keeps a copy). Returns 1 if it was new, 0 if it was already
  * there, MDP_ERR_NOMEM. */
 int mdp_strset_add(struct mdp_strset *s, const char *str, size_t len);

@@ -6,6 +6,7 @@
 #ifndef MDP_UUID_H
 #define MDP_UUID_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct mdp_uuid {
@@ -37,6 +38,13 @@ void mdp_uuid_format(const struct mdp_uuid *u, char buf[37]);
 /* Parses 8-4-4-4-12 hex in either case (also 32 hex digits without hyphens) into *out. Returns 0
  * or MDP_ERR_PARSE. */
 int mdp_uuid_parse(const char *s, struct mdp_uuid *out);
+/* mdp_uuid_parse of the n bytes at s (no NUL needed). Returns 0 or MDP_ERR_PARSE (*out then
+ * undefined). Thread-safe. */
+int mdp_uuid_parse_n(const char *s, size_t n, struct mdp_uuid *out);
+/* Parses the canonical text only: 36 bytes, lowercase 8-4-4-4-12, the form mdp_uuid_format
+ * writes, so that exactly one text maps to each UUID (a duplicate index may keep the 16 bytes in
+ * place of the text). Returns 0 or MDP_ERR_PARSE (*out then undefined). Thread-safe. */
+int mdp_uuid_parse_canonical(const char *s, size_t n, struct mdp_uuid *out);
 /* Returns the version nibble (0-15; 7 for a UUIDv7). */
 int mdp_uuid_version(const struct mdp_uuid *u);
 /* Returns 1 if the variant bits are 10 (RFC 9562), else 0. */

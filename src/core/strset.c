@@ -28,6 +28,7 @@ struct mdp_strset {
     struct slot *t;
     size_t cap, n;
     struct chunk *chunks; /* the newest first */
+    struct chunk *spare;  /* emptied by mdp_strset_clear, taken before a new one is made */
 };
 
 static uint64_t hash(const char *p, size_t n)
@@ -60,13 +61,19 @@ struct mdp_strset *mdp_strset_new(void)
     return s;
 }
 
-void mdp_strset_free(struct mdp_strset *s)
+static void free_chunks(struct chunk *c)
 {
-    if (!s) return;
-    for (struct chunk *c = s->chunks, *next; c; c = next) {
+    for (struct chunk *next; c; c = next) {
         next = c->next;
         free(c);
     }
+}
+
+void mdp_strset_free(struct mdp_strset *s)
+{
+    if (!s) return;
+    free_chunks(s->chunks);
+    free_chunks(s->spare);
     free(s->t);
     free(s);
 }
@@ -110,10 +117,15 @@ static const char *copy(struct mdp_strset *s, const char *str, size_t len)
     need = (need + 7) & ~(size_t)7;
     if (!c || c->cap - c->used < need) {
         size_t cap = need > CHUNK ? need : CHUNK;
-        c = mdp_malloc(sizeof *c + cap);
-        if (!c) return NULL;
+        if (s->spare && s->spare->cap >= need) { /* an emptied chunk: no allocation, no fault */
+            c = s->spare;
+            s->spare = c->next;
+        } else if (!(c = mdp_malloc(sizeof *c + cap))) {
+            return NULL;
+        } else {
+            c->cap = cap;
+        }
         c->used = 0;
-        c->cap = cap;
         c->next = s->chunks;
         s->chunks = c;
     }
@@ -169,6 +181,37 @@ int mdp_strset_add_unless(struct mdp_strset *s, const struct mdp_strset *other, 
     }
     if ((s->n + 1) * 10 > s->cap * 7 && grow(s)) return MDP_ERR_NOMEM;
     return add_h(s, str, len, h);
+}
+
+void mdp_strset_clear(struct mdp_strset *s)
+{
+    if (!s) return;
+    /* A table the last fill used little of goes back to the first size, with one chunk: a set
+     * reused for every delivery must not clear a big delivery's table again for every small one
+     * after it, nor keep its memory. Else table and chunks stay for a refill of the same size
+     * (a day of ids after a day of ids), which then allocates nothing and touches no new page. */
+    struct slot *t = s->cap > 1024 && s->n * 8 < s->cap ? mdp_calloc(1024, sizeof *t) : NULL;
+    if (t) {
+        free(s->t);
+        s->t = t;
+        s->cap = 1024;
+        free_chunks(s->spare);
+        s->spare = NULL;
+        if (s->chunks) {
+            free_chunks(s->chunks->next);
+            s->chunks->next = NULL;
+            s->chunks->used = 0;
+        }
+    } else {
+        memset(s->t, 0, s->cap * sizeof *s->t);
+        while (s->chunks) {
+            struct chunk *c = s->chunks;
+            s->chunks = c->next;
+            c->next = s->spare;
+            s->spare = c;
+        }
+    }
+    s->n = 0;
 }
 
 size_t mdp_strset_count(const struct mdp_strset *s)

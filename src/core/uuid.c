@@ -85,31 +85,53 @@ void mdp_uuid_format(const struct mdp_uuid *u, char buf[37])
     *p = '\0';
 }
 
-static int hexval(char c)
+/* hex digit values plus one (0: no digit), as constant tables; LOWER: lowercase digits only */
+#define DIGITS                                                                                     \
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,        \
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
+static const signed char HEX[256] = {
+    DIGITS, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16};
+static const signed char LOWER[256] = {DIGITS};
+#undef DIGITS
+
+/* where byte i's two digits start, with and without the hyphens of 8-4-4-4-12 */
+static const unsigned char AT36[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+static const unsigned char AT32[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+
+/* 16 bytes from the 32 hex digits of s at the offsets at (val: the digits taken). Every id of
+ * every ingested record is parsed here: one pass of table lookups, one branch at the end. */
+static int parse_with(const signed char *val, const unsigned char *at, const char *s,
+                      struct mdp_uuid *out)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    const unsigned char *p = (const unsigned char *)s;
+    int bad = 0;
+    for (int i = 0; i < 16; i++) {
+        int hi = val[p[at[i]]] - 1, lo = val[p[at[i] + 1]] - 1;
+        bad |= hi | lo; /* negative when either is no digit */
+        out->b[i] = (uint8_t)((unsigned)hi << 4 | (unsigned)lo);
+    }
+    return bad < 0 ? MDP_ERR_PARSE : 0;
+}
+
+static int hyphens_at(const char *s)
+{
+    return s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-';
+}
+
+int mdp_uuid_parse_n(const char *s, size_t n, struct mdp_uuid *out)
+{
+    if (n == 36) return hyphens_at(s) ? parse_with(HEX, AT36, s, out) : MDP_ERR_PARSE;
+    return n == 32 ? parse_with(HEX, AT32, s, out) : MDP_ERR_PARSE;
+}
+
+int mdp_uuid_parse_canonical(const char *s, size_t n, struct mdp_uuid *out)
+{
+    return n == 36 && hyphens_at(s) ? parse_with(LOWER, AT36, s, out) : MDP_ERR_PARSE;
 }
 
 int mdp_uuid_parse(const char *s, struct mdp_uuid *out)
 {
-    size_t n = strlen(s);
-    int hyphens = n == 36;
-    if (n != 36 && n != 32) return MDP_ERR_PARSE;
-    const char *p = s;
-    for (int i = 0; i < 16; i++) {
-        if (hyphens && (i == 4 || i == 6 || i == 8 || i == 10)) {
-            if (*p != '-') return MDP_ERR_PARSE;
-            p++;
-        }
-        int hi = hexval(p[0]), lo = hexval(p[1]);
-        if (hi < 0 || lo < 0) return MDP_ERR_PARSE;
-        out->b[i] = (uint8_t)(hi << 4 | lo);
-        p += 2;
-    }
-    return 0;
+    return mdp_uuid_parse_n(s, strlen(s), out);
 }
 
 int mdp_uuid_version(const struct mdp_uuid *u)

@@ -13,6 +13,7 @@
 #include "mdp/suppress.h"
 #include "mdp/strset.h"
 #include "mdp/time.h"
+#include "mdp/uuid.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -109,23 +110,47 @@ int mdp_check_duplicate(struct mdp_check *ck)
     return verdict(ck, MDP_VERDICT_DUPLICATE, -1, NULL, NULL, NULL, NULL);
 }
 
-int mdp_check_seen(struct mdp_check *ck, const char *id)
+int mdp__check_seen_n(struct mdp_check *ck, const char *key, size_t len)
 {
-    if (!ck->seen || !id) return 0;
-    int rc = mdp_strset_add_unless(ck->seen, ck->seen_prev, id, strlen(id));
+    if (!ck->seen || !key) return 0;
+    int rc = mdp_strset_add_unless(ck->seen, ck->seen_prev, key, len);
     return rc < 0 ? rc : rc == 0;
 }
 
-int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
+int mdp_check_seen(struct mdp_check *ck, const char *id)
 {
-    if (!ck->seen || !id) return 0;
-    char buf[512];
-    size_t k = strlen(kind), n = strlen(id); /* no snprintf: this runs for every record */
-    if (k + 1 + n >= sizeof buf) return 0;
+    return id ? mdp__check_seen_n(ck, id, strlen(id)) : 0;
+}
+
+/* The binary key of u of kind into buf (bn bytes): its length, or 0 when it does not fit. */
+static size_t uuid_key(const char *kind, size_t k, const struct mdp_uuid *u, char *buf, size_t bn)
+{
+    if (1 + sizeof u->b + k > bn) return 0;
+    buf[0] = (char)0xff;
+    memcpy(buf + 1, u->b, sizeof u->b);
+    memcpy(buf + 1 + sizeof u->b, kind, k);
+    return 1 + sizeof u->b + k;
+}
+
+size_t mdp__dedup_key(const char *kind, const char *id, size_t n, char *buf, size_t bn)
+{
+    size_t k = strlen(kind), len; /* no snprintf: this runs for every record */
+    struct mdp_uuid u;
+    if (mdp_uuid_parse_canonical(id, n, &u) == 0 && (len = uuid_key(kind, k, &u, buf, bn)))
+        return len;
+    if (k + 1 + n >= bn) return 0;
     memcpy(buf, kind, k);
     buf[k] = ':';
-    memcpy(buf + k + 1, id, n + 1);
-    int rc = mdp_check_seen(ck, buf);
+    memcpy(buf + k + 1, id, n);
+    buf[k + 1 + n] = '\0';
+    return k + 1 + n;
+}
+
+/* mdp_check_dup of a key made by mdp__dedup_key. */
+static int check_dup_key(struct mdp_check *ck, const char *buf, size_t len)
+{
+    if (!len) return 0;
+    int rc = mdp__check_seen_n(ck, buf, len);
     if (rc == 1) {
         int stop = mdp_check_duplicate(ck);
         if (stop) return stop < 0 ? stop : -1;
@@ -133,17 +158,39 @@ int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
     return rc;
 }
 
+int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
+{
+    if (!ck->seen || !id) return 0;
+    char buf[512];
+    return check_dup_key(ck, buf, mdp__dedup_key(kind, id, strlen(id), buf, sizeof buf));
+}
+
+int mdp__check_dup_uuid(struct mdp_check *ck, const char *kind, const struct mdp_uuid *u)
+{
+    if (!ck->seen) return 0;
+    char buf[512];
+    return check_dup_key(ck, buf, uuid_key(kind, strlen(kind), u, buf, sizeof buf));
+}
+
 int mdp_dedup_window_enter(struct mdp_dedup_window *w, int64_t day, struct mdp_check *ck)
 {
     if (!w->cur || day != w->day) {
-        struct mdp_strset *fresh = mdp_strset_new();
-        if (!fresh) return MDP_ERR_NOMEM;
-        if (w->cur && day == w->day + 1) { /* the next day: yesterday's ids stay one more day */
-            mdp_strset_free(w->prev);
+        /* Sets leave the window emptied, not freed, and come back for a later day: a day's set
+         * grows to a day of ids once, not once per day. */
+        int next = w->cur && day == w->day + 1; /* yesterday's ids stay one more day */
+        struct mdp_strset *fresh = next && w->prev ? w->prev : !next && w->cur ? w->cur : w->spare;
+        if (!fresh && !(fresh = mdp_strset_new())) return MDP_ERR_NOMEM;
+        if (fresh == w->spare) w->spare = NULL;
+        mdp_strset_clear(fresh);
+        if (next) {
             w->prev = w->cur;
         } else { /* a gap, or a step back (another channel): start over */
-            mdp_strset_free(w->prev);
-            mdp_strset_free(w->cur);
+            if (w->prev && !w->spare) {
+                mdp_strset_clear(w->prev);
+                w->spare = w->prev;
+            } else {
+                mdp_strset_free(w->prev);
+            }
             w->prev = NULL;
         }
         w->cur = fresh;
@@ -158,6 +205,7 @@ void mdp_dedup_window_cleanup(struct mdp_dedup_window *w)
 {
     mdp_strset_free(w->cur);
     mdp_strset_free(w->prev);
+    mdp_strset_free(w->spare);
     memset(w, 0, sizeof *w);
 }
 
@@ -195,7 +243,7 @@ int mdp_ingest_verdicts(const char *connector, const char *key, const char *data
                                               : NULL;
     if (!k) return MDP_ERR_NOT_FOUND;
     if (!key) key = k->name; /* locations start with something */
-    struct mdp_strset *seen = mdp_strset_new();
+    struct mdp_strset *seen = mdp__seen_set();
     if (!seen) return MDP_ERR_NOMEM;
     struct mdp_check ck = {0};
     ck.key = key;
@@ -207,7 +255,7 @@ int mdp_ingest_verdicts(const char *connector, const char *key, const char *data
     ck.on_verdict_ud = ud;
     int rc = k->check(&ck, data ? data : "", len);
     if (ck.stop_rc) rc = ck.stop_rc; /* the caller's stop, whatever the connector made of it */
-    mdp_strset_free(seen);
+    mdp__seen_set_put(seen);
     if (out_counts) *out_counts = c;
     return rc;
 }

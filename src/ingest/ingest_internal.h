@@ -12,14 +12,35 @@
 /* Parses exactly [p, p+n) as one JSON value (whitespace around it allowed); NULL with *err set. */
 json_object *mdp__json_exact(const char *p, size_t n, enum json_tokener_error *err);
 /* A tokener for the functions below (the depth limit of mdp__json_exact), or NULL when out of
- * memory; json_tokener_free releases it. A check makes one per delivery and reuses it for every
- * record: a tokener per record costs an allocation of its parse stack per record. */
+ * memory; mdp__json_tokener_put gives it back. It is the calling thread's, lent for one check and
+ * reused for every record: a tokener per record (or per delivery of ten SQS records) costs an
+ * allocation of its parse stack each time. Borrowed again before it is put back, it is a new one. */
 json_tokener *mdp__json_tokener(void);
+/* Gives back a tokener of mdp__json_tokener to the thread (or frees it). Accepts NULL. */
+void mdp__json_tokener_put(json_tokener *tok);
+/* An empty duplicate set for one call of mdp_ingest_verdicts, lent by the calling thread as the
+ * tokener is (a new one when the thread's is out), or NULL when out of memory; mdp__seen_set_put
+ * empties it and gives it back (or frees it). */
+struct mdp_strset *mdp__seen_set(void);
+void mdp__seen_set_put(struct mdp_strset *s);
 /* mdp__json_exact with tok (reset here; NULL: one of its own). The value outlives a reset. */
 json_object *mdp__json_exact_tok(json_tokener *tok, const char *p, size_t n,
                                  enum json_tokener_error *err);
 /* "json_truncated" when the input ended inside a value, else "json_invalid". */
 const char *mdp__json_reason(enum json_tokener_error e);
+
+/* The key of id (n bytes) of kind in a duplicate set, into buf (bn bytes): a canonical UUID
+ * (mdp_uuid_parse_canonical) as the byte 0xff, its 16 bytes and the kind, anything else as the
+ * text "kind:id". A kind is a constant of letters, so a text key never starts with 0xff and the
+ * two forms never meet; a smaller key hashes faster and keeps two days of ids in less memory.
+ * Returns the key's length, or 0 when it does not fit (the id then goes unchecked, as before). */
+size_t mdp__dedup_key(const char *kind, const char *id, size_t n, char *buf, size_t bn);
+/* mdp_check_dup of an id known to be u in canonical text (mdp_uuid_parse_canonical succeeded):
+ * the same key, without parsing the text again. */
+struct mdp_uuid;
+int mdp__check_dup_uuid(struct mdp_check *ck, const char *kind, const struct mdp_uuid *u);
+/* mdp_check_seen of a key of len bytes (e.g. from mdp__dedup_key). */
+int mdp__check_seen_n(struct mdp_check *ck, const char *key, size_t len);
 
 /* Concatenated JSON values, with or without newlines between them. After a value that does not
  * parse, the splitter resumes where the next value starts: at the opening of the first good value

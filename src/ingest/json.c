@@ -1,11 +1,15 @@
 /* JSON helpers shared by the connectors (ingest_internal.h). json-c parses; these functions frame
  * the input (exact values, concatenated values, lines) and read typed members. */
 #include "ingest_internal.h"
+#include "mdp/alloc.h"
+#include "mdp/strset.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_DEPTH 64
@@ -15,9 +19,91 @@ const char *mdp__json_reason(enum json_tokener_error e)
     return e == json_tokener_continue ? "json_truncated" : "json_invalid";
 }
 
+/* What a thread keeps between checks: a tokener (its parse stack is an allocation, and SQS
+ * deliveries of ten records are common) and the duplicate set of mdp_ingest_verdicts (a table and
+ * a chunk). Each is lent out and comes back; while it is out (a check inside a verdict callback
+ * that checks again) a borrower gets one of its own. Freed when the thread ends; the main thread's
+ * stay reachable from thread-local storage until the process ends. */
+struct scratch {
+    json_tokener *tok;
+    struct mdp_strset *seen;
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct scratch *scratch;
+
+static void scratch_free(void *p)
+{
+    struct scratch *sc = p;
+    if (sc->tok) json_tokener_free(sc->tok);
+    mdp_strset_free(sc->seen);
+    free(sc);
+    scratch = NULL; /* a check from a later destructor of this thread makes a new one */
+}
+
+static void scratch_key_create(void)
+{
+    pthread_key_create(&scratch_key, scratch_free);
+}
+
+/* This thread's scratch, or NULL when out of memory. */
+static struct scratch *my_scratch(void)
+{
+    if (scratch) return scratch;
+    pthread_once(&scratch_once, scratch_key_create);
+    struct scratch *sc = mdp_calloc(1, sizeof *sc);
+    if (!sc) return NULL;
+    if (pthread_setspecific(scratch_key, sc)) {
+        free(sc);
+        return NULL;
+    }
+    return scratch = sc;
+}
+
 json_tokener *mdp__json_tokener(void)
 {
+    struct scratch *sc = my_scratch();
+    json_tokener *tok = sc ? sc->tok : NULL;
+    if (tok) {
+        sc->tok = NULL;
+        return tok;
+    }
     return json_tokener_new_ex(MAX_DEPTH);
+}
+
+void mdp__json_tokener_put(json_tokener *tok)
+{
+    if (!tok) return;
+    struct scratch *sc = my_scratch();
+    if (sc && !sc->tok) {
+        sc->tok = tok;
+        return;
+    }
+    json_tokener_free(tok);
+}
+
+struct mdp_strset *mdp__seen_set(void)
+{
+    struct scratch *sc = my_scratch();
+    struct mdp_strset *s = sc ? sc->seen : NULL;
+    if (s) {
+        sc->seen = NULL;
+        return s;
+    }
+    return mdp_strset_new();
+}
+
+void mdp__seen_set_put(struct mdp_strset *s)
+{
+    if (!s) return;
+    struct scratch *sc = my_scratch();
+    if (sc && !sc->seen) {
+        mdp_strset_clear(s);
+        sc->seen = s;
+        return;
+    }
+    mdp_strset_free(s);
 }
 
 json_object *mdp__json_exact_tok(json_tokener *tok, const char *p, size_t n,
@@ -49,7 +135,7 @@ json_object *mdp__json_exact(const char *p, size_t n, enum json_tokener_error *e
         return NULL;
     }
     json_object *o = mdp__json_exact_tok(tok, p, n, err);
-    json_tokener_free(tok);
+    mdp__json_tokener_put(tok);
     return o;
 }
 
@@ -96,7 +182,7 @@ int mdp__splitter_next(struct mdp__splitter *s, json_object **out, size_t *start
         used = json_tokener_get_parse_end(tok);
         if (!*out && *err == json_tokener_success) *err = json_tokener_continue;
     }
-    if (tok != s->tok) json_tokener_free(tok);
+    if (tok != s->tok) mdp__json_tokener_put(tok);
     *start = s->pos;
     if (*out && used > 0) {
         if (!s->lead && (s->ll = lead_len(s->p + s->pos, used))) s->lead = s->p + s->pos;
@@ -180,7 +266,7 @@ json_object *mdp__jarr(json_object *o, const char *k)
 int mdp__is_uuid(const char *s, int version)
 {
     struct mdp_uuid u;
-    if (!s || strlen(s) != 36 || mdp_uuid_parse(s, &u)) return 0;
+    if (!s || strlen(s) != 36 || mdp_uuid_parse_n(s, 36, &u)) return 0;
     return version <= 0 || mdp_uuid_version(&u) == version;
 }
 
@@ -188,14 +274,7 @@ const char *mdp__v7_id(const struct mdp_check *ck, const char *field, const char
                        int *non_v7, char *detail, size_t dn)
 {
     struct mdp_uuid u;
-    char buf[37];
-    if (!s || len != 36) {
-        snprintf(detail, dn, "%s is not a UUID", field);
-        return "invalid_id";
-    }
-    memcpy(buf, s, 36);
-    buf[36] = '\0';
-    if (mdp_uuid_parse(buf, &u)) {
+    if (!s || len != 36 || mdp_uuid_parse_n(s, 36, &u)) {
         snprintf(detail, dn, "%s is not a UUID", field);
         return "invalid_id";
     }

@@ -4,11 +4,13 @@
 #include "mdp/buf.h"
 #include "mdp/err.h"
 #include "mdp/hash.h"
+#include "mdp/strset.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <json-c/json.h>
 #include <string.h>
 
@@ -272,6 +274,50 @@ static void test_uuid_rfc9562_vector(void **st)
     assert_int_not_equal(mdp_uuid_parse("017f22e2-79b0-7cc3-98c4-dc0c0c07398", &u), 0);
     assert_int_not_equal(mdp_uuid_parse("017f22e2-79b0-7cc3-98c4-dc0c0c07398g", &u), 0);
     assert_int_not_equal(mdp_uuid_parse("017f22e2+79b0-7cc3-98c4-dc0c0c07398f", &u), 0);
+    /* issue 16: the length-given and the canonical parse (lowercase 8-4-4-4-12 only) */
+    struct mdp_uuid w;
+    const char *id = "017f22e2-79b0-7cc3-98c4-dc0c0c07398f",
+               *up = "017F22E2-79B0-7CC3-98C4-DC0C0C07398F";
+    assert_int_equal(mdp_uuid_parse_n(id, 36, &u), 0);
+    assert_int_equal(mdp_uuid_parse_canonical(id, 36, &w), 0);
+    assert_memory_equal(u.b, w.b, 16);
+    assert_int_equal(mdp_uuid_parse_n(up, 36, &w), 0);
+    assert_memory_equal(u.b, w.b, 16);
+    assert_int_not_equal(mdp_uuid_parse_canonical(up, 36, &w), 0);
+    assert_int_not_equal(mdp_uuid_parse_canonical("017f22e279b07cc398c4dc0c0c07398f", 32, &w), 0);
+    assert_int_not_equal(mdp_uuid_parse_n("017f22e2-79b0-7cc3-98c4-dc0c0c0739\0f", 36, &w), 0);
+    assert_int_not_equal(mdp_uuid_parse_n("017f22e2-79b0-7cc3-98c4-dc0c0c07398f", 35, &w), 0);
+    assert_int_not_equal(mdp_uuid_parse_canonical("017f22e2-79b0-7cc3-98c4+dc0c0c07398f", 36, &w),
+                         0);
+}
+
+/* Issue 16: a cleared set knows nothing and refills (past its first table and chunk, and again
+ * after shrinking back) as a new one would. */
+static void test_strset_clear(void **st)
+{
+    (void)st;
+    struct mdp_strset *s = mdp_strset_new();
+    assert_non_null(s);
+    char k[32];
+    for (int round = 0; round < 3; round++) {
+        int n = round == 1 ? 10 : 5000; /* 5000 ids: a bigger table and several chunks */
+        for (int i = 0; i < n; i++) {
+            int len = snprintf(k, sizeof k, "id-%d-%d", round, i);
+            assert_int_equal(mdp_strset_add(s, k, (size_t)len), 1);
+        }
+        assert_int_equal(mdp_strset_count(s), n);
+        for (int i = 0; i < n; i++) {
+            int len = snprintf(k, sizeof k, "id-%d-%d", round, i);
+            assert_int_equal(mdp_strset_add(s, k, (size_t)len), 0);
+        }
+        int len = snprintf(k, sizeof k, "id-%d-0", round - 1);
+        assert_int_equal(mdp_strset_has(s, k, (size_t)len), 0);
+        mdp_strset_clear(s);
+        assert_int_equal(mdp_strset_count(s), 0);
+        assert_int_equal(mdp_strset_has(s, "id-0-0", 6), 0);
+    }
+    mdp_strset_clear(NULL);
+    mdp_strset_free(s);
 }
 
 static uint64_t fixed_rng(void *state)
@@ -375,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_time_epoch_and_date_key),
         cmocka_unit_test(test_time_roundtrip_many),
         cmocka_unit_test(test_uuid_rfc9562_vector),
+        cmocka_unit_test(test_strset_clear),
         cmocka_unit_test(test_uuid7_monotonic_within_ms),
         cmocka_unit_test(test_hash_fixture_vectors),
         cmocka_unit_test(test_hash_normalize_and_keyed),

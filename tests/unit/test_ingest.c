@@ -1008,7 +1008,77 @@ static void test_dedup_window(void **st)
     assert_int_equal(mdp_dedup_window_enter(&w, 50, &ck), 0); /* a step back starts over */
     assert_null(ck.seen_prev);
     assert_int_equal(c.duplicates, 3);
+    /* issue 16: the sets are emptied and reused, never carrying ids into another day */
+    assert_int_equal(mdp_check_dup(&ck, "e", "b"), 0);
+    assert_int_equal(mdp_dedup_window_enter(&w, 51, &ck), 0);
+    assert_int_equal(mdp_check_dup(&ck, "e", "c"), 0);
+    assert_int_equal(mdp_dedup_window_enter(&w, 52, &ck), 0); /* 50's set comes back empty */
+    assert_int_equal(mdp_check_dup(&ck, "e", "b"), 0);
+    assert_int_equal(mdp_check_dup(&ck, "e", "c"), 1);
+    assert_int_equal(mdp_dedup_window_enter(&w, 60, &ck), 0); /* a gap: nothing known */
+    assert_int_equal(mdp_check_dup(&ck, "e", "b"), 0);
+    assert_int_equal(mdp_check_dup(&ck, "e", "c"), 0);
+    assert_int_equal(c.duplicates, 4);
     mdp_dedup_window_cleanup(&w);
+}
+
+/* Issue 16: a canonical UUID id is kept as its 16 bytes; which ids count as the same must not
+ * change: the same text is a duplicate, another case or another kind is not. */
+static void test_issue16_uuid_dedup_keys(void **st)
+{
+    (void)st;
+    struct mdp_dedup_window w = {0};
+    struct mdp_ingest_counts c;
+    memset(&c, 0, sizeof c);
+    struct mdp_check ck = {.key = "events/x", .c = &c};
+    const char *id = "01900000-0000-7000-8000-00000000002a";
+    const char *up = "01900000-0000-7000-8000-00000000002A";
+    assert_int_equal(mdp_dedup_window_enter(&w, 1, &ck), 0);
+    assert_int_equal(mdp_check_dup(&ck, "event_id", id), 0);
+    assert_int_equal(mdp_check_dup(&ck, "event_id", id), 1);
+    assert_int_equal(mdp_check_dup(&ck, "event_id", up), 0); /* as text: not the same id */
+    assert_int_equal(mdp_check_dup(&ck, "event_id", up), 1);
+    assert_int_equal(mdp_check_dup(&ck, "ddb", id), 0); /* another kind */
+    assert_int_equal(c.duplicates, 2);
+    mdp_dedup_window_cleanup(&w);
+}
+
+/* Issue 16: a check lends the thread's tokener and duplicate set; a check run from inside a verdict
+ * callback (while the outer one holds them) gets its own, and neither sees the other's ids. */
+struct nested {
+    int inner_rc, calls;
+    struct mdp_ingest_counts inner;
+};
+
+static int nested_verdict(void *ud, const struct mdp_verdict *v)
+{
+    struct nested *n = ud;
+    (void)v;
+    const char *batch = EV(ID1, "") "\n" EV(ID1, "") "\n";
+    n->calls++;
+    n->inner_rc = mdp_ingest_verdicts("events", "inner", batch, strlen(batch), NULL, NULL, NULL,
+                                      NULL, &n->inner);
+    return 0;
+}
+
+static void test_issue16_nested_checks(void **st)
+{
+    (void)st;
+    const char *batch = EV(ID1, "") "\n" EV(ID2, "") "\n" EV(ID1, "") "\n";
+    struct nested n = {0};
+    struct mdp_ingest_counts c;
+    for (int round = 0; round < 2; round++) { /* the second finds the lent state given back */
+        memset(&n, 0, sizeof n);
+        assert_int_equal(mdp_ingest_verdicts("events", "outer", batch, strlen(batch), NULL, NULL,
+                                             nested_verdict, &n, &c),
+                         0);
+        assert_int_equal(n.calls, 3);
+        assert_int_equal(n.inner_rc, 0);
+        assert_int_equal(n.inner.out, 1);
+        assert_int_equal(n.inner.duplicates, 1);
+        assert_int_equal(c.out, 2);
+        assert_int_equal(c.duplicates, 1);
+    }
 }
 
 /* Issue 16: the checks make a bad record's location, attribute path and quarantined bytes only when
@@ -1080,6 +1150,8 @@ int main(void)
         cmocka_unit_test(test_supabase_csv),
         cmocka_unit_test(test_stage_drift_and_threshold),
         cmocka_unit_test(test_dedup_window),
+        cmocka_unit_test(test_issue16_uuid_dedup_keys),
+        cmocka_unit_test(test_issue16_nested_checks),
         cmocka_unit_test(test_issue11_delivery_day_from_path),
         cmocka_unit_test(test_issue11_ids_uuidv7),
         cmocka_unit_test(test_issue11_verdicts),

@@ -462,7 +462,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
      * back. The first value is parsed once: it is the event when nothing but whitespace follows
      * it and it has Records, else the first record. */
     enum json_tokener_error err;
-    tok = mdp__json_tokener(); /* one for the delivery; NULL: one per record */
+    tok = mdp__json_tokener(); /* the thread's; NULL: one per record */
     struct mdp__splitter sp;
     mdp__splitter_init(&sp, p, n);
     sp.tok = tok;
@@ -493,7 +493,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
         json_object_put(r);
     }
 out:
-    if (tok) json_tokener_free(tok);
+    mdp__json_tokener_put(tok);
     mdp_buf_cleanup(&plain);
     return rc;
 }

@@ -91,16 +91,18 @@ static const char *str_of(json_object *v, size_t *len)
  * more). *non_v7 counts ids taken under ingest.non_v7_ids: count. *id: the event_id. The checks
  * run in a fixed order, so an event with several faults always gets the same reason. */
 static const char *validate(const struct mdp_check *ck, json_object *e, const char **detail,
-                            char *buf, size_t bn, int64_t *ts, int *non_v7, const char **id)
+                            char *buf, size_t bn, int64_t *ts, int *non_v7, const char **id,
+                            struct mdp_uuid *u, int *canonical)
 {
     struct members m;
     const char *s, *why;
     size_t len = 0;
-    struct mdp_uuid u;
     find_members(e, &m);
     if (!(m.has & 1u << M_EVENT_ID)) return *detail = "event_id", "missing_event_id";
-    if (!(s = str_of(m.v[M_EVENT_ID], &len)) || len != 36 || mdp_uuid_parse(s, &u) ||
-        mdp_uuid_version(&u) != 7)
+    /* the canonical text first: its 16 bytes are then the duplicate key as they are */
+    if (!(s = str_of(m.v[M_EVENT_ID], &len)) || len != 36 ||
+        (!(*canonical = mdp_uuid_parse_canonical(s, 36, u) == 0) && mdp_uuid_parse_n(s, 36, u)) ||
+        mdp_uuid_version(u) != 7)
         return *detail = "event_id must be a UUIDv7 string", "invalid_event_id";
     *id = s;
     if (!m.v[M_USER_ID]) return *detail = "user_id", "missing_user_id";
@@ -155,7 +157,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
 {
     size_t pos = 0, start, len, line = 0;
     int rc = 0;
-    json_tokener *tok = mdp__json_tokener(); /* one for the delivery; NULL: one per line */
+    json_tokener *tok = mdp__json_tokener(); /* the thread's; NULL: one per line */
     while (!rc && mdp__next_line(p, n, &pos, &start, &len, &line)) {
         enum json_tokener_error err;
         json_object *e = mdp__json_exact_tok(tok, p + start, len, &err);
@@ -170,12 +172,15 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
         const char *detail = NULL, *id = NULL;
         char buf[160];
         int64_t ts = -1;
-        int non_v7 = 0;
-        const char *why = validate(ck, e, &detail, buf, sizeof buf, &ts, &non_v7, &id);
+        int non_v7 = 0, canonical = 0;
+        struct mdp_uuid u;
+        const char *why =
+            validate(ck, e, &detail, buf, sizeof buf, &ts, &non_v7, &id, &u, &canonical);
         if (why) {
             rc = bad(ck, line, why, detail, p + start, len);
         } else {
-            int dup = mdp_check_dup(ck, "event_id", id);
+            int dup = canonical ? mdp__check_dup_uuid(ck, "event_id", &u)
+                                : mdp_check_dup(ck, "event_id", id);
             if (dup < 0)
                 rc = dup;
             else if (!dup) {
@@ -185,7 +190,7 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
         }
         json_object_put(e);
     }
-    if (tok) json_tokener_free(tok);
+    mdp__json_tokener_put(tok);
     return rc;
 }
 

@@ -75,13 +75,14 @@ static int recipients(json_object *m, const char *k)
 
 /* The parts one after the other into dst (dn bytes, cut like snprintf): the dedup ids are made
  * for every record, and snprintf's format parsing is most of what they would cost. */
-static void join(char *dst, size_t dn, const char *const *parts)
+static const char *join(char *dst, size_t dn, const char *const *parts)
 {
     size_t k = 0;
     for (; *parts; parts++)
         for (const char *q = *parts; *q && k + 1 < dn; q++)
             dst[k++] = *q;
     dst[k] = '\0';
+    return dst;
 }
 
 /* v in decimal, in buf (24 bytes). */
@@ -102,7 +103,14 @@ static const char *i64(char *buf, int64_t v)
 static const char *validate_ses(json_object *r, const char **detail, int64_t *ts, char *id,
                                 size_t idn, int *is_event)
 {
-    const char *nt = mdp__jget(r, "notificationType"), *et = mdp__jget(r, "eventType");
+    /* the members are found in one walk over each object, not a hash lookup each */
+    enum { NT, ET, MAIL };
+    static const char *const RN[] = {"notificationType", "eventType", "mail", NULL};
+    enum { MID, MTS, DEST, TAGS };
+    static const char *const MN[] = {"messageId", "timestamp", "destination", "tags", NULL};
+    json_object *rm[3], *mm[4];
+    mdp__jmembers(r, RN, rm);
+    const char *nt = mdp__jtext(rm[NT]), *et = mdp__jtext(rm[ET]);
     const struct type *t;
     *is_event = et != NULL;
     if (nt && strcmp(nt, "AmazonSnsSubscriptionSucceeded") == 0) return *detail = "control", NULL;
@@ -110,19 +118,19 @@ static const char *validate_ses(json_object *r, const char **detail, int64_t *ts
         return *detail = "neither notificationType nor eventType", "ses_unknown_payload";
     if (!(t = find(nt ? NOTIFICATIONS : EVENTS, nt ? nt : et)))
         return *detail = nt ? nt : et, "ses_unknown_type";
-    json_object *mail = mdp__jobj(r, "mail");
+    json_object *mail = json_object_is_type(rm[MAIL], json_type_object) ? rm[MAIL] : NULL;
     if (!mail) return *detail = "mail", "ses_missing_mail";
-    const char *mid = mdp__jget(mail, "messageId");
+    unsigned has = mdp__jmembers(mail, MN, mm);
+    const char *mid = mdp__jtext(mm[MID]), *mts = mdp__jtext(mm[MTS]);
     if (!mid || !*mid) return *detail = "mail.messageId", "ses_missing_message_id";
     int64_t mail_ts;
-    if (ses_time(mail, "timestamp", &mail_ts))
+    if (!mts || mdp_time_parse_iso(mts, (size_t)-1, &mail_ts))
         return *detail = "mail.timestamp", "ses_invalid_timestamp";
-    if (!strings_array(mdp__jarr(mail, "destination"), 1))
+    if (!strings_array(mm[DEST], 1))
         return *detail = "mail.destination must be a non-empty array of strings",
                "ses_invalid_mail";
-    json_object *tags = mdp__jobj(mail, "tags");
-    json_object *tv;
-    if (mail && json_object_object_get_ex(mail, "tags", &tv) && !tags)
+    json_object *tags = json_object_is_type(mm[TAGS], json_type_object) ? mm[TAGS] : NULL;
+    if (has & 1u << TAGS && !tags) /* present, null included, and no object */
         return *detail = "mail.tags must be an object", "ses_invalid_tags";
     if (tags) {
         json_object_object_foreach(tags, k, v)
@@ -164,15 +172,17 @@ static const char *validate_ses(json_object *r, const char **detail, int64_t *ts
     return NULL;
 }
 
-/* Counts one record as a duplicate if any of its ids was seen; adds all of them. */
-static int seen_any(struct mdp_check *ck, const char *a, const char *b)
+/* Counts one record as a duplicate if any of its ids (a: alen bytes, from mdp__dedup_key; b: text)
+ * was seen; adds all of them. */
+static int seen_any(struct mdp_check *ck, const char *a, size_t alen, const char *b)
 {
     if (!ck->seen) return 0;
     int dup = 0;
     const char *ids[2] = {a, b};
+    size_t lens[2] = {alen, b ? strlen(b) : 0};
     for (int i = 0; i < 2; i++) {
         if (!ids[i]) continue;
-        int rc = mdp_check_seen(ck, ids[i]);
+        int rc = mdp__check_seen_n(ck, ids[i], lens[i]);
         if (rc < 0) return rc;
         if (rc == 1) dup = 1;
     }
@@ -210,8 +220,10 @@ static int bad(struct mdp_check *ck, const struct where *w, const char *why, con
     return mdp_check_bad(ck, why, loc, detail, raw, len);
 }
 
-/* One SES JSON (raw delivery or an envelope's Message). env_id: "sns:<MessageId>" or NULL. */
-static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, const struct where *w)
+/* One SES JSON (raw delivery or an envelope's Message). env_id: the key of the SNS MessageId
+ * (env_len bytes) or NULL. */
+static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, size_t env_len,
+                    const struct where *w)
 {
     const char *detail = NULL;
     int64_t ts = -1;
@@ -223,7 +235,7 @@ static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, co
         ck->c->extra[X_CONTROL]++;
         return mdp_check_ok(ck, -1);
     }
-    int dup = seen_any(ck, env_id, id);
+    int dup = seen_any(ck, env_id, env_len, id);
     if (dup < 0) return dup;
     if (!dup) {
         ck->c->extra[is_event ? X_EVENTS : X_NOTIFICATIONS]++;
@@ -232,10 +244,16 @@ static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, co
     return 0;
 }
 
-static int take_envelope(struct mdp_check *ck, json_object *env, const struct where *w)
+/* The members of an SNS envelope take_envelope reads, found in one walk (mdp__jmembers). */
+enum { E_TYPE, E_MID, E_TOPIC, E_MSG };
+static const char *const ENV[] = {"Type", "MessageId", "TopicArn", "Message", NULL};
+
+/* An SNS envelope; em: its members ENV (from mdp__jmembers). */
+static int take_envelope(struct mdp_check *ck, json_object *env, json_object *const *em,
+                         const struct where *w)
 {
-    const char *type = mdp__jget(env, "Type"), *mid = mdp__jget(env, "MessageId");
-    if (!type || !mid || !mdp__jget(env, "TopicArn"))
+    const char *type = mdp__jtext(em[E_TYPE]), *mid = mdp__jtext(em[E_MID]);
+    if (!type || !mid || !mdp__jtext(em[E_TOPIC]))
         return bad(ck, w, "sns_envelope_invalid", "Type, MessageId and TopicArn are required");
     const struct mdp__ses_state *st = ck->state;
     if (st && st->verify) {
@@ -245,10 +263,12 @@ static int take_envelope(struct mdp_check *ck, json_object *env, const struct wh
         ck->c->extra[X_VERIFIED]++;
     }
     char env_id[300];
-    join(env_id, sizeof env_id, (const char *[]){"sns:", mid, NULL});
+    size_t env_len = mdp__dedup_key("sns", mid, strlen(mid), env_id, sizeof env_id);
+    if (!env_len) /* as cut before: the first 299 bytes of "sns:<MessageId>" */
+        env_len = strlen(join(env_id, sizeof env_id, (const char *[]){"sns:", mid, NULL}));
     if (strcmp(type, "SubscriptionConfirmation") == 0 ||
         strcmp(type, "UnsubscribeConfirmation") == 0) {
-        int dup = seen_any(ck, env_id, NULL);
+        int dup = seen_any(ck, env_id, env_len, NULL);
         if (dup < 0) return dup;
         if (!dup) {
             ck->c->extra[X_CONTROL]++;
@@ -257,9 +277,8 @@ static int take_envelope(struct mdp_check *ck, json_object *env, const struct wh
         return 0;
     }
     if (strcmp(type, "Notification") != 0) return bad(ck, w, "sns_unknown_type", type);
-    json_object *msg;
-    if (!json_object_object_get_ex(env, "Message", &msg) ||
-        !json_object_is_type(msg, json_type_string))
+    json_object *msg = em[E_MSG];
+    if (!json_object_is_type(msg, json_type_string))
         return bad(ck, w, "sns_envelope_invalid", "no Message string");
     enum json_tokener_error err;
     json_object *r = mdp__json_exact_tok(w->tok, json_object_get_string(msg),
@@ -269,7 +288,7 @@ static int take_envelope(struct mdp_check *ck, json_object *env, const struct wh
         rc = bad(ck, w, r ? "sns_message_not_object" : "sns_message_invalid",
                  r ? "Message must hold a JSON object" : json_tokener_error_desc(err));
     else
-        rc = take_ses(ck, r, env_id, w);
+        rc = take_ses(ck, r, env_id, env_len, w);
     json_object_put(r);
     return rc;
 }
@@ -277,8 +296,10 @@ static int take_envelope(struct mdp_check *ck, json_object *env, const struct wh
 /* A body, parsed: an SNS envelope, or (raw message delivery) the SES JSON. */
 static int take_object(struct mdp_check *ck, json_object *o, const struct where *w)
 {
-    if (mdp__jget(o, "Type") && mdp__jget(o, "TopicArn")) return take_envelope(ck, o, w);
-    return take_ses(ck, o, NULL, w);
+    json_object *em[4];
+    mdp__jmembers(o, ENV, em);
+    if (mdp__jtext(em[E_TYPE]) && mdp__jtext(em[E_TOPIC])) return take_envelope(ck, o, em, w);
+    return take_ses(ck, o, NULL, 0, w);
 }
 
 /* An SQS body or HTTP POST body (w->raw): an SNS envelope, or (raw message delivery) the SES
@@ -303,7 +324,7 @@ static int take_body(struct mdp_check *ck, const struct where *w)
 static int check(struct mdp_check *ck, const char *p, size_t n)
 {
     enum json_tokener_error err;
-    json_tokener *tok = mdp__json_tokener(); /* one for the delivery; NULL: one per parse */
+    json_tokener *tok = mdp__json_tokener(); /* the thread's; NULL: one per parse */
     json_object *top = mdp__json_exact_tok(tok, p, n, &err);
     int rc = 0;
     if (!top || !json_object_is_type(top, json_type_object)) {
@@ -328,14 +349,16 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
             rc = take_body(ck, &w);
         } else if ((sns = mdp__jobj(r, "Sns"))) {
             w.obj = sns; /* its bytes are the Sns object's, serialized when it is bad */
-            rc = take_envelope(ck, sns, &w);
+            json_object *em[4];
+            mdp__jmembers(sns, ENV, em);
+            rc = take_envelope(ck, sns, em, &w);
         } else {
             rc = bad(ck, &w, "sqs_record_invalid", "neither an SQS body nor an SNS record");
         }
     }
 out:
     json_object_put(top);
-    if (tok) json_tokener_free(tok);
+    mdp__json_tokener_put(tok);
     return rc;
 }
 
