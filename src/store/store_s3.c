@@ -199,28 +199,45 @@ static const char *xml_text(xmlNode *parent, const char *name, xmlChar **hold)
     return NULL;
 }
 
+/* Parses an answer body (no network, no messages; XML_PARSE_HUGE for listings, whose pages may
+ * be large): the document (freed by the caller with xmlFreeDoc), *root its root element, or NULL
+ * and *root NULL when it is not XML. */
+static xmlDoc *xml_doc(const char *body, size_t len, int huge, xmlNode **root)
+{
+    xmlDoc *doc = body && len && len <= INT_MAX
+                      ? xmlReadMemory(body, (int)len, "answer.xml", NULL,
+                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                          (huge ? XML_PARSE_HUGE : 0))
+                      : NULL;
+    *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (doc && !*root) {
+        xmlFreeDoc(doc);
+        doc = NULL;
+    }
+    return doc;
+}
+
+/* Whether the child element name of parent says true (IsTruncated, IsLatest). */
+static int xml_true(xmlNode *parent, const char *name)
+{
+    xmlChar *h = NULL;
+    const char *t = xml_text(parent, name, &h);
+    int yes = t && !strcmp(t, "true");
+    xmlFree(h);
+    return yes;
+}
+
 int mdp__s3_list_page(const char *body, size_t len, size_t strip, mdp_store_list_time_cb cb,
                       void *ud, struct mdp_buf *out_token, int *out_more, struct mdp_diag *d)
 {
     *out_more = 0;
     mdp_buf_reset(out_token);
-    xmlDoc *doc = body && len && len <= INT_MAX
-                      ? xmlReadMemory(body, (int)len, "list.xml", NULL,
-                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                          XML_PARSE_HUGE)
-                      : NULL;
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    if (!root) {
-        if (doc) xmlFreeDoc(doc);
-        return mdp_diag_set(d, MDP_ERR_PARSE, "the answer is not XML");
-    }
-    int rc = 0;
+    xmlNode *root;
+    xmlDoc *doc = xml_doc(body, len, 1, &root);
+    if (!doc) return mdp_diag_set(d, MDP_ERR_PARSE, "the answer is not XML");
+    int rc = 0, more = xml_true(root, "IsTruncated");
     xmlChar *h = NULL;
-    const char *t = xml_text(root, "IsTruncated", &h);
-    int more = t && !strcmp(t, "true");
-    xmlFree(h);
-    h = NULL;
-    t = xml_text(root, "NextContinuationToken", &h);
+    const char *t = xml_text(root, "NextContinuationToken", &h);
     if (more && t) mdp_buf_puts(out_token, t);
     xmlFree(h);
     if (more && (!out_token->len || mdp_buf_error(out_token)))
@@ -340,23 +357,13 @@ int mdp__s3_versions_page(const char *body, size_t len, size_t strip, mdp_store_
     *out_more = 0;
     mdp_buf_reset(out_key_marker);
     mdp_buf_reset(out_vid_marker);
-    xmlDoc *doc = body && len && len <= INT_MAX
-                      ? xmlReadMemory(body, (int)len, "versions.xml", NULL,
-                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                          XML_PARSE_HUGE)
-                      : NULL;
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    if (!root) {
-        if (doc) xmlFreeDoc(doc);
-        return mdp_diag_set(d, MDP_ERR_PARSE, "the answer is not XML");
-    }
-    int rc = 0;
-    xmlChar *h = NULL;
-    const char *t = xml_text(root, "IsTruncated", &h);
-    int more = t && !strcmp(t, "true");
-    xmlFree(h);
+    xmlNode *root;
+    xmlDoc *doc = xml_doc(body, len, 1, &root);
+    if (!doc) return mdp_diag_set(d, MDP_ERR_PARSE, "the answer is not XML");
+    int rc = 0, more = xml_true(root, "IsTruncated");
     if (more) {
-        h = NULL;
+        xmlChar *h = NULL;
+        const char *t;
         if ((t = xml_text(root, "NextKeyMarker", &h))) mdp_buf_puts(out_key_marker, t);
         xmlFree(h);
         h = NULL;
@@ -371,15 +378,14 @@ int mdp__s3_versions_page(const char *body, size_t len, size_t strip, mdp_store_
         if (c->type != XML_ELEMENT_NODE) continue;
         int marker = !strcmp((const char *)c->name, "DeleteMarker");
         if (!marker && strcmp((const char *)c->name, "Version")) continue;
-        xmlChar *hk = NULL, *hv = NULL, *hl = NULL, *hs = NULL;
+        xmlChar *hk = NULL, *hv = NULL, *hs = NULL;
         const char *key = xml_text(c, "Key", &hk), *vid = xml_text(c, "VersionId", &hv),
-                   *latest = xml_text(c, "IsLatest", &hl), *size = xml_text(c, "Size", &hs);
+                   *size = xml_text(c, "Size", &hs);
         if (key && vid && *vid && strlen(key) > strip)
-            rc = cb(key + strip, vid, size ? strtoll(size, NULL, 10) : 0,
-                    latest && !strcmp(latest, "true"), marker, ud);
+            rc = cb(key + strip, vid, size ? strtoll(size, NULL, 10) : 0, xml_true(c, "IsLatest"),
+                    marker, ud);
         xmlFree(hk);
         xmlFree(hv);
-        xmlFree(hl);
         xmlFree(hs);
     }
     xmlFreeDoc(doc);
@@ -526,24 +532,18 @@ static int s3_orphans(struct mdp_store *st, int64_t before_ms, int remove, mdp_s
                                      .bucket = s->bucket,
                                      .query = q};
         if ((rc = mdp_aws_request(s->aws, &rq, &r, d))) break;
-        xmlDoc *doc = r.body.data
-                          ? xmlReadMemory(r.body.data, (int)r.body.len, "uploads.xml", NULL,
-                                          XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-                          : NULL;
-        xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-        if (!root) {
-            if (doc) xmlFreeDoc(doc);
+        xmlNode *root;
+        xmlDoc *doc = xml_doc(r.body.data, r.body.len, 1, &root);
+        if (!doc) {
             rc = mdp_diag_set(d, MDP_ERR_PARSE, "s3://%s ListMultipartUploads: not XML", s->bucket);
             break;
         }
-        xmlChar *h = NULL;
-        const char *t = xml_text(root, "IsTruncated", &h);
-        more = t && !strcmp(t, "true");
-        xmlFree(h);
+        more = xml_true(root, "IsTruncated");
         mdp_buf_reset(&km);
         mdp_buf_reset(&um);
         if (more) {
-            h = NULL;
+            xmlChar *h = NULL;
+            const char *t;
             if ((t = xml_text(root, "NextKeyMarker", &h))) mdp_buf_puts(&km, t);
             xmlFree(h);
             h = NULL;
@@ -590,11 +590,8 @@ struct s3_writer {
 int mdp__s3_upload_id(const char *body, size_t len, char **out_id)
 {
     *out_id = NULL;
-    xmlDoc *doc = body && len && len <= INT_MAX
-                      ? xmlReadMemory(body, (int)len, "c.xml", NULL,
-                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-                      : NULL;
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlNode *root;
+    xmlDoc *doc = xml_doc(body, len, 0, &root);
     xmlChar *h = NULL;
     const char *id = root && !strcmp((const char *)root->name, "InitiateMultipartUploadResult")
                          ? xml_text(root, "UploadId", &h)
@@ -1236,11 +1233,8 @@ static int check_bucket(struct s3 *s, const char *url, struct mdp_diag *d)
     }
     if (rc) goto out;
     char alg[64] = "", key[256] = "";
-    xmlDoc *doc = r.body.data
-                      ? xmlReadMemory(r.body.data, (int)r.body.len, "enc.xml", NULL,
-                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-                      : NULL;
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlNode *root;
+    xmlDoc *doc = xml_doc(r.body.data, r.body.len, 0, &root);
     for (xmlNode *rule = root ? root->children : NULL; rule; rule = rule->next) {
         if (rule->type != XML_ELEMENT_NODE || strcmp((const char *)rule->name, "Rule")) continue;
         for (xmlNode *c = rule->children; c; c = c->next) {
