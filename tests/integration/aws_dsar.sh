@@ -238,7 +238,10 @@ grep -qiF -e "$U" -e "$E" "$T/err" && bad "the error names the person" || ok
 # finishes the job and nothing of the person survives (a build without fault injection is killed
 # after a delay instead; when that run finished first, there is nothing to rerun)
 V=$(q3 "SELECT CAST(user_id AS VARCHAR) FROM dim_user WHERE CAST(user_id AS VARCHAR) <> '$U' ORDER BY 1 LIMIT 1 OFFSET 3")
-MDP_ERASE_CRASH_AFTER=raw-first d3 dsar erase "$V" --file "$INV" --out "$T/cert2.json" >/dev/null 2>&1 &
+# (mdp itself in the background, not the d3 function: kill -9 of a function's subshell would leave
+# its mdp running on beside the rerun)
+AWS_ACCESS_KEY_ID=$DK AWS_SECRET_ACCESS_KEY=$DS MDP_ERASE_CRASH_AFTER=raw-first "$MDP" --config "$T/s3.yaml" \
+  --log-level off dsar erase "$V" --file "$INV" --out "$T/cert2.json" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -9 "$pid" 2>/dev/null
