@@ -86,7 +86,8 @@ static const struct mdp_config_key KEYS[] = {
     {"serve.listen", K_STR, OFF(serve_listen), "127.0.0.1:8080", 0, 0, NULL,
      "Address and port `mdp serve` listens on (HOST:PORT; port 0 picks a free one and prints it)."},
     {"serve.threads", K_INT, OFF(serve_threads), "0", 0, 256, NULL,
-     "Worker threads of the HTTP server (poll mode, one thread pool); 0 uses every core."},
+     "Worker threads of the HTTP server (poll mode, one thread pool); 0: one per CPU the process "
+     "may run on (its affinity mask)."},
     {"serve.max_connections", K_INT, OFF(serve_max_connections), "1024", 1, 65536, NULL,
      "Open connections at most; more are refused at accept."},
     {"serve.max_in_flight", K_INT, OFF(serve_max_in_flight), "512", 1, 1000000, NULL,

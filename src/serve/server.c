@@ -1,11 +1,12 @@
 /* The core of the HTTP server (include/mdp/serve.h, server.h) on libmicrohttpd: poll mode with a
- * thread pool (epoll stalls under a burst of connections on Debian 12's 0.9.75), the request
- * lifecycle (a pooled request per connection with its arena, freed when the request ends), the
+ * thread pool of one thread per CPU of its affinity mask (epoll stalls under a burst of
+ * connections on Debian 12's 0.9.75), the request lifecycle (a pooled request per connection with its arena, freed when the request ends), the
  * limits that answer 413/503 at once, the route table's dispatch with its methods and key scopes,
  * a response queued only once the request is complete (queueing on the first call turns keep-alive
  * off), connections suspended while their records are group-committed, and start and graceful
  * stop. The routes are in routes_*.c; the library prints nothing and leaves signals to its caller
  * (the CLI). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "mdp/suppress.h"
 #include "mdp/alloc.h"
 #include "mdp/hash.h"
@@ -17,6 +18,7 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <sched.h>
 #include <openssl/crypto.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -357,6 +359,17 @@ static void server_free(struct mdp_server *s)
     free(s);
 }
 
+/* The CPUs this process may run on (its affinity mask: taskset, a container's cpuset), not the
+ * machine's: a thread pool larger than that only time-slices one core, and a connection of a
+ * descheduled worker waits a whole slice (milliseconds: the p99 of a server pinned to one core). */
+static long usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
 int mdp_serve_start(const struct mdp_config *cfg, struct mdp_lake *lake, struct mdp_server **out,
                     struct mdp_diag *d)
 {
@@ -398,12 +411,15 @@ int mdp_serve_start(const struct mdp_config *cfg, struct mdp_lake *lake, struct 
     s->pz.state_mu = &s->state_mu;
     s->pz.committer = s->committer;
     s->pz.suppress = s->suppress;
-    long threads = cfg->serve_threads ? cfg->serve_threads : sysconf(_SC_NPROCESSORS_ONLN);
-    if (threads < 1) threads = 1;
+    long threads = cfg->serve_threads ? cfg->serve_threads : usable_cpus();
+    /* a pool of one is MHD's one internal thread (it warns about a pool size of 0 or 1) */
+    struct MHD_OptionItem pool[] = {{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
+                                    {MHD_OPTION_END, 0, NULL}};
+    if (threads < 2) pool[0].option = MHD_OPTION_END;
     s->mhd = MHD_start_daemon(
         MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->serve_max_connections,
+        handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_ARRAY, pool,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->serve_max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->serve_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
