@@ -10,6 +10,19 @@
 
 /* out_hex receives 64 lowercase hex chars and a NUL (65 bytes). Returns 0 or MDP_ERR_CRYPTO. */
 int mdp_sha256_hex(const void *data, size_t len, char out_hex[65]);
+/* The same hash over data given in pieces, for a caller that works in small steps (the serve's
+ * decision-log writer): new, update with each piece in order, then final. */
+struct mdp_sha256;
+/* Returns a fresh hash, owned by the caller until final or mdp_sha256_free frees it; NULL when
+ * out of memory (or OpenSSL refuses). */
+struct mdp_sha256 *mdp_sha256_new(void);
+/* Adds the next piece. Returns 0 or MDP_ERR_CRYPTO. */
+int mdp_sha256_update(struct mdp_sha256 *h, const void *data, size_t len);
+/* Writes the hex as mdp_sha256_hex would for all pieces together, and frees h. Returns 0 or
+ * MDP_ERR_CRYPTO. */
+int mdp_sha256_final_hex(struct mdp_sha256 *h, char out_hex[65]);
+/* Frees a hash given up on (NULL is fine). */
+void mdp_sha256_free(struct mdp_sha256 *h);
 /* HMAC-SHA256 of data with key, as 64 lowercase hex chars and a NUL into out_hex (65 bytes).
  * Returns 0 or MDP_ERR_CRYPTO. */
 int mdp_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,

@@ -49,6 +49,12 @@ int mdp_lake_raw_put(struct mdp_lake *lake, const char *source, const char *data
  * MDP_ERR_CRYPTO, or MDP_ERR_NOMEM (out_key's sticky error, not in d). */
 int mdp_lake_raw_key(const char *source, const char *dataset, int64_t day, const void *data,
                      size_t len, const char *ext, struct mdp_buf *out_key, struct mdp_diag *d);
+/* The same from the content's SHA-256 (64 hex chars), for a writer that hashed it piece by piece
+ * (the key names an object mdp_lake_raw_put would write; writing it is the caller's). Returns 0,
+ * MDP_ERR_INVALID (a name), MDP_ERR_RANGE (day) or MDP_ERR_NOMEM, with d. */
+int mdp_lake_raw_key_hex(const char *source, const char *dataset, int64_t day,
+                         const char *sha256_hex, const char *ext, struct mdp_buf *out_key,
+                         struct mdp_diag *d);
 
 /* ---- quarantine ---- */
 struct mdp_quarantine {

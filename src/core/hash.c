@@ -30,6 +30,37 @@ int mdp_sha256_hex(const void *data, size_t len, char out_hex[65])
     return digest_hex(EVP_sha256(), data, len, out_hex);
 }
 
+struct mdp_sha256 *mdp_sha256_new(void)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (c && !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(c);
+        c = NULL;
+    }
+    return (struct mdp_sha256 *)c;
+}
+
+int mdp_sha256_update(struct mdp_sha256 *h, const void *data, size_t len)
+{
+    return EVP_DigestUpdate((EVP_MD_CTX *)h, data, len) ? 0 : MDP_ERR_CRYPTO;
+}
+
+int mdp_sha256_final_hex(struct mdp_sha256 *h, char out_hex[65])
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    int ok = EVP_DigestFinal_ex((EVP_MD_CTX *)h, d, &n);
+    EVP_MD_CTX_free((EVP_MD_CTX *)h);
+    if (!ok) return MDP_ERR_CRYPTO;
+    mdp_hex_encode(d, n, out_hex);
+    return 0;
+}
+
+void mdp_sha256_free(struct mdp_sha256 *h)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)h);
+}
+
 int mdp_md5_hex(const void *data, size_t len, char out_hex[33])
 {
     return digest_hex(EVP_md5(), data, len, out_hex);

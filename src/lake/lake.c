@@ -63,20 +63,27 @@ static int name_ok(const char *s)
     return 1;
 }
 
-int mdp_lake_raw_key(const char *source, const char *dataset, int64_t day, const void *data,
-                     size_t len, const char *ext, struct mdp_buf *out_key, struct mdp_diag *d)
+int mdp_lake_raw_key_hex(const char *source, const char *dataset, int64_t day, const char *hex,
+                         const char *ext, struct mdp_buf *out_key, struct mdp_diag *d)
 {
     if (!name_ok(source) || !name_ok(dataset) || (ext && !name_ok(ext)))
         return mdp_diag_set(d, MDP_ERR_INVALID, "raw: bad source/dataset/ext name");
-    char hex[65], date[11];
-    int rc = mdp_sha256_hex(data, len, hex);
-    if (rc) return mdp_diag_set(d, rc, "raw: cannot hash");
-    if ((rc = mdp_date_format(day, date, sizeof date)))
-        return mdp_diag_set(d, rc, "raw: day out of range");
+    char date[11];
+    int rc = mdp_date_format(day, date, sizeof date);
+    if (rc) return mdp_diag_set(d, rc, "raw: day out of range");
     mdp_buf_reset(out_key);
     rc = mdp_buf_printf(out_key, "raw/%s/%s/dt=%s/%.32s%s%s", source, dataset, date, hex,
                         ext ? "." : "", ext ? ext : "");
     return rc ? mdp_diag_set(d, rc, "raw: out of memory building the key") : 0;
+}
+
+int mdp_lake_raw_key(const char *source, const char *dataset, int64_t day, const void *data,
+                     size_t len, const char *ext, struct mdp_buf *out_key, struct mdp_diag *d)
+{
+    char hex[65];
+    int rc = mdp_sha256_hex(data, len, hex);
+    if (rc) return mdp_diag_set(d, rc, "raw: cannot hash");
+    return mdp_lake_raw_key_hex(source, dataset, day, hex, ext, out_key, d);
 }
 
 int mdp_lake_raw_put(struct mdp_lake *lake, const char *source, const char *dataset, int64_t day,

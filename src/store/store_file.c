@@ -452,25 +452,36 @@ struct file_writer {
     size_t used;
 };
 
-static int fw_flush(struct file_writer *fw, struct mdp_diag *d)
+static int fw_write_all(struct file_writer *fw, const char *p, size_t len, struct mdp_diag *d)
 {
     size_t off = 0;
-    while (off < fw->used) {
-        ssize_t n = write(fw->fd, fw->buf + off, fw->used - off);
+    while (off < len) {
+        ssize_t n = write(fw->fd, p + off, len - off);
         if (n < 0) {
             if (errno == EINTR) continue;
             return io_fail(d, errno, "cannot write", fw->path);
         }
         off += (size_t)n;
     }
-    fw->used = 0;
     return 0;
 }
+
+static int fw_flush(struct file_writer *fw, struct mdp_diag *d)
+{
+    int rc = fw_write_all(fw, fw->buf, fw->used, d);
+    if (!rc) fw->used = 0;
+    return rc;
+}
+
+/* pieces at least this large go to write() from the caller's memory when nothing is buffered:
+ * no copy, and one write per piece (a caller that paces its writes keeps its pace) */
+#define FW_DIRECT ((size_t)64 << 10)
 
 static int fw_write(struct mdp_store_writer *w, const void *p, size_t n, struct mdp_diag *d)
 {
     struct file_writer *fw = (struct file_writer *)w;
     const char *c = p;
+    if (!fw->used && n >= FW_DIRECT) return fw_write_all(fw, c, n, d);
     while (n) {
         size_t k = sizeof fw->buf - fw->used < n ? sizeof fw->buf - fw->used : n;
         memcpy(fw->buf + fw->used, c, k);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <json-c/json.h>
 #include <string.h>
 
@@ -409,6 +410,35 @@ static void test_hash_normalize_and_keyed(void **st)
     assert_int_equal(mdp_email_hash_keyed("foo@example.com", "", 0, hex2), MDP_ERR_INVALID);
 }
 
+/* the hash in pieces (the decision-log writer's steps) equals the one-shot hash */
+static void test_sha256_in_pieces(void **st)
+{
+    (void)st;
+    char one[65], parts[65];
+    struct mdp_sha256 *h = mdp_sha256_new();
+    assert_non_null(h);
+    assert_int_equal(mdp_sha256_update(h, "a", 1), 0);
+    assert_int_equal(mdp_sha256_update(h, "", 0), 0);
+    assert_int_equal(mdp_sha256_update(h, "bc", 2), 0);
+    assert_int_equal(mdp_sha256_final_hex(h, parts), 0);
+    /* FIPS 180-2's "abc" */
+    assert_string_equal(parts, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    size_t n = 300000;
+    unsigned char *data = malloc(n);
+    assert_non_null(data);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (unsigned char)(i * 2654435761u >> 13);
+    assert_int_equal(mdp_sha256_hex(data, n, one), 0);
+    h = mdp_sha256_new();
+    for (size_t off = 0, k = 1; off < n; off += k, k = k * 3 + 7)
+        assert_int_equal(mdp_sha256_update(h, data + off, off + k > n ? n - off : k), 0);
+    assert_int_equal(mdp_sha256_final_hex(h, parts), 0);
+    assert_string_equal(one, parts);
+    mdp_sha256_free(mdp_sha256_new()); /* one given up on */
+    mdp_sha256_free(NULL);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -425,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_uuid7_monotonic_within_ms),
         cmocka_unit_test(test_hash_fixture_vectors),
         cmocka_unit_test(test_hash_normalize_and_keyed),
+        cmocka_unit_test(test_sha256_in_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,6 +172,24 @@ static void test_streaming_writer(void **st)
     if (dh) closedir(dh);
     assert_int_equal(temps, 0);
     assert_int_equal(mdp_store_writer_open(s, "../x", &w, &d), MDP_ERR_INVALID);
+    /* large pieces go to write() directly when nothing is buffered, small ones through the
+     * buffer: the bytes stay in order either way */
+    size_t big = 200000;
+    char *p = malloc(big);
+    assert_non_null(p);
+    for (size_t i = 0; i < big; i++)
+        p[i] = (char)('a' + i % 26);
+    assert_int_equal(mdp_store_writer_open(s, "x/mixed", &w, &d), 0);
+    assert_int_equal(w->write(w, p, big, &d), 0);       /* direct */
+    assert_int_equal(w->write(w, "<small>", 7, &d), 0); /* buffered */
+    assert_int_equal(w->write(w, p, big, &d), 0);       /* buffered behind it */
+    assert_int_equal(w->commit(w, &d), 0);
+    assert_int_equal(mdp_store_get(s, "x/mixed", &b, &d), 0);
+    assert_int_equal(b.len, 2 * big + 7);
+    assert_memory_equal(b.data, p, big);
+    assert_memory_equal(b.data + big, "<small>", 7);
+    assert_memory_equal(b.data + big + 7, p, big);
+    free(p);
     mdp_buf_cleanup(&b);
     mdp_store_close(s);
     /* what a crashed writer left in _tmp/ goes at the next open once it is a day old; a file
@@ -276,6 +294,12 @@ static void test_raw_put_is_content_addressed(void **st)
     char want[256];
     snprintf(want, sizeof want, "raw/events/app_events/dt=2025-10-01/%.32s.ndjson", hex);
     assert_string_equal(key.data, want);
+    /* the key from a hash computed elsewhere (the decision-log writer hashes in steps) */
+    assert_int_equal(mdp_lake_raw_key_hex("events", "app_events", 20362, hex, "ndjson", &key, &d),
+                     0);
+    assert_string_equal(key.data, want);
+    assert_int_equal(mdp_lake_raw_key_hex("Events", "app_events", 20362, hex, NULL, &key, &d),
+                     MDP_ERR_INVALID);
     assert_int_equal(mdp_lake_raw_put(lake, "events", "app_events", 20362, body, strlen(body),
                                       "ndjson", &key, &existed, &d),
                      0);
