@@ -3,9 +3,8 @@
  * Appends nobody waits for (decision logs) are buffered per thread and written, merged into one
  * object per stream and day, every flush interval or when a thread's buffer is full (Firehose's
  * buffering hints), so the raw zone gets few large objects instead of one per round. Those
- * appends are written by a log writer thread of the idle class, in small steps, so their hashing
- * and copying yields to the request threads and never delays a commit someone waits for. */
-#define _GNU_SOURCE /* SCHED_IDLE */
+ * appends are written by a log writer thread of low priority in small steps, so their hashing and
+ * copying yields to the request threads and never delays a commit someone waits for. */
 #include "mdp/alloc.h"
 #include "mdp/hash.h"
 #include "mdp/lake.h"
@@ -61,7 +60,7 @@ struct mdp__committer {
     atomic_int flush_now;
     atomic_llong objects;
     struct mdp_buf merged; /* the committer's buffer for merged groups: its pages stay mapped */
-    /* the log writer: a thread of the idle class that writes the appends (the decision log) in
+    /* the log writer: a thread of low priority that writes the appends (the decision log) in
      * small steps, so its hashing and copying (tens of milliseconds of CPU per 16 MiB) yields to
      * the request threads and never delays a group commit someone waits for; guarded by mu */
     pthread_t logger;
@@ -324,7 +323,8 @@ static int write_group(struct mdp__committer *c, const struct job *group, struct
 
 /* Writes a group of appends as write_group does (one object under the same content-addressed
  * key, put if absent), in steps of PACE with sched_yield() between them: a request thread waiting
- * for the core gets it within a step; an idle core lets the writer run on at once. No merged copy
+ * for the core gets it within a step; an idle core lets the writer run on at once. The log writer
+ * writes appends so, and the committer too when it takes over the log writer's backlog. No merged copy
  * either: the pieces are hashed and streamed in order. Returns 0, or the error of a step (also
  * MDP_ERR_UNSUPPORTED for a store without streaming writes), having written nothing. */
 static int write_group_paced(struct mdp__committer *c, const struct job *group)
@@ -380,8 +380,7 @@ static int write_group_paced(struct mdp__committer *c, const struct job *group)
 
 /* Writes one round, one object per stream and day: the appends (nobody waits; their buffers go
  * back to the pool), then the jobs someone waits for, whose submitters are told the result. */
-static void commit_round(struct mdp__committer *c, struct job *list, struct mdp_buf *merged,
-                         int paced)
+static void commit_round(struct mdp__committer *c, struct job *list, struct mdp_buf *merged)
 {
     struct job *waiting = NULL, **wt = &waiting, *appends = NULL, **at = &appends;
     for (struct job *j = list, *next; j; j = next) {
@@ -399,7 +398,7 @@ static void commit_round(struct mdp__committer *c, struct job *list, struct mdp_
         struct job *group = take_group(&appends);
         /* a paced write that failed left nothing visible: the group gets the one-call write
          * (which logs a failure of its own), so a step's error loses no lines either */
-        if (!paced || write_group_paced(c, group)) write_group(c, group, merged);
+        if (write_group_paced(c, group)) write_group(c, group, merged);
         for (struct job *j = group, *next; j; j = next) {
             next = j->next;
             recycle(c, j);
@@ -460,7 +459,7 @@ static void *run(void *arg)
             continue;
         }
         pthread_mutex_unlock(&c->mu);
-        commit_round(c, list, &c->merged, 0);
+        commit_round(c, list, &c->merged);
         pthread_mutex_lock(&c->mu);
     }
     pthread_mutex_unlock(&c->mu);
@@ -470,14 +469,11 @@ static void *run(void *arg)
 static void *log_run(void *arg)
 {
     struct mdp__committer *c = arg;
-    /* the idle class (sched(7)): it runs on what the request threads leave, and a request thread
-     * that wakes takes the core at once, where a nice-10 thread kept it to the end of its slice.
-     * A machine that never idles still gives it a little, and past LOG_BACKLOG rounds the
-     * committer writes them; the stop raises it back to finish its queue. Without the idle class,
-     * nice 19 (Linux sets a thread's nice value by its id). */
-    struct sched_param sp = {0};
-    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    /* nice 10: a tenth of a request thread's weight when they compete for a core (Linux sets a
+     * thread's nice value by its id); failing leaves it at normal priority. Its steps (PACE) give
+     * the core back often, so it need not be lower (the idle class would starve it on a busy
+     * machine and leave its backlog to the committer). */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     pthread_mutex_lock(&c->mu);
     for (;;) {
         while (!c->logq && !c->log_stop)
@@ -487,7 +483,7 @@ static void *log_run(void *arg)
         c->log_rounds = 0;
         if (!list) break; /* stopping, and everything written */
         pthread_mutex_unlock(&c->mu);
-        commit_round(c, list, &c->log_merged, 1);
+        commit_round(c, list, &c->log_merged);
         pthread_mutex_lock(&c->mu);
     }
     pthread_mutex_unlock(&c->mu);
