@@ -69,6 +69,10 @@ struct mdp_store_ops {
     /* Optional (NULL: the local paths are the objects): drops local cached copies under prefix,
      * all of them, or with gone_only those whose object no longer exists. */
     int (*evict)(struct mdp_store *s, const char *prefix, int gone_only, struct mdp_diag *d);
+    /* Optional (NULL: MDP_ERR_UNSUPPORTED; a local folder lists its files as cheaply): the
+     * folders directly under prefix, as mdp_store_list_dirs sees them. */
+    int (*list_dirs)(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
+                     struct mdp_diag *d);
     void (*close)(struct mdp_store *s);
 };
 
@@ -124,6 +128,13 @@ int mdp_store_head(struct mdp_store *s, const char *key, int64_t *out_size, stru
  * with d. */
 int mdp_store_list(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
                    struct mdp_diag *d);
+/* The folders directly under prefix (which ends in '/'): cb sees each one's key prefix, prefix
+ * included and ending in '/', in key order, with size -1; a missing folder lists none. On S3 one
+ * delimited listing (a request per 1,000 folders) tells which of many folders hold anything, where
+ * listing each would cost a request per folder. Returns as mdp_store_list, or MDP_ERR_UNSUPPORTED
+ * (with d) for a backend without it (a file lake: list the folders themselves). */
+int mdp_store_list_dirs(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
+                        struct mdp_diag *d);
 /* The keys under prefix (as mdp_store_list) that end in suffix ("" or NULL: every key), in key
  * order, appended to the array *keys of *n strings (both may start NULL / 0; the array and its
  * strings are malloc'd, the caller frees them with mdp_store_keys_free, also after an error).
@@ -214,7 +225,8 @@ int mdp__store_s3_open(const char *url, int create, struct mdp_store **out, stru
 /* ---- the S3 backend's answer walkers (internal; public for the fuzz target fuzz_s3_xml) ---- */
 /* One ListObjectsV2 page (body: len bytes, borrowed, need not end in NUL): cb sees each Contents
  * entry's Key (with its first strip bytes cut off; keys not longer than strip are skipped), Size
- * and LastModified (0 when absent or unreadable). out_token (the caller's buffer, reset) receives
+ * and LastModified (0 when absent or unreadable), and each CommonPrefixes entry's Prefix (cut
+ * alike) with size -1 (a delimited listing's folders). out_token (the caller's buffer, reset) receives
  * NextContinuationToken and *out_more 1 when IsTruncated is "true". Returns 0, cb's non-zero
  * value (which stops the walk), MDP_ERR_PARSE (not XML, or truncated without a token) or
  * MDP_ERR_NOMEM, with d for the last two. */

@@ -229,7 +229,8 @@ void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
                 mdp_buf_puts(&b, "null");
             mdp_buf_puts(&b, ",\"message\":");
             mdp_buf_json_str(&b, r->message);
-            mdp_buf_putc(&b, '}');
+            mdp_buf_printf(&b, ",\"requests\":{\"put\":%lld,\"get\":%lld,\"list\":%lld}}",
+                           (long long)r->puts, (long long)r->gets, (long long)r->lists);
         }
         mdp_buf_putc(&b, ']');
         if (mdp_buf_error(&b)) /* nothing rather than a cut-off JSON array */

@@ -408,17 +408,23 @@ struct run_state {
     struct mdp_suppress_set *sup;        /* erased subjects, or NULL (none) */
     struct mdp_diag *d;
     /* What the lake holds, read once per run instead of asked per delivery (on S3 each question
-     * is a request): the retention horizon per source/dataset, the keys of every raw day folder a
-     * delivery went to (listed once, then kept up to date with this run's puts), and the raw
-     * folders that have compaction records at all (listed once). */
+     * is a request): the retention horizon per source/dataset (read only where the listing of
+     * the horizons shows one), the keys of every raw day folder a
+     * delivery went to (listed once, then kept up to date with this run's puts; where the store
+     * lists folders, only the day folders that exist are listed, found by one listing of the
+     * dataset's folder), and the raw folders that have compaction records at all (listed once). */
     struct expired_day {
         char source[64], dataset[64];
         int64_t day;
     } expired[32];
     int nexpired;
+    struct mdp_strset *horizons;       /* the keys of the retention horizons (listed once) */
     struct mdp_strset *raw_keys;       /* raw objects known to exist */
     struct mdp_strset *raw_listed;     /* raw day folders listed into raw_keys */
     struct mdp_strset *compacted_dirs; /* "source/dataset/dt=D/" with compaction records */
+    struct mdp_strset *ds_listed;      /* dataset folders raw/source/dataset/ listed for days */
+    struct mdp_strset *day_dirs;       /* the day folders those listings found */
+    int no_list_dirs;                  /* the store lists no folders: list each day folder */
     int compacted_loaded;
     struct uploader *up;
 };
@@ -488,7 +494,13 @@ static int deliver_unknown(struct run_state *S, const char *key, const struct md
 /* The compaction records' folder, as include/mdp/lake.h lays it out (vacuum writes them). */
 #define COMPACTED_RECORDS "_meta/state/vacuum/compacted/"
 
-/* The newest day retention removed of source/dataset (-1: none), read once per run. */
+/* The retention horizons' folder, as src/gov/retention.c writes it (<source>/<dataset>). */
+#define EXPIRED_RECORDS "_meta/state/retention/expired/"
+
+static int add_key_cb(const char *key, int64_t size, void *ud);
+
+/* The newest day retention removed of source/dataset (-1: none), read once per run: one listing
+ * tells which datasets have a horizon at all, and only those are read. */
 static int expired_day(struct run_state *S, const char *source, const char *dataset, int64_t *out)
 {
     for (int i = 0; i < S->nexpired; i++)
@@ -496,7 +508,23 @@ static int expired_day(struct run_state *S, const char *source, const char *data
             *out = S->expired[i].day;
             return 0;
         }
-    int rc = mdp_retention_expired_day(S->ctx->lake, source, dataset, out, S->d);
+    int rc = 0;
+    if (!S->horizons) {
+        if (!(S->horizons = mdp_strset_new()))
+            return mdp_diag_set(S->d, MDP_ERR_NOMEM, "out of memory");
+        if ((rc = mdp_store_list(S->ctx->lake->store, EXPIRED_RECORDS, add_key_cb, S->horizons,
+                                 S->d))) {
+            mdp_strset_free(S->horizons);
+            S->horizons = NULL;
+            return rc == MDP_ERR_NOMEM ? mdp_diag_set(S->d, rc, "out of memory") : rc;
+        }
+    }
+    char key[300];
+    int kl = snprintf(key, sizeof key, EXPIRED_RECORDS "%s/%s", source, dataset);
+    if (kl > 0 && (size_t)kl < sizeof key && !mdp_strset_has(S->horizons, key, (size_t)kl))
+        *out = -1;
+    else
+        rc = mdp_retention_expired_day(S->ctx->lake, source, dataset, out, S->d);
     int n = S->nexpired;
     if (!rc && n < (int)(sizeof S->expired / sizeof S->expired[0]) && strlen(source) < 64 &&
         strlen(dataset) < 64) { /* else asked again next time: correct, only slower */
@@ -525,9 +553,43 @@ static int add_record_dir_cb(const char *key, int64_t size, void *ud)
     return rc < 0 ? rc : 0;
 }
 
+/* Whether the day folder of rawkey (its first flen bytes) is known not to exist, from one listing
+ * of its dataset's folder per run: 1, 0 (it exists or nothing is known: list it), or an error. */
+static int day_dir_absent(struct run_state *S, const char *rawkey, size_t flen)
+{
+    if (S->no_list_dirs) return 0;
+    size_t dlen = flen - 1;
+    while (dlen > 0 && rawkey[dlen - 1] != '/')
+        dlen--;
+    if (!dlen) return 0;
+    int rc = 0;
+    if (!S->ds_listed && !(S->ds_listed = mdp_strset_new())) rc = MDP_ERR_NOMEM;
+    if (!rc && !S->day_dirs && !(S->day_dirs = mdp_strset_new())) rc = MDP_ERR_NOMEM;
+    if (rc) return mdp_diag_set(S->d, rc, "out of memory");
+    if (!mdp_strset_has(S->ds_listed, rawkey, dlen)) {
+        char folder[1024];
+        snprintf(folder, sizeof folder, "%.*s", (int)dlen, rawkey);
+        struct mdp_diag ld = {0};
+        rc = mdp_store_list_dirs(S->ctx->lake->store, folder, add_key_cb, S->day_dirs, &ld);
+        if (rc == MDP_ERR_UNSUPPORTED) {
+            S->no_list_dirs = 1;
+            return 0;
+        }
+        if (rc == MDP_ERR_NOMEM) return mdp_diag_set(S->d, rc, "out of memory listing %s", folder);
+        if (rc) {
+            *S->d = ld;
+            return rc;
+        }
+        if ((rc = mdp_strset_add(S->ds_listed, rawkey, dlen)) < 0)
+            return mdp_diag_set(S->d, rc, "out of memory");
+    }
+    return !mdp_strset_has(S->day_dirs, rawkey, flen);
+}
+
 /* Whether the raw object rawkey (raw/source/dataset/dt=D/hash.ext) was taken before: 1 when it
- * exists (its day folder is listed once per run) or was compacted away by vacuum (asked only when
- * its folder has compaction records, which are listed once per run), else 0; or an error. */
+ * exists (its day folder is listed once per run, unless its dataset's listing showed no such
+ * folder) or was compacted away by vacuum (asked only when its folder has compaction records,
+ * which are listed once per run), else 0; or an error. */
 static int raw_taken(struct run_state *S, const char *rawkey)
 {
     const char *sl = strrchr(rawkey, '/');
@@ -537,9 +599,13 @@ static int raw_taken(struct run_state *S, const char *rawkey)
     if (!rc && !S->raw_listed && !(S->raw_listed = mdp_strset_new())) rc = MDP_ERR_NOMEM;
     if (rc) return mdp_diag_set(S->d, rc, "out of memory");
     if (!mdp_strset_has(S->raw_listed, rawkey, flen)) {
+        int absent = day_dir_absent(S, rawkey, flen);
+        if (absent < 0) return absent;
         char folder[1024];
         snprintf(folder, sizeof folder, "%.*s", (int)flen, rawkey);
-        if ((rc = mdp_store_list(S->ctx->lake->store, folder, add_key_cb, S->raw_keys, S->d)))
+        /* an absent folder holds nothing but what this run puts there */
+        if (!absent &&
+            (rc = mdp_store_list(S->ctx->lake->store, folder, add_key_cb, S->raw_keys, S->d)))
             return rc == MDP_ERR_NOMEM ? mdp_diag_set(S->d, rc, "out of memory listing %s", folder)
                                        : rc;
         if ((rc = mdp_strset_add(S->raw_listed, rawkey, flen)) < 0)
@@ -986,9 +1052,12 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
         if (S->started[i] && CONNECTORS[i]->exit) CONNECTORS[i]->exit(&S->hook[i]);
     }
     mdp_suppress_set_free(S->sup);
+    mdp_strset_free(S->horizons);
     mdp_strset_free(S->raw_keys);
     mdp_strset_free(S->raw_listed);
     mdp_strset_free(S->compacted_dirs);
+    mdp_strset_free(S->ds_listed);
+    mdp_strset_free(S->day_dirs);
     free(dir);
     free(S);
     return rc;

@@ -114,6 +114,16 @@ int mdp_store_list(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb
     return s->ops->list(s, prefix ? prefix : "", counted_cb, &c, d);
 }
 
+int mdp_store_list_dirs(struct mdp_store *s, const char *prefix, mdp_store_list_cb cb, void *ud,
+                        struct mdp_diag *d)
+{
+    if (!s->ops->list_dirs)
+        return mdp_diag_set(d, MDP_ERR_UNSUPPORTED, "listing folders not supported");
+    struct counted c = {cb, NULL, ud, 0};
+    COUNT(n_list, 1);
+    return s->ops->list_dirs(s, prefix ? prefix : "", counted_cb, &c, d);
+}
+
 struct key_list {
     const char *suffix;
     size_t slen;

@@ -244,7 +244,15 @@ int mdp__s3_list_page(const char *body, size_t len, size_t strip, mdp_store_list
         rc = mdp_diag_set(d, mdp_buf_error(out_token) ? MDP_ERR_NOMEM : MDP_ERR_PARSE,
                           "truncated without a continuation token");
     for (xmlNode *c = root->children; c && !rc; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, "Contents")) continue;
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (!strcmp((const char *)c->name, "CommonPrefixes")) { /* a delimited listing's folders */
+            xmlChar *hp = NULL;
+            const char *pre = xml_text(c, "Prefix", &hp);
+            if (pre && strlen(pre) > strip) rc = cb(pre + strip, -1, 0, ud);
+            xmlFree(hp);
+            continue;
+        }
+        if (strcmp((const char *)c->name, "Contents")) continue;
         xmlChar *hk = NULL, *hs = NULL, *hm = NULL;
         const char *key = xml_text(c, "Key", &hk), *size = xml_text(c, "Size", &hs),
                    *mod = xml_text(c, "LastModified", &hm);
@@ -275,7 +283,9 @@ static int list_adapt(const char *key, int64_t size, int64_t mtime_ms, void *ud)
     return a->cb ? a->cb(key, size, a->ud) : a->tcb(key, size, mtime_ms, a->ud);
 }
 
-static int s3_list_any(struct mdp_store *st, const char *prefix, mdp_store_list_cb cb,
+/* ListObjectsV2 of prefix, page by page; with delim, delimited by '/' (the folders directly under
+ * prefix come as CommonPrefixes, size -1, and the keys under them not at all). */
+static int s3_list_any(struct mdp_store *st, const char *prefix, int delim, mdp_store_list_cb cb,
                        mdp_store_list_time_cb tcb, void *ud, struct mdp_diag *d)
 {
     struct s3 *s = S3(st);
@@ -290,13 +300,16 @@ static int s3_list_any(struct mdp_store *st, const char *prefix, mdp_store_list_
     mdp_aws_response_init(&r);
     struct list_adapter ad = {cb, tcb, ud};
     while (more && !rc) {
-        const char *q[] = {"list-type",
-                           "2",
-                           "prefix",
-                           p.data,
-                           token.len ? "continuation-token" : NULL,
-                           token.len ? token.data : NULL,
-                           NULL};
+        const char *q[9] = {"list-type", "2", "prefix", p.data};
+        int nq = 4;
+        if (delim) {
+            q[nq++] = "delimiter";
+            q[nq++] = "/";
+        }
+        if (token.len) {
+            q[nq++] = "continuation-token";
+            q[nq++] = token.data;
+        }
         struct mdp_aws_request rq = {.method = "GET",
                                      .service = "s3",
                                      .op = "ListObjectsV2",
@@ -317,13 +330,19 @@ static int s3_list_any(struct mdp_store *st, const char *prefix, mdp_store_list_
 static int s3_list(struct mdp_store *st, const char *prefix, mdp_store_list_cb cb, void *ud,
                    struct mdp_diag *d)
 {
-    return s3_list_any(st, prefix, cb, NULL, ud, d);
+    return s3_list_any(st, prefix, 0, cb, NULL, ud, d);
+}
+
+static int s3_list_dirs(struct mdp_store *st, const char *prefix, mdp_store_list_cb cb, void *ud,
+                        struct mdp_diag *d)
+{
+    return s3_list_any(st, prefix, 1, cb, NULL, ud, d);
 }
 
 static int s3_list_time(struct mdp_store *st, const char *prefix, mdp_store_list_time_cb cb,
                         void *ud, struct mdp_diag *d)
 {
-    return s3_list_any(st, prefix, NULL, cb, ud, d);
+    return s3_list_any(st, prefix, 0, NULL, cb, ud, d);
 }
 
 static int s3_del(struct mdp_store *st, const char *key, struct mdp_diag *d)
@@ -950,7 +969,7 @@ static int s3_stage(struct mdp_store *st, const char *prefix, struct mdp_diag *d
     snprintf(dir, sizeof dir, "%s/%s", s->cache, prefix);
     int rc = mkdirs(dir, prefix[0] && prefix[strlen(prefix) - 1] == '/', d);
     struct stage_ud u = {s, d, 0};
-    if (!rc) rc = s3_list_any(st, prefix, stage_one, NULL, &u, d);
+    if (!rc) rc = s3_list_any(st, prefix, 0, stage_one, NULL, &u, d);
     return rc;
 }
 
@@ -1138,7 +1157,7 @@ static int s3_evict(struct mdp_store *st, const char *prefix, int gone_only, str
     struct evict e = {s, prefix, gone_only, NULL, 0, 0, 0, 0, d};
     int rc = 0;
     if (gone_only) {
-        rc = s3_list_any(st, prefix, ev_collect, NULL, &e, d);
+        rc = s3_list_any(st, prefix, 0, ev_collect, NULL, &e, d);
         if (e.rc) rc = mdp_diag_set(d, e.rc, "out of memory listing %s", prefix);
         if (!rc && e.n) qsort(e.keys, e.n, sizeof *e.keys, cmp_str);
     }
@@ -1187,6 +1206,7 @@ static const struct mdp_store_ops S3_OPS = {.scheme = "s3",
                                             .list = s3_list,
                                             .del = s3_del,
                                             .list_time = s3_list_time,
+                                            .list_dirs = s3_list_dirs,
                                             .orphans = s3_orphans,
                                             .writer_open = s3_writer_open,
                                             .local_path = s3_local_path,

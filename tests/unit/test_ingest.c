@@ -596,6 +596,10 @@ static void test_stage_drift_and_threshold(void **st)
                        "01900000-0000-7000-8000-000000000002,B,c\n";
     mdp_store_put(ls, "supabase/accounts/dt=2026-10-01/accounts.csv", day1, strlen(day1), 0, &d);
     mdp_store_put(ls, "supabase/accounts/dt=2026-10-02/accounts.csv", day2, strlen(day2), 0, &d);
+    /* a second change in the same run is compared with the first change's columns, which the run
+     * keeps instead of reading the state per delivery */
+    const char *day3 = "account_id,main_category\n01900000-0000-7000-8000-000000000003,c\n";
+    mdp_store_put(ls, "supabase/accounts/dt=2026-10-03/accounts.csv", day3, strlen(day3), 0, &d);
     struct mdp_lake *lake;
     assert_int_equal(mdp_lake_open(dir, 1, &lake, &d), 0);
     struct runs rs = {0};
@@ -604,12 +608,32 @@ static void test_stage_drift_and_threshold(void **st)
     mdp_run_begin(&run, "t");
     assert_int_equal(mdp_ingest_run(&ctx, "supabase", &run, &d), 0);
     assert_int_equal(rs.n, 1);
-    assert_non_null(strstr(rs.v[0].message, "1 schema changes"));
+    assert_non_null(strstr(rs.v[0].message, "2 schema changes"));
     struct mdp_buf b;
     mdp_buf_init(&b);
     assert_int_equal(mdp_store_get(lake->store, "_meta/state/supabase/accounts/columns", &b, &d),
                      0);
-    assert_string_equal(b.data, "account_id,business_name,main_category");
+    assert_string_equal(b.data, "account_id,main_category");
+    char **drift = NULL;
+    size_t ndrift = 0;
+    assert_int_equal(mdp_store_list_keys(lake->store, "_meta/state/supabase/accounts/drift/", NULL,
+                                         &drift, &ndrift, &d),
+                     0);
+    assert_int_equal(ndrift, 2);
+    mdp_store_keys_free(drift, ndrift);
+    /* the next run reads the state once: the same columns are no drift, others are */
+    const char *day4 = "account_id,main_category\n01900000-0000-7000-8000-000000000004,d\n",
+               *day5 = "account_id\n01900000-0000-7000-8000-000000000005\n";
+    mdp_store_put(ls, "supabase/accounts/dt=2026-10-04/accounts.csv", day4, strlen(day4), 0, &d);
+    mdp_store_put(ls, "supabase/accounts/dt=2026-10-05/accounts.csv", day5, strlen(day5), 0, &d);
+    rs.n = 0;
+    mdp_run_begin(&run, "t");
+    assert_int_equal(mdp_ingest_run(&ctx, "supabase", &run, &d), 0);
+    assert_non_null(strstr(rs.v[0].message, "1 schema changes"));
+    mdp_buf_reset(&b);
+    assert_int_equal(mdp_store_get(lake->store, "_meta/state/supabase/accounts/columns", &b, &d),
+                     0);
+    assert_string_equal(b.data, "account_id");
     /* a delivery with most records bad fails the connector, but everything is landed */
     const char *ev = "{bad\n{bad\n";
     mdp_store_put(ls, "events/dt=2026-10-01/events.ndjson", ev, strlen(ev), 0, &d);

@@ -7,6 +7,7 @@
  * crash. The id columns (user_id, account_id, location_id, wherever they appear) hold UUIDv7s
  * (ingest.non_v7_ids). */
 #include "../ingest_internal.h"
+#include "mdp/alloc.h"
 #include "mdp/hash.h"
 
 #include <stdio.h>
@@ -24,18 +25,94 @@ static int table_of(const char *key, char *out, size_t n)
     return 0;
 }
 
+/* The columns each table's state holds, as far as this run knows (one per table seen): read once
+ * per run and kept up to date with what this run writes, so a delivery costs no request for them
+ * (on S3 each read was a GET per delivery). The state is written through, before the delivery's
+ * raw object lands, whenever it changes: a crash leaves it as the landed deliveries showed it. */
+struct known_columns {
+    char table[128];
+    struct mdp_buf header;
+};
+struct supabase_run {
+    struct known_columns *v;
+    size_t n, cap;
+};
+
+static int supabase_init(struct mdp_connector_run *r, struct mdp_diag *d)
+{
+    if (!(r->state = mdp_calloc(1, sizeof(struct supabase_run))))
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+static void supabase_exit(struct mdp_connector_run *r)
+{
+    struct supabase_run *sr = r->state;
+    for (size_t i = 0; sr && i < sr->n; i++)
+        mdp_buf_cleanup(&sr->v[i].header);
+    if (sr) free(sr->v);
+    free(sr);
+    r->state = NULL;
+}
+
+/* The known columns of table, or NULL (not read yet, or forgotten after a failed write). */
+static struct known_columns *known(struct supabase_run *sr, const char *table)
+{
+    for (size_t i = 0; sr && i < sr->n; i++)
+        if (!strcmp(sr->v[i].table, table)) return &sr->v[i];
+    return NULL;
+}
+
+/* Drops what is known of table: the next delivery reads the state again. */
+static void forget(struct supabase_run *sr, const char *table)
+{
+    struct known_columns *k = known(sr, table);
+    if (!k) return;
+    mdp_buf_cleanup(&k->header);
+    *k = sr->v[--sr->n];
+}
+
+/* Remembers header as table's stored columns (best effort: out of memory only costs a GET). */
+static void remember(struct supabase_run *sr, const char *table, const char *header, size_t len)
+{
+    if (!sr) return;
+    struct known_columns *k = known(sr, table);
+    if (!k) {
+        if (sr->n == sr->cap) {
+            size_t cap = sr->cap ? 2 * sr->cap : 8;
+            struct known_columns *v = mdp_realloc(sr->v, cap * sizeof *v);
+            if (!v) return;
+            sr->v = v;
+            sr->cap = cap;
+        }
+        k = &sr->v[sr->n++];
+        snprintf(k->table, sizeof k->table, "%s", table);
+        mdp_buf_init(&k->header);
+    }
+    mdp_buf_reset(&k->header);
+    if (mdp_buf_append(&k->header, header, len)) forget(sr, table);
+}
+
 static void record_header(struct mdp_check *ck, const char *header, size_t len)
 {
     char table[128], key[300];
     if (!ck->lake || table_of(ck->key, table, sizeof table)) return;
     snprintf(key, sizeof key, "_meta/state/supabase/%s/columns", table);
+    struct supabase_run *sr = ck->state; /* NULL: a check outside a run, which reads the state */
+    struct known_columns *k = known(sr, table);
     struct mdp_buf prev;
     mdp_buf_init(&prev);
     struct mdp_diag d = {0};
-    int rc = mdp_store_get(ck->lake->store, key, &prev, &d);
-    int changed = rc == 0 && (prev.len != len || memcmp(prev.data, header, len) != 0);
-    if (rc == MDP_ERR_NOT_FOUND) mdp_store_put(ck->lake->store, key, header, len, 0, &d);
-    if (changed) {
+    int rc = k ? mdp_buf_append(&prev, k->header.data ? k->header.data : "", k->header.len)
+               : mdp_store_get(ck->lake->store, key, &prev, &d);
+    if (rc) {
+        if (rc == MDP_ERR_NOT_FOUND && mdp_store_put(ck->lake->store, key, header, len, 0, &d) == 0)
+            remember(sr, table, header, len);
+        mdp_buf_cleanup(&prev);
+        return; /* else unreadable: asked again by the next delivery */
+    }
+    if (!k) remember(sr, table, prev.data ? prev.data : "", prev.len);
+    if (prev.len != len || memcmp(prev.data, header, len) != 0) {
         /* a drift record: what the columns were and are, and which delivery showed it */
         struct mdp_buf rec, rk;
         mdp_buf_init(&rec);
@@ -58,7 +135,10 @@ static void record_header(struct mdp_check *ck, const char *header, size_t len)
          * shows the drift again */
         if (!mdp_buf_error(&rec) && !mdp_buf_error(&rk) &&
             mdp_store_put(ck->lake->store, rk.data, rec.data, rec.len, 0, &d) == 0) {
-            mdp_store_put(ck->lake->store, key, header, len, 0, &d);
+            if (mdp_store_put(ck->lake->store, key, header, len, 0, &d) == 0)
+                remember(sr, table, header, len);
+            else /* the state may or may not hold them: read it again */
+                forget(sr, table);
             ck->c->extra[X_SCHEMA_CHANGES]++;
         }
         mdp_buf_cleanup(&rec);
@@ -210,6 +290,8 @@ const struct mdp_connector MDP__CONNECTOR_SUPABASE = {
     .ext = "csv",
     .sample_key = "supabase/t/dt=2026-10-01/t.csv",
     .config = CONFIG,
+    .init = supabase_init,
+    .exit = supabase_exit,
     .extra_names = {"rows", "tables", "schema changes", NULL},
     .check = check,
     .pull = mdp__supabase_pull,
