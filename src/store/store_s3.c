@@ -140,51 +140,54 @@ static int s3_put(struct mdp_store *st, const char *key, const void *data, size_
     return rc;
 }
 
-static int s3_get(struct mdp_store *st, const char *key, struct mdp_buf *out, struct mdp_diag *d)
+/* One request on one object, version_id NULL for the current one (GetObject, HeadObject,
+ * DeleteObject and their version forms): a GET hands the body over to *out, a HEAD sets
+ * *out_size; a missing object or version (not a missing bucket) is named in d. */
+static int object_request(struct mdp_store *st, const char *method, const char *op, const char *key,
+                          const char *version_id, struct mdp_buf *out, int64_t *out_size,
+                          struct mdp_diag *d)
 {
     struct s3 *s = S3(st);
     struct mdp_buf k;
     mdp_buf_init(&k);
     if (full_key(s, key, &k)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    struct mdp_aws_request rq = {
-        .method = "GET", .service = "s3", .op = "GetObject", .bucket = s->bucket, .key = k.data};
+    const char *q[] = {"versionId", version_id, NULL};
+    struct mdp_aws_request rq = {.method = method,
+                                 .service = "s3",
+                                 .op = op,
+                                 .bucket = s->bucket,
+                                 .key = k.data,
+                                 .query = version_id ? q : NULL};
     struct mdp_aws_response r;
     mdp_aws_response_init(&r);
     int rc = mdp_aws_request(s->aws, &rq, &r, d);
-    if (!rc) {
-        if (mdp_buf_error(&r.body))
+    if (!rc && out) {
+        if (mdp_buf_error(&r.body)) {
             rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-        else {
+        } else {
             mdp_buf_cleanup(out);
             *out = r.body; /* hand the buffer over */
             mdp_buf_init(&r.body);
         }
+    } else if (!rc && out_size) {
+        *out_size = r.content_length < 0 ? 0 : r.content_length;
     } else if (rc == MDP_ERR_NOT_FOUND && strcmp(r.error_code, "NoSuchBucket")) {
-        mdp_diag_set(d, rc, "s3://%s/%s: no such object", s->bucket, k.data);
+        mdp_diag_set(d, rc, "s3://%s/%s: no such %s", s->bucket, k.data,
+                     version_id ? "version" : "object");
     }
     mdp_aws_response_cleanup(&r);
     mdp_buf_cleanup(&k);
     return rc;
 }
 
+static int s3_get(struct mdp_store *st, const char *key, struct mdp_buf *out, struct mdp_diag *d)
+{
+    return object_request(st, "GET", "GetObject", key, NULL, out, NULL, d);
+}
+
 static int s3_head(struct mdp_store *st, const char *key, int64_t *out_size, struct mdp_diag *d)
 {
-    struct s3 *s = S3(st);
-    struct mdp_buf k;
-    mdp_buf_init(&k);
-    if (full_key(s, key, &k)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    struct mdp_aws_request rq = {
-        .method = "HEAD", .service = "s3", .op = "HeadObject", .bucket = s->bucket, .key = k.data};
-    struct mdp_aws_response r;
-    mdp_aws_response_init(&r);
-    int rc = mdp_aws_request(s->aws, &rq, &r, d);
-    if (!rc)
-        *out_size = r.content_length < 0 ? 0 : r.content_length;
-    else if (rc == MDP_ERR_NOT_FOUND)
-        mdp_diag_set(d, rc, "s3://%s/%s: no such object", s->bucket, k.data);
-    mdp_aws_response_cleanup(&r);
-    mdp_buf_cleanup(&k);
-    return rc;
+    return object_request(st, "HEAD", "HeadObject", key, NULL, NULL, out_size, d);
 }
 
 /* ---- listing (ListObjectsV2, 1,000 keys a page, with continuation) ---- */
@@ -349,22 +352,7 @@ static int s3_del(struct mdp_store *st, const char *key, struct mdp_diag *d)
 {
     int64_t size;
     int rc = s3_head(st, key, &size, d); /* S3 deletes a missing key silently */
-    if (rc) return rc;
-    struct s3 *s = S3(st);
-    struct mdp_buf k;
-    mdp_buf_init(&k);
-    if (full_key(s, key, &k)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    struct mdp_aws_request rq = {.method = "DELETE",
-                                 .service = "s3",
-                                 .op = "DeleteObject",
-                                 .bucket = s->bucket,
-                                 .key = k.data};
-    struct mdp_aws_response r;
-    mdp_aws_response_init(&r);
-    rc = mdp_aws_request(s->aws, &rq, &r, d);
-    mdp_aws_response_cleanup(&r);
-    mdp_buf_cleanup(&k);
-    return rc;
+    return rc ? rc : object_request(st, "DELETE", "DeleteObject", key, NULL, NULL, NULL, d);
 }
 
 /* ---- versions (ListObjectVersions; a versioned bucket keeps what was overwritten or deleted) ---- */
@@ -455,56 +443,13 @@ static int s3_versions(struct mdp_store *st, const char *prefix, mdp_store_versi
 static int s3_get_version(struct mdp_store *st, const char *key, const char *version_id,
                           struct mdp_buf *out, struct mdp_diag *d)
 {
-    struct s3 *s = S3(st);
-    struct mdp_buf k;
-    mdp_buf_init(&k);
-    if (full_key(s, key, &k)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    const char *q[] = {"versionId", version_id, NULL};
-    struct mdp_aws_request rq = {.method = "GET",
-                                 .service = "s3",
-                                 .op = "GetObjectVersion",
-                                 .bucket = s->bucket,
-                                 .key = k.data,
-                                 .query = q};
-    struct mdp_aws_response r;
-    mdp_aws_response_init(&r);
-    int rc = mdp_aws_request(s->aws, &rq, &r, d);
-    if (!rc) {
-        if (mdp_buf_error(&r.body)) {
-            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-        } else {
-            mdp_buf_cleanup(out);
-            *out = r.body; /* hand the buffer over */
-            mdp_buf_init(&r.body);
-        }
-    } else if (rc == MDP_ERR_NOT_FOUND && strcmp(r.error_code, "NoSuchBucket")) {
-        mdp_diag_set(d, rc, "s3://%s/%s: no such version", s->bucket, k.data);
-    }
-    mdp_aws_response_cleanup(&r);
-    mdp_buf_cleanup(&k);
-    return rc;
+    return object_request(st, "GET", "GetObjectVersion", key, version_id, out, NULL, d);
 }
 
 static int s3_delete_version(struct mdp_store *st, const char *key, const char *version_id,
                              struct mdp_diag *d)
 {
-    struct s3 *s = S3(st);
-    struct mdp_buf k;
-    mdp_buf_init(&k);
-    if (full_key(s, key, &k)) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
-    const char *q[] = {"versionId", version_id, NULL};
-    struct mdp_aws_request rq = {.method = "DELETE",
-                                 .service = "s3",
-                                 .op = "DeleteObjectVersion",
-                                 .bucket = s->bucket,
-                                 .key = k.data,
-                                 .query = q};
-    struct mdp_aws_response r;
-    mdp_aws_response_init(&r);
-    int rc = mdp_aws_request(s->aws, &rq, &r, d);
-    mdp_aws_response_cleanup(&r);
-    mdp_buf_cleanup(&k);
-    return rc;
+    return object_request(st, "DELETE", "DeleteObjectVersion", key, version_id, NULL, NULL, d);
 }
 
 /* ---- unfinished multipart uploads ---- */
