@@ -176,7 +176,7 @@ static const char *validate_ses(json_object *r, const char **detail, int64_t *ts
  * was seen; adds all of them. */
 static int seen_any(struct mdp_check *ck, const char *a, size_t alen, const char *b)
 {
-    if (!ck->seen) return 0;
+    if (!ck->seen && !ck->win) return 0;
     int dup = 0;
     const char *ids[2] = {a, b};
     size_t lens[2] = {alen, b ? strlen(b) : 0};
