@@ -54,15 +54,23 @@ static int is_live(const struct mdp_dedup_index *x, const struct slot *s)
     return x->gen - s->gen <= 1;
 }
 
+static uint64_t mix(uint64_t h) /* MurmurHash3's finalizer: every bit moves every bit */
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+
+/* Both halves mixed whole: which bytes of a UUID vary (a v7's low random bits, the counter of a
+ * test's ids) differs by producer, and the table takes the hash's low bits. */
 static uint64_t uuid_hash(const unsigned char *u, uint32_t kind)
 {
     uint64_t a, b;
     memcpy(&a, u, 8);
     memcpy(&b, u + 8, 8);
-    uint64_t h = (a ^ kind) * 0xff51afd7ed558ccdULL;
-    h ^= h >> 32;
-    h = (h ^ b) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 29);
+    return mix(mix(a ^ kind) ^ b);
 }
 
 /* The index of kind (n bytes) among the inline kinds, adding it; -1 when it cannot be one. */
