@@ -229,6 +229,14 @@ void mdp__dedup_prefetch_uuid(struct mdp_dedup_window *w, const char *kind, size
     if (k >= 0) __builtin_prefetch(&x->t[uuid_hash(u, (uint32_t)k) & (x->cap - 1)]);
 }
 
+void mdp__dedup_prefetch(struct mdp_dedup_window *w, const char *key, size_t len)
+{
+    if ((unsigned char)key[0] == 0xff && len > 17)
+        mdp__dedup_prefetch_uuid(w, key + 17, len - 17, (const unsigned char *)key + 1);
+    else
+        __builtin_prefetch(&w->ix->t[mdp_strset_hash(key, len) & (w->ix->cap - 1)]);
+}
+
 int mdp__dedup_seen(struct mdp_dedup_window *w, const char *key, size_t len)
 {
     if ((unsigned char)key[0] == 0xff && len > 17) /* a UUID key: a kind never starts so */

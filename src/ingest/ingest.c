@@ -189,9 +189,15 @@ int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
     return check_dup_key(ck, buf, mdp__dedup_key(kind, id, n, buf, sizeof buf));
 }
 
-void mdp__check_prefetch_uuid(struct mdp_check *ck, const char *kind, const struct mdp_uuid *u)
+void mdp__check_prefetch_uuid(const struct mdp_check *ck, const char *kind,
+                              const struct mdp_uuid *u)
 {
     if (ck->win) mdp__dedup_prefetch_uuid(ck->win, kind, strlen(kind), u->b);
+}
+
+void mdp__check_prefetch_key(const struct mdp_check *ck, const char *key, size_t len)
+{
+    if (ck->win && len) mdp__dedup_prefetch(ck->win, key, len);
 }
 
 int mdp_ingest_check(const char *key, const char *data, size_t len, struct mdp_ingest_counts *c,

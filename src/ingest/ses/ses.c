@@ -266,6 +266,7 @@ static int take_envelope(struct mdp_check *ck, json_object *env, json_object *co
     size_t env_len = mdp__dedup_key("sns", mid, strlen(mid), env_id, sizeof env_id);
     if (!env_len) /* as cut before: the first 299 bytes of "sns:<MessageId>" */
         env_len = strlen(join(env_id, sizeof env_id, (const char *[]){"sns:", mid, NULL}));
+    mdp__check_prefetch_key(ck, env_id, env_len); /* its miss under the Message's parse */
     if (strcmp(type, "SubscriptionConfirmation") == 0 ||
         strcmp(type, "UnsubscribeConfirmation") == 0) {
         int dup = seen_any(ck, env_id, env_len, NULL);
