@@ -180,6 +180,7 @@ static int seen_any(struct mdp_check *ck, const char *a, size_t alen, const char
     int dup = 0;
     const char *ids[2] = {a, b};
     size_t lens[2] = {alen, b ? strlen(b) : 0};
+    if (b) mdp__check_prefetch_key(ck, b, lens[1]); /* its miss beside a's (prefetched earlier) */
     for (int i = 0; i < 2; i++) {
         if (!ids[i]) continue;
         int rc = mdp__check_seen_n(ck, ids[i], lens[i]);
