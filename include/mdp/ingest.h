@@ -88,9 +88,10 @@ int mdp_check_ok(struct mdp_check *ck, int64_t event_ms);
  * call). Returns 0 or the stop. */
 int mdp_check_ok_record(struct mdp_check *ck, int64_t event_ms, const void *record);
 /* Returns 1 (and counts a duplicate) if id was seen before in this run, 0 if new (or when dedup is
- * off: ck->win, ck->seen or id NULL), < 0 on error or when on_verdict stopped the check (the stop itself
- * is kept in ck->stop_rc). kind and id are copied into the set (a lowercase canonical UUID id as
- * its 16 bytes). A "kind:id" of 512 bytes or more is not deduplicated (taken as new). */
+ * off: ck->win and ck->seen NULL, or id NULL), < 0 on error or when on_verdict stopped the check
+ * (the stop itself is kept in ck->stop_rc). kind and id are copied into the index (a lowercase
+ * canonical UUID id as its 16 bytes). A "kind:id" of 512 bytes or more is not deduplicated (taken
+ * as new). */
 int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id);
 /* 1 if id (already prefixed by its kind) was seen in this or the previous delivery day, else adds
  * it and returns 0; < 0 on error. Counts nothing. It keeps the text as it is, so it does not meet
