@@ -10,7 +10,6 @@
 #include "benchlib.h"
 #include "mdp/ingest.h"
 #include "mdp/lake.h"
-#include "mdp/strset.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -240,8 +239,7 @@ int main(int argc, char **argv)
         json_tokener_free(tok);
         printf("  ids kept for duplicates at the end: %zu (two delivery days); memory %s: "
                "%+ld KB\n",
-               mdp_strset_count(win.cur) + (win.prev ? mdp_strset_count(win.prev) : 0),
-               quick ? "30k->100k" : "300k->1M", rss1m - rss100k);
+               mdp_dedup_window_count(&win), quick ? "30k->100k" : "300k->1M", rss1m - rss100k);
         mdp_dedup_window_cleanup(&win);
         fflush(stdout);
         _exit(0);

@@ -51,13 +51,18 @@ struct mdp_verdict {
     const void *record;
 };
 
+struct mdp_dedup_window;
+
 /* What a connector's check works with. */
 struct mdp_check {
     const char *key; /* the delivery's landing key (or a name given by the caller) */
     struct mdp_ingest_counts *c;
     struct mdp_quarantine *q;
-    struct mdp_strset *seen;      /* ids of this delivery day seen so far; NULL disables dedup */
-    struct mdp_strset *seen_prev; /* ids of the previous delivery day, or NULL */
+    /* The duplicate index: the window of the ingest stage (mdp_dedup_window_enter sets it) or,
+     * when that is NULL, one set for the check (tests, mdp_ingest_verdicts); both NULL disable
+     * dedup. */
+    struct mdp_dedup_window *win;
+    struct mdp_strset *seen;
     const struct mdp_config *cfg; /* may be NULL: built-in defaults */
     void *state;                  /* the connector's own, from its init hook; NULL in pure checks */
     struct mdp_lake *lake;        /* for connector state (schema drift); NULL in pure checks */
@@ -83,9 +88,10 @@ int mdp_check_ok(struct mdp_check *ck, int64_t event_ms);
  * call). Returns 0 or the stop. */
 int mdp_check_ok_record(struct mdp_check *ck, int64_t event_ms, const void *record);
 /* Returns 1 (and counts a duplicate) if id was seen before in this run, 0 if new (or when dedup is
- * off: ck->seen or id NULL), < 0 on error or when on_verdict stopped the check (the stop itself
- * is kept in ck->stop_rc). kind and id are copied into the set (a lowercase canonical UUID id as
- * its 16 bytes). A "kind:id" of 512 bytes or more is not deduplicated (taken as new). */
+ * off: ck->win and ck->seen NULL, or id NULL), < 0 on error or when on_verdict stopped the check
+ * (the stop itself is kept in ck->stop_rc). kind and id are copied into the index (a lowercase
+ * canonical UUID id as its 16 bytes). A "kind:id" of 512 bytes or more is not deduplicated (taken
+ * as new). */
 int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id);
 /* 1 if id (already prefixed by its kind) was seen in this or the previous delivery day, else adds
  * it and returns 0; < 0 on error. Counts nothing. It keeps the text as it is, so it does not meet
@@ -98,17 +104,18 @@ int mdp_check_duplicate(struct mdp_check *ck);
  * redeliveries (SNS/SQS at least once, Firehose retries) come within minutes or hours, and older
  * duplicates are removed when curated. So memory depends on the busiest day, not on how much
  * history a run ingests. Deliveries are taken in key order, which is day order per channel. */
-struct mdp_dedup_window {
-    struct mdp_strset *cur, *prev;
-    struct mdp_strset *spare; /* an emptied set for the next day, or NULL */
+struct mdp_dedup_index;
+struct mdp_dedup_window {       /* the caller's storage, zeroed before the first enter */
+    struct mdp_dedup_index *ix; /* both days' ids in one table (src/ingest/dedup.c) */
     int64_t day;
 };
-/* Moves the window to day (rotating or resetting) and points ck's sets at it: they stay owned by
- * w, and ck borrows them until the next enter or the cleanup. Returns 0 or MDP_ERR_NOMEM (w
- * unchanged). */
+/* Moves the window to day (the next day keeps the current day's ids as the previous day's; any
+ * other day, a gap or a step back, starts with none) and points ck->win at w, which ck borrows
+ * until the cleanup. Returns 0 or MDP_ERR_NOMEM (w unchanged). */
 int mdp_dedup_window_enter(struct mdp_dedup_window *w, int64_t day, struct mdp_check *ck);
-/* Frees both sets and zeroes w (the caller's storage); a check still pointing at them must not be
- * used any more. */
+/* Returns the number of ids the window holds for the current and the previous day. */
+size_t mdp_dedup_window_count(const struct mdp_dedup_window *w);
+/* Frees the index and zeroes w; a check still pointing at it must not be used any more. */
 void mdp_dedup_window_cleanup(struct mdp_dedup_window *w);
 
 struct mdp_pull;

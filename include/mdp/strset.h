@@ -5,6 +5,7 @@
 #define MDP_STRSET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct mdp_strset;
 
@@ -20,10 +21,9 @@ void mdp_strset_clear(struct mdp_strset *s);
 /* Adds s (len bytes; borrowed, the set keeps a copy). Returns 1 if it was new, 0 if it was already
  * there, MDP_ERR_NOMEM. */
 int mdp_strset_add(struct mdp_strset *s, const char *str, size_t len);
-/* Adds s (as mdp_strset_add) unless other (may be NULL) holds it, hashing once. Returns 1 if it was
- * added, 0 if other or s held it already, MDP_ERR_NOMEM. */
-int mdp_strset_add_unless(struct mdp_strset *s, const struct mdp_strset *other, const char *str,
-                          size_t len);
+/* Returns the hash the set uses for str (len bytes), for indexes of ids built on the same keys
+ * (the ingest stage's duplicate index). */
+uint64_t mdp_strset_hash(const char *str, size_t len);
 /* Returns the number of strings in the set. */
 size_t mdp_strset_count(const struct mdp_strset *s);
 /* Returns 1 if the string (len bytes) is in the set, else 0. */

@@ -48,6 +48,11 @@ static uint64_t hash(const char *p, size_t n)
     return h ^ (h >> 33);
 }
 
+uint64_t mdp_strset_hash(const char *str, size_t len)
+{
+    return hash(str, len);
+}
+
 struct mdp_strset *mdp_strset_new(void)
 {
     struct mdp_strset *s = mdp_calloc(1, sizeof *s);
@@ -167,20 +172,6 @@ int mdp_strset_add(struct mdp_strset *s, const char *str, size_t len)
 int mdp_strset_has(const struct mdp_strset *s, const char *str, size_t len)
 {
     return has_h(s, str, len, hash(str, len));
-}
-
-int mdp_strset_add_unless(struct mdp_strset *s, const struct mdp_strset *other, const char *str,
-                          size_t len)
-{
-    uint64_t h = hash(str, len);
-    /* both probes are cache misses in sets of a day of ids: start both loads at once */
-    __builtin_prefetch(&s->t[h & (s->cap - 1)]);
-    if (other) {
-        __builtin_prefetch(&other->t[h & (other->cap - 1)]);
-        if (has_h(other, str, len, h)) return 0;
-    }
-    if ((s->n + 1) * 10 > s->cap * 7 && grow(s)) return MDP_ERR_NOMEM;
-    return add_h(s, str, len, h);
 }
 
 void mdp_strset_clear(struct mdp_strset *s)

@@ -112,8 +112,10 @@ int mdp_check_duplicate(struct mdp_check *ck)
 
 int mdp__check_seen_n(struct mdp_check *ck, const char *key, size_t len)
 {
-    if (!ck->seen || !key) return 0;
-    int rc = mdp_strset_add_unless(ck->seen, ck->seen_prev, key, len);
+    if (!key) return 0;
+    if (ck->win) return mdp__dedup_seen(ck->win, key, len);
+    if (!ck->seen) return 0;
+    int rc = mdp_strset_add(ck->seen, key, len);
     return rc < 0 ? rc : rc == 0;
 }
 
@@ -158,55 +160,44 @@ static int check_dup_key(struct mdp_check *ck, const char *buf, size_t len)
     return rc;
 }
 
-int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
+/* check_dup_key of a verdict of the window's (1: seen). */
+static int dup_verdict(struct mdp_check *ck, int rc)
 {
-    if (!ck->seen || !id) return 0;
-    char buf[512];
-    return check_dup_key(ck, buf, mdp__dedup_key(kind, id, strlen(id), buf, sizeof buf));
+    if (rc == 1) {
+        int stop = mdp_check_duplicate(ck);
+        if (stop) return stop < 0 ? stop : -1;
+    }
+    return rc;
 }
 
 int mdp__check_dup_uuid(struct mdp_check *ck, const char *kind, const struct mdp_uuid *u)
 {
+    if (ck->win) return dup_verdict(ck, mdp__dedup_seen_uuid(ck->win, kind, strlen(kind), u->b));
     if (!ck->seen) return 0;
     char buf[512];
     return check_dup_key(ck, buf, uuid_key(kind, strlen(kind), u, buf, sizeof buf));
 }
 
-int mdp_dedup_window_enter(struct mdp_dedup_window *w, int64_t day, struct mdp_check *ck)
+int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
 {
-    if (!w->cur || day != w->day) {
-        /* Sets leave the window emptied, not freed, and come back for a later day: a day's set
-         * grows to a day of ids once, not once per day. */
-        int next = w->cur && day == w->day + 1; /* yesterday's ids stay one more day */
-        struct mdp_strset *fresh = next && w->prev ? w->prev : !next && w->cur ? w->cur : w->spare;
-        if (!fresh && !(fresh = mdp_strset_new())) return MDP_ERR_NOMEM;
-        if (fresh == w->spare) w->spare = NULL;
-        mdp_strset_clear(fresh);
-        if (next) {
-            w->prev = w->cur;
-        } else { /* a gap, or a step back (another channel): start over */
-            if (w->prev && !w->spare) {
-                mdp_strset_clear(w->prev);
-                w->spare = w->prev;
-            } else {
-                mdp_strset_free(w->prev);
-            }
-            w->prev = NULL;
-        }
-        w->cur = fresh;
-        w->day = day;
-    }
-    ck->seen = w->cur;
-    ck->seen_prev = w->prev;
-    return 0;
+    if ((!ck->seen && !ck->win) || !id) return 0;
+    size_t n = strlen(id);
+    struct mdp_uuid u;
+    if (ck->win && mdp_uuid_parse_canonical(id, n, &u) == 0)
+        return mdp__check_dup_uuid(ck, kind, &u);
+    char buf[512];
+    return check_dup_key(ck, buf, mdp__dedup_key(kind, id, n, buf, sizeof buf));
 }
 
-void mdp_dedup_window_cleanup(struct mdp_dedup_window *w)
+void mdp__check_prefetch_uuid(const struct mdp_check *ck, const char *kind,
+                              const struct mdp_uuid *u)
 {
-    mdp_strset_free(w->cur);
-    mdp_strset_free(w->prev);
-    mdp_strset_free(w->spare);
-    memset(w, 0, sizeof *w);
+    if (ck->win) mdp__dedup_prefetch_uuid(ck->win, kind, strlen(kind), u->b);
+}
+
+void mdp__check_prefetch_key(const struct mdp_check *ck, const char *key, size_t len)
+{
+    if (ck->win && len) mdp__dedup_prefetch(ck->win, key, len);
 }
 
 int mdp_ingest_check(const char *key, const char *data, size_t len, struct mdp_ingest_counts *c,

@@ -41,6 +41,22 @@ struct mdp_uuid;
 int mdp__check_dup_uuid(struct mdp_check *ck, const char *kind, const struct mdp_uuid *u);
 /* mdp_check_seen of a key of len bytes (e.g. from mdp__dedup_key). */
 int mdp__check_seen_n(struct mdp_check *ck, const char *key, size_t len);
+/* Start loading where the window (when ck has one) keeps the key of u of kind, or a key of len
+ * bytes (from mdp__dedup_key), so that the cache miss of its check later overlaps the rest of
+ * the record's validation. */
+void mdp__check_prefetch_uuid(const struct mdp_check *ck, const char *kind,
+                              const struct mdp_uuid *u);
+void mdp__check_prefetch_key(const struct mdp_check *ck, const char *key, size_t len);
+/* The window's index (src/ingest/dedup.c): 1 if the key (len bytes, as mdp__dedup_key makes it)
+ * was seen on the window's day or the day before, else adds it for the day and returns 0;
+ * MDP_ERR_NOMEM. _uuid takes the parts of a UUID key (kind: klen bytes); the _prefetch ones start
+ * the load of the key's slot. */
+int mdp__dedup_seen(struct mdp_dedup_window *w, const char *key, size_t len);
+int mdp__dedup_seen_uuid(struct mdp_dedup_window *w, const char *kind, size_t klen,
+                         const unsigned char u[16]);
+void mdp__dedup_prefetch_uuid(struct mdp_dedup_window *w, const char *kind, size_t klen,
+                              const unsigned char u[16]);
+void mdp__dedup_prefetch(struct mdp_dedup_window *w, const char *key, size_t len);
 
 /* Concatenated JSON values, with or without newlines between them. After a value that does not
  * parse, the splitter resumes where the next value starts: at the opening of the first good value

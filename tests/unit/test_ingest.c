@@ -8,6 +8,7 @@
 #include "mdp/hash.h"
 #include "mdp/ingest.h"
 #include "mdp/pipeline.h"
+#include "mdp/strset.h"
 #include "mdp/time.h"
 
 #include <json-c/json.h>
@@ -1030,7 +1031,7 @@ static void test_dedup_window(void **st)
     assert_int_equal(mdp_check_dup(&ck, "e", "a"),
                      0); /* two days later: left to the curated layer */
     assert_int_equal(mdp_dedup_window_enter(&w, 50, &ck), 0); /* a step back starts over */
-    assert_null(ck.seen_prev);
+    assert_ptr_equal(ck.win, &w);
     assert_int_equal(c.duplicates, 3);
     /* issue 16: the sets are emptied and reused, never carrying ids into another day */
     assert_int_equal(mdp_check_dup(&ck, "e", "b"), 0);
@@ -1064,6 +1065,72 @@ static void test_issue16_uuid_dedup_keys(void **st)
     assert_int_equal(mdp_check_dup(&ck, "event_id", up), 1);
     assert_int_equal(mdp_check_dup(&ck, "ddb", id), 0); /* another kind */
     assert_int_equal(c.duplicates, 2);
+    mdp_dedup_window_cleanup(&w);
+}
+
+/* Issue 16: the window keeps both days in one table, where it kept a set per day. Which ids count as
+ * duplicates must not change: a long run of days (rollovers, gaps, steps back; UUID ids of more
+ * kinds than the table keeps inline, uppercase and plain text ids) is checked against the two
+ * sets it replaced, through enough ids to grow, sweep and shrink the table. */
+static void test_issue16_dedup_window_one_table(void **st)
+{
+    (void)st;
+    struct mdp_dedup_window w = {0};
+    struct mdp_ingest_counts c;
+    memset(&c, 0, sizeof c);
+    struct mdp_check ck = {.key = "events/x", .c = &c};
+    struct mdp_strset *cur = NULL, *prev = NULL;
+    static const char *const kinds[] = {
+        "event_id", "ddb", "k2", "k3", "k4",
+        "k5",       "k6",  "k7", "k8", "a-kind-too-long-to-keep-inline"};
+    uint64_t r = 0x9e3779b97f4a7c15ULL;
+    int64_t day = 1000;
+    long dups = 0;
+    for (int d = 0; d < 120; d++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        int step = (int)(r >> 60); /* mostly the next day, sometimes the same, a gap or back */
+        int64_t next = step < 10 ? day + 1 : step < 12 ? day : step < 14 ? day + 3 : day - 5;
+        if (d == 0 || next != day) {
+            if (d > 0 && next == day + 1) {
+                mdp_strset_free(prev);
+                prev = cur;
+            } else {
+                mdp_strset_free(cur);
+                mdp_strset_free(prev);
+                prev = NULL;
+            }
+            cur = mdp_strset_new();
+            assert_non_null(cur);
+        }
+        day = next;
+        assert_int_equal(mdp_dedup_window_enter(&w, day, &ck), 0);
+        int n = d % 40 < 30 ? 3000 : d % 40 < 35 ? 30000 : 50; /* busy days, then quiet ones */
+        for (int i = 0; i < n; i++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned long v = (unsigned long)(r >> 33) % 40000;
+            const char *kind = kinds[(r >> 20) % 10];
+            char id[64], ref[128];
+            int form = (int)((r >> 10) % 4);
+            if (form == 0)
+                snprintf(id, sizeof id, "plain-%lu", v);
+            else
+                snprintf(id, sizeof id,
+                         form == 1 ? "01900000-0000-7000-8000-%012lX"
+                                   : "01900000-0000-7000-8000-%012lx",
+                         v);
+            snprintf(ref, sizeof ref, "%s:%s", kind, id);
+            int want = prev && mdp_strset_has(prev, ref, strlen(ref));
+            if (!want) want = mdp_strset_add(cur, ref, strlen(ref)) == 0;
+            dups += want;
+            assert_int_equal(mdp_check_dup(&ck, kind, id), want);
+        }
+        assert_int_equal(mdp_dedup_window_count(&w),
+                         mdp_strset_count(cur) + (prev ? mdp_strset_count(prev) : 0));
+    }
+    assert_int_equal(c.duplicates, dups);
+    assert_true(dups > 10000);
+    mdp_strset_free(cur);
+    mdp_strset_free(prev);
     mdp_dedup_window_cleanup(&w);
 }
 
@@ -1175,6 +1242,7 @@ int main(void)
         cmocka_unit_test(test_stage_drift_and_threshold),
         cmocka_unit_test(test_dedup_window),
         cmocka_unit_test(test_issue16_uuid_dedup_keys),
+        cmocka_unit_test(test_issue16_dedup_window_one_table),
         cmocka_unit_test(test_issue16_nested_checks),
         cmocka_unit_test(test_issue11_delivery_day_from_path),
         cmocka_unit_test(test_issue11_ids_uuidv7),

@@ -353,6 +353,45 @@ static void test_oom_config(void **st)
     free(yaml);
 }
 
+/* ---- the ingest stage's duplicate window: days of UUID and text ids, through its growth */
+
+static struct outcome op_dedup_window(void *ud)
+{
+    (void)ud;
+    struct outcome o = {0, NULL};
+    struct mdp_dedup_window w = {0};
+    struct mdp_ingest_counts c;
+    memset(&c, 0, sizeof c);
+    struct mdp_check ck = {.key = "events/x", .c = &c};
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    for (int day = 0; day < 4 && !o.rc; day++) {
+        if ((o.rc = mdp_dedup_window_enter(&w, 100 + day, &ck))) break;
+        for (int i = 0; i < 3000 && !o.rc; i++) {
+            char id[64];
+            int v = (i * 7 + day * 1000) % 5000;
+            if (i % 3)
+                snprintf(id, sizeof id, "01900000-0000-7000-8000-%012x", v);
+            else
+                snprintf(id, sizeof id, "text-%d", v);
+            int rc = mdp_check_dup(&ck, "event_id", id);
+            if (rc < 0) o.rc = rc;
+        }
+        mdp_buf_printf(&b, "day %d: %lld duplicates, %zu ids\n", day, (long long)c.duplicates,
+                       mdp_dedup_window_count(&w));
+    }
+    mdp_dedup_window_cleanup(&w);
+    if (!o.rc) o.rc = mdp_buf_take(&b, &o.text, NULL);
+    mdp_buf_cleanup(&b);
+    return o;
+}
+
+static void test_oom_dedup_window(void **st)
+{
+    (void)st;
+    walk("dedup_window", op_dedup_window, NULL);
+}
+
 static void test_oom_ingest_check(void **st)
 {
     (void)st;
@@ -551,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_oom_log_line),
         cmocka_unit_test(test_oom_config),
         cmocka_unit_test(test_oom_ingest_check),
+        cmocka_unit_test(test_oom_dedup_window),
         cmocka_unit_test(test_oom_quarantine_writer),
         cmocka_unit_test(test_oom_quarantine_unchecked),
         cmocka_unit_test(test_oom_publish),

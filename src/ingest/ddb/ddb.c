@@ -8,6 +8,7 @@
  * service) are counted apart from application deletes. Duplicates: the same eventID. */
 #include "../ingest_internal.h"
 #include "mdp/time.h"
+#include "mdp/uuid.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -279,7 +280,8 @@ static const char *consent_check(const struct mdp_check *ck, json_object *ni, in
 /* Validates one change record. lambda: the Lambda/Streams shape (seconds, SequenceNumber, table in
  * eventSourceARN); else the Firehose shape (ms, tableName). */
 static const char *validate(const struct mdp_check *ck, json_object *r, int lambda, char *detail,
-                            size_t dn, int64_t *ts, int *kind, int *non_v7, const char **id)
+                            size_t dn, int64_t *ts, int *kind, int *non_v7, const char **id,
+                            struct mdp_uuid *u, int *canonical)
 {
     /* the members are found in one walk over each object, not a hash lookup each */
     enum { EV_NAME, EV_ID, TABLE, ARN, DYNAMODB, IDENTITY };
@@ -302,6 +304,9 @@ static const char *validate(const struct mdp_check *ck, json_object *r, int lamb
     if (!ins && !mod && !rem) return snprintf(detail, dn, "%s", ev), "ddb_unknown_event_name";
     if (!(*id = mdp__jtext(m[EV_ID])))
         return snprintf(detail, dn, "eventID"), "ddb_missing_event_id";
+    /* a canonical UUID is its duplicate key's 16 bytes: its slot's miss under what follows */
+    if ((*canonical = mdp_uuid_parse_canonical(*id, strlen(*id), u) == 0))
+        mdp__check_prefetch_uuid(ck, "ddb", u);
     const char *table = mdp__jtext(m[TABLE]);
     char tbuf[256];
     if (lambda) {
@@ -402,9 +407,12 @@ static int take(struct mdp_check *ck, json_object *r, const struct at *a)
     if (!json_object_is_type(r, json_type_object))
         return bad(ck, a, "json_not_object", "a change record is a JSON object");
     const char *id = NULL;
-    const char *why = validate(ck, r, a->lambda, detail, sizeof detail, &ts, &kind, &non_v7, &id);
+    struct mdp_uuid u;
+    int canonical = 0;
+    const char *why =
+        validate(ck, r, a->lambda, detail, sizeof detail, &ts, &kind, &non_v7, &id, &u, &canonical);
     if (why) return bad(ck, a, why, detail);
-    int dup = mdp_check_dup(ck, "ddb", id);
+    int dup = canonical ? mdp__check_dup_uuid(ck, "ddb", &u) : mdp_check_dup(ck, "ddb", id);
     if (dup < 0) return dup;
     if (!dup) {
         ck->c->extra[kind]++;

@@ -105,6 +105,7 @@ static const char *validate(const struct mdp_check *ck, json_object *e, const ch
         mdp_uuid_version(u) != 7)
         return *detail = "event_id must be a UUIDv7 string", "invalid_event_id";
     *id = s;
+    if (*canonical) mdp__check_prefetch_uuid(ck, "event_id", u); /* its miss under what follows */
     if (!m.v[M_USER_ID]) return *detail = "user_id", "missing_user_id";
     if (!(s = str_of(m.v[M_USER_ID], &len)))
         return *detail = "user_id must be a UUID string", "invalid_user_id";

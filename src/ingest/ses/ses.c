@@ -176,10 +176,11 @@ static const char *validate_ses(json_object *r, const char **detail, int64_t *ts
  * was seen; adds all of them. */
 static int seen_any(struct mdp_check *ck, const char *a, size_t alen, const char *b)
 {
-    if (!ck->seen) return 0;
+    if (!ck->seen && !ck->win) return 0;
     int dup = 0;
     const char *ids[2] = {a, b};
     size_t lens[2] = {alen, b ? strlen(b) : 0};
+    if (b) mdp__check_prefetch_key(ck, b, lens[1]); /* its miss beside a's (prefetched earlier) */
     for (int i = 0; i < 2; i++) {
         if (!ids[i]) continue;
         int rc = mdp__check_seen_n(ck, ids[i], lens[i]);
@@ -266,6 +267,7 @@ static int take_envelope(struct mdp_check *ck, json_object *env, json_object *co
     size_t env_len = mdp__dedup_key("sns", mid, strlen(mid), env_id, sizeof env_id);
     if (!env_len) /* as cut before: the first 299 bytes of "sns:<MessageId>" */
         env_len = strlen(join(env_id, sizeof env_id, (const char *[]){"sns:", mid, NULL}));
+    mdp__check_prefetch_key(ck, env_id, env_len); /* its miss under the Message's parse */
     if (strcmp(type, "SubscriptionConfirmation") == 0 ||
         strcmp(type, "UnsubscribeConfirmation") == 0) {
         int dup = seen_any(ck, env_id, env_len, NULL);

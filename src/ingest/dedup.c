@@ -1,0 +1,333 @@
+/* The duplicate index of the ingest stage (include/mdp/ingest.h, mdp_dedup_window): the ids of the
+ * current and the previous delivery day in one open-addressing table, so that an id costs one
+ * probe (one cache line, no pointer to follow) where a set per day cost two. A slot holds the
+ * key's hash, the generation (delivery day) that added it and the key: a UUID key (0xff, 16 bytes
+ * and the kind, as mdp__dedup_key makes it) as its 16 bytes and the index of its kind, any other
+ * key as a copy in a chunk. Moving to the next day only moves the generation: an entry is live
+ * while its generation is the current one or the one before, and the dead ones are dropped in
+ * one sweep over the table when it next fills. */
+#include "ingest_internal.h"
+#include "mdp/alloc.h"
+#include "mdp/err.h"
+#include "mdp/strset.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define FIRST_CAP 1024
+#define KINDS     8  /* kinds of UUID key kept inline; the keys of more (none so far) go as text */
+#define KIND_MAX  23 /* the longest kind kept inline */
+#define UUID_KEY  0x80000000u
+#define CHUNK     (64 * 1024)
+
+struct slot { /* 32 bytes: two to a cache line */
+    uint64_t h;
+    uint32_t gen; /* the generation that added it; 0: never used */
+    uint32_t len; /* UUID_KEY | the kind's index, or the text's length */
+    union {
+        unsigned char u[16];
+        const char *text; /* in a chunk */
+    } k;
+};
+
+struct chunk {
+    struct chunk *next; /* the next older */
+    uint32_t gen;       /* the newest generation of a copy in it */
+    size_t used, cap;
+    _Alignas(8) char data[];
+};
+
+struct mdp_dedup_index {
+    struct slot *t;
+    void *tmem;       /* the allocation t lies in */
+    size_t cap, used; /* slots, and those in use, live or dead */
+    size_t n_cur, n_prev;
+    uint32_t gen; /* the current day's; 2 and up, so that a free slot (0) is never live */
+    struct chunk *chunks, *spare;
+    int nkinds;
+    unsigned char klen[KINDS];
+    char kinds[KINDS][KIND_MAX + 1];
+};
+
+static int is_live(const struct mdp_dedup_index *x, const struct slot *s)
+{
+    return x->gen - s->gen <= 1;
+}
+
+static uint64_t mix(uint64_t h) /* MurmurHash3's finalizer: every bit moves every bit */
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
+}
+
+/* Both halves mixed whole: which bytes of a UUID vary (a v7's low random bits, the counter of a
+ * test's ids) differs by producer, and the table takes the hash's low bits. */
+static uint64_t uuid_hash(const unsigned char *u, uint32_t kind)
+{
+    uint64_t a, b;
+    memcpy(&a, u, 8);
+    memcpy(&b, u + 8, 8);
+    return mix(mix(a ^ kind) ^ b);
+}
+
+/* The index of kind (n bytes) among the inline kinds, adding it; -1 when it cannot be one. */
+static int kind_index(struct mdp_dedup_index *x, const char *kind, size_t n)
+{
+    for (int i = 0; i < x->nkinds; i++)
+        if (x->klen[i] == n && memcmp(x->kinds[i], kind, n) == 0) return i;
+    if (n > KIND_MAX || x->nkinds == KINDS) return -1;
+    memcpy(x->kinds[x->nkinds], kind, n);
+    x->klen[x->nkinds] = (unsigned char)n;
+    return x->nkinds++;
+}
+
+/* A zeroed table of cap slots in *out_mem (freed with free()), or NULL. A big one is aligned to
+ * 2 MiB and given transparent huge pages: each probe lands on a random page, and a day of ids
+ * spans more 4 KiB pages than the TLB holds, so that every probe would also walk the page table
+ * (expensive under this machine's paravirtualized MMU; perf: the probe's load, most of its
+ * time). Advice only: the kernel may ignore it. */
+static struct slot *table_new(size_t cap, void **out_mem)
+{
+    const size_t huge = (size_t)2 << 20, bytes = cap * sizeof(struct slot);
+    if (bytes < huge) return *out_mem = mdp_calloc(cap, sizeof(struct slot));
+    char *m = *out_mem = mdp_calloc(1, bytes + huge); /* big: mmapped, not touched yet */
+    if (!m) return NULL;
+    char *t = (char *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
+#ifdef MADV_HUGEPAGE
+    madvise(t, bytes, MADV_HUGEPAGE);
+#endif
+    return (struct slot *)t;
+}
+
+/* Puts s into t (cap slots, no dead ones) at the first free slot from its home. */
+static void place(struct slot *t, size_t cap, const struct slot *s)
+{
+    size_t i = s->h & (cap - 1);
+    while (t[i].gen)
+        i = (i + 1) & (cap - 1);
+    t[i] = *s;
+}
+
+/* The live entries into a new table of cap slots. */
+static int rehash(struct mdp_dedup_index *x, size_t cap)
+{
+    void *mem;
+    struct slot *t = table_new(cap, &mem);
+    if (!t) return MDP_ERR_NOMEM;
+    for (size_t i = 0; i < x->cap; i++)
+        if (x->t[i].gen && is_live(x, &x->t[i])) place(t, cap, &x->t[i]);
+    free(x->tmem);
+    x->t = t;
+    x->tmem = mem;
+    x->cap = cap;
+    x->used = x->n_cur + x->n_prev;
+    return 0;
+}
+
+/* Drops the dead entries in place, in one pass. It starts after a slot never used, which no
+ * probe path crosses, and takes each live entry out and puts it back from its home: the slots
+ * it probes were all passed already, so none of them empties again later in the pass. */
+static void sweep(struct mdp_dedup_index *x)
+{
+    size_t mask = x->cap - 1, start = 0;
+    while (x->t[start].gen) /* there is one: the table is never full */
+        start++;
+    for (size_t k = 1; k <= x->cap; k++) {
+        struct slot *s = &x->t[(start + k) & mask];
+        if (!s->gen) continue;
+        struct slot e = *s;
+        s->gen = 0;
+        if (is_live(x, &e)) place(x->t, x->cap, &e);
+    }
+    x->used = x->n_cur + x->n_prev;
+}
+
+/* Room for one more entry: a table 70% in use is swept of its dead entries, grown when half of
+ * it is live, and shrunk when an eighth or less is (after a big day, or a reset). */
+static int make_room(struct mdp_dedup_index *x)
+{
+    size_t live = x->n_cur + x->n_prev, cap = x->cap;
+    if ((live + 1) * 2 > cap) {
+        cap *= 2;
+    } else if (cap > FIRST_CAP && live * 8 < cap) {
+        for (cap = FIRST_CAP; cap < live * 4; cap *= 2)
+            ;
+    }
+    if (cap != x->cap) return rehash(x, cap);
+    sweep(x);
+    return 0;
+}
+
+/* A copy of the text (n bytes) in the newest chunk, or NULL when out of memory. */
+static const char *copy(struct mdp_dedup_index *x, const char *str, size_t n)
+{
+    struct chunk *c = x->chunks;
+    size_t need = (n + 7) & ~(size_t)7;
+    if (!c || c->cap - c->used < need) {
+        size_t cap = need > CHUNK ? need : CHUNK;
+        if (x->spare && x->spare->cap >= need) { /* an emptied chunk: no allocation, no fault */
+            c = x->spare;
+            x->spare = c->next;
+        } else if (!(c = mdp_malloc(sizeof *c + cap))) {
+            return NULL;
+        } else {
+            c->cap = cap;
+        }
+        c->used = 0;
+        c->next = x->chunks;
+        x->chunks = c;
+    }
+    char *d = c->data + c->used;
+    memcpy(d, str, n);
+    c->used += need;
+    c->gen = x->gen;
+    return d;
+}
+
+static void free_chunks(struct chunk *c)
+{
+    for (struct chunk *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+}
+
+/* 1 if the key (hash h, len as in the slot; u: 16 bytes, or text) is live, else adds it for
+ * today and returns 0; MDP_ERR_NOMEM. An entry found dead is no match: its slot is taken for the
+ * new one when no live one follows. */
+static int probe(struct mdp_dedup_index *x, uint64_t h, uint32_t len, const void *key)
+{
+    if ((x->used + 1) * 10 > x->cap * 7 && make_room(x)) return MDP_ERR_NOMEM;
+    size_t mask = x->cap - 1, i = h & mask, at = SIZE_MAX;
+    for (; x->t[i].gen; i = (i + 1) & mask) {
+        const struct slot *s = &x->t[i];
+        if (!is_live(x, s)) {
+            if (at == SIZE_MAX) at = i;
+        } else if (s->h == h && s->len == len &&
+                   (len & UUID_KEY ? memcmp(s->k.u, key, 16) == 0
+                                   : memcmp(s->k.text, key, len) == 0)) {
+            return 1;
+        }
+    }
+    struct slot e = {.h = h, .gen = x->gen, .len = len};
+    if (len & UUID_KEY)
+        memcpy(e.k.u, key, 16);
+    else if (!(e.k.text = copy(x, key, len)))
+        return MDP_ERR_NOMEM;
+    if (at == SIZE_MAX) {
+        at = i;
+        x->used++;
+    }
+    x->t[at] = e;
+    x->n_cur++;
+    return 0;
+}
+
+int mdp__dedup_seen_uuid(struct mdp_dedup_window *w, const char *kind, size_t klen,
+                         const unsigned char u[16])
+{
+    int k = kind_index(w->ix, kind, klen);
+    if (k < 0) { /* as text, which is what its key would be */
+        char buf[512];
+        if (1 + 16 + klen > sizeof buf) return 0;
+        buf[0] = (char)0xff;
+        memcpy(buf + 1, u, 16);
+        memcpy(buf + 17, kind, klen);
+        return probe(w->ix, mdp_strset_hash(buf, 17 + klen), (uint32_t)(17 + klen), buf);
+    }
+    return probe(w->ix, uuid_hash(u, (uint32_t)k), UUID_KEY | (uint32_t)k, u);
+}
+
+void mdp__dedup_prefetch_uuid(struct mdp_dedup_window *w, const char *kind, size_t klen,
+                              const unsigned char u[16])
+{
+    struct mdp_dedup_index *x = w->ix;
+    int k = kind_index(x, kind, klen);
+    if (k >= 0) __builtin_prefetch(&x->t[uuid_hash(u, (uint32_t)k) & (x->cap - 1)]);
+}
+
+void mdp__dedup_prefetch(struct mdp_dedup_window *w, const char *key, size_t len)
+{
+    if ((unsigned char)key[0] == 0xff && len > 17)
+        mdp__dedup_prefetch_uuid(w, key + 17, len - 17, (const unsigned char *)key + 1);
+    else
+        __builtin_prefetch(&w->ix->t[mdp_strset_hash(key, len) & (w->ix->cap - 1)]);
+}
+
+int mdp__dedup_seen(struct mdp_dedup_window *w, const char *key, size_t len)
+{
+    if ((unsigned char)key[0] == 0xff && len > 17) /* a UUID key: a kind never starts so */
+        return mdp__dedup_seen_uuid(w, key + 17, len - 17, (const unsigned char *)key + 1);
+    if (len >= UUID_KEY) return 0; /* not kept, as a key too long for mdp__dedup_key */
+    return probe(w->ix, mdp_strset_hash(key, len), (uint32_t)len, key);
+}
+
+static struct mdp_dedup_index *index_new(void)
+{
+    struct mdp_dedup_index *x = mdp_calloc(1, sizeof *x);
+    if (!x) return NULL;
+    if (!(x->t = table_new(FIRST_CAP, &x->tmem))) {
+        free(x);
+        return NULL;
+    }
+    x->cap = FIRST_CAP;
+    x->gen = 2;
+    return x;
+}
+
+int mdp_dedup_window_enter(struct mdp_dedup_window *w, int64_t day, struct mdp_check *ck)
+{
+    struct mdp_dedup_index *x = w->ix;
+    if (!x) {
+        if (!(x = w->ix = index_new())) return MDP_ERR_NOMEM;
+        w->day = day;
+    } else if (day != w->day) {
+        /* the next day keeps today's ids as yesterday's; a gap, or a step back (another
+         * channel), starts over: a generation skipped makes every entry dead */
+        int next = day == w->day + 1;
+        if (x->gen > UINT32_MAX - 4) { /* never in practice: start the generations again */
+            memset(x->t, 0, x->cap * sizeof *x->t);
+            x->used = x->n_cur = x->n_prev = 0;
+            x->gen = 2;
+            next = 0;
+        }
+        x->gen += next ? 1 : 2;
+        x->n_prev = next ? x->n_cur : 0;
+        x->n_cur = 0;
+        w->day = day;
+        /* copies of dead entries are never read (a probe looks at a live entry's key only):
+         * their chunks are emptied for the copies to come */
+        struct chunk **pc = &x->chunks;
+        while (*pc && x->gen - (*pc)->gen <= 1)
+            pc = &(*pc)->next;
+        for (struct chunk *c = *pc, *next_c; c; c = next_c) {
+            next_c = c->next;
+            c->next = x->spare;
+            x->spare = c;
+        }
+        *pc = NULL;
+    }
+    ck->win = w;
+    return 0;
+}
+
+size_t mdp_dedup_window_count(const struct mdp_dedup_window *w)
+{
+    return w->ix ? w->ix->n_cur + w->ix->n_prev : 0;
+}
+
+void mdp_dedup_window_cleanup(struct mdp_dedup_window *w)
+{
+    if (w->ix) {
+        free_chunks(w->ix->chunks);
+        free_chunks(w->ix->spare);
+        free(w->ix->tmem);
+        free(w->ix);
+    }
+    memset(w, 0, sizeof *w);
+}
