@@ -194,6 +194,14 @@ int mdp_store_get_version(struct mdp_store *s, const char *key, const char *vers
  * Returns 0, MDP_ERR_INVALID (bad key), the listing's or the deletions' errors, with d. */
 int mdp_store_purge_versions(struct mdp_store *s, const char *key, int64_t *out_n,
                              struct mdp_diag *d);
+/* Deletes key for good: every noncurrent version and delete marker of exactly key first, then
+ * its current version by its id, so that a versioned bucket keeps nothing of it and no marker,
+ * and a crash half-way leaves the current object (still readable) with fewer old versions. A
+ * plain delete on a backend without versions (file://); an absent key is no error. *out_n (may
+ * be NULL) counts the versions and markers that went. Returns 0, MDP_ERR_INVALID (bad key), the
+ * listing's or the deletions' errors, with d. */
+int mdp_store_delete_every_version(struct mdp_store *s, const char *key, int64_t *out_n,
+                                   struct mdp_diag *d);
 /* Drops the local cached copies of the objects under prefix (a key or a folder): all of them, or
  * with gone_only only those whose object the store no longer has (one listing). A no-op for a
  * backend whose local paths are the objects (file://). Never touches the store's objects, nor

@@ -584,7 +584,9 @@ static int step_ledger(struct job *j)
     char marker[160];
     snprintf(marker, sizeof marker, PENDING "%s.ledger", j->id);
     int64_t size;
-    if (mdp_store_head(j->lake->store, marker, &size, NULL) == 0) return 0;
+    if (json_object_object_get(j->plan, "ledger_seq") ||
+        mdp_store_head(j->lake->store, marker, &size, NULL) == 0)
+        return 0;
     json_object *raw;
     json_object *targets = json_object_new_array();
     int64_t objects = 0, rows = 0;
@@ -2114,14 +2116,18 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
     json_object_put(found);
     if (!rc) crash_point(&j, "certificate");
     if (!rc) {
+        /* the plan names the person, and a versioned bucket keeps every version of it: it goes
+         * with all of them, after the ledger's marker (the plan's ledger_seq keeps a rerun from a
+         * second ledger entry) and its own current version last, so that a kill leaves a plan
+         * its rerun finishes, or nothing */
         char marker[160];
         snprintf(marker, sizeof marker, PENDING "%s.ledger", j.id);
-        mdp_store_delete(lake->store, marker, NULL);
-        rc = mdp_store_delete(lake->store, j.pending_key, d);
-        /* a versioned bucket keeps every version of the plan, which names the person */
-        if (!rc) rc = forget(&j, marker);
-        if (!rc) rc = forget(&j, j.pending_key);
+        rc = mdp_store_delete_every_version(lake->store, marker, NULL, d);
+        if (!rc) rc = mdp_store_delete_every_version(lake->store, j.pending_key, NULL, d);
+        if (!rc) rc = mdp_store_evict(lake->store, marker, 0, d);
+        if (!rc) rc = mdp_store_evict(lake->store, j.pending_key, 0, d);
     }
+    if (!rc) crash_point(&j, "end");
     if (!rc && survivors)
         rc = mdp_diag_set(d, MDP_ERR_EXISTS,
                           "the re-scan found %lld place(s) still holding the person: see the "

@@ -236,12 +236,13 @@ int mdp_store_get_version(struct mdp_store *s, const char *key, const char *vers
 }
 
 /* The versions to purge, collected first: deleting while the listing pages would move its
- * markers. */
+ * markers. With all, the current version is kept apart (current) to go last. */
 struct purge {
     const char *key;
     char **ids;
     size_t n, cap;
-    int rc;
+    int rc, all;
+    char *current;
 };
 
 static int purge_one(const char *key, const char *version_id, int64_t size, int latest, int marker,
@@ -249,7 +250,12 @@ static int purge_one(const char *key, const char *version_id, int64_t size, int 
 {
     (void)size;
     struct purge *p = ud;
-    if (strcmp(key, p->key) != 0 || (latest && !marker)) return 0;
+    if (strcmp(key, p->key) != 0) return 0;
+    if (latest && !marker) {
+        if (p->all && !p->current && !(p->current = mdp_strdup(version_id)))
+            return p->rc = MDP_ERR_NOMEM;
+        return 0;
+    }
     if (mdp_grow(&p->ids, &p->cap, p->n, sizeof *p->ids, 8) ||
         !(p->ids[p->n] = mdp_strdup(version_id)))
         return p->rc = MDP_ERR_NOMEM;
@@ -257,25 +263,45 @@ static int purge_one(const char *key, const char *version_id, int64_t size, int 
     return 0;
 }
 
-int mdp_store_purge_versions(struct mdp_store *s, const char *key, int64_t *out_n,
-                             struct mdp_diag *d)
+static int purge(struct mdp_store *s, const char *key, int all, int64_t *out_n, struct mdp_diag *d)
 {
     if (out_n) *out_n = 0;
     CHECK_KEY(key);
-    if (!s->ops->versions || !s->ops->delete_version) return 0;
-    struct purge p = {key, NULL, 0, 0, 0};
+    if (!s->ops->versions || !s->ops->delete_version) {
+        if (!all) return 0;
+        int rc = s->ops->del(s, key, d);
+        return rc == MDP_ERR_NOT_FOUND ? 0 : rc;
+    }
+    struct purge p = {key, NULL, 0, 0, 0, all, NULL};
     COUNT(n_list, 1);
     int rc = s->ops->versions(s, key, purge_one, &p, d);
     if (p.rc) rc = mdp_diag_set(d, p.rc, "out of memory listing the versions of %s", key);
-    for (size_t i = 0; !rc && i < p.n; i++) {
-        rc = s->ops->delete_version(s, key, p.ids[i], d);
+    for (size_t i = 0; !rc && i <= p.n; i++) {
+        const char *id = i < p.n ? p.ids[i] : p.current;
+        if (!id) break;
+        /* an object written before versioning was on has the version "null" */
+        rc = strcmp(id, "null") == 0 && i == p.n ? s->ops->del(s, key, d)
+                                                 : s->ops->delete_version(s, key, id, d);
         if (rc == MDP_ERR_NOT_FOUND) rc = 0; /* gone meanwhile */
         if (!rc && out_n) (*out_n)++;
     }
     for (size_t i = 0; i < p.n; i++)
         free(p.ids[i]);
     free(p.ids);
+    free(p.current);
     return rc;
+}
+
+int mdp_store_purge_versions(struct mdp_store *s, const char *key, int64_t *out_n,
+                             struct mdp_diag *d)
+{
+    return purge(s, key, 0, out_n, d);
+}
+
+int mdp_store_delete_every_version(struct mdp_store *s, const char *key, int64_t *out_n,
+                                   struct mdp_diag *d)
+{
+    return purge(s, key, 1, out_n, d);
 }
 
 int mdp_store_evict(struct mdp_store *s, const char *prefix, int gone_only, struct mdp_diag *d)

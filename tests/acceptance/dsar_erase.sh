@@ -239,7 +239,7 @@ crash_check() { # lake what
 }
 n=0
 fi_build=1
-for step in plan raw-first parquet-published certificate; do
+for step in plan raw-first parquet-published certificate end; do
   n=$((n + 1)); C=$T/c$n; rm -rf "$C"; cp -a "$T/L0" "$C"
   db=c$n
   if [ "${DSAR_PG:-0}" = 1 ]; then load_pg "$db" >/dev/null || bad "db $db"; export MDP_SUPABASE_DSN=$(dsn_for "$db"); fi
@@ -247,7 +247,9 @@ for step in plan raw-first parquet-published certificate; do
   rc=$?
   if [ "$rc" != 137 ] && [ "$step" = plan ]; then fi_build=0; echo "not a fault-injection build: crash points by timing only"; break; fi
   [ "$rc" = 137 ] && ok || bad "crash after $step: exit $rc, want 137 (SIGKILL)"
-  crash_check "$C" "a kill after $step" "$db" "$([ "$step" = parquet-published ] && echo export)"
+  # after "end" the job is done: the rerun finds nobody, the certificate is the log's
+  crash_check "$C" "a kill after $step" "$db" "$([ "$step" = parquet-published ] && echo export)" \
+    "$([ "$step" = end ] && echo finished)"
 done
 delays="0.5 2"; [ "$fi_build" = 1 ] && delays=""  # named points cover the steps there
 for delay in $delays; do
