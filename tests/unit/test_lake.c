@@ -123,8 +123,10 @@ static void test_file_store_versions_and_evict(void **st)
     /* for good: a plain delete here, absent is no error, the key is checked */
     assert_int_equal(mdp_store_put(s, "_meta/erasure/pending/p.json", "{}", 2, 0, &d), 0);
     assert_int_equal(mdp_store_delete_every_version(s, "_meta/erasure/pending/p.json", &n, &d), 0);
-    assert_int_equal(mdp_store_head(s, "_meta/erasure/pending/p.json", NULL, &d), MDP_ERR_NOT_FOUND);
-    assert_int_equal(mdp_store_delete_every_version(s, "_meta/erasure/pending/p.json", NULL, &d), 0);
+    assert_int_equal(mdp_store_head(s, "_meta/erasure/pending/p.json", NULL, &d),
+                     MDP_ERR_NOT_FOUND);
+    assert_int_equal(mdp_store_delete_every_version(s, "_meta/erasure/pending/p.json", NULL, &d),
+                     0);
     assert_int_equal(mdp_store_delete_every_version(s, "a//b", NULL, &d), MDP_ERR_INVALID);
     mdp_buf_cleanup(&b);
     mdp_store_close(s);
