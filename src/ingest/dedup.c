@@ -20,7 +20,6 @@
 #define KINDS     8  /* kinds of UUID key kept inline; the keys of more (none so far) go as text */
 #define KIND_MAX  23 /* the longest kind kept inline */
 #define UUID_KEY  0x80000000u
-#define CHUNK     (64 * 1024)
 
 struct slot { /* 32 bytes: two to a cache line */
     uint64_t h;
@@ -32,20 +31,13 @@ struct slot { /* 32 bytes: two to a cache line */
     } k;
 };
 
-struct chunk {
-    struct chunk *next; /* the next older */
-    uint32_t gen;       /* the newest generation of a copy in it */
-    size_t used, cap;
-    _Alignas(8) char data[];
-};
-
 struct mdp_dedup_index {
     struct slot *t;
     void *tmem;       /* the allocation t lies in */
     size_t cap, used; /* slots, and those in use, live or dead */
     size_t n_cur, n_prev;
-    uint32_t gen; /* the current day's; 2 and up, so that a free slot (0) is never live */
-    struct chunk *chunks, *spare;
+    uint32_t gen;         /* the current day's; 2 and up, so that a free slot (0) is never live */
+    struct mdp_chunks ch; /* the copies of text keys; a chunk's tag: its newest generation */
     int nkinds;
     unsigned char klen[KINDS];
     char kinds[KINDS][KIND_MAX + 1];
@@ -163,38 +155,14 @@ static int make_room(struct mdp_dedup_index *x)
     return 0;
 }
 
-/* A copy of the text (n bytes) in the newest chunk, or NULL when out of memory. */
+/* A copy of the text (n bytes) in the index's chunks, or NULL when out of memory. */
 static const char *copy(struct mdp_dedup_index *x, const char *str, size_t n)
 {
-    struct chunk *c = x->chunks;
-    size_t need = (n + 7) & ~(size_t)7;
-    if (!c || c->cap - c->used < need) {
-        size_t cap = need > CHUNK ? need : CHUNK;
-        if (x->spare && x->spare->cap >= need) { /* an emptied chunk: no allocation, no fault */
-            c = x->spare;
-            x->spare = c->next;
-        } else if (!(c = mdp_malloc(sizeof *c + cap))) {
-            return NULL;
-        } else {
-            c->cap = cap;
-        }
-        c->used = 0;
-        c->next = x->chunks;
-        x->chunks = c;
-    }
-    char *d = c->data + c->used;
+    char *d = mdp_chunks_alloc(&x->ch, n);
+    if (!d) return NULL;
     memcpy(d, str, n);
-    c->used += need;
-    c->gen = x->gen;
+    x->ch.head->tag = x->gen;
     return d;
-}
-
-static void free_chunks(struct chunk *c)
-{
-    for (struct chunk *next; c; c = next) {
-        next = c->next;
-        free(c);
-    }
 }
 
 /* 1 if the key (hash h, len as in the slot; u: 16 bytes, or text) is live, else adds it for
@@ -302,15 +270,10 @@ int mdp_dedup_window_enter(struct mdp_dedup_window *w, int64_t day, struct mdp_c
         w->day = day;
         /* copies of dead entries are never read (a probe looks at a live entry's key only):
          * their chunks are emptied for the copies to come */
-        struct chunk **pc = &x->chunks;
-        while (*pc && x->gen - (*pc)->gen <= 1)
+        struct mdp_chunk **pc = &x->ch.head;
+        while (*pc && x->gen - (*pc)->tag <= 1)
             pc = &(*pc)->next;
-        for (struct chunk *c = *pc, *next_c; c; c = next_c) {
-            next_c = c->next;
-            c->next = x->spare;
-            x->spare = c;
-        }
-        *pc = NULL;
+        mdp_chunks_empty(&x->ch, pc);
     }
     ck->win = w;
     return 0;
@@ -324,8 +287,7 @@ size_t mdp_dedup_window_count(const struct mdp_dedup_window *w)
 void mdp_dedup_window_cleanup(struct mdp_dedup_window *w)
 {
     if (w->ix) {
-        free_chunks(w->ix->chunks);
-        free_chunks(w->ix->spare);
+        mdp_chunks_free(&w->ix->ch);
         free(w->ix->tmem);
         free(w->ix);
     }
