@@ -57,6 +57,7 @@ struct mdp_dedup_index {
     int nkinds;
     unsigned char klen[KINDS];
     char kinds[KINDS][KIND_MAX + 1];
+    const char *lit[KINDS]; /* a string constant of each kind, known by its address */
 };
 
 static int is_live(const struct mdp_dedup_index *x, const struct slot *s)
@@ -105,6 +106,17 @@ static int kind_index(struct mdp_dedup_index *x, const char *kind, size_t n)
     memcpy(x->kinds[x->nkinds], kind, n);
     x->klen[x->nkinds] = (unsigned char)n;
     return x->nkinds++;
+}
+
+/* kind_index of a string constant (a literal, never written): after the first time it is known
+ * by its address, not compared byte for byte for every id. */
+static int lit_index(struct mdp_dedup_index *x, const char *kind)
+{
+    for (int i = 0; i < x->nkinds; i++)
+        if (x->lit[i] == kind) return i;
+    int k = kind_index(x, kind, strlen(kind));
+    if (k >= 0) x->lit[k] = kind;
+    return k;
 }
 
 /* A zeroed table of cap slots in *out_mem (freed with free()), or NULL. A big one is aligned to
@@ -283,19 +295,32 @@ static int probe(struct mdp_dedup_index *x, uint32_t tag, uint32_t len, const vo
     return 0;
 }
 
-int mdp__dedup_seen_uuid(struct mdp_dedup_window *w, const char *kind, size_t klen,
-                         const unsigned char u[16])
+/* mdp__dedup_seen_uuid of the kind's index k (-1: no inline kind). */
+static int seen_uuid(struct mdp_dedup_index *x, int k, const char *kind, size_t klen,
+                     const unsigned char u[16])
 {
-    int k = kind_index(w->ix, kind, klen);
     if (k < 0) { /* as text, which is what its key would be */
         char buf[512];
         if (1 + 16 + klen > sizeof buf) return 0;
         buf[0] = (char)0xff;
         memcpy(buf + 1, u, 16);
         memcpy(buf + 17, kind, klen);
-        return probe(w->ix, tag_of(mdp_strset_hash(buf, 17 + klen)), (uint32_t)(17 + klen), buf);
+        return probe(x, tag_of(mdp_strset_hash(buf, 17 + klen)), (uint32_t)(17 + klen), buf);
     }
-    return probe(w->ix, uuid_tag(u, (uint32_t)k), UUID_KEY | (uint32_t)k, u);
+    return probe(x, uuid_tag(u, (uint32_t)k), UUID_KEY | (uint32_t)k, u);
+}
+
+int mdp__dedup_seen_uuid(struct mdp_dedup_window *w, const char *kind, size_t klen,
+                         const unsigned char u[16])
+{
+    return seen_uuid(w->ix, kind_index(w->ix, kind, klen), kind, klen, u);
+}
+
+int mdp__dedup_seen_uuid_lit(struct mdp_dedup_window *w, const char *kind,
+                             const unsigned char u[16])
+{
+    int k = lit_index(w->ix, kind);
+    return seen_uuid(w->ix, k, kind, k < 0 ? strlen(kind) : 0, u);
 }
 
 void mdp__dedup_prefetch_uuid(struct mdp_dedup_window *w, const char *kind, size_t klen,
@@ -303,6 +328,14 @@ void mdp__dedup_prefetch_uuid(struct mdp_dedup_window *w, const char *kind, size
 {
     struct mdp_dedup_index *x = w->ix;
     int k = kind_index(x, kind, klen);
+    if (k >= 0) __builtin_prefetch(&x->t[uuid_tag(u, (uint32_t)k) & (x->cap - 1)]);
+}
+
+void mdp__dedup_prefetch_uuid_lit(struct mdp_dedup_window *w, const char *kind,
+                                  const unsigned char u[16])
+{
+    struct mdp_dedup_index *x = w->ix;
+    int k = lit_index(x, kind);
     if (k >= 0) __builtin_prefetch(&x->t[uuid_tag(u, (uint32_t)k) & (x->cap - 1)]);
 }
 
