@@ -29,4 +29,32 @@ size_t mdp_strset_count(const struct mdp_strset *s);
 /* Returns 1 if the string (len bytes) is in the set, else 0. */
 int mdp_strset_has(const struct mdp_strset *s, const char *str, size_t len);
 
+/* Chunks that copies are cut from one after the other (64 KiB each, or one the size of a larger
+ * copy), so that a copy costs no allocation of its own: the copies of a string set and of the
+ * ingest stage's duplicate index. A zeroed struct mdp_chunks is empty; it owns its chunks. */
+struct mdp_chunk {
+    struct mdp_chunk *next; /* the next older */
+    uint32_t tag;           /* the user's (the duplicate index: the newest generation in it) */
+    size_t used, cap;
+    _Alignas(8) char data[];
+};
+struct mdp_chunks {
+    struct mdp_chunk *head;  /* the newest, which copies are cut from */
+    struct mdp_chunk *spare; /* emptied chunks, taken before a new one is allocated */
+};
+
+/* Returns n bytes (rounded up to 8, aligned to 8) in the newest chunk of c, after a spare or a
+ * new chunk when it is full; the bytes are owned by c (freed by mdp_chunks_free, reused after
+ * mdp_chunks_empty). Returns NULL when out of memory. */
+void *mdp_chunks_alloc(struct mdp_chunks *c, size_t n);
+/* Empties the chunks from *from to the oldest (from points into c's list: &c->head or a
+ * chunk's next) into c's spares, for the copies to come, and ends the list there. The chunks stay
+ * owned by c; copies cut from them are no longer to be read. */
+void mdp_chunks_empty(struct mdp_chunks *c, struct mdp_chunk **from);
+/* Keeps only the newest chunk, emptied, and frees the others and the spares: a set that was big
+ * once does not keep its memory. */
+void mdp_chunks_trim(struct mdp_chunks *c);
+/* Frees every chunk of c and leaves it empty. Accepts an empty one. */
+void mdp_chunks_free(struct mdp_chunks *c);
+
 #endif

@@ -18,17 +18,10 @@ struct slot {
     uint64_t h;
 };
 
-struct chunk {
-    struct chunk *next;
-    size_t used, cap;
-    _Alignas(8) char data[];
-};
-
 struct mdp_strset {
     struct slot *t;
     size_t cap, n;
-    struct chunk *chunks; /* the newest first */
-    struct chunk *spare;  /* emptied by mdp_strset_clear, taken before a new one is made */
+    struct mdp_chunks ch; /* the copies; emptied by mdp_strset_clear for the next fill */
 };
 
 static uint64_t hash(const char *p, size_t n)
@@ -66,19 +59,69 @@ struct mdp_strset *mdp_strset_new(void)
     return s;
 }
 
-static void free_chunks(struct chunk *c)
+static void free_list(struct mdp_chunk *c)
 {
-    for (struct chunk *next; c; c = next) {
+    for (struct mdp_chunk *next; c; c = next) {
         next = c->next;
         free(c);
     }
 }
 
+void *mdp_chunks_alloc(struct mdp_chunks *c, size_t n)
+{
+    struct mdp_chunk *h = c->head;
+    n = (n + 7) & ~(size_t)7;
+    if (!h || h->cap - h->used < n) {
+        if (c->spare && c->spare->cap >= n) { /* an emptied chunk: no allocation, no fault */
+            h = c->spare;
+            c->spare = h->next;
+        } else {
+            size_t cap = n > CHUNK ? n : CHUNK;
+            if (!(h = mdp_malloc(sizeof *h + cap))) return NULL;
+            h->cap = cap;
+            h->tag = 0;
+        }
+        h->used = 0;
+        h->next = c->head;
+        c->head = h;
+    }
+    char *d = h->data + h->used;
+    h->used += n;
+    return d;
+}
+
+void mdp_chunks_empty(struct mdp_chunks *c, struct mdp_chunk **from)
+{
+    for (struct mdp_chunk *h = *from, *next; h; h = next) {
+        next = h->next;
+        h->next = c->spare;
+        c->spare = h;
+    }
+    *from = NULL;
+}
+
+void mdp_chunks_trim(struct mdp_chunks *c)
+{
+    free_list(c->spare);
+    c->spare = NULL;
+    if (c->head) {
+        free_list(c->head->next);
+        c->head->next = NULL;
+        c->head->used = 0;
+    }
+}
+
+void mdp_chunks_free(struct mdp_chunks *c)
+{
+    free_list(c->head);
+    free_list(c->spare);
+    c->head = c->spare = NULL;
+}
+
 void mdp_strset_free(struct mdp_strset *s)
 {
     if (!s) return;
-    free_chunks(s->chunks);
-    free_chunks(s->spare);
+    mdp_chunks_free(&s->ch);
     free(s->t);
     free(s);
 }
@@ -113,32 +156,14 @@ static int same(const struct slot *t, uint64_t h, const char *str, size_t len)
     return t->h == h && len_of(t->s) == len && memcmp(t->s, str, len) == 0;
 }
 
-/* A copy of str (after its length) in the newest chunk (a new one when it is full), or NULL
- * when out of memory. */
+/* A copy of str (after its length) in the set's chunks, or NULL when out of memory. */
 static const char *copy(struct mdp_strset *s, const char *str, size_t len)
 {
-    struct chunk *c = s->chunks;
-    size_t need = sizeof len + len + 1;
-    need = (need + 7) & ~(size_t)7;
-    if (!c || c->cap - c->used < need) {
-        size_t cap = need > CHUNK ? need : CHUNK;
-        if (s->spare && s->spare->cap >= need) { /* an emptied chunk: no allocation, no fault */
-            c = s->spare;
-            s->spare = c->next;
-        } else if (!(c = mdp_malloc(sizeof *c + cap))) {
-            return NULL;
-        } else {
-            c->cap = cap;
-        }
-        c->used = 0;
-        c->next = s->chunks;
-        s->chunks = c;
-    }
-    char *d = c->data + c->used;
+    char *d = mdp_chunks_alloc(&s->ch, sizeof len + len + 1);
+    if (!d) return NULL;
     memcpy(d, &len, sizeof len);
     memcpy(d + sizeof len, str, len);
     d[sizeof len + len] = '\0';
-    c->used += need;
     return d + sizeof len;
 }
 
@@ -186,21 +211,10 @@ void mdp_strset_clear(struct mdp_strset *s)
         free(s->t);
         s->t = t;
         s->cap = 1024;
-        free_chunks(s->spare);
-        s->spare = NULL;
-        if (s->chunks) {
-            free_chunks(s->chunks->next);
-            s->chunks->next = NULL;
-            s->chunks->used = 0;
-        }
+        mdp_chunks_trim(&s->ch);
     } else {
         memset(s->t, 0, s->cap * sizeof *s->t);
-        while (s->chunks) {
-            struct chunk *c = s->chunks;
-            s->chunks = c->next;
-            c->next = s->spare;
-            s->spare = c;
-        }
+        mdp_chunks_empty(&s->ch, &s->ch.head);
     }
     s->n = 0;
 }

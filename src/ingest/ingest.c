@@ -170,12 +170,20 @@ static int dup_verdict(struct mdp_check *ck, int rc)
     return rc;
 }
 
-int mdp__check_dup_uuid(struct mdp_check *ck, const char *kind, const struct mdp_uuid *u)
+/* mdp__check_dup_uuid of any kind (lit: 1 when it is a string constant). */
+static int dup_uuid(struct mdp_check *ck, const char *kind, const struct mdp_uuid *u, int lit)
 {
-    if (ck->win) return dup_verdict(ck, mdp__dedup_seen_uuid(ck->win, kind, strlen(kind), u->b));
+    if (ck->win)
+        return dup_verdict(ck, lit ? mdp__dedup_seen_uuid_lit(ck->win, kind, u->b)
+                                   : mdp__dedup_seen_uuid(ck->win, kind, strlen(kind), u->b));
     if (!ck->seen) return 0;
     char buf[512];
     return check_dup_key(ck, buf, uuid_key(kind, strlen(kind), u, buf, sizeof buf));
+}
+
+int mdp__check_dup_uuid(struct mdp_check *ck, const char *kind, const struct mdp_uuid *u)
+{
+    return dup_uuid(ck, kind, u, 1);
 }
 
 int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
@@ -184,7 +192,7 @@ int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
     size_t n = strlen(id);
     struct mdp_uuid u;
     if (ck->win && mdp_uuid_parse_canonical(id, n, &u) == 0)
-        return mdp__check_dup_uuid(ck, kind, &u);
+        return dup_uuid(ck, kind, &u, 0); /* the caller's kind may be in a buffer it reuses */
     char buf[512];
     return check_dup_key(ck, buf, mdp__dedup_key(kind, id, n, buf, sizeof buf));
 }
@@ -192,7 +200,7 @@ int mdp_check_dup(struct mdp_check *ck, const char *kind, const char *id)
 void mdp__check_prefetch_uuid(const struct mdp_check *ck, const char *kind,
                               const struct mdp_uuid *u)
 {
-    if (ck->win) mdp__dedup_prefetch_uuid(ck->win, kind, strlen(kind), u->b);
+    if (ck->win) mdp__dedup_prefetch_uuid_lit(ck->win, kind, u->b);
 }
 
 void mdp__check_prefetch_key(const struct mdp_check *ck, const char *key, size_t len)

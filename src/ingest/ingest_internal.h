@@ -36,26 +36,31 @@ const char *mdp__json_reason(enum json_tokener_error e);
  * Returns the key's length, or 0 when it does not fit (the id then goes unchecked, as before). */
 size_t mdp__dedup_key(const char *kind, const char *id, size_t n, char *buf, size_t bn);
 /* mdp_check_dup of an id known to be u in canonical text (mdp_uuid_parse_canonical succeeded):
- * the same key, without parsing the text again. */
+ * the same key, without parsing the text again. kind: a string constant (a literal), which the
+ * window then knows by its address. */
 struct mdp_uuid;
 int mdp__check_dup_uuid(struct mdp_check *ck, const char *kind, const struct mdp_uuid *u);
 /* mdp_check_seen of a key of len bytes (e.g. from mdp__dedup_key). */
 int mdp__check_seen_n(struct mdp_check *ck, const char *key, size_t len);
-/* Start loading where the window (when ck has one) keeps the key of u of kind, or a key of len
- * bytes (from mdp__dedup_key), so that the cache miss of its check later overlaps the rest of
- * the record's validation. */
+/* Start loading where the window (when ck has one) keeps the key of u of kind (a string
+ * constant, as for mdp__check_dup_uuid), or a key of len bytes (from mdp__dedup_key), so that the
+ * cache miss of its check later overlaps the rest of the record's validation. */
 void mdp__check_prefetch_uuid(const struct mdp_check *ck, const char *kind,
                               const struct mdp_uuid *u);
 void mdp__check_prefetch_key(const struct mdp_check *ck, const char *key, size_t len);
 /* The window's index (src/ingest/dedup.c): 1 if the key (len bytes, as mdp__dedup_key makes it)
  * was seen on the window's day or the day before, else adds it for the day and returns 0;
- * MDP_ERR_NOMEM. _uuid takes the parts of a UUID key (kind: klen bytes); the _prefetch ones start
- * the load of the key's slot. */
+ * MDP_ERR_NOMEM. _uuid takes the parts of a UUID key (kind: klen bytes; _lit: a string constant,
+ * known by its address); the _prefetch ones start the load of the key's slot. */
 int mdp__dedup_seen(struct mdp_dedup_window *w, const char *key, size_t len);
 int mdp__dedup_seen_uuid(struct mdp_dedup_window *w, const char *kind, size_t klen,
                          const unsigned char u[16]);
+int mdp__dedup_seen_uuid_lit(struct mdp_dedup_window *w, const char *kind,
+                             const unsigned char u[16]);
 void mdp__dedup_prefetch_uuid(struct mdp_dedup_window *w, const char *kind, size_t klen,
                               const unsigned char u[16]);
+void mdp__dedup_prefetch_uuid_lit(struct mdp_dedup_window *w, const char *kind,
+                                  const unsigned char u[16]);
 void mdp__dedup_prefetch(struct mdp_dedup_window *w, const char *key, size_t len);
 
 /* Concatenated JSON values, with or without newlines between them. After a value that does not

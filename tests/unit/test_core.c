@@ -294,6 +294,40 @@ static void test_uuid_rfc9562_vector(void **st)
 
 /* Issue 16: a cleared set knows nothing and refills (past its first table and chunk, and again
  * after shrinking back) as a new one would. */
+/* The chunk allocator shared by the string set and the duplicate index: 8-aligned cuts, a copy
+ * larger than a chunk in a chunk of its own, emptied chunks reused before new ones are made. */
+static void test_chunks(void **st)
+{
+    (void)st;
+    struct mdp_chunks c = {0};
+    char *a = mdp_chunks_alloc(&c, 3), *b = mdp_chunks_alloc(&c, 9);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal((uintptr_t)a % 8, 0);
+    assert_ptr_equal(b, a + 8);
+    struct mdp_chunk *first = c.head;
+    char *big = mdp_chunks_alloc(&c, 100000);
+    assert_non_null(big);
+    memset(big, 'x', 100000);
+    assert_ptr_not_equal(c.head, first);
+    assert_true(c.head->cap >= 100000);
+    assert_ptr_equal(c.head->next, first);
+    mdp_chunks_empty(&c, &c.head->next); /* the first chunk goes spare, the big one stays */
+    assert_null(c.head->next);
+    assert_ptr_equal(c.spare, first);
+    char *d = mdp_chunks_alloc(&c, 16); /* the big one is full: the spare is taken */
+    assert_ptr_equal(c.head, first);
+    assert_ptr_equal(d, first->data);
+    assert_null(c.spare);
+    mdp_chunks_trim(&c);
+    assert_ptr_equal(c.head, first);
+    assert_null(c.head->next);
+    assert_int_equal(c.head->used, 0);
+    mdp_chunks_free(&c);
+    assert_null(c.head);
+    mdp_chunks_free(&c);
+}
+
 static void test_strset_clear(void **st)
 {
     (void)st;
@@ -452,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_time_roundtrip_many),
         cmocka_unit_test(test_uuid_rfc9562_vector),
         cmocka_unit_test(test_strset_clear),
+        cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_uuid7_monotonic_within_ms),
         cmocka_unit_test(test_hash_fixture_vectors),
         cmocka_unit_test(test_hash_normalize_and_keyed),
