@@ -46,7 +46,10 @@ static int header_value(const char *line, const char *key, char *out, size_t n)
     size_t kl = strlen(key);
     if (strncmp(line, "-- ", 3) != 0 || strncmp(line + 3, key, kl) != 0 || line[3 + kl] != ':')
         return 0;
-    snprintf(out, n, "%s", line + 4 + kl);
+    /* a longer value is cut to n - 1 bytes, as the fields it goes to cut it further (a Release
+     * build's -Wformat-truncation wants the cut seen) */
+    int w = snprintf(out, n, "%s", line + 4 + kl);
+    if (w < 0) out[0] = '\0';
     trim(out);
     return 1;
 }
