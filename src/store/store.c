@@ -279,9 +279,9 @@ static int purge(struct mdp_store *s, const char *key, int all, int64_t *out_n, 
     for (size_t i = 0; !rc && i <= p.n; i++) {
         const char *id = i < p.n ? p.ids[i] : p.current;
         if (!id) break;
-        /* an object written before versioning was on has the version "null" */
-        rc = strcmp(id, "null") == 0 && i == p.n ? s->ops->del(s, key, d)
-                                                 : s->ops->delete_version(s, key, id, d);
+        /* by its id even when that is "null" (written before versioning was on): a plain
+         * delete would leave a marker */
+        rc = s->ops->delete_version(s, key, id, d);
         if (rc == MDP_ERR_NOT_FOUND) rc = 0; /* gone meanwhile */
         if (!rc && out_n) (*out_n)++;
     }
