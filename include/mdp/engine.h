@@ -82,7 +82,7 @@ int mdp_appender_close(struct mdp_appender *a, struct mdp_diag *d);
 /* Writes the result of sql as ZSTD Parquet into the lake under <table>/run-<run_id>/, Hive-
  * partitioned by partition_by (comma-separated columns, or NULL for one unpartitioned file set),
  * then publishes the files as the table's new state (mdp_lake_publish). The lake must have local
- * paths (file backend). out_rows (may be NULL) receives the row count. sql, table, partition_by
+ * paths (file backend). out_rows (may be NULL) receives the number of rows written. sql, table, partition_by
  * and run_id are borrowed. Returns 0, MDP_ERR_INVALID (a table name that is no key),
  * MDP_ERR_UNSUPPORTED (no local paths), MDP_ERR_ENGINE (the query or the COPY), mdp_lake_publish's
  * errors, MDP_ERR_IO / MDP_ERR_NOSPACE, MDP_ERR_NOMEM, with d. Files written before a failure stay
@@ -92,8 +92,9 @@ int mdp_engine_write_table(struct mdp_engine *e, struct mdp_lake *lake, const ch
                            int64_t *out_rows, struct mdp_diag *d);
 /* The same, replacing only the partitions in keys (nkeys of them, as YYYYMMDD: the table is
  * partitioned by one date_key INTEGER or DATE column): sql should select those rows; the table's
- * other partitions keep the files of their current state in the new manifest. keys is borrowed;
- * returns as mdp_engine_write_table. */
+ * other partitions keep the files of their current state in the new manifest (their rows are not
+ * counted in out_rows: this run did not write them). keys is borrowed; returns as
+ * mdp_engine_write_table. */
 int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, const char *sql,
                                 const char *table, const char *partition_by, const char *run_id,
                                 const int32_t *keys, size_t nkeys, int64_t *out_rows,

@@ -498,6 +498,7 @@ int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, con
         goto out;
     if ((rc = sql_built(&prefix, "the prefix of a run folder", d))) goto out;
     if ((rc = mdp_store_list(lake->store, prefix.data, collect_file, &f, d))) goto out;
+    /* the rows this run wrote (a kept partition's rows were written by an earlier run) */
     int64_t rows = 0;
     for (size_t i = 0; i < f.n; i++)
         rows += f.v[i].rows > 0 ? f.v[i].rows : 0;
@@ -519,7 +520,6 @@ int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, con
                     rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory listing table %s", table);
                     break;
                 }
-                rows += cur.files[i].rows > 0 ? cur.files[i].rows : 0;
                 f.n++;
             }
             mdp_manifest_cleanup(&cur);
