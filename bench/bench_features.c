@@ -3,8 +3,7 @@
  * same SQL (models/ml/inputs.sql + features.sql) run bare in DuckDB in the same run: the journal
  * read from a Parquet export, COPY to Parquet, no journal loading from the state store, no
  * manifest, no snapshot. Reports wall time, peak memory (each in its own process) and the ratio
- * (target
- * <= 1.3). Then the serving snapshot: written for 1,000,000 users, the time to open (map and check)
+ * (target <= 1.3), and the first run, which writes the journal's Parquet copy. Then the serving snapshot: written for 1,000,000 users, the time to open (map and check)
  * it and the mean lookup time. Run by `make bench`; MDP_BENCH_LAKE reuses an ingested lake. */
 #include "benchlib.h"
 #include "mdp/buf.h"
@@ -161,8 +160,14 @@ int main(void)
     snprintf(e.journal, sizeof e.journal, "%s/_meta/tmp/bench-journal.parquet", b.dir);
     snprintf(e.out, sizeof e.out, "%s/_meta/tmp/bench-bare-features", b.dir);
     if (with_lake(&e, prepare)) return 1;
-    long peak_bare, peak_ours;
+    long peak_bare, peak_ours, peak_cold;
     double best_bare = 1e9, best_ours = 1e9;
+    /* the first run reads the whole journal from the state store and writes its Parquet copy
+     * (docs/ml.md); the runs after it read the copy and the records after it */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/_meta/cache/consent-journal", b.dir);
+    if (system(cmd)) return 1;
+    double cold = bench_measure("bench_features", run_ours, &e, &peak_cold);
     for (int i = 0; i < 3; i++) {
         double t = bench_measure("bench_features", run_bare, &e, &peak_bare);
         if (t < best_bare) best_bare = t;
@@ -177,12 +182,17 @@ int main(void)
            best_ours, peak_ours / 1024, b.cfg.engine_memory_limit);
     printf("ratio mdp features / bare DuckDB wall time: %.2f (target <= 1.30)\n",
            best_ours / best_bare);
+    printf("first run (no journal copy yet: the whole journal from the state store, the copy "
+           "written): %.2f s, %.2fx bare, peak %ld MB\n",
+           cold, cold / best_bare, peak_cold / 1024);
     char name[96];
     snprintf(name, sizeof name, "features %lld raw records (wall)", b.raw_records);
     bench_summary(name, "s", best_ours, best_bare, best_ours / best_bare, "<= 1.30",
                   best_ours / best_bare <= 1.30);
     bench_summary("features peak RSS", "MB", peak_ours / 1024.0, peak_bare / 1024.0,
                   (double)peak_ours / peak_bare, "-", -1);
+    bench_summary("features first run (journal copy written)", "s", cold, best_bare,
+                  cold / best_bare, "-", -1);
     int rc = bench_snapshot(b.dir);
     return bench_lake_close(&b) || rc;
 }

@@ -96,14 +96,27 @@ int mdp_consent_append(struct mdp_state *s, struct mdp_consent_record *r, int64_
  * (an unreadable record or contact row), MDP_ERR_IO or MDP_ERR_NOMEM, with d. */
 int mdp_consent_each(struct mdp_state *s, int (*cb)(const struct mdp_consent_record *r, void *ud),
                      void *ud, struct mdp_diag *d);
-/* The same walk over the records as JSON text, for bulk loading where the parsing happens
- * elsewhere: objects with seq first, then email_lower and user_id (the contact table's clear
- * values, null when absent or erased), then the stored fields (email_hmac, user_hmac, purpose,
- * decision, ts_ms, source, expires_at_ms, evidence, prev_hash, hash). A record written before
- * pseudonymization is handed over as stored (it has email_lower and user_id itself). body is
- * borrowed for the call. Returns 0, cb's non-zero value, MDP_ERR_PARSE (an unreadable contact
- * row), MDP_ERR_IO or MDP_ERR_NOMEM, with d. */
-int mdp_consent_each_body(struct mdp_state *s, int (*cb)(const char *body, void *ud), void *ud,
+/* The records after after_seq (0: all) as stored, newest first, for bulk loading where the
+ * parsing and the joining happen elsewhere (src/model/ml.c): JSON objects with seq first, then
+ * email_hmac and user_hmac (null when absent), purpose, decision, ts_ms, source, expires_at_ms,
+ * evidence, prev_hash, hash; a record written before pseudonymization has email_lower and user_id
+ * in clear instead of the pseudonyms. body is borrowed for the call. Returns 0, cb's non-zero
+ * value, MDP_ERR_IO or MDP_ERR_NOMEM, with d. */
+int mdp_consent_each_stored(struct mdp_state *s, int64_t after_seq,
+                            int (*cb)(int64_t seq, const char *body, void *ud), void *ud,
+                            struct mdp_diag *d);
+/* Calls cb for every row of the contact table: a pseudonym (64 hex digits), its kind ('e' an
+ * address, email_lower; 'u' a user id) and the clear value, all borrowed for the call. Erasure
+ * deletes rows, so a record whose pseudonym has no row any more names nobody. Returns 0, cb's
+ * non-zero value, MDP_ERR_PARSE (an unreadable row), MDP_ERR_IO or MDP_ERR_NOMEM, with d. */
+int mdp_consent_each_contact(struct mdp_state *s,
+                             int (*cb)(const char *hmac, char kind, const char *value, void *ud),
+                             void *ud, struct mdp_diag *d);
+/* The seq and hash of the record seq (0: the first record of the journal), into *out_seq and
+ * hash: what a copy of the journal checks to know it is still a copy of the same records.
+ * Returns 0, MDP_ERR_NOT_FOUND (no such record, or an empty journal), MDP_ERR_PARSE, MDP_ERR_IO,
+ * with d. */
+int mdp_consent_record_at(struct mdp_state *s, int64_t seq, int64_t *out_seq, char hash[65],
                           struct mdp_diag *d);
 /* A consent time as ISO-8601 text or as epoch seconds (digits only), into *out_ms. Returns 0,
  * MDP_ERR_PARSE, or MDP_ERR_RANGE (outside the supported years). No diag. */

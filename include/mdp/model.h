@@ -56,12 +56,17 @@ int mdp__model_expand(const char *sql, const struct mdp__model_vars *v, struct m
 
 /* Loads the consent journal of st into e as the temp table consent_journal (seq, email_hash,
  * user_id, purpose, granted, ts, expires_at, source) for the gating SQL of curate and the derived
- * tables (internal); *n gets the number of records. The address enters only as its SHA-256. */
+ * tables (internal); *n gets the number of records. The address enters only as its SHA-256. With
+ * lake (may be NULL), the records up to the last load are read from their Parquet copy below the
+ * lake's local path _meta/cache/consent-journal/ (checked against the journal, kept without clear
+ * subjects: docs/privacy.md §2) and only the newer ones from st; the copy is renewed when they
+ * have grown to a sixteenth of it. */
 struct mdp_state;
-/* e and st are borrowed. Returns 0, or the engine's error (MDP_ERR_ENGINE) or the state store's
- * with d. */
-int mdp__consent_journal_load(struct mdp_engine *e, struct mdp_state *st, int64_t *n,
-                              struct mdp_diag *d);
+struct mdp_lake;
+/* e, lake and st are borrowed. Returns 0, or the engine's error (MDP_ERR_ENGINE) or the state
+ * store's with d. */
+int mdp__consent_journal_load(struct mdp_engine *e, struct mdp_lake *lake, struct mdp_state *st,
+                              int64_t *n, struct mdp_diag *d);
 
 /* The benchmark's baseline: the same models as bare DuckDB CREATE + COPY into dir (internal).
  * Returns 0 or the engine's error with d. */

@@ -376,31 +376,16 @@ struct contact {
 struct contacts {
     struct contact *v;
     size_t n, cap;
-    int bad;
 };
 
-static int contact_one(const struct mdp_state_item *it, void *ud)
+static int contact_one(const char *hmac, char kind, const char *value, void *ud)
 {
     struct contacts *c = ud;
-    int is_email = strcmp(it->sk, SK_EMAIL) == 0;
-    if (strlen(it->pk) != 64 || (!is_email && strcmp(it->sk, SK_USER) != 0)) return c->bad = 1, 0;
-    json_object *o = json_tokener_parse(it->body), *v;
-    if (!o || !json_object_object_get_ex(o, is_email ? "email_lower" : "user_id", &v) ||
-        !json_object_is_type(v, json_type_string)) {
-        json_object_put(o);
-        c->bad = 1;
-        return 0;
-    }
-    if (mdp_grow(&c->v, &c->cap, c->n + 1, sizeof *c->v, 64)) {
-        json_object_put(o);
-        return MDP_ERR_NOMEM;
-    }
+    if (mdp_grow(&c->v, &c->cap, c->n + 1, sizeof *c->v, 64)) return MDP_ERR_NOMEM;
     struct contact *x = &c->v[c->n];
-    memcpy(x->hmac, it->pk, 65);
-    x->kind = is_email ? 'e' : 'u';
-    x->value = strdup(json_object_get_string(v));
-    json_object_put(o);
-    if (!x->value) return MDP_ERR_NOMEM;
+    memcpy(x->hmac, hmac, 65);
+    x->kind = kind;
+    if (!(x->value = strdup(value))) return MDP_ERR_NOMEM;
     c->n++;
     return 0;
 }
@@ -424,11 +409,8 @@ static void contacts_free(struct contacts *c)
 static int contacts_load(struct mdp_state *s, struct contacts *c, struct mdp_diag *d)
 {
     memset(c, 0, sizeof *c);
-    int rc = mdp_state_scan(s, CONTACT, contact_one, c, d);
+    int rc = mdp_consent_each_contact(s, contact_one, c, d);
     if (rc == MDP_ERR_NOMEM) rc = mdp_diag_set(d, rc, "out of memory loading %s", CONTACT);
-    if (!rc && c->bad)
-        rc =
-            mdp_diag_set(d, MDP_ERR_PARSE, "state store table %s holds an unreadable row", CONTACT);
     if (rc)
         contacts_free(c);
     else if (c->n)
@@ -482,59 +464,102 @@ int mdp_consent_each(struct mdp_state *s, int (*cb)(const struct mdp_consent_rec
     return rc;
 }
 
-struct each_raw {
-    int (*cb)(const char *body, void *ud);
+struct each_stored {
+    int64_t after;
+    int (*cb)(int64_t seq, const char *body, void *ud);
     void *ud;
-    struct contacts c;
-    struct mdp_buf b;
 };
 
-/* The 64 hex characters after "key":" in body, or "" (null, absent). */
-static void hmac_at(const char *body, const char *tag, char out[65])
+enum { WALK_DONE = 1 << 20 }; /* a callback's "stop here", not an error */
+
+static int each_stored_one(const struct mdp_state_item *it, void *ud)
 {
-    const char *p = strstr(body, tag);
-    out[0] = '\0';
-    if (!p) return;
-    p += strlen(tag);
-    size_t n = strspn(p, "0123456789abcdef");
-    if (n == 64 && p[64] == '"') {
-        memcpy(out, p, 64);
-        out[64] = '\0';
-    }
+    struct each_stored *e = ud;
+    int64_t seq = strtoll(it->sk, NULL, 10);
+    if (seq <= e->after) return WALK_DONE;
+    int rc = e->cb(seq, it->body, e->ud);
+    return rc == WALK_DONE ? MDP_ERR_INVALID : rc;
 }
 
-static int each_raw_one(const struct mdp_state_item *it, void *ud)
+int mdp_consent_each_stored(struct mdp_state *s, int64_t after_seq,
+                            int (*cb)(int64_t seq, const char *body, void *ud), void *ud,
+                            struct mdp_diag *d)
 {
-    struct each_raw *e = ud;
-    const char *body = it->body, *rest = strchr(body, ',');
-    /* a record written before pseudonymization carries its clear subject itself */
-    if (!rest || strncmp(body, "{\"seq\":", 7) != 0 || !strstr(body, "\"email_hmac\":"))
-        return e->cb(body, e->ud);
-    char eh[65], uh[65];
-    hmac_at(body, "\"email_hmac\":\"", eh);
-    hmac_at(body, "\"user_hmac\":\"", uh);
-    const char *em = contact_find(&e->c, eh, 'e'), *u = contact_find(&e->c, uh, 'u');
-    mdp_buf_reset(&e->b);
-    mdp_buf_append(&e->b, body, (size_t)(rest - body));
-    mdp_buf_puts(&e->b, ",\"email_lower\":");
-    em ? mdp_buf_json_str(&e->b, em) : mdp_buf_puts(&e->b, "null");
-    mdp_buf_puts(&e->b, ",\"user_id\":");
-    u ? mdp_buf_json_str(&e->b, u) : mdp_buf_puts(&e->b, "null");
-    mdp_buf_puts(&e->b, rest);
-    if (mdp_buf_error(&e->b)) return MDP_ERR_NOMEM;
-    return e->cb(e->b.data, e->ud);
+    struct each_stored e = {after_seq, cb, ud};
+    /* newest first, so that only the records after after_seq are read */
+    int rc = mdp_state_query(s, JOURNAL, PARTITION, 1, 0, each_stored_one, &e, d);
+    return rc == WALK_DONE ? 0 : rc;
 }
 
-int mdp_consent_each_body(struct mdp_state *s, int (*cb)(const char *body, void *ud), void *ud,
+struct each_contact {
+    int (*cb)(const char *hmac, char kind, const char *value, void *ud);
+    void *ud;
+};
+
+static int each_contact_one(const struct mdp_state_item *it, void *ud)
+{
+    struct each_contact *e = ud;
+    int is_email = strcmp(it->sk, SK_EMAIL) == 0;
+    if (strlen(it->pk) != 64 || (!is_email && strcmp(it->sk, SK_USER) != 0)) return MDP_ERR_PARSE;
+    json_object *o = json_tokener_parse(it->body), *v;
+    int rc = MDP_ERR_PARSE;
+    if (o && json_object_object_get_ex(o, is_email ? "email_lower" : "user_id", &v) &&
+        json_object_is_type(v, json_type_string))
+        rc = e->cb(it->pk, is_email ? 'e' : 'u', json_object_get_string(v), e->ud);
+    json_object_put(o);
+    return rc;
+}
+
+int mdp_consent_each_contact(struct mdp_state *s,
+                             int (*cb)(const char *hmac, char kind, const char *value, void *ud),
+                             void *ud, struct mdp_diag *d)
+{
+    struct each_contact e = {cb, ud};
+    int rc = mdp_state_scan(s, CONTACT, each_contact_one, &e, d);
+    if (rc == MDP_ERR_PARSE)
+        return mdp_diag_set(d, rc, "state store table %s holds an unreadable row", CONTACT);
+    return rc;
+}
+
+struct at {
+    int64_t seq;
+    char hash[65];
+};
+
+static int at_one(const struct mdp_state_item *it, void *ud)
+{
+    struct at *a = ud;
+    struct mdp_consent_record r;
+    if (parse_record(it->body, &r)) return MDP_ERR_PARSE;
+    a->seq = r.seq;
+    memcpy(a->hash, r.hash, sizeof a->hash);
+    return 0;
+}
+
+int mdp_consent_record_at(struct mdp_state *s, int64_t seq, int64_t *out_seq, char hash[65],
                           struct mdp_diag *d)
 {
-    struct each_raw e = {cb, ud, {0}, {0}};
-    mdp_buf_init(&e.b);
-    int rc = contacts_load(s, &e.c, d);
-    if (!rc) rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 0, each_raw_one, &e, d);
-    if (rc == MDP_ERR_NOMEM) mdp_diag_set(d, rc, "out of memory reading the journal");
-    contacts_free(&e.c);
-    mdp_buf_cleanup(&e.b);
+    struct at a = {0, ""};
+    int rc;
+    if (seq > 0) {
+        char sk[24], *body = NULL;
+        snprintf(sk, sizeof sk, "%016lld", (long long)seq);
+        rc = mdp_state_get(s, JOURNAL, PARTITION, sk, &body, NULL, d);
+        if (!rc) {
+            struct mdp_state_item it = {PARTITION, sk, body, 0};
+            rc = at_one(&it, &a);
+        }
+        free(body);
+    } else {
+        rc = mdp_state_query(s, JOURNAL, PARTITION, 0, 1, at_one, &a, d);
+        if (!rc && !a.seq) rc = mdp_diag_set(d, MDP_ERR_NOT_FOUND, "the journal is empty");
+    }
+    if (rc == MDP_ERR_PARSE)
+        mdp_diag_set(d, rc, "a journal record is unreadable; run mdp consent verify");
+    if (!rc) {
+        *out_seq = a.seq;
+        memcpy(hash, a.hash, 65);
+    }
     return rc;
 }
 

@@ -117,6 +117,10 @@ static const char *not_read_reason(const struct mdp_subject_ctx *ctx,
                "art15.json: source and recipients)";
     case MDP_INV_STATE:
         return "the state store could not be opened";
+    case MDP_INV_META:
+        return "a copy the platform derives from another dataset of this bundle (the consent "
+               "journal's gating fields) and rebuilds from it: the records are in that dataset's "
+               "file";
     default:
         return "not a store the export reads";
     }

@@ -12,9 +12,12 @@
 #include "mdp/time.h"
 #include "mdp/uuid.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int mdp_state_open_lake(struct mdp_lake *lake, struct mdp_state **out, struct mdp_diag *d)
 {
@@ -59,15 +62,25 @@ static int sql_built(const struct mdp_buf *b, const char *what, struct mdp_diag 
 
 /* ---- the consent journal as a table ---- */
 
+/* The journal's gating fields are kept as Parquet beside the lake (docs/privacy.md §2, "the
+ * journal's table copy"): journal-F-L-H.parquet holds records F..L (the journal is dense and its
+ * records never change), H the first 16 hex digits of record L's hash. It holds the keyed
+ * pseudonyms only, as the journal does; the clear subjects are joined in from the contact table
+ * on every load, so an erasure (which deletes contact rows) needs no rewrite of it. */
+#define JCACHE "_meta/cache/consent-journal"
+
 struct journal_load {
     struct mdp_appender *a;
     struct mdp_diag *d;
-    int64_t n;
+    int64_t n, newest;
+    int clear; /* a record written before pseudonymization was seen: no copy is written */
 };
 
-static int load_one(const char *body, void *ud)
+static int load_one(int64_t seq, const char *body, void *ud)
 {
     struct journal_load *l = ud;
+    if (!l->n) l->newest = seq;
+    if (!strstr(body, "\"email_hmac\":")) l->clear = 1;
     /* the fields gating needs come before the evidence and the hashes (the canonical order of a
      * journal record): only they are handed over, closed as an object */
     const char *cut = strstr(body, ",\"evidence\":");
@@ -82,34 +95,213 @@ static int load_one(const char *body, void *ud)
     return mdp_append_end_row(l->a, l->d);
 }
 
-/* The journal's records as a table. The bodies go in as text and DuckDB parses them (vectorized,
- * on every core: parsing them one by one here cost more than the features themselves); the
- * address only enters the table as its pseudonym, the SHA-256 of email_lower (normalized when the
- * record was appended), as in dim_user.email_hash. */
-int mdp__consent_journal_load(struct mdp_engine *e, struct mdp_state *st, int64_t *n,
-                              struct mdp_diag *d)
+static int contact_row(const char *hmac, char kind, const char *value, void *ud)
 {
-    int rc = mdp_engine_exec(e, "CREATE OR REPLACE TEMP TABLE consent_raw (body VARCHAR)", d);
-    struct journal_load l = {NULL, d, 0};
-    if (!rc) rc = mdp_appender_open(e, "consent_raw", &l.a, d);
-    if (!rc) rc = mdp_consent_each_body(st, load_one, &l, d);
+    struct journal_load *l = ud;
+    mdp_append_str(l->a, hmac);
+    mdp_append_str(l->a, kind == 'e' ? "e" : "u");
+    mdp_append_str(l->a, value);
+    return mdp_append_end_row(l->a, l->d);
+}
+
+/* the copy: its path (empty: none or unusable), its records first..last */
+struct jcopy {
+    struct mdp_buf dir, path;
+    int64_t first, last;
+};
+
+/* mkdir -p of dir */
+static void make_dirs(const char *dir)
+{
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return;
+    for (char *q = p + 1; *q; q++)
+        if (*q == '/') {
+            *q = '\0';
+            mkdir(p, 0755);
+            *q = '/';
+        }
+    mkdir(p, 0755);
+}
+
+/* Finds the newest copy in the folder and checks it against the journal: the same first record,
+ * and record L with the hash its name carries. A copy that fails the check (a journal rewritten
+ * by the migration, a different state store) is removed. */
+static void jcopy_find(struct mdp_lake *lake, struct mdp_state *st, struct jcopy *c)
+{
+    mdp_buf_init(&c->dir);
+    mdp_buf_init(&c->path);
+    c->first = c->last = 0;
+    if (!lake || mdp_store_local_path(lake->store, JCACHE, &c->dir)) return;
+    DIR *dh = opendir(c->dir.data);
+    if (!dh) return;
+    char best[256] = "", h16[17] = "";
+    struct dirent *de;
+    while ((de = readdir(dh))) {
+        long long f, l;
+        char h[17], tail[16];
+        if (sscanf(de->d_name, "journal-%lld-%lld-%16[0-9a-f].%15s", &f, &l, h, tail) == 4 &&
+            strcmp(tail, "parquet") == 0 && f >= 1 && l >= f && l > c->last) {
+            c->first = f;
+            c->last = l;
+            memcpy(h16, h, sizeof h16);
+            snprintf(best, sizeof best, "%s", de->d_name);
+        }
+    }
+    closedir(dh);
+    if (!c->last) return;
+    mdp_buf_printf(&c->path, "%s/%s", c->dir.data, best);
+    struct mdp_diag nd = {0};
+    int64_t seq = 0;
+    char hash[65];
+    int ok = !mdp_buf_error(&c->path) && !mdp_consent_record_at(st, 0, &seq, hash, &nd) &&
+             seq == c->first && !mdp_consent_record_at(st, c->last, &seq, hash, &nd) &&
+             strncmp(hash, h16, 16) == 0;
+    if (!ok) {
+        if (!mdp_buf_error(&c->path)) unlink(c->path.data);
+        mdp_log(MDP_LOG_INFO, "consent journal copy dropped: it does not match the journal",
+                LOG_INT("last_seq", c->last), MDP_LF_END);
+        mdp_buf_reset(&c->path);
+        c->first = c->last = 0;
+    }
+}
+
+/* Writes the records of consent_pseudo as the new copy (records c->first or the journal's first,
+ * to newest) and removes the older copies. A copy that cannot be written is only logged: the
+ * next load reads the state store again. */
+static void jcopy_write(struct mdp_engine *e, struct mdp_state *st, struct jcopy *c, int64_t newest)
+{
+    struct mdp_diag nd = {0};
+    int64_t first = 0, seq = 0;
+    char hash[65], fhash[65];
+    if (!c->dir.len || mdp_consent_record_at(st, 0, &first, fhash, &nd) ||
+        mdp_consent_record_at(st, newest, &seq, hash, &nd))
+        return;
+    make_dirs(c->dir.data);
+    struct mdp_buf tmp, fin, sql;
+    mdp_buf_init(&tmp);
+    mdp_buf_init(&fin);
+    mdp_buf_init(&sql);
+    mdp_buf_printf(&tmp, "%s/.journal-%ld.tmp", c->dir.data, (long)getpid());
+    mdp_buf_printf(&fin, "%s/journal-%lld-%lld-%.16s.parquet", c->dir.data, (long long)first,
+                   (long long)newest, hash);
+    mdp_buf_puts(&sql, "COPY (SELECT * EXCLUDE (email_clear, user_clear) FROM consent_pseudo) TO ");
+    if (!mdp_buf_error(&tmp)) mdp_sql_quote(&sql, tmp.data);
+    mdp_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
+    int rc = mdp_buf_error(&tmp) || mdp_buf_error(&fin) || mdp_buf_error(&sql)
+                 ? MDP_ERR_NOMEM
+                 : mdp_engine_exec(e, sql.data, &nd);
+    if (!rc && rename(tmp.data, fin.data) != 0) rc = MDP_ERR_IO;
+    if (rc) {
+        if (tmp.data) unlink(tmp.data);
+        mdp_log(MDP_LOG_WARN,
+                "consent journal copy not written (the next run reads the journal "
+                "again)",
+                LOG_STR("why", rc == MDP_ERR_IO ? "rename failed" : nd.msg), MDP_LF_END);
+    } else {
+        DIR *dh = opendir(c->dir.data);
+        const char *keep = strrchr(fin.data, '/') + 1;
+        struct dirent *de;
+        while (dh && (de = readdir(dh)))
+            if (strncmp(de->d_name, "journal-", 8) == 0 && strcmp(de->d_name, keep) != 0) {
+                mdp_buf_reset(&tmp);
+                mdp_buf_printf(&tmp, "%s/%s", c->dir.data, de->d_name);
+                if (!mdp_buf_error(&tmp)) unlink(tmp.data);
+            }
+        if (dh) closedir(dh);
+    }
+    mdp_buf_cleanup(&tmp);
+    mdp_buf_cleanup(&fin);
+    mdp_buf_cleanup(&sql);
+}
+
+/* The journal's records as a table. The records after the copy's last one (all without a copy)
+ * go in as text and DuckDB parses them (vectorized, on every core: parsing them one by one here
+ * cost more than the features themselves); the contact table is joined in SQL, and the address
+ * only enters the table as its pseudonym, the SHA-256 of email_lower (normalized when the record
+ * was appended), as in dim_user.email_hash. */
+static int journal_load(struct mdp_engine *e, struct mdp_state *st, struct jcopy *c, int64_t *n,
+                        struct mdp_diag *d)
+{
+    struct journal_load l = {NULL, d, 0, 0, 0};
+    int rc = mdp_engine_exec(e,
+                             "CREATE OR REPLACE TEMP TABLE consent_contact_t (hmac VARCHAR, kind "
+                             "VARCHAR, value VARCHAR); CREATE OR REPLACE TEMP TABLE consent_raw "
+                             "(body VARCHAR)",
+                             d);
+    if (!rc) rc = mdp_appender_open(e, "consent_contact_t", &l.a, d);
+    if (!rc) rc = mdp_consent_each_contact(st, contact_row, &l, d);
     int crc = mdp_appender_close(l.a, d);
     if (!rc) rc = crc;
+    l.a = NULL;
+    if (!rc) rc = mdp_appender_open(e, "consent_raw", &l.a, d);
+    if (!rc) rc = mdp_consent_each_stored(st, c->last, load_one, &l, d);
+    crc = mdp_appender_close(l.a, d);
+    if (!rc) rc = crc;
+    static const char PARSED[] =
+        "SELECT j.seq AS seq, j.email_hmac AS email_hmac, j.user_hmac AS user_hmac, "
+        "j.email_lower AS email_clear, j.user_id AS user_clear, j.purpose AS purpose, "
+        "j.decision = 'granted' AS granted, make_timestamp(j.ts_ms * 1000) AS ts, "
+        "make_timestamp(nullif(j.expires_at_ms, 0) * 1000) AS expires_at, j.source AS source "
+        "FROM (SELECT from_json(body, '{\"seq\":\"BIGINT\",\"email_hmac\":\"VARCHAR\","
+        "\"user_hmac\":\"VARCHAR\",\"email_lower\":\"VARCHAR\",\"user_id\":\"VARCHAR\","
+        "\"purpose\":\"VARCHAR\",\"decision\":\"VARCHAR\",\"ts_ms\":\"BIGINT\",\"source\":"
+        "\"VARCHAR\",\"expires_at_ms\":\"BIGINT\"}') AS j FROM consent_raw)";
+    struct mdp_buf sql;
+    mdp_buf_init(&sql);
+    mdp_buf_puts(&sql, "CREATE OR REPLACE TEMP TABLE consent_pseudo AS ");
+    if (c->path.len) {
+        mdp_buf_puts(&sql, "SELECT seq, email_hmac, user_hmac, NULL::VARCHAR AS email_clear, "
+                           "NULL::VARCHAR AS user_clear, purpose, granted, ts, expires_at, source "
+                           "FROM read_parquet(");
+        mdp_sql_quote(&sql, c->path.data);
+        mdp_buf_puts(&sql, ") UNION ALL ");
+    }
+    mdp_buf_puts(&sql, PARSED);
+    if (!rc && !(rc = sql_built(&sql, "the consent journal's load", d)))
+        rc = mdp_engine_exec(e, sql.data, d);
+    mdp_buf_cleanup(&sql);
+    int64_t copied = c->path.len ? c->last - c->first + 1 : 0;
+    /* a new copy when there is none, or when the records after it are 1/16 of it: reading those
+     * from the state store then costs a small part of reading the whole journal */
+    if (!rc && l.n && !l.clear && l.n * 16 >= copied) jcopy_write(e, st, c, l.newest);
     if (!rc)
         rc = mdp_engine_exec(
             e,
             "CREATE OR REPLACE TEMP TABLE consent_journal AS "
-            "WITH r AS (SELECT from_json(body, '{\"seq\":\"BIGINT\",\"email_lower\":\"VARCHAR\","
-            "\"user_id\":\"VARCHAR\",\"purpose\":\"VARCHAR\",\"decision\":\"VARCHAR\","
-            "\"ts_ms\":\"BIGINT\",\"source\":\"VARCHAR\",\"expires_at_ms\":\"BIGINT\"}') AS j "
-            "FROM consent_raw) "
-            "SELECT j.seq AS seq, CASE WHEN j.email_lower <> '' THEN sha256(j.email_lower) END "
-            "AS email_hash, nullif(j.user_id, '') AS user_id, j.purpose AS purpose, "
-            "j.decision = 'granted' AS granted, make_timestamp(j.ts_ms * 1000) AS ts, "
-            "make_timestamp(nullif(j.expires_at_ms, 0) * 1000) AS expires_at, j.source AS source "
-            "FROM r; DROP TABLE consent_raw",
+            "SELECT p.seq AS seq, CASE WHEN p.email_clear IS NULL THEN ce.h WHEN p.email_clear <> "
+            "'' THEN sha256(p.email_clear) END AS email_hash, nullif(coalesce(p.user_clear, "
+            "cu.value), '') AS user_id, p.purpose AS purpose, p.granted AS granted, p.ts AS ts, "
+            "p.expires_at AS expires_at, p.source AS source FROM consent_pseudo p "
+            "LEFT JOIN (SELECT hmac, sha256(value) AS h FROM consent_contact_t WHERE kind = 'e') "
+            "ce ON ce.hmac = p.email_hmac "
+            "LEFT JOIN (SELECT hmac, value FROM consent_contact_t WHERE kind = 'u') cu "
+            "ON cu.hmac = p.user_hmac; "
+            "DROP TABLE consent_raw; DROP TABLE consent_pseudo; DROP TABLE consent_contact_t",
             d);
-    *n = l.n;
+    mdp_log(MDP_LOG_DEBUG, "consent journal loaded", LOG_INT("from_copy", copied),
+            LOG_INT("from_state_store", l.n), MDP_LF_END);
+    *n = copied + l.n;
+    return rc;
+}
+
+int mdp__consent_journal_load(struct mdp_engine *e, struct mdp_lake *lake, struct mdp_state *st,
+                              int64_t *n, struct mdp_diag *d)
+{
+    struct jcopy c;
+    jcopy_find(lake, st, &c);
+    int rc = journal_load(e, st, &c, n, d);
+    if (rc == MDP_ERR_ENGINE && c.path.len) {
+        /* the copy went away under us (a concurrent load renewed it): read the journal whole */
+        mdp_log(MDP_LOG_INFO, "consent journal copy unreadable, reading the journal whole",
+                LOG_STR("why", d->msg), MDP_LF_END);
+        memset(d, 0, sizeof *d);
+        mdp_buf_reset(&c.path);
+        c.first = c.last = 0;
+        rc = journal_load(e, st, &c, n, d);
+    }
+    mdp_buf_cleanup(&c.dir);
+    mdp_buf_cleanup(&c.path);
     return rc;
 }
 
@@ -458,7 +650,7 @@ int mdp__ml_export_journal(struct mdp_stage_ctx *ctx, const char *path, struct m
     int64_t n = 0;
     int rc = job_open(&j, ctx, d);
     if (!rc) rc = mdp_state_open_lake(ctx->lake, &st, d);
-    if (!rc) rc = mdp__consent_journal_load(j.e, st, &n, d);
+    if (!rc) rc = mdp__consent_journal_load(j.e, ctx->lake, st, &n, d);
     if (!rc) rc = exec_path(&j, "COPY consent_journal TO ", path, " (FORMAT parquet)", d);
     mdp_state_close(st);
     job_close(&j);
@@ -513,7 +705,7 @@ int mdp_ml_build(struct mdp_stage_ctx *ctx, const struct mdp_ml_opts *o, struct 
     int rc = job_open(&j, ctx, d);
     if (!rc) rc = mdp_state_open_lake(ctx->lake, &st, d);
     int64_t nrec = 0;
-    if (!rc) rc = mdp__consent_journal_load(j.e, st, &nrec, d);
+    if (!rc) rc = mdp__consent_journal_load(j.e, ctx->lake, st, &nrec, d);
     run->in = nrec;
     int64_t from = o->from_day, to = o->to_day;
     if (!rc && from < 0 && to < 0) {

@@ -521,7 +521,7 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
         struct mdp_state *st = NULL;
         int64_t nrec = 0;
         rc = mdp_state_open_lake(ctx->lake, &st, d);
-        if (!rc) rc = mdp__consent_journal_load(e, st, &nrec, d);
+        if (!rc) rc = mdp__consent_journal_load(e, ctx->lake, st, &nrec, d);
         mdp_state_close(st);
         if (rc) goto out;
     }

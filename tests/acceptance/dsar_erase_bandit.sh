@@ -131,6 +131,9 @@ report "$L" "$T/cA.json"
 feedback "$U" 9 "$T/fb_u.json" && ok || bad "the subject's feedback through the server"
 report "$L" "$T/cF.json"
 
+# the server's decision log holds the last second's decisions in memory (decision_log_flush_seconds):
+# the erasure reads what is in the lake, so it starts once they are flushed (docs/privacy.md §8)
+sleep 1.5
 expect_rc 0 "erase" -- m dsar erase "$U" --file "$INV" --dir "$L" --out "$T/cert.json"
 report "$L" "$T/c1.json"
 

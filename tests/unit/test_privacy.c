@@ -4,9 +4,11 @@
 #include "testutil.h"
 #include "mdp/consent.h"
 #include "mdp/buf.h"
+#include "mdp/engine.h"
 #include "mdp/hash.h"
 #include "mdp/ingest.h"
 #include "mdp/lake.h"
+#include "mdp/model.h"
 #include "mdp/pseudonym.h"
 #include "mdp/retention.h"
 #include "mdp/state.h"
@@ -101,10 +103,18 @@ static int see(const struct mdp_consent_record *r, void *ud)
     s->n++;
     return 0;
 }
-static int see_body(const char *body, void *ud)
+static int see_body(int64_t seq, const char *body, void *ud)
 {
     struct all *a = ud;
-    a->n += (size_t)snprintf(a->buf + a->n, sizeof a->buf - a->n, "%s\n", body);
+    a->n +=
+        (size_t)snprintf(a->buf + a->n, sizeof a->buf - a->n, "%lld|%s\n", (long long)seq, body);
+    return 0;
+}
+static int see_contact(const char *hmac, char kind, const char *value, void *ud)
+{
+    struct all *a = ud;
+    assert_int_equal(strlen(hmac), 64);
+    a->n += (size_t)snprintf(a->buf + a->n, sizeof a->buf - a->n, "%c:%s\n", kind, value);
     return 0;
 }
 
@@ -176,12 +186,16 @@ static void test_journal_pseudonymous_and_forget(void **st)
     assert_int_equal(sn.with_email, 3);
     assert_int_equal(sn.with_user, 2);
     assert_string_equal(sn.emails[0], "anna@example.de");
-    table_text(e.s, "consent_journal", a); /* reset */
+    /* the bulk walk hands over the stored records (pseudonymous), newest first */
     a->n = 0;
-    assert_int_equal(mdp_consent_each_body(e.s, see_body, a, &d), 0);
-    assert_non_null(strstr(a->buf,
-                           "{\"seq\":1,\"email_lower\":\"anna@example.de\",\"user_id\":null,"
-                           "\"email_hmac\":\""));
+    assert_int_equal(mdp_consent_each_stored(e.s, 0, see_body, a, &d), 0);
+    assert_null(strstr(a->buf, "anna@"));
+    assert_non_null(strstr(a->buf, "4|{\"seq\":4,\"email_hmac\":null,\"user_hmac\":\""));
+    assert_true(strstr(a->buf, "4|") < strstr(a->buf, "1|{\"seq\":1,"));
+    a->n = 0;
+    assert_int_equal(mdp_consent_each_stored(e.s, 2, see_body, a, &d), 0);
+    assert_null(strstr(a->buf, "\"seq\":2,")); /* only the records after seq 2 */
+    assert_non_null(strstr(a->buf, "3|{\"seq\":3,"));
     struct mdp_consent_verify v;
     assert_int_equal(mdp_consent_verify(e.s, &v, &d), 0);
     assert_int_equal(v.bad_seq, 0);
@@ -207,8 +221,9 @@ static void test_journal_pseudonymous_and_forget(void **st)
     assert_int_equal(sn.with_email, 1); /* only bob's record still has an address */
     assert_string_equal(sn.emails[0], "bob@example.de");
     a->n = 0;
-    assert_int_equal(mdp_consent_each_body(e.s, see_body, a, &d), 0);
+    assert_int_equal(mdp_consent_each_contact(e.s, see_contact, a, &d), 0);
     assert_null(strstr(a->buf, "anna@"));
+    assert_non_null(strstr(a->buf, "e:bob@example.de"));
     /* proof of consent by whoever presents the address still works: the pseudonym matches */
     assert_true(valid_at(e.s, "anna@example.de", NULL, "ml", 1500));
     /* forgetting again finds the records, deletes nothing */
@@ -221,6 +236,113 @@ static void test_journal_pseudonymous_and_forget(void **st)
     assert_int_equal(mdp_consent_verify(e.s, &v, &d), 0);
     assert_int_equal(v.bad_seq, 0);
     free(a);
+    env_close(&e);
+}
+
+/* consent_journal as the gating SQL sees it (mdp__consent_journal_load), a line per record in seq
+ * order: seq|email_hash|user_id|purpose|granted ('-' for NULL); *n gets the count it reports. */
+static void journal_table(struct env *e, struct mdp_buf *out, int64_t *n)
+{
+    struct mdp_diag d = {0};
+    struct mdp_engine *eng;
+    assert_int_equal(mdp_engine_open(NULL, &eng, &d), 0);
+    assert_int_equal(mdp__consent_journal_load(eng, e->lake, e->s, n, &d), 0);
+    assert_int_equal(mdp_engine_scalar(eng,
+                                       "SELECT string_agg(concat_ws('|', seq, coalesce(email_hash, "
+                                       "'-'), coalesce(user_id, '-'), purpose, granted), chr(10) "
+                                       "ORDER BY seq) FROM consent_journal",
+                                       out, &d),
+                     0);
+    mdp_engine_close(eng);
+}
+
+/* The names of the journal's Parquet copies, sorted, comma-separated. */
+static void copies(struct env *e, char *out, size_t cap)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "ls %s/lake/_meta/cache/consent-journal 2>/dev/null | tr '\\n' ,",
+             e->dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t k = fread(out, 1, cap - 1, p);
+    out[k] = '\0';
+    pclose(p);
+}
+
+static void test_journal_table(void **st)
+{
+    (void)st;
+    struct env e;
+    env_open(&e);
+    struct mdp_diag d = {0};
+    const char *uid = "0190f5c2-0000-7000-8000-0000000000aa";
+    record(e.s, "Anna@Example.de", NULL, "ml", 1, 1000);
+    record(e.s, "anna@example.de", uid, "analytics", 1, 2000);
+    record(e.s, "bob@example.de", NULL, "ml", 0, 3000);
+    record(e.s, NULL, "other-user", "ml", 1, 4000);
+    char anna[65], bob[65], want[1024], names[512];
+    assert_int_equal(mdp_email_hash("anna@example.de", anna), 0);
+    assert_int_equal(mdp_email_hash("bob@example.de", bob), 0);
+
+    /* the first load reads the state store and writes the copy of records 1..4 */
+    struct mdp_buf t;
+    mdp_buf_init(&t);
+    int64_t n = 0;
+    journal_table(&e, &t, &n);
+    assert_int_equal(n, 4);
+    snprintf(want, sizeof want,
+             "1|%s|-|ml|true\n2|%s|%s|analytics|true\n3|%s|-|ml|false\n"
+             "4|-|other-user|ml|true",
+             anna, anna, uid, bob);
+    assert_string_equal(t.data, want);
+    copies(&e, names, sizeof names);
+    assert_int_equal(strncmp(names, "journal-1-4-", 12), 0);
+    assert_ptr_equal(strchr(names, ','), names + strlen(names) - 1); /* one copy */
+    /* the copy names nobody in clear: only the pseudonyms the journal itself keeps */
+    char cmd[700];
+    snprintf(cmd, sizeof cmd,
+             "grep -rlaF -e anna@ -e bob@ -e other-user %s/lake/_meta/cache >/dev/null", e.dir);
+    assert_int_not_equal(system(cmd), 0);
+
+    /* a record after the copy: read from the state store, the copy renewed (1 >= 4/16) */
+    record(e.s, "carla@example.de", NULL, "vc_report", 1, 5000);
+    journal_table(&e, &t, &n);
+    assert_int_equal(n, 5);
+    assert_int_equal(strncmp(t.data, want, strlen(want)), 0);
+    assert_non_null(strstr(t.data, "\n5|"));
+    assert_null(strstr(t.data + strlen(want) + 3, "\n")); /* nothing after record 5 */
+    copies(&e, names, sizeof names);
+    assert_int_equal(strncmp(names, "journal-1-5-", 12), 0);
+    assert_ptr_equal(strchr(names, ','), names + strlen(names) - 1); /* the older copy is gone */
+
+    /* an erasure deletes contact rows only; the copy (unchanged) joins to nobody for anna */
+    struct mdp_consent_forgotten fg;
+    assert_int_equal(mdp_consent_forget(e.s, NULL, uid, &fg, &d), 0);
+    char before[512];
+    snprintf(before, sizeof before, "%s", names);
+    journal_table(&e, &t, &n);
+    assert_int_equal(n, 5);
+    assert_non_null(strstr(t.data, "1|-|-|ml|true\n2|-|-|analytics|true\n3|"));
+    assert_null(strstr(t.data, anna));
+    assert_null(strstr(t.data, uid));
+    copies(&e, names, sizeof names);
+    assert_string_equal(names, before);
+
+    /* a copy that does not match the journal (here: the hash in its name) is dropped and rebuilt */
+    snprintf(cmd, sizeof cmd,
+             "cd %s/lake/_meta/cache/consent-journal && mv journal-1-5-* "
+             "journal-1-5-0000000000000000.parquet",
+             e.dir);
+    assert_int_equal(system(cmd), 0);
+    struct mdp_buf t2;
+    mdp_buf_init(&t2);
+    journal_table(&e, &t2, &n);
+    assert_int_equal(n, 5);
+    assert_string_equal(t2.data, t.data);
+    copies(&e, names, sizeof names);
+    assert_string_equal(names, before);
+    mdp_buf_cleanup(&t);
+    mdp_buf_cleanup(&t2);
     env_close(&e);
 }
 
@@ -276,6 +398,19 @@ static void test_journal_migration(void **st)
     assert_int_equal(mdp_consent_forget(e.s, "user1@example.de", NULL, &fg, &d),
                      MDP_ERR_UNSUPPORTED);
     assert_non_null(strstr(d.msg, "mdp consent migrate"));
+    /* the gating table reads the clear subjects; no Parquet copy is made of such a journal */
+    struct mdp_buf t0, t1;
+    mdp_buf_init(&t0);
+    mdp_buf_init(&t1);
+    int64_t n = 0;
+    char names[512], h1[65];
+    journal_table(&e, &t0, &n);
+    assert_int_equal(n, 45);
+    assert_int_equal(mdp_email_hash("user1@example.de", h1), 0);
+    assert_non_null(strstr(t0.data, h1));
+    assert_non_null(strstr(t0.data, uid));
+    copies(&e, names, sizeof names);
+    assert_string_equal(names, "");
 
     struct mdp_consent_migration m;
     assert_int_equal(mdp_consent_migrate(e.lake, e.s, &m, &d), 0);
@@ -297,6 +432,13 @@ static void test_journal_migration(void **st)
     table_text(e.s, "consent_head", a);
     assert_non_null(strstr(a->buf, m.new_head));
     assert_null(strstr(a->buf, "migration")); /* the progress record is gone */
+    /* the same gating table after it, now with a copy */
+    journal_table(&e, &t1, &n);
+    assert_string_equal(t1.data, t0.data);
+    copies(&e, names, sizeof names);
+    assert_int_equal(strncmp(names, "journal-1-45-", 13), 0);
+    mdp_buf_cleanup(&t0);
+    mdp_buf_cleanup(&t1);
     /* the ledger links the old head to the new one, and its chain verifies */
     int64_t lseq, n_entries;
     char lhash[65], *body = NULL;
@@ -537,6 +679,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pseudonyms),
         cmocka_unit_test(test_journal_pseudonymous_and_forget),
+        cmocka_unit_test(test_journal_table),
         cmocka_unit_test(test_journal_migration),
         cmocka_unit_test(test_migration_refuses_broken_and_resumes),
         cmocka_unit_test(test_suppression),
