@@ -152,6 +152,16 @@ static void test_pseudonyms(void **st)
     env_close(&e);
 }
 
+/* The journal both journal tests start from: anna by address (ml), anna with user id uid
+ * (analytics), bob (ml, granted or withdrawn), a user id alone (ml). */
+static void four_records(struct mdp_state *s, const char *uid, int bob_granted)
+{
+    record(s, "Anna@Example.de", NULL, "ml", 1, 1000);
+    record(s, "anna@example.de", uid, "analytics", 1, 2000);
+    record(s, "bob@example.de", NULL, "ml", bob_granted, 3000);
+    record(s, NULL, "other-user", "ml", 1, 4000);
+}
+
 static void test_journal_pseudonymous_and_forget(void **st)
 {
     (void)st;
@@ -159,10 +169,7 @@ static void test_journal_pseudonymous_and_forget(void **st)
     env_open(&e);
     struct mdp_diag d = {0};
     const char *uid = "0190f5c2-0000-7000-8000-0000000000aa";
-    record(e.s, "Anna@Example.de", NULL, "ml", 1, 1000);
-    record(e.s, "anna@example.de", uid, "analytics", 1, 2000);
-    record(e.s, "bob@example.de", NULL, "ml", 1, 3000);
-    record(e.s, NULL, "other-user", "ml", 1, 4000);
+    four_records(e.s, uid, 1);
 
     /* the chain holds no clear subject; the contact table does */
     struct all *a = malloc(sizeof *a);
@@ -276,10 +283,7 @@ static void test_journal_table(void **st)
     env_open(&e);
     struct mdp_diag d = {0};
     const char *uid = "0190f5c2-0000-7000-8000-0000000000aa";
-    record(e.s, "Anna@Example.de", NULL, "ml", 1, 1000);
-    record(e.s, "anna@example.de", uid, "analytics", 1, 2000);
-    record(e.s, "bob@example.de", NULL, "ml", 0, 3000);
-    record(e.s, NULL, "other-user", "ml", 1, 4000);
+    four_records(e.s, uid, 0);
     char anna[65], bob[65], want[1024], names[512];
     assert_int_equal(mdp_email_hash("anna@example.de", anna), 0);
     assert_int_equal(mdp_email_hash("bob@example.de", bob), 0);
