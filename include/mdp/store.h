@@ -164,6 +164,11 @@ int mdp_store_orphans(struct mdp_store *s, int64_t before_ms, int remove, mdp_st
  * backend has no local paths, or MDP_ERR_NOMEM (out's sticky error). No diag. */
 int mdp_store_local_path(struct mdp_store *s, const char *key, struct mdp_buf *out);
 
+/* mkdir -p on the local file system: every folder of path (whole), or of path up to its last '/'
+ * (the folders of a file path), created with mode where missing. Returns 0, MDP_ERR_INVALID (a
+ * path over 4095 bytes) or the mkdir error (mdp_err_from_errno) with d naming the folder. */
+int mdp_local_mkdirs(const char *path, int whole, int mode, struct mdp_diag *d);
+
 /* Makes every object whose key starts with prefix readable at its mdp_store_local_path, and the
  * local folder of prefix exist (so an engine may write into it): a no-op for the file backend;
  * S3 downloads into its bounded local cache what is missing there (objects are immutable, so a

@@ -1046,19 +1046,6 @@ static int step_inplace(struct job *j)
     return rc;
 }
 
-static int mkdirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return 0;
-}
-
 /* The key of a rewritten Parquet file: the same path with run-<old> replaced by run-<run_id>. */
 static void parquet_new_key(const char *key, const char *run_id, char *out, size_t n)
 {
@@ -1128,8 +1115,7 @@ static int step_parquet_table(struct job *j, const char *table, json_object *lis
         rc = mdp_store_stage(j->lake->store, m.files[i].key, j->d); /* S3: into the cache */
         if (!rc) rc = mdp_store_local_path(j->lake->store, m.files[i].key, &src);
         if (!rc) rc = mdp_store_local_path(j->lake->store, keys[i], &dst);
-        if (!rc && mkdirs(dst.data))
-            rc = mdp_diag_set(j->d, MDP_ERR_IO, "cannot make the folder of %s", keys[i]);
+        if (!rc) rc = mdp_local_mkdirs(dst.data, 0, 0755, j->d);
         int64_t kept = 0;
         if (!rc) rc = mdp_rewrite_parquet(j->e, src.data, dst.data, cond.data, &kept, j->d);
         if (rc) break;

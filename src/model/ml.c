@@ -110,20 +110,6 @@ struct jcopy {
     int64_t first, last;
 };
 
-/* mkdir -p of dir */
-static void make_dirs(const char *dir)
-{
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return;
-    for (char *q = p + 1; *q; q++)
-        if (*q == '/') {
-            *q = '\0';
-            mkdir(p, 0755);
-            *q = '/';
-        }
-    mkdir(p, 0755);
-}
-
 /* Finds the newest copy in the folder and checks it against the journal: the same first record,
  * and record L with the hash its name carries. A copy that fails the check (a journal rewritten
  * by the migration, a different state store) is removed. */
@@ -177,7 +163,13 @@ static void jcopy_write(struct mdp_engine *e, struct mdp_state *st, struct jcopy
     if (!c->dir.len || mdp_consent_record_at(st, 0, &first, fhash, &nd) ||
         mdp_consent_record_at(st, newest, &seq, hash, &nd))
         return;
-    make_dirs(c->dir.data);
+    if (mdp_local_mkdirs(c->dir.data, 1, 0755, &nd)) {
+        mdp_log(MDP_LOG_WARN,
+                "consent journal copy not written (the next run reads the journal "
+                "again)",
+                LOG_STR("why", nd.msg), MDP_LF_END);
+        return;
+    }
     struct mdp_buf tmp, fin, sql;
     mdp_buf_init(&tmp);
     mdp_buf_init(&fin);

@@ -3,8 +3,10 @@
 #include "mdp/store.h"
 #include "mdp/alloc.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Process-wide request counts (the cost model): relaxed atomics, the totals need no ordering. */
 static int64_t n_put, n_get, n_list;
@@ -318,4 +320,31 @@ int mdp_store_evict(struct mdp_store *s, const char *prefix, int gone_only, stru
     }
     if (!s->ops->evict) return 0;
     return s->ops->evict(s, prefix ? prefix : "", gone_only, d);
+}
+
+int mdp_local_mkdirs(const char *path, int whole, int mode, struct mdp_diag *d)
+{
+    char p[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof p) return mdp_diag_set(d, MDP_ERR_INVALID, "%s: path too long", path);
+    memcpy(p, path, n + 1);
+    if (!whole) {
+        char *sl = strrchr(p, '/');
+        if (!sl) return 0;
+        *sl = 0;
+    }
+    for (char *q = p + 1;; q++) {
+        if (*q == '/' || !*q) {
+            char c = *q;
+            *q = 0;
+            if (mkdir(p, (mode_t)mode) && errno != EEXIST) {
+                int e = errno;
+                return mdp_diag_set(d, mdp_err_from_errno(e), "cannot create folder %s: %s", p,
+                                    strerror(e));
+            }
+            if (!c) break;
+            *q = c;
+        }
+    }
+    return 0;
 }

@@ -785,44 +785,14 @@ static int s3_writer_open(struct mdp_store *st, const char *key, struct mdp_stor
 
 /* ---- the local cache (DuckDB reads and writes local files) ---- */
 
-static int mkdirs(const char *path, int whole, struct mdp_diag *d);
-
 /* The key's place in the cache; its folder is created (best effort: a failure shows when the
  * caller opens the file), so a caller may create the file there (the embedded state store). */
 static int s3_local_path(struct mdp_store *st, const char *key, struct mdp_buf *out)
 {
     mdp_buf_reset(out);
     mdp_buf_printf(out, "%s/%s", S3(st)->cache, key);
-    if (!mdp_buf_error(out)) mkdirs(out->data, 0, NULL);
+    if (!mdp_buf_error(out)) mdp_local_mkdirs(out->data, 0, 0700, NULL);
     return mdp_buf_error(out);
-}
-
-/* mkdir -p of path's folders (all of path when whole, else up to its last '/'). */
-static int mkdirs(const char *path, int whole, struct mdp_diag *d)
-{
-    char p[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof p) return mdp_diag_set(d, MDP_ERR_INVALID, "%s: path too long", path);
-    memcpy(p, path, n + 1);
-    if (!whole) {
-        char *sl = strrchr(p, '/');
-        if (!sl) return 0;
-        *sl = 0;
-    }
-    for (char *q = p + 1;; q++) {
-        if (*q == '/' || !*q) {
-            char c = *q;
-            *q = 0;
-            if (mkdir(p, 0700) && errno != EEXIST) {
-                int e = errno;
-                return mdp_diag_set(d, mdp_err_from_errno(e),
-                                    "cannot create the cache folder %s: %s", p, strerror(e));
-            }
-            if (!c) break;
-            *q = c;
-        }
-    }
-    return 0;
 }
 
 struct dl {
@@ -866,10 +836,10 @@ static int stage_one(const char *key, int64_t size, void *ud)
     snprintf(path, sizeof path, "%s/%s", s->cache, key);
     struct stat sb;
     if (!stat(path, &sb) && S_ISREG(sb.st_mode) && sb.st_size == size) return 0;
-    int rc = mkdirs(path, 0, u->d);
+    int rc = mdp_local_mkdirs(path, 0, 0700, u->d);
     if (rc) return rc;
     snprintf(tmp, sizeof tmp, "%s/.staging", s->cache);
-    if ((rc = mkdirs(tmp, 1, u->d))) return rc;
+    if ((rc = mdp_local_mkdirs(tmp, 1, 0700, u->d))) return rc;
     snprintf(tmp, sizeof tmp, "%s/.staging/%ld-XXXXXX", s->cache, (long)getpid());
     struct dl x = {mkstemp(tmp), tmp};
     if (x.fd < 0)
@@ -912,7 +882,7 @@ static int s3_stage(struct mdp_store *st, const char *prefix, struct mdp_diag *d
     struct s3 *s = S3(st);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", s->cache, prefix);
-    int rc = mkdirs(dir, prefix[0] && prefix[strlen(prefix) - 1] == '/', d);
+    int rc = mdp_local_mkdirs(dir, prefix[0] && prefix[strlen(prefix) - 1] == '/', 0700, d);
     struct stage_ud u = {s, d, 0};
     if (!rc) rc = s3_list_any(st, prefix, 0, stage_one, NULL, &u, d);
     return rc;
