@@ -713,6 +713,25 @@ static int step_supabase(struct job *j, const char *conninfo)
     return rc;
 }
 
+/* Puts the subject (n addresses, the user id) on the suppression list under the erasure's id;
+ * *added counts the new entries. A later ingest, replay, collector or decision-log flush drops
+ * the person's records from then on. */
+static int suppress_subject(struct mdp_state *st, const char *const *emails, size_t n,
+                            const char *user_id, const char *id, int64_t *added, struct mdp_diag *d)
+{
+    int rc = 0, a = 0;
+    *added = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        rc = mdp_suppress_add(st, emails[i], user_id, id, mdp_time_now_ms(), &a, d);
+        *added += a;
+    }
+    if (!rc && !n) {
+        rc = mdp_suppress_add(st, NULL, user_id, id, mdp_time_now_ms(), &a, d);
+        *added += a;
+    }
+    return rc;
+}
+
 static int step_state(struct job *j, struct mdp_state *st)
 {
     json_object *items;
@@ -732,19 +751,17 @@ static int step_state(struct job *j, struct mdp_state *st)
                                     NULL, &f, j->d);
             if (!rc) forgotten += f.email_rows + f.user_rows;
         }
-    /* the suppression list: a later ingest or replay drops the person's records */
+    /* the suppression list (put first, before the plan: a rerun that resumes adds nothing) */
     int64_t suppressed = 0;
-    int added = 0, nemails = 0;
-    if (!rc && json_object_object_get_ex(subj, "emails", &em))
-        for (size_t i = 0; !rc && i < json_object_array_length(em); i++, nemails++) {
-            rc = mdp_suppress_add(st, json_object_get_string(json_object_array_get_idx(em, i)),
-                                  jstr(subj, "user_id"), j->id, mdp_time_now_ms(), &added, j->d);
-            suppressed += added;
-        }
-    if (!rc && !nemails) {
-        rc = mdp_suppress_add(st, NULL, jstr(subj, "user_id"), j->id, mdp_time_now_ms(), &added,
-                              j->d);
-        suppressed += added;
+    if (!rc) {
+        size_t n =
+            json_object_object_get_ex(subj, "emails", &em) ? json_object_array_length(em) : 0;
+        const char **v = mdp_calloc(n ? n : 1, sizeof *v);
+        if (!v) rc = mdp_diag_set(j->d, MDP_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; v && i < n; i++)
+            v[i] = json_object_get_string(json_object_array_get_idx(em, i));
+        if (v) rc = suppress_subject(st, v, n, jstr(subj, "user_id"), j->id, &suppressed, j->d);
+        free(v);
     }
     if (!rc)
         json_object_object_add(
@@ -2039,7 +2056,16 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
             char h[65];
             keyed(o->key, "user", s->user_id, h);
             snprintf(j.id, sizeof j.id, "%.32s", h);
-            rc = make_plan(&j, &ctx, s);
+            /* suppressed before the plan lists the raw zone: a running server drops the person's
+             * decisions at its next decision-log flush, so no object of theirs lands behind the
+             * plan's listing (docs/privacy.md §6) */
+            int64_t early = 0;
+            if (!o->dry_run)
+                rc = suppress_subject(st, (const char *const *)s->emails.v, s->emails.n, s->user_id,
+                                      j.id, &early, d);
+            if (!rc) rc = make_plan(&j, &ctx, s);
+            if (!rc)
+                json_object_object_add(j.plan, "suppressed_entries", json_object_new_int64(early));
         }
     } else if (!rc) {
         rc = needles_from_plan(&j);

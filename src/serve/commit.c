@@ -69,6 +69,8 @@ struct mdp__committer {
     struct job *logq; /* rounds of appends, in order */
     int log_rounds;   /* queued; past LOG_BACKLOG the committer writes them itself */
     struct mdp_buf log_merged;
+    mdp__append_filter filter; /* set before the first append */
+    void *filter_ud;
 };
 
 /* rounds of appends the log writer may fall behind by before the committer writes them itself
@@ -394,6 +396,8 @@ static void commit_round(struct mdp__committer *c, struct job *list, struct mdp_
             at = &j->next;
         }
     }
+    for (struct job *j = appends; j && c->filter; j = j->next)
+        j->len = c->filter(c->filter_ud, j->data, j->len);
     while (appends) {
         struct job *group = take_group(&appends);
         /* a paced write that failed left nothing visible: the group gets the one-call write
@@ -525,6 +529,14 @@ int mdp__committer_start(struct mdp_lake *lake, long flush_seconds, long flush_m
     }
     *out = c;
     return 0;
+}
+
+void mdp__committer_filter(struct mdp__committer *c, mdp__append_filter fn, void *ud)
+{
+    pthread_mutex_lock(&c->mu);
+    c->filter = fn;
+    c->filter_ud = ud;
+    pthread_mutex_unlock(&c->mu);
 }
 
 int64_t mdp__committer_objects(struct mdp__committer *c)

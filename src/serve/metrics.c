@@ -190,6 +190,8 @@ void mdp__metrics_render(struct mdp_server *s, struct mdp_buf *o)
                    "mdp_events_quarantined_total %lld\n"
                    "# TYPE mdp_events_suppressed_total counter\n"
                    "mdp_events_suppressed_total %lld\n"
+                   "# TYPE mdp_decisions_suppressed_total counter\n"
+                   "mdp_decisions_suppressed_total %lld\n"
                    "# TYPE mdp_ses_accepted_total counter\nmdp_ses_accepted_total %lld\n"
                    "# TYPE mdp_ses_quarantined_total counter\nmdp_ses_quarantined_total %lld\n"
                    "# TYPE mdp_raw_objects_committed_total counter\n"
@@ -197,9 +199,10 @@ void mdp__metrics_render(struct mdp_server *s, struct mdp_buf *o)
                    "# TYPE mdp_curate_runs_total counter\nmdp_curate_runs_total %lld\n"
                    "# TYPE mdp_http_in_flight gauge\nmdp_http_in_flight %d\n",
                    (long long)m->events_accepted, (long long)m->events_quarantined,
-                   (long long)m->events_suppressed, (long long)m->ses_accepted,
-                   (long long)m->ses_quarantined, (long long)mdp__committer_objects(s->committer),
-                   (long long)m->curate_runs, (int)s->in_flight);
+                   (long long)m->events_suppressed, (long long)s->pz.log_suppressed,
+                   (long long)m->ses_accepted, (long long)m->ses_quarantined,
+                   (long long)mdp__committer_objects(s->committer), (long long)m->curate_runs,
+                   (int)s->in_flight);
     mdp_buf_puts(o, "# HELP mdp_bandit_decisions_total Decisions of the bandit by context and "
                     "variant (since start); feedback counts are the posterior's.\n"
                     "# TYPE mdp_bandit_decisions_total counter\n"

@@ -1,5 +1,6 @@
 /* Personalization (spec 6 and 9): the copy catalogue, the policy (rules, then the bandit), signed
  * decision ids, feedback, and the snapshot holder the requests read. */
+#include "mdp/alloc.h"
 #include "mdp/hash.h"
 #include "mdp/log.h"
 #include "mdp/time.h"
@@ -460,6 +461,82 @@ static int respond(struct mdp__pz *p, const struct answer *a, const char *user,
         }
     }
     return 200;
+}
+
+/* ---- the decision log's suppression filter ---- */
+
+#define LOG_UID_FIELD ",\"user_id\":\""
+#define LOG_UID_CACHE 4096 /* users remembered per call (a flush names the same users often) */
+
+struct uid_seen {
+    char id[36];
+    unsigned char state; /* 0 free, 1 kept, 2 suppressed */
+};
+
+/* the user id a decision line ends with (..."user_id":"<36>"}), or NULL */
+static const char *line_user(const char *b, const char *e)
+{
+    size_t fl = sizeof LOG_UID_FIELD - 1;
+    if ((size_t)(e - b) < fl + 38 || e[-1] != '}' || e[-2] != '"') return NULL;
+    const char *f = e - 2 - 36 - fl;
+    return memcmp(f, LOG_UID_FIELD, fl) == 0 ? f + fl : NULL;
+}
+
+size_t mdp__pz_log_filter(void *ud, char *data, size_t len)
+{
+    struct mdp__pz *p = ud;
+    if (!p->suppress || !len) return len;
+    if (p->state) {
+        struct mdp_diag d = {0};
+        pthread_mutex_lock(p->state_mu);
+        int rc = mdp_suppress_live_refresh(p->suppress, p->state, NULL, &d);
+        pthread_mutex_unlock(p->state_mu);
+        if (rc) /* the list in force stays: what it names is still dropped */
+            mdp_log(MDP_LOG_ERROR, "suppression list not reloaded before a decision-log write",
+                    LOG_STR("error", d.msg), MDP_LF_END);
+    }
+    if (!mdp_suppress_live_count(p->suppress)) return len;
+    struct uid_seen *seen = mdp_calloc(LOG_UID_CACHE, sizeof *seen); /* NULL: match every line */
+    char *w = data;
+    long long dropped = 0;
+    for (char *b = data, *end = data + len; b < end;) {
+        char *nl = memchr(b, '\n', (size_t)(end - b));
+        char *e = nl ? nl : end, *next = nl ? nl + 1 : end;
+        const char *uid = line_user(b, e);
+        int drop = 0;
+        if (uid) {
+            struct uid_seen *slot = NULL;
+            if (seen) {
+                uint32_t h = 2166136261u; /* FNV-1a over the id */
+                for (int i = 0; i < 36; i++)
+                    h = (h ^ (unsigned char)uid[i]) * 16777619u;
+                slot = &seen[h % LOG_UID_CACHE];
+            }
+            if (slot && slot->state && memcmp(slot->id, uid, 36) == 0) {
+                drop = slot->state == 2;
+            } else {
+                drop = mdp_suppress_live_match(p->suppress, uid, 36);
+                if (slot) {
+                    memcpy(slot->id, uid, 36);
+                    slot->state = (unsigned char)(drop ? 2 : 1);
+                }
+            }
+        }
+        if (drop) {
+            dropped++;
+        } else {
+            if (w != b) memmove(w, b, (size_t)(next - b));
+            w += next - b;
+        }
+        b = next;
+    }
+    free(seen);
+    if (dropped) {
+        p->log_suppressed += dropped;
+        mdp_log(MDP_LOG_INFO, "decision-log lines of erased people dropped",
+                LOG_INT("lines", dropped), MDP_LF_END);
+    }
+    return (size_t)(w - data);
 }
 
 /* Rejects context keys off the allowed list (spec 6: no sensitive attributes). */

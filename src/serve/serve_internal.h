@@ -38,6 +38,12 @@ int mdp__committer_submit(struct mdp__committer *c, const char *source, const ch
 struct mdp_buf *mdp__committer_begin(struct mdp__committer *c, const char *source,
                                      const char *dataset, int64_t day);
 void mdp__committer_end(struct mdp__committer *c);
+/* A filter of appends: called with a job's lines (data[0..len), whole lines) on the committer's or
+ * the log writer's thread just before they are written; it may drop whole lines, moving the rest
+ * down in place, and returns the new length. */
+typedef size_t (*mdp__append_filter)(void *ud, char *data, size_t len);
+/* Sets the filter of the appends (NULL: none), before the first append. */
+void mdp__committer_filter(struct mdp__committer *c, mdp__append_filter fn, void *ud);
 /* Objects written so far (for metrics). */
 int64_t mdp__committer_objects(struct mdp__committer *c);
 /* Writes what is queued, then stops the thread. */
@@ -74,12 +80,19 @@ struct mdp__pz {
     pthread_mutex_t *state_mu;
     char key[65]; /* the decision ids' key: 64 hex digits (the tag uses the first 16 bytes) */
     struct mdp__committer *committer;
-    /* the suppression list (NULL: none), refreshed under state_mu before an owned feedback */
+    /* the suppression list (NULL: none), refreshed under state_mu before an owned feedback and
+     * before each decision-log write (mdp__pz_log_filter) */
     struct mdp_suppress_live *suppress;
+    atomic_llong log_suppressed; /* decision-log lines of erased people dropped at a write */
     /* the lake's subject key (mdp/pseudonym.h), read under state_mu at the first owned feedback */
     unsigned char subject_key[MDP_SUBJECT_KEY_LEN];
     int has_subject_key;
 };
+/* The decision log's filter (mdp__append_filter, ud the struct mdp__pz): drops the lines that
+ * name a user on the suppression list, reloaded first if an erasure changed it, so a decision
+ * made before an erasure and written after it does not bring the person back (docs/privacy.md
+ * §6). Lines without a user id (no consent) are kept. Costs nothing while the list is empty. */
+size_t mdp__pz_log_filter(void *ud, char *data, size_t len);
 /* Answers a personalization request. The request is a JSON object {user_id, surface, context}
  * (GET's query arguments are turned into one). Fills out with the JSON response; returns the
  * HTTP status (200, or 4xx with an error body). */

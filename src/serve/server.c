@@ -411,6 +411,7 @@ int mdp_serve_start(const struct mdp_config *cfg, struct mdp_lake *lake, struct 
     s->pz.state_mu = &s->state_mu;
     s->pz.committer = s->committer;
     s->pz.suppress = s->suppress;
+    mdp__committer_filter(s->committer, mdp__pz_log_filter, &s->pz);
     long threads = cfg->serve_threads ? cfg->serve_threads : usable_cpus();
     /* a pool of one is MHD's one internal thread (it warns about a pool size of 0 or 1) */
     struct MHD_OptionItem pool[] = {{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},

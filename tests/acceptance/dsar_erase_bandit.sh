@@ -19,7 +19,9 @@
 #    suppressed and its counters equal the oracle's;
 #  - the collector (`mdp serve`, POST /v1/events), started before the erasure, drops the person's
 #    events after it (the list reloaded on change): acknowledged as suppressed, never written to
-#    raw or quarantine, counted in /metrics; another user's event is accepted.
+#    raw or quarantine, counted in /metrics; another user's event is accepted;
+#  - the server's decision log, held in memory across the erasure and written at the stop, keeps
+#    the other user's decisions and drops the person's.
 # Usage: dsar_erase_bandit.sh path/to/mdp
 MDP=${1:?usage: dsar_erase_bandit.sh path/to/mdp}
 source "$(dirname "$0")/lib.sh"
@@ -35,7 +37,7 @@ serve:
   listen: 127.0.0.1:0
   keys: ["$CI", "$AI", "$PI"]
   snapshot_reload_seconds: 1
-  decision_log_flush_seconds: 1
+  decision_log_flush_seconds: 900
 personalize:
   surfaces: [onboarding_tip:default_tip:neutral, email_subject:s1:neutral, email_subject:s2:brief]
 EOF
@@ -68,7 +70,7 @@ m query --dir "$L" --format csv "SELECT coalesce(subject_variant, copy_variant) 
 
 # the collector, started before the erasure
 # (the binary itself, not the function m: a kill of a function's subshell would leave it running)
-"$MDP" --log-level off --config "$T/mdp.yaml" serve >"$T/serve.out" 2>"$T/serve.err" &
+"$MDP" --log-level info --config "$T/mdp.yaml" serve >"$T/serve.out" 2>"$T/serve.err" &
 SPID=$!
 for _ in $(seq 100); do grep -q "listening on" "$T/serve.out" && break; sleep 0.1; done
 PORT=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$T/serve.out" | head -1)
@@ -131,9 +133,9 @@ report "$L" "$T/cA.json"
 feedback "$U" 9 "$T/fb_u.json" && ok || bad "the subject's feedback through the server"
 report "$L" "$T/cF.json"
 
-# the server's decision log holds the last second's decisions in memory (decision_log_flush_seconds):
-# the erasure reads what is in the lake, so it starts once they are flushed (docs/privacy.md §8)
-sleep 1.5
+# the server's decision log keeps both users' decisions in memory all along (a flush interval of
+# 15 minutes): they are written when it stops, after the erasure, and the person's must not be
+# (docs/privacy.md §6: the flush drops suppressed users' lines)
 expect_rc 0 "erase" -- m dsar erase "$U" --file "$INV" --dir "$L" --out "$T/cert.json"
 report "$L" "$T/c1.json"
 
@@ -238,5 +240,13 @@ curl -s -H "Authorization: Bearer $AK" "http://127.0.0.1:$PORT/metrics" >"$T/met
 grep -qx "mdp_events_suppressed_total 4" "$T/metrics" && ok || bad "metrics: $(grep suppressed "$T/metrics")"
 kill "$SPID"; wait "$SPID" 2>/dev/null
 grep -rqF "$OTHER" "$L/raw/events" && ok || bad "the other user's event was not written"
+grep -rqF "\"user_id\":\"$OTHER\"" "$L/raw/serve/decisions" && ok || bad "the other user's decisions were not written at the stop"
+# the person's 10 decisions (feedback "$U" 9 asked 10 times) were dropped, as the server logs it
+python3 - "$T/serve.err" <<'PY' && ok || bad "the server did not log the 10 dropped decisions: $(grep -i dropped "$T/serve.err")"
+import json, sys
+n = sum(json.loads(l).get("lines", 0) for l in open(sys.argv[1])
+        if l.startswith("{") and "decision-log lines of erased people dropped" in l)
+sys.exit(0 if n == 10 else 1)
+PY
 grep -rqiF "$U" "$L/raw" && bad "the erased person is back in raw or quarantine" || ok
 finish dsar_erase_bandit
