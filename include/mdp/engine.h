@@ -100,6 +100,15 @@ int mdp_engine_write_partitions(struct mdp_engine *e, struct mdp_lake *lake, con
                                 const int32_t *keys, size_t nkeys, int64_t *out_rows,
                                 struct mdp_diag *d);
 
+/* Publishes table as one Parquet file of no rows, with the columns of its current files, under
+ * <table>/run-<run_id>/part_0.parquet: for a job that removes every row (retention's last
+ * partition, an erasure of the table's only person), so that the table stays queryable and keeps
+ * its columns instead of vanishing. The current files are read (their schemas) before the new
+ * version is published; the caller deletes them after. Returns mdp_engine_attach_table's and
+ * mdp_engine_write_table's errors, with d. */
+int mdp_engine_publish_empty(struct mdp_engine *e, struct mdp_lake *lake, const char *table,
+                             const char *run_id, struct mdp_diag *d);
+
 /* Creates (or replaces) view `view` over the published state of table: readers of the view see
  * exactly the files of the current manifest. Returns 0, MDP_ERR_NOT_FOUND if never published or
  * the manifest has no files, MDP_ERR_PARSE (a corrupt manifest), MDP_ERR_UNSUPPORTED (no local

@@ -1160,7 +1160,9 @@ static int step_parquet_table(struct job *j, const char *table, json_object *lis
     }
     if (!rc && changed) {
         crash_point(j, "parquet-written");
-        rc = mdp_lake_publish(j->lake, table, nf, nn, run_id, NULL, j->d);
+        /* nobody else in the table: it stays, empty, with its columns */
+        rc = nn ? mdp_lake_publish(j->lake, table, nf, nn, run_id, NULL, j->d)
+                : mdp_engine_publish_empty(j->e, j->lake, table, run_id, j->d);
         if (!rc) crash_point(j, "parquet-published");
     }
     /* the old files of every planned entry go (also after a crash past the publication) */

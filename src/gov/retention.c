@@ -661,9 +661,10 @@ static int new_run_id(char out[37])
     return rc;
 }
 
-/* A new version of table without the files in drop. */
-static int publish_without(struct mdp_lake *lake, const char *table, char *const *drop,
-                           size_t ndrop, struct mdp_diag *d)
+/* A new version of table without the files in drop; without any file left, a file of no rows
+ * with the table's columns (the table stays, empty). */
+static int publish_without(struct mdp_lake *lake, struct mdp_engine *e, const char *table,
+                           char *const *drop, size_t ndrop, struct mdp_diag *d)
 {
     struct mdp_manifest m;
     int rc = mdp_lake_current(lake, table, &m, d);
@@ -679,7 +680,10 @@ static int publish_without(struct mdp_lake *lake, const char *table, char *const
     }
     char run_id[37];
     if (!rc && new_run_id(run_id)) rc = mdp_diag_set(d, MDP_ERR_CRYPTO, "no run id");
-    if (!rc) rc = mdp_lake_publish(lake, table, keep, nkeep, run_id, NULL, d);
+    if (!rc && !nkeep && m.nfiles)
+        rc = mdp_engine_publish_empty(e, lake, table, run_id, d);
+    else if (!rc)
+        rc = mdp_lake_publish(lake, table, keep, nkeep, run_id, NULL, d);
     free(keep);
     mdp_manifest_cleanup(&m);
     return rc;
@@ -888,7 +892,7 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
             for (size_t k = i, m = 0; !rc && k < j; k++)
                 for (size_t x = 0; x < plan->steps[k].nkeys; x++)
                     drop[m++] = plan->steps[k].keys[x];
-            if (!rc) rc = publish_without(lake, ds->location, drop, n, d);
+            if (!rc) rc = publish_without(lake, e, ds->location, drop, n, d);
             free(drop);
         }
         for (size_t k = i; !rc && k < j; k++) {

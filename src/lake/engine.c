@@ -537,6 +537,18 @@ out:
     return rc;
 }
 
+int mdp_engine_publish_empty(struct mdp_engine *e, struct mdp_lake *lake, const char *table,
+                             const char *run_id, struct mdp_diag *d)
+{
+    int rc = mdp_engine_attach_table(e, lake, table, "__mdp_emptied", d);
+    if (!rc)
+        rc = mdp_engine_write_table(e, lake, "SELECT * FROM \"__mdp_emptied\" LIMIT 0", table, NULL,
+                                    run_id, NULL, d);
+    struct mdp_diag nd = {0};
+    mdp_engine_exec(e, "DROP VIEW IF EXISTS \"__mdp_emptied\"", &nd);
+    return rc;
+}
+
 int mdp_engine_attach_table(struct mdp_engine *e, struct mdp_lake *lake, const char *table,
                             const char *view, struct mdp_diag *d)
 {

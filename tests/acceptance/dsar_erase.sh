@@ -267,4 +267,32 @@ for delay in $delays; do
     ls "$C"/_meta/erasure/log/*.json >/dev/null 2>&1; } && echo finished)
   crash_check "$C" "a kill at ${delay}s" "$db" export "$done_"
 done
+
+# ---- the only person of a lake: every table that held them stays, empty, with its columns
+O=$T/one
+expect_rc 0 "a one-user demo" -- "$MDP" --log-level off demo --dir "$O" --users 1 --days 2 --bad-rate 0
+qo() { "$MDP" --log-level off query --dir "$O" --format csv "$1" | tail -n +2; }
+shape() { # every table: name, rows, columns with types
+  for t in $(qo "SELECT table_name FROM information_schema.tables ORDER BY 1"); do
+    printf '%s %s %s\n' "$t" "$(qo "SELECT count(*) FROM $t")" \
+      "$(qo "SELECT string_agg(column_name || ' ' || column_type, ',' ORDER BY column_name) FROM (DESCRIBE $t)")"
+  done
+}
+shape >"$T/one.before"
+U1=$(qo "SELECT CAST(user_id AS VARCHAR) FROM dim_user")
+expect_rc 0 "erase the only user" -- erase "$U1" --dir "$O" --out "$T/one.cert"
+shape >"$T/one.after"
+python3 - "$T/one.before" "$T/one.after" "$T/one.cert" <<'PY' && ok || bad "the one-user lake after erasure: $(cat "$T/one.after")"
+import json, sys
+read = lambda f: {l.split(" ", 2)[0]: l.rstrip("\n").split(" ", 2)[1:] for l in open(f) if l.strip()}
+b, a = read(sys.argv[1]), read(sys.argv[2])
+assert set(a) == set(b), ("tables", sorted(set(b) - set(a)), sorted(set(a) - set(b)))
+held = [t for t in b if t in ("dim_user", "fact_onboarding_steps", "identity_links", "ml_user_segments")]
+assert len(held) == 4 and all(int(b[t][0]) > 0 for t in held), b
+for t in b:
+    assert a[t][1] == b[t][1], (t, "columns", b[t][1], a[t][1])
+for t in held:
+    assert a[t][0] == "0", (t, a[t])
+assert json.load(open(sys.argv[3]))["verification"]["survivors"] == 0
+PY
 finish dsar_erase

@@ -106,10 +106,14 @@ PY
 expect_rc 0 "features backfill inside the raw window" -- "$MDP" --log-level off features --dir "$L" --date "$start"
 
 # before: rows of every published table, the consent journal
-declare -A before
+declare -A before cols
+cols_of() { q "SELECT string_agg(column_name || ' ' || column_type, ',' ORDER BY column_name) FROM (DESCRIBE $1)"; }
 for t in fact_email_events fact_login_oauth fact_onboarding_steps fact_visibility_check ml_user_segments ml_user_features dim_user identity_links; do
   before[$t]=$(rows_of "$t")
+  cols[$t]=$(cols_of "$t")
 done
+# a table retention empties stays: no row, the same columns (a reader's query still runs)
+emptied() { [ "$(rows_of "$1")" = 0 ] && [ "$(cols_of "$1")" = "${cols[$1]}" ] && [ -n "${cols[$1]}" ]; }
 journal=$("$MDP" --log-level off consent verify --dir "$L")
 "$MDP" --log-level off curate --dir "$L" >/dev/null
 
@@ -158,9 +162,10 @@ plan "$T3" >"$T/p3.json"
 [ "$(by_ds "$T/p3.json")" = "{\"curated.fact_email_events\": [6, ${before[fact_email_events]}], \"raw.ses.sqs\": [$sesfiles, 0]}" ] \
   && ok || bad "+19 months plan: $(by_ds "$T/p3.json"), want $sesfiles SES files, ${before[fact_email_events]} email rows"
 apply "$T3" >/dev/null && ok || bad "apply +19 months"
-[ "$(rows_of fact_email_events 2>/dev/null || echo 0)" = 0 ] || [ -z "$(rows_of fact_email_events)" ] && ok || bad "email events left"
+emptied fact_email_events && ok || bad "fact_email_events: $(rows_of fact_email_events) rows, columns $(cols_of fact_email_events)"
 [ "$(find "$L/raw/ses" -type f 2>/dev/null | wc -l)" = 0 ] && ok || bad "raw SES left"
-[ "$(find "$L/curated/facts/fact_email_events" -name '*.parquet' | wc -l)" = 0 ] && ok || bad "email Parquet left on disk"
+# on disk: only the table's file of no rows
+[ "$(find "$L/curated/facts/fact_email_events" -name '*.parquet' | wc -l)" = 1 ] && [ "$(q "SELECT count(*) FROM read_parquet('$L/curated/facts/fact_email_events/**/*.parquet')")" = 0 ] && ok || bad "email Parquet with rows left on disk"
 [ "$(rows_of fact_onboarding_steps)" = "${before[fact_onboarding_steps]}" ] && ok || bad "onboarding facts went early"
 
 # ---- +25 months: the curated and ml partitions go; the consent journal survives
@@ -169,8 +174,11 @@ plan "$T4" >"$T/p4.json"
 want4="{\"curated.fact_login_oauth\": [$(find "$L/curated/facts/fact_login_oauth" -name '*.parquet' | wc -l), ${before[fact_login_oauth]}], \"curated.fact_onboarding_steps\": [$(find "$L/curated/facts/fact_onboarding_steps" -name '*.parquet' | wc -l), ${before[fact_onboarding_steps]}], \"curated.fact_visibility_check\": [$(find "$L/curated/facts/fact_visibility_check" -name '*.parquet' | wc -l), ${before[fact_visibility_check]}], \"ml.features\": [$(find "$L/ml/features" -name '*.parquet' | wc -l), ${before[ml_user_features]}], \"ml.segments\": [$(find "$L/ml/segments" -name '*.parquet' | wc -l), ${before[ml_user_segments]}]}"
 [ "$(by_ds "$T/p4.json")" = "$want4" ] && ok || bad "+25 months plan: $(by_ds "$T/p4.json"), want $want4"
 apply "$T4" >/dev/null && ok || bad "apply +25 months"
-n=$(find "$L/curated/facts" "$L/ml" -name '*.parquet' | wc -l)
-[ "$n" = 0 ] && ok || bad "$n fact/ml files left at +25 months"
+n=$(q "SELECT count(*) FROM read_parquet(['$L/curated/facts/**/*.parquet', '$L/ml/**/*.parquet'], union_by_name = true)")
+[ "$n" = 0 ] && ok || bad "$n fact/ml rows left on disk at +25 months"
+for t in fact_login_oauth fact_onboarding_steps fact_visibility_check ml_user_segments ml_user_features; do
+  emptied "$t" && ok || bad "$t at +25 months: $(rows_of "$t") rows, columns $(cols_of "$t")"
+done
 [ "$("$MDP" --log-level off consent verify --dir "$L")" = "$journal" ] && ok || bad "the consent journal changed"
 [ "$(rows_of dim_user)" = "${before[dim_user]}" ] && ok || bad "users went before 36 months"
 
@@ -206,7 +214,7 @@ expect_in "$T/apply5.err" "left alone without --supabase" "says Supabase was not
 
 # ---- +37 months: everybody is inactive now
 apply "$(at 37 0)" >"$T/p6.json" 2>/dev/null && ok || bad "apply +37 months"
-[ "$(rows_of dim_user 2>/dev/null)" = 0 ] || [ -z "$(rows_of dim_user 2>/dev/null)" ] && ok || bad "users left at +37 months"
+emptied dim_user && ok || bad "dim_user at +37 months: $(rows_of dim_user) rows, columns $(cols_of dim_user)"
 [ "$("$MDP" --log-level off consent verify --dir "$L")" = "$journal" ] && ok || bad "the consent journal changed at +37 months"
 plan "$(at 37 0)" >"$T/p7.json"
 [ "$(by_ds "$T/p7.json")" = "{}" ] && ok || bad "a second run finds more: $(by_ds "$T/p7.json")"
