@@ -401,6 +401,14 @@ int mdp_dedup_window_enter(struct mdp_dedup_window *w, int64_t day, struct mdp_c
     return 0;
 }
 
+int mdp__dedup_number_from(struct mdp_dedup_window *w, uint32_t first)
+{
+    struct mdp_dedup_index *x = w->ix;
+    if (!x || x->next != x->live_from || x->n_cur || x->n_prev) return MDP_ERR_INVALID;
+    x->next = x->live_from = x->cur_from = first;
+    return 0;
+}
+
 size_t mdp_dedup_window_count(const struct mdp_dedup_window *w)
 {
     return w->ix ? w->ix->n_cur + w->ix->n_prev : 0;

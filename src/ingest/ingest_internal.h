@@ -62,6 +62,10 @@ void mdp__dedup_prefetch_uuid(struct mdp_dedup_window *w, const char *kind, size
 void mdp__dedup_prefetch_uuid_lit(struct mdp_dedup_window *w, const char *kind,
                                   const unsigned char u[16]);
 void mdp__dedup_prefetch(struct mdp_dedup_window *w, const char *key, size_t len);
+/* For tests: numbers the keys of a window that holds none yet from first on (its first
+ * mdp_dedup_window_enter made the index), so that a test crosses the numbers' wrap at 2^32
+ * without four billion keys. Returns 0, or MDP_ERR_INVALID when the window holds keys. */
+int mdp__dedup_number_from(struct mdp_dedup_window *w, uint32_t first);
 
 /* Concatenated JSON values, with or without newlines between them. After a value that does not
  * parse, the splitter resumes where the next value starts: at the opening of the first good value

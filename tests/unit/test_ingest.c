@@ -3,6 +3,7 @@
  * AWS documentation, not taken from the code under test), gzip'd Firehose objects, schema drift,
  * and the quarantine threshold of the ingest stage. */
 #include "testutil.h"
+#include "../../src/ingest/ingest_internal.h"
 #include "../../src/ingest/ses/ses.h"
 #include "mdp/consent.h"
 #include "mdp/hash.h"
@@ -1072,10 +1073,12 @@ static void test_issue16_uuid_dedup_keys(void **st)
  * duplicates must not change: a long run of days (rollovers, gaps, steps back; UUID ids of more
  * kinds than the table keeps inline, uppercase and plain text ids) is checked against the two
  * sets it replaced, through enough ids to grow, sweep and shrink the table. */
-static void test_issue16_dedup_window_one_table(void **st)
+/* 120 days of keys against an oracle of two string sets, the keys numbered from first on (the
+ * numbers wrap at 2^32: a window that lives long enough crosses it) */
+static void dedup_window_against_sets(uint32_t first, int wrap)
 {
-    (void)st;
     struct mdp_dedup_window w = {0};
+    uint64_t added = 0; /* keys numbered */
     struct mdp_ingest_counts c;
     memset(&c, 0, sizeof c);
     struct mdp_check ck = {.key = "events/x", .c = &c};
@@ -1104,6 +1107,7 @@ static void test_issue16_dedup_window_one_table(void **st)
         }
         day = next;
         assert_int_equal(mdp_dedup_window_enter(&w, day, &ck), 0);
+        if (d == 0) assert_int_equal(mdp__dedup_number_from(&w, first), 0);
         int n = d % 40 < 30 ? 3000 : d % 40 < 35 ? 30000 : 50; /* busy days, then quiet ones */
         for (int i = 0; i < n; i++) {
             r = r * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -1122,6 +1126,7 @@ static void test_issue16_dedup_window_one_table(void **st)
             int want = prev && mdp_strset_has(prev, ref, strlen(ref));
             if (!want) want = mdp_strset_add(cur, ref, strlen(ref)) == 0;
             dups += want;
+            added += !want;
             assert_int_equal(mdp_check_dup(&ck, kind, id), want);
         }
         assert_int_equal(mdp_dedup_window_count(&w),
@@ -1129,9 +1134,25 @@ static void test_issue16_dedup_window_one_table(void **st)
     }
     assert_int_equal(c.duplicates, dups);
     assert_true(dups > 10000);
+    /* keys are numbered one after the other: asked to, the run crossed 2^32 */
+    if (wrap) assert_true(first + added > UINT32_MAX);
+    assert_int_equal(mdp__dedup_number_from(&w, 0), MDP_ERR_INVALID); /* it holds keys */
     mdp_strset_free(cur);
     mdp_strset_free(prev);
     mdp_dedup_window_cleanup(&w);
+}
+
+static void test_issue16_dedup_window_one_table(void **st)
+{
+    (void)st;
+    dedup_window_against_sets(0, 0);
+}
+
+/* about 720,000 keys from 2^32 - 300,000 on: the wrap falls in the middle of the run */
+static void test_dedup_window_numbers_wrap(void **st)
+{
+    (void)st;
+    dedup_window_against_sets(UINT32_MAX - 300000u, 1);
 }
 
 /* Issue 16: a check lends the thread's tokener and duplicate set; a check run from inside a verdict
@@ -1241,6 +1262,7 @@ int main(void)
         cmocka_unit_test(test_supabase_csv),
         cmocka_unit_test(test_stage_drift_and_threshold),
         cmocka_unit_test(test_dedup_window),
+        cmocka_unit_test(test_dedup_window_numbers_wrap),
         cmocka_unit_test(test_issue16_uuid_dedup_keys),
         cmocka_unit_test(test_issue16_dedup_window_one_table),
         cmocka_unit_test(test_issue16_nested_checks),
