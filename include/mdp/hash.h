@@ -23,6 +23,9 @@ int mdp_sha256_update(struct mdp_sha256 *h, const void *data, size_t len);
 int mdp_sha256_final_hex(struct mdp_sha256 *h, char out_hex[65]);
 /* Frees a hash given up on (NULL is fine). */
 void mdp_sha256_free(struct mdp_sha256 *h);
+/* The SHA-256 of the local file at path, read in 1 MiB steps, into out_hex (65 bytes). Returns 0,
+ * MDP_ERR_NOT_FOUND (no such file), MDP_ERR_IO (unreadable), MDP_ERR_NOMEM or MDP_ERR_CRYPTO. */
+int mdp_sha256_file(const char *path, char out_hex[65]);
 /* HMAC-SHA256 of data with key, as 64 lowercase hex chars and a NUL into out_hex (65 bytes).
  * Returns 0 or MDP_ERR_CRYPTO. */
 int mdp_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,

@@ -2,8 +2,11 @@
 #include "mdp/hash.h"
 #include "mdp/err.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void mdp_hex_encode(const unsigned char *in, size_t n, char *out)
@@ -59,6 +62,26 @@ int mdp_sha256_final_hex(struct mdp_sha256 *h, char out_hex[65])
 void mdp_sha256_free(struct mdp_sha256 *h)
 {
     EVP_MD_CTX_free((EVP_MD_CTX *)h);
+}
+
+int mdp_sha256_file(const char *path, char out_hex[65])
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno == ENOENT ? MDP_ERR_NOT_FOUND : MDP_ERR_IO;
+    struct mdp_sha256 *h = mdp_sha256_new();
+    char *buf = malloc((size_t)1 << 20);
+    int rc = h && buf ? 0 : MDP_ERR_NOMEM;
+    size_t n;
+    while (!rc && (n = fread(buf, 1, (size_t)1 << 20, f)) > 0)
+        rc = mdp_sha256_update(h, buf, n);
+    if (!rc && ferror(f)) rc = MDP_ERR_IO;
+    fclose(f);
+    free(buf);
+    if (rc) {
+        mdp_sha256_free(h);
+        return rc;
+    }
+    return mdp_sha256_final_hex(h, out_hex);
 }
 
 int mdp_md5_hex(const void *data, size_t len, char out_hex[33])

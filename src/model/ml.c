@@ -13,6 +13,7 @@
 #include "mdp/uuid.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,9 @@ static int sql_built(const struct mdp_buf *b, const char *what, struct mdp_diag 
  * pseudonyms only, as the journal does; the clear subjects are joined in from the contact table
  * on every load, so an erasure (which deletes contact rows) needs no rewrite of it. */
 #define JCACHE "_meta/cache/consent-journal"
+/* the copy's SHA-256, recorded in the state store (beside the journal it is made from) when the
+ * copy is written: table, pk, sk */
+#define JDIGEST "consent_copy", "journal", "digest"
 
 struct journal_load {
     struct mdp_appender *a;
@@ -143,10 +147,28 @@ static void jcopy_find(struct mdp_lake *lake, struct mdp_state *st, struct jcopy
     int ok = !mdp_buf_error(&c->path) && !mdp_consent_record_at(st, 0, &seq, hash, &nd) &&
              seq == c->first && !mdp_consent_record_at(st, c->last, &seq, hash, &nd) &&
              strncmp(hash, h16, 16) == 0;
-    if (!ok) {
+    /* and its bytes are those written: the digest recorded for this file's name */
+    int same = 0;
+    if (ok) {
+        char *body = NULL, have[65], want[80];
+        char name[300];
+        same =
+            mdp_state_get(st, JDIGEST, &body, NULL, &nd) == 0 && body &&
+            sscanf(body, "{\"file\":\"%299[^\"]\",\"sha256\":\"%64[0-9a-f]\"}", name, want) == 2 &&
+            strcmp(name, best) == 0 && mdp_sha256_file(c->path.data, have) == 0 &&
+            strcmp(have, want) == 0;
+        free(body);
+    }
+    if (!ok || !same) {
         if (!mdp_buf_error(&c->path)) unlink(c->path.data);
-        mdp_log(MDP_LOG_INFO, "consent journal copy dropped: it does not match the journal",
-                LOG_INT("last_seq", c->last), MDP_LF_END);
+        if (ok) /* the journal is fine; the copy is not what was written */
+            mdp_log(MDP_LOG_WARN,
+                    "consent journal copy dropped: its bytes differ from the digest recorded "
+                    "when it was written (the journal is read whole and the copy rebuilt)",
+                    LOG_INT("last_seq", c->last), MDP_LF_END);
+        else
+            mdp_log(MDP_LOG_INFO, "consent journal copy dropped: it does not match the journal",
+                    LOG_INT("last_seq", c->last), MDP_LF_END);
         mdp_buf_reset(&c->path);
         c->first = c->last = 0;
     }
@@ -183,13 +205,24 @@ static void jcopy_write(struct mdp_engine *e, struct mdp_state *st, struct jcopy
     int rc = mdp_buf_error(&tmp) || mdp_buf_error(&fin) || mdp_buf_error(&sql)
                  ? MDP_ERR_NOMEM
                  : mdp_engine_exec(e, sql.data, &nd);
-    if (!rc && rename(tmp.data, fin.data) != 0) rc = MDP_ERR_IO;
+    /* its digest goes to the state store before the copy takes its name: a copy is never found
+     * without the record of what it should hold */
+    char sha[65], body[400];
+    if (!rc) rc = mdp_sha256_file(tmp.data, sha);
+    if (!rc) {
+        snprintf(body, sizeof body, "{\"file\":\"%s\",\"sha256\":\"%s\"}",
+                 strrchr(fin.data, '/') + 1, sha);
+        struct mdp_state_item it = {"journal", "digest", body, 0};
+        rc = mdp_state_put(st, "consent_copy", &it, 0, &nd);
+    }
+    if (!rc && rename(tmp.data, fin.data) != 0)
+        rc = mdp_diag_set(&nd, MDP_ERR_IO, "rename: %s", strerror(errno));
     if (rc) {
         if (tmp.data) unlink(tmp.data);
         mdp_log(MDP_LOG_WARN,
                 "consent journal copy not written (the next run reads the journal "
                 "again)",
-                LOG_STR("why", rc == MDP_ERR_IO ? "rename failed" : nd.msg), MDP_LF_END);
+                LOG_STR("why", nd.msg[0] ? nd.msg : mdp_strerror(rc)), MDP_LF_END);
     } else {
         DIR *dh = opendir(c->dir.data);
         const char *keep = strrchr(fin.data, '/') + 1;

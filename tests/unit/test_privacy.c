@@ -360,6 +360,32 @@ static void test_journal_table(void **st)
              "test $(stat -c %%s %s/lake/_meta/cache/consent-journal/journal-1-5-*) -gt 100",
              e.dir);
     assert_int_equal(system(cmd), 0);
+
+    /* a copy altered in place, still Parquet under the same name (every decision flipped): its
+     * bytes are not those whose digest was recorded, so it is dropped and the journal read whole;
+     * the gating sees the journal's decisions, not the altered ones */
+    char path[600], alt[700], sql[1600];
+    snprintf(path, sizeof path, "%s/lake/_meta/cache/consent-journal/%.*s", e.dir,
+             (int)strcspn(names, ","), names);
+    snprintf(alt, sizeof alt, "%s.alt", path);
+    snprintf(sql, sizeof sql,
+             "COPY (SELECT * REPLACE (NOT granted AS granted) FROM read_parquet('%s')) TO '%s' "
+             "(FORMAT parquet)",
+             path, alt);
+    struct mdp_engine *eng;
+    assert_int_equal(mdp_engine_open(NULL, &eng, &d), 0);
+    assert_int_equal(mdp_engine_exec(eng, sql, &d), 0);
+    mdp_engine_close(eng);
+    assert_int_equal(rename(alt, path), 0);
+    mdp_buf_reset(&t2);
+    journal_table(&e, &t2, &n);
+    assert_int_equal(n, 5);
+    assert_string_equal(t2.data, t.data);
+    copies(&e, names, sizeof names);
+    assert_string_equal(names, before); /* written anew, with its digest */
+    mdp_buf_reset(&t2);
+    journal_table(&e, &t2, &n); /* and trusted again */
+    assert_string_equal(t2.data, t.data);
     mdp_buf_cleanup(&t);
     mdp_buf_cleanup(&t2);
     env_close(&e);
