@@ -148,23 +148,28 @@ static void jcopy_find(struct mdp_lake *lake, struct mdp_state *st, struct jcopy
              seq == c->first && !mdp_consent_record_at(st, c->last, &seq, hash, &nd) &&
              strncmp(hash, h16, 16) == 0;
     /* and its bytes are those written: the digest recorded for this file's name */
-    int same = 0;
+    int same = 0, recorded = 0;
     if (ok) {
         char *body = NULL, have[65], want[80];
         char name[300];
-        same =
+        recorded =
             mdp_state_get(st, JDIGEST, &body, NULL, &nd) == 0 && body &&
             sscanf(body, "{\"file\":\"%299[^\"]\",\"sha256\":\"%64[0-9a-f]\"}", name, want) == 2 &&
-            strcmp(name, best) == 0 && mdp_sha256_file(c->path.data, have) == 0 &&
-            strcmp(have, want) == 0;
+            strcmp(name, best) == 0;
+        same = recorded && mdp_sha256_file(c->path.data, have) == 0 && strcmp(have, want) == 0;
         free(body);
     }
     if (!ok || !same) {
         if (!mdp_buf_error(&c->path)) unlink(c->path.data);
-        if (ok) /* the journal is fine; the copy is not what was written */
+        if (ok && recorded) /* the journal is fine; the copy is not what was written */
             mdp_log(MDP_LOG_WARN,
                     "consent journal copy dropped: its bytes differ from the digest recorded "
                     "when it was written (the journal is read whole and the copy rebuilt)",
+                    LOG_INT("last_seq", c->last), MDP_LF_END);
+        else if (ok) /* a copy of an older version, or one whose digest was never put */
+            mdp_log(MDP_LOG_INFO,
+                    "consent journal copy dropped: no digest is recorded for it (the journal is "
+                    "read whole and the copy rebuilt)",
                     LOG_INT("last_seq", c->last), MDP_LF_END);
         else
             mdp_log(MDP_LOG_INFO, "consent journal copy dropped: it does not match the journal",
