@@ -1,53 +1,9 @@
 -- model: stg_accounts
--- Supabase's accounts from the raw zone: the daily exports (PostgreSQL COPY CSV) of the rows changed
--- that day, and the changes CDC captured (raw/supabase_cdc/accounts, docs/cdc.md), deletes and
--- truncates included. The current state of a row is its latest version: an export row counts at its
--- updated_at, a change at its commit time (a tie goes to the change, then to the later LSN); a row whose
--- latest version is a delete, or that a later truncate emptied, is gone. An update that changed the
--- key deletes the old key.
-WITH export AS (
-    SELECT *, try_cast(updated_at AS TIMESTAMPTZ) AS _ts, 0 AS _src, '' AS _lsn, 'export' AS _op
-    FROM read_csv('{{raw}}/supabase/accounts/*/*.csv', header = true, delim = ',', quote = '"', escape = '"',
-                  auto_detect = false, ignore_errors = true, null_padding = false,
-                  columns = {'account_id': 'VARCHAR', 'business_name': 'VARCHAR', 'main_category': 'VARCHAR', 'price_range': 'VARCHAR', 'is_active': 'VARCHAR', 'created_at': 'VARCHAR', 'updated_at': 'VARCHAR'})
-    WHERE account_id IS NOT NULL
-),
-changes AS (
-    SELECT json AS j,
-           try_cast(json_extract_string(json, '$.commit_time') AS TIMESTAMPTZ) AS _ts,
-           lpad(split_part(json_extract_string(json, '$.commit_lsn'), '/', 1), 8, '0') || lpad(split_part(json_extract_string(json, '$.commit_lsn'), '/', 2), 8, '0')
-               || lpad(split_part(json_extract_string(json, '$.lsn'), '/', 1), 8, '0') || lpad(split_part(json_extract_string(json, '$.lsn'), '/', 2), 8, '0') AS _lsn,
-           json_extract_string(json, '$.op') AS _op
-    FROM read_ndjson_objects('{{raw}}/supabase_cdc/accounts/*/*.ndjson')
-),
-versions AS (
-    SELECT * FROM export
-    UNION ALL BY NAME
-    SELECT coalesce(json_extract_string(j, '$.row.account_id'), json_extract_string(j, '$.key.account_id')) AS account_id,
-           json_extract_string(j, '$.row.business_name') AS business_name,
-           json_extract_string(j, '$.row.main_category') AS main_category,
-           json_extract_string(j, '$.row.price_range') AS price_range,
-           json_extract_string(j, '$.row.is_active') AS is_active,
-           json_extract_string(j, '$.row.created_at') AS created_at,
-           json_extract_string(j, '$.row.updated_at') AS updated_at,
-           _ts, 1 AS _src, _lsn, _op
-    FROM changes
-    WHERE _op IN ('insert', 'update', 'delete')
-    UNION ALL BY NAME
-    SELECT json_extract_string(j, '$.key.account_id') AS account_id, NULL AS business_name, NULL AS main_category, NULL AS price_range, NULL AS is_active, NULL AS created_at, NULL AS updated_at, _ts, 1 AS _src, _lsn, 'delete' AS _op
-    FROM changes
-    WHERE _op = 'update' AND json_extract_string(j, '$.key.account_id') <> json_extract_string(j, '$.row.account_id')
-),
-truncated AS (
-    SELECT arg_max(_ts, _lsn) AS ts, max(_lsn) AS lsn FROM changes WHERE _op = 'truncate'
-),
-latest AS (
-    SELECT v.*
-    FROM versions v, truncated t
-    WHERE v.account_id IS NOT NULL
-      AND (t.ts IS NULL OR v._ts > t.ts OR (v._ts = t.ts AND v._src = 1 AND v._lsn > t.lsn))
-    QUALIFY row_number() OVER (PARTITION BY v.account_id ORDER BY v._ts DESC NULLS LAST, v._src DESC, v._lsn DESC) = 1
-)
-SELECT * EXCLUDE (_ts, _src, _lsn, _op)
-FROM latest
-WHERE _op <> 'delete'
+-- Supabase's accounts from the raw zone, current rows only: the exports and the CDC changes of
+-- raw/supabase/accounts and raw/supabase_cdc/accounts merged by models/_templates/supabase_current.sql
+-- (its header says how a row's latest version is found).
+-- template: supabase_current
+-- source: accounts
+-- key: account_id
+-- version_ts: updated_at
+-- columns: account_id, business_name, main_category, price_range, is_active, created_at, updated_at

@@ -1,56 +1,9 @@
 -- model: stg_locations
--- Supabase's locations from the raw zone: the daily exports (PostgreSQL COPY CSV) of the rows changed
--- that day, and the changes CDC captured (raw/supabase_cdc/locations, docs/cdc.md), deletes and
--- truncates included. The current state of a row is its latest version: an export row counts at its
--- updated_at, a change at its commit time (a tie goes to the change, then to the later LSN); a row whose
--- latest version is a delete, or that a later truncate emptied, is gone. An update that changed the
--- key deletes the old key.
-WITH export AS (
-    SELECT *, try_cast(updated_at AS TIMESTAMPTZ) AS _ts, 0 AS _src, '' AS _lsn, 'export' AS _op
-    FROM read_csv('{{raw}}/supabase/locations/*/*.csv', header = true, delim = ',', quote = '"', escape = '"',
-                  auto_detect = false, ignore_errors = true, null_padding = false,
-                  columns = {'location_id': 'VARCHAR', 'account_id': 'VARCHAR', 'address': 'VARCHAR', 'city': 'VARCHAR', 'country': 'VARCHAR', 'gbp_place_id': 'VARCHAR', 'latitude': 'VARCHAR', 'longitude': 'VARCHAR', 'created_at': 'VARCHAR', 'updated_at': 'VARCHAR'})
-    WHERE location_id IS NOT NULL
-),
-changes AS (
-    SELECT json AS j,
-           try_cast(json_extract_string(json, '$.commit_time') AS TIMESTAMPTZ) AS _ts,
-           lpad(split_part(json_extract_string(json, '$.commit_lsn'), '/', 1), 8, '0') || lpad(split_part(json_extract_string(json, '$.commit_lsn'), '/', 2), 8, '0')
-               || lpad(split_part(json_extract_string(json, '$.lsn'), '/', 1), 8, '0') || lpad(split_part(json_extract_string(json, '$.lsn'), '/', 2), 8, '0') AS _lsn,
-           json_extract_string(json, '$.op') AS _op
-    FROM read_ndjson_objects('{{raw}}/supabase_cdc/locations/*/*.ndjson')
-),
-versions AS (
-    SELECT * FROM export
-    UNION ALL BY NAME
-    SELECT coalesce(json_extract_string(j, '$.row.location_id'), json_extract_string(j, '$.key.location_id')) AS location_id,
-           json_extract_string(j, '$.row.account_id') AS account_id,
-           json_extract_string(j, '$.row.address') AS address,
-           json_extract_string(j, '$.row.city') AS city,
-           json_extract_string(j, '$.row.country') AS country,
-           json_extract_string(j, '$.row.gbp_place_id') AS gbp_place_id,
-           json_extract_string(j, '$.row.latitude') AS latitude,
-           json_extract_string(j, '$.row.longitude') AS longitude,
-           json_extract_string(j, '$.row.created_at') AS created_at,
-           json_extract_string(j, '$.row.updated_at') AS updated_at,
-           _ts, 1 AS _src, _lsn, _op
-    FROM changes
-    WHERE _op IN ('insert', 'update', 'delete')
-    UNION ALL BY NAME
-    SELECT json_extract_string(j, '$.key.location_id') AS location_id, NULL AS account_id, NULL AS address, NULL AS city, NULL AS country, NULL AS gbp_place_id, NULL AS latitude, NULL AS longitude, NULL AS created_at, NULL AS updated_at, _ts, 1 AS _src, _lsn, 'delete' AS _op
-    FROM changes
-    WHERE _op = 'update' AND json_extract_string(j, '$.key.location_id') <> json_extract_string(j, '$.row.location_id')
-),
-truncated AS (
-    SELECT arg_max(_ts, _lsn) AS ts, max(_lsn) AS lsn FROM changes WHERE _op = 'truncate'
-),
-latest AS (
-    SELECT v.*
-    FROM versions v, truncated t
-    WHERE v.location_id IS NOT NULL
-      AND (t.ts IS NULL OR v._ts > t.ts OR (v._ts = t.ts AND v._src = 1 AND v._lsn > t.lsn))
-    QUALIFY row_number() OVER (PARTITION BY v.location_id ORDER BY v._ts DESC NULLS LAST, v._src DESC, v._lsn DESC) = 1
-)
-SELECT * EXCLUDE (_ts, _src, _lsn, _op)
-FROM latest
-WHERE _op <> 'delete'
+-- Supabase's locations from the raw zone, current rows only: the exports and the CDC changes of
+-- raw/supabase/locations and raw/supabase_cdc/locations merged by models/_templates/supabase_current.sql
+-- (its header says how a row's latest version is found).
+-- template: supabase_current
+-- source: locations
+-- key: location_id
+-- version_ts: updated_at
+-- columns: location_id, account_id, address, city, country, gbp_place_id, latitude, longitude, created_at, updated_at

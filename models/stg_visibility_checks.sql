@@ -1,58 +1,9 @@
 -- model: stg_visibility_checks
--- Supabase's visibility_checks from the raw zone: the daily exports (PostgreSQL COPY CSV) of the rows changed
--- that day, and the changes CDC captured (raw/supabase_cdc/visibility_checks, docs/cdc.md), deletes and
--- truncates included. The current state of a row is its latest version: an export row counts at its
--- updated_at, a change at its commit time (a tie goes to the change, then to the later LSN); a row whose
--- latest version is a delete, or that a later truncate emptied, is gone. An update that changed the
--- key deletes the old key.
-WITH export AS (
-    SELECT *, try_cast(updated_at AS TIMESTAMPTZ) AS _ts, 0 AS _src, '' AS _lsn, 'export' AS _op
-    FROM read_csv('{{raw}}/supabase/visibility_checks/*/*.csv', header = true, delim = ',', quote = '"', escape = '"',
-                  auto_detect = false, ignore_errors = true, null_padding = false,
-                  columns = {'check_id': 'VARCHAR', 'user_id': 'VARCHAR', 'account_id': 'VARCHAR', 'location_id': 'VARCHAR', 'overall_score': 'VARCHAR', 'gbp_score': 'VARCHAR', 'social_score': 'VARCHAR', 'web_score': 'VARCHAR', 'competitor_count': 'VARCHAR', 'processing_time_seconds': 'VARCHAR', 'created_at': 'VARCHAR', 'updated_at': 'VARCHAR'})
-    WHERE check_id IS NOT NULL
-),
-changes AS (
-    SELECT json AS j,
-           try_cast(json_extract_string(json, '$.commit_time') AS TIMESTAMPTZ) AS _ts,
-           lpad(split_part(json_extract_string(json, '$.commit_lsn'), '/', 1), 8, '0') || lpad(split_part(json_extract_string(json, '$.commit_lsn'), '/', 2), 8, '0')
-               || lpad(split_part(json_extract_string(json, '$.lsn'), '/', 1), 8, '0') || lpad(split_part(json_extract_string(json, '$.lsn'), '/', 2), 8, '0') AS _lsn,
-           json_extract_string(json, '$.op') AS _op
-    FROM read_ndjson_objects('{{raw}}/supabase_cdc/visibility_checks/*/*.ndjson')
-),
-versions AS (
-    SELECT * FROM export
-    UNION ALL BY NAME
-    SELECT coalesce(json_extract_string(j, '$.row.check_id'), json_extract_string(j, '$.key.check_id')) AS check_id,
-           json_extract_string(j, '$.row.user_id') AS user_id,
-           json_extract_string(j, '$.row.account_id') AS account_id,
-           json_extract_string(j, '$.row.location_id') AS location_id,
-           json_extract_string(j, '$.row.overall_score') AS overall_score,
-           json_extract_string(j, '$.row.gbp_score') AS gbp_score,
-           json_extract_string(j, '$.row.social_score') AS social_score,
-           json_extract_string(j, '$.row.web_score') AS web_score,
-           json_extract_string(j, '$.row.competitor_count') AS competitor_count,
-           json_extract_string(j, '$.row.processing_time_seconds') AS processing_time_seconds,
-           json_extract_string(j, '$.row.created_at') AS created_at,
-           json_extract_string(j, '$.row.updated_at') AS updated_at,
-           _ts, 1 AS _src, _lsn, _op
-    FROM changes
-    WHERE _op IN ('insert', 'update', 'delete')
-    UNION ALL BY NAME
-    SELECT json_extract_string(j, '$.key.check_id') AS check_id, NULL AS user_id, NULL AS account_id, NULL AS location_id, NULL AS overall_score, NULL AS gbp_score, NULL AS social_score, NULL AS web_score, NULL AS competitor_count, NULL AS processing_time_seconds, NULL AS created_at, NULL AS updated_at, _ts, 1 AS _src, _lsn, 'delete' AS _op
-    FROM changes
-    WHERE _op = 'update' AND json_extract_string(j, '$.key.check_id') <> json_extract_string(j, '$.row.check_id')
-),
-truncated AS (
-    SELECT arg_max(_ts, _lsn) AS ts, max(_lsn) AS lsn FROM changes WHERE _op = 'truncate'
-),
-latest AS (
-    SELECT v.*
-    FROM versions v, truncated t
-    WHERE v.check_id IS NOT NULL
-      AND (t.ts IS NULL OR v._ts > t.ts OR (v._ts = t.ts AND v._src = 1 AND v._lsn > t.lsn))
-    QUALIFY row_number() OVER (PARTITION BY v.check_id ORDER BY v._ts DESC NULLS LAST, v._src DESC, v._lsn DESC) = 1
-)
-SELECT * EXCLUDE (_ts, _src, _lsn, _op)
-FROM latest
-WHERE _op <> 'delete'
+-- Supabase's visibility_checks from the raw zone, current rows only: the exports and the CDC changes of
+-- raw/supabase/visibility_checks and raw/supabase_cdc/visibility_checks merged by models/_templates/supabase_current.sql
+-- (its header says how a row's latest version is found).
+-- template: supabase_current
+-- source: visibility_checks
+-- key: check_id
+-- version_ts: updated_at
+-- columns: check_id, user_id, account_id, location_id, overall_score, gbp_score, social_score, web_score, competitor_count, processing_time_seconds, created_at, updated_at

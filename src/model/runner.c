@@ -23,6 +23,8 @@
 
 struct model {
     char name[64], table[200], partition[64], file[600];
+    /* a model made from a template (models/_templates/<template>.sql) and its parameters */
+    char tmpl[64], source[64], key[64], version_ts[64], columns[512];
     char *deps[MAX_DEPS];
     int ndeps;
     char *sql;
@@ -54,6 +56,89 @@ static int header_value(const char *line, const char *key, char *out, size_t n)
     return 1;
 }
 
+/* The column list of a template model: its names (trimmed, each a plain identifier) into
+ * out[*n]; 0, or -1 when one is empty or not an identifier. The array holds at most cap. */
+static int column_names(char *list, char **out, int cap, int *n)
+{
+    *n = 0;
+    for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
+        trim(t);
+        if (!*t || *n == cap || strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(t))
+            return -1;
+        out[(*n)++] = t;
+    }
+    return 0;
+}
+
+/* The SQL of a template model: _templates/<m->tmpl>.sql of its folder (else of the built-in
+ * models/), its leading comment lines left out, with {{source}}, {{key}}, {{version_ts}}, {{csv_columns}}, {{row_columns}} and
+ * {{null_columns}} filled in from the model's headers (every other {{...}}, such as {{raw}}, is
+ * left for mdp__model_expand). Appends to b; 0, or an error naming the model's file. */
+static int from_template(const char *dir, struct model *m, struct mdp_buf *b, struct mdp_diag *d)
+{
+    if (!m->source[0] || !m->key[0] || !m->version_ts[0] || !m->columns[0])
+        return mdp_diag_set(d, MDP_ERR_CONFIG,
+                            "%s: template '%s' needs the headers source, key, version_ts and "
+                            "columns",
+                            m->file, m->tmpl);
+    char list[512], *cols[64];
+    int nc;
+    snprintf(list, sizeof list, "%s", m->columns);
+    if (column_names(list, cols, 64, &nc) || nc < 2 || strcmp(cols[0], m->key) != 0)
+        return mdp_diag_set(d, MDP_ERR_CONFIG,
+                            "%s: columns must list identifiers, the key '%s' first, and at least "
+                            "one more",
+                            m->file, m->key);
+    /* the models folder's own templates first, then the built-in ones (a folder of copied or
+     * custom models need not copy the templates it does not change) */
+    char path[800], builtin[800];
+    snprintf(path, sizeof path, "%s/_templates/%s.sql", dir, m->tmpl);
+    snprintf(builtin, sizeof builtin, "%s/models/_templates/%s.sql", MDP_SOURCE_DIR, m->tmpl);
+    FILE *f = fopen(path, "rb");
+    if (!f) f = fopen(builtin, "rb");
+    if (!f)
+        return mdp_diag_set(d, MDP_ERR_CONFIG, "%s: template '%s' not found (%s, %s)", m->file,
+                            m->tmpl, path, builtin);
+    struct mdp_buf t;
+    mdp_buf_init(&t);
+    char line[4096];
+    int head = 1;
+    while (fgets(line, sizeof line, f))
+        if (!(head && strncmp(line, "--", 2) == 0)) {
+            head = 0;
+            mdp_buf_puts(&t, line);
+        }
+    fclose(f);
+    static const char *const NAMES[] = {"source",      "key",         "version_ts",
+                                        "csv_columns", "row_columns", "null_columns"};
+    for (const char *p = t.data ? t.data : ""; *p;) {
+        int k = -1;
+        size_t kl = 0;
+        if (p[0] == '{' && p[1] == '{')
+            for (int i = 0; i < 6 && k < 0; i++) {
+                kl = strlen(NAMES[i]);
+                if (strncmp(p + 2, NAMES[i], kl) == 0 && strncmp(p + 2 + kl, "}}", 2) == 0) k = i;
+            }
+        if (k < 0) {
+            mdp_buf_putc(b, *p++);
+            continue;
+        }
+        p += 4 + kl;
+        for (int c = k < 3 ? 0 : k == 3 ? 0 : 1; k >= 3 && c < nc; c++) {
+            if (k == 3)
+                mdp_buf_printf(b, "%s'%s': 'VARCHAR'", c ? ", " : "", cols[c]);
+            else if (k == 4)
+                mdp_buf_printf(b, "%s           json_extract_string(j, '$.row.%s') AS %s,",
+                               c > 1 ? "\n" : "", cols[c], cols[c]);
+            else
+                mdp_buf_printf(b, "%sNULL AS %s", c > 1 ? ", " : "", cols[c]);
+        }
+        if (k < 3) mdp_buf_puts(b, k == 0 ? m->source : k == 1 ? m->key : m->version_ts);
+    }
+    mdp_buf_cleanup(&t);
+    return 0;
+}
+
 static int load_model(const char *dir, const char *fname, struct model *m, struct mdp_diag *d)
 {
     memset(m, 0, sizeof *m);
@@ -73,6 +158,16 @@ static int load_model(const char *dir, const char *fname, struct model *m, struc
                 snprintf(m->table, sizeof m->table, "%.199s", v);
             else if (header_value(line, "partition_by", v, sizeof v))
                 snprintf(m->partition, sizeof m->partition, "%.63s", v);
+            else if (header_value(line, "template", v, sizeof v))
+                snprintf(m->tmpl, sizeof m->tmpl, "%.63s", v);
+            else if (header_value(line, "source", v, sizeof v))
+                snprintf(m->source, sizeof m->source, "%.63s", v);
+            else if (header_value(line, "key", v, sizeof v))
+                snprintf(m->key, sizeof m->key, "%.63s", v);
+            else if (header_value(line, "version_ts", v, sizeof v))
+                snprintf(m->version_ts, sizeof m->version_ts, "%.63s", v);
+            else if (header_value(line, "columns", v, sizeof v))
+                snprintf(m->columns, sizeof m->columns, "%.511s", v);
             else if (header_value(line, "depends", v, sizeof v))
                 for (char *t = strtok(v, ","); t && m->ndeps < MAX_DEPS; t = strtok(NULL, ",")) {
                     trim(t);
@@ -88,6 +183,11 @@ static int load_model(const char *dir, const char *fname, struct model *m, struc
         mdp_buf_puts(&b, line);
     }
     fclose(f);
+    int trc = m->tmpl[0] ? from_template(dir, m, &b, d) : 0;
+    if (trc) {
+        mdp_buf_cleanup(&b);
+        return trc;
+    }
     m->sql = mdp_buf_steal(&b);
     if (!m->sql)
         return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory reading the SQL of %s", m->file);
