@@ -152,23 +152,22 @@ static int load_model(const char *dir, const char *fname, struct model *m, struc
     while (fgets(line, sizeof line, f)) {
         char v[512];
         if (in_header && strncmp(line, "--", 2) == 0) {
-            if (header_value(line, "model", v, sizeof v))
-                snprintf(m->name, sizeof m->name, "%.63s", v);
-            else if (header_value(line, "table", v, sizeof v))
-                snprintf(m->table, sizeof m->table, "%.199s", v);
-            else if (header_value(line, "partition_by", v, sizeof v))
-                snprintf(m->partition, sizeof m->partition, "%.63s", v);
-            else if (header_value(line, "template", v, sizeof v))
-                snprintf(m->tmpl, sizeof m->tmpl, "%.63s", v);
-            else if (header_value(line, "source", v, sizeof v))
-                snprintf(m->source, sizeof m->source, "%.63s", v);
-            else if (header_value(line, "key", v, sizeof v))
-                snprintf(m->key, sizeof m->key, "%.63s", v);
-            else if (header_value(line, "version_ts", v, sizeof v))
-                snprintf(m->version_ts, sizeof m->version_ts, "%.63s", v);
-            else if (header_value(line, "columns", v, sizeof v))
-                snprintf(m->columns, sizeof m->columns, "%.511s", v);
-            else if (header_value(line, "depends", v, sizeof v))
+            const struct {
+                const char *key;
+                char *dst;
+                size_t n;
+            } fields[] = {{"model", m->name, sizeof m->name},
+                          {"table", m->table, sizeof m->table},
+                          {"partition_by", m->partition, sizeof m->partition},
+                          {"template", m->tmpl, sizeof m->tmpl},
+                          {"source", m->source, sizeof m->source},
+                          {"key", m->key, sizeof m->key},
+                          {"version_ts", m->version_ts, sizeof m->version_ts},
+                          {"columns", m->columns, sizeof m->columns}};
+            int hit = 0;
+            for (size_t i = 0; !hit && i < sizeof fields / sizeof *fields; i++)
+                hit = header_value(line, fields[i].key, fields[i].dst, fields[i].n);
+            if (!hit && header_value(line, "depends", v, sizeof v))
                 for (char *t = strtok(v, ","); t && m->ndeps < MAX_DEPS; t = strtok(NULL, ",")) {
                     trim(t);
                     if (*t && !(m->deps[m->ndeps++] = mdp_strdup(t))) {
