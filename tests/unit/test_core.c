@@ -292,6 +292,60 @@ static void test_uuid_rfc9562_vector(void **st)
                          0);
 }
 
+/* The digit value of c for the parses (upper: 'A'-'F' taken too), or -1: the plain reference the
+ * parses' table of digit values is checked against. */
+static int ref_digit(int c, int upper)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (upper && c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Every byte value at every position of the three forms (canonical, 36 with any case, 32 without
+ * hyphens) is accepted exactly when it is a digit of that form, and then decoded to its value, in
+ * the byte and the half the position says; a hyphen's position takes a hyphen only. */
+static void test_uuid_every_byte_everywhere(void **st)
+{
+    (void)st;
+    const char *base36 = "017f22e2-79b0-7cc3-98c4-dc0c0c07398f";
+    char base32[33];
+    for (int i = 0, k = 0; base36[i]; i++)
+        if (base36[i] != '-') base32[k++] = base36[i];
+    base32[32] = '\0';
+    struct mdp_uuid good, u;
+    assert_int_equal(mdp_uuid_parse_canonical(base36, 36, &good), 0);
+    for (int form = 0; form < 3; form++) {
+        const char *base = form == 2 ? base32 : base36;
+        size_t n = form == 2 ? 32 : 36;
+        for (size_t pos = 0; pos < n; pos++) {
+            int digit_no =
+                form == 2 ? (int)pos : (int)pos - (pos > 8) - (pos > 13) - (pos > 18) - (pos > 23);
+            int hyphen = form != 2 && (pos == 8 || pos == 13 || pos == 18 || pos == 23);
+            for (int c = 0; c < 256; c++) {
+                char s[37];
+                memcpy(s, base, n);
+                s[n] = '\0';
+                s[pos] = (char)c;
+                int rc =
+                    form == 0 ? mdp_uuid_parse_canonical(s, n, &u) : mdp_uuid_parse_n(s, n, &u);
+                int v = hyphen ? (c == '-' ? 0 : -1) : ref_digit(c, form != 0);
+                if (v < 0) {
+                    assert_int_not_equal(rc, 0);
+                    continue;
+                }
+                assert_int_equal(rc, 0);
+                struct mdp_uuid want = good;
+                if (!hyphen) {
+                    int byte = digit_no / 2, shift = digit_no % 2 ? 0 : 4;
+                    want.b[byte] = (uint8_t)((want.b[byte] & ~(0x0f << shift)) | v << shift);
+                }
+                assert_memory_equal(u.b, want.b, 16);
+            }
+        }
+    }
+}
+
 /* Issue 16: a cleared set knows nothing and refills (past its first table and chunk, and again
  * after shrinking back) as a new one would. */
 /* The chunk allocator shared by the string set and the duplicate index: 8-aligned cuts, a copy
@@ -485,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_time_epoch_and_date_key),
         cmocka_unit_test(test_time_roundtrip_many),
         cmocka_unit_test(test_uuid_rfc9562_vector),
+        cmocka_unit_test(test_uuid_every_byte_everywhere),
         cmocka_unit_test(test_strset_clear),
         cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_uuid7_monotonic_within_ms),

@@ -123,6 +123,50 @@ static void test_events(void **st)
     assert_non_null(strstr(r.reasons, "\"location\":\"events/dt=2026-10-01/e.ndjson:2\""));
 }
 
+/* The check reads each line's event_id ahead of the parse, from the raw bytes, to start the load
+ * of its duplicate slot. That is only a hint: the parsed member decides. Lines where the first
+ * "event_id" in the bytes is not the member (a nested one, a repeated key whose last value wins,
+ * one that is not canonical) count exactly as their parsed event_id says, with the run's set and
+ * with the two-day window. */
+static void test_events_id_read_ahead(void **st)
+{
+    (void)st;
+    const char *k = "events/dt=2026-10-01/e.ndjson";
+#define NESTED_FIRST(outer)                                                                        \
+    "{\"properties\":{\"event_id\":\"" ID2 "\"},\"event_id\":\"" outer "\""                        \
+    ",\"user_id\":\"01900000-0000-7000-8000-000000000001\",\"timestamp\":\"2026-10-01T10:00:"      \
+    "00Z\","                                                                                       \
+    "\"event_type\":\"page_view\"}"
+#define REPEATED(last)                                                                             \
+    "{\"event_id\":\"" ID2 "\",\"user_id\":\"01900000-0000-7000-8000-000000000001\","              \
+    "\"timestamp\":\"2026-10-01T10:00:00Z\",\"event_type\":\"page_view\",\"event_id\":\"" last     \
+    "\"}"
+    const char *lines = NESTED_FIRST(ID1) "\n"                 /* ID1: new */
+        REPEATED(ID1) "\n"                                     /* ID1 again: a duplicate, not ID2 */
+        EV(ID2, "") "\n"                                       /* ID2 was only ever a hint: new */
+        EV("01900000-0000-7000-8000-00000000000A", "") "\n"    /* uppercase: text, new */
+        REPEATED("01900000-0000-7000-8000-00000000000A") "\n"  /* the same text: duplicate */
+        EV("01900000-0000-7000-8000-00000000000c\\u0000", ""); /* not an id after all */
+#undef NESTED_FIRST
+#undef REPEATED
+    expect(k, lines, 3, 1, 2, "invalid_event_id");
+    /* the same lines through the window, the ingest stage's index, where the hint is a prefetch */
+    struct mdp_dedup_window w = {0};
+    struct mdp_ingest_counts c;
+    memset(&c, 0, sizeof c);
+    c.newest_event_ms = -1;
+    struct mdp_quarantine q;
+    mdp_quarantine_init(&q, "t", "t", 0);
+    struct mdp_check ck = {.key = k, .c = &c, .q = &q};
+    assert_int_equal(mdp_dedup_window_enter(&w, 20362, &ck), 0);
+    assert_int_equal(mdp_connector_for_key(k)->check(&ck, lines, strlen(lines)), 0);
+    assert_int_equal(c.out, 3);
+    assert_int_equal(c.duplicates, 2);
+    assert_int_equal(c.quarantined, 1);
+    mdp_quarantine_cleanup(&q);
+    mdp_dedup_window_cleanup(&w);
+}
+
 /* ---------------------------------------------------------------- ses */
 
 static void test_ses_fixtures_and_variants(void **st)
@@ -1253,6 +1297,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events),
+        cmocka_unit_test(test_events_id_read_ahead),
         cmocka_unit_test(test_ses_fixtures_and_variants),
         cmocka_unit_test(test_ses_records),
         cmocka_unit_test(test_sns_signatures),
