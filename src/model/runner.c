@@ -24,7 +24,7 @@
 struct model {
     char name[64], table[200], partition[64], file[600];
     /* a model made from a template (models/_templates/<template>.sql) and its parameters */
-    char tmpl[64], source[64], key[64], version_ts[64], columns[512];
+    char tmpl[64], source[64], key[64], version_ts[64], columns[512], toast[512];
     char *deps[MAX_DEPS];
     int ndeps;
     char *sql;
@@ -70,10 +70,66 @@ static int column_names(char *list, char **out, int cap, int *n)
     return 0;
 }
 
+/* The placeholders a template's SQL may hold, in the order expand() knows them. */
+static const char *const PLACEHOLDERS[] = {
+    "source",       "key",        "version_ts", "csv_columns", "row_columns",
+    "null_columns", "toast_list", "toast_u",    "toast_fill",  NULL};
+
+/* Appends placeholder k's text for model m (cols: its columns, the key first; toast: its toast
+ * columns, none when nt is 0). */
+static void expand(int k, const struct model *m, char *const *cols, int nc, char *const *toast,
+                   int nt, struct mdp_buf *b)
+{
+    switch (k) {
+    case 0:
+    case 1:
+    case 2:
+        mdp_buf_puts(b, k == 0 ? m->source : k == 1 ? m->key : m->version_ts);
+        break;
+    case 3:
+        for (int c = 0; c < nc; c++)
+            mdp_buf_printf(b, "%s'%s': 'VARCHAR'", c ? ", " : "", cols[c]);
+        break;
+    case 4:
+        for (int c = 1; c < nc; c++)
+            mdp_buf_printf(b, "%s           json_extract_string(j, '$.row.%s') AS %s,",
+                           c > 1 ? "\n" : "", cols[c], cols[c]);
+        break;
+    case 5:
+        for (int c = 1; c < nc; c++)
+            mdp_buf_printf(b, "%sNULL AS %s", c > 1 ? ", " : "", cols[c]);
+        break;
+    case 6:
+        if (nt)
+            mdp_buf_puts(b, ",\n           CAST(json_extract(json, '$.unchanged_toast') AS "
+                            "VARCHAR[]) AS _u");
+        break;
+    case 7:
+        if (nt) mdp_buf_puts(b, ", _u");
+        break;
+    default: /* toast_fill: a column left out of an update takes the previous version's value */
+        if (!nt) {
+            mdp_buf_puts(b, "    SELECT * FROM versions");
+            break;
+        }
+        mdp_buf_puts(b, "    SELECT * REPLACE (");
+        for (int c = 0; c < nt; c++)
+            mdp_buf_printf(b,
+                           "\n        CASE WHEN list_contains(_u, '%1$s') THEN (last_value(CASE "
+                           "WHEN NOT coalesce(list_contains(_u, '%1$s'), false) THEN {'v': %1$s} "
+                           "END IGNORE NULLS) OVER prev).v ELSE %1$s END AS %1$s%2$s",
+                           toast[c], c + 1 < nt ? "," : ")");
+        mdp_buf_printf(b,
+                       "\n    FROM versions\n    WINDOW prev AS (PARTITION BY %s ORDER BY _ts "
+                       "NULLS FIRST, _src, _lsn ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)",
+                       m->key);
+    }
+}
+
 /* The SQL of a template model: _templates/<m->tmpl>.sql of its folder (else of the built-in
- * models/), its leading comment lines left out, with {{source}}, {{key}}, {{version_ts}}, {{csv_columns}}, {{row_columns}} and
- * {{null_columns}} filled in from the model's headers (every other {{...}}, such as {{raw}}, is
- * left for mdp__model_expand). Appends to b; 0, or an error naming the model's file. */
+ * models/), its leading comment lines left out, with the PLACEHOLDERS filled in from the model's
+ * headers (every other {{...}}, such as {{raw}}, is left for mdp__model_expand). Appends to b; 0,
+ * or an error naming the model's file. */
 static int from_template(const char *dir, struct model *m, struct mdp_buf *b, struct mdp_diag *d)
 {
     if (!m->source[0] || !m->key[0] || !m->version_ts[0] || !m->columns[0])
@@ -81,13 +137,25 @@ static int from_template(const char *dir, struct model *m, struct mdp_buf *b, st
                             "%s: template '%s' needs the headers source, key, version_ts and "
                             "columns",
                             m->file, m->tmpl);
-    char list[512], *cols[64];
-    int nc;
+    char list[512], tlist[512], *cols[64], *toast[64];
+    int nc, nt = 0;
     snprintf(list, sizeof list, "%s", m->columns);
     if (column_names(list, cols, 64, &nc) || nc < 2 || strcmp(cols[0], m->key) != 0)
         return mdp_diag_set(d, MDP_ERR_CONFIG,
                             "%s: columns must list identifiers, the key '%s' first, and at least "
                             "one more",
+                            m->file, m->key);
+    snprintf(tlist, sizeof tlist, "%s", m->toast);
+    int bad = m->toast[0] && column_names(tlist, toast, 64, &nt);
+    for (int t = 0; !bad && t < nt; t++) {
+        int c = 1;
+        while (c < nc && strcmp(cols[c], toast[t]) != 0)
+            c++;
+        bad = c == nc;
+    }
+    if (bad)
+        return mdp_diag_set(d, MDP_ERR_CONFIG,
+                            "%s: toast must list columns of columns other than the key '%s'",
                             m->file, m->key);
     /* the models folder's own templates first, then the built-in ones (a folder of copied or
      * custom models need not copy the templates it does not change) */
@@ -109,31 +177,21 @@ static int from_template(const char *dir, struct model *m, struct mdp_buf *b, st
             mdp_buf_puts(&t, line);
         }
     fclose(f);
-    static const char *const NAMES[] = {"source",      "key",         "version_ts",
-                                        "csv_columns", "row_columns", "null_columns"};
     for (const char *p = t.data ? t.data : ""; *p;) {
         int k = -1;
         size_t kl = 0;
         if (p[0] == '{' && p[1] == '{')
-            for (int i = 0; i < 6 && k < 0; i++) {
-                kl = strlen(NAMES[i]);
-                if (strncmp(p + 2, NAMES[i], kl) == 0 && strncmp(p + 2 + kl, "}}", 2) == 0) k = i;
+            for (int i = 0; PLACEHOLDERS[i] && k < 0; i++) {
+                kl = strlen(PLACEHOLDERS[i]);
+                if (strncmp(p + 2, PLACEHOLDERS[i], kl) == 0 && strncmp(p + 2 + kl, "}}", 2) == 0)
+                    k = i;
             }
         if (k < 0) {
             mdp_buf_putc(b, *p++);
             continue;
         }
         p += 4 + kl;
-        for (int c = k < 3 ? 0 : k == 3 ? 0 : 1; k >= 3 && c < nc; c++) {
-            if (k == 3)
-                mdp_buf_printf(b, "%s'%s': 'VARCHAR'", c ? ", " : "", cols[c]);
-            else if (k == 4)
-                mdp_buf_printf(b, "%s           json_extract_string(j, '$.row.%s') AS %s,",
-                               c > 1 ? "\n" : "", cols[c], cols[c]);
-            else
-                mdp_buf_printf(b, "%sNULL AS %s", c > 1 ? ", " : "", cols[c]);
-        }
-        if (k < 3) mdp_buf_puts(b, k == 0 ? m->source : k == 1 ? m->key : m->version_ts);
+        expand(k, m, cols, nc, toast, nt, b);
     }
     mdp_buf_cleanup(&t);
     return 0;
@@ -163,7 +221,8 @@ static int load_model(const char *dir, const char *fname, struct model *m, struc
                           {"source", m->source, sizeof m->source},
                           {"key", m->key, sizeof m->key},
                           {"version_ts", m->version_ts, sizeof m->version_ts},
-                          {"columns", m->columns, sizeof m->columns}};
+                          {"columns", m->columns, sizeof m->columns},
+                          {"toast", m->toast, sizeof m->toast}};
             int hit = 0;
             for (size_t i = 0; !hit && i < sizeof fields / sizeof *fields; i++)
                 hit = header_value(line, fields[i].key, fields[i].dst, fields[i].n);
