@@ -57,6 +57,8 @@ struct mdp_store_ops {
     /* Optional (NULL: nothing to do, the local paths are the objects): a backend whose local
      * paths are a cache (S3) copies objects there, and uploads files written there. */
     int (*stage)(struct mdp_store *s, const char *prefix, struct mdp_diag *d);
+    /* Optional (NULL: stage the key as a prefix): one object of a known size, not listed first. */
+    int (*stage_object)(struct mdp_store *s, const char *key, int64_t bytes, struct mdp_diag *d);
     int (*upload_local)(struct mdp_store *s, const char *prefix, struct mdp_diag *d);
     /* Optional (NULL: the backend keeps no old versions; S3 with versioning does): every version
      * and delete marker of the keys under prefix, one version read, one version deleted. */
@@ -175,6 +177,11 @@ int mdp_local_mkdirs(const char *path, int whole, int mode, struct mdp_diag *d);
  * cached copy of the same size is current). Returns 0, MDP_ERR_INVALID (bad prefix), MDP_ERR_IO /
  * MDP_ERR_NOSPACE / MDP_ERR_PERM, MDP_ERR_NOMEM, or the store's request errors, with d. */
 int mdp_store_stage(struct mdp_store *s, const char *prefix, struct mdp_diag *d);
+/* mdp_store_stage of one object whose size is known (bytes, e.g. a manifest's file; < 0: unknown)
+ * without listing it first: S3 stats the cached copy and GETs the object only when the copy is
+ * missing or of another size, where staging its key as a prefix costs a LIST request per file.
+ * Returns what mdp_store_stage returns, and MDP_ERR_NOT_FOUND for an object that is not there. */
+int mdp_store_stage_object(struct mdp_store *s, const char *key, int64_t bytes, struct mdp_diag *d);
 /* Uploads every file below the local folder of prefix (an engine wrote them at local paths) as
  * the object of the same key: a no-op for the file backend. Returns 0 or the errors of
  * mdp_store_stage, with d. */

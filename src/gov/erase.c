@@ -1129,7 +1129,7 @@ static int step_parquet_table(struct job *j, const char *table, json_object *lis
             continue;
         }
         parquet_new_key(m.files[i].key, run_id, keys[i], sizeof keys[i]);
-        rc = mdp_store_stage(j->lake->store, m.files[i].key, j->d); /* S3: into the cache */
+        rc = mdp_store_stage_object(j->lake->store, m.files[i].key, m.files[i].bytes, j->d);
         if (!rc) rc = mdp_store_local_path(j->lake->store, m.files[i].key, &src);
         if (!rc) rc = mdp_store_local_path(j->lake->store, keys[i], &dst);
         if (!rc) rc = mdp_local_mkdirs(dst.data, 0, 0755, j->d);

@@ -256,13 +256,14 @@ static void lfiles_cleanup(struct lfiles *f)
     memset(f, 0, sizeof *f);
 }
 
-/* The local path of key; an S3 lake's object is staged into its cache first (a no-op on file://),
- * so that the engine reads the same bytes in both modes. */
-static int lfiles_add(struct mdp_lake *lake, struct lfiles *f, const char *key, struct mdp_diag *d)
+/* The local path of key (bytes: its size when known, else -1); an S3 lake's object is staged into
+ * its cache first (a no-op on file://), so that the engine reads the same bytes in both modes. */
+static int lfiles_add(struct mdp_lake *lake, struct lfiles *f, const char *key, int64_t bytes,
+                      struct mdp_diag *d)
 {
     struct mdp_buf p;
     mdp_buf_init(&p);
-    int rc = mdp_store_stage(lake->store, key, d);
+    int rc = mdp_store_stage_object(lake->store, key, bytes, d);
     if (rc) return rc;
     rc = mdp_store_local_path(lake->store, key, &p);
     if (!rc && mdp_grow(&f->v, &f->cap, f->n + 1, sizeof *f->v, 16)) rc = MDP_ERR_NOMEM;
@@ -310,12 +311,11 @@ struct list_raw {
 
 static int list_raw_one(const char *key, int64_t size, void *ud)
 {
-    (void)size;
     struct list_raw *l = ud;
     int csv = ends_with(key, ".csv");
     int json = ends_with(key, ".json") || ends_with(key, ".ndjson");
     if ((l->fmt == FMT_CSV && !csv) || (l->fmt == FMT_JSON && !json)) return 0;
-    return lfiles_add(l->lake, l->f, key, l->d);
+    return lfiles_add(l->lake, l->f, key, size, l->d);
 }
 
 /* The raw objects of ds in format fmt. */
@@ -344,10 +344,10 @@ static int table_files(const struct mdp_subject_ctx *ctx, const struct mdp_inv_d
         if (!ends_with(m.files[i].key, ".parquet")) {
             if (ends_with(m.files[i].key, ".bin")) *out_snapshot = 1;
             if (ends_with(m.files[i].key, ".bin"))
-                rc = lfiles_add(ctx->lake, out, m.files[i].key, d);
+                rc = lfiles_add(ctx->lake, out, m.files[i].key, m.files[i].bytes, d);
             continue;
         }
-        rc = lfiles_add(ctx->lake, out, m.files[i].key, d);
+        rc = lfiles_add(ctx->lake, out, m.files[i].key, m.files[i].bytes, d);
     }
     mdp_manifest_cleanup(&m);
     if (rc == MDP_ERR_NOMEM) return mdp_diag_set(d, rc, "out of memory reading %s", ds->location);
@@ -1314,7 +1314,7 @@ static int rows_file(const struct mdp_subject_ctx *ctx, const struct mdp_subject
     mdp_buf_init(&sql);
     struct lfiles one = {0};
     int rc = key_path(ctx, h->location, &path, d);
-    if (!rc) rc = lfiles_add(ctx->lake, &one, h->location, d);
+    if (!rc) rc = lfiles_add(ctx->lake, &one, h->location, -1, d);
     int parquet = ends_with(h->location, ".parquet");
     int csv = ends_with(h->location, ".csv");
     if (!rc && ends_with(h->location, ".bin")) {

@@ -566,7 +566,7 @@ int mdp_engine_attach_table(struct mdp_engine *e, struct mdp_lake *lake, const c
     mdp_buf_puts(&sql, "SELECT * FROM read_parquet([");
     for (size_t i = 0; i < m.nfiles && !rc; i++) {
         /* an S3 lake: the file is read from the local cache */
-        if ((rc = mdp_store_stage(lake->store, m.files[i].key, d))) break;
+        if ((rc = mdp_store_stage_object(lake->store, m.files[i].key, m.files[i].bytes, d))) break;
         rc = mdp_store_local_path(lake->store, m.files[i].key, &path);
         if (rc) { /* path.data may be NULL */
             mdp_diag_set(d, rc, "table %s: no local path for %s", table, m.files[i].key);

@@ -101,7 +101,7 @@ int mdp_snapshot_open_lake(struct mdp_lake *lake, struct mdp_snapshot **out, str
                           MDP_SNAPSHOT_TABLE, m.nfiles);
     else if ((rc = mdp_store_local_path(lake->store, m.files[0].key, &path)))
         mdp_diag_set(d, rc, "the lake's store has no local paths");
-    else if (!(rc = mdp_store_stage(lake->store, m.files[0].key, d))) /* S3: into its cache */
+    else if (!(rc = mdp_store_stage_object(lake->store, m.files[0].key, m.files[0].bytes, d)))
         rc = mdp_snapshot_open(path.data, out, d);
     mdp_buf_cleanup(&path);
     mdp_manifest_cleanup(&m);

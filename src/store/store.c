@@ -210,6 +210,14 @@ int mdp_store_stage(struct mdp_store *s, const char *prefix, struct mdp_diag *d)
     return s->ops->stage(s, prefix ? prefix : "", d);
 }
 
+int mdp_store_stage_object(struct mdp_store *s, const char *key, int64_t bytes, struct mdp_diag *d)
+{
+    if (!s->ops->stage) return 0;
+    if (!key || !*key) return mdp_diag_set(d, MDP_ERR_INVALID, "staging an object without a key");
+    if (bytes < 0 || !s->ops->stage_object) return s->ops->stage(s, key, d);
+    return s->ops->stage_object(s, key, bytes, d);
+}
+
 int mdp_store_upload_local(struct mdp_store *s, const char *prefix, struct mdp_diag *d)
 {
     if (!s->ops->upload_local) return 0;

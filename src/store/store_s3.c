@@ -888,6 +888,13 @@ static int s3_stage(struct mdp_store *st, const char *prefix, struct mdp_diag *d
     return rc;
 }
 
+static int s3_stage_object(struct mdp_store *st, const char *key, int64_t bytes, struct mdp_diag *d)
+{
+    if (!mdp_store_key_valid(key)) return mdp_diag_set(d, MDP_ERR_INVALID, "bad key '%s'", key);
+    struct stage_ud u = {S3(st), d, 0};
+    return stage_one(key, bytes, &u);
+}
+
 struct up_ud {
     struct mdp_store *st;
     size_t root_len;
@@ -1126,6 +1133,7 @@ static const struct mdp_store_ops S3_OPS = {.scheme = "s3",
                                             .writer_open = s3_writer_open,
                                             .local_path = s3_local_path,
                                             .stage = s3_stage,
+                                            .stage_object = s3_stage_object,
                                             .upload_local = s3_upload_local,
                                             .versions = s3_versions,
                                             .get_version = s3_get_version,

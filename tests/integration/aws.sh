@@ -152,6 +152,30 @@ assert any(k.startswith("lake/_meta/manifests/") and "fact_email_events" in k an
 assert any(k.endswith(".parquet") for k in keys)
 PY
 
+# A published table's files are staged into the local cache by their manifest's keys and sizes:
+# a GET per file missing from the cache, none for a file cached whole, and no LIST per file.
+proxy "$T/log.port" --log "$T/requests.log"
+sed "s|cache_dir: .*|cache_dir: $T/cold-cache|" "$T/s3.yaml" >"$T/cold.yaml"
+nfiles=$(python3 - "$BUCKET" <<'PY'
+import json, sys, boto3
+s3 = boto3.client("s3")
+pre = "lake/_meta/manifests/curated/facts/fact_email_events/"
+cur = s3.get_object(Bucket=sys.argv[1], Key=pre + "CURRENT")["Body"].read().decode().strip()
+print(len(json.loads(s3.get_object(Bucket=sys.argv[1], Key=pre + cur + ".json")["Body"].read())["files"]))
+PY
+)
+for round in cold warm; do
+  : >"$T/requests.log"
+  AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$T/log.port") "$MDP" --config "$T/cold.yaml" --log-level off \
+    query "SELECT count(*) AS n FROM fact_email_events" --format csv >"$T/q.csv" 2>&1 \
+    && ok || bad "query through the logging proxy ($round): $(head -c 300 "$T/q.csv")"
+  gets=$(grep -c "^GET .*/fact_email_events/run-.*\.parquet" "$T/requests.log")
+  lists=$(grep "^GET [^ ]*[?&]list-type=2" "$T/requests.log" | grep -c "prefix=[^& ]*\.parquet")
+  want=$([ $round = cold ] && echo "$nfiles" || echo 0)
+  [ "$nfiles" -gt 1 ] && [ "$gets" = "$want" ] && [ "$lists" = 0 ] && ok \
+    || bad "staging fact_email_events ($round, $nfiles files): $gets Parquet GETs (want $want), $lists LISTs of a file (want 0)"
+done
+
 # throttling: the first 5 requests answered 503 SlowDown, then every 7th, retried
 proxy "$T/slow.port" --slowdown 5 --every 7
 conf "$T/slow.yaml" "s3://$BUCKET/slowlake"

@@ -6,7 +6,9 @@ verifies upstream) and:
   --every K       ... and every K-th request after them
   --die-after N   forwards N requests, then exits at once on the next one (the endpoint dies
                   mid-upload: the client sees the connection drop, then connection refused)
-Writes its port to PORTFILE. Usage: aws_proxy.py UPSTREAM PORTFILE [--slowdown N] [--every K] [--die-after N]"""
+  --log FILE      appends one line per request to FILE: the method and the path with its query
+Writes its port to PORTFILE.
+Usage: aws_proxy.py UPSTREAM PORTFILE [--slowdown N] [--every K] [--die-after N] [--log FILE]"""
 import http.client
 import http.server
 import os
@@ -20,6 +22,7 @@ args = sys.argv[3:]
 slowdown = int(args[args.index("--slowdown") + 1]) if "--slowdown" in args else 0
 every = int(args[args.index("--every") + 1]) if "--every" in args else 0
 die_after = int(args[args.index("--die-after") + 1]) if "--die-after" in args else -1
+log = args[args.index("--log") + 1] if "--log" in args else None
 lock = threading.Lock()
 seen = {"n": 0, "throttled": 0}
 
@@ -37,6 +40,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         with lock:
             seen["n"] += 1
             n = seen["n"]
+            if log:
+                with open(log, "a") as f:
+                    f.write(f"{self.command} {self.path}\n")
         length = int(self.headers.get("Content-Length") or 0)
         if die_after >= 0 and n > die_after:
             os._exit(0)
