@@ -405,13 +405,15 @@ static int row_holds_sql(const struct needles *nd, const char *alias, struct mdp
     return mdp_buf_error(out);
 }
 
-static int parquet_holds(struct job *j, const struct needles *nd, const char *key, int64_t *rows)
+/* *rows: the rows of the Parquet file key (bytes: its size, -1 when unknown) holding a needle */
+static int parquet_holds(struct job *j, const struct needles *nd, const char *key, int64_t bytes,
+                         int64_t *rows)
 {
     struct mdp_buf path, sql, n;
     mdp_buf_init(&path);
     mdp_buf_init(&sql);
     mdp_buf_init(&n);
-    int rc = mdp_store_stage(j->lake->store, key, j->d); /* S3: into the local cache */
+    int rc = mdp_store_stage_object(j->lake->store, key, bytes, j->d); /* S3: into the cache */
     if (!rc) rc = mdp_store_local_path(j->lake->store, key, &path);
     mdp_buf_puts(&sql, "SELECT count(*) FROM read_parquet(");
     mdp_sql_quote(&sql, path.data ? path.data : "");
@@ -426,6 +428,26 @@ static int parquet_holds(struct job *j, const struct needles *nd, const char *ke
     return rc;
 }
 
+/* The Parquet files under a prefix with their sizes (so that staging one needs no LIST). */
+struct sized_files {
+    struct {
+        char *key;
+        int64_t bytes;
+    } * v;
+    size_t n, cap;
+};
+
+static int sized_parquet(const char *key, int64_t size, void *ud)
+{
+    struct sized_files *f = ud;
+    size_t kl = strlen(key);
+    if (kl < 8 || strcmp(key + kl - 8, ".parquet") != 0) return 0;
+    if (mdp_grow(&f->v, &f->cap, f->n + 1, sizeof *f->v, 16) || !(f->v[f->n].key = mdp_strdup(key)))
+        return MDP_ERR_NOMEM;
+    f->v[f->n++].bytes = size;
+    return 0;
+}
+
 static int plan_superseded(struct job *j)
 {
     int rc = 0;
@@ -437,25 +459,28 @@ static int plan_superseded(struct job *j)
         memset(&m, 0, sizeof m);
         int r = mdp_lake_current(j->lake, ds->location, &m, j->d);
         if (r && r != MDP_ERR_NOT_FOUND) return r;
-        struct files f = {0};
+        struct sized_files f = {0};
         char prefix[600];
         snprintf(prefix, sizeof prefix, "%s/", ds->location);
-        rc = mdp_store_list_keys(j->lake->store, prefix, ".parquet", &f.v, &f.n, j->d);
+        rc = mdp_store_list(j->lake->store, prefix, sized_parquet, &f, j->d);
+        if (rc == MDP_ERR_NOMEM) rc = mdp_diag_set(j->d, rc, "out of memory listing %s", prefix);
         for (size_t k = 0; !rc && k < f.n; k++) {
             int current = 0;
             for (size_t x = 0; x < m.nfiles && !current; x++)
-                current = strcmp(m.files[x].key, f.v[k]) == 0;
+                current = strcmp(m.files[x].key, f.v[k].key) == 0;
             if (current) continue;
             int64_t rows = 0;
-            rc = parquet_holds(j, &j->all, f.v[k], &rows);
+            rc = parquet_holds(j, &j->all, f.v[k].key, f.v[k].bytes, &rows);
             if (!rc && rows > 0) {
                 json_object *x = json_object_new_object();
-                json_object_object_add(x, "key", json_object_new_string(f.v[k]));
+                json_object_object_add(x, "key", json_object_new_string(f.v[k].key));
                 json_object_object_add(x, "rows", json_object_new_int64(rows));
                 json_object_array_add(jarr(j->plan, "superseded"), x);
             }
         }
-        files_free(&f);
+        for (size_t k = 0; k < f.n; k++)
+            free(f.v[k].key);
+        free(f.v);
         mdp_manifest_cleanup(&m);
     }
     return rc;
