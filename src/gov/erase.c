@@ -429,11 +429,12 @@ static int parquet_holds(struct job *j, const struct needles *nd, const char *ke
 }
 
 /* The Parquet files under a prefix with their sizes (so that staging one needs no LIST). */
+struct sized_file {
+    char *key;
+    int64_t bytes;
+};
 struct sized_files {
-    struct {
-        char *key;
-        int64_t bytes;
-    } * v;
+    struct sized_file *v;
     size_t n, cap;
 };
 

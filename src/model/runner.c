@@ -155,7 +155,7 @@ static int from_template(const char *dir, struct model *m, struct mdp_buf *b, st
     }
     if (bad)
         return mdp_diag_set(d, MDP_ERR_CONFIG,
-                            "%s: toast must list columns of columns other than the key '%s'",
+                            "%s: toast must list columns named in columns, other than the key '%s'",
                             m->file, m->key);
     /* the models folder's own templates first, then the built-in ones (a folder of copied or
      * custom models need not copy the templates it does not change) */
