@@ -321,50 +321,64 @@ static int num_eval(const struct mdp_dq_num *n, double *out, struct res *r)
     return -1;
 }
 
-/* 1 if metric m satisfies c, 0 if not, -1 (r set to ERROR) if c has no numeric meaning. */
-static int num_cond(const struct mdp_dq_cond *c, double m, struct res *r)
+/* An operand of a condition as a number (ud: what the reader needs): 0, or -1 with r set. */
+typedef int (*operand_fn)(const struct mdp_dq_value *v, double *out, const void *ud, struct res *r);
+
+/* 1 if x meets c, its operands read by operand, 0 if not, -1 (r set to ERROR) when an operand
+ * cannot be read or c is a regular-expression match, which what (the thing compared, "a metric",
+ * "files") cannot take. The conditions of metrics and of files share it. */
+static int cond_of(const struct mdp_dq_cond *c, double x, operand_fn operand, const void *ud,
+                   const char *what, struct res *r)
 {
     double v[2] = {0, 0};
     if (c->op == MDP_DQ_OP_IN || c->op == MDP_DQ_OP_NOT_IN) {
         int in = 0;
         for (int i = 0; i < c->nvals; i++) {
-            if (c->vals[i].kind != MDP_DQ_V_NUM) {
-                set(r, MDP_DQ_ERROR, "a metric is compared with numbers only");
-                return -1;
-            }
-            if (num_eval(c->vals[i].num, &v[0], r)) return -1;
-            if (v[0] == m) in = 1;
+            if (operand(&c->vals[i], &v[0], ud, r)) return -1;
+            if (v[0] == x) in = 1;
         }
         return c->op == MDP_DQ_OP_IN ? in : !in;
     }
-    for (int i = 0; i < c->nvals && i < 2; i++) {
-        if (c->vals[i].kind != MDP_DQ_V_NUM) {
-            set(r, MDP_DQ_ERROR, "a metric is compared with numbers only");
-            return -1;
-        }
-        if (num_eval(c->vals[i].num, &v[i], r)) return -1;
-    }
+    for (int i = 0; i < c->nvals && i < 2; i++)
+        if (operand(&c->vals[i], &v[i], ud, r)) return -1;
     switch (c->op) {
     case MDP_DQ_OP_EQ:
-        return m == v[0];
+        return x == v[0];
     case MDP_DQ_OP_NE:
-        return m != v[0];
+        return x != v[0];
     case MDP_DQ_OP_GT:
-        return m > v[0];
+        return x > v[0];
     case MDP_DQ_OP_GE:
-        return m >= v[0];
+        return x >= v[0];
     case MDP_DQ_OP_LT:
-        return m < v[0];
+        return x < v[0];
     case MDP_DQ_OP_LE:
-        return m <= v[0];
+        return x <= v[0];
     case MDP_DQ_OP_BETWEEN:
-        return m > v[0] && m < v[1];
+        return x > v[0] && x < v[1];
     case MDP_DQ_OP_NOT_BETWEEN:
-        return m <= v[0] || m >= v[1];
+        return x <= v[0] || x >= v[1];
     default:
-        set(r, MDP_DQ_ERROR, "a metric cannot be matched with a regular expression");
+        set(r, MDP_DQ_ERROR, "%s cannot be matched with a regular expression", what);
         return -1;
     }
+}
+
+/* a metric's operand: a number (or an expression of numbers) */
+static int num_operand(const struct mdp_dq_value *v, double *out, const void *ud, struct res *r)
+{
+    (void)ud;
+    if (v->kind != MDP_DQ_V_NUM) {
+        set(r, MDP_DQ_ERROR, "a metric is compared with numbers only");
+        return -1;
+    }
+    return num_eval(v->num, out, r);
+}
+
+/* 1 if metric m satisfies c, 0 if not, -1 (r set to ERROR) if c has no numeric meaning. */
+static int num_cond(const struct mdp_dq_cond *c, double m, struct res *r)
+{
+    return cond_of(c, m, num_operand, NULL, "a metric", r);
 }
 
 /* Dynamic rules (Glue's avg(last(k)) and friends): the last k values of the metric the rule
@@ -1599,41 +1613,16 @@ static int file_operand(const struct mdp_dq_value *v, double now, double *out, s
     }
 }
 
+static int file_operand_at(const struct mdp_dq_value *v, double *out, const void *now,
+                           struct res *r)
+{
+    return file_operand(v, *(const double *)now, out, r);
+}
+
 /* 1 if x meets c (operands as file_operand gives them), 0 if not, -1 (r set) on error. */
 static int file_cond(const struct mdp_dq_cond *c, double x, double now, struct res *r)
 {
-    double v[2] = {0, 0};
-    if (c->op == MDP_DQ_OP_IN || c->op == MDP_DQ_OP_NOT_IN) {
-        int in = 0;
-        for (int i = 0; i < c->nvals; i++) {
-            if (file_operand(&c->vals[i], now, &v[0], r)) return -1;
-            if (v[0] == x) in = 1;
-        }
-        return c->op == MDP_DQ_OP_IN ? in : !in;
-    }
-    for (int i = 0; i < c->nvals && i < 2; i++)
-        if (file_operand(&c->vals[i], now, &v[i], r)) return -1;
-    switch (c->op) {
-    case MDP_DQ_OP_EQ:
-        return x == v[0];
-    case MDP_DQ_OP_NE:
-        return x != v[0];
-    case MDP_DQ_OP_GT:
-        return x > v[0];
-    case MDP_DQ_OP_GE:
-        return x >= v[0];
-    case MDP_DQ_OP_LT:
-        return x < v[0];
-    case MDP_DQ_OP_LE:
-        return x <= v[0];
-    case MDP_DQ_OP_BETWEEN:
-        return x > v[0] && x < v[1];
-    case MDP_DQ_OP_NOT_BETWEEN:
-        return x <= v[0] || x >= v[1];
-    default:
-        set(r, MDP_DQ_ERROR, "files cannot be matched with a regular expression");
-        return -1;
-    }
+    return cond_of(c, x, file_operand_at, &now, "files", r);
 }
 
 #define MDP_DQ_HASH_MAX (1u << 30) /* files larger than this are not hashed */

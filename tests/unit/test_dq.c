@@ -488,6 +488,11 @@ static const struct eval_case EV[] = {
     /* file rules on the table's own file (users.csv, 153 bytes) */
     {"FileSize = 153 B", MDP_DQ_PASS, "File.users.csv.FileSize.Compliance", 1.0},
     {"FileSize > 1 KB", MDP_DQ_FAIL, "File.users.csv.FileSize.Compliance", 0},
+    /* a list of numbers, for a metric and for a file alike */
+    {"RowCount in [3, 4]", MDP_DQ_PASS, "Dataset.*.RowCount", 4},
+    {"RowCount not in [3, 4]", MDP_DQ_FAIL, "Dataset.*.RowCount", 4},
+    {"FileSize in [1 KB, 153 B]", MDP_DQ_PASS, "File.users.csv.FileSize.Compliance", 1.0},
+    {"FileSize not in [1 KB, 153 B]", MDP_DQ_FAIL, "File.users.csv.FileSize.Compliance", 0},
 };
 
 /* Primary raw (RAW_CSV): ColumnDataType. */
