@@ -53,6 +53,11 @@ struct mdp__model_vars {
  * -1 as said above; out of memory is not in the return code but in out's sticky error: check
  * mdp_buf_error(out). */
 int mdp__model_expand(const char *sql, const struct mdp__model_vars *v, struct mdp_buf *out);
+/* Parses the n bytes of text as model file fname of models folder dir (its header, a template's
+ * expansion; the templates are looked up as for a model read from dir), then forgets it: the
+ * fuzz target of the model loader. 0, or MDP_ERR_CONFIG / MDP_ERR_NOMEM with a message in d. */
+int mdp__model_parse(const char *dir, const char *fname, const char *text, size_t n,
+                     struct mdp_diag *d);
 
 /* Loads the consent journal of st into e as the temp table consent_journal (seq, email_hash,
  * user_id, purpose, granted, ts, expires_at, source) for the gating SQL of curate and the derived

@@ -157,6 +157,10 @@ static int from_template(const char *dir, struct model *m, struct mdp_buf *b, st
         return mdp_diag_set(d, MDP_ERR_CONFIG,
                             "%s: toast must list columns named in columns, other than the key '%s'",
                             m->file, m->key);
+    if (strspn(m->tmpl, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(m->tmpl))
+        return mdp_diag_set(d, MDP_ERR_CONFIG,
+                            "%s: template '%s' is not a name of models/_templates/ (a-z, 0-9, _)",
+                            m->file, m->tmpl);
     /* the models folder's own templates first, then the built-in ones (a folder of copied or
      * custom models need not copy the templates it does not change) */
     char path[800], builtin[800];
@@ -197,12 +201,11 @@ static int from_template(const char *dir, struct model *m, struct mdp_buf *b, st
     return 0;
 }
 
-static int load_model(const char *dir, const char *fname, struct model *m, struct mdp_diag *d)
+/* Reads model fname of folder dir from f (closed here) into m, whose file is set: its header, its
+ * SQL (a template's filled in). 0, or an error naming the file; m holds what was read so far. */
+static int read_model(const char *dir, const char *fname, FILE *f, struct model *m,
+                      struct mdp_diag *d)
 {
-    memset(m, 0, sizeof *m);
-    snprintf(m->file, sizeof m->file, "%s/%s", dir, fname);
-    FILE *f = fopen(m->file, "rb");
-    if (!f) return mdp_diag_set(d, MDP_ERR_IO, "%s: cannot read", m->file);
     struct mdp_buf b;
     mdp_buf_init(&b);
     char line[4096];
@@ -257,6 +260,31 @@ static int load_model(const char *dir, const char *fname, struct model *m, struc
         return mdp_diag_set(d, MDP_ERR_CONFIG, "%s: model '%s' must live in %s", m->file, m->name,
                             expect);
     return 0;
+}
+
+static int load_model(const char *dir, const char *fname, struct model *m, struct mdp_diag *d)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->file, sizeof m->file, "%s/%s", dir, fname);
+    FILE *f = fopen(m->file, "rb");
+    if (!f) return mdp_diag_set(d, MDP_ERR_IO, "%s: cannot read", m->file);
+    return read_model(dir, fname, f, m, d);
+}
+
+static void free_models(struct model *ms, int n);
+
+int mdp__model_parse(const char *dir, const char *fname, const char *text, size_t n,
+                     struct mdp_diag *d)
+{
+    struct model m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.file, sizeof m.file, "%s/%s", dir, fname);
+    /* fmemopen refuses a size of 0: an empty file reads as one */
+    FILE *f = n ? fmemopen((void *)text, n, "rb") : fopen("/dev/null", "rb");
+    if (!f) return mdp_diag_set(d, MDP_ERR_NOMEM, "%s: cannot open the text", m.file);
+    int rc = read_model(dir, fname, f, &m, d);
+    free_models(&m, 1);
+    return rc;
 }
 
 static void free_models(struct model *ms, int n)

@@ -114,16 +114,17 @@ grep -q "fact_login_oauth.sql: .*provder" "$T/err" && grep -q "LINE $n:" "$T/err
 [ "$(cat "$L"/_meta/manifests/curated/facts/fact_login_oauth/CURRENT)" = "$cur" ] && ok || bad "a failed model published"
 # (the copied folder has no _templates/: the staging models made from a template found the
 # built-in one, or the run would have stopped before fact_login_oauth)
-# a template model without its key, with an unknown template, with a bad column, with a toast
-# column that is not one of its columns or is its key: the run fails at loading, naming the
-# model's file and what is wrong
+# a template model without its key, with an unknown template or a path for one, with a bad
+# column, with a toast column that is not one of its columns or is its key: the run fails at
+# loading, naming the model's file and what is wrong
 cp "$ROOT/models/fact_login_oauth.sql" "$T/models/"
-for bad_ in "/^-- key:/d" "s/^-- template: .*/-- template: nope/" "s/^-- columns: account_id,/-- columns: account_id, bad-name,/" \
+for bad_ in "/^-- key:/d" "s/^-- template: .*/-- template: nope/" "s|^-- template: .*|-- template: ../stg_locations|" \
+    "s/^-- columns: account_id,/-- columns: account_id, bad-name,/" \
     "/^-- version_ts:/a -- toast: business_name, no_such_column" "/^-- version_ts:/a -- toast: account_id"; do
   cp "$ROOT/models/stg_accounts.sql" "$T/models/stg_accounts.sql"
   sed -i "$bad_" "$T/models/stg_accounts.sql"
   "$MDP" --config "$T/broken.yaml" --log-level off curate --full >/dev/null 2>"$T/err"
-  [ $? = 1 ] && grep -q "stg_accounts.sql: .*\(needs the headers\|template 'nope' not found\|columns must list identifiers\|toast must list columns\)" "$T/err" \
+  [ $? = 1 ] && grep -q "stg_accounts.sql: .*\(needs the headers\|template 'nope' not found\|is not a name of models/_templates\|columns must list identifiers\|toast must list columns\)" "$T/err" \
     && ok || bad "a broken template model ($bad_): $(cat "$T/err")"
 done
 [ "$(cat "$L"/_meta/manifests/curated/facts/fact_login_oauth/CURRENT)" = "$cur" ] && ok || bad "a broken template model published"
