@@ -55,7 +55,8 @@ struct mdp__model_vars {
 int mdp__model_expand(const char *sql, const struct mdp__model_vars *v, struct mdp_buf *out);
 /* Parses the n bytes of text as model file fname of models folder dir (its header, a template's
  * expansion; the templates are looked up as for a model read from dir), then forgets it: the
- * fuzz target of the model loader. 0, or MDP_ERR_CONFIG / MDP_ERR_NOMEM with a message in d. */
+ * fuzz target of the model loader. Returns 0, or MDP_ERR_CONFIG / MDP_ERR_NOMEM with a message in
+ * d that names the file. */
 int mdp__model_parse(const char *dir, const char *fname, const char *text, size_t n,
                      struct mdp_diag *d);
 
