@@ -159,6 +159,10 @@ int mdp_aws_json(struct mdp_aws *a, const char *service, const char *json_versio
  * nothing readable. The body must end in a NUL (mdp_buf keeps one). Internal; public for the fuzz
  * target fuzz_s3_xml. Returns nothing. */
 void mdp__aws_parse_error_body(struct mdp_aws_response *r);
+/* Reads text as a credentials endpoint's JSON answer (AccessKeyId, SecretAccessKey, Token,
+ * Expiration) into a client made for the call, then forgets it. Internal; public for the fuzz
+ * target fuzz_aws_creds. Returns 0, or MDP_ERR_CONFIG / MDP_ERR_NOMEM with d. */
+int mdp__aws_creds_json_check(const char *text, struct mdp_diag *d);
 
 /* Appends s %-escaped the AWS way (RFC 3986 unreserved characters kept, every other byte as
  * %XX with upper-case hex; '/' kept when keep_slash) to out. Returns 0 or out's sticky error. */

@@ -416,6 +416,16 @@ static int creds_from_json(struct mdp_aws *a, const char *text, enum cred_src sr
     return 0;
 }
 
+int mdp__aws_creds_json_check(const char *text, struct mdp_diag *d)
+{
+    struct mdp_aws *a = mdp_calloc(1, sizeof *a);
+    if (!a) return mdp_diag_set(d, MDP_ERR_NOMEM, "AWS credentials: out of memory");
+    int rc = creds_from_json(a, text, SRC_CONTAINER, "the credentials endpoint", d);
+    creds_clear(a);
+    free(a);
+    return rc;
+}
+
 /* The container credentials endpoint (ECS task roles, EKS pod identity). Returns 1 when not
  * configured, 0 with credentials, or an error. */
 static int creds_container(struct mdp_aws *a, struct mdp_diag *d)
