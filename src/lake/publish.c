@@ -47,13 +47,17 @@ static int parse_manifest(const char *text, size_t len, struct mdp_manifest *m, 
         rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: not a valid manifest", key);
         goto out;
     }
-    if (json_object_object_get_ex(root, "table", &v) &&
-        !(m->table = mdp_strdup(json_object_get_string(v))))
-        rc = MDP_ERR_NOMEM;
+    static const char *const TEXTS[] = {"table", "run_id"};
+    for (int t = 0; t < 2 && !rc; t++) {
+        if (!json_object_object_get_ex(root, TEXTS[t], &v)) continue;
+        if (!json_object_is_type(v, json_type_string)) {
+            rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: '%s' is not a string", key, TEXTS[t]);
+            goto out;
+        }
+        char **dst = t ? &m->run_id : &m->table;
+        if (!(*dst = mdp_strdup(json_object_get_string(v)))) rc = MDP_ERR_NOMEM;
+    }
     if (json_object_object_get_ex(root, "version", &v)) m->version = json_object_get_int64(v);
-    if (json_object_object_get_ex(root, "run_id", &v) &&
-        !(m->run_id = mdp_strdup(json_object_get_string(v))))
-        rc = MDP_ERR_NOMEM;
     if (json_object_object_get_ex(root, "published_ms", &v))
         m->published_ms = json_object_get_int64(v);
     size_t n = json_object_array_length(files);
@@ -65,8 +69,12 @@ static int parse_manifest(const char *text, size_t len, struct mdp_manifest *m, 
     for (size_t i = 0; i < n; i++) {
         json_object *f = json_object_array_get_idx(files, i);
         struct mdp_manifest_file *mf = &m->files[m->nfiles];
-        if (!json_object_object_get_ex(f, "key", &v)) {
+        if (!json_object_object_get_ex(f, "key", &v) || !json_object_is_type(v, json_type_string)) {
             rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: file entry %zu has no key", key, i);
+            goto out;
+        }
+        if (!mdp_store_key_valid(json_object_get_string(v))) { /* no path out of the lake */
+            rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: file entry %zu has an invalid key", key, i);
             goto out;
         }
         if (!(mf->key = mdp_strdup(json_object_get_string(v)))) {
@@ -76,7 +84,7 @@ static int parse_manifest(const char *text, size_t len, struct mdp_manifest *m, 
         m->nfiles++;
         mf->bytes = json_object_object_get_ex(f, "bytes", &v) ? json_object_get_int64(v) : -1;
         mf->rows = json_object_object_get_ex(f, "rows", &v) ? json_object_get_int64(v) : -1;
-        if (json_object_object_get_ex(f, "sha256", &v))
+        if (json_object_object_get_ex(f, "sha256", &v) && json_object_is_type(v, json_type_string))
             snprintf(mf->sha256, sizeof mf->sha256, "%s", json_object_get_string(v));
     }
 out:
@@ -96,7 +104,7 @@ static int read_current(struct mdp_lake *lake, const char *table, int64_t *out_v
     if (!rc) rc = mdp_store_get(lake->store, key.data, &val, d);
     if (!rc) {
         char *end;
-        long long v = val.data[0] == 'v' ? strtoll(val.data + 1, &end, 10) : -1;
+        long long v = val.data && val.data[0] == 'v' ? strtoll(val.data + 1, &end, 10) : -1;
         if (v <= 0 || (*end != '\n' && *end != '\0'))
             rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: corrupt pointer", key.data);
         else
