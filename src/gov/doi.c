@@ -135,7 +135,7 @@ int mdp_doi_confirm(struct mdp_state *s, const char *token, int64_t now_ms, int 
     }
     int64_t exp = json_object_get_int64(v);
     struct mdp_consent_record r = {0};
-    if (json_object_object_get_ex(o, "email_lower", &v))
+    if (json_object_object_get_ex(o, "email_lower", &v) && json_object_is_type(v, json_type_string))
         snprintf(r.email_lower, sizeof r.email_lower, "%s", json_object_get_string(v));
     strcpy(r.purpose, "vc_report");
     r.granted = 1;

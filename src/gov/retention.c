@@ -453,8 +453,9 @@ static int ledger_head(struct mdp_lake *lake, int64_t *seq, char hash[65], struc
     rc = mdp_store_get(lake->store, l.key, &b, d);
     json_object *o = rc ? NULL : json_tokener_parse(b.data ? b.data : "");
     json_object *js, *jh;
-    if (!rc && (!o || !json_object_object_get_ex(o, "seq", &js) ||
-                !json_object_object_get_ex(o, "hash", &jh)))
+    if (!rc &&
+        (!o || !json_object_object_get_ex(o, "seq", &js) ||
+         !json_object_object_get_ex(o, "hash", &jh) || !json_object_is_type(jh, json_type_string)))
         rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: not a ledger entry", l.key);
     if (!rc) {
         *seq = json_object_get_int64(js);
