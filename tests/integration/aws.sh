@@ -176,8 +176,9 @@ for round in cold warm; do
     || bad "staging fact_email_events ($round, $nfiles files): $gets Parquet GETs (want $want), $lists LISTs of a file (want 0)"
 done
 
-# throttling: the first 5 requests answered 503 SlowDown, then every 7th, retried
-proxy "$T/slow.port" --slowdown 5 --every 7
+# throttling: the first 5 requests answered 503 SlowDown, then every 7th, retried; no request more
+# than 4 times (the client makes 6 attempts), so concurrent uploads cannot make it flaky
+proxy "$T/slow.port" --slowdown 5 --every 7 --max-per-key 4
 conf "$T/slow.yaml" "s3://$BUCKET/slowlake"
 AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$T/slow.port") "$MDP" --config "$T/slow.yaml" init >/dev/null 2>"$T/slow.err" \
   && ok || bad "init through throttling: $(tail -2 "$T/slow.err")"
