@@ -18,7 +18,8 @@
 int64_t mdp_time_now_ms(void);
 
 /* Parses an ISO-8601 timestamp or date (YYYY-MM-DD means midnight UTC) of exactly len bytes (or up
- * to NUL when len is (size_t)-1). Returns 0 or MDP_ERR_PARSE / MDP_ERR_RANGE. */
+ * to NUL when len is (size_t)-1). Returns 0 or MDP_ERR_PARSE / MDP_ERR_RANGE; MDP_ERR_PARSE for a
+ * NULL s (json_object_get_string of a JSON null, say). */
 int mdp_time_parse_iso(const char *s, size_t len, int64_t *out_ms);
 /* Parses epoch seconds ("1730815407", "1693997155.0") into *out_ms. Returns 0 or MDP_ERR_PARSE /
  * MDP_ERR_RANGE. */

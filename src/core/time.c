@@ -66,6 +66,7 @@ static int digits(const char **p, const char *end, int n, int *out)
 
 int mdp_time_parse_iso(const char *s, size_t len, int64_t *out_ms)
 {
+    if (!s) return MDP_ERR_PARSE; /* a JSON null's text, for one */
     if (len == (size_t)-1) len = strlen(s);
     const char *p = s, *end = s + len;
     int Y, M, D, h = 0, mi = 0, sec = 0;

@@ -64,6 +64,7 @@ static int on_key(const char *key, int64_t size, void *ud)
                  i++) {
                 json_object *r = json_object_array_get_idx(routes, i), *name, *riv;
                 if (json_object_object_get_ex(r, "route", &name) &&
+                    json_object_is_type(name, json_type_string) &&
                     json_object_object_get_ex(r, "interval", &riv))
                     figures(riv, json_object_get_string(name), &s.routes[s.nroutes++]);
             }

@@ -109,7 +109,8 @@ static int list_one(const struct mdp_state_item *it, void *ud)
     json_object *o = json_tokener_parse(it->body), *v;
     const char *reason = "";
     int64_t added = 0;
-    if (o && json_object_object_get_ex(o, "reason", &v)) reason = json_object_get_string(v);
+    if (o && json_object_object_get_ex(o, "reason", &v) && json_object_is_type(v, json_type_string))
+        reason = json_object_get_string(v);
     if (o && json_object_object_get_ex(o, "added_ms", &v)) added = json_object_get_int64(v);
     struct mdp_suppress_entry e = {it->pk, it->sk, reason ? reason : "", added};
     int rc = w->cb(&e, w->ud);

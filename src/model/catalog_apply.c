@@ -126,7 +126,8 @@ static int stored_partitions(struct apply *ap, const char *db, const char *table
             for (size_t i = 0; i < json_object_array_length(parts); i++) {
                 json_object *p = json_object_array_get_idx(parts, i), *vals, *sd;
                 if (!json_object_object_get_ex(p, "Values", &vals) ||
-                    json_object_array_length(vals) < 1)
+                    json_object_array_length(vals) < 1 ||
+                    !json_object_is_type(json_object_array_get_idx(vals, 0), json_type_string))
                     continue;
                 const char *loc = json_object_object_get_ex(p, "StorageDescriptor", &sd)
                                       ? str_at(sd, "Location")

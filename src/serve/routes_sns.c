@@ -52,32 +52,37 @@ static void record_subscription(struct mdp_server *s, json_object *env, const ch
     }
 }
 
-/* the day the SES event of env belongs to (its fact_email_events partition), else day */
-static int64_t event_day(json_object *env, int64_t day)
+/* the day of o's string member "timestamp" into *day; a missing, null, non-string or unreadable
+ * one leaves it */
+static void timestamp_day(json_object *o, int64_t *day)
+{
+    json_object *ts;
+    int64_t ms;
+    if (json_object_object_get_ex(o, "timestamp", &ts) &&
+        json_object_is_type(ts, json_type_string) &&
+        mdp_time_parse_iso(json_object_get_string(ts), (size_t)json_object_get_string_len(ts),
+                           &ms) == 0)
+        *day = mdp_days_from_ms(ms);
+}
+
+int64_t mdp__sns_event_day(json_object *env, int64_t day)
 {
     json_object *v;
-    json_object *msg = json_object_object_get_ex(env, "Message", &v)
+    json_object *msg = json_object_object_get_ex(env, "Message", &v) &&
+                               json_object_is_type(v, json_type_string)
                            ? json_tokener_parse(json_object_get_string(v))
                            : NULL,
-                *mail, *ts;
-    int64_t ms;
-    if (msg && json_object_object_get_ex(msg, "mail", &mail) &&
-        json_object_object_get_ex(mail, "timestamp", &ts) &&
-        mdp_time_parse_iso(json_object_get_string(ts), strlen(json_object_get_string(ts)), &ms) ==
-            0)
-        day = mdp_days_from_ms(ms);
+                *mail;
+    if (msg && json_object_object_get_ex(msg, "mail", &mail)) timestamp_day(mail, &day);
     /* as stg_ses: the type's own member's timestamp, when it has one (a complaint comes later) */
     json_object *kind = NULL, *member;
     if (msg && !json_object_object_get_ex(msg, "eventType", &kind))
         json_object_object_get_ex(msg, "notificationType", &kind);
     char mname[32] = "";
-    for (const char *k = kind ? json_object_get_string(kind) : ""; *k && strlen(mname) < 31; k++)
-        mname[strlen(mname)] = (char)(*k >= 'A' && *k <= 'Z' ? *k + 32 : *k);
-    if (mname[0] && json_object_object_get_ex(msg, mname, &member) &&
-        json_object_object_get_ex(member, "timestamp", &ts) &&
-        mdp_time_parse_iso(json_object_get_string(ts), strlen(json_object_get_string(ts)), &ms) ==
-            0)
-        day = mdp_days_from_ms(ms);
+    if (json_object_is_type(kind, json_type_string))
+        for (const char *k = json_object_get_string(kind); *k && strlen(mname) < 31; k++)
+            mname[strlen(mname)] = (char)(*k >= 'A' && *k <= 'Z' ? *k + 32 : *k);
+    if (mname[0] && json_object_object_get_ex(msg, mname, &member)) timestamp_day(member, &day);
     json_object_put(msg);
     return day;
 }
@@ -178,7 +183,7 @@ enum MHD_Result mdp__route_sns(struct mdp__req *r)
         return mdp__fail(r, 503, "out_of_memory", "the server is short of memory; retry");
     }
     mdp_quarantine_cleanup(&q);
-    st->event_day = event_day(env, day);
+    st->event_day = mdp__sns_event_day(env, day);
     struct mdp_buf b;
     mdp_buf_init(&b);
     mdp_buf_append(&b, line, len);

@@ -191,5 +191,9 @@ int mdp__background_start(struct mdp_server *s);
 void mdp__background_stop(struct mdp_server *s);
 /* Marks day as having new SES raw objects (the next micro-batch curates it). */
 void mdp__ses_day_dirty(struct mdp_server *s, int64_t day);
+/* Returns the fact_email_events day of an SNS envelope env whose Message is an SES message: the
+ * day of its type's member's timestamp, else of mail.timestamp, else day (routes_sns.c). Reads
+ * any JSON: a missing, null or non-string member is skipped. */
+int64_t mdp__sns_event_day(json_object *env, int64_t day);
 
 #endif

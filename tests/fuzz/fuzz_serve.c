@@ -1,8 +1,9 @@
 /* Fuzz target: the service's request bodies. Every input goes through the collector's batch
  * splitter (JSON and NDJSON) and the events check (each rejected event marked once), and, as JSON,
  * through the personalization and feedback handlers (no snapshot, no state store); each must answer
- * with a status and a JSON body, never crash. The input's bytes also size the allocations of a
- * request arena: each must be aligned, zeroed and its own until the arena is reset. */
+ * with a status and a JSON body, never crash; and as an SNS envelope, whose SES message's day is
+ * read. The input's bytes also size the allocations of a request arena: each must be aligned,
+ * zeroed and its own until the arena is reset. */
 #include "mdp/config.h"
 #include "../../src/serve/server.h"
 
@@ -98,6 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         st = mdp__feedback(&pz, o, key, &out);
         if (st < 200 || st > 599 || !out.data || out.data[0] != '{') __builtin_trap();
         mdp_buf_cleanup(&out);
+        /* as an SNS envelope: the day of its SES message (any day; it must not crash) */
+        (void)mdp__sns_event_day(o, 0);
     }
     json_object_put(o);
     return 0;

@@ -242,6 +242,16 @@ def main():
     st, js, _ = req(s, "POST", "/v1/ses/sns", json.dumps({"Type": "Notification", "MessageId": "m",
                                                           "Message": "{\"mail\":{}}"}), key=C)
     check(st == 400 and js["error"]["code"] == "invalid_ses_message", f"a bad SES message: {st} {js}")
+    # a valid Send event whose member has a null timestamp (Send's own time is not checked): the
+    # day of its partition comes from mail.timestamp; this crashed the server (strlen of NULL)
+    env = json.load(open(os.path.join(FIX, "ses", "event-publishing", "send.sns.json")))
+    msg = json.loads(env["Message"])
+    msg["send"] = {"timestamp": None}
+    msg["mail"]["messageId"] = "null-send-timestamp"
+    env["Message"] = json.dumps(msg)
+    st, js, _ = req(s, "POST", "/v1/ses/sns", json.dumps(env), key=C, ctype="text/plain")
+    check(st == 200 and js == {"accepted": 1}, f"a Send event with a null member timestamp: {st} {js}")
+    check(req(s, "GET", "/healthz")[0] == 200, "the server still answers after it")
     sub = {"Type": "SubscriptionConfirmation", "MessageId": "s1", "TopicArn": "arn:aws:sns:eu-central-1:1:t",
            "SubscribeURL": "https://sns.eu-central-1.amazonaws.com/?Action=ConfirmSubscription", "Token": "t"}
     st, js, _ = req(s, "POST", "/v1/ses/sns", json.dumps(sub), key=C)

@@ -202,6 +202,7 @@ static void test_time_iso_forms(void **st)
     assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27", (size_t)-1, &ms), MDP_ERR_PARSE);
     assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27.Z", (size_t)-1, &ms), MDP_ERR_PARSE);
     assert_int_equal(mdp_time_parse_iso("", (size_t)-1, &ms), MDP_ERR_PARSE);
+    assert_int_equal(mdp_time_parse_iso(NULL, (size_t)-1, &ms), MDP_ERR_PARSE); /* a JSON null */
     assert_int_equal(mdp_time_parse_iso("2024-11-05T14:03:27Zjunk", (size_t)-1, &ms),
                      MDP_ERR_PARSE);
     /* length-bounded input is not read past its end */
