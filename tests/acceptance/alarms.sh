@@ -194,4 +194,10 @@ YAML
 expect_rc 0 "latency alarm" -- "$MDP" alarms eval
 expect_in "$T/out" "serve_latency_p99            ALARM" "a p99 above 0 ms breaches a 0 ms threshold"
 expect_in "$T/out" "s3_storage_cost              ALARM" "the cost model's forecast reaches the alarm"
+# a damaged snapshot ("time": null, a null route name) is skipped, not a crash
+day=$(ls -d lake/_meta/metrics/serve/dt=* | tail -1)
+printf '{"time":null,"interval":{"requests":1,"p99_ms":5},"routes":[{"route":null,"interval":{}}]}' \
+  >"$day/zz-damaged.json"
+expect_rc 0 "latency alarm beside a damaged snapshot" -- "$MDP" alarms eval
+expect_in "$T/out" "serve_latency_p99            ALARM" "the good snapshots still count"
 finish alarms
