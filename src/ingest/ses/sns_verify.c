@@ -131,7 +131,8 @@ static int add_field(struct mdp_buf *b, json_object *env, const char *name, int 
 int mdp__sns_string_to_sign(json_object *env, struct mdp_buf *out)
 {
     json_object *t;
-    if (!json_object_object_get_ex(env, "Type", &t)) return -1;
+    if (!json_object_object_get_ex(env, "Type", &t) || !json_object_is_type(t, json_type_string))
+        return -1;
     const char *type = json_object_get_string(t);
     int rc = add_field(out, env, "Message", 0) | add_field(out, env, "MessageId", 0);
     if (strcmp(type, "Notification") == 0) {
