@@ -197,12 +197,15 @@ void mdp__metrics_render(struct mdp_server *s, struct mdp_buf *o)
                    "# TYPE mdp_raw_objects_committed_total counter\n"
                    "mdp_raw_objects_committed_total %lld\n"
                    "# TYPE mdp_curate_runs_total counter\nmdp_curate_runs_total %lld\n"
-                   "# TYPE mdp_http_in_flight gauge\nmdp_http_in_flight %d\n",
+                   "# TYPE mdp_http_in_flight gauge\nmdp_http_in_flight %d\n"
+                   "# HELP mdp_suppressed_subjects Entries of the erasure suppression list in "
+                   "force (reloaded when its version moves).\n"
+                   "# TYPE mdp_suppressed_subjects gauge\nmdp_suppressed_subjects %zu\n",
                    (long long)m->events_accepted, (long long)m->events_quarantined,
                    (long long)m->events_suppressed, (long long)s->pz.log_suppressed,
                    (long long)m->ses_accepted, (long long)m->ses_quarantined,
                    (long long)mdp__committer_objects(s->committer), (long long)m->curate_runs,
-                   (int)s->in_flight);
+                   (int)s->in_flight, mdp_suppress_live_count(s->suppress));
     mdp_buf_puts(o, "# HELP mdp_bandit_decisions_total Decisions of the bandit by context and "
                     "variant (since start); feedback counts are the posterior's.\n"
                     "# TYPE mdp_bandit_decisions_total counter\n"

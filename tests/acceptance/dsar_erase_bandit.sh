@@ -75,6 +75,8 @@ SPID=$!
 for _ in $(seq 100); do grep -q "listening on" "$T/serve.out" && break; sleep 0.1; done
 PORT=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$T/serve.out" | head -1)
 [ -n "$PORT" ] && ok || bad "mdp serve did not start: $(head -c 300 "$T/serve.err")"
+curl -s -H "Authorization: Bearer $AK" "http://127.0.0.1:$PORT/metrics" | grep -qx "mdp_suppressed_subjects 0" \
+  && ok || bad "before the erasure the server suppresses nobody (/metrics)"
 
 # feedback through the server: decisions on the email_subject surface (the bandit's: neither user
 # meets a rule there), each decision's id naming its user; OTHER also with an old-format id (no
@@ -217,8 +219,15 @@ assert r3["suppressed"] >= email_rewards > 0, (r3, email_rewards)
 assert nz(c3) == nz(c2), f"replay with suppression != oracle:\n{nz(c3)}\n{nz(c2)}"
 PY
 
-# the collector after the erasure: the list reloads within a second or two
-sleep 2.5
+# the collector after the erasure: the list reloads within a second or two (snapshot_reload_seconds);
+# /metrics shows when it has (no fixed sleep: a slow machine may take longer)
+reloaded=
+for _ in $(seq 300); do
+  n=$(curl -s -H "Authorization: Bearer $AK" "http://127.0.0.1:$PORT/metrics" | awk '$1 == "mdp_suppressed_subjects" {print $2}')
+  [ "${n:-0}" -ge 1 ] && { reloaded=1; break; }
+  sleep 0.1
+done
+[ -n "$reloaded" ] && ok || bad "the server did not pick up the suppression list within 30 s (mdp_suppressed_subjects ${n:-missing})"
 ev() { # an app event of user $1 with a UUIDv7 event id
   python3 - "$1" <<'PY'
 import json, sys, time, uuid
