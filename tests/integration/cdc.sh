@@ -148,7 +148,11 @@ echo "kill -9 test: $loaded rows loaded in 6 rounds of kill -9"
 # --- a connection the server drops is resumed
 cdc --json cdc run --duration 6 >"$T/r4" 2>"$T/e4" &
 runpid=$!
-sleep 2
+# wait until its walsender streams (polled: a slow machine may take more than the 2 s this slept)
+for _ in $(seq 150); do
+  [ "$("${psql[@]}" -d app -At -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'mdp_cdc' AND active")" = 1 ] && break
+  sleep 0.1
+done
 "${psql[@]}" -d app -At -c "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'mdp_cdc' AND active" \
   | grep -q t && ok || bad "no active walsender to terminate"
 sleep 0.5
