@@ -75,8 +75,9 @@ SPID=$!
 for _ in $(seq 100); do grep -q "listening on" "$T/serve.out" && break; sleep 0.1; done
 PORT=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\).*/\1/p' "$T/serve.out" | head -1)
 [ -n "$PORT" ] && ok || bad "mdp serve did not start: $(head -c 300 "$T/serve.err")"
-curl -s -H "Authorization: Bearer $AK" "http://127.0.0.1:$PORT/metrics" | grep -qx "mdp_suppressed_subjects 0" \
-  && ok || bad "before the erasure the server suppresses nobody (/metrics)"
+curl -s -H "Authorization: Bearer $AK" "http://127.0.0.1:$PORT/metrics" >"$T/metrics0" # whole: grep -q would cut curl's pipe
+grep -qx "mdp_suppressed_subjects 0" "$T/metrics0" \
+  && ok || bad "before the erasure the server suppresses nobody (/metrics): $(grep suppressed_subjects "$T/metrics0")"
 
 # feedback through the server: decisions on the email_subject surface (the bandit's: neither user
 # meets a rule there), each decision's id naming its user; OTHER also with an old-format id (no

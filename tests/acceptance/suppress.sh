@@ -99,7 +99,8 @@ runlog=$(cat lake/_meta/runs/*/*.json | python3 -c '
 import json, sys
 print(sum(json.loads(l).get("suppressed", 0) for l in sys.stdin if l.strip()))')
 check "run log: suppressed" "$runlog" "$total"
-"$MDP" runs --json 2>/dev/null | grep -q "suppressed (erased subjects)" && ok "run message names them" || no "run message"
+runs=$("$MDP" runs --json 2>/dev/null) # whole: grep -q on a pipe could cut the writer (pipefail)
+grep -q "suppressed (erased subjects)" <<<"$runs" && ok "run message names them" || no "run message"
 # a second ingest of the same deliveries lands nothing new
 js=$("$MDP" ingest events --json)
 check "re-ingest: nothing new" "$(echo "$js" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(sum(x["out"] for x in r), sum(x.get("suppressed",0) for x in r))')" "0 0"
