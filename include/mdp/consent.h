@@ -138,7 +138,8 @@ int mdp_consent_import(struct mdp_lake *lake, struct mdp_state *s, int64_t now_m
 /* The result of a verification. bad_seq is 0 when the journal is intact, else the sequence number
  * of the first record that fails, with the reason. */
 struct mdp_consent_verify {
-    int64_t records;
+    int64_t records; /* pruned ones included */
+    int64_t pruned;  /* records retention pruned (mdp_consent_prune): only their hash is left */
     int64_t bad_seq;
     char reason[256];
 };
@@ -146,6 +147,52 @@ struct mdp_consent_verify {
  * journal is intact or not (look at v->bad_seq), or MDP_ERR_IO / MDP_ERR_NOMEM when it could not
  * be read, with d. */
 int mdp_consent_verify(struct mdp_state *s, struct mdp_consent_verify *v, struct mdp_diag *d);
+
+/* Retention of the journal (docs/privacy.md §4, "The consent journal"): a record is kept while it
+ * is the proof of a decision in force, and for the inventory's period (3 years) after it stopped
+ * being one. It stops being one when a later decision (by ts, ties by seq) for the same purpose
+ * names every subject key it names (so every status lookup that finds it finds the later one
+ * first), when its grant expires, or, for a withdrawal, when it is made. A grant in force without
+ * expiry is never due. A due record is pruned to a tombstone that keeps its seq, prev_hash and
+ * hash, so the chain still verifies across it; readers skip tombstones. */
+struct mdp_consent_due {
+    int64_t seq;
+    char hash[65];
+    int64_t ended_ms; /* when it stopped being the proof of a decision in force */
+    int64_t bytes;    /* its stored body's */
+};
+/* The records due at cutoff_ms (ended at or before it) into *out (malloc'd array of *n, seq order,
+ * the caller frees it; NULL when none). Tombstones are not listed again. Returns 0,
+ * MDP_ERR_UNSUPPORTED (records written before pseudonymization: run mdp_consent_migrate first),
+ * MDP_ERR_PARSE (an unreadable record), MDP_ERR_IO, MDP_ERR_NOMEM, with d. */
+int mdp_consent_due(struct mdp_state *s, int64_t cutoff_ms, struct mdp_consent_due **out, size_t *n,
+                    struct mdp_diag *d);
+/* The journal's table copy (src/model/ml.c): a Parquet copy of its gating fields in this folder
+ * of the lake's local side, valid only with its digest in the state store (table, pk, sk). */
+#define MDP_CONSENT_COPY_DIR    "_meta/cache/consent-journal"
+#define MDP_CONSENT_COPY_DIGEST "consent_copy", "journal", "digest"
+/* What mdp_consent_prune did. */
+struct mdp_consent_pruned {
+    int64_t records;      /* records pruned to tombstones by this call */
+    int64_t already;      /* listed but pruned before (a rerun after a crash) */
+    int64_t contact_rows; /* contact rows deleted: their pseudonym is named by no live record */
+};
+/* Prunes the records keys name ("<seq>:<hash>", as a retention plan lists them) to tombstones,
+ * in transactions of up to 25, then deletes the contact rows (clear addresses and user ids) that
+ * no live record names any more (one appended meanwhile gets its row back), and the digest of the
+ * journal's table copy (src/model/ml.c), so that the next load rebuilds the copy without them.
+ * Idempotent: a record already pruned counts in out->already. out (the caller's) is zeroed and
+ * filled. Returns 0, MDP_ERR_INVALID (a malformed key), MDP_ERR_EXISTS (a record's hash differs
+ * from its key's: the journal changed since the plan; nothing of it pruned), MDP_ERR_NOT_FOUND (a
+ * listed record is missing), MDP_ERR_IO, MDP_ERR_NOMEM, with d. */
+int mdp_consent_prune(struct mdp_state *s, char *const *keys, size_t nkeys,
+                      struct mdp_consent_pruned *out, struct mdp_diag *d);
+
+/* Calls cb with the seq and hash of every tombstone of the journal (records pruned by retention),
+ * in seq order; hash is borrowed for the call. A non-zero return of cb stops the walk and is
+ * returned. Returns 0, cb's value, MDP_ERR_IO or MDP_ERR_NOMEM, with d. */
+int mdp_consent_each_pruned(struct mdp_state *s, int (*cb)(int64_t seq, const char *hash, void *ud),
+                            void *ud, struct mdp_diag *d);
 
 /* What mdp_consent_forget found and did. */
 struct mdp_consent_forgotten {

@@ -2,7 +2,9 @@
  * removal. The plan lists per dataset what is due: raw day folders (dt=D) and quarantine day
  * folders, date partitions of published curated and ml tables, rows of inactive users in tables
  * that mix them with kept rows (clock since_last_activity, computed from the lake's own activity
- * facts), state-store items past their TTL, and the inactive users' rows in Supabase. Apply removes exactly the plan: a hash-chained
+ * facts), state-store items past their TTL, the consent journal's records whose proof is no longer
+ * needed (since_event: the period after the decision stopped being in force), and the inactive
+ * users' rows in Supabase. Apply removes exactly the plan: a hash-chained
  * ledger entry per dataset first (_meta/ledger/), then new table versions through the manifest
  * mechanism (readers see the old or the new state), then the files and items themselves. */
 #ifndef MDP_RETENTION_H
@@ -19,13 +21,16 @@ struct mdp_engine;
 
 /* What one step of the plan removes. Never renumbered. */
 enum mdp_ret_unit {
-    MDP_RET_DAY_FOLDER = 1, /* a raw or quarantine day folder: target "raw/<src>/<ds>/dt=D/" */
-    MDP_RET_PARTITION = 2,  /* a date partition of a published table: target "<col>=<value>" */
-    MDP_RET_ROWS = 3,       /* rows of subjects inside files that keep other rows: target the
+    MDP_RET_DAY_FOLDER = 1,  /* a raw or quarantine day folder: target "raw/<src>/<ds>/dt=D/" */
+    MDP_RET_PARTITION = 2,   /* a date partition of a published table: target "<col>=<value>" */
+    MDP_RET_ROWS = 3,        /* rows of subjects inside files that keep other rows: target the
                                table; rows = how many */
-    MDP_RET_ITEMS = 4,      /* state-store items past their TTL: target the state-store table */
-    MDP_RET_SOURCE_ROWS = 5 /* rows of inactive users in a source system (Supabase): target its
+    MDP_RET_ITEMS = 4,       /* state-store items past their TTL: target the state-store table */
+    MDP_RET_SOURCE_ROWS = 5, /* rows of inactive users in a source system (Supabase): target its
                                table; keys = the user_ids; rows = -1 until deleted */
+    MDP_RET_RECORDS = 6      /* consent journal records that no longer prove a decision in force
+                               (mdp_consent_due): target the state table; keys = "<seq>:<hash>";
+                               pruned to tombstones that keep the chain (mdp_consent_prune) */
 };
 
 struct mdp_ret_step {
@@ -86,8 +91,11 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
                              struct mdp_diag *d);
 
 /* Walks the ledger in order and checks its chain (every entry's hash over its content and the
- * previous hash). *out_entries (may be NULL) counts them. Returns 0, MDP_ERR_PARSE naming the
- * first entry that was altered, removed or reordered, or MDP_ERR_IO / MDP_ERR_NOMEM, with d. */
+ * previous hash), then that every tombstone of the consent journal (in the lake's state store) is
+ * listed, with its hash, by an entry (a tombstone keeps the chain but not the content, so only the
+ * ledger tells retention's from a record deleted by hand). *out_entries (may be NULL) counts the
+ * entries. Returns 0, MDP_ERR_PARSE naming the first entry that was altered, removed or reordered
+ * or the first tombstone no entry made, or MDP_ERR_IO / MDP_ERR_NOMEM, with d. */
 int mdp_retention_ledger_verify(struct mdp_lake *lake, int64_t *out_entries, struct mdp_diag *d);
 
 /* The ledger for other writers than retention (the consent journal's migration, erasure). Appends

@@ -171,13 +171,17 @@ static int consent_verify(struct cli *c, int argc, char **argv)
     mdp_state_close(s);
     if (rc) return cli_fail("consent verify", EXIT_FAIL, "%s", d.msg);
     if (c->json) {
-        printf("{\"intact\":%s,\"records\":%lld", v.bad_seq ? "false" : "true",
-               (long long)v.records);
+        printf("{\"intact\":%s,\"records\":%lld,\"pruned\":%lld", v.bad_seq ? "false" : "true",
+               (long long)v.records, (long long)v.pruned);
         if (v.bad_seq)
             printf(",\"bad_seq\":%lld,\"reason\":\"%s\"", (long long)v.bad_seq, v.reason);
         puts("}");
     } else if (!v.bad_seq) {
-        printf("consent journal intact: %lld records, hash chain verified\n", (long long)v.records);
+        printf("consent journal intact: %lld records, hash chain verified", (long long)v.records);
+        if (v.pruned)
+            printf(" (%lld pruned by retention: their hashes kept in the chain)",
+                   (long long)v.pruned);
+        putchar('\n');
     }
     if (v.bad_seq)
         return cli_fail("consent verify", EXIT_FAIL, "the journal is broken at seq %lld: %s",

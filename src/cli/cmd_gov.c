@@ -227,6 +227,8 @@ static const char *unit_name(enum mdp_ret_unit u)
         return "items";
     case MDP_RET_SOURCE_ROWS:
         return "source_rows";
+    case MDP_RET_RECORDS:
+        return "records";
     }
     return "?";
 }
@@ -382,12 +384,15 @@ const struct cli_command CMD_RETENTION = {
     "        YYYY-MM-DD or ISO 8601): raw and quarantine day folders (dt=D), date partitions\n"
     "        of curated and ml tables, rows of users inactive for longer than the rule's\n"
     "        period (from the lake's activity facts) in tables that keep other users' rows,\n"
-    "        state-store items past their TTL, and the users due in Supabase (source_rows).\n"
-    "        Changes nothing.\n"
+    "        state-store items past their TTL, consent journal records 3 years after their\n"
+    "        decision stopped being in force (records), and the users due in Supabase\n"
+    "        (source_rows). Changes nothing.\n"
     "apply   removes exactly the plan: per dataset a ledger entry first (_meta/ledger/,\n"
     "        hash-chained: what, how many, bytes, the rule), then a new table version\n"
     "        without the due partitions or rows (readers see the old or the new state), then\n"
-    "        the files, raw objects and items. Run it again after a crash: it finishes.\n"
+    "        the files, raw objects and items; journal records become tombstones that keep\n"
+    "        the hash chain (mdp consent verify counts them). Run it again after a crash: it\n"
+    "        finishes.\n"
     "        --supabase also deletes the inactive users' rows in the app's database over\n"
     "        libpq (one transaction per table; the connection string comes from the\n"
     "        variable named by sources.supabase.dsn_env); without it they are left alone.\n"

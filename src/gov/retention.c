@@ -8,10 +8,12 @@
  * of day D is due when all of D lies before T minus the period. */
 #include "mdp/alloc.h"
 #include "mdp/buf.h"
+#include "mdp/consent.h"
 #include "mdp/engine.h"
 #include "mdp/hash.h"
 #include "mdp/inventory.h"
 #include "mdp/lake.h"
+#include "mdp/log.h"
 #include "mdp/ml.h"
 #include "mdp/retention.h"
 #include "mdp/state.h"
@@ -19,11 +21,14 @@
 #include "mdp/time.h"
 #include "mdp/uuid.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <json-c/json.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LEDGER      "_meta/ledger/"
 #define RAW_SEEN    "_meta/state/curate/raw_seen"
@@ -373,6 +378,38 @@ static int plan_items(struct mdp_ret_plan *p, const struct mdp_inv_dataset *ds,
     return 0;
 }
 
+/* The consent journal (a state dataset with a since_event clock): records that stopped proving a
+ * decision in force before the cutoff. A journal not yet pseudonymized is left for its migration
+ * (logged, not an error: the other datasets' retention goes on). */
+static int plan_journal(struct mdp_ret_plan *p, const struct mdp_inv_dataset *ds,
+                        struct mdp_state *st, int64_t cutoff, struct mdp_diag *d)
+{
+    struct mdp_consent_due *due = NULL;
+    size_t n = 0;
+    struct mdp_diag nd = {0};
+    int rc = mdp_consent_due(st, cutoff, &due, &n, &nd);
+    if (rc == MDP_ERR_UNSUPPORTED) {
+        mdp_log(MDP_LOG_WARN, "retention: the consent journal is left as it is",
+                LOG_STR("why", nd.msg), MDP_LF_END);
+        return 0;
+    }
+    if (rc) return mdp_diag_set(d, rc, "%s", nd.msg);
+    if (!n) return 0;
+    struct mdp_ret_step *s = add_step(p, ds, MDP_RET_RECORDS, ds->location, -1);
+    if (!s) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "%lld:%s", (long long)due[i].seq, due[i].hash);
+        if (add_key(s, key))
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        else
+            s->bytes += due[i].bytes;
+    }
+    if (!rc) s->objects = s->rows = (int64_t)n;
+    free(due);
+    return rc;
+}
+
 int mdp_retention_plan(const struct mdp_inventory *inv, struct mdp_lake *lake, struct mdp_engine *e,
                        int64_t now_ms, struct mdp_ret_plan **out, struct mdp_diag *d)
 {
@@ -406,6 +443,10 @@ int mdp_retention_plan(const struct mdp_inventory *inv, struct mdp_lake *lake, s
             if (clock == MDP_CLOCK_TTL) {
                 if (!st) rc = mdp_state_open_lake(lake, &st, d);
                 if (!rc) rc = plan_items(p, ds, st, now_ms, d);
+            } else if (clock == MDP_CLOCK_SINCE_EVENT && ds->deletion == MDP_DEL_BATCH_JOB &&
+                       !strcmp(ds->location, "consent_journal")) {
+                if (!st) rc = mdp_state_open_lake(lake, &st, d);
+                if (!rc) rc = plan_journal(p, ds, st, cutoff, d);
             }
             break;
         case MDP_INV_SUPABASE:
@@ -497,8 +538,17 @@ static int ledger_write(struct mdp_lake *lake, const struct mdp_ret_plan *p, siz
         const struct mdp_ret_step *s = &p->steps[i];
         mdp_buf_puts(&b, i > from ? ",{\"target\":" : "{\"target\":");
         mdp_buf_json_str(&b, s->target);
-        mdp_buf_printf(&b, ",\"objects\":%lld,\"rows\":%lld,\"bytes\":%lld}", (long long)s->objects,
+        mdp_buf_printf(&b, ",\"objects\":%lld,\"rows\":%lld,\"bytes\":%lld", (long long)s->objects,
                        (long long)s->rows, (long long)s->bytes);
+        if (s->unit == MDP_RET_RECORDS) { /* what verify checks a tombstone against */
+            mdp_buf_puts(&b, ",\"records\":[");
+            for (size_t k = 0; k < s->nkeys; k++) {
+                if (k) mdp_buf_putc(&b, ',');
+                mdp_buf_json_str(&b, s->keys[k]);
+            }
+            mdp_buf_putc(&b, ']');
+        }
+        mdp_buf_putc(&b, '}');
         objects += s->objects;
         rows += s->rows > 0 ? s->rows : 0;
         bytes += s->bytes;
@@ -590,11 +640,58 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Adds the "seq:hash" of every consent journal record an entry pruned to listed. */
+static int ledger_records(const char *entry, struct mdp_strset *listed, struct mdp_diag *d)
+{
+    json_object *o = json_tokener_parse(entry), *v, *targets, *recs;
+    int rc = 0;
+    if (o && json_object_object_get_ex(o, "location", &v) &&
+        json_object_is_type(v, json_type_string) &&
+        !strcmp(json_object_get_string(v), "consent_journal") &&
+        json_object_object_get_ex(o, "targets", &targets) &&
+        json_object_is_type(targets, json_type_array))
+        for (size_t i = 0; !rc && i < json_object_array_length(targets); i++)
+            if (json_object_object_get_ex(json_object_array_get_idx(targets, i), "records",
+                                          &recs) &&
+                json_object_is_type(recs, json_type_array))
+                for (size_t k = 0; !rc && k < json_object_array_length(recs); k++) {
+                    json_object *r = json_object_array_get_idx(recs, k);
+                    if (json_object_is_type(r, json_type_string) &&
+                        mdp_strset_add(listed, json_object_get_string(r),
+                                       (size_t)json_object_get_string_len(r)) < 0)
+                        rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+                }
+    json_object_put(o);
+    return rc;
+}
+
+struct pruned_check {
+    struct mdp_strset *listed;
+    struct mdp_diag *d;
+    int64_t n;
+};
+
+static int pruned_listed(int64_t seq, const char *hash, void *ud)
+{
+    struct pruned_check *pc = ud;
+    char key[96];
+    int n = snprintf(key, sizeof key, "%lld:%s", (long long)seq, hash);
+    pc->n++;
+    return mdp_strset_has(pc->listed, key, (size_t)n)
+               ? 0
+               : mdp_diag_set(pc->d, MDP_ERR_PARSE,
+                              "consent journal record %lld is a tombstone no retention entry of "
+                              "the ledger made (with this hash)",
+                              (long long)seq);
+}
+
 int mdp_retention_ledger_verify(struct mdp_lake *lake, int64_t *out_entries, struct mdp_diag *d)
 {
     struct verify v;
     mdp_buf_init(&v.keys);
     v.n = 0;
+    struct mdp_strset *listed = mdp_strset_new();
+    if (!listed) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     int rc = mdp_store_list(lake->store, LEDGER, collect_key, &v, d);
     if (!rc && mdp_buf_error(&v.keys)) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     char **keys = NULL;
@@ -644,10 +741,18 @@ int mdp_retention_ledger_verify(struct mdp_lake *lake, int64_t *out_entries, str
             else
                 memcpy(prev, got, sizeof prev);
         }
+        if (!rc) rc = ledger_records(b.data, listed, d);
     }
     mdp_buf_cleanup(&b);
     free(keys);
     mdp_buf_cleanup(&v.keys);
+    /* every tombstone of the consent journal was made by an entry of this ledger */
+    struct mdp_state *st = NULL;
+    struct pruned_check pc = {listed, d, 0};
+    if (!rc) rc = mdp_state_open_lake(lake, &st, d);
+    if (!rc) rc = mdp_consent_each_pruned(st, pruned_listed, &pc, d);
+    mdp_state_close(st);
+    mdp_strset_free(listed);
     if (out_entries) *out_entries = rc ? 0 : (int64_t)n;
     return rc;
 }
@@ -850,6 +955,32 @@ int mdp_retention_apply(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
     return mdp_retention_apply_with(plan, lake, e, NULL, out, d);
 }
 
+/* The consent journal's table copy files (MDP_CONSENT_COPY_DIR) hold pruned records: removed now,
+ * not at the next load that would drop them for their missing digest. */
+static int drop_journal_copy(struct mdp_lake *lake, struct mdp_diag *d)
+{
+    struct mdp_buf dir, f;
+    mdp_buf_init(&dir);
+    mdp_buf_init(&f);
+    int rc = 0;
+    DIR *dh =
+        mdp_store_local_path(lake->store, MDP_CONSENT_COPY_DIR, &dir) ? NULL : opendir(dir.data);
+    struct dirent *de;
+    while (dh && !rc && (de = readdir(dh))) {
+        if (strncmp(de->d_name, "journal-", 8) != 0) continue;
+        mdp_buf_reset(&f);
+        mdp_buf_printf(&f, "%s/%s", dir.data, de->d_name);
+        if (mdp_buf_error(&f))
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+        else if (unlink(f.data) != 0 && errno != ENOENT)
+            rc = mdp_diag_set(d, MDP_ERR_IO, "cannot remove %s: %s", f.data, strerror(errno));
+    }
+    if (dh) closedir(dh);
+    mdp_buf_cleanup(&dir);
+    mdp_buf_cleanup(&f);
+    return rc;
+}
+
 int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
                              struct mdp_engine *e, const char *conninfo, struct mdp_ret_stats *out,
                              struct mdp_diag *d)
@@ -924,6 +1055,14 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
                 st.source_rows += n;
                 break;
             }
+            case MDP_RET_RECORDS: {
+                struct mdp_consent_pruned pr = {0};
+                if (!state) rc = mdp_state_open_lake(lake, &state, d);
+                if (!rc) rc = mdp_consent_prune(state, s->keys, s->nkeys, &pr, d);
+                if (!rc) rc = drop_journal_copy(lake, d);
+                st.items += pr.records + pr.contact_rows;
+                break;
+            }
             case MDP_RET_ITEMS: {
                 int n = 0;
                 if (!state) rc = mdp_state_open_lake(lake, &state, d);
@@ -934,7 +1073,8 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
             }
             if (!rc) {
                 st.steps++;
-                if (s->unit != MDP_RET_ITEMS) st.objects += s->objects;
+                if (s->unit != MDP_RET_ITEMS && s->unit != MDP_RET_RECORDS)
+                    st.objects += s->objects;
                 st.rows += s->rows > 0 ? s->rows : 0;
                 st.bytes += s->bytes;
             }

@@ -65,13 +65,13 @@ static int sql_built(const struct mdp_buf *b, const char *what, struct mdp_diag 
 
 /* The journal's gating fields are kept as Parquet beside the lake (docs/privacy.md §2, "the
  * journal's table copy"): journal-F-L-H.parquet holds records F..L (the journal is dense and its
- * records never change), H the first 16 hex digits of record L's hash. It holds the keyed
+ * records never change, except when retention prunes them, which drops the copy's digest), H the first 16 hex digits of record L's hash. It holds the keyed
  * pseudonyms only, as the journal does; the clear subjects are joined in from the contact table
  * on every load, so an erasure (which deletes contact rows) needs no rewrite of it. */
-#define JCACHE "_meta/cache/consent-journal"
+#define JCACHE MDP_CONSENT_COPY_DIR
 /* the copy's SHA-256, recorded in the state store (beside the journal it is made from) when the
- * copy is written: table, pk, sk */
-#define JDIGEST "consent_copy", "journal", "digest"
+ * copy is written: table, pk, sk (retention's pruning deletes it: mdp_consent_prune) */
+#define JDIGEST MDP_CONSENT_COPY_DIGEST
 
 struct journal_load {
     struct mdp_appender *a;

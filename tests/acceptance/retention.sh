@@ -3,7 +3,9 @@
 # end five days ago: +8 days (DOI tokens past their TTL gone), +15 months (the GA4 copy and every
 # 90-day raw dataset gone, SES kept), +19 months (email events gone: raw SES and
 # fact_email_events), +25 months (curated and ml partitions gone, the consent journal intact),
-# inactive users at 36 months (a clock chosen so that only some are inactive), then all of them.
+# inactive users at 36 months (a clock chosen so that only some are inactive), then all of them,
+# and the consent journal's records 3 years after their decision stopped being in force (pruned to
+# their hashes: the chain still verifies; the ledger lists them; contact rows named by none go).
 # Every expected count is computed here independently: the raw files by walking the folders
 # against the specification's periods, rows and tokens by direct queries before the run. Also: the
 # ledger's chain verifies and a tampered entry is named; curate after retention does not rebuild
@@ -80,6 +82,30 @@ print(json.dumps(out, sort_keys=True))
 PY
 }
 rows_of() { q "SELECT count(*) FROM $1"; }
+# the consent journal's records due at T: a decision stops being in force when a later one for the
+# purpose names all of its subject keys, when its grant expires, or (a withdrawal) when made; it is
+# due 36 months after that (spec 7: 3 years). Prints the due seqs, those pruned before left out.
+jdue() { py "$L/_meta/state.sqlite" "$1" <<'PY'
+import json, sqlite3, sys, rules
+cut = int(rules.months_before(rules.parse_t(sys.argv[2]), 36).timestamp() * 1000)
+recs = [json.loads(b) for (b,) in sqlite3.connect(sys.argv[1]).execute(
+    "SELECT body FROM items WHERE tbl='consent_journal' ORDER BY sk")]
+live = [r for r in recs if not r.get("pruned")]
+out = []
+for r in live:
+    if r["decision"] == "withdrawn":
+        end = r["ts_ms"]
+    else:
+        later = [x["ts_ms"] for x in live if x["purpose"] == r["purpose"]
+                 and (x["ts_ms"], x["seq"]) > (r["ts_ms"], r["seq"])
+                 and (not r["email_hmac"] or x["email_hmac"] == r["email_hmac"])
+                 and (not r["user_hmac"] or x["user_hmac"] == r["user_hmac"])]
+        end = min(later + ([r["expires_at_ms"]] if r["expires_at_ms"] else []), default=None)
+    if end is not None and end <= cut:
+        out.append(str(r["seq"]))
+print(" ".join(out))
+PY
+}
 
 # ---- +8 days: the DOI tokens go, nothing else is due
 T1=$(date -u -d '8 days' +%FT%TZ)
@@ -196,9 +222,12 @@ cut=$(q "SELECT strftime(TIMESTAMP '${mid/T/ } ' + INTERVAL 1 SECOND, '%Y-%m-%d 
 inactive=$(q "SELECT count(*) FROM ($act) WHERE last < TIMESTAMP '$cut'")
 links=$(q "SELECT count(*) FROM identity_links WHERE CAST(user_id AS VARCHAR) IN (SELECT u FROM ($act) WHERE last < TIMESTAMP '$cut')")
 [ "$inactive" -gt 0 ] && [ "$inactive" -lt "${before[dim_user]}" ] && ok || bad "the clock should split the users: $inactive of ${before[dim_user]}"
+j5=$(jdue "$T5" | wc -w)
+want5="\"curated.dim_user\": [1, $inactive], \"curated.identity_links\": [1, $links]"
+[ "$j5" -gt 0 ] && want5="$want5, \"state.consent_journal\": [$j5, $j5]"
 plan "$T5" >"$T/p5.json"
-[ "$(by_ds "$T/p5.json")" = "{\"curated.dim_user\": [1, $inactive], \"curated.identity_links\": [1, $links]}" ] \
-  && ok || bad "36 months plan: $(by_ds "$T/p5.json"), want $inactive users and $links links"
+[ "$(by_ds "$T/p5.json")" = "{$want5}" ] \
+  && ok || bad "36 months plan: $(by_ds "$T/p5.json"), want $inactive users, $links links, $j5 journal records"
 py "$T/p5.json" "$inactive" <<'PY' && ok || bad "the plan lists other users due in Supabase than in the lake"
 import json, sys
 p = json.load(open(sys.argv[1]))
@@ -212,10 +241,33 @@ expect_in "$T/apply5.err" "left alone without --supabase" "says Supabase was not
 [ "$(q "SELECT count(*) FROM ($act) WHERE last < TIMESTAMP '$cut'")" = 0 ] && ok || bad "an inactive user survived"
 [ "$(find "$L/curated/dimensions/dim_user" -name '*.parquet' | wc -l)" = 1 ] && ok || bad "the old dim_user file is still there"
 
-# ---- +37 months: everybody is inactive now
+# ---- +37 months: everybody is inactive now; every decision of the demo that ended is 3 years old
+j37=$(jdue "$(at 37 0)")
+records=$(sqlite3 "$L/_meta/state.sqlite" "SELECT count(*) FROM items WHERE tbl='consent_journal'")
+pruned=$((j5 + $(wc -w <<<"$j37")))
+[ "$(wc -w <<<"$j37")" -gt 0 ] && ok || bad "the demo's journal has no decision that ended (superseded or withdrawn)"
 apply "$(at 37 0)" >"$T/p6.json" 2>/dev/null && ok || bad "apply +37 months"
 emptied dim_user && ok || bad "dim_user at +37 months: $(rows_of dim_user) rows, columns $(cols_of dim_user)"
-[ "$("$MDP" --log-level off consent verify --dir "$L")" = "$journal" ] && ok || bad "the consent journal changed at +37 months"
+# the consent journal: the due records pruned to their hashes, the chain intact, the rest unchanged
+[ "$("$MDP" --log-level off consent verify --dir "$L")" = "consent journal intact: $records records, hash chain verified ($pruned pruned by retention: their hashes kept in the chain)" ] \
+  && ok || bad "the consent journal at +37 months: $("$MDP" --log-level off consent verify --dir "$L" 2>&1), want $pruned of $records pruned"
+py "$L" "$j37" <<'PY' && ok || bad "the ledger lists other journal records than those due, or a contact row outlived its records"
+import glob, json, os, sqlite3, sys
+lake, want = sys.argv[1], set(sys.argv[2].split())
+listed = set()
+for f in sorted(glob.glob(os.path.join(lake, "_meta/ledger/*.json"))):
+    e = json.load(open(f))
+    if e.get("dataset") == "state.consent_journal":
+        for t in e["targets"]:
+            listed.update(k.split(":")[0] for k in t["records"])
+db = sqlite3.connect(os.path.join(lake, "_meta/state.sqlite"))
+recs = [json.loads(b) for (b,) in db.execute("SELECT body FROM items WHERE tbl='consent_journal'")]
+pruned = {str(r["seq"]) for r in recs if r.get("pruned")}
+assert want <= listed == pruned, (sorted(want - listed), sorted(listed ^ pruned))
+named = {r[k] for r in recs if not r.get("pruned") for k in ("email_hmac", "user_hmac") if r[k]}
+rows = {pk for (pk,) in db.execute("SELECT pk FROM items WHERE tbl='consent_contact'")}
+assert rows <= named, sorted(rows - named)[:3]
+PY
 plan "$(at 37 0)" >"$T/p7.json"
 [ "$(by_ds "$T/p7.json")" = "{}" ] && ok || bad "a second run finds more: $(by_ds "$T/p7.json")"
 
@@ -231,6 +283,23 @@ for f in sorted(os.listdir(d)):
     assert e["dataset"] and e["rule"]["period"] and e["rule"]["clock"] and e["targets"], f
     assert e["objects"] + e["rows"] > 0 and e["bytes"] > 0 and len(e["hash"]) == 64, f
 PY
+# a live journal record replaced by a tombstone with its own hashes still chains (consent verify
+# cannot tell), but no ledger entry made it: retention verify names it
+py "$L/_meta/state.sqlite" <<'PY' || bad "forging a tombstone"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for sk, b in db.execute("SELECT sk, body FROM items WHERE tbl='consent_journal' ORDER BY sk"):
+    r = json.loads(b)
+    if not r.get("pruned"):
+        t = '{"seq":%d,"pruned":true,"prev_hash":"%s","hash":"%s"}' % (r["seq"], r["prev_hash"], r["hash"])
+        db.execute("UPDATE items SET body = ? WHERE tbl='consent_journal' AND sk = ?", (t, sk))
+        db.commit()
+        print(r["seq"], file=open(sys.argv[1] + ".forged", "w"))
+        break
+PY
+expect_rc 0 "the forged tombstone chains" -- "$MDP" consent verify --dir "$L"
+expect_rc 1 "retention verify finds the forged tombstone" -- "$MDP" retention verify --dir "$L"
+expect_in "$T/err" "consent journal record $(cat "$L/_meta/state.sqlite.forged") is a tombstone no retention entry" "the record named"
 sed -i 's/"objects":1,/"objects":2,/' "$L/_meta/ledger/0000000004.json"
 expect_rc 1 "a tampered entry is found" -- "$MDP" retention verify --dir "$L"
 expect_in "$T/err" "0000000004.json was altered" "the entry named"

@@ -717,6 +717,164 @@ static void test_suppression(void **st)
     env_close(&e);
 }
 
+/* Retention of the journal (docs/privacy.md §4): which records are due, their pruning to
+ * tombstones that keep the chain, the contact rows no live record names, reruns, appends after. */
+#define DAY (86400000LL)
+
+static void record_exp(struct mdp_state *s, const char *email, const char *user,
+                       const char *purpose, int granted, int64_t ts, int64_t expires)
+{
+    struct mdp_diag d = {0};
+    struct mdp_consent_record r = {0};
+    assert_int_equal(mdp_consent_subject(&r, email, user, &d), 0);
+    snprintf(r.purpose, sizeof r.purpose, "%s", purpose);
+    snprintf(r.source, sizeof r.source, "cli");
+    r.granted = granted;
+    r.ts_ms = ts;
+    r.expires_at_ms = expires;
+    assert_int_equal(mdp_consent_append(s, &r, 100 * DAY, &d), 0);
+}
+
+static void due_seqs(struct mdp_state *s, int64_t cutoff, char *out, size_t n, char ***keys,
+                     size_t *nkeys)
+{
+    struct mdp_diag d = {0};
+    struct mdp_consent_due *due = NULL;
+    size_t k = 0;
+    assert_int_equal(mdp_consent_due(s, cutoff, &due, &k, &d), 0);
+    out[0] = '\0';
+    if (keys) *keys = calloc(k + 1, sizeof **keys);
+    for (size_t i = 0; i < k; i++) {
+        snprintf(out + strlen(out), n - strlen(out), "%s%lld@%lld", i ? "," : "",
+                 (long long)due[i].seq, (long long)(due[i].ended_ms / DAY));
+        if (keys) {
+            char key[96];
+            snprintf(key, sizeof key, "%lld:%s", (long long)due[i].seq, due[i].hash);
+            (*keys)[i] = strdup(key);
+        }
+    }
+    if (nkeys) *nkeys = k;
+    free(due);
+}
+
+static void keys_free(char **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+static void test_journal_retention(void **st)
+{
+    (void)st;
+    struct env e;
+    env_open(&e);
+    struct mdp_diag d = {0};
+    const char *u1 = "0190f5c2-0000-7000-8000-0000000000a1",
+               *u2 = "0190f5c2-0000-7000-8000-0000000000a2",
+               *u3 = "0190f5c2-0000-7000-8000-0000000000a3";
+    record_exp(e.s, "anna@example.de", NULL, "ml", 1, 1000, 0);            /* 1: superseded by 3 */
+    record_exp(e.s, "anna@example.de", u1, "analytics", 1, 2000, 0);       /* 2: in force */
+    record_exp(e.s, "anna@example.de", NULL, "ml", 0, 10 * DAY, 0);        /* 3: a withdrawal */
+    record_exp(e.s, "bob@example.de", NULL, "ml", 1, 3000, 20 * DAY);      /* 4: expires day 20 */
+    record_exp(e.s, NULL, u1, "ml", 1, 5 * DAY, 0);                        /* 5: in force */
+    record_exp(e.s, "carla@example.de", u2, "vc_report", 1, DAY, 0);       /* 6: see below */
+    record_exp(e.s, "carla@example.de", NULL, "vc_report", 1, 2 * DAY, 0); /* 7: in force */
+    record_exp(e.s, NULL, u3, "personalization", 1, DAY, 0);               /* 8: superseded by 9 */
+    record_exp(e.s, "dora@example.de", u3, "personalization", 0, 3 * DAY, 0); /* 9 */
+    /* 7 does not supersede 6: it lacks 6's user id, by which a lookup still finds 6 first */
+    char got[256], **keys;
+    size_t nk;
+    due_seqs(e.s, 15 * DAY, got, sizeof got, NULL, NULL);
+    assert_string_equal(got, "1@10,3@10,8@3,9@3");
+    due_seqs(e.s, 25 * DAY, got, sizeof got, NULL, NULL);
+    assert_string_equal(got, "1@10,3@10,4@20,8@3,9@3");
+    due_seqs(e.s, 2 * DAY, got, sizeof got, NULL, NULL);
+    assert_string_equal(got, "");
+
+    /* a digest of the table copy, as src/model/ml.c records it: pruning drops it */
+    struct mdp_state_item dig = {"journal", "digest", "{\"file\":\"x\",\"sha256\":\"y\"}", 0};
+    assert_int_equal(mdp_state_put(e.s, "consent_copy", &dig, 0, &d), 0);
+    /* a key whose hash is not the record's: refused, nothing pruned */
+    due_seqs(e.s, 15 * DAY, got, sizeof got, &keys, &nk);
+    char *bad_key = keys[0];
+    char forged[96];
+    snprintf(forged, sizeof forged, "1:%064d", 0);
+    keys[0] = forged;
+    struct mdp_consent_pruned pr;
+    assert_int_equal(mdp_consent_prune(e.s, keys, nk, &pr, &d), MDP_ERR_EXISTS);
+    assert_int_equal(pr.records, 0);
+    keys[0] = bad_key;
+
+    struct mdp_consent_verify v;
+    assert_int_equal(mdp_consent_prune(e.s, keys, nk, &pr, &d), 0);
+    assert_int_equal(pr.records, 4);
+    assert_int_equal(pr.already, 0);
+    /* dora's address and u3 were named only by 8 and 9; anna's address is still named by 2 */
+    assert_int_equal(pr.contact_rows, 2);
+    struct all *a = malloc(sizeof *a);
+    table_text(e.s, "consent_contact", a);
+    assert_null(strstr(a->buf, "dora@"));
+    assert_null(strstr(a->buf, u3));
+    assert_non_null(strstr(a->buf, "anna@example.de"));
+    table_text(e.s, "consent_journal", a);
+    assert_int_equal(a->items, 9); /* the tombstones keep their places */
+    assert_non_null(
+        strstr(a->buf, "|0000000000000001|{\"seq\":1,\"pruned\":true,\"prev_hash\":\"\","));
+    char *body = NULL;
+    assert_int_equal(mdp_state_get(e.s, "consent_copy", "journal", "digest", &body, NULL, &d),
+                     MDP_ERR_NOT_FOUND);
+    assert_int_equal(mdp_consent_verify(e.s, &v, &d), 0);
+    assert_int_equal(v.bad_seq, 0);
+    assert_int_equal(v.records, 9);
+    assert_int_equal(v.pruned, 4);
+    /* the decisions in force are as before: anna analytics by address and by id, carla by id */
+    assert_true(valid_at(e.s, "anna@example.de", NULL, "analytics", 50 * DAY));
+    assert_true(valid_at(e.s, NULL, u1, "ml", 50 * DAY));
+    assert_true(valid_at(e.s, NULL, u2, "vc_report", 50 * DAY));
+    assert_false(valid_at(e.s, "anna@example.de", NULL, "ml", 50 * DAY));
+    assert_false(valid_at(e.s, "dora@example.de", NULL, "personalization", 50 * DAY));
+
+    /* a rerun (after a crash, say) prunes nothing twice; nothing is due again */
+    assert_int_equal(mdp_consent_prune(e.s, keys, nk, &pr, &d), 0);
+    assert_int_equal(pr.records, 0);
+    assert_int_equal(pr.already, 4);
+    keys_free(keys, nk);
+    due_seqs(e.s, 15 * DAY, got, sizeof got, NULL, NULL);
+    assert_string_equal(got, "");
+
+    /* the newest record pruned: an append after it chains to the tombstone */
+    record_exp(e.s, "erik@example.de", NULL, "ml", 0, 4 * DAY, 0); /* 10: a withdrawal */
+    due_seqs(e.s, 15 * DAY, got, sizeof got, &keys, &nk);
+    assert_string_equal(got, "10@4");
+    assert_int_equal(mdp_consent_prune(e.s, keys, nk, &pr, &d), 0);
+    keys_free(keys, nk);
+    record_exp(e.s, "erik@example.de", NULL, "ml", 1, 50 * DAY, 0); /* 11 */
+    assert_int_equal(mdp_consent_verify(e.s, &v, &d), 0);
+    assert_int_equal(v.bad_seq, 0);
+    assert_int_equal(v.records, 11);
+    assert_int_equal(v.pruned, 5);
+    assert_true(valid_at(e.s, "erik@example.de", NULL, "ml", 60 * DAY));
+    /* the readers skip the tombstones: an erasure still finds and forgets a subject */
+    struct mdp_consent_forgotten fg;
+    assert_int_equal(mdp_consent_forget(e.s, "anna@example.de", NULL, &fg, &d), 0);
+    assert_int_equal(fg.records, 2); /* 2 (its address) and 5 (its user id, linked by 2) */
+
+    /* a tombstone altered (another hash) breaks the chain at the next record */
+    table_text(e.s, "consent_journal", a);
+    char sk[24] = "0000000000000003", *t = NULL;
+    assert_int_equal(mdp_state_get(e.s, "consent_journal", "journal", sk, &t, NULL, &d), 0);
+    char *h = strstr(t, "\"hash\":\"") + 8;
+    h[0] = h[0] == 'a' ? 'b' : 'a';
+    struct mdp_state_item it = {"journal", sk, t, 0};
+    assert_int_equal(mdp_state_put(e.s, "consent_journal", &it, 0, &d), 0);
+    free(t);
+    assert_int_equal(mdp_consent_verify(e.s, &v, &d), 0);
+    assert_int_equal(v.bad_seq, 4);
+    free(a);
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -726,6 +884,7 @@ int main(void)
         cmocka_unit_test(test_journal_migration),
         cmocka_unit_test(test_migration_refuses_broken_and_resumes),
         cmocka_unit_test(test_suppression),
+        cmocka_unit_test(test_journal_retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
