@@ -1110,7 +1110,9 @@ static int each_pruned_one(const struct mdp_state_item *it, void *ud)
     struct each_pruned *e = ud;
     int64_t seq;
     char prev[65], hash[65];
-    return tomb_parse(it->body, &seq, prev, hash) ? e->cb(seq, hash, e->ud) : 0;
+    /* the key's seq: a body claiming another is verify's to report, and is listed under neither */
+    return tomb_parse(it->body, &seq, prev, hash) ? e->cb(strtoll(it->sk, NULL, 10), hash, e->ud)
+                                                  : 0;
 }
 
 int mdp_consent_each_pruned(struct mdp_state *s, int (*cb)(int64_t seq, const char *hash, void *ud),
