@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Integration test of `mdp serve` in AWS mode (issue 14): the lake on S3 and the state in DynamoDB,
 against moto with SigV4 verified (scripts/moto.sh), boto3 as the independent reader. serve is
-started, gets app events (POST /v1/events), personalize requests and feedback, and is stopped
+started, gets app events (POST /v1/events), SES feedback through its SNS endpoint (curated into
+fact_email_events on S3 by the server's micro-batch), personalize requests and feedback, and is stopped
 (SIGTERM: it flushes what it holds); then the collected events are objects under
 raw/events/app_events/, the decision log under raw/serve/decisions/ (each decision id once), and
 the bandit's counters and feedback marks items of the state table. The serving snapshot serve
@@ -65,6 +66,10 @@ serve:
   listen: 127.0.0.1:0
   keys: ["{CKEY['config_item']}", "{PKEY['config_item']}"]
   decision_log_flush_seconds: 1
+  ses_publish_seconds: 1
+sources:
+  ses:
+    verify_signatures: "off"
 personalize:
   surfaces: [onboarding_tip:default_tip:neutral, onboarding_tip:tip_facts:facts]
 """)
@@ -110,8 +115,8 @@ personalize:
     check(m is not None, f"serve did not start: {line} {open(f'{TMP}/serve.err').read()[-800:]}")
     base = m.group(0) if m else ""
 
-    def req(method, path, body=None, key=PKEY["key"]):
-        h = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    def req(method, path, body=None, key=PKEY["key"], ctype="application/json"):
+        h = {"Authorization": f"Bearer {key}", "Content-Type": ctype}
         r = urllib.request.Request(base + path, data=body.encode() if body else None, method=method, headers=h)
         try:
             with urllib.request.urlopen(r, timeout=20) as resp:
@@ -132,6 +137,24 @@ personalize:
                                                          "signal": "email_click" if i % 2 else "email_bounce"}))
         check(st == 200, f"feedback: {st} {fb}")
         counted += fb.get("counted") is True
+    # SES feedback through the SNS endpoint (signatures off: a collect key): committed to S3 before
+    # the answer, then curated into fact_email_events on S3 by the server's micro-batch
+    import glob
+    fixtures = sorted(glob.glob(os.path.join(ROOT, "tests/data/fixtures/ses/*/*.sns.json")))
+    for f in fixtures:
+        st, js = req("POST", "/v1/ses/sns", open(f).read(), key=CKEY["key"], ctype="text/plain")
+        check(st == 200 and js == {"accepted": 1}, f"SNS {os.path.basename(f)}: {st} {js}")
+    kinds, t0 = [], time.time()
+    while time.time() - t0 < 90:
+        p = mdp("query", "SELECT DISTINCT event_type FROM fact_email_events ORDER BY 1", "--format",
+                "json", ok=False)
+        kinds = [r["event_type"] for r in json.loads(p.stdout or "[]")] if p.returncode == 0 else []
+        if {"bounce", "complaint", "delivered", "open", "click"} <= set(kinds):
+            break
+        time.sleep(1)
+    check({"bounce", "complaint", "delivered", "open", "click"} <= set(kinds),
+          f"the SNS fixtures are in fact_email_events on S3 ({time.time() - t0:.0f} s): {kinds} "
+          f"{open(f'{TMP}/serve.err').read()[-600:]}")
     srv.terminate()
     check(srv.wait(timeout=60) == 0, f"serve stops cleanly: {open(f'{TMP}/serve.err').read()[-800:]}")
     srv = None
@@ -155,6 +178,12 @@ personalize:
     for k in ev_keys:
         h = s3.head_object(Bucket=BUCKET, Key=k)
         check(h.get("ServerSideEncryption") == "aws:kms", f"{k} is SSE-KMS: {h.get('ServerSideEncryption')}")
+    ses_keys = objects("lake/raw/ses/http/")
+    got = sorted(e.get("MessageId", "") for e in lines(ses_keys))
+    want = sorted(json.load(open(f))["MessageId"] for f in fixtures)
+    check(got == want, f"each SNS message is on S3 once: {got} {want}")
+    for k in ses_keys:
+        check(s3.head_object(Bucket=BUCKET, Key=k).get("ServerSideEncryption") == "aws:kms", f"{k} is SSE-KMS")
     dec_keys = objects("lake/raw/serve/decisions/")
     logged = [d.get("decision") for d in lines(dec_keys)]
     check(sorted(logged) == sorted(decisions), f"each decision logged once on S3: {dec_keys} {sorted(logged)} {sorted(decisions)}")
@@ -162,7 +191,7 @@ personalize:
                      ExpressionAttributeValues={":t": {"S": "bandit"}}, ConsistentRead=True)["Items"]
     n = sum(int(i.get("n_s", {"N": "0"})["N"]) + int(i.get("n_f", {"N": "0"})["N"]) for i in items)
     check(counted > 0 and n == counted, f"bandit counters in DynamoDB: {n}, counted {counted}; {items[:2]}")
-    print(f"events {len(ev_keys)} objects, decisions {len(dec_keys)} objects, bandit items {len(items)}, "
+    print(f"events {len(ev_keys)} objects, SES {len(ses_keys)} objects, decisions {len(dec_keys)} objects, bandit items {len(items)}, "
           f"feedback counted {counted}")
 finally:
     if srv:
