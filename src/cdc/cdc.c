@@ -19,6 +19,7 @@
 #include "mdp/log.h"
 #include "mdp/store.h"
 #include "mdp/time.h"
+#include "mdp/net.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -80,14 +81,11 @@ static int q(PGconn *c, const char *sql, const char *p1, const char *p2, PGresul
 
 static PGconn *connect_db(const char *dsn, int replication, struct mdp_diag *d)
 {
-    const char *keys[] = {"dbname", "replication", "application_name", NULL};
-    const char *vals[] = {dsn, replication ? "database" : NULL, "matbakh-dp-cdc", NULL};
-    if (!replication) {
-        keys[1] = "application_name";
-        vals[1] = "matbakh-dp-cdc";
-        keys[2] = NULL;
-    }
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    const char *keys[] = {"replication", "application_name", NULL};
+    const char *vals[] = {"database", "matbakh-dp-cdc", NULL};
+    /* after the DSN: these two are ours whatever it says; the TLS minimum is its to change */
+    PGconn *c = replication ? mdp_net_pg_connect_params(dsn, keys, vals)
+                            : mdp_net_pg_connect_params(dsn, keys + 1, vals + 1);
     if (PQstatus(c) != CONNECTION_OK) {
         /* libpq's message names host and port, never the password */
         pq_fail(d, c, NULL, "cannot connect");

@@ -9,6 +9,7 @@
 #include "mdp/engine.h"
 #include "mdp/lake.h"
 #include "mdp/log.h"
+#include "mdp/net.h"
 #include "mdp/state.h"
 
 #include <curl/curl.h>
@@ -128,6 +129,7 @@ int cli_config(struct cli *c)
     if (!rc) rc = mdp_consent_configure(&c->cfg.consent_purposes, &d);
     if (!rc) rc = mdp_aws_configure(&c->cfg, &d);
     if (!rc) rc = mdp_state_configure(&c->cfg, &d);
+    if (!rc) rc = mdp_net_configure(&c->cfg, &d);
     if (rc) return cli_fail(NULL, EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
     c->have_cfg = 1;
     enum mdp_log_level lvl;

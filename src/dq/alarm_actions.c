@@ -9,6 +9,7 @@
 #include "mdp/log.h"
 #include "mdp/quality.h"
 #include "mdp/time.h"
+#include "mdp/net.h"
 #include "quality_internal.h"
 
 #include <curl/curl.h>
@@ -183,6 +184,7 @@ static int post_webhook(const struct mdp_config *cfg, const struct mdp_alarm *a,
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cfg->alarms_webhook_timeout_ms);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        mdp_net_curl_tls(c);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
         CURLcode cr = curl_easy_perform(c);
         status = 0;

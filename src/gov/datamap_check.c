@@ -12,6 +12,7 @@
 #include "mdp/ml.h"
 #include "mdp/state.h"
 #include "mdp/strset.h"
+#include "mdp/net.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -297,7 +298,7 @@ int mdp_inventory_check_supabase(const struct mdp_inventory *inv, const char *co
 {
     struct chk c = {inv, cb, ud, 0, d};
     int rc = 0;
-    PGconn *pg = PQconnectdb(conninfo);
+    PGconn *pg = mdp_net_pg_connect(conninfo);
     PGresult *res = NULL;
     if (!pg) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory connecting to PostgreSQL");
     if (PQstatus(pg) != CONNECTION_OK) {

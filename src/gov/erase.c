@@ -27,6 +27,7 @@
 #include "mdp/suppress.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
+#include "mdp/net.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -659,7 +660,7 @@ static int step_supabase(struct job *j, const char *conninfo)
     json_object *sb;
     if (!conninfo || !json_object_object_get_ex(j->plan, "supabase", &sb)) return 0;
     const char *uid = jstr(json_object_object_get(j->plan, "subject"), "user_id");
-    PGconn *pg = PQconnectdb(conninfo);
+    PGconn *pg = mdp_net_pg_connect(conninfo);
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
         int rc = mdp_diag_set(j->d, MDP_ERR_IO, "cannot connect to Supabase: %s",
                               pg ? PQerrorMessage(pg) : "out of memory");
@@ -1690,7 +1691,7 @@ int mdp_erase_scan(const struct mdp_inventory *inv, struct mdp_lake *lake, struc
     /* Supabase: every table of the inventory by its subject keys */
     PGconn *pg = NULL;
     if (!rc && conninfo) {
-        pg = PQconnectdb(conninfo);
+        pg = mdp_net_pg_connect(conninfo);
         if (!pg || PQstatus(pg) != CONNECTION_OK)
             rc = mdp_diag_set(d, MDP_ERR_IO, "cannot connect to Supabase: %s",
                               pg ? PQerrorMessage(pg) : "out of memory");

@@ -20,6 +20,7 @@
 #include "mdp/strset.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
+#include "mdp/net.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1004,7 +1005,7 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
             continue;
         }
         if (plan->steps[i].unit == MDP_RET_SOURCE_ROWS && !pg) {
-            pg = PQconnectdb(conninfo);
+            pg = mdp_net_pg_connect(conninfo);
             if (!pg || PQstatus(pg) != CONNECTION_OK) {
                 rc = mdp_diag_set(d, MDP_ERR_IO, "cannot connect to PostgreSQL: %s",
                                   pg ? PQerrorMessage(pg) : "out of memory");

@@ -16,6 +16,7 @@
 #include "mdp/state.h"
 #include "mdp/store.h"
 #include "mdp/uuid.h"
+#include "mdp/net.h"
 
 #include <ctype.h>
 #include <json-c/json.h>
@@ -885,7 +886,7 @@ static int locate_state(const struct mdp_subject_ctx *ctx, const struct mdp_inv_
 
 static int pg_connect(const struct mdp_subject_ctx *ctx, PGconn **out, struct mdp_diag *d)
 {
-    PGconn *pg = PQconnectdb(ctx->pg_conninfo);
+    PGconn *pg = mdp_net_pg_connect(ctx->pg_conninfo);
     if (!pg || PQstatus(pg) != CONNECTION_OK) {
         int rc = mdp_diag_set(d, MDP_ERR_IO, "cannot connect to PostgreSQL (Supabase): %s",
                               pg ? PQerrorMessage(pg) : "out of memory");

@@ -5,6 +5,7 @@
 #include "ingest_internal.h"
 #include "mdp/log.h"
 #include "mdp/time.h"
+#include "mdp/net.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -59,12 +60,14 @@ int mdp__http(const char *method, const char *url, const char *content_type, con
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    mdp_net_curl_tls(c);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
-    if (rc != CURLE_OK) return snprintf(err, en, "%s", curl_easy_strerror(rc)), -1;
+    if (rc != CURLE_OK)
+        return snprintf(err, en, "%s%s", curl_easy_strerror(rc), mdp_net_curl_hint(rc)), -1;
     return 0;
 }
 

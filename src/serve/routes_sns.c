@@ -6,6 +6,7 @@
 #include "mdp/log.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
+#include "mdp/net.h"
 #include "server.h"
 
 #include <curl/curl.h>
@@ -41,6 +42,7 @@ static void record_subscription(struct mdp_server *s, json_object *env, const ch
             CURL *c = curl_easy_init();
             if (c) {
                 curl_easy_setopt(c, CURLOPT_URL, url);
+                mdp_net_curl_tls(c);
                 curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
                 curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
                 CURLcode cr = curl_easy_perform(c);

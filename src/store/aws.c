@@ -8,6 +8,7 @@
 #include "mdp/hash.h"
 #include "mdp/log.h"
 #include "mdp/time.h"
+#include "mdp/net.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -362,6 +363,7 @@ static int plain_http(const char *method, const char *url, const char *hdr1, con
     if (hdr2 && (t = curl_slist_append(h, hdr2))) h = t;
     mdp_buf_reset(out);
     curl_easy_setopt(c, CURLOPT_URL, url);
+    mdp_net_curl_tls(c);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (!strcmp(method, "PUT")) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
@@ -1014,6 +1016,7 @@ static CURLcode perform(struct mdp_aws *a, CURL *h, const struct mdp_aws_request
     int iam = !strcmp(rq->service, "iam");
     snprintf(sigv4, sizeof sigv4, "aws:amz:%s:%s", iam ? "us-east-1" : a->region, rq->service);
     curl_easy_setopt(h, CURLOPT_URL, url);
+    mdp_net_curl_tls(h);
     curl_easy_setopt(h, CURLOPT_SHARE, a->share);
     curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
     pthread_mutex_lock(&a->lock);
@@ -1147,10 +1150,10 @@ int mdp_aws_request(struct mdp_aws *a, const struct mdp_aws_request *rq,
             retry = cc != CURLE_URL_MALFORMAT && cc != CURLE_UNSUPPORTED_PROTOCOL &&
                     cc != CURLE_OUT_OF_MEMORY && cc != CURLE_BAD_FUNCTION_ARGUMENT;
             if (!retry || attempt >= max_retries) {
-                rc = mdp_diag_set(d, MDP_ERR_IO, "%s %s %s: %s (%s) after %d attempt%s",
-                                  rq->service, op, what, curl_easy_strerror(cc),
-                                  a->endpoint[0] ? a->endpoint : "AWS endpoint", attempt + 1,
-                                  attempt ? "s" : "");
+                rc = mdp_diag_set(
+                    d, MDP_ERR_IO, "%s %s %s: %s%s (%s) after %d attempt%s", rq->service, op, what,
+                    curl_easy_strerror(cc), mdp_net_curl_hint(cc),
+                    a->endpoint[0] ? a->endpoint : "AWS endpoint", attempt + 1, attempt ? "s" : "");
                 goto out;
             }
             mdp_log(MDP_LOG_WARN, "aws request failed, retrying", LOG_STR("service", rq->service),

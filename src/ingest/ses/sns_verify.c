@@ -8,6 +8,7 @@
 #include "mdp/alloc.h"
 #include "mdp/buf.h"
 #include "mdp/hash.h"
+#include "mdp/net.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -51,6 +52,7 @@ static int fetch(const char *url, struct mdp_buf *out, char *why, size_t wn)
     if (!c) return snprintf(why, wn, "cannot start an HTTP client"), -1;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+    mdp_net_curl_tls(c);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);

@@ -9,6 +9,7 @@
 #include "../ingest_internal.h"
 #include "mdp/log.h"
 #include "mdp/time.h"
+#include "mdp/net.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -208,7 +209,7 @@ int mdp__supabase_pull(struct mdp_pull *p, struct mdp_diag *d)
             "supabase: the connection string is read from the environment variable %s "
             "(sources.supabase.dsn_env), which is not set",
             var);
-    PGconn *c = PQconnectdb(dsn);
+    PGconn *c = mdp_net_pg_connect(dsn);
     if (PQstatus(c) != CONNECTION_OK) {
         /* the message names host and port, never the password */
         int rc = pq_fail(d, c, NULL, "cannot connect");
