@@ -519,7 +519,11 @@ static struct mdp_dq_num *num_primary(struct parser *p)
         const char *name = p->cur.text;
         int line = p->cur.line, col = p->cur.col;
         next(p);
-        if (!is_punct(p, "(")) fail_at(p, line, col, "expected a number, found '%s'", name);
+        /* "now" is the date now() however it is spaced ("now ()", now on one line and its
+         * parentheses on the next), never a numeric function: printed, it would read as now() */
+        if (!is_punct(p, "(") || strcmp(name, "now") == 0)
+            fail_at(p, line, col, "expected a number, found '%s%s'", name,
+                    strcmp(name, "now") == 0 ? "()" : "");
         enter(p);
         next(p);
         n = num_node(p, MDP_DQ_N_CALL, 0);
