@@ -219,6 +219,14 @@ static const char *jstr(json_object *o, const char *k)
     return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
 }
 
+/* element i of array a as a string; "" for a missing or non-string one (a plan is the job's own
+ * document, but one edited by hand must fail a step, not crash it) */
+static const char *jat(json_object *a, size_t i)
+{
+    json_object *v = json_object_array_get_idx(a, i);
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+}
+
 static int64_t jint(json_object *o, const char *k)
 {
     json_object *v;
@@ -268,19 +276,19 @@ static int needles_from_plan(struct job *j)
     for (int k = 0; !rc && NARROW[k]; k++)
         if (json_object_object_get_ex(s, NARROW[k], &v))
             for (size_t i = 0; !rc && i < json_object_array_length(v); i++) {
-                const char *x = json_object_get_string(json_object_array_get_idx(v, i));
+                const char *x = jat(v, i);
                 rc = needle_add(&j->all, x);
                 if (!rc) rc = needle_add(&j->wide, x);
             }
     for (int k = 0; !rc && WIDE[k]; k++)
         if (json_object_object_get_ex(s, WIDE[k], &v))
             for (size_t i = 0; !rc && i < json_object_array_length(v); i++)
-                rc = needle_add(&j->wide, json_object_get_string(json_object_array_get_idx(v, i)));
+                rc = needle_add(&j->wide, jat(v, i));
     for (size_t i = 0; !rc && i < j->all.n; i++)
         rc = needle_add(&j->narrow, j->all.v[i]);
     if (!rc && json_object_object_get_ex(s, "external_ids", &v))
         for (size_t i = 0; !rc && i < json_object_array_length(v); i++)
-            rc = needle_add(&j->narrow, json_object_get_string(json_object_array_get_idx(v, i)));
+            rc = needle_add(&j->narrow, jat(v, i));
     return rc ? mdp_diag_set(j->d, rc, "out of memory") : 0;
 }
 
@@ -774,8 +782,7 @@ static int step_state(struct job *j, struct mdp_state *st)
     if (!rc) forgotten += f.email_rows + f.user_rows;
     if (json_object_object_get_ex(subj, "emails", &em))
         for (size_t i = 0; !rc && i < json_object_array_length(em); i++) {
-            rc = mdp_consent_forget(st, json_object_get_string(json_object_array_get_idx(em, i)),
-                                    NULL, &f, j->d);
+            rc = mdp_consent_forget(st, jat(em, i), NULL, &f, j->d);
             if (!rc) forgotten += f.email_rows + f.user_rows;
         }
     /* the suppression list (put first, before the plan: a rerun that resumes adds nothing) */
@@ -786,7 +793,7 @@ static int step_state(struct job *j, struct mdp_state *st)
         const char **v = mdp_calloc(n ? n : 1, sizeof *v);
         if (!v) rc = mdp_diag_set(j->d, MDP_ERR_NOMEM, "out of memory");
         for (size_t i = 0; v && i < n; i++)
-            v[i] = json_object_get_string(json_object_array_get_idx(em, i));
+            v[i] = jat(em, i);
         if (v) rc = suppress_subject(st, v, n, jstr(subj, "user_id"), j->id, &suppressed, j->d);
         free(v);
     }
@@ -904,7 +911,7 @@ static int step_state_indexed(struct job *j, struct mdp_state *st)
         rc = mdp_subject_pseudonym(key, MDP_PSEUDONYM_USER_ID, uid, ps[np++], j->d);
     if (json_object_object_get_ex(subj, "emails", &em))
         for (size_t i = 0; !rc && i < json_object_array_length(em) && np + 2 <= 64; i++) {
-            const char *e = json_object_get_string(json_object_array_get_idx(em, i));
+            const char *e = jat(em, i);
             char lower[300], sha[65];
             size_t k = 0;
             for (; e[k] && k + 1 < sizeof lower; k++)
@@ -961,7 +968,7 @@ static int step_ga4(struct job *j)
     json_object *subj = json_object_object_get(j->plan, "subject");
     if (json_object_object_get_ex(subj, "external_ids", &ext))
         for (size_t i = 0; !rc && i < json_object_array_length(ext); i++) {
-            const char *id = json_object_get_string(json_object_array_get_idx(ext, i));
+            const char *id = jat(ext, i);
             if (!ga4_client_id(id)) continue;
             struct mdp_ga4_deletion g;
             rc = mdp_ga4_user_deletion(cfg, "CLIENT_ID", id, &g, j->d);
@@ -2013,7 +2020,7 @@ static int load_pending(struct job *j, const char *user_id, const char *email)
         json_object *a;
         if (!hit && eh[0] && json_object_object_get_ex(o, "email_hmacs", &a))
             for (size_t k = 0; k < json_object_array_length(a) && !hit; k++)
-                hit = strcmp(json_object_get_string(json_object_array_get_idx(a, k)), eh) == 0;
+                hit = strcmp(jat(a, k), eh) == 0;
         if (hit) {
             j->plan = o;
             snprintf(j->id, sizeof j->id, "%s", jstr(o, "erasure"));
@@ -2146,7 +2153,7 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
         json_object *subj = json_object_object_get(j.plan, "subject"), *em;
         const char *email =
             json_object_object_get_ex(subj, "emails", &em) && json_object_array_length(em)
-                ? json_object_get_string(json_object_array_get_idx(em, 0))
+                ? jat(em, 0)
                 : NULL;
         struct surv sv = {found};
         rc = mdp_erase_scan(inv, lake, e, jstr(subj, "user_id"), email, o->conninfo, on_survivor,
@@ -2272,8 +2279,7 @@ int mdp_erase_verify(const struct mdp_inventory *inv, struct mdp_lake *lake, str
                 keyed(key, "email", low, h);
                 if (json_object_object_get_ex(c, "email_hmacs", &a))
                     for (size_t i = 0; i < json_object_array_length(a) && !hit; i++)
-                        hit =
-                            strcmp(json_object_get_string(json_object_array_get_idx(a, i)), h) == 0;
+                        hit = strcmp(jat(a, i), h) == 0;
             }
             if (!hit)
                 rc = mdp_diag_set(d, MDP_ERR_PARSE, "the certificate is about another subject");
