@@ -3,8 +3,8 @@
  * "1.2" for an endpoint that has no 1.3 yet), applied to every libcurl handle (AWS, the Google and
  * Meta APIs, SNS certificates and subscription confirmations, alarm webhooks) and to every libpq
  * connection (Supabase: `ssl_min_protocol_version`, which a connection string naming its own
- * overrides). Plain http:// endpoints (moto, a local MinIO) and PostgreSQL without SSL are not
- * affected: the setting bounds TLS, it does not demand it (a DSN's sslmode does).
+ * overrides; to a host of another machine also sslmode=require unless the string or PGSSLMODE
+ * says otherwise). Plain http:// endpoints (moto, a local MinIO) are not affected.
  *
  * Usage: mdp_net_configure(&cfg, &d) once at startup (before other threads); then
  *     mdp_net_curl_tls(curl);                  // after curl_easy_init or curl_easy_reset
@@ -31,8 +31,13 @@ CURLcode mdp_net_curl_tls(CURL *c);
  * handshake the likely cause, an endpoint without the minimum version (naming
  * security.tls_min_version), else "". */
 const char *mdp_net_curl_hint(CURLcode cc);
-/* PQconnectdb(conninfo) with ssl_min_protocol_version set to the minimum in force, unless conninfo
- * (a key=value string or a postgresql:// URI, borrowed) names its own. Returns the connection as
+/* Returns 1 when conninfo (a key=value string or a postgresql:// URI, borrowed) names a host of
+ * another machine: any host (or, without one, PGHOST, else hostaddr) that is not a socket folder,
+ * localhost, 127.0.0.0/8 or ::1; also for a string libpq cannot parse. Returns 0 otherwise. */
+int mdp_net_pg_remote(const char *conninfo);
+/* PQconnectdb(conninfo) with ssl_min_protocol_version set to the minimum in force and, for a
+ * remote host (mdp_net_pg_remote) when PGSSLMODE is unset, sslmode=require (libpq's default,
+ * prefer, would fall back to plain TCP), each unless conninfo (borrowed) names its own. Returns the connection as
  * libpq does, owned by the caller (PQfinish it; check PQstatus; NULL only when out of memory);
  * never logs conninfo. */
 PGconn *mdp_net_pg_connect(const char *conninfo);

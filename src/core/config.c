@@ -138,8 +138,9 @@ static const struct mdp_config_key KEYS[] = {
     {"security.tls_min_version", K_ENUM, OFF(tls_min_version), "1.3", 0, 0, "1.2|1.3",
      "Lowest TLS version of every outbound connection (spec 7: TLS 1.3): AWS, the Google and Meta "
      "APIs, SNS, webhooks (libcurl) and Supabase (libpq's ssl_min_protocol_version, unless the "
-     "connection string sets its own). 1.2 only for an endpoint without 1.3. Bounds TLS, does not "
-     "demand it: http:// endpoints and a DSN without sslmode=require are unaffected."},
+     "connection string sets its own; to another machine's host also sslmode=require unless it "
+     "or PGSSLMODE names one). 1.2 only for an endpoint without 1.3. http:// endpoints stay "
+     "plain."},
     {"dq.rules_dir", K_STR, OFF(dq_rules_dir), "{builtin}", 0, 0, NULL,
      "Folder of the data-quality rulesets `mdp dq run` (and the dq stage) evaluates: one "
      "TABLE.dqdl in Glue's DQDL per published table, named as `mdp query` names it; {builtin} is "

@@ -2,6 +2,7 @@
 #include "mdp/net.h"
 #include "mdp/config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int tls_min = 3; /* TLS 1.3 */
@@ -39,15 +40,56 @@ const char *mdp_net_curl_hint(CURLcode cc)
                         : ": the TLS handshake failed";
 }
 
+/* a host of a connection string on this machine: a socket folder, localhost, 127.0.0.0/8, ::1 */
+static int local_host(const char *h, size_t n)
+{
+    return n == 0 || h[0] == '/' || h[0] == '@' || (n == 9 && !strncmp(h, "localhost", 9)) ||
+           (n >= 4 && !strncmp(h, "127.", 4) && strspn(h, "0123456789.") >= n) ||
+           (n == 3 && !strncmp(h, "::1", 3));
+}
+
+int mdp_net_pg_remote(const char *conninfo)
+{
+    char *err = NULL;
+    PQconninfoOption *o = PQconninfoParse(conninfo ? conninfo : "", &err);
+    if (!o) { /* libpq will refuse it with its own message; the safe answer meanwhile */
+        PQfreemem(err);
+        return 1;
+    }
+    const char *host = NULL, *addr = NULL;
+    for (const PQconninfoOption *p = o; p->keyword; p++) {
+        if (!strcmp(p->keyword, "host")) host = p->val;
+        if (!strcmp(p->keyword, "hostaddr")) addr = p->val;
+    }
+    if (!host || !*host) host = getenv("PGHOST");
+    if ((!host || !*host) && addr && *addr) host = addr; /* only an address: judge that */
+    int remote = 0;
+    for (const char *h = host ? host : ""; !remote;) { /* a comma-separated list: each */
+        size_t n = strcspn(h, ",");
+        remote = !local_host(h, n);
+        if (!h[n]) break;
+        h += n + 1;
+    }
+    PQconninfoFree(o);
+    return remote;
+}
+
 PGconn *mdp_net_pg_connect_params(const char *conninfo, const char *const *keys,
                                   const char *const *vals)
 {
     /* PQconnectdbParams: later keywords override earlier ones and the expanded dbname overrides
-     * those before it, so the default goes first and a conninfo naming its own wins */
+     * those before it, so the defaults go first and a conninfo naming its own wins */
     const char *k[16], *v[16];
     int n = 0;
     k[n] = "ssl_min_protocol_version";
     v[n++] = tls_min == 3 ? "TLSv1.3" : "TLSv1.2";
+    /* libpq's default sslmode, prefer, falls back to plain TCP when TLS fails: to a host of
+     * another machine TLS is required unless the DSN (or PGSSLMODE) says otherwise */
+    const char *env = getenv("PGSSLMODE");
+    if ((!env || !*env) && mdp_net_pg_remote(conninfo)) {
+        k[n] = "sslmode";
+        v[n++] = "require";
+    }
     k[n] = "dbname";
     v[n++] = conninfo ? conninfo : "";
     for (int i = 0; keys && keys[i] && n < 15; i++) {

@@ -7,7 +7,9 @@
 #   certificate fails); with tls_min_version 1.2 the 1.2 server gets that far too;
 # - libpq (Supabase): a PostgreSQL with SSL capped at TLS 1.2 (scripts/pg.sh, then ALTER SYSTEM) is
 #   refused with sslmode=require; a DSN naming ssl_min_protocol_version=TLSv1.2 connects, as does
-#   the default once the server offers TLS 1.3 (pg_stat_ssl shows the version).
+#   the default once the server offers TLS 1.3 (pg_stat_ssl shows the version); a DSN naming
+#   another machine gets sslmode=require by default (refused once the server has no TLS, unless
+#   the DSN says sslmode=disable), one on this machine does not.
 # Usage: tls.sh path/to/mdp
 MDP=${1:?usage: tls.sh path/to/mdp}
 source "$(dirname "$0")/../acceptance/lib.sh"
@@ -81,4 +83,17 @@ psql -X "$P" -qAtc "ALTER SYSTEM SET ssl_max_protocol_version = 'TLSv1.3'" >/dev
 sleep 0.5
 lag "$P sslmode=require" >"$T/p3"
 expect_in "$T/p3" "no replication slot" "the server offering TLS 1.3: the default connects"
+# a DSN naming another machine (hostaddr only routes it here) gets sslmode=require by default:
+# libpq's own default (prefer) would fall back to plain TCP; one on this machine does not
+R="host=db.example.com hostaddr=127.0.0.1 port=$port user=postgres dbname=postgres"
+lag "$R" >"$T/p4"
+expect_in "$T/p4" "no replication slot" "a remote host, TLS available: connects (with TLS)"
+psql -X "$P" -qAtc "ALTER SYSTEM SET ssl = off" >/dev/null && psql -X "$P" -qAtc "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+lag "$R" >"$T/p5"
+expect_in "$T/p5" "SSL was required" "a remote host without TLS: refused, not plain"
+lag "$R sslmode=disable" >"$T/p6"
+expect_in "$T/p6" "no replication slot" "the DSN's own sslmode wins"
+lag "$P" >"$T/p7"
+expect_in "$T/p7" "no replication slot" "a loopback DSN without sslmode still connects (the tests' own servers)"
 finish tls

@@ -4,6 +4,7 @@
 #include "mdp/buf.h"
 #include "mdp/err.h"
 #include "mdp/hash.h"
+#include "mdp/net.h"
 #include "mdp/strset.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
@@ -207,6 +208,39 @@ static void test_time_iso_forms(void **st)
                      MDP_ERR_PARSE);
     /* length-bounded input is not read past its end */
     assert_int_equal(mdp_time_parse_iso("2024-11-05XXXX", 10, &ms), 0);
+}
+
+/* Which Supabase connection strings name another machine (sslmode=require by default there). */
+static void test_net_pg_remote(void **st)
+{
+    (void)st;
+    unsetenv("PGHOST");
+    static const struct {
+        const char *dsn;
+        int remote;
+    } C[] = {
+        {"postgresql://postgres@127.0.0.1:5432/app", 0},
+        {"host=127.0.0.1 port=5 user=postgres dbname=postgres", 0},
+        {"host=localhost dbname=x", 0},
+        {"host=/var/run/postgresql dbname=x", 0},
+        {"host=::1", 0},
+        {"dbname=x", 0}, /* the default socket */
+        {"host=db.abc.supabase.co dbname=postgres", 1},
+        {"postgresql://u@db.abc.supabase.co:5432/postgres?sslmode=require", 1},
+        {"host=127.0.0.1,db.example.com", 1},
+        {"hostaddr=10.0.0.5", 1},
+        {"host=db.example.com hostaddr=127.0.0.1", 1}, /* the name is what TLS is for */
+        {"host=localhostile.example", 1},
+        {"host=127.example.com", 1},
+        {"host=127.0.0.2,localhost", 0},
+        {"this is = not = a dsn", 1},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof *C; i++)
+        if (mdp_net_pg_remote(C[i].dsn) != C[i].remote)
+            fail_msg("%s: want %d", C[i].dsn, C[i].remote);
+    setenv("PGHOST", "db.example.com", 1);
+    assert_int_equal(mdp_net_pg_remote("dbname=x"), 1);
+    unsetenv("PGHOST");
 }
 
 static void test_time_epoch_and_date_key(void **st)
@@ -538,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_utf8_repair),
         cmocka_unit_test(test_time_iso_forms),
         cmocka_unit_test(test_time_epoch_and_date_key),
+        cmocka_unit_test(test_net_pg_remote),
         cmocka_unit_test(test_time_roundtrip_many),
         cmocka_unit_test(test_uuid_rfc9562_vector),
         cmocka_unit_test(test_uuid_every_byte_everywhere),
