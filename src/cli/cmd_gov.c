@@ -396,7 +396,9 @@ const struct cli_command CMD_RETENTION = {
     "        --supabase also deletes the inactive users' rows in the app's database over\n"
     "        libpq (one transaction per table; the connection string comes from the\n"
     "        variable named by sources.supabase.dsn_env); without it they are left alone.\n"
-    "verify  checks the ledger's hash chain; exit 1 naming the first broken entry.\n"
+    "verify  checks the ledger's hash chain, and that every consent journal record pruned to\n"
+    "        a tombstone is listed by an entry with its hash; exit 1 naming the first broken\n"
+    "        entry or unlisted tombstone.\n"
     "\n"
     "A raw day retention removed cannot be backfilled: `mdp segments|features --date D` for\n"
     "such a day is refused (docs/privacy.md §4).\n",
