@@ -54,5 +54,11 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
  * dt, key, bytes) into the table _meta/tables/raw_inventory. Returns 0, or MDP_ERR_NO_ENGINE /
  * MDP_ERR_ENGINE, MDP_ERR_IO, MDP_ERR_NOMEM with d. */
 int mdp_stage_inventory(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
+/* The retention stage (not a default one: removing is the operator's choice): loads the inventory
+ * (governance.inventory), plans at the current time and applies the plan as `mdp retention apply`
+ * does without --supabase (src/gov/retention.c); run->in = the plan's steps, run->out = objects
+ * and items removed, run->bytes their bytes, the message the totals. Returns 0, or
+ * mdp_inventory_load's, mdp_retention_plan's or mdp_retention_apply's error with d. */
+int mdp_stage_retention(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
 
 #endif

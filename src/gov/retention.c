@@ -15,6 +15,7 @@
 #include "mdp/lake.h"
 #include "mdp/log.h"
 #include "mdp/ml.h"
+#include "mdp/pipeline.h"
 #include "mdp/retention.h"
 #include "mdp/state.h"
 #include "mdp/strset.h"
@@ -1088,5 +1089,33 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
     mdp_strset_free(gone);
     if (pg) PQfinish(pg);
     if (out) *out = st;
+    return rc;
+}
+
+int mdp_stage_retention(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d)
+{
+    struct mdp_inventory *inv = NULL;
+    struct mdp_engine *e = NULL;
+    struct mdp_ret_plan *plan = NULL;
+    struct mdp_ret_stats st = {0};
+    struct mdp_engine_opts eo = {NULL, ctx->cfg->engine_threads, ctx->cfg->engine_memory_limit};
+    int rc = mdp_inventory_load(ctx->cfg->gov_inventory, &inv, d);
+    if (!rc) rc = mdp_engine_open(&eo, &e, d);
+    if (!rc) rc = mdp_retention_plan(inv, ctx->lake, e, mdp_time_now_ms(), &plan, d);
+    if (!rc) rc = mdp_retention_apply(plan, ctx->lake, e, &st, d);
+    run->in = plan ? (int64_t)plan->nsteps : 0;
+    run->out = st.objects + st.items;
+    run->bytes = st.bytes;
+    if (!rc)
+        snprintf(run->message, sizeof run->message,
+                 "%lld step(s) applied: %lld objects, %lld rows, %lld state items, %lld bytes; "
+                 "%lld ledger entries%s",
+                 (long long)st.steps, (long long)st.objects, (long long)st.rows,
+                 (long long)st.items, (long long)st.bytes, (long long)st.ledger_entries,
+                 st.source_skipped ? "; Supabase rows left alone (mdp retention apply --supabase)"
+                                   : "");
+    mdp_ret_plan_free(plan);
+    mdp_engine_close(e);
+    mdp_inventory_free(inv);
     return rc;
 }

@@ -67,8 +67,14 @@ static const struct mdp_stage VACUUM = {
     "a day), closed days' small raw objects of the collector compacted (not a default stage)",
     stage_vacuum};
 
+static const struct mdp_stage RETENTION = {
+    "retention",
+    "mdp retention apply at the current time (governance.inventory's rules, a ledger entry per "
+    "dataset; Supabase's rows only with mdp retention apply --supabase; not a default stage)",
+    mdp_stage_retention};
+
 static const struct mdp_stage *const STAGES[] = {
-    &INGEST, &CURATE, &CONSENT, &SEGMENTS, &FEATURES, &INVENTORY, &VACUUM, &DQ, NULL};
+    &INGEST, &CURATE, &CONSENT, &SEGMENTS, &FEATURES, &INVENTORY, &VACUUM, &RETENTION, &DQ, NULL};
 
 const struct mdp_stage *const *mdp_stage_all(void)
 {

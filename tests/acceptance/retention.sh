@@ -303,4 +303,30 @@ expect_in "$T/err" "consent journal record $(cat "$L/_meta/state.sqlite.forged")
 sed -i 's/"objects":1,/"objects":2,/' "$L/_meta/ledger/0000000004.json"
 expect_rc 1 "a tampered entry is found" -- "$MDP" retention verify --dir "$L"
 expect_in "$T/err" "0000000004.json was altered" "the entry named"
+
+# ---- the retention stage of `mdp run` (today's clock) on a lake whose data is 4 months old
+O=$T/old
+"$MDP" --log-level off demo --dir "$O" --users 20 --days 2 --start "$(date -u -d '120 days ago' +%F)" >/dev/null 2>&1 \
+  || bad "the old demo lake"
+printf 'governance:\n  inventory: %s\n' "$INV" >"$T/stage.yaml"
+now=$(date -u +%FT%TZ)
+due_now() { py "$O" "$now" <<'PY'
+import sys, rules
+print(sum(rules.raw_due(sys.argv[1], rules.parse_t(sys.argv[2])).values()))
+PY
+}
+files() { find "$O/raw" "$O/landing" -type f 2>/dev/null | wc -l; }
+due0=$(due_now)
+[ "$due0" -gt 0 ] && ok || bad "the 4-month-old lake should have raw data past 90 days"
+n0=$(files)
+expect_rc 0 "mdp run --stages retention" -- "$MDP" --log-level off --config "$T/stage.yaml" run --stages retention --dir "$O"
+[ "$(due_now)" = 0 ] && ok || bad "raw past its period after the stage: $(due_now)"
+"$MDP" --log-level off runs --dir "$O" --json >"$T/runs.json" 2>/dev/null
+py "$T/runs.json" "$((n0 - $(files)))" <<'PY' && ok || bad "the retention stage's run record"
+import json, sys
+r = [x for x in json.load(open(sys.argv[1])) if x["job"] == "retention"]
+assert len(r) == 1 and r[0]["status"] == "ok", r
+assert r[0]["out"] >= int(sys.argv[2]) > 0 and "ledger entries" in r[0]["message"], (r, sys.argv[2])
+PY
+expect_rc 0 "the stage's ledger verifies" -- "$MDP" retention verify --dir "$O"
 finish retention
