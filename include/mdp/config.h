@@ -101,7 +101,8 @@ struct mdp_config {
     char *dq_rules_dir;
     char *dq_fail_stage; /* never | on_error | on_fail */
     /* governance */
-    char *gov_inventory; /* governance.inventory: the data inventory's file */
+    char *gov_inventory;    /* governance.inventory: the data inventory's file */
+    char *gov_ret_supabase; /* governance.retention_stage_supabase: "off" | "on" */
     /* cost model (docs/quality.md "Cost"): prices in USD */
     double cost_s3_gb_month, cost_s3_put_1000, cost_s3_get_1000, cost_athena_tb;
     long cost_athena_min_bytes;

@@ -56,9 +56,11 @@ int mdp_ingest_run(struct mdp_stage_ctx *ctx, const char *only, struct mdp_run *
 int mdp_stage_inventory(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
 /* The retention stage (not a default one: removing is the operator's choice): loads the inventory
  * (governance.inventory), plans at the current time and applies the plan as `mdp retention apply`
- * does without --supabase (src/gov/retention.c); run->in = the plan's steps, run->out = objects
- * and items removed, run->bytes their bytes, the message the totals. Returns 0, or
- * mdp_inventory_load's, mdp_retention_plan's or mdp_retention_apply's error with d. */
+ * does, with --supabase when governance.retention_stage_supabase is on (src/gov/retention.c);
+ * run->in = the plan's steps, run->out = objects and items removed, run->bytes their bytes, the
+ * message the totals. Returns 0, MDP_ERR_CONFIG (on, but no connection string in
+ * sources.supabase.dsn_env), or mdp_inventory_load's, mdp_retention_plan's or
+ * mdp_retention_apply_with's error with d. */
 int mdp_stage_retention(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct mdp_diag *d);
 
 #endif

@@ -153,6 +153,11 @@ static const struct mdp_config_key KEYS[] = {
      "The data inventory (docs/privacy.md): every dataset with purpose, legal basis, owner, PII "
      "class per column, subject keys, retention rule and deletion path. `mdp inventory check|ropa` "
      "and `mdp retention plan|apply` read it; a relative path is taken from the working folder."},
+    {"governance.retention_stage_supabase", K_ENUM, OFF(gov_ret_supabase), "off", 0, 0, "off|on",
+     "Whether the retention stage of `mdp run` also deletes the inactive users' rows in Supabase "
+     "(as `mdp retention apply --supabase`: one transaction per table, foreign keys cascading) "
+     "over the connection in sources.supabase.dsn_env; off: they are listed and left, and a "
+     "person runs the command."},
     {"cost.s3_standard_usd_per_gb_month", K_DBL, OFF(cost_s3_gb_month), "0.0245", 0, 1000, NULL,
      "Price of S3 Standard storage per GB-month (GB = 2^30 bytes); default: AWS list price in "
      "eu-central-1 (first 50 TB). `mdp cost` prices every lake object with it."},

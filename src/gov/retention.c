@@ -16,6 +16,7 @@
 #include "mdp/log.h"
 #include "mdp/ml.h"
 #include "mdp/pipeline.h"
+#include "mdp/pseudonym.h"
 #include "mdp/retention.h"
 #include "mdp/state.h"
 #include "mdp/strset.h"
@@ -322,9 +323,23 @@ static int plan_inactive(struct mdp_ret_plan *p, const struct mdp_inventory *inv
 
 /* The users of a source table (Supabase) inactive since cutoff by the lake's activity: one step
  * listing them, when the table is found by user_id. */
+/* Users an apply without a connection planned for a Supabase dataset and could not delete: kept in
+ * the state store (table PENDING, pk the dataset, sk the user id, with the user's pseudonym as
+ * subject, so an erasure removes them) until an apply with the connection deletes their rows.
+ * The lake's own rewrite removed them from the activity facts meanwhile, so the next plan would
+ * not find them inactive again. */
+#define PENDING "retention_pending"
+
+static int pending_row(const struct mdp_state_item *it, void *ud)
+{
+    struct ids *x = ud;
+    return add_key(x->s, it->sk) ? (x->err = MDP_ERR_NOMEM) : 0;
+}
+
 static int plan_source_inactive(struct mdp_ret_plan *p, const struct mdp_inventory *inv,
                                 const struct mdp_inv_dataset *ds, struct mdp_lake *lake,
-                                struct mdp_engine *e, int64_t cutoff, struct mdp_diag *d)
+                                struct mdp_engine *e, struct mdp_state **st, int64_t cutoff,
+                                struct mdp_diag *d)
 {
     int by_user = 0;
     for (size_t i = 0; i < ds->nsubject_keys; i++)
@@ -339,17 +354,54 @@ static int plan_source_inactive(struct mdp_ret_plan *p, const struct mdp_invento
     char cut[40];
     mdp_time_format_ms(cutoff, cut, sizeof cut);
     cut[19] = '\0';
-    if (!rc && parts) {
-        mdp_buf_printf(&q, "SELECT user_id FROM (%s) WHERE last < TIMESTAMP '%s' ORDER BY 1",
-                       act.data, cut);
+    if (!rc) {
+        if (parts)
+            mdp_buf_printf(&q, "SELECT user_id FROM (%s) WHERE last < TIMESTAMP '%s' ORDER BY 1",
+                           act.data, cut);
         struct mdp_ret_step *s = add_step(p, ds, MDP_RET_SOURCE_ROWS, ds->location, -1);
         if (!s || mdp_buf_error(&q)) {
             rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory planning %s", ds->location);
         } else {
             struct ids x = {s, 0};
             struct mdp_rows_cb cb = {NULL, id_row, &x};
-            rc = mdp_engine_query(e, q.data, &cb, d);
-            if (!rc && x.err) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+            if (parts) rc = mdp_engine_query(e, q.data, &cb, d);
+            /* the users pending from an earlier apply, unless active again since (a login
+             * brings them back into the activity facts) */
+            struct mdp_ret_step pend = {0}, back = {0};
+            struct ids px = {&pend, 0}, bx = {&back, 0};
+            if (!rc && !*st) rc = mdp_state_open_lake(lake, st, d);
+            if (!rc) rc = mdp_state_query(*st, PENDING, ds->name, 0, 0, pending_row, &px, d);
+            if (!rc && pend.nkeys && parts) {
+                mdp_buf_reset(&q);
+                mdp_buf_printf(&q,
+                               "SELECT CAST(user_id AS VARCHAR) FROM (%s) WHERE last >= "
+                               "TIMESTAMP '%s' AND CAST(user_id AS VARCHAR) IN (",
+                               act.data, cut);
+                for (size_t k = 0; k < pend.nkeys; k++) {
+                    if (k) mdp_buf_putc(&q, ',');
+                    mdp_sql_quote(&q, pend.keys[k]);
+                }
+                mdp_buf_putc(&q, ')');
+                struct mdp_rows_cb bcb = {NULL, id_row, &bx};
+                rc = mdp_buf_error(&q) ? mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory")
+                                       : mdp_engine_query(e, q.data, &bcb, d);
+            }
+            for (size_t k = 0; !rc && k < pend.nkeys; k++) {
+                int active = 0, have = 0;
+                for (size_t m = 0; m < back.nkeys && !active; m++)
+                    active = !strcmp(back.keys[m], pend.keys[k]);
+                for (size_t m = 0; m < s->nkeys && !have; m++)
+                    have = !strcmp(s->keys[m], pend.keys[k]);
+                if (!active && !have && add_key(s, pend.keys[k])) x.err = MDP_ERR_NOMEM;
+            }
+            for (size_t k = 0; k < pend.nkeys; k++)
+                free(pend.keys[k]);
+            for (size_t k = 0; k < back.nkeys; k++)
+                free(back.keys[k]);
+            free(pend.keys);
+            free(back.keys);
+            if (!rc && (x.err || px.err || bx.err))
+                rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
             s->rows = -1;
             s->objects = (int64_t)s->nkeys; /* the users */
             if (!rc && !s->nkeys) {
@@ -453,7 +505,7 @@ int mdp_retention_plan(const struct mdp_inventory *inv, struct mdp_lake *lake, s
             break;
         case MDP_INV_SUPABASE:
             if (clock == MDP_CLOCK_SINCE_LAST_ACTIVITY && ds->deletion == MDP_DEL_CASCADE)
-                rc = plan_source_inactive(p, inv, ds, lake, e, cutoff, d);
+                rc = plan_source_inactive(p, inv, ds, lake, e, &st, cutoff, d);
             break;
         default:
             break; /* vendors: their own retention settings (docs/privacy.md) */
@@ -957,6 +1009,71 @@ int mdp_retention_apply(const struct mdp_ret_plan *plan, struct mdp_lake *lake,
     return mdp_retention_apply_with(plan, lake, e, NULL, out, d);
 }
 
+struct pending_old {
+    const struct mdp_ret_step *s;
+    int keep;
+    char **drop; /* sort keys to delete */
+    size_t n;
+    int err;
+};
+
+static int pending_old_row(const struct mdp_state_item *it, void *ud)
+{
+    struct pending_old *o = ud;
+    int in_step = 0;
+    for (size_t i = 0; o->keep && i < o->s->nkeys && !in_step; i++)
+        in_step = !strcmp(o->s->keys[i], it->sk);
+    if (in_step) return 0;
+    char **nv = mdp_realloc(o->drop, (o->n + 1) * sizeof *nv);
+    if (!nv || !(nv[o->n] = mdp_strdup(it->sk))) {
+        if (nv) o->drop = nv;
+        return o->err = MDP_ERR_NOMEM;
+    }
+    o->drop = nv;
+    o->n++;
+    return 0;
+}
+
+/* Makes PENDING of the step's dataset hold exactly its users (keep: a step left without a
+ * connection) or none (its rows were deleted): users the plan left out (active again) go. */
+static int pending_sync(struct mdp_lake *lake, struct mdp_state **st, const struct mdp_ret_step *s,
+                        int64_t now_ms, int keep, struct mdp_diag *d)
+{
+    int rc = *st ? 0 : mdp_state_open_lake(lake, st, d);
+    struct pending_old o = {s, keep, NULL, 0, 0};
+    if (!rc) rc = mdp_state_query(*st, PENDING, s->dataset->name, 0, 0, pending_old_row, &o, d);
+    if (!rc && o.err) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < o.n; i++)
+        rc = mdp_state_delete(*st, PENDING, s->dataset->name, o.drop[i], d);
+    for (size_t i = 0; i < o.n; i++)
+        free(o.drop[i]);
+    free(o.drop);
+    if (rc || !keep) return rc;
+    unsigned char key[MDP_SUBJECT_KEY_LEN];
+    rc = mdp_subject_key(*st, key, d);
+    char since[40], subject[65];
+    mdp_time_format_ms(now_ms, since, sizeof since);
+    for (size_t i = 0; !rc && i < s->nkeys; i++) {
+        struct mdp_buf b;
+        mdp_buf_init(&b);
+        mdp_buf_puts(&b, "{\"user_id\":");
+        mdp_buf_json_str(&b, s->keys[i]);
+        mdp_buf_puts(&b, ",\"dataset\":");
+        mdp_buf_json_str(&b, s->dataset->name);
+        mdp_buf_printf(&b, ",\"since\":\"%s\"}", since);
+        rc = mdp_buf_error(&b)
+                 ? mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory")
+                 : mdp_subject_pseudonym(key, MDP_PSEUDONYM_USER_ID, s->keys[i], subject, d);
+        struct mdp_state_item it = {s->dataset->name, s->keys[i], b.data, 0};
+        /* a user pending already keeps the first since */
+        if (!rc) rc = mdp_state_put_subject(*st, PENDING, &it, subject, MDP_STATE_IF_ABSENT, d);
+        if (rc == MDP_ERR_EXISTS) rc = 0;
+        mdp_buf_cleanup(&b);
+    }
+    memset(key, 0, sizeof key);
+    return rc;
+}
+
 /* The consent journal's table copy files (MDP_CONSENT_COPY_DIR) hold pruned records: removed now,
  * not at the next load that would drop them for their missing digest. */
 static int drop_journal_copy(struct mdp_lake *lake, struct mdp_diag *d)
@@ -1002,6 +1119,8 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
             j++;
         if (plan->steps[i].unit == MDP_RET_SOURCE_ROWS && !conninfo) {
             st.source_skipped += (int64_t)(j - i);
+            for (size_t k = i; !rc && k < j; k++)
+                rc = pending_sync(lake, &state, &plan->steps[k], plan->now_ms, 1, d);
             i = j;
             continue;
         }
@@ -1055,6 +1174,7 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
                 int64_t n = 0;
                 rc = delete_source_rows(pg, s, &n, d);
                 st.source_rows += n;
+                if (!rc) rc = pending_sync(lake, &state, s, plan->now_ms, 0, d);
                 break;
             }
             case MDP_RET_RECORDS: {
@@ -1099,20 +1219,30 @@ int mdp_stage_retention(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct m
     struct mdp_ret_plan *plan = NULL;
     struct mdp_ret_stats st = {0};
     struct mdp_engine_opts eo = {NULL, ctx->cfg->engine_threads, ctx->cfg->engine_memory_limit};
-    int rc = mdp_inventory_load(ctx->cfg->gov_inventory, &inv, d);
+    const char *dsn = NULL, *var = ctx->cfg->supabase_dsn_env;
+    int rc = 0;
+    if (ctx->cfg->gov_ret_supabase && !strcmp(ctx->cfg->gov_ret_supabase, "on") &&
+        (!var || !(dsn = getenv(var)) || !*dsn))
+        rc = mdp_diag_set(d, MDP_ERR_CONFIG,
+                          "governance.retention_stage_supabase is on but %s "
+                          "(sources.supabase.dsn_env) holds no connection string",
+                          var ? var : "(none)");
+    if (!rc) rc = mdp_inventory_load(ctx->cfg->gov_inventory, &inv, d);
     if (!rc) rc = mdp_engine_open(&eo, &e, d);
     if (!rc) rc = mdp_retention_plan(inv, ctx->lake, e, mdp_time_now_ms(), &plan, d);
-    if (!rc) rc = mdp_retention_apply(plan, ctx->lake, e, &st, d);
+    if (!rc) rc = mdp_retention_apply_with(plan, ctx->lake, e, dsn, &st, d);
     run->in = plan ? (int64_t)plan->nsteps : 0;
     run->out = st.objects + st.items;
     run->bytes = st.bytes;
     if (!rc)
         snprintf(run->message, sizeof run->message,
-                 "%lld step(s) applied: %lld objects, %lld rows, %lld state items, %lld bytes; "
-                 "%lld ledger entries%s",
+                 "%lld step(s) applied: %lld objects, %lld rows, %lld state items, %lld bytes, "
+                 "%lld Supabase rows; %lld ledger entries%s",
                  (long long)st.steps, (long long)st.objects, (long long)st.rows,
-                 (long long)st.items, (long long)st.bytes, (long long)st.ledger_entries,
-                 st.source_skipped ? "; Supabase rows left alone (mdp retention apply --supabase)"
+                 (long long)st.items, (long long)st.bytes, (long long)st.source_rows,
+                 (long long)st.ledger_entries,
+                 st.source_skipped ? "; Supabase rows left alone "
+                                     "(governance.retention_stage_supabase is off)"
                                    : "");
     mdp_ret_plan_free(plan);
     mdp_engine_close(e);

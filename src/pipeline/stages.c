@@ -70,7 +70,8 @@ static const struct mdp_stage VACUUM = {
 static const struct mdp_stage RETENTION = {
     "retention",
     "mdp retention apply at the current time (governance.inventory's rules, a ledger entry per "
-    "dataset; Supabase's rows only with mdp retention apply --supabase; not a default stage)",
+    "dataset; Supabase's rows when governance.retention_stage_supabase is on; not a default "
+    "stage)",
     mdp_stage_retention};
 
 static const struct mdp_stage *const STAGES[] = {

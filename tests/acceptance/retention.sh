@@ -243,7 +243,7 @@ expect_in "$T/apply5.err" "left alone without --supabase" "says Supabase was not
 
 # ---- +37 months: everybody is inactive now; every decision of the demo that ended is 3 years old
 j37=$(jdue "$(at 37 0)")
-records=$(sqlite3 "$L/_meta/state.sqlite" "SELECT count(*) FROM items WHERE tbl='consent_journal'")
+records=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM items WHERE tbl = ?", ("consent_journal",)).fetchone()[0])' "$L/_meta/state.sqlite")
 pruned=$((j5 + $(wc -w <<<"$j37")))
 [ "$(wc -w <<<"$j37")" -gt 0 ] && ok || bad "the demo's journal has no decision that ended (superseded or withdrawn)"
 apply "$(at 37 0)" >"$T/p6.json" 2>/dev/null && ok || bad "apply +37 months"

@@ -4,7 +4,8 @@
 # 36 months after the median user's last activity in the lake, and apply deletes exactly the users
 # the lake's activity facts call inactive from user_profiles, with their rows in the tables that
 # reference them; every other user's rows stay. The expected set is computed by a direct query of
-# the lake. Usage: retention_supabase.sh path/to/mdp
+# the lake. Also the retention stage of `mdp run` with governance.retention_stage_supabase off
+# (rows left) and on (the inactive users' rows deleted). Usage: retention_supabase.sh path/to/mdp
 MDP=${1:?usage: retention_supabase.sh path/to/mdp}
 source "$(dirname "$0")/../acceptance/lib.sh"
 PG=$(mktemp -d /tmp/mdp-pg-XXXXXX)
@@ -18,15 +19,18 @@ INV=$ROOT/config/inventory.yaml
 L=$T/lake
 args=(--users 50 --days 5 --bad-rate 0 --start 2026-10-01)
 "$MDP" --log-level off demo --dir "$L" "${args[@]}" >/dev/null || bad "demo"
-for t in accounts user_profiles communication_prefs onboarding_progress locations visibility_checks oauth_logins; do
-  pk=$(head -1 "$(ls "$L"/landing/supabase/$t/dt=*/$t.csv | head -1)" | cut -d, -f1)
-  ts=updated_at; [ "$t" = oauth_logins ] && ts=created_at
-  {
-    echo "CREATE TEMP TABLE s (LIKE public.$t);"
-    for f in "$L"/landing/supabase/$t/dt=*/$t.csv; do echo "\\copy s FROM '$f' WITH (FORMAT csv, HEADER)"; done
-    echo "INSERT INTO public.$t SELECT DISTINCT ON ($pk) * FROM s ORDER BY $pk, $ts DESC;"
-  } | "${psql[@]}" -d app && ok || bad "loading $t"
-done
+load_app() { # database lake: the lake's Supabase exports (newest row per key) into the database
+  for t in accounts user_profiles communication_prefs onboarding_progress locations visibility_checks oauth_logins; do
+    pk=$(head -1 "$(ls "$2"/landing/supabase/$t/dt=*/$t.csv | head -1)" | cut -d, -f1)
+    ts=updated_at; [ "$t" = oauth_logins ] && ts=created_at
+    {
+      echo "CREATE TEMP TABLE s (LIKE public.$t);"
+      for f in "$2"/landing/supabase/$t/dt=*/$t.csv; do echo "\\copy s FROM '$f' WITH (FORMAT csv, HEADER)"; done
+      echo "INSERT INTO public.$t SELECT DISTINCT ON ($pk) * FROM s ORDER BY $pk, $ts DESC;"
+    } | "${psql[@]}" -d "$1" && ok || bad "loading $t into $1"
+  done
+}
+load_app app "$L"
 pgq() { "${psql[@]}" -d app -At -c "$1"; }
 users0=$(pgq "SELECT count(*) FROM user_profiles")
 q() { "$MDP" --log-level off query --dir "$L" --format csv "$1" | tail -n +2; }
@@ -43,8 +47,28 @@ n=$(wc -l <"$T/inactive")
 ids=$(paste -sd, "$T/inactive" | sed "s/,/','/g")
 in_pg=$(pgq "SELECT count(*) FROM user_profiles WHERE user_id::text IN ('$ids')")
 prefs_other=$(pgq "SELECT count(*) FROM communication_prefs WHERE user_id::text NOT IN ('$ids')")
+# users pending from an earlier apply without the connection: one active in the lake at T5 (it came
+# back: left out, and no longer pending after the apply), one the lake does not know (planned)
+back=$(q "SELECT u FROM ($act) WHERE last >= TIMESTAMP '$cut' ORDER BY 1 LIMIT 1")
+gone=01900000-0000-7000-8000-0000000000ff
+python3 - "$L/_meta/state.sqlite" "$back" "$gone" <<'PY' && ok || bad "pending users written"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for u in sys.argv[2:]:
+    db.execute("INSERT INTO items (tbl, pk, sk, body) VALUES ('retention_pending', 'supabase.user_profiles', ?, ?)",
+               (u, '{"user_id":"%s","dataset":"supabase.user_profiles","since":"2029-01-01T00:00:00.000Z"}' % u))
+db.commit()
+PY
+"$MDP" --log-level off --json retention plan --dir "$L" --file "$INV" --now "$T5" >"$T/plan.json"
+python3 - "$T/plan.json" "$n" <<'PY' && ok || bad "the plan's Supabase users: the inactive ones and the unknown pending one, not the active one"
+import json, sys
+up = [s for s in json.load(open(sys.argv[1]))["steps"] if s["dataset"] == "supabase.user_profiles"]
+assert len(up) == 1 and up[0]["objects"] == int(sys.argv[2]) + 1, (up, sys.argv[2])
+PY
 export MDP_SUPABASE_DSN="postgresql://postgres@127.0.0.1:$port/app"
 expect_rc 0 "apply --supabase" -- "$MDP" retention apply --supabase --dir "$L" --file "$INV" --now "$T5"
+python3 -c 'import sqlite3, sys; sys.exit(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM items WHERE tbl = ?", ("retention_pending",)).fetchone()[0])' \
+  "$L/_meta/state.sqlite" && ok || bad "users still pending after the apply with the connection"
 expect_in "$T/out" "row(s) of inactive users in Supabase" "says what it deleted"
 [ "$(pgq "SELECT count(*) FROM user_profiles")" = "$((users0 - in_pg))" ] && ok \
   || bad "user_profiles: $(pgq "SELECT count(*) FROM user_profiles") rows, want $((users0 - in_pg))"
@@ -66,4 +90,35 @@ expect_in "$T/err" "cannot connect to PostgreSQL" "says so"
 grep -q "s3cr3t" "$T/err" "$T/out" && bad "the password was printed" || ok
 [ "$(cd "$T/lake2" && find . -path ./landing -prune -o -type f -print | sort | md5sum)" = "$before" ] && ok \
   || bad "the lake changed although Supabase could not be reached"
+
+# ---- the retention stage of `mdp run` (today's clock) on a lake whose users were last active
+# 40 months ago: with governance.retention_stage_supabase off it lists and leaves their rows, on
+# it deletes them, as apply --supabase does
+O=$T/old
+"$MDP" --log-level off demo --dir "$O" --users 20 --days 2 --bad-rate 0 --start "$(date -u -d '40 months ago' +%F)" >/dev/null \
+  || bad "the old demo lake"
+"${psql[@]}" -d postgres -c "CREATE DATABASE app2" && "${psql[@]}" -d app2 -f "$ROOT/config/supabase-schema.sql" \
+  && ok || bad "the second database"
+load_app app2 "$O"
+old_users=$("${psql[@]}" -d app2 -At -c "SELECT count(*) FROM user_profiles")
+[ "$old_users" -gt 0 ] && ok || bad "no users in app2"
+export MDP_SUPABASE_DSN="postgresql://postgres@127.0.0.1:$port/app2"
+printf 'governance:\n  inventory: %s\n  retention_stage_supabase: "%s"\n' "$INV" off >"$T/off.yaml"
+printf 'governance:\n  inventory: %s\n  retention_stage_supabase: "%s"\n' "$INV" on >"$T/on.yaml"
+expect_rc 0 "the stage, Supabase off" -- "$MDP" --log-level off --config "$T/off.yaml" run --stages retention --dir "$O"
+[ "$("${psql[@]}" -d app2 -At -c "SELECT count(*) FROM user_profiles")" = "$old_users" ] && ok || bad "off: Supabase rows were deleted"
+runs=$("$MDP" --log-level off runs --dir "$O" --json 2>/dev/null)
+grep -q "governance.retention_stage_supabase is off" <<<"$runs" && ok || bad "off: the run record says the rows were left"
+# the lake's rewrite took the users out of the activity facts: they wait in the state store, each
+# with its pseudonym as subject (an erasure removes it), for the run with the connection
+pending() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM items WHERE tbl = ? AND pk = ? AND subject IS NOT NULL", ("retention_pending", "supabase.user_profiles")).fetchone()[0])' "$O/_meta/state.sqlite"; }
+[ "$(pending)" = "$old_users" ] && ok || bad "off: $(pending) users pending, want $old_users"
+MDP_SUPABASE_DSN= expect_rc 1 "on without a connection string" -- "$MDP" --config "$T/on.yaml" run --stages retention --dir "$O"
+expect_in "$T/err" "holds no connection string" "says which variable is empty"
+expect_rc 0 "the stage, Supabase on" -- "$MDP" --log-level off --config "$T/on.yaml" run --stages retention --dir "$O"
+[ "$("${psql[@]}" -d app2 -At -c "SELECT count(*) FROM user_profiles")" = 0 ] && ok \
+  || bad "on: $("${psql[@]}" -d app2 -At -c "SELECT count(*) FROM user_profiles") of $old_users inactive users left"
+[ "$("${psql[@]}" -d app2 -At -c "SELECT count(*) FROM communication_prefs")" = 0 ] && ok || bad "on: their prefs left"
+[ "$(pending)" = 0 ] && ok || bad "on: $(pending) users still pending after their rows were deleted"
+expect_rc 0 "the old lake's ledger verifies" -- "$MDP" retention verify --dir "$O"
 finish retention_supabase
