@@ -213,10 +213,14 @@ static json_object *jarr(json_object *o, const char *k)
     return v;
 }
 
+/* member k of o when it is a string, else NULL (a stored plan's shape is checked on load:
+ * plan_check) */
 static const char *jstr(json_object *o, const char *k)
 {
     json_object *v;
-    return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
 }
 
 /* element i of array a as a string; "" for a missing or non-string one (a plan is the job's own
@@ -1999,6 +2003,61 @@ static int write_certificate(struct job *j, int64_t files, json_object *found, i
 
 /* ---- the run ---- */
 
+/* Whether member k of o is absent or a string (need: present and a string). */
+static int str_member(json_object *o, const char *k, int need)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v)) return !need;
+    return json_object_is_type(v, json_type_string);
+}
+
+/* Whether member k of o is absent or an array whose elements are strings. */
+static int str_array(json_object *o, const char *k)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v)) return 1;
+    if (!json_object_is_type(v, json_type_array)) return 0;
+    for (size_t i = 0; i < json_object_array_length(v); i++)
+        if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string)) return 0;
+    return 1;
+}
+
+/* A stored plan is the job's own document, read again by the steps as it was written (jstr and
+ * jat take its strings as they are). One edited or damaged by hand is refused here, naming the
+ * member, instead of failing a step halfway or crashing one. 0, or the member's path in why. */
+static int plan_check(json_object *p, char *why, size_t wn)
+{
+    static const char *const LISTS[] = {
+        "supabase", "parquet",    "snapshot",         "state", "kept", "raw",
+        "inplace",  "superseded", "supabase_deleted", NULL};
+    static const char *const OPT[] = {"dataset", "table",      "pk",         "sk",
+                                      "new",     "old_sha256", "new_sha256", NULL};
+    json_object *subj, *l;
+    if (!json_object_is_type(p, json_type_object)) return snprintf(why, wn, "(not an object)"), -1;
+    if (!str_member(p, "erasure", 1)) return snprintf(why, wn, "erasure"), -1;
+    if (!str_member(p, "run_id", 1)) return snprintf(why, wn, "run_id"), -1;
+    if (!str_array(p, "email_hmacs")) return snprintf(why, wn, "email_hmacs"), -1;
+    if (!json_object_object_get_ex(p, "subject", &subj) ||
+        !json_object_is_type(subj, json_type_object) || !str_member(subj, "user_id", 1))
+        return snprintf(why, wn, "subject.user_id"), -1;
+    static const char *const SUBJ[] = {"emails", "email_sha", "account_ids", "external_ids", NULL};
+    for (int k = 0; SUBJ[k]; k++)
+        if (!str_array(subj, SUBJ[k])) return snprintf(why, wn, "subject.%s", SUBJ[k]), -1;
+    for (int k = 0; LISTS[k]; k++) {
+        if (!json_object_object_get_ex(p, LISTS[k], &l)) continue;
+        if (!json_object_is_type(l, json_type_array)) return snprintf(why, wn, "%s", LISTS[k]), -1;
+        for (size_t i = 0; i < json_object_array_length(l); i++) {
+            json_object *x = json_object_array_get_idx(l, i);
+            if (!json_object_is_type(x, json_type_object) || !str_member(x, "key", 1))
+                return snprintf(why, wn, "%s[%zu].key", LISTS[k], i), -1;
+            for (int m = 0; OPT[m]; m++)
+                if (!str_member(x, OPT[m], 0))
+                    return snprintf(why, wn, "%s[%zu].%s", LISTS[k], i, OPT[m]), -1;
+        }
+    }
+    return 0;
+}
+
 /* A pending plan for the subject: by user_id's keyed hash, or by an address's. */
 static int load_pending(struct job *j, const char *user_id, const char *email)
 {
@@ -2021,7 +2080,15 @@ static int load_pending(struct job *j, const char *user_id, const char *email)
         if (!hit && eh[0] && json_object_object_get_ex(o, "email_hmacs", &a))
             for (size_t k = 0; k < json_object_array_length(a) && !hit; k++)
                 hit = strcmp(jat(a, k), eh) == 0;
-        if (hit) {
+        char why[96];
+        if (hit && plan_check(o, why, sizeof why)) {
+            rc = mdp_diag_set(j->d, MDP_ERR_PARSE,
+                              "%s: this erasure's pending plan is damaged (%s is missing or of "
+                              "the wrong type); nothing was changed. Move it aside to plan the "
+                              "erasure anew",
+                              f.v[i], why);
+            json_object_put(o);
+        } else if (hit) {
             j->plan = o;
             snprintf(j->id, sizeof j->id, "%s", jstr(o, "erasure"));
         } else {
@@ -2268,7 +2335,7 @@ int mdp_erase_verify(const struct mdp_inventory *inv, struct mdp_lake *lake, str
         char h[65];
         if (user_id) {
             keyed(key, "user", user_id, h);
-            if (strcmp(h, jstr(c, "subject_hmac")) != 0)
+            if (!jstr(c, "subject_hmac") || strcmp(h, jstr(c, "subject_hmac")) != 0)
                 rc = mdp_diag_set(d, MDP_ERR_PARSE, "the certificate is about another subject");
         }
         if (!rc && email) {

@@ -247,6 +247,26 @@ for step in plan raw-first parquet-published certificate end; do
   rc=$?
   if [ "$rc" != 137 ] && [ "$step" = plan ]; then fi_build=0; echo "not a fault-injection build: crash points by timing only"; break; fi
   [ "$rc" = 137 ] && ok || bad "crash after $step: exit $rc, want 137 (SIGKILL)"
+  # a pending plan damaged by hand: refused by name, no file changed (the state store's SQLite
+  # file aside: opening it checkpoints the killed run's write-ahead log)
+  if [ "$step" = plan ]; then
+    for damage in 'p["subject"]["user_id"] = None' 'p["raw"][0]["key"] = 5' \
+      'p["parquet"][0]["table"] = []' 'p["subject"]["emails"] = [None]' 'p["state"] = {}'; do
+      D=$T/damaged; rm -rf "$D"; cp -a "$C" "$D"
+      python3 - "$D" "$damage" <<'PY'
+import glob, json, sys
+f, = glob.glob(sys.argv[1] + "/_meta/erasure/pending/*.json")
+p = json.load(open(f))
+exec(sys.argv[2])
+json.dump(p, open(f, "w"))
+PY
+      (cd "$D" && find . -type f ! -path "./_meta/erasure/pending/*" ! -path "./_meta/state.sqlite*" | sort | xargs sha256sum) >"$T/dmg.before"
+      out=$("$MDP" --log-level off dsar erase "$U" --dir "$D" --file "$INV" 2>&1); rc=$?
+      (cd "$D" && find . -type f ! -path "./_meta/erasure/pending/*" ! -path "./_meta/state.sqlite*" | sort | xargs sha256sum) >"$T/dmg.after"
+      [ "$rc" = 1 ] && [[ "$out" == *"pending plan is damaged"* ]] && cmp -s "$T/dmg.before" "$T/dmg.after" &&
+        ok || bad "damaged plan ($damage): exit $rc, $out"
+    done
+  fi
   # after "end" the job is done: the rerun finds nobody, the certificate is the log's
   crash_check "$C" "a kill after $step" "$db" "$([ "$step" = parquet-published ] && echo export)" \
     "$([ "$step" = end ] && echo finished)"
