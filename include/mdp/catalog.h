@@ -19,15 +19,17 @@ struct mdp_aws;
 /* What mdp_catalog_apply did. */
 struct mdp_catalog_applied {
     long tables_created, tables_updated;
-    long partitions_created, partitions_updated, partitions_unchanged;
+    long partitions_created, partitions_updated, partitions_deleted, partitions_unchanged;
 };
 /* Called with one line of what apply did ("table matbakh_dev.dim_user: created"); the text is
  * borrowed for the call. Returns nothing. */
 typedef void (*mdp_catalog_report_fn)(const char *line, void *ud);
 /* Applies what mdp_catalog(glue_json) describes through the Glue API of a: creates the database
  * matbakh_<env> when missing, creates each table or updates it (UpdateTable: the current run
- * folder, the published columns), creates missing partitions and moves those at another location
- * (BatchCreatePartition, BatchUpdatePartition, 100 a call, after GetPartitions). Idempotent: a
+ * folder, the published columns), removes the partitions no longer published (BatchDeletePartition,
+ * 25 a call, before the table's update), creates missing partitions and moves those at another
+ * location (BatchCreatePartition, BatchUpdatePartition, 100 a call, after GetPartitions); every
+ * partitioned table's partitions are registered, projected ones too. Idempotent: a
  * second apply with nothing published in between changes no partition. lake, a, bucket (NULL for
  * matbakh-data-<env>), env and ud are borrowed; report may be NULL; *out_n (the caller's) is
  * filled. Returns 0, mdp_catalog's errors, or the Glue client's (MDP_ERR_PERM, MDP_ERR_INVALID,

@@ -413,9 +413,9 @@ static int catalog_run(struct cli *c, int argc, char **argv)
         if (!rc) rc = mdp_catalog_apply(lake, a, bucket, env, catalog_line, NULL, &n, &d);
         if (!rc)
             printf("catalog applied: %ld tables created, %ld updated; %ld partitions created, %ld "
-                   "moved, %ld unchanged\n",
+                   "moved, %ld removed, %ld unchanged\n",
                    n.tables_created, n.tables_updated, n.partitions_created, n.partitions_updated,
-                   n.partitions_unchanged);
+                   n.partitions_deleted, n.partitions_unchanged);
         mdp_aws_close(a);
     } else {
         rc = mdp_catalog(lake, bucket, env, glue, stdout, &d);
@@ -432,13 +432,16 @@ const struct cli_command CMD_CATALOG = {
     "Prints CREATE EXTERNAL TABLE statements (Athena, STORED AS PARQUET, partition projection on\n"
     "date_key for the facts) for every published curated and ml table, in database matbakh_<env>,\n"
     "located in s3://<bucket>/ (default matbakh-data-<env>) at the table's current run folder;\n"
-    "with --glue-json, the same as a JSON array of Glue CreateTable inputs. After each publish,\n"
+    "with --glue-json, the same as a JSON array of Glue CreateTable inputs, a partitioned table's\n"
+    "followed by its partitions (BatchCreatePartition input). After each publish,\n"
     "apply it again (or Glue UpdateTable): that is Athena's atomic switch to the new state. The\n"
     "lake folder is synced to the bucket as it is (docs/curated.md).\n"
     "\n"
     "apply does that through the Glue API (the aws.* settings; docs/aws.md \"Catalog\"): creates\n"
     "the database when missing, creates or updates every table at its current run folder, and\n"
-    "creates or moves its partitions; it prints what it did. Run it after each publish.\n",
+    "registers every partition at its run folder (projected tables too, for engines that read\n"
+    "Glue's partitions), removing the ones no longer published; it prints what it did. Run it\n"
+    "after each publish.\n",
     catalog_run, 0};
 
 /* ---- shell ---- */

@@ -220,7 +220,7 @@ static void print_ddl(FILE *out, const struct table_info *ti, const char *db)
     }
 }
 
-/* Glue BatchCreatePartition input for a table partitioned over several run folders. */
+/* Glue BatchCreatePartition input: every partition of a partitioned table at its run folder. */
 static json_object *glue_partitions(const struct table_info *ti, const char *db,
                                     json_object *sd_template)
 {
@@ -319,9 +319,12 @@ static int catalog_table(const char *table, void *ud)
     int rc = describe(c->e, c->lake, table, c->bucket, &ti, c->d);
     if (rc) return rc;
     if (c->arr) {
+        /* a partitioned table's partitions follow its input, projected ones too: Glue then holds
+         * exactly the published partitions, for engines without partition projection as well
+         * (Spark, Trino's Glue catalog) */
         json_object *in = glue_input(&ti, c->db), *tin, *sd;
         json_object_array_add(c->arr, in);
-        if (ti.partitioned && !ti.one_folder && json_object_object_get_ex(in, "TableInput", &tin) &&
+        if (ti.partitioned && json_object_object_get_ex(in, "TableInput", &tin) &&
             json_object_object_get_ex(tin, "StorageDescriptor", &sd))
             json_object_array_add(c->arr, glue_partitions(&ti, c->db, sd));
     } else {

@@ -1,9 +1,12 @@
 /* `mdp catalog apply` (include/mdp/catalog.h): the Glue inputs mdp_catalog makes, applied through
  * the Glue API. The database is created when missing; a table is created, or updated when it
  * exists (UpdateTable replaces its input: the location moves to the current run folder, the
- * columns follow the published schema); partitions are read with GetPartitions, the missing ones
- * created with BatchCreatePartition, the ones at another location moved with BatchUpdatePartition.
- * So after every publish, one apply makes Athena read exactly the current state. */
+ * columns follow the published schema); partitions are read with GetPartitions, the ones no
+ * longer published removed with BatchDeletePartition (before the table's update, so a table that
+ * lost its partitioning has none left under keys it no longer has), the missing ones created with
+ * BatchCreatePartition, the ones at another location moved with BatchUpdatePartition. So after
+ * every publish, one apply makes Athena, and engines reading Glue's partitions, read exactly the
+ * current state. */
 #include "mdp/aws.h"
 #include "mdp/catalog.h"
 
@@ -162,15 +165,62 @@ static int batch_errors(struct apply *ap, const char *op, const char *table, jso
                         json_object_to_json_string(json_object_array_get_idx(errs, 0)));
 }
 
-static int apply_partitions(struct apply *ap, json_object *input)
+/* Removes the stored partitions (values -> location) that want (values -> 1) does not hold, 25
+ * a call (Glue's limit); *n gets how many. */
+static int delete_stale(struct apply *ap, const char *db, const char *table, json_object *stored,
+                        json_object *want, size_t *n)
+{
+    json_object *stale = json_object_new_array();
+    int rc = 0;
+    *n = 0;
+    json_object_object_foreach(stored, v, loc)
+    {
+        (void)loc;
+        if (json_object_object_get_ex(want, v, NULL)) continue;
+        json_object *p = json_object_new_object(), *vals = json_object_new_array();
+        json_object_array_add(vals, json_object_new_string(v));
+        json_object_object_add(p, "Values", vals);
+        json_object_array_add(stale, p);
+    }
+    size_t ns = json_object_array_length(stale);
+    for (size_t at = 0; !rc && at < ns; at += 25) {
+        json_object *req = json_object_new_object(), *chunk = json_object_new_array(), *ans = NULL;
+        for (size_t i = at; i < ns && i < at + 25; i++)
+            json_object_array_add(chunk, json_object_get(json_object_array_get_idx(stale, i)));
+        json_object_object_add(req, "DatabaseName", json_object_new_string(db));
+        json_object_object_add(req, "TableName", json_object_new_string(table));
+        json_object_object_add(req, "PartitionsToDelete", chunk);
+        rc = glue(ap, "BatchDeletePartition", req, &ans, NULL, 0);
+        if (!rc) rc = batch_errors(ap, "BatchDeletePartition", table, ans);
+        json_object_put(ans);
+    }
+    if (!rc) *n = ns;
+    json_object_put(stale);
+    return rc;
+}
+
+/* The partitions of input (a PartitionInputList) made the table's in Glue; table_input (may be
+ * NULL) is the table's own input, applied after the stale partitions are removed. */
+static int apply_partitions(struct apply *ap, json_object *input, json_object *table_input)
 {
     const char *db = str_at(input, "DatabaseName"), *table = str_at(input, "TableName");
     json_object *list;
     if (!db || !table || !json_object_object_get_ex(input, "PartitionInputList", &list))
         return mdp_diag_set(ap->d, MDP_ERR_INVALID, "catalog: a partition input without names");
     json_object *stored = json_object_new_object(), *create = json_object_new_array(),
-                *update = json_object_new_array();
+                *update = json_object_new_array(), *want = json_object_new_object();
     int rc = stored_partitions(ap, db, table, stored);
+    if (rc == MDP_ERR_NOT_FOUND && table_input) rc = 0; /* a table not created yet */
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        json_object *vals;
+        if (json_object_object_get_ex(json_object_array_get_idx(list, i), "Values", &vals) &&
+            json_object_is_type(json_object_array_get_idx(vals, 0), json_type_string))
+            json_object_object_add(want, json_object_get_string(json_object_array_get_idx(vals, 0)),
+                                   json_object_new_int(1));
+    }
+    size_t nd = 0;
+    if (!rc) rc = delete_stale(ap, db, table, stored, want, &nd);
+    if (!rc && table_input) rc = apply_table(ap, table_input);
     long same = 0;
     for (size_t i = 0; !rc && i < json_object_array_length(list); i++) {
         json_object *p = json_object_array_get_idx(list, i), *vals, *sd, *have;
@@ -217,10 +267,15 @@ static int apply_partitions(struct apply *ap, json_object *input)
     if (!rc) {
         ap->n->partitions_created += (long)nc;
         ap->n->partitions_updated += (long)nu;
+        ap->n->partitions_deleted += (long)nd;
         ap->n->partitions_unchanged += same;
-        say(ap, "partitions of %s.%s: %zu created, %zu moved to the current run, %ld unchanged", db,
-            table, nc, nu, same);
+        if (nc || nu || nd || same)
+            say(ap,
+                "partitions of %s.%s: %zu created, %zu moved to the current run, %zu removed (no "
+                "longer published), %ld unchanged",
+                db, table, nc, nu, nd, same);
     }
+    json_object_put(want);
     json_object_put(stored);
     json_object_put(create);
     json_object_put(update);
@@ -250,9 +305,25 @@ int mdp_catalog_apply(struct mdp_lake *lake, struct mdp_aws *a, const char *buck
     snprintf(db, sizeof db, "matbakh_%s", env);
     if (!rc) rc = ensure_database(&ap, db);
     for (size_t i = 0; !rc && i < json_object_array_length(inputs); i++) {
-        json_object *in = json_object_array_get_idx(inputs, i), *x;
-        rc = json_object_object_get_ex(in, "TableInput", &x) ? apply_table(&ap, in)
-                                                             : apply_partitions(&ap, in);
+        json_object *in = json_object_array_get_idx(inputs, i), *x, *y;
+        json_object *next = json_object_array_get_idx(inputs, i + 1);
+        if (!json_object_object_get_ex(in, "TableInput", &x)) {
+            rc = apply_partitions(&ap, in, NULL);
+        } else if (next && json_object_object_get_ex(next, "PartitionInputList", &y) &&
+                   str_at(next, "TableName") && str_at(x, "Name") &&
+                   strcmp(str_at(next, "TableName"), str_at(x, "Name")) == 0) {
+            rc = apply_partitions(&ap, next, in); /* the table and its partitions */
+            i++;
+        } else { /* unpartitioned: Glue keeps none of its partitions (one it had before) */
+            json_object *none = json_object_new_object();
+            json_object_object_add(none, "DatabaseName", json_object_new_string(db));
+            json_object_object_add(
+                none, "TableName",
+                json_object_new_string(str_at(x, "Name") ? str_at(x, "Name") : ""));
+            json_object_object_add(none, "PartitionInputList", json_object_new_array());
+            rc = apply_partitions(&ap, none, in);
+            json_object_put(none);
+        }
     }
     json_object_put(inputs);
     return rc;

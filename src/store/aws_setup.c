@@ -437,10 +437,16 @@ int mdp_aws_policy(const struct mdp_aws_policy_target *t, const char *job, struc
     }
     /* the catalog */
     if (state & GLUE) {
-        static const char *const glue[] = {
-            "glue:GetDatabase",          "glue:CreateDatabase",       "glue:GetTable",
-            "glue:CreateTable",          "glue:UpdateTable",          "glue:GetPartitions",
-            "glue:BatchCreatePartition", "glue:BatchUpdatePartition", NULL};
+        static const char *const glue[] = {"glue:GetDatabase",
+                                           "glue:CreateDatabase",
+                                           "glue:GetTable",
+                                           "glue:CreateTable",
+                                           "glue:UpdateTable",
+                                           "glue:GetPartitions",
+                                           "glue:BatchCreatePartition",
+                                           "glue:BatchUpdatePartition",
+                                           "glue:BatchDeletePartition",
+                                           NULL};
         res = json_object_new_array();
         snprintf(arn, sizeof arn, "arn:aws:glue:%s:%s:catalog", region, account);
         add_str(res, arn);

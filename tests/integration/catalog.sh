@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Integration test of `mdp catalog ddl`: the Glue CreateTable inputs are accepted by Glue (moto's,
 # through boto3, the independent client) and read back with the published tables' columns, the
-# facts partitioned by date_key with projection, the ml tables by their date (features built date
-# by date, so each partition is registered with its own run folder); the Athena DDL names every
-# table.
+# facts partitioned by date_key with projection and their partitions listed too, the ml tables by
+# their date (features built date by date, so each partition is registered with its own run
+# folder); the Athena DDL names every table.
 # Usage: catalog.sh path/to/mdp
 MDP=${1:?usage: catalog.sh path/to/mdp}
 source "$(dirname "$0")/../acceptance/lib.sh"
@@ -56,6 +56,12 @@ assert [p["Name"] for p in f["PartitionKeys"]] == ["date_key"], f["PartitionKeys
 assert f["Parameters"]["projection.enabled"] == "true"
 assert f["StorageDescriptor"]["Location"].startswith("s3://matbakh-data-test/curated/facts/fact_email_events/run-")
 assert not tables["dim_user"]["PartitionKeys"]
+# a partitioned table's partitions follow it, the projected facts' too (engines without projection)
+pin = {t["TableName"] for t in inputs if "PartitionInputList" in t}
+assert "fact_email_events" in pin and "ml_user_segments" in pin and "dim_user" not in pin, sorted(pin)
+fp = glue.get_partitions(DatabaseName="matbakh_test", TableName="fact_email_events")["Partitions"]
+assert fp and all(p["StorageDescriptor"]["Location"] == "%s/date_key=%s/" % (
+    f["StorageDescriptor"]["Location"].rstrip("/"), p["Values"][0]) for p in fp), fp[:1]
 assert {c["Name"]: c["Type"] for c in tables["dim_location"]["StorageDescriptor"]["Columns"]}["latitude"] == "decimal(10,8)"
 PY
 finish catalog
