@@ -152,7 +152,8 @@ static int stored_partitions(struct apply *ap, const char *db, const char *table
     return rc;
 }
 
-/* an answer's Errors (BatchCreatePartition, BatchUpdatePartition) as the request's failure */
+/* an answer's Errors (BatchCreatePartition, BatchUpdatePartition, BatchDeletePartition) as the
+ * request's failure */
 static int batch_errors(struct apply *ap, const char *op, const char *table, json_object *ans)
 {
     json_object *errs;
@@ -165,13 +166,33 @@ static int batch_errors(struct apply *ap, const char *op, const char *table, jso
                         json_object_to_json_string(json_object_array_get_idx(errs, 0)));
 }
 
+/* Sends the elements of list as member of Glue batch operation op on db.table, per elements a
+ * call (Glue's limit for op); partitions Glue refuses fail the call, the first named. */
+static int batched(struct apply *ap, const char *op, const char *db, const char *table,
+                   const char *member, json_object *list, size_t per)
+{
+    int rc = 0;
+    size_t n = json_object_array_length(list);
+    for (size_t at = 0; !rc && at < n; at += per) {
+        json_object *req = json_object_new_object(), *chunk = json_object_new_array(), *ans = NULL;
+        for (size_t i = at; i < n && i < at + per; i++)
+            json_object_array_add(chunk, json_object_get(json_object_array_get_idx(list, i)));
+        json_object_object_add(req, "DatabaseName", json_object_new_string(db));
+        json_object_object_add(req, "TableName", json_object_new_string(table));
+        json_object_object_add(req, member, chunk);
+        rc = glue(ap, op, req, &ans, NULL, 0);
+        if (!rc) rc = batch_errors(ap, op, table, ans);
+        json_object_put(ans);
+    }
+    return rc;
+}
+
 /* Removes the stored partitions (values -> location) that want (values -> 1) does not hold, 25
  * a call (Glue's limit); *n gets how many. */
 static int delete_stale(struct apply *ap, const char *db, const char *table, json_object *stored,
                         json_object *want, size_t *n)
 {
     json_object *stale = json_object_new_array();
-    int rc = 0;
     *n = 0;
     json_object_object_foreach(stored, v, loc)
     {
@@ -182,19 +203,8 @@ static int delete_stale(struct apply *ap, const char *db, const char *table, jso
         json_object_object_add(p, "Values", vals);
         json_object_array_add(stale, p);
     }
-    size_t ns = json_object_array_length(stale);
-    for (size_t at = 0; !rc && at < ns; at += 25) {
-        json_object *req = json_object_new_object(), *chunk = json_object_new_array(), *ans = NULL;
-        for (size_t i = at; i < ns && i < at + 25; i++)
-            json_object_array_add(chunk, json_object_get(json_object_array_get_idx(stale, i)));
-        json_object_object_add(req, "DatabaseName", json_object_new_string(db));
-        json_object_object_add(req, "TableName", json_object_new_string(table));
-        json_object_object_add(req, "PartitionsToDelete", chunk);
-        rc = glue(ap, "BatchDeletePartition", req, &ans, NULL, 0);
-        if (!rc) rc = batch_errors(ap, "BatchDeletePartition", table, ans);
-        json_object_put(ans);
-    }
-    if (!rc) *n = ns;
+    int rc = batched(ap, "BatchDeletePartition", db, table, "PartitionsToDelete", stale, 25);
+    if (!rc) *n = json_object_array_length(stale);
     json_object_put(stale);
     return rc;
 }
@@ -242,28 +252,8 @@ static int apply_partitions(struct apply *ap, json_object *input, json_object *t
     }
     /* Glue takes 100 partitions a call */
     size_t nc = json_object_array_length(create), nu = json_object_array_length(update);
-    for (size_t at = 0; !rc && at < nc; at += 100) {
-        json_object *req = json_object_new_object(), *chunk = json_object_new_array(), *ans = NULL;
-        for (size_t i = at; i < nc && i < at + 100; i++)
-            json_object_array_add(chunk, json_object_get(json_object_array_get_idx(create, i)));
-        json_object_object_add(req, "DatabaseName", json_object_new_string(db));
-        json_object_object_add(req, "TableName", json_object_new_string(table));
-        json_object_object_add(req, "PartitionInputList", chunk);
-        rc = glue(ap, "BatchCreatePartition", req, &ans, NULL, 0);
-        if (!rc) rc = batch_errors(ap, "BatchCreatePartition", table, ans);
-        json_object_put(ans);
-    }
-    for (size_t at = 0; !rc && at < nu; at += 100) {
-        json_object *req = json_object_new_object(), *chunk = json_object_new_array(), *ans = NULL;
-        for (size_t i = at; i < nu && i < at + 100; i++)
-            json_object_array_add(chunk, json_object_get(json_object_array_get_idx(update, i)));
-        json_object_object_add(req, "DatabaseName", json_object_new_string(db));
-        json_object_object_add(req, "TableName", json_object_new_string(table));
-        json_object_object_add(req, "Entries", chunk);
-        rc = glue(ap, "BatchUpdatePartition", req, &ans, NULL, 0);
-        if (!rc) rc = batch_errors(ap, "BatchUpdatePartition", table, ans);
-        json_object_put(ans);
-    }
+    if (!rc) rc = batched(ap, "BatchCreatePartition", db, table, "PartitionInputList", create, 100);
+    if (!rc) rc = batched(ap, "BatchUpdatePartition", db, table, "Entries", update, 100);
     if (!rc) {
         ap->n->partitions_created += (long)nc;
         ap->n->partitions_updated += (long)nu;
