@@ -62,12 +62,20 @@ cp "$T/cert.pem" "$T/key.pem" "$PG/data/"
 chmod 600 "$PG/data/key.pem"
 [ "$(id -u)" = 0 ] && chown postgres "$PG/data/cert.pem" "$PG/data/key.pem"
 P="host=127.0.0.1 port=$port user=postgres dbname=postgres"
+settle() { # NAME VALUE: polls until a new connection sees the reloaded setting (reload is async)
+  for _ in $(seq 100); do
+    [ "$(psql -X "$P sslmode=disable" -Atc "SHOW $1" 2>/dev/null)" = "$2" ] && return 0
+    sleep 0.1
+  done
+  bad "the server did not take $1 = $2"
+}
 for q in "ALTER SYSTEM SET ssl = on" "ALTER SYSTEM SET ssl_cert_file = 'cert.pem'" \
   "ALTER SYSTEM SET ssl_key_file = 'key.pem'" "ALTER SYSTEM SET ssl_max_protocol_version = 'TLSv1.2'" \
   "SELECT pg_reload_conf()"; do
   psql -X "$P" -qAtc "$q" >/dev/null || bad "psql: $q"
 done
-sleep 0.5
+settle ssl on
+settle ssl_max_protocol_version TLSv1.2
 [ "$(psql -X "$P sslmode=require" -Atc "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")" = TLSv1.2 ] \
   && ok || bad "the server should speak TLS 1.2 at most"
 lag() { # dsn -> stderr of mdp cdc lag (no slot: it fails after connecting, saying so)
@@ -80,7 +88,7 @@ expect_in "$T/p1" "between TLSv1.3 and TLSv1.3" "libpq says which versions it of
 lag "$P sslmode=require ssl_min_protocol_version=TLSv1.2" >"$T/p2"
 expect_in "$T/p2" "no replication slot" "a DSN naming its own minimum connects"
 psql -X "$P" -qAtc "ALTER SYSTEM SET ssl_max_protocol_version = 'TLSv1.3'" >/dev/null && psql -X "$P" -qAtc "SELECT pg_reload_conf()" >/dev/null
-sleep 0.5
+settle ssl_max_protocol_version TLSv1.3
 lag "$P sslmode=require" >"$T/p3"
 expect_in "$T/p3" "no replication slot" "the server offering TLS 1.3: the default connects"
 # a DSN naming another machine (hostaddr only routes it here) gets sslmode=require by default:
@@ -89,7 +97,7 @@ R="host=db.example.com hostaddr=127.0.0.1 port=$port user=postgres dbname=postgr
 lag "$R" >"$T/p4"
 expect_in "$T/p4" "no replication slot" "a remote host, TLS available: connects (with TLS)"
 psql -X "$P" -qAtc "ALTER SYSTEM SET ssl = off" >/dev/null && psql -X "$P" -qAtc "SELECT pg_reload_conf()" >/dev/null
-sleep 0.5
+settle ssl off
 lag "$R" >"$T/p5"
 expect_in "$T/p5" "SSL was required" "a remote host without TLS: refused, not plain"
 lag "$R sslmode=disable" >"$T/p6"
