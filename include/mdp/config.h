@@ -97,6 +97,7 @@ struct mdp_config {
     char *pseudo_key_id;
     char *pseudo_key_env;
     char *tls_min_version; /* security.tls_min_version: "1.2" | "1.3" (mdp/net.h) */
+    char *pg_ca_file;      /* security.pg_ca_file: a PEM file, or "{none}" (mdp/net.h) */
     /* data quality (mdp dq run) */
     char *dq_rules_dir;
     char *dq_fail_stage; /* never | on_error | on_fail */

@@ -4,7 +4,8 @@
  * Meta APIs, SNS certificates and subscription confirmations, alarm webhooks) and to every libpq
  * connection (Supabase: `ssl_min_protocol_version`, which a connection string naming its own
  * overrides; to a host of another machine also sslmode=require unless the string or PGSSLMODE
- * says otherwise). Plain http:// endpoints (moto, a local MinIO) are not affected.
+ * says otherwise, or with security.pg_ca_file sslrootcert=FILE and sslmode=verify-full). Plain
+ * http:// endpoints (moto, a local MinIO) are not affected.
  *
  * Usage: mdp_net_configure(&cfg, &d) once at startup (before other threads); then
  *     mdp_net_curl_tls(curl);                  // after curl_easy_init or curl_easy_reset
@@ -19,8 +20,9 @@
 struct mdp_config;
 
 /* Takes security.tls_min_version ("1.2" or "1.3"; validated by the config loader) as the process's
- * minimum (1.3 until called). Not thread-safe: call it once at startup. Returns 0 or
- * MDP_ERR_CONFIG (another value) with d. */
+ * minimum (1.3 until called), and security.pg_ca_file (made absolute; "{none}": none). Not
+ * thread-safe: call it once at startup. Returns 0 or MDP_ERR_CONFIG (another version, a CA file
+ * that cannot be read, named) with d. */
 int mdp_net_configure(const struct mdp_config *cfg, struct mdp_diag *d);
 /* Returns the minimum in force: 2 for TLS 1.2, 3 for TLS 1.3. */
 int mdp_net_tls_min(void);
@@ -36,8 +38,9 @@ const char *mdp_net_curl_hint(CURLcode cc);
  * localhost, 127.0.0.0/8 or ::1; also for a string libpq cannot parse. Returns 0 otherwise. */
 int mdp_net_pg_remote(const char *conninfo);
 /* PQconnectdb(conninfo) with ssl_min_protocol_version set to the minimum in force and, for a
- * remote host (mdp_net_pg_remote) when PGSSLMODE is unset, sslmode=require (libpq's default,
- * prefer, would fall back to plain TCP), each unless conninfo (borrowed) names its own. Returns the connection as
+ * remote host (mdp_net_pg_remote): sslrootcert=security.pg_ca_file when one is set, and when
+ * PGSSLMODE is unset sslmode=verify-full with that file, else require (libpq's default, prefer,
+ * would fall back to plain TCP), each unless conninfo (borrowed) names its own. Returns the connection as
  * libpq does, owned by the caller (PQfinish it; check PQstatus; NULL only when out of memory);
  * never logs conninfo. */
 PGconn *mdp_net_pg_connect(const char *conninfo);

@@ -141,6 +141,12 @@ static const struct mdp_config_key KEYS[] = {
      "connection string sets its own; to another machine's host also sslmode=require unless it "
      "or PGSSLMODE names one). 1.2 only for an endpoint without 1.3. http:// endpoints stay "
      "plain."},
+    {"security.pg_ca_file", K_STR, OFF(pg_ca_file), "{none}", 0, 0, NULL,
+     "PEM file of the certificate authorities a Supabase (PostgreSQL) server's certificate must "
+     "chain to (Supabase's prod-ca-2021.crt, from the project's database settings). Set: a "
+     "connection to another machine's host gets sslrootcert=FILE and, unless its string or "
+     "PGSSLMODE names an sslmode, sslmode=verify-full (the certificate and the host name are "
+     "checked). {none}: sslmode=require, encrypted but the certificate unchecked."},
     {"dq.rules_dir", K_STR, OFF(dq_rules_dir), "{builtin}", 0, 0, NULL,
      "Folder of the data-quality rulesets `mdp dq run` (and the dq stage) evaluates: one "
      "TABLE.dqdl in Glue's DQDL per published table, named as `mdp query` names it; {builtin} is "

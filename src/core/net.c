@@ -2,10 +2,14 @@
 #include "mdp/net.h"
 #include "mdp/config.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static int tls_min = 3; /* TLS 1.3 */
+static int tls_min = 3;        /* TLS 1.3 */
+static char ca_file[PATH_MAX]; /* security.pg_ca_file, absolute; "" when {none} */
 
 int mdp_net_configure(const struct mdp_config *cfg, struct mdp_diag *d)
 {
@@ -17,6 +21,17 @@ int mdp_net_configure(const struct mdp_config *cfg, struct mdp_diag *d)
     else
         return mdp_diag_set(d, MDP_ERR_CONFIG,
                             "security.tls_min_version must be 1.2 or 1.3, not %.20s", v);
+    ca_file[0] = '\0';
+    const char *ca = cfg->pg_ca_file;
+    if (ca && strcmp(ca, "{none}") != 0) {
+        /* absolute, so that libpq finds it whatever the working folder when it connects */
+        if (!realpath(ca, ca_file) || access(ca_file, R_OK) != 0) {
+            int e = errno;
+            ca_file[0] = '\0';
+            return mdp_diag_set(d, MDP_ERR_CONFIG, "security.pg_ca_file: cannot read %s: %s", ca,
+                                strerror(e));
+        }
+    }
     return 0;
 }
 
@@ -84,11 +99,17 @@ PGconn *mdp_net_pg_connect_params(const char *conninfo, const char *const *keys,
     k[n] = "ssl_min_protocol_version";
     v[n++] = tls_min == 3 ? "TLSv1.3" : "TLSv1.2";
     /* libpq's default sslmode, prefer, falls back to plain TCP when TLS fails: to a host of
-     * another machine TLS is required unless the DSN (or PGSSLMODE) says otherwise */
+     * another machine TLS is required unless the DSN (or PGSSLMODE) says otherwise; with the
+     * authorities' file of security.pg_ca_file, the certificate and the host name are checked */
     const char *env = getenv("PGSSLMODE");
-    if ((!env || !*env) && mdp_net_pg_remote(conninfo)) {
+    int remote = mdp_net_pg_remote(conninfo);
+    if (remote && ca_file[0]) {
+        k[n] = "sslrootcert";
+        v[n++] = ca_file;
+    }
+    if ((!env || !*env) && remote) {
         k[n] = "sslmode";
-        v[n++] = "require";
+        v[n++] = ca_file[0] ? "verify-full" : "require";
     }
     k[n] = "dbname";
     v[n++] = conninfo ? conninfo : "";

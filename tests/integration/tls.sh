@@ -96,6 +96,33 @@ expect_in "$T/p3" "no replication slot" "the server offering TLS 1.3: the defaul
 R="host=db.example.com hostaddr=127.0.0.1 port=$port user=postgres dbname=postgres"
 lag "$R" >"$T/p4"
 expect_in "$T/p4" "no replication slot" "a remote host, TLS available: connects (with TLS)"
+# security.pg_ca_file: the server's certificate must chain to it and name the host (verify-full)
+printf 'security:\n  pg_ca_file: %s\n' "$T/cert.pem" >"$T/ca.yaml"
+printf 'security:\n  pg_ca_file: %s\n' "$T/db.pem" >"$T/ca2.yaml"
+lagc() { MDP_SUPABASE_DSN="$2" "$MDP" --config "$1" cdc lag --dir "$T/lake" 2>&1 >/dev/null; }
+lagc "$T/ca.yaml" "$R" >"$T/v1"
+expect_in "$T/v1" 'does not match host name "db.example.com"' "pg_ca_file: a certificate for another name is refused"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/db.key" -out "$T/db.pem" -days 2 \
+  -subj /CN=db.example.com -addext subjectAltName=DNS:db.example.com >/dev/null 2>&1 && ok || bad "openssl req db"
+cp "$T/db.pem" "$T/db.key" "$PG/data/"
+chmod 600 "$PG/data/db.key"
+[ "$(id -u)" = 0 ] && chown postgres "$PG/data/db.pem" "$PG/data/db.key"
+for q in "ALTER SYSTEM SET ssl_cert_file = 'db.pem'" "ALTER SYSTEM SET ssl_key_file = 'db.key'" \
+  "SELECT pg_reload_conf()"; do
+  psql -X "$P" -qAtc "$q" >/dev/null || bad "psql: $q"
+done
+settle ssl_cert_file db.pem
+lagc "$T/ca2.yaml" "$R" >"$T/v2"
+expect_in "$T/v2" "no replication slot" "pg_ca_file: the host's own certificate from that authority connects"
+lagc "$T/ca.yaml" "$R" >"$T/v3"
+expect_in "$T/v3" "certificate verify failed" "pg_ca_file: a certificate from another authority is refused"
+lagc "$T/ca.yaml" "$R sslmode=require sslrootcert=$T/db.pem" >"$T/v4"
+expect_in "$T/v4" "no replication slot" "the connection string's own sslrootcert wins"
+lagc "$T/ca.yaml" "$P" >"$T/v5"
+expect_in "$T/v5" "no replication slot" "pg_ca_file leaves a loopback DSN alone (no verification)"
+printf 'security:\n  pg_ca_file: %s\n' "$T/missing.pem" >"$T/ca3.yaml"
+lagc "$T/ca3.yaml" "$R" >"$T/v6"
+expect_in "$T/v6" "security.pg_ca_file: cannot read $T/missing.pem" "an unreadable pg_ca_file is named"
 psql -X "$P" -qAtc "ALTER SYSTEM SET ssl = off" >/dev/null && psql -X "$P" -qAtc "SELECT pg_reload_conf()" >/dev/null
 settle ssl off
 lag "$R" >"$T/p5"
