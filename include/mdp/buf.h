@@ -80,6 +80,14 @@ int mdp_buf_take(struct mdp_buf *b, char **out_data, size_t *out_len);
  * when an append failed (the error that was stuck on b) or out of memory; b is left empty. */
 char *mdp_buf_steal(struct mdp_buf *b);
 
+/* Returns 1 when the n bytes at p start with gzip's magic bytes (1f 8b), else 0. */
+int mdp_gzip_magic(const void *p, size_t n);
+/* Appends to b the inflation of the gzip stream at p (n bytes, borrowed): every member of it, one
+ * after the other, as Firehose concatenates them. Returns 0, MDP_ERR_PARSE for a truncated or
+ * corrupt stream (b keeps what inflated before the damage: readers that must not lose a record
+ * read it), or MDP_ERR_NOMEM (b's sticky error, as an append's). */
+int mdp_buf_gunzip(struct mdp_buf *b, const void *p, size_t n);
+
 /* Makes room in a growing array: when n has reached *cap, *(void **)pv is reallocated to twice
  * the capacity (first elements the first time). Returns 0 or MDP_ERR_NOMEM (the array is kept,
  * still owned by the caller, who frees it with free()). Use:

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 void mdp_buf_init(struct mdp_buf *b)
 {
@@ -332,4 +333,40 @@ int mdp_grow(void *pv, size_t *cap, size_t n, size_t elem, size_t first)
     *v = nv;
     *cap = want;
     return 0;
+}
+
+int mdp_gzip_magic(const void *p, size_t n)
+{
+    const unsigned char *u = p;
+    return n >= 2 && u[0] == 0x1f && u[1] == 0x8b;
+}
+
+int mdp_buf_gunzip(struct mdp_buf *b, const void *p, size_t n)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return MDP_ERR_NOMEM;
+    z.next_in = (unsigned char *)(uintptr_t)p;
+    z.avail_in = (uInt)(n > UINT32_MAX ? UINT32_MAX : n);
+    int zr;
+    do {
+        if (mdp_buf_reserve(b, 65536)) {
+            inflateEnd(&z);
+            return MDP_ERR_NOMEM;
+        }
+        size_t room = b->cap - b->len - 1;
+        uInt avail = room > UINT32_MAX ? UINT32_MAX : (uInt)room;
+        z.next_out = (unsigned char *)b->data + b->len;
+        z.avail_out = avail;
+        zr = inflate(&z, Z_NO_FLUSH);
+        b->len += avail - z.avail_out;
+        b->data[b->len] = '\0';
+        if (zr == Z_STREAM_END && z.avail_in > 0) { /* the next member */
+            if (inflateReset(&z) != Z_OK) break;
+            zr = Z_OK;
+        }
+    } while (zr == Z_OK);
+    inflateEnd(&z);
+    /* Z_BUF_ERROR with no input left: the stream ended before its end */
+    return zr == Z_STREAM_END && n <= UINT32_MAX ? 0 : MDP_ERR_PARSE;
 }

@@ -24,7 +24,6 @@
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #define MAX_DEPTH 12 /* JSON nesting the matcher follows (documents inside strings included) */
 
@@ -529,35 +528,11 @@ static int raw_read(const struct mdp_subject_ctx *ctx, const char *key, struct m
     mdp_buf_init(&raw);
     mdp_buf_reset(out);
     int rc = mdp_store_get(ctx->lake->store, key, &raw, d);
-    if (!rc && raw.len >= 2 && (unsigned char)raw.data[0] == 0x1f &&
-        (unsigned char)raw.data[1] == 0x8b) {
-        z_stream z;
-        memset(&z, 0, sizeof z);
-        if (inflateInit2(&z, 15 + 32) != Z_OK) {
-            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "%s: cannot start inflating", key);
-        } else {
-            z.next_in = (Bytef *)raw.data;
-            z.avail_in = (uInt)raw.len;
-            while (!rc && z.avail_in > 0) {
-                if (mdp_buf_reserve(out, 1 << 16)) {
-                    rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory inflating %s", key);
-                    break;
-                }
-                z.next_out = (Bytef *)out->data + out->len;
-                z.avail_out = 1 << 16;
-                int zr = inflate(&z, Z_NO_FLUSH);
-                out->len = (size_t)((char *)z.next_out - out->data);
-                out->data[out->len] = '\0';
-                if (zr == Z_STREAM_END && z.avail_in > 0)
-                    zr = inflateReset(&z); /* concatenated members */
-                if (zr != Z_OK && zr != Z_STREAM_END)
-                    rc = mdp_diag_set(d, MDP_ERR_PARSE, "%s: a gzip'd object that does not inflate",
-                                      key);
-                else if (zr == Z_STREAM_END)
-                    break;
-            }
-            inflateEnd(&z);
-        }
+    if (!rc && mdp_gzip_magic(raw.data, raw.len)) {
+        /* a damaged delivery (kept in raw as received) is read as far as it inflates: what it
+         * holds up to the damage is still the person's */
+        if (mdp_buf_gunzip(out, raw.data, raw.len) == MDP_ERR_NOMEM)
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory inflating %s", key);
     } else if (!rc) {
         mdp_buf_cleanup(out); /* its old bytes: out takes raw's */
         *out = raw;

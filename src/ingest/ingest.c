@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 static const struct mdp_connector *const CONNECTORS[] = {
 #define MDP_CONNECTOR(n) &MDP__CONNECTOR_##n,
@@ -261,33 +260,6 @@ int mdp_ingest_verdicts(const char *connector, const char *key, const char *data
 
 /* ---- suppression: erased subjects stay out ---- */
 
-static int gunzip_all(const char *p, size_t n, struct mdp_buf *out)
-{
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return -1;
-    z.next_in = (unsigned char *)p;
-    z.avail_in = (uInt)n;
-    int rc;
-    do {
-        if (mdp_buf_reserve(out, 65536)) {
-            inflateEnd(&z);
-            return MDP_ERR_NOMEM;
-        }
-        z.next_out = (unsigned char *)out->data + out->len;
-        z.avail_out = (uInt)(out->cap - out->len - 1);
-        rc = inflate(&z, Z_NO_FLUSH);
-        out->len = out->cap - 1 - z.avail_out;
-        out->data[out->len] = '\0';
-        if (rc == Z_STREAM_END && z.avail_in > 0) { /* concatenated gzip members */
-            if (inflateReset(&z) != Z_OK) break;
-            rc = Z_OK;
-        }
-    } while (rc == Z_OK);
-    inflateEnd(&z);
-    return rc == Z_STREAM_END ? 0 : -1;
-}
-
 /* Removes the elements of o's array members that name a suppressed subject (a batch of records
  * in one document: Records[] of an SQS or Lambda event, rows[] of a report). Returns how many. */
 static int64_t prune(const struct mdp_suppress_set *set, json_object *o)
@@ -345,8 +317,8 @@ int mdp_ingest_suppress(const struct mdp_suppress_set *set, const char *data, si
     if (!set || !len) return 0;
     struct mdp_buf plain;
     mdp_buf_init(&plain);
-    if (len >= 2 && (unsigned char)data[0] == 0x1f && (unsigned char)data[1] == 0x8b) {
-        int rc = gunzip_all(data, len, &plain);
+    if (mdp_gzip_magic(data, len)) {
+        int rc = mdp_buf_gunzip(&plain, data, len);
         if (rc) {
             mdp_buf_cleanup(&plain);
             return rc == MDP_ERR_NOMEM ? mdp_diag_set(d, rc, "out of memory inflating")
@@ -788,11 +760,12 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     if (key_day(key, k ? strlen(k->landing_prefix) : 0, &day) != 0) day = -1;
     if (S->ctx->day >= 0 && day != S->ctx->day) return 0;
     int64_t t0 = mdp_time_now_ms();
-    struct mdp_buf data, rawkey, kept, fixed;
+    struct mdp_buf data, rawkey, kept, fixed, plain;
     mdp_buf_init(&data);
     mdp_buf_init(&rawkey);
     mdp_buf_init(&kept);
     mdp_buf_init(&fixed);
+    mdp_buf_init(&plain);
     int rc = mdp_store_get(S->landing, key, &data, S->d);
     if (rc) goto out;
     if (day < 0) day = mdp_days_from_ms(t0); /* undated deliveries land on the day they arrive */
@@ -823,6 +796,21 @@ static int ingest_file(const char *key, int64_t size, void *ud)
      * quarantine object (named by the delivery's hash): nothing lost, nothing twice. */
     const char *bytes = data.data ? data.data : "";
     size_t blen = data.len;
+    /* A gzip'd delivery (Firehose with GZIP compression; recognised by its magic bytes, whatever
+     * its name) is taken inflated: its records are checked, and raw holds its text, which DuckDB
+     * reads as the dataset's format. A damaged stream gives what inflated before the damage; the
+     * delivery as it came goes to the quarantine (gzip_corrupt), so nothing is lost. */
+    int gz_bad = 0;
+    if (mdp_gzip_magic(bytes, blen)) {
+        if ((rc = mdp_buf_gunzip(&plain, bytes, blen)) == MDP_ERR_NOMEM) {
+            mdp_diag_set(S->d, rc, "%s: out of memory inflating", key);
+            goto out;
+        }
+        gz_bad = rc != 0;
+        rc = 0;
+        bytes = plain.data ? plain.data : "";
+        blen = plain.len;
+    }
     /* records of erased subjects never reach raw or quarantine */
     int64_t suppressed = 0;
     if (S->sup && (rc = mdp_ingest_suppress(S->sup, bytes, blen, &kept, &suppressed, S->d)))
@@ -880,6 +868,14 @@ static int ingest_file(const char *key, int64_t size, void *ud)
         job_free(j);
         goto out;
     }
+    if (gz_bad && (rc = mdp_check_bad(&ck, "gzip_corrupt", key,
+                                      "the gzip stream is truncated or corrupt; its records up to "
+                                      "the damage are read, the delivery as it came is here",
+                                      data.data ? data.data : "", data.len))) {
+        mdp_diag_set(S->d, rc, "%s: %s quarantining it", key, mdp_strerror(rc));
+        job_free(j);
+        goto out;
+    }
     if (bad) {
         char where[600], why[200];
         snprintf(where, sizeof where, "%s@%zu", key, bad_at);
@@ -913,7 +909,7 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     snprintf(j->batch, sizeof j->batch, "%.32s", strrchr(rawkey.data, '/') + 1);
     j->key = rawkey; /* moved into the job */
     mdp_buf_init(&rawkey);
-    struct mdp_buf *landed = bad ? &fixed : suppressed ? &kept : &data;
+    struct mdp_buf *landed = bad ? &fixed : suppressed ? &kept : plain.data ? &plain : &data;
     j->bytes = *landed; /* moved into the job */
     mdp_buf_init(landed);
     rc = uploader_submit(S, j);
@@ -923,6 +919,7 @@ out:
     mdp_buf_cleanup(&rawkey);
     mdp_buf_cleanup(&kept);
     mdp_buf_cleanup(&fixed);
+    mdp_buf_cleanup(&plain);
     return rc;
 }
 

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 enum { X_INSERTS, X_MODIFIES, X_USER_REMOVES, X_TTL_REMOVES };
 
@@ -422,42 +421,15 @@ static int take(struct mdp_check *ck, json_object *r, const struct at *a)
     return 0;
 }
 
-/* gunzips p into out; returns 0 or -1 (truncated or corrupt stream). */
-static int gunzip(const char *p, size_t n, struct mdp_buf *out)
-{
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return -1;
-    z.next_in = (unsigned char *)p;
-    z.avail_in = (uInt)n;
-    int rc;
-    do {
-        if (mdp_buf_reserve(out, 65536)) {
-            inflateEnd(&z);
-            return -1;
-        }
-        z.next_out = (unsigned char *)out->data + out->len;
-        z.avail_out = (uInt)(out->cap - out->len - 1);
-        rc = inflate(&z, Z_NO_FLUSH);
-        out->len = out->cap - 1 - z.avail_out;
-        out->data[out->len] = '\0';
-        if (rc == Z_STREAM_END && z.avail_in > 0) { /* concatenated gzip members */
-            if (inflateReset(&z) != Z_OK) break;
-            rc = Z_OK;
-        }
-    } while (rc == Z_OK);
-    inflateEnd(&z);
-    return rc == Z_STREAM_END ? 0 : -1;
-}
-
 static int check(struct mdp_check *ck, const char *p, size_t n)
 {
     struct mdp_buf plain;
     mdp_buf_init(&plain);
     int rc = 0;
     json_tokener *tok = NULL;
-    if (n >= 2 && (unsigned char)p[0] == 0x1f && (unsigned char)p[1] == 0x8b) {
-        if (gunzip(p, n, &plain)) {
+    if (mdp_gzip_magic(p, n)) {
+        if ((rc = mdp_buf_gunzip(&plain, p, n)) == MDP_ERR_NOMEM) goto out;
+        if (rc) {
             /* what inflated before the damage is still read; the damaged object is quarantined */
             rc = mdp_check_bad(ck, "gzip_corrupt", ck->key,
                                "the gzip stream is truncated or corrupt", p, n);
