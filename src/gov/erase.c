@@ -36,6 +36,7 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
@@ -181,9 +182,79 @@ static int holds_slow(const struct needles *nd, const char *p, size_t n)
     return 0;
 }
 
+static int bytes_hold(const struct needles *nd, const uint8_t *uid, const char *p, size_t n);
+
+static const char B64_MARK[] = "\"payload_encoding\"";
+
+/* 1 when a quarantine record of the n bytes at p (lines of JSON) carries a base64 payload (a
+ * delivery that is no UTF-8: a gzip'd one, a damaged one) whose decoded bytes hold the person;
+ * -1 when out of memory. */
+static int payloads_hold(const struct needles *nd, const uint8_t *uid, const char *p, size_t n)
+{
+    const char *end = p + n, *m;
+    int hit = 0;
+    for (const char *at = p;
+         !hit && (m = memmem(at, (size_t)(end - at), B64_MARK, sizeof B64_MARK - 1));) {
+        const char *ls = m, *le = memchr(m, '\n', (size_t)(end - m));
+        while (ls > p && ls[-1] != '\n')
+            ls--;
+        if (!le) le = end;
+        at = le;
+        json_tokener *tok = json_tokener_new();
+        json_object *o = tok && le - ls < INT32_MAX ? json_tokener_parse_ex(tok, ls, (int)(le - ls))
+                                                    : NULL,
+                    *v;
+        if (tok)
+            json_tokener_free(tok);
+        else
+            hit = -1;
+        json_object *enc;
+        if (o && json_object_object_get_ex(o, "payload_encoding", &enc) &&
+            json_object_is_type(enc, json_type_string) &&
+            strcmp(json_object_get_string(enc), "base64") == 0 &&
+            json_object_object_get_ex(o, "payload", &v) &&
+            json_object_is_type(v, json_type_string)) {
+            size_t bl = (size_t)json_object_get_string_len(v);
+            unsigned char *raw = mdp_malloc(bl / 4 * 3 + 4);
+            int rn = raw && bl < INT32_MAX
+                         ? EVP_DecodeBlock(raw, (const unsigned char *)json_object_get_string(v),
+                                           (int)bl)
+                         : -1;
+            if (!raw) hit = -1;
+            if (rn > 0) { /* EVP_DecodeBlock counts the padding as bytes */
+                const char *b64 = json_object_get_string(v);
+                rn -= (bl > 0 && b64[bl - 1] == '=') + (bl > 1 && b64[bl - 2] == '=');
+                hit = bytes_hold(nd, uid, (const char *)raw, (size_t)rn);
+            }
+            free(raw);
+        }
+        json_object_put(o);
+    }
+    return hit;
+}
+
+/* 1 when the n bytes at p hold a needle or the user id's 16 bytes (uid, may be NULL). Bytes that
+ * hide text are looked into as well: a gzip'd object (a Firehose delivery kept as received) as
+ * far as it inflates, and the base64 payloads of quarantine records. -1 when out of memory. */
+static int bytes_hold(const struct needles *nd, const uint8_t *uid, const char *p, size_t n)
+{
+    if (holds(nd, p, n) || (uid && n >= 16 && memmem(p, n, uid, 16))) return 1;
+    if (mdp_gzip_magic(p, n)) {
+        struct mdp_buf z;
+        mdp_buf_init(&z);
+        int hit = mdp_buf_gunzip(&z, p, n) == MDP_ERR_NOMEM ? -1
+                  : z.len                                   ? bytes_hold(nd, uid, z.data, z.len)
+                                                            : 0;
+        mdp_buf_cleanup(&z);
+        return hit;
+    }
+    return memmem(p, n, B64_MARK, sizeof B64_MARK - 1) ? payloads_hold(nd, uid, p, n) : 0;
+}
+
+/* A record the rewrite drops: one that holds the person, in its text or its encoded payload. */
 static int match_record(const char *rec, size_t n, void *ud)
 {
-    return holds(ud, rec, n);
+    return bytes_hold(ud, NULL, rec, n) != 0;
 }
 
 /* ---- the job ---- */
@@ -316,6 +387,27 @@ struct plan_ud {
     struct job *j;
 };
 
+/* The bytes of key into data (reset first), a gzip'd object inflated (as far as it inflates): the
+ * person's records are found and cut in its text, and a rewrite writes that text back
+ * uncompressed, as ingest lands a delivery it dropped records from. *sha (may be NULL) gets the
+ * SHA-256 of the bytes as stored. Returns 0 or mdp_store_get's errors, MDP_ERR_NOMEM, with d. */
+static int get_plain(struct job *j, const char *key, struct mdp_buf *data, char sha[65])
+{
+    int rc = mdp_store_get(j->lake->store, key, data, j->d);
+    if (rc) return rc;
+    if (sha) mdp_sha256_hex(data->data ? data->data : "", data->len, sha);
+    if (!mdp_gzip_magic(data->data, data->len)) return 0;
+    struct mdp_buf z;
+    mdp_buf_init(&z);
+    if (mdp_buf_gunzip(&z, data->data, data->len) == MDP_ERR_NOMEM) {
+        mdp_buf_cleanup(&z);
+        return mdp_diag_set(j->d, MDP_ERR_NOMEM, "out of memory inflating %s", key);
+    }
+    mdp_buf_cleanup(data);
+    *data = z;
+    return 0;
+}
+
 static int on_hit(const struct mdp_subject_hit *h, void *ud)
 {
     struct job *j = ((struct plan_ud *)ud)->j;
@@ -370,7 +462,7 @@ static int on_object(const char *key, int64_t size, void *ud)
     struct byte_scan *b = ud;
     struct mdp_buf data;
     mdp_buf_init(&data);
-    int rc = mdp_store_get(b->j->lake->store, key, &data, b->j->d);
+    int rc = get_plain(b->j, key, &data, NULL);
     if (rc) {
         mdp_buf_cleanup(&data);
         return b->rc = rc;
@@ -381,7 +473,7 @@ static int on_object(const char *key, int64_t size, void *ud)
                (ds_has_kind(b->ds, MDP_SUBJ_ACCOUNT_ID) && !ds_has_kind(b->ds, MDP_SUBJ_USER_ID) &&
                 !ds_has_kind(b->ds, MDP_SUBJ_EMAIL) && !ds_has_kind(b->ds, MDP_SUBJ_EMAIL_LOWER));
     const struct needles *nd = wide ? &b->j->wide : &b->j->narrow;
-    if (holds(nd, key, strlen(key)) || (data.data && holds(nd, data.data, data.len))) {
+    if (holds(nd, key, strlen(key)) || (data.data && bytes_hold(nd, NULL, data.data, data.len))) {
         json_object *x = json_object_new_object();
         if (b->ds) json_object_object_add(x, "dataset", json_object_new_string(b->ds->name));
         json_object_object_add(x, "key", json_object_new_string(key));
@@ -392,8 +484,6 @@ static int on_object(const char *key, int64_t size, void *ud)
     return 0;
 }
 
-/* Parquet files of a table that its current manifest does not name (superseded versions, not yet
- * vacuumed) and that hold the person. */
 struct files {
     char **v;
     size_t n;
@@ -451,23 +541,54 @@ struct sized_files {
     size_t n, cap;
 };
 
-static int sized_parquet(const char *key, int64_t size, void *ud)
+static int sized_any(const char *key, int64_t size, void *ud)
 {
     struct sized_files *f = ud;
-    size_t kl = strlen(key);
-    if (kl < 8 || strcmp(key + kl - 8, ".parquet") != 0) return 0;
     if (mdp_grow(&f->v, &f->cap, f->n + 1, sizeof *f->v, 16) || !(f->v[f->n].key = mdp_strdup(key)))
         return MDP_ERR_NOMEM;
     f->v[f->n++].bytes = size;
     return 0;
 }
 
+static int sized_parquet(const char *key, int64_t size, void *ud)
+{
+    size_t kl = strlen(key);
+    return kl < 8 || strcmp(key + kl - 8, ".parquet") != 0 ? 0 : sized_any(key, size, ud);
+}
+
+static int parse_uuid16(const char *s, uint8_t out[16]);
+
+/* Rows of a superseded serving snapshot file that hold the person: 1 when its bytes hold the
+ * user id's 16 bytes (the snapshot's key) or one of the person's keys, else 0. */
+static int snapshot_holds(struct job *j, const char *key, int64_t *rows)
+{
+    uint8_t uid[16];
+    json_object *subj = json_object_object_get(j->plan, "subject");
+    const char *u = jstr(subj, "user_id");
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    int rc = mdp_store_get(j->lake->store, key, &b, j->d);
+    if (rc == MDP_ERR_NOT_FOUND) rc = 0; /* gone meanwhile */
+    int hit = rc || !b.len
+                  ? 0
+                  : bytes_hold(&j->all, u && !parse_uuid16(u, uid) ? uid : NULL, b.data, b.len);
+    if (hit < 0) rc = mdp_diag_set(j->d, MDP_ERR_NOMEM, "out of memory reading %s", key);
+    *rows = hit > 0;
+    mdp_buf_cleanup(&b);
+    return rc;
+}
+
+/* Files of the published tables and of the serving snapshot that the current manifest does not
+ * name (superseded versions, not yet vacuumed) and that hold the person: deleted with the
+ * rest (list "superseded"). */
 static int plan_superseded(struct job *j)
 {
     int rc = 0;
     for (size_t i = 0; !rc && i < j->inv->ndatasets; i++) {
         const struct mdp_inv_dataset *ds = &j->inv->datasets[i];
-        if ((ds->store != MDP_INV_CURATED && ds->store != MDP_INV_ML) || !ds->nsubject_keys)
+        int serving = ds->store == MDP_INV_SERVING;
+        if ((ds->store != MDP_INV_CURATED && ds->store != MDP_INV_ML && !serving) ||
+            !ds->nsubject_keys)
             continue;
         struct mdp_manifest m;
         memset(&m, 0, sizeof m);
@@ -476,7 +597,7 @@ static int plan_superseded(struct job *j)
         struct sized_files f = {0};
         char prefix[600];
         snprintf(prefix, sizeof prefix, "%s/", ds->location);
-        rc = mdp_store_list(j->lake->store, prefix, sized_parquet, &f, j->d);
+        rc = mdp_store_list(j->lake->store, prefix, serving ? sized_any : sized_parquet, &f, j->d);
         if (rc == MDP_ERR_NOMEM) rc = mdp_diag_set(j->d, rc, "out of memory listing %s", prefix);
         for (size_t k = 0; !rc && k < f.n; k++) {
             int current = 0;
@@ -484,7 +605,8 @@ static int plan_superseded(struct job *j)
                 current = strcmp(m.files[x].key, f.v[k].key) == 0;
             if (current) continue;
             int64_t rows = 0;
-            rc = parquet_holds(j, &j->all, f.v[k].key, f.v[k].bytes, &rows);
+            rc = serving ? snapshot_holds(j, f.v[k].key, &rows)
+                         : parquet_holds(j, &j->all, f.v[k].key, f.v[k].bytes, &rows);
             if (!rc && rows > 0) {
                 json_object *x = json_object_new_object();
                 json_object_object_add(x, "key", json_object_new_string(f.v[k].key));
@@ -503,7 +625,7 @@ static int plan_superseded(struct job *j)
 /* The new key of a raw object without the person's records ("" when nothing is left), its
  * counts and hashes, into x. */
 static int raw_outcome(struct job *j, json_object *x, const struct mdp_buf *data,
-                       struct mdp_buf *out)
+                       const char *old_sha, struct mdp_buf *out)
 {
     const char *key = jstr(x, "key");
     json_object *jw;
@@ -512,8 +634,7 @@ static int raw_outcome(struct job *j, json_object *x, const struct mdp_buf *data
     int rc = mdp_rewrite_records(key, data->data ? data->data : "", data->len, match_record,
                                  wide ? &j->wide : &j->narrow, out, &dropped, &kept, j->d);
     if (rc) return rc;
-    char old_sha[65], new_sha[65] = "";
-    mdp_sha256_hex(data->data ? data->data : "", data->len, old_sha);
+    char new_sha[65] = "";
     json_object_object_add(x, "old_sha256", json_object_new_string(old_sha));
     json_object_object_add(x, "records_removed", json_object_new_int64(dropped));
     json_object_object_add(x, "records_kept", json_object_new_int64(kept));
@@ -551,8 +672,9 @@ static int plan_raw_outcomes(struct job *j)
     int rc = 0;
     for (size_t i = 0; !rc && i < json_object_array_length(raw); i++) {
         json_object *x = json_object_array_get_idx(raw, i);
-        rc = mdp_store_get(j->lake->store, jstr(x, "key"), &data, j->d);
-        if (!rc) rc = raw_outcome(j, x, &data, &out);
+        char sha[65];
+        rc = get_plain(j, jstr(x, "key"), &data, sha);
+        if (!rc) rc = raw_outcome(j, x, &data, sha, &out);
     }
     mdp_buf_cleanup(&data);
     mdp_buf_cleanup(&out);
@@ -1015,7 +1137,7 @@ static int step_raw(struct job *j)
     for (size_t i = 0; !rc && i < json_object_array_length(raw); i++) {
         json_object *x = json_object_array_get_idx(raw, i);
         const char *key = jstr(x, "key"), *nk = jstr(x, "new");
-        rc = mdp_store_get(j->lake->store, key, &data, j->d);
+        rc = get_plain(j, key, &data, NULL);
         if (rc == MDP_ERR_NOT_FOUND) { /* done before a crash (its old versions may not be) */
             rc = forget(j, key);
             continue;
@@ -1072,7 +1194,7 @@ static int step_inplace(struct job *j)
     for (size_t i = 0; !rc && i < json_object_array_length(l); i++) {
         json_object *x = json_object_array_get_idx(l, i);
         const char *key = jstr(x, "key");
-        rc = mdp_store_get(j->lake->store, key, &data, j->d);
+        rc = get_plain(j, key, &data, NULL);
         if (rc == MDP_ERR_NOT_FOUND) {
             rc = forget(j, key);
             continue;
@@ -1397,8 +1519,9 @@ static int version_holds(struct mdp_lake *lake, struct mdp_engine *e, const stru
         if (!rc) *out_rows = strtoll(n.data ? n.data : "0", NULL, 10);
         if (path.data) unlink(path.data);
     } else if (!rc && b.len) {
-        *out_rows = holds(nd, b.data, b.len) ||
-                    (uid && b.len >= 16 && memmem(b.data, b.len, uid, 16) != NULL);
+        int hit = bytes_hold(nd, uid, b.data, b.len);
+        if (hit < 0) rc = mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory inflating %s", key);
+        *out_rows = hit > 0;
     }
     mdp_buf_cleanup(&b);
     mdp_buf_cleanup(&path);
@@ -1535,9 +1658,9 @@ static int scan_visit(const char *path, const struct stat *sb, int type, struct 
     if (fd >= 0 && sb->st_size > 0) {
         void *p = mmap(NULL, (size_t)sb->st_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p != MAP_FAILED) {
-            hit |= holds(s->nd, p, (size_t)sb->st_size);
-            if (s->have_uid && sb->st_size >= 16)
-                hit |= memmem(p, (size_t)sb->st_size, s->uid, 16) != NULL;
+            int h = bytes_hold(s->nd, s->have_uid ? s->uid : NULL, p, (size_t)sb->st_size);
+            if (h < 0) s->err = MDP_ERR_NOMEM;
+            hit |= h > 0;
             munmap(p, (size_t)sb->st_size);
         }
     }

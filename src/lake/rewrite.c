@@ -81,24 +81,26 @@ static size_t value_end(const char *p, size_t i, size_t n)
     return i > s ? i : 0;
 }
 
-/* The element spans of the "Records" array of the object at [s, e), when it has one. */
+/* The element spans of the "Records" array of the object at [s, e), when it has one. Returns 1
+ * (the spans in out), 0 for an object without one or one that does not parse (a value cut off
+ * as received: a record of its own), or MDP_ERR_NOMEM. */
 static int records_array(const char *p, size_t s, size_t e, struct spans *out, size_t *out_close)
 {
     size_t i = skip_ws(p, s + 1, e);
     while (i < e && p[i] == '"') {
         size_t ke = string_end(p, i, e);
-        if (!ke) return -1;
+        if (!ke) return 0;
         int is_records = ke - i == 9 && memcmp(p + i, "\"Records\"", 9) == 0;
         i = skip_ws(p, ke, e);
-        if (i >= e || p[i] != ':') return -1;
+        if (i >= e || p[i] != ':') return 0;
         i = skip_ws(p, i + 1, e);
         size_t ve = value_end(p, i, e);
-        if (!ve) return -1;
+        if (!ve) return 0;
         if (is_records && p[i] == '[') {
             size_t j = skip_ws(p, i + 1, ve);
             while (j < ve - 1) {
                 size_t ee = value_end(p, j, ve);
-                if (!ee) return -1;
+                if (!ee) return 0;
                 if (spans_add(out, j, ee)) return MDP_ERR_NOMEM;
                 j = skip_ws(p, ee, ve);
                 if (j < ve && p[j] == ',') j = skip_ws(p, j + 1, ve);

@@ -82,6 +82,11 @@ static void a_value_cut_off_is_a_record_of_its_own(void **state)
     check("a.json", "{\"a\":\"BOB\"}{\"a\":\"ALICE\",\"b\":{\"c\":1}{\"a\":\"EVE\"}",
           "{\"a\":\"BOB\"}{\"a\":\"EVE\"}", 1, 2);
     check("a.json", "{\"a\":\"BOB\"}{\"a\":\"CAROL", "{\"a\":\"BOB\"}{\"a\":\"CAROL", 0, 2);
+    /* the only value of an object, cut off (a truncated delivery of one record): a record, not a
+     * failure (its scan for a Records array once reported "out of memory") */
+    check("a.json", "{\"a\":\"ALICE\",\"b\":{\"NUL", "", 1, 0);
+    check("a.json", "{\"Records\":[{\"a\":\"ALICE\"},{\"a\":\"BO", "", 1, 0);
+    check("a.json", "{\"a\":\"BOB\",\"b\":{\"NUL", "{\"a\":\"BOB\",\"b\":{\"NUL", 0, 1);
 }
 
 int main(void)
