@@ -208,6 +208,14 @@ struct mdp_engine;
 int mdp_inventory_check_lake(const struct mdp_inventory *inv, struct mdp_lake *lake,
                              struct mdp_engine *e, const char *models_dir, mdp_inv_problem_cb cb,
                              void *ud, int64_t *out_problems, struct mdp_diag *d);
+/* What a search by the inventory cannot see: calls cb (kind "unlisted_dataset") for every
+ * published table, raw dataset folder and state-store table of the lake that inv does not list,
+ * without reading any table (no engine). Export and erasure refuse such a lake. out_n (may be
+ * NULL) gets their number; everything is borrowed. Returns 0 (also when some are found), cb's
+ * non-zero value, or the lake's or the state store's error (MDP_ERR_IO, MDP_ERR_PARSE,
+ * MDP_ERR_NOMEM) with d. */
+int mdp_inventory_unlisted(const struct mdp_inventory *inv, struct mdp_lake *lake,
+                           mdp_inv_problem_cb cb, void *ud, int64_t *out_n, struct mdp_diag *d);
 /* Compares inv with a PostgreSQL database over libpq (conninfo: a libpq connection string, never
  * logged): every table and column of schema (e.g. "public") must be classified by a supabase
  * dataset whose location is "schema.table", and every supabase dataset and column of the inventory

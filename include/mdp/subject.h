@@ -110,4 +110,11 @@ int mdp_subject_json_match(const struct mdp_inv_dataset *ds, const struct mdp_su
  * locator reads in this context (see mdp_subject_locate), else 0. */
 int mdp_subject_readable(const struct mdp_subject_ctx *ctx, const struct mdp_inv_dataset *ds);
 
+/* Refuses a lake that holds what the inventory does not list (mdp_inventory_unlisted): a search
+ * by the inventory could not see it, so an export would be incomplete and an erasure would leave
+ * the person there. what names the job in the message ("export", "erasure"). Returns 0, or
+ * MDP_ERR_INVALID naming the first such dataset and their number, or the lake's error, with d. */
+int mdp_subject_require_listed(const struct mdp_subject_ctx *ctx, const char *what,
+                               struct mdp_diag *d);
+
 #endif

@@ -90,8 +90,9 @@ static const char EXPORT_HELP[] =
     "external ids through identity_links. Supabase is read over libpq when the variable named\n"
     "by sources.supabase.dsn_env is set; if it cannot be reached the export fails.\n"
     "Deterministic: the same lake gives the same bytes. Exit 1 when nothing is held about the\n"
-    "person, when DIR or DIR.tar exists, or when a store cannot be read; nothing is written\n"
-    "then.\n";
+    "person, when DIR or DIR.tar exists, when a store cannot be read, or when the lake holds a\n"
+    "dataset the inventory does not list (it could not be searched: mdp inventory check);\n"
+    "nothing is written then.\n";
 
 /* The options of the dsar subcommands: what each accepts is a set of DA_ flags; positional
  * arguments fill cert (DA_CERT only) and then user. */
@@ -211,8 +212,9 @@ static const char ERASE_HELP[] =
     "pseudonym key (pseudonymization.key_env) when set, else the lake's own erasure key in\n"
     "the state store.\n"
     "--dry-run prints the plan (the subject by keyed hash) and changes nothing.\n"
-    "Exit 1 for an unknown person (nothing changed), a failed step (rerun to finish), or\n"
-    "survivors found by the re-scan (the certificate says where, by hash).\n";
+    "Exit 1 for an unknown person or a lake holding a dataset the inventory does not list\n"
+    "(nothing changed), a failed step (rerun to finish), or survivors found by the re-scan\n"
+    "(the certificate says where, by hash).\n";
 
 static const char VERIFY_HELP[] =
     "Usage: mdp dsar verify CERT [USER_ID] [--email ADDRESS] [--dir LAKE] [--file INVENTORY]\n"

@@ -119,6 +119,7 @@ static int check_table(const char *table, void *ud)
                       "published table %s is not in the inventory: classify it and its columns",
                       table);
     int rc = 0;
+    if (!t->e) return 0; /* unlisted datasets only (mdp_inventory_unlisted) */
     if (!is_parquet(t->lake, table, c->d, &rc)) return rc;
     rc = mdp_engine_attach_table(t->e, t->lake, table, "mdp_inv_check", c->d);
     if (rc) return rc;
@@ -228,9 +229,11 @@ static int state_table(const char *table, int64_t items, void *ud)
                   (long long)items);
 }
 
-int mdp_inventory_check_lake(const struct mdp_inventory *inv, struct mdp_lake *lake,
-                             struct mdp_engine *e, const char *models_dir, mdp_inv_problem_cb cb,
-                             void *ud, int64_t *out_problems, struct mdp_diag *d)
+/* The check; e NULL: only what the lake holds and the inventory does not list (no columns, no
+ * datasets missing from the lake). */
+static int check_lake(const struct mdp_inventory *inv, struct mdp_lake *lake, struct mdp_engine *e,
+                      const char *models_dir, mdp_inv_problem_cb cb, void *ud,
+                      int64_t *out_problems, struct mdp_diag *d)
 {
     struct chk c = {inv, cb, ud, 0, d};
     struct mdp_strset *published = mdp_strset_new(), *raw = mdp_strset_new();
@@ -248,7 +251,7 @@ int mdp_inventory_check_lake(const struct mdp_inventory *inv, struct mdp_lake *l
     if (rw.rc) rc = rw.rc;
     if (rc) goto out;
     /* what the inventory names must exist */
-    for (size_t i = 0; !rc && i < inv->ndatasets; i++) {
+    for (size_t i = 0; e && !rc && i < inv->ndatasets; i++) {
         const struct mdp_inv_dataset *ds = &inv->datasets[i];
         const char *loc = ds->location;
         switch (ds->store) {
@@ -288,6 +291,20 @@ out:
     mdp_strset_free(raw);
     if (out_problems) *out_problems = c.n;
     return rc;
+}
+
+int mdp_inventory_check_lake(const struct mdp_inventory *inv, struct mdp_lake *lake,
+                             struct mdp_engine *e, const char *models_dir, mdp_inv_problem_cb cb,
+                             void *ud, int64_t *out_problems, struct mdp_diag *d)
+{
+    if (!e) return mdp_diag_set(d, MDP_ERR_INVALID, "inventory check: no engine");
+    return check_lake(inv, lake, e, models_dir, cb, ud, out_problems, d);
+}
+
+int mdp_inventory_unlisted(const struct mdp_inventory *inv, struct mdp_lake *lake,
+                           mdp_inv_problem_cb cb, void *ud, int64_t *out_n, struct mdp_diag *d)
+{
+    return check_lake(inv, lake, NULL, NULL, cb, ud, out_n, d);
 }
 
 /* ---- Supabase over libpq ---- */

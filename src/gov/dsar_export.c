@@ -360,6 +360,7 @@ int mdp_dsar_export(const struct mdp_subject_ctx *ctx, const struct mdp_subject 
     mdp_buf_init(&tar);
     int64_t *per_ds = mdp_calloc(inv->ndatasets ? inv->ndatasets : 1, sizeof *per_ds);
     int made_dir = 0, rc = per_ds ? 0 : MDP_ERR_NOMEM;
+    if (!rc) rc = mdp_subject_require_listed(ctx, "export", d); /* else it is incomplete */
     if (!rc) rc = mdp_subject_locate(ctx, s, keep_hit, &hits, NULL, d);
     if (rc == MDP_ERR_NOMEM) mdp_diag_set(d, rc, "out of memory locating the subject");
     if (!rc && hits.n == 0) {

@@ -2259,7 +2259,11 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
             sub.datasets[sub.ndatasets++] = inv->datasets[i];
     struct mdp_subject_ctx ctx = {&sub, lake, e, st, o->conninfo, NULL, 0};
     if (!rc && !j.plan) {
-        rc = mdp_subject_resolve(&ctx, o->user_id, o->email, &s, d);
+        /* the whole inventory: what it does not list, the plan cannot find (a pending plan is
+         * finished whatever appeared since) */
+        struct mdp_subject_ctx all = {inv, lake, e, st, o->conninfo, NULL, 0};
+        rc = mdp_subject_require_listed(&all, "erasure", d);
+        if (!rc) rc = mdp_subject_resolve(&ctx, o->user_id, o->email, &s, d);
         if (!rc && !s->user_id)
             rc = mdp_diag_set(d, MDP_ERR_NOT_FOUND,
                               "no such user: neither the lake%s nor a pending erasure knows %s",

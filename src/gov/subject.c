@@ -1460,3 +1460,28 @@ int mdp_subject_rows(const struct mdp_subject_ctx *ctx, const struct mdp_subject
     free(l.v);
     return rc;
 }
+
+struct unlisted {
+    char first[300];
+    int64_t n;
+};
+
+static int on_unlisted(const struct mdp_inv_problem *p, void *ud)
+{
+    struct unlisted *u = ud;
+    if (!u->n++) snprintf(u->first, sizeof u->first, "%s", p->location ? p->location : "?");
+    return 0;
+}
+
+int mdp_subject_require_listed(const struct mdp_subject_ctx *ctx, const char *what,
+                               struct mdp_diag *d)
+{
+    struct unlisted u = {"", 0};
+    int rc = mdp_inventory_unlisted(ctx->inv, ctx->lake, on_unlisted, &u, NULL, d);
+    if (rc || !u.n) return rc;
+    return mdp_diag_set(d, MDP_ERR_INVALID,
+                        "the lake holds %lld dataset(s) the inventory does not list (first: %s), "
+                        "which the %s could not search; classify them in the inventory (mdp "
+                        "inventory check lists them), then run it again. Nothing was changed",
+                        (long long)u.n, u.first, what);
+}

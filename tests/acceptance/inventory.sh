@@ -57,7 +57,19 @@ mkdir -p "$L/raw/events/push_tokens/dt=2026-10-02"
 echo '{"token":"x"}' >"$L/raw/events/push_tokens/dt=2026-10-02/0123456789abcdef0123456789abcdef.ndjson"
 expect_rc 1 "an unlisted raw dataset fails" -- "$MDP" inventory check --dir "$L" --file "$INV"
 expect_in "$T/out" "unlisted_dataset: raw/events/push_tokens:" "the raw dataset named"
+# export and erasure refuse such a lake (they search by the inventory: the export would be
+# incomplete, the erasure would leave the person there), naming it, and change nothing
+U=$("$MDP" --log-level off query --dir "$L" --format csv "SELECT CAST(user_id AS VARCHAR) FROM dim_user LIMIT 1" | tail -1)
+echo "{\"token\":\"x\",\"user_id\":\"$U\"}" >>"$L/raw/events/push_tokens/dt=2026-10-02/0123456789abcdef0123456789abcdef.ndjson"
+(cd "$L" && find . -type f ! -name 'state.sqlite*' | sort | xargs sha256sum) >"$T/before"
+expect_rc 1 "export refuses a lake with an unlisted dataset" -- "$MDP" dsar export "$U" --dir "$L" --file "$INV" --out "$T/x"
+expect_in "$T/err" "does not list (first: raw/events/push_tokens), which the export could not search" "export names it"
+expect_rc 1 "erasure refuses a lake with an unlisted dataset" -- "$MDP" dsar erase "$U" --dir "$L" --file "$INV"
+expect_in "$T/err" "does not list (first: raw/events/push_tokens), which the erasure could not search" "erasure names it"
+(cd "$L" && find . -type f ! -name 'state.sqlite*' | sort | xargs sha256sum) >"$T/after"
+cmp -s "$T/before" "$T/after" && [ ! -e "$T/x" ] && ok || bad "a refused export or erasure changed the lake: $(diff "$T/before" "$T/after" | head -3)"
 rm -rf "$L/raw/events/push_tokens"
+expect_rc 0 "export once it is gone" -- "$MDP" --log-level off dsar export "$U" --dir "$L" --file "$INV" --out "$T/x"
 
 # a state-store table nobody classified
 python3 - "$INV" "$T/no_state.yaml" <<'PY'
