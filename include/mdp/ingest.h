@@ -183,6 +183,12 @@ const struct mdp_connector *const *mdp_connectors(void);
 const struct mdp_connector *mdp_connector_find(const char *name);
 /* Returns the first connector whose landing_prefix begins landing_key (static), or NULL. */
 const struct mdp_connector *mdp_connector_for_key(const char *landing_key);
+/* Where ingest lands the delivery at landing_key (relative to the landing folder): the raw
+ * dataset folder "raw/<source>/<dataset>" into location (n bytes, the caller's) and the delivery
+ * day from its path (a dt=YYYY-MM-DD folder, or Firehose's YYYY/MM/DD/) into *out_day, -1 when the
+ * path names none (such a delivery lands on the day it arrives). Returns 0, or MDP_ERR_NOT_FOUND
+ * when no connector takes the key. */
+int mdp_ingest_route(const char *landing_key, char *location, size_t n, int64_t *out_day);
 
 struct mdp_suppress_set;
 /* Removes from a delivery every record that names a suppressed subject (mdp_suppress_match), so

@@ -1,6 +1,7 @@
 /* Retention (docs/privacy.md §4): what the data inventory's rules make due at a time T, and its
  * removal. The plan lists per dataset what is due: raw day folders (dt=D) and quarantine day
- * folders, date partitions of published curated and ml tables, rows of inactive users in tables
+ * folders, the deliveries of the lake's landing folder that ingest lands in a due raw day, date
+ * partitions of published curated and ml tables, rows of inactive users in tables
  * that mix them with kept rows (clock since_last_activity, computed from the lake's own activity
  * facts), state-store items past their TTL, the consent journal's records whose proof is no longer
  * needed (since_event: the period after the decision stopped being in force), and the inactive
@@ -28,9 +29,12 @@ enum mdp_ret_unit {
     MDP_RET_ITEMS = 4,       /* state-store items past their TTL: target the state-store table */
     MDP_RET_SOURCE_ROWS = 5, /* rows of inactive users in a source system (Supabase): target its
                                table; keys = the user_ids; rows = -1 until deleted */
-    MDP_RET_RECORDS = 6      /* consent journal records that no longer prove a decision in force
+    MDP_RET_RECORDS = 6,     /* consent journal records that no longer prove a decision in force
                                (mdp_consent_due): target the state table; keys = "<seq>:<hash>";
                                pruned to tombstones that keep the chain (mdp_consent_prune) */
+    MDP_RET_LANDING = 7      /* deliveries in the lake's landing folder that ingest lands in a raw
+                               day folder the rule makes due (mdp_ingest_route): target
+                               "landing for raw/<src>/<ds>/dt=D/"; keys = the landing keys */
 };
 
 struct mdp_ret_step {

@@ -229,6 +229,8 @@ static const char *unit_name(enum mdp_ret_unit u)
         return "source_rows";
     case MDP_RET_RECORDS:
         return "records";
+    case MDP_RET_LANDING:
+        return "landing";
     }
     return "?";
 }
@@ -261,16 +263,19 @@ static void print_plan(const struct mdp_ret_plan *p, int json, const char *verb)
             const struct mdp_ret_step *s = &p->steps[i];
             int64_t obj = 0, rows = 0, bytes = 0;
             int rows_known = 1;
-            for (j = i; j < p->nsteps && p->steps[j].dataset == s->dataset; j++) {
+            for (j = i;
+                 j < p->nsteps && p->steps[j].dataset == s->dataset && p->steps[j].unit == s->unit;
+                 j++) {
                 obj += p->steps[j].objects;
                 bytes += p->steps[j].bytes;
                 if (p->steps[j].rows < 0) rows_known = 0;
                 rows += p->steps[j].rows;
             }
-            mdp_buf_printf(
-                &b, "  %-30s %-10s %4zu x  %-24s", s->dataset->name, unit_name(s->unit), j - i,
-                s->unit == MDP_RET_DAY_FOLDER || s->unit == MDP_RET_PARTITION ? "" : s->target);
-            if (j - i > 1 || s->unit == MDP_RET_DAY_FOLDER || s->unit == MDP_RET_PARTITION) {
+            int dated = s->unit == MDP_RET_DAY_FOLDER || s->unit == MDP_RET_PARTITION ||
+                        s->unit == MDP_RET_LANDING;
+            mdp_buf_printf(&b, "  %-30s %-10s %4zu x  %-24s", s->dataset->name, unit_name(s->unit),
+                           j - i, dated ? "" : s->target);
+            if (j - i > 1 || dated) {
                 const char *a = strrchr(s->target, '=') ? strrchr(s->target, '=') + 1 : s->target;
                 const char *l = p->steps[j - 1].target;
                 l = strrchr(l, '=') ? strrchr(l, '=') + 1 : l;
@@ -381,7 +386,8 @@ const struct cli_command CMD_RETENTION = {
     "       mdp retention verify [--dir LAKE]\n"
     "\n"
     "plan    lists per dataset of the inventory what its rule makes due at T (default now;\n"
-    "        YYYY-MM-DD or ISO 8601): raw and quarantine day folders (dt=D), date partitions\n"
+    "        YYYY-MM-DD or ISO 8601): raw and quarantine day folders (dt=D), the landing\n"
+    "        folder's deliveries of those raw days (landing), date partitions\n"
     "        of curated and ml tables, rows of users inactive for longer than the rule's\n"
     "        period (from the lake's activity facts) in tables that keep other users' rows,\n"
     "        state-store items past their TTL, consent journal records 3 years after their\n"

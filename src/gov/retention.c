@@ -11,6 +11,7 @@
 #include "mdp/consent.h"
 #include "mdp/engine.h"
 #include "mdp/hash.h"
+#include "mdp/ingest.h"
 #include "mdp/inventory.h"
 #include "mdp/lake.h"
 #include "mdp/log.h"
@@ -143,14 +144,83 @@ static int raw_key(const char *key, int64_t size, void *ud)
     return 0;
 }
 
+/* The deliveries of the lake's landing folder, routed as ingest routes them (listed once per
+ * plan, on the first raw dataset): the raw dataset folder each lands in, and its day. */
+struct landed {
+    char *key;
+    char loc[160];
+    int64_t day, bytes;
+};
+struct landing {
+    struct landed *v;
+    size_t n, cap;
+    int listed, rc;
+    struct mdp_diag *d;
+};
+
+#define LANDING_DIR "landing/"
+
+static int landing_key(const char *key, int64_t size, void *ud)
+{
+    struct landing *l = ud;
+    struct landed x = {NULL, "", -1, size};
+    if (mdp_ingest_route(key + strlen(LANDING_DIR), x.loc, sizeof x.loc, &x.day) || x.day < 0)
+        return 0; /* not a connector's, or undated (it landed on its arrival day) */
+    if (mdp_grow(&l->v, &l->cap, l->n, sizeof *l->v, 256) || !(x.key = mdp_strdup(key)))
+        return l->rc =
+                   mdp_diag_set(l->d, MDP_ERR_NOMEM, "out of memory listing the landing folder");
+    l->v[l->n++] = x;
+    return 0;
+}
+
+static void landing_free(struct landing *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].key);
+    free(l->v);
+}
+
+/* The deliveries of raw dataset ds whose day is due: one step per day, after its raw folders
+ * (ingest would not take them again, but they are the same records, kept past their period). */
+static int plan_landing(struct mdp_ret_plan *p, const struct mdp_inv_dataset *ds,
+                        struct mdp_lake *lake, struct landing *l, int64_t cutoff,
+                        struct mdp_diag *d)
+{
+    if (!l->listed) {
+        l->listed = 1;
+        int rc = mdp_store_list(lake->store, LANDING_DIR, landing_key, l, d);
+        if (l->rc || rc) return l->rc ? l->rc : rc;
+    }
+    size_t first = p->nsteps;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct landed *x = &l->v[i];
+        if (strcmp(x->loc, ds->location) != 0 || (x->day + 1) * MDP_MS_PER_DAY > cutoff) continue;
+        char target[300], day[16];
+        mdp_date_format(x->day, day, sizeof day);
+        snprintf(target, sizeof target, "landing for %s/dt=%s/", ds->location, day);
+        struct mdp_ret_step *s = NULL;
+        for (size_t k = first; k < p->nsteps && !s; k++)
+            if (p->steps[k].day == x->day) s = &p->steps[k];
+        if (!s && (s = add_step(p, ds, MDP_RET_LANDING, target, x->day))) s->rows = -1;
+        if (!s || add_key(s, x->key))
+            return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory planning %s", target);
+        s->objects++;
+        s->bytes += x->bytes;
+    }
+    return 0;
+}
+
 static int plan_folders(struct mdp_ret_plan *p, const struct mdp_inv_dataset *ds,
-                        struct mdp_lake *lake, int64_t cutoff, struct mdp_diag *d)
+                        struct mdp_lake *lake, struct landing *l, int64_t cutoff,
+                        struct mdp_diag *d)
 {
     char prefix[600];
     snprintf(prefix, sizeof prefix, "%s/", ds->location);
     struct raw_scan r = {p, ds, cutoff, NULL, 0, d};
     int rc = mdp_store_list(lake->store, prefix, raw_key, &r, d);
-    return r.rc ? r.rc : rc;
+    if (r.rc) rc = r.rc;
+    if (!rc && l && ds->store == MDP_INV_RAW) rc = plan_landing(p, ds, lake, l, cutoff, d);
+    return rc;
 }
 
 /* The partition value of column col in key ("/col=VALUE/"), as a day. */
@@ -472,6 +542,7 @@ int mdp_retention_plan(const struct mdp_inventory *inv, struct mdp_lake *lake, s
     if (!p) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
     p->now_ms = now_ms;
     struct mdp_state *st = NULL;
+    struct landing l = {NULL, 0, 0, 0, 0, d};
     int rc = 0;
     for (size_t i = 0; !rc && i < inv->ndatasets; i++) {
         const struct mdp_inv_dataset *ds = &inv->datasets[i];
@@ -479,11 +550,11 @@ int mdp_retention_plan(const struct mdp_inventory *inv, struct mdp_lake *lake, s
         enum mdp_ret_clock clock = ds->retention.clock;
         switch (ds->store) {
         case MDP_INV_RAW:
-            if (clock == MDP_CLOCK_SINCE_EVENT) rc = plan_folders(p, ds, lake, cutoff, d);
+            if (clock == MDP_CLOCK_SINCE_EVENT) rc = plan_folders(p, ds, lake, &l, cutoff, d);
             break;
         case MDP_INV_QUARANTINE:
             if (clock == MDP_CLOCK_SINCE_EVENT && ds->deletion == MDP_DEL_LIFECYCLE)
-                rc = plan_folders(p, ds, lake, cutoff, d);
+                rc = plan_folders(p, ds, lake, NULL, cutoff, d);
             break;
         case MDP_INV_CURATED:
         case MDP_INV_ML:
@@ -512,6 +583,7 @@ int mdp_retention_plan(const struct mdp_inventory *inv, struct mdp_lake *lake, s
         }
     }
     mdp_state_close(st);
+    landing_free(&l);
     if (rc)
         mdp_ret_plan_free(p);
     else
@@ -1165,6 +1237,12 @@ int mdp_retention_apply_with(const struct mdp_ret_plan *plan, struct mdp_lake *l
                     snprintf(key, sizeof key, EXPIRED "%s", ds->location + 4);
                     rc = put_day(lake, key, s->day, d);
                     if (s->day > horizon) horizon = s->day;
+                }
+                break;
+            case MDP_RET_LANDING:
+                for (size_t x = 0; !rc && x < s->nkeys; x++) {
+                    int r = mdp_store_delete(lake->store, s->keys[x], d);
+                    if (r && r != MDP_ERR_NOT_FOUND) rc = r;
                 }
                 break;
             case MDP_RET_ROWS:

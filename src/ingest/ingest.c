@@ -441,6 +441,28 @@ static int key_day(const char *key, size_t skip, int64_t *out)
     return -1;
 }
 
+/* The raw dataset a connector lands key in: its own, or the first folder after its prefix. */
+static void dataset_of(const struct mdp_connector *k, const char *key, char *out, size_t n)
+{
+    snprintf(out, n, "%s", k->dataset ? k->dataset : "unrouted");
+    if (!k->dataset) {
+        const char *seg = key + strlen(k->landing_prefix), *sl = strchr(seg, '/');
+        if (sl && sl > seg && (size_t)(sl - seg) < n)
+            snprintf(out, n, "%.*s", (int)(sl - seg), seg);
+    }
+}
+
+int mdp_ingest_route(const char *landing_key, char *location, size_t n, int64_t *out_day)
+{
+    const struct mdp_connector *k = mdp_connector_for_key(landing_key);
+    if (!k) return MDP_ERR_NOT_FOUND;
+    char dataset[64];
+    dataset_of(k, landing_key, dataset, sizeof dataset);
+    snprintf(location, n, "raw/%s/%s", k->source, dataset);
+    if (key_day(landing_key, strlen(k->landing_prefix), out_day) != 0) *out_day = -1;
+    return 0;
+}
+
 static int deliver_unknown(struct run_state *S, const char *key, const struct mdp_buf *data,
                            int64_t day)
 {
@@ -778,12 +800,7 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     c->files++;
     c->bytes += (int64_t)data.len;
     char dataset[64];
-    snprintf(dataset, sizeof dataset, "%s", k->dataset ? k->dataset : "unrouted");
-    if (!k->dataset) {
-        const char *seg = key + strlen(k->landing_prefix), *sl = strchr(seg, '/');
-        if (sl && sl > seg && (size_t)(sl - seg) < sizeof dataset)
-            snprintf(dataset, sizeof dataset, "%.*s", (int)(sl - seg), seg);
-    }
+    dataset_of(k, key, dataset, sizeof dataset);
     /* a delivery of a day retention removed stays out: the landing folder still holds it */
     int64_t expired = -1;
     if ((rc = expired_day(S, k->source, dataset, &expired))) goto out;

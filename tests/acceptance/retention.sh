@@ -10,8 +10,8 @@
 # against the specification's periods, rows and tokens by direct queries before the run. Also: the
 # ledger's chain verifies and a tampered entry is named; curate after retention does not rebuild
 # what retention emptied; a features backfill inside the kept raw window works and one of a day
-# retention removed is refused; ingesting the landing folder again brings back nothing retention
-# removed. Usage: retention.sh /path/to/mdp
+# retention removed is refused; the landing folder's deliveries of the removed days go too, and
+# one dropped there again is not ingested. Usage: retention.sh /path/to/mdp
 MDP=${1:?usage: retention.sh /path/to/mdp}
 source "$(dirname "$0")/lib.sh"
 L=$T/lake
@@ -58,6 +58,19 @@ def raw_due(lake, t):
     return out
 def parse_t(s):
     return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+def landing_days(lake):  # every dated delivery of the landing folder: (path, source, day)
+    import re
+    out = []
+    for root, _, files in os.walk(f"{lake}/landing"):
+        for f in files:
+            rel = os.path.relpath(os.path.join(root, f), f"{lake}/landing")
+            m = re.search(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/", rel) or re.search(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/", rel)
+            if not m: continue
+            day = dt.date.fromisoformat(m.group(1) if m.lastindex == 1 else "-".join(m.groups()))
+            out.append((rel, rel.split("/")[0], day))
+    return out
+def landing_due(lake, t):
+    return sorted(p for p, src, day in landing_days(lake) if due(day, cutoff(t, *RAW.get(src, (90, 0)))))
 PY
 export PYTHONPATH=$T
 
@@ -76,7 +89,7 @@ by_ds() { py "$1" <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1])); out = {}
 for s in p["steps"]:
-    if s["unit"] == "source_rows": continue
+    if s["unit"] in ("source_rows", "landing"): continue
     o = out.setdefault(s["dataset"], [0, 0]); o[0] += s["objects"]; o[1] += s["rows"] if s["rows"] > 0 else 0
 print(json.dumps(out, sort_keys=True))
 PY
@@ -154,12 +167,29 @@ py "$T/p2.json" "$T/want2.json" <<'PY' && ok || bad "+15 months plan differs fro
 import json, sys
 p = json.load(open(sys.argv[1])); want = json.load(open(sys.argv[2])); got = {}
 for s in p["steps"]:
-    if s["dataset"].startswith("raw."): got[s["dataset"]] = got.get(s["dataset"], 0) + s["objects"]
+    if s["dataset"].startswith("raw.") and s["unit"] == "day_folder":
+        got[s["dataset"]] = got.get(s["dataset"], 0) + s["objects"]
 assert got == want, (got, want)
 assert "raw.ga4.runreport" in want and "raw.events.app_events" in want and "raw.ses.sqs" not in want
 assert not [s for s in p["steps"] if s["dataset"].startswith(("curated.", "ml.", "raw.ses."))], p
 PY
+# the landing folder's deliveries of the due days go too (the same records, past their period)
+py "$L" "$T2" >"$T/landing_due" <<'PY'
+import sys, rules
+print("\n".join(rules.landing_due(sys.argv[1], rules.parse_t(sys.argv[2]))))
+PY
+(cd "$L/landing" && find . -type f | sed 's|^\./||' | sort) >"$T/landing_before"
+py "$T/p2.json" "$T/landing_due" <<'PY' && ok || bad "+15 months: the plan's landing deliveries differ from the walk"
+import json, sys
+p = json.load(open(sys.argv[1])); want = [l for l in open(sys.argv[2]).read().split("\n") if l]
+got = sum(s["objects"] for s in p["steps"] if s["unit"] == "landing")
+assert want and got == len(want), (got, len(want))
+PY
 apply "$T2" >/dev/null && ok || bad "apply +15 months"
+(cd "$L/landing" && find . -type f | sed 's|^\./||' | sort) >"$T/landing_after"
+[ "$(comm -23 "$T/landing_before" "$T/landing_after")" = "$(sort "$T/landing_due" | grep .)" ] && [ -n "$(cat "$T/landing_after")" ] \
+  && ok || bad "landing after +15 months: removed $(comm -23 "$T/landing_before" "$T/landing_after" | wc -l), due $(grep -c . "$T/landing_due")"
+[ -n "$(find "$L/landing/ses" -type f)" ] && ok || bad "SES landing went before 18 months"
 [ ! -d "$L/raw/ga4/runreport" ] || [ -z "$(ls "$L/raw/ga4/runreport")" ] && ok || bad "GA4 copy left"
 [ -z "$(ls "$L/raw/events/app_events" 2>/dev/null)" ] && ok || bad "app events left after 90 days"
 [ -n "$(ls "$L/raw/ses/sqs")" ] && ok || bad "SES went before 18 months"
@@ -171,8 +201,11 @@ done
 for t in fact_onboarding_steps fact_login_oauth dim_user; do
   [ "$(rows_of "$t")" = "${before[$t]}" ] && ok || bad "curate after retention changed $t: $(rows_of "$t") rows, ${before[$t]} before"
 done
-# the landing folder still holds every delivery: ingesting it again brings nothing back
+# a delivery of a removed day dropped into the landing folder again (a source's re-delivery, a
+# landing folder outside the lake): ingest brings nothing back
 rawn=$(find "$L/raw" -type f | wc -l)
+g=$(grep -m1 '^ga4/' "$T/landing_due")
+[ -n "$g" ] && mkdir -p "$L/landing/$(dirname "$g")" && printf '{"rows":[]}' >"$L/landing/$g" || bad "no GA4 delivery was due"
 "$MDP" --log-level off run --stages ingest --dir "$L" >/dev/null || bad "ingest after retention"
 [ "$(find "$L/raw" -type f | wc -l)" = "$rawn" ] && ok || bad "ingest brought back $(( $(find "$L/raw" -type f | wc -l) - rawn )) raw objects retention removed"
 [ -z "$(ls "$L/raw/ga4/runreport" 2>/dev/null)" ] && ok || bad "the GA4 copy came back"
