@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #define REGION "eu-central-1"
 
@@ -247,6 +248,28 @@ struct firehose {
     int version;
 };
 
+/* Firehose's GZIP compression of one object into out (reset first). Returns 0 or -1. */
+static int gzip_into(const struct mdp_buf *in, struct mdp_buf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    /* windowBits 16 + 15: a gzip header (mtime 0: the same bytes for the same seed) */
+    if (deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
+    size_t bound = deflateBound(&z, (uLong)in->len);
+    mdp_buf_reset(out);
+    int rc = mdp_buf_reserve(out, bound) ? -1 : 0;
+    if (!rc) {
+        z.next_in = (unsigned char *)in->data;
+        z.avail_in = (uInt)in->len;
+        z.next_out = (unsigned char *)out->data;
+        z.avail_out = (uInt)bound;
+        rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? 0 : -1;
+        out->len = bound - z.avail_out;
+    }
+    deflateEnd(&z);
+    return rc;
+}
+
 static int firehose_flush(struct mdp__seed *s, struct firehose *f)
 {
     if (!f->b.len) return 0;
@@ -257,10 +280,20 @@ static int firehose_flush(struct mdp__seed *s, struct firehose *f)
     int hh = (int)(rem / 3600000), mm = (int)(rem / 60000 % 60), ss = (int)(rem / 1000 % 60);
     char uuid[37], key[200];
     mdp__uuid4(s, uuid);
-    snprintf(key, sizeof key,
-             "dynamodb/firehose/%04d/%02u/%02u/%02d/vc-ddb-cdc-%d-%04d-%02u-%02u-%02d-%02d-%02d-%s",
-             (int)y, mo, d, hh, f->version, (int)y, mo, d, hh, mm, ss, uuid);
-    int rc = mdp__seed_put(s, key, f->b.data, f->b.len);
+    snprintf(
+        key, sizeof key,
+        "dynamodb/firehose/%04d/%02u/%02u/%02d/vc-ddb-cdc-%d-%04d-%02u-%02u-%02d-%02d-%02d-%s%s",
+        (int)y, mo, d, hh, f->version, (int)y, mo, d, hh, mm, ss, uuid,
+        f->version == 3 ? ".gz" : "");
+    int rc = 0;
+    if (f->version == 3) { /* GZIP compression on: the object is gzip'd and named .gz */
+        struct mdp_buf z;
+        mdp_buf_init(&z);
+        rc = gzip_into(&f->b, &z) ? mdp__nomem(s) : mdp__seed_put(s, key, z.data, z.len);
+        mdp_buf_cleanup(&z);
+    } else {
+        rc = mdp__seed_put(s, key, f->b.data, f->b.len);
+    }
     mdp_buf_reset(&f->b);
     return rc;
 }
@@ -276,9 +309,12 @@ static int firehose_add(struct mdp__seed *s, void *ud, int64_t ts, const char *t
     if (!f->b.len) {
         f->first = ts + 700;
         int64_t mid_window = s->start_ms + (s->end_ms - s->start_ms) / 2;
-        f->version = f->first >= mid_window ? 2 : 1; /* the delimiter was switched on mid-window */
+        /* the delimiter was switched on mid-window (stream version 2), GZIP compression in the
+         * last quarter (version 3): each change of the stream's configuration bumps its version */
+        int64_t last_quarter = s->start_ms + (s->end_ms - s->start_ms) * 3 / 4;
+        f->version = f->first >= last_quarter ? 3 : f->first >= mid_window ? 2 : 1;
     }
-    if (mdp_buf_append(&f->b, text, len) || (f->version == 2 && mdp_buf_putc(&f->b, '\n')))
+    if (mdp_buf_append(&f->b, text, len) || (f->version >= 2 && mdp_buf_putc(&f->b, '\n')))
         return mdp__nomem(s);
     return 0;
 }

@@ -1,15 +1,19 @@
 """Independent survivor scan for the erasure tests (shares no code with mdp): every file under the
-lake folder is read as bytes and searched, ASCII case-insensitively, for the user id, the address
+lake folder is read as bytes (a gzip'd one inflated, the base64 payloads of quarantine records
+decoded) and searched, ASCII case-insensitively, for the user id, the address
 and the SHA-256 of the address (the serving snapshot also for the id's 16 bytes); every Parquet
 file is decoded by hyparquet (parquet_rows.mjs, not DuckDB) and its rows searched the same way;
 with a PostgreSQL connection every table of the app schema is dumped with row_to_json and
 searched. Prints one line per survivor and exits 1 when there is any.
 Usage: dsar_scan.py LAKE USER_ID EMAIL NODE_MODULES PARQUET_ROWS_MJS [PSQL ARGS...]"""
+import base64
 import hashlib
+import json
 import os
 import subprocess
 import sys
 import uuid
+import zlib
 
 lake, uid, email, nm, mjs = sys.argv[1:6]
 psql = sys.argv[6:]
@@ -19,6 +23,28 @@ uid16 = uuid.UUID(uid).bytes
 found = []
 parquet = []
 files = 0
+
+
+def inflate(b):
+    """a gzip'd file (a Firehose delivery) as far as it inflates, else the bytes"""
+    return zlib.decompressobj(31).decompress(b) if b[:2] == b"\x1f\x8b" else b
+
+
+def readable(b):
+    """the bytes, a gzip'd file inflated, with the decoded base64 payloads of its quarantine
+    records (deliveries that were no UTF-8) appended"""
+    b = inflate(b)
+    if b'"payload_encoding"' not in b:
+        return b
+    extra = []
+    for line in b.splitlines():
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(r, dict) and r.get("payload_encoding") == "base64":
+            extra.append(inflate(base64.b64decode(r.get("payload", ""))))
+    return b + b"\n" + b"\n".join(extra)
 for root, dirs, names in os.walk(lake):
     rel_root = os.path.relpath(root, lake)
     if rel_root == os.path.join("_meta", "erasure", "log"):
@@ -31,6 +57,7 @@ for root, dirs, names in os.walk(lake):
             continue
         with open(p, "rb") as f:
             b = f.read()
+        b = readable(b)
         lb = b.lower()
         rel = os.path.relpath(p, lake)
         for nd in needles:

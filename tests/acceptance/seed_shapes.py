@@ -10,7 +10,7 @@ exists for a variant (some SES event types), the AWS documentation's field names
 
 Usage: seed_shapes.py path/to/mdp path/to/fixtures
 """
-import csv, glob, hashlib, io, json, os, re, subprocess, sys, tempfile
+import csv, glob, gzip, hashlib, io, json, os, re, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, finish  # noqa: E402
@@ -245,16 +245,22 @@ def check_av(v, where):
 
 
 dec = json.JSONDecoder()
-n_ddb = 0
+n_ddb = n_gz = 0
 names = set()
 for p in files:
     if not rel(p).startswith("dynamodb/firehose/"): continue
     name = os.path.basename(p)
-    m = re.fullmatch(r"vc-ddb-cdc-\d+-(\d{4})-(\d\d)-(\d\d)-(\d\d)-\d\d-\d\d-[0-9a-f-]{36}", name)
+    m = re.fullmatch(r"vc-ddb-cdc-(\d+)-(\d{4})-(\d\d)-(\d\d)-(\d\d)-\d\d-\d\d-[0-9a-f-]{36}(\.gz)?", name)
     check(m is not None, f"{rel(p)}: Firehose object name")
     if m:  # the default prefix YYYY/MM/DD/HH/ is the hour of the object's first record (UTC)
-        check(rel(p) == "dynamodb/firehose/%s/%s/%s/%s/%s" % (m[1], m[2], m[3], m[4], name), f"{rel(p)}: prefix and name disagree")
-    text = load(p).decode()
+        check(rel(p) == "dynamodb/firehose/%s/%s/%s/%s/%s" % (m[2], m[3], m[4], m[5], name), f"{rel(p)}: prefix and name disagree")
+    raw = load(p)
+    # GZIP compression (stream version 3): gzip bytes, named .gz; the others are plain
+    gz = raw[:2] == b"\x1f\x8b"
+    if m:
+        check(gz == (m[6] == ".gz") == (m[1] == "3"), f"{rel(p)}: gzip'd exactly when named .gz (version 3)")
+        n_gz += gz
+    text = (gzip.decompress(raw) if gz else raw).decode()
     pos = 0
     while pos < len(text):
         while pos < len(text) and text[pos] in " \n": pos += 1
@@ -284,6 +290,7 @@ for p in files:
             for k, v in d.get(img, {}).items(): check_av(v, f"{where}.{img}.{k}")
         check(not any(k in rec for k in ("SequenceNumber", "StreamViewType", "eventVersion")), f"{where}: Firehose shape has no stream fields")
 check(n_ddb > 100, f"only {n_ddb} DynamoDB records")
+check(n_gz > 0, "no gzip'd Firehose object (GZIP compression in the window's last quarter)")
 for want in [("VcTokens", "INSERT", False), ("VcTokens", "MODIFY", False), ("VcTokens", "REMOVE", False),
              ("VcTokens", "REMOVE", True), ("ConsentJournal", "INSERT", False)]:
     check(want in names, f"no DynamoDB record {want}")
