@@ -29,6 +29,9 @@ struct mdp_ingest_counts {
     int64_t repaired;                 /* deliveries that were not well-formed UTF-8: landed with
                                          each offending byte replaced by U+FFFD, the delivered bytes
                                          kept in quarantine (reason invalid_utf8) */
+    int64_t gzipped, gzip_damaged;    /* gzip'd deliveries taken inflated; of those, streams cut
+                                         off or corrupt (their records up to the damage taken, the
+                                         delivery kept in quarantine: gzip_corrupt) */
 };
 
 /* What happened to one record of a delivery (mdp_ingest_verdicts). */

@@ -868,6 +868,8 @@ static int ingest_file(const char *key, int64_t size, void *ud)
         goto out;
     }
     c->suppressed += suppressed;
+    c->gzipped += plain.data != NULL;
+    c->gzip_damaged += gz_bad;
     struct up_job *j = calloc(1, sizeof *j);
     if (!j) {
         rc = mdp_diag_set(S->d, MDP_ERR_NOMEM, "%s: out of memory", key);
@@ -971,6 +973,10 @@ static void record_run(struct run_state *S, const char *name, const struct mdp_i
         n += snprintf(sub.message + n, sizeof sub.message - (size_t)n,
                       ", %lld landed with invalid UTF-8 replaced (originals in quarantine)",
                       (long long)c->repaired);
+    if (c->gzipped && n > 0 && (size_t)n < sizeof sub.message)
+        n += snprintf(sub.message + n, sizeof sub.message - (size_t)n,
+                      ", %lld gzip'd taken inflated (%lld damaged, originals in quarantine)",
+                      (long long)c->gzipped, (long long)c->gzip_damaged);
     if (why && n > 0 && (size_t)n < sizeof sub.message)
         snprintf(sub.message + n, sizeof sub.message - (size_t)n, "; %s", why);
     struct mdp_diag ld = {0};

@@ -62,6 +62,15 @@ cut = open(glob.glob(lake + "/landing/dynamodb/firehose/2026/10/02/23/*-cut")[0]
 g = [x for x in q if x["reason"] == "gzip_corrupt"]
 assert len(g) == 1 and g[0]["payload_encoding"] == "base64" and base64.b64decode(g[0]["payload"]) == cut, g
 PY
+# the run record says what was inflated (the demo's own gzip'd objects of that day were taken
+# before: not counted again)
+m --json runs --dir "$L" >"$T/runs.json"
+python3 - "$T/runs.json" <<'PY' && ok || bad "the run record: $(head -c 400 "$T/runs.json")"
+import json, sys
+d = json.load(open(sys.argv[1])); runs = d if isinstance(d, list) else d.get("runs", [])
+msg = [r.get("message", "") for r in runs if r.get("job") == "ingest.ddb"][-1]
+assert "2 gzip'd taken inflated (1 damaged, originals in quarantine)" in msg, msg
+PY
 expect_rc 0 "curate reads the raw zone with the inflated delivery" -- m curate --dir "$L"
 # a features run publishes a second snapshot version; the first stays until vacuum
 expect_rc 0 "features again" -- m features --dir "$L"
