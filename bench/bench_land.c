@@ -54,13 +54,22 @@ static int keep(const char *key, int64_t size, void *ud)
 }
 
 /* baseline: parse every record with json-c, nothing else: an NDJSON delivery line by line, a
- * Firehose object value after value, one tokener for all */
+ * Firehose object value after value (a gzip'd one inflated first: any reader must), one tokener
+ * for all */
 static long baseline(struct files *f)
 {
     long n = 0;
     json_tokener *tok = json_tokener_new_ex(64);
+    struct mdp_buf plain;
+    mdp_buf_init(&plain);
     for (int i = 0; i < f->n; i++) {
         const char *p = f->v[i].data.data, *end = p + f->v[i].data.len;
+        if (mdp_gzip_magic(p, f->v[i].data.len)) {
+            mdp_buf_reset(&plain);
+            mdp_buf_gunzip(&plain, p, f->v[i].data.len);
+            p = plain.data ? plain.data : "";
+            end = p + plain.len;
+        }
         int lines = strncmp(f->v[i].key, "events/", 7) == 0;
         while (p < end) {
             if (lines) {
@@ -90,6 +99,7 @@ static long baseline(struct files *f)
         }
     }
     json_tokener_free(tok);
+    mdp_buf_cleanup(&plain);
     return n;
 }
 
