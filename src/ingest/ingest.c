@@ -816,8 +816,11 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     /* A gzip'd delivery (Firehose with GZIP compression; recognised by its magic bytes, whatever
      * its name) is taken inflated: its records are checked, and raw holds its text, which DuckDB
      * reads as the dataset's format. A damaged stream gives what inflated before the damage; the
-     * delivery as it came goes to the quarantine (gzip_corrupt), so nothing is lost. */
-    int gz_bad = 0;
+     * delivery as it came goes to the quarantine (gzip_corrupt), so nothing is lost. One from
+     * which nothing inflates lands as it came, like any delivery that is no UTF-8 (the same empty
+     * text for two such deliveries would name one raw object, and the second would be taken as
+     * taken before). */
+    int gz_bad = 0, inflated = 0;
     if (mdp_gzip_magic(bytes, blen)) {
         if ((rc = mdp_buf_gunzip(&plain, bytes, blen)) == MDP_ERR_NOMEM) {
             mdp_diag_set(S->d, rc, "%s: out of memory inflating", key);
@@ -825,8 +828,10 @@ static int ingest_file(const char *key, int64_t size, void *ud)
         }
         gz_bad = rc != 0;
         rc = 0;
-        bytes = plain.data ? plain.data : "";
-        blen = plain.len;
+        if ((inflated = plain.len || !gz_bad)) { /* else nothing inflated: as it came (below) */
+            bytes = plain.data ? plain.data : "";
+            blen = plain.len;
+        }
     }
     /* records of erased subjects never reach raw or quarantine */
     int64_t suppressed = 0;
@@ -928,7 +933,7 @@ static int ingest_file(const char *key, int64_t size, void *ud)
     snprintf(j->batch, sizeof j->batch, "%.32s", strrchr(rawkey.data, '/') + 1);
     j->key = rawkey; /* moved into the job */
     mdp_buf_init(&rawkey);
-    struct mdp_buf *landed = bad ? &fixed : suppressed ? &kept : plain.data ? &plain : &data;
+    struct mdp_buf *landed = bad ? &fixed : suppressed ? &kept : inflated ? &plain : &data;
     j->bytes = *landed; /* moved into the job */
     mdp_buf_init(landed);
     rc = uploader_submit(S, j);

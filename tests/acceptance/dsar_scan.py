@@ -26,8 +26,15 @@ files = 0
 
 
 def inflate(b):
-    """a gzip'd file (a Firehose delivery) as far as it inflates, else the bytes"""
-    return zlib.decompressobj(31).decompress(b) if b[:2] == b"\x1f\x8b" else b
+    """a gzip'd file (a Firehose delivery) as far as it inflates (and its bytes), else the bytes"""
+    if b[:2] != b"\x1f\x8b":
+        return b
+    z, out = zlib.decompressobj(31), b""
+    try:
+        out = z.decompress(b)
+    except zlib.error:
+        pass
+    return out + b"\n" + b
 
 
 def readable(b):

@@ -71,6 +71,21 @@ d = json.load(open(sys.argv[1])); runs = d if isinstance(d, list) else d.get("ru
 msg = [r.get("message", "") for r in runs if r.get("job") == "ingest.ddb"][-1]
 assert "2 gzip'd taken inflated (1 damaged, originals in quarantine)" in msg, msg
 PY
+# two deliveries from which nothing inflates (gzip's magic, then garbage): each is kept whole in
+# the quarantine; neither is taken for the other (their empty texts would name one raw object)
+G=$L/landing/dynamodb/firehose/2026/10/03/07
+mkdir -p "$G"
+printf '\x1f\x8bgarbage-not-deflate' >"$G/vc-ddb-cdc-3-2026-10-03-07-00-00-a.gz"
+printf '\x1f\x8bother-garbage' >"$G/vc-ddb-cdc-3-2026-10-03-07-00-01-b.gz"
+m ingest ddb --date 2026-10-03 --dir "$L" >/dev/null 2>&1
+python3 - "$L" "$G" <<'PY' && ok || bad "deliveries that do not inflate are not both in the quarantine"
+import base64, glob, json, sys
+q = [json.loads(l) for f in glob.glob(sys.argv[1] + "/raw/_quarantine/dynamodb/**/*.ndjson", recursive=True)
+     for l in open(f)]
+got = {base64.b64decode(x["payload"]) for x in q if x["reason"] == "gzip_corrupt"}
+for f in ("vc-ddb-cdc-3-2026-10-03-07-00-00-a.gz", "vc-ddb-cdc-3-2026-10-03-07-00-01-b.gz"):
+    assert open(sys.argv[2] + "/" + f, "rb").read() in got, f
+PY
 expect_rc 0 "curate reads the raw zone with the inflated delivery" -- m curate --dir "$L"
 # a features run publishes a second snapshot version; the first stays until vacuum
 expect_rc 0 "features again" -- m features --dir "$L"
@@ -81,8 +96,15 @@ holds() { # lake address -> the files holding it: clear, inflated, or base64 pay
 import base64, glob, json, sys, uuid, zlib
 lake, e, u = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
 uid = uuid.UUID(u).bytes if u else None
-def inflate(b):
-    return zlib.decompressobj(31).decompress(b) if b[:2] == b"\x1f\x8b" else b
+def inflate(b):  # as far as it inflates
+    if b[:2] != b"\x1f\x8b":
+        return b
+    z, out = zlib.decompressobj(31), b""
+    try:
+        out = z.decompress(b)
+    except zlib.error:
+        pass
+    return out + b"\n" + b
 for f in sorted(glob.glob(lake + "/**/*", recursive=True)):
     if "/_meta/erasure/" in f:
         continue
