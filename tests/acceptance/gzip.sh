@@ -6,8 +6,8 @@
 #   reads it; a truncated gzip'd delivery gives its records up to the damage, and the delivery as
 #   it came is kept in the quarantine (gzip_corrupt, base64): nothing lost;
 # - erasure of a person those deliveries hold: the gzip'd landing objects and the base64 payload
-#   in the quarantine lose the person too (checked independently here: every file inflated and
-#   every base64 payload decoded); the re-scan of `mdp dsar verify` looks into gzip'd files and
+#   in the quarantine lose the person too (checked by the erasure tests' independent scan, which
+#   inflates every gzip'd file and decodes every base64 payload); the re-scan of `mdp dsar verify` looks into gzip'd files and
 #   base64 payloads (a planted copy of each is found, by name);
 # - a superseded serving snapshot (a features run after the one that made it, not yet vacuumed)
 #   that holds the person is deleted, not left behind as a survivor.
@@ -90,42 +90,13 @@ expect_rc 0 "curate reads the raw zone with the inflated delivery" -- m curate -
 # a features run publishes a second snapshot version; the first stays until vacuum
 expect_rc 0 "features again" -- m features --dir "$L"
 [ "$(find "$L/serving" -name '*.bin' | wc -l)" -ge 2 ] && ok || bad "one snapshot version only"
+U=$(m query --dir "$L" --format csv "SELECT CAST(user_id AS VARCHAR) FROM dim_user WHERE email_hash = sha256('$E')" | tail -n +2)
+[ -n "$U" ] && ok || bad "no user with the address $E"
 expect_rc 0 "erasure of the person" -- m dsar erase --email "$E" --dir "$L" --file "$INV" --out "$T/cert"
-holds() { # lake address -> the files holding it: clear, inflated, or base64 payloads decoded
-  python3 - "$1" "$2" "${3:-}" <<'PY'
-import base64, glob, json, sys, uuid, zlib
-lake, e, u = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
-uid = uuid.UUID(u).bytes if u else None
-def inflate(b):  # as far as it inflates
-    if b[:2] != b"\x1f\x8b":
-        return b
-    z, out = zlib.decompressobj(31), b""
-    try:
-        out = z.decompress(b)
-    except zlib.error:
-        pass
-    return out + b"\n" + b
-for f in sorted(glob.glob(lake + "/**/*", recursive=True)):
-    if "/_meta/erasure/" in f:
-        continue
-    try:
-        b = open(f, "rb").read()
-    except (IsADirectoryError, PermissionError):
-        continue
-    hit = e in inflate(b) or (uid is not None and uid in b)
-    for line in b.splitlines() if b"base64" in b else []:
-        try:
-            r = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(r, dict) and r.get("payload_encoding") == "base64":
-            hit = hit or e in inflate(base64.b64decode(r["payload"]))
-    if hit:
-        print(f[len(lake) + 1:])
-PY
-}
-holds "$L" "$E" >"$T/left"
-[ ! -s "$T/left" ] && ok || bad "erasure left the person in: $(head -5 "$T/left")"
+# the independent scan of the erasure tests (tests/acceptance/dsar_scan.py: every file's bytes,
+# gzip'd ones inflated and base64 quarantine payloads decoded, and every Parquet row)
+python3 "$ROOT/tests/acceptance/dsar_scan.py" "$L" "$U" "$E" "$ROOT/deps/node/node_modules" \
+  "$ROOT/tests/integration/parquet_rows.mjs" >"$T/left" 2>&1 && ok || bad "erasure left the person in: $(head -5 "$T/left")"
 expect_rc 0 "verify after erasure" -- m dsar verify "$T/cert" --email "$E" --dir "$L" --file "$INV"
 # the re-scan looks into gzip'd files and base64 payloads: a planted copy of each is found
 python3 - "$L" "$E" <<'PY'
