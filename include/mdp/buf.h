@@ -87,6 +87,10 @@ int mdp_gzip_magic(const void *p, size_t n);
  * corrupt stream (b keeps what inflated before the damage: readers that must not lose a record
  * read it), or MDP_ERR_NOMEM (b's sticky error, as an append's). */
 int mdp_buf_gunzip(struct mdp_buf *b, const void *p, size_t n);
+/* As mdp_buf_gunzip, appending at most max bytes, so that a small body cannot inflate into
+ * gigabytes. Returns as mdp_buf_gunzip, or MDP_ERR_RANGE (b keeps the first max bytes) when the
+ * stream inflates to more. */
+int mdp_buf_gunzip_max(struct mdp_buf *b, const void *p, size_t n, size_t max);
 
 /* Makes room in a growing array: when n has reached *cap, *(void **)pv is reallocated to twice
  * the capacity (first elements the first time). Returns 0 or MDP_ERR_NOMEM (the array is kept,

@@ -343,6 +343,12 @@ int mdp_gzip_magic(const void *p, size_t n)
 
 int mdp_buf_gunzip(struct mdp_buf *b, const void *p, size_t n)
 {
+    return mdp_buf_gunzip_max(b, p, n, SIZE_MAX);
+}
+
+int mdp_buf_gunzip_max(struct mdp_buf *b, const void *p, size_t n, size_t max)
+{
+    size_t start = b->len;
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return MDP_ERR_NOMEM;
@@ -354,7 +360,12 @@ int mdp_buf_gunzip(struct mdp_buf *b, const void *p, size_t n)
             inflateEnd(&z);
             return MDP_ERR_NOMEM;
         }
-        size_t room = b->cap - b->len - 1;
+        if (b->len - start >= max) { /* more than max inflates: refused */
+            inflateEnd(&z);
+            return MDP_ERR_RANGE;
+        }
+        size_t room = b->cap - b->len - 1, left = max - (b->len - start);
+        if (room > left) room = left;
         uInt avail = room > UINT32_MAX ? UINT32_MAX : (uInt)room;
         z.next_out = (unsigned char *)b->data + b->len;
         z.avail_out = avail;

@@ -87,6 +87,27 @@ enum MHD_Result mdp__route_events(struct mdp__req *r)
     if (!ndjson && strncasecmp(ct, "application/json", 16) != 0)
         return mdp__fail(r, 415, "unsupported_media_type",
                          "send application/json (an event or an array) or application/x-ndjson");
+    /* a gzip'd body (Content-Encoding: gzip, as trackers send batches) is taken inflated, up to
+     * serve.max_body_bytes inflated: a small body must not inflate into gigabytes */
+    const char *ce = mdp__header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (ce && *ce && strcasecmp(ce, "identity") != 0) {
+        if (strcasecmp(ce, "gzip") != 0)
+            return mdp__fail(r, 415, "unsupported_content_encoding",
+                             "send the body as it is or gzip'd (Content-Encoding: gzip)");
+        struct mdp_buf z;
+        mdp_buf_init(&z);
+        int zr = mdp_buf_gunzip_max(&z, r->body.data ? r->body.data : "", r->body.len,
+                                    (size_t)s->cfg->serve_max_body);
+        if (zr) mdp_buf_cleanup(&z);
+        if (zr == MDP_ERR_RANGE)
+            return mdp__fail(r, 413, "body_too_large",
+                             "the inflated body is larger than serve.max_body_bytes");
+        if (zr == MDP_ERR_NOMEM)
+            return mdp__fail(r, 503, "out_of_memory", "the server is short of memory; retry");
+        if (zr) return mdp__fail(r, 400, "invalid_gzip", "the body is not a whole gzip stream");
+        mdp_buf_cleanup(&r->body);
+        r->body = z; /* the request's from now on */
+    }
     const char *p = r->body.data ? r->body.data : "";
     size_t n = r->body.len;
     if (!mdp_utf8_valid(p, n)) return mdp__fail(r, 400, "invalid_utf8", "the body is not UTF-8");

@@ -10,7 +10,7 @@ snapshot reload; graceful shutdown on SIGTERM.
 
 Usage: serve.py path/to/mdp path/to/shared-or-copied/fixtures
 """
-import glob, http.client, json, os, signal, socket, subprocess, sys, tempfile, time, uuid
+import glob, gzip, http.client, json, os, signal, socket, subprocess, sys, tempfile, time, uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "acceptance"))
 from harness import check, finish  # noqa: E402
@@ -215,9 +215,24 @@ def main():
     check(st == 400 and js["error"]["code"] in ("invalid_utf8", "invalid_json"), f"bad UTF-8: {st} {js}")
     st, js, _ = req(s, "POST", "/v1/events", "[" + ",".join([json.dumps(event())] * 900) + "]", key=C)
     check(st == 413 and js["error"]["code"] == "body_too_large", f"oversized body: {st}")
+    # Content-Encoding: gzip is taken inflated, up to max_body_bytes (64 KiB here) inflated
+    zb = [event() for _ in range(3)]
+    st, js, _ = req(s, "POST", "/v1/events", gzip.compress(json.dumps(zb).encode()), key=C,
+                    headers={"Content-Encoding": "gzip"})
+    check(st == 202 and js["accepted"] == 3, f"a gzip'd batch: {st} {js}")
+    bomb = gzip.compress(b"[" + b" " * (1 << 20) + b"]")  # 1 MiB of JSON in about 1 KiB
+    st, js, _ = req(s, "POST", "/v1/events", bomb, key=C, headers={"Content-Encoding": "gzip"})
+    check(st == 413 and js["error"]["code"] == "body_too_large" and len(bomb) < 4096,
+          f"a body that inflates past the limit: {st} {js}")
+    st, js, _ = req(s, "POST", "/v1/events", gzip.compress(json.dumps(zb).encode())[:20], key=C,
+                    headers={"Content-Encoding": "gzip"})
+    check(st == 400 and js["error"]["code"] == "invalid_gzip", f"a cut gzip body: {st} {js}")
+    st, js, _ = req(s, "POST", "/v1/events", json.dumps(zb), key=C, headers={"Content-Encoding": "br"})
+    check(st == 415 and js["error"]["code"] == "unsupported_content_encoding", f"br: {st} {js}")
     ids = raw_event_ids()
     check(e1["event_id"] in ids and batch[0]["event_id"] in ids and batch[2]["event_id"] in ids,
           "accepted events are in raw/events/app_events/")
+    check({e["event_id"] for e in zb} <= ids, "the gzip'd batch's events are in raw")
     q = "".join(open(f).read() for f in glob.glob(os.path.join(LAKE, "raw/_quarantine/events/app_events/*/*")))
     check('nope' in q and 'invalid_event_id' in q, "rejected events are quarantined with a reason")
 

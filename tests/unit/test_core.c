@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <zlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <json-c/json.h>
@@ -562,6 +563,59 @@ static void test_sha256_in_pieces(void **st)
     free(data);
 }
 
+/* n bytes of text gzip'd (one member) into out */
+static void gz(const char *text, size_t n, struct mdp_buf *out)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t bound = deflateBound(&z, (uLong)n);
+    assert_int_equal(mdp_buf_reserve(out, bound), 0);
+    z.next_in = (unsigned char *)(uintptr_t)text;
+    z.avail_in = (uInt)n;
+    z.next_out = (unsigned char *)out->data + out->len;
+    z.avail_out = (uInt)bound;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    out->len += bound - z.avail_out;
+    deflateEnd(&z);
+}
+
+/* mdp_buf_gunzip: members one after the other, a cut stream gives what came before the cut
+ * (MDP_ERR_PARSE), and the bound of mdp_buf_gunzip_max holds exactly */
+static void test_gunzip_members_damage_and_bound(void **state)
+{
+    (void)state;
+    struct mdp_buf z, out;
+    mdp_buf_init(&z);
+    mdp_buf_init(&out);
+    gz("{\"a\":1}\n", 8, &z);
+    gz("{\"b\":2}\n", 8, &z);
+    assert_true(mdp_gzip_magic(z.data, z.len));
+    assert_false(mdp_gzip_magic("{}", 2));
+    assert_int_equal(mdp_buf_gunzip(&out, z.data, z.len), 0);
+    assert_string_equal(out.data, "{\"a\":1}\n{\"b\":2}\n");
+    mdp_buf_reset(&out);
+    assert_int_equal(mdp_buf_gunzip_max(&out, z.data, z.len, 16), 0); /* exactly the bound */
+    mdp_buf_reset(&out);
+    assert_int_equal(mdp_buf_gunzip_max(&out, z.data, z.len, 15), MDP_ERR_RANGE);
+    assert_true(out.len <= 15);
+    /* cut inside the second member: the first is there, the error says the stream is damaged */
+    mdp_buf_reset(&out);
+    assert_int_equal(mdp_buf_gunzip(&out, z.data, z.len - 4), MDP_ERR_PARSE);
+    assert_true(out.len >= 8 && memcmp(out.data, "{\"a\":1}\n", 8) == 0);
+    /* a large run of one byte: refused at the bound, not inflated whole */
+    static char big[1 << 20];
+    memset(big, ' ', sizeof big);
+    mdp_buf_reset(&z);
+    gz(big, sizeof big, &z);
+    assert_true(z.len < 4096);
+    mdp_buf_reset(&out);
+    assert_int_equal(mdp_buf_gunzip_max(&out, z.data, z.len, 65536), MDP_ERR_RANGE);
+    assert_true(out.len <= 65536);
+    mdp_buf_cleanup(&z);
+    mdp_buf_cleanup(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -582,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_hash_fixture_vectors),
         cmocka_unit_test(test_hash_normalize_and_keyed),
         cmocka_unit_test(test_sha256_in_pieces),
+        cmocka_unit_test(test_gunzip_members_damage_and_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
