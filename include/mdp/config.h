@@ -44,7 +44,8 @@ struct mdp_config {
     char *source; /* the file the values came from, or NULL for built-in defaults */
     /* lake */
     char *lake_dir;
-    char *landing_dir; /* may contain {lake.dir}: use mdp_config_landing_dir() */
+    char *landing_dir;          /* may contain {lake.dir}: use mdp_config_landing_dir() */
+    long lease_s, lease_wait_s; /* the writing jobs' lease (mdp/lease.h) */
     /* log */
     char *log_level;
     /* engine (DuckDB) */

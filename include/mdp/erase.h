@@ -55,6 +55,11 @@ struct mdp_erase_opts {
     const struct mdp_config *cfg; /* the GA4 source (user deletion requests); NULL: none */
     int dry_run;                  /* only the plan: nothing written */
     const char *crash_after; /* fault-injection builds: a step after which the job kills itself */
+    /* NULL, or called once (not in a dry run) when the subject is known or a pending plan found,
+     * before anything is written: the CLI takes the lake's lease there (mdp/lease.h), so an
+     * unknown person changes nothing. A non-zero return ends the run with it (d set by begin). */
+    int (*begin)(void *ud, struct mdp_diag *d);
+    void *begin_ud;
 };
 
 /* Erases the subject of o from every store of the lake (see above). e runs the Parquet rewrites

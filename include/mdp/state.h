@@ -77,6 +77,12 @@ int mdp_state_put(struct mdp_state *s, const char *table, const struct mdp_state
  * MDP_ERR_IO, with d. */
 int mdp_state_put_if_newer(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                            const char *field, int64_t value, struct mdp_diag *d);
+/* As mdp_state_put_if_newer with the condition's bound apart from the value written: writes it
+ * (whose body must carry field = value) when the item is absent or its stored field is below
+ * `below`; the stored field is then value. A lease (mdp/lease.h) is taken when its lease_until is
+ * below now and written with lease_until = now + ttl. Returns as mdp_state_put_if_newer. */
+int mdp_state_put_if_below(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+                           const char *field, int64_t below, int64_t value, struct mdp_diag *d);
 /* As mdp_state_put, and the item carries subject (borrowed; NULL or "": none), the pseudonym of the
  * person it belongs to (mdp/pseudonym.h), by which mdp_state_query_subject finds it without a scan
  * (SQLite: an indexed column; DynamoDB: the attribute of the by_subject index). A later put of the

@@ -11,11 +11,13 @@
 #define EXIT_OK    0
 #define EXIT_FAIL  1
 #define EXIT_USAGE 2
+#define EXIT_BUSY  75 /* sysexits' EX_TEMPFAIL: another writing job holds the lake's lease */
 
 struct cli {
     const char *config_path; /* --config, or NULL */
     int json;                /* --json */
     const char *log_level;   /* --log-level */
+    long wait_s;             /* --wait, or -1 */
     struct mdp_config cfg;
     int have_cfg;
 };
@@ -74,6 +76,15 @@ int cli_date_range_check(const char *cmd, int64_t from, int64_t to);
  * summary; problems are printed, not returned. */
 struct mdp_lake;
 void cli_quality_summary(struct cli *c, struct mdp_lake *lake);
+/* One writing job at a time per lake (mdp/lease.h): takes the lake's lease for command cmd
+ * (c's config loaded: lake.lease_seconds, lake.lease_wait_seconds or --wait), into *out. Returns
+ * 0, or prints why not and returns EXIT_BUSY (another job holds it) or EXIT_FAIL. */
+struct mdp_lease;
+int cli_lease_take(const char *cmd, struct cli *c, struct mdp_lake *lake, struct mdp_lease **out);
+/* Releases what cli_lease_take took (NULL is fine). Returns rc when it is not EXIT_OK, else
+ * EXIT_OK, or EXIT_FAIL (printed) when the lease was lost during the run (another job wrote at the
+ * same time) or could not be released. */
+int cli_lease_release(const char *cmd, struct mdp_lease *l, int rc);
 /* Parses a whole decimal number in [min, max]. */
 int cli_parse_long(const char *s, long min, long max, long *out);
 

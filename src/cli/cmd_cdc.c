@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "mdp/cdc.h"
 #include "mdp/lake.h"
+#include "mdp/lease.h"
 #include "mdp/log.h"
 #include "mdp/model.h"
 #include "mdp/pipeline.h"
@@ -41,18 +42,26 @@ static int parse_duration(const char *s, int64_t *out_ms)
 }
 
 /* A --curate-every tick, in the child process mdp_cdc_run forks: `mdp curate`'s code path
- * (incremental) on a lake of its own. */
+ * (incremental) on a lake of its own, under the lake's lease like `mdp curate` (while another
+ * writing job holds it the tick fails, and the next one tries again). */
 static int curate_tick(void *ud, struct mdp_diag *d)
 {
     struct cli *c = ud;
     struct mdp_lake *lake;
     int rc = mdp_lake_open(c->cfg.lake_dir, 0, &lake, d);
     if (rc) return rc;
-    struct mdp_stage_ctx ctx = {&c->cfg, lake, -1, NULL, NULL, 0};
-    struct mdp_curate_opts co = {0, -1, -1};
-    struct mdp_run run;
-    mdp_run_begin(&run, "curate");
-    rc = mdp_curate(&ctx, &co, &run, d);
+    struct mdp_lease *lease;
+    struct mdp_lease_opts lo = {"cdc run (curate)", c->cfg.lease_s, 0};
+    rc = mdp_lease_take(lake, MDP_LEASE_LAKE, &lo, &lease, d);
+    if (!rc) {
+        struct mdp_stage_ctx ctx = {&c->cfg, lake, -1, NULL, NULL, 0};
+        struct mdp_curate_opts co = {0, -1, -1};
+        struct mdp_run run;
+        mdp_run_begin(&run, "curate");
+        rc = mdp_curate(&ctx, &co, &run, d);
+        int lrc = mdp_lease_release(lease, rc ? NULL : d);
+        if (!rc && lrc) rc = lrc < 0 ? lrc : MDP_ERR_EXISTS;
+    }
     mdp_lake_close(lake);
     return rc;
 }

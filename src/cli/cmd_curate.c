@@ -79,16 +79,23 @@ static int curate_run(struct cli *c, int argc, char **argv)
     struct mdp_diag d = {0};
     if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d))
         return cli_fail("curate", EXIT_FAIL, "%s", d.msg);
+    struct mdp_lease *lease;
+    int rc = cli_lease_take("curate", c, lake, &lease);
+    if (rc) {
+        mdp_lake_close(lake);
+        return rc;
+    }
     struct cli_runs runs = {0};
     struct mdp_stage_ctx ctx = {&c->cfg, lake, -1, cli_keep_run, &runs, 0};
     struct mdp_run run;
     mdp_run_begin(&run, "curate");
-    int rc = mdp_curate(&ctx, &o, &run, &d);
+    rc = mdp_curate(&ctx, &o, &run, &d);
     cli_print_runs(stdout, runs.v, runs.n, c->json);
     if (c->json) fputc('\n', stdout);
     cli_runs_free(&runs);
+    rc = cli_lease_release("curate", lease, rc ? cli_fail("curate", EXIT_FAIL, "%s", d.msg) : 0);
     mdp_lake_close(lake);
-    return rc ? cli_fail("curate", EXIT_FAIL, "%s", d.msg) : EXIT_OK;
+    return rc;
 }
 
 const struct cli_command CMD_CURATE = {

@@ -302,6 +302,12 @@ static int dq_run_cmd(struct cli *c, int argc, char **argv)
     struct mdp_diag d = {0};
     if (mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d))
         return cli_fail("dq run", EXIT_FAIL, "%s", d.msg);
+    struct mdp_lease *lease;
+    int out = cli_lease_take("dq run", c, lake, &lease);
+    if (out) {
+        mdp_lake_close(lake);
+        return out;
+    }
     struct mdp_run run;
     mdp_run_begin(&run, "dq");
     if (run_id) snprintf(run.run_id, sizeof run.run_id, "%s", run_id);
@@ -322,17 +328,20 @@ static int dq_run_cmd(struct cli *c, int argc, char **argv)
     struct mdp_diag ld = {0};
     int lrc = mdp_run_end(lake, &run, rc || fails ? "failed" : "ok", &ld);
     mdp_dq_run_result_free(res);
-    mdp_lake_close(lake);
     if (rc == MDP_ERR_PARSE) {
         fprintf(stderr, "%s\n", d.msg);
-        return EXIT_FAIL;
+        out = EXIT_FAIL;
+    } else if (rc) {
+        out = cli_fail("dq run", EXIT_FAIL, "%s", d.msg);
+    } else if (lrc) {
+        out = cli_fail("dq run", EXIT_FAIL, "cannot write the run log: %s", ld.msg);
+    } else if (fails) {
+        out = cli_fail("dq run", EXIT_FAIL, "dq.fail_stage is %s: not every rule passed",
+                       c->cfg.dq_fail_stage);
     }
-    if (rc) return cli_fail("dq run", EXIT_FAIL, "%s", d.msg);
-    if (lrc) return cli_fail("dq run", EXIT_FAIL, "cannot write the run log: %s", ld.msg);
-    if (fails)
-        return cli_fail("dq run", EXIT_FAIL, "dq.fail_stage is %s: not every rule passed",
-                        c->cfg.dq_fail_stage);
-    return EXIT_OK;
+    out = cli_lease_release("dq run", lease, out);
+    mdp_lake_close(lake);
+    return out;
 }
 
 static int dq_run(struct cli *c, int argc, char **argv)

@@ -237,6 +237,21 @@ static int load_key(struct cli *c, struct dsar_env *v, int create, struct mdp_er
     return 0;
 }
 
+struct erase_lease {
+    struct cli *c;
+    struct mdp_lake *lake;
+    struct mdp_lease *lease;
+    int failed; /* cli_lease_take's exit code (printed): EXIT_BUSY while another job holds it */
+};
+
+/* mdp_erase_opts.begin: the lake's lease, once the person is known */
+static int erase_begin(void *ud, struct mdp_diag *d)
+{
+    struct erase_lease *el = ud;
+    el->failed = cli_lease_take("dsar erase", el->c, el->lake, &el->lease);
+    return el->failed ? mdp_diag_set(d, MDP_ERR_EXISTS, "the lake's lease was not taken") : 0;
+}
+
 static int dsar_erase(struct cli *c, int argc, char **argv)
 {
     const char *cmd = "dsar erase";
@@ -256,8 +271,12 @@ static int dsar_erase(struct cli *c, int argc, char **argv)
     /* the locator and the erasure open the state store themselves */
     mdp_state_close(v.state);
     v.state = NULL;
+    /* a job running meanwhile could publish again what this erases: one writer at a time, from
+     * the moment the person is known (an unknown one changes nothing) */
+    struct erase_lease el = {c, v.lake, NULL, 0};
     struct mdp_erase_opts o = {
-        user, email, v.ctx.pg_conninfo, &key, &c->cfg, dry, getenv("MDP_ERASE_CRASH_AFTER")};
+        user,        email, v.ctx.pg_conninfo, &key, &c->cfg, dry, getenv("MDP_ERASE_CRASH_AFTER"),
+        erase_begin, &el};
     struct mdp_diag d = {0};
     struct mdp_buf b;
     mdp_buf_init(&b);
@@ -276,10 +295,13 @@ static int dsar_erase(struct cli *c, int argc, char **argv)
         if (!wrote) fputs(b.data, stdout);
     }
     mdp_buf_cleanup(&b);
+    int status = el.failed ? el.failed
+                 : rc      ? cli_fail(cmd, EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc))
+                           : 0;
+    status = cli_lease_release(cmd, el.lease, status);
     dsar_env_close(&v);
-    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
-    if (wrote && !c->json) printf("erasure done; certificate written to %s\n", out);
-    return EXIT_OK;
+    if (!status && wrote && !c->json) printf("erasure done; certificate written to %s\n", out);
+    return status;
 }
 
 static int dsar_verify(struct cli *c, int argc, char **argv)

@@ -325,6 +325,14 @@ static int retention_plan_apply(struct cli *c, int argc, char **argv, int apply)
     struct mdp_ret_plan *plan = NULL;
     struct mdp_ret_stats st = {0};
     rc = mdp_lake_open(c->cfg.lake_dir, 0, &lake, &d);
+    /* apply removes what a concurrent job may be reading or rewriting: one writer at a time */
+    struct mdp_lease *lease = NULL;
+    int busy = !rc && apply ? cli_lease_take(cmd, c, lake, &lease) : 0;
+    if (busy) {
+        mdp_lake_close(lake);
+        mdp_inventory_free(inv);
+        return busy;
+    }
     struct mdp_engine_opts eo = {NULL, c->cfg.engine_threads, c->cfg.engine_memory_limit};
     if (!rc) rc = mdp_engine_open(&eo, &e, &d);
     if (!rc) rc = mdp_retention_plan(inv, lake, e, now, &plan, &d);
@@ -344,10 +352,10 @@ static int retention_plan_apply(struct cli *c, int argc, char **argv, int apply)
                 (long long)st.source_skipped);
     mdp_ret_plan_free(plan);
     mdp_engine_close(e);
+    rc = cli_lease_release(cmd, lease, rc ? cli_fail(cmd, EXIT_FAIL, "%s", d.msg) : 0);
     mdp_lake_close(lake);
     mdp_inventory_free(inv);
-    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
-    return EXIT_OK;
+    return rc;
 }
 
 static int retention_verify(struct cli *c, int argc, char **argv)

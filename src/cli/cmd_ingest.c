@@ -75,7 +75,12 @@ static int ingest_run(struct cli *c, int argc, char **argv)
         mdp_lake_close(lake);
         return cli_usage("ingest", "--full goes with --pull");
     }
-    int rc = 0;
+    struct mdp_lease *lease;
+    int rc = cli_lease_take("ingest", c, lake, &lease);
+    if (rc) {
+        mdp_lake_close(lake);
+        return rc;
+    }
     struct mdp_pull pl;
     memset(&pl, 0, sizeof pl);
     struct mdp_store *landing = NULL;
@@ -105,8 +110,9 @@ static int ingest_run(struct cli *c, int argc, char **argv)
     if (c->json) fputc('\n', stdout);
     if (runs.n == 0 && !rc && !c->json) printf("nothing delivered for %s\n", k->name);
     cli_runs_free(&runs);
+    rc = cli_lease_release("ingest", lease, rc ? cli_fail("ingest", EXIT_FAIL, "%s", d.msg) : 0);
     mdp_lake_close(lake);
-    return rc ? cli_fail("ingest", EXIT_FAIL, "%s", d.msg) : EXIT_OK;
+    return rc;
 }
 
 const struct cli_command CMD_INGEST = {

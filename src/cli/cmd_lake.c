@@ -257,10 +257,13 @@ void cli_print_runs(FILE *f, const struct mdp_run *runs, int n, int json)
 static int pipeline(const char *cmd, struct cli *c, struct mdp_lake *lake, int64_t day,
                     struct cli_runs *sum)
 {
+    struct mdp_lease *lease;
+    int rc = cli_lease_take(cmd, c, lake, &lease);
+    if (rc) return rc;
     struct mdp_stage_ctx ctx = {&c->cfg, lake, day, cli_keep_run, sum, 0};
     struct mdp_diag d = {0};
-    if (mdp_pipeline_run(&ctx, &d)) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
-    return 0;
+    if (mdp_pipeline_run(&ctx, &d)) rc = cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    return cli_lease_release(cmd, lease, rc);
 }
 
 static int run_run(struct cli *c, int argc, char **argv)
@@ -529,6 +532,14 @@ static int lake_run(struct cli *c, int argc, char **argv)
     }
     struct mdp_lake *lake;
     if (open_lake("lake vacuum", c, 0, &lake)) return EXIT_FAIL;
+    struct mdp_lease *lease = NULL;
+    if (!o.dry_run) {
+        int lrc = cli_lease_take("lake vacuum", c, lake, &lease);
+        if (lrc) {
+            mdp_lake_close(lake);
+            return lrc;
+        }
+    }
     struct mdp_run r;
     mdp_run_begin(&r, "vacuum");
     struct vac_print p = {c->json, o.dry_run, 0};
@@ -539,6 +550,7 @@ static int lake_run(struct cli *c, int argc, char **argv)
     mdp_vacuum_to_run(&st, &r);
     if (rc) snprintf(r.message, sizeof r.message, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
     if (!o.dry_run) mdp_run_end(lake, &r, rc ? "failed" : "ok", &nd);
+    int lost = cli_lease_release("lake vacuum", lease, 0);
     mdp_lake_close(lake);
     if (c->json)
         printf("],\"tmp_files\":%lld,\"tmp_bytes\":%lld,\"manifests\":%lld,\"run_folders\":%lld,"
@@ -552,7 +564,7 @@ static int lake_run(struct cli *c, int argc, char **argv)
     else
         printf("%s%s\n", o.dry_run ? "dry run, nothing changed: would have " : "", r.message);
     if (rc) return cli_fail("lake vacuum", EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
-    return EXIT_OK;
+    return lost;
 }
 
 const struct cli_command CMD_LAKE = {"lake", "lake maintenance: vacuum", LAKE_HELP, lake_run, 0};

@@ -43,10 +43,16 @@ static int derive(struct cli *c, const char *cmd, int seg, int feat, int argc, c
                         "their own retention (docs/privacy.md)",
                         day, hz);
     }
+    struct mdp_lease *lease;
+    int rc = cli_lease_take(cmd, c, lake, &lease);
+    if (rc) {
+        mdp_lake_close(lake);
+        return rc;
+    }
     struct mdp_stage_ctx ctx = {&c->cfg, lake, -1, NULL, NULL, 0};
     struct mdp_run run;
     mdp_run_begin(&run, cmd);
-    int rc = mdp_ml_build(&ctx, &o, &run, &d);
+    rc = mdp_ml_build(&ctx, &o, &run, &d);
     if (rc) snprintf(run.message, sizeof run.message, "%s", d.msg);
     struct mdp_diag ld = {0};
     int lrc = mdp_run_end(lake, &run, rc ? "failed" : "ok", &ld);
@@ -54,10 +60,13 @@ static int derive(struct cli *c, const char *cmd, int seg, int feat, int argc, c
         cli_print_runs(stdout, &run, 1, c->json);
         if (c->json) fputc('\n', stdout);
     }
+    if (rc)
+        rc = cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    else if (lrc)
+        rc = cli_fail(cmd, EXIT_FAIL, "cannot write the run log: %s", ld.msg);
+    rc = cli_lease_release(cmd, lease, rc);
     mdp_lake_close(lake);
-    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
-    if (lrc) return cli_fail(cmd, EXIT_FAIL, "cannot write the run log: %s", ld.msg);
-    return EXIT_OK;
+    return rc;
 }
 
 static int segments_run(struct cli *c, int argc, char **argv)

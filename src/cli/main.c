@@ -1,6 +1,6 @@
 /* mdp: the matbakh-dp command line. Global options, then a command and its options:
- *   mdp [--config FILE] [--json] [--log-level L] <command> [options]
- * Exit codes: 0 ok, 1 failure, 2 usage error. Results go to stdout, logs (JSON lines) and errors to
+ *   mdp [--config FILE] [--json] [--log-level L] [--wait SECONDS] <command> [options]
+ * Exit codes: 0 ok, 1 failure, 2 usage error, 75 the lake is busy (another writing job's lease). Results go to stdout, logs (JSON lines) and errors to
  * stderr. */
 #include "cli.h"
 #include "mdp/alloc.h"
@@ -8,6 +8,7 @@
 #include "mdp/consent.h"
 #include "mdp/engine.h"
 #include "mdp/lake.h"
+#include "mdp/lease.h"
 #include "mdp/log.h"
 #include "mdp/net.h"
 #include "mdp/state.h"
@@ -132,19 +133,42 @@ int cli_config(struct cli *c)
     if (!rc) rc = mdp_net_configure(&c->cfg, &d);
     if (rc) return cli_fail(NULL, EXIT_FAIL, "%s", d.msg[0] ? d.msg : mdp_strerror(rc));
     c->have_cfg = 1;
+    if (c->wait_s >= 0) c->cfg.lease_wait_s = c->wait_s;
     enum mdp_log_level lvl;
     const char *level = c->log_level ? c->log_level : c->cfg.log_level;
     if (mdp_log_level_parse(level, &lvl) == 0) mdp_log_set_level(lvl);
     return 0;
 }
 
+int cli_lease_take(const char *cmd, struct cli *c, struct mdp_lake *lake, struct mdp_lease **out)
+{
+    struct mdp_diag d = {0};
+    struct mdp_lease_opts o = {cmd, c->cfg.lease_s, c->cfg.lease_wait_s};
+    int rc = mdp_lease_take(lake, MDP_LEASE_LAKE, &o, out, &d);
+    if (rc == MDP_ERR_EXISTS) return cli_fail(cmd, EXIT_BUSY, "%s", d.msg);
+    return rc ? cli_fail(cmd, EXIT_FAIL, "cannot take the lake's lease: %s", d.msg) : 0;
+}
+
+int cli_lease_release(const char *cmd, struct mdp_lease *l, int rc)
+{
+    struct mdp_diag d = {0};
+    int r = mdp_lease_release(l, &d);
+    if (r) {
+        cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+        return rc ? rc : EXIT_FAIL;
+    }
+    return rc;
+}
+
 static void print_help(FILE *f)
 {
-    fprintf(f, "mdp - matbakh-dp, the data platform of matbakh.app\n"
-               "\n"
-               "Usage: mdp [--config FILE] [--json] [--log-level LEVEL] <command> [options]\n"
-               "\n"
-               "Commands:\n");
+    fprintf(f,
+            "mdp - matbakh-dp, the data platform of matbakh.app\n"
+            "\n"
+            "Usage: mdp [--config FILE] [--json] [--log-level LEVEL] [--wait SECONDS] <command>\n"
+            "           [options]\n"
+            "\n"
+            "Commands:\n");
     for (int i = 0; COMMANDS[i]; i++)
         fprintf(f, "  %-8s %s\n", COMMANDS[i]->name, COMMANDS[i]->summary);
     fprintf(
@@ -155,10 +179,14 @@ static void print_help(FILE *f)
         "                     defaults; `mdp config keys` documents every key)\n"
         "  --json             machine-readable output where the output is data\n"
         "  --log-level LEVEL  debug|info|warn|error|off (logs are JSON lines on stderr)\n"
+        "  --wait SECONDS     a writing job (ingest, curate, run, ...) waits this long for "
+        "another\n"
+        "                     one's lease on the lake (default lake.lease_wait_seconds: 0)\n"
         "  -h, --help         this help; `mdp <command> --help` for a command\n"
         "  -V, --version      version of mdp and of the DuckDB library it loads\n"
         "\n"
-        "Exit status: 0 success, 1 failure, 2 usage error.\n"
+        "Exit status: 0 success, 1 failure, 2 usage error, 75 the lake is busy: another writing\n"
+        "job holds its lease (run again later, or pass --wait).\n"
         "Environment: MDP_DUCKDB_LIB (path of libduckdb.so), MDP_PSEUDONYM_KEY (HMAC key for\n"
         "keyed pseudonyms; the variable's name is configurable).\n"
         "Start with `mdp demo`; docs/ in the repository explains the lake and every command.\n");
@@ -168,6 +196,7 @@ int main(int argc, char **argv)
 {
     struct cli c;
     memset(&c, 0, sizeof c);
+    c.wait_s = -1;
     /* a file-size limit or quota must fail the write (EFBIG: reported, old state kept), not kill us
      */
     signal(SIGXFSZ, SIG_IGN);
@@ -185,6 +214,12 @@ int main(int argc, char **argv)
             return EXIT_OK;
         } else if (strcmp(a, "--json") == 0) {
             c.json = 1;
+        } else if (strcmp(a, "--wait") == 0 || strncmp(a, "--wait=", 7) == 0) {
+            const char *v = a[6] == '=' ? a + 7 : i + 1 < argc ? argv[++i] : NULL;
+            long n;
+            if (!v || cli_parse_long(v, 0, 86400, &n))
+                return cli_usage(NULL, "--wait needs a number of seconds, 0 to 86400");
+            c.wait_s = n;
         } else if (strcmp(a, "--config") == 0 || strcmp(a, "--log-level") == 0) {
             if (i + 1 >= argc) return cli_usage(NULL, "%s needs a value", a);
             if (a[2] == 'c')

@@ -31,6 +31,14 @@ static const struct mdp_config_key KEYS[] = {
     {"lake.landing_dir", K_STR, OFF(landing_dir), "{lake.dir}/landing", 0, 0, NULL,
      "Folder where the sources drop what they deliver (exports, Firehose objects, SQS batches, API "
      "responses) for `mdp run` to land; `mdp seed` writes here. {lake.dir} is replaced."},
+    {"lake.lease_seconds", K_INT, OFF(lease_s), "60", 3, 86400, NULL,
+     "The writing jobs' lease on the lake (ingest, curate, run, segments, features, dq run, "
+     "retention apply, dsar erase, lake vacuum; one at a time): how long it lives without renewal. "
+     "A running job renews it every third of that; a job that died leaves it to lapse after this "
+     "long (at once when it ran on this host). docs/lake.md."},
+    {"lake.lease_wait_seconds", K_INT, OFF(lease_wait_s), "0", 0, 86400, NULL,
+     "How long a writing job waits for another's lease on the lake before it gives up (exit 75); "
+     "0 gives up at once. The global option --wait SECONDS overrides it."},
     {"log.level", K_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warn|error|off",
      "Least level written to stderr as JSON lines."},
     {"engine.threads", K_INT, OFF(engine_threads), "0", 0, 1024, NULL,

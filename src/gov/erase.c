@@ -2280,6 +2280,7 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
                                   o->conninfo ? " or Supabase" : "",
                                   o->user_id ? "this user_id" : "this address");
         }
+        if (!rc && !o->dry_run && o->begin) rc = o->begin(o->begin_ud, d);
         /* the lake's own key is made only now, for a subject that exists, by a real run */
         if (!rc && !o->key->len && !o->dry_run) rc = mdp_erase_key_load(lake, NULL, 1, o->key, d);
         if (!rc) {
@@ -2298,7 +2299,8 @@ int mdp_erase_run(const struct mdp_inventory *inv, struct mdp_lake *lake, struct
                 json_object_object_add(j.plan, "suppressed_entries", json_object_new_int64(early));
         }
     } else if (!rc) {
-        rc = needles_from_plan(&j);
+        if (!o->dry_run && o->begin) rc = o->begin(o->begin_ud, d);
+        if (!rc) rc = needles_from_plan(&j);
     }
     snprintf(j.pending_key, sizeof j.pending_key, PENDING "%s.json", j.id);
     if (!rc && o->dry_run) {

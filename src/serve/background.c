@@ -4,6 +4,7 @@
  * recomputes the cost model for /metrics every serve.cost_refresh_seconds. */
 #include "mdp/alloc.h"
 #include "mdp/cost.h"
+#include "mdp/lease.h"
 #include "mdp/log.h"
 #include "mdp/model.h"
 #include "mdp/pipeline.h"
@@ -32,11 +33,25 @@ static void micro_batch(struct mdp_server *s)
     struct mdp_curate_opts o = {0, s->ses_from, s->ses_to};
     s->ses_dirty = 0;
     pthread_mutex_unlock(&s->days_mu);
+    struct mdp_diag d = {0};
+    /* under the lake's lease, as `mdp curate`: while a writing job holds it (an erasure that
+     * rewrites these partitions, say) the batch waits for the next round */
+    struct mdp_lease *lease;
+    struct mdp_lease_opts lo = {"serve (SES micro-batch curate)", s->cfg->lease_s, 0};
+    int rc = mdp_lease_take(s->lake, MDP_LEASE_LAKE, &lo, &lease, &d);
+    if (rc) {
+        mdp_log(rc == MDP_ERR_EXISTS ? MDP_LOG_INFO : MDP_LOG_ERROR,
+                "micro-batch curate postponed to the next round", LOG_STR("why", d.msg),
+                MDP_LF_END);
+        mdp__ses_day_dirty(s, o.from_day);
+        mdp__ses_day_dirty(s, o.to_day);
+        return;
+    }
     struct mdp_stage_ctx ctx = {s->cfg, s->lake, -1, NULL, NULL, 0};
     struct mdp_run run;
     mdp_run_begin(&run, "curate");
-    struct mdp_diag d = {0};
-    int rc = mdp_curate(&ctx, &o, &run, &d);
+    rc = mdp_curate(&ctx, &o, &run, &d);
+    if (mdp_lease_release(lease, rc ? NULL : &d) && !rc) rc = MDP_ERR_EXISTS;
     if (rc) snprintf(run.message, sizeof run.message, "%s", d.msg);
     struct mdp_diag ld = {0};
     mdp_run_end(s->lake, &run, rc ? "failed" : "ok", &ld);

@@ -9,6 +9,7 @@
  * BatchWriteItem (purges) and TransactWriteItems (whose writes IAM checks as PutItem and UpdateItem);
  * `mdp catalog apply` the Glue database, table and partition calls. */
 #include "mdp/aws_setup.h"
+#include "mdp/lease.h"
 
 #include "mdp/aws.h"
 #include "mdp/state.h"
@@ -241,8 +242,11 @@ enum {
     GLUE = 64,        /* the catalog */
     /* the old versions a versioned bucket keeps (erasure, docs/privacy.md §7); either bit also
      * grants s3:ListBucketVersions on the bucket */
-    S3_READ_VERSIONS = 128,  /* s3:GetObjectVersion */
-    S3_DELETE_VERSIONS = 256 /* s3:DeleteObjectVersion */
+    S3_READ_VERSIONS = 128,   /* s3:GetObjectVersion */
+    S3_DELETE_VERSIONS = 256, /* s3:DeleteObjectVersion */
+    /* PutItem of the lake's lease item only (mdp/lease.h; dynamodb:LeadingKeys), for a job that
+     * writes no other state */
+    DDB_LEASE = 512
 };
 
 struct grant {
@@ -259,7 +263,7 @@ struct job {
 /* What each job reads and writes (ARCHITECTURE.md §3 is the layout). */
 static const struct job JOBS[] = {
     {"ingest",
-     0,
+     DDB_READ | DDB_LEASE, /* reads the suppression list, takes the lake's lease */
      {{"landing/", S3_READ},
       {"raw/", S3_READ | S3_WRITE},
       {"_meta/", S3_READ | S3_WRITE | S3_DELETE},
@@ -426,6 +430,19 @@ int mdp_aws_policy(const struct mdp_aws_policy_target *t, const char *job, struc
         snprintf(arn, sizeof arn, "arn:aws:dynamodb:%s:%s:table/%s", region, account, t->table);
         add_str(res, arn);
         json_object_array_add(sts, statement("StateTable", state & DDB_WRITE ? rw : ro, res));
+    }
+    if ((state & DDB_LEASE) && !(state & DDB_WRITE)) {
+        static const char *const lease[] = {"dynamodb:PutItem", NULL};
+        res = json_object_new_array();
+        snprintf(arn, sizeof arn, "arn:aws:dynamodb:%s:%s:table/%s", region, account, t->table);
+        add_str(res, arn);
+        json_object *st = statement("LakeLease", lease, res), *cond = json_object_new_object(),
+                    *all = json_object_new_object(), *keys = json_object_new_array();
+        add_str(keys, "leases#" MDP_LEASE_LAKE); /* the item's partition key (table#pk) */
+        json_object_object_add(all, "dynamodb:LeadingKeys", keys);
+        json_object_object_add(cond, "ForAllValues:StringEquals", all);
+        json_object_object_add(st, "Condition", cond);
+        json_object_array_add(sts, st);
     }
     if (state & DDB_SUBJECT) {
         static const char *const q[] = {"dynamodb:Query", NULL};

@@ -104,7 +104,14 @@ int mdp_state_put_if_newer(struct mdp_state *s, const char *table, const struct 
                            const char *field, int64_t value, struct mdp_diag *d)
 {
     int rc = mdp__state_field_ok(field, d);
-    return rc ? rc : s->ops->put_if_newer(s, table, it, field, value, d);
+    return rc ? rc : s->ops->put_if_below(s, table, it, field, value, value, d);
+}
+
+int mdp_state_put_if_below(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+                           const char *field, int64_t below, int64_t value, struct mdp_diag *d)
+{
+    int rc = mdp__state_field_ok(field, d);
+    return rc ? rc : s->ops->put_if_below(s, table, it, field, below, value, d);
 }
 
 int mdp_state_get(struct mdp_state *s, const char *table, const char *pk, const char *sk,

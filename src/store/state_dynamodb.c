@@ -352,9 +352,9 @@ static int ddb_put(struct mdp_state *st, const char *table, const struct mdp_sta
     return rc;
 }
 
-static int ddb_put_if_newer(struct mdp_state *st, const char *table,
-                            const struct mdp_state_item *it, const char *field, int64_t value,
-                            struct mdp_diag *d)
+static int ddb_put_if_below(struct mdp_state *st, const char *table,
+                            const struct mdp_state_item *it, const char *field, int64_t below,
+                            int64_t value, struct mdp_diag *d)
 {
     struct ddb *s = DDB(st);
     int rc = check_key(table, it->pk, it->sk, d);
@@ -368,7 +368,7 @@ static int ddb_put_if_newer(struct mdp_state *st, const char *table,
     snprintf(name, sizeof name, "n_%s", field);
     json_object *names = json_object_new_object(), *vals = json_object_new_object();
     json_object_object_add(names, "#f", json_object_new_string(name));
-    json_object_object_add(vals, ":v", av_n(value));
+    json_object_object_add(vals, ":v", av_n(below));
     json_object_object_add(req, "Item", item);
     json_object_object_add(
         req, "ConditionExpression",
@@ -378,7 +378,7 @@ static int ddb_put_if_newer(struct mdp_state *st, const char *table,
     rc = call(s, "PutItem", req, NULL, NULL, 0, d);
     if (rc == MDP_ERR_EXISTS)
         mdp_diag_set(d, rc, "state store: %s item %s/%s has %s >= %lld", table, it->pk, it->sk,
-                     field, (long long)value);
+                     field, (long long)below);
     return rc;
 }
 
@@ -1082,7 +1082,7 @@ static int ddb_set_subject(struct mdp_state *st, const char *table, const char *
 }
 
 static const struct mdp__state_ops DDB_OPS = {
-    "dynamodb",        ddb_close,         ddb_synchronous, ddb_put,           ddb_put_if_newer,
+    "dynamodb",        ddb_close,         ddb_synchronous, ddb_put,           ddb_put_if_below,
     ddb_get,           ddb_delete,        ddb_query,       ddb_add,           ddb_transact,
     ddb_scan,          ddb_purge_expired, ddb_tables,      ddb_count_expired, ddb_compact,
     ddb_query_subject, ddb_set_subject,

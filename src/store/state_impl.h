@@ -12,8 +12,9 @@ struct mdp__state_ops {
     int (*synchronous)(struct mdp_state *s, int set, int *out_level, struct mdp_diag *d);
     int (*put)(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
                const char *subject, int flags, struct mdp_diag *d);
-    int (*put_if_newer)(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
-                        const char *field, int64_t value, struct mdp_diag *d);
+    /* mdp_state_put_if_below (put_if_newer is below = value) */
+    int (*put_if_below)(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+                        const char *field, int64_t below, int64_t value, struct mdp_diag *d);
     int (*get)(struct mdp_state *s, const char *table, const char *pk, const char *sk,
                char **body_out, int64_t *expires_out, struct mdp_diag *d);
     int (*del)(struct mdp_state *s, const char *table, const char *pk, const char *sk,

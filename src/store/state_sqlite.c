@@ -153,9 +153,10 @@ static int sq_put(struct mdp_state *s, const char *table, const struct mdp_state
     return rc;
 }
 
-static int sq_put_if_newer(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
-                           const char *field, int64_t value, struct mdp_diag *d)
+static int sq_put_if_below(struct mdp_state *s, const char *table, const struct mdp_state_item *it,
+                           const char *field, int64_t below, int64_t value, struct mdp_diag *d)
 {
+    (void)value; /* the body carries it: the condition reads the stored body's field */
     int rc = mdp__state_field_ok(field, d);
     if (rc) return rc;
     sqlite3_stmt *st;
@@ -169,13 +170,13 @@ static int sq_put_if_newer(struct mdp_state *s, const char *table, const struct 
     if (rc) return rc;
     bind_item(st, table, it);
     sqlite3_bind_text(st, 6, field, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, value);
+    sqlite3_bind_int64(st, 7, below);
     int r = sqlite3_step(st);
     if (r != SQLITE_DONE)
         rc = fail(s, d, "put");
     else if (sqlite3_changes(DB(s)) == 0)
         rc = mdp_diag_set(d, MDP_ERR_EXISTS, "state store: %s item %s/%s has %s >= %lld", table,
-                          it->pk, it->sk, field, (long long)value);
+                          it->pk, it->sk, field, (long long)below);
     sqlite3_finalize(st);
     return rc;
 }
@@ -438,7 +439,7 @@ static int sq_set_subject(struct mdp_state *s, const char *table, const char *pk
 }
 
 static const struct mdp__state_ops SQLITE_OPS = {
-    "sqlite",         sq_close,         sq_synchronous, sq_put,           sq_put_if_newer,
+    "sqlite",         sq_close,         sq_synchronous, sq_put,           sq_put_if_below,
     sq_get,           sq_delete,        sq_query,       sq_add,           sq_transact,
     sq_scan,          sq_purge_expired, sq_tables,      sq_count_expired, sq_compact,
     sq_query_subject, sq_set_subject,

@@ -155,8 +155,20 @@ personalize:
     def resources(doc):
         return {r for s in doc["Statement"] for r in s["Resource"]}
 
-    check(not any(a.startswith(("dynamodb:", "glue:")) for a in actions(pol["ingest"])),
-          f"ingest touches no state or catalog: {actions(pol['ingest'])}")
+    # ingest keeps no catalog; it reads the state table (the suppression list) and writes there
+    # only the lake's lease, by its key
+    check(not any(a.startswith("glue:") for a in actions(pol["ingest"]))
+          and {a for a in actions(pol["ingest"]) if a.startswith("dynamodb:")}
+          == {"dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan",
+              "dynamodb:PutItem"},
+          f"ingest's state and catalog actions: {actions(pol['ingest'])}")
+    lease_st = [s for s in pol["ingest"]["Statement"] if s["Sid"] == "LakeLease"]
+    check(len(lease_st) == 1 and lease_st[0]["Action"] == ["dynamodb:PutItem"]
+          and lease_st[0].get("Condition") == {
+              "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["leases#lake"]}},
+          f"ingest writes only the lease's item: {lease_st}")
+    check(not any(s["Sid"] == "StateTable" and "dynamodb:PutItem" in s["Action"]
+                  for s in pol["ingest"]["Statement"]), "ingest's state table statement is read-only")
     check("glue:UpdateTable" in actions(pol["curate"]) and "glue:CreateTable" not in actions(pol["serve"]),
           "the catalog is curate's")
     check(f"arn:aws:dynamodb:eu-central-1:123456789012:table/{TABLE.replace('-test', '')}/index/by_subject"
@@ -245,9 +257,16 @@ personalize:
     p = mdp("catalog", "apply", "--env", "test", "--bucket", BUCKET, creds=INGEST, ok=False)
     check(p.returncode == 1 and re.search(r"denied|not authorized|policy that does not allow it", p.stderr, re.I),
           f"ingest's policy and the catalog: {p.returncode} {p.stderr}")
-    p = mdp("consent", "verify", creds=INGEST, ok=False)
+    p = mdp("consent", "record", "--email", "bob@example.de", "--purpose", "analytics", "--decision",
+            "granted", creds=INGEST, ok=False)
     check(p.returncode == 1 and re.search(r"denied|not authorized|policy that does not allow it", p.stderr, re.I),
           f"ingest's policy and the state table: {p.returncode} {p.stderr}")
+    # ... but takes the lake's lease there (a writing job), and gives it back
+    mdp("ingest", "events", "--dir", LAKE, creds=INGEST)
+    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": "leases#lake"}, "sk": {"S": "-"}}).get("Item")
+    body = json.loads(item["body"]["S"]) if item else {}
+    check(body.get("holder") == "ingest" and body.get("lease_until") == 0,
+          f"ingest took and released the lease in DynamoDB: {body}")
 
     # ---- serve's user: bandit counters and feedback in DynamoDB
     env = dict(ENV)

@@ -479,7 +479,8 @@ def main():
 
     # a newer snapshot is swapped in without a restart
     day = req(s, "GET", "/readyz")[1]["snapshot"]["date"]
-    mdp("features", "--date", "2026-10-07", "--dir", LAKE)  # a later date than the demo's
+    # a later date than the demo's (waiting for the lake's lease, should an SES micro-batch hold it)
+    mdp("--wait", "60", "features", "--date", "2026-10-07", "--dir", LAKE)
     t0 = time.time()
     while time.time() - t0 < 10 and req(s, "GET", "/readyz")[1]["snapshot"]["date"] == day:
         time.sleep(0.2)

@@ -12,12 +12,12 @@ trap 'bash "$ROOT/scripts/moto.sh" stop "$T/moto"; rm -rf "$T"' EXIT
 bash "$ROOT/scripts/moto.sh" start "$T/moto" >/dev/null || { bad "moto did not start"; finish state_dynamodb; exit 1; }
 source "$T/moto/env"
 MDP_TEST_STATE_DYNAMODB=1 "$TEST_STATE" >"$T/out" 2>&1 && ok || { bad "test_state against DynamoDB"; cat "$T/out" >&2; }
-grep -qF "PASSED  ] 13 test" "$T/out" && ok || bad "not the DynamoDB run of every shared test"
+grep -qF "PASSED  ] 14 test" "$T/out" && ok || bad "not the DynamoDB run of every shared test"
 python3 - <<'PY' && ok || bad "boto3 read-back"
 import boto3, os
 ddb = boto3.client("dynamodb", region_name=os.environ["AWS_REGION"], endpoint_url=os.environ["AWS_ENDPOINT_URL"])
 names = [n for n in ddb.list_tables()["TableNames"] if n.startswith("mdp-test-state-")]
-assert len(names) == 13, names  # one per test that opens a store
+assert len(names) == 14, names  # one per test that opens a store
 # every table as bootstrap makes it: keys pk/sk, TTL on expires_at, the by_subject index
 for n in names:
     t = ddb.describe_table(TableName=n)["Table"]

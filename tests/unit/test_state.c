@@ -315,6 +315,47 @@ static void test_state_put_if_newer(void **st)
     tu_rmdir(dir);
 }
 
+/* A lease (mdp/lease.h): taken while absent or lapsed (lease_until below now), refused while held,
+ * renewed by its holder (below its own last lease_until + 1), taken by another once lapsed, after
+ * which the old holder's renewal is refused, and released (lease_until 0). The condition's bound
+ * differs from the value written, which each backend must keep apart. */
+static void test_state_put_if_below(void **st)
+{
+    (void)st;
+    char *dir;
+    struct mdp_state *s = open_tmp(&dir), *s2;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_state_open(g_loc, &s2, &d), 0);
+    struct mdp_state_item a160 = {"lake", "-", "{\"lease_until\":160,\"holder\":\"a\"}", 0};
+    struct mdp_state_item b180 = {"lake", "-", "{\"lease_until\":180,\"holder\":\"b\"}", 0};
+    struct mdp_state_item a190 = {"lake", "-", "{\"lease_until\":190,\"holder\":\"a\"}", 0};
+    struct mdp_state_item b260 = {"lake", "-", "{\"lease_until\":260,\"holder\":\"b\"}", 0};
+    struct mdp_state_item a220 = {"lake", "-", "{\"lease_until\":220,\"holder\":\"a\"}", 0};
+    struct mdp_state_item b0 = {"lake", "-", "{\"lease_until\":0,\"holder\":\"b\"}", 0};
+    struct mdp_state_item c70 = {"lake", "-", "{\"lease_until\":70,\"holder\":\"c\"}", 0};
+    const char *F = "lease_until";
+    assert_int_equal(mdp_state_put_if_below(s, "leases", &a160, F, 100, 160, &d), 0);
+    assert_int_equal(mdp_state_put_if_below(s2, "leases", &b180, F, 120, 180, &d), MDP_ERR_EXISTS);
+    assert_int_equal(mdp_state_put_if_below(s, "leases", &a190, F, 161, 190, &d), 0);
+    assert_int_equal(mdp_state_put_if_below(s2, "leases", &b180, F, 185, 180, &d), MDP_ERR_EXISTS);
+    assert_int_equal(mdp_state_put_if_below(s2, "leases", &b260, F, 200, 260, &d), 0);
+    assert_int_equal(mdp_state_put_if_below(s, "leases", &a220, F, 191, 220, &d), MDP_ERR_EXISTS);
+    char *body = NULL;
+    assert_int_equal(mdp_state_get(s, "leases", "lake", "-", &body, NULL, &d), 0);
+    assert_string_equal(body, b260.body);
+    free(body);
+    assert_int_equal(mdp_state_put_if_below(s2, "leases", &b0, F, 261, 0, &d), 0);
+    assert_int_equal(mdp_state_put_if_below(s, "leases", &c70, F, 10, 70, &d), 0);
+    assert_int_equal(mdp_state_get(s2, "leases", "lake", "-", &body, NULL, &d), 0);
+    assert_string_equal(body, c70.body);
+    free(body);
+    assert_int_equal(mdp_state_put_if_below(s, "leases", &c70, "Lease!", 10, 70, &d),
+                     MDP_ERR_INVALID);
+    mdp_state_close(s2);
+    mdp_state_close(s);
+    tu_rmdir(dir);
+}
+
 struct doi_grants {
     const char *evidence;
     int n;
@@ -961,6 +1002,7 @@ int main(void)
         cmocka_unit_test(test_state_add_scan),
         cmocka_unit_test(test_bandit_policy),
         cmocka_unit_test(test_state_put_if_newer),
+        cmocka_unit_test(test_state_put_if_below),
         cmocka_unit_test(test_consent_racing_appenders),
         cmocka_unit_test(test_state_transact_feedback),
         cmocka_unit_test(test_state_pages),

@@ -1,0 +1,285 @@
+/* Leases in the state store (include/mdp/lease.h): one writing job at a time per lake. */
+#define _GNU_SOURCE /* pthread_condattr_setclock's CLOCK_MONOTONIC, gethostname */
+#include "mdp/lease.h"
+#include "mdp/alloc.h"
+#include "mdp/buf.h"
+#include "mdp/lake.h"
+#include "mdp/log.h"
+#include "mdp/ml.h"
+#include "mdp/state.h"
+#include "mdp/time.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* one item per lease, overwritten by every holder (it names only the last one): it never
+ * expires, so retention leaves it alone (the inventory's state.leases) */
+#define TABLE "leases"
+
+struct mdp_lease {
+    struct mdp_state *st; /* the renewing thread's while it runs, then release's */
+    char name[64], holder[64], host[256], since[40];
+    int64_t ttl_s;
+    int64_t until; /* the lease_until last written */
+    int lost, stop, started;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+};
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL); /* wall clock: compared with other hosts' */
+}
+
+static int name_ok(const char *s)
+{
+    if (!*s || strlen(s) >= 64) return 0;
+    for (; *s; s++)
+        if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') || ('0' <= *s && *s <= '9') ||
+              strchr("_-/:", *s)))
+            return 0;
+    return 1;
+}
+
+/* Writes the lease's item with lease_until = until when the stored lease_until is below `below`
+ * (or there is none). Returns mdp_state_put_if_newer's result. */
+static int write_if(struct mdp_lease *l, int64_t below, int64_t until, struct mdp_diag *d)
+{
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    mdp_buf_printf(&b, "{\"lease_until\":%lld,\"holder\":", (long long)until);
+    mdp_buf_json_str(&b, l->holder);
+    mdp_buf_cat(&b, &MDP_LIT(",\"host\":"), 1);
+    mdp_buf_json_str(&b, l->host);
+    mdp_buf_printf(&b, ",\"pid\":%ld,\"since\":\"%s\"}", (long)getpid(), l->since);
+    int rc = mdp_buf_error(&b);
+    if (rc) {
+        mdp_buf_cleanup(&b);
+        return mdp_diag_set(d, rc, "out of memory");
+    }
+    struct mdp_state_item it = {l->name, "-", b.data, 0};
+    rc = mdp_state_put_if_below(l->st, TABLE, &it, "lease_until", below, until, d);
+    mdp_buf_cleanup(&b);
+    return rc;
+}
+
+struct holder {
+    int64_t until;
+    long pid;
+    char what[64], host[256], since[40];
+};
+
+/* Reads who holds the lease. Returns 0, MDP_ERR_NOT_FOUND (released meanwhile), the store's
+ * error, or MDP_ERR_PARSE for a body that is not a lease's, with d. */
+static int read_holder(struct mdp_lease *l, struct holder *h, struct mdp_diag *d)
+{
+    char *body;
+    int rc = mdp_state_get(l->st, TABLE, l->name, "-", &body, NULL, d);
+    if (rc) return rc;
+    memset(h, 0, sizeof *h);
+    json_object *o = json_tokener_parse(body), *v;
+    if (!o || !json_object_object_get_ex(o, "lease_until", &v))
+        rc = mdp_diag_set(d, MDP_ERR_PARSE, "state store: lease %s: not a lease's item", l->name);
+    else
+        h->until = json_object_get_int64(v);
+    if (!rc && json_object_object_get_ex(o, "pid", &v)) h->pid = (long)json_object_get_int64(v);
+    static const char *const KEYS[] = {"holder", "host", "since"};
+    char *const outs[] = {h->what, h->host, h->since};
+    const size_t sizes[] = {sizeof h->what, sizeof h->host, sizeof h->since};
+    for (int i = 0; !rc && i < 3; i++)
+        if (json_object_object_get_ex(o, KEYS[i], &v))
+            snprintf(outs[i], sizes[i], "%s", json_object_get_string(v));
+    json_object_put(o);
+    free(body);
+    return rc;
+}
+
+/* 1 when the holder ran on this host and its process is gone (a crash, kill -9) */
+static int holder_dead(const struct mdp_lease *l, const struct holder *h)
+{
+    return h->pid > 0 && h->pid != (long)getpid() && strcmp(h->host, l->host) == 0 &&
+           kill((pid_t)h->pid, 0) != 0 && errno == ESRCH;
+}
+
+static void *renew(void *arg)
+{
+    struct mdp_lease *l = arg;
+    int64_t every_ms = l->ttl_s * 1000 / 3;
+    pthread_mutex_lock(&l->mu);
+    while (!l->stop) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_sec += (time_t)(every_ms / 1000);
+        t.tv_nsec += (long)(every_ms % 1000) * 1000000;
+        if (t.tv_nsec >= 1000000000) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000;
+        }
+        int w = 0;
+        while (!l->stop && w != ETIMEDOUT)
+            w = pthread_cond_timedwait(&l->cv, &l->mu, &t);
+        if (l->stop) break;
+        pthread_mutex_unlock(&l->mu);
+        struct mdp_diag d = {0};
+        int64_t until = now_s() + l->ttl_s;
+        int rc = write_if(l, l->until + 1, until, &d);
+        pthread_mutex_lock(&l->mu);
+        if (rc == 0) {
+            l->until = until;
+        } else if (rc == MDP_ERR_EXISTS) {
+            /* another job took it after ours lapsed: this one stalled past the ttl */
+            l->lost = 1;
+            mdp_log(MDP_LOG_ERROR, "lease lost: another job took it", LOG_STR("lease", l->name),
+                    LOG_STR("holder", l->holder), MDP_LF_END);
+            break;
+        } else {
+            /* the store failed (a network blip): try again next time; the lease lapses only
+             * when the failures last a whole ttl */
+            mdp_log(MDP_LOG_WARN, "lease not renewed", LOG_STR("lease", l->name),
+                    LOG_STR("error", d.msg), MDP_LF_END);
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+static void lease_free(struct mdp_lease *l)
+{
+    mdp_state_close(l->st);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l);
+}
+
+int mdp_lease_take(struct mdp_lake *lake, const char *name, const struct mdp_lease_opts *o,
+                   struct mdp_lease **out, struct mdp_diag *d)
+{
+    *out = NULL;
+    if (!name_ok(name))
+        return mdp_diag_set(d, MDP_ERR_INVALID, "lease name '%s': letters, digits, _-/: only",
+                            name);
+    if (o->ttl_s < 3 || o->wait_s < 0)
+        return mdp_diag_set(d, MDP_ERR_INVALID, "lease %s: a ttl of at least 3 s and a wait >= 0",
+                            name);
+    struct mdp_lease *l = mdp_calloc(1, sizeof *l);
+    if (!l) return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    snprintf(l->name, sizeof l->name, "%s", name);
+    snprintf(l->holder, sizeof l->holder, "%s", o->holder ? o->holder : "mdp");
+    if (gethostname(l->host, sizeof l->host - 1) != 0) snprintf(l->host, sizeof l->host, "?");
+    mdp_time_format_ms(now_s() * 1000, l->since, sizeof l->since);
+    l->ttl_s = o->ttl_s;
+    int rc = mdp_state_open_lake(lake, &l->st, d);
+    int64_t deadline = now_s() + o->wait_s;
+    while (!rc) {
+        int64_t now = now_s();
+        /* absent, released (0) or lapsed */
+        rc = write_if(l, now, now + l->ttl_s, d);
+        if (rc == 0) {
+            l->until = now + l->ttl_s;
+            break;
+        }
+        if (rc != MDP_ERR_EXISTS) break;
+        struct holder h;
+        rc = read_holder(l, &h, d);
+        if (rc == MDP_ERR_NOT_FOUND) { /* released and purged in between */
+            rc = 0;
+            continue;
+        }
+        if (rc) break;
+        if (holder_dead(l, &h)) {
+            /* only if nobody moved it since it was read */
+            rc = write_if(l, h.until + 1, now + l->ttl_s, d);
+            if (rc == 0) {
+                l->until = now + l->ttl_s;
+                mdp_log(MDP_LOG_WARN, "lease taken over from a process that is gone",
+                        LOG_STR("lease", name), LOG_STR("from", h.what), LOG_INT("pid", h.pid),
+                        MDP_LF_END);
+                break;
+            }
+            if (rc != MDP_ERR_EXISTS) break;
+            rc = 0;
+            continue;
+        }
+        if (now >= deadline) {
+            char until[40];
+            mdp_time_format_ms(h.until * 1000, until, sizeof until);
+            rc = mdp_diag_set(d, MDP_ERR_EXISTS,
+                              "the lake is busy: `%s` (process %ld on %s) has held its lease since "
+                              "%s (renewed until %s); one writing job runs at a time. Wait for it "
+                              "(--wait SECONDS, or lake.lease_wait_seconds), or, if that job is "
+                              "gone, for its lease to lapse",
+                              h.what, h.pid, h.host, h.since, until);
+            break;
+        }
+        struct timespec pause = {1, 0};
+        nanosleep(&pause, NULL);
+        rc = 0;
+    }
+    if (!rc) {
+        rc = pthread_create(&l->thread, NULL, renew, l);
+        if (rc) {
+            write_if(l, l->until + 1, 0, &(struct mdp_diag){0});
+            rc = mdp_diag_set(d, MDP_ERR_NOMEM, "lease %s: cannot start its renewal: %s", name,
+                              strerror(rc));
+        } else {
+            l->started = 1;
+        }
+    }
+    if (rc) {
+        lease_free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+int mdp_lease_lost(struct mdp_lease *l)
+{
+    pthread_mutex_lock(&l->mu);
+    int lost = l->lost;
+    pthread_mutex_unlock(&l->mu);
+    return lost;
+}
+
+int mdp_lease_release(struct mdp_lease *l, struct mdp_diag *d)
+{
+    if (!l) return 0;
+    struct mdp_diag scratch = {0};
+    if (!d) d = &scratch;
+    pthread_mutex_lock(&l->mu);
+    l->stop = 1;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    if (l->started) pthread_join(l->thread, NULL);
+    int rc = 0;
+    if (l->lost) {
+        rc = 1;
+        mdp_diag_set(d, MDP_ERR_EXISTS,
+                     "lost the lake's lease during the run: it was not renewed for %lld s and "
+                     "another job took it, so both wrote at once; check the results",
+                     (long long)l->ttl_s);
+    } else {
+        rc = write_if(l, l->until + 1, 0, d);
+        if (rc == MDP_ERR_EXISTS) {
+            rc = 1;
+            mdp_diag_set(d, MDP_ERR_EXISTS,
+                         "lost the lake's lease at the end of the run: another job took it");
+        }
+    }
+    lease_free(l);
+    return rc;
+}
