@@ -15,10 +15,20 @@ trap 'rm -rf "$TMP"' EXIT
 MAX_RUNS=3000
 fail=0
 
-# the lake's objects as "sha256  path", without the run log (its names are fresh UUIDs)
+# the lake's objects as "sha256  path" (sorted as comm wants them), without the run log (its
+# names are fresh UUIDs); the state store by its items, without the lake's lease (its holder's
+# process id and start differ from run to run)
 objects() {
-    (cd "$1" && find . -type f ! -path './_meta/runs/*' ! -path './landing/*' -print0 |
-        sort -z | xargs -0r sha256sum)
+    (cd "$1" && {
+        find . -type f ! -path './_meta/runs/*' ! -path './landing/*' \
+            ! -path './_meta/state.sqlite*' -print0 | sort -z | xargs -0r sha256sum
+        [ ! -f _meta/state.sqlite ] || python3 - <<'PY'
+import hashlib, sqlite3
+rows = sqlite3.connect("_meta/state.sqlite").execute(
+    "SELECT tbl, pk, sk, body, expires_at FROM items WHERE tbl <> 'leases' ORDER BY 1, 2, 3")
+print(hashlib.sha256(repr(list(rows)).encode()).hexdigest() + "  ./_meta/state.sqlite (items)")
+PY
+    }) | LC_ALL=C sort
 }
 
 # walk NAME SETUP_FN -- ARGS...: SETUP_FN makes $TMP/w (the lake at $TMP/w/lake) before each run
@@ -43,7 +53,7 @@ walk() {
             return
         fi
         local extra
-        extra=$(comm -13 "$TMP/clean.obj" "$TMP/run.obj")
+        extra=$(LC_ALL=C comm -13 "$TMP/clean.obj" "$TMP/run.obj")
         if [ -n "$extra" ]; then
             echo "FAIL: $name: allocation $n (exit $rc) left objects the clean run did not write:"
             echo "$extra"
@@ -52,7 +62,7 @@ walk() {
         fi
         if [ $rc -eq 0 ] && ! cmp -s "$TMP/clean.obj" "$TMP/run.obj"; then
             echo "FAIL: $name: allocation $n failed, exit 0, but objects are missing:"
-            comm -23 "$TMP/clean.obj" "$TMP/run.obj"
+            LC_ALL=C comm -23 "$TMP/clean.obj" "$TMP/run.obj"
             fail=1
             return
         fi
