@@ -23,6 +23,17 @@ struct mdp_lease_opts {
     int64_t wait_s;     /* how long to wait for a held lease; 0: fail at once */
 };
 
+/* Who holds a lease, or held it last. */
+struct mdp_lease_info {
+    int taken;       /* 0: no job ever took it (the rest is empty) */
+    int held;        /* 1 while lease_until is in the future */
+    int64_t until;   /* lease_until, epoch seconds; 0 once released */
+    long pid;        /* the holder's process, on host */
+    char holder[64]; /* what holds it ("curate", "ingest") */
+    char host[256];  /* the holder's host name */
+    char since[40];  /* when it took it, ISO 8601 UTC */
+};
+
 /* The lease of the lake's writing jobs (a name of the table `leases`). */
 #define MDP_LEASE_LAKE "lake"
 
@@ -33,6 +44,12 @@ struct mdp_lease_opts {
  * MDP_ERR_INVALID (name, ttl); mdp_state_open_lake's and the store's errors; MDP_ERR_NOMEM. */
 int mdp_lease_take(struct mdp_lake *lake, const char *name, const struct mdp_lease_opts *o,
                    struct mdp_lease **out, struct mdp_diag *d);
+
+/* Reads who holds lease name (borrowed) of lake's state store, or held it last, into *out
+ * (caller's). Writes nothing. Returns 0, MDP_ERR_INVALID (name), mdp_state_open_lake's and the
+ * store's errors, MDP_ERR_PARSE (an item that is not a lease's), with d. */
+int mdp_lease_show(struct mdp_lake *lake, const char *name, struct mdp_lease_info *out,
+                   struct mdp_diag *d);
 
 /* Returns 1 when a renewal of l (not NULL) found the lease taken by another holder (l's own had
  * lapsed: the job stalled past ttl), else 0. */

@@ -3,6 +3,7 @@
 #include "mdp/alloc.h"
 #include "mdp/buf.h"
 #include "mdp/lake.h"
+#include "mdp/lease.h"
 #include "mdp/log.h"
 #include "mdp/pipeline.h"
 #include "mdp/seed.h"
@@ -445,6 +446,7 @@ const struct cli_command CMD_RUNS = {
 
 static const char LAKE_HELP[] =
     "Usage: mdp lake vacuum [--dry-run] [--grace HOURS] [--dir LAKE]\n"
+    "       mdp lake lease [--dir LAKE] [--json]\n"
     "\n"
     "vacuum  cleans the lake (docs/lake.md):\n"
     "        - removes leftovers of unfinished writes (in _tmp/, and .tmp-* files older versions\n"
@@ -461,7 +463,13 @@ static const char LAKE_HELP[] =
     "        Safe to re-run after a crash; a re-run finishes an interrupted compaction.\n"
     "\n"
     "  --dry-run      list what would be done and change nothing (no run-log record either)\n"
-    "  --grace HOURS  nothing younger is removed (default 24; 0 removes everything unnamed)\n";
+    "  --grace HOURS  nothing younger is removed (default 24; 0 removes everything unnamed)\n"
+    "\n"
+    "lease   says who holds the lake's lease (one writing job at a time: ingest, curate, run,\n"
+    "        segments, features, dq run, retention apply, dsar erase, lake vacuum), since when "
+    "and\n"
+    "        until when it was last renewed, or who held it last; changes nothing. Exit 0 either\n"
+    "        way. docs/lake.md, \"One writer at a time\".\n";
 
 struct vac_print {
     int json, dry, n;
@@ -504,12 +512,61 @@ static int vac_print(const struct mdp_vacuum_action *a, void *ud)
     return 0;
 }
 
+/* `mdp lake lease`: who holds the lake's lease */
+static int lease_show(struct cli *c, int argc, char **argv)
+{
+    const char *cmd = "lake lease";
+    if (cli_config(c)) return EXIT_FAIL;
+    for (int i = 2; i < argc; i++) {
+        int handled, rc = cli_lake_option(cmd, c, argc, argv, &i, &handled);
+        if (rc) return rc;
+        if (!handled) return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+    }
+    struct mdp_lake *lake;
+    if (open_lake(cmd, c, 0, &lake)) return EXIT_FAIL;
+    struct mdp_lease_info li;
+    struct mdp_diag d = {0};
+    int rc = mdp_lease_show(lake, MDP_LEASE_LAKE, &li, &d);
+    mdp_lake_close(lake);
+    if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+    char until[40] = "";
+    if (li.until) mdp_time_format_ms(li.until * 1000, until, sizeof until);
+    if (c->json) {
+        struct mdp_buf b;
+        mdp_buf_init(&b);
+        mdp_buf_printf(&b, "{\"held\":%s,\"taken\":%s,\"holder\":", li.held ? "true" : "false",
+                       li.taken ? "true" : "false");
+        mdp_buf_json_str(&b, li.holder);
+        mdp_buf_puts(&b, ",\"host\":");
+        mdp_buf_json_str(&b, li.host);
+        mdp_buf_printf(&b, ",\"pid\":%ld,\"since\":", li.pid);
+        mdp_buf_json_str(&b, li.since);
+        mdp_buf_printf(&b, ",\"until\":\"%s\"}\n", until);
+        if (mdp_buf_error(&b)) {
+            mdp_buf_cleanup(&b);
+            return cli_fail(cmd, EXIT_FAIL, "out of memory");
+        }
+        fputs(b.data, stdout);
+        mdp_buf_cleanup(&b);
+    } else if (!li.taken) {
+        printf("free: no writing job has taken the lake's lease yet\n");
+    } else if (li.held) {
+        printf("held by `%s` (process %ld on %s) since %s, renewed until %s\n", li.holder, li.pid,
+               li.host, li.since, until);
+    } else {
+        printf("free: last held by `%s` (process %ld on %s) from %s%s%s\n", li.holder, li.pid,
+               li.host, li.since, li.until ? ", lapsed at " : ", released", until);
+    }
+    return EXIT_OK;
+}
+
 static int lake_run(struct cli *c, int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
         fputs(LAKE_HELP, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
+    if (strcmp(argv[1], "lease") == 0) return lease_show(c, argc, argv);
     if (strcmp(argv[1], "vacuum") != 0)
         return cli_usage("lake", "unknown subcommand '%s'", argv[1]);
     if (cli_config(c)) return EXIT_FAIL;
@@ -567,4 +624,5 @@ static int lake_run(struct cli *c, int argc, char **argv)
     return lost;
 }
 
-const struct cli_command CMD_LAKE = {"lake", "lake maintenance: vacuum", LAKE_HELP, lake_run, 0};
+const struct cli_command CMD_LAKE = {"lake", "lake maintenance: vacuum; who holds the lease",
+                                     LAKE_HELP, lake_run, 0};

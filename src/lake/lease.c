@@ -71,29 +71,27 @@ static int write_if(struct mdp_lease *l, int64_t below, int64_t until, struct md
     return rc;
 }
 
-struct holder {
-    int64_t until;
-    long pid;
-    char what[64], host[256], since[40];
-};
-
-/* Reads who holds the lease. Returns 0, MDP_ERR_NOT_FOUND (released meanwhile), the store's
- * error, or MDP_ERR_PARSE for a body that is not a lease's, with d. */
-static int read_holder(struct mdp_lease *l, struct holder *h, struct mdp_diag *d)
+/* Reads who holds lease name of st into *h (zeroed first). Returns 0, MDP_ERR_NOT_FOUND (no
+ * item: never taken, or purged), the store's error, or MDP_ERR_PARSE for a body that is not a
+ * lease's, with d. */
+static int read_holder(struct mdp_state *st, const char *name, struct mdp_lease_info *h,
+                       struct mdp_diag *d)
 {
-    char *body;
-    int rc = mdp_state_get(l->st, TABLE, l->name, "-", &body, NULL, d);
-    if (rc) return rc;
     memset(h, 0, sizeof *h);
+    char *body;
+    int rc = mdp_state_get(st, TABLE, name, "-", &body, NULL, d);
+    if (rc) return rc;
     json_object *o = json_tokener_parse(body), *v;
     if (!o || !json_object_object_get_ex(o, "lease_until", &v))
-        rc = mdp_diag_set(d, MDP_ERR_PARSE, "state store: lease %s: not a lease's item", l->name);
+        rc = mdp_diag_set(d, MDP_ERR_PARSE, "state store: lease %s: not a lease's item", name);
     else
         h->until = json_object_get_int64(v);
+    h->taken = !rc;
+    h->held = !rc && h->until > now_s();
     if (!rc && json_object_object_get_ex(o, "pid", &v)) h->pid = (long)json_object_get_int64(v);
     static const char *const KEYS[] = {"holder", "host", "since"};
-    char *const outs[] = {h->what, h->host, h->since};
-    const size_t sizes[] = {sizeof h->what, sizeof h->host, sizeof h->since};
+    char *const outs[] = {h->holder, h->host, h->since};
+    const size_t sizes[] = {sizeof h->holder, sizeof h->host, sizeof h->since};
     for (int i = 0; !rc && i < 3; i++)
         if (json_object_object_get_ex(o, KEYS[i], &v))
             snprintf(outs[i], sizes[i], "%s", json_object_get_string(v));
@@ -103,7 +101,7 @@ static int read_holder(struct mdp_lease *l, struct holder *h, struct mdp_diag *d
 }
 
 /* 1 when the holder ran on this host and its process is gone (a crash, kill -9) */
-static int holder_dead(const struct mdp_lease *l, const struct holder *h)
+static int holder_dead(const struct mdp_lease *l, const struct mdp_lease_info *h)
 {
     return h->pid > 0 && h->pid != (long)getpid() && strcmp(h->host, l->host) == 0 &&
            kill((pid_t)h->pid, 0) != 0 && errno == ESRCH;
@@ -193,8 +191,8 @@ int mdp_lease_take(struct mdp_lake *lake, const char *name, const struct mdp_lea
             break;
         }
         if (rc != MDP_ERR_EXISTS) break;
-        struct holder h;
-        rc = read_holder(l, &h, d);
+        struct mdp_lease_info h;
+        rc = read_holder(l->st, l->name, &h, d);
         if (rc == MDP_ERR_NOT_FOUND) { /* released and purged in between */
             rc = 0;
             continue;
@@ -206,7 +204,7 @@ int mdp_lease_take(struct mdp_lake *lake, const char *name, const struct mdp_lea
             if (rc == 0) {
                 l->until = now + l->ttl_s;
                 mdp_log(MDP_LOG_WARN, "lease taken over from a process that is gone",
-                        LOG_STR("lease", name), LOG_STR("from", h.what), LOG_INT("pid", h.pid),
+                        LOG_STR("lease", name), LOG_STR("from", h.holder), LOG_INT("pid", h.pid),
                         MDP_LF_END);
                 break;
             }
@@ -222,7 +220,7 @@ int mdp_lease_take(struct mdp_lake *lake, const char *name, const struct mdp_lea
                               "%s (renewed until %s); one writing job runs at a time. Wait for it "
                               "(--wait SECONDS, or lake.lease_wait_seconds), or, if that job is "
                               "gone, for its lease to lapse",
-                              h.what, h.pid, h.host, h.since, until);
+                              h.holder, h.pid, h.host, h.since, until);
             break;
         }
         struct timespec pause = {1, 0};
@@ -245,6 +243,24 @@ int mdp_lease_take(struct mdp_lake *lake, const char *name, const struct mdp_lea
     }
     *out = l;
     return 0;
+}
+
+int mdp_lease_show(struct mdp_lake *lake, const char *name, struct mdp_lease_info *out,
+                   struct mdp_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    if (!name_ok(name))
+        return mdp_diag_set(d, MDP_ERR_INVALID, "lease name '%s': letters, digits, _-/: only",
+                            name);
+    struct mdp_state *st = NULL;
+    int rc = mdp_state_open_lake(lake, &st, d);
+    if (!rc) rc = read_holder(st, name, out, d);
+    if (rc == MDP_ERR_NOT_FOUND) {
+        *d = (struct mdp_diag){0};
+        rc = 0; /* never taken: out says so */
+    }
+    mdp_state_close(st);
+    return rc;
 }
 
 int mdp_lease_lost(struct mdp_lease *l)

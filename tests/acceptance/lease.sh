@@ -53,6 +53,8 @@ m run >"$T/run.out" 2>"$T/run.err" || bad "run: $(tail -c 300 "$T/run.err")"
 read -r until holder host pid <<<"$(lease)"
 [ "$until" = 0 ] && ok || bad "after run, lease_until $until, want 0 (released)"
 [ "$holder" = run ] && ok || bad "after run, the last holder is '$holder', want run"
+expect_rc 0 "lake lease, released" -- m lake lease
+expect_in "$T/out" "free: last held by \`run\` (process $pid on $host)" "lake lease names the last holder"
 
 # ---- another host's job holds it: every writing command refuses, changing nothing
 # a person the lake knows (an unknown one is refused before the lease: exit 1, nothing written)
@@ -76,6 +78,11 @@ expect_rc 0 "query while the lease is held" -- m query "SELECT count(*) FROM dim
 expect_rc 0 "retention plan while the lease is held" -- m retention plan
 expect_rc 0 "lake vacuum --dry-run while the lease is held" -- m lake vacuum --dry-run
 expect_rc 0 "runs while the lease is held" -- m runs
+expect_rc 0 "lake lease while it is held" -- m lake lease
+expect_in "$T/out" "held by \`ingest ga4\` (process 4242 on other-host) since 2026-12-01T00:00:00.000Z" "lake lease names the holder"
+expect_rc 0 "lake lease --json" -- m --json lake lease
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if j["held"] and j["holder"] == "ingest ga4" and j["pid"] == 4242 and j["host"] == "other-host" else 1)' "$T/out" \
+  && ok || bad "lake lease --json: $(cat "$T/out")"
 
 # ---- waiting: a lease that lapses in 3 s is waited for; one that does not is given up on
 plant 3 other-host 4242
