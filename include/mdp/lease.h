@@ -51,6 +51,13 @@ int mdp_lease_take(struct mdp_lake *lake, const char *name, const struct mdp_lea
 int mdp_lease_show(struct mdp_lake *lake, const char *name, struct mdp_lease_info *out,
                    struct mdp_diag *d);
 
+/* Removes lease name's item (borrowed) from lake's state store, whoever holds it: for a holder
+ * known to be gone that another host's job cannot take over before its ttl, or an item that is
+ * not a lease's. A live holder that renews afterwards takes it again, or, when another job took it
+ * meanwhile, learns that it lost it. Returns 0 (also when there was none), MDP_ERR_INVALID (name),
+ * mdp_state_open_lake's and the store's errors, with d. */
+int mdp_lease_break(struct mdp_lake *lake, const char *name, struct mdp_diag *d);
+
 /* Returns 1 when a renewal of l (not NULL) found the lease taken by another holder (l's own had
  * lapsed: the job stalled past ttl), else 0. */
 int mdp_lease_lost(struct mdp_lease *l);

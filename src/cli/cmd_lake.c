@@ -446,7 +446,7 @@ const struct cli_command CMD_RUNS = {
 
 static const char LAKE_HELP[] =
     "Usage: mdp lake vacuum [--dry-run] [--grace HOURS] [--dir LAKE]\n"
-    "       mdp lake lease [--dir LAKE] [--json]\n"
+    "       mdp lake lease [--break] [--dir LAKE] [--json]\n"
     "\n"
     "vacuum  cleans the lake (docs/lake.md):\n"
     "        - removes leftovers of unfinished writes (in _tmp/, and .tmp-* files older versions\n"
@@ -469,7 +469,10 @@ static const char LAKE_HELP[] =
     "        segments, features, dq run, retention apply, dsar erase, lake vacuum), since when "
     "and\n"
     "        until when it was last renewed, or who held it last; changes nothing. Exit 0 either\n"
-    "        way. docs/lake.md, \"One writer at a time\".\n";
+    "        way. docs/lake.md, \"One writer at a time\".\n"
+    "  --break  removes the lease, whoever holds it: for a job known to be gone (one of another\n"
+    "           host, before its lease lapses) or an item that is not a lease's; prints what it\n"
+    "           removed. A live holder takes it again at its next renewal, or finds it lost.\n";
 
 struct vac_print {
     int json, dry, n;
@@ -517,16 +520,34 @@ static int lease_show(struct cli *c, int argc, char **argv)
 {
     const char *cmd = "lake lease";
     if (cli_config(c)) return EXIT_FAIL;
+    int brk = 0;
     for (int i = 2; i < argc; i++) {
         int handled, rc = cli_lake_option(cmd, c, argc, argv, &i, &handled);
         if (rc) return rc;
-        if (!handled) return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
+        if (!handled && strcmp(argv[i], "--break") == 0)
+            brk = 1;
+        else if (!handled)
+            return cli_usage(cmd, "unexpected argument '%s'", argv[i]);
     }
     struct mdp_lake *lake;
     if (open_lake(cmd, c, 0, &lake)) return EXIT_FAIL;
     struct mdp_lease_info li;
     struct mdp_diag d = {0};
     int rc = mdp_lease_show(lake, MDP_LEASE_LAKE, &li, &d);
+    if (brk) {
+        /* what it held, when readable; a broken item is removed all the same */
+        if (rc) fprintf(stderr, "mdp %s: the item was not readable: %s\n", cmd, d.msg);
+        d = (struct mdp_diag){0};
+        rc = mdp_lease_break(lake, MDP_LEASE_LAKE, &d);
+        mdp_lake_close(lake);
+        if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
+        if (li.held)
+            printf("broke the lease held by `%s` (process %ld on %s) since %s\n", li.holder, li.pid,
+                   li.host, li.since);
+        else
+            printf("removed the lease's item; no job held it\n");
+        return EXIT_OK;
+    }
     mdp_lake_close(lake);
     if (rc) return cli_fail(cmd, EXIT_FAIL, "%s", d.msg);
     char until[40] = "";

@@ -146,7 +146,11 @@ int cli_lease_take(const char *cmd, struct cli *c, struct mdp_lake *lake, struct
     struct mdp_lease_opts o = {cmd, c->cfg.lease_s, c->cfg.lease_wait_s};
     int rc = mdp_lease_take(lake, MDP_LEASE_LAKE, &o, out, &d);
     if (rc == MDP_ERR_EXISTS) return cli_fail(cmd, EXIT_BUSY, "%s", d.msg);
-    return rc ? cli_fail(cmd, EXIT_FAIL, "cannot take the lake's lease: %s", d.msg) : 0;
+    return rc ? cli_fail(cmd, EXIT_FAIL,
+                         "cannot take the lake's lease: %s (`mdp lake lease` shows it; `mdp lake "
+                         "lease --break` removes one that is broken or whose holder is gone)",
+                         d.msg)
+              : 0;
 }
 
 int cli_lease_release(const char *cmd, struct mdp_lease *l, int rc)

@@ -263,6 +263,18 @@ int mdp_lease_show(struct mdp_lake *lake, const char *name, struct mdp_lease_inf
     return rc;
 }
 
+int mdp_lease_break(struct mdp_lake *lake, const char *name, struct mdp_diag *d)
+{
+    if (!name_ok(name))
+        return mdp_diag_set(d, MDP_ERR_INVALID, "lease name '%s': letters, digits, _-/: only",
+                            name);
+    struct mdp_state *st = NULL;
+    int rc = mdp_state_open_lake(lake, &st, d);
+    if (!rc) rc = mdp_state_delete(st, TABLE, name, "-", d);
+    mdp_state_close(st);
+    return rc;
+}
+
 int mdp_lease_lost(struct mdp_lease *l)
 {
     pthread_mutex_lock(&l->mu);

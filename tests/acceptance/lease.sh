@@ -116,6 +116,26 @@ expect_rc 75 "curate, the lease held by a live process of this host" -- m curate
 kill $live 2>/dev/null
 wait $live 2>/dev/null
 
+# ---- a lease item that is not a lease's: a clear error naming the way out, which works
+python3 - "$DB" <<'EOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE items SET body = 'garbage{' WHERE tbl = 'leases'")
+c.commit()
+EOF
+expect_rc 1 "curate with a broken lease item" -- m curate
+expect_in "$T/err" "mdp lake lease --break" "names the way out"
+expect_rc 1 "lake lease with a broken item" -- m lake lease
+expect_in "$T/err" "not a lease's item" "says what is wrong"
+expect_rc 0 "lake lease --break" -- m lake lease --break
+expect_in "$T/out" "removed the lease's item" "says what it removed"
+expect_rc 0 "curate after the break" -- m curate
+# --break of a held one (another host's job, known to be gone) lets the next job run at once
+plant 300 other-host 4242
+expect_rc 0 "lake lease --break of a held lease" -- m lake lease --break
+expect_in "$T/out" "broke the lease held by \`ingest ga4\` (process 4242 on other-host)" "names what it broke"
+expect_rc 0 "curate after breaking a held lease" -- m curate
+
 # ---- a running job renews its lease; one whose lease was taken exits 1 saying so (a lake of
 # the default seed, whose first run takes seconds)
 L=$T/lake2
