@@ -10,7 +10,7 @@ snapshot reload; graceful shutdown on SIGTERM.
 
 Usage: serve.py path/to/mdp path/to/shared-or-copied/fixtures
 """
-import glob, gzip, http.client, json, os, signal, socket, subprocess, sys, tempfile, time, uuid
+import glob, gzip, http.client, json, os, select, signal, socket, subprocess, sys, tempfile, time, uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "acceptance"))
 from harness import check, finish  # noqa: E402
@@ -440,32 +440,35 @@ def main():
     t0 = time.time()
     st, _, _ = req(s, "GET", "/healthz")
     check(st == 200 and time.time() - t0 < 1, "a slow client does not hold up others")
-    # hold more requests than serve.max_in_flight (8): a probe that reaches the server before
-    # every held request is counted takes a slot and turns a held one away, so the surplus
-    # keeps the 8 slots full however the server orders them; probe until the server says so,
-    # within the 8 s after which it times the held connections out (a loaded machine, or the
-    # sanitizer build, can take seconds to read all 12)
-    hold = []
-    for _ in range(12):
+    # hold more requests than serve.max_in_flight (8): the server counts the first 8 it reads and
+    # turns the rest away at once. A request counts until the server has finished it, which can be
+    # a moment after its client has the answer, so on a loaded machine a request just answered (or
+    # a probe) can still hold a slot while the 12 are read, and more than 4 are turned away. So:
+    # collect the answers, probe, and while the probe finds a free slot, add one held request more;
+    # within the 8 s after which the server times held connections out.
+    def hold_one():
         so = socket.create_connection(("127.0.0.1", s.port))
         so.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + C.encode() +
                    b"\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{")
-        hold.append(so)
-    time.sleep(0.3)
+        return so
+    turned = {}
+    def collect(wait):  # the server closes a connection it turned away: read each to its end
+        ready, _, _ = select.select([so for so in hold if so not in turned], [], [], wait)
+        for so in ready:
+            so.settimeout(2)
+            turned[so] = b"".join(iter(lambda so=so: so.recv(4096), b""))
+    hold = [hold_one() for _ in range(12)]
     t0 = time.time()
     while True:
+        collect(0.3)
         st, js, _ = req(s, "GET", "/healthz")
         if st == 503 or time.time() - t0 > 6:
             break
-        time.sleep(0.05)
+        hold.append(hold_one())
+    collect(0.5)
     check(st == 503 and js["error"]["code"] == "overloaded", f"overload: {st} {js}")
-    turned = []
-    for so in hold:
-        so.setblocking(False)
-        try:
-            turned.append(so.recv(4096))
-        except BlockingIOError:
-            pass
+    check(len(hold) - len(turned) <= 8, f"never more than 8 held: {len(hold)} sent, {len(turned)} answered")
+    turned = list(turned.values())
     check(len(turned) >= 4 and all(b" 503 " in t.split(b"\r\n")[0] and b"overloaded" in t
                                    for t in turned),
           f"held requests beyond the limit are answered 503: {[t[:40] for t in turned]}")
