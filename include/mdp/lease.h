@@ -58,8 +58,17 @@ int mdp_lease_show(struct mdp_lake *lake, const char *name, struct mdp_lease_inf
  * mdp_state_open_lake's and the store's errors, with d. */
 int mdp_lease_break(struct mdp_lake *lake, const char *name, struct mdp_diag *d);
 
-/* Returns 1 when a renewal of l (not NULL) found the lease taken by another holder (l's own had
- * lapsed: the job stalled past ttl), else 0. */
+/* The fence of a publish (mdp_lake_publish calls it before a new version becomes visible): when
+ * this process holds the lake lease (MDP_LEASE_LAKE) of lake's location, reads the lease's item
+ * and confirms it is still this holder's, taking it again first when it lapsed or was removed
+ * (`mdp lake lease --break`) while nobody took it, as the renewal would. A job whose lease another
+ * took so publishes nothing after it finds out. Returns 0 (also when this process holds no lease
+ * of lake); MDP_ERR_EXISTS when the lease was lost (and mdp_lease_lost says 1 from then on); the
+ * store's errors when it cannot be confirmed; with d. */
+int mdp_lease_fence(const struct mdp_lake *lake, struct mdp_diag *d);
+
+/* Returns 1 when a renewal of l (not NULL) or a publish's fence found the lease taken by another
+ * holder (l's own had lapsed: the job stalled past ttl), else 0. */
 int mdp_lease_lost(struct mdp_lease *l);
 
 /* Stops renewing l, releases the lease when l still holds it, and frees l (NULL is fine). Returns

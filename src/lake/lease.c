@@ -24,8 +24,10 @@
 #define TABLE "leases"
 
 struct mdp_lease {
-    struct mdp_state *st; /* the renewing thread's while it runs, then release's */
+    struct mdp_state *st; /* written under mu: by the renewing thread, the fence, release */
     char name[64], holder[64], host[256], since[40];
+    char *location;         /* the lake's, as opened: the fence finds the lease by it */
+    struct mdp_lease *next; /* in HELD */
     int64_t ttl_s;
     int64_t until; /* the lease_until last written */
     int lost, stop, started;
@@ -33,6 +35,10 @@ struct mdp_lease {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* on CLOCK_MONOTONIC */
 };
+
+/* The leases this process holds, for mdp_lease_fence: taken under HELD_MU, then a lease's mu. */
+static pthread_mutex_t HELD_MU = PTHREAD_MUTEX_INITIALIZER;
+static struct mdp_lease *HELD;
 
 static int64_t now_s(void)
 {
@@ -124,12 +130,10 @@ static void *renew(void *arg)
         int w = 0;
         while (!l->stop && w != ETIMEDOUT)
             w = pthread_cond_timedwait(&l->cv, &l->mu, &t);
-        if (l->stop) break;
-        pthread_mutex_unlock(&l->mu);
+        if (l->stop || l->lost) break;
         struct mdp_diag d = {0};
         int64_t until = now_s() + l->ttl_s;
-        int rc = write_if(l, l->until + 1, until, &d);
-        pthread_mutex_lock(&l->mu);
+        int rc = write_if(l, l->until + 1, until, &d); /* under mu: the fence writes too */
         if (rc == 0) {
             l->until = until;
         } else if (rc == MDP_ERR_EXISTS) {
@@ -152,6 +156,7 @@ static void *renew(void *arg)
 static void lease_free(struct mdp_lease *l)
 {
     mdp_state_close(l->st);
+    free(l->location);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
     free(l);
@@ -180,6 +185,10 @@ int mdp_lease_take(struct mdp_lake *lake, const char *name, const struct mdp_lea
     if (gethostname(l->host, sizeof l->host - 1) != 0) snprintf(l->host, sizeof l->host, "?");
     mdp_time_format_ms(now_s() * 1000, l->since, sizeof l->since);
     l->ttl_s = o->ttl_s;
+    if (!(l->location = mdp_strdup(lake->location ? lake->location : ""))) {
+        lease_free(l);
+        return mdp_diag_set(d, MDP_ERR_NOMEM, "out of memory");
+    }
     int rc = mdp_state_open_lake(lake, &l->st, d);
     int64_t deadline = now_s() + o->wait_s;
     while (!rc) {
@@ -241,8 +250,65 @@ int mdp_lease_take(struct mdp_lake *lake, const char *name, const struct mdp_lea
         lease_free(l);
         return rc;
     }
+    pthread_mutex_lock(&HELD_MU);
+    l->next = HELD;
+    HELD = l;
+    pthread_mutex_unlock(&HELD_MU);
     *out = l;
     return 0;
+}
+
+/* 1 when the item read (h) is l's own: the same process of the same host, taken at the same
+ * second, with the lease_until l wrote last */
+static int is_own(const struct mdp_lease *l, const struct mdp_lease_info *h)
+{
+    return h->pid == (long)getpid() && strcmp(h->host, l->host) == 0 &&
+           strcmp(h->since, l->since) == 0 && h->until == l->until;
+}
+
+int mdp_lease_fence(const struct mdp_lake *lake, struct mdp_diag *d)
+{
+    int rc = 0;
+    pthread_mutex_lock(&HELD_MU);
+    struct mdp_lease *l = HELD;
+    while (l && !(strcmp(l->name, MDP_LEASE_LAKE) == 0 && lake->location &&
+                  strcmp(l->location, lake->location) == 0))
+        l = l->next;
+    if (l) {
+        pthread_mutex_lock(&l->mu);
+        struct mdp_lease_info h;
+        int64_t now = now_s();
+        if (!l->lost) {
+            rc = read_holder(l->st, l->name, &h, d);
+            if ((rc == 0 && is_own(l, &h) && h.until <= now) || rc == MDP_ERR_NOT_FOUND) {
+                /* not renewed in time (a stalled job), or removed by `mdp lake lease --break`,
+                 * and nobody took it since: take it again now, as the renewal would (the write
+                 * is conditional: a job that takes it meanwhile wins, and this one lost it) */
+                rc = write_if(l, l->until + 1, now + l->ttl_s, d);
+                if (rc == 0) l->until = now + l->ttl_s;
+            } else if (rc == 0 && !is_own(l, &h)) {
+                rc = MDP_ERR_EXISTS;
+            }
+            if (rc == MDP_ERR_EXISTS || rc == MDP_ERR_PARSE) {
+                l->lost = 1; /* taken by another job, or replaced by what is not a lease */
+                mdp_log(MDP_LOG_ERROR, "lease lost: found at publish", LOG_STR("lease", l->name),
+                        LOG_STR("holder", l->holder), MDP_LF_END);
+            } else if (rc) {
+                char why[sizeof d->msg];
+                snprintf(why, sizeof why, "%s", d->msg);
+                mdp_diag_set(d, rc, "cannot confirm that this job still holds the lake's lease: %s",
+                             why);
+            }
+        }
+        if (l->lost)
+            rc = mdp_diag_set(d, MDP_ERR_EXISTS,
+                              "this job lost the lake's lease (another job took it after `mdp "
+                              "lake lease --break` or while this one stalled), so it publishes "
+                              "nothing more");
+        pthread_mutex_unlock(&l->mu);
+    }
+    pthread_mutex_unlock(&HELD_MU);
+    return rc;
 }
 
 int mdp_lease_show(struct mdp_lake *lake, const char *name, struct mdp_lease_info *out,
@@ -288,6 +354,13 @@ int mdp_lease_release(struct mdp_lease *l, struct mdp_diag *d)
     if (!l) return 0;
     struct mdp_diag scratch = {0};
     if (!d) d = &scratch;
+    pthread_mutex_lock(&HELD_MU);
+    for (struct mdp_lease **p = &HELD; *p; p = &(*p)->next)
+        if (*p == l) {
+            *p = l->next;
+            break;
+        }
+    pthread_mutex_unlock(&HELD_MU);
     pthread_mutex_lock(&l->mu);
     l->stop = 1;
     pthread_cond_signal(&l->cv);
@@ -297,8 +370,9 @@ int mdp_lease_release(struct mdp_lease *l, struct mdp_diag *d)
     if (l->lost) {
         rc = 1;
         mdp_diag_set(d, MDP_ERR_EXISTS,
-                     "lost the lake's lease during the run: it was not renewed for %lld s and "
-                     "another job took it, so both wrote at once; check the results",
+                     "lost the lake's lease during the run: another job took it (after it was not "
+                     "renewed for %lld s, or after `mdp lake lease --break`). Nothing was "
+                     "published after that was found; what the job wrote before may need a rerun",
                      (long long)l->ttl_s);
     } else {
         rc = write_if(l, l->until + 1, 0, d);

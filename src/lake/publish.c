@@ -2,9 +2,11 @@
  * A state is a JSON manifest listing data files with sizes, row counts and SHA-256. Publishing
  * writes manifest v<N+1> with put-if-absent (two writers cannot both win a version), then replaces
  * the CURRENT pointer in one atomic put. A crash before the switch leaves the previous state; a
- * manifest that never became CURRENT is ignored and its version skipped by the next publisher. */
+ * manifest that never became CURRENT is ignored and its version skipped by the next publisher. A
+ * job that lost the lake's lease publishes nothing (mdp_lease_fence). */
 #include "mdp/alloc.h"
 #include "mdp/lake.h"
+#include "mdp/lease.h"
 #include "mdp/time.h"
 
 #include <json-c/json.h>
@@ -170,12 +172,15 @@ int mdp_lake_publish(struct mdp_lake *lake, const char *table,
             return mdp_diag_set(d, MDP_ERR_IO, "publish %s: %s has %lld bytes, expected %lld",
                                 table, files[i].key, (long long)size, (long long)files[i].bytes);
     }
+    /* a job that lost the lake's lease (another writer runs now) must not publish */
+    int rc = mdp_lease_fence(lake, d);
+    if (rc) return rc;
     struct mdp_buf prefix, key, body;
     mdp_buf_init(&prefix);
     mdp_buf_init(&key);
     mdp_buf_init(&body);
     struct maxv mv = {0};
-    int rc = mdp_buf_printf(&prefix, "_meta/manifests/%s/v", table);
+    rc = mdp_buf_printf(&prefix, "_meta/manifests/%s/v", table);
     if (rc) mdp_diag_set(d, rc, "out of memory publishing %s", table);
     if (!rc) rc = mdp_store_list(lake->store, prefix.data, max_cb, &mv, d);
     int64_t version = mv.max;

@@ -3,7 +3,8 @@
 # it, every writing command exits 75 naming the holder and changes nothing, and the reading ones
 # still work; --wait and lake.lease_wait_seconds wait for a lease that lapses; a lease left by a
 # process of this host that is gone is taken over at once, one of a live process is not; a running
-# job renews its lease, and one whose lease another job took exits 1 saying so.
+# job renews its lease, and one whose lease another job took exits 1 saying so and publishes
+# nothing after it found out.
 # Usage: lease.sh /path/to/mdp
 MDP=${1:?usage: lease.sh /path/to/mdp}
 source "$(dirname "$0")/lib.sh"
@@ -154,16 +155,32 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 [ -n "$first" ] && ok || bad "the running job's lease never showed"
-sleep 2.5
-read -r until holder _ <<<"$(lease)"
+for _ in $(seq 50); do # renewed every third of its 3 s: the first renewal within about 1 s
+  read -r until holder _ <<<"$(lease)"
+  [ -n "$first" ] && [ "$holder" = run ] && [ "$until" -gt "$first" ] && break
+  sleep 0.1
+done
 if [ -n "$first" ] && [ "$holder" = run ] && [ "$until" -gt "$first" ]; then ok; else
   bad "the lease was not renewed while the job ran: $first -> $until ($holder)"
 fi
+planted_ms=$(python3 -c 'import time; print(int(time.time() * 1000))')
 plant 600 other-host 4242
 wait $job
 rc=$?
 [ "$rc" = 1 ] && ok || bad "the job whose lease was taken exited $rc, want 1"
 expect_in "$T/long.err" "lost the lake's lease" "the job says it lost its lease"
+# the fence: the job's next publish found the lease gone and refused, so no table version is
+# newer than the other job's lease (planted a second into the run, before its tables)
+expect_in "$T/long.err" "publishes nothing more" "the publish after the loss was refused"
+late=$(python3 - "$L" "$planted_ms" <<'EOF'
+import glob, json, sys
+late = [f for f in glob.glob(sys.argv[1] + "/_meta/manifests/*/*/v*.json") +
+        glob.glob(sys.argv[1] + "/_meta/manifests/*/v*.json")
+        if json.load(open(f))["published_ms"] > int(sys.argv[2])]
+print(len(late), *sorted(late)[:3])
+EOF
+)
+[ "${late%% *}" = 0 ] && ok || bad "versions published after the lease was lost: $late"
 read -r _ holder _ <<<"$(lease)"
 [ "$holder" = "ingest+ga4" ] && ok || bad "the job released a lease it no longer held: $holder"
 

@@ -1,9 +1,13 @@
 /* Unit tests of the object store's file backend and of the lake: atomic puts, conditional puts,
- * listing, a full disk, the raw writer, quarantine, manifests and the run log; and the crash test:
- * a publisher killed with SIGKILL at random points always leaves the old or the new state. */
+ * listing, a full disk, the raw writer, quarantine, manifests, the publish fence and the run log;
+ * and the crash test: a publisher killed with SIGKILL at random points always leaves the old or the
+ * new state. */
 #include "testutil.h"
 #include "mdp/hash.h"
 #include "mdp/lake.h"
+#include "mdp/lease.h"
+#include "mdp/ml.h"
+#include "mdp/state.h"
 #include "mdp/store.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
@@ -464,6 +468,73 @@ static void test_publish_checks_files(void **st)
     tu_rmdir(dir);
 }
 
+/* The publish fence (mdp_lease_fence): a job holding the lake's lease publishes; after `mdp lake
+ * lease --break` removed it and nobody took it, its next publish takes it again; once another job
+ * holds it, the publish is refused, nothing becomes visible, and the lease counts as lost. A lake
+ * of another location, whose lease this process does not hold, is not fenced. */
+static void test_publish_fence(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir(), *dir2 = tu_tmpdir();
+    struct mdp_lake *lake, *other;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_lake_open(dir, 1, &lake, &d), 0);
+    assert_int_equal(mdp_lake_open(dir2, 1, &other, &d), 0);
+    struct mdp_lease_opts o = {"fence-test", 60, 0};
+    struct mdp_lease *l;
+    assert_int_equal(mdp_lease_take(lake, MDP_LEASE_LAKE, &o, &l, &d), 0);
+    int64_t v;
+    assert_int_equal(mdp_lake_publish(lake, "curated/facts/x", NULL, 0, "r1", &v, &d), 0);
+    assert_int_equal(v, 1);
+
+    assert_int_equal(mdp_lease_break(lake, MDP_LEASE_LAKE, &d), 0);
+    struct mdp_lease_info li;
+    assert_int_equal(mdp_lease_show(lake, MDP_LEASE_LAKE, &li, &d), 0);
+    assert_int_equal(li.taken, 0);
+    assert_int_equal(mdp_lake_publish(lake, "curated/facts/x", NULL, 0, "r2", &v, &d), 0);
+    assert_int_equal(v, 2);
+    assert_int_equal(mdp_lease_show(lake, MDP_LEASE_LAKE, &li, &d), 0);
+    assert_true(li.held);
+    assert_string_equal(li.holder, "fence-test");
+    assert_int_equal(li.pid, (long)getpid());
+    assert_int_equal(mdp_lease_lost(l), 0);
+
+    /* another job's lease, as it would be after ours lapsed */
+    struct mdp_state *s;
+    assert_int_equal(mdp_state_open_lake(lake, &s, &d), 0);
+    char body[160];
+    snprintf(body, sizeof body,
+             "{\"lease_until\":%lld,\"holder\":\"other\",\"host\":\"h2\",\"pid\":4242,"
+             "\"since\":\"2026-01-01T00:00:00Z\"}",
+             (long long)time(NULL) + 600);
+    struct mdp_state_item it = {MDP_LEASE_LAKE, "-", body, 0};
+    assert_int_equal(mdp_state_put(s, "leases", &it, 0, &d), 0);
+    assert_int_equal(mdp_lake_publish(lake, "curated/facts/x", NULL, 0, "r3", &v, &d),
+                     MDP_ERR_EXISTS);
+    assert_non_null(strstr(d.msg, "publishes nothing more"));
+    assert_int_equal(mdp_lease_lost(l), 1);
+    struct mdp_manifest m;
+    assert_int_equal(mdp_lake_current(lake, "curated/facts/x", &m, &d), 0);
+    assert_string_equal(m.run_id, "r2");
+    mdp_manifest_cleanup(&m);
+    /* refused again without asking the store, and the other lake is not fenced */
+    assert_int_equal(mdp_lake_publish(lake, "curated/facts/x", NULL, 0, "r4", &v, &d),
+                     MDP_ERR_EXISTS);
+    assert_int_equal(mdp_lake_publish(other, "curated/facts/x", NULL, 0, "r5", &v, &d), 0);
+
+    assert_int_equal(mdp_lease_release(l, &d), 1);
+    assert_non_null(strstr(d.msg, "lost the lake's lease"));
+    assert_int_equal(mdp_lease_show(lake, MDP_LEASE_LAKE, &li, &d), 0);
+    assert_string_equal(li.holder, "other"); /* the lost lease is not given back */
+    /* once released, this process holds no lease: nothing is fenced */
+    assert_int_equal(mdp_lake_publish(lake, "curated/facts/x", NULL, 0, "r6", &v, &d), 0);
+    mdp_state_close(s);
+    mdp_lake_close(other);
+    mdp_lake_close(lake);
+    tu_rmdir(dir2);
+    tu_rmdir(dir);
+}
+
 static int count_runs(const struct mdp_run *r, void *ud)
 {
     struct mdp_run *out = ud;
@@ -822,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_quarantine_records),
         cmocka_unit_test(test_publish_checks_files),
         cmocka_unit_test(test_publish_survives_kill_at_any_point),
+        cmocka_unit_test(test_publish_fence),
         cmocka_unit_test(test_run_log_roundtrip),
         cmocka_unit_test(test_issue11_store_orphans_and_times),
         cmocka_unit_test(test_issue11_vacuum_run_folders),
