@@ -113,6 +113,29 @@ static int holder_dead(const struct mdp_lease *l, const struct mdp_lease_info *h
            kill((pid_t)h->pid, 0) != 0 && errno == ESRCH;
 }
 
+/* 1 when the item read (h) is l's own: the same process of the same host, taken at the same
+ * second (its lease_until may be newer than the one l knows: a write that failed to answer may
+ * have been done) */
+static int is_own(const struct mdp_lease *l, const struct mdp_lease_info *h)
+{
+    return h->pid == (long)getpid() && strcmp(h->host, l->host) == 0 &&
+           strcmp(h->since, l->since) == 0 && strcmp(h->holder, l->holder) == 0;
+}
+
+/* Writes l's item with lease_until = until while it is still l's (caller holds l->mu), and then
+ * notes until in l. Returns 0, MDP_ERR_EXISTS when another holder has it, the store's errors. */
+static int write_own(struct mdp_lease *l, int64_t until, struct mdp_diag *d)
+{
+    int rc = write_if(l, l->until + 1, until, d);
+    struct mdp_lease_info h;
+    if (rc == MDP_ERR_EXISTS && read_holder(l->st, l->name, &h, d) == 0 && is_own(l, &h)) {
+        l->until = h.until; /* an earlier write was done though it failed to answer */
+        rc = write_if(l, l->until + 1, until, d);
+    }
+    if (rc == 0) l->until = until;
+    return rc;
+}
+
 static void *renew(void *arg)
 {
     struct mdp_lease *l = arg;
@@ -133,10 +156,8 @@ static void *renew(void *arg)
         if (l->stop || l->lost) break;
         struct mdp_diag d = {0};
         int64_t until = now_s() + l->ttl_s;
-        int rc = write_if(l, l->until + 1, until, &d); /* under mu: the fence writes too */
-        if (rc == 0) {
-            l->until = until;
-        } else if (rc == MDP_ERR_EXISTS) {
+        int rc = write_own(l, until, &d); /* under mu: the fence writes too */
+        if (rc == MDP_ERR_EXISTS) {
             /* another job took it after ours lapsed: this one stalled past the ttl */
             l->lost = 1;
             mdp_log(MDP_LOG_ERROR, "lease lost: another job took it", LOG_STR("lease", l->name),
@@ -258,14 +279,6 @@ int mdp_lease_take(struct mdp_lake *lake, const char *name, const struct mdp_lea
     return 0;
 }
 
-/* 1 when the item read (h) is l's own: the same process of the same host, taken at the same
- * second, with the lease_until l wrote last */
-static int is_own(const struct mdp_lease *l, const struct mdp_lease_info *h)
-{
-    return h->pid == (long)getpid() && strcmp(h->host, l->host) == 0 &&
-           strcmp(h->since, l->since) == 0 && h->until == l->until;
-}
-
 int mdp_lease_fence(const struct mdp_lake *lake, struct mdp_diag *d)
 {
     int rc = 0;
@@ -280,12 +293,12 @@ int mdp_lease_fence(const struct mdp_lake *lake, struct mdp_diag *d)
         int64_t now = now_s();
         if (!l->lost) {
             rc = read_holder(l->st, l->name, &h, d);
+            if (rc == 0 && is_own(l, &h) && h.until > l->until) l->until = h.until;
             if ((rc == 0 && is_own(l, &h) && h.until <= now) || rc == MDP_ERR_NOT_FOUND) {
                 /* not renewed in time (a stalled job), or removed by `mdp lake lease --break`,
                  * and nobody took it since: take it again now, as the renewal would (the write
                  * is conditional: a job that takes it meanwhile wins, and this one lost it) */
-                rc = write_if(l, l->until + 1, now + l->ttl_s, d);
-                if (rc == 0) l->until = now + l->ttl_s;
+                rc = write_own(l, now + l->ttl_s, d);
             } else if (rc == 0 && !is_own(l, &h)) {
                 rc = MDP_ERR_EXISTS;
             }
@@ -375,7 +388,7 @@ int mdp_lease_release(struct mdp_lease *l, struct mdp_diag *d)
                      "published after that was found; what the job wrote before may need a rerun",
                      (long long)l->ttl_s);
     } else {
-        rc = write_if(l, l->until + 1, 0, d);
+        rc = write_own(l, 0, d);
         if (rc == MDP_ERR_EXISTS) {
             rc = 1;
             mdp_diag_set(d, MDP_ERR_EXISTS,

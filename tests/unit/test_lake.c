@@ -471,7 +471,8 @@ static void test_publish_checks_files(void **st)
 /* The publish fence (mdp_lease_fence): a job holding the lake's lease publishes; after `mdp lake
  * lease --break` removed it and nobody took it, its next publish takes it again; once another job
  * holds it, the publish is refused, nothing becomes visible, and the lease counts as lost. A lake
- * of another location, whose lease this process does not hold, is not fenced. */
+ * of another location, whose lease this process does not hold, is not fenced. An item of this
+ * holder with a later lease_until than it knows (a write done but not answered) is its own. */
 static void test_publish_fence(void **st)
 {
     (void)st;
@@ -502,7 +503,7 @@ static void test_publish_fence(void **st)
     /* another job's lease, as it would be after ours lapsed */
     struct mdp_state *s;
     assert_int_equal(mdp_state_open_lake(lake, &s, &d), 0);
-    char body[160];
+    char body[512];
     snprintf(body, sizeof body,
              "{\"lease_until\":%lld,\"holder\":\"other\",\"host\":\"h2\",\"pid\":4242,"
              "\"since\":\"2026-01-01T00:00:00Z\"}",
@@ -528,6 +529,29 @@ static void test_publish_fence(void **st)
     assert_string_equal(li.holder, "other"); /* the lost lease is not given back */
     /* once released, this process holds no lease: nothing is fenced */
     assert_int_equal(mdp_lake_publish(lake, "curated/facts/x", NULL, 0, "r6", &v, &d), 0);
+
+    /* a renewal that was done though the store failed to answer it: the item still names this
+     * process, with a later lease_until than the lease knows; it stays this job's own */
+    struct mdp_state *s2;
+    assert_int_equal(mdp_lease_take(other, MDP_LEASE_LAKE, &o, &l, &d), 0);
+    assert_int_equal(mdp_lease_show(other, MDP_LEASE_LAKE, &li, &d), 0);
+    assert_int_equal(mdp_state_open_lake(other, &s2, &d), 0);
+    snprintf(body, sizeof body,
+             "{\"lease_until\":%lld,\"holder\":\"%s\",\"host\":\"%s\",\"pid\":%ld,"
+             "\"since\":\"%s\"}",
+             (long long)li.until + 30, li.holder, li.host, li.pid, li.since);
+    assert_int_equal(mdp_state_put(s2, "leases", &it, 0, &d), 0);
+    assert_int_equal(mdp_lake_publish(other, "curated/facts/x", NULL, 0, "r7", &v, &d), 0);
+    assert_int_equal(mdp_lease_lost(l), 0);
+    snprintf(body, sizeof body,
+             "{\"lease_until\":%lld,\"holder\":\"%s\",\"host\":\"%s\",\"pid\":%ld,"
+             "\"since\":\"%s\"}",
+             (long long)li.until + 90, li.holder, li.host, li.pid, li.since);
+    assert_int_equal(mdp_state_put(s2, "leases", &it, 0, &d), 0); /* and once more, unseen */
+    assert_int_equal(mdp_lease_release(l, &d), 0);
+    assert_int_equal(mdp_lease_show(other, MDP_LEASE_LAKE, &li, &d), 0);
+    assert_int_equal(li.until, 0); /* given back */
+    mdp_state_close(s2);
     mdp_state_close(s);
     mdp_lake_close(other);
     mdp_lake_close(lake);
