@@ -472,7 +472,8 @@ static void test_publish_checks_files(void **st)
  * lease --break` removed it and nobody took it, its next publish takes it again; once another job
  * holds it, the publish is refused, nothing becomes visible, and the lease counts as lost. A lake
  * of another location, whose lease this process does not hold, is not fenced. An item of this
- * holder with a later lease_until than it knows (a write done but not answered) is its own. */
+ * holder with a later lease_until than it knows (a write done but not answered) is its own; one
+ * that is not a lease's is not. */
 static void test_publish_fence(void **st)
 {
     (void)st;
@@ -551,6 +552,15 @@ static void test_publish_fence(void **st)
     assert_int_equal(mdp_lease_release(l, &d), 0);
     assert_int_equal(mdp_lease_show(other, MDP_LEASE_LAKE, &li, &d), 0);
     assert_int_equal(li.until, 0); /* given back */
+    /* an item that is not a lease's any more (written by hand, another tool): not this job's */
+    assert_int_equal(mdp_lease_take(other, MDP_LEASE_LAKE, &o, &l, &d), 0);
+    struct mdp_state_item junk = {MDP_LEASE_LAKE, "-", "{\"note\":\"not a lease\"}", 0};
+    assert_int_equal(mdp_state_put(s2, "leases", &junk, 0, &d), 0);
+    assert_int_equal(mdp_lake_publish(other, "curated/facts/x", NULL, 0, "r8", &v, &d),
+                     MDP_ERR_EXISTS);
+    assert_non_null(strstr(d.msg, "publishes nothing more"));
+    assert_int_equal(mdp_lease_lost(l), 1);
+    assert_int_equal(mdp_lease_release(l, &d), 1);
     mdp_state_close(s2);
     mdp_state_close(s);
     mdp_lake_close(other);
