@@ -4,7 +4,9 @@
  * records, each source in its own process: parsing is streaming and the duplicate index holds two
  * delivery days of ids, as the ingest stage does, so memory must not grow with the input once two
  * days are in. Baseline: the bare reader below, parsing the same bytes with json-c alone; the
- * ratio is check time / bare time. QUICK=1: 100,000 records each. With MDP_BENCH_SUMMARY set,
+ * ratio is check time / bare time. For events, yajl's bare parse of the same lines (the stream
+ * parser the events check reads valid lines with) is timed too and reported beside json-c's, as
+ * informational rows of the summary. QUICK=1: 100,000 records each. With MDP_BENCH_SUMMARY set,
  * one summary line per source is appended there (benchlib.h). An argument (events, ses, ddb)
  * runs that source alone, e.g. under perf. Run by `make bench`. */
 #include "benchlib.h"
@@ -12,6 +14,7 @@
 #include "mdp/lake.h"
 
 #include <json-c/json.h>
+#include <yajl/yajl_parse.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +160,24 @@ static void bare_read(const char *src, const struct mdp_buf *b, json_tokener *to
     }
 }
 
+/* The events' lines parsed by yajl alone, with no callbacks: the bare stream parse the events
+ * check's reader builds on (one parser per line, as the check takes it), measured beside json-c's
+ * as issue 16 asks of a faster parser. */
+static void bare_yajl(const struct mdp_buf *b)
+{
+    const char *p = b->data, *end = b->data + b->len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *e = nl ? nl : end;
+        if (e > p) {
+            yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+            if (h && yajl_parse(h, (const unsigned char *)p, (size_t)(e - p)) == yajl_status_ok)
+                yajl_complete_parse(h);
+            if (h) yajl_free(h);
+        }
+        p = e + 1;
+    }
+}
+
 /* The bare reader over g deliveries, timed as one step (the CPU clock is a system call). */
 static double baseline_parse(const char *src, const struct mdp_buf *b, long g, json_tokener *tok)
 {
@@ -189,7 +210,7 @@ int main(int argc, char **argv)
         }
         struct mdp_ingest_counts c;
         memset(&c, 0, sizeof c);
-        double t_check = 0, t_base = 0;
+        double t_check = 0, t_base = 0, t_yajl = 0;
         size_t bytes = 0;
         long rss100k = 0;
         json_tokener *tok = json_tokener_new_ex(64); /* the bare reader's, reused throughout */
@@ -221,6 +242,11 @@ int main(int argc, char **argv)
             }
             t_check += now_s() - t0;
             if (!base_first) t_base += baseline_parse(sources[s], bufs, g, tok);
+            if (s == 0) {
+                double t1 = now_s();
+                bare_yajl(&bufs[0]);
+                t_yajl += now_s() - t1;
+            }
             if (first + per * g == total * 3 / 10) rss100k = rss_kb();
         }
         long rss1m = rss_kb();
@@ -236,6 +262,15 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "ingest %s validate", sources[s]);
         bench_summary(name, "MB/s", mb / t_check, mb / t_base, t_check / t_base, "<= 1.2",
                       t_check / t_base <= 1.2 && !c.quarantined);
+        if (s == 0) {
+            printf("  bare yajl parse of the same lines: %.1f MB/s, %.2fx json-c's time; the check "
+                   "takes %.2fx yajl's\n",
+                   mb / t_yajl, t_yajl / t_base, t_check / t_yajl);
+            bench_summary("ingest events: bare yajl / bare json-c", "MB/s", mb / t_yajl,
+                          mb / t_base, t_yajl / t_base, "-", -1);
+            bench_summary("ingest events validate / bare yajl", "MB/s", mb / t_check, mb / t_yajl,
+                          t_check / t_yajl, "-", -1);
+        }
         json_tokener_free(tok);
         printf("  ids kept for duplicates at the end: %zu (two delivery days); memory %s: "
                "%+ld KB\n",

@@ -19,8 +19,8 @@ HDR_TGZ="duckdb-1.4.4.tgz"
 HDR_SHA512="hEJJ5hyVF0VLj3dmOLpsWrQR0b3d4Ykqtygm6iUXjHJDDnSqg/USKxcb5qvNrOhFYPgktayU6dXCtgPqcmmpog=="
 
 APT_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev python3
-  libpq-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libmicrohttpd-dev libyaml-dev libxml2-dev
-  libsqlite3-dev libzstd-dev zlib1g-dev libcmocka-dev postgresql openssl curl"
+  libpq-dev libcurl4-openssl-dev libssl-dev libjson-c-dev libyajl-dev libmicrohttpd-dev libyaml-dev
+  libxml2-dev libsqlite3-dev libzstd-dev zlib1g-dev libcmocka-dev postgresql openssl curl"
 # the report's browser test (tests/acceptance/report_browser.sh) renders the page in Chromium
 APT_PACKAGES="$APT_PACKAGES chromium"
 

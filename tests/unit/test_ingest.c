@@ -167,6 +167,69 @@ static void test_events_id_read_ahead(void **st)
     mdp_dedup_window_cleanup(&w);
 }
 
+/* The check reads a line with yajl's stream parser when nobody asks for the parsed record (the
+ * ingest stage), and with json-c's DOM when a caller wants it (mdp_ingest_verdicts' callback,
+ * the collector). Both readers must judge every line alike; the stream reader leaves json-c to
+ * judge what the two parsers read differently. Each line here is judged by both, with the
+ * verdict it must get (NULL: valid). */
+static int first_verdict(void *ud, const struct mdp_verdict *v)
+{
+    snprintf(ud, 64, "%s", v->kind == MDP_VERDICT_VALID ? "valid" : v->reason ? v->reason : "?");
+    return 0;
+}
+
+static void test_events_two_readers(void **st)
+{
+    (void)st;
+    const char *k = "events/dt=2026-10-01/e.ndjson";
+#define EVT(extra)                                                                                 \
+    "{\"event_id\":\"" ID1 "\",\"user_id\":\"01900000-0000-7000-8000-000000000001\","              \
+    "\"timestamp\":\"2026-10-01T10:00:00Z\",\"event_type\":\"page_view\"" extra "}"
+    static const struct {
+        const char *line, *want;
+    } cases[] = {
+        {EVT(""), NULL},
+        {EVT(",\"properties\":{\"q\":\"say \\\"hi\\\" \\u00fc\"}"), NULL}, /* escapes: json-c's */
+        {EVT(",\f\"properties\":{}"), "json_invalid"}, /* \f and \v: yajl's blanks, not json-c's */
+        {EVT(",\v\"properties\":{}"), "json_invalid"},
+        {EVT(",\"properties\":{\"x\":1.5e3,\"y\":123456789012345678901234}"), NULL},
+        {EVT(",\"account_id\":null,\"location_id\":null,\"external_ids\":null,\"properties\":null"),
+         NULL},
+        {EVT(",\"user_id\":null"), "missing_user_id"}, /* the last value of a key wins */
+        {EVT(",\"event_type\":\"nope\""), "unknown_event_type"},
+        {EVT(",\"event_id\":\"" ID2 "\""), NULL},
+        {EVT(",\"external_ids\":{\"a\":1},\"external_ids\":{\"a\":\"s\"}"), NULL},
+        {EVT(",\"external_ids\":{\"a\":1,\"a\":\"s\"}"), NULL},
+        {EVT(",\"external_ids\":{\"a\":{\"b\":\"c\"}}"), "invalid_external_ids"},
+        {EVT(",\"external_ids\":[\"a\"]"), "invalid_external_ids"},
+        {EVT(",\"properties\":{\"d\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]"
+             "]"
+             "]]]]]]]]]]}"),
+         NULL}, /* 38 deep: json-c's limit is 64 */
+        {EVT("") " {\"a\":1}", "json_invalid"},
+        {EVT("") "\"", "json_invalid"}, /* a string begun after the event */
+        {EVT("") " tru", "json_invalid"},
+        {EVT("") " \t", NULL},
+        {"[" EVT("") "]", "json_not_object"},
+        {"\"event\"", "json_not_object"},
+        {EVT(",\"properties\":{\"a\":1},"), NULL}, /* json-c takes a trailing comma */
+    };
+#undef EVT
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *want = cases[i].want ? cases[i].want : "valid";
+        struct result r = check_str(k, cases[i].line); /* the stream reader first */
+        int valid = r.c.out == 1 && r.c.quarantined == 0;
+        if (valid != !cases[i].want || (cases[i].want && !strstr(r.reasons, cases[i].want)))
+            fail_msg("case %zu, no callback: want %s, got %s", i, want,
+                     valid ? "valid" : r.reasons);
+        char got[64] = "";
+        assert_int_equal(mdp_ingest_verdicts(NULL, k, cases[i].line, strlen(cases[i].line), NULL,
+                                             NULL, first_verdict, got, NULL),
+                         0);
+        if (strcmp(got, want) != 0) fail_msg("case %zu, json-c: want %s, got %s", i, want, got);
+    }
+}
+
 /* ---------------------------------------------------------------- ses */
 
 static void test_ses_fixtures_and_variants(void **st)
@@ -1298,6 +1361,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_events_id_read_ahead),
+        cmocka_unit_test(test_events_two_readers),
         cmocka_unit_test(test_ses_fixtures_and_variants),
         cmocka_unit_test(test_ses_records),
         cmocka_unit_test(test_sns_signatures),
