@@ -123,7 +123,8 @@ static void find_members(json_object *e, struct members *m)
  * that json-c reads differently or more leniently) is given to json-c's path, which decides as
  * before: escapes, \f and \v (yajl's whitespace, not json-c's) and numbers with an exponent or
  * more than 18 characters are left to it, as are nesting deeper than 32 (json-c's limit here is
- * 64) and member strings of 64 bytes or more. fuzz_events compares the two paths on every input. */
+ * 64), member strings of 64 bytes or more and lines over json-c's INT32_MAX bytes. fuzz_events
+ * compares the two paths on every input. */
 #define SAX_DEPTH 32
 #define SAX_STR   64
 
@@ -248,7 +249,9 @@ static const yajl_callbacks SAX = {
  * json-c reads the same way, else -1 (json-c's path decides). */
 static int sax_members(struct sax *x, const char *p, size_t n)
 {
-    if (memchr(p, '\\', n) || memchr(p, '\f', n) || memchr(p, '\v', n)) return -1;
+    /* json-c's parse takes at most INT32_MAX bytes: a longer line is its to refuse */
+    if (n > (size_t)INT32_MAX || memchr(p, '\\', n) || memchr(p, '\f', n) || memchr(p, '\v', n))
+        return -1;
     memset(&x->m, 0, sizeof x->m);
     x->depth = x->values = x->in_ext = 0;
     x->end = 0;
