@@ -83,6 +83,9 @@ void mdp__splitter_init(struct mdp__splitter *s, const char *p, size_t n);
  * or 0 at the end. */
 int mdp__splitter_next(struct mdp__splitter *s, json_object **out, size_t *start, size_t *len,
                        enum json_tokener_error *err);
+/* Moves s past a value that another reader took, ending before byte end (whitespace before it is
+ * skipped), as mdp__splitter_next would have after parsing it: the next value is read from end. */
+void mdp__splitter_took(struct mdp__splitter *s, size_t end);
 
 /* Next line of [p, p+n) from *pos: 1 with the line's span (without CR LF) and 1-based number. */
 int mdp__next_line(const char *p, size_t n, size_t *pos, size_t *start, size_t *len,

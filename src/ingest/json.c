@@ -197,6 +197,16 @@ int mdp__splitter_next(struct mdp__splitter *s, json_object **out, size_t *start
     return 1;
 }
 
+void mdp__splitter_took(struct mdp__splitter *s, size_t end)
+{
+    size_t start = s->pos;
+    while (start < end && strchr(" \t\r\n", s->p[start]))
+        start++;
+    if (!s->lead && (s->ll = lead_len(s->p + start, end - start))) s->lead = s->p + start;
+    s->pos = end;
+    s->idx++;
+}
+
 int mdp__next_line(const char *p, size_t n, size_t *pos, size_t *start, size_t *len, size_t *lineno)
 {
     while (*pos < n) {

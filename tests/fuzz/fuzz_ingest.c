@@ -3,8 +3,9 @@
  * input is checked under the sample landing key of the connector's table. Every record read must
  * end valid, quarantined or a duplicate, and every quarantined one must have its quarantine line.
  * The input is checked twice, without and with a verdict callback: a connector may read faster
- * when nobody asks for the parsed record (the events connector's stream reader), and both reads
- * must judge every record alike (the same counts and newest event time, a verdict per record).
+ * when nobody asks for the parsed record (the events and ddb connectors' stream readers), and both
+ * reads must judge every record alike (the same counts, connector counts and newest event time, a
+ * verdict per record).
  */
 #include "mdp/ingest.h"
 #include "mdp/lake.h"
@@ -50,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == 0 && rv == 0 &&
         (v.in != c.in || v.out != c.out || v.quarantined != c.quarantined ||
          v.duplicates != c.duplicates || v.non_v7_ids != c.non_v7_ids ||
+         memcmp(v.extra, c.extra, sizeof c.extra) != 0 ||
          (c.in && v.newest_event_ms != c.newest_event_ms) || s.n != v.in || s.valid != v.out))
         __builtin_trap();
     return 0;

@@ -563,6 +563,145 @@ static void test_ddb(void **st)
         mdp__ddb_seq_cmp("4421584500000000017450439091", "4421584500000000017450439091"), 0);
 }
 
+/* Appends each verdict's name to the buffer ud (512 bytes): valid, duplicate, or the reason. */
+static int all_verdicts(void *ud, const struct mdp_verdict *v)
+{
+    char *b = ud;
+    size_t n = strlen(b);
+    snprintf(b + n, 512 - n, "%s%s", n ? "," : "",
+             v->kind == MDP_VERDICT_VALID       ? "valid"
+             : v->kind == MDP_VERDICT_DUPLICATE ? "duplicate"
+             : v->reason                        ? v->reason
+                                                : "?");
+    return 0;
+}
+
+/* The ddb connector reads Firehose objects with yajl's stream reader when nobody asks for the
+ * records, and goes on with json-c's splitter from the first record the stream reader leaves to
+ * it: both must judge every record alike, record by record. */
+static void test_ddb_two_readers(void **st)
+{
+    (void)st;
+    const char *k = "dynamodb/firehose/2024/11/05/14/x";
+#define DREC(id, ev, table, ddb)                                                                   \
+    "{\"eventID\":\"" id "\",\"eventName\":\"" ev "\",\"tableName\":\"" table "\","                \
+    "\"dynamodb\":{\"ApproximateCreationDateTime\":1730815407512,"                                 \
+    "\"Keys\":{\"k\":{\"S\":\"v\"}}" ddb "}}"
+#define VC(id, ni) DREC(id, "INSERT", "VcTokens", ",\"NewImage\":" ni)
+#define CJ(id, ni) DREC(id, "INSERT", "ConsentJournal", ",\"NewImage\":" ni)
+#define CONSENT(x)                                                                                 \
+    "{" x "\"ts\":{\"S\":\"2024-11-05T14:00:00Z\"},\"consent_type\":{\"S\":\"ml\"},"               \
+    "\"decision\":{\"S\":\"granted\"}}"
+#define DEEP5(x)                                                                                   \
+    "{\"M\":{\"a\":{\"M\":{\"a\":{\"M\":{\"a\":{\"M\":{\"a\":{\"M\":{\"a\":" x "}}}}}}}}}}"
+    static const struct {
+        const char *obj, *want;
+    } cases[] = {
+        {VC("e1", "{\"a\":{\"S\":\"x\"}}") VC("e2", "{}"), "valid,valid"},
+        {VC("e1", "{\"a\":{\"N\":\"1.5e3\"},\"b\":{\"BS\":[\"AAEC\"]},\"c\":{\"NULL\":true},"
+                  "\"d\":{\"M\":{\"e\":{\"L\":[{\"NS\":[\"1\",\"2.5\"]},{\"BOOL\":false}]}}},"
+                  "\"f\":{\"SS\":[\"x\",\"y\"]},\"g\":{\"B\":\"AAEC\"},\"h\":{\"L\":[]}}"),
+         "valid"},
+        {VC("e1", "{}") "\n" VC("e1", "{}"), "valid,duplicate"},
+        {DREC("e1", "INSERT\",\"eventName\":\"X", "VcTokens", ""), "ddb_unknown_event_name"},
+        {DREC("e1", "X\",\"eventName\":\"INSERT", "VcTokens", ""), "valid"},
+        {CJ("e1", CONSENT("\"email\":{\"S\":\"a@b.example\"},")), "valid"},
+        {CJ("e1", CONSENT("\"email\":{\"S\":\"a@b.example\"},\"email\":{\"N\":\"1\"},")),
+         "consent_missing_subject"}, /* the last value of a key wins */
+        {CJ("e1", CONSENT("\"email\":{\"N\":\"1\"},\"email\":{\"S\":\"a@b.example\"},")), "valid"},
+        {CJ("e1", CONSENT("\"email\":{\"S\":\"a@b.example\"},\"expires_at\":{\"N\":\"1\"},")),
+         "consent_invalid_expiry"},
+        {CJ("e1", CONSENT("\"user_id\":{\"S\":\"not-a-uuid\"},")), "invalid_id"},
+        {VC("e1", "{\"a\":{\"S\":\"x\",\"S\":\"y\"}}"), "valid"}, /* one type key for json-c */
+        {VC("e1", "{\"a\":{\"S\":\"x\",\"N\":\"1\"}}"), "ddb_invalid_attribute_value"},
+        {VC("e1", "{\"a\":{\"SS\":[\"x\",\"x\"]}}"), "ddb_invalid_attribute_value"},
+        {VC("e1", "{\"a\":{\"SS\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\","
+                  "\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\",\"r\",\"s\",\"t\"]}}"),
+         "valid"},
+        {VC("e1", "{}") VC("e2", "{\"a\":{\"S\":\"q\\\"uote \\u00fc\"}}") VC("e3", "{}"),
+         "valid,valid,valid"},
+        {VC("e1", "{}") "\f" VC("e2", "{}"), "valid,json_invalid,valid"},
+        {VC("e1", "{}") " \"", "valid,json_truncated"},
+        {VC("e1", "{}") " /* c */ " VC("e2", "{}"), "valid,valid"},
+        {VC("e1", "{}") ", " VC("e2", "{}"), "valid,json_invalid,valid"},
+        /* json-c reads on after a record into a comment: a bad one fails the record */
+        {VC("e1", "{}") " /json\n" VC("e2", "{}"), "json_invalid,valid"},
+        {"[" VC("e1", "{}") "]", "json_not_object"},
+#define RECS                                                                                       \
+    "{\"Records\":[],\"eventID\":\"e1\",\"eventName\":\"INSERT\",\"tableName\":\"VcTokens\","      \
+    "\"dynamodb\":{\"ApproximateCreationDateTime\":1730815407512,\"Keys\":{\"k\":{\"S\":\"v\"}}}}"
+        {RECS VC("e2", "{}"), "valid,valid"}, /* not alone: a record, not a Lambda event */
+        {RECS "\n", ""},                      /* alone: a Lambda event of no records */
+#undef RECS
+        {DREC("e1", "INSERT", "VcTokens", ",\"NewImage\":null"), "valid"}, /* keys only */
+        {DREC("e1", "MODIFY", "VcTokens", ",\"NewImage\":{},\"OldImage\":null"),
+         "ddb_invalid_images"},
+        {"{\"eventID\":\"e1\",\"eventName\":\"INSERT\",\"tableName\":\"VcTokens\","
+         "\"dynamodb\":{\"ApproximateCreationDateTime\":1.730815407512e12,\"Keys\":{}}}",
+         "ddb_missing_keys"},
+        {"{\"eventID\":\"e1\",\"eventName\":\"INSERT\",\"tableName\":\"VcTokens\","
+         "\"dynamodb\":{\"ApproximateCreationDateTime\":1.730815407512e12,\"Keys\":{\"k\":{\"S\":"
+         "\"v\"}}}}",
+         "valid"},
+        {"{\"eventID\":\"e1\",\"eventName\":\"INSERT\",\"tableName\":\"VcTokens\","
+         "\"dynamodb\":{\"ApproximateCreationDateTime\":1730815407512345.5,"
+         "\"ApproximateCreationDateTimePrecision\":\"MICROSECOND\",\"Keys\":{\"k\":{\"S\":"
+         "\"v\"}}}}",
+         "valid"},
+        {"{\"eventID\":\"e1\",\"eventName\":\"INSERT\",\"tableName\":\"VcTokens\","
+         "\"dynamodb\":{\"ApproximateCreationDateTime\":\"1730815407512\",\"Keys\":{\"k\":{\"S\":"
+         "\"v\"}}}}",
+         "ddb_invalid_time"},
+        {"{\"eventID\":\"e1\",\"eventName\":\"REMOVE\",\"tableName\":\"VcTokens\","
+         "\"userIdentity\":{\"type\":\"Service\",\"principalId\":\"dynamodb.amazonaws.com\"},"
+         "\"dynamodb\":{\"ApproximateCreationDateTime\":1730815407512,\"Keys\":{\"k\":{\"S\":"
+         "\"v\"}},\"OldImage\":{}}}",
+         "valid"},
+        {VC("e1", "{\"a\":" DEEP5(DEEP5(DEEP5("{\"S\":\"x\"}"))) "}"), "valid"}, /* 15 deep */
+        {VC("e1", "{\"a\":{\"S\":\"M\xc3\xbcller\"},\"b\":{\"S\":\"\xff\"}}"), "valid"},
+        {"{\"eventID\":7,\"eventName\":\"INSERT\"}", "ddb_missing_event_id"},
+        {VC("e1", "{}") VC("e2", "{\"a\":{\"N\":\"x\"}}") VC("e3", "{}"),
+         "valid,ddb_invalid_attribute_value,valid"},
+    };
+#undef DEEP5
+#undef CONSENT
+#undef CJ
+#undef VC
+#undef DREC
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *obj = cases[i].obj, *want = cases[i].want;
+        char got[512] = "";
+        struct mdp_ingest_counts vc;
+        assert_int_equal(
+            mdp_ingest_verdicts(NULL, k, obj, strlen(obj), NULL, NULL, all_verdicts, got, &vc), 0);
+        if (strcmp(got, want) != 0) fail_msg("case %zu, json-c: want %s, got %s", i, want, got);
+        struct result r = check_str(k, obj); /* the stream reader first */
+        int64_t valid = 0, dup = 0, q = 0;
+        const char *at = r.reasons;
+        for (const char *w = want; *w; w += strcspn(w, ","), w += *w == ',') {
+            size_t len = strcspn(w, ",");
+            if (len == 5 && strncmp(w, "valid", 5) == 0) {
+                valid++;
+            } else if (len == 9 && strncmp(w, "duplicate", 9) == 0) {
+                dup++;
+            } else { /* the reasons in the quarantine, in order */
+                char reason[64];
+                snprintf(reason, sizeof reason, "%.*s", (int)len, w);
+                q++;
+                if (!(at = strstr(at, reason)))
+                    fail_msg("case %zu, no callback: no %s in %s", i, reason, r.reasons);
+                at += len;
+            }
+        }
+        if (r.c.out != valid || r.c.duplicates != dup || r.c.quarantined != q ||
+            memcmp(r.c.extra, vc.extra, sizeof vc.extra) != 0 ||
+            r.c.newest_event_ms != vc.newest_event_ms)
+            fail_msg("case %zu, no callback: out/dup/q %lld/%lld/%lld, want %s; %s", i,
+                     (long long)r.c.out, (long long)r.c.duplicates, (long long)r.c.quarantined,
+                     want, r.reasons);
+    }
+}
+
 /* ---------------------------------------------------------------- ga4, gbp, meta, supabase */
 
 static void test_ga4(void **st)
@@ -1366,6 +1505,7 @@ int main(void)
         cmocka_unit_test(test_ses_records),
         cmocka_unit_test(test_sns_signatures),
         cmocka_unit_test(test_ddb),
+        cmocka_unit_test(test_ddb_two_readers),
         cmocka_unit_test(test_ga4),
         cmocka_unit_test(test_gbp_meta),
         cmocka_unit_test(test_supabase_csv),

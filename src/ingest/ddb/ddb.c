@@ -5,7 +5,10 @@
  * known table, Keys present, every attribute value an object with exactly one of the ten type keys
  * (N as decimal text of up to 38 digits, BOOL a boolean, NULL true, B/BS base64, sets non-empty
  * and without repeats, M and L recursive). REMOVEs by TTL expiry (userIdentity of the DynamoDB
- * service) are counted apart from application deletes. Duplicates: the same eventID. */
+ * service) are counted apart from application deletes. Duplicates: the same eventID. A Firehose
+ * object is read with yajl's stream parser when nobody asks for the parsed records, and with
+ * json-c's DOM otherwise and from the first record the stream reader does not pass (docs/ingest.md,
+ * "The DynamoDB check reads with yajl"). */
 #include "../ingest_internal.h"
 #include "mdp/time.h"
 #include "mdp/uuid.h"
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_parse.h>
 
 enum { X_INSERTS, X_MODIFIES, X_USER_REMOVES, X_TTL_REMOVES };
 
@@ -40,14 +44,14 @@ static int digits_only(const char *s, size_t min, size_t max)
     return 1;
 }
 
-/* DynamoDB numbers: decimal text with up to 38 significant digits, optional sign, point and
- * exponent. */
-static int ddb_number(const char *s)
+/* DynamoDB numbers: decimal text of n bytes with up to 38 significant digits, optional sign,
+ * point and exponent. */
+static int ddb_number(const char *s, size_t n)
 {
-    const char *p = s;
+    const char *p = s, *end = s + n;
     int sig = 0, any = 0, dot = 0;
-    if (*p == '-' || *p == '+') p++;
-    for (; *p; p++) {
+    if (p < end && (*p == '-' || *p == '+')) p++;
+    for (; p < end; p++) {
         if (isdigit((unsigned char)*p)) {
             any = 1;
             if (sig || *p != '0') sig++;
@@ -58,19 +62,19 @@ static int ddb_number(const char *s)
         }
     }
     if (!any) return 0;
-    if (*p == 'e' || *p == 'E') {
+    if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
-        if (*p == '-' || *p == '+') p++;
-        if (!isdigit((unsigned char)*p)) return 0;
-        while (isdigit((unsigned char)*p))
+        if (p < end && (*p == '-' || *p == '+')) p++;
+        if (p == end || !isdigit((unsigned char)*p)) return 0;
+        while (p < end && isdigit((unsigned char)*p))
             p++;
     }
-    return *p == '\0' && sig <= 38;
+    return p == end && sig <= 38;
 }
 
-static int base64_ok(const char *s)
+/* Base64 text of n bytes. */
+static int base64_ok(const char *s, size_t n)
 {
-    size_t n = strlen(s);
     if (n % 4) return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
@@ -118,6 +122,15 @@ say(char *where, size_t wn, const struct seg *at, const char *fmt, ...)
     }
 }
 
+/* The C string of a json-c string, as the checks read it (up to its first NUL). */
+static int av_string(json_object *x, const char **s, size_t *n)
+{
+    if (!json_object_is_type(x, json_type_string)) return 0;
+    *s = json_object_get_string(x);
+    *n = strlen(*s);
+    return 1;
+}
+
 /* Validates one attribute value; on failure writes its path and what is wrong into where. */
 static int valid_av(json_object *v, char *where, size_t wn, const struct seg *at, int depth)
 {
@@ -126,30 +139,29 @@ static int valid_av(json_object *v, char *where, size_t wn, const struct seg *at
         say(where, wn, at, "an attribute value has exactly one type key");
         return 0;
     }
+    const char *s;
+    size_t n;
     json_object_object_foreach(v, type, x)
     {
         if (strcmp(type, "S") == 0) {
             if (json_object_is_type(x, json_type_string)) return 1;
         } else if (strcmp(type, "N") == 0) {
-            if (json_object_is_type(x, json_type_string) && ddb_number(json_object_get_string(x)))
-                return 1;
+            if (av_string(x, &s, &n) && ddb_number(s, n)) return 1;
             say(where, wn, at, "N is decimal text of up to 38 digits");
             return 0;
         } else if (strcmp(type, "B") == 0) {
-            if (json_object_is_type(x, json_type_string) && base64_ok(json_object_get_string(x)))
-                return 1;
+            if (av_string(x, &s, &n) && base64_ok(s, n)) return 1;
         } else if (strcmp(type, "BOOL") == 0) {
             if (json_object_is_type(x, json_type_boolean)) return 1;
         } else if (strcmp(type, "NULL") == 0) {
             if (json_object_is_type(x, json_type_boolean) && json_object_get_boolean(x)) return 1;
         } else if (strcmp(type, "SS") == 0 || strcmp(type, "NS") == 0 || strcmp(type, "BS") == 0) {
             if (!json_object_is_type(x, json_type_array) || json_object_array_length(x) == 0) break;
-            size_t n = json_object_array_length(x);
-            for (size_t i = 0; i < n; i++) {
+            size_t len = json_object_array_length(x);
+            for (size_t i = 0; i < len; i++) {
                 json_object *e = json_object_array_get_idx(x, i);
-                const char *s =
-                    json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
-                if (!s || (type[0] == 'N' && !ddb_number(s)) || (type[0] == 'B' && !base64_ok(s))) {
+                if (!av_string(e, &s, &n) || (type[0] == 'N' && !ddb_number(s, n)) ||
+                    (type[0] == 'B' && !base64_ok(s, n))) {
                     say(where, wn, at, "%s holds %s", type,
                         type[0] == 'N'   ? "numbers as text"
                         : type[0] == 'B' ? "base64"
@@ -200,12 +212,94 @@ static int valid_image(json_object *img, const char *name, char *where, size_t w
     return 1;
 }
 
+/* What validate() reads of a change record, as either reader found it: json-c's DOM (find_view)
+ * or the stream reader (sax_*). Texts are NUL-terminated and borrowed; NULL when the member is
+ * missing or not a string. The C_ texts are NewImage's attributes of a ConsentJournal item: an
+ * attribute's S value (for expires_at its S or N value), once every attribute value is valid. */
+enum {
+    T_EVENT_NAME,
+    T_EVENT_ID,
+    T_TABLE,
+    T_ARN,
+    T_PRECISION,
+    T_SEQ,
+    T_PRINCIPAL,
+    T_UI_TYPE,
+    C_EMAIL,
+    C_USER_ID,
+    C_TYPE,
+    C_DECISION,
+    C_TS,
+    C_EXPIRES,
+    T_COUNT
+};
+
+struct view {
+    const char *t[T_COUNT];
+    int dynamodb, identity; /* the member is an object */
+    int keys;               /* dynamodb.Keys is an object with members */
+    int ni, oi;             /* NewImage, OldImage are objects */
+    int has_time;           /* ApproximateCreationDateTime is a number: time */
+    double time;
+};
+
+static const char *const CONSENT_ATTRS[] = {
+    "email", "user_id", "consent_type", "decision", "ts", "expires_at", NULL};
+
 /* The S (or, with n_ok, N) value of an attribute value a of an image, or NULL. */
 static const char *image_str(json_object *a, int n_ok)
 {
     if (!json_object_is_type(a, json_type_object)) return NULL;
     const char *s = mdp__jget(a, "S");
     return s ? s : n_ok ? mdp__jget(a, "N") : NULL;
+}
+
+/* The view of json-c's record r, and its images (Keys, NewImage, OldImage objects, or NULL) in
+ * img for their check. */
+static void find_view(json_object *r, struct view *v, json_object **img)
+{
+    enum { EV_NAME, EV_ID, TABLE, ARN, DYNAMODB, IDENTITY };
+    static const char *const RN[] = {"eventName", "eventID",      "tableName", "eventSourceARN",
+                                     "dynamodb",  "userIdentity", NULL};
+    enum { KEYS, NEW_IMAGE, OLD_IMAGE, TIME, PRECISION, SEQ };
+    static const char *const DN[] = {"Keys",
+                                     "NewImage",
+                                     "OldImage",
+                                     "ApproximateCreationDateTime",
+                                     "ApproximateCreationDateTimePrecision",
+                                     "SequenceNumber",
+                                     NULL};
+    /* the members are found in one walk over each object, not a hash lookup each */
+    json_object *m[6], *dm[6], *a[6];
+    memset(v, 0, sizeof *v);
+    mdp__jmembers(r, RN, m);
+    v->t[T_EVENT_NAME] = mdp__jtext(m[EV_NAME]);
+    v->t[T_EVENT_ID] = mdp__jtext(m[EV_ID]);
+    v->t[T_TABLE] = mdp__jtext(m[TABLE]);
+    v->t[T_ARN] = mdp__jtext(m[ARN]);
+    if ((v->identity = json_object_is_type(m[IDENTITY], json_type_object))) {
+        v->t[T_PRINCIPAL] = mdp__jget(m[IDENTITY], "principalId");
+        v->t[T_UI_TYPE] = mdp__jget(m[IDENTITY], "type");
+    }
+    img[0] = img[1] = img[2] = NULL;
+    if (!(v->dynamodb = json_object_is_type(m[DYNAMODB], json_type_object))) return;
+    mdp__jmembers(m[DYNAMODB], DN, dm);
+    for (int i = 0; i < 3; i++)
+        img[i] = json_object_is_type(dm[KEYS + i], json_type_object) ? dm[KEYS + i] : NULL;
+    v->keys = img[0] && json_object_object_length(img[0]) > 0;
+    v->ni = img[1] != NULL;
+    v->oi = img[2] != NULL;
+    json_object *t = dm[TIME];
+    if ((v->has_time =
+             json_object_is_type(t, json_type_int) || json_object_is_type(t, json_type_double)))
+        v->time = json_object_get_double(t);
+    v->t[T_PRECISION] = mdp__jtext(dm[PRECISION]);
+    v->t[T_SEQ] = mdp__jtext(dm[SEQ]);
+    if (v->ni) {
+        mdp__jmembers(img[1], CONSENT_ATTRS, a);
+        for (int i = 0; i < 6; i++)
+            v->t[C_EMAIL + i] = image_str(a[i], C_EMAIL + i == C_EXPIRES);
+    }
 }
 
 /* The consent vocabulary, read here without the consent module (gov/ reads ingest's verdicts, so
@@ -237,22 +331,17 @@ static int consent_time(const char *s, int64_t *ms)
  * consent_type, decision, optional expires_at as ISO-8601 text or epoch seconds) must make a valid
  * journal record: a configured purpose, granted/withdrawn, a decision time not later than the
  * change's stream time plus the allowed skew, an expiry after the decision. */
-static const char *consent_check(const struct mdp_check *ck, json_object *ni, int64_t stream_ms,
-                                 char *detail, size_t dn, int *non_v7)
+static const char *consent_check(const struct mdp_check *ck, const struct view *v,
+                                 int64_t stream_ms, char *detail, size_t dn, int *non_v7)
 {
-    enum { EMAIL, USER_ID, TYPE, DECISION, TS, EXPIRES };
-    static const char *const NAMES[] = {"email",      "user_id", "consent_type", "decision", "ts",
-                                        "expires_at", NULL};
-    json_object *a[6];
-    mdp__jmembers(ni, NAMES, a);
-    const char *email = image_str(a[EMAIL], 0), *uid = image_str(a[USER_ID], 0), *why;
+    const char *email = v->t[C_EMAIL], *uid = v->t[C_USER_ID], *why;
     if ((!email || !*email) && (!uid || !*uid))
         return snprintf(detail, dn, "NewImage has neither email nor user_id"),
                "consent_missing_subject";
     if (uid && *uid &&
         (why = mdp__v7_id(ck, "NewImage.user_id", uid, strlen(uid), non_v7, detail, dn)))
         return why;
-    const char *purpose = image_str(a[TYPE], 0), *dec = image_str(a[DECISION], 0);
+    const char *purpose = v->t[C_TYPE], *dec = v->t[C_DECISION];
     if (!purpose || !purpose_known(ck, purpose))
         return snprintf(detail, dn, "consent_type %.64s is not a configured purpose",
                         purpose ? purpose : "(missing)"),
@@ -261,7 +350,7 @@ static const char *consent_check(const struct mdp_check *ck, json_object *ni, in
         return snprintf(detail, dn, "decision %.64s is not granted or withdrawn",
                         dec ? dec : "(missing)"),
                "consent_invalid_decision";
-    const char *ts = image_str(a[TS], 0);
+    const char *ts = v->t[C_TS];
     int64_t t, exp;
     if (!ts || mdp_time_parse_iso(ts, strlen(ts), &t))
         return snprintf(detail, dn, "ts %.64s is not an ISO-8601 time", ts ? ts : "(missing)"),
@@ -269,7 +358,7 @@ static const char *consent_check(const struct mdp_check *ck, json_object *ni, in
     if (t > stream_ms + CONSENT_MAX_SKEW_MS)
         return snprintf(detail, dn, "ts %.64s is later than the change itself", ts),
                "consent_future_ts";
-    const char *ex = image_str(a[EXPIRES], 1);
+    const char *ex = v->t[C_EXPIRES];
     if (ex && (consent_time(ex, &exp) || exp <= t))
         return snprintf(detail, dn, "expires_at %.64s is no time after ts", ex),
                "consent_invalid_expiry";
@@ -277,40 +366,28 @@ static const char *consent_check(const struct mdp_check *ck, json_object *ni, in
 }
 
 /* Validates one change record. lambda: the Lambda/Streams shape (seconds, SequenceNumber, table in
- * eventSourceARN); else the Firehose shape (ms, tableName). */
-static const char *validate(const struct mdp_check *ck, json_object *r, int lambda, char *detail,
-                            size_t dn, int64_t *ts, int *kind, int *non_v7, const char **id,
+ * eventSourceARN); else the Firehose shape (ms, tableName). img: json-c's images (find_view), whose
+ * attribute values are checked here; NULL from the stream reader, which checked them as it read.
+ */
+static const char *validate(const struct mdp_check *ck, const struct view *v,
+                            json_object *const *img, int lambda, char *detail, size_t dn,
+                            int64_t *ts, int *kind, int *non_v7, const char **id,
                             struct mdp_uuid *u, int *canonical)
 {
-    /* the members are found in one walk over each object, not a hash lookup each */
-    enum { EV_NAME, EV_ID, TABLE, ARN, DYNAMODB, IDENTITY };
-    static const char *const RN[] = {"eventName", "eventID",      "tableName", "eventSourceARN",
-                                     "dynamodb",  "userIdentity", NULL};
-    enum { KEYS, NEW_IMAGE, OLD_IMAGE, TIME, PRECISION, SEQ };
-    static const char *const DN[] = {"Keys",
-                                     "NewImage",
-                                     "OldImage",
-                                     "ApproximateCreationDateTime",
-                                     "ApproximateCreationDateTimePrecision",
-                                     "SequenceNumber",
-                                     NULL};
-    json_object *m[6], *dm[6];
-    mdp__jmembers(r, RN, m);
-    const char *ev = mdp__jtext(m[EV_NAME]);
+    const char *ev = v->t[T_EVENT_NAME];
     if (!ev) return snprintf(detail, dn, "eventName"), "ddb_missing_event_name";
     int ins = strcmp(ev, "INSERT") == 0, mod = strcmp(ev, "MODIFY") == 0,
         rem = strcmp(ev, "REMOVE") == 0;
     if (!ins && !mod && !rem) return snprintf(detail, dn, "%s", ev), "ddb_unknown_event_name";
-    if (!(*id = mdp__jtext(m[EV_ID])))
-        return snprintf(detail, dn, "eventID"), "ddb_missing_event_id";
+    if (!(*id = v->t[T_EVENT_ID])) return snprintf(detail, dn, "eventID"), "ddb_missing_event_id";
     /* a canonical UUID is its duplicate key's 16 bytes: its slot's miss under what follows */
     if ((*canonical = mdp_uuid_parse_canonical(*id, strlen(*id), u) == 0))
         mdp__check_prefetch_uuid(ck, "ddb", u);
-    const char *table = mdp__jtext(m[TABLE]);
+    const char *table = v->t[T_TABLE];
     char tbuf[256];
     if (lambda) {
         /* arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label> */
-        const char *arn = mdp__jtext(m[ARN]), *t = arn ? strstr(arn, ":table/") : NULL;
+        const char *arn = v->t[T_ARN], *t = arn ? strstr(arn, ":table/") : NULL;
         if (t) {
             t += 7;
             const char *e = strchr(t, '/');
@@ -323,29 +400,23 @@ static const char *validate(const struct mdp_check *ck, json_object *r, int lamb
         known |= strcmp(table, TABLES[i]) == 0;
     if (!known)
         return snprintf(detail, dn, "%s", table ? table : "no table name"), "ddb_unknown_table";
-    json_object *d = json_object_is_type(m[DYNAMODB], json_type_object) ? m[DYNAMODB] : NULL, *v;
-    if (!d) return snprintf(detail, dn, "dynamodb"), "ddb_missing_dynamodb";
-    mdp__jmembers(d, DN, dm);
-    json_object *keys = json_object_is_type(dm[KEYS], json_type_object) ? dm[KEYS] : NULL;
-    if (!keys || json_object_object_length(keys) == 0)
-        return snprintf(detail, dn, "dynamodb.Keys"), "ddb_missing_keys";
-    json_object *ni = json_object_is_type(dm[NEW_IMAGE], json_type_object) ? dm[NEW_IMAGE] : NULL;
-    json_object *oi = json_object_is_type(dm[OLD_IMAGE], json_type_object) ? dm[OLD_IMAGE] : NULL;
+    if (!v->dynamodb) return snprintf(detail, dn, "dynamodb"), "ddb_missing_dynamodb";
+    if (!v->keys) return snprintf(detail, dn, "dynamodb.Keys"), "ddb_missing_keys";
+    int ni = v->ni, oi = v->oi;
     /* images by eventName: INSERT new, MODIFY both, REMOVE old (KEYS_ONLY streams have none) */
     if ((ni || oi) && ((ins && (!ni || oi)) || (rem && (ni || !oi))))
         return snprintf(detail, dn, "%s with the wrong images", ev), "ddb_invalid_images";
-    if (mod && ((ni != NULL) != (oi != NULL)))
+    if (mod && (ni != oi))
         return snprintf(detail, dn, "MODIFY with one image"), "ddb_invalid_images";
-    if (!valid_image(keys, "Keys", detail, dn) ||
-        (ni && !valid_image(ni, "NewImage", detail, dn)) ||
-        (oi && !valid_image(oi, "OldImage", detail, dn)))
+    if (img && (!valid_image(img[0], "Keys", detail, dn) ||
+                (ni && !valid_image(img[1], "NewImage", detail, dn)) ||
+                (oi && !valid_image(img[2], "OldImage", detail, dn))))
         return "ddb_invalid_attribute_value";
-    v = dm[TIME];
-    if (!(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
+    if (!v->has_time)
         return snprintf(detail, dn, "dynamodb.ApproximateCreationDateTime is a number"),
                "ddb_invalid_time";
-    double t = json_object_get_double(v);
-    const char *prec = mdp__jtext(dm[PRECISION]);
+    double t = v->time;
+    const char *prec = v->t[T_PRECISION];
     /* Streams/Lambda: epoch seconds (maybe fractional); Firehose: ms, or us with MICROSECOND */
     *ts = lambda                                     ? (int64_t)(t * 1000.0)
           : prec && strcmp(prec, "MICROSECOND") == 0 ? (int64_t)(t / 1000.0)
@@ -353,22 +424,359 @@ static const char *validate(const struct mdp_check *ck, json_object *r, int lamb
     if (*ts < 0 || *ts > MDP_TIME_MAX_MS)
         return snprintf(detail, dn, "ApproximateCreationDateTime"), "ddb_invalid_time";
     if (lambda) {
-        const char *seq = mdp__jtext(dm[SEQ]);
+        const char *seq = v->t[T_SEQ];
         if (!seq || !digits_only(seq, 1, 40))
             return snprintf(detail, dn, "SequenceNumber is a digit string"),
                    "ddb_invalid_sequence_number";
     }
     if (strcmp(table, "ConsentJournal") == 0 && ni) {
-        const char *why = consent_check(ck, ni, *ts, detail, dn, non_v7);
+        const char *why = consent_check(ck, v, *ts, detail, dn, non_v7);
         if (why) return why;
     }
     /* a TTL expiry is a REMOVE by the DynamoDB service principal */
-    json_object *ui = json_object_is_type(m[IDENTITY], json_type_object) ? m[IDENTITY] : NULL;
-    int ttl = rem && ui && mdp__jget(ui, "principalId") &&
-              strcmp(mdp__jget(ui, "principalId"), "dynamodb.amazonaws.com") == 0 &&
-              mdp__jget(ui, "type") && strcmp(mdp__jget(ui, "type"), "Service") == 0;
+    const char *pid = v->t[T_PRINCIPAL], *uit = v->t[T_UI_TYPE];
+    int ttl = rem && pid && strcmp(pid, "dynamodb.amazonaws.com") == 0 && uit &&
+              strcmp(uit, "Service") == 0;
     *kind = ins ? X_INSERTS : mod ? X_MODIFIES : ttl ? X_TTL_REMOVES : X_USER_REMOVES;
     return NULL;
+}
+
+/* ---- the stream reader: yajl's callbacks, no DOM ----
+ * Firehose objects are read with it when nobody asks for the parsed record (the ingest stage). A
+ * record is taken here only when it is valid and json-c would read it the same way; at the first
+ * record that is not (a fault, an invalid record, a repeated member, JSON that json-c reads
+ * differently or more leniently: the events reader's rules, docs/ingest.md), json-c's splitter
+ * goes on from that record's first byte and decides it and the rest as before. Records after a
+ * backslash, \f or \v in the object are json-c's, and so are a record followed by a comment
+ * (json-c's parse of the record reads it too) and a Lambda event (a Records member) whole.
+ * fuzz_ddb compares the two paths on every input. */
+#define SAX_DEPTH 32
+#define SAX_STR   128 /* the member texts kept (a longer one: json-c's to read) */
+#define SAX_SET   16  /* the members of a set compared for repeats */
+
+enum frame { F_RECORD, F_DYNAMODB, F_IDENTITY, F_IMAGE, F_MAP, F_AV, F_LIST, F_SET, F_SKIP };
+
+/* What a key of a record, its dynamodb or its userIdentity says of the value to come: a T_ text,
+ * one of these, or K_SKIP. */
+enum { K_SKIP = -1, K_DYNAMODB = T_COUNT, K_IDENTITY, K_KEYS, K_NEW_IMAGE, K_OLD_IMAGE, K_TIME };
+
+/* An attribute value's type key. */
+enum { A_NONE, A_S, A_N, A_B, A_BOOL, A_NULL, A_SS, A_NS, A_BS, A_M, A_L };
+
+enum { V_NULL, V_TRUE, V_FALSE, V_NUM, V_STR, V_MAP, V_ARR };
+
+struct level {
+    unsigned char frame;
+    signed char key;     /* F_RECORD, F_DYNAMODB, F_IDENTITY: K_ or T_ of the next value; F_AV and
+                       * F_SET: A_ type; F_IMAGE: the C_ slot of the attribute read, or -1 */
+    signed char slot;    /* F_AV: the C_ slot its value fills, or -1 */
+    unsigned char image; /* F_IMAGE: 0 Keys, 1 NewImage, 2 OldImage */
+    int n;               /* the members or elements read */
+};
+
+struct sax {
+    struct view v;
+    struct mdp_check *ck;
+    struct mdp__splitter *sp; /* advanced past every record taken here */
+    yajl_handle h;
+    size_t limit;  /* the first byte that yajl and json-c may read differently, or the end */
+    unsigned seen; /* the T_ and K_ members met in the record: a repeat is json-c's to judge */
+    int depth, rc, nset;
+    struct level lv[SAX_DEPTH + 1];
+    char text[T_COUNT][SAX_STR];
+    char set[SAX_SET][SAX_STR];
+    size_t setn[SAX_SET];
+};
+
+#define IS(lit) (n == sizeof lit - 1 && memcmp(k, lit, sizeof lit - 1) == 0)
+
+static int record_key(const char *k, size_t n)
+{
+    return IS("eventName")        ? T_EVENT_NAME
+           : IS("eventID")        ? T_EVENT_ID
+           : IS("tableName")      ? T_TABLE
+           : IS("eventSourceARN") ? T_ARN
+           : IS("dynamodb")       ? K_DYNAMODB
+           : IS("userIdentity")   ? K_IDENTITY
+                                  : K_SKIP;
+}
+
+static int dynamodb_key(const char *k, size_t n)
+{
+    return IS("Keys")                                   ? K_KEYS
+           : IS("NewImage")                             ? K_NEW_IMAGE
+           : IS("OldImage")                             ? K_OLD_IMAGE
+           : IS("ApproximateCreationDateTime")          ? K_TIME
+           : IS("ApproximateCreationDateTimePrecision") ? T_PRECISION
+           : IS("SequenceNumber")                       ? T_SEQ
+                                                        : K_SKIP;
+}
+
+static int av_type(const char *k, size_t n)
+{
+    return IS("S")      ? A_S
+           : IS("N")    ? A_N
+           : IS("B")    ? A_B
+           : IS("BOOL") ? A_BOOL
+           : IS("NULL") ? A_NULL
+           : IS("SS")   ? A_SS
+           : IS("NS")   ? A_NS
+           : IS("BS")   ? A_BS
+           : IS("M")    ? A_M
+           : IS("L")    ? A_L
+                        : A_NONE;
+}
+#undef IS
+
+static int sax_key(void *ud, const unsigned char *key, size_t n)
+{
+    struct sax *x = ud;
+    struct level *l = &x->lv[x->depth];
+    const char *k = (const char *)key;
+    int code = K_SKIP;
+    switch (l->frame) {
+    case F_RECORD:
+        if (n == 7 && memcmp(k, "Records", 7) == 0) return 0; /* a Lambda event: json-c's */
+        code = record_key(k, n);
+        break;
+    case F_DYNAMODB:
+        code = dynamodb_key(k, n);
+        break;
+    case F_IDENTITY:
+        code = n == 11 && memcmp(k, "principalId", 11) == 0 ? T_PRINCIPAL
+               : n == 4 && memcmp(k, "type", 4) == 0        ? T_UI_TYPE
+                                                            : K_SKIP;
+        break;
+    case F_IMAGE:
+        l->n++;
+        l->key = -1;
+        for (int i = 0; l->image == 1 && CONSENT_ATTRS[i]; i++)
+            if (strlen(CONSENT_ATTRS[i]) == n && memcmp(CONSENT_ATTRS[i], k, n) == 0)
+                code = l->key = (signed char)(C_EMAIL + i);
+        break;
+    case F_AV:
+        return l->n++ == 0 && (l->key = (signed char)av_type(k, n)) != A_NONE;
+    default:
+        return 1;
+    }
+    if (code != K_SKIP) {
+        if (x->seen & 1u << code) return 0; /* json-c keeps the last value: its to read */
+        x->seen |= 1u << code;
+    }
+    if (l->frame != F_IMAGE) l->key = (signed char)code;
+    return 1;
+}
+
+static int push(struct sax *x, enum frame f, int key, int slot, int image)
+{
+    if (x->depth == SAX_DEPTH) return 0;
+    x->lv[++x->depth] = (struct level){(unsigned char)f, (signed char)key, (signed char)slot,
+                                       (unsigned char)image, 0};
+    return 1;
+}
+
+static int keep(struct sax *x, int slot, const char *s, size_t n)
+{
+    if (n >= SAX_STR) return 0;
+    memcpy(x->text[slot], s, n);
+    x->text[slot][n] = '\0';
+    x->v.t[slot] = x->text[slot];
+    return 1;
+}
+
+/* A value of kind (s, n: a string's or number's text) where the reader stands. Returns 0 when
+ * the record is json-c's to judge (yajl then stops). */
+static int value(struct sax *x, int kind, const char *s, size_t n)
+{
+    int sub = kind == V_MAP || kind == V_ARR;
+    if (kind == V_NUM && (n > 18 || memchr(s, 'e', n) || memchr(s, 'E', n))) return 0;
+    if (x->depth == 0) { /* a record begins */
+        memset(&x->v, 0, sizeof x->v);
+        x->seen = 0;
+        return kind == V_MAP && push(x, F_RECORD, K_SKIP, -1, 0);
+    }
+    struct level *l = &x->lv[x->depth];
+    switch (l->frame) {
+    case F_RECORD:
+    case F_DYNAMODB:
+    case F_IDENTITY:
+        if (l->key >= 0 && l->key < T_COUNT) {
+            if (kind == V_STR && !keep(x, l->key, s, n)) return 0;
+        } else if (kind == V_MAP && l->key == K_DYNAMODB) {
+            x->v.dynamodb = 1;
+            return push(x, F_DYNAMODB, K_SKIP, -1, 0);
+        } else if (kind == V_MAP && l->key == K_IDENTITY) {
+            x->v.identity = 1;
+            return push(x, F_IDENTITY, K_SKIP, -1, 0);
+        } else if (kind == V_MAP && l->key >= K_KEYS && l->key <= K_OLD_IMAGE) {
+            if (l->key == K_NEW_IMAGE) x->v.ni = 1;
+            if (l->key == K_OLD_IMAGE) x->v.oi = 1;
+            return push(x, F_IMAGE, -1, -1, l->key - K_KEYS);
+        } else if (kind == V_NUM && l->key == K_TIME) {
+            char b[20];
+            memcpy(b, s, n);
+            b[n] = '\0'; /* as json-c reads it: an integer, or a double with a point */
+            x->v.has_time = 1;
+            x->v.time = memchr(b, '.', n) ? strtod(b, NULL) : (double)strtoll(b, NULL, 10);
+        }
+        return sub ? push(x, F_SKIP, K_SKIP, -1, 0) : 1;
+    case F_SKIP:
+        return sub ? push(x, F_SKIP, K_SKIP, -1, 0) : 1;
+    case F_IMAGE:
+        return kind == V_MAP && push(x, F_AV, A_NONE, l->key, 0);
+    case F_MAP:
+        return kind == V_MAP && push(x, F_AV, A_NONE, -1, 0);
+    case F_LIST:
+        return kind == V_MAP && push(x, F_AV, A_NONE, -1, 0);
+    case F_AV:
+        switch (l->key) {
+        case A_S:
+            return kind == V_STR && (l->slot < 0 || keep(x, l->slot, s, n));
+        case A_N:
+            return kind == V_STR && ddb_number(s, n) &&
+                   (l->slot != C_EXPIRES || keep(x, l->slot, s, n));
+        case A_B:
+            return kind == V_STR && base64_ok(s, n);
+        case A_BOOL:
+            return kind == V_TRUE || kind == V_FALSE;
+        case A_NULL:
+            return kind == V_TRUE;
+        case A_SS:
+        case A_NS:
+        case A_BS:
+            x->nset = 0;
+            return kind == V_ARR && push(x, F_SET, l->key, -1, 0);
+        case A_M:
+            return kind == V_MAP && push(x, F_MAP, K_SKIP, -1, 0);
+        case A_L:
+            return kind == V_ARR && push(x, F_LIST, K_SKIP, -1, 0);
+        default:
+            return 0;
+        }
+    case F_SET:
+        if (kind != V_STR || (l->key == A_NS && !ddb_number(s, n)) ||
+            (l->key == A_BS && !base64_ok(s, n)) || n >= SAX_STR || x->nset == SAX_SET)
+            return 0;
+        for (int i = 0; i < x->nset; i++)
+            if (x->setn[i] == n && memcmp(x->set[i], s, n) == 0) return 0; /* a repeat */
+        memcpy(x->set[x->nset], s, n);
+        x->setn[x->nset++] = n;
+        l->n++;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Counts a valid record, or a duplicate of an eventID seen before. */
+static int take_valid(struct mdp_check *ck, const char *id, const struct mdp_uuid *u, int canonical,
+                      int64_t ts, int kind, int non_v7, json_object *r)
+{
+    int dup = canonical ? mdp__check_dup_uuid(ck, "ddb", u) : mdp_check_dup(ck, "ddb", id);
+    if (dup) return dup < 0 ? dup : 0;
+    ck->c->extra[kind]++;
+    ck->c->non_v7_ids += non_v7;
+    return mdp_check_ok_record(ck, ts, r);
+}
+
+/* The record read ends at the reader's position: taken when valid and before the limit. */
+static int record_end(struct sax *x)
+{
+    size_t end = yajl_get_bytes_consumed(x->h), next = end;
+    if (end > x->limit) return 0;
+    /* json-c's parse of a record goes on into a comment after it (a bad one fails the record) */
+    while (next < x->sp->n && strchr(" \t\r\n", x->sp->p[next]))
+        next++;
+    if (next < x->sp->n && x->sp->p[next] == '/') return 0;
+    char detail[300];
+    int64_t ts = -1;
+    int kind = 0, non_v7 = 0, canonical = 0;
+    const char *id = NULL;
+    struct mdp_uuid u;
+    if (validate(x->ck, &x->v, NULL, 0, detail, sizeof detail, &ts, &kind, &non_v7, &id, &u,
+                 &canonical))
+        return 0;
+    if ((x->rc = take_valid(x->ck, id, &u, canonical, ts, kind, non_v7, NULL))) return 0;
+    mdp__splitter_took(x->sp, end);
+    return 1;
+}
+
+static int sax_end(void *ud)
+{
+    struct sax *x = ud;
+    const struct level *l = &x->lv[x->depth];
+    if ((l->frame == F_AV && l->n != 1) || (l->frame == F_SET && l->n == 0)) return 0;
+    if (l->frame == F_IMAGE && l->image == 0) x->v.keys = l->n > 0;
+    return --x->depth > 0 || record_end(x);
+}
+
+static int sax_null(void *ud)
+{
+    return value(ud, V_NULL, NULL, 0);
+}
+
+static int sax_bool(void *ud, int b)
+{
+    return value(ud, b ? V_TRUE : V_FALSE, NULL, 0);
+}
+
+static int sax_number(void *ud, const char *s, size_t n)
+{
+    return value(ud, V_NUM, s, n);
+}
+
+static int sax_string(void *ud, const unsigned char *s, size_t n)
+{
+    return value(ud, V_STR, (const char *)s, n);
+}
+
+static int sax_start_map(void *ud)
+{
+    return value(ud, V_MAP, NULL, 0);
+}
+
+static int sax_start_array(void *ud)
+{
+    return value(ud, V_ARR, NULL, 0);
+}
+
+static const yajl_callbacks SAX = {
+    .yajl_null = sax_null,
+    .yajl_boolean = sax_bool,
+    .yajl_number = sax_number,
+    .yajl_string = sax_string,
+    .yajl_start_map = sax_start_map,
+    .yajl_map_key = sax_key,
+    .yajl_end_map = sax_end,
+    .yajl_start_array = sax_start_array,
+    .yajl_end_array = sax_end,
+};
+
+/* Reads the records of sp's object with yajl from its start, taking each one it may, and leaves
+ * sp after the last one taken (where json-c's splitter goes on). Returns 0, or an error of taking
+ * a record. */
+static int sax_read(struct mdp_check *ck, struct mdp__splitter *sp)
+{
+    const char *p = sp->p, *q;
+    size_t n = sp->n;
+    /* json-c's parse takes at most INT32_MAX bytes: a longer object is its to refuse */
+    if (n > (size_t)INT32_MAX) return 0;
+    struct sax *x = calloc(1, sizeof *x);
+    if (!x) return 0; /* json-c's path reads it all */
+    x->ck = ck;
+    x->sp = sp;
+    x->limit = n;
+    for (const char *c = "\\\f\v"; *c; c++)
+        if ((q = memchr(p, *c, x->limit))) x->limit = (size_t)(q - p);
+    if ((x->h = yajl_alloc(&SAX, NULL, x))) {
+        yajl_config(x->h, yajl_allow_multiple_values, 1);
+        if (yajl_parse(x->h, (const unsigned char *)p, n) == yajl_status_ok)
+            yajl_complete_parse(x->h);
+        yajl_free(x->h);
+    }
+    int rc = x->rc;
+    free(x);
+    return rc;
 }
 
 /* Where a record is and what it came as, for its verdict: the location and (for a Records[]
@@ -408,17 +816,13 @@ static int take(struct mdp_check *ck, json_object *r, const struct at *a)
     const char *id = NULL;
     struct mdp_uuid u;
     int canonical = 0;
-    const char *why =
-        validate(ck, r, a->lambda, detail, sizeof detail, &ts, &kind, &non_v7, &id, &u, &canonical);
+    struct view v;
+    json_object *img[3];
+    find_view(r, &v, img);
+    const char *why = validate(ck, &v, img, a->lambda, detail, sizeof detail, &ts, &kind, &non_v7,
+                               &id, &u, &canonical);
     if (why) return bad(ck, a, why, detail);
-    int dup = canonical ? mdp__check_dup_uuid(ck, "ddb", &u) : mdp_check_dup(ck, "ddb", id);
-    if (dup < 0) return dup;
-    if (!dup) {
-        ck->c->extra[kind]++;
-        ck->c->non_v7_ids += non_v7;
-        return mdp_check_ok_record(ck, ts, r);
-    }
-    return 0;
+    return take_valid(ck, id, &u, canonical, ts, kind, non_v7, r);
 }
 
 static int check(struct mdp_check *ck, const char *p, size_t n)
@@ -438,18 +842,20 @@ static int check(struct mdp_check *ck, const char *p, size_t n)
         p = plain.data;
         n = plain.len;
     }
+    struct mdp__splitter sp;
+    mdp__splitter_init(&sp, p, n);
+    /* nobody asks for the parsed record: valid records need no DOM */
+    if (!ck->on_verdict && (rc = sax_read(ck, &sp))) goto out;
     /* A Lambda stream event is one object with Records; a Firehose object is records back to
      * back. The first value is parsed once: it is the event when nothing but whitespace follows
      * it and it has Records, else the first record. */
     enum json_tokener_error err;
     tok = mdp__json_tokener(); /* the thread's; NULL: one per record */
-    struct mdp__splitter sp;
-    mdp__splitter_init(&sp, p, n);
     sp.tok = tok;
     json_object *r;
     size_t start, len;
-    int more = mdp__splitter_next(&sp, &r, &start, &len, &err);
-    if (more && r && p[start] == '{') {
+    int first = sp.idx == 0, more = mdp__splitter_next(&sp, &r, &start, &len, &err);
+    if (first && more && r && p[start] == '{') {
         size_t rest = sp.pos;
         while (rest < n && strchr(" \t\r\n", p[rest]))
             rest++;
