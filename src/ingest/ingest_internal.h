@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 #include <stdint.h>
+#include <yajl/yajl_parse.h>
 
 /* Parses exactly [p, p+n) as one JSON value (whitespace around it allowed); NULL with *err set. */
 json_object *mdp__json_exact(const char *p, size_t n, enum json_tokener_error *err);
@@ -86,6 +87,32 @@ int mdp__splitter_next(struct mdp__splitter *s, json_object **out, size_t *start
 /* Moves s past a value that another reader took, ending before byte end (whitespace before it is
  * skipped), as mdp__splitter_next would have after parsing it: the next value is read from end. */
 void mdp__splitter_took(struct mdp__splitter *s, size_t end);
+
+/* The stream readers of the events, ddb and ses checks read records with yajl and hand to
+ * json-c's path whatever yajl might read otherwise. The kinds of value yajl gives them: */
+enum mdp__sax_kind {
+    MDP__SAX_NULL,
+    MDP__SAX_TRUE,
+    MDP__SAX_FALSE,
+    MDP__SAX_NUMBER,
+    MDP__SAX_STRING,
+    MDP__SAX_MAP,
+    MDP__SAX_ARRAY
+};
+/* A stream reader: value for every value (kind, and a string's decoded or a number's text; a map
+ * or array opens), key for every member name, end at the end of every map and array, each with
+ * ud; each returns 0 to stop the parse (the record is then json-c's to read), else 1. A number
+ * with an exponent or over 18 characters stops the parse before value: json-c may read it
+ * otherwise. */
+struct mdp__sax {
+    int (*value)(void *ud, enum mdp__sax_kind kind, const char *s, size_t n);
+    int (*key)(void *ud, const char *k, size_t n);
+    int (*end)(void *ud);
+    void *ud;
+};
+/* A yajl parser calling s (borrowed: it must outlive the parser), or NULL when out of memory;
+ * the caller frees it with yajl_free. */
+yajl_handle mdp__sax_alloc(const struct mdp__sax *s);
 
 /* Next line of [p, p+n) from *pos: 1 with the line's span (without CR LF) and 1-based number. */
 int mdp__next_line(const char *p, size_t n, size_t *pos, size_t *start, size_t *len,

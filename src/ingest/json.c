@@ -207,6 +207,72 @@ void mdp__splitter_took(struct mdp__splitter *s, size_t end)
     s->idx++;
 }
 
+static int sax_null(void *c)
+{
+    const struct mdp__sax *s = c;
+    return s->value(s->ud, MDP__SAX_NULL, NULL, 0);
+}
+
+static int sax_bool(void *c, int b)
+{
+    const struct mdp__sax *s = c;
+    return s->value(s->ud, b ? MDP__SAX_TRUE : MDP__SAX_FALSE, NULL, 0);
+}
+
+static int sax_number(void *c, const char *t, size_t n)
+{
+    const struct mdp__sax *s = c;
+    if (n > 18 || memchr(t, 'e', n) || memchr(t, 'E', n)) return 0; /* json-c's to judge */
+    return s->value(s->ud, MDP__SAX_NUMBER, t, n);
+}
+
+static int sax_string(void *c, const unsigned char *t, size_t n)
+{
+    const struct mdp__sax *s = c;
+    return s->value(s->ud, MDP__SAX_STRING, (const char *)t, n);
+}
+
+static int sax_start_map(void *c)
+{
+    const struct mdp__sax *s = c;
+    return s->value(s->ud, MDP__SAX_MAP, NULL, 0);
+}
+
+static int sax_start_array(void *c)
+{
+    const struct mdp__sax *s = c;
+    return s->value(s->ud, MDP__SAX_ARRAY, NULL, 0);
+}
+
+static int sax_key(void *c, const unsigned char *k, size_t n)
+{
+    const struct mdp__sax *s = c;
+    return s->key(s->ud, (const char *)k, n);
+}
+
+static int sax_end(void *c)
+{
+    const struct mdp__sax *s = c;
+    return s->end(s->ud);
+}
+
+static const yajl_callbacks SAX = {
+    .yajl_null = sax_null,
+    .yajl_boolean = sax_bool,
+    .yajl_number = sax_number,
+    .yajl_string = sax_string,
+    .yajl_start_map = sax_start_map,
+    .yajl_map_key = sax_key,
+    .yajl_end_map = sax_end,
+    .yajl_start_array = sax_start_array,
+    .yajl_end_array = sax_end,
+};
+
+yajl_handle mdp__sax_alloc(const struct mdp__sax *s)
+{
+    return yajl_alloc(&SAX, NULL, (void *)(uintptr_t)s);
+}
+
 int mdp__next_line(const char *p, size_t n, size_t *pos, size_t *start, size_t *len, size_t *lineno)
 {
     while (*pos < n) {

@@ -178,6 +178,19 @@ static int first_verdict(void *ud, const struct mdp_verdict *v)
     return 0;
 }
 
+/* Appends each verdict's name to the buffer ud (512 bytes): valid, duplicate, or the reason. */
+static int all_verdicts(void *ud, const struct mdp_verdict *v)
+{
+    char *b = ud;
+    size_t n = strlen(b);
+    snprintf(b + n, 512 - n, "%s%s", n ? "," : "",
+             v->kind == MDP_VERDICT_VALID       ? "valid"
+             : v->kind == MDP_VERDICT_DUPLICATE ? "duplicate"
+             : v->reason                        ? v->reason
+                                                : "?");
+    return 0;
+}
+
 static void test_events_two_readers(void **st)
 {
     (void)st;
@@ -325,6 +338,136 @@ static void test_ses_records(void **st)
     expect(k, "{\"Type\":\"Teleport\",\"MessageId\":\"x\",\"TopicArn\":\"t\"}", 0, 1, 0,
            "sns_unknown_type");
 #undef MAIL
+}
+
+/* The ses connector reads an SNS envelope's Message with yajl's stream reader when nobody asks
+ * for the records, and with json-c otherwise and whenever the stream reader does not pass it: both
+ * must judge every message alike. Each case is one or more SES messages (split at '|'), each in
+ * an SNS envelope, all in one Lambda SQS event. */
+static void test_ses_two_readers(void **st)
+{
+    (void)st;
+    const char *k = "ses/sqs/dt=2024-11-05/b.json";
+#define MAIL                                                                                       \
+    "\"mail\":{\"timestamp\":\"2024-11-05T14:20:00.187Z\",\"messageId\":\"m1\",\"destination\":["  \
+    "\"a@example.com\"]"
+#define OPEN(x)                                                                                    \
+    "{\"eventType\":\"Open\"," MAIL "}" x ",\"open\":{\"timestamp\":\"2024-11-05T14:21:00Z\"}}"
+#define BOUNCE(r)                                                                                  \
+    "{\"notificationType\":\"Bounce\"," MAIL "},\"bounce\":{\"bounceType\":\"Permanent\","         \
+    "\"timestamp\":\"2024-11-05T14:20:01Z\",\"feedbackId\":\"f1\",\"bouncedRecipients\":" r "}}"
+    static const struct {
+        const char *msgs, *want;
+    } cases[] = {
+        {OPEN(""), "valid"},
+        {"{\"eventType\":\"Open\"," MAIL ",\"tags\":{\"c\":[\"x\"],\"e\":[]}},\"open\":{"
+         "\"timestamp\":\"2024-11-05T14:21:00Z\",\"n\":1.5e5,\"d\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+         "[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}",
+         "valid"}, /* an exponent and 37 deep: json-c's */
+        {"{\"eventType\":\"Click\"," MAIL "},\"click\":{\"timestamp\":\"2024-11-05T14:21:00Z\","
+         "\"link\":\"https://example.com\"}}",
+         "valid"},
+        {"{\"eventType\":\"Click\"," MAIL "},\"click\":{\"timestamp\":\"2024-11-05T14:21:00Z\","
+         "\"link\":7}}",
+         "ses_invalid_click"},
+        {BOUNCE("[{\"emailAddress\":\"a@example.com\"},{\"emailAddress\":\"b\",\"status\":\"5.1."
+                "1\"}]"),
+         "valid"},
+        {BOUNCE("[{\"status\":\"5.1.1\"}]"), "ses_invalid_bounce"},
+        {BOUNCE("[{\"emailAddress\":\"a\",\"emailAddress\":7}]"), "ses_invalid_bounce"},
+        {BOUNCE("[]"), "ses_invalid_bounce"},
+        {BOUNCE("[{\"emailAddress\":\"a\"}]") "|" BOUNCE("[{\"emailAddress\":\"a\"}]"),
+         "valid,duplicate"}, /* the same feedbackId */
+        {"{\"notificationType\":\"Complaint\"," MAIL "},\"complaint\":{\"timestamp\":"
+         "\"2009-12-03T04:24:21.000-05:00\",\"feedbackId\":\"f2\",\"complainedRecipients\":[{"
+         "\"emailAddress\":\"a\"}]}}",
+         "valid"},
+        {"{\"notificationType\":\"Delivery\"," MAIL "},\"delivery\":{\"timestamp\":"
+         "\"2024-11-05T14:20:01Z\",\"recipients\":[\"a\"]}}",
+         "valid"},
+        {"{\"notificationType\":\"Delivery\"," MAIL "},\"delivery\":{\"timestamp\":"
+         "\"2024-11-05T14:20:01Z\",\"recipients\":[]}}",
+         "ses_invalid_delivery"},
+        {"{\"eventType\":\"Teleport\",\"eventType\":\"Open\"," MAIL
+         "},\"open\":{\"timestamp\":\"2024-11-05T14:21:00Z\"}}",
+         "valid"}, /* the last value of a key wins */
+        {"{\"eventType\":\"Open\",\"eventType\":7," MAIL
+         "},\"open\":{\"timestamp\":\"2024-11-05T14:21:00Z\"}}",
+         "ses_unknown_payload"},
+        {OPEN(",\"mail\":{\"messageId\":\"\"}"), "ses_missing_message_id"},
+        {"{\"eventType\":\"Open\"," MAIL
+         ",\"tags\":null},\"open\":{\"timestamp\":\"2024-11-05T14:21:00Z\"}}",
+         "ses_invalid_tags"},
+        {"{\"eventType\":\"Open\"," MAIL
+         ",\"tags\":{\"a\":[1]}},\"open\":{\"timestamp\":\"2024-11-05T14:21:00Z\"}}",
+         "ses_invalid_tags"},
+        {OPEN(",\"click\":{\"link\":\"x\"}"), "valid"}, /* a second member object */
+        {"{\"eventType\":\"Open\"," MAIL "},\"open\":[]}", "ses_missing_member"},
+        {"{\"eventType\":\"Open\"," MAIL ",\"x\":\"say \\\"hi\\\"\"},\"open\":{\"timestamp\":"
+         "\"2024-11-05T14:21:00Z\"}}",
+         "valid"}, /* escapes other than \u: yajl's */
+        {"{\"eventType\":\"Open\"," MAIL ",\"x\":\"\\u00fc \\ud83d\\ude00 \\u0000\"},\"open\":{"
+         "\"timestamp\":\"2024-11-05T14:21:00Z\"}}",
+         "valid"}, /* \u escapes: json-c's */
+        {"{\"eventType\":\"Op\\u0065n\"," MAIL
+         "},\"open\":{\"timestamp\":\"2024-11-05T14:21:00Z\"}}",
+         "valid"},
+        {OPEN("") " x", "sns_message_invalid"},
+        {OPEN("") "\"", "sns_message_invalid"}, /* a string begun after the message */
+        {OPEN("") " \t", "valid"},
+        {"\f" OPEN(""), "sns_message_invalid"}, /* \f: yajl's blank, not json-c's */
+        {"[1]", "sns_message_not_object"},
+        {"{\"notificationType\":\"AmazonSnsSubscriptionSucceeded\",\"message\":\"ok\"}", "valid"},
+        {"{\"eventType\":\"DeliveryDelay\"," MAIL "},\"deliveryDelay\":{}}",
+         "ses_invalid_timestamp"},
+        {"{\"eventType\":\"Open\",\"mail\":{\"timestamp\":\"2024-11-05T14:20:00.187Z\","
+         "\"messageId\":\"m-0123456789012345678901234567890123456789012345678901234567890123456789"
+         "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567"
+         "890123456789012345678901234567890123456789012345678901234567890123456789\",\"destination"
+         "\":[\"a\"]},\"open\":{\"timestamp\":\"2024-11-05T14:21:00Z\"}}",
+         "valid"},                          /* a text of 256 bytes or more: json-c's */
+        {OPEN(",\"u\":\"\xff\""), "valid"}, /* not UTF-8: yajl refuses, json-c takes it */
+    };
+#undef BOUNCE
+#undef OPEN
+#undef MAIL
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *want = cases[i].want;
+        json_object *ev = json_object_new_object(), *recs = json_object_new_array();
+        char msgs[2048];
+        snprintf(msgs, sizeof msgs, "%s", cases[i].msgs);
+        int m = 0;
+        for (char *save = NULL, *msg = strtok_r(msgs, "|", &save); msg;
+             msg = strtok_r(NULL, "|", &save), m++) {
+            char mid[32];
+            snprintf(mid, sizeof mid, "sns-%zu-%d", i, m);
+            json_object *env = json_object_new_object(), *rec = json_object_new_object();
+            json_object_object_add(env, "Type", json_object_new_string("Notification"));
+            json_object_object_add(env, "MessageId", json_object_new_string(mid));
+            json_object_object_add(env, "TopicArn", json_object_new_string("arn:t"));
+            json_object_object_add(env, "Message", json_object_new_string(msg));
+            json_object_object_add(rec, "body",
+                                   json_object_new_string(json_object_to_json_string(env)));
+            json_object_array_add(recs, rec);
+            json_object_put(env);
+        }
+        json_object_object_add(ev, "Records", recs);
+        const char *obj = json_object_to_json_string(ev);
+        char got[512] = "";
+        struct mdp_ingest_counts vc;
+        assert_int_equal(
+            mdp_ingest_verdicts(NULL, k, obj, strlen(obj), NULL, NULL, all_verdicts, got, &vc), 0);
+        if (strcmp(got, want) != 0) fail_msg("case %zu, json-c: want %s, got %s", i, want, got);
+        struct result r = check_str(k, obj); /* the stream reader first */
+        if (r.c.out != vc.out || r.c.duplicates != vc.duplicates ||
+            r.c.quarantined != vc.quarantined || memcmp(r.c.extra, vc.extra, sizeof vc.extra) ||
+            r.c.newest_event_ms != vc.newest_event_ms ||
+            (vc.quarantined && !strstr(r.reasons, want)))
+            fail_msg("case %zu, no callback: out/dup/q %lld/%lld/%lld, want %s; %s", i,
+                     (long long)r.c.out, (long long)r.c.duplicates, (long long)r.c.quarantined,
+                     want, r.reasons);
+        json_object_put(ev);
+    }
 }
 
 /* Builds a key, a self-signed certificate, and signs like SNS does. */
@@ -561,19 +704,6 @@ static void test_ddb(void **st)
     assert_true(mdp__ddb_seq_cmp("111111111111111111111", "111111111111111111112") < 0);
     assert_int_equal(
         mdp__ddb_seq_cmp("4421584500000000017450439091", "4421584500000000017450439091"), 0);
-}
-
-/* Appends each verdict's name to the buffer ud (512 bytes): valid, duplicate, or the reason. */
-static int all_verdicts(void *ud, const struct mdp_verdict *v)
-{
-    char *b = ud;
-    size_t n = strlen(b);
-    snprintf(b + n, 512 - n, "%s%s", n ? "," : "",
-             v->kind == MDP_VERDICT_VALID       ? "valid"
-             : v->kind == MDP_VERDICT_DUPLICATE ? "duplicate"
-             : v->reason                        ? v->reason
-                                                : "?");
-    return 0;
 }
 
 /* The ddb connector reads Firehose objects with yajl's stream reader when nobody asks for the
@@ -1503,6 +1633,7 @@ int main(void)
         cmocka_unit_test(test_events_two_readers),
         cmocka_unit_test(test_ses_fixtures_and_variants),
         cmocka_unit_test(test_ses_records),
+        cmocka_unit_test(test_ses_two_readers),
         cmocka_unit_test(test_sns_signatures),
         cmocka_unit_test(test_ddb),
         cmocka_unit_test(test_ddb_two_readers),

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
 enum { X_INSERTS, X_MODIFIES, X_USER_REMOVES, X_TTL_REMOVES };
 
@@ -463,8 +462,6 @@ enum { K_SKIP = -1, K_DYNAMODB = T_COUNT, K_IDENTITY, K_KEYS, K_NEW_IMAGE, K_OLD
 /* An attribute value's type key. */
 enum { A_NONE, A_S, A_N, A_B, A_BOOL, A_NULL, A_SS, A_NS, A_BS, A_M, A_L };
 
-enum { V_NULL, V_TRUE, V_FALSE, V_NUM, V_STR, V_MAP, V_ARR };
-
 struct level {
     unsigned char frame;
     signed char key;     /* F_RECORD, F_DYNAMODB, F_IDENTITY: K_ or T_ of the next value; F_AV and
@@ -528,11 +525,10 @@ static int av_type(const char *k, size_t n)
 }
 #undef IS
 
-static int sax_key(void *ud, const unsigned char *key, size_t n)
+static int sax_key(void *ud, const char *k, size_t n)
 {
     struct sax *x = ud;
     struct level *l = &x->lv[x->depth];
-    const char *k = (const char *)key;
     int code = K_SKIP;
     switch (l->frame) {
     case F_RECORD:
@@ -586,14 +582,14 @@ static int keep(struct sax *x, int slot, const char *s, size_t n)
 
 /* A value of kind (s, n: a string's or number's text) where the reader stands. Returns 0 when
  * the record is json-c's to judge (yajl then stops). */
-static int value(struct sax *x, int kind, const char *s, size_t n)
+static int sax_value(void *ud, enum mdp__sax_kind kind, const char *s, size_t n)
 {
-    int sub = kind == V_MAP || kind == V_ARR;
-    if (kind == V_NUM && (n > 18 || memchr(s, 'e', n) || memchr(s, 'E', n))) return 0;
+    struct sax *x = ud;
+    int sub = kind == MDP__SAX_MAP || kind == MDP__SAX_ARRAY;
     if (x->depth == 0) { /* a record begins */
         memset(&x->v, 0, sizeof x->v);
         x->seen = 0;
-        return kind == V_MAP && push(x, F_RECORD, K_SKIP, -1, 0);
+        return kind == MDP__SAX_MAP && push(x, F_RECORD, K_SKIP, -1, 0);
     }
     struct level *l = &x->lv[x->depth];
     switch (l->frame) {
@@ -601,18 +597,18 @@ static int value(struct sax *x, int kind, const char *s, size_t n)
     case F_DYNAMODB:
     case F_IDENTITY:
         if (l->key >= 0 && l->key < T_COUNT) {
-            if (kind == V_STR && !keep(x, l->key, s, n)) return 0;
-        } else if (kind == V_MAP && l->key == K_DYNAMODB) {
+            if (kind == MDP__SAX_STRING && !keep(x, l->key, s, n)) return 0;
+        } else if (kind == MDP__SAX_MAP && l->key == K_DYNAMODB) {
             x->v.dynamodb = 1;
             return push(x, F_DYNAMODB, K_SKIP, -1, 0);
-        } else if (kind == V_MAP && l->key == K_IDENTITY) {
+        } else if (kind == MDP__SAX_MAP && l->key == K_IDENTITY) {
             x->v.identity = 1;
             return push(x, F_IDENTITY, K_SKIP, -1, 0);
-        } else if (kind == V_MAP && l->key >= K_KEYS && l->key <= K_OLD_IMAGE) {
+        } else if (kind == MDP__SAX_MAP && l->key >= K_KEYS && l->key <= K_OLD_IMAGE) {
             if (l->key == K_NEW_IMAGE) x->v.ni = 1;
             if (l->key == K_OLD_IMAGE) x->v.oi = 1;
             return push(x, F_IMAGE, -1, -1, l->key - K_KEYS);
-        } else if (kind == V_NUM && l->key == K_TIME) {
+        } else if (kind == MDP__SAX_NUMBER && l->key == K_TIME) {
             char b[20];
             memcpy(b, s, n);
             b[n] = '\0'; /* as json-c reads it: an integer, or a double with a point */
@@ -623,38 +619,38 @@ static int value(struct sax *x, int kind, const char *s, size_t n)
     case F_SKIP:
         return sub ? push(x, F_SKIP, K_SKIP, -1, 0) : 1;
     case F_IMAGE:
-        return kind == V_MAP && push(x, F_AV, A_NONE, l->key, 0);
+        return kind == MDP__SAX_MAP && push(x, F_AV, A_NONE, l->key, 0);
     case F_MAP:
-        return kind == V_MAP && push(x, F_AV, A_NONE, -1, 0);
+        return kind == MDP__SAX_MAP && push(x, F_AV, A_NONE, -1, 0);
     case F_LIST:
-        return kind == V_MAP && push(x, F_AV, A_NONE, -1, 0);
+        return kind == MDP__SAX_MAP && push(x, F_AV, A_NONE, -1, 0);
     case F_AV:
         switch (l->key) {
         case A_S:
-            return kind == V_STR && (l->slot < 0 || keep(x, l->slot, s, n));
+            return kind == MDP__SAX_STRING && (l->slot < 0 || keep(x, l->slot, s, n));
         case A_N:
-            return kind == V_STR && ddb_number(s, n) &&
+            return kind == MDP__SAX_STRING && ddb_number(s, n) &&
                    (l->slot != C_EXPIRES || keep(x, l->slot, s, n));
         case A_B:
-            return kind == V_STR && base64_ok(s, n);
+            return kind == MDP__SAX_STRING && base64_ok(s, n);
         case A_BOOL:
-            return kind == V_TRUE || kind == V_FALSE;
+            return kind == MDP__SAX_TRUE || kind == MDP__SAX_FALSE;
         case A_NULL:
-            return kind == V_TRUE;
+            return kind == MDP__SAX_TRUE;
         case A_SS:
         case A_NS:
         case A_BS:
             x->nset = 0;
-            return kind == V_ARR && push(x, F_SET, l->key, -1, 0);
+            return kind == MDP__SAX_ARRAY && push(x, F_SET, l->key, -1, 0);
         case A_M:
-            return kind == V_MAP && push(x, F_MAP, K_SKIP, -1, 0);
+            return kind == MDP__SAX_MAP && push(x, F_MAP, K_SKIP, -1, 0);
         case A_L:
-            return kind == V_ARR && push(x, F_LIST, K_SKIP, -1, 0);
+            return kind == MDP__SAX_ARRAY && push(x, F_LIST, K_SKIP, -1, 0);
         default:
             return 0;
         }
     case F_SET:
-        if (kind != V_STR || (l->key == A_NS && !ddb_number(s, n)) ||
+        if (kind != MDP__SAX_STRING || (l->key == A_NS && !ddb_number(s, n)) ||
             (l->key == A_BS && !base64_ok(s, n)) || n >= SAX_STR || x->nset == SAX_SET)
             return 0;
         for (int i = 0; i < x->nset; i++)
@@ -710,48 +706,6 @@ static int sax_end(void *ud)
     return --x->depth > 0 || record_end(x);
 }
 
-static int sax_null(void *ud)
-{
-    return value(ud, V_NULL, NULL, 0);
-}
-
-static int sax_bool(void *ud, int b)
-{
-    return value(ud, b ? V_TRUE : V_FALSE, NULL, 0);
-}
-
-static int sax_number(void *ud, const char *s, size_t n)
-{
-    return value(ud, V_NUM, s, n);
-}
-
-static int sax_string(void *ud, const unsigned char *s, size_t n)
-{
-    return value(ud, V_STR, (const char *)s, n);
-}
-
-static int sax_start_map(void *ud)
-{
-    return value(ud, V_MAP, NULL, 0);
-}
-
-static int sax_start_array(void *ud)
-{
-    return value(ud, V_ARR, NULL, 0);
-}
-
-static const yajl_callbacks SAX = {
-    .yajl_null = sax_null,
-    .yajl_boolean = sax_bool,
-    .yajl_number = sax_number,
-    .yajl_string = sax_string,
-    .yajl_start_map = sax_start_map,
-    .yajl_map_key = sax_key,
-    .yajl_end_map = sax_end,
-    .yajl_start_array = sax_start_array,
-    .yajl_end_array = sax_end,
-};
-
 /* Reads the records of sp's object with yajl from its start, taking each one it may, and leaves
  * sp after the last one taken (where json-c's splitter goes on). Returns 0, or an error of taking
  * a record. */
@@ -768,7 +722,8 @@ static int sax_read(struct mdp_check *ck, struct mdp__splitter *sp)
     x->limit = n;
     for (const char *c = "\\\f\v"; *c; c++)
         if ((q = memchr(p, *c, x->limit))) x->limit = (size_t)(q - p);
-    if ((x->h = yajl_alloc(&SAX, NULL, x))) {
+    struct mdp__sax cb = {sax_value, sax_key, sax_end, x};
+    if ((x->h = mdp__sax_alloc(&cb))) {
         yajl_config(x->h, yajl_allow_multiple_values, 1);
         if (yajl_parse(x->h, (const unsigned char *)p, n) == yajl_status_ok)
             yajl_complete_parse(x->h);

@@ -5,7 +5,9 @@
  * event-publishing record (eventType Send, Reject, Bounce, Complaint, Delivery, Open, Click,
  * "Rendering Failure", DeliveryDelay, Subscription); each is validated against its documented
  * members. SNS and SQS deliver at least once: a message whose SNS MessageId or SES feedbackId was
- * seen before in the run is counted as a duplicate. */
+ * seen before in the run is counted as a duplicate. An envelope's Message is read with yajl's
+ * stream parser when nobody asks for the parsed record, and with json-c's DOM otherwise and
+ * whenever the stream reader does not pass it (docs/ingest.md, the seventh round). */
 #include "../ingest_internal.h"
 #include "ses.h"
 #include "sns_verify.h"
@@ -45,13 +47,6 @@ static const struct type *find(const struct type *t, const char *name)
     for (; name && t->name; t++)
         if (strcmp(t->name, name) == 0) return t;
     return NULL;
-}
-
-/* SES timestamps are ISO-8601, usually UTC with ms, sometimes with an offset or a space before it.
- */
-static int ses_time(json_object *o, const char *k, int64_t *ms)
-{
-    return mdp__jtime(o, k, ms);
 }
 
 static int strings_array(json_object *a, int nonempty)
@@ -98,10 +93,28 @@ static const char *i64(char *buf, int64_t v)
     return q;
 }
 
-/* Validates the SES JSON. Returns NULL or the reason (detail says more); sets the event time and
- * the SES-level dedup id (feedbackId, or messageId/type/time for events without one). */
-static const char *validate_ses(json_object *r, const char **detail, int64_t *ts, char *id,
-                                size_t idn, int *is_event)
+/* What validate_ses reads of the SES JSON, as either reader found it: json-c's DOM (find_view)
+ * or the stream reader (sax_*). Texts are NUL-terminated and borrowed; NULL when the member is
+ * missing or not a string. The member fields are those of the type's member object (bounce,
+ * open, ...), named by member. */
+enum { T_NT, T_ET, T_MID, T_MTS, T_MEMBER_TS, T_BOUNCE_TYPE, T_FEEDBACK_ID, T_COUNT };
+
+struct view {
+    const char *t[T_COUNT];
+    int mail;           /* mail is an object */
+    int dest_ok;        /* mail.destination is a non-empty array of strings */
+    int tags_has;       /* mail.tags is present, null included */
+    int tags_obj;       /* mail.tags is an object */
+    int tags_ok;        /* ... whose values are all arrays of strings */
+    const char *member; /* the member object read (its name, as in the types), or NULL */
+    int link;           /* its link is a string */
+    int bounced_ok;     /* its bouncedRecipients are a non-empty array with emailAddress each */
+    int complained_ok;  /* its complainedRecipients, likewise */
+    int recipients_ok;  /* its recipients are a non-empty array of strings */
+};
+
+/* The view of json-c's SES JSON r. */
+static void find_view(json_object *r, struct view *v)
 {
     /* the members are found in one walk over each object, not a hash lookup each */
     enum { NT, ET, MAIL };
@@ -109,8 +122,46 @@ static const char *validate_ses(json_object *r, const char **detail, int64_t *ts
     enum { MID, MTS, DEST, TAGS };
     static const char *const MN[] = {"messageId", "timestamp", "destination", "tags", NULL};
     json_object *rm[3], *mm[4];
+    memset(v, 0, sizeof *v);
     mdp__jmembers(r, RN, rm);
-    const char *nt = mdp__jtext(rm[NT]), *et = mdp__jtext(rm[ET]);
+    v->t[T_NT] = mdp__jtext(rm[NT]);
+    v->t[T_ET] = mdp__jtext(rm[ET]);
+    json_object *mail = json_object_is_type(rm[MAIL], json_type_object) ? rm[MAIL] : NULL;
+    if ((v->mail = mail != NULL)) {
+        unsigned has = mdp__jmembers(mail, MN, mm);
+        v->t[T_MID] = mdp__jtext(mm[MID]);
+        v->t[T_MTS] = mdp__jtext(mm[MTS]);
+        v->dest_ok = strings_array(mm[DEST], 1);
+        v->tags_has = (has & 1u << TAGS) != 0;
+        json_object *tags = json_object_is_type(mm[TAGS], json_type_object) ? mm[TAGS] : NULL;
+        if ((v->tags_obj = v->tags_ok = tags != NULL)) {
+            json_object_object_foreach(tags, k, tv)
+            {
+                (void)k;
+                if (!strings_array(tv, 0)) v->tags_ok = 0;
+            }
+        }
+    }
+    const char *nt = v->t[T_NT], *et = v->t[T_ET];
+    const struct type *t = find(nt ? NOTIFICATIONS : EVENTS, nt ? nt : et);
+    json_object *m = t ? mdp__jobj(r, t->member) : NULL;
+    if (!m) return;
+    v->member = t->member;
+    v->t[T_MEMBER_TS] = mdp__jget(m, "timestamp");
+    v->t[T_BOUNCE_TYPE] = mdp__jget(m, "bounceType");
+    v->t[T_FEEDBACK_ID] = mdp__jget(m, "feedbackId");
+    v->link = mdp__jget(m, "link") != NULL;
+    v->bounced_ok = recipients(m, "bouncedRecipients");
+    v->complained_ok = recipients(m, "complainedRecipients");
+    v->recipients_ok = strings_array(mdp__jarr(m, "recipients"), 1);
+}
+
+/* Validates the SES JSON's view. Returns NULL or the reason (detail says more); sets the event
+ * time and the SES-level dedup id (feedbackId, or messageId/type/time for events without one). */
+static const char *validate_ses(const struct view *v, const char **detail, int64_t *ts, char *id,
+                                size_t idn, int *is_event)
+{
+    const char *nt = v->t[T_NT], *et = v->t[T_ET];
     const struct type *t;
     *is_event = et != NULL;
     if (nt && strcmp(nt, "AmazonSnsSubscriptionSucceeded") == 0) return *detail = "control", NULL;
@@ -118,51 +169,42 @@ static const char *validate_ses(json_object *r, const char **detail, int64_t *ts
         return *detail = "neither notificationType nor eventType", "ses_unknown_payload";
     if (!(t = find(nt ? NOTIFICATIONS : EVENTS, nt ? nt : et)))
         return *detail = nt ? nt : et, "ses_unknown_type";
-    json_object *mail = json_object_is_type(rm[MAIL], json_type_object) ? rm[MAIL] : NULL;
-    if (!mail) return *detail = "mail", "ses_missing_mail";
-    unsigned has = mdp__jmembers(mail, MN, mm);
-    const char *mid = mdp__jtext(mm[MID]), *mts = mdp__jtext(mm[MTS]);
+    if (!v->mail) return *detail = "mail", "ses_missing_mail";
+    const char *mid = v->t[T_MID], *mts = v->t[T_MTS];
     if (!mid || !*mid) return *detail = "mail.messageId", "ses_missing_message_id";
     int64_t mail_ts;
     if (!mts || mdp_time_parse_iso(mts, (size_t)-1, &mail_ts))
         return *detail = "mail.timestamp", "ses_invalid_timestamp";
-    if (!strings_array(mm[DEST], 1))
+    if (!v->dest_ok)
         return *detail = "mail.destination must be a non-empty array of strings",
                "ses_invalid_mail";
-    json_object *tags = json_object_is_type(mm[TAGS], json_type_object) ? mm[TAGS] : NULL;
-    if (has & 1u << TAGS && !tags) /* present, null included, and no object */
+    if (v->tags_has && !v->tags_obj) /* present, null included, and no object */
         return *detail = "mail.tags must be an object", "ses_invalid_tags";
-    if (tags) {
-        json_object_object_foreach(tags, k, v)
-        {
-            (void)k;
-            if (!strings_array(v, 0))
-                return *detail = "every tag value is an array of strings", "ses_invalid_tags";
-        }
-    }
-    json_object *m = mdp__jobj(r, t->member);
-    if (!m) return *detail = t->member, "ses_missing_member";
+    if (v->tags_obj && !v->tags_ok)
+        return *detail = "every tag value is an array of strings", "ses_invalid_tags";
+    if (!v->member || strcmp(v->member, t->member) != 0)
+        return *detail = t->member, "ses_missing_member";
     *ts = mail_ts;
-    if (t->has_time && ses_time(m, "timestamp", ts))
+    /* SES timestamps are ISO-8601, usually UTC with ms, sometimes with an offset or a space */
+    const char *mt = v->t[T_MEMBER_TS];
+    if (t->has_time && (!mt || mdp_time_parse_iso(mt, (size_t)-1, ts)))
         return *detail = "the member's timestamp", "ses_invalid_timestamp";
     const char *fid = NULL;
     if (strcmp(t->member, "bounce") == 0) {
-        const char *bt = mdp__jget(m, "bounceType");
+        const char *bt = v->t[T_BOUNCE_TYPE];
         if (!bt ||
             (strcmp(bt, "Permanent") && strcmp(bt, "Transient") && strcmp(bt, "Undetermined")))
             return *detail = "bounce.bounceType", "ses_invalid_bounce";
-        if (!recipients(m, "bouncedRecipients"))
-            return *detail = "bounce.bouncedRecipients", "ses_invalid_bounce";
-        fid = mdp__jget(m, "feedbackId");
+        if (!v->bounced_ok) return *detail = "bounce.bouncedRecipients", "ses_invalid_bounce";
+        fid = v->t[T_FEEDBACK_ID];
     } else if (strcmp(t->member, "complaint") == 0) {
-        if (!recipients(m, "complainedRecipients"))
+        if (!v->complained_ok)
             return *detail = "complaint.complainedRecipients", "ses_invalid_complaint";
-        fid = mdp__jget(m, "feedbackId");
+        fid = v->t[T_FEEDBACK_ID];
     } else if (strcmp(t->member, "delivery") == 0) {
-        if (!strings_array(mdp__jarr(m, "recipients"), 1))
-            return *detail = "delivery.recipients", "ses_invalid_delivery";
+        if (!v->recipients_ok) return *detail = "delivery.recipients", "ses_invalid_delivery";
     } else if (strcmp(t->member, "click") == 0) {
-        if (!mdp__jget(m, "link")) return *detail = "click.link", "ses_invalid_click";
+        if (!v->link) return *detail = "click.link", "ses_invalid_click";
     }
     char num[24];
     if (fid)
@@ -170,6 +212,238 @@ static const char *validate_ses(json_object *r, const char **detail, int64_t *ts
     else
         join(id, idn, (const char *[]){"event:", mid, ":", t->name, ":", i64(num, *ts), NULL});
     return NULL;
+}
+
+/* ---- the stream reader of the SES JSON: yajl's callbacks, no DOM ----
+ * An SNS envelope's Message is read with it when nobody asks for the parsed record (the ingest
+ * stage). It decides "valid" only for what json-c would read the same way; everything else (a
+ * fault, an invalid message, a repeated member, JSON that json-c reads differently or more
+ * leniently: a \u escape, \f or \v, numbers with an exponent or over 18 characters, nesting over
+ * 32, a text kept of 256 bytes or more, two member objects of the types) goes to json-c's path,
+ * which decides as before. Other escapes are read by yajl: SES writes header values such as
+ * boundary=\"x\" into most messages. fuzz_ses compares the two paths on every input. */
+#define SAX_DEPTH 32
+#define SAX_STR   256
+
+enum frame { F_TOP, F_MAIL, F_DEST, F_TAGS, F_TAG, F_MEMBER, F_RLIST, F_RITEM, F_RCPT, F_SKIP };
+
+/* What a key says of the value to come: a T_ text, one of these, or K_SKIP. */
+enum {
+    K_SKIP = -1,
+    K_MAIL = T_COUNT,
+    K_MEMBER,
+    K_DEST,
+    K_TAGS,
+    K_LINK,
+    K_BOUNCED,
+    K_COMPLAINED,
+    K_RECIPIENTS,
+    K_EMAIL,
+    K_TAG
+};
+
+struct level {
+    unsigned char frame;
+    signed char key; /* the code of the member whose value comes next */
+    int n;           /* the members or elements read */
+};
+
+struct sax {
+    struct view v;
+    yajl_handle h;
+    unsigned seen; /* the codes met in the message: a repeat is json-c's to judge */
+    int depth, values;
+    const char *name; /* F_TOP: the member object's name when the key named one */
+    size_t end;       /* the bytes up to the message's closing brace */
+    struct level lv[SAX_DEPTH + 1];
+    char text[T_COUNT][SAX_STR];
+};
+
+/* The member objects' names, as the types give them. */
+static const char *member_name(const char *k, size_t n)
+{
+    for (int i = 0; EVENTS[i].name; i++)
+        if (strlen(EVENTS[i].member) == n && memcmp(EVENTS[i].member, k, n) == 0)
+            return EVENTS[i].member;
+    return NULL;
+}
+
+#define IS(lit) (n == sizeof lit - 1 && memcmp(k, lit, sizeof lit - 1) == 0)
+
+static int sax_key(void *ud, const char *k, size_t n)
+{
+    struct sax *x = ud;
+    struct level *l = &x->lv[x->depth];
+    int code = K_SKIP;
+    switch (l->frame) {
+    case F_TOP:
+        code = IS("notificationType")                  ? T_NT
+               : IS("eventType")                       ? T_ET
+               : IS("mail")                            ? K_MAIL
+               : (x->name = member_name(k, n)) != NULL ? K_MEMBER
+                                                       : K_SKIP;
+        break;
+    case F_MAIL:
+        code = IS("messageId")     ? T_MID
+               : IS("timestamp")   ? T_MTS
+               : IS("destination") ? K_DEST
+               : IS("tags")        ? K_TAGS
+                                   : K_SKIP;
+        break;
+    case F_MEMBER:
+        code = IS("timestamp")              ? T_MEMBER_TS
+               : IS("bounceType")           ? T_BOUNCE_TYPE
+               : IS("feedbackId")           ? T_FEEDBACK_ID
+               : IS("link")                 ? K_LINK
+               : IS("bouncedRecipients")    ? K_BOUNCED
+               : IS("complainedRecipients") ? K_COMPLAINED
+               : IS("recipients")           ? K_RECIPIENTS
+                                            : K_SKIP;
+        break;
+    case F_RITEM:
+        if (!IS("emailAddress")) break;
+        if (l->n++) return 0; /* a repeated emailAddress */
+        code = K_EMAIL;
+        break;
+    case F_TAGS:
+        code = K_TAG;
+        break;
+    default:
+        return 1;
+    }
+    if (code != K_SKIP && code != K_EMAIL && code != K_TAG) {
+        if (x->seen & 1u << code) return 0; /* json-c keeps the last value: its to read */
+        x->seen |= 1u << code;
+    }
+    l->key = (signed char)code;
+    return 1;
+}
+#undef IS
+
+static int push(struct sax *x, enum frame f)
+{
+    if (x->depth == SAX_DEPTH) return 0;
+    x->lv[++x->depth] = (struct level){(unsigned char)f, K_SKIP, 0};
+    return 1;
+}
+
+/* A value of kind (s, n: a string's text) where the reader stands. Returns 0 when the message is
+ * json-c's to judge (yajl then stops). */
+static int sax_value(void *ud, enum mdp__sax_kind kind, const char *s, size_t n)
+{
+    struct sax *x = ud;
+    int sub = kind == MDP__SAX_MAP || kind == MDP__SAX_ARRAY;
+    if (x->depth == 0) return kind == MDP__SAX_MAP && x->values++ == 0 && push(x, F_TOP);
+    struct level *l = &x->lv[x->depth];
+    int key = l->key;
+    l->key = K_SKIP;
+    switch (l->frame) {
+    case F_TOP:
+    case F_MAIL:
+    case F_MEMBER:
+        if (key >= 0 && key < T_COUNT) {
+            if (kind == MDP__SAX_STRING) {
+                if (n >= SAX_STR) return 0;
+                memcpy(x->text[key], s, n);
+                x->text[key][n] = '\0';
+                x->v.t[key] = x->text[key];
+            }
+        } else if (key == K_MAIL && kind == MDP__SAX_MAP) {
+            x->v.mail = 1;
+            return push(x, F_MAIL);
+        } else if (key == K_MEMBER && kind == MDP__SAX_MAP) {
+            x->v.member = x->name;
+            return push(x, F_MEMBER);
+        } else if (key == K_DEST) {
+            return kind == MDP__SAX_ARRAY && push(x, F_DEST);
+        } else if (key == K_TAGS) {
+            x->v.tags_has = 1;
+            if (kind == MDP__SAX_MAP) {
+                x->v.tags_obj = x->v.tags_ok = 1;
+                return push(x, F_TAGS);
+            }
+        } else if (key == K_LINK) {
+            x->v.link = kind == MDP__SAX_STRING;
+        } else if (key == K_BOUNCED || key == K_COMPLAINED) {
+            if (kind != MDP__SAX_ARRAY || !push(x, F_RLIST)) return 0;
+            x->lv[x->depth].key = (signed char)key;
+            return 1;
+        } else if (key == K_RECIPIENTS) {
+            return kind == MDP__SAX_ARRAY && push(x, F_RCPT);
+        }
+        return sub ? push(x, F_SKIP) : 1;
+    case F_SKIP:
+        return sub ? push(x, F_SKIP) : 1;
+    case F_TAGS:
+        return kind == MDP__SAX_ARRAY && push(x, F_TAG);
+    case F_DEST:
+    case F_TAG:
+    case F_RCPT:
+        l->n++;
+        return kind == MDP__SAX_STRING;
+    case F_RLIST:
+        l->key = (signed char)key; /* which list it is stays */
+        l->n++;
+        return kind == MDP__SAX_MAP && push(x, F_RITEM);
+    case F_RITEM:
+        if (key == K_EMAIL) return kind == MDP__SAX_STRING;
+        return sub ? push(x, F_SKIP) : 1;
+    default:
+        return 0;
+    }
+}
+
+static int sax_end(void *ud)
+{
+    struct sax *x = ud;
+    const struct level *l = &x->lv[x->depth];
+    switch (l->frame) {
+    case F_DEST:
+        if (!(x->v.dest_ok = l->n > 0)) return 0;
+        break;
+    case F_RCPT:
+        if (!(x->v.recipients_ok = l->n > 0)) return 0;
+        break;
+    case F_RLIST:
+        if (l->n == 0) return 0;
+        if (l->key == K_BOUNCED) x->v.bounced_ok = 1;
+        if (l->key == K_COMPLAINED) x->v.complained_ok = 1;
+        break;
+    case F_RITEM:
+        if (l->n == 0) return 0; /* no emailAddress */
+        break;
+    default:
+        break;
+    }
+    if (--x->depth == 0) x->end = yajl_get_bytes_consumed(x->h);
+    return 1;
+}
+
+/* Reads the SES JSON [p, p+n) with yajl into x->v. Returns 0 when it is one JSON object that
+ * json-c reads the same way, else -1 (json-c's path decides). */
+static int sax_read(struct sax *x, const char *p, size_t n)
+{
+    /* json-c's parse takes at most INT32_MAX bytes: a longer message is its to refuse */
+    if (n > (size_t)INT32_MAX || memchr(p, '\f', n) || memchr(p, '\v', n)) return -1;
+    /* \u escapes are json-c's (the two decode odd ones differently); the others decode alike */
+    for (const char *b = p, *e = p + n; (b = memchr(b, '\\', (size_t)(e - b))) && b + 1 < e; b += 2)
+        if (b[1] == 'u') return -1;
+    memset(&x->v, 0, sizeof x->v);
+    x->seen = 0;
+    x->depth = x->values = 0;
+    x->end = 0;
+    x->name = NULL;
+    struct mdp__sax cb = {sax_value, sax_key, sax_end, x};
+    yajl_handle h = x->h = mdp__sax_alloc(&cb);
+    if (!h) return -1;
+    int ok = yajl_parse(h, (const unsigned char *)p, n) == yajl_status_ok &&
+             yajl_complete_parse(h) == yajl_status_ok && x->values == 1 && x->depth == 0;
+    yajl_free(h);
+    /* only blanks after the message, as json-c's exact parse allows: yajl takes a string cut off
+     * after the value (`{...}"`) as input still to come */
+    for (size_t i = ok ? x->end : n; i < n; i++)
+        if (!strchr(" \t\r\n", p[i])) return -1;
+    return ok ? 0 : -1;
 }
 
 /* Counts one record as a duplicate if any of its ids (a: alen bytes, from mdp__dedup_key; b: text)
@@ -221,17 +495,11 @@ static int bad(struct mdp_check *ck, const struct where *w, const char *why, con
     return mdp_check_bad(ck, why, loc, detail, raw, len);
 }
 
-/* One SES JSON (raw delivery or an envelope's Message). env_id: the key of the SNS MessageId
- * (env_len bytes) or NULL. */
-static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, size_t env_len,
-                    const struct where *w)
+/* A valid SES JSON (validate_ses's outputs): counted, or a duplicate. env_id: the key of the SNS
+ * MessageId (env_len bytes) or NULL. */
+static int take_valid(struct mdp_check *ck, const char *detail, int64_t ts, const char *id,
+                      int is_event, const char *env_id, size_t env_len)
 {
-    const char *detail = NULL;
-    int64_t ts = -1;
-    char id[512] = "";
-    int is_event = 0;
-    const char *why = validate_ses(r, &detail, &ts, id, sizeof id, &is_event);
-    if (why) return bad(ck, w, why, detail);
     if (detail && strcmp(detail, "control") == 0) {
         ck->c->extra[X_CONTROL]++;
         return mdp_check_ok(ck, -1);
@@ -243,6 +511,22 @@ static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, si
         return mdp_check_ok(ck, ts);
     }
     return 0;
+}
+
+/* One SES JSON (raw delivery or an envelope's Message), parsed by json-c. env_id: the key of the
+ * SNS MessageId (env_len bytes) or NULL. */
+static int take_ses(struct mdp_check *ck, json_object *r, const char *env_id, size_t env_len,
+                    const struct where *w)
+{
+    const char *detail = NULL;
+    int64_t ts = -1;
+    char id[512] = "";
+    int is_event = 0;
+    struct view v;
+    find_view(r, &v);
+    const char *why = validate_ses(&v, &detail, &ts, id, sizeof id, &is_event);
+    if (why) return bad(ck, w, why, detail);
+    return take_valid(ck, detail, ts, id, is_event, env_id, env_len);
 }
 
 /* The members of an SNS envelope take_envelope reads, found in one walk (mdp__jmembers). */
@@ -282,9 +566,20 @@ static int take_envelope(struct mdp_check *ck, json_object *env, json_object *co
     json_object *msg = em[E_MSG];
     if (!json_object_is_type(msg, json_type_string))
         return bad(ck, w, "sns_envelope_invalid", "no Message string");
+    const char *text = json_object_get_string(msg);
+    size_t tn = (size_t)json_object_get_string_len(msg);
+    if (!ck->on_verdict) { /* nobody asks for the record: a valid message needs no DOM */
+        struct sax x;
+        const char *detail = NULL;
+        int64_t ts = -1;
+        char id[512] = "";
+        int is_event = 0;
+        if (sax_read(&x, text, tn) == 0 &&
+            !validate_ses(&x.v, &detail, &ts, id, sizeof id, &is_event))
+            return take_valid(ck, detail, ts, id, is_event, env_id, env_len);
+    }
     enum json_tokener_error err;
-    json_object *r = mdp__json_exact_tok(w->tok, json_object_get_string(msg),
-                                         (size_t)json_object_get_string_len(msg), &err);
+    json_object *r = mdp__json_exact_tok(w->tok, text, tn, &err);
     int rc;
     if (!r || !json_object_is_type(r, json_type_object))
         rc = bad(ck, w, r ? "sns_message_not_object" : "sns_message_invalid",
