@@ -113,6 +113,10 @@ struct mdp__sax {
 /* A yajl parser calling s (borrowed: it must outlive the parser), or NULL when out of memory;
  * the caller frees it with yajl_free. */
 yajl_handle mdp__sax_alloc(const struct mdp__sax *s);
+/* Parses all of [p, p+n) with h and frees h. Returns 1 when yajl read it without fault and
+ * nothing but blanks (` \t\r\n`, as json-c's exact parse allows) follows byte *end, where the
+ * reader saw its one value close (set during the parse); else 0. */
+int mdp__sax_parse(yajl_handle h, const char *p, size_t n, const size_t *end);
 
 /* Next line of [p, p+n) from *pos: 1 with the line's span (without CR LF) and 1-based number. */
 int mdp__next_line(const char *p, size_t n, size_t *pos, size_t *start, size_t *len,

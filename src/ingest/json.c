@@ -273,6 +273,18 @@ yajl_handle mdp__sax_alloc(const struct mdp__sax *s)
     return yajl_alloc(&SAX, NULL, (void *)(uintptr_t)s);
 }
 
+int mdp__sax_parse(yajl_handle h, const char *p, size_t n, const size_t *end)
+{
+    int ok = yajl_parse(h, (const unsigned char *)p, n) == yajl_status_ok &&
+             yajl_complete_parse(h) == yajl_status_ok;
+    yajl_free(h);
+    /* only blanks after the value, as json-c's exact parse allows: yajl takes a string cut off
+     * after the value (`{...}"`) as input still to come */
+    for (size_t i = ok ? *end : n; i < n; i++)
+        if (!strchr(" \t\r\n", p[i])) return 0;
+    return ok;
+}
+
 int mdp__next_line(const char *p, size_t n, size_t *pos, size_t *start, size_t *len, size_t *lineno)
 {
     while (*pos < n) {

@@ -434,16 +434,8 @@ static int sax_read(struct sax *x, const char *p, size_t n)
     x->end = 0;
     x->name = NULL;
     struct mdp__sax cb = {sax_value, sax_key, sax_end, x};
-    yajl_handle h = x->h = mdp__sax_alloc(&cb);
-    if (!h) return -1;
-    int ok = yajl_parse(h, (const unsigned char *)p, n) == yajl_status_ok &&
-             yajl_complete_parse(h) == yajl_status_ok && x->values == 1 && x->depth == 0;
-    yajl_free(h);
-    /* only blanks after the message, as json-c's exact parse allows: yajl takes a string cut off
-     * after the value (`{...}"`) as input still to come */
-    for (size_t i = ok ? x->end : n; i < n; i++)
-        if (!strchr(" \t\r\n", p[i])) return -1;
-    return ok ? 0 : -1;
+    if (!(x->h = mdp__sax_alloc(&cb))) return -1;
+    return mdp__sax_parse(x->h, p, n, &x->end) && x->values == 1 && x->depth == 0 ? 0 : -1;
 }
 
 /* Counts one record as a duplicate if any of its ids (a: alen bytes, from mdp__dedup_key; b: text)
