@@ -4,7 +4,10 @@
  * call)
  * that answers every request with a fixed 200-byte JSON. With MHD's default 32 KiB per connection
  * it spent 0.6 us a request more than mdp serve clearing that memory (perf), which flattered the
- * ratio. Usage: bench_mhd_bare PORT (until SIGTERM). */
+ * ratio. Usage: bench_mhd_bare PORT [WORK_NS] (until SIGTERM). WORK_NS (default 0): busy work per
+ * request, the clock polled for that many nanoseconds before answering, standing in for a
+ * handler's own CPU time: what a server that only added that much work would measure here
+ * (docs/serve.md, "What a microsecond of work costs"). */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <microhttpd.h>
 #include <sched.h>
@@ -12,9 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char body[201];
+static long work_ns;
+
+static long elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+    return (b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
+}
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
@@ -29,6 +39,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
+    if (work_ns > 0) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        while (elapsed_ns(&t0, &t) < work_ns);
+    }
     struct MHD_Response *r = MHD_create_response_from_buffer(200, body, MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(r, "Content-Type", "application/json");
     enum MHD_Result ret = MHD_queue_response(c, 200, r);
@@ -38,7 +55,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) return 2;
+    if (argc != 2 && argc != 3) return 2;
+    work_ns = argc == 3 ? atol(argv[2]) : 0;
     snprintf(body, sizeof body, "{\"decision_id\":\"%0150d\",\"variant\":\"tip\",\"x\":1}", 0);
     size_t n = strlen(body);
     memset(body + n, ' ', 200 - n);

@@ -4,6 +4,7 @@
 #include "mdp/buf.h"
 #include "mdp/lake.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -130,15 +131,27 @@ const struct mdp_snapshot_rec *mdp_snapshot_at(const struct mdp_snapshot *s, int
     return i >= 0 && (uint64_t)i < s->h->count ? &s->recs[i] : NULL;
 }
 
+/* the 8 bytes at p as a big-endian number (their memcmp order) */
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return be64toh(v);
+}
+
 const struct mdp_snapshot_rec *mdp_snapshot_find(const struct mdp_snapshot *s,
                                                  const uint8_t user_id[16])
 {
+    /* the ids are sorted as bytes (memcmp): compared as two big-endian 64-bit halves, inline (a
+     * lookup is on every personalize request) */
+    uint64_t khi = be64(user_id), klo = be64(user_id + 8);
     size_t lo = 0, hi = s->h->count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(s->recs[mid].user_id, user_id, 16);
-        if (c == 0) return &s->recs[mid];
-        if (c < 0)
+        const uint8_t *m = s->recs[mid].user_id;
+        uint64_t mhi = be64(m), mlo = be64(m + 8);
+        if (mhi == khi && mlo == klo) return &s->recs[mid];
+        if (mhi < khi || (mhi == khi && mlo < klo))
             lo = mid + 1;
         else
             hi = mid;

@@ -129,15 +129,14 @@ int mdp__snap_reload(struct mdp__snap_holder *h, struct mdp_lake *lake, struct m
  * back; the id carries no more than the decision log holds. Ids without it (made before issue 12,
  * or for users without consent) are still valid; their feedback counts without an owner. */
 
-/* appends the hex digits of s at out + *k, as far as they fit in n bytes (the NUL included) */
-static void hex_into(const char *s, char *out, size_t *k, size_t n)
+/* appends the hex digits of the len bytes at s to out + *k, as far as whole bytes fit in n bytes
+ * (the NUL included) */
+static void hex_into(const char *s, size_t len, char *out, size_t *k, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (; *s && *k + 3 <= n; s++, *k += 2) {
-        out[*k] = digits[(unsigned char)*s >> 4];
-        out[*k + 1] = digits[(unsigned char)*s & 15];
-    }
-    out[*k] = '\0';
+    size_t room = *k + 1 < n ? (n - *k - 1) / 2 : 0;
+    if (len > room) len = room;
+    mdp_hex_encode((const unsigned char *)s, len, out + *k);
+    *k += 2 * len;
 }
 
 static struct mdp_rng *rng(void);
@@ -235,7 +234,8 @@ int mdp__pz_sign_check(const struct mdp__pz *p)
     return ctx ? 0 : MDP_ERR_CONFIG;
 }
 
-static void sign(const struct mdp__pz *p, const char *body, char out[17])
+/* the tag of the len bytes at body into out (16 hex digits and a NUL) */
+static void sign(const struct mdp__pz *p, const char *body, size_t len, char out[17])
 {
     static __thread EVP_MAC_CTX *ctx;
     static __thread const struct mdp__pz *owner;
@@ -249,7 +249,7 @@ static void sign(const struct mdp__pz *p, const char *body, char out[17])
         pthread_setspecific(mac_key, ctx);
     }
     int ok = ctx && EVP_MAC_init(ctx, NULL, 0, NULL) &&
-             EVP_MAC_update(ctx, (const unsigned char *)body, strlen(body)) &&
+             EVP_MAC_update(ctx, (const unsigned char *)body, len) &&
              EVP_MAC_final(ctx, d, &n, sizeof d) && n == sizeof d;
     if (ok)
         mdp_hex_encode(d, 8, out);
@@ -271,17 +271,16 @@ static void decision_id(const struct mdp__pz *p, const char *context, const char
     size_t k = 37;
     const char *in[3] = {context, variant, policy};
     for (int i = 0; i < 3; i++) {
-        if (i) hex_into("\x1f", out, &k, n);
-        hex_into(in[i], out, &k, n);
+        if (i) hex_into("\x1f", 1, out, &k, n);
+        hex_into(in[i], strlen(in[i]), out, &k, n);
     }
     if (owner && k + 34 <= n) {
         out[k] = '.';
         mdp_hex_encode(owner->b, 16, out + k + 1);
         k += 33;
-        out[k] = '\0';
     }
     char tag[17];
-    sign(p, out, tag);
+    sign(p, out, k, tag);
     if (k + 18 <= n) {
         out[k] = '.';
         memcpy(out + k + 1, tag, 17);
@@ -304,7 +303,7 @@ static int parse_decision(const struct mdp__pz *p, const char *id, char *context
     owner[0] = '\0';
     char body[900], mac[17];
     snprintf(body, sizeof body, "%.*s", (int)(dot2 - id), id);
-    sign(p, body, mac);
+    sign(p, body, strlen(body), mac);
     if (strlen(dot2 + 1) != 16 || CRYPTO_memcmp(mac, dot2 + 1, 16) != 0) {
         *why = "the decision id's signature does not match";
         return -1;

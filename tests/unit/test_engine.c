@@ -1,8 +1,10 @@
 /* Unit tests of the DuckDB wrapper: SQL, streamed results, the appender, and partitioned ZSTD
- * Parquet written into the lake, published and read back through the manifest. */
+ * Parquet written into the lake, published and read back through the manifest; and the lookup of
+ * the serving snapshot the features job writes. */
 #include "testutil.h"
 #include "mdp/engine.h"
 #include "mdp/model.h"
+#include "mdp/snapshot.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +177,54 @@ static void test_table_spec_names_issue11(void **st)
                         "identity_links");
 }
 
+/* mdp_snapshot_find compares ids as two 64-bit halves: ids sharing their first 8 bytes (UUIDv7s of
+ * one millisecond), bytes over 0x7f in either half, and absent ids between and beyond them */
+static void test_snapshot_find(void **st)
+{
+    (void)st;
+    struct mdp_snapshot_writer w;
+    mdp_snapshot_writer_init(&w);
+    enum { N = 3000 };
+    for (int i = 0; i < N; i++) {
+        struct mdp_snapshot_rec r = {0};
+        r.user_id[0] = (uint8_t)(i % 3 == 0 ? 0x01 : 0xf0); /* a third share one high half */
+        r.user_id[7] = (uint8_t)(i % 3 == 2 ? i % 256 : 0);
+        r.user_id[8] = (uint8_t)(i * 7 % 256);    /* the low half differs, over 0x7f too */
+        r.user_id[15] = (uint8_t)(2 * (i / 256)); /* even: odd ones are absent */
+        r.onb_day = (int16_t)i;
+        assert_int_equal(mdp_snapshot_writer_add(&w, &r), 0);
+    }
+    struct mdp_buf b;
+    mdp_buf_init(&b);
+    assert_int_equal(mdp_snapshot_writer_bytes(&w, 20000, &b), 0);
+    char *dir = tu_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/snap.bin", dir);
+    assert_int_equal(tu_write(path, b.data, b.len), 0);
+    struct mdp_snapshot *s = NULL;
+    struct mdp_diag d = {0};
+    assert_int_equal(mdp_snapshot_open(path, &s, &d), 0);
+    int found = 0, absent = 0;
+    for (int i = 0; i < N; i++) {
+        const struct mdp_snapshot_rec *r = &w.v[i];
+        const struct mdp_snapshot_rec *f = mdp_snapshot_find(s, r->user_id);
+        if (f && memcmp(f->user_id, r->user_id, 16) == 0 && f->onb_day == r->onb_day) found++;
+        uint8_t miss[16];
+        memcpy(miss, r->user_id, 16);
+        miss[15] |= 1;
+        absent += mdp_snapshot_find(s, miss) == NULL;
+        miss[15] = r->user_id[15];
+        miss[0] = 0x80; /* between the two high halves */
+        absent += mdp_snapshot_find(s, miss) == NULL;
+    }
+    assert_int_equal(mdp_snapshot_count(s), N);
+    assert_int_equal(found, N);
+    assert_int_equal(absent, 2 * N);
+    mdp_snapshot_close(s);
+    mdp_buf_cleanup(&b);
+    mdp_snapshot_writer_cleanup(&w);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_appender_and_parquet_table),
         cmocka_unit_test(test_sql_quote),
         cmocka_unit_test(test_table_spec_names_issue11),
+        cmocka_unit_test(test_snapshot_find),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
