@@ -782,6 +782,16 @@ static void test_ddb_two_readers(void **st)
          "\"dynamodb\":{\"ApproximateCreationDateTime\":\"1730815407512\",\"Keys\":{\"k\":{\"S\":"
          "\"v\"}}}}",
          "ddb_invalid_time"},
+#define TIMED(t)                                                                                   \
+    "{\"eventID\":\"e1\",\"eventName\":\"INSERT\",\"tableName\":\"VcTokens\",\"dynamodb\":{"       \
+    "\"ApproximateCreationDateTime\":" t ",\"Keys\":{\"k\":{\"S\":\"v\"}}}}"
+        /* out of int64_t's range as a double (UBSan, fuzz_ddb): the range is checked first */
+        {TIMED("1e19"), "ddb_invalid_time"},
+        {TIMED("18446744073709551616"), "ddb_invalid_time"},
+        {TIMED("-1e300"), "ddb_invalid_time"},
+        {TIMED("NaN"), "ddb_invalid_time"},
+        {TIMED("-0.5"), "valid"}, /* truncated to 0, as before */
+#undef TIMED
         {"{\"eventID\":\"e1\",\"eventName\":\"REMOVE\",\"tableName\":\"VcTokens\","
          "\"userIdentity\":{\"type\":\"Service\",\"principalId\":\"dynamodb.amazonaws.com\"},"
          "\"dynamodb\":{\"ApproximateCreationDateTime\":1730815407512,\"Keys\":{\"k\":{\"S\":"

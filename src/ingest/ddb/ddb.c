@@ -417,9 +417,14 @@ static const char *validate(const struct mdp_check *ck, const struct view *v,
     double t = v->time;
     const char *prec = v->t[T_PRECISION];
     /* Streams/Lambda: epoch seconds (maybe fractional); Firehose: ms, or us with MICROSECOND */
-    *ts = lambda                                     ? (int64_t)(t * 1000.0)
-          : prec && strcmp(prec, "MICROSECOND") == 0 ? (int64_t)(t / 1000.0)
-                                                     : (int64_t)t;
+    double ms = lambda                                     ? t * 1000.0
+                : prec && strcmp(prec, "MICROSECOND") == 0 ? t / 1000.0
+                                                           : t;
+    /* the range is checked on the double first: one out of int64_t's range has no conversion
+     * (UBSan, fuzz_ddb), and NaN fails the comparison */
+    if (!(ms > -1.0 && ms < (double)MDP_TIME_MAX_MS + 1.0))
+        return snprintf(detail, dn, "ApproximateCreationDateTime"), "ddb_invalid_time";
+    *ts = (int64_t)ms;
     if (*ts < 0 || *ts > MDP_TIME_MAX_MS)
         return snprintf(detail, dn, "ApproximateCreationDateTime"), "ddb_invalid_time";
     if (lambda) {
