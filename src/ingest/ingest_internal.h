@@ -113,6 +113,10 @@ struct mdp__sax {
 /* A yajl parser calling s (borrowed: it must outlive the parser), or NULL when out of memory;
  * the caller frees it with yajl_free. */
 yajl_handle mdp__sax_alloc(const struct mdp__sax *s);
+/* The offset of the first byte of [p, p+n) from which yajl and json-c may read a text
+ * differently: a \u escape (the two decode odd ones differently), a form feed or a vertical tab
+ * (blanks to yajl, not to json-c); n when there is none. Other escapes decode alike. */
+size_t mdp__sax_safe_prefix(const char *p, size_t n);
 /* Parses all of [p, p+n) with h and frees h. Returns 1 when yajl read it without fault and
  * nothing but blanks (` \t\r\n`, as json-c's exact parse allows) follows byte *end, where the
  * reader saw its one value close (set during the parse); else 0. */

@@ -273,6 +273,19 @@ yajl_handle mdp__sax_alloc(const struct mdp__sax *s)
     return yajl_alloc(&SAX, NULL, (void *)(uintptr_t)s);
 }
 
+size_t mdp__sax_safe_prefix(const char *p, size_t n)
+{
+    size_t lim = n;
+    const char *q;
+    if ((q = memchr(p, '\f', lim))) lim = (size_t)(q - p);
+    if ((q = memchr(p, '\v', lim))) lim = (size_t)(q - p);
+    /* an escape is two bytes from its backslash: an escaped backslash never starts another */
+    for (const char *b = p, *e = p + lim; (b = memchr(b, '\\', (size_t)(e - b))) && b + 1 < e;
+         b += 2)
+        if (b[1] == 'u') return (size_t)(b - p);
+    return lim;
+}
+
 int mdp__sax_parse(yajl_handle h, const char *p, size_t n, const size_t *end)
 {
     int ok = yajl_parse(h, (const unsigned char *)p, n) == yajl_status_ok &&

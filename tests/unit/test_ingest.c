@@ -202,7 +202,14 @@ static void test_events_two_readers(void **st)
         const char *line, *want;
     } cases[] = {
         {EVT(""), NULL},
-        {EVT(",\"properties\":{\"q\":\"say \\\"hi\\\" \\u00fc\"}"), NULL}, /* escapes: json-c's */
+        /* \u escapes are json-c's, the others yajl's: both must decode them alike */
+        {EVT(",\"properties\":{\"q\":\"say \\\"hi\\\" \\u00fc\"}"), NULL},
+        {EVT(",\"properties\":{\"q\":\"say \\\"hi\\\" \\\\ \\/ \\t \\\\u00fc\"}"), NULL},
+        {EVT(",\"event_type\":\"page\\/view\""), "unknown_event_type"},
+        {EVT(",\"event_type\":\"page\\u005fview\""), NULL},
+        {EVT(",\"event_type\":\"page_view\\u0000\""), NULL}, /* json-c's text ends at the NUL */
+        {EVT(",\"user\\u005fid\":null"), "missing_user_id"},
+        {EVT(",\"user_id\":\"01900000-0000-7000-8000-00000000000\\/\""), "invalid_user_id"},
         {EVT(",\f\"properties\":{}"), "json_invalid"}, /* \f and \v: yajl's blanks, not json-c's */
         {EVT(",\v\"properties\":{}"), "json_invalid"},
         {EVT(",\"properties\":{\"x\":1.5e3,\"y\":123456789012345678901234}"), NULL},
@@ -298,13 +305,16 @@ static void test_ses_fixtures_and_variants(void **st)
     free(env);
 }
 
+/* the mail object of an SES message, open (its tags or closing brace follow): test_ses_records
+ * and test_ses_two_readers */
+#define MAIL                                                                                       \
+    "\"mail\":{\"timestamp\":\"2024-11-05T14:20:00.187Z\",\"messageId\":\"m1\",\"destination\":["  \
+    "\"a@example.com\"]"
+
 static void test_ses_records(void **st)
 {
     (void)st;
     const char *k = "ses/raw/dt=2024-11-05/r.json";
-#define MAIL                                                                                       \
-    "\"mail\":{\"timestamp\":\"2024-11-05T14:20:00.187Z\",\"messageId\":\"m1\",\"destination\":["  \
-    "\"a@example.com\"]"
     expect(k,
            "{\"eventType\":\"Rendering Failure\"," MAIL
            "},\"failure\":{\"errorMessage\":\"x\",\"templateName\":\"t\"}}",
@@ -337,7 +347,6 @@ static void test_ses_records(void **st)
            0, 1, 0, "sns_message_not_object");
     expect(k, "{\"Type\":\"Teleport\",\"MessageId\":\"x\",\"TopicArn\":\"t\"}", 0, 1, 0,
            "sns_unknown_type");
-#undef MAIL
 }
 
 /* The ses connector reads an SNS envelope's Message with yajl's stream reader when nobody asks
@@ -348,9 +357,6 @@ static void test_ses_two_readers(void **st)
 {
     (void)st;
     const char *k = "ses/sqs/dt=2024-11-05/b.json";
-#define MAIL                                                                                       \
-    "\"mail\":{\"timestamp\":\"2024-11-05T14:20:00.187Z\",\"messageId\":\"m1\",\"destination\":["  \
-    "\"a@example.com\"]"
 #define OPEN(x)                                                                                    \
     "{\"eventType\":\"Open\"," MAIL "}" x ",\"open\":{\"timestamp\":\"2024-11-05T14:21:00Z\"}}"
 #define BOUNCE(r)                                                                                  \
@@ -750,6 +756,18 @@ static void test_ddb_two_readers(void **st)
          "valid"},
         {VC("e1", "{}") VC("e2", "{\"a\":{\"S\":\"q\\\"uote \\u00fc\"}}") VC("e3", "{}"),
          "valid,valid,valid"},
+        /* escapes other than \u are yajl's: both must decode them alike */
+        {VC("e1", "{}") VC("e2", "{\"a\":{\"S\":\"q\\\"uote \\\\ \\/ \\\\u00fc\"}}") VC("e3", "{}"),
+         "valid,valid,valid"},
+        {VC("e1", "{\"a\":{\"SS\":[\"x/\",\"x\\/\"]}}"), "ddb_invalid_attribute_value"},
+        {VC("e1", "{\"a\":{\"SS\":[\"\\ud800\",\"\\udc00\"]}}"), "ddb_invalid_attribute_value"},
+        {VC("e1", "{\"a\":{\"SS\":[\"\\ud800\",\"?\"]}}"), "valid"},
+        {VC("e1", "{\"a\":{\"SS\":[\"\\ud800\",\"\\ufffd\"]}}"),
+         "ddb_invalid_attribute_value"}, /* json-c decodes a lone surrogate as U+FFFD, yajl not */
+        {VC("e1", "{\"a\":{\"SS\":[\"x\\\"\",\"x\\\\\"]}}"), "valid"},
+        {DREC("e1", "IN\\/SERT", "VcTokens", ""), "ddb_unknown_event_name"},
+        {DREC("e1", "INS\\u0045RT", "VcTokens", ""), "valid"},
+        {VC("e1", "{}") DREC("e2", "INSERT\\", "VcTokens", ""), "valid,json_invalid"},
         {VC("e1", "{}") "\f" VC("e2", "{}"), "valid,json_invalid,valid"},
         {VC("e1", "{}") " \"", "valid,json_truncated"},
         {VC("e1", "{}") " /* c */ " VC("e2", "{}"), "valid,valid"},

@@ -417,9 +417,7 @@ static const char *validate(const struct mdp_check *ck, const struct view *v,
     double t = v->time;
     const char *prec = v->t[T_PRECISION];
     /* Streams/Lambda: epoch seconds (maybe fractional); Firehose: ms, or us with MICROSECOND */
-    double ms = lambda                                     ? t * 1000.0
-                : prec && strcmp(prec, "MICROSECOND") == 0 ? t / 1000.0
-                                                           : t;
+    double ms = lambda ? t * 1000.0 : prec && strcmp(prec, "MICROSECOND") == 0 ? t / 1000.0 : t;
     /* the range is checked on the double first: one out of int64_t's range has no conversion
      * (UBSan, fuzz_ddb), and NaN fails the comparison */
     if (!(ms > -1.0 && ms < (double)MDP_TIME_MAX_MS + 1.0))
@@ -451,7 +449,8 @@ static const char *validate(const struct mdp_check *ck, const struct view *v,
  * record that is not (a fault, an invalid record, a repeated member, JSON that json-c reads
  * differently or more leniently: the events reader's rules, docs/ingest.md), json-c's splitter
  * goes on from that record's first byte and decides it and the rest as before. Records after a
- * backslash, \f or \v in the object are json-c's, and so are a record followed by a comment
+ * \u escape, \f or \v in the object are json-c's (mdp__sax_safe_prefix), and so are a record
+ * followed by a comment
  * (json-c's parse of the record reads it too) and a Lambda event (a Records member) whole.
  * fuzz_ddb compares the two paths on every input. */
 #define SAX_DEPTH 32
@@ -716,7 +715,7 @@ static int sax_end(void *ud)
  * a record. */
 static int sax_read(struct mdp_check *ck, struct mdp__splitter *sp)
 {
-    const char *p = sp->p, *q;
+    const char *p = sp->p;
     size_t n = sp->n;
     /* json-c's parse takes at most INT32_MAX bytes: a longer object is its to refuse */
     if (n > (size_t)INT32_MAX) return 0;
@@ -724,9 +723,7 @@ static int sax_read(struct mdp_check *ck, struct mdp__splitter *sp)
     if (!x) return 0; /* json-c's path reads it all */
     x->ck = ck;
     x->sp = sp;
-    x->limit = n;
-    for (const char *c = "\\\f\v"; *c; c++)
-        if ((q = memchr(p, *c, x->limit))) x->limit = (size_t)(q - p);
+    x->limit = mdp__sax_safe_prefix(p, n);
     struct mdp__sax cb = {sax_value, sax_key, sax_end, x};
     if ((x->h = mdp__sax_alloc(&cb))) {
         yajl_config(x->h, yajl_allow_multiple_values, 1);

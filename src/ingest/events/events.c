@@ -121,9 +121,9 @@ static void find_members(json_object *e, struct members *m)
  * Valid events take this path when nobody asks for the parsed record (the ingest stage). It
  * decides "valid" only for what json-c would read the same way; everything else (a fault, JSON
  * that json-c reads differently or more leniently) is given to json-c's path, which decides as
- * before: escapes, \f and \v (yajl's whitespace, not json-c's) and numbers with an exponent or
- * more than 18 characters are left to it, as are nesting deeper than 32 (json-c's limit here is
- * 64), member strings of 64 bytes or more and lines over json-c's INT32_MAX bytes. fuzz_events
+ * before: \u escapes, \f and \v (mdp__sax_safe_prefix) and numbers with an exponent or more
+ * than 18 characters are left to it, as are nesting deeper than 32 (json-c's limit here is 64),
+ * member strings of 64 bytes or more and lines over json-c's INT32_MAX bytes. fuzz_events
  * compares the two paths on every input. */
 #define SAX_DEPTH 32
 #define SAX_STR   64
@@ -250,8 +250,7 @@ static const yajl_callbacks SAX = {
 static int sax_members(struct sax *x, const char *p, size_t n)
 {
     /* json-c's parse takes at most INT32_MAX bytes: a longer line is its to refuse */
-    if (n > (size_t)INT32_MAX || memchr(p, '\\', n) || memchr(p, '\f', n) || memchr(p, '\v', n))
-        return -1;
+    if (n > (size_t)INT32_MAX || mdp__sax_safe_prefix(p, n) < n) return -1;
     memset(&x->m, 0, sizeof x->m);
     x->depth = x->values = x->in_ext = 0;
     x->end = 0;

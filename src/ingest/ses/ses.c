@@ -218,9 +218,9 @@ static const char *validate_ses(const struct view *v, const char **detail, int64
  * An SNS envelope's Message is read with it when nobody asks for the parsed record (the ingest
  * stage). It decides "valid" only for what json-c would read the same way; everything else (a
  * fault, an invalid message, a repeated member, JSON that json-c reads differently or more
- * leniently: a \u escape, \f or \v, numbers with an exponent or over 18 characters, nesting over
- * 32, a text kept of 256 bytes or more, two member objects of the types) goes to json-c's path,
- * which decides as before. Other escapes are read by yajl: SES writes header values such as
+ * leniently: a \u escape, \f or \v (mdp__sax_safe_prefix), numbers with an exponent or over 18
+ * characters, nesting over 32, a text kept of 256 bytes or more, two member objects of the types)
+ * goes to json-c's path, which decides as before. Other escapes are read by yajl: SES writes header values such as
  * boundary=\"x\" into most messages. fuzz_ses compares the two paths on every input. */
 #define SAX_DEPTH 32
 #define SAX_STR   256
@@ -424,10 +424,7 @@ static int sax_end(void *ud)
 static int sax_read(struct sax *x, const char *p, size_t n)
 {
     /* json-c's parse takes at most INT32_MAX bytes: a longer message is its to refuse */
-    if (n > (size_t)INT32_MAX || memchr(p, '\f', n) || memchr(p, '\v', n)) return -1;
-    /* \u escapes are json-c's (the two decode odd ones differently); the others decode alike */
-    for (const char *b = p, *e = p + n; (b = memchr(b, '\\', (size_t)(e - b))) && b + 1 < e; b += 2)
-        if (b[1] == 'u') return -1;
+    if (n > (size_t)INT32_MAX || mdp__sax_safe_prefix(p, n) < n) return -1;
     memset(&x->v, 0, sizeof x->v);
     x->seen = 0;
     x->depth = x->values = 0;
