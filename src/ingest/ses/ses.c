@@ -220,8 +220,9 @@ static const char *validate_ses(const struct view *v, const char **detail, int64
  * fault, an invalid message, a repeated member, JSON that json-c reads differently or more
  * leniently: a \u escape, \f or \v (mdp__sax_safe_prefix), numbers with an exponent or over 18
  * characters, nesting over 32, a text kept of 256 bytes or more, two member objects of the types)
- * goes to json-c's path, which decides as before. Other escapes are read by yajl: SES writes header values such as
- * boundary=\"x\" into most messages. fuzz_ses compares the two paths on every input. */
+ * goes to json-c's path, which decides as before. Other escapes are read by yajl: SES writes
+ * header values such as boundary=\"x\" into most messages. fuzz_ses compares the two paths on
+ * every input. */
 #define SAX_DEPTH 32
 #define SAX_STR   256
 
