@@ -32,6 +32,13 @@ static void setup(void)
     if (mdp__catalogue_load(&cfg, &pz.cat, &d) || mdp_bandit_open(NULL, &pz.bandit, &d)) abort();
 }
 
+/* 1 when all n bytes at p are v. Compared with memcmp, not byte by byte: the coverage
+ * instrumentation of a byte loop over 20,000 bytes took 99% of this target's time (4 inputs/s) */
+static int all_bytes(const unsigned char *p, size_t n, unsigned char v)
+{
+    return n == 0 || (p[0] == v && memcmp(p, p + 1, n - 1) == 0);
+}
+
 /* allocations sized by pairs of input bytes (0 to 20,000 bytes, so that some leave the first
  * chunk), filled with their number and checked after all were made */
 static void arena_check(const uint8_t *data, size_t size)
@@ -45,13 +52,11 @@ static void arena_check(const uint8_t *data, size_t size)
             len[k] = ((size_t)data[i] << 8 | data[i + 1]) % 20000;
             ptr[k] = mdp__arena_alloc(&a, len[k]);
             if (!ptr[k] || (uintptr_t)ptr[k] % _Alignof(max_align_t)) __builtin_trap();
-            for (size_t j = 0; j < len[k]; j++)
-                if (ptr[k][j]) __builtin_trap();
+            if (!all_bytes(ptr[k], len[k], 0)) __builtin_trap();
             memset(ptr[k], k + 1, len[k]);
         }
         for (int m = 0; m < k; m++)
-            for (size_t j = 0; j < len[m]; j++)
-                if (ptr[m][j] != (unsigned char)(m + 1)) __builtin_trap();
+            if (!all_bytes(ptr[m], len[m], (unsigned char)(m + 1))) __builtin_trap();
         mdp__arena_reset(&a);
     }
     mdp__arena_cleanup(&a);
