@@ -146,6 +146,35 @@ def main():
     st, js, _ = req(s, "GET", "/readyz")
     check(st == 200 and js["snapshot"]["users"] > 0, f"readyz: {st} {js}")
 
+    # the decision-log writer yields to the request threads: one thread at nice 10 and, where the
+    # kernel takes a normal thread's slice from sched_setattr (6.12 and later), a 0.1 ms slice
+    def threads_sched():
+        out = []
+        for tid in os.listdir(f"/proc/{s.p.pid}/task"):
+            with open(f"/proc/{s.p.pid}/task/{tid}/stat") as f:
+                nice = int(f.read().rsplit(")", 1)[1].split()[16])
+            slice_ns = None
+            try:
+                with open(f"/proc/{s.p.pid}/task/{tid}/sched") as f:
+                    for ln in f:
+                        if ln.startswith("se.slice"):
+                            slice_ns = int(float(ln.split(":")[1]))
+            except OSError:
+                pass
+            out.append((nice, slice_ns))
+        return out
+    t0 = time.time()
+    while time.time() - t0 < 5 and not any(n == 10 for n, _ in threads_sched()):
+        time.sleep(0.05)
+    ts = threads_sched()
+    low = [sl for n, sl in ts if n == 10]
+    check(len(low) == 1 and sum(1 for n, _ in ts if n == 0) == len(ts) - 1,
+          f"one thread (the log writer) at nice 10, the others at 0: {ts}")
+    kernel = tuple(int(x) for x in os.uname().release.split(".")[:2] if x.isdigit())
+    if kernel >= (6, 12) and low and low[0] is not None:
+        check(low[0] == 100000 and all(sl != 100000 for n, sl in ts if n == 0),
+              f"the log writer's slice is 0.1 ms, the others the kernel's: {ts}")
+
     # a burst of connections on a fresh start (epoll mode stalled here; poll mode must not): every
     # connection gets an answer, quickly
     import threading
