@@ -584,10 +584,13 @@ void mdp__committer_stop(struct mdp__committer *c)
     pthread_mutex_unlock(&c->mu);
     pthread_join(c->thread, NULL); /* its last round wrote what the threads had buffered */
     if (c->logger_started) {
-        /* the log writer finishes its queue first, at normal priority where the process may raise
-         * a thread's priority (root, or RLIMIT_NICE), else at nice 10 */
+        /* the log writer finishes its queue first, at the priority of this (the stopping) thread
+         * where the process may raise a thread's priority (root, RLIMIT_NICE), else at its own */
+        errno = 0;
+        int nice = getpriority(PRIO_PROCESS, 0); /* Linux: this thread's; -1 is a valid value */
+        if (errno) nice = 0;
         pthread_mutex_lock(&c->mu);
-        if (c->logger_tid) set_writer_sched(c->logger_tid, 0, 0);
+        if (c->logger_tid) set_writer_sched(c->logger_tid, nice, 0);
         c->log_stop = 1;
         pthread_cond_signal(&c->log_cv);
         pthread_mutex_unlock(&c->mu);
