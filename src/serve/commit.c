@@ -493,9 +493,11 @@ static void set_writer_sched(pid_t tid, int nice, uint64_t slice_us)
     if (syscall(SYS_sched_setattr, tid, &a, 0u)) setpriority(PRIO_PROCESS, (id_t)tid, nice);
 }
 
-/* The log writer's scheduling. Nice 10: a tenth of a request thread's weight when they compete
- * for a core. A slice of 0.1 ms (the kernel's default is several): under EEVDF a request thread
- * that wakes while the writer runs waits at most about that long. Measured with the server pinned
+/* The log writer's scheduling. Nice 10: a tenth of a request thread's weight when they compete for
+ * a core. A slice of 0.1 ms (the kernel's default is 1.4 ms on a 2-core machine): under EEVDF a
+ * request thread that wakes while the writer runs can only take the core once the writer's slice
+ * is used up; with the short one, the writer's runs last about a step (perf sched: 0.14 to 0.17 ms
+ * at the median) instead of up to the rest of the default slice. Measured with the server pinned
  * to one core, under four connections, 3 to 4 rounds each (docs/serve.md): p99 0.35 to 0.87 ms
  * with both, 1.0 to 1.7 ms at nice 10 alone; neither the short slice at nice 0, nor a 1 ms slice,
  * nor the idle class helped. Its steps (PACE) give the core back often, so it need not be lower
