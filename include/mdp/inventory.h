@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include "mdp/err.h"
 
+struct mdp_config;
+
 /* Where a dataset lives. Never renumbered. */
 enum mdp_inv_store {
     MDP_INV_SUPABASE = 1,   /* location: a PostgreSQL table "schema.table" */
@@ -134,6 +136,10 @@ int mdp_inventory_load_buffer(const char *name, const char *text, size_t len,
                               struct mdp_inventory **out, struct mdp_diag *d);
 /* Frees inv and everything it owns (NULL is fine). Returns nothing. */
 void mdp_inventory_free(struct mdp_inventory *inv);
+/* The inventory file of cfg: governance.inventory, with {builtin} (the default) the
+ * config/inventory.yaml of the source tree mdp was built from, so the commands that read it work
+ * from any folder. Returns a static or cfg-owned string; never NULL. */
+const char *mdp_inventory_file(const struct mdp_config *cfg);
 
 /* Returns the dataset named name, or NULL when there is none. The result is borrowed from inv. */
 const struct mdp_inv_dataset *mdp_inventory_find(const struct mdp_inventory *inv, const char *name);

@@ -44,7 +44,7 @@ static int dsar_env_open(const char *cmd, struct cli *c, const char *inventory, 
 {
     struct mdp_diag d = {0};
     memset(v, 0, sizeof *v);
-    int rc = mdp_inventory_load(inventory ? inventory : c->cfg.gov_inventory, &v->inv, &d);
+    int rc = mdp_inventory_load(inventory ? inventory : mdp_inventory_file(&c->cfg), &v->inv, &d);
     if (!rc) rc = mdp_lake_open(c->cfg.lake_dir, 0, &v->lake, &d);
     struct mdp_engine_opts eo = {NULL, c->cfg.engine_threads, c->cfg.engine_memory_limit};
     if (!rc) rc = mdp_engine_open(&eo, &v->e, &d);

@@ -52,7 +52,7 @@ static int load_inventory(const char *cmd, struct cli *c, const struct gov_opts 
                           struct mdp_inventory **out)
 {
     struct mdp_diag d = {0};
-    const char *path = o->file ? o->file : c->cfg.gov_inventory;
+    const char *path = o->file ? o->file : mdp_inventory_file(&c->cfg);
     if (mdp_inventory_load(path, out, &d)) {
         fprintf(stderr, "mdp %s: %s\n", cmd, d.msg);
         return EXIT_FAIL;
@@ -144,7 +144,7 @@ static int inventory_check(struct cli *c, int argc, char **argv)
             fprintf(stderr,
                     "mdp inventory check: %lld problem(s): classify what is new in %s, or remove "
                     "what no longer exists\n",
-                    (long long)(n_lake + n_pg), o.file ? o.file : c->cfg.gov_inventory);
+                    (long long)(n_lake + n_pg), o.file ? o.file : mdp_inventory_file(&c->cfg));
         return EXIT_FAIL;
     }
     if (!c->json)
@@ -183,10 +183,11 @@ const struct cli_command CMD_INVENTORY = {
     "Usage: mdp inventory check [--supabase] [--dir LAKE] [--file INVENTORY]\n"
     "       mdp inventory ropa [--format md|json] [--file INVENTORY]\n"
     "\n"
-    "The data inventory (governance.inventory, default config/inventory.yaml; docs/privacy.md)\n"
-    "lists every dataset of every store with purpose, legal basis, owner, PII class per\n"
-    "column, subject keys, retention rule and deletion path. It is strict: an unknown key, a\n"
-    "missing field or a bad duration is an error naming file, line and key (exit 1).\n"
+    "The data inventory (governance.inventory, default the config/inventory.yaml of the source\n"
+    "tree mdp was built from; docs/privacy.md) lists every dataset of every store with purpose,\n"
+    "legal basis, owner, PII class per column, subject keys, retention rule and deletion path.\n"
+    "It is strict: an unknown key, a missing field or a bad duration is an error naming file,\n"
+    "line and key (exit 1).\n"
     "\n"
     "check  compares it with the lake: every published table and every column of its current\n"
     "       Parquet files, every raw dataset and every state-store table must be classified,\n"

@@ -163,10 +163,11 @@ static const struct mdp_config_key KEYS[] = {
      "When `mdp dq run` and the dq stage fail (the results are written to dq_results first): "
      "on_error when a rule could not be evaluated (ERROR), on_fail also when a rule failed, never "
      "not for rule outcomes."},
-    {"governance.inventory", K_STR, OFF(gov_inventory), "config/inventory.yaml", 0, 0, NULL,
+    {"governance.inventory", K_STR, OFF(gov_inventory), "{builtin}", 0, 0, NULL,
      "The data inventory (docs/privacy.md): every dataset with purpose, legal basis, owner, PII "
-     "class per column, subject keys, retention rule and deletion path. `mdp inventory check|ropa` "
-     "and `mdp retention plan|apply` read it; a relative path is taken from the working folder."},
+     "class per column, subject keys, retention rule and deletion path. `mdp inventory`, `mdp "
+     "retention` and `mdp dsar` read it; {builtin} is config/inventory.yaml of the source tree mdp "
+     "was built from; a relative path is taken from the working folder."},
     {"governance.retention_stage_supabase", K_ENUM, OFF(gov_ret_supabase), "off", 0, 0, "off|on",
      "Whether the retention stage of `mdp run` also deletes the inactive users' rows in Supabase "
      "(as `mdp retention apply --supabase`: one transaction per table, foreign keys cascading) "

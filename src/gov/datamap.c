@@ -5,6 +5,7 @@
  * src/lake/inventory.c is the unrelated raw-inventory stage that lists the raw zone's objects as a
  * Parquet table. `mdp inventory check` (datamap_check.c) compares this map with the lake. */
 #include "mdp/alloc.h"
+#include "mdp/config.h"
 #include "mdp/inventory.h"
 #include "mdp/time.h"
 
@@ -660,6 +661,13 @@ out:
     else
         *out = inv;
     return rc;
+}
+
+const char *mdp_inventory_file(const struct mdp_config *cfg)
+{
+    if (!cfg->gov_inventory || strcmp(cfg->gov_inventory, "{builtin}") == 0)
+        return MDP_SOURCE_DIR "/config/inventory.yaml";
+    return cfg->gov_inventory;
 }
 
 int mdp_inventory_load(const char *path, struct mdp_inventory **out, struct mdp_diag *d)

@@ -1305,7 +1305,7 @@ int mdp_stage_retention(struct mdp_stage_ctx *ctx, struct mdp_run *run, struct m
                           "governance.retention_stage_supabase is on but %s "
                           "(sources.supabase.dsn_env) holds no connection string",
                           var ? var : "(none)");
-    if (!rc) rc = mdp_inventory_load(ctx->cfg->gov_inventory, &inv, d);
+    if (!rc) rc = mdp_inventory_load(mdp_inventory_file(ctx->cfg), &inv, d);
     if (!rc) rc = mdp_engine_open(&eo, &e, d);
     if (!rc) rc = mdp_retention_plan(inv, ctx->lake, e, mdp_time_now_ms(), &plan, d);
     if (!rc) rc = mdp_retention_apply_with(plan, ctx->lake, e, dsn, &st, d);

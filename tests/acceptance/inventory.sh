@@ -18,8 +18,17 @@ expect_in "$T/out" "inventory ok" "check says so"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['ok'] and d['count']==0 and d['datasets']>=50, d" \
   "$T/check.json" && ok || bad "check --json: $(head -c 300 "$T/check.json")"
 
-# without --file the configured path (governance.inventory) is used: from the repository's root
-(cd "$ROOT" && "$MDP" inventory check --dir "$L" >/dev/null 2>&1) && ok || bad "check with the configured inventory"
+# without --file the configured inventory (governance.inventory) is used; its default is the
+# source tree's config/inventory.yaml, so the commands that read it work from any folder
+(cd "$T" && "$MDP" inventory check --dir "$L" >/dev/null 2>&1) && ok || bad "check with the default inventory, outside the source tree"
+(cd "$T" && "$MDP" retention plan --dir "$L" >/dev/null 2>&1) && ok || bad "retention plan with the default inventory, outside the source tree"
+# a relative governance.inventory is taken from the working folder
+mkdir -p "$T/wd/gov"
+cp "$INV" "$T/wd/gov/inv.yaml"
+printf 'governance:\n  inventory: gov/inv.yaml\n' >"$T/wd/conf.yaml"
+(cd "$T/wd" && "$MDP" --config conf.yaml inventory check --dir "$L" >/dev/null 2>&1) && ok || bad "a relative inventory from the working folder"
+(cd "$T" && "$MDP" --config wd/conf.yaml inventory check --dir "$L" >/dev/null 2>"$T/relerr") && bad "a relative inventory resolved outside the working folder" || ok
+expect_in "$T/relerr" "gov/inv.yaml" "the missing relative inventory is named"
 
 # a column of a published table without a PII class: named with its dataset
 python3 - "$INV" "$T/no_col.yaml" <<'PY'
