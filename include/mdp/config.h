@@ -146,6 +146,9 @@ void mdp_config_cleanup(struct mdp_config *cfg);
 /* Returns the landing folder with {lake.dir} replaced; the caller frees it with free(). NULL on out
  * of memory. */
 char *mdp_config_landing_dir(const struct mdp_config *cfg);
+/* Returns the path a file or folder key names: value itself, or builtin (a path in the source tree
+ * mdp was built from) when value is NULL or "{builtin}". Returns one of the two, borrowed. */
+const char *mdp_config_path(const char *value, const char *builtin);
 /* Replaces a list with the comma-separated items of csv. Returns 0, MDP_ERR_RANGE or NOMEM. */
 int mdp_strlist_set(struct mdp_strlist *l, const char *csv);
 /* Frees every item of l and empties it (l itself is the caller's storage). */

@@ -847,6 +847,11 @@ void mdp_config_print(FILE *out, const struct mdp_config *cfg)
     }
 }
 
+const char *mdp_config_path(const char *value, const char *builtin)
+{
+    return !value || strcmp(value, "{builtin}") == 0 ? builtin : value;
+}
+
 char *mdp_config_landing_dir(const struct mdp_config *cfg)
 {
     const char *tpl = cfg->landing_dir, *mark = strstr(tpl, "{lake.dir}");

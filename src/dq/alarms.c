@@ -495,9 +495,7 @@ int mdp_alarms_load(const char *path, struct mdp_alarm_set *out, struct mdp_diag
 
 const char *mdp_alarms_file(const struct mdp_config *cfg)
 {
-    if (!cfg->alarms_file || strcmp(cfg->alarms_file, "{builtin}") == 0)
-        return MDP_SOURCE_DIR "/config/alarms.yaml";
-    return cfg->alarms_file;
+    return mdp_config_path(cfg->alarms_file, MDP_SOURCE_DIR "/config/alarms.yaml");
 }
 
 /* ---- state and history in the lake ---- */

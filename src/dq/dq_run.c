@@ -391,12 +391,6 @@ static int write_results(struct mdp_engine *e, struct mdp_lake *lake, int have_r
 
 /* ---------------------------------------------------------------- the run */
 
-static const char *rules_dir_of(const char *configured)
-{
-    if (!configured || strcmp(configured, "{builtin}") == 0) return MDP_SOURCE_DIR "/config/dq";
-    return configured;
-}
-
 int mdp_dq_run(struct mdp_lake *lake, const struct mdp_dq_run_opts *o,
                struct mdp_dq_run_result **out, struct mdp_diag *d)
 {
@@ -408,7 +402,7 @@ int mdp_dq_run(struct mdp_lake *lake, const struct mdp_dq_run_opts *o,
     struct mdp_dq_run_result *res = NULL;
     struct mdp_buf root;
     mdp_buf_init(&root);
-    const char *dir = rules_dir_of(o ? o->rules_dir : NULL);
+    const char *dir = mdp_config_path(o ? o->rules_dir : NULL, MDP_SOURCE_DIR "/config/dq");
     int rc = load_rulesets(dir, &sets, &nsets, d);
     if (rc) goto out;
     res = mdp_calloc(1, sizeof *res);

@@ -665,9 +665,7 @@ out:
 
 const char *mdp_inventory_file(const struct mdp_config *cfg)
 {
-    if (!cfg->gov_inventory || strcmp(cfg->gov_inventory, "{builtin}") == 0)
-        return MDP_SOURCE_DIR "/config/inventory.yaml";
-    return cfg->gov_inventory;
+    return mdp_config_path(cfg->gov_inventory, MDP_SOURCE_DIR "/config/inventory.yaml");
 }
 
 int mdp_inventory_load(const char *path, struct mdp_inventory **out, struct mdp_diag *d)

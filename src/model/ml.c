@@ -594,8 +594,7 @@ static int job_open(struct job *j, struct mdp_stage_ctx *ctx, struct mdp_diag *d
     mdp_buf_init(&j->sql);
     mdp_buf_init(&j->exp);
     char path[1200];
-    const char *dir = strcmp(ctx->cfg->models_dir, "{builtin}") == 0 ? MDP_SOURCE_DIR "/models"
-                                                                     : ctx->cfg->models_dir;
+    const char *dir = mdp_config_path(ctx->cfg->models_dir, MDP_SOURCE_DIR "/models");
     int rc = 0;
     for (int i = 0; !rc && i < 3; i++) {
         static const char *const files[] = {"inputs.sql", "segments.sql", "features.sql"};

@@ -657,8 +657,7 @@ static int run_models(struct mdp_stage_ctx *ctx, struct mdp_run *run, const char
                       const struct scope *sc, struct mdp_diag *d)
 {
     static struct model ms[MAX_MODELS];
-    const char *dir = strcmp(ctx->cfg->models_dir, "{builtin}") == 0 ? MDP_SOURCE_DIR "/models"
-                                                                     : ctx->cfg->models_dir;
+    const char *dir = mdp_config_path(ctx->cfg->models_dir, MDP_SOURCE_DIR "/models");
     int n = 0, rc = load_all(dir, ms, &n, d);
     struct mdp_engine *e = NULL;
     struct mdp_buf raw, tmp, sql, exp;

@@ -33,6 +33,11 @@ static void test_defaults_without_file(void **st)
     char *landing = mdp_config_landing_dir(&cfg);
     assert_string_equal(landing, "./mdp-lake/landing");
     free(landing);
+    /* the file and folder keys default to the source tree's ({builtin}) */
+    const char *paths[] = {cfg.gov_inventory, cfg.alarms_file, cfg.dq_rules_dir, cfg.models_dir};
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(mdp_config_path(paths[i], "/src/x"), "/src/x");
+    assert_string_equal(mdp_config_path(NULL, "/src/x"), "/src/x");
     assert_null(cfg.source);
     mdp_config_cleanup(&cfg);
 }
@@ -44,7 +49,7 @@ static void test_valid_file_overrides(void **st)
     struct mdp_diag d;
     const char *y = "lake:\n  dir: /data/lake\nseed:\n  users: 50\n  bad_rate: 0.2\n"
                     "pipeline:\n  stages: [ingest]\nlog:\n  level: warn\n"
-                    "sources.ga4.property_id: \"123\"\n";
+                    "sources.ga4.property_id: \"123\"\ngovernance:\n  inventory: gov/inv.yaml\n";
     assert_int_equal(load(y, &cfg, &d), 0);
     assert_string_equal(cfg.lake_dir, "/data/lake");
     assert_int_equal(cfg.seed_users, 50);
@@ -52,6 +57,7 @@ static void test_valid_file_overrides(void **st)
     assert_int_equal(cfg.pipeline_stages.n, 1);
     assert_string_equal(cfg.log_level, "warn");
     assert_string_equal(cfg.ga4_property_id, "123");
+    assert_string_equal(mdp_config_path(cfg.gov_inventory, "/src/x"), "gov/inv.yaml");
     assert_int_equal(cfg.seed_days, 30); /* untouched keys keep their defaults */
     char *landing = mdp_config_landing_dir(&cfg);
     assert_string_equal(landing, "/data/lake/landing");
